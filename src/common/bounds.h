@@ -1,0 +1,44 @@
+/*
+ * Every fixed limit of the protocol and the process, in one place.
+ * Limits an operator may want to change are config keys whose defaults
+ * come from here (see docs/configuration.md).
+ */
+#ifndef DECORUM_COMMON_BOUNDS_H
+#define DECORUM_COMMON_BOUNDS_H
+
+/* RFC 5321 4.5.3.1: sizes of objects, in octets. */
+#define SMTP_LOCAL_PART_MAX	64
+#define SMTP_DOMAIN_MAX		255
+#define SMTP_PATH_MAX		256	/* including < > */
+#define SMTP_ADDRESS_MAX	(SMTP_LOCAL_PART_MAX + 1 + SMTP_DOMAIN_MAX)
+/* Command line including CRLF is 512; we allow the SMTPUTF8/params
+ * extension head room that RFC 1869 6.1 and RFC 4954 4 grant (AUTH
+ * initial responses can be 12288 octets). */
+#define SMTP_COMMAND_LINE_MAX	2048
+#define SMTP_TEXT_LINE_MAX	1000	/* including CRLF */
+#define SMTP_REPLY_LINE_MAX	512
+
+/* Defaults of the tunable limits (config keys of the same meaning). */
+#define DEFAULT_MAX_MESSAGE_SIZE	(25 * 1024 * 1024)
+#define DEFAULT_MAX_RECIPIENTS		100	/* RFC 5321 4.5.3.1.8 minimum */
+#define DEFAULT_MAX_ERRORS		10
+#define DEFAULT_MAX_CONNECTIONS		1000
+#define DEFAULT_MAX_CONNECTIONS_PER_IP	20
+
+/* RFC 5321 4.5.3.2: server timeouts, seconds. */
+#define DEFAULT_TIMEOUT_COMMAND		300
+#define DEFAULT_TIMEOUT_DATA		600
+
+/* Local delivery retry schedule, seconds. */
+#define DEFAULT_RETRY_MIN		300
+#define DEFAULT_RETRY_MAX		3600
+#define DEFAULT_QUEUE_LIFETIME		(5 * 24 * 3600)
+
+/* Alias expansion: how deep, and how many targets at most. */
+#define ALIAS_DEPTH_MAX			10
+#define ALIAS_TARGETS_MAX		1000
+
+/* Queue identifiers: see queue/spool.h. */
+#define QUEUE_ID_MAX			32
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * The configuration, parsed once by whoever starts (decorumd's master or
+ * the decorum CLI) and then read-only.  The file is libconfig syntax; every
+ * key, its default and an example are in docs/configuration.md.
+ *
+ * config_load() validates everything it can without touching the network:
+ * on error it fills err with the file, the line and a message, so
+ * `decorum check-config` can print "FILE:LINE: message".
+ */
+#ifndef DECORUM_COMMON_CONFIG_H
+#define DECORUM_COMMON_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "common/netaddr.h"
+
+enum listen_role { ROLE_MX, ROLE_SUBMISSION };
+enum tls_mode { TLS_MODE_NONE, TLS_MODE_STARTTLS, TLS_MODE_IMPLICIT };
+
+struct listen_conf {
+	char *address;			/* as written, for logs */
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	enum listen_role role;
+	enum tls_mode tls;
+};
+
+struct config {
+	char *path;			/* the file it was loaded from */
+	char *hostname;			/* our FQDN */
+	char *spool;			/* queue directory */
+	char *state;			/* state directory (sqlite etc.) */
+	char *domains;			/* one folder per local domain */
+	char *mailboxes;		/* <mailboxes>/<domain>/<local>/ Maildirs */
+	char *postmaster;		/* where postmaster/abuse/security go */
+	char *user;			/* unprivileged account, NULL: keep ours */
+	char *recipient_delimiter;	/* "+" by default, "" to disable */
+
+	struct netmask *relay_networks;
+	size_t n_relay_networks;
+
+	struct listen_conf *listen;
+	size_t n_listen;
+
+	char *tls_cert;			/* NULL when no tls group */
+	char *tls_key;
+
+	char *dns_nameserver;		/* "IP@PORT" or NULL: system resolver */
+
+	unsigned smtp_port;		/* delivery.smtp_port, default 25 */
+
+	size_t max_message_size;	/* octets, SIZE extension */
+	unsigned max_recipients;	/* per message */
+	unsigned max_errors;		/* per session, then 421 */
+	unsigned max_connections;	/* total */
+	unsigned max_connections_per_ip;
+
+	unsigned timeout_command;	/* seconds, waiting for a command */
+	unsigned timeout_data;		/* seconds, between data blocks */
+
+	unsigned retry_min;		/* queue.retry_min, seconds */
+	unsigned retry_max;		/* queue.retry_max, seconds */
+	unsigned queue_lifetime;	/* queue.lifetime, seconds */
+
+	bool debug;			/* log_level = "debug" */
+};
+
+struct config_error {
+	char file[256];
+	int line;			/* 0 when not tied to a line */
+	char message[256];
+};
+
+/* Returns 0 and fills cfg, or -1 and fills err (cfg is then empty). */
+int config_load(const char *path, struct config *cfg, struct config_error *err);
+void config_free(struct config *cfg);
+
+/* Is the client address in relay_networks? */
+bool config_is_relay_client(const struct config *cfg, const struct sockaddr *sa);
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * Routing: one function from (address, config, tables) to destinations,
+ * shared by RCPT checks, delivery and `decorum route ADDRESS`.
+ *
+ * Rules, in order (docs/architecture.md has the full table):
+ *  1. "postmaster" with no domain → the configured postmaster address.
+ *  2. A domain that is not local → ROUTE_REMOTE (relay decided by the caller).
+ *  3. local part (minus a +extension) is a user → that mailbox.
+ *  4. local part is an alias → its targets, expanded recursively (depth
+ *     ALIAS_DEPTH_MAX, loops broken, duplicates dropped).
+ *  5. postmaster, abuse, security → the configured postmaster address.
+ *  6. otherwise ROUTE_UNKNOWN (550 5.1.1 at RCPT time).
+ */
+#ifndef DECORUM_ROUTE_ROUTE_H
+#define DECORUM_ROUTE_ROUTE_H
+
+#include <stddef.h>
+
+struct config;
+struct domains;
+
+enum route_kind {
+	ROUTE_LOCAL,		/* every destination is a local mailbox */
+	ROUTE_REMOTE,		/* domain not local: relay (or refuse) */
+	ROUTE_UNKNOWN,		/* no such user in a local domain */
+	ROUTE_TEMPFAIL,		/* a table could not be read: try later */
+	ROUTE_UNSUPPORTED,	/* e.g. alias to a foreign domain (later issue) */
+};
+
+struct route_dest {
+	enum route_kind kind;	/* ROUTE_LOCAL or ROUTE_REMOTE */
+	char *local;		/* mailbox local part, lower case */
+	char *domain;		/* lower case */
+};
+
+struct route_result {
+	enum route_kind kind;
+	char reason[512];	/* human-readable, e.g. "alias abuse -> admin@example.test: local user" */
+	struct route_dest *dests;
+	size_t n_dests;
+};
+
+/* addr: "local@domain" (local part possibly quoted) or "postmaster". */
+void route_resolve(const struct config *cfg, struct domains *d,
+    const char *addr, struct route_result *out);
+void route_result_free(struct route_result *r);
+
+/* "local"/"remote"/...: for logs and `decorum route`. */
+const char *route_kind_name(enum route_kind kind);
+
+#endif
