@@ -1,1 +1,164 @@
-/* placeholder: being written */
+/*
+ * The DATA reader: see data_reader.h for the contract.  Pure, no I/O.
+ *
+ * Called by the session with whatever bytes the socket produced after
+ * "354", in chunks split anywhere (a CRLF or the final ".\r\n" may straddle
+ * two feeds).  Trusts nothing in the input.
+ *
+ * A byte-level state machine.  The output is the input minus two things:
+ * the stuffed dot at the start of a line (RFC 5321 4.5.2) and the final
+ * ".\r\n".  So the reader copies runs of input verbatim with one
+ * buf_append per run and withholds only a leading dot and a CR after it
+ * (".\r" may be the end) until the next byte decides.  Inside a line the
+ * inner loop is a table lookup per byte, no calls.
+ *
+ * Line state only changes on CRLF: a bare LF or bare CR flags an error
+ * but does not start a line, so "\n.\n", "\r\n.\n" and "\n.\r\n" are
+ * never the end (the SMTP smuggling family, CVE-2023-51764 and kin).
+ * max_line counts octets as transmitted, CRLF included (4.5.3.1.6).
+ * A zero max_size or max_line means no limit.
+ */
+#include "smtp/data_reader.h"
+
+#include <stdint.h>
+
+enum {
+	ST_BOL = 0,	/* at the start of a line: a CRLF was just seen */
+	ST_TEXT,	/* inside a line */
+	ST_CR,		/* a CR inside a line (already copied) */
+	ST_DOT,		/* a dot at the start of a line (withheld) */
+	ST_DOT_CR,	/* ".\r" at the start of a line (both withheld) */
+	ST_DONE,	/* <CRLF>.<CRLF> seen */
+};
+
+/* Bytes that stop the fast scan of a line: CR, LF, NUL. */
+static const unsigned char special[256] = {
+	['\0'] = 1, ['\r'] = 1, ['\n'] = 1,
+};
+
+void
+data_reader_init(struct data_reader *r, size_t max_size, size_t max_line)
+{
+	r->state = ST_BOL;
+	r->max_size = max_size;
+	r->max_line = max_line;
+	r->line_len = 0;
+	r->size = 0;
+	r->errors = DATA_ERR_NONE;
+	r->eight_bit = false;
+}
+
+/* Produce n message octets, unless the message is already too big. */
+static void
+emit(struct data_reader *r, const unsigned char *p, size_t n, struct buf *out)
+{
+	if (n == 0)
+		return;
+	if ((r->errors & DATA_ERR_TOO_BIG) == 0) {
+		if ((r->max_size != 0 && n > r->max_size - r->size) ||
+		    buf_append(out, p, n) < 0)
+			r->errors |= DATA_ERR_TOO_BIG;
+	}
+	/* size saturates rather than wrap: it only grows toward the limit. */
+	r->size = n > UINT64_MAX - r->size ? UINT64_MAX : r->size + n;
+}
+
+static void
+line_add(struct data_reader *r, size_t n)
+{
+	r->line_len = n > SIZE_MAX - r->line_len ? SIZE_MAX : r->line_len + n;
+	if (r->max_line != 0 && r->line_len > r->max_line)
+		r->errors |= DATA_ERR_LINE_TOO_LONG;
+}
+
+enum data_status
+data_reader_feed(struct data_reader *r, const char *in, size_t len,
+    size_t *consumed, struct buf *out)
+{
+	const unsigned char *p = (const unsigned char *)in;
+	const unsigned char *end = p + len;
+	const unsigned char *run = p;	/* start of bytes still to copy */
+	int state = r->state;
+
+	while (p < end && state != ST_DONE) {
+		switch (state) {
+		case ST_TEXT: {
+			const unsigned char *q = p;
+			unsigned hi = 0;
+			unsigned char c;
+
+			while (q < end && !special[*q])
+				hi |= *q++;
+			if (hi & 0x80)
+				r->eight_bit = true;
+			line_add(r, (size_t)(q - p));
+			p = q;
+			if (p == end)
+				break;
+			c = *p++;
+			line_add(r, 1);
+			if (c == '\r')
+				state = ST_CR;
+			else if (c == '\n')
+				r->errors |= DATA_ERR_BARE_LF;	/* stay in line */
+			else
+				r->errors |= DATA_ERR_NUL;
+			break;
+		}
+		case ST_CR:
+			if (*p == '\n') {
+				p++;
+				line_add(r, 1);
+				r->line_len = 0;
+				state = ST_BOL;
+			} else {
+				/* Bare CR; the byte after it is ordinary text. */
+				r->errors |= DATA_ERR_BARE_CR;
+				state = ST_TEXT;
+			}
+			break;
+		case ST_BOL:
+			if (*p == '.') {
+				emit(r, run, (size_t)(p - run), out);
+				p++;
+				run = p;
+				line_add(r, 1);
+				state = ST_DOT;
+			} else {
+				state = ST_TEXT;
+			}
+			break;
+		case ST_DOT:
+			if (*p == '\r') {
+				p++;
+				run = p;
+				line_add(r, 1);
+				state = ST_DOT_CR;
+			} else {
+				/* ".x": the dot was stuffing, x is text. */
+				state = ST_TEXT;
+			}
+			break;
+		case ST_DOT_CR:
+			if (*p == '\n') {
+				p++;
+				run = p;
+				state = ST_DONE;
+			} else {
+				/* ".\r" then not LF: a bare CR on a stuffed
+				 * line.  The CR was withheld (maybe in an
+				 * earlier feed), so produce it now. */
+				r->errors |= DATA_ERR_BARE_CR;
+				emit(r, (const unsigned char *)"\r", 1, out);
+				state = ST_TEXT;
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	emit(r, run, (size_t)(p - run), out);
+	r->state = state;
+	*consumed = (size_t)(p - (const unsigned char *)in);
+	return state == ST_DONE ? DATA_END : DATA_MORE;
+}
