@@ -1,1 +1,279 @@
-/* placeholder: being written */
+/*
+ * The master: see master.h.
+ *
+ * The master is deliberately not an event loop: it blocks every signal it
+ * handles and takes them one at a time with sigtimedwait(), so children
+ * forked at any moment inherit no handlers and no loop state.  It does
+ * not parse mail or talk to clients; it only holds the listening sockets
+ * (so a restarted smtpd gets them back) and the children's PIDs.
+ *
+ * A child that dies unexpectedly is restarted after RESTART_DELAY seconds
+ * (doubling while it keeps dying within a minute, capped).  On SIGTERM or
+ * SIGINT every child gets SIGTERM; after STOP_SECONDS, SIGKILL.
+ */
+#include "daemon/master.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "daemon/privsep.h"
+#include "queue/qmgr.h"
+#include "smtpd/smtpd.h"
+
+#define LISTEN_BACKLOG	1024
+#define STOP_SECONDS	60
+#define RESTART_DELAY	1
+#define RESTART_MAX	60
+
+enum child_role { CHILD_SMTPD, CHILD_QMGR, CHILD_COUNT };
+
+struct child {
+	const char *name;	/* process name, as ps and /proc/PID/comm show it */
+	pid_t pid;		/* 0 when not running */
+	time_t started;
+	time_t restart_at;	/* 0: no restart scheduled */
+	unsigned delay;
+};
+
+struct master {
+	const struct config *cfg;
+	struct privsep_user user;
+	int *fds;		/* one listening socket per cfg->listen[] */
+	int notify[2];		/* [0] smtpd sends, [1] qmgr receives */
+	struct child children[CHILD_COUNT];
+	sigset_t handled, saved_mask;
+	pid_t pid;
+	bool stopping;
+	time_t stop_deadline;
+};
+
+static int
+open_listener(const struct listen_conf *lc)
+{
+	int fd, one = 1;
+
+	fd = socket(lc->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		fatal("listen %s: socket: %s", lc->address, strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* "[::]:25" means IPv6 only; "0.0.0.0:25" is listed separately. */
+	if (lc->addr.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&lc->addr, lc->addrlen) < 0)
+		fatal("listen %s: bind: %s", lc->address, strerror(errno));
+	if (listen(fd, LISTEN_BACKLOG) < 0)
+		fatal("listen %s: %s", lc->address, strerror(errno));
+	return fd;
+}
+
+/* In a fresh child: undo the master's signal set-up, bind our fate to
+ * the master's, name ourselves, drop root. */
+static void
+child_setup(struct master *m, const char *name)
+{
+	signal(SIGHUP, SIG_IGN);	/* reload comes with TLS certificates */
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	sigprocmask(SIG_SETMASK, &m->saved_mask, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != m->pid)
+		_exit(1);
+	prctl(PR_SET_NAME, name);
+	log_set_role(name + strlen("decorum-"));
+	privsep_drop(&m->user);
+}
+
+static _Noreturn void
+child_run(struct master *m, enum child_role role)
+{
+	int status;
+
+	child_setup(m, m->children[role].name);
+	if (role == CHILD_SMTPD) {
+		close(m->notify[1]);
+		status = smtpd_main(m->cfg, m->fds, m->cfg->n_listen, m->notify[0]);
+	} else {
+		for (size_t i = 0; i < m->cfg->n_listen; i++)
+			close(m->fds[i]);
+		close(m->notify[0]);
+		status = qmgr_main(m->cfg, m->notify[1]);
+	}
+	exit(status);
+}
+
+static void
+child_start(struct master *m, enum child_role role)
+{
+	struct child *c = &m->children[role];
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		log_error("event=fork-failed child=%s reason=\"%s\"", c->name, strerror(errno));
+		c->restart_at = time(NULL) + RESTART_DELAY;
+		return;
+	}
+	if (pid == 0)
+		child_run(m, role);
+	c->pid = pid;
+	c->started = time(NULL);
+	c->restart_at = 0;
+	log_info("event=child-started child=%s pid=%ld", c->name, (long)pid);
+}
+
+static void
+child_exited(struct master *m, pid_t pid, int status)
+{
+	for (int i = 0; i < CHILD_COUNT; i++) {
+		struct child *c = &m->children[i];
+		time_t now = time(NULL);
+
+		if (c->pid != pid)
+			continue;
+		c->pid = 0;
+		if (m->stopping) {
+			log_info("event=child-stopped child=%s pid=%ld status=%d",
+			    c->name, (long)pid, status);
+			return;
+		}
+		/* Crashing again soon after a start: back off. */
+		c->delay = (now - c->started < 60 && c->delay > 0) ?
+		    (c->delay * 2 > RESTART_MAX ? RESTART_MAX : c->delay * 2) : RESTART_DELAY;
+		c->restart_at = now + c->delay;
+		log_error("event=child-died child=%s pid=%ld status=%d%s restart_in=%u",
+		    c->name, (long)pid, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+		    WIFSIGNALED(status) ? " signaled=yes" : "", c->delay);
+		return;
+	}
+}
+
+static void
+signal_children(struct master *m, int sig)
+{
+	for (int i = 0; i < CHILD_COUNT; i++)
+		if (m->children[i].pid > 0)
+			kill(m->children[i].pid, sig);
+}
+
+static bool
+children_running(const struct master *m)
+{
+	for (int i = 0; i < CHILD_COUNT; i++)
+		if (m->children[i].pid > 0)
+			return true;
+	return false;
+}
+
+static void
+master_handle(struct master *m, int sig)
+{
+	pid_t pid;
+	int status;
+
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		if (m->stopping)
+			break;
+		log_info("event=stopping signal=%d", sig);
+		m->stopping = true;
+		m->stop_deadline = time(NULL) + STOP_SECONDS;
+		signal_children(m, SIGTERM);
+		break;
+	case SIGHUP:
+		signal_children(m, SIGHUP);
+		break;
+	default:
+		break;
+	}
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		child_exited(m, pid, status);
+}
+
+static void
+master_loop(struct master *m)
+{
+	for (;;) {
+		struct timespec tick = { 1, 0 };
+		int sig = sigtimedwait(&m->handled, NULL, &tick);
+		time_t now;
+
+		master_handle(m, sig);
+		if (m->stopping && !children_running(m))
+			return;
+		now = time(NULL);
+		if (m->stopping && now >= m->stop_deadline) {
+			log_warn("event=stop-timeout action=kill");
+			signal_children(m, SIGKILL);
+			m->stop_deadline = now + STOP_SECONDS;
+		}
+		for (int i = 0; i < CHILD_COUNT && !m->stopping; i++)
+			if (m->children[i].pid == 0 && m->children[i].restart_at != 0 &&
+			    now >= m->children[i].restart_at)
+				child_start(m, (enum child_role)i);
+	}
+}
+
+static void
+master_prepare(struct master *m)
+{
+	const struct config *cfg = m->cfg;
+
+	privsep_lookup(cfg->user, &m->user);
+	privsep_prepare_dir(cfg->spool, &m->user, 0700);
+	privsep_prepare_dir(cfg->state, &m->user, 0700);
+	privsep_prepare_dir(cfg->mailboxes, &m->user, 0700);
+	m->fds = xcalloc(cfg->n_listen, sizeof(*m->fds));
+	for (size_t i = 0; i < cfg->n_listen; i++)
+		m->fds[i] = open_listener(&cfg->listen[i]);
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, m->notify) < 0)
+		fatal("socketpair: %s", strerror(errno));
+}
+
+int
+master_run(const struct config *cfg, bool foreground)
+{
+	static struct master m;	/* static: forked children may still see it */
+
+	memset(&m, 0, sizeof(m));
+	m.cfg = cfg;
+	m.children[CHILD_SMTPD].name = "decorum-smtpd";
+	m.children[CHILD_QMGR].name = "decorum-qmgr";
+	master_prepare(&m);
+	if (!foreground && daemon(0, 0) < 0)
+		fatal("daemon: %s", strerror(errno));
+	m.pid = getpid();
+	sigemptyset(&m.handled);
+	sigaddset(&m.handled, SIGTERM);
+	sigaddset(&m.handled, SIGINT);
+	sigaddset(&m.handled, SIGHUP);
+	sigaddset(&m.handled, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &m.handled, &m.saved_mask);
+	signal(SIGPIPE, SIG_IGN);
+	child_start(&m, CHILD_QMGR);
+	child_start(&m, CHILD_SMTPD);
+	log_info("event=started version=%s config=%s listeners=%zu", DECORUM_VERSION,
+	    cfg->path, cfg->n_listen);
+	master_loop(&m);
+	for (size_t i = 0; i < cfg->n_listen; i++)
+		close(m.fds[i]);
+	free(m.fds);
+	close(m.notify[0]);
+	close(m.notify[1]);
+	log_info("event=stopped");
+	return 0;
+}

@@ -1,1 +1,106 @@
-/* placeholder: being written */
+/*
+ * Listeners: accept connections on the sockets the master opened and
+ * enforce the connection limits before a session exists.
+ *
+ * Over max_connections or max_connections_per_ip, the client gets one
+ * 421 line written straight to the new socket (a fresh socket's send
+ * buffer always has room for it, so this never blocks) and is closed.
+ * While shutting down, listeners are gone: new connections queue in the
+ * kernel until the next start.
+ */
+#include "smtpd/listener.h"
+
+#include <errno.h>
+#include <event2/listener.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/netaddr.h"
+#include "common/xmalloc.h"
+#include "smtpd/server.h"
+#include "smtpd/session.h"
+
+struct listener {
+	struct server *srv;
+	const struct listen_conf *lc;
+	struct evconnlistener *evl;
+};
+
+static void
+refuse(struct server *srv, int fd, const struct sockaddr *sa, const char *why)
+{
+	char line[256], ip[64];
+	int n;
+
+	n = snprintf(line, sizeof(line), "421 4.7.0 %s %s, try again later\r\n",
+	    srv->cfg->hostname, why);
+	if (n > 0 && (size_t)n < sizeof(line) &&
+	    send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* The client is gone already; nothing to tell it. */
+	}
+	close(fd);
+	log_info("event=refused client=[%s] reason=\"%s\"",
+	    netaddr_ip(sa, ip, sizeof(ip)), why);
+}
+
+static void
+accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct listener *l = arg;
+	struct server *srv = l->srv;
+	const struct config *cfg = srv->cfg;
+
+	(void)evl;
+	if (srv->n_sessions >= cfg->max_connections) {
+		refuse(srv, fd, sa, "Too many connections");
+		return;
+	}
+	if (server_sessions_from(srv, sa) >= cfg->max_connections_per_ip) {
+		refuse(srv, fd, sa, "Too many connections from your address");
+		return;
+	}
+	session_start(srv, l->lc, fd, sa, (socklen_t)salen);
+}
+
+static void
+accept_error_cb(struct evconnlistener *evl, void *arg)
+{
+	struct listener *l = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+
+	/* EMFILE/ENFILE/ENOBUFS pass; the next accept retries. */
+	(void)evl;
+	log_warn("event=accept-error listener=%s reason=\"%s\"",
+	    l->lc->address, strerror(err));
+}
+
+struct listener *
+listener_new(struct server *srv, const struct listen_conf *lc, int fd)
+{
+	struct listener *l = xcalloc(1, sizeof(*l));
+
+	l->srv = srv;
+	l->lc = lc;
+	/* backlog 0: the master already called listen(). */
+	l->evl = evconnlistener_new(srv->base, accept_cb, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	if (l->evl == NULL)
+		fatal("cannot listen on %s", lc->address);
+	evconnlistener_set_error_cb(l->evl, accept_error_cb);
+	return l;
+}
+
+void
+listener_free(struct listener *l)
+{
+	if (l == NULL)
+		return;
+	evconnlistener_free(l->evl);
+	free(l);
+}

@@ -1,1 +1,386 @@
-/* placeholder: being written */
+/*
+ * One SMTP session: RFC 5321 server side, with PIPELINING (RFC 2920),
+ * SIZE (RFC 1870), 8BITMIME (RFC 6152), ENHANCEDSTATUSCODES (RFC 2034)
+ * and SMTPUTF8 (RFC 6531).
+ *
+ * Called by the listener for each accepted connection.  Trusts nothing the
+ * client sends: every line is bounded (SMTP_COMMAND_LINE_MAX), every
+ * state has a timeout, every error counts towards max_errors.
+ *
+ * Shape: a state enum plus a transaction object.  Command handlers
+ * (commands.c) return a reply; this file frames input into lines or DATA
+ * bytes, sends replies, counts errors and owns the connection's life.
+ * The transaction lives from MAIL to the end of DATA or RSET and is freed
+ * in one place (session_reset_tx).
+ *
+ * Input is processed only while the output buffer is small and no spool
+ * commit is in flight, so a client that pipelines without reading replies
+ * cannot make us buffer without bound.
+ */
+#include "smtpd/session_internal.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/netaddr.h"
+#include "common/xmalloc.h"
+#include "queue/spool.h"
+#include "smtpd/server.h"
+
+/* Stop reading input while this much output waits for the client. */
+#define OUTPUT_HIGH_WATER	(64 * 1024)
+/* libevent stops reading the socket when this much input is unprocessed. */
+#define INPUT_HIGH_WATER	(256 * 1024)
+/* Message bytes are handed to the spool in chunks of about this size. */
+#define DATA_CHUNK		(64 * 1024)
+
+static void session_read_cb(struct bufferevent *bev, void *arg);
+static void session_write_cb(struct bufferevent *bev, void *arg);
+static void session_event_cb(struct bufferevent *bev, short what, void *arg);
+static void session_process(struct session *s);
+
+static const char *state_names[] = {
+	[SESSION_CONNECTED] = "connected",
+	[SESSION_READY] = "ready",
+	[SESSION_MAIL] = "mail",
+	[SESSION_RCPT] = "rcpt",
+	[SESSION_DATA] = "data",
+	[SESSION_COMMIT] = "commit",
+	[SESSION_CLOSING] = "closing",
+};
+
+void
+session_set_state(struct session *s, enum session_state state)
+{
+	const struct config *cfg = s->srv->cfg;
+	struct timeval tv = { 0, 0 };
+
+	if (cfg->debug && s->state != state)
+		log_debug("event=state session=%s from=%s to=%s", s->id,
+		    state_names[s->state], state_names[state]);
+	s->state = state;
+	/* RFC 5321 4.5.3.2: the server waits at least 5 minutes for a
+	 * command and 10 minutes between data blocks; both configurable. */
+	tv.tv_sec = state == SESSION_DATA ? cfg->timeout_data : cfg->timeout_command;
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+}
+
+void
+session_reply(struct session *s, const struct smtp_reply *r)
+{
+	struct buf out;
+
+	buf_init(&out, 8192);
+	if (smtp_reply_format(r, &out) == 0)
+		evbuffer_add(bufferevent_get_output(s->bev), out.data, out.len);
+	buf_free(&out);
+}
+
+void
+session_replyf(struct session *s, int code, const char *enhanced,
+    const char *text)
+{
+	struct smtp_reply r;
+
+	smtp_reply_set(&r, code, enhanced, "%s", text);
+	session_reply(s, &r);
+}
+
+/* Send a last reply, then close once the output has been flushed. */
+void
+session_close(struct session *s, const struct smtp_reply *last)
+{
+	if (last != NULL)
+		session_reply(s, last);
+	session_reset_tx(s);
+	session_set_state(s, SESSION_CLOSING);
+	bufferevent_disable(s->bev, EV_READ);
+	/* The write callback frees the session when output is empty. */
+	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
+	bufferevent_enable(s->bev, EV_WRITE);
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		session_write_cb(s->bev, s);
+}
+
+static void
+session_free(struct session *s)
+{
+	struct server *srv = s->srv;
+
+	log_info("event=disconnect session=%s client=[%s] commands=%u errors=%u messages=%u",
+	    s->id, s->ip, s->n_commands, s->errors, s->n_messages);
+	session_reset_tx(s);
+	TAILQ_REMOVE(&srv->sessions, s, entry);
+	bufferevent_free(s->bev);
+	buf_free(&s->line);
+	free(s);
+	server_session_gone(srv);
+}
+
+void
+session_abort(struct session *s)
+{
+	session_free(s);
+}
+
+/* The client went away, or the connection failed. */
+static void
+session_drop(struct session *s, const char *why)
+{
+	if (s->state == SESSION_COMMIT) {
+		/* The spool commit holds a pointer to us: let it finish and
+		 * free us (the message is queued; the client may send it
+		 * again, a duplicate RFC 1047 accepts). */
+		s->dead = true;
+		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+		log_info("event=lost session=%s client=[%s] reason=%s during=commit",
+		    s->id, s->ip, why);
+		return;
+	}
+	if (s->state != SESSION_CLOSING)
+		log_info("event=lost session=%s client=[%s] reason=%s state=%s",
+		    s->id, s->ip, why, state_names[s->state]);
+	session_free(s);
+}
+
+static void
+session_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+		return;
+	if (s->state == SESSION_CLOSING) {
+		session_free(s);
+		return;
+	}
+	/* Output drained below the high-water mark: go on with input that
+	 * was waiting (see session_process). */
+	if (s->input_paused) {
+		s->input_paused = false;
+		bufferevent_enable(s->bev, EV_READ);
+		session_process(s);
+	}
+}
+
+static void
+session_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+	struct smtp_reply r;
+
+	(void)bev;
+	if (what & BEV_EVENT_TIMEOUT) {
+		if (s->state == SESSION_CLOSING) {
+			session_drop(s, "timeout");
+			return;
+		}
+		log_info("event=timeout session=%s client=[%s] state=%s",
+		    s->id, s->ip, state_names[s->state]);
+		smtp_reply_set(&r, 421, "4.4.2", "%s Timeout, closing connection",
+		    s->srv->cfg->hostname);
+		session_close(s, &r);
+		/* A client that does not read must not keep us: bounded wait. */
+		return;
+	}
+	session_drop(s, (what & BEV_EVENT_EOF) ? "eof" : "error");
+}
+
+/* The spool commit finished (in the loop thread). */
+void
+session_commit_done(struct session *s, int err)
+{
+	struct smtp_reply r;
+
+	if (s->dead) {
+		session_free(s);
+		return;
+	}
+	session_finish_data(s, err, &r);
+	session_reply(s, &r);
+	session_count_reply(s, &r);
+	if (s->state == SESSION_CLOSING)
+		return;
+	if (s->srv->stopping) {
+		session_shutdown(s);
+		return;
+	}
+	bufferevent_enable(s->bev, EV_READ);
+	session_process(s);
+}
+
+/*
+ * Count an error reply; past max_errors, say 421 and close (RFC 5321
+ * 4.5.3.2 lets a server end a session that is going nowhere).
+ */
+void
+session_count_reply(struct session *s, const struct smtp_reply *r)
+{
+	struct smtp_reply bye;
+
+	if (r->code < 400 || s->state == SESSION_CLOSING)
+		return;
+	if (++s->errors < s->srv->cfg->max_errors)
+		return;
+	log_info("event=too-many-errors session=%s client=[%s] errors=%u",
+	    s->id, s->ip, s->errors);
+	smtp_reply_set(&bye, 421, "4.7.0", "%s Too many errors, closing connection",
+	    s->srv->cfg->hostname);
+	session_close(s, &bye);
+}
+
+/* Feed DATA bytes from the input buffer; true when the end was reached. */
+static bool
+session_feed_data(struct session *s, struct evbuffer *in)
+{
+	struct evbuffer_iovec vec;
+
+	while (evbuffer_peek(in, -1, NULL, &vec, 1) > 0 && vec.iov_len > 0) {
+		size_t chunk = vec.iov_len > DATA_CHUNK ? DATA_CHUNK : vec.iov_len;
+		size_t used = 0;
+		enum data_status st;
+
+		st = data_reader_feed(&s->tx->reader, vec.iov_base, chunk,
+		    &used, &s->tx->data);
+		evbuffer_drain(in, used);
+		session_spool_data(s, false);
+		if (st == DATA_END)
+			return true;
+	}
+	return false;
+}
+
+/* Take the next complete command line; false when none is complete yet. */
+static bool
+session_next_line(struct session *s, struct evbuffer *in, bool *too_long)
+{
+	struct evbuffer_ptr eol;
+	size_t eol_len = 0, len;
+
+	*too_long = false;
+	eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF_STRICT);
+	if (eol.pos < 0) {
+		/* No CRLF yet.  A line past the limit is discarded as it comes,
+		 * and answered once its CRLF arrives. */
+		len = evbuffer_get_length(in);
+		if (len > SMTP_COMMAND_LINE_MAX) {
+			/* Keep the last byte: it may be the CR of the CRLF. */
+			evbuffer_drain(in, len - 1);
+			s->discarding = true;
+		}
+		return false;
+	}
+	len = (size_t)eol.pos;
+	if (s->discarding || len + 2 > SMTP_COMMAND_LINE_MAX) {
+		evbuffer_drain(in, len + eol_len);
+		s->discarding = false;
+		*too_long = true;
+		return true;
+	}
+	buf_reset(&s->line);
+	if (buf_append(&s->line, evbuffer_pullup(in, (ssize_t)len), len) < 0)
+		panic("command line buffer smaller than its limit");
+	evbuffer_drain(in, len + eol_len);
+	return true;
+}
+
+/*
+ * Process whatever input is buffered: command lines, or DATA bytes.
+ * Stops when input runs out, when a commit is in flight, when the session
+ * closes, or when too much output is waiting for the client.
+ */
+static void
+session_process(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	bool too_long;
+
+	while (s->state != SESSION_CLOSING && s->state != SESSION_COMMIT) {
+		if (evbuffer_get_length(out) > OUTPUT_HIGH_WATER) {
+			s->input_paused = true;
+			bufferevent_disable(s->bev, EV_READ);
+			return;
+		}
+		if (s->state == SESSION_DATA) {
+			if (!session_feed_data(s, in))
+				return;
+			session_end_data(s);
+			continue;
+		}
+		if (!session_next_line(s, in, &too_long))
+			return;
+		if (too_long) {
+			struct smtp_reply r;
+
+			smtp_reply_set(&r, 500, "5.5.2", "Line too long");
+			session_reply(s, &r);
+			session_count_reply(s, &r);
+			continue;
+		}
+		session_command(s, s->line.data, s->line.len);
+	}
+}
+
+static void
+session_read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	session_process(arg);
+}
+
+void
+session_start(struct server *srv, const struct listen_conf *lc, int fd,
+    const struct sockaddr *peer, socklen_t peerlen)
+{
+	struct session *s = xcalloc(1, sizeof(*s));
+	struct smtp_reply r;
+
+	s->srv = srv;
+	s->lc = lc;
+	memcpy(&s->peer, peer, peerlen);
+	netaddr_ip(peer, s->ip, sizeof(s->ip));
+	snprintf(s->id, sizeof(s->id), "%lx.%lx", (unsigned long)getpid(),
+	    ++srv->next_session);
+	buf_init(&s->line, SMTP_COMMAND_LINE_MAX);
+	s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (s->bev == NULL) {
+		close(fd);
+		free(s);
+		log_error("event=error reason=\"cannot create a bufferevent\"");
+		return;
+	}
+	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
+	srv->n_sessions++;
+	bufferevent_setcb(s->bev, session_read_cb, session_write_cb,
+	    session_event_cb, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, INPUT_HIGH_WATER);
+	s->state = SESSION_CONNECTED;
+	session_set_state(s, SESSION_CONNECTED);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	log_info("event=connect session=%s client=[%s] port=%u listener=%s",
+	    s->id, s->ip, netaddr_port(peer), lc->address);
+	smtp_reply_set(&r, 220, "", "%s ESMTP Decorum", srv->cfg->hostname);
+	session_reply(s, &r);
+}
+
+void
+session_shutdown(struct session *s)
+{
+	struct smtp_reply r;
+
+	/* A transaction in progress finishes first (commit_done calls us
+	 * again); an idle session is told now. */
+	if (s->state == SESSION_DATA || s->state == SESSION_COMMIT ||
+	    s->state == SESSION_CLOSING)
+		return;
+	smtp_reply_set(&r, 421, "4.3.2", "%s Service shutting down, closing connection",
+	    s->srv->cfg->hostname);
+	session_close(s, &r);
+}

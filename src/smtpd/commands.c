@@ -1,0 +1,359 @@
+/*
+ * What each SMTP command does (RFC 5321 4.1.1), as a table of handlers
+ * that return a reply.  session.c frames the input and sends the reply;
+ * this file decides it.
+ *
+ * Sequence rules (RFC 5321 4.1.4): MAIL needs HELO/EHLO and no open
+ * transaction; RCPT needs MAIL; DATA needs an accepted RCPT.  HELO, EHLO
+ * and RSET end a transaction.  Recipient decisions come from
+ * route_resolve(), the one routing function shared with delivery and
+ * `decorum route`; this file only turns its verdict into a reply.
+ */
+#include "smtpd/session_internal.h"
+
+#include <event2/bufferevent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "queue/spool.h"
+#include "route/route.h"
+#include "smtp/command.h"
+#include "smtpd/server.h"
+
+/* Flags of a command table entry. */
+#define CMD_NEEDS_HELO	0x01	/* 503 before HELO/EHLO */
+
+struct command_entry {
+	enum smtp_verb verb;
+	unsigned flags;
+	void (*handler)(struct session *s, const struct smtp_command *c,
+	    struct smtp_reply *r);
+};
+
+void
+session_reset_tx(struct session *s)
+{
+	struct transaction *tx = s->tx;
+
+	if (tx == NULL)
+		return;
+	for (unsigned i = 0; i < tx->n_rcpts; i++)
+		free(tx->rcpts[i]);
+	free(tx->rcpts);
+	if (tx->writer != NULL)
+		spool_writer_abort(tx->writer);
+	buf_free(&tx->data);
+	free(tx);
+	s->tx = NULL;
+}
+
+static void
+cmd_helo(struct session *s, const struct smtp_command *c, struct smtp_reply *r)
+{
+	const struct config *cfg = s->srv->cfg;
+
+	if (!smtp_valid_helo(c->arg, c->arg_len)) {
+		smtp_reply_set(r, 501, "5.5.4", "Syntax: %s hostname",
+		    c->verb == SMTP_VERB_EHLO ? "EHLO" : "HELO");
+		return;
+	}
+	session_reset_tx(s);
+	snprintf(s->helo, sizeof(s->helo), "%.*s", (int)c->arg_len, c->arg);
+	s->esmtp = c->verb == SMTP_VERB_EHLO;
+	session_set_state(s, SESSION_READY);
+	if (!s->esmtp) {
+		smtp_reply_set(r, 250, "", "%s", cfg->hostname);
+		return;
+	}
+	/* RFC 1869 4.3: the first line is the greeting, then one keyword
+	 * per line.  No enhanced codes on EHLO lines (RFC 2034 3). */
+	smtp_reply_set(r, 250, "", "%s\nPIPELINING\nSIZE %zu\n8BITMIME\n"
+	    "ENHANCEDSTATUSCODES\nSMTPUTF8", cfg->hostname, cfg->max_message_size);
+}
+
+static void
+addr_error_reply(enum smtp_addr_error e, bool sender, struct smtp_reply *r)
+{
+	switch (e) {
+	case SMTP_ADDR_UTF8:
+		smtp_reply_set(r, 553, "5.6.7", "Non-ASCII address needs SMTPUTF8");
+		break;
+	case SMTP_ADDR_PARAM:
+		smtp_reply_set(r, 555, "5.5.4", "Unsupported or malformed parameter");
+		break;
+	case SMTP_ADDR_NULL_RCPT:
+		smtp_reply_set(r, 501, "5.1.3", "Null recipient not allowed");
+		break;
+	case SMTP_ADDR_TOO_LONG:
+		smtp_reply_set(r, 501, sender ? "5.1.7" : "5.1.3", "Address too long");
+		break;
+	default:
+		smtp_reply_set(r, 501, sender ? "5.1.7" : "5.1.3",
+		    "Bad %s address syntax", sender ? "sender" : "recipient");
+		break;
+	}
+}
+
+static void
+cmd_mail(struct session *s, const struct smtp_command *c, struct smtp_reply *r)
+{
+	const struct config *cfg = s->srv->cfg;
+	struct smtp_path path;
+	struct smtp_mail_params params;
+	enum smtp_addr_error e;
+
+	if (s->tx != NULL) {
+		smtp_reply_set(r, 503, "5.5.1", "Sender already specified");
+		return;
+	}
+	/* Submission is for authenticated users only (RFC 6409 4.3, BCP);
+	 * AUTH arrives with TLS, so until then nobody may send here. */
+	if (s->lc->role == ROLE_SUBMISSION) {
+		smtp_reply_set(r, 530, "5.7.0", "Authentication required");
+		return;
+	}
+	e = smtp_parse_mail_from(c->arg, c->arg_len, true, &path, &params);
+	if (e != SMTP_ADDR_OK) {
+		addr_error_reply(e, true, r);
+		return;
+	}
+	if (params.has_size && params.size > cfg->max_message_size) {
+		smtp_reply_set(r, 552, "5.3.4", "Message size exceeds fixed limit");
+		return;
+	}
+	s->tx = xcalloc(1, sizeof(*s->tx));
+	s->tx->sender = path;
+	s->tx->params = params;
+	buf_init(&s->tx->data, 2 * 64 * 1024 + SMTP_TEXT_LINE_MAX);
+	session_set_state(s, SESSION_MAIL);
+	smtp_reply_set(r, 250, "2.1.0", "Ok");
+}
+
+static bool
+tx_has_rcpt(const struct transaction *tx, const char *addr)
+{
+	for (unsigned i = 0; i < tx->n_rcpts; i++)
+		if (strcasecmp(tx->rcpts[i], addr) == 0)
+			return true;
+	return false;
+}
+
+/* Turn the routing verdict into the RCPT reply (BCP: unknown users are
+ * refused now, with a permanent error, never accepted and bounced). */
+static bool
+rcpt_verdict(struct session *s, const char *addr, struct smtp_reply *r)
+{
+	struct route_result rr;
+	bool ok = false;
+
+	route_resolve(s->srv->cfg, s->srv->domains, addr, &rr);
+	switch (rr.kind) {
+	case ROUTE_LOCAL:
+		ok = true;
+		break;
+	case ROUTE_REMOTE:
+		/* Relaying only for trusted networks (and, later, AUTH). */
+		ok = config_is_relay_client(s->srv->cfg,
+		    (const struct sockaddr *)&s->peer);
+		if (!ok)
+			smtp_reply_set(r, 554, "5.7.1", "<%s>: Relay access denied", addr);
+		break;
+	case ROUTE_UNKNOWN:
+		smtp_reply_set(r, 550, "5.1.1",
+		    "<%s>: Recipient address rejected: User unknown", addr);
+		break;
+	case ROUTE_UNSUPPORTED:
+		smtp_reply_set(r, 451, "4.3.5", "<%s>: Recipient not deliverable now: "
+		    "server configuration problem", addr);
+		break;
+	case ROUTE_TEMPFAIL:
+	default:
+		smtp_reply_set(r, 451, "4.3.0", "<%s>: Temporary lookup failure", addr);
+		break;
+	}
+	route_result_free(&rr);
+	return ok;
+}
+
+static void
+cmd_rcpt(struct session *s, const struct smtp_command *c, struct smtp_reply *r)
+{
+	struct transaction *tx = s->tx;
+	struct smtp_path path;
+	enum smtp_addr_error e;
+
+	if (tx == NULL) {
+		smtp_reply_set(r, 503, "5.5.1", "Need MAIL before RCPT");
+		return;
+	}
+	e = smtp_parse_rcpt_to(c->arg, c->arg_len, tx->params.smtputf8, &path);
+	if (e != SMTP_ADDR_OK) {
+		addr_error_reply(e, false, r);
+	} else if (tx->n_rcpts >= s->srv->cfg->max_recipients) {
+		/* RFC 5321 4.5.3.1.10: 452, the client sends the rest later. */
+		smtp_reply_set(r, 452, "4.5.3", "Too many recipients");
+	} else if (rcpt_verdict(s, path.addr, r)) {
+		if (!tx_has_rcpt(tx, path.addr)) {
+			tx->rcpts = xreallocarray(tx->rcpts, tx->n_rcpts + 1,
+			    sizeof(*tx->rcpts));
+			tx->rcpts[tx->n_rcpts++] = xstrdup(path.addr);
+		}
+		session_set_state(s, SESSION_RCPT);
+		smtp_reply_set(r, 250, "2.1.5", "Ok");
+		return;
+	}
+	tx->rcpt_refused++;
+}
+
+static void
+cmd_data(struct session *s, const struct smtp_command *c, struct smtp_reply *r)
+{
+	(void)c;
+	if (s->tx == NULL) {
+		smtp_reply_set(r, 503, "5.5.1", "Need MAIL command");
+		return;
+	}
+	if (s->tx->n_rcpts == 0) {
+		/* RFC 5321 3.3: 554 when every recipient was refused. */
+		if (s->tx->rcpt_refused > 0)
+			smtp_reply_set(r, 554, "5.5.1", "No valid recipients");
+		else
+			smtp_reply_set(r, 503, "5.5.1", "Need RCPT command");
+		return;
+	}
+	session_begin_data(s, r);
+}
+
+static void
+cmd_rset(struct session *s, const struct smtp_command *c, struct smtp_reply *r)
+{
+	(void)c;
+	session_reset_tx(s);
+	if (s->state != SESSION_CONNECTED)
+		session_set_state(s, SESSION_READY);
+	smtp_reply_set(r, 250, "2.0.0", "Ok");
+}
+
+static void
+cmd_noop(struct session *s, const struct smtp_command *c, struct smtp_reply *r)
+{
+	(void)s;
+	(void)c;
+	smtp_reply_set(r, 250, "2.0.0", "Ok");
+}
+
+static void
+cmd_quit(struct session *s, const struct smtp_command *c, struct smtp_reply *r)
+{
+	(void)c;
+	smtp_reply_set(r, 221, "2.0.0", "Bye");
+	s->quit = true;
+}
+
+static void
+cmd_vrfy(struct session *s, const struct smtp_command *c, struct smtp_reply *r)
+{
+	(void)s;
+	(void)c;
+	/* RFC 5321 3.5.3: 252 rather than disclosing who exists. */
+	smtp_reply_set(r, 252, "2.5.0",
+	    "Cannot VRFY user, but will accept message and attempt delivery");
+}
+
+static void
+cmd_expn(struct session *s, const struct smtp_command *c, struct smtp_reply *r)
+{
+	(void)s;
+	(void)c;
+	smtp_reply_set(r, 502, "5.5.1", "EXPN not available");
+}
+
+static void
+cmd_help(struct session *s, const struct smtp_command *c, struct smtp_reply *r)
+{
+	(void)s;
+	(void)c;
+	smtp_reply_set(r, 214, "2.0.0",
+	    "Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP");
+}
+
+static void
+cmd_not_implemented(struct session *s, const struct smtp_command *c,
+    struct smtp_reply *r)
+{
+	(void)s;
+	(void)c;
+	smtp_reply_set(r, 502, "5.5.1", "Command not implemented");
+}
+
+static const struct command_entry commands[SMTP_VERB_COUNT] = {
+	[SMTP_VERB_HELO] = { SMTP_VERB_HELO, 0, cmd_helo },
+	[SMTP_VERB_EHLO] = { SMTP_VERB_EHLO, 0, cmd_helo },
+	[SMTP_VERB_MAIL] = { SMTP_VERB_MAIL, CMD_NEEDS_HELO, cmd_mail },
+	[SMTP_VERB_RCPT] = { SMTP_VERB_RCPT, CMD_NEEDS_HELO, cmd_rcpt },
+	[SMTP_VERB_DATA] = { SMTP_VERB_DATA, CMD_NEEDS_HELO, cmd_data },
+	[SMTP_VERB_BDAT] = { SMTP_VERB_BDAT, 0, cmd_not_implemented },
+	[SMTP_VERB_RSET] = { SMTP_VERB_RSET, 0, cmd_rset },
+	[SMTP_VERB_NOOP] = { SMTP_VERB_NOOP, 0, cmd_noop },
+	[SMTP_VERB_QUIT] = { SMTP_VERB_QUIT, 0, cmd_quit },
+	[SMTP_VERB_VRFY] = { SMTP_VERB_VRFY, 0, cmd_vrfy },
+	[SMTP_VERB_EXPN] = { SMTP_VERB_EXPN, 0, cmd_expn },
+	[SMTP_VERB_HELP] = { SMTP_VERB_HELP, 0, cmd_help },
+	[SMTP_VERB_STARTTLS] = { SMTP_VERB_STARTTLS, 0, cmd_not_implemented },
+	[SMTP_VERB_AUTH] = { SMTP_VERB_AUTH, 0, cmd_not_implemented },
+};
+
+/* Log the verdict on one command; never the whole line of DATA/AUTH. */
+static void
+log_verdict(struct session *s, const struct smtp_command *c,
+    const struct smtp_reply *r)
+{
+	char arg[200];
+
+	log_safe(c->verb == SMTP_VERB_AUTH ? "" : c->arg, arg, sizeof(arg));
+	log_info("event=command session=%s client=[%s] cmd=%s arg=\"%s\" reply=%d%s%s",
+	    s->id, s->ip, smtp_verb_name(c->verb), arg, r->code,
+	    r->enhanced[0] ? " status=" : "", r->enhanced);
+}
+
+void
+session_command(struct session *s, const char *line, size_t len)
+{
+	struct smtp_command c = { SMTP_VERB_UNKNOWN, "", 0 };
+	struct smtp_reply r = { 0 };
+	const struct command_entry *e;
+
+	s->n_commands++;
+	switch (smtp_command_parse(line, len, &c)) {
+	case SMTP_PARSE_UNKNOWN:
+		smtp_reply_set(&r, 500, "5.5.1", "Command unrecognized");
+		c.verb = SMTP_VERB_UNKNOWN;
+		c.arg = "";
+		c.arg_len = 0;
+		break;
+	case SMTP_PARSE_SYNTAX:
+		smtp_reply_set(&r, 501, "5.5.4", "Syntax error in parameters or arguments");
+		break;
+	case SMTP_PARSE_OK:
+		e = &commands[c.verb];
+		if (e->handler == NULL)
+			smtp_reply_set(&r, 500, "5.5.1", "Command unrecognized");
+		else if ((e->flags & CMD_NEEDS_HELO) && s->state == SESSION_CONNECTED)
+			smtp_reply_set(&r, 503, "5.5.1", "Send HELO/EHLO first");
+		else
+			e->handler(s, &c, &r);
+		break;
+	}
+	log_verdict(s, &c, &r);
+	if (s->quit) {
+		session_close(s, &r);
+		return;
+	}
+	session_reply(s, &r);
+	session_count_reply(s, &r);
+}

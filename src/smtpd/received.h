@@ -1,0 +1,36 @@
+/*
+ * The Received: trace header (RFC 5321 4.4, RFC 5322 3.6.7) that every
+ * message gets at acceptance, with the envelope sender as the BCP asks:
+ *
+ *   Received: from HELO (RDNS [IP])
+ *   	(envelope-from <sender>)
+ *   	by HOSTNAME (Decorum) with ESMTP id QUEUEID
+ *   	for <rcpt>; Fri, 27 Nov 2026 20:44:14 +0000
+ *
+ * Pure: the caller passes the time.
+ */
+#ifndef DECORUM_SMTPD_RECEIVED_H
+#define DECORUM_SMTPD_RECEIVED_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "common/buf.h"
+
+struct received_info {
+	const char *helo;	/* as sent by the client (sanitised here) */
+	const char *rdns;	/* verified client name, or NULL for "unknown" */
+	const char *ip;		/* "192.0.2.1" or "2001:db8::1" */
+	const char *sender;	/* "" for <> */
+	const char *hostname;	/* ours */
+	const char *protocol;	/* "SMTP", "ESMTP", "UTF8SMTP", ... */
+	const char *queue_id;
+	const char *rcpt;	/* NULL unless exactly one recipient */
+	time_t when;
+};
+
+int received_format(const struct received_info *ri, struct buf *out);
+/* RFC 5322 3.3 date-time in UTC: "Fri, 27 Nov 2026 20:44:14 +0000". */
+void received_date(time_t when, char *out, size_t outlen);
+
+#endif

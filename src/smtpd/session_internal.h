@@ -1,0 +1,89 @@
+/*
+ * Shared between the files of one session: the session object, the
+ * transaction, and the functions session.c (I/O and life cycle) and
+ * commands.c (what each command does) call in each other.  Not for use
+ * outside src/smtpd/.
+ */
+#ifndef DECORUM_SMTPD_SESSION_INTERNAL_H
+#define DECORUM_SMTPD_SESSION_INTERNAL_H
+
+#include <stdbool.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "common/bounds.h"
+#include "common/buf.h"
+#include "smtp/address.h"
+#include "smtp/data_reader.h"
+#include "smtp/reply.h"
+#include "smtpd/session.h"
+
+struct bufferevent;
+struct spool_writer;
+
+enum session_state {
+	SESSION_CONNECTED,	/* greeted, no HELO/EHLO yet */
+	SESSION_READY,		/* HELO/EHLO done, no transaction */
+	SESSION_MAIL,		/* MAIL accepted, no recipient yet */
+	SESSION_RCPT,		/* at least one recipient accepted */
+	SESSION_DATA,		/* reading the message */
+	SESSION_COMMIT,		/* message handed to the spool, waiting */
+	SESSION_CLOSING,	/* last reply queued, closing when flushed */
+};
+
+/* Lives from MAIL to the end of DATA (or RSET/HELO/QUIT). */
+struct transaction {
+	struct smtp_path sender;
+	struct smtp_mail_params params;
+	char **rcpts;			/* accepted, addr form, no duplicates */
+	unsigned n_rcpts;
+	unsigned rcpt_refused;		/* RCPTs answered with an error */
+	struct spool_writer *writer;	/* during DATA */
+	struct data_reader reader;
+	struct buf data;		/* reader output not yet spooled */
+	char queue_id[QUEUE_ID_MAX];
+	bool write_failed;
+};
+
+struct session {
+	TAILQ_ENTRY(session) entry;
+	struct server *srv;
+	const struct listen_conf *lc;
+	struct bufferevent *bev;
+	struct sockaddr_storage peer;
+	char ip[64];
+	char id[32];			/* for logs: pid.counter */
+	enum session_state state;
+	bool esmtp;			/* EHLO rather than HELO */
+	char helo[SMTP_DOMAIN_MAX + 1];
+	struct buf line;		/* the command line being handled */
+	struct transaction *tx;
+	unsigned errors;
+	unsigned n_commands;
+	unsigned n_messages;
+	bool discarding;		/* inside an over-long line */
+	bool input_paused;		/* waiting for output to drain */
+	bool dead;			/* client gone during a commit */
+	bool quit;			/* QUIT seen: close after the reply */
+	char *rdns;			/* verified client name, NULL: unknown */
+};
+
+/* session.c */
+void session_set_state(struct session *s, enum session_state state);
+void session_reply(struct session *s, const struct smtp_reply *r);
+void session_replyf(struct session *s, int code, const char *enhanced, const char *text);
+void session_count_reply(struct session *s, const struct smtp_reply *r);
+void session_close(struct session *s, const struct smtp_reply *last);
+void session_commit_done(struct session *s, int err);
+
+/* commands.c */
+void session_command(struct session *s, const char *line, size_t len);
+void session_reset_tx(struct session *s);
+
+/* transaction.c */
+void session_begin_data(struct session *s, struct smtp_reply *r);
+void session_spool_data(struct session *s, bool final);
+void session_end_data(struct session *s);
+void session_finish_data(struct session *s, int err, struct smtp_reply *r);
+
+#endif

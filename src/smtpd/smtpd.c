@@ -1,0 +1,161 @@
+/*
+ * The smtpd process: see smtpd.h.  Started by the master after fork, with
+ * privileges already dropped.  Owns the event loop, the worker pool that
+ * makes spool commits durable off the loop, and the list of sessions.
+ *
+ * Shutdown (SIGTERM): listeners close at once; idle sessions get 421;
+ * sessions inside DATA or a commit finish their message first.  After
+ * DRAIN_SECONDS whatever is left is cut off (a message not yet answered
+ * with 250 is not ours to keep; the client will retry).
+ */
+#include "smtpd/smtpd.h"
+
+#include <event2/event.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/netaddr.h"
+#include "common/workpool.h"
+#include "common/xmalloc.h"
+#include "queue/spool.h"
+#include "route/domains.h"
+#include "smtpd/listener.h"
+#include "smtpd/server.h"
+#include "smtpd/session.h"
+#include "smtpd/session_internal.h"
+
+#define DRAIN_SECONDS	30
+#define SPOOL_THREADS	8
+
+struct smtpd {
+	struct server srv;
+	struct listener **listeners;
+	size_t n_listeners;
+	struct event *sig_term, *sig_int, *drain_timer;
+};
+
+unsigned
+server_sessions_from(const struct server *srv, const struct sockaddr *sa)
+{
+	char ip[64];
+	const struct session *s;
+	unsigned n = 0;
+
+	netaddr_ip(sa, ip, sizeof(ip));
+	TAILQ_FOREACH(s, &srv->sessions, entry)
+		if (strcmp(s->ip, ip) == 0)
+			n++;
+	return n;
+}
+
+void
+server_session_gone(struct server *srv)
+{
+	srv->n_sessions--;
+	if (srv->stopping && srv->n_sessions == 0)
+		event_base_loopexit(srv->base, NULL);
+}
+
+static void
+drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtpd *d = arg;
+
+	(void)fd;
+	(void)what;
+	log_warn("event=shutdown-timeout sessions=%u", d->srv.n_sessions);
+	event_base_loopexit(d->srv.base, NULL);
+}
+
+static void
+stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct smtpd *d = arg;
+	struct session *s, *next;
+	struct timeval tv = { DRAIN_SECONDS, 0 };
+
+	(void)what;
+	if (d->srv.stopping)
+		return;
+	log_info("event=stopping signal=%d sessions=%u", (int)sig, d->srv.n_sessions);
+	d->srv.stopping = true;
+	for (size_t i = 0; i < d->n_listeners; i++)
+		listener_free(d->listeners[i]);
+	d->n_listeners = 0;
+	/* session_shutdown may free s: walk with a saved next pointer. */
+	for (s = TAILQ_FIRST(&d->srv.sessions); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
+		session_shutdown(s);
+	}
+	if (d->srv.n_sessions == 0) {
+		event_base_loopexit(d->srv.base, NULL);
+		return;
+	}
+	d->drain_timer = evtimer_new(d->srv.base, drain_timeout_cb, d);
+	evtimer_add(d->drain_timer, &tv);
+}
+
+static void
+smtpd_setup(struct smtpd *d, const struct config *cfg, const int *fds,
+    size_t n_fds, int notify_fd)
+{
+	char err[256];
+
+	memset(d, 0, sizeof(*d));
+	d->srv.cfg = cfg;
+	d->srv.notify_fd = notify_fd;
+	TAILQ_INIT(&d->srv.sessions);
+	d->srv.base = event_base_new();
+	if (d->srv.base == NULL)
+		fatal("cannot create the event loop");
+	d->srv.spool = spool_open(cfg->spool, err, sizeof(err));
+	if (d->srv.spool == NULL)
+		fatal("spool %s: %s", cfg->spool, err);
+	d->srv.domains = domains_open(cfg->domains);
+	d->srv.pool = workpool_new(d->srv.base, SPOOL_THREADS);
+	d->listeners = xcalloc(n_fds, sizeof(*d->listeners));
+	for (size_t i = 0; i < n_fds; i++)
+		d->listeners[d->n_listeners++] = listener_new(&d->srv, &cfg->listen[i], fds[i]);
+	d->sig_term = evsignal_new(d->srv.base, SIGTERM, stop_cb, d);
+	d->sig_int = evsignal_new(d->srv.base, SIGINT, stop_cb, d);
+	evsignal_add(d->sig_term, NULL);
+	evsignal_add(d->sig_int, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void
+smtpd_teardown(struct smtpd *d)
+{
+	struct session *s;
+
+	/* Commits in flight complete (and answer their clients) first. */
+	workpool_free(d->srv.pool);
+	while ((s = TAILQ_FIRST(&d->srv.sessions)) != NULL)
+		session_abort(s);
+	for (size_t i = 0; i < d->n_listeners; i++)
+		listener_free(d->listeners[i]);
+	free(d->listeners);
+	if (d->drain_timer != NULL)
+		event_free(d->drain_timer);
+	event_free(d->sig_term);
+	event_free(d->sig_int);
+	domains_free(d->srv.domains);
+	spool_close(d->srv.spool);
+	event_base_free(d->srv.base);
+}
+
+int
+smtpd_main(const struct config *cfg, const int *fds, size_t n_fds, int notify_fd)
+{
+	struct smtpd d;
+
+	smtpd_setup(&d, cfg, fds, n_fds, notify_fd);
+	log_info("event=ready listeners=%zu", n_fds);
+	event_base_dispatch(d.srv.base);
+	smtpd_teardown(&d);
+	log_info("event=stopped");
+	return 0;
+}

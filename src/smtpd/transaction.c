@@ -1,0 +1,187 @@
+/*
+ * The DATA phase of a transaction: open a spool file, stamp the Received:
+ * header, stream the message through the DATA reader into the spool, and
+ * commit it.  The 250 goes out only from session_finish_data(), which
+ * runs after the spool reported the message durable (write, fsync,
+ * rename, directory fsync: see docs/queue.md).
+ *
+ * A message the DATA reader flags (bare LF/CR, over-long line, too big)
+ * is read to its real end and refused there, so the dialogue stays in
+ * sync and nothing smuggled after a bare-LF "end" is ever executed.
+ */
+#include "smtpd/session_internal.h"
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "queue/notify.h"
+#include "queue/spool.h"
+#include "smtpd/received.h"
+#include "smtpd/server.h"
+
+#define DATA_CHUNK	(64 * 1024)
+
+static const char *
+protocol_name(const struct session *s)
+{
+	if (!s->esmtp)
+		return "SMTP";
+	return s->tx->params.smtputf8 ? "UTF8SMTP" : "ESMTP";
+}
+
+void
+session_begin_data(struct session *s, struct smtp_reply *r)
+{
+	struct transaction *tx = s->tx;
+	const struct config *cfg = s->srv->cfg;
+	char err[256];
+	struct received_info ri;
+	struct buf hdr;
+
+	tx->writer = spool_writer_new(s->srv->spool, err, sizeof(err));
+	if (tx->writer == NULL) {
+		log_error("event=spool-error session=%s reason=\"%s\"", s->id, err);
+		smtp_reply_set(r, 451, "4.3.0", "Temporary failure, try again later");
+		return;
+	}
+	snprintf(tx->queue_id, sizeof(tx->queue_id), "%s", spool_writer_id(tx->writer));
+	memset(&ri, 0, sizeof(ri));
+	ri.helo = s->helo;
+	ri.rdns = s->rdns;
+	ri.ip = s->ip;
+	ri.sender = tx->sender.addr;
+	ri.hostname = cfg->hostname;
+	ri.protocol = protocol_name(s);
+	ri.queue_id = tx->queue_id;
+	ri.rcpt = tx->n_rcpts == 1 ? tx->rcpts[0] : NULL;
+	ri.when = time(NULL);
+	buf_init(&hdr, 4096);
+	if (received_format(&ri, &hdr) < 0 ||
+	    spool_writer_write(tx->writer, hdr.data, hdr.len) < 0)
+		tx->write_failed = true;
+	buf_free(&hdr);
+	data_reader_init(&tx->reader, cfg->max_message_size, SMTP_TEXT_LINE_MAX);
+	session_set_state(s, SESSION_DATA);
+	smtp_reply_set(r, 354, "", "End data with <CR><LF>.<CR><LF>");
+}
+
+/* Move reader output into the spool file, in large chunks. */
+void
+session_spool_data(struct session *s, bool final)
+{
+	struct transaction *tx = s->tx;
+
+	if (tx->data.len == 0 || (!final && tx->data.len < DATA_CHUNK))
+		return;
+	/* Once the message is refused, its bytes only need discarding. */
+	if (tx->reader.errors == 0 && !tx->write_failed &&
+	    spool_writer_write(tx->writer, tx->data.data, tx->data.len) < 0)
+		tx->write_failed = true;
+	buf_reset(&tx->data);
+}
+
+static void
+refusal_reply(unsigned errors, struct smtp_reply *r)
+{
+	if (errors & DATA_ERR_TOO_BIG)
+		smtp_reply_set(r, 552, "5.3.4", "Message size exceeds fixed limit");
+	else if (errors & DATA_ERR_BARE_LF)
+		smtp_reply_set(r, 550, "5.6.0", "Message refused: bare LF not allowed");
+	else if (errors & DATA_ERR_BARE_CR)
+		smtp_reply_set(r, 550, "5.6.0", "Message refused: bare CR not allowed");
+	else if (errors & DATA_ERR_LINE_TOO_LONG)
+		smtp_reply_set(r, 550, "5.6.0",
+		    "Message refused: line longer than 998 characters");
+	else
+		smtp_reply_set(r, 550, "5.6.0", "Message refused: NUL character");
+}
+
+static void
+commit_done(void *arg, int err)
+{
+	session_commit_done(arg, err);
+}
+
+static void
+fill_envelope(struct session *s, struct envelope *env,
+    struct envelope_rcpt *rcpts)
+{
+	struct transaction *tx = s->tx;
+
+	memset(env, 0, sizeof(*env));
+	snprintf(env->id, sizeof(env->id), "%s", tx->queue_id);
+	env->sender = tx->sender.addr;
+	for (unsigned i = 0; i < tx->n_rcpts; i++)
+		rcpts[i].addr = tx->rcpts[i];
+	env->rcpts = rcpts;
+	env->n_rcpts = tx->n_rcpts;
+	env->created = (int64_t)time(NULL);
+	env->smtputf8 = tx->params.smtputf8;
+	env->eight_bit = tx->params.body == SMTP_BODY_8BITMIME || tx->reader.eight_bit;
+	env->client_ip = s->ip;
+	env->helo = s->helo;
+}
+
+/* The client sent the final "."; refuse, or commit and wait. */
+void
+session_end_data(struct session *s)
+{
+	struct transaction *tx = s->tx;
+	struct smtp_reply r;
+	struct envelope env;
+	struct envelope_rcpt *rcpts;
+
+	session_spool_data(s, true);
+	if (tx->reader.errors != 0 || tx->write_failed) {
+		if (tx->reader.errors != 0)
+			refusal_reply(tx->reader.errors, &r);
+		else
+			smtp_reply_set(&r, 451, "4.3.0", "Temporary failure, try again later");
+		log_info("event=rejected session=%s client=[%s] id=%s stage=data reply=%d status=%s reason=\"%s\"",
+		    s->id, s->ip, tx->queue_id, r.code, r.enhanced, r.text);
+		session_reset_tx(s);
+		session_set_state(s, SESSION_READY);
+		session_reply(s, &r);
+		session_count_reply(s, &r);
+		return;
+	}
+	rcpts = calloc(tx->n_rcpts, sizeof(*rcpts));
+	if (rcpts == NULL)
+		panic("out of memory");
+	fill_envelope(s, &env, rcpts);
+	session_set_state(s, SESSION_COMMIT);
+	bufferevent_disable(s->bev, EV_READ);
+	/* The commit owns the writer from here on. */
+	spool_writer_commit(tx->writer, &env, s->srv->pool, commit_done, s);
+	tx->writer = NULL;
+	free(rcpts);
+}
+
+void
+session_finish_data(struct session *s, int err, struct smtp_reply *r)
+{
+	struct transaction *tx = s->tx;
+
+	if (err != 0) {
+		log_error("event=spool-error session=%s client=[%s] id=%s reason=\"commit failed\"",
+		    s->id, s->ip, tx->queue_id);
+		smtp_reply_set(r, 451, "4.3.0", "Temporary failure, try again later");
+	} else {
+		char from[SMTP_ADDRESS_MAX * 4 + 8];
+
+		log_info("event=queued session=%s client=[%s] id=%s from=<%s> nrcpt=%u size=%llu",
+		    s->id, s->ip, tx->queue_id,
+		    log_safe(tx->sender.addr, from, sizeof(from)), tx->n_rcpts,
+		    (unsigned long long)tx->reader.size);
+		queue_notify_send(s->srv->notify_fd, tx->queue_id);
+		s->n_messages++;
+		smtp_reply_set(r, 250, "2.0.0", "Ok: queued as %s", tx->queue_id);
+	}
+	session_reset_tx(s);
+	session_set_state(s, SESSION_READY);
+}
