@@ -1,0 +1,61 @@
+# Decorum's front door.  Meson does the building; this file only strings
+# the steps together so that a fresh Debian 12 machine needs two commands:
+#
+#   make run    install what is missing, build, start the demo server
+#   make test   install what is missing, build (gcc, and clang with
+#               ASan+UBSan+libFuzzer), run unit, integration and fuzz tests
+#   make bench  Decorum side by side with a private Postfix instance
+#
+# Build directories: build/ (gcc, the one installed), build-san/ (clang,
+# sanitizers, fuzz harnesses; the tests run against it), build-release/
+# (optimised, for benchmarks).
+
+MESON ?= meson
+NINJA ?= ninja
+
+.PHONY: all build run test bench install clean deps-build deps-test deps-bench
+
+all: build
+
+deps-build:
+	@scripts/deps build
+
+deps-test:
+	@scripts/deps build test
+
+deps-bench:
+	@scripts/deps build bench
+
+build/build.ninja:
+	$(MESON) setup build
+
+build-san/build.ninja:
+	CC=clang $(MESON) setup build-san -Db_sanitize=address,undefined \
+		-Db_lundef=false -Dfuzz=true -Dtests=enabled
+
+build-release/build.ninja:
+	$(MESON) setup build-release --buildtype=release -Dtests=disabled
+
+build: deps-build build/build.ninja
+	$(NINJA) -C build
+
+run: build
+	@scripts/run-demo build
+
+test: deps-test build/build.ninja build-san/build.ninja
+	$(NINJA) -C build
+	$(NINJA) -C build-san
+	@tests/run-all
+
+bench: deps-bench build-release/build.ninja
+	$(NINJA) -C build-release
+	@bench/run build-release
+
+install: build
+	$(MESON) install -C build
+	@getent passwd decorum >/dev/null || \
+		useradd --system --home-dir /var/spool/decorum --no-create-home \
+			--shell /usr/sbin/nologin decorum
+
+clean:
+	rm -rf build build-san build-release
