@@ -29,6 +29,9 @@
 #define DEFAULT_TIMEOUT_COMMAND		300
 #define DEFAULT_TIMEOUT_DATA		600
 
+/* How long the greeting waits for the client's FCrDNS name, seconds. */
+#define CLIENT_DNS_TIMEOUT		10
+
 /* Local delivery retry schedule, seconds. */
 #define DEFAULT_RETRY_MIN		300
 #define DEFAULT_RETRY_MAX		3600

@@ -14,6 +14,7 @@
 
 struct config;
 struct domains;
+struct resolver;
 struct event_base;
 struct session;
 struct spool;
@@ -27,6 +28,7 @@ struct server {
 	struct spool *spool;
 	struct workpool *pool;
 	struct domains *domains;
+	struct resolver *resolver;	/* NULL: no DNS, clients are "unknown" */
 	int notify_fd;
 	struct session_list sessions;
 	unsigned n_sessions;

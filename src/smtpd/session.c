@@ -30,6 +30,7 @@
 #include "common/log.h"
 #include "common/netaddr.h"
 #include "common/xmalloc.h"
+#include "dns/fcrdns.h"
 #include "queue/spool.h"
 #include "smtpd/server.h"
 
@@ -116,6 +117,8 @@ session_free(struct session *s)
 	log_info("event=disconnect session=%s client=[%s] commands=%u errors=%u messages=%u",
 	    s->id, s->ip, s->n_commands, s->errors, s->n_messages);
 	session_reset_tx(s);
+	fcrdns_cancel(s->lookup);
+	free(s->rdns);
 	TAILQ_REMOVE(&srv->sessions, s, entry);
 	bufferevent_free(s->bev);
 	buf_free(&s->line);
@@ -335,12 +338,36 @@ session_read_cb(struct bufferevent *bev, void *arg)
 	session_process(arg);
 }
 
+/* Send the greeting and start reading commands. */
+static void
+session_greet(struct session *s)
+{
+	struct smtp_reply r;
+
+	smtp_reply_set(&r, 220, "", "%s ESMTP Decorum", s->srv->cfg->hostname);
+	session_reply(s, &r);
+	bufferevent_enable(s->bev, EV_READ);
+}
+
+static void
+client_name_cb(void *arg, enum dns_status st, const char *name)
+{
+	struct session *s = arg;
+
+	s->lookup = NULL;
+	if (st == DNS_OK)
+		s->rdns = xstrdup(name);
+	log_info("event=client-name session=%s client=[%s] rdns=%s status=%s",
+	    s->id, s->ip, name ? name : "unknown",
+	    st == DNS_OK ? "verified" : st == DNS_NOTFOUND ? "none" : "tempfail");
+	session_greet(s);
+}
+
 void
 session_start(struct server *srv, const struct listen_conf *lc, int fd,
     const struct sockaddr *peer, socklen_t peerlen)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
-	struct smtp_reply r;
 
 	s->srv = srv;
 	s->lc = lc;
@@ -363,11 +390,18 @@ session_start(struct server *srv, const struct listen_conf *lc, int fd,
 	bufferevent_setwatermark(s->bev, EV_READ, 0, INPUT_HIGH_WATER);
 	s->state = SESSION_CONNECTED;
 	session_set_state(s, SESSION_CONNECTED);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	/* Nothing the client sends before the greeting is read yet. */
+	bufferevent_enable(s->bev, EV_WRITE);
 	log_info("event=connect session=%s client=[%s] port=%u listener=%s",
 	    s->id, s->ip, netaddr_port(peer), lc->address);
-	smtp_reply_set(&r, 220, "", "%s ESMTP Decorum", srv->cfg->hostname);
-	session_reply(s, &r);
+	if (srv->resolver == NULL) {
+		session_greet(s);
+		return;
+	}
+	/* The greeting waits for the client's name, as the Received: header
+	 * and (later) the FCrDNS policy need it; bounded by a deadline. */
+	s->lookup = fcrdns_start(srv->resolver, srv->base, peer,
+	    CLIENT_DNS_TIMEOUT, client_name_cb, s);
 }
 
 void

@@ -19,6 +19,7 @@
 #include "smtpd/session.h"
 
 struct bufferevent;
+struct fcrdns;
 struct spool_writer;
 
 enum session_state {
@@ -66,6 +67,7 @@ struct session {
 	bool dead;			/* client gone during a commit */
 	bool quit;			/* QUIT seen: close after the reply */
 	char *rdns;			/* verified client name, NULL: unknown */
+	struct fcrdns *lookup;		/* client name lookup in flight */
 };
 
 /* session.c */

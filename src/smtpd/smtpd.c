@@ -20,6 +20,7 @@
 #include "common/netaddr.h"
 #include "common/workpool.h"
 #include "common/xmalloc.h"
+#include "dns/resolver.h"
 #include "queue/spool.h"
 #include "route/domains.h"
 #include "smtpd/listener.h"
@@ -115,6 +116,9 @@ smtpd_setup(struct smtpd *d, const struct config *cfg, const int *fds,
 	if (d->srv.spool == NULL)
 		fatal("spool %s: %s", cfg->spool, err);
 	d->srv.domains = domains_open(cfg->domains);
+	d->srv.resolver = resolver_new(d->srv.base, cfg->dns_nameserver, err, sizeof(err));
+	if (d->srv.resolver == NULL)
+		log_warn("event=dns-unavailable reason=\"%s\" effect=\"clients shown as unknown\"", err);
 	d->srv.pool = workpool_new(d->srv.base, SPOOL_THREADS);
 	d->listeners = xcalloc(n_fds, sizeof(*d->listeners));
 	for (size_t i = 0; i < n_fds; i++)
@@ -142,6 +146,7 @@ smtpd_teardown(struct smtpd *d)
 		event_free(d->drain_timer);
 	event_free(d->sig_term);
 	event_free(d->sig_int);
+	resolver_free(d->srv.resolver);
 	domains_free(d->srv.domains);
 	spool_close(d->srv.spool);
 	event_base_free(d->srv.base);

@@ -1,0 +1,179 @@
+/*
+ * libunbound behind the event loop: see resolver.h.
+ *
+ * libunbound's async mode (a worker thread) is used rather than its
+ * event API, because the async mode hands callbacks a parsed ub_result;
+ * the event API gives raw packets we would have to parse ourselves.
+ *
+ * Each query owns a small record so cancellation is explicit: after
+ * resolver_cancel() the callback is never run and the record is freed.
+ */
+#include "dns/resolver.h"
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unbound.h>
+
+#include "common/log.h"
+#include "common/xmalloc.h"
+
+struct pending {
+	struct resolver *r;
+	resolver_cb cb;
+	void *arg;
+	int id;
+	struct pending *next;
+};
+
+struct resolver {
+	struct ub_ctx *ctx;
+	struct event *ev;
+	struct pending *pending;	/* queries not yet answered */
+};
+
+/* Loopback reverse zones that unbound answers itself by default
+ * (RFC 6303); with a configured nameserver, ask it instead, so tests can
+ * give 127.0.0.x clients names of their own. */
+static const char *local_reverse_zones[] = {
+	"127.in-addr.arpa.",
+	"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa.",
+	"localhost.",
+};
+
+static void
+unlink_pending(struct resolver *r, struct pending *p)
+{
+	for (struct pending **pp = &r->pending; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			return;
+		}
+	}
+}
+
+static void
+answer_cb(void *arg, int err, struct ub_result *res)
+{
+	struct pending *p = arg;
+	enum dns_status st;
+
+	unlink_pending(p->r, p);
+	if (err != 0 || res == NULL)
+		st = DNS_TEMPFAIL;
+	else if (res->rcode == 3 /* NXDOMAIN */ || (res->rcode == 0 && !res->havedata))
+		st = DNS_NOTFOUND;
+	else if (res->rcode != 0 || res->bogus)
+		st = DNS_TEMPFAIL;
+	else
+		st = DNS_OK;
+	p->cb(p->arg, st, st == DNS_OK ? res : NULL);
+	if (res != NULL)
+		ub_resolve_free(res);
+	free(p);
+}
+
+static void
+readable_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct resolver *r = arg;
+
+	(void)fd;
+	(void)what;
+	if (ub_process(r->ctx) != 0)
+		log_warn("event=dns-error reason=\"ub_process failed\"");
+}
+
+static int
+configure(struct ub_ctx *ctx, const char *nameserver, char *err, size_t errlen)
+{
+	int rc;
+
+	if ((rc = ub_ctx_async(ctx, 1)) != 0)
+		goto fail;
+	if (nameserver == NULL) {
+		if ((rc = ub_ctx_resolvconf(ctx, NULL)) != 0 ||
+		    (rc = ub_ctx_hosts(ctx, NULL)) != 0)
+			goto fail;
+		return 0;
+	}
+	if ((rc = ub_ctx_set_option(ctx, "do-not-query-localhost:", "no")) != 0 ||
+	    (rc = ub_ctx_set_fwd(ctx, nameserver)) != 0)
+		goto fail;
+	for (size_t i = 0; i < sizeof(local_reverse_zones) / sizeof(*local_reverse_zones); i++)
+		if ((rc = ub_ctx_zone_add(ctx, local_reverse_zones[i], "nodefault")) != 0)
+			goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "%s", ub_strerror(rc));
+	return -1;
+}
+
+struct resolver *
+resolver_new(struct event_base *base, const char *nameserver, char *err, size_t errlen)
+{
+	struct resolver *r = xcalloc(1, sizeof(*r));
+
+	r->ctx = ub_ctx_create();
+	if (r->ctx == NULL) {
+		snprintf(err, errlen, "cannot create a libunbound context");
+		free(r);
+		return NULL;
+	}
+	if (configure(r->ctx, nameserver, err, errlen) < 0) {
+		ub_ctx_delete(r->ctx);
+		free(r);
+		return NULL;
+	}
+	r->ev = event_new(base, ub_fd(r->ctx), EV_READ | EV_PERSIST, readable_cb, r);
+	event_add(r->ev, NULL);
+	return r;
+}
+
+int
+resolver_query(struct resolver *r, const char *name, int rrtype,
+    resolver_cb cb, void *arg)
+{
+	struct pending *p = xcalloc(1, sizeof(*p));
+	int rc;
+
+	p->r = r;
+	p->cb = cb;
+	p->arg = arg;
+	rc = ub_resolve_async(r->ctx, name, rrtype, 1 /* IN */, p, answer_cb, &p->id);
+	if (rc != 0) {
+		log_warn("event=dns-error name=%s reason=\"%s\"", name, ub_strerror(rc));
+		free(p);
+		return -1;
+	}
+	p->next = r->pending;
+	r->pending = p;
+	return p->id;
+}
+
+void
+resolver_cancel(struct resolver *r, int id)
+{
+	for (struct pending *p = r->pending; p != NULL; p = p->next) {
+		if (p->id != id)
+			continue;
+		ub_cancel(r->ctx, id);
+		unlink_pending(r, p);
+		free(p);
+		return;
+	}
+}
+
+void
+resolver_free(struct resolver *r)
+{
+	if (r == NULL)
+		return;
+	while (r->pending != NULL)
+		resolver_cancel(r, r->pending->id);
+	event_free(r->ev);
+	ub_ctx_delete(r->ctx);
+	free(r);
+}
