@@ -1,1 +1,416 @@
-/* placeholder: being written */
+/*
+ * Routing: see route.h.  One function from (address, config, tables) to
+ * destinations, so the RCPT check, the delivery agent and `decorum route`
+ * can never disagree.
+ *
+ * Called by the SMTP session at RCPT time, by the queue manager before
+ * delivery and by the CLI.  Trusts the address only to be a NUL-terminated
+ * string (it is re-split here); trusts cfg and the tables (domains.c has
+ * validated them).  No I/O of its own besides the table lookups.
+ *
+ * Order for a local address (first match wins), applied at every level of
+ * alias expansion:
+ *   user "local" → alias "local" → (with the recipient delimiter removed)
+ *   user "base" → alias "base" → postmaster/abuse/security → unknown.
+ * The result is all-or-nothing: one bad alias target (foreign domain, pipe,
+ * unknown user, unreadable table) refuses the whole address with a reason,
+ * because accepting and then bouncing part of it is backscatter.
+ *
+ * Kinds: ROUTE_LOCAL means "the address is ours" (a local domain, or bare
+ * "postmaster"); each destination's own kind then says whether it is a
+ * mailbox here or the configured postmaster living elsewhere (the only
+ * remote destination an address of ours may have, RFC 5321 4.5.1).
+ * Limits: ALIAS_DEPTH_MAX levels, ALIAS_TARGETS_MAX destinations, and
+ * 4 x ALIAS_TARGETS_MAX lookups in all (bounds exponential fan-out).
+ */
+#include "route/route.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/bounds.h"
+#include "common/config.h"
+#include "common/xmalloc.h"
+#include "route/domains.h"
+
+#define ROUTE_VISITS_MAX (4 * ALIAS_TARGETS_MAX)
+
+struct rctx {
+	const struct config *cfg;
+	struct domains *d;
+	struct route_result *out;
+	bool failed;
+	unsigned visits;
+	size_t depth;
+	char stack[ALIAS_DEPTH_MAX + 2][SMTP_ADDRESS_MAX + 1];
+};
+
+static void reason_add(struct route_result *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Append one step of the decision path; steps are separated by "; ".
+ * On overflow the reason ends in "..." rather than being cut silently. */
+static void
+reason_add(struct route_result *out, const char *fmt, ...)
+{
+	size_t len = strlen(out->reason), cap = sizeof(out->reason);
+	va_list ap;
+	int n;
+
+	if (len + 4 >= cap)
+		return;
+	if (len > 0) {
+		memcpy(out->reason + len, "; ", 3);
+		len += 2;
+	}
+	va_start(ap, fmt);
+	n = vsnprintf(out->reason + len, cap - len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= cap - len)
+		memcpy(out->reason + cap - 4, "...", 4);
+}
+
+static void
+route_fail(struct rctx *c, enum route_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+route_fail(struct rctx *c, enum route_kind kind, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+
+	if (c->failed)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	reason_add(c->out, "%s", msg);
+	c->out->kind = kind;
+	c->failed = true;
+}
+
+static void
+lower(char *s)
+{
+	for (; *s != '\0'; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+static void
+add_dest(struct rctx *c, enum route_kind kind, const char *local,
+    const char *domain)
+{
+	struct route_result *out = c->out;
+
+	for (size_t i = 0; i < out->n_dests; i++)
+		if (out->dests[i].kind == kind &&
+		    strcmp(out->dests[i].local, local) == 0 &&
+		    strcmp(out->dests[i].domain, domain) == 0)
+			return;		/* duplicates dropped */
+	if (out->n_dests >= ALIAS_TARGETS_MAX) {
+		route_fail(c, ROUTE_UNSUPPORTED, "more than %d destinations",
+		    ALIAS_TARGETS_MAX);
+		return;
+	}
+	out->dests = xreallocarray(out->dests, out->n_dests + 1,
+	    sizeof(*out->dests));
+	out->dests[out->n_dests].kind = kind;
+	out->dests[out->n_dests].local = xstrdup(local);
+	out->dests[out->n_dests].domain = xstrdup(domain);
+	out->n_dests++;
+}
+
+static bool
+is_role_mailbox(const char *local)
+{
+	/* RFC 2142 section 4/5 (and the BCP): these exist on every domain. */
+	return strcmp(local, "postmaster") == 0 ||
+	    strcmp(local, "abuse") == 0 || strcmp(local, "security") == 0;
+}
+
+static void resolve_addr(struct rctx *c, const char *addr,
+    const char *default_domain, bool allow_remote);
+
+static void
+route_postmaster(struct rctx *c, const char *why)
+{
+	if (c->cfg->postmaster == NULL) {
+		route_fail(c, ROUTE_UNKNOWN, "%s: no postmaster configured",
+		    why);
+		return;
+	}
+	reason_add(c->out, "%s: goes to the postmaster %s", why,
+	    c->cfg->postmaster);
+	resolve_addr(c, c->cfg->postmaster, NULL, true);
+}
+
+static void
+expand_alias(struct rctx *c, const char *name, const char *domain,
+    char *const *targets, size_t n)
+{
+	char **copy = xcalloc(n, sizeof(char *));
+	char list[300];
+	size_t used = 0;
+
+	/* Copied: the table may be reloaded by a lookup during recursion. */
+	list[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		copy[i] = xstrdup(targets[i]);
+		if (used < sizeof(list)) {
+			int w = snprintf(list + used, sizeof(list) - used,
+			    "%s%s", i ? ", " : "", targets[i]);
+
+			used += w > 0 ? (size_t)w : 0;
+		}
+	}
+	if (used >= sizeof(list))
+		memcpy(list + sizeof(list) - 4, "...", 4);
+	reason_add(c->out, "%s@%s: alias -> %s", name, domain, list);
+	for (size_t i = 0; i < n && !c->failed; i++) {
+		switch (domains_target_kind(copy[i])) {
+		case DOMAINS_TARGET_PIPE:
+			route_fail(c, ROUTE_UNSUPPORTED, "alias %s@%s: pipes "
+			    "to commands are not supported", name, domain);
+			break;
+		case DOMAINS_TARGET_FILE:
+			route_fail(c, ROUTE_UNSUPPORTED, "alias %s@%s: "
+			    "delivery to files is not supported", name, domain);
+			break;
+		case DOMAINS_TARGET_INCLUDE:
+			route_fail(c, ROUTE_UNSUPPORTED, "alias %s@%s: "
+			    ":include: is not supported", name, domain);
+			break;
+		case DOMAINS_TARGET_ADDRESS:
+			resolve_addr(c, copy[i], domain, false);
+			break;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(copy[i]);
+	free(copy);
+}
+
+/* User, then alias, under one name.  1 found (handled), 0 not, -1 failed. */
+static int
+try_name(struct rctx *c, const char *name, const char *domain)
+{
+	char *const *targets;
+	size_t n;
+	int r;
+
+	r = domains_user(c->d, name, domain, NULL);
+	if (r < 0) {
+		route_fail(c, ROUTE_TEMPFAIL, "the users table of %s cannot "
+		    "be read, try later", domain);
+		return -1;
+	}
+	if (r == 1) {
+		reason_add(c->out, "%s@%s: local user", name, domain);
+		add_dest(c, ROUTE_LOCAL, name, domain);
+		return 1;
+	}
+	r = domains_alias(c->d, name, domain, &targets, &n);
+	if (r < 0) {
+		route_fail(c, ROUTE_TEMPFAIL, "the aliases table of %s cannot "
+		    "be read, try later", domain);
+		return -1;
+	}
+	if (r == 1) {
+		expand_alias(c, name, domain, targets, n);
+		return 1;
+	}
+	return 0;
+}
+
+static void
+resolve_local(struct rctx *c, const char *local, const char *domain)
+{
+	char key[SMTP_LOCAL_PART_MAX + 1], base[SMTP_LOCAL_PART_MAX + 1];
+	char *here = c->stack[c->depth];
+	const char *delim = c->cfg->recipient_delimiter;
+	size_t cut;
+	int r;
+
+	snprintf(key, sizeof(key), "%s", local);
+	lower(key);
+	snprintf(here, SMTP_ADDRESS_MAX + 1, "%s@%s", key, domain);
+	for (size_t i = 0; i < c->depth; i++) {
+		if (strcmp(c->stack[i], here) == 0) {
+			/* An alias that reaches itself: that branch adds
+			 * nothing (sendmail's rule), the others stand. */
+			reason_add(c->out, "%s: alias loop, branch dropped",
+			    here);
+			return;
+		}
+	}
+	c->depth++;
+	if ((r = try_name(c, key, domain)) != 0)
+		goto out;
+	/* RFC 5233 subaddress: "user+tag" is "user" when no mailbox of the
+	 * full name exists. */
+	cut = delim != NULL && delim[0] != '\0' ? strcspn(key, delim) : 0;
+	base[0] = '\0';
+	if (cut > 0 && key[cut] != '\0') {
+		snprintf(base, sizeof(base), "%.*s", (int)cut, key);
+		reason_add(c->out, "%s: no such name, extension \"%s\" "
+		    "dropped", here, key + cut);
+		if ((r = try_name(c, base, domain)) != 0)
+			goto out;
+	}
+	if (is_role_mailbox(key) || (base[0] != '\0' &&
+	    is_role_mailbox(base))) {
+		route_postmaster(c, here);
+		goto out;
+	}
+	route_fail(c, ROUTE_UNKNOWN, "%s: %s is a local domain but has no "
+	    "user or alias %s", here, domain, key);
+out:
+	c->depth--;
+}
+
+/* addr: "local@domain", or a bare local part in default_domain (alias
+ * targets).  allow_remote: this address may live elsewhere (top level,
+ * or the configured postmaster). */
+static void
+resolve_addr(struct rctx *c, const char *addr, const char *default_domain,
+    bool allow_remote)
+{
+	char local[SMTP_LOCAL_PART_MAX + 1], domain[SMTP_DOMAIN_MAX + 1];
+	char raw[SMTP_ADDRESS_MAX + 1];
+	const char *at;
+	int r;
+
+	if (c->failed)
+		return;
+	if (c->depth > ALIAS_DEPTH_MAX) {
+		route_fail(c, ROUTE_UNSUPPORTED, "%s: aliases nested deeper "
+		    "than %d levels", addr, ALIAS_DEPTH_MAX);
+		return;
+	}
+	if (++c->visits > ROUTE_VISITS_MAX) {
+		route_fail(c, ROUTE_UNSUPPORTED, "alias expansion larger than "
+		    "%d lookups", ROUTE_VISITS_MAX);
+		return;
+	}
+	if (domains_split_address(addr, local, domain) < 0) {
+		route_fail(c, c->depth == 0 ? ROUTE_UNKNOWN :
+		    ROUTE_UNSUPPORTED, "\"%.100s\" is not a valid address",
+		    addr);
+		return;
+	}
+	if (domain[0] == '\0') {
+		if (default_domain == NULL) {
+			route_fail(c, ROUTE_UNKNOWN, "\"%.100s\" has no domain",
+			    addr);
+			return;
+		}
+		snprintf(domain, sizeof(domain), "%s", default_domain);
+	}
+	if (!allow_remote && c->cfg->postmaster != NULL &&
+	    strchr(addr, '@') != NULL &&
+	    strcasecmp(addr, c->cfg->postmaster) == 0)
+		allow_remote = true;	/* an alias naming the postmaster */
+	r = domains_is_local(c->d, domain);
+	if (r < 0) {
+		route_fail(c, ROUTE_TEMPFAIL, "the domain folder of %s cannot "
+		    "be read, try later", domain);
+		return;
+	}
+	if (r == 0) {
+		if (!allow_remote) {
+			route_fail(c, ROUTE_UNSUPPORTED, "%.100s: forwarding "
+			    "to foreign domains needs SRS, not supported yet",
+			    addr);
+			return;
+		}
+		/* RFC 5321 2.4: a foreign local part is case-sensitive and
+		 * kept exactly as written, quotes included. */
+		at = strrchr(addr, '@');
+		snprintf(raw, sizeof(raw), "%.*s", (int)(at != NULL ?
+		    (size_t)(at - addr) : strlen(addr)), addr);
+		reason_add(c->out, "%s: not a local domain, remote", domain);
+		add_dest(c, ROUTE_REMOTE, raw, domain);
+		return;
+	}
+	resolve_local(c, local, domain);
+}
+
+void
+route_resolve(const struct config *cfg, struct domains *d, const char *addr,
+    struct route_result *out)
+{
+	struct rctx *c = xcalloc(1, sizeof(*c));
+	char domain[SMTP_DOMAIN_MAX + 1];
+	bool ours;
+
+	memset(out, 0, sizeof(*out));
+	c->cfg = cfg;
+	c->d = d;
+	c->out = out;
+	if (strcasecmp(addr, "postmaster") == 0) {
+		/* RFC 5321 4.5.1: <postmaster> with no domain is always
+		 * accepted. */
+		ours = true;
+		route_postmaster(c, "postmaster");
+	} else {
+		const char *at = strrchr(addr, '@');
+
+		snprintf(domain, sizeof(domain), "%s", at ? at + 1 : "");
+		resolve_addr(c, addr, NULL, true);
+		ours = !c->failed && domain[0] != '\0' &&
+		    domains_is_local(d, domain) == 1;
+	}
+	if (!c->failed && out->n_dests == 0)
+		route_fail(c, ROUTE_UNSUPPORTED, "aliases loop without "
+		    "reaching a mailbox");
+	if (c->failed) {
+		for (size_t i = 0; i < out->n_dests; i++) {
+			free(out->dests[i].local);
+			free(out->dests[i].domain);
+		}
+		free(out->dests);
+		out->dests = NULL;
+		out->n_dests = 0;
+	} else {
+		out->kind = ours ? ROUTE_LOCAL : ROUTE_REMOTE;
+	}
+	free(c);
+}
+
+void
+route_result_free(struct route_result *r)
+{
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->n_dests; i++) {
+		free(r->dests[i].local);
+		free(r->dests[i].domain);
+	}
+	free(r->dests);
+	r->dests = NULL;
+	r->n_dests = 0;
+}
+
+const char *
+route_kind_name(enum route_kind kind)
+{
+	switch (kind) {
+	case ROUTE_LOCAL:
+		return "local";
+	case ROUTE_REMOTE:
+		return "remote";
+	case ROUTE_UNKNOWN:
+		return "unknown";
+	case ROUTE_TEMPFAIL:
+		return "tempfail";
+	case ROUTE_UNSUPPORTED:
+		return "unsupported";
+	}
+	return "?";
+}
