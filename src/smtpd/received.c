@@ -28,13 +28,13 @@ sanitise(const char *in, char *out, size_t outlen)
 void
 received_date(time_t when, char *out, size_t outlen)
 {
-	struct tm tm;
-
-	gmtime_r(&when, &tm);
 	/* %a and %b are locale-dependent; RFC 5322 needs the English names. */
 	static const char *days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
 	static const char *months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
 		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	struct tm tm;
+
+	gmtime_r(&when, &tm);
 	snprintf(out, outlen, "%s, %02d %s %04d %02d:%02d:%02d +0000",
 	    days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
 	    tm.tm_hour, tm.tm_min, tm.tm_sec);
