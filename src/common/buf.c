@@ -26,7 +26,9 @@ buf_reserve(struct buf *b, size_t extra)
 {
 	size_t need, cap;
 
-	if (extra > b->max || b->len > b->max - extra)
+	/* The last test keeps need from wrapping when max is SIZE_MAX. */
+	if (extra > b->max || b->len > b->max - extra ||
+	    b->len + extra == SIZE_MAX)
 		return -1;
 	need = b->len + extra + 1;
 	if (need <= b->cap)
@@ -34,7 +36,7 @@ buf_reserve(struct buf *b, size_t extra)
 	cap = b->cap ? b->cap : 256;
 	while (cap < need)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-	if (cap > b->max + 1)
+	if (cap - 1 > b->max)		/* cap > max + 1, without wrapping */
 		cap = b->max + 1;
 	b->data = xreallocarray(b->data, cap, 1);
 	b->cap = cap;

@@ -48,15 +48,24 @@ data_reader_init(struct data_reader *r, size_t max_size, size_t max_line)
 	r->eight_bit = false;
 }
 
-/* Produce n message octets, unless the message is already too big. */
+/*
+ * Produce n message octets, unless the message is already too big.  The
+ * output is always exactly the first min(size, max_size) octets, however
+ * the input was split, so the result never depends on read boundaries.
+ */
 static void
 emit(struct data_reader *r, const unsigned char *p, size_t n, struct buf *out)
 {
 	if (n == 0)
 		return;
 	if ((r->errors & DATA_ERR_TOO_BIG) == 0) {
-		if ((r->max_size != 0 && n > r->max_size - r->size) ||
-		    buf_append(out, p, n) < 0)
+		size_t fit = n;
+
+		if (r->max_size != 0 && n > r->max_size - r->size) {
+			fit = (size_t)(r->max_size - r->size);
+			r->errors |= DATA_ERR_TOO_BIG;
+		}
+		if (buf_append(out, p, fit) < 0)
 			r->errors |= DATA_ERR_TOO_BIG;
 	}
 	/* size saturates rather than wrap: it only grows toward the limit. */

@@ -41,18 +41,33 @@ format_line(const struct smtp_reply *r, const char *text, size_t len,
 	return buf_printf(out, "%03d%c%s\r\n", r->code, last ? ' ' : '-', line);
 }
 
+/*
+ * All lines or none: a multi-line reply cut short by a full buffer would
+ * leave a "250-" line with no final line, and the client would wait for
+ * the rest forever.  So on failure out is put back as it was.
+ */
 int
 smtp_reply_format(const struct smtp_reply *r, struct buf *out)
 {
 	const char *p = r->text;
+	size_t start = out->len;
 
 	for (;;) {
 		const char *nl = strchr(p, '\n');
+		int rc;
 
 		if (nl == NULL)
-			return format_line(r, p, strlen(p), true, out);
-		if (format_line(r, p, (size_t)(nl - p), false, out) < 0)
+			rc = format_line(r, p, strlen(p), true, out);
+		else
+			rc = format_line(r, p, (size_t)(nl - p), false, out);
+		if (rc < 0) {
+			out->len = start;
+			if (out->data != NULL)
+				out->data[start] = '\0';
 			return -1;
+		}
+		if (nl == NULL)
+			return 0;
 		p = nl + 1;
 	}
 }
