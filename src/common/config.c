@@ -44,6 +44,32 @@ struct cfg_ctx {
 	struct config_error *err;
 };
 
+/*
+ * libconfig 1.5 gives a list's last scalar element the line of the
+ * closing ")" (the lexer has looked ahead).  Find the element's own line:
+ * the nearest line at or before that one, and not before the list, that
+ * holds the quoted value.
+ */
+static int
+cfg_elem_line(const char *file, const char *value, int first, int last)
+{
+	char needle[300], line[1024];
+	int n = 0, found = last;
+	FILE *f;
+
+	if (snprintf(needle, sizeof(needle), "\"%s\"", value) >=
+	    (int)sizeof(needle) || (f = fopen(file, "r")) == NULL)
+		return last;
+	while (n < last && fgets(line, sizeof(line), f) != NULL) {
+		if (strchr(line, '\n') == NULL && !feof(f))
+			break;	/* a long line: keep libconfig's answer */
+		if (++n >= first && strstr(line, needle) != NULL)
+			found = n;
+	}
+	fclose(f);
+	return found;
+}
+
 static void cfg_error(struct cfg_ctx *c, const config_setting_t *s,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -59,6 +85,11 @@ cfg_error(struct cfg_ctx *c, const config_setting_t *s, const char *fmt, ...)
 		file = c->path;
 	snprintf(c->err->file, sizeof(c->err->file), "%s", file);
 	c->err->line = s != NULL ? (int)config_setting_source_line(s) : 0;
+	if (s != NULL && s->name == NULL &&
+	    config_setting_type(s) == CONFIG_TYPE_STRING)
+		c->err->line = cfg_elem_line(file, config_setting_get_string(s),
+		    (int)config_setting_source_line(config_setting_parent(s)),
+		    c->err->line);
 	va_start(ap, fmt);
 	vsnprintf(c->err->message, sizeof(c->err->message), fmt, ap);
 	va_end(ap);
