@@ -1,0 +1,382 @@
+/*
+ * Unit tests of the domain tables and route_resolve(): users, aliases,
+ * recursion, loops, the recipient delimiter, quoted local parts, the role
+ * mailboxes, unknown and remote addresses, refused targets, broken tables
+ * and reload after a change.  Each test builds its own domains folder.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "route/domains.h"
+#include "route/route.h"
+
+struct fixture {
+	char dir[PATH_MAX];
+	struct config cfg;
+	struct domains *d;
+};
+
+static int
+rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(p);
+}
+
+static void
+put(struct fixture *fx, const char *rel, const char *text)
+{
+	char path[PATH_MAX + 64], dir[PATH_MAX + 64];
+	char *slash;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", fx->dir, rel);
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	*slash = '\0';
+	mkdir(dir, 0755);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+
+	log_set_level(LOG_LEVEL_ERROR);
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/decorum-route-XXXXXX");
+	if (mkdtemp(fx->dir) == NULL)
+		return -1;
+	fx->cfg.postmaster = strdup("admin@example.test");
+	fx->cfg.recipient_delimiter = strdup("+");
+	put(fx, "example.test/users",
+	    "# people\n"
+	    "admin:$y$j9T$abc\n"
+	    "Ann:{CRYPT}$6$salt$hash\n"
+	    "\n"
+	    "bob:\n"
+	    "carol+x:\n");
+	put(fx, "example.test/aliases",
+	    "sales: ann, bob@example.test,\n"
+	    "   Carol+X\n"
+	    "team: sales, ann\n"
+	    "loop1: loop2\n"
+	    "loop2: loop1, bob\n"
+	    "ring1: ring2\n"
+	    "ring2: ring1\n"
+	    "deep0: deep1\ndeep1: deep2\ndeep2: deep3\ndeep3: deep4\n"
+	    "deep4: deep5\ndeep5: deep6\ndeep6: deep7\ndeep7: deep8\n"
+	    "deep8: deep9\ndeep9: deep10\ndeep10: deep11\ndeep11: ann\n"
+	    "out: ann, friend@elsewhere.example\n"
+	    "pipe: \"|/usr/bin/true\"\n"
+	    "dangling: nobody\n"
+	    "abuse: ann\n"
+	    "other: dave@other.test\n"
+	    "boss: admin@example.test\n");
+	put(fx, "other.test/users", "dave:\n");
+	fx->d = domains_open(fx->dir);
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	domains_free(fx->d);
+	free(fx->cfg.postmaster);
+	free(fx->cfg.recipient_delimiter);
+	nftw(fx->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	return 0;
+}
+
+/* Route addr; expect kind and, for each dest, "local@domain" in order. */
+static void
+expect(struct fixture *fx, const char *addr, enum route_kind kind,
+    const char *const *dests, const char *reason_part)
+{
+	struct route_result r;
+	size_t n = 0;
+
+	route_resolve(&fx->cfg, fx->d, addr, &r);
+	if (r.kind != kind)
+		fail_msg("%s: kind %s, want %s (%s)", addr,
+		    route_kind_name(r.kind), route_kind_name(kind), r.reason);
+	while (dests != NULL && dests[n] != NULL)
+		n++;
+	if (r.n_dests != n)
+		fail_msg("%s: %zu dests, want %zu (%s)", addr, r.n_dests, n,
+		    r.reason);
+	for (size_t i = 0; i < n; i++) {
+		char got[400];
+
+		snprintf(got, sizeof(got), "%s%s@%s",
+		    r.dests[i].kind == ROUTE_REMOTE ? "remote:" : "",
+		    r.dests[i].local, r.dests[i].domain);
+		if (strcmp(got, dests[i]) != 0)
+			fail_msg("%s: dest %zu is %s, want %s (%s)", addr, i,
+			    got, dests[i], r.reason);
+	}
+	if (reason_part != NULL && strstr(r.reason, reason_part) == NULL)
+		fail_msg("%s: reason \"%s\" lacks \"%s\"", addr, r.reason,
+		    reason_part);
+	route_result_free(&r);
+}
+
+#define D(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+static void
+test_tables(void **state)
+{
+	struct fixture *fx = *state;
+	const char *hash = NULL;
+	char *const *t;
+	size_t n;
+
+	assert_int_equal(domains_is_local(fx->d, "example.test"), 1);
+	assert_int_equal(domains_is_local(fx->d, "EXAMPLE.Test"), 1);
+	assert_int_equal(domains_is_local(fx->d, "elsewhere.example"), 0);
+	assert_int_equal(domains_is_local(fx->d, "../example.test"), 0);
+	assert_int_equal(domains_is_local(fx->d, "[192.0.2.1]"), 0);
+	assert_int_equal(domains_user(fx->d, "ANN", "example.test", &hash), 1);
+	assert_string_equal(hash, "$6$salt$hash");
+	assert_int_equal(domains_user(fx->d, "bob", "example.test", &hash), 1);
+	assert_string_equal(hash, "");
+	assert_int_equal(domains_user(fx->d, "zed", "example.test", &hash), 0);
+	assert_int_equal(domains_alias(fx->d, "sales", "example.test", &t, &n),
+	    1);
+	assert_int_equal(n, 3);
+	assert_string_equal(t[0], "ann");
+	assert_string_equal(t[1], "bob@example.test");
+	assert_string_equal(t[2], "Carol+X");
+	assert_int_equal(domains_target_kind("|cmd"), DOMAINS_TARGET_PIPE);
+	assert_int_equal(domains_target_kind("\"|cmd x\""), DOMAINS_TARGET_PIPE);
+	assert_int_equal(domains_target_kind("/var/x"), DOMAINS_TARGET_FILE);
+	assert_int_equal(domains_target_kind(":include:/x"),
+	    DOMAINS_TARGET_INCLUDE);
+}
+
+static void
+test_users_aliases(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect(fx, "ann@example.test", ROUTE_LOCAL, D("ann@example.test"),
+	    "local user");
+	expect(fx, "ANN@Example.TEST", ROUTE_LOCAL, D("ann@example.test"), NULL);
+	expect(fx, "sales@example.test", ROUTE_LOCAL,
+	    D("ann@example.test", "bob@example.test", "carol+x@example.test"),
+	    "alias -> ann, bob@example.test, Carol+X");
+	/* Recursion with duplicates dropped. */
+	expect(fx, "team@example.test", ROUTE_LOCAL,
+	    D("ann@example.test", "bob@example.test", "carol+x@example.test"),
+	    NULL);
+	expect(fx, "deep0@example.test", ROUTE_UNSUPPORTED, NULL,
+	    "deeper than 10");
+	expect(fx, "dave@other.test", ROUTE_LOCAL, D("dave@other.test"), NULL);
+	expect(fx, "other@example.test", ROUTE_LOCAL, D("dave@other.test"),
+	    NULL);
+}
+
+static void
+test_loops(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect(fx, "loop1@example.test", ROUTE_LOCAL, D("bob@example.test"),
+	    "alias loop");
+	expect(fx, "ring1@example.test", ROUTE_UNSUPPORTED, NULL,
+	    "without reaching a mailbox");
+}
+
+static void
+test_delimiter(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect(fx, "ann+lists@example.test", ROUTE_LOCAL, D("ann@example.test"),
+	    "extension \"+lists\" dropped");
+	expect(fx, "sales+x@example.test", ROUTE_LOCAL,
+	    D("ann@example.test", "bob@example.test", "carol+x@example.test"),
+	    NULL);
+	/* A user whose name holds the delimiter wins over the cut. */
+	expect(fx, "carol+x@example.test", ROUTE_LOCAL,
+	    D("carol+x@example.test"), NULL);
+	expect(fx, "zed+x@example.test", ROUTE_UNKNOWN, NULL, NULL);
+	free(fx->cfg.recipient_delimiter);
+	fx->cfg.recipient_delimiter = strdup("");
+	expect(fx, "ann+lists@example.test", ROUTE_UNKNOWN, NULL, NULL);
+	free(fx->cfg.recipient_delimiter);
+	fx->cfg.recipient_delimiter = strdup("-+");
+	expect(fx, "ann-x@example.test", ROUTE_LOCAL, D("ann@example.test"),
+	    NULL);
+}
+
+static void
+test_quoted(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect(fx, "\"ann\"@example.test", ROUTE_LOCAL, D("ann@example.test"),
+	    NULL);
+	expect(fx, "\"a\\nn\"@example.test", ROUTE_LOCAL,
+	    D("ann@example.test"), NULL);
+	expect(fx, "\"a n\"@example.test", ROUTE_UNKNOWN, NULL, NULL);
+	expect(fx, "\"unterminated@example.test", ROUTE_UNKNOWN, NULL, NULL);
+	/* Remote local parts are kept exactly as written. */
+	expect(fx, "\"John Doe\"@elsewhere.example", ROUTE_REMOTE,
+	    D("remote:\"John Doe\"@elsewhere.example"), NULL);
+}
+
+static void
+test_postmaster(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect(fx, "postmaster", ROUTE_LOCAL, D("admin@example.test"),
+	    "postmaster: goes to the postmaster admin@example.test");
+	expect(fx, "PostMaster", ROUTE_LOCAL, D("admin@example.test"), NULL);
+	expect(fx, "postmaster@example.test", ROUTE_LOCAL,
+	    D("admin@example.test"), NULL);
+	expect(fx, "security@other.test", ROUTE_LOCAL, D("admin@example.test"),
+	    NULL);
+	/* An alias of that name wins. */
+	expect(fx, "abuse@example.test", ROUTE_LOCAL, D("ann@example.test"),
+	    NULL);
+	expect(fx, "abuse@other.test", ROUTE_LOCAL, D("admin@example.test"),
+	    NULL);
+	/* The postmaster may live elsewhere: the address is still ours. */
+	free(fx->cfg.postmaster);
+	fx->cfg.postmaster = strdup("Hostmaster@Provider.example");
+	expect(fx, "postmaster", ROUTE_LOCAL,
+	    D("remote:Hostmaster@provider.example"), NULL);
+	expect(fx, "abuse@other.test", ROUTE_LOCAL,
+	    D("remote:Hostmaster@provider.example"), NULL);
+	/* A postmaster that is itself a role name with no user loops. */
+	free(fx->cfg.postmaster);
+	fx->cfg.postmaster = strdup("postmaster@other.test");
+	expect(fx, "postmaster", ROUTE_UNSUPPORTED, NULL, NULL);
+}
+
+static void
+test_unknown_remote_refused(void **state)
+{
+	struct fixture *fx = *state;
+
+	expect(fx, "zed@example.test", ROUTE_UNKNOWN, NULL,
+	    "has no user or alias zed");
+	expect(fx, "dangling@example.test", ROUTE_UNKNOWN, NULL, "nobody");
+	expect(fx, "someone@elsewhere.example", ROUTE_REMOTE,
+	    D("remote:someone@elsewhere.example"), "remote");
+	expect(fx, "out@example.test", ROUTE_UNSUPPORTED, NULL,
+	    "forwarding to foreign domains needs SRS, not supported yet");
+	expect(fx, "pipe@example.test", ROUTE_UNSUPPORTED, NULL, "pipes");
+	expect(fx, "boss@example.test", ROUTE_LOCAL, D("admin@example.test"),
+	    NULL);
+	expect(fx, "nobody", ROUTE_UNKNOWN, NULL, "no domain");
+	expect(fx, "@example.test", ROUTE_UNKNOWN, NULL, NULL);
+	expect(fx, "", ROUTE_UNKNOWN, NULL, NULL);
+}
+
+static void
+test_broken_table(void **state)
+{
+	struct fixture *fx = *state;
+	char path[PATH_MAX + 64];
+
+	put(fx, "bad.test/users", "ann:$y$x\nthis line has no colon\n");
+	expect(fx, "ann@bad.test", ROUTE_TEMPFAIL, NULL, "cannot be read");
+	put(fx, "bad2.test/aliases", "a: b\na: c\n");
+	expect(fx, "a@bad2.test", ROUTE_TEMPFAIL, NULL, NULL);
+	snprintf(path, sizeof(path), "%s/bad3.test/users", fx->dir);
+	put(fx, "bad3.test/users", "ann:\n");
+	chmod(path, 0);
+	if (access(path, R_OK) != 0)	/* root reads anything */
+		expect(fx, "ann@bad3.test", ROUTE_TEMPFAIL, NULL, NULL);
+}
+
+static void
+test_reload(void **state)
+{
+	struct fixture *fx = *state;
+	char path[PATH_MAX + 64], tmp[PATH_MAX + 64];
+
+	expect(fx, "new@example.test", ROUTE_UNKNOWN, NULL, NULL);
+	/* Replace by rename, as `decorum user add` does. */
+	put(fx, "example.test/users.new", "new:\nann:\n");
+	snprintf(tmp, sizeof(tmp), "%s/example.test/users.new", fx->dir);
+	snprintf(path, sizeof(path), "%s/example.test/users", fx->dir);
+	assert_int_equal(rename(tmp, path), 0);
+	/* Within the second, the cached table still answers. */
+	expect(fx, "new@example.test", ROUTE_UNKNOWN, NULL, NULL);
+	usleep(1100 * 1000);
+	expect(fx, "new@example.test", ROUTE_LOCAL, D("new@example.test"),
+	    NULL);
+	expect(fx, "bob@example.test", ROUTE_UNKNOWN, NULL, NULL);
+	/* A new domain folder is seen at once (no negative caching). */
+	put(fx, "fresh.test/users", "eve:\n");
+	expect(fx, "eve@fresh.test", ROUTE_LOCAL, D("eve@fresh.test"), NULL);
+}
+
+static int check_count;
+
+static void
+count_report(void *arg, const char *file, int line, const char *message)
+{
+	(void)arg;
+	(void)file;
+	(void)line;
+	(void)message;
+	check_count++;
+}
+
+static void
+test_check(void **state)
+{
+	struct fixture *fx = *state;
+
+	/* out (foreign), pipe: two problems; dangling is left to route. */
+	check_count = 0;
+	assert_int_equal(domains_check(fx->dir, fx->cfg.postmaster,
+	    count_report, NULL), 2);
+	assert_int_equal(check_count, 2);
+}
+
+int
+main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_tables),
+		T(test_users_aliases),
+		T(test_loops),
+		T(test_delimiter),
+		T(test_quoted),
+		T(test_postmaster),
+		T(test_unknown_remote_refused),
+		T(test_broken_table),
+		T(test_reload),
+		T(test_check),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
