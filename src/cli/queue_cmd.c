@@ -1,1 +1,257 @@
-/* placeholder: being written */
+/*
+ * `decorum -c FILE queue list|show ID|delete ID`: looking into the spool.
+ *
+ * Run by the operator, as the spool's owner, alongside a running queue
+ * manager: it only reads, except `delete`, which renames the envelope
+ * away first (spool_delete) so the queue manager sees the message either
+ * whole or gone.  flush, hold and release come with issue 4.
+ * Trusts: the config; nothing read from the spool is printed raw (control
+ * characters are escaped by log_safe), since addresses come from clients.
+ */
+#include "cli/commands.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "queue/envelope.h"
+#include "queue/queue_id.h"
+#include "queue/spool.h"
+
+/* Header block printed by `queue show`, at most this many octets. */
+#define QUEUE_SHOW_HEADER_MAX	(64 * 1024)
+
+static const char *
+rcpt_state_name(enum rcpt_state s)
+{
+	return s == RCPT_DONE ? "delivered" : s == RCPT_FAILED ? "failed"
+	    : "pending";
+}
+
+static void
+format_time(int64_t t, char *out, size_t outlen)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (localtime_r(&tt, &tm) == NULL ||
+	    strftime(out, outlen, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		snprintf(out, outlen, "%" PRId64, t);
+}
+
+static void
+list_area(struct spool *sp, const char *area, unsigned *count)
+{
+	struct queue_file qf;
+	char err[256], when[32], safe[SMTP_ADDRESS_MAX * 4 + 8];
+	char **ids;
+	size_t n, i;
+	int rc;
+
+	if (spool_list(sp, area, &ids, &n) < 0) {
+		fprintf(stderr, "decorum: %s/%s: %s\n", spool_dir(sp), area,
+		    strerror(errno));
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		rc = spool_load(sp, area, ids[i], &qf, err, sizeof(err));
+		if (rc == -1)
+			continue;	/* delivered while we listed */
+		(*count)++;
+		if (rc == -2) {
+			printf("%-20s %-19s %10s  %-8s %s\n", ids[i], "-", "-",
+			    "corrupt", log_safe(err, safe, sizeof(safe)));
+			continue;
+		}
+		format_time(qf.env.created, when, sizeof(when));
+		printf("%-20s %-19s %10" PRId64 "  %-8s <%s> rcpts=%zu pending=%zu\n",
+		    ids[i], when, spool_data_size(sp, ids[i]),
+		    strcmp(area, "queue") == 0 ? "queued" : area,
+		    log_safe(qf.env.sender, safe, sizeof(safe)), qf.env.n_rcpts,
+		    queue_file_count(&qf, RCPT_PENDING));
+		queue_file_free(&qf);
+	}
+	spool_list_free(ids, n);
+}
+
+static int
+queue_list(struct spool *sp)
+{
+	unsigned count = 0;
+
+	list_area(sp, "queue", &count);
+	list_area(sp, "failed", &count);
+	list_area(sp, "corrupt", &count);
+	if (count == 0)
+		printf("queue is empty\n");
+	return 0;
+}
+
+/* Prints the message's header block (up to the empty line); control
+ * characters other than TAB are shown as '?' (the terminal is ours). */
+static void
+show_headers(struct spool *sp, const char *id)
+{
+	char buf[4096];
+	size_t total = 0, i;
+	ssize_t n;
+	int fd = spool_open_data(sp, id);
+	int last_nl = 1;
+	unsigned char c;
+
+	if (fd < 0) {
+		printf("(message data unreadable: %s)\n", strerror(errno));
+		return;
+	}
+	while (total < QUEUE_SHOW_HEADER_MAX &&
+	    (n = read(fd, buf, sizeof(buf))) > 0) {
+		for (i = 0; i < (size_t)n; i++) {
+			c = (unsigned char)buf[i];
+			if (c == '\r')
+				continue;
+			if (c == '\n') {
+				if (last_nl)
+					goto out;
+				last_nl = 1;
+			} else {
+				last_nl = 0;
+				if ((c < 0x20 && c != '\t') || c == 0x7f)
+					c = '?';
+			}
+			putchar(c);
+		}
+		total += (size_t)n;
+	}
+out:
+	close(fd);
+}
+
+static int
+queue_show(struct spool *sp, const char *id)
+{
+	static const char *const areas[] = { "queue", "failed", "corrupt" };
+	struct queue_file qf;
+	char err[256], when[32], safe[1024];
+	size_t i;
+	int rc = -1;
+
+	if (!queue_id_valid(id)) {
+		fprintf(stderr, "decorum: %s: not a queue id\n", id);
+		return 1;
+	}
+	for (i = 0; i < 3; i++) {
+		rc = spool_load(sp, areas[i], id, &qf, err, sizeof(err));
+		if (rc != -1 || errno != ENOENT)
+			break;
+	}
+	if (rc == -1) {
+		fprintf(stderr, "decorum: %s: no such message\n", id);
+		return 1;
+	}
+	if (rc == -2) {
+		printf("id: %s\nstate: corrupt (%s)\n", id, err);
+		return 1;
+	}
+	format_time(qf.env.created, when, sizeof(when));
+	printf("id: %s\nstate: %s\narrived: %s\nsize: %" PRId64 "\n", id,
+	    strcmp(areas[i], "queue") == 0 ? "queued" : areas[i], when,
+	    spool_data_size(sp, id));
+	printf("sender: <%s>\n", log_safe(qf.env.sender, safe, sizeof(safe)));
+	if (qf.env.client_ip != NULL)
+		printf("client: %s\n", log_safe(qf.env.client_ip, safe,
+		    sizeof(safe)));
+	if (qf.env.helo != NULL)
+		printf("helo: %s\n", log_safe(qf.env.helo, safe, sizeof(safe)));
+	printf("smtputf8: %s\n8bit: %s\n", qf.env.smtputf8 ? "yes" : "no",
+	    qf.env.eight_bit ? "yes" : "no");
+	for (i = 0; i < qf.env.n_rcpts; i++) {
+		printf("rcpt %zu: <%s> %s", i, log_safe(qf.env.rcpts[i].addr,
+		    safe, sizeof(safe)), rcpt_state_name(qf.st[i].state));
+		if (qf.st[i].attempts > 0)
+			printf(" attempts=%u", qf.st[i].attempts);
+		if (qf.st[i].state == RCPT_PENDING && qf.st[i].next_try > 0) {
+			format_time(qf.st[i].next_try, when, sizeof(when));
+			printf(" next=\"%s\"", when);
+		}
+		if (qf.st[i].text != NULL)
+			printf(" last=\"%s\"", log_safe(qf.st[i].text, safe,
+			    sizeof(safe)));
+		printf("\n");
+	}
+	for (i = 0; i < qf.n_delivered; i++)
+		printf("delivered: %s\n", log_safe(qf.delivered[i], safe,
+		    sizeof(safe)));
+	if (qf.torn || qf.bad_records > 0)
+		printf("note: %u unreadable status record(s) ignored%s\n",
+		    qf.bad_records, qf.torn ? ", torn last line ignored" : "");
+	queue_file_free(&qf);
+	printf("\n");
+	show_headers(sp, id);
+	return 0;
+}
+
+static int
+queue_delete(struct spool *sp, const char *id)
+{
+	if (spool_delete(sp, id) < 0) {
+		fprintf(stderr, "decorum: %s: %s\n", id, errno == ENOENT
+		    ? "no such message" : strerror(errno));
+		return 1;
+	}
+	printf("%s: deleted\n", id);
+	log_info("event=deleted id=%s by=cli", id);
+	return 0;
+}
+
+static int
+queue_usage(void)
+{
+	fprintf(stderr, "usage: decorum [-c FILE] queue list | show ID | "
+	    "delete ID\n");
+	return 2;
+}
+
+int
+cmd_queue(const char *config_path, int argc, char **argv)
+{
+	struct config cfg;
+	struct config_error cerr;
+	struct spool *sp;
+	char err[512];
+	int rc;
+
+	if (argc < 2)
+		return queue_usage();
+	if (strcmp(argv[1], "list") != 0 && (argc != 3 ||
+	    (strcmp(argv[1], "show") != 0 && strcmp(argv[1], "delete") != 0)))
+		return queue_usage();
+	if (config_load(config_path, &cfg, &cerr) < 0) {
+		if (cerr.line > 0)
+			fprintf(stderr, "%s:%d: %s\n", cerr.file, cerr.line,
+			    cerr.message);
+		else
+			fprintf(stderr, "%s: %s\n", cerr.file, cerr.message);
+		return 1;
+	}
+	sp = spool_open(cfg.spool, err, sizeof(err));
+	if (sp == NULL) {
+		fprintf(stderr, "decorum: spool: %s\n", err);
+		config_free(&cfg);
+		return 1;
+	}
+	if (strcmp(argv[1], "list") == 0)
+		rc = queue_list(sp);
+	else if (strcmp(argv[1], "show") == 0)
+		rc = queue_show(sp, argv[2]);
+	else
+		rc = queue_delete(sp, argv[2]);
+	spool_close(sp);
+	config_free(&cfg);
+	return rc;
+}

@@ -1,1 +1,274 @@
-/* placeholder: being written */
+/*
+ * Maildir delivery (https://cr.yp.to/proto/maildir.html): write the
+ * message to tmp/ under a unique name, fsync it, rename it into new/ and
+ * fsync new/, so a mail reader sees either nothing or the whole message.
+ *
+ * Called by the queue manager in a workpool thread, one call per mailbox.
+ * The file is "Return-Path: <sender>" (RFC 5321 4.4), "Delivered-To:
+ * local@domain" (loop detection, as Postfix and qmail do), then the
+ * queued message (which begins with our Received: header) with CRLF
+ * turned into LF, the Maildir convention.
+ * Trusts: the queue data and the route's local/domain, but still refuses
+ * names that would leave <mailboxes> ("/", leading "."), because a table
+ * entry is just text.  Any I/O error is TEMPFAIL: the mailbox may be full,
+ * unwritable or on a missing disk today and fine tomorrow; nothing is
+ * dropped.  Unique names: "<sec>.M<usec>P<pid>Q<n>.<host>,S=<size>".
+ */
+#include "deliver/maildir.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+
+const struct deliver_agent maildir_agent = { "maildir", maildir_deliver };
+
+static atomic_uint maildir_counter;
+
+static void
+result_set(struct deliver_result *res, enum deliver_status status,
+    const char *code, const char *what, int err)
+{
+	res->status = status;
+	snprintf(res->code, sizeof(res->code), "%s", code);
+	if (err != 0)
+		snprintf(res->text, sizeof(res->text), "%s: %s", what,
+		    strerror(err));
+	else
+		snprintf(res->text, sizeof(res->text), "%s", what);
+}
+
+/* A path component we will create under <mailboxes>. */
+static bool
+name_ok(const char *s)
+{
+	return s[0] != '\0' && s[0] != '.' && strchr(s, '/') == NULL &&
+	    strlen(s) <= 255;
+}
+
+/* mkdir that is happy when it exists; fsyncs the parent when it made one,
+ * so the new folder survives a crash with the message in it. */
+static int
+mkdir_durable(const char *path, const char *parent)
+{
+	int fd;
+
+	if (mkdir(path, 0700) == 0) {
+		fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		if (fsync(fd) < 0) {
+			close(fd);
+			return -1;
+		}
+		close(fd);
+		return 0;
+	}
+	return errno == EEXIST ? 0 : -1;
+}
+
+/* Maildir spec: '/' and ':' in the host part are written \057 and \072. */
+static void
+host_part(const char *hostname, char *out, size_t outlen)
+{
+	struct buf b;
+
+	buf_init(&b, outlen - 1);
+	for (; *hostname != '\0'; hostname++) {
+		if (*hostname == '/')
+			buf_append_str(&b, "\\057");
+		else if (*hostname == ':')
+			buf_append_str(&b, "\\072");
+		else if (buf_append(&b, hostname, 1) < 0)
+			break;
+	}
+	snprintf(out, outlen, "%s", b.data != NULL ? b.data : "localhost");
+	buf_free(&b);
+}
+
+/* Copies the data, CRLF -> LF, to fd; returns octets written or -1
+ * (errno set; *read_err tells a read error from a write error). */
+static int64_t
+copy_lf(const struct deliver_request *req, int fd, bool *read_err)
+{
+	char in[65536], out[65536];
+	int64_t off = 0, total = 0;
+	bool pending_cr = false;
+	size_t o, i;
+	ssize_t n;
+
+	*read_err = false;
+	for (;;) {
+		n = pread(req->data_fd, in, sizeof(in), off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			*read_err = true;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		off += n;
+		o = 0;
+		for (i = 0; i < (size_t)n; i++) {
+			if (pending_cr) {
+				pending_cr = false;
+				if (in[i] != '\n')
+					out[o++] = '\r';	/* lone CR kept */
+			}
+			if (in[i] == '\r') {
+				pending_cr = true;
+				continue;
+			}
+			out[o++] = in[i];
+			if (o == sizeof(out)) {
+				if (write(fd, out, o) != (ssize_t)o)
+					return -1;
+				total += (int64_t)o;
+				o = 0;
+			}
+		}
+		if (o > 0) {
+			if (write(fd, out, o) != (ssize_t)o) {
+				if (errno == 0)
+					errno = ENOSPC;
+				return -1;
+			}
+			total += (int64_t)o;
+		}
+	}
+	if (pending_cr) {
+		if (write(fd, "\r", 1) != 1)
+			return -1;
+		total++;
+	}
+	return total;
+}
+
+void
+maildir_deliver(const struct deliver_request *req, struct deliver_result *res)
+{
+	char box[PATH_MAX], dom[PATH_MAX], sub[PATH_MAX], tmpf[PATH_MAX];
+	char newf[PATH_MAX], host[256], base[512], head[1024];
+	static const char *const subs[] = { "tmp", "new", "cur" };
+	struct timeval tv;
+	struct stat st;
+	int64_t body;
+	bool read_err;
+	size_t i;
+	int fd, dfd, hlen;
+
+	if (!name_ok(req->local) || !name_ok(req->domain)) {
+		result_set(res, DELIVER_PERMFAIL, "5.1.3",
+		    "mailbox name unusable as a Maildir folder", 0);
+		return;
+	}
+	/* A missing root is an operator's mistake (or an unmounted disk):
+	 * wait for it rather than create it on the wrong file system. */
+	if (stat(req->mailboxes, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		result_set(res, DELIVER_TEMPFAIL, "4.3.5", "mailboxes folder",
+		    errno != 0 ? errno : ENOTDIR);
+		return;
+	}
+	if (snprintf(dom, sizeof(dom), "%s/%s", req->mailboxes, req->domain) >=
+	    (int)sizeof(dom) || snprintf(box, sizeof(box), "%s/%s", dom,
+	    req->local) >= (int)sizeof(box)) {
+		result_set(res, DELIVER_PERMFAIL, "5.1.3", "mailbox path too long", 0);
+		return;
+	}
+	if (mkdir_durable(dom, req->mailboxes) < 0 || mkdir_durable(box, dom) < 0) {
+		result_set(res, DELIVER_TEMPFAIL, "4.2.0", "create mailbox", errno);
+		return;
+	}
+	for (i = 0; i < 3; i++) {
+		if (snprintf(sub, sizeof(sub), "%s/%s", box, subs[i]) >=
+		    (int)sizeof(sub) || mkdir_durable(sub, box) < 0) {
+			result_set(res, DELIVER_TEMPFAIL, "4.2.0", "create mailbox",
+			    errno);
+			return;
+		}
+	}
+
+	gettimeofday(&tv, NULL);
+	host_part(req->hostname != NULL ? req->hostname : "localhost", host,
+	    sizeof(host));
+	if (snprintf(base, sizeof(base), "%lld.M%ldP%ldQ%u.%s",
+	    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
+	    atomic_fetch_add(&maildir_counter, 1), host) >= (int)sizeof(base) ||
+	    snprintf(tmpf, sizeof(tmpf), "%s/tmp/%s", box, base) >=
+	    (int)sizeof(tmpf)) {
+		result_set(res, DELIVER_PERMFAIL, "5.1.3", "mailbox path too long", 0);
+		return;
+	}
+	fd = open(tmpf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		result_set(res, DELIVER_TEMPFAIL, "4.2.0", "create message file",
+		    errno);
+		return;
+	}
+	/* RFC 5321 4.4: the final delivery adds Return-Path with the
+	 * envelope sender, <> included. */
+	hlen = snprintf(head, sizeof(head), "Return-Path: <%s>\nDelivered-To: %s@%s\n",
+	    req->sender, req->local, req->domain);
+	errno = 0;
+	if (hlen < 0 || hlen >= (int)sizeof(head) ||
+	    write(fd, head, (size_t)hlen) != hlen) {
+		result_set(res, DELIVER_TEMPFAIL, "4.2.0", "write message file",
+		    errno != 0 ? errno : ENOSPC);
+		goto fail;
+	}
+	errno = 0;
+	body = copy_lf(req, fd, &read_err);
+	if (body < 0) {
+		result_set(res, DELIVER_TEMPFAIL, read_err ? "4.3.0" : "4.2.0",
+		    read_err ? "read queued message" : "write message file",
+		    errno != 0 ? errno : ENOSPC);
+		goto fail;
+	}
+	if (fsync(fd) < 0) {
+		result_set(res, DELIVER_TEMPFAIL, "4.2.0", "fsync message file",
+		    errno);
+		goto fail;
+	}
+	close(fd);
+	fd = -1;
+	if (snprintf(newf, sizeof(newf), "%s/new/%s,S=%lld", box, base,
+	    (long long)(body + hlen)) >= (int)sizeof(newf)) {
+		result_set(res, DELIVER_PERMFAIL, "5.1.3", "mailbox path too long", 0);
+		goto fail;
+	}
+	if (rename(tmpf, newf) < 0) {
+		result_set(res, DELIVER_TEMPFAIL, "4.2.0", "move into new/", errno);
+		goto fail;
+	}
+	/* box fit in tmpf with "/tmp/" and more, so "/new" fits in sub. */
+	if (snprintf(sub, sizeof(sub), "%s/new", box) >= (int)sizeof(sub))
+		dfd = -1;
+	else
+		dfd = open(sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) < 0) {
+		/* The message is in new/ but maybe not durably: say TEMPFAIL
+		 * and deliver again later (at-least-once, docs/queue.md). */
+		result_set(res, DELIVER_TEMPFAIL, "4.2.0", "fsync new/", errno);
+		if (dfd >= 0)
+			close(dfd);
+		unlink(newf);
+		return;
+	}
+	close(dfd);
+	result_set(res, DELIVER_OK, "2.0.0", base, 0);
+	return;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmpf);
+}

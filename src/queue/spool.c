@@ -1,1 +1,318 @@
-/* placeholder: being written */
+/*
+ * The spool: opening its folders and writing new messages into it.
+ * smtpd calls spool_writer_*; the commit protocol is the queue's promise
+ * that a 250 after DATA means the message is on disk (docs/queue.md).
+ *
+ * Commit, all in a workpool thread (the loop never fsyncs):
+ *   1. fsync tmp/<id> (the data), write tmp/<id>.env, fsync it;
+ *   2. rename tmp/<id> -> data/<id>, fsync data/;
+ *   3. rename tmp/<id>.env -> queue/<id>, fsync queue/   <- commit point;
+ *   4. only then done(arg, 0) in the loop thread.
+ * A crash before step 3 leaves only garbage (tmp files, or data without an
+ * envelope) that spool_cleanup() removes; after it the message is queued.
+ *
+ * spool_writer_write() write(2)s straight to the data file: page-cache
+ * writes do not wait for the disk, and it keeps no message in memory.
+ * Trusts: its callers' envelope (values holding CR/LF are refused).
+ */
+#include "queue/spool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/workpool.h"
+#include "common/xmalloc.h"
+#include "queue/envelope.h"
+#include "queue/queue_id.h"
+#include "queue/spool_priv.h"
+
+struct spool_writer {
+	struct spool *sp;
+	char id[QUEUE_ID_MAX];
+	int fd;
+	bool failed;
+	struct buf envtext;
+	void (*done)(void *, int);
+	void *arg;
+	int result;
+};
+
+static const char *const spool_areas[SPOOL_N_AREAS] = {
+	"tmp", "data", "queue", "failed", "corrupt"
+};
+
+int
+spool_area_fd(const struct spool *sp, const char *area)
+{
+	int i;
+
+	for (i = 0; i < SPOOL_N_AREAS; i++)
+		if (strcmp(area, spool_areas[i]) == 0)
+			return sp->fd[i];
+	return -1;
+}
+
+const char *
+spool_dir(const struct spool *sp)
+{
+	return sp->dir;
+}
+
+struct spool *
+spool_open(const char *dir, char *err, size_t errlen)
+{
+	struct spool *sp;
+	int i;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return NULL;
+	}
+	sp = xcalloc(1, sizeof(*sp));
+	sp->dir = xstrdup(dir);
+	for (i = 0; i < SPOOL_N_AREAS; i++)
+		sp->fd[i] = -1;
+	sp->root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sp->root < 0) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		spool_close(sp);
+		return NULL;
+	}
+	for (i = 0; i < SPOOL_N_AREAS; i++) {
+		if (mkdirat(sp->root, spool_areas[i], 0700) < 0 &&
+		    errno != EEXIST) {
+			snprintf(err, errlen, "%s/%s: %s", dir, spool_areas[i],
+			    strerror(errno));
+			spool_close(sp);
+			return NULL;
+		}
+		sp->fd[i] = openat(sp->root, spool_areas[i],
+		    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sp->fd[i] < 0) {
+			snprintf(err, errlen, "%s/%s: %s", dir, spool_areas[i],
+			    strerror(errno));
+			spool_close(sp);
+			return NULL;
+		}
+	}
+	return sp;
+}
+
+void
+spool_close(struct spool *sp)
+{
+	int i;
+
+	if (sp == NULL)
+		return;
+	for (i = 0; i < SPOOL_N_AREAS; i++)
+		if (sp->fd[i] >= 0)
+			close(sp->fd[i]);
+	if (sp->root >= 0)
+		close(sp->root);
+	free(sp->dir);
+	free(sp);
+}
+
+struct spool_writer *
+spool_writer_new(struct spool *sp, char *err, size_t errlen)
+{
+	struct spool_writer *w = xcalloc(1, sizeof(*w));
+
+	w->sp = sp;
+	queue_id_new(w->id);
+	w->fd = openat(sp->fd[SPOOL_TMP], w->id,
+	    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (w->fd < 0) {
+		snprintf(err, errlen, "%s/tmp/%s: %s", sp->dir, w->id,
+		    strerror(errno));
+		free(w);
+		return NULL;
+	}
+	buf_init(&w->envtext, QUEUE_FILE_MAX);
+	return w;
+}
+
+const char *
+spool_writer_id(const struct spool_writer *w)
+{
+	return w->id;
+}
+
+int
+spool_writer_write(struct spool_writer *w, const void *data, size_t len)
+{
+	const char *p = data;
+	ssize_t n;
+
+	if (w->failed)
+		return -1;
+	while (len > 0) {
+		n = write(w->fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			log_warn("event=spool-error id=%s op=write errno=%d",
+			    w->id, errno);
+			w->failed = true;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void
+spool_writer_free(struct spool_writer *w)
+{
+	if (w->fd >= 0)
+		close(w->fd);
+	buf_free(&w->envtext);
+	free(w);
+}
+
+static void
+spool_writer_unlink_tmp(struct spool_writer *w)
+{
+	char envname[QUEUE_ID_MAX + 8];
+
+	snprintf(envname, sizeof(envname), "%s.env", w->id);
+	unlinkat(w->sp->fd[SPOOL_TMP], w->id, 0);
+	unlinkat(w->sp->fd[SPOOL_TMP], envname, 0);
+}
+
+/* Writes all of p to fd; -1 on error. */
+int
+spool_write_all(int fd, const char *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Worker thread: steps 1-3 of the commit (see the top of the file). */
+static void
+spool_commit_work(void *p)
+{
+	struct spool_writer *w = p;
+	struct spool *sp = w->sp;
+	char envname[QUEUE_ID_MAX + 8];
+	const char *op;
+	int efd = -1;
+
+	snprintf(envname, sizeof(envname), "%s.env", w->id);
+	w->result = -1;
+	op = "fsync-data";
+	if (fsync(w->fd) < 0)
+		goto fail;
+	close(w->fd);
+	w->fd = -1;
+	op = "write-envelope";
+	efd = openat(sp->fd[SPOOL_TMP], envname,
+	    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (efd < 0 || spool_write_all(efd, w->envtext.data, w->envtext.len) < 0)
+		goto fail;
+	op = "fsync-envelope";
+	if (fsync(efd) < 0)
+		goto fail;
+	close(efd);
+	efd = -1;
+	op = "rename-data";
+	if (renameat(sp->fd[SPOOL_TMP], w->id, sp->fd[SPOOL_DATA], w->id) < 0)
+		goto fail;
+	op = "fsync-data-dir";
+	if (fsync(sp->fd[SPOOL_DATA]) < 0)
+		goto fail_data;
+	/* The commit point: after this rename the message exists. */
+	op = "rename-envelope";
+	if (renameat(sp->fd[SPOOL_TMP], envname, sp->fd[SPOOL_QUEUE], w->id) < 0)
+		goto fail_data;
+	op = "fsync-queue-dir";
+	if (fsync(sp->fd[SPOOL_QUEUE]) < 0) {
+		/* The rename may or may not survive a crash: take it back
+		 * rather than answer 250 for a message we cannot vouch for. */
+		unlinkat(sp->fd[SPOOL_QUEUE], w->id, 0);
+		goto fail_data;
+	}
+	w->result = 0;
+	return;
+fail_data:
+	unlinkat(sp->fd[SPOOL_DATA], w->id, 0);
+fail:
+	log_warn("event=spool-error id=%s op=%s errno=%d", w->id, op, errno);
+	if (efd >= 0)
+		close(efd);
+	spool_writer_unlink_tmp(w);
+}
+
+static void
+spool_commit_done(void *p)
+{
+	struct spool_writer *w = p;
+
+	w->done(w->arg, w->result);
+	spool_writer_free(w);
+}
+
+void
+spool_writer_commit(struct spool_writer *w, const struct envelope *env,
+    struct workpool *pool, void (*done)(void *arg, int err), void *arg)
+{
+	struct envelope copy = *env;
+
+	/* The id is the writer's, whatever the caller put in env->id. */
+	memcpy(copy.id, w->id, sizeof(copy.id));
+	w->done = done;
+	w->arg = arg;
+	if (w->failed || envelope_format(&copy, &w->envtext) < 0) {
+		if (!w->failed)
+			log_warn("event=spool-error id=%s op=envelope "
+			    "reason=\"bad envelope value\"", w->id);
+		/* Still through the pool, so done() never runs before
+		 * commit() returns (callers may rely on that order). */
+		w->failed = true;
+		workpool_submit(pool, spool_writer_abort_work, spool_commit_done, w);
+		return;
+	}
+	workpool_submit(pool, spool_commit_work, spool_commit_done, w);
+}
+
+void
+spool_writer_abort_work(void *p)
+{
+	struct spool_writer *w = p;
+
+	w->result = -1;
+	if (w->fd >= 0) {
+		close(w->fd);
+		w->fd = -1;
+	}
+	spool_writer_unlink_tmp(w);
+}
+
+void
+spool_writer_abort(struct spool_writer *w)
+{
+	if (w == NULL)
+		return;
+	spool_writer_abort_work(w);
+	spool_writer_free(w);
+}

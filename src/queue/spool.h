@@ -61,6 +61,50 @@ void spool_writer_commit(struct spool_writer *w, const struct envelope *env,
 /* Forget the message: remove its tmp files.  Takes ownership of w. */
 void spool_writer_abort(struct spool_writer *w);
 
+
+/*
+ * Reading and changing the queue: the queue manager and `decorum queue`.
+ * Areas are the spool's sub-folders: "tmp", "data", "queue", "failed",
+ * "corrupt" (docs/queue.md).  Calls marked "blocking" fsync and belong in
+ * a workpool thread when made from an event loop.
+ */
+struct queue_file;
+
+const char *spool_dir(const struct spool *sp);
+/* Reads area/id and parses it: 0; -1 with errno ENOENT when the file is
+ * gone (delivered or deleted meanwhile), other I/O errors -1 too;
+ * -2 when it is corrupt (err says why).  qf must be freed with
+ * queue_file_free() on 0 and is empty otherwise. */
+int spool_load(struct spool *sp, const char *area, const char *id,
+    struct queue_file *qf, char *err, size_t errlen);
+/* Opens the message data (read-only) of a queued id; -1 on error. */
+int spool_open_data(struct spool *sp, const char *id);
+/* Size of the message data in octets, -1 on error. */
+int64_t spool_data_size(struct spool *sp, const char *id);
+/* Appends one status record to queue/<id> and fsyncs it (blocking).
+ * line has no LF; a torn tail left by a crash is cut off first.
+ * -1 (errno ENOENT when the message was deleted meanwhile). */
+int spool_status_append(struct spool *sp, const char *id, const char *line);
+/* A finished message: removes queue/<id>, then data/<id> (blocking). */
+int spool_remove(struct spool *sp, const char *id);
+/* Renames <from>/<id> to <to>/<id> and fsyncs both folders (blocking). */
+int spool_move(struct spool *sp, const char *id, const char *from,
+    const char *to);
+/* `decorum queue delete`: renames queue/<id> (or failed/<id>) away first,
+ * so a running queue manager sees the message gone, then removes the
+ * data.  0, or -1 with errno (ENOENT: no such message). */
+int spool_delete(struct spool *sp, const char *id);
+/* Sorted ids (valid queue ids only) in an area; 0 or -1. */
+int spool_list(struct spool *sp, const char *area, char ***ids, size_t *n);
+void spool_list_free(char **ids, size_t n);
+/* Removes garbage older than min_age seconds: tmp/ files (messages whose
+ * commit never finished) and data/ files with no envelope in queue/,
+ * failed/ or corrupt/.  Returns how many files were removed. */
+unsigned spool_cleanup(struct spool *sp, int64_t min_age);
+/* Seconds a tmp/ or orphan data/ file must be left alone, because a
+ * receiving smtpd may still be writing or committing it. */
+#define SPOOL_GARBAGE_AGE	(2 * 3600)
+
 void envelope_free(struct envelope *env);	/* frees members, not env */
 
 #endif

@@ -1,0 +1,40 @@
+/*
+ * Delivery agents: the small function-pointer interface between the queue
+ * manager and whatever carries a message the last mile (Maildir now; LMTP
+ * and the SMTP client in issue 4).  An agent's deliver() blocks and runs
+ * in a workpool thread; it must not touch the event loop.  It classifies
+ * every failure where it detects it: OK, TEMPFAIL (try again later, the
+ * message is never dropped) or PERMFAIL, with an RFC 3463 enhanced status
+ * code and a text for logs, `decorum queue show` and (later) DSNs.
+ */
+#ifndef DECORUM_DELIVER_AGENT_H
+#define DECORUM_DELIVER_AGENT_H
+
+#include <stdint.h>
+
+enum deliver_status { DELIVER_OK, DELIVER_TEMPFAIL, DELIVER_PERMFAIL };
+
+struct deliver_result {
+	enum deliver_status status;
+	char code[16];		/* enhanced status code, e.g. "4.2.0" */
+	char text[256];		/* what went wrong, or where it went */
+};
+
+struct deliver_request {
+	const char *id;		/* queue id, for logs and Maildir names */
+	const char *sender;	/* envelope sender, "" for <> */
+	const char *local;	/* destination mailbox local part */
+	const char *domain;	/* destination mailbox domain */
+	int data_fd;		/* message data, CRLF line ends; read with pread */
+	int64_t data_size;
+	const char *hostname;	/* our FQDN (Maildir names) */
+	const char *mailboxes;	/* <mailboxes>/<domain>/<local>/ root */
+};
+
+struct deliver_agent {
+	const char *name;	/* "maildir", for logs */
+	void (*deliver)(const struct deliver_request *req,
+	    struct deliver_result *res);
+};
+
+#endif

@@ -1,0 +1,336 @@
+/*
+ * Carrying out a delivery attempt in a workpool thread (see attempt.h).
+ *
+ * For each due recipient, in order: deliver one copy to each mailbox the
+ * router gave (a mailbox reached by two recipients of the message gets
+ * one copy: the first result is reused), appending "D n mailbox" with
+ * fsync after each copy; then close the recipient with "K n" (all
+ * copies in), "F n code text" (permanent, or its queue lifetime is over)
+ * or "W n next text" (try again).  A record is durable before the next
+ * step, so a crash repeats at most the one copy whose D was not yet
+ * fsync'd (docs/queue.md: at-least-once where exactly-once is impossible).
+ * Finally the queue file is read back: all recipients finished means it is
+ * removed (all delivered) or moved to failed/ (some failed; no bounces
+ * until issue 4: event=bounce-pending).
+ * Trusts: the plan made by qmgr.c; it re-reads the spool for the outcome.
+ */
+#include "queue/attempt.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "queue/spool.h"
+
+struct attempt *
+attempt_new(const char *id, struct spool *sp)
+{
+	struct attempt *a = xcalloc(1, sizeof(*a));
+
+	snprintf(a->id, sizeof(a->id), "%s", id);
+	a->sp = sp;
+	a->sender = xstrdup("");
+	return a;
+}
+
+struct attempt_rcpt *
+attempt_add_rcpt(struct attempt *a, size_t n, unsigned attempts)
+{
+	struct attempt_rcpt *r;
+
+	a->rcpts = xreallocarray(a->rcpts, a->n_rcpts + 1, sizeof(*a->rcpts));
+	r = &a->rcpts[a->n_rcpts++];
+	memset(r, 0, sizeof(*r));
+	r->n = n;
+	r->attempts = attempts;
+	r->route = DELIVER_OK;
+	return r;
+}
+
+void
+attempt_add_dest(struct attempt_rcpt *r, const char *local, const char *domain)
+{
+	r->dests = xreallocarray(r->dests, r->n_dests + 1, sizeof(*r->dests));
+	r->dests[r->n_dests].local = xstrdup(local);
+	r->dests[r->n_dests].domain = xstrdup(domain);
+	r->n_dests++;
+}
+
+void
+attempt_free(struct attempt *a)
+{
+	size_t i, j;
+
+	if (a == NULL)
+		return;
+	for (i = 0; i < a->n_rcpts; i++) {
+		for (j = 0; j < a->rcpts[i].n_dests; j++) {
+			free(a->rcpts[i].dests[j].local);
+			free(a->rcpts[i].dests[j].domain);
+		}
+		free(a->rcpts[i].dests);
+	}
+	free(a->rcpts);
+	free(a->sender);
+	free(a);
+}
+
+int64_t
+attempt_backoff(unsigned attempts, unsigned retry_min, unsigned retry_max)
+{
+	int64_t d = retry_min > 0 ? retry_min : 1, jitter;
+	unsigned i;
+
+	for (i = 1; i < attempts && d < (int64_t)retry_max; i++)
+		d *= 2;
+	if (retry_max > 0 && d > (int64_t)retry_max)
+		d = retry_max;
+	jitter = d / 10;
+	if (jitter > 0)
+		d += (int64_t)arc4random_uniform((uint32_t)(2 * jitter + 1)) - jitter;
+	return d > 0 ? d : 1;
+}
+
+const char *
+attempt_outcome_name(enum attempt_outcome o)
+{
+	static const char *const names[] = {
+		"pending", "removed", "failed", "gone", "corrupt", "error"
+	};
+
+	return names[o];
+}
+
+/* Results of copies made in this attempt, so a mailbox reached through
+ * two recipients gets one copy. */
+struct copy_cache {
+	char **mailbox;
+	struct deliver_result *res;
+	size_t n;
+};
+
+static const struct deliver_result *
+cache_find(const struct copy_cache *c, const char *mailbox)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		if (strcmp(c->mailbox[i], mailbox) == 0)
+			return &c->res[i];
+	return NULL;
+}
+
+static void
+cache_add(struct copy_cache *c, const char *mailbox,
+    const struct deliver_result *res)
+{
+	c->mailbox = xreallocarray(c->mailbox, c->n + 1, sizeof(*c->mailbox));
+	c->res = xreallocarray(c->res, c->n + 1, sizeof(*c->res));
+	c->mailbox[c->n] = xstrdup(mailbox);
+	c->res[c->n] = *res;
+	c->n++;
+}
+
+static void
+cache_free(struct copy_cache *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		free(c->mailbox[i]);
+	free(c->mailbox);
+	free(c->res);
+}
+
+/* Appends a status record; on failure decides the outcome.  -1: stop. */
+static int
+record(struct attempt *a, const char *line)
+{
+	if (spool_status_append(a->sp, a->id, line) == 0)
+		return 0;
+	if (errno == ENOENT) {
+		a->outcome = ATTEMPT_GONE;
+	} else {
+		log_warn("event=spool-error id=%s op=status-append errno=%d",
+		    a->id, errno);
+		a->outcome = ATTEMPT_ERROR;
+	}
+	return -1;
+}
+
+/* One recipient; -1 when the attempt must stop (see record()). */
+static int
+attempt_rcpt_run(struct attempt *a, struct attempt_rcpt *r,
+    struct copy_cache *cache, int data_fd, int64_t data_size)
+{
+	struct deliver_result res, worst = { DELIVER_OK, "2.0.0", "" };
+	const struct deliver_result *cached;
+	struct deliver_request req;
+	char line[QUEUE_STATUS_TEXT_MAX + 2 * SMTP_ADDRESS_MAX + 64];
+	char mailbox[SMTP_ADDRESS_MAX + 2], text[QUEUE_STATUS_TEXT_MAX];
+	char safe[QUEUE_STATUS_TEXT_MAX * 2];
+	int64_t now, delay;
+	size_t i;
+
+	if (r->route != DELIVER_OK) {
+		worst.status = r->route;
+		if (snprintf(worst.code, sizeof(worst.code), "%s", r->code) < 0 ||
+		    snprintf(worst.text, sizeof(worst.text), "%s", r->text) < 0)
+			worst.text[0] = '\0';	/* truncation is fine: a log text */
+	}
+	for (i = 0; i < r->n_dests && r->route == DELIVER_OK; i++) {
+		snprintf(mailbox, sizeof(mailbox), "%s@%s", r->dests[i].local,
+		    r->dests[i].domain);
+		cached = cache_find(cache, mailbox);
+		if (cached != NULL) {
+			res = *cached;
+		} else if (data_fd < 0) {
+			res.status = DELIVER_TEMPFAIL;
+			snprintf(res.code, sizeof(res.code), "4.3.0");
+			snprintf(res.text, sizeof(res.text),
+			    "queued message data unreadable");
+		} else {
+			memset(&req, 0, sizeof(req));
+			req.id = a->id;
+			req.sender = a->sender;
+			req.local = r->dests[i].local;
+			req.domain = r->dests[i].domain;
+			req.data_fd = data_fd;
+			req.data_size = data_size;
+			req.hostname = a->hostname;
+			req.mailboxes = a->mailboxes;
+			a->agent->deliver(&req, &res);
+			cache_add(cache, mailbox, &res);
+			if (res.status == DELIVER_OK) {
+				snprintf(line, sizeof(line), "D %zu %s", r->n,
+				    mailbox);
+				if (record(a, line) < 0)
+					return -1;
+				a->delivered++;
+				log_info("event=delivered id=%s rcpt=%zu "
+				    "mailbox=%s agent=%s file=%s", a->id, r->n,
+				    log_safe(mailbox, safe, sizeof(safe)),
+				    a->agent->name, res.text);
+			}
+		}
+		/* PERMFAIL outranks TEMPFAIL: retrying cannot fix it. */
+		if (res.status == DELIVER_PERMFAIL ||
+		    (res.status == DELIVER_TEMPFAIL && worst.status == DELIVER_OK))
+			worst = res;
+	}
+	envelope_clean_text(worst.text, text, sizeof(text));
+	now = time(NULL);
+	if (worst.status == DELIVER_TEMPFAIL &&
+	    now - a->created >= (int64_t)a->lifetime) {
+		worst.status = DELIVER_PERMFAIL;
+		snprintf(worst.code, sizeof(worst.code), "5.4.7");
+		snprintf(line, sizeof(line), "F %zu 5.4.7 queue lifetime "
+		    "expired, last error: %s", r->n, text);
+	} else if (worst.status == DELIVER_TEMPFAIL) {
+		delay = attempt_backoff(r->attempts + 1, a->retry_min,
+		    a->retry_max);
+		snprintf(line, sizeof(line), "W %zu %" PRId64 " %s %s", r->n,
+		    now + delay, worst.code, text);
+		if (record(a, line) < 0)
+			return -1;
+		log_info("event=deferred id=%s rcpt=%zu code=%s reason=\"%s\" "
+		    "delay=%" PRId64, a->id, r->n, worst.code,
+		    log_safe(text, safe, sizeof(safe)), delay);
+		return 0;
+	} else if (worst.status == DELIVER_PERMFAIL) {
+		snprintf(line, sizeof(line), "F %zu %s %s", r->n, worst.code,
+		    text);
+	} else {
+		snprintf(line, sizeof(line), "K %zu", r->n);
+		return record(a, line);
+	}
+	if (record(a, line) < 0)
+		return -1;
+	log_info("event=failed id=%s rcpt=%zu code=%s reason=\"%s\"", a->id,
+	    r->n, worst.code, log_safe(text, safe, sizeof(safe)));
+	return 0;
+}
+
+/* Reads the queue file back and finishes the message if it can. */
+static void
+attempt_finish(struct attempt *a)
+{
+	struct queue_file qf;
+	char err[256], safe[512];
+	size_t i, failed;
+	int rc;
+
+	rc = spool_load(a->sp, "queue", a->id, &qf, err, sizeof(err));
+	if (rc == -1) {
+		a->outcome = errno == ENOENT ? ATTEMPT_GONE : ATTEMPT_ERROR;
+		return;
+	}
+	if (rc == -2) {
+		log_error("event=corrupt id=%s reason=\"%s\" action=moved-to-corrupt",
+		    a->id, log_safe(err, safe, sizeof(safe)));
+		a->outcome = spool_move(a->sp, a->id, "queue", "corrupt") == 0
+		    ? ATTEMPT_CORRUPT : ATTEMPT_ERROR;
+		return;
+	}
+	if (queue_file_count(&qf, RCPT_PENDING) > 0) {
+		a->outcome = ATTEMPT_PENDING;
+		a->next_try = 0;
+		for (i = 0; i < qf.env.n_rcpts; i++)
+			if (qf.st[i].state == RCPT_PENDING &&
+			    (a->next_try == 0 || qf.st[i].next_try < a->next_try))
+				a->next_try = qf.st[i].next_try;
+		queue_file_free(&qf);
+		return;
+	}
+	failed = queue_file_count(&qf, RCPT_FAILED);
+	queue_file_free(&qf);
+	if (failed == 0) {
+		if (spool_remove(a->sp, a->id) < 0) {
+			a->outcome = ATTEMPT_ERROR;
+			return;
+		}
+		a->outcome = ATTEMPT_REMOVED;
+		log_info("event=removed id=%s", a->id);
+		return;
+	}
+	if (spool_move(a->sp, a->id, "queue", "failed") < 0) {
+		a->outcome = errno == ENOENT ? ATTEMPT_GONE : ATTEMPT_ERROR;
+		return;
+	}
+	a->outcome = ATTEMPT_FAILED;
+	/* Issue 4 turns this into an RFC 3464 report to the sender. */
+	log_warn("event=bounce-pending id=%s failed=%zu action=moved-to-failed",
+	    a->id, failed);
+}
+
+void
+attempt_run(void *p)
+{
+	struct attempt *a = p;
+	struct copy_cache cache = { NULL, NULL, 0 };
+	int64_t size;
+	size_t i;
+	int fd;
+
+	if (a->corrupt) {
+		a->outcome = spool_move(a->sp, a->id, "queue", "corrupt") == 0
+		    ? ATTEMPT_CORRUPT : ATTEMPT_ERROR;
+		return;
+	}
+	fd = spool_open_data(a->sp, a->id);
+	size = spool_data_size(a->sp, a->id);
+	for (i = 0; i < a->n_rcpts; i++)
+		if (attempt_rcpt_run(a, &a->rcpts[i], &cache, fd, size) < 0)
+			break;
+	cache_free(&cache);
+	if (fd >= 0)
+		close(fd);
+	if (i == a->n_rcpts)
+		attempt_finish(a);
+}

@@ -1,0 +1,79 @@
+/*
+ * One delivery attempt of one message: planned in the queue manager's
+ * loop (routing needs the loop-owned tables), carried out in a workpool
+ * thread (deliveries and status fsyncs block).  Internal to the queue
+ * manager; the unit tests drive it directly with an in-memory plan.
+ */
+#ifndef DECORUM_QUEUE_ATTEMPT_H
+#define DECORUM_QUEUE_ATTEMPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/bounds.h"
+#include "deliver/agent.h"
+#include "queue/envelope.h"
+
+struct spool;
+
+struct attempt_dest {
+	char *local;
+	char *domain;
+};
+
+/* What routing decided for one due recipient. */
+struct attempt_rcpt {
+	size_t n;			/* recipient number in the envelope */
+	unsigned attempts;		/* deferrals so far */
+	enum deliver_status route;	/* OK: deliver to dests; else fail/defer */
+	char code[16];
+	char text[QUEUE_STATUS_TEXT_MAX];
+	struct attempt_dest *dests;	/* mailboxes still to deliver to */
+	size_t n_dests;
+};
+
+enum attempt_outcome {
+	ATTEMPT_PENDING,	/* recipients left: try again at next_try */
+	ATTEMPT_REMOVED,	/* every recipient delivered: removed */
+	ATTEMPT_FAILED,		/* finished with failures: moved to failed/ */
+	ATTEMPT_GONE,		/* deleted meanwhile (decorum queue delete) */
+	ATTEMPT_CORRUPT,	/* unreadable: moved to corrupt/ */
+	ATTEMPT_ERROR,		/* spool I/O error: try again later */
+};
+
+struct attempt {
+	/* Inputs, owned by the attempt. */
+	char id[QUEUE_ID_MAX];
+	struct spool *sp;
+	const struct deliver_agent *agent;
+	const char *hostname;
+	const char *mailboxes;
+	char *sender;
+	int64_t created;
+	unsigned retry_min, retry_max, lifetime;
+	bool corrupt;			/* only move the file to corrupt/ */
+	void *owner;			/* the caller's, untouched */
+	struct attempt_rcpt *rcpts;
+	size_t n_rcpts;
+	/* Outputs. */
+	enum attempt_outcome outcome;
+	int64_t next_try;
+	unsigned delivered;		/* copies delivered in this attempt */
+};
+
+struct attempt *attempt_new(const char *id, struct spool *sp);
+struct attempt_rcpt *attempt_add_rcpt(struct attempt *a, size_t n,
+    unsigned attempts);
+void attempt_add_dest(struct attempt_rcpt *r, const char *local,
+    const char *domain);
+/* The worker side: deliver, record status, finish the message. */
+void attempt_run(void *a);
+void attempt_free(struct attempt *a);
+/* Delay before try number attempts+1: retry_min doubling up to retry_max,
+ * with +-10% jitter so deferred messages do not retry in lockstep. */
+int64_t attempt_backoff(unsigned attempts, unsigned retry_min,
+    unsigned retry_max);
+const char *attempt_outcome_name(enum attempt_outcome o);
+
+#endif

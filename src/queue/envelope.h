@@ -1,0 +1,79 @@
+/*
+ * The queue file: the envelope as typed, human-readable records, one per
+ * line, closed by an explicit end record, followed by the per-recipient
+ * status records appended during delivery.  Pure code (no I/O), so it is
+ * unit-tested and can be fuzzed.  The format is documented in
+ * docs/queue.md; the records are:
+ *
+ *   V 1            format version (first line)
+ *   I <id>         queue id
+ *   T <unix time>  when accepted
+ *   S <sender>     envelope sender, "<>" for the null sender
+ *   U              SMTPUTF8 requested
+ *   8              8-bit content (BODY=8BITMIME or 8-bit bytes seen)
+ *   C <ip>         client address
+ *   H <helo>       HELO/EHLO argument
+ *   R <address>    one per recipient, numbered from 0 in file order
+ *   E              end of envelope: the file was written completely
+ * then, appended one at a time (each fsync'd):
+ *   D <n> <local@domain>       delivered one copy to that mailbox
+ *   K <n>                      recipient n finished: every copy delivered
+ *   F <n> <code> <text>        recipient n failed permanently
+ *   W <n> <next try> <text>    recipient n deferred until <next try>
+ */
+#ifndef DECORUM_QUEUE_ENVELOPE_H
+#define DECORUM_QUEUE_ENVELOPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "queue/spool.h"
+
+struct buf;
+
+/* Largest queue file we read: retries append a record each. */
+#define QUEUE_FILE_MAX		(16u * 1024 * 1024)
+/* Longest text in an F or W record. */
+#define QUEUE_STATUS_TEXT_MAX	400
+
+enum rcpt_state { RCPT_PENDING, RCPT_DONE, RCPT_FAILED };
+
+struct rcpt_status {
+	enum rcpt_state state;
+	unsigned attempts;	/* W records seen */
+	int64_t next_try;	/* from the last W record, 0 if none */
+	char *text;		/* last W or F text ("code text" for F), or NULL */
+};
+
+struct queue_file {
+	struct envelope env;
+	struct rcpt_status *st;		/* env.n_rcpts entries */
+	char **delivered;		/* mailboxes with a D record */
+	size_t n_delivered;
+	bool torn;			/* an incomplete last line was ignored */
+	unsigned bad_records;		/* unreadable status lines ignored */
+};
+
+/* Appends env's records (through "E") to out.  -1 when a value holds a
+ * CR, LF or NUL (it would forge records) or out is full. */
+int envelope_format(const struct envelope *env, struct buf *out);
+
+/* Parses a whole queue file.  0, or -1 with err filled (corrupt: no end
+ * record, missing or malformed envelope record).  qf is always safe to
+ * free afterwards. */
+int queue_file_parse(const char *text, size_t len, struct queue_file *qf,
+    char *err, size_t errlen);
+void queue_file_free(struct queue_file *qf);
+
+bool queue_file_is_delivered(const struct queue_file *qf, const char *mailbox);
+size_t queue_file_count(const struct queue_file *qf, enum rcpt_state state);
+
+/* Copy text into out (size outlen) for an F/W record: control characters
+ * become spaces, so a reply text can never start a new record. */
+void envelope_clean_text(const char *text, char *out, size_t outlen);
+
+/* Deep copy (for handing to another thread). */
+void envelope_copy(struct envelope *dst, const struct envelope *src);
+
+#endif

@@ -1,0 +1,342 @@
+/*
+ * Reading and changing queued messages: load a queue file, append a
+ * status record, remove, move between areas, list, delete, and clean up
+ * garbage after a crash.  Called by the queue manager (loads in the loop,
+ * everything that fsyncs in a worker thread) and by `decorum queue`.
+ *
+ * Trusts nothing in the spool: names must be valid queue ids before they
+ * become paths, files are read with a maximum size (QUEUE_FILE_MAX).
+ * Status appends are the delivery's durable record (docs/queue.md): the
+ * record is written and fsync'd before the caller treats it as done; a
+ * torn tail from an earlier crash is cut off before appending, so a new
+ * record never glues onto half an old one.
+ */
+#include "queue/spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "queue/envelope.h"
+#include "queue/queue_id.h"
+#include "queue/spool_priv.h"
+
+/* Reads a whole file (at most max octets) into b.  -1 with errno. */
+static int
+read_file_at(int dfd, const char *name, struct buf *b, size_t max)
+{
+	char chunk[8192];
+	ssize_t n;
+	int fd, saved;
+
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (b->len + (size_t)n > max || buf_append(b, chunk, (size_t)n) < 0) {
+			n = -1;
+			errno = EFBIG;
+			break;
+		}
+	}
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return n < 0 ? -1 : 0;
+}
+
+int
+spool_load(struct spool *sp, const char *area, const char *id,
+    struct queue_file *qf, char *err, size_t errlen)
+{
+	struct buf b;
+	int dfd = spool_area_fd(sp, area);
+	int rc;
+
+	memset(qf, 0, sizeof(*qf));
+	if (dfd < 0 || !queue_id_valid(id)) {
+		snprintf(err, errlen, "bad area or id");
+		errno = EINVAL;
+		return -1;
+	}
+	buf_init(&b, QUEUE_FILE_MAX);
+	if (read_file_at(dfd, id, &b, QUEUE_FILE_MAX) < 0) {
+		snprintf(err, errlen, "%s/%s: %s", area, id, strerror(errno));
+		rc = errno;
+		buf_free(&b);
+		errno = rc;
+		return -1;
+	}
+	rc = queue_file_parse(b.data != NULL ? b.data : "", b.len, qf, err,
+	    errlen);
+	buf_free(&b);
+	if (rc < 0) {
+		queue_file_free(qf);
+		return -2;
+	}
+	if (strcmp(qf->env.id, id) != 0) {
+		snprintf(err, errlen, "id record %s does not match file name",
+		    qf->env.id);
+		queue_file_free(qf);
+		return -2;
+	}
+	return 0;
+}
+
+int
+spool_open_data(struct spool *sp, const char *id)
+{
+	if (!queue_id_valid(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return openat(sp->fd[SPOOL_DATA], id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+}
+
+int64_t
+spool_data_size(struct spool *sp, const char *id)
+{
+	struct stat st;
+
+	if (!queue_id_valid(id) ||
+	    fstatat(sp->fd[SPOOL_DATA], id, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
+	return (int64_t)st.st_size;
+}
+
+/* Cuts a torn last line (no LF) off an open queue file. */
+static int
+cut_torn_tail(int fd)
+{
+	char tail[4096];
+	struct stat st;
+	off_t off, start;
+	ssize_t n, i;
+
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (st.st_size == 0)
+		return 0;
+	off = st.st_size;
+	while (off > 0) {
+		start = off > (off_t)sizeof(tail) ? off - (off_t)sizeof(tail) : 0;
+		n = pread(fd, tail, (size_t)(off - start), start);
+		if (n != off - start)
+			return -1;
+		for (i = n - 1; i >= 0; i--) {
+			if (tail[i] == '\n') {
+				if (start + i + 1 == st.st_size)
+					return 0;	/* not torn */
+				return ftruncate(fd, start + i + 1);
+			}
+		}
+		off = start;
+	}
+	return -1;	/* no LF at all: not a committed queue file */
+}
+
+int
+spool_status_append(struct spool *sp, const char *id, const char *line)
+{
+	struct buf b;
+	int fd, rc = -1, saved;
+
+	if (!queue_id_valid(id) || strchr(line, '\n') != NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* No O_CREAT: a deleted message must stay deleted. */
+	fd = openat(sp->fd[SPOOL_QUEUE], id, O_RDWR | O_APPEND | O_CLOEXEC |
+	    O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	buf_init(&b, QUEUE_STATUS_TEXT_MAX + 2 * SMTP_ADDRESS_MAX + 64);
+	if (buf_printf(&b, "%s\n", line) == 0 && cut_torn_tail(fd) == 0 &&
+	    spool_write_all(fd, b.data, b.len) == 0 && fsync(fd) == 0)
+		rc = 0;
+	saved = errno;
+	buf_free(&b);
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
+int
+spool_remove(struct spool *sp, const char *id)
+{
+	/* Envelope first: without it the data is garbage anyway, and a crash
+	 * in between only leaves what spool_cleanup() removes.  No directory
+	 * fsync: if the unlink is lost, the message comes back with every
+	 * recipient finished and is removed again, delivering nothing. */
+	if (unlinkat(sp->fd[SPOOL_QUEUE], id, 0) < 0 && errno != ENOENT)
+		return -1;
+	if (unlinkat(sp->fd[SPOOL_DATA], id, 0) < 0 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+int
+spool_move(struct spool *sp, const char *id, const char *from, const char *to)
+{
+	int ffd = spool_area_fd(sp, from), tfd = spool_area_fd(sp, to);
+
+	if (ffd < 0 || tfd < 0 || !queue_id_valid(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (renameat(ffd, id, tfd, id) < 0)
+		return -1;
+	if (fsync(tfd) < 0 || fsync(ffd) < 0)
+		return -1;
+	return 0;
+}
+
+int
+spool_delete(struct spool *sp, const char *id)
+{
+	char gone[QUEUE_ID_MAX + 16];
+	int from;
+
+	if (!queue_id_valid(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(gone, sizeof(gone), "%s.deleted", id);
+	/* Renaming the envelope away is atomic: the queue manager either
+	 * still sees it (and delivers) or sees it gone (and drops it). */
+	from = SPOOL_QUEUE;
+	if (renameat(sp->fd[SPOOL_QUEUE], id, sp->fd[SPOOL_TMP], gone) < 0) {
+		if (errno != ENOENT)
+			return -1;
+		from = SPOOL_FAILED;
+		if (renameat(sp->fd[SPOOL_FAILED], id, sp->fd[SPOOL_TMP], gone) < 0)
+			return -1;
+	}
+	if (fsync(sp->fd[from]) < 0)
+		return -1;
+	if (unlinkat(sp->fd[SPOOL_DATA], id, 0) < 0 && errno != ENOENT)
+		return -1;
+	if (unlinkat(sp->fd[SPOOL_TMP], gone, 0) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+spool_list(struct spool *sp, const char *area, char ***ids, size_t *n)
+{
+	int dfd = spool_area_fd(sp, area), fd;
+	struct dirent *de;
+	DIR *d;
+
+	*ids = NULL;
+	*n = 0;
+	if (dfd < 0)
+		return -1;
+	/* fdopendir takes the fd: give it a fresh one, rewound. */
+	fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!queue_id_valid(de->d_name))
+			continue;
+		*ids = xreallocarray(*ids, *n + 1, sizeof(**ids));
+		(*ids)[(*n)++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (*n > 1)
+		qsort(*ids, *n, sizeof(**ids), cmp_str);
+	return 0;
+}
+
+void
+spool_list_free(char **ids, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+}
+
+static bool
+is_old(int dfd, const char *name, time_t now, int64_t min_age)
+{
+	struct stat st;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	return (int64_t)(now - st.st_mtime) >= min_age;
+}
+
+static bool
+has_envelope(struct spool *sp, const char *id)
+{
+	static const int areas[] = { SPOOL_QUEUE, SPOOL_FAILED, SPOOL_CORRUPT };
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < sizeof(areas) / sizeof(areas[0]); i++)
+		if (fstatat(sp->fd[areas[i]], id, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			return true;
+	return false;
+}
+
+unsigned
+spool_cleanup(struct spool *sp, int64_t min_age)
+{
+	time_t now = time(NULL);
+	struct dirent *de;
+	unsigned removed = 0;
+	char safe[64];
+	DIR *d;
+	int fd, area;
+
+	for (area = SPOOL_TMP; area <= SPOOL_DATA; area++) {
+		fd = openat(sp->fd[area], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			if (area == SPOOL_DATA && (!queue_id_valid(de->d_name) ||
+			    has_envelope(sp, de->d_name)))
+				continue;
+			if (!is_old(sp->fd[area], de->d_name, now, min_age))
+				continue;
+			if (unlinkat(sp->fd[area], de->d_name, 0) == 0) {
+				removed++;
+				log_info("event=garbage-removed file=%s/%s",
+				    area == SPOOL_TMP ? "tmp" : "data",
+				    log_safe(de->d_name, safe, sizeof(safe)));
+			}
+		}
+		closedir(d);
+	}
+	return removed;
+}

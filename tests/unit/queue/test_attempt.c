@@ -1,0 +1,231 @@
+/*
+ * A delivery attempt against a fake agent: one copy per mailbox, status
+ * records replayed so delivered mailboxes are not delivered again, and
+ * the message finished (removed or moved to failed/) when done.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "queue/attempt.h"
+#include "queue/envelope.h"
+#include "queue/spool.h"
+#include "testutil.h"
+
+static unsigned fake_calls;
+static enum deliver_status fake_status = DELIVER_OK;
+
+static void
+fake_deliver(const struct deliver_request *req, struct deliver_result *res)
+{
+	assert_true(req->data_fd >= 0);
+	fake_calls++;
+	res->status = fake_status;
+	snprintf(res->code, sizeof(res->code), "%s",
+	    fake_status == DELIVER_OK ? "2.0.0" : fake_status ==
+	    DELIVER_TEMPFAIL ? "4.2.2" : "5.2.1");
+	snprintf(res->text, sizeof(res->text), "fake %s@%s", req->local,
+	    req->domain);
+}
+
+static const struct deliver_agent fake_agent = { "fake", fake_deliver };
+
+static struct spool *
+make_spool(char *dir, const char *id, const char *rcpts)
+{
+	char path[PATH_MAX], text[1024], err[256];
+	struct spool *sp;
+
+	assert_non_null(tu_mkdtemp(dir));
+	sp = spool_open(dir, err, sizeof(err));
+	assert_non_null(sp);
+	snprintf(text, sizeof(text), "V 1\nI %s\nT %lld\nS s@x\n%sE\n", id,
+	    (long long)time(NULL), rcpts);
+	snprintf(path, sizeof(path), "%s/queue/%s", dir, id);
+	tu_spit(path, text);
+	snprintf(path, sizeof(path), "%s/data/%s", dir, id);
+	tu_spit(path, "Subject: t\r\n\r\nhi\r\n");
+	return sp;
+}
+
+static struct attempt *
+new_attempt(struct spool *sp, const char *id)
+{
+	struct attempt *a = attempt_new(id, sp);
+
+	a->agent = &fake_agent;
+	a->hostname = "mx.example.test";
+	a->mailboxes = "/nonexistent";
+	a->created = time(NULL);
+	a->retry_min = 60;
+	a->retry_max = 3600;
+	a->lifetime = 86400;
+	return a;
+}
+
+static void
+test_dedup_defer_fail(void **state)
+{
+	char dir[] = "/tmp/decorum-attempt-XXXXXX", path[PATH_MAX], err[256];
+	struct attempt_rcpt *r;
+	struct queue_file qf;
+	struct attempt *a;
+	struct spool *sp;
+	struct stat st;
+
+	(void)state;
+	sp = make_spool(dir, "0m1", "R a@x\nR b@x\nR c@x\n");
+	fake_calls = 0;
+	fake_status = DELIVER_OK;
+	a = new_attempt(sp, "0m1");
+	r = attempt_add_rcpt(a, 0, 0);
+	attempt_add_dest(r, "u", "x");
+	attempt_add_dest(r, "v", "x");
+	r = attempt_add_rcpt(a, 1, 0);
+	attempt_add_dest(r, "u", "x");		/* same mailbox: one copy */
+	r = attempt_add_rcpt(a, 2, 0);
+	r->route = DELIVER_TEMPFAIL;
+	snprintf(r->code, sizeof(r->code), "4.4.0");
+	snprintf(r->text, sizeof(r->text), "no outbound transport yet");
+	attempt_run(a);
+	assert_int_equal(fake_calls, 2);
+	assert_int_equal(a->delivered, 2);
+	assert_int_equal(a->outcome, ATTEMPT_PENDING);
+	assert_true(a->next_try >= time(NULL) + 50);
+	assert_true(a->next_try <= time(NULL) + 70);
+	attempt_free(a);
+
+	assert_int_equal(spool_load(sp, "queue", "0m1", &qf, err, sizeof(err)), 0);
+	assert_int_equal(qf.st[0].state, RCPT_DONE);
+	assert_int_equal(qf.st[1].state, RCPT_DONE);
+	assert_int_equal(qf.st[2].state, RCPT_PENDING);
+	assert_int_equal(qf.st[2].attempts, 1);
+	assert_true(queue_file_is_delivered(&qf, "u@x"));
+	assert_true(queue_file_is_delivered(&qf, "v@x"));
+	queue_file_free(&qf);
+
+	/* Then the last recipient fails for good: kept in failed/. */
+	a = new_attempt(sp, "0m1");
+	r = attempt_add_rcpt(a, 2, 1);
+	r->route = DELIVER_PERMFAIL;
+	snprintf(r->code, sizeof(r->code), "5.1.1");
+	snprintf(r->text, sizeof(r->text), "no such user");
+	attempt_run(a);
+	assert_int_equal(a->outcome, ATTEMPT_FAILED);
+	attempt_free(a);
+	assert_int_equal(spool_load(sp, "failed", "0m1", &qf, err, sizeof(err)), 0);
+	assert_int_equal(qf.st[2].state, RCPT_FAILED);
+	assert_string_equal(qf.st[2].text, "5.1.1 no such user");
+	queue_file_free(&qf);
+	snprintf(path, sizeof(path), "%s/data/0m1", dir);
+	assert_int_equal(stat(path, &st), 0);	/* nothing lost */
+
+	spool_close(sp);
+	tu_rmtree(dir);
+}
+
+static void
+test_all_delivered_removed(void **state)
+{
+	char dir[] = "/tmp/decorum-attempt-XXXXXX", path[PATH_MAX];
+	struct attempt_rcpt *r;
+	struct attempt *a;
+	struct spool *sp;
+	struct stat st;
+
+	(void)state;
+	sp = make_spool(dir, "0m2", "R a@x\n");
+	fake_calls = 0;
+	/* First try: mailbox unwritable, deferred. */
+	fake_status = DELIVER_TEMPFAIL;
+	a = new_attempt(sp, "0m2");
+	r = attempt_add_rcpt(a, 0, 0);
+	attempt_add_dest(r, "u", "x");
+	attempt_run(a);
+	assert_int_equal(a->outcome, ATTEMPT_PENDING);
+	attempt_free(a);
+	/* Retry works: removed, data too. */
+	fake_status = DELIVER_OK;
+	a = new_attempt(sp, "0m2");
+	r = attempt_add_rcpt(a, 0, 1);
+	attempt_add_dest(r, "u", "x");
+	attempt_run(a);
+	assert_int_equal(a->outcome, ATTEMPT_REMOVED);
+	attempt_free(a);
+	assert_int_equal(fake_calls, 2);
+	snprintf(path, sizeof(path), "%s/data/0m2", dir);
+	assert_int_equal(stat(path, &st), -1);
+	snprintf(path, sizeof(path), "%s/queue/0m2", dir);
+	assert_int_equal(stat(path, &st), -1);
+	spool_close(sp);
+	tu_rmtree(dir);
+}
+
+static void
+test_expired_and_gone(void **state)
+{
+	char dir[] = "/tmp/decorum-attempt-XXXXXX", err[256];
+	struct attempt_rcpt *r;
+	struct queue_file qf;
+	struct attempt *a;
+	struct spool *sp;
+
+	(void)state;
+	sp = make_spool(dir, "0m3", "R a@x\n");
+	fake_status = DELIVER_TEMPFAIL;
+	a = new_attempt(sp, "0m3");
+	a->created = time(NULL) - 100000;	/* past its lifetime */
+	r = attempt_add_rcpt(a, 0, 5);
+	attempt_add_dest(r, "u", "x");
+	attempt_run(a);
+	assert_int_equal(a->outcome, ATTEMPT_FAILED);
+	attempt_free(a);
+	assert_int_equal(spool_load(sp, "failed", "0m3", &qf, err, sizeof(err)), 0);
+	assert_non_null(strstr(qf.st[0].text, "5.4.7"));
+	queue_file_free(&qf);
+
+	/* Deleted by the operator meanwhile: the attempt notices. */
+	a = new_attempt(sp, "0m9");
+	r = attempt_add_rcpt(a, 0, 0);
+	r->route = DELIVER_PERMFAIL;
+	snprintf(r->code, sizeof(r->code), "5.1.1");
+	attempt_run(a);
+	assert_int_equal(a->outcome, ATTEMPT_GONE);
+	attempt_free(a);
+	spool_close(sp);
+	tu_rmtree(dir);
+}
+
+static void
+test_backoff(void **state)
+{
+	int64_t d;
+
+	(void)state;
+	d = attempt_backoff(1, 300, 3600);
+	assert_true(d >= 270 && d <= 330);
+	d = attempt_backoff(2, 300, 3600);
+	assert_true(d >= 540 && d <= 660);
+	d = attempt_backoff(30, 300, 3600);
+	assert_true(d >= 3240 && d <= 3960);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dedup_defer_fail),
+		cmocka_unit_test(test_all_delivered_removed),
+		cmocka_unit_test(test_expired_and_gone),
+		cmocka_unit_test(test_backoff),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

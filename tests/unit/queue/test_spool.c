@@ -1,0 +1,345 @@
+/*
+ * The spool: ids, commit and read back, garbage cleanup, queue file
+ * records (torn last line, status replay, corrupt files).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <event2/event.h>
+#include <limits.h>
+#include <sys/stat.h>
+
+#include "common/buf.h"
+#include "common/workpool.h"
+#include "queue/envelope.h"
+#include "queue/queue_id.h"
+#include "queue/spool.h"
+#include "testutil.h"
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+test_queue_id(void **state)
+{
+	enum { N = 20000 };
+	static char ids[N][QUEUE_ID_MAX];
+	static char *ptrs[N];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N; i++) {
+		queue_id_new(ids[i]);
+		ptrs[i] = ids[i];
+		assert_int_equal(strlen(ids[i]), QUEUE_ID_LEN);
+		assert_true(queue_id_valid(ids[i]));
+		assert_int_equal(strspn(ids[i], "0123456789ABCDEFGHIJKLMNOPQRSTU"
+		    "VWXYZabcdefghijklmnopqrstuvwxyz"), QUEUE_ID_LEN);
+		if (i > 0)	/* sortable by arrival */
+			assert_true(strcmp(ids[i - 1], ids[i]) < 0);
+	}
+	qsort(ptrs, N, sizeof(ptrs[0]), cmp_str);
+	for (i = 1; i < N; i++)
+		assert_true(strcmp(ptrs[i - 1], ptrs[i]) != 0);
+	assert_false(queue_id_valid(""));
+	assert_false(queue_id_valid("../etc"));
+	assert_false(queue_id_valid("abc.env"));
+	assert_false(queue_id_valid("0123456789012345678901234567890123"));
+}
+
+struct commit_ctx {
+	struct event_base *base;
+	int result;
+	int calls;
+};
+
+static void
+commit_done(void *arg, int err)
+{
+	struct commit_ctx *c = arg;
+
+	c->result = err;
+	c->calls++;
+	event_base_loopbreak(c->base);
+}
+
+static void
+fill_env(struct envelope *env, struct envelope_rcpt *rcpts, size_t n)
+{
+	memset(env, 0, sizeof(*env));
+	env->sender = (char *)"alice@example.org";
+	env->rcpts = rcpts;
+	env->n_rcpts = n;
+	env->created = 1700000000;
+	env->smtputf8 = true;
+	env->eight_bit = true;
+	env->client_ip = (char *)"192.0.2.1";
+	env->helo = (char *)"client.example.org";
+}
+
+static const char body[] = "Received: from x\r\nSubject: hi\r\n\r\nbody\r\n";
+
+/* Commits one message and runs the loop until done; returns its id. */
+static int
+commit_one(struct spool *sp, const struct envelope *env, char *id)
+{
+	struct commit_ctx c = { event_base_new(), 99, 0 };
+	struct workpool *pool = workpool_new(c.base, 2);
+	struct spool_writer *w;
+	char err[256];
+
+	w = spool_writer_new(sp, err, sizeof(err));
+	assert_non_null(w);
+	snprintf(id, QUEUE_ID_MAX, "%s", spool_writer_id(w));
+	assert_int_equal(spool_writer_write(w, body, 20), 0);
+	assert_int_equal(spool_writer_write(w, body + 20, sizeof(body) - 21), 0);
+	spool_writer_commit(w, env, pool, commit_done, &c);
+	assert_int_equal(c.calls, 0);	/* never before commit() returns */
+	event_base_dispatch(c.base);
+	assert_int_equal(c.calls, 1);
+	workpool_free(pool);
+	event_base_free(c.base);
+	return c.result;
+}
+
+static void
+test_commit_read_back(void **state)
+{
+	char dir[] = "/tmp/decorum-spool-XXXXXX", path[PATH_MAX], err[256];
+	char id[QUEUE_ID_MAX], **ids;
+	struct envelope_rcpt rcpts[2] = { { (char *)"bob@example.net" },
+	    { (char *)"\"odd user\"@example.net" } };
+	struct envelope env;
+	struct queue_file qf;
+	struct spool *sp;
+	size_t n, len;
+	char *data;
+
+	(void)state;
+	assert_non_null(tu_mkdtemp(dir));
+	sp = spool_open(dir, err, sizeof(err));
+	assert_non_null(sp);
+	fill_env(&env, rcpts, 2);
+	assert_int_equal(commit_one(sp, &env, id), 0);
+
+	snprintf(path, sizeof(path), "%s/data/%s", dir, id);
+	data = tu_slurp(path, &len);
+	assert_non_null(data);
+	assert_int_equal(len, sizeof(body) - 1);
+	assert_memory_equal(data, body, len);
+	free(data);
+	assert_int_equal(spool_list(sp, "tmp", &ids, &n), 0);
+	assert_int_equal(n, 0);		/* nothing left behind */
+	spool_list_free(ids, n);
+	assert_int_equal(spool_list(sp, "queue", &ids, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(ids[0], id);
+	spool_list_free(ids, n);
+
+	assert_int_equal(spool_load(sp, "queue", id, &qf, err, sizeof(err)), 0);
+	assert_string_equal(qf.env.id, id);
+	assert_string_equal(qf.env.sender, "alice@example.org");
+	assert_int_equal(qf.env.n_rcpts, 2);
+	assert_string_equal(qf.env.rcpts[1].addr, "\"odd user\"@example.net");
+	assert_int_equal(qf.env.created, 1700000000);
+	assert_true(qf.env.smtputf8);
+	assert_true(qf.env.eight_bit);
+	assert_string_equal(qf.env.client_ip, "192.0.2.1");
+	assert_string_equal(qf.env.helo, "client.example.org");
+	assert_int_equal(queue_file_count(&qf, RCPT_PENDING), 2);
+	queue_file_free(&qf);
+	assert_int_equal(spool_data_size(sp, id), (int64_t)sizeof(body) - 1);
+
+	/* Null sender round trip. */
+	env.sender = (char *)"";
+	assert_int_equal(commit_one(sp, &env, id), 0);
+	assert_int_equal(spool_load(sp, "queue", id, &qf, err, sizeof(err)), 0);
+	assert_string_equal(qf.env.sender, "");
+	queue_file_free(&qf);
+
+	/* A value with CRLF would forge records: refused, nothing queued. */
+	rcpts[0].addr = (char *)"x@y\r\nR evil@example.com";
+	assert_int_equal(commit_one(sp, &env, id), -1);
+	assert_int_equal(spool_load(sp, "queue", id, &qf, err, sizeof(err)), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(spool_list(sp, "tmp", &ids, &n), 0);
+	assert_int_equal(n, 0);
+	spool_list_free(ids, n);
+
+	/* Delete: gone from queue/ and data/. */
+	assert_int_equal(spool_list(sp, "queue", &ids, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(spool_delete(sp, ids[0]), 0);
+	assert_int_equal(spool_delete(sp, ids[0]), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(spool_data_size(sp, ids[0]), -1);
+	spool_list_free(ids, n);
+
+	spool_close(sp);
+	tu_rmtree(dir);
+}
+
+static void
+test_cleanup(void **state)
+{
+	char dir[] = "/tmp/decorum-spool-XXXXXX", path[PATH_MAX], err[256];
+	char id[QUEUE_ID_MAX], orphan[QUEUE_ID_MAX];
+	struct envelope_rcpt rcpt = { (char *)"bob@example.net" };
+	struct envelope env;
+	struct spool_writer *w;
+	struct spool *sp;
+	struct stat st;
+
+	(void)state;
+	assert_non_null(tu_mkdtemp(dir));
+	sp = spool_open(dir, err, sizeof(err));
+	assert_non_null(sp);
+	fill_env(&env, &rcpt, 1);
+	assert_int_equal(commit_one(sp, &env, id), 0);
+	/* A crash mid-receive (tmp file) and between the two renames
+	 * (data without envelope). */
+	w = spool_writer_new(sp, err, sizeof(err));
+	assert_non_null(w);
+	assert_int_equal(spool_writer_write(w, "x", 1), 0);
+	queue_id_new(orphan);
+	snprintf(path, sizeof(path), "%s/data/%s", dir, orphan);
+	tu_spit(path, "half a message");
+	snprintf(path, sizeof(path), "%s/tmp/%s.env", dir, orphan);
+	tu_spit(path, "V 1\n");
+
+	/* Young garbage may belong to a live smtpd: left alone. */
+	assert_int_equal(spool_cleanup(sp, 3600), 0);
+	assert_int_equal(spool_cleanup(sp, 0), 3);
+	snprintf(path, sizeof(path), "%s/data/%s", dir, id);
+	assert_int_equal(stat(path, &st), 0);	/* committed: kept */
+	snprintf(path, sizeof(path), "%s/queue/%s", dir, id);
+	assert_int_equal(stat(path, &st), 0);
+	spool_writer_abort(w);
+	spool_close(sp);
+	tu_rmtree(dir);
+}
+
+static const char qhead[] =
+    "V 1\nI 0abc\nT 100\nS <>\nR a@x\nR b@x\nR c@x\nE\n";
+
+static int
+parse(const char *text, struct queue_file *qf)
+{
+	char err[256];
+
+	return queue_file_parse(text, strlen(text), qf, err, sizeof(err));
+}
+
+static void
+test_status_replay(void **state)
+{
+	struct queue_file qf;
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 1 << 16);
+	buf_append_str(&b, qhead);
+	buf_append_str(&b, "D 0 u@x\nD 0 v@x\nK 0\nW 1 500 4.2.0 full\n"
+	    "W 1 900 4.2.0 still full\nF 2 5.1.1 no such user\n");
+	assert_int_equal(parse(b.data, &qf), 0);
+	assert_string_equal(qf.env.sender, "");
+	assert_int_equal(qf.st[0].state, RCPT_DONE);
+	assert_int_equal(qf.st[1].state, RCPT_PENDING);
+	assert_int_equal(qf.st[1].attempts, 2);
+	assert_int_equal(qf.st[1].next_try, 900);
+	assert_string_equal(qf.st[1].text, "4.2.0 still full");
+	assert_int_equal(qf.st[2].state, RCPT_FAILED);
+	assert_true(queue_file_is_delivered(&qf, "u@x"));
+	assert_true(queue_file_is_delivered(&qf, "v@x"));
+	assert_false(queue_file_is_delivered(&qf, "w@x"));
+	assert_int_equal(queue_file_count(&qf, RCPT_PENDING), 1);
+	assert_false(qf.torn);
+	queue_file_free(&qf);
+
+	/* Unreadable status records are ignored, not fatal. */
+	buf_append_str(&b, "K 7\nZ 1\nW 1 notanumber x\n");
+	assert_int_equal(parse(b.data, &qf), 0);
+	assert_int_equal(qf.bad_records, 3);
+	assert_int_equal(qf.st[1].state, RCPT_PENDING);
+	queue_file_free(&qf);
+	buf_free(&b);
+}
+
+static void
+test_torn_and_corrupt(void **state)
+{
+	char dir[] = "/tmp/decorum-spool-XXXXXX", path[PATH_MAX], err[256];
+	struct queue_file qf;
+	struct spool *sp;
+	char text[512], *after;
+
+	(void)state;
+	/* Crash mid-append: the half record does not count. */
+	snprintf(text, sizeof(text), "%sD 0 u@x\nK 0", qhead);
+	assert_int_equal(parse(text, &qf), 0);
+	assert_true(qf.torn);
+	assert_int_equal(qf.st[0].state, RCPT_PENDING);
+	assert_true(queue_file_is_delivered(&qf, "u@x"));
+	queue_file_free(&qf);
+
+	/* No end record, or records out of place: corrupt. */
+	assert_int_equal(parse("V 1\nI 0abc\nT 100\nS <>\nR a@x\n", &qf), -1);
+	queue_file_free(&qf);
+	assert_int_equal(parse("V 1\nI 0abc\nT 100\nS <>\nR a@x\nE", &qf), -1);
+	queue_file_free(&qf);
+	assert_int_equal(parse("V 1\nI 0abc\nT 1x0\nS <>\nR a@x\nE\n", &qf), -1);
+	queue_file_free(&qf);
+	assert_int_equal(parse("V 1\nI 0abc\nT 100\nS <>\nE\n", &qf), -1);
+	queue_file_free(&qf);
+	assert_int_equal(parse("hello\n", &qf), -1);
+	queue_file_free(&qf);
+	assert_int_equal(parse("", &qf), -1);
+	queue_file_free(&qf);
+
+	/* Appending after a torn tail cuts it first. */
+	assert_non_null(tu_mkdtemp(dir));
+	sp = spool_open(dir, err, sizeof(err));
+	assert_non_null(sp);
+	snprintf(path, sizeof(path), "%s/queue/0abc", dir);
+	tu_spit(path, text);
+	assert_int_equal(spool_status_append(sp, "0abc", "W 1 5 4.0.0 later"), 0);
+	after = tu_slurp(path, NULL);
+	assert_non_null(after);
+	assert_non_null(strstr(after, "D 0 u@x\nW 1 5 4.0.0 later\n"));
+	assert_null(strstr(after, "K 0"));
+	free(after);
+	assert_int_equal(spool_load(sp, "queue", "0abc", &qf, err, sizeof(err)), 0);
+	assert_false(qf.torn);
+	assert_int_equal(qf.st[1].attempts, 1);
+	queue_file_free(&qf);
+	/* A file name that disagrees with its I record is corrupt. */
+	snprintf(path, sizeof(path), "%s/queue/0abd", dir);
+	tu_spit(path, qhead);
+	assert_int_equal(spool_load(sp, "queue", "0abd", &qf, err, sizeof(err)), -2);
+	/* Appending to a deleted message fails, never creates it. */
+	assert_int_equal(spool_status_append(sp, "0zzz", "K 0"), -1);
+	assert_int_equal(errno, ENOENT);
+	spool_close(sp);
+	tu_rmtree(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_queue_id),
+		cmocka_unit_test(test_commit_read_back),
+		cmocka_unit_test(test_cleanup),
+		cmocka_unit_test(test_status_replay),
+		cmocka_unit_test(test_torn_and_corrupt),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
