@@ -1,0 +1,394 @@
+"""Run a real decorumd for one test: config, domain folder, process control.
+
+An Mta owns a directory (config file, domains/, spool/, state/, mail/,
+the daemon's stderr log) and one decorumd process group.  It knows the
+contract of DESIGN.md and the issue: `decorumd -c FILE -f` in the
+foreground, stderr log lines `... event=NAME key=value`, children named
+decorum-smtpd / decorum-qmgr, SIGTERM -> exit 0, ready when every
+listener accepts TCP connections.  Mail for U@D is in mail/D/U/new/.
+
+Nothing here sleeps for long: every wait polls with a deadline.
+"""
+
+import crypt
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:",
+                   "LeakSanitizer", "ERROR: ThreadSanitizer")
+
+DOMAIN = "example.test"
+HOSTNAME = "mx.example.test"
+
+# User -> password (None: mailbox without login).
+DEFAULT_USERS = {"demo": "demo-pw", "alice": "alice-pw", "bob": "bob-pw",
+                 "admin": None}
+DEFAULT_ALIASES = [
+    ("team", ["alice", "bob"]),             # one alias, two users
+    ("crew", ["team"]),                     # alias to an alias
+    ("info", ["demo@example.test"]),        # fully qualified target
+]
+
+
+def sha512(pw):
+    return crypt.crypt(pw, crypt.mksalt(crypt.METHOD_SHA512))
+
+
+def wait_until(pred, timeout, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s"
+                                 % (timeout, what))
+        time.sleep(interval)
+
+
+def proc_children(pid):
+    """All descendants of pid, read from /proc (pid, comm)."""
+    parents = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # comm may contain spaces and parens: split after the last ')'.
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        parents.setdefault(ppid, []).append((int(d), comm))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        for child in parents.get(p, []):
+            out.append(child)
+            todo.append(child[0])
+    return out
+
+
+def proc_uid(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Uid:"):
+                return int(line.split()[1])
+    raise AssertionError("no Uid in /proc/%d/status" % pid)
+
+
+class Mta:
+    def __init__(self, build, root, dns, relay_networks=(), ipv6=False,
+                 users=None, aliases=None, extra_conf="", user=None,
+                 **limits):
+        self.build = build
+        self.root = str(root)
+        self.dns = dns
+        self.decorumd = os.path.join(build, "decorumd")
+        self.decorum = os.path.join(build, "decorum")
+        self.conf = os.path.join(self.root, "decorum.conf")
+        self.logfile = os.path.join(self.root, "decorumd.log")
+        self.spool = os.path.join(self.root, "spool")
+        self.state = os.path.join(self.root, "state")
+        self.domains = os.path.join(self.root, "domains")
+        self.mailboxes = os.path.join(self.root, "mail")
+        self.port = _free_port(socket.AF_INET, "127.0.0.1")
+        self.port6 = _free_port(socket.AF_INET6, "::1") if ipv6 else None
+        self.proc = None
+        self.exits = []         # exit codes of stopped daemons
+        self.limits = dict(max_message_size=100000, max_recipients=5,
+                           max_errors=5, max_connections=50,
+                           max_connections_per_ip=10, timeout_command=3,
+                           timeout_data=3, retry_min=1, retry_max=2,
+                           lifetime=60)
+        self.limits.update(limits)
+        for d in (self.spool, self.state, self.domains, self.mailboxes):
+            os.makedirs(d, exist_ok=True)
+        self.write_config(relay_networks, extra_conf, user)
+        self.write_domain(DOMAIN, DEFAULT_USERS if users is None else users,
+                          DEFAULT_ALIASES if aliases is None else aliases)
+
+    # -- files -----------------------------------------------------------
+    def write_config(self, relay_networks=(), extra_conf="", user=None):
+        lim = self.limits
+        listen = ['  { address = "127.0.0.1:%d"; role = "mx"; tls = "none"; }'
+                  % self.port]
+        if self.port6:
+            listen.append('  { address = "[::1]:%d"; role = "mx"; '
+                          'tls = "none"; }' % self.port6)
+        text = """\
+hostname = "{host}";
+spool = "{spool}";
+state = "{state}";
+domains = "{domains}";
+mailboxes = "{mail}";
+postmaster = "admin@{dom}";
+relay_networks = ( {relay} );
+listen = (
+{listen}
+);
+dns = {{ nameserver = "{ns}"; }};
+max_message_size = {max_message_size};
+max_recipients = {max_recipients};
+max_errors = {max_errors};
+max_connections = {max_connections};
+max_connections_per_ip = {max_connections_per_ip};
+timeouts = {{ command = {timeout_command}; data = {timeout_data}; }};
+queue = {{ retry_min = {retry_min}; retry_max = {retry_max}; lifetime = {lifetime}; }};
+""".format(host=HOSTNAME, spool=self.spool, state=self.state,
+           domains=self.domains, mail=self.mailboxes, dom=DOMAIN,
+           relay=", ".join('"%s"' % n for n in relay_networks),
+           listen=",\n".join(listen), ns=self.dns.nameserver, **lim)
+        if user:
+            text += 'user = "%s";\n' % user
+        text += extra_conf
+        with open(self.conf, "w") as f:
+            f.write(text)
+
+    def domain_dir(self, domain=DOMAIN):
+        return os.path.join(self.domains, domain)
+
+    def write_domain(self, domain, users, aliases):
+        d = self.domain_dir(domain)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "users"), "w", encoding="utf-8") as f:
+            for u, pw in users.items():
+                f.write("%s:%s\n" % (u, sha512(pw) if pw else ""))
+        with open(os.path.join(d, "aliases"), "w", encoding="utf-8") as f:
+            for name, targets in aliases:
+                f.write("%s: %s\n" % (name, ", ".join(targets)))
+
+    # -- process ---------------------------------------------------------
+    def start(self, timeout=10.0):
+        assert self.proc is None, "daemon already running"
+        assert os.access(self.decorumd, os.X_OK), \
+            "no daemon binary at %s (set DECORUM_BUILD)" % self.decorumd
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+        log = open(self.logfile, "ab")
+        try:
+            # Own session = own process group, so kill9() reaches every
+            # child the master forked even if it is stopped.
+            self.proc = subprocess.Popen(
+                [self.decorumd, "-c", self.conf, "-f"],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                start_new_session=True, env=env)
+        finally:
+            log.close()
+        self.wait_ready(timeout)
+        return self
+
+    def listeners(self):
+        out = [("127.0.0.1", self.port)]
+        if self.port6:
+            out.append(("::1", self.port6))
+        return out
+
+    def wait_ready(self, timeout):
+        deadline = time.monotonic() + timeout
+        pending = self.listeners()
+        while pending:
+            rc = self.proc.poll()
+            if rc is not None:
+                self.proc = None
+                self.exits.append(rc)
+                raise AssertionError("decorumd exited with %d before ready; "
+                                     "log:\n%s" % (rc, self.log()[-3000:]))
+            host, port = pending[0]
+            fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+            s = socket.socket(fam, socket.SOCK_STREAM)
+            s.settimeout(0.5)
+            try:
+                s.connect((host, port))
+                pending.pop(0)
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise AssertionError("decorumd not accepting on %s:%d "
+                                         "after %.0fs; log:\n%s"
+                                         % (host, port, timeout,
+                                            self.log()[-3000:]))
+                time.sleep(0.05)
+            finally:
+                s.close()
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def children(self):
+        return proc_children(self.proc.pid) if self.proc else []
+
+    def child(self, comm, timeout=5.0):
+        """The pid of the first descendant whose comm is exactly comm."""
+        def find():
+            for pid, c in self.children():
+                if c == comm:
+                    return pid
+            return None
+        return wait_until(find, timeout, what="a %s process (have %r)"
+                          % (comm, self.children()))
+
+    def stop(self, timeout=10.0):
+        """SIGTERM and wait; returns the exit code (the contract says 0)."""
+        if self.proc is None:
+            return None
+        proc, self.proc = self.proc, None
+        # A stopped child would never see SIGTERM: wake everything first.
+        try:
+            os.killpg(proc.pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+        proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._killgroup(proc.pid)
+            proc.wait()
+            rc = "hung after SIGTERM"
+        # Children must not outlive the master.
+        try:
+            wait_until(lambda: not _group_alive(proc.pid), 5,
+                       what="children of decorumd to exit")
+        except AssertionError:
+            self._killgroup(proc.pid)
+            rc = "children survived SIGTERM"
+        self.exits.append(rc)
+        return rc
+
+    def kill9(self):
+        """Crash simulation: SIGKILL master and every child at once."""
+        proc, self.proc = self.proc, None
+        self._killgroup(proc.pid, extra=proc_children(proc.pid))
+        proc.wait()
+        self.exits.append("killed")
+
+    @staticmethod
+    def _killgroup(pgid, extra=()):
+        for pid, _ in extra:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def restart(self, timeout=10.0):
+        if self.proc is not None:
+            self.stop()
+        return self.start(timeout)
+
+    # -- observation -------------------------------------------------------
+    def log(self):
+        try:
+            with open(self.logfile, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_events(self, event=None):
+        """Parsed log lines: dicts of the key=value fields after 'event='."""
+        out = []
+        for line in self.log().splitlines():
+            i = line.find("event=")
+            if i < 0:
+                continue
+            fields = {}
+            for tok in line[i:].split():
+                k, _, v = tok.partition("=")
+                fields[k] = v
+            fields["_line"] = line
+            if event is None or fields.get("event") == event:
+                out.append(fields)
+        return out
+
+    def wait_log(self, pred_or_regex, timeout=10.0):
+        if isinstance(pred_or_regex, str):
+            rx = re.compile(pred_or_regex)
+            return wait_until(lambda: rx.search(self.log()), timeout,
+                              what="log matching %r; log:\n%s"
+                              % (pred_or_regex, self.log()[-2000:]))
+        return wait_until(pred_or_regex, timeout, what="log condition")
+
+    def maildir(self, user, domain=DOMAIN):
+        return os.path.join(self.mailboxes, domain, user)
+
+    def messages(self, user, domain=DOMAIN):
+        """Sorted file names in the user's Maildir new/."""
+        d = os.path.join(self.maildir(user, domain), "new")
+        try:
+            return sorted(os.listdir(d))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def read_messages(self, user, domain=DOMAIN):
+        d = os.path.join(self.maildir(user, domain), "new")
+        out = []
+        for name in self.messages(user, domain):
+            with open(os.path.join(d, name), "rb") as f:
+                out.append(f.read())
+        return out
+
+    def wait_for_delivery(self, user, n=1, timeout=10.0, domain=DOMAIN):
+        """Wait until the Maildir has at least n messages; return their
+        contents.  Fails on timeout with the log tail."""
+        try:
+            wait_until(lambda: len(self.messages(user, domain)) >= n,
+                       timeout, what="%d message(s) for %s@%s"
+                       % (n, user, domain))
+        except AssertionError as e:
+            raise AssertionError("%s; log:\n%s" % (e, self.log()[-3000:]))
+        return self.read_messages(user, domain)
+
+    def spool_files(self):
+        out = []
+        for dirpath, _, files in os.walk(self.spool):
+            out += [os.path.join(dirpath, f) for f in files]
+        return out
+
+    def sanitizer_reports(self):
+        text = self.log()
+        return [m for m in SANITIZER_MARKS if m in text]
+
+    # -- the CLI -----------------------------------------------------------
+    def cli(self, *args, input=None, timeout=20):
+        assert os.access(self.decorum, os.X_OK), \
+            "no CLI binary at %s (set DECORUM_BUILD)" % self.decorum
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+        return subprocess.run([self.decorum, "-c", self.conf] + list(args),
+                              input=input, capture_output=True, text=True,
+                              timeout=timeout, env=env)
+
+
+def _group_alive(pgid):
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    # Zombies still count for killpg; check /proc for live members.
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        rest = stat[stat.rindex(")") + 2:].split()
+        if int(rest[2]) == pgid and rest[0] != "Z":
+            return True
+    return False
+
+
+def _free_port(family, host):
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]

@@ -1,0 +1,175 @@
+"""A 250 after DATA is a promise: the message is on disk (write, fsync,
+rename, fsync dir) and survives a crash of every process, and it is
+delivered exactly once.  A mailbox that cannot be written is a temporary
+failure: the message waits in the queue, across restarts, and goes out on
+a later retry (queue.retry_min = 1 s here)."""
+
+import os
+import signal
+import time
+
+from mtaproc import proc_uid, wait_until
+from smtpraw import Smtp, message, queue_id
+
+
+def send(m, rcpt="demo@example.test", subject="durable"):
+    with Smtp(m.port) as s:
+        s.ehlo()
+        s.mail("x@example.org")
+        s.rcpt(rcpt)
+        s.expect("DATA", 354)
+        s.send(message(subject=subject, to=rcpt))
+        qid = queue_id(s.reply())
+        s.expect("QUIT", 221, "2.0.0")
+    return qid
+
+
+def test_children_are_named(mta):
+    m = mta()
+    m.child("decorum-smtpd")
+    m.child("decorum-qmgr")
+
+
+def test_kill9_after_250_loses_nothing(mta):
+    m = mta()
+    qmgr = m.child("decorum-qmgr")
+    os.kill(qmgr, signal.SIGSTOP)
+    qid = send(m)
+    # Held back from delivery, the message must already be in the spool.
+    assert m.messages("demo") == []
+    files = m.spool_files()
+    assert files, "250 given but nothing in the spool"
+    def names_id(path):
+        with open(path, "rb") as f:
+            return qid in path or qid.encode() in f.read()
+    assert any(names_id(f) for f in files), (qid, files)
+    m.kill9()
+    assert m.messages("demo") == []
+    m.start()
+    msgs = m.wait_for_delivery("demo")
+    assert len(msgs) == 1
+    assert ("id %s" % qid).encode() in msgs[0]
+    # Exactly once: several retry periods later there is still one copy.
+    time.sleep(3)
+    assert len(m.messages("demo")) == 1
+
+
+def test_kill9_with_several_messages(mta):
+    m = mta()
+    qmgr = m.child("decorum-qmgr")
+    os.kill(qmgr, signal.SIGSTOP)
+    ids = [send(m, subject="m%d" % i) for i in range(5)]
+    assert len(set(ids)) == 5
+    m.kill9()
+    m.start()
+    m.wait_for_delivery("demo", 5)
+    time.sleep(2)
+    msgs = m.read_messages("demo")
+    assert len(msgs) == 5
+    for qid in ids:
+        assert sum(("id %s" % qid).encode() in x for x in msgs) == 1
+
+
+def test_sigterm_with_queued_mail_then_restart(mta):
+    m = mta()
+    qmgr = m.child("decorum-qmgr")
+    os.kill(qmgr, signal.SIGSTOP)
+    send(m)
+    assert m.stop() == 0          # stop() sends SIGCONT first
+    m.start()
+    msgs = m.wait_for_delivery("demo")
+    time.sleep(2)
+    assert len(m.messages("demo")) == 1 == len(msgs)
+
+
+def _block_mailbox(m, user="demo"):
+    # A regular file where the Maildir should be: every delivery attempt
+    # fails with ENOTDIR, which must be a temporary failure.
+    os.makedirs(os.path.dirname(m.maildir(user)), exist_ok=True)
+    with open(m.maildir(user), "w") as f:
+        f.write("not a maildir\n")
+
+
+def _unblock_mailbox(m, user="demo"):
+    os.unlink(m.maildir(user))
+
+
+def test_unwritable_mailbox_retried(mta):
+    m = mta()
+    _block_mailbox(m)
+    qid = send(m)
+    m.wait_log(r"event=deferred\b.*\bid=%s\b" % qid)
+    # Still queued, nothing bounced to the sender.
+    assert m.spool_files()
+    _unblock_mailbox(m)
+    msgs = m.wait_for_delivery("demo", timeout=15)
+    assert len(msgs) == 1
+    m.wait_log(r"event=delivered\b.*\bid=%s\b" % qid)
+
+
+def test_deferred_survives_restart(mta):
+    m = mta()
+    _block_mailbox(m)
+    qid = send(m)
+    m.wait_log(r"event=deferred\b.*\bid=%s\b" % qid)
+    assert m.stop() == 0
+    _unblock_mailbox(m)
+    assert m.messages("demo") == []
+    m.start()
+    msgs = m.wait_for_delivery("demo", timeout=15)
+    assert len(msgs) == 1
+    assert ("id %s" % qid).encode() in msgs[0]
+    time.sleep(2)
+    assert len(m.messages("demo")) == 1
+
+
+def test_deferred_fixed_after_restart(mta):
+    # The issue's scenario (b): stop while deferred, restart, then fix.
+    m = mta()
+    _block_mailbox(m)
+    qid = send(m)
+    m.wait_log(r"event=deferred\b.*\bid=%s\b" % qid)
+    assert m.stop() == 0
+    m.start()
+    _unblock_mailbox(m)
+    msgs = m.wait_for_delivery("demo", timeout=15)
+    assert len(msgs) == 1
+
+
+def test_one_blocked_recipient_does_not_hold_the_others(mta):
+    # Per-recipient status: alice is delivered at once, demo later, and
+    # alice does not get a second copy when demo's retry succeeds.
+    m = mta()
+    _block_mailbox(m)
+    with Smtp(m.port) as s:
+        s.ehlo()
+        s.mail("x@example.org")
+        s.rcpt("demo@example.test")
+        s.rcpt("alice@example.test")
+        s.expect("DATA", 354)
+        s.send(message())
+        qid = queue_id(s.reply())
+    m.wait_for_delivery("alice")
+    m.wait_log(r"event=deferred\b.*\bid=%s\b" % qid)
+    _unblock_mailbox(m)
+    m.wait_for_delivery("demo", timeout=15)
+    time.sleep(2)
+    assert len(m.messages("alice")) == 1
+    assert len(m.messages("demo")) == 1
+
+
+def test_privilege_drop(mta):
+    # Master keeps root (ports, supervision); the workers run as "nobody".
+    # As an installer would, the operator gives the spool, state and
+    # mailboxes to that account.
+    m = mta(start=False, user="nobody")
+    for d in (m.spool, m.state, m.mailboxes):
+        os.chown(d, 65534, 65534)
+    m.start()
+    smtpd = m.child("decorum-smtpd")
+    qmgr = m.child("decorum-qmgr")
+    wait_until(lambda: proc_uid(smtpd) == 65534, 5, what="smtpd as nobody")
+    wait_until(lambda: proc_uid(qmgr) == 65534, 5, what="qmgr as nobody")
+    send(m)
+    m.wait_for_delivery("demo")
+    assert m.stop() == 0
