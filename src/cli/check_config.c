@@ -14,6 +14,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "route/domains.h"
+#include "route/route.h"
 
 static void
 check_report(void *arg, const char *file, int line, const char *message)
@@ -25,6 +26,28 @@ check_report(void *arg, const char *file, int line, const char *message)
 	else
 		fprintf(stderr, "%s: %s\n", file, message);
 	(*count)++;
+}
+
+/* RFC 5321 4.5.1: postmaster must work, so its route must exist.  Only
+ * checked when the tables themselves are fine. */
+static void
+check_postmaster(const struct config *cfg, int *problems)
+{
+	struct domains *d;
+	struct route_result r;
+	char msg[700];
+
+	if (*problems != 0)
+		return;
+	d = domains_open(cfg->domains);
+	route_resolve(cfg, d, "postmaster", &r);
+	if (r.kind != ROUTE_LOCAL) {
+		snprintf(msg, sizeof(msg), "postmaster %s cannot receive mail: "
+		    "%s", cfg->postmaster, r.reason);
+		check_report(problems, cfg->path, 0, msg);
+	}
+	route_result_free(&r);
+	domains_free(d);
 }
 
 int
@@ -45,6 +68,7 @@ cmd_check_config(const char *config_path, int argc, char **argv)
 	}
 	log_set_level(LOG_LEVEL_WARN);
 	domains_check(cfg.domains, cfg.postmaster, check_report, &problems);
+	check_postmaster(&cfg, &problems);
 	if (problems == 0)
 		printf("%s: ok\n", config_path);
 	config_free(&cfg);

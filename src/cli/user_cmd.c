@@ -17,6 +17,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,7 +219,7 @@ user_edit(const struct buf *old, struct buf *out, enum user_op op,
 
 static int
 user_write_file(const char *dir, const char *path, const struct buf *b,
-    const struct stat *st, bool exists)
+    const struct stat *st, bool exists, gid_t group)
 {
 	char *tmp = xasprintf("%s/.users.tmp.%ld", dir, (long)getpid());
 	int fd, dfd, rc = -1;
@@ -233,6 +234,11 @@ user_write_file(const char *dir, const char *path, const struct buf *b,
 	if (exists) {
 		if (fchmod(fd, st->st_mode & 07777) < 0 ||
 		    (fchown(fd, st->st_uid, st->st_gid) < 0 && errno != EPERM))
+			goto fail;
+	} else if (group != (gid_t)-1) {
+		/* The unprivileged daemon reads the table through its group;
+		 * nobody else may read the hashes. */
+		if (fchown(fd, (uid_t)-1, group) < 0 && errno != EPERM)
 			goto fail;
 	}
 	while (off < b->len) {
@@ -284,6 +290,8 @@ user_apply(const struct config *cfg, enum user_op op, bool no_login,
 	char hash[HASH_MAX] = "";
 	struct buf old, out;
 	struct stat st;
+	struct passwd *pw;
+	gid_t group = (gid_t)-1;
 	bool exists;
 	int lfd = -1, rc = 1, r;
 
@@ -325,7 +333,9 @@ user_apply(const struct config *cfg, enum user_op op, bool no_login,
 		fprintf(stderr, "decorum: %s: cannot edit\n", path);
 		goto out;
 	}
-	if (user_write_file(dir, path, &out, &st, exists) < 0)
+	if (cfg->user != NULL && (pw = getpwnam(cfg->user)) != NULL)
+		group = pw->pw_gid;
+	if (user_write_file(dir, path, &out, &st, exists, group) < 0)
 		goto out;
 	printf("%s %s@%s\n", op == USER_ADD ? "added" : op == USER_DEL ?
 	    "deleted" : "changed the password of", local, domain);

@@ -734,6 +734,15 @@ domains_alias(struct domains *d, const char *local, const char *domain,
 	return r;
 }
 
+static int
+entry_line_cmp(const void *a, const void *b)
+{
+	const struct entry *x = *(const struct entry *const *)a;
+	const struct entry *y = *(const struct entry *const *)b;
+
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
 /* check-config: every alias target must be something we can deliver. */
 static void
 check_targets(struct sink *k, const char *dir, const char *domain,
@@ -744,8 +753,14 @@ check_targets(struct sink *k, const char *dir, const char *domain,
 	char path[4096];
 	struct stat st;
 
+	const struct entry **byline = xcalloc(aliases->n, sizeof(*byline));
+
+	/* Report in file order, not key order. */
+	for (size_t i = 0; i < aliases->n; i++)
+		byline[i] = &aliases->e[i];
+	qsort(byline, aliases->n, sizeof(*byline), entry_line_cmp);
 	for (size_t i = 0; i < aliases->n; i++) {
-		const struct entry *e = &aliases->e[i];
+		const struct entry *e = byline[i];
 
 		if (table_find(users, e->key) != NULL)
 			sink_error(k, aliases->path, e->line, "alias %s is "
@@ -790,6 +805,7 @@ check_targets(struct sink *k, const char *dir, const char *domain,
 				    "is not supported yet", e->key, t);
 		}
 	}
+	free(byline);
 }
 
 static void
