@@ -40,7 +40,8 @@ attempt_new(const char *id, struct spool *sp)
 }
 
 struct attempt_rcpt *
-attempt_add_rcpt(struct attempt *a, size_t n, unsigned attempts)
+attempt_add_rcpt(struct attempt *a, size_t n, const char *addr,
+    unsigned attempts)
 {
 	struct attempt_rcpt *r;
 
@@ -48,6 +49,7 @@ attempt_add_rcpt(struct attempt *a, size_t n, unsigned attempts)
 	r = &a->rcpts[a->n_rcpts++];
 	memset(r, 0, sizeof(*r));
 	r->n = n;
+	r->addr = xstrdup(addr);
 	r->attempts = attempts;
 	r->route = DELIVER_OK;
 	return r;
@@ -75,6 +77,7 @@ attempt_free(struct attempt *a)
 			free(a->rcpts[i].dests[j].domain);
 		}
 		free(a->rcpts[i].dests);
+		free(a->rcpts[i].addr);
 	}
 	free(a->rcpts);
 	free(a->sender);
@@ -174,7 +177,7 @@ attempt_rcpt_run(struct attempt *a, struct attempt_rcpt *r,
 	struct deliver_request req;
 	char line[QUEUE_STATUS_TEXT_MAX + 2 * SMTP_ADDRESS_MAX + 64];
 	char mailbox[SMTP_ADDRESS_MAX + 2], text[QUEUE_STATUS_TEXT_MAX];
-	char safe[QUEUE_STATUS_TEXT_MAX * 2];
+	char safe[QUEUE_STATUS_TEXT_MAX * 2], rsafe[SMTP_ADDRESS_MAX * 4 + 8];
 	int64_t now, delay;
 	size_t i;
 
@@ -213,8 +216,9 @@ attempt_rcpt_run(struct attempt *a, struct attempt_rcpt *r,
 				if (record(a, line) < 0)
 					return -1;
 				a->delivered++;
-				log_info("event=delivered id=%s rcpt=%zu "
-				    "mailbox=%s agent=%s file=%s", a->id, r->n,
+				log_info("event=delivered id=%s rcpt=%s "
+				    "mailbox=%s agent=%s file=%s", a->id,
+				    log_safe(r->addr, rsafe, sizeof(rsafe)),
 				    log_safe(mailbox, safe, sizeof(safe)),
 				    a->agent->name, res.text);
 			}
@@ -239,8 +243,9 @@ attempt_rcpt_run(struct attempt *a, struct attempt_rcpt *r,
 		    now + delay, worst.code, text);
 		if (record(a, line) < 0)
 			return -1;
-		log_info("event=deferred id=%s rcpt=%zu code=%s reason=\"%s\" "
-		    "delay=%" PRId64, a->id, r->n, worst.code,
+		log_info("event=deferred id=%s rcpt=%s code=%s reason=\"%s\" "
+		    "delay=%" PRId64, a->id,
+		    log_safe(r->addr, rsafe, sizeof(rsafe)), worst.code,
 		    log_safe(text, safe, sizeof(safe)), delay);
 		return 0;
 	} else if (worst.status == DELIVER_PERMFAIL) {
@@ -252,8 +257,9 @@ attempt_rcpt_run(struct attempt *a, struct attempt_rcpt *r,
 	}
 	if (record(a, line) < 0)
 		return -1;
-	log_info("event=failed id=%s rcpt=%zu code=%s reason=\"%s\"", a->id,
-	    r->n, worst.code, log_safe(text, safe, sizeof(safe)));
+	log_info("event=failed id=%s rcpt=%s code=%s reason=\"%s\"", a->id,
+	    log_safe(r->addr, rsafe, sizeof(rsafe)), worst.code,
+	    log_safe(text, safe, sizeof(safe)));
 	return 0;
 }
 

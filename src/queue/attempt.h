@@ -25,6 +25,7 @@ struct attempt_dest {
 /* What routing decided for one due recipient. */
 struct attempt_rcpt {
 	size_t n;			/* recipient number in the envelope */
+	char *addr;			/* its address, for logs */
 	unsigned attempts;		/* deferrals so far */
 	enum deliver_status route;	/* OK: deliver to dests; else fail/defer */
 	char code[16];
@@ -64,7 +65,7 @@ struct attempt {
 
 struct attempt *attempt_new(const char *id, struct spool *sp);
 struct attempt_rcpt *attempt_add_rcpt(struct attempt *a, size_t n,
-    unsigned attempts);
+    const char *addr, unsigned attempts);
 void attempt_add_dest(struct attempt_rcpt *r, const char *local,
     const char *domain);
 /* The worker side: deliver, record status, finish the message. */

@@ -135,7 +135,7 @@ qmgr_route(struct qmgr *q, const struct queue_file *qf, struct attempt *a,
 	char mailbox[SMTP_ADDRESS_MAX + 2];
 	size_t i;
 
-	r = attempt_add_rcpt(a, n, qf->st[n].attempts);
+	r = attempt_add_rcpt(a, n, qf->env.rcpts[n].addr, qf->st[n].attempts);
 	memset(&rr, 0, sizeof(rr));
 	route_resolve(q->cfg, q->domains, qf->env.rcpts[n].addr, &rr);
 	switch (rr.kind) {

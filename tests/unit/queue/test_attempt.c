@@ -85,12 +85,12 @@ test_dedup_defer_fail(void **state)
 	fake_calls = 0;
 	fake_status = DELIVER_OK;
 	a = new_attempt(sp, "0m1");
-	r = attempt_add_rcpt(a, 0, 0);
+	r = attempt_add_rcpt(a, 0, "r0@x", 0);
 	attempt_add_dest(r, "u", "x");
 	attempt_add_dest(r, "v", "x");
-	r = attempt_add_rcpt(a, 1, 0);
+	r = attempt_add_rcpt(a, 1, "r1@x", 0);
 	attempt_add_dest(r, "u", "x");		/* same mailbox: one copy */
-	r = attempt_add_rcpt(a, 2, 0);
+	r = attempt_add_rcpt(a, 2, "r2@x", 0);
 	r->route = DELIVER_TEMPFAIL;
 	snprintf(r->code, sizeof(r->code), "4.4.0");
 	snprintf(r->text, sizeof(r->text), "no outbound transport yet");
@@ -113,7 +113,7 @@ test_dedup_defer_fail(void **state)
 
 	/* Then the last recipient fails for good: kept in failed/. */
 	a = new_attempt(sp, "0m1");
-	r = attempt_add_rcpt(a, 2, 1);
+	r = attempt_add_rcpt(a, 2, "r2@x", 1);
 	r->route = DELIVER_PERMFAIL;
 	snprintf(r->code, sizeof(r->code), "5.1.1");
 	snprintf(r->text, sizeof(r->text), "no such user");
@@ -146,7 +146,7 @@ test_all_delivered_removed(void **state)
 	/* First try: mailbox unwritable, deferred. */
 	fake_status = DELIVER_TEMPFAIL;
 	a = new_attempt(sp, "0m2");
-	r = attempt_add_rcpt(a, 0, 0);
+	r = attempt_add_rcpt(a, 0, "r0@x", 0);
 	attempt_add_dest(r, "u", "x");
 	attempt_run(a);
 	assert_int_equal(a->outcome, ATTEMPT_PENDING);
@@ -154,7 +154,7 @@ test_all_delivered_removed(void **state)
 	/* Retry works: removed, data too. */
 	fake_status = DELIVER_OK;
 	a = new_attempt(sp, "0m2");
-	r = attempt_add_rcpt(a, 0, 1);
+	r = attempt_add_rcpt(a, 0, "r0@x", 1);
 	attempt_add_dest(r, "u", "x");
 	attempt_run(a);
 	assert_int_equal(a->outcome, ATTEMPT_REMOVED);
@@ -182,7 +182,7 @@ test_expired_and_gone(void **state)
 	fake_status = DELIVER_TEMPFAIL;
 	a = new_attempt(sp, "0m3");
 	a->created = time(NULL) - 100000;	/* past its lifetime */
-	r = attempt_add_rcpt(a, 0, 5);
+	r = attempt_add_rcpt(a, 0, "r0@x", 5);
 	attempt_add_dest(r, "u", "x");
 	attempt_run(a);
 	assert_int_equal(a->outcome, ATTEMPT_FAILED);
@@ -193,7 +193,7 @@ test_expired_and_gone(void **state)
 
 	/* Deleted by the operator meanwhile: the attempt notices. */
 	a = new_attempt(sp, "0m9");
-	r = attempt_add_rcpt(a, 0, 0);
+	r = attempt_add_rcpt(a, 0, "r0@x", 0);
 	r->route = DELIVER_PERMFAIL;
 	snprintf(r->code, sizeof(r->code), "5.1.1");
 	attempt_run(a);
