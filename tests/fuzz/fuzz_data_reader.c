@@ -1,0 +1,114 @@
+/*
+ * libFuzzer harness: the DATA reader.  Byte 0 picks a split position,
+ * byte 1 the size limit, byte 2 the line limit; the rest is the input.
+ * Invariants checked:
+ *  - feeding the input in one piece and split in two gives identical
+ *    output, status, consumed count, errors, size and 8-bit flag;
+ *  - with no error flagged, the consumed input is the output with
+ *    stuffing dots put back, then ".\r\n" (the reader is lossless);
+ *  - output never exceeds max_size; consumed never exceeds the input.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "smtp/data_reader.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+struct outcome {
+	enum data_status status;
+	size_t consumed;
+	struct data_reader r;
+	struct buf out;
+};
+
+static void
+feed_all(const char *in, size_t len, size_t cut, size_t max_size,
+    size_t max_line, struct outcome *o)
+{
+	size_t used = 0;
+
+	buf_init(&o->out, len + 2);
+	data_reader_init(&o->r, max_size, max_line);
+	o->consumed = 0;
+	o->status = data_reader_feed(&o->r, in, cut, &used, &o->out);
+	if (used > cut)
+		abort();
+	o->consumed = used;
+	if (o->status == DATA_MORE) {
+		if (used != cut)
+			abort();
+		o->status = data_reader_feed(&o->r, in + cut, len - cut, &used,
+		    &o->out);
+		if (used > len - cut)
+			abort();
+		o->consumed += used;
+	}
+}
+
+/*
+ * Walk msg against in[0..len): the input is msg with a dot before some
+ * lines (always before a line starting with a dot, RFC 5321 4.5.2; a
+ * client may also stuff other lines, ".x" reads as "x"), then ".\r\n".
+ */
+static bool
+restuffed_equals(const char *msg, size_t mlen, const char *in, size_t len)
+{
+	size_t i = 0, j = 0;
+	bool bol = true;
+
+	for (i = 0; i < mlen; i++) {
+		if (bol) {
+			if (j >= len || (msg[i] == '.' && in[j] != '.'))
+				return false;
+			if (in[j] == '.')
+				j++;
+		}
+		if (j >= len || in[j] != msg[i])
+			return false;
+		j++;
+		bol = msg[i] == '\n';
+	}
+	return len - j == 3 && memcmp(in + j, ".\r\n", 3) == 0;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct outcome a, b;
+	const char *in;
+	size_t len, cut, max_size, max_line;
+
+	if (size < 3)
+		return 0;
+	in = (const char *)data + 3;
+	len = size - 3;
+	cut = len ? data[0] % (len + 1) : 0;
+	max_size = data[1] == 0 ? 0 : (size_t)data[1] * 4;
+	max_line = data[2] < 128 ? 1000 : (size_t)(data[2] - 120);
+
+	feed_all(in, len, len, max_size, max_line, &a);
+	feed_all(in, len, cut, max_size, max_line, &b);
+
+	if (a.status != b.status || a.consumed != b.consumed ||
+	    a.r.errors != b.r.errors || a.r.size != b.r.size ||
+	    a.r.eight_bit != b.r.eight_bit || a.out.len != b.out.len ||
+	    (a.out.len && memcmp(a.out.data, b.out.data, a.out.len) != 0))
+		abort();
+	if (a.consumed > len || (max_size && a.out.len > max_size))
+		abort();
+	if (a.status == DATA_END && a.r.errors == 0 &&
+	    !restuffed_equals(a.out.data ? a.out.data : "", a.out.len, in,
+	    a.consumed))
+		abort();
+	if (a.r.errors == 0 && a.r.size != a.out.len)
+		abort();
+
+	buf_free(&a.out);
+	buf_free(&b.out);
+	return 0;
+}
