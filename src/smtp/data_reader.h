@@ -11,7 +11,9 @@
  *  - a leading dot on a line is removed (dot-unstuffing);
  *  - a line longer than max_line octets (CRLF included) sets an error;
  *  - past max_size octets of message, the flag is set and no more output
- *    is produced (input is still consumed to the end).
+ *    is produced (input is still consumed to the end); the output then
+ *    holds exactly the first max_size octets, however the input was split.
+ * A max_size or max_line of 0 means no limit.
  * Output is the message with CRLF line ends, without the final ".\r\n".
  */
 #ifndef DECORUM_SMTP_DATA_READER_H
