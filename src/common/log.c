@@ -125,7 +125,7 @@ log_safe(const char *s, char *out, unsigned outlen)
 		return out;
 	for (; s != NULL && *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
-		unsigned need = (c <= ' ' || c == 0x7f || c == '"' ||
+		unsigned need = (c < ' ' || c == 0x7f || c == '"' ||
 		    c == '\\') ? 4 : 1;
 
 		if (o + need + 4 > outlen) {

@@ -29,8 +29,9 @@ _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 _Noreturn void panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
- * Copy s into out (size outlen) so it is safe inside a key=value log
- * field: control characters, spaces, quotes and backslashes become \xHH.
+ * Copy s into out (size outlen) so it is safe inside a quoted
+ * key="value" log field: control characters, quotes and backslashes
+ * become \xHH (spaces stay, so the field must be quoted).
  * Always NUL-terminates; truncates with "..." when out is too small.
  * Returns out, so it can be used inline in a log call.
  */

@@ -216,7 +216,7 @@ attempt_rcpt_run(struct attempt *a, struct attempt_rcpt *r,
 				if (record(a, line) < 0)
 					return -1;
 				a->delivered++;
-				log_info("event=delivered id=%s rcpt=%s "
+				log_info("event=delivered id=%s rcpt=<%s> "
 				    "mailbox=%s agent=%s file=%s", a->id,
 				    log_safe(r->addr, rsafe, sizeof(rsafe)),
 				    log_safe(mailbox, safe, sizeof(safe)),
@@ -243,7 +243,7 @@ attempt_rcpt_run(struct attempt *a, struct attempt_rcpt *r,
 		    now + delay, worst.code, text);
 		if (record(a, line) < 0)
 			return -1;
-		log_info("event=deferred id=%s rcpt=%s code=%s reason=\"%s\" "
+		log_info("event=deferred id=%s rcpt=<%s> code=%s reason=\"%s\" "
 		    "delay=%" PRId64, a->id,
 		    log_safe(r->addr, rsafe, sizeof(rsafe)), worst.code,
 		    log_safe(text, safe, sizeof(safe)), delay);
@@ -257,7 +257,7 @@ attempt_rcpt_run(struct attempt *a, struct attempt_rcpt *r,
 	}
 	if (record(a, line) < 0)
 		return -1;
-	log_info("event=failed id=%s rcpt=%s code=%s reason=\"%s\"", a->id,
+	log_info("event=failed id=%s rcpt=<%s> code=%s reason=\"%s\"", a->id,
 	    log_safe(r->addr, rsafe, sizeof(rsafe)), worst.code,
 	    log_safe(text, safe, sizeof(safe)));
 	return 0;

@@ -104,7 +104,7 @@ sink_error(struct sink *k, const char *file, unsigned line,
 	} else {
 		char sf[256], sm[600];
 
-		log_error("event=table_error file=%s line=%u error=%s",
+		log_error("event=table-error file=\"%s\" line=%u error=\"%s\"",
 		    log_safe(file, sf, sizeof(sf)), line,
 		    log_safe(msg, sm, sizeof(sm)));
 	}
@@ -570,7 +570,7 @@ table_refresh(struct table *t, bool aliases)
 	t->ino = st.st_ino;
 	t->size = st.st_size;
 	t->mtime = st.st_mtim;
-	log_info("event=table_load file=%s entries=%zu", t->path, t->n);
+	log_info("event=table-load file=%s entries=%zu", t->path, t->n);
 }
 
 struct domains *
