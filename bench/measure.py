@@ -1,0 +1,194 @@
+"""Measurements for `make bench`: memory of a process tree, Maildir counts,
+and one timed smtp-source load.
+
+Called by bench/run only.  Everything here reads /proc and the file system;
+it starts one process (smtp-source) and always reaps it.  Memory is the sum
+over the MTA's whole process tree (the root PID we started, or Postfix's
+master, and all its descendants), sampled every 50 ms by a thread:
+  - RSS, as the brief asks; it counts shared pages (libc, libraries) once per
+    process, so it penalises many-process designs such as Postfix;
+  - PSS, which splits shared pages between the processes sharing them, as a
+    fairer second figure.
+"""
+
+import os
+import subprocess
+import threading
+import time
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _children_map():
+    """ppid -> [pid] for every process visible in /proc."""
+    kids = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # The command name is in parentheses and may contain spaces: split
+        # after the last ')'.  Field 4 of stat(5) is the parent PID.
+        rest = stat[stat.rfind(b")") + 2:].split()
+        kids.setdefault(int(rest[1]), []).append(int(name))
+    return kids
+
+
+def process_tree(root):
+    """The PIDs of root and all its descendants (root first)."""
+    kids = _children_map()
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(kids.get(pid, []))
+    return out
+
+
+def _rss_pss(pid):
+    """(rss, pss) in bytes for one process, (0, 0) when it is gone."""
+    rss = pss = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Rss:"):
+                    rss = int(line.split()[1]) * 1024
+                elif line.startswith(b"Pss:"):
+                    pss = int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return rss, pss
+
+
+class MemorySampler(threading.Thread):
+    """Samples the tree under root every `interval` seconds until stop()."""
+
+    def __init__(self, root, interval=0.05):
+        super().__init__(daemon=True)
+        self.root = root
+        self.interval = interval
+        self.peak_rss = 0
+        self.peak_pss = 0
+        self.peak_procs = 0
+        self.samples = 0
+        self._stop_event = threading.Event()
+
+    def sample(self):
+        pids = process_tree(self.root)
+        rss = pss = 0
+        for pid in pids:
+            r, p = _rss_pss(pid)
+            rss += r
+            pss += p
+        self.peak_rss = max(self.peak_rss, rss)
+        self.peak_pss = max(self.peak_pss, pss)
+        self.peak_procs = max(self.peak_procs, len(pids))
+        self.samples += 1
+
+    def run(self):
+        while not self._stop_event.is_set():
+            self.sample()
+            self._stop_event.wait(self.interval)
+
+    def stop(self):
+        self._stop_event.set()
+        self.join(timeout=5)
+
+
+def count_files(folder):
+    """Files in folder; 0 while it does not exist yet."""
+    try:
+        return len(os.listdir(folder))
+    except FileNotFoundError:
+        return 0
+
+
+class DeliveryWatcher(threading.Thread):
+    """Polls a Maildir new/ folder every `interval` seconds and records the
+    monotonic time at which it first holds `want` files."""
+
+    def __init__(self, folder, want, interval=0.01):
+        super().__init__(daemon=True)
+        self.folder = folder
+        self.want = want
+        self.interval = interval
+        self.done_at = None
+        self.count = 0
+        self._stop_event = threading.Event()
+
+    def run(self):
+        while not self._stop_event.is_set():
+            self.count = count_files(self.folder)
+            if self.count >= self.want:
+                self.done_at = time.monotonic()
+                return
+            self._stop_event.wait(self.interval)
+
+    def stop(self):
+        self._stop_event.set()
+        self.join(timeout=5)
+
+
+def smtp_source_argv(port, messages, sessions, size):
+    """The load generator's command line; printed in the report too.
+
+    HELO is an address literal that matches the client ([127.0.0.1]) so no
+    HELO check needs DNS; one message per connection (no -d), as an MX sees
+    it; -l is the body size, headers come on top.
+    """
+    return ["smtp-source", "-4", "-s", str(sessions), "-m", str(messages),
+            "-l", str(size), "-M", "[127.0.0.1]",
+            "-f", "load@client.bench.test", "-t", "user@bench.test",
+            "-S", "bench", f"127.0.0.1:{port}"]
+
+
+def run_load(root_pid, port, maildir_new, messages, sessions, size,
+             send_timeout, deliver_timeout, log):
+    """One measured run against an MTA already listening on port.
+
+    Returns a dict of figures; raises RuntimeError when smtp-source fails or
+    the mail does not all arrive in time (the caller stops the MTA).
+    """
+    argv = smtp_source_argv(port, messages, sessions, size)
+    mem = MemorySampler(root_pid)
+    watch = DeliveryWatcher(maildir_new, messages)
+    mem.sample()
+    idle_rss = mem.peak_rss
+    mem.start()
+    t0 = time.monotonic()
+    watch.start()
+    try:
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=out)
+            try:
+                rc = proc.wait(timeout=send_timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                raise RuntimeError(f"smtp-source did not finish in "
+                                   f"{send_timeout}s (see {log})")
+        t_sent = time.monotonic()
+        if rc != 0:
+            raise RuntimeError(f"smtp-source exited with {rc} (see {log})")
+        watch.join(timeout=max(0.0, deliver_timeout - (t_sent - t0)))
+        if watch.done_at is None:
+            raise RuntimeError(f"only {count_files(maildir_new)} of {messages} "
+                               f"messages in {maildir_new} after "
+                               f"{deliver_timeout}s")
+    finally:
+        watch.stop()
+        mem.stop()
+    return {
+        "accept_s": t_sent - t0,
+        "accept_rate": messages / (t_sent - t0),
+        "deliver_s": watch.done_at - t0,
+        "peak_rss": mem.peak_rss,
+        "peak_pss": mem.peak_pss,
+        "idle_rss": idle_rss,
+        "procs": mem.peak_procs,
+        "samples": mem.samples,
+    }

@@ -1,0 +1,245 @@
+"""The two mail servers under test, each a private instance in its own
+temporary folder: start, wait until the SMTP port accepts, stop.
+
+Called by bench/run only.  Trusts the templates in bench/templates/ and the
+binaries it is given; trusts nothing about their state: every wait has a
+timeout, and stop() ends exactly the processes this instance started (the
+PID we spawned, or the master PID Postfix wrote for our queue directory,
+and their descendants), first politely, then with SIGKILL.
+"""
+
+import os
+import pwd
+import re
+import grp
+import signal
+import socket
+import subprocess
+import time
+
+import measure
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TEMPLATES = os.path.join(HERE, "templates")
+
+
+class BenchError(RuntimeError):
+    """A failure that ends the benchmark with a clear message."""
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fill(template, out, values):
+    """Copy a template, replacing each @NAME@ by values[NAME]."""
+    with open(os.path.join(TEMPLATES, template), encoding="utf-8") as f:
+        text = f.read()
+    for key, val in values.items():
+        text = text.replace(f"@{key}@", str(val))
+    left = re.search(r"@[A-Z]+@", text)
+    if left:
+        raise BenchError(f"{template}: unfilled placeholder {left.group(0)}")
+    with open(out, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def port_accepts(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def alive(pid):
+    """Is pid still a process that has not been reaped?"""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    state = stat[stat.rfind(b")") + 2:].split()[0]
+    return state not in (b"Z", b"X")
+
+
+def kill_pids(pids, sig):
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def wait_gone(pids, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(alive(p) for p in pids):
+            return True
+        time.sleep(0.05)
+    return not any(alive(p) for p in pids)
+
+
+def tail(path, lines=15):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError:
+        return ""
+
+
+class Instance:
+    """Common part: a folder, a port, a root PID, and a careful stop()."""
+
+    name = "?"
+
+    def __init__(self, workdir, run_no):
+        self.dir = os.path.join(workdir, f"{self.name}-{run_no}")
+        os.mkdir(self.dir)
+        os.chmod(self.dir, 0o755)   # virtual(8) runs as nobody: traverse
+        self.port = free_port()
+        self.root_pid = None
+        self.log = os.path.join(self.dir, f"{self.name}.log")
+        self.maildir_new = None
+
+    def wait_ready(self, timeout, check_alive):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if port_accepts(self.port):
+                return
+            check_alive()
+            time.sleep(0.05)
+        raise BenchError(f"{self.name}: port {self.port} did not accept "
+                         f"within {timeout}s; log {self.log}:\n"
+                         f"{tail(self.log)}")
+
+    def _kill_tree(self, tree):
+        """SIGKILL whatever of tree is still there, by PID."""
+        left = [p for p in tree if alive(p)]
+        if left:
+            kill_pids(left, signal.SIGKILL)
+            wait_gone(left, 5)
+
+
+class Postfix(Instance):
+    name = "postfix"
+
+    def start(self):
+        d = self.dir
+        self.conf = os.path.join(d, "etc")
+        self.queue = os.path.join(d, "spool")
+        data = os.path.join(d, "data")
+        mail = os.path.join(d, "mail")
+        for p in (self.conf, self.queue):
+            os.mkdir(p, 0o755)
+        os.mkdir(data, 0o700)
+        pf = pwd.getpwnam("postfix")
+        os.chown(data, pf.pw_uid, pf.pw_gid)
+        # virtual(8) delivers as this account; it must own the Maildir base.
+        nobody = pwd.getpwnam("nobody").pw_uid
+        nogroup = grp.getgrnam("nogroup").gr_gid
+        os.mkdir(mail, 0o755)
+        os.chown(mail, nobody, nogroup)
+        self.maildir_new = os.path.join(mail, "user", "new")
+        fill("postfix-main.cf.in", os.path.join(self.conf, "main.cf"),
+             {"CONF": self.conf, "QUEUE": self.queue, "DATA": data,
+              "MAIL": mail, "UID": nobody, "GID": nogroup, "LOG": self.log,
+              "DIR": d})
+        fill("postfix-master.cf.in", os.path.join(self.conf, "master.cf"),
+             {"PORT": self.port})
+        with open(os.path.join(self.conf, "vmailbox"), "w") as f:
+            f.write("user@bench.test user/\n")
+        with open(os.path.join(d, "start.log"), "wb") as out:
+            try:
+                rc = subprocess.run(["postfix", "-c", self.conf, "start"],
+                                    stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=out, timeout=120).returncode
+            except subprocess.TimeoutExpired:
+                rc = "timeout"
+        self._read_pid()
+        if rc != 0:
+            raise BenchError(f"postfix start failed ({rc}):\n"
+                             f"{tail(os.path.join(d, 'start.log'))}"
+                             f"{tail(self.log)}")
+        if self.root_pid is None:
+            raise BenchError("postfix started but wrote no master.pid")
+        self.wait_ready(30, self._check_alive)
+
+    def _read_pid(self):
+        try:
+            with open(os.path.join(self.queue, "pid", "master.pid")) as f:
+                self.root_pid = int(f.read().strip())
+        except (OSError, ValueError):
+            pass
+
+    def _check_alive(self):
+        if not alive(self.root_pid):
+            raise BenchError(f"postfix master exited; log {self.log}:\n"
+                             f"{tail(self.log)}")
+
+    def stop(self):
+        if self.root_pid is None:
+            self._read_pid()
+        if self.root_pid is None or not alive(self.root_pid):
+            return
+        tree = measure.process_tree(self.root_pid)
+        try:
+            subprocess.run(["postfix", "-c", self.conf, "stop"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+        if not wait_gone(tree, 15):
+            self._kill_tree(tree)
+        self.root_pid = None
+
+
+class Decorum(Instance):
+    name = "decorum"
+
+    def __init__(self, workdir, run_no, build_dir):
+        super().__init__(workdir, run_no)
+        self.daemon = os.path.join(build_dir, "decorumd")
+        self.proc = None
+
+    def start(self):
+        d = self.dir
+        for sub in ("spool", "state", "mail", "domains/bench.test"):
+            os.makedirs(os.path.join(d, sub), 0o755)
+        with open(os.path.join(d, "domains/bench.test/users"), "w") as f:
+            f.write("user:\n")
+        self.maildir_new = os.path.join(d, "mail", "bench.test", "user", "new")
+        self.conf = os.path.join(d, "decorum.conf")
+        fill("decorum.conf.in", self.conf, {"DIR": d, "PORT": self.port})
+        with open(self.log, "wb") as out:
+            # Own session: a ^C on the terminal reaches bench/run, which
+            # then stops the daemon itself, in order.
+            self.proc = subprocess.Popen([self.daemon, "-c", self.conf, "-f"],
+                                         stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=out, start_new_session=True)
+        self.root_pid = self.proc.pid
+        self.wait_ready(30, self._check_alive)
+
+    def _check_alive(self):
+        rc = self.proc.poll()
+        if rc is not None:
+            raise BenchError(f"decorumd exited with status {rc} before "
+                             f"accepting on port {self.port}; log {self.log}:"
+                             f"\n{tail(self.log)}")
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        tree = measure.process_tree(self.proc.pid)
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+        # Workers that outlived their master are still ours.
+        if not wait_gone(tree, 5):
+            self._kill_tree(tree)
