@@ -167,8 +167,13 @@ def run_load(root_pid, port, maildir_new, messages, sessions, size,
             try:
                 rc = proc.wait(timeout=send_timeout)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                rc = None
+            finally:
+                # Interrupted or timed out: the generator is ours to end.
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            if rc is None:
                 raise RuntimeError(f"smtp-source did not finish in "
                                    f"{send_timeout}s (see {log})")
         t_sent = time.monotonic()

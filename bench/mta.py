@@ -113,7 +113,7 @@ class Instance:
             check_alive()
             time.sleep(0.05)
         raise BenchError(f"{self.name}: port {self.port} did not accept "
-                         f"within {timeout}s; log {self.log}:\n"
+                         f"within {timeout}s; its log ends:\n"
                          f"{tail(self.log)}")
 
     def _kill_tree(self, tree):
@@ -177,7 +177,7 @@ class Postfix(Instance):
 
     def _check_alive(self):
         if not alive(self.root_pid):
-            raise BenchError(f"postfix master exited; log {self.log}:\n"
+            raise BenchError(f"postfix master exited; its log ends:\n"
                              f"{tail(self.log)}")
 
     def stop(self):
@@ -227,7 +227,7 @@ class Decorum(Instance):
         rc = self.proc.poll()
         if rc is not None:
             raise BenchError(f"decorumd exited with status {rc} before "
-                             f"accepting on port {self.port}; log {self.log}:"
+                             f"accepting on port {self.port}; its log ends:"
                              f"\n{tail(self.log)}")
 
     def stop(self):
