@@ -28,8 +28,8 @@
 enum data_error {
 	DATA_ERR_NONE = 0,
 	DATA_ERR_TOO_BIG = 1 << 0,	/* 552 5.3.4 */
-	DATA_ERR_BARE_LF = 1 << 1,	/* 550 5.6.11 bare LF not allowed */
-	DATA_ERR_BARE_CR = 1 << 2,	/* 550 5.6.11 bare CR not allowed */
+	DATA_ERR_BARE_LF = 1 << 1,	/* 550 5.6.0 bare LF not allowed */
+	DATA_ERR_BARE_CR = 1 << 2,	/* 550 5.6.0 bare CR not allowed */
 	DATA_ERR_LINE_TOO_LONG = 1 << 3,/* 550 5.6.0 line too long */
 	DATA_ERR_NUL = 1 << 4,		/* 550 5.6.0 NUL in message */
 };

@@ -117,7 +117,8 @@ cmd_mail(struct session *s, const struct smtp_command *c, struct smtp_reply *r)
 		smtp_reply_set(r, 530, "5.7.0", "Authentication required");
 		return;
 	}
-	e = smtp_parse_mail_from(c->arg, c->arg_len, true, &path, &params);
+	/* SMTPUTF8 is advertised in the EHLO reply only (RFC 6531 3.1). */
+	e = smtp_parse_mail_from(c->arg, c->arg_len, s->esmtp, &path, &params);
 	if (e != SMTP_ADDR_OK) {
 		addr_error_reply(e, true, r);
 		return;
