@@ -216,6 +216,12 @@ queue = {{ retry_min = {retry_min}; retry_max = {retry_max}; lifetime = {lifetim
                 time.sleep(0.05)
             finally:
                 s.close()
+        rc = self.proc.poll()
+        if rc is not None:
+            self.proc = None
+            self.exits.append(rc)
+            raise AssertionError("decorumd exited with %d right after "
+                                 "ready; log:\n%s" % (rc, self.log()[-3000:]))
 
     @property
     def pid(self):
@@ -266,6 +272,10 @@ queue = {{ retry_min = {retry_min}; retry_max = {retry_max}; lifetime = {lifetim
         proc, self.proc = self.proc, None
         self._killgroup(proc.pid, extra=proc_children(proc.pid))
         proc.wait()
+        # Children die a moment after the master (ASan unmaps a lot); a
+        # restart before they are gone would find their listening sockets.
+        wait_until(lambda: not _group_alive(proc.pid), 10,
+                   what="killed children to be gone")
         self.exits.append("killed")
 
     @staticmethod
