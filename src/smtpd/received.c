@@ -5,22 +5,28 @@
  */
 #include "smtpd/received.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
+/*
+ * Control bytes, and the delimiters of the fields we write, would let a
+ * client forge them.  Square brackets are kept in the HELO, where an
+ * address literal "[192.0.2.1]" is legitimate (RFC 5321 4.1.3); without
+ * parentheses it cannot pose as our "(name [IP])" comment.
+ */
 static void
-sanitise(const char *in, char *out, size_t outlen)
+sanitise(const char *in, bool brackets_ok, char *out, size_t outlen)
 {
 	size_t o = 0;
 
 	for (; in != NULL && *in != '\0' && o + 1 < outlen; in++) {
 		unsigned char c = (unsigned char)*in;
+		bool bad = c < ' ' || c == 0x7f || c == '(' || c == ')' ||
+		    c == '<' || c == '>' || c == ';' ||
+		    (!brackets_ok && (c == '[' || c == ']'));
 
-		/* Control bytes, and the brackets/parens that delimit the
-		 * fields we are writing, would let a client forge them. */
-		out[o++] = (c < ' ' || c == 0x7f || c == '(' || c == ')' ||
-		    c == '<' || c == '>' || c == '[' || c == ']' || c == ';')
-		    ? '?' : (char)c;
+		out[o++] = bad ? '?' : (char)c;
 	}
 	out[o] = '\0';
 }
@@ -45,9 +51,9 @@ received_format(const struct received_info *ri, struct buf *out)
 {
 	char helo[256], rdns[256], sender[600], rcpt[600], date[64];
 
-	sanitise(ri->helo, helo, sizeof(helo));
-	sanitise(ri->rdns ? ri->rdns : "unknown", rdns, sizeof(rdns));
-	sanitise(ri->sender, sender, sizeof(sender));
+	sanitise(ri->helo, true, helo, sizeof(helo));
+	sanitise(ri->rdns ? ri->rdns : "unknown", false, rdns, sizeof(rdns));
+	sanitise(ri->sender, false, sender, sizeof(sender));
 	received_date(ri->when, date, sizeof(date));
 	if (buf_printf(out, "Received: from %s (%s [%s])\r\n"
 	    "\t(envelope-from <%s>)\r\n"
@@ -56,7 +62,7 @@ received_format(const struct received_info *ri, struct buf *out)
 	    ri->hostname, ri->protocol, ri->queue_id) < 0)
 		return -1;
 	if (ri->rcpt != NULL) {
-		sanitise(ri->rcpt, rcpt, sizeof(rcpt));
+		sanitise(ri->rcpt, false, rcpt, sizeof(rcpt));
 		if (buf_printf(out, "\r\n\tfor <%s>", rcpt) < 0)
 			return -1;
 	}

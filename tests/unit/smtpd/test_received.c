@@ -82,8 +82,23 @@ test_client_cannot_forge(void **state)
 	buf_init(&b, 4096);
 	assert_int_equal(received_format(&ri, &b), 0);
 	assert_null(strstr(b.data, "\r\nX-Evil"));
-	assert_null(strstr(b.data, "[127.0.0.1]"));
-	assert_non_null(strstr(b.data, "from x ?localhost ?127.0.0.1??"));
+	assert_null(strstr(b.data, "(localhost [127.0.0.1])"));
+	assert_non_null(strstr(b.data, "from x ?localhost [127.0.0.1]??"));
+	assert_non_null(strstr(b.data, "(envelope-from <a?@b??X-Evil: 2>)"));
+	buf_free(&b);
+}
+
+static void
+test_address_literal_helo(void **state)
+{
+	struct received_info ri = info();
+	struct buf b;
+
+	(void)state;
+	ri.helo = "[192.0.2.1]";
+	buf_init(&b, 4096);
+	assert_int_equal(received_format(&ri, &b), 0);
+	assert_non_null(strstr(b.data, "Received: from [192.0.2.1] (mail.example.org [192.0.2.1])\r\n"));
 	buf_free(&b);
 }
 
@@ -104,6 +119,7 @@ main(void)
 		cmocka_unit_test(test_one_recipient),
 		cmocka_unit_test(test_several_recipients_unknown_rdns_null_sender),
 		cmocka_unit_test(test_client_cannot_forge),
+		cmocka_unit_test(test_address_literal_helo),
 		cmocka_unit_test(test_date_is_english_utc),
 	};
 
