@@ -1,0 +1,56 @@
+/*
+ * Internals shared by the configuration loader's files; not for other
+ * modules (they read struct config from config.h).
+ *
+ *   config.c          config_load(): the key table, top-level keys,
+ *                     defaults and the cross-key checks
+ *   config_values.c   typed readers for one setting (string, number,
+ *                     path, group) and the FILE:LINE error they report
+ *   config_listen.c   the network keys: listen, relay_networks, tls, dns
+ *
+ * The prefix is cfg_, not config_, because libconfig owns config_*.
+ * Every reader returns 0, or -1 after filling c->err through cfg_error().
+ */
+#ifndef DECORUM_COMMON_CONFIG_PRIV_H
+#define DECORUM_COMMON_CONFIG_PRIV_H
+
+#include <libconfig.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/config.h"
+
+/* Parsing context: the libconfig tree, where errors go, and the folder
+ * against which relative paths resolve. */
+struct cfg_ctx {
+	const char *path;
+	char *dir;
+	struct config *cfg;
+	struct config_error *err;
+};
+
+/* config_values.c */
+void cfg_error(struct cfg_ctx *c, const config_setting_t *s,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void cfg_name(const config_setting_t *s, char *out, size_t outlen);
+int cfg_string(struct cfg_ctx *c, const config_setting_t *s,
+    const char **out);
+int cfg_nonempty(struct cfg_ctx *c, const config_setting_t *s,
+    const char **out);
+int cfg_number(struct cfg_ctx *c, const config_setting_t *s,
+    long long min, long long max, long long *out);
+int cfg_unsigned(struct cfg_ctx *c, const config_setting_t *s,
+    long long min, long long max, unsigned *out);
+int cfg_path(struct cfg_ctx *c, const config_setting_t *s, char **out);
+int cfg_need_group(struct cfg_ctx *c, const config_setting_t *s,
+    const char *const *allowed);
+bool cfg_valid_domain(const char *s, bool need_dot);
+bool cfg_valid_address(const char *s);
+
+/* config_listen.c: one handler per top-level key. */
+int cfg_relay_networks(struct cfg_ctx *c, const config_setting_t *s);
+int cfg_listen(struct cfg_ctx *c, const config_setting_t *s);
+int cfg_tls(struct cfg_ctx *c, const config_setting_t *g);
+int cfg_dns(struct cfg_ctx *c, const config_setting_t *g);
+
+#endif
