@@ -21,6 +21,10 @@ import time
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:",
                    "LeakSanitizer", "ERROR: ThreadSanitizer")
 
+# logfmt: key=value, the value bare or "quoted" with backslash escapes.
+LOGFMT_FIELD = re.compile(r'([A-Za-z_][A-Za-z0-9_.-]*)='
+                          r'("(?:[^"\\]|\\.)*"|[^\s"]*)')
+
 DOMAIN = "example.test"
 HOSTNAME = "mx.example.test"
 
@@ -311,9 +315,11 @@ queue = {{ retry_min = {retry_min}; retry_max = {retry_max}; lifetime = {lifetim
             if i < 0:
                 continue
             fields = {}
-            for tok in line[i:].split():
-                k, _, v = tok.partition("=")
-                fields[k] = v
+            for mt in LOGFMT_FIELD.finditer(line, i):
+                k, v = mt.group(1), mt.group(2)
+                if v.startswith('"') and v.endswith('"') and len(v) > 1:
+                    v = v[1:-1]
+                fields.setdefault(k, v)
             fields["_line"] = line
             if event is None or fields.get("event") == event:
                 out.append(fields)
