@@ -148,29 +148,23 @@ static int
 cfg_delivery(struct cfg_ctx *c, const config_setting_t *g)
 {
 	static const char *const keys[] = { "smtp_port", NULL };
-	const config_setting_t *s;
 
 	if (cfg_need_group(c, g, keys) < 0)
 		return -1;
-	if ((s = config_setting_get_member(g, "smtp_port")) != NULL &&
-	    cfg_unsigned(c, s, 1, 65535, &c->cfg->smtp_port) < 0)
-		return -1;
-	return 0;
+	return cfg_member_unsigned(c, g, "smtp_port", 1, 65535,
+	    &c->cfg->smtp_port);
 }
 
 static int
 cfg_timeouts(struct cfg_ctx *c, const config_setting_t *g)
 {
 	static const char *const keys[] = { "command", "data", NULL };
-	const config_setting_t *s;
 
-	if (cfg_need_group(c, g, keys) < 0)
-		return -1;
-	if ((s = config_setting_get_member(g, "command")) != NULL &&
-	    cfg_unsigned(c, s, 1, 86400, &c->cfg->timeout_command) < 0)
-		return -1;
-	if ((s = config_setting_get_member(g, "data")) != NULL &&
-	    cfg_unsigned(c, s, 1, 86400, &c->cfg->timeout_data) < 0)
+	if (cfg_need_group(c, g, keys) < 0 ||
+	    cfg_member_unsigned(c, g, "command", 1, 86400,
+	    &c->cfg->timeout_command) < 0 ||
+	    cfg_member_unsigned(c, g, "data", 1, 86400,
+	    &c->cfg->timeout_data) < 0)
 		return -1;
 	return 0;
 }
@@ -181,18 +175,14 @@ cfg_queue(struct cfg_ctx *c, const config_setting_t *g)
 	static const char *const keys[] = { "retry_min", "retry_max",
 	    "lifetime", NULL };
 	const long long year = 366LL * 86400;
-	const config_setting_t *s;
 
-	if (cfg_need_group(c, g, keys) < 0)
-		return -1;
-	if ((s = config_setting_get_member(g, "retry_min")) != NULL &&
-	    cfg_unsigned(c, s, 1, year, &c->cfg->retry_min) < 0)
-		return -1;
-	if ((s = config_setting_get_member(g, "retry_max")) != NULL &&
-	    cfg_unsigned(c, s, 1, year, &c->cfg->retry_max) < 0)
-		return -1;
-	if ((s = config_setting_get_member(g, "lifetime")) != NULL &&
-	    cfg_unsigned(c, s, 1, year, &c->cfg->queue_lifetime) < 0)
+	if (cfg_need_group(c, g, keys) < 0 ||
+	    cfg_member_unsigned(c, g, "retry_min", 1, year,
+	    &c->cfg->retry_min) < 0 ||
+	    cfg_member_unsigned(c, g, "retry_max", 1, year,
+	    &c->cfg->retry_max) < 0 ||
+	    cfg_member_unsigned(c, g, "lifetime", 1, year,
+	    &c->cfg->queue_lifetime) < 0)
 		return -1;
 	if (c->cfg->retry_max < c->cfg->retry_min) {
 		cfg_error(c, g, "queue: retry_max (%u) is below retry_min (%u)",
@@ -205,19 +195,13 @@ cfg_queue(struct cfg_ctx *c, const config_setting_t *g)
 static int
 cfg_log_level(struct cfg_ctx *c, const config_setting_t *s)
 {
-	const char *v;
+	static const char *const levels[] = { "info", "debug", NULL };
+	int i;
 
-	if (cfg_string(c, s, &v) < 0)
+	if (cfg_choice(c, s, levels, "log_level: must be \"info\" or "
+	    "\"debug\"", &i) < 0)
 		return -1;
-	if (strcmp(v, "debug") == 0)
-		c->cfg->debug = true;
-	else if (strcmp(v, "info") == 0)
-		c->cfg->debug = false;
-	else {
-		cfg_error(c, s, "log_level: must be \"info\" or \"debug\", "
-		    "not \"%.32s\"", v);
-		return -1;
-	}
+	c->cfg->debug = i == 1;
 	return 0;
 }
 

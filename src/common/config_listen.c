@@ -58,9 +58,13 @@ static int
 cfg_listen_one(struct cfg_ctx *c, const config_setting_t *g, size_t idx)
 {
 	static const char *const keys[] = { "address", "role", "tls", NULL };
+	static const char *const roles[] = { "mx", "submission", NULL };
+	static const char *const modes[] = { "none", "starttls", "implicit",
+	    NULL };
 	struct listen_conf *l = &c->cfg->listen[idx];
 	const config_setting_t *s;
 	const char *v;
+	int choice;
 
 	if (cfg_need_group(c, g, keys) < 0)
 		return -1;
@@ -89,33 +93,18 @@ cfg_listen_one(struct cfg_ctx *c, const config_setting_t *g, size_t idx)
 	}
 	l->role = ROLE_MX;
 	if ((s = config_setting_get_member(g, "role")) != NULL) {
-		if (cfg_string(c, s, &v) < 0)
+		if (cfg_choice(c, s, roles, "listen: role must be \"mx\" or "
+		    "\"submission\"", &choice) < 0)
 			return -1;
-		if (strcmp(v, "mx") == 0)
-			l->role = ROLE_MX;
-		else if (strcmp(v, "submission") == 0)
-			l->role = ROLE_SUBMISSION;
-		else {
-			cfg_error(c, s, "listen: role must be \"mx\" or "
-			    "\"submission\", not \"%.32s\"", v);
-			return -1;
-		}
+		l->role = choice == 0 ? ROLE_MX : ROLE_SUBMISSION;
 	}
 	l->tls = TLS_MODE_NONE;
 	if ((s = config_setting_get_member(g, "tls")) != NULL) {
-		if (cfg_string(c, s, &v) < 0)
+		if (cfg_choice(c, s, modes, "listen: tls must be \"none\", "
+		    "\"starttls\" or \"implicit\"", &choice) < 0)
 			return -1;
-		if (strcmp(v, "none") == 0)
-			l->tls = TLS_MODE_NONE;
-		else if (strcmp(v, "starttls") == 0)
-			l->tls = TLS_MODE_STARTTLS;
-		else if (strcmp(v, "implicit") == 0)
-			l->tls = TLS_MODE_IMPLICIT;
-		else {
-			cfg_error(c, s, "listen: tls must be \"none\", "
-			    "\"starttls\" or \"implicit\", not \"%.32s\"", v);
-			return -1;
-		}
+		l->tls = choice == 0 ? TLS_MODE_NONE : choice == 1 ?
+		    TLS_MODE_STARTTLS : TLS_MODE_IMPLICIT;
 	}
 	return 0;
 }
@@ -151,12 +140,10 @@ cfg_listen(struct cfg_ctx *c, const config_setting_t *s)
 static int
 cfg_readable(struct cfg_ctx *c, const config_setting_t *s, const char *path)
 {
-	char name[160];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0) {
-		cfg_name(s, name, sizeof(name));
-		cfg_error(c, s, "%s: cannot read %.160s: %s", name, path,
+		cfg_key_error(c, s, "cannot read %.160s: %s", path,
 		    strerror(errno));
 		return -1;
 	}

@@ -32,7 +32,10 @@ struct cfg_ctx {
 /* config_values.c */
 void cfg_error(struct cfg_ctx *c, const config_setting_t *s,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void cfg_name(const config_setting_t *s, char *out, size_t outlen);
+/* cfg_error() with the setting's dotted name and ": " before the text:
+ * "timeouts.command: must be a whole number". */
+void cfg_key_error(struct cfg_ctx *c, const config_setting_t *s,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int cfg_string(struct cfg_ctx *c, const config_setting_t *s,
     const char **out);
 int cfg_nonempty(struct cfg_ctx *c, const config_setting_t *s,
@@ -41,6 +44,15 @@ int cfg_number(struct cfg_ctx *c, const config_setting_t *s,
     long long min, long long max, long long *out);
 int cfg_unsigned(struct cfg_ctx *c, const config_setting_t *s,
     long long min, long long max, unsigned *out);
+/* Member key of group g through cfg_unsigned(); 0 with *out untouched
+ * when the key is absent. */
+int cfg_member_unsigned(struct cfg_ctx *c, const config_setting_t *g,
+    const char *key, long long min, long long max, unsigned *out);
+/* A string that must be one of names (NULL-terminated): *out is its
+ * index.  Otherwise the error is what + ", not \"VALUE\"", so what names
+ * the choices: "log_level: must be \"info\" or \"debug\"". */
+int cfg_choice(struct cfg_ctx *c, const config_setting_t *s,
+    const char *const *names, const char *what, int *out);
 int cfg_path(struct cfg_ctx *c, const config_setting_t *s, char **out);
 int cfg_need_group(struct cfg_ctx *c, const config_setting_t *s,
     const char *const *allowed);

@@ -71,7 +71,7 @@ cfg_error(struct cfg_ctx *c, const config_setting_t *s, const char *fmt, ...)
 
 /* The dotted name of a setting ("timeouts.command", "listen[1].role")
  * for error messages. */
-void
+static void
 cfg_name(const config_setting_t *s, char *out, size_t outlen)
 {
 	const config_setting_t *parent = config_setting_parent(s);
@@ -88,14 +88,25 @@ cfg_name(const config_setting_t *s, char *out, size_t outlen)
 		snprintf(out, outlen, "%s[%d]", up, config_setting_index(s));
 }
 
+void
+cfg_key_error(struct cfg_ctx *c, const config_setting_t *s,
+    const char *fmt, ...)
+{
+	char name[160], msg[sizeof(c->err->message)];
+	va_list ap;
+
+	cfg_name(s, name, sizeof(name));
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cfg_error(c, s, "%s: %s", name, msg);
+}
+
 int
 cfg_string(struct cfg_ctx *c, const config_setting_t *s, const char **out)
 {
-	char name[160];
-
 	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-		cfg_name(s, name, sizeof(name));
-		cfg_error(c, s, "%s: must be a string in double quotes", name);
+		cfg_key_error(c, s, "must be a string in double quotes");
 		return -1;
 	}
 	*out = config_setting_get_string(s);
@@ -105,13 +116,10 @@ cfg_string(struct cfg_ctx *c, const config_setting_t *s, const char **out)
 int
 cfg_nonempty(struct cfg_ctx *c, const config_setting_t *s, const char **out)
 {
-	char name[160];
-
 	if (cfg_string(c, s, out) < 0)
 		return -1;
 	if (**out == '\0') {
-		cfg_name(s, name, sizeof(name));
-		cfg_error(c, s, "%s: must not be empty", name);
+		cfg_key_error(c, s, "must not be empty");
 		return -1;
 	}
 	return 0;
@@ -123,10 +131,8 @@ int
 cfg_number(struct cfg_ctx *c, const config_setting_t *s,
     long long min, long long max, long long *out)
 {
-	char name[160];
 	long long v;
 
-	cfg_name(s, name, sizeof(name));
 	switch (config_setting_type(s)) {
 	case CONFIG_TYPE_INT:
 		v = config_setting_get_int(s);
@@ -135,12 +141,12 @@ cfg_number(struct cfg_ctx *c, const config_setting_t *s,
 		v = config_setting_get_int64(s);
 		break;
 	default:
-		cfg_error(c, s, "%s: must be a whole number", name);
+		cfg_key_error(c, s, "must be a whole number");
 		return -1;
 	}
 	if (v < min || v > max) {
-		cfg_error(c, s, "%s: %lld is out of range (%lld to %lld)",
-		    name, v, min, max);
+		cfg_key_error(c, s, "%lld is out of range (%lld to %lld)",
+		    v, min, max);
 		return -1;
 	}
 	*out = v;
@@ -174,10 +180,7 @@ cfg_path(struct cfg_ctx *c, const config_setting_t *s, char **out)
 	else
 		*out = xasprintf("%s/%s", c->dir, v);
 	if (strlen(*out) >= PATH_MAX) {
-		char name[160];
-
-		cfg_name(s, name, sizeof(name));
-		cfg_error(c, s, "%s: path too long", name);
+		cfg_key_error(c, s, "path too long");
 		return -1;
 	}
 	return 0;
@@ -275,12 +278,38 @@ int
 cfg_need_group(struct cfg_ctx *c, const config_setting_t *s,
     const char *const *allowed)
 {
-	char name[160];
-
 	if (!config_setting_is_group(s)) {
-		cfg_name(s, name, sizeof(name));
-		cfg_error(c, s, "%s: must be a group { ... }", name);
+		cfg_key_error(c, s, "must be a group { ... }");
 		return -1;
 	}
 	return cfg_known_keys(c, s, allowed);
+}
+
+int
+cfg_member_unsigned(struct cfg_ctx *c, const config_setting_t *g,
+    const char *key, long long min, long long max, unsigned *out)
+{
+	const config_setting_t *s = config_setting_get_member(g, key);
+
+	if (s == NULL)
+		return 0;
+	return cfg_unsigned(c, s, min, max, out);
+}
+
+int
+cfg_choice(struct cfg_ctx *c, const config_setting_t *s,
+    const char *const *names, const char *what, int *out)
+{
+	const char *v;
+
+	if (cfg_string(c, s, &v) < 0)
+		return -1;
+	for (int i = 0; names[i] != NULL; i++) {
+		if (strcmp(v, names[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	cfg_error(c, s, "%s, not \"%.32s\"", what, v);
+	return -1;
 }
