@@ -102,8 +102,10 @@ configure(struct ub_ctx *ctx, const char *nameserver, char *err, size_t errlen)
 	if ((rc = ub_ctx_set_option(ctx, "do-not-query-localhost:", "no")) != 0 ||
 	    (rc = ub_ctx_set_fwd(ctx, nameserver)) != 0)
 		goto fail;
+	/* The built-in zones exist from ub_ctx_create() on; removing them
+	 * sends these names to the configured server like any other. */
 	for (size_t i = 0; i < sizeof(local_reverse_zones) / sizeof(*local_reverse_zones); i++)
-		if ((rc = ub_ctx_zone_add(ctx, local_reverse_zones[i], "nodefault")) != 0)
+		if ((rc = ub_ctx_zone_remove(ctx, local_reverse_zones[i])) != 0)
 			goto fail;
 	return 0;
 fail:
