@@ -70,22 +70,25 @@ cfg_error(struct cfg_ctx *c, const config_setting_t *s, const char *fmt, ...)
 }
 
 /* The dotted name of a setting ("timeouts.command", "listen[1].role")
- * for error messages. */
-static void
+ * for error messages.  False when it was cut to fit out: callers accept
+ * that, as the name only ever appears in a message. */
+static bool
 cfg_name(const config_setting_t *s, char *out, size_t outlen)
 {
 	const config_setting_t *parent = config_setting_parent(s);
 	char up[128];
+	int n;
 
 	if (parent == NULL || config_setting_is_root(parent)) {
-		snprintf(out, outlen, "%s", s->name ? s->name : "?");
-		return;
+		n = snprintf(out, outlen, "%s", s->name ? s->name : "?");
+		return n >= 0 && (size_t)n < outlen;
 	}
-	cfg_name(parent, up, sizeof(up));
+	(void)cfg_name(parent, up, sizeof(up));
 	if (s->name != NULL)
-		snprintf(out, outlen, "%s.%s", up, s->name);
+		n = snprintf(out, outlen, "%s.%s", up, s->name);
 	else
-		snprintf(out, outlen, "%s[%d]", up, config_setting_index(s));
+		n = snprintf(out, outlen, "%s[%d]", up, config_setting_index(s));
+	return n >= 0 && (size_t)n < outlen;
 }
 
 void
@@ -95,7 +98,7 @@ cfg_key_error(struct cfg_ctx *c, const config_setting_t *s,
 	char name[160], msg[sizeof(c->err->message)];
 	va_list ap;
 
-	cfg_name(s, name, sizeof(name));
+	(void)cfg_name(s, name, sizeof(name));
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -266,7 +269,7 @@ cfg_known_keys(struct cfg_ctx *c, const config_setting_t *s,
 			if (e->name != NULL && strcmp(e->name, allowed[k]) == 0)
 				ok = true;
 		if (!ok) {
-			cfg_name(e, name, sizeof(name));
+			(void)cfg_name(e, name, sizeof(name));
 			cfg_error(c, e, "unknown setting \"%s\"", name);
 			return -1;
 		}
