@@ -27,6 +27,11 @@ struct listen_conf {
 	enum tls_mode tls;
 };
 
+struct tls_cert_conf {
+	char *cert;
+	char *key;
+};
+
 struct config {
 	char *path;			/* the file it was loaded from */
 	char *hostname;			/* our FQDN */
@@ -46,6 +51,15 @@ struct config {
 
 	char *tls_cert;			/* NULL when no tls group */
 	char *tls_key;
+	struct tls_cert_conf *tls_sni;	/* tls.sni: extra certificates by SNI */
+	size_t n_tls_sni;
+
+	unsigned auth_max_failures;	/* auth.max_failures: then 421 and block */
+	unsigned auth_block_time;	/* auth.block_time, seconds */
+	bool auth_allow_authzid;	/* auth.allow_authzid: may act as another user */
+
+	bool submission_check_from;	/* submission.check_from_header */
+	bool submission_hide_ip;	/* submission.hide_client_ip */
 
 	char *dns_nameserver;		/* "IP@PORT" or NULL: system resolver */
 

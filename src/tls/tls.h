@@ -1,0 +1,57 @@
+/*
+ * Server-side TLS (RFC 3207 STARTTLS, RFC 8314 implicit TLS) on OpenSSL 3.
+ *
+ * Key material is read by the master (as root) into tls_keypair records
+ * and handed to the unprivileged smtpd, which builds its SSL_CTXs from
+ * memory: at start-up by inheritance across fork, on SIGHUP through a
+ * socket (tls_keypairs_encode/decode).  The smtpd never opens key files.
+ *
+ * Policy: TLS 1.2 and 1.3 only; for TLS 1.2 ECDHE with AES-GCM or
+ * ChaCha20-Poly1305 only (docs/configuration.md lists them); server
+ * cipher preference; no compression; no renegotiation; session tickets
+ * on.  The first keypair is the default; the others are chosen by SNI
+ * when the requested name matches their certificate (SAN/CN, wildcards).
+ */
+#ifndef DECORUM_TLS_TLS_H
+#define DECORUM_TLS_TLS_H
+
+#include <stddef.h>
+#include <openssl/ssl.h>
+
+#include "common/buf.h"
+
+struct tls_keypair {
+	char *cert_path;	/* for logs */
+	char *cert_pem;		/* full chain, leaf first */
+	size_t cert_len;
+	char *key_pem;		/* wiped on free */
+	size_t key_len;
+};
+
+/* Read both files (bounded size).  0, or -1 with err naming the file. */
+int tls_keypair_read(const char *cert_path, const char *key_path,
+    struct tls_keypair *kp, char *err, size_t errlen);
+void tls_keypairs_free(struct tls_keypair *kps, size_t n);	/* frees kps too */
+
+/* Serialise keypairs for the master → smtpd socket, and back.  decode
+ * returns 0 and a new array, or -1 on malformed input. */
+int tls_keypairs_encode(const struct tls_keypair *kps, size_t n, struct buf *out);
+int tls_keypairs_decode(const char *data, size_t len, struct tls_keypair **kps, size_t *n);
+
+struct tls_server;
+
+/* Build the contexts; validates that each key matches its certificate.
+ * NULL and err (with OpenSSL's reason) on failure. */
+struct tls_server *tls_server_new(const struct tls_keypair *kps, size_t n,
+    char *err, size_t errlen);
+/* Sessions already holding an SSL from it keep working (refcounts). */
+void tls_server_free(struct tls_server *ts);
+/* A new server-side SSL for one connection, or NULL. */
+SSL *tls_server_ssl(struct tls_server *ts);
+
+/* "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384", for Received: and logs. */
+void tls_describe(const SSL *ssl, char *out, size_t outlen);
+/* Drain OpenSSL's error queue into one line of text (for logs). */
+const char *tls_error_text(char *out, size_t outlen);
+
+#endif
