@@ -20,6 +20,17 @@
 
 #include "common/buf.h"
 
+/* Limits of key material: per file, per path, keypairs per server. */
+#define TLS_FILE_MAX		(1024 * 1024)
+#define TLS_PATH_MAX		4096
+#define TLS_KEYPAIRS_MAX	64
+
+/* TLS 1.2 cipher list (TLS 1.3 suites are OpenSSL's defaults). */
+#define TLS_CIPHERS_TLS12 \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:" \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256"
+
 struct tls_keypair {
 	char *cert_path;	/* for logs */
 	char *cert_pem;		/* full chain, leaf first */
@@ -32,9 +43,14 @@ struct tls_keypair {
 int tls_keypair_read(const char *cert_path, const char *key_path,
     struct tls_keypair *kp, char *err, size_t errlen);
 void tls_keypairs_free(struct tls_keypair *kps, size_t n);	/* frees kps too */
+/* Free (and wipe) the members of one keypair; kp itself is the caller's. */
+void tls_keypair_free(struct tls_keypair *kp);
 
 /* Serialise keypairs for the master → smtpd socket, and back.  decode
- * returns 0 and a new array, or -1 on malformed input. */
+ * returns 0 and a new array, or -1 on malformed input.  encode appends in
+ * one piece (-1 when out's maximum is too small or a keypair is out of
+ * bounds); out then holds private keys: wipe it (explicit_bzero of
+ * out->data, out->cap) before buf_free. */
 int tls_keypairs_encode(const struct tls_keypair *kps, size_t n, struct buf *out);
 int tls_keypairs_decode(const char *data, size_t len, struct tls_keypair **kps, size_t *n);
 
