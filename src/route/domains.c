@@ -1,10 +1,11 @@
 /*
  * Local domain tables: see domains.h.  This file is the per-domain cache
- * and the lookups (is_local, user, alias); the users and aliases files are
- * read, parsed and reloaded by domains_table.c, names are checked by
- * domains_syntax.c, and check-config lives in domains_check.c.
+ * and the lookups (is_local, user, alias, senders); the users, aliases and
+ * senders files are read, parsed and reloaded by domains_table.c, names
+ * are checked by domains_syntax.c, and check-config lives in domains_check.c.
  *
- * Called by route.c (for RCPT checks, delivery and `decorum route`).
+ * Called by route.c (for RCPT checks, delivery and `decorum route`) and
+ * senders.c (sender ownership on submission).
  * Trusts the tables it gets from domains_table.c (valid lower-case keys,
  * sorted); trusts nothing in the names it is asked about: a domain name
  * is validated before it is ever joined to a path (no "..", no "/"), and
@@ -37,6 +38,7 @@ struct domain {
 	long long checked_ms;
 	struct domains_table users;
 	struct domains_table aliases;
+	struct domains_table senders;
 };
 
 struct domains {
@@ -68,6 +70,7 @@ domain_free(struct domain *dom)
 {
 	domains_table_free(&dom->users);
 	domains_table_free(&dom->aliases);
+	domains_table_free(&dom->senders);
 	free(dom->name);
 }
 
@@ -121,7 +124,9 @@ domain_get(struct domains *d, const char *name, bool *err)
 			dom->checked_ms = now;
 			domains_table_clear(&dom->users);
 			domains_table_clear(&dom->aliases);
+			domains_table_clear(&dom->senders);
 			dom->users.present = dom->aliases.present = false;
+			dom->senders.present = false;
 		}
 		*err = !missing;
 		return NULL;
@@ -139,12 +144,15 @@ domain_get(struct domains *d, const char *name, bool *err)
 		dom->name = xstrdup(key);
 		dom->users.path = xasprintf("%s/users", path);
 		dom->aliases.path = xasprintf("%s/aliases", path);
+		dom->senders.path = xasprintf("%s/senders", path);
+		dom->senders.senders = true;
 	}
 	dom->local = true;
 	dom->dir_error = false;
 	dom->checked_ms = now;
 	domains_table_refresh(&dom->users, false);
 	domains_table_refresh(&dom->aliases, true);
+	domains_table_refresh(&dom->senders, true);
 	return dom;
 }
 
@@ -160,9 +168,11 @@ domains_is_local(struct domains *d, const char *domain)
 	return dom != NULL;
 }
 
+enum table_kind { TABLE_USERS, TABLE_ALIASES, TABLE_SENDERS };
+
 static int
 lookup(struct domains *d, const char *local, const char *domain,
-    bool aliases, const struct domains_entry **out)
+    enum table_kind kind, const struct domains_entry **out)
 {
 	char key[SMTP_LOCAL_PART_MAX + 1];
 	struct domain *dom;
@@ -175,7 +185,8 @@ lookup(struct domains *d, const char *local, const char *domain,
 		return -1;
 	if (dom == NULL)
 		return 0;
-	t = aliases ? &dom->aliases : &dom->users;
+	t = kind == TABLE_ALIASES ? &dom->aliases :
+	    kind == TABLE_SENDERS ? &dom->senders : &dom->users;
 	if (t->broken)
 		return -1;
 	if (strlen(local) > SMTP_LOCAL_PART_MAX)
@@ -190,7 +201,7 @@ domains_user(struct domains *d, const char *local, const char *domain,
     const char **hash)
 {
 	const struct domains_entry *e;
-	int r = lookup(d, local, domain, false, &e);
+	int r = lookup(d, local, domain, TABLE_USERS, &e);
 
 	if (r == 1 && hash != NULL)
 		*hash = e->hash;
@@ -202,10 +213,24 @@ domains_alias(struct domains *d, const char *local, const char *domain,
     char *const **targets, size_t *n)
 {
 	const struct domains_entry *e;
-	int r = lookup(d, local, domain, true, &e);
+	int r = lookup(d, local, domain, TABLE_ALIASES, &e);
 
 	if (r == 1) {
 		*targets = e->targets;
+		*n = e->n_targets;
+	}
+	return r;
+}
+
+int
+domains_senders(struct domains *d, const char *local, const char *domain,
+    char *const **addrs, size_t *n)
+{
+	const struct domains_entry *e;
+	int r = lookup(d, local, domain, TABLE_SENDERS, &e);
+
+	if (r == 1) {
+		*addrs = e->targets;
 		*n = e->n_targets;
 	}
 	return r;

@@ -1,7 +1,9 @@
 /*
  * The local domain tables: a domain is local when <domains>/<domain>/
- * exists; its "users" file lists mailboxes (local:HASH or local:) and its
- * "aliases" file maps local parts to targets (aliases(5) style).
+ * exists; its "users" file lists mailboxes (local:HASH or local:), its
+ * "aliases" file maps local parts to targets (aliases(5) style) and its
+ * optional "senders" file lists, in the aliases syntax, the extra
+ * envelope senders a user may submit as ("local: addr, @domain").
  *
  * Files are re-read when they change (checked by mtime at most once a
  * second), so `decorum user add` takes effect without a reload.
@@ -36,6 +38,12 @@ int domains_user(struct domains *d, const char *local, const char *domain,
  * next call on d), 0 no such alias, -1 table unreadable. */
 int domains_alias(struct domains *d, const char *local, const char *domain,
     char *const **targets, size_t *n);
+
+/* Issue 3: 1 the user has a senders line: *addrs is its n entries as
+ * written ("addr" or "@domain"; valid until the next call on d), 0 none,
+ * -1 table unreadable. */
+int domains_senders(struct domains *d, const char *local, const char *domain,
+    char *const **addrs, size_t *n);
 
 /* What an alias target is.  Only addresses are routed today; the others
  * are refused (RFC 5321 3.9.1 lets an alias expand to anything, but

@@ -8,7 +8,9 @@
  * table that checks clean is one the daemon will load; then it goes
  * further than a lookup does: every alias target must be deliverable
  * (no pipes, files or :include:, no foreign domain unless it is the
- * postmaster) and no alias may be hidden by a user of the same name.
+ * postmaster) and no alias may be hidden by a user of the same name;
+ * every senders line must name a user of the domain and list addresses
+ * (local@domain) or whole domains (@domain).
  * Reports in file order, not key order.  The only I/O is reading the
  * folder and its files, and stat() of target domains' folders.
  */
@@ -106,6 +108,39 @@ check_targets(struct domains_sink *k, const char *dir, const char *domain,
 	free(byline);
 }
 
+/* check-config: the senders file (issue 3). */
+static void
+check_senders(struct domains_sink *k, const struct domains_table *users,
+    const struct domains_table *senders)
+{
+	char local[SMTP_LOCAL_PART_MAX + 1], tdom[SMTP_DOMAIN_MAX + 1];
+	const struct domains_entry **byline = xcalloc(senders->n,
+	    sizeof(*byline));
+
+	for (size_t i = 0; i < senders->n; i++)
+		byline[i] = &senders->e[i];
+	qsort(byline, senders->n, sizeof(*byline), entry_line_cmp);
+	for (size_t i = 0; i < senders->n; i++) {
+		const struct domains_entry *e = byline[i];
+
+		if (domains_table_find(users, e->key) == NULL)
+			domains_sink_error(k, senders->path, e->line,
+			    "senders of %s: no such user in this domain",
+			    e->key);
+		for (size_t j = 0; j < e->n_targets; j++) {
+			const char *t = e->targets[j];
+
+			if (t[0] == '@' ? !domains_valid_domain(t + 1) :
+			    domains_split_address(t, local, tdom) < 0 ||
+			    tdom[0] == '\0' || !domains_valid_domain(tdom))
+				domains_sink_error(k, senders->path, e->line,
+				    "senders of %s: \"%.100s\" is not "
+				    "local@domain or @domain", e->key, t);
+		}
+	}
+	free(byline);
+}
+
 int
 domains_check(const char *dir, const char *postmaster,
     domains_report_fn *report, void *arg)
@@ -121,6 +156,7 @@ domains_check(const char *dir, const char *postmaster,
 	}
 	while ((de = readdir(dp)) != NULL) {
 		struct domains_table users = { 0 }, aliases = { 0 };
+		struct domains_table senders = { .senders = true };
 		char lname[SMTP_DOMAIN_MAX + 1];
 		struct stat st;
 		char *path;
@@ -142,12 +178,16 @@ domains_check(const char *dir, const char *postmaster,
 		}
 		users.path = xasprintf("%s/users", path);
 		aliases.path = xasprintf("%s/aliases", path);
+		senders.path = xasprintf("%s/senders", path);
 		(void)domains_table_load(&k, &users, false, &st);
 		(void)domains_table_load(&k, &aliases, true, &st);
+		(void)domains_table_load(&k, &senders, true, &st);
 		check_targets(&k, dir, de->d_name, &users, &aliases,
 		    postmaster);
+		check_senders(&k, &users, &senders);
 		domains_table_free(&users);
 		domains_table_free(&aliases);
+		domains_table_free(&senders);
 		free(path);
 	}
 	closedir(dp);

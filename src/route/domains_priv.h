@@ -4,7 +4,8 @@
  *
  *   domains.c          the per-domain cache and the lookups (domains.h)
  *   domains_syntax.c   local parts, domain names, addresses, alias targets
- *   domains_table.c    one users or aliases file: read, parse, reload
+ *   domains_table.c    one users, aliases or senders file: read, parse,
+ *                      reload (senders has the aliases syntax)
  *   domains_check.c    `decorum check-config` over every domain folder
  *
  * A table is a sorted array of entries with lower-case keys; it is owned
@@ -33,6 +34,7 @@ struct domains_table {
 	char *path;
 	bool present;		/* file exists (a missing file is empty) */
 	bool broken;		/* unreadable or invalid: lookups tempfail */
+	bool senders;		/* a senders file: aliases syntax, own wording */
 	dev_t dev;
 	ino_t ino;
 	off_t size;

@@ -1,6 +1,6 @@
 /*
- * One users or aliases file of a local domain: read it (bounded), parse
- * it into a sorted table, and reload it when it changes.  See domains.h
+ * One users, aliases or senders file of a local domain: read it
+ * (bounded), parse it into a sorted table, and reload it when it changes.  See domains.h
  * for the file formats and domains_priv.h for the table.
  *
  * Called by domains.c (lookups, through domains_table_refresh) and by
@@ -126,10 +126,18 @@ table_add(struct domains_table *t, const char *key, size_t keylen,
 	return e;
 }
 
+/* What an aliases-syntax entry is called in errors. */
+static const char *
+entry_noun(const struct domains_table *t)
+{
+	return t->senders ? "senders of" : "alias";
+}
+
 /* Split an alias value at commas outside double quotes (aliases(5)). */
 static void
-alias_targets(struct domains_sink *k, const char *file, struct domains_entry *e,
-    const char *v, size_t len)
+alias_targets(struct domains_sink *k, const char *file,
+    const struct domains_table *t, struct domains_entry *e, const char *v,
+    size_t len)
 {
 	size_t i = 0;
 
@@ -154,13 +162,14 @@ alias_targets(struct domains_sink *k, const char *file, struct domains_entry *e,
 		if (end == start)
 			continue;	/* "a,,b" and joins of continuations */
 		if (quoted) {
-			domains_sink_error(k, file, e->line, "alias %s: "
-			    "unbalanced quote", e->key);
+			domains_sink_error(k, file, e->line, "%s %s: "
+			    "unbalanced quote", entry_noun(t), e->key);
 			return;
 		}
 		if (e->n_targets >= ALIAS_TARGETS_MAX) {
-			domains_sink_error(k, file, e->line, "alias %s: more "
-			    "than %d targets", e->key, ALIAS_TARGETS_MAX);
+			domains_sink_error(k, file, e->line, "%s %s: more "
+			    "than %d targets", entry_noun(t), e->key,
+			    ALIAS_TARGETS_MAX);
 			return;
 		}
 		if (e->n_targets % 16 == 0)
@@ -184,7 +193,8 @@ parse_entry(struct domains_sink *k, const char *file, struct domains_table *t,
 	struct domains_entry *e;
 
 	if (colon == NULL) {
-		domains_sink_error(k, file, line, "expected \"%s\"", aliases ?
+		domains_sink_error(k, file, line, "expected \"%s\"",
+		    t->senders ? "local: address, @domain" : aliases ?
 		    "local: target, target" : "local:HASH or local:");
 		return;
 	}
@@ -224,10 +234,10 @@ parse_entry(struct domains_sink *k, const char *file, struct domains_table *t,
 	}
 	e = table_add(t, s, klen, line);
 	before = k->errors;
-	alias_targets(k, file, e, v, vlen);
+	alias_targets(k, file, t, e, v, vlen);
 	if (e->n_targets == 0 && k->errors == before)
-		domains_sink_error(k, file, line, "alias %s: no targets",
-		    e->key);
+		domains_sink_error(k, file, line, "%s %s: no %s",
+		    entry_noun(t), e->key, t->senders ? "addresses" : "targets");
 }
 
 /* Parse a whole file image.  Errors go to k; the caller decides what an
