@@ -35,6 +35,11 @@
 #include "common/config_priv.h"
 #include "common/xmalloc.h"
 
+/* auth.* defaults (docs/configuration.md): five wrong passwords, then ten
+ * minutes out.  Here rather than in bounds.h, which another module owns. */
+#define DEFAULT_AUTH_MAX_FAILURES	5
+#define DEFAULT_AUTH_BLOCK_TIME		600
+
 static int
 cfg_hostname_default(struct cfg_ctx *c)
 {
@@ -192,6 +197,40 @@ cfg_queue(struct cfg_ctx *c, const config_setting_t *g)
 	return 0;
 }
 
+/* auth: the failure throttle (auth/throttle.h) and RFC 4616 authzid. */
+static int
+cfg_auth(struct cfg_ctx *c, const config_setting_t *g)
+{
+	static const char *const keys[] = { "max_failures", "block_time",
+	    "allow_authzid", NULL };
+
+	if (cfg_need_group(c, g, keys) < 0 ||
+	    cfg_member_unsigned(c, g, "max_failures", 1, 1000,
+	    &c->cfg->auth_max_failures) < 0 ||
+	    cfg_member_unsigned(c, g, "block_time", 1, 366LL * 86400,
+	    &c->cfg->auth_block_time) < 0 ||
+	    cfg_member_bool(c, g, "allow_authzid",
+	    &c->cfg->auth_allow_authzid) < 0)
+		return -1;
+	return 0;
+}
+
+/* submission: what authenticated submission checks and shows. */
+static int
+cfg_submission(struct cfg_ctx *c, const config_setting_t *g)
+{
+	static const char *const keys[] = { "check_from_header",
+	    "hide_client_ip", NULL };
+
+	if (cfg_need_group(c, g, keys) < 0 ||
+	    cfg_member_bool(c, g, "check_from_header",
+	    &c->cfg->submission_check_from) < 0 ||
+	    cfg_member_bool(c, g, "hide_client_ip",
+	    &c->cfg->submission_hide_ip) < 0)
+		return -1;
+	return 0;
+}
+
 static int
 cfg_log_level(struct cfg_ctx *c, const config_setting_t *s)
 {
@@ -262,6 +301,8 @@ static const struct {
 	{ "max_connections_per_ip", cfg_limit },
 	{ "timeouts", cfg_timeouts },
 	{ "queue", cfg_queue },
+	{ "auth", cfg_auth },
+	{ "submission", cfg_submission },
 	{ "log_level", cfg_log_level },
 };
 
@@ -286,6 +327,8 @@ cfg_defaults(struct cfg_ctx *c)
 	cfg->retry_min = DEFAULT_RETRY_MIN;
 	cfg->retry_max = DEFAULT_RETRY_MAX;
 	cfg->queue_lifetime = DEFAULT_QUEUE_LIFETIME;
+	cfg->auth_max_failures = DEFAULT_AUTH_MAX_FAILURES;
+	cfg->auth_block_time = DEFAULT_AUTH_BLOCK_TIME;
 	cfg->relay_networks = xcalloc(2, sizeof(*cfg->relay_networks));
 	if (netaddr_parse_mask("127.0.0.0/8", &cfg->relay_networks[0]) < 0 ||
 	    netaddr_parse_mask("::1/128", &cfg->relay_networks[1]) < 0)
@@ -431,6 +474,11 @@ config_free(struct config *cfg)
 	free(cfg->listen);
 	free(cfg->tls_cert);
 	free(cfg->tls_key);
+	for (size_t i = 0; i < cfg->n_tls_sni; i++) {
+		free(cfg->tls_sni[i].cert);
+		free(cfg->tls_sni[i].key);
+	}
+	free(cfg->tls_sni);
 	free(cfg->dns_nameserver);
 	memset(cfg, 0, sizeof(*cfg));
 }

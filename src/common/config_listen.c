@@ -1,6 +1,7 @@
 /*
  * Configuration of the network side: listen (addresses, roles, TLS modes),
- * relay_networks, the tls key pair and the dns forwarder.  See config.h
+ * relay_networks, the tls key pair (and the extra pairs chosen by SNI)
+ * and the dns forwarder.  See config.h
  * for the fields and docs/configuration.md for the syntax.
  *
  * Called by config.c's key table while a file is loaded.  Addresses are
@@ -8,8 +9,8 @@
  * files are opened (and closed) once, so a missing or unreadable key is
  * reported by name now rather than at the first STARTTLS.
  * Invariants: no two listeners share an address; n_listen and
- * n_relay_networks count only entries filled completely, so config_free()
- * is safe after an error half-way through a list.
+ * n_relay_networks and n_tls_sni count only entries filled completely,
+ * so config_free() is safe after an error half-way through a list.
  */
 #include "common/config_priv.h"
 
@@ -151,25 +152,81 @@ cfg_readable(struct cfg_ctx *c, const config_setting_t *s, const char *path)
 	return 0;
 }
 
+/* One cert/key pair of group g, both required and readable.  what names
+ * the group in the "needs both" error ("tls", "tls.sni[0]"). */
+static int
+cfg_tls_pair(struct cfg_ctx *c, const config_setting_t *g, const char *what,
+    struct tls_cert_conf *out)
+{
+	const config_setting_t *cert = config_setting_get_member(g, "cert");
+	const config_setting_t *key = config_setting_get_member(g, "key");
+
+	if (cert == NULL || key == NULL) {
+		cfg_error(c, g, "%s: needs both cert and key", what);
+		return -1;
+	}
+	if (cfg_path(c, cert, &out->cert) < 0 ||
+	    cfg_readable(c, cert, out->cert) < 0 ||
+	    cfg_path(c, key, &out->key) < 0 ||
+	    cfg_readable(c, key, out->key) < 0)
+		return -1;
+	return 0;
+}
+
+/* tls.sni: a list of { cert; key; } groups, each chosen by the names in
+ * its certificate (the TLS module reads them). */
+static int
+cfg_tls_sni(struct cfg_ctx *c, const config_setting_t *s)
+{
+	static const char *const keys[] = { "cert", "key", NULL };
+	struct config *cfg = c->cfg;
+	int n;
+
+	if (!config_setting_is_list(s)) {
+		cfg_error(c, s, "tls.sni: must be a list of groups, e.g. "
+		    "( { cert = \"other.pem\"; key = \"other.key\"; } )");
+		return -1;
+	}
+	n = config_setting_length(s);
+	cfg->tls_sni = xcalloc((size_t)n + 1, sizeof(*cfg->tls_sni));
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(s,
+		    (unsigned)i);
+		struct tls_cert_conf pair = { 0 };
+		char what[32];
+		int rc;
+
+		if (cfg_need_group(c, g, keys) < 0)
+			return -1;
+		snprintf(what, sizeof(what), "tls.sni[%d]", i);
+		rc = cfg_tls_pair(c, g, what, &pair);
+		if (rc < 0) {
+			free(pair.cert);
+			free(pair.key);
+			return -1;
+		}
+		cfg->tls_sni[cfg->n_tls_sni++] = pair;
+	}
+	return 0;
+}
+
 int
 cfg_tls(struct cfg_ctx *c, const config_setting_t *g)
 {
-	static const char *const keys[] = { "cert", "key", NULL };
-	const config_setting_t *cert, *key;
+	static const char *const keys[] = { "cert", "key", "sni", NULL };
+	struct tls_cert_conf pair = { 0 };
+	const config_setting_t *sni;
+	int rc;
 
 	if (cfg_need_group(c, g, keys) < 0)
 		return -1;
-	cert = config_setting_get_member(g, "cert");
-	key = config_setting_get_member(g, "key");
-	if (cert == NULL || key == NULL) {
-		cfg_error(c, g, "tls: needs both cert and key");
+	rc = cfg_tls_pair(c, g, "tls", &pair);
+	c->cfg->tls_cert = pair.cert;
+	c->cfg->tls_key = pair.key;
+	if (rc < 0)
 		return -1;
-	}
-	if (cfg_path(c, cert, &c->cfg->tls_cert) < 0 ||
-	    cfg_readable(c, cert, c->cfg->tls_cert) < 0 ||
-	    cfg_path(c, key, &c->cfg->tls_key) < 0 ||
-	    cfg_readable(c, key, c->cfg->tls_key) < 0)
-		return -1;
+	if ((sni = config_setting_get_member(g, "sni")) != NULL)
+		return cfg_tls_sni(c, sni);
 	return 0;
 }
 

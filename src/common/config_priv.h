@@ -48,6 +48,10 @@ int cfg_unsigned(struct cfg_ctx *c, const config_setting_t *s,
  * when the key is absent. */
 int cfg_member_unsigned(struct cfg_ctx *c, const config_setting_t *g,
     const char *key, long long min, long long max, unsigned *out);
+/* Member key of group g, which must be true or false (not 0/1, not a
+ * string); 0 with *out untouched when the key is absent. */
+int cfg_member_bool(struct cfg_ctx *c, const config_setting_t *g,
+    const char *key, bool *out);
 /* A string that must be one of names (NULL-terminated): *out is its
  * index.  Otherwise the error is what + ", not \"VALUE\"", so what names
  * the choices: "log_level: must be \"info\" or \"debug\"". */

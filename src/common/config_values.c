@@ -300,6 +300,22 @@ cfg_member_unsigned(struct cfg_ctx *c, const config_setting_t *g,
 }
 
 int
+cfg_member_bool(struct cfg_ctx *c, const config_setting_t *g,
+    const char *key, bool *out)
+{
+	const config_setting_t *s = config_setting_get_member(g, key);
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+		cfg_key_error(c, s, "must be true or false");
+		return -1;
+	}
+	*out = config_setting_get_bool(s) != 0;
+	return 0;
+}
+
+int
 cfg_choice(struct cfg_ctx *c, const config_setting_t *s,
     const char *const *names, const char *what, int *out)
 {
