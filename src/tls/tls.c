@@ -253,7 +253,8 @@ ctx_new(const struct tls_keypair *kp, char *err, size_t errlen)
 	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE |
 	    SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_IGNORE_UNEXPECTED_EOF);
-	SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET |
+	    SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
 	/* Thousands of idle sessions should not hold 34 KiB of buffers. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	if (ctx_load(ctx, kp, err, errlen) < 0) {
