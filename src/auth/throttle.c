@@ -9,8 +9,8 @@
  * (::ffff:a.b.c.d, what a dual-stack socket reports) is its IPv4 address,
  * so one client cannot get two budgets.  Other families (a local socket)
  * share one key.
- * Policy: failures count within a window of block_seconds from the first
- * one; the n-th failure asks for a delay of 2^(n-1) seconds, capped at
+ * Policy: failures count within THROTTLE_WINDOW from the first one; the
+ * n-th failure asks for a delay of 2^(n-1) seconds, capped at
  * THROTTLE_DELAY_MAX; at max_failures (0: never) the address is blocked
  * until block_seconds later, and then starts afresh.  A success forgets it.
  * Limits: at most max_entries addresses; a new one evicts the entry with
@@ -157,7 +157,7 @@ auth_throttle_fail(struct auth_throttle *t, const struct sockaddr *sa,
 		e->used = true;
 		throttle_key(sa, e->key);
 	}
-	if (e->failures > 0 && now - e->window_start >= (time_t)t->block_seconds &&
+	if (e->failures > 0 && now - e->window_start >= THROTTLE_WINDOW &&
 	    e->blocked_until == 0) {
 		e->failures = 0;	/* the old failures are out of the window */
 	}

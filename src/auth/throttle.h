@@ -3,7 +3,7 @@
  *
  * Each failed AUTH from an address makes the next reply to it wait longer
  * (1 s, 2 s, 4 s, ... capped at THROTTLE_DELAY_MAX); after max_failures
- * within the block window the address is blocked for block_seconds: the
+ * within THROTTLE_WINDOW the address is blocked for block_seconds: the
  * session gets 421 and new connections from it are refused.  A success
  * clears the address.  The table is bounded (max_entries); when full,
  * the stalest entry goes.  Time is passed in, so tests can move it.
@@ -16,6 +16,9 @@
 #include <time.h>
 
 #define THROTTLE_DELAY_MAX 16	/* seconds */
+/* Failures older than this are forgotten (a short block_time must not
+ * shrink it: the failure delays alone would then outlast it). */
+#define THROTTLE_WINDOW 3600	/* seconds */
 
 struct auth_throttle;
 

@@ -110,9 +110,17 @@ test_window(void **state)
 	assert_false(auth_throttle_fail(t, SA(a), 0, &delay));
 	assert_false(auth_throttle_fail(t, SA(a), 10, &delay));
 	/* The third failure comes after the window: no block. */
-	assert_false(auth_throttle_fail(t, SA(a), 700, &delay));
+	assert_false(auth_throttle_fail(t, SA(a), THROTTLE_WINDOW + 1, &delay));
 	assert_int_equal(delay, 1);
-	assert_false(auth_throttle_blocked(t, SA(a), 700));
+	assert_false(auth_throttle_blocked(t, SA(a), THROTTLE_WINDOW + 1));
+	auth_throttle_free(t);
+
+	/* A block_time shorter than the failure delays does not shrink the
+	 * window: slow guessing is still counted. */
+	t = auth_throttle_new(3, 3, 16);
+	assert_false(auth_throttle_fail(t, SA(a), 0, &delay));
+	assert_false(auth_throttle_fail(t, SA(a), 1, &delay));
+	assert_true(auth_throttle_fail(t, SA(a), 3, &delay));
 	auth_throttle_free(t);
 }
 
