@@ -14,16 +14,32 @@ Run:  DECORUM_BUILD=/path/to/builddir /usr/bin/python3 -m pytest -q tests/integr
   stopped and its stderr is searched for sanitizer reports: any report
   fails the test.  The directory is removed when the test passed and kept
   (path printed) when it failed.
+- `certs` (issue 3): per-test copies of self-signed certificates made
+  once per session with the openssl CLI: `mx` (CN/SAN mx.example.test,
+  the default), `other` (other.example.test, chosen by SNI), `next` (a
+  second mx.example.test with its own key, for reloads) and `broken`
+  (garbage PEM).  Each is a (cert_path, key_path) pair.
+- `tls_mta`: mta() with the tls group, the four TLS listeners (ports in
+  m.ports: mx_starttls, mx_implicit, sub_starttls, sub_implicit),
+  auth = { max_failures = 3; block_time = 3; }, the aliases
+  info: alice / team: alice, bob, and a senders file giving alice
+  alice.smith@example.test and @alice.example.  Keyword arguments
+  override any of these.
+- TLS client helpers for smtpraw.Smtp: client_context(), starttls(),
+  implicit(), auth_plain_b64().
 """
 
+import base64
 import os
 import shutil
+import ssl
 import tempfile
 
 import pytest
 
 from dnsstub import DnsStub
-from mtaproc import Mta
+from mtaproc import HOSTNAME, Mta, make_cert
+from smtpraw import Smtp, check
 
 HELO = "client.example.org"
 
@@ -101,3 +117,108 @@ def mta(build_dir, dns, workdir):
 def _excerpt(text, marks):
     i = min(text.find(mk) for mk in marks if mk in text)
     return text[max(0, i - 500):i + 3000]
+
+
+# -- TLS, submission and AUTH (issue 3) -----------------------------------
+
+TLS_ALIASES = [
+    ("team", ["alice", "bob"]),             # two users: nobody owns it
+    ("info", ["alice"]),                    # only alice: alice owns it
+    ("crew", ["team"]),
+]
+TLS_SENDERS = {"alice": ["alice.smith@example.test", "@alice.example"]}
+PASSWORDS = {"alice": "alice-pw", "bob": "bob-pw", "demo": "demo-pw"}
+
+
+@pytest.fixture(scope="session")
+def cert_originals():
+    d = tempfile.mkdtemp(prefix="decorum-certs-")
+    made = {"mx": make_cert(d, "mx", HOSTNAME),
+            "other": make_cert(d, "other", "other.example.test"),
+            "next": make_cert(d, "next", HOSTNAME)}
+    broken = (os.path.join(d, "broken.pem"), os.path.join(d, "broken.key"))
+    with open(broken[0], "w") as f:
+        f.write("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n"
+                "-----END CERTIFICATE-----\n")
+    with open(broken[1], "w") as f:
+        f.write("-----BEGIN PRIVATE KEY-----\nZ2FyYmFnZQ==\n"
+                "-----END PRIVATE KEY-----\n")
+    made["broken"] = broken
+    yield made
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def certs(cert_originals, workdir):
+    """Per-test copies, so a reload test may overwrite them."""
+    d = os.path.join(workdir, "certs")
+    os.makedirs(d)
+    out = {}
+    for name, pair in cert_originals.items():
+        out[name] = tuple(shutil.copy(p, os.path.join(d, os.path.basename(p)))
+                          for p in pair)
+    return out
+
+
+@pytest.fixture
+def tls_mta(mta, certs):
+    def factory(**options):
+        opts = dict(tls={"cert": certs["mx"][0], "key": certs["mx"][1],
+                         "sni": [certs["other"]]},
+                    auth={"max_failures": 3, "block_time": 3},
+                    aliases=TLS_ALIASES, senders=TLS_SENDERS)
+        opts.update(options)
+        return mta(**opts)
+    return factory
+
+
+def client_context(minimum=None, maximum=None, ciphers=None):
+    """A client context that does not verify (the certificates are
+    self-signed); tests compare the peer certificate's bytes instead."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if minimum is not None:
+        ctx.minimum_version = minimum
+    if maximum is not None:
+        ctx.maximum_version = maximum
+    if ciphers is not None:
+        ctx.set_ciphers(ciphers)
+    return ctx
+
+
+def starttls(s, server_hostname=HOSTNAME, ctx=None):
+    """STARTTLS on an smtpraw.Smtp, check the 220 (RFC 3207 4), then
+    handshake over the same socket.  Nothing may follow the 220 in
+    plaintext."""
+    r = s.cmd("STARTTLS")
+    check(r, 220, "2.0.0", contains="Ready to start TLS", what="STARTTLS")
+    assert s.buf == b"", "bytes after the 220 to STARTTLS: %r" % s.buf
+    s.sock = (ctx or client_context()).wrap_socket(
+        s.sock, server_hostname=server_hostname)
+    return s
+
+
+def implicit(port, server_hostname=HOSTNAME, ctx=None, greet=True):
+    """An smtpraw.Smtp over implicit TLS (RFC 8314): handshake first,
+    then the greeting."""
+    s = Smtp(port, greet=False)
+    try:
+        s.sock = (ctx or client_context()).wrap_socket(
+            s.sock, server_hostname=server_hostname)
+    except BaseException:
+        s.close()
+        raise
+    if greet:
+        s.greeting = s.reply()
+    return s
+
+
+def auth_plain_b64(authcid, password, authzid=""):
+    """RFC 4616 message: authzid NUL authcid NUL passwd, base64."""
+    raw = "%s\0%s\0%s" % (authzid, authcid, password)
+    return base64.b64encode(raw.encode("utf-8")).decode("ascii")
+
+
+def b64(text):
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")

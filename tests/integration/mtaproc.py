@@ -15,6 +15,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import time
 
@@ -86,10 +87,50 @@ def proc_uid(pid):
     raise AssertionError("no Uid in /proc/%d/status" % pid)
 
 
+def make_cert(directory, name, cn, days=2):
+    """A CA-less self-signed P-256 certificate for cn (CN and SAN), made
+    with the openssl CLI as the issue's contract says.  Returns
+    (cert_path, key_path) = DIR/NAME.pem, DIR/NAME.key."""
+    cert = os.path.join(directory, name + ".pem")
+    key = os.path.join(directory, name + ".key")
+    r = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec",
+         "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-days", str(days), "-subj", "/CN=" + cn,
+         "-addext", "subjectAltName=DNS:" + cn,
+         "-keyout", key, "-out", cert],
+        capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, "openssl req failed: %s" % r.stderr
+    return cert, key
+
+
+def cert_der(cert_path):
+    """The DER bytes of the first certificate in a PEM file, to compare
+    with SSLSocket.getpeercert(binary_form=True)."""
+    with open(cert_path) as f:
+        pem = f.read()
+    end = "-----END CERTIFICATE-----"
+    return ssl.PEM_cert_to_DER_cert(pem[:pem.index(end) + len(end)] + "\n")
+
+
+# The four TLS listeners of issue 3, by the names the tests use.
+TLS_LISTENERS = (("mx_starttls", "mx", "starttls"),
+                 ("mx_implicit", "mx", "implicit"),
+                 ("sub_starttls", "submission", "starttls"),
+                 ("sub_implicit", "submission", "implicit"))
+
+
 class Mta:
     def __init__(self, build, root, dns, relay_networks=(), ipv6=False,
                  users=None, aliases=None, extra_conf="", user=None,
+                 tls=None, auth=None, submission=None, senders=None,
                  **limits):
+        """tls: None, or a dict cert=, key=, sni=[(cert, key), ...]:
+        writes the tls group and adds the four listeners of
+        TLS_LISTENERS (ports in self.ports) next to the plaintext one.
+        auth / submission: dicts written as those groups (values:
+        int, bool or str).  senders: {local: [addr, ...]} written to
+        domains/example.test/senders."""
         self.build = build
         self.root = str(root)
         self.dns = dns
@@ -103,6 +144,12 @@ class Mta:
         self.mailboxes = os.path.join(self.root, "mail")
         self.port = _free_port(socket.AF_INET, "127.0.0.1")
         self.port6 = _free_port(socket.AF_INET6, "::1") if ipv6 else None
+        self.tls = tls
+        self.ports = {}
+        if tls is not None:
+            for name, _, _ in TLS_LISTENERS:
+                self.ports[name] = _free_port(socket.AF_INET, "127.0.0.1")
+        self.groups = {"auth": auth, "submission": submission}
         self.proc = None
         self.exits = []         # exit codes of stopped daemons
         self.limits = dict(max_message_size=100000, max_recipients=5,
@@ -116,6 +163,8 @@ class Mta:
         self.write_config(relay_networks, extra_conf, user)
         self.write_domain(DOMAIN, DEFAULT_USERS if users is None else users,
                           DEFAULT_ALIASES if aliases is None else aliases)
+        if senders is not None:
+            self.write_senders(senders)
 
     # -- files -----------------------------------------------------------
     def write_config(self, relay_networks=(), extra_conf="", user=None):
@@ -125,6 +174,11 @@ class Mta:
         if self.port6:
             listen.append('  { address = "[::1]:%d"; role = "mx"; '
                           'tls = "none"; }' % self.port6)
+        for name, role, mode in TLS_LISTENERS:
+            if name in self.ports:
+                listen.append('  { address = "127.0.0.1:%d"; role = "%s"; '
+                              'tls = "%s"; }'
+                              % (self.ports[name], role, mode))
         text = """\
 hostname = "{host}";
 spool = "{spool}";
@@ -150,9 +204,29 @@ queue = {{ retry_min = {retry_min}; retry_max = {retry_max}; lifetime = {lifetim
            listen=",\n".join(listen), ns=self.dns.nameserver, **lim)
         if user:
             text += 'user = "%s";\n' % user
+        text += self._tls_conf()
+        for group, values in self.groups.items():
+            if values:
+                text += "%s = { %s };\n" % (group, " ".join(
+                    "%s = %s;" % (k, _conf_value(v))
+                    for k, v in values.items()))
         text += extra_conf
         with open(self.conf, "w") as f:
             f.write(text)
+
+    def _tls_conf(self):
+        if self.tls is None:
+            return ""
+        sni = ", ".join('{ cert = "%s"; key = "%s"; }' % pair
+                        for pair in self.tls.get("sni", ()))
+        return ('tls = {{ cert = "{c}"; key = "{k}"; sni = ( {s} ); }};\n'
+                .format(c=self.tls["cert"], k=self.tls["key"], s=sni))
+
+    def write_senders(self, senders, domain=DOMAIN):
+        with open(os.path.join(self.domain_dir(domain), "senders"), "w",
+                  encoding="utf-8") as f:
+            for local, addrs in senders.items():
+                f.write("%s: %s\n" % (local, ", ".join(addrs)))
 
     def domain_dir(self, domain=DOMAIN):
         return os.path.join(self.domains, domain)
@@ -192,6 +266,7 @@ queue = {{ retry_min = {retry_min}; retry_max = {retry_max}; lifetime = {lifetim
         out = [("127.0.0.1", self.port)]
         if self.port6:
             out.append(("::1", self.port6))
+        out += [("127.0.0.1", p) for p in self.ports.values()]
         return out
 
     def wait_ready(self, timeout):
@@ -382,6 +457,14 @@ queue = {{ retry_min = {retry_min}; retry_max = {retry_max}; lifetime = {lifetim
         return subprocess.run([self.decorum, "-c", self.conf] + list(args),
                               input=input, capture_output=True, text=True,
                               timeout=timeout, env=env)
+
+
+def _conf_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    return '"%s"' % v
 
 
 def _group_alive(pgid):
