@@ -18,8 +18,10 @@
  * comments (nested, quoted-pairs) and white space anywhere between tokens;
  * empty list elements (obs-mbox-list) skipped; groups refused.  Each
  * address comes out without comments or white space, a quoted local part
- * kept in its quotes, at most SMTP_ADDRESS_MAX octets.  UTF-8 is atext
- * (RFC 6532 3.2).  No recursion: the input cannot grow the stack.
+ * kept in its quotes (no control octets in it), a domain literal only
+ * with the characters of RFC 5321 address literals, at most
+ * SMTP_ADDRESS_MAX octets.  UTF-8 is atext (RFC 6532 3.2).  No
+ * recursion: the input cannot grow the stack.
  */
 #include "smtp/header_from.h"
 
@@ -111,6 +113,11 @@ quoted_string(struct cursor *c, struct out *o)
 	while (c->p < c->end && *c->p != '"') {
 		if (*c->p == '\\' && ++c->p == c->end)
 			return false;
+		/* qtext and quoted-pair are printable (or WSP); a control
+		 * octet here is an attack on whoever reads it next. */
+		if (((unsigned char)*c->p < ' ' && *c->p != '\t') ||
+		    *c->p == 0x7f)
+			return false;
 		c->p++;
 	}
 	if (c->p == c->end)
@@ -170,12 +177,18 @@ addr_spec(struct cursor *c, struct out *o)
 	if (!skip_cfws(c) || c->p == c->end)
 		return false;
 	if (*c->p == '[') {
-		const char *start = c->p;
+		const char *start = c->p++;
 
+		/* Only what RFC 5321 4.1.3 address literals hold: IPv4,
+		 * "IPv6:..." and standardized tags.  RFC 5322 dtext allows
+		 * more, but no real From: needs it. */
 		while (c->p < c->end && *c->p != ']') {
-			if (*c->p == '[' && c->p != start)
-				return false;
-			if (*c->p == '\\' && ++c->p == c->end)
+			unsigned char ch = (unsigned char)*c->p;
+
+			if (!((ch >= '0' && ch <= '9') ||
+			    (ch >= 'a' && ch <= 'z') ||
+			    (ch >= 'A' && ch <= 'Z') ||
+			    ch == '.' || ch == ':' || ch == '-'))
 				return false;
 			c->p++;
 		}
