@@ -98,6 +98,12 @@ list_area(struct spool *sp, const char *area, unsigned *count)
 		    strcmp(area, "queue") == 0 ? "queued" : area,
 		    show_safe(qf.env.sender, safe, sizeof(safe)), qf.env.n_rcpts,
 		    queue_file_count(&qf, RCPT_PENDING));
+		/* One line per recipient still to do, as mailq(1) shows them. */
+		for (size_t r = 0; r < qf.env.n_rcpts; r++)
+			if (qf.st[r].state != RCPT_DONE)
+				printf("%20s <%s> %s\n", "",
+				    show_safe(qf.env.rcpts[r].addr, safe, sizeof(safe)),
+				    rcpt_state_name(qf.st[r].state));
 		queue_file_free(&qf);
 	}
 	spool_list_free(ids, n);

@@ -27,12 +27,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "daemon/privsep.h"
 #include "queue/qmgr.h"
+#include "smtpd/control.h"
 #include "smtpd/smtpd.h"
+#include "tls/tls.h"
 
 #define LISTEN_BACKLOG	1024
 #define STOP_SECONDS	60
@@ -54,6 +57,9 @@ struct master {
 	struct privsep_user user;
 	int *fds;		/* one listening socket per cfg->listen[] */
 	int notify[2];		/* [0] smtpd sends, [1] qmgr receives */
+	int control[2];		/* [0] master writes, [1] smtpd reads */
+	struct tls_keypair *keys;	/* read as root; smtpd builds contexts */
+	size_t n_keys;
 	struct child children[CHILD_COUNT];
 	sigset_t handled, saved_mask;
 	pid_t pid;
@@ -85,7 +91,7 @@ open_listener(const struct listen_conf *lc)
 static void
 child_setup(struct master *m, const char *name)
 {
-	signal(SIGHUP, SIG_IGN);	/* reload comes with TLS certificates */
+	signal(SIGHUP, SIG_IGN);	/* reloads go through the master */
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGCHLD, SIG_DFL);
@@ -105,12 +111,25 @@ child_run(struct master *m, enum child_role role)
 
 	child_setup(m, m->children[role].name);
 	if (role == CHILD_SMTPD) {
+		struct smtpd_args a = {
+			.cfg = m->cfg, .fds = m->fds, .n_fds = m->cfg->n_listen,
+			.notify_fd = m->notify[0], .control_fd = m->control[1],
+			.keys = m->keys, .n_keys = m->n_keys,
+		};
+
 		close(m->notify[1]);
-		status = smtpd_main(m->cfg, m->fds, m->cfg->n_listen, m->notify[0]);
+		close(m->control[0]);
+		status = smtpd_main(&a);
 	} else {
 		for (size_t i = 0; i < m->cfg->n_listen; i++)
 			close(m->fds[i]);
 		close(m->notify[0]);
+		close(m->control[0]);
+		close(m->control[1]);
+		/* The qmgr never needs key material. */
+		tls_keypairs_free(m->keys, m->n_keys);
+		m->keys = NULL;
+		m->n_keys = 0;
 		status = qmgr_main(m->cfg, m->notify[1]);
 	}
 	exit(status);
@@ -161,6 +180,74 @@ child_exited(struct master *m, pid_t pid, int status)
 	}
 }
 
+/*
+ * Read every configured certificate and key (as root).  Returns 0 and
+ * the new set, or -1 with err; nothing changes on failure.
+ */
+static int
+keys_read(const struct config *cfg, struct tls_keypair **out, size_t *n_out,
+    char *err, size_t errlen)
+{
+	size_t n = cfg->tls_cert != NULL ? 1 + cfg->n_tls_sni : 0;
+	struct tls_keypair *kps;
+
+	*out = NULL;
+	*n_out = 0;
+	if (n == 0)
+		return 0;
+	kps = xcalloc(n, sizeof(*kps));
+	for (size_t i = 0; i < n; i++) {
+		const char *cert = i == 0 ? cfg->tls_cert : cfg->tls_sni[i - 1].cert;
+		const char *key = i == 0 ? cfg->tls_key : cfg->tls_sni[i - 1].key;
+
+		if (tls_keypair_read(cert, key, &kps[i], err, errlen) < 0) {
+			tls_keypairs_free(kps, n);
+			return -1;
+		}
+	}
+	*out = kps;
+	*n_out = n;
+	return 0;
+}
+
+/* SIGHUP: new certificates for new connections, sessions undisturbed.
+ * Keys that do not load or do not match keep the old ones in place. */
+static void
+keys_reload(struct master *m)
+{
+	struct tls_keypair *kps;
+	struct tls_server *check;
+	struct buf frame;
+	size_t n;
+	char err[256];
+
+	if (keys_read(m->cfg, &kps, &n, err, sizeof(err)) < 0 || n == 0) {
+		log_error("event=tls-reload-failed reason=\"%s\" effect=\"old certificates kept\"",
+		    n == 0 && err[0] == '\0' ? "no tls configured" : err);
+		return;
+	}
+	check = tls_server_new(kps, n, err, sizeof(err));
+	if (check == NULL) {
+		log_error("event=tls-reload-failed reason=\"%s\" effect=\"old certificates kept\"", err);
+		tls_keypairs_free(kps, n);
+		return;
+	}
+	tls_server_free(check);
+	tls_keypairs_free(m->keys, m->n_keys);
+	m->keys = kps;
+	m->n_keys = n;
+	buf_init(&frame, CONTROL_FRAME_MAX);
+	if (tls_keypairs_encode(kps, n, &frame) < 0 ||
+	    control_send(m->control[0], frame.data, frame.len) < 0)
+		log_warn("event=tls-reload-deferred reason=\"smtpd not reachable\" "
+		    "effect=\"applied when smtpd restarts\"");
+	else
+		log_info("event=tls-reload certificates=%zu", n);
+	if (frame.data != NULL)
+		explicit_bzero(frame.data, frame.cap);	/* it holds private keys */
+	buf_free(&frame);
+}
+
 static void
 signal_children(struct master *m, int sig)
 {
@@ -195,7 +282,7 @@ master_handle(struct master *m, int sig)
 		signal_children(m, SIGTERM);
 		break;
 	case SIGHUP:
-		signal_children(m, SIGHUP);
+		keys_reload(m);
 		break;
 	default:
 		break;
@@ -232,6 +319,7 @@ static void
 master_prepare(struct master *m)
 {
 	const struct config *cfg = m->cfg;
+	char err[256];
 
 	privsep_lookup(cfg->user, &m->user);
 	privsep_prepare_dir(cfg->spool, &m->user, 0700);
@@ -242,6 +330,12 @@ master_prepare(struct master *m)
 		m->fds[i] = open_listener(&cfg->listen[i]);
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, m->notify) < 0)
 		fatal("socketpair: %s", strerror(errno));
+	/* Non-blocking on our side: a dead smtpd must never stall us. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, m->control) < 0 ||
+	    fcntl(m->control[0], F_SETFL, O_NONBLOCK) < 0)
+		fatal("socketpair: %s", strerror(errno));
+	if (keys_read(cfg, &m->keys, &m->n_keys, err, sizeof(err)) < 0)
+		fatal("tls: %s", err);
 }
 
 int
@@ -274,6 +368,9 @@ master_run(const struct config *cfg, bool foreground)
 	free(m.fds);
 	close(m.notify[0]);
 	close(m.notify[1]);
+	close(m.control[0]);
+	close(m.control[1]);
+	tls_keypairs_free(m.keys, m.n_keys);
 	log_info("event=stopped");
 	return 0;
 }

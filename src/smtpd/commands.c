@@ -11,7 +11,9 @@
  */
 #include "smtpd/session_internal.h"
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,11 +24,13 @@
 #include "common/xmalloc.h"
 #include "queue/spool.h"
 #include "route/route.h"
+#include "route/senders.h"
 #include "smtp/command.h"
 #include "smtpd/server.h"
 
 /* Flags of a command table entry. */
 #define CMD_NEEDS_HELO	0x01	/* 503 before HELO/EHLO */
+#define CMD_BEFORE_TLS	0x02	/* allowed on submission before STARTTLS */
 
 struct command_entry {
 	enum smtp_verb verb;
@@ -48,8 +52,15 @@ session_reset_tx(struct session *s)
 	if (tx->writer != NULL)
 		spool_writer_abort(tx->writer);
 	buf_free(&tx->data);
+	buf_free(&tx->headers);
 	free(tx);
 	s->tx = NULL;
+}
+
+static bool
+starttls_offered(const struct session *s)
+{
+	return s->lc->tls == TLS_MODE_STARTTLS && !s->tls && s->srv->tls != NULL;
 }
 
 static void
@@ -71,9 +82,13 @@ cmd_helo(struct session *s, const struct smtp_command *c, struct smtp_reply *r)
 		return;
 	}
 	/* RFC 1869 4.3: the first line is the greeting, then one keyword
-	 * per line.  No enhanced codes on EHLO lines (RFC 2034 3). */
+	 * per line.  No enhanced codes on EHLO lines (RFC 2034 3).  STARTTLS
+	 * until TLS is on (RFC 3207 4.2); AUTH only over TLS, so no password
+	 * ever crosses the network in clear. */
 	smtp_reply_set(r, 250, "", "%s\nPIPELINING\nSIZE %zu\n8BITMIME\n"
-	    "ENHANCEDSTATUSCODES\nSMTPUTF8", cfg->hostname, cfg->max_message_size);
+	    "ENHANCEDSTATUSCODES\nSMTPUTF8%s%s", cfg->hostname, cfg->max_message_size,
+	    starttls_offered(s) ? "\nSTARTTLS" : "",
+	    s->tls ? "\nAUTH PLAIN LOGIN" : "");
 }
 
 static void
@@ -99,6 +114,24 @@ addr_error_reply(enum smtp_addr_error e, bool sender, struct smtp_reply *r)
 	}
 }
 
+/* RFC 6409 8.1: an authenticated user sends only as itself (or as
+ * addresses it owns: route/senders.h). */
+static bool
+sender_owned(struct session *s, const char *sender, struct smtp_reply *r)
+{
+	switch (route_sender_owned(s->srv->cfg, s->srv->domains, s->login, sender)) {
+	case 1:
+		return true;
+	case 0:
+		smtp_reply_set(r, 553, "5.7.1",
+		    "<%s>: Sender address rejected: not owned by user %s", sender, s->login);
+		return false;
+	default:
+		smtp_reply_set(r, 451, "4.3.0", "<%s>: Temporary lookup failure", sender);
+		return false;
+	}
+}
+
 static void
 cmd_mail(struct session *s, const struct smtp_command *c, struct smtp_reply *r)
 {
@@ -111,9 +144,8 @@ cmd_mail(struct session *s, const struct smtp_command *c, struct smtp_reply *r)
 		smtp_reply_set(r, 503, "5.5.1", "Sender already specified");
 		return;
 	}
-	/* Submission is for authenticated users only (RFC 6409 4.3, BCP);
-	 * AUTH arrives with TLS, so until then nobody may send here. */
-	if (s->lc->role == ROLE_SUBMISSION) {
+	/* Submission is for authenticated users only (RFC 6409 4.3, BCP). */
+	if (s->lc->role == ROLE_SUBMISSION && !s->authenticated) {
 		smtp_reply_set(r, 530, "5.7.0", "Authentication required");
 		return;
 	}
@@ -123,6 +155,8 @@ cmd_mail(struct session *s, const struct smtp_command *c, struct smtp_reply *r)
 		addr_error_reply(e, true, r);
 		return;
 	}
+	if (s->authenticated && !sender_owned(s, path.addr, r))
+		return;
 	if (params.has_size && params.size > cfg->max_message_size) {
 		smtp_reply_set(r, 552, "5.3.4", "Message size exceeds fixed limit");
 		return;
@@ -158,8 +192,8 @@ rcpt_verdict(struct session *s, const char *addr, struct smtp_reply *r)
 		ok = true;
 		break;
 	case ROUTE_REMOTE:
-		/* Relaying only for trusted networks (and, later, AUTH). */
-		ok = config_is_relay_client(s->srv->cfg,
+		/* Relaying only for authenticated users and trusted networks. */
+		ok = s->authenticated || config_is_relay_client(s->srv->cfg,
 		    (const struct sockaddr *)&s->peer);
 		if (!ok)
 			smtp_reply_set(r, 554, "5.7.1", "<%s>: Relay access denied", addr);
@@ -284,6 +318,41 @@ cmd_help(struct session *s, const struct smtp_command *c, struct smtp_reply *r)
 }
 
 static void
+cmd_starttls(struct session *s, const struct smtp_command *c, struct smtp_reply *r)
+{
+	(void)c;
+	if (s->tls && s->lc->tls == TLS_MODE_STARTTLS) {
+		smtp_reply_set(r, 503, "5.5.1", "TLS already active");
+		return;
+	}
+	if (!starttls_offered(s)) {
+		smtp_reply_set(r, 502, "5.5.1", "Command not implemented");
+		return;
+	}
+	smtp_reply_set(r, 220, "2.0.0", "Ready to start TLS");
+	s->starttls = true;
+}
+
+static void
+cmd_auth(struct session *s, const struct smtp_command *c, struct smtp_reply *r)
+{
+	if (!s->tls) {
+		smtp_reply_set(r, 538, "5.7.11",
+		    "Encryption required for requested authentication mechanism");
+		return;
+	}
+	if (s->authenticated) {
+		smtp_reply_set(r, 503, "5.5.1", "Already authenticated");
+		return;
+	}
+	if (s->tx != NULL) {
+		smtp_reply_set(r, 503, "5.5.1", "AUTH not permitted during a mail transaction");
+		return;
+	}
+	session_auth_begin(s, c->arg, c->arg_len, r);
+}
+
+static void
 cmd_not_implemented(struct session *s, const struct smtp_command *c,
     struct smtp_reply *r)
 {
@@ -293,20 +362,20 @@ cmd_not_implemented(struct session *s, const struct smtp_command *c,
 }
 
 static const struct command_entry commands[SMTP_VERB_COUNT] = {
-	[SMTP_VERB_HELO] = { SMTP_VERB_HELO, 0, cmd_helo },
-	[SMTP_VERB_EHLO] = { SMTP_VERB_EHLO, 0, cmd_helo },
+	[SMTP_VERB_HELO] = { SMTP_VERB_HELO, CMD_BEFORE_TLS, cmd_helo },
+	[SMTP_VERB_EHLO] = { SMTP_VERB_EHLO, CMD_BEFORE_TLS, cmd_helo },
 	[SMTP_VERB_MAIL] = { SMTP_VERB_MAIL, CMD_NEEDS_HELO, cmd_mail },
 	[SMTP_VERB_RCPT] = { SMTP_VERB_RCPT, CMD_NEEDS_HELO, cmd_rcpt },
 	[SMTP_VERB_DATA] = { SMTP_VERB_DATA, CMD_NEEDS_HELO, cmd_data },
 	[SMTP_VERB_BDAT] = { SMTP_VERB_BDAT, 0, cmd_not_implemented },
-	[SMTP_VERB_RSET] = { SMTP_VERB_RSET, 0, cmd_rset },
-	[SMTP_VERB_NOOP] = { SMTP_VERB_NOOP, 0, cmd_noop },
-	[SMTP_VERB_QUIT] = { SMTP_VERB_QUIT, 0, cmd_quit },
+	[SMTP_VERB_RSET] = { SMTP_VERB_RSET, CMD_BEFORE_TLS, cmd_rset },
+	[SMTP_VERB_NOOP] = { SMTP_VERB_NOOP, CMD_BEFORE_TLS, cmd_noop },
+	[SMTP_VERB_QUIT] = { SMTP_VERB_QUIT, CMD_BEFORE_TLS, cmd_quit },
 	[SMTP_VERB_VRFY] = { SMTP_VERB_VRFY, 0, cmd_vrfy },
 	[SMTP_VERB_EXPN] = { SMTP_VERB_EXPN, 0, cmd_expn },
 	[SMTP_VERB_HELP] = { SMTP_VERB_HELP, 0, cmd_help },
-	[SMTP_VERB_STARTTLS] = { SMTP_VERB_STARTTLS, 0, cmd_not_implemented },
-	[SMTP_VERB_AUTH] = { SMTP_VERB_AUTH, 0, cmd_not_implemented },
+	[SMTP_VERB_STARTTLS] = { SMTP_VERB_STARTTLS, CMD_BEFORE_TLS, cmd_starttls },
+	[SMTP_VERB_AUTH] = { SMTP_VERB_AUTH, CMD_NEEDS_HELO, cmd_auth },
 };
 
 /* Log the verdict on one command; never the whole line of DATA/AUTH. */
@@ -344,12 +413,17 @@ session_command(struct session *s, const char *line, size_t len)
 		e = &commands[c.verb];
 		if (e->handler == NULL)
 			smtp_reply_set(&r, 500, "5.5.1", "Command unrecognized");
+		else if (s->lc->role == ROLE_SUBMISSION && !s->tls &&
+		    !(e->flags & CMD_BEFORE_TLS))
+			smtp_reply_set(&r, 530, "5.7.0", "Must issue a STARTTLS command first");
 		else if ((e->flags & CMD_NEEDS_HELO) && s->state == SESSION_CONNECTED)
 			smtp_reply_set(&r, 503, "5.5.1", "Send HELO/EHLO first");
 		else
 			e->handler(s, &c, &r);
 		break;
 	}
+	if (r.code == 0)
+		return;		/* AUTH: the reply comes when the check is done */
 	log_verdict(s, &c, &r);
 	if (s->quit) {
 		session_close(s, &r);
@@ -357,4 +431,12 @@ session_command(struct session *s, const char *line, size_t len)
 	}
 	session_reply(s, &r);
 	session_count_reply(s, &r);
+	if (s->starttls) {
+		/* Read nothing more in plaintext; switch once the 220 is out. */
+		s->starttls = false;
+		session_set_state(s, SESSION_STARTTLS);
+		bufferevent_disable(s->bev, EV_READ);
+		if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+			session_starttls(s);
+	}
 }

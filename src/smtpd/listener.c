@@ -16,8 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "auth/throttle.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/netaddr.h"
@@ -31,21 +33,26 @@ struct listener {
 	struct evconnlistener *evl;
 };
 
+/* Over a limit: one plaintext 421 line, or on implicit TLS (where
+ * plaintext is garbage and a handshake is the cost we are refusing) just
+ * the close. */
 static void
-refuse(struct server *srv, int fd, const struct sockaddr *sa, const char *why)
+refuse(struct server *srv, const struct listen_conf *lc, int fd,
+    const struct sockaddr *sa, const char *why)
 {
 	char line[256], ip[64];
 	int n;
 
+	log_info("event=refused client=[%s] reason=\"%s\"",
+	    netaddr_ip(sa, ip, sizeof(ip)), why);
+
 	n = snprintf(line, sizeof(line), "421 4.7.0 %s %s, try again later\r\n",
 	    srv->cfg->hostname, why);
-	if (n > 0 && (size_t)n < sizeof(line) &&
+	if (lc->tls != TLS_MODE_IMPLICIT && n > 0 && (size_t)n < sizeof(line) &&
 	    send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
 		/* The client is gone already; nothing to tell it. */
 	}
 	close(fd);
-	log_info("event=refused client=[%s] reason=\"%s\"",
-	    netaddr_ip(sa, ip, sizeof(ip)), why);
 }
 
 static void
@@ -58,14 +65,25 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 
 	(void)evl;
 	if (srv->n_sessions >= cfg->max_connections) {
-		refuse(srv, fd, sa, "Too many connections");
+		refuse(srv, l->lc, fd, sa, "Too many connections");
 		return;
 	}
 	if (server_sessions_from(srv, sa) >= cfg->max_connections_per_ip) {
-		refuse(srv, fd, sa, "Too many connections from your address");
+		refuse(srv, l->lc, fd, sa, "Too many connections from your address");
 		return;
 	}
-	session_start(srv, l->lc, fd, sa, (socklen_t)salen);
+	/* Password guessers are kept out for auth.block_time.  On implicit
+	 * TLS a plaintext 421 would be garbage: say it inside TLS (the
+	 * per-IP limit above bounds what that costs). */
+	if (auth_throttle_blocked(srv->throttle, sa, time(NULL))) {
+		if (l->lc->tls == TLS_MODE_IMPLICIT)
+			session_start(srv, l->lc, fd, sa, (socklen_t)salen,
+			    "Too many authentication failures");
+		else
+			refuse(srv, l->lc, fd, sa, "Too many authentication failures");
+		return;
+	}
+	session_start(srv, l->lc, fd, sa, (socklen_t)salen, NULL);
 }
 
 static void

@@ -55,11 +55,15 @@ received_format(const struct received_info *ri, struct buf *out)
 	sanitise(ri->rdns ? ri->rdns : "unknown", false, rdns, sizeof(rdns));
 	sanitise(ri->sender, false, sender, sizeof(sender));
 	received_date(ri->when, date, sizeof(date));
-	if (buf_printf(out, "Received: from %s (%s [%s])\r\n"
-	    "\t(envelope-from <%s>)\r\n"
+	if (buf_printf(out, "Received: from %s", helo[0] ? helo : "unknown") < 0)
+		return -1;
+	if (!ri->hide_client && buf_printf(out, " (%s [%s])", rdns, ri->ip) < 0)
+		return -1;
+	if (ri->tls != NULL && buf_printf(out, "\r\n\t(using %s)", ri->tls) < 0)
+		return -1;
+	if (buf_printf(out, "\r\n\t(envelope-from <%s>)\r\n"
 	    "\tby %s (Decorum) with %s id %s",
-	    helo[0] ? helo : "unknown", rdns, ri->ip, sender,
-	    ri->hostname, ri->protocol, ri->queue_id) < 0)
+	    sender, ri->hostname, ri->protocol, ri->queue_id) < 0)
 		return -1;
 	if (ri->rcpt != NULL) {
 		sanitise(ri->rcpt, false, rcpt, sizeof(rcpt));

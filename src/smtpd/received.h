@@ -3,10 +3,13 @@
  * message gets at acceptance, with the envelope sender as the BCP asks:
  *
  *   Received: from HELO (RDNS [IP])
+ *   	(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384)
  *   	(envelope-from <sender>)
  *   	by HOSTNAME (Decorum) with ESMTP id QUEUEID
  *   	for <rcpt>; Fri, 27 Nov 2026 20:44:14 +0000
  *
+ * The TLS line appears only over TLS; "(RDNS [IP])" is left out when
+ * the client is hidden (authenticated submission, for privacy).
  * Pure: the caller passes the time.
  */
 #ifndef DECORUM_SMTPD_RECEIVED_H
@@ -23,7 +26,9 @@ struct received_info {
 	const char *ip;		/* "192.0.2.1" or "2001:db8::1" */
 	const char *sender;	/* "" for <> */
 	const char *hostname;	/* ours */
-	const char *protocol;	/* "SMTP", "ESMTP", "UTF8SMTP", ... */
+	const char *protocol;	/* "SMTP", "ESMTP", "ESMTPSA", "UTF8SMTPS", ... */
+	const char *tls;	/* "TLSv1.3 with cipher ...", or NULL */
+	bool hide_client;	/* leave out "(RDNS [IP])" */
 	const char *queue_id;
 	const char *rcpt;	/* NULL unless exactly one recipient */
 	time_t when;

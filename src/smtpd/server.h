@@ -12,12 +12,14 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+struct auth_throttle;
 struct config;
 struct domains;
 struct resolver;
 struct event_base;
 struct session;
 struct spool;
+struct tls_server;
 struct workpool;
 
 TAILQ_HEAD(session_list, session);
@@ -29,6 +31,9 @@ struct server {
 	struct workpool *pool;
 	struct domains *domains;
 	struct resolver *resolver;	/* NULL: no DNS, clients are "unknown" */
+	struct tls_server *tls;		/* NULL: no listener uses TLS */
+	struct auth_throttle *throttle;
+	char dummy_hash[256];		/* checked for unknown users (no timing oracle) */
 	int notify_fd;
 	struct session_list sessions;
 	unsigned n_sessions;

@@ -44,7 +44,6 @@
 static void session_read_cb(struct bufferevent *bev, void *arg);
 static void session_write_cb(struct bufferevent *bev, void *arg);
 static void session_event_cb(struct bufferevent *bev, short what, void *arg);
-static void session_process(struct session *s);
 
 static const char *state_names[] = {
 	[SESSION_CONNECTED] = "connected",
@@ -53,6 +52,9 @@ static const char *state_names[] = {
 	[SESSION_RCPT] = "rcpt",
 	[SESSION_DATA] = "data",
 	[SESSION_COMMIT] = "commit",
+	[SESSION_AUTH] = "auth",
+	[SESSION_AUTH_CHECK] = "auth-check",
+	[SESSION_STARTTLS] = "starttls",
 	[SESSION_CLOSING] = "closing",
 };
 
@@ -117,6 +119,7 @@ session_free(struct session *s)
 	log_info("event=disconnect session=%s client=[%s] commands=%u errors=%u messages=%u",
 	    s->id, s->ip, s->n_commands, s->errors, s->n_messages);
 	session_reset_tx(s);
+	session_auth_free(s);
 	fcrdns_cancel(s->lookup);
 	free(s->rdns);
 	TAILQ_REMOVE(&srv->sessions, s, entry);
@@ -132,18 +135,34 @@ session_abort(struct session *s)
 	session_free(s);
 }
 
+/*
+ * A worker job (spool commit, password check) that held the session has
+ * finished.  If the client left meanwhile, free the session now and tell
+ * the caller not to touch it.
+ */
+bool
+session_drop_if_dead(struct session *s)
+{
+	s->pinned--;
+	if (!s->dead)
+		return false;
+	if (s->pinned == 0)
+		session_free(s);
+	return true;
+}
+
 /* The client went away, or the connection failed. */
 static void
 session_drop(struct session *s, const char *why)
 {
-	if (s->state == SESSION_COMMIT) {
-		/* The spool commit holds a pointer to us: let it finish and
-		 * free us (the message is queued; the client may send it
-		 * again, a duplicate RFC 1047 accepts). */
+	if (s->pinned > 0) {
+		/* A worker job holds a pointer to us: let it finish and free
+		 * us then (a message being committed is queued; the client
+		 * may send it again, a duplicate RFC 1047 accepts). */
 		s->dead = true;
 		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
-		log_info("event=lost session=%s client=[%s] reason=%s during=commit",
-		    s->id, s->ip, why);
+		log_info("event=lost session=%s client=[%s] reason=%s state=%s",
+		    s->id, s->ip, why, state_names[s->state]);
 		return;
 	}
 	if (s->state != SESSION_CLOSING)
@@ -163,13 +182,29 @@ session_write_cb(struct bufferevent *bev, void *arg)
 		session_free(s);
 		return;
 	}
+	if (s->state == SESSION_STARTTLS) {
+		session_starttls(s);
+		return;
+	}
 	/* Output drained below the high-water mark: go on with input that
 	 * was waiting (see session_process). */
 	if (s->input_paused) {
 		s->input_paused = false;
-		bufferevent_enable(s->bev, EV_READ);
-		session_process(s);
+		session_resume(s);
 	}
+}
+
+/* Take input again after a pause (commit, AUTH check, full output). */
+void
+session_resume(struct session *s)
+{
+	if (s->srv->stopping) {
+		session_shutdown(s);
+		if (s->state == SESSION_CLOSING)
+			return;
+	}
+	bufferevent_enable(s->bev, EV_READ);
+	session_process(s);
 }
 
 static void
@@ -179,6 +214,10 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct smtp_reply r;
 
 	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		session_tls_connected(s);
+		return;
+	}
 	if (what & BEV_EVENT_TIMEOUT) {
 		if (s->state == SESSION_CLOSING) {
 			session_drop(s, "timeout");
@@ -192,6 +231,9 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
 		/* A client that does not read must not keep us: bounded wait. */
 		return;
 	}
+	/* A failed handshake is logged with its reason, then we close. */
+	if (session_tls_failed(s))
+		s->state = SESSION_CLOSING;
 	session_drop(s, (what & BEV_EVENT_EOF) ? "eof" : "error");
 }
 
@@ -201,21 +243,14 @@ session_commit_done(struct session *s, int err)
 {
 	struct smtp_reply r;
 
-	if (s->dead) {
-		session_free(s);
+	if (session_drop_if_dead(s))
 		return;
-	}
 	session_finish_data(s, err, &r);
 	session_reply(s, &r);
 	session_count_reply(s, &r);
 	if (s->state == SESSION_CLOSING)
 		return;
-	if (s->srv->stopping) {
-		session_shutdown(s);
-		return;
-	}
-	bufferevent_enable(s->bev, EV_READ);
-	session_process(s);
+	session_resume(s);
 }
 
 /*
@@ -294,19 +329,21 @@ session_next_line(struct session *s, struct evbuffer *in, bool *too_long)
 }
 
 /*
- * Process whatever input is buffered: command lines, or DATA bytes.
- * Stops when input runs out, when a commit is in flight, when the session
- * closes, or when too much output is waiting for the client.
+ * Process whatever input is buffered: command lines, AUTH responses, or
+ * DATA bytes.  Stops when input runs out, when a worker job or timer is
+ * pending, when the session closes, or when too much output is waiting.
+ * The buffers are looked up on every round: STARTTLS replaces them.
  */
-static void
+void
 session_process(struct session *s)
 {
-	struct evbuffer *in = bufferevent_get_input(s->bev);
-	struct evbuffer *out = bufferevent_get_output(s->bev);
 	bool too_long;
 
-	while (s->state != SESSION_CLOSING && s->state != SESSION_COMMIT) {
-		if (evbuffer_get_length(out) > OUTPUT_HIGH_WATER) {
+	while (s->state != SESSION_CLOSING && s->state != SESSION_COMMIT &&
+	    s->state != SESSION_AUTH_CHECK && s->state != SESSION_STARTTLS) {
+		struct evbuffer *in = bufferevent_get_input(s->bev);
+
+		if (evbuffer_get_length(bufferevent_get_output(s->bev)) > OUTPUT_HIGH_WATER) {
 			s->input_paused = true;
 			bufferevent_disable(s->bev, EV_READ);
 			return;
@@ -327,7 +364,10 @@ session_process(struct session *s)
 			session_count_reply(s, &r);
 			continue;
 		}
-		session_command(s, s->line.data, s->line.len);
+		if (s->state == SESSION_AUTH)
+			session_auth_line(s, s->line.data, s->line.len);
+		else
+			session_command(s, s->line.data, s->line.len);
 	}
 }
 
@@ -349,6 +389,15 @@ session_greet(struct session *s)
 	bufferevent_enable(s->bev, EV_READ);
 }
 
+/* (Re)attach our callbacks: at start, and to the TLS filter after STARTTLS. */
+void
+session_setcb(struct session *s)
+{
+	bufferevent_setcb(s->bev, session_read_cb, session_write_cb,
+	    session_event_cb, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, INPUT_HIGH_WATER);
+}
+
 static void
 client_name_cb(void *arg, enum dns_status st, const char *name)
 {
@@ -365,7 +414,7 @@ client_name_cb(void *arg, enum dns_status st, const char *name)
 
 void
 session_start(struct server *srv, const struct listen_conf *lc, int fd,
-    const struct sockaddr *peer, socklen_t peerlen)
+    const struct sockaddr *peer, socklen_t peerlen, const char *refusal)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
 
@@ -376,24 +425,41 @@ session_start(struct server *srv, const struct listen_conf *lc, int fd,
 	snprintf(s->id, sizeof(s->id), "%lx.%lx", (unsigned long)getpid(),
 	    ++srv->next_session);
 	buf_init(&s->line, SMTP_COMMAND_LINE_MAX);
-	s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (lc->tls == TLS_MODE_IMPLICIT) {
+		if (session_tls_start(s, fd) < 0) {
+			close(fd);
+			buf_free(&s->line);
+			free(s);
+			return;
+		}
+	} else {
+		s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	}
 	if (s->bev == NULL) {
 		close(fd);
+		buf_free(&s->line);
 		free(s);
 		log_error("event=error reason=\"cannot create a bufferevent\"");
 		return;
 	}
 	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
 	srv->n_sessions++;
-	bufferevent_setcb(s->bev, session_read_cb, session_write_cb,
-	    session_event_cb, s);
-	bufferevent_setwatermark(s->bev, EV_READ, 0, INPUT_HIGH_WATER);
+	session_setcb(s);
 	s->state = SESSION_CONNECTED;
 	session_set_state(s, SESSION_CONNECTED);
 	/* Nothing the client sends before the greeting is read yet. */
 	bufferevent_enable(s->bev, EV_WRITE);
 	log_info("event=connect session=%s client=[%s] port=%u listener=%s",
 	    s->id, s->ip, netaddr_port(peer), lc->address);
+	if (refusal != NULL) {
+		struct smtp_reply r;
+
+		/* Only implicit TLS gets here: the 421 must go inside TLS. */
+		smtp_reply_set(&r, 421, "4.7.0", "%s %s, try again later",
+		    srv->cfg->hostname, refusal);
+		session_close(s, &r);
+		return;
+	}
 	if (srv->resolver == NULL) {
 		session_greet(s);
 		return;
@@ -412,7 +478,7 @@ session_shutdown(struct session *s)
 	/* A transaction in progress finishes first (commit_done calls us
 	 * again); an idle session is told now. */
 	if (s->state == SESSION_DATA || s->state == SESSION_COMMIT ||
-	    s->state == SESSION_CLOSING)
+	    s->state == SESSION_AUTH_CHECK || s->state == SESSION_CLOSING)
 		return;
 	smtp_reply_set(&r, 421, "4.3.2", "%s Service shutting down, closing connection",
 	    s->srv->cfg->hostname);

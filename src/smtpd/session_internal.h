@@ -18,6 +18,7 @@
 #include "smtp/reply.h"
 #include "smtpd/session.h"
 
+struct auth_attempt;
 struct bufferevent;
 struct fcrdns;
 struct spool_writer;
@@ -29,6 +30,9 @@ enum session_state {
 	SESSION_RCPT,		/* at least one recipient accepted */
 	SESSION_DATA,		/* reading the message */
 	SESSION_COMMIT,		/* message handed to the spool, waiting */
+	SESSION_AUTH,		/* AUTH: waiting for the client's next response */
+	SESSION_AUTH_CHECK,	/* AUTH: password check or failure delay running */
+	SESSION_STARTTLS,	/* 220 to STARTTLS being sent, then the handshake */
 	SESSION_CLOSING,	/* last reply queued, closing when flushed */
 };
 
@@ -42,8 +46,11 @@ struct transaction {
 	struct spool_writer *writer;	/* during DATA */
 	struct data_reader reader;
 	struct buf data;		/* reader output not yet spooled */
+	size_t spooled_upto;		/* data bytes already seen by capture */
 	char queue_id[QUEUE_ID_MAX];
 	bool write_failed;
+	struct buf headers;		/* the header section, for the From: check */
+	bool headers_done;		/* headers holds the whole section */
 };
 
 struct session {
@@ -64,9 +71,16 @@ struct session {
 	unsigned n_messages;
 	bool discarding;		/* inside an over-long line */
 	bool input_paused;		/* waiting for output to drain */
-	bool dead;			/* client gone during a commit */
+	bool dead;			/* client gone while pinned */
+	unsigned pinned;		/* worker jobs holding a pointer to us */
 	bool quit;			/* QUIT seen: close after the reply */
+	bool starttls;			/* STARTTLS accepted: switch after the reply */
 	char *rdns;			/* verified client name, NULL: unknown */
+	bool tls;			/* TLS is active (implicit, or after STARTTLS) */
+	char tls_info[128];		/* "TLSv1.3 with cipher ..." once handshaken */
+	bool authenticated;
+	char login[SMTP_ADDRESS_MAX + 1];	/* user@domain once authenticated */
+	struct auth_attempt *auth;	/* AUTH exchange in progress */
 	struct fcrdns *lookup;		/* client name lookup in flight */
 };
 
@@ -77,6 +91,21 @@ void session_replyf(struct session *s, int code, const char *enhanced, const cha
 void session_count_reply(struct session *s, const struct smtp_reply *r);
 void session_close(struct session *s, const struct smtp_reply *last);
 void session_commit_done(struct session *s, int err);
+void session_process(struct session *s);
+void session_resume(struct session *s);
+void session_setcb(struct session *s);
+bool session_drop_if_dead(struct session *s);
+
+/* session_tls.c */
+int session_tls_start(struct session *s, int fd);
+void session_starttls(struct session *s);
+void session_tls_connected(struct session *s);
+bool session_tls_failed(struct session *s);
+
+/* session_auth.c */
+void session_auth_begin(struct session *s, const char *arg, size_t len, struct smtp_reply *r);
+void session_auth_line(struct session *s, const char *line, size_t len);
+void session_auth_free(struct session *s);
 
 /* commands.c */
 void session_command(struct session *s, const char *line, size_t len);

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/password.h"
+#include "auth/throttle.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/netaddr.h"
@@ -23,6 +25,8 @@
 #include "dns/resolver.h"
 #include "queue/spool.h"
 #include "route/domains.h"
+#include "tls/tls.h"
+#include "smtpd/control.h"
 #include "smtpd/listener.h"
 #include "smtpd/server.h"
 #include "smtpd/session.h"
@@ -30,12 +34,14 @@
 
 #define DRAIN_SECONDS	30
 #define SPOOL_THREADS	8
+#define THROTTLE_ENTRIES	10000
 
 struct smtpd {
 	struct server srv;
 	struct listener **listeners;
 	size_t n_listeners;
 	struct event *sig_term, *sig_int, *drain_timer;
+	struct control *control;
 };
 
 unsigned
@@ -99,15 +105,38 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	evtimer_add(d->drain_timer, &tv);
 }
 
+/* TLS contexts, the AUTH throttle and the dummy hash for unknown users. */
 static void
-smtpd_setup(struct smtpd *d, const struct config *cfg, const int *fds,
-    size_t n_fds, int notify_fd)
+smtpd_setup_auth(struct smtpd *d, const struct smtpd_args *a)
 {
+	const struct config *cfg = a->cfg;
+	char err[256];
+
+	if (a->n_keys > 0) {
+		d->srv.tls = tls_server_new(a->keys, a->n_keys, err, sizeof(err));
+		if (d->srv.tls == NULL)
+			fatal("tls: %s", err);
+	}
+	d->srv.throttle = auth_throttle_new(cfg->auth_max_failures,
+	    cfg->auth_block_time, THROTTLE_ENTRIES);
+	if (password_hash("decorum: no such user", d->srv.dummy_hash,
+	    sizeof(d->srv.dummy_hash)) < 0)
+		fatal("cannot make the dummy password hash");
+	if (a->control_fd >= 0)
+		d->control = control_new(&d->srv, a->control_fd);
+}
+
+static void
+smtpd_setup(struct smtpd *d, const struct smtpd_args *a)
+{
+	const struct config *cfg = a->cfg;
+	const int *fds = a->fds;
+	size_t n_fds = a->n_fds;
 	char err[256];
 
 	memset(d, 0, sizeof(*d));
 	d->srv.cfg = cfg;
-	d->srv.notify_fd = notify_fd;
+	d->srv.notify_fd = a->notify_fd;
 	TAILQ_INIT(&d->srv.sessions);
 	d->srv.base = event_base_new();
 	if (d->srv.base == NULL)
@@ -120,6 +149,7 @@ smtpd_setup(struct smtpd *d, const struct config *cfg, const int *fds,
 	if (d->srv.resolver == NULL)
 		log_warn("event=dns-unavailable reason=\"%s\" effect=\"clients shown as unknown\"", err);
 	d->srv.pool = workpool_new(d->srv.base, SPOOL_THREADS);
+	smtpd_setup_auth(d, a);
 	d->listeners = xcalloc(n_fds, sizeof(*d->listeners));
 	for (size_t i = 0; i < n_fds; i++)
 		d->listeners[d->n_listeners++] = listener_new(&d->srv, &cfg->listen[i], fds[i]);
@@ -147,18 +177,22 @@ smtpd_teardown(struct smtpd *d)
 	event_free(d->sig_term);
 	event_free(d->sig_int);
 	resolver_free(d->srv.resolver);
+	control_free(d->control);
+	tls_server_free(d->srv.tls);
+	auth_throttle_free(d->srv.throttle);
 	domains_free(d->srv.domains);
 	spool_close(d->srv.spool);
 	event_base_free(d->srv.base);
 }
 
 int
-smtpd_main(const struct config *cfg, const int *fds, size_t n_fds, int notify_fd)
+smtpd_main(const struct smtpd_args *args)
 {
 	struct smtpd d;
 
-	smtpd_setup(&d, cfg, fds, n_fds, notify_fd);
-	log_info("event=ready listeners=%zu", n_fds);
+	smtpd_setup(&d, args);
+	log_info("event=ready listeners=%zu tls=%s", args->n_fds,
+	    d.srv.tls != NULL ? "yes" : "no");
 	event_base_dispatch(d.srv.base);
 	smtpd_teardown(&d);
 	log_info("event=stopped");

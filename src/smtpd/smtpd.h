@@ -9,10 +9,19 @@
 #include <stddef.h>
 
 struct config;
+struct tls_keypair;
 
-/* fds[i] is the listening socket of cfg->listen[i] (already listening).
- * notify_fd: the smtpd end of the queue notification socketpair.
- * Runs until SIGTERM and every session has ended; returns the exit status. */
-int smtpd_main(const struct config *cfg, const int *fds, size_t n_fds, int notify_fd);
+struct smtpd_args {
+	const struct config *cfg;
+	const int *fds;			/* fds[i] listens for cfg->listen[i] */
+	size_t n_fds;
+	int notify_fd;			/* our end of the queue notification pair */
+	int control_fd;			/* from the master: new TLS keys on reload */
+	const struct tls_keypair *keys;	/* read by the master; NULL: no TLS */
+	size_t n_keys;
+};
+
+/* Runs until SIGTERM and every session has ended; returns the exit status. */
+int smtpd_main(const struct smtpd_args *args);
 
 #endif

@@ -21,17 +21,25 @@
 #include "common/log.h"
 #include "queue/notify.h"
 #include "queue/spool.h"
+#include "route/senders.h"
+#include "smtp/header_from.h"
 #include "smtpd/received.h"
 #include "smtpd/server.h"
 
 #define DATA_CHUNK	(64 * 1024)
+/* The From: check reads at most this much of the header section. */
+#define HEADERS_MAX	(64 * 1024)
 
-static const char *
-protocol_name(const struct session *s)
+/* RFC 3848 and RFC 6531 7.1: ESMTP, ESMTPS, ESMTPSA, UTF8SMTPSA, ... */
+static void
+protocol_name(const struct session *s, char *out, size_t outlen)
 {
-	if (!s->esmtp)
-		return "SMTP";
-	return s->tx->params.smtputf8 ? "UTF8SMTP" : "ESMTP";
+	if (!s->esmtp) {
+		snprintf(out, outlen, "SMTP");
+		return;
+	}
+	snprintf(out, outlen, "%s%s%s", s->tx->params.smtputf8 ? "UTF8SMTP" : "ESMTP",
+	    s->tls ? "S" : "", s->authenticated ? "A" : "");
 }
 
 void
@@ -42,6 +50,7 @@ session_begin_data(struct session *s, struct smtp_reply *r)
 	char err[256];
 	struct received_info ri;
 	struct buf hdr;
+	char protocol[16];
 
 	tx->writer = spool_writer_new(s->srv->spool, err, sizeof(err));
 	if (tx->writer == NULL) {
@@ -56,7 +65,12 @@ session_begin_data(struct session *s, struct smtp_reply *r)
 	ri.ip = s->ip;
 	ri.sender = tx->sender.addr;
 	ri.hostname = cfg->hostname;
-	ri.protocol = protocol_name(s);
+	protocol_name(s, protocol, sizeof(protocol));
+	ri.protocol = protocol;
+	ri.tls = s->tls ? s->tls_info : NULL;
+	/* Privacy for authenticated submission: the client's address stays
+	 * in our logs, not in the message. */
+	ri.hide_client = s->authenticated && cfg->submission_hide_ip;
 	ri.queue_id = tx->queue_id;
 	ri.rcpt = tx->n_rcpts == 1 ? tx->rcpts[0] : NULL;
 	ri.when = time(NULL);
@@ -66,8 +80,27 @@ session_begin_data(struct session *s, struct smtp_reply *r)
 		tx->write_failed = true;
 	buf_free(&hdr);
 	data_reader_init(&tx->reader, cfg->max_message_size, SMTP_TEXT_LINE_MAX);
+	buf_init(&tx->headers, HEADERS_MAX);
+	tx->headers_done = !(s->authenticated && cfg->submission_check_from);
 	session_set_state(s, SESSION_DATA);
 	smtp_reply_set(r, 354, "", "End data with <CR><LF>.<CR><LF>");
+}
+
+/* Keep a copy of the header section while it streams past. */
+static void
+capture_headers(struct transaction *tx, size_t from)
+{
+	size_t n = tx->data.len - from;
+
+	if (tx->headers_done)
+		return;
+	if (n > tx->headers.max - tx->headers.len)
+		n = tx->headers.max - tx->headers.len;
+	buf_append(&tx->headers, tx->data.data + from, n);
+	if (tx->headers.len == tx->headers.max ||
+	    memmem(tx->headers.data, tx->headers.len, "\r\n\r\n", 4) != NULL ||
+	    (tx->headers.len >= 2 && memcmp(tx->headers.data, "\r\n", 2) == 0))
+		tx->headers_done = true;
 }
 
 /* Move reader output into the spool file, in large chunks. */
@@ -76,6 +109,8 @@ session_spool_data(struct session *s, bool final)
 {
 	struct transaction *tx = s->tx;
 
+	capture_headers(tx, tx->spooled_upto);
+	tx->spooled_upto = tx->data.len;
 	if (tx->data.len == 0 || (!final && tx->data.len < DATA_CHUNK))
 		return;
 	/* Once the message is refused, its bytes only need discarding. */
@@ -83,6 +118,46 @@ session_spool_data(struct session *s, bool final)
 	    spool_writer_write(tx->writer, tx->data.data, tx->data.len) < 0)
 		tx->write_failed = true;
 	buf_reset(&tx->data);
+	tx->spooled_upto = 0;
+}
+
+/*
+ * RFC 6409 8.1: a submission server may check that the author is the
+ * authenticated user.  With submission.check_from_header, every From:
+ * address must be one the login owns (route/senders.h).
+ */
+static bool
+from_header_refused(struct session *s, struct smtp_reply *r)
+{
+	struct transaction *tx = s->tx;
+	char addrs[8][SMTP_ADDRESS_MAX + 1];
+	int n;
+
+	if (!s->authenticated || !s->srv->cfg->submission_check_from)
+		return false;
+	n = header_from_addresses(tx->headers.data ? tx->headers.data : "",
+	    tx->headers.len, addrs, 8);
+	if (n <= 0) {
+		smtp_reply_set(r, 550, "5.7.1", "Message refused: %s From: header",
+		    n == 0 ? "no" : "malformed");
+		return true;
+	}
+	for (int i = 0; i < n; i++) {
+		int owned = route_sender_owned(s->srv->cfg, s->srv->domains,
+		    s->login, addrs[i]);
+
+		if (owned < 0) {
+			smtp_reply_set(r, 451, "4.3.0", "Temporary lookup failure");
+			return true;
+		}
+		if (owned == 0) {
+			smtp_reply_set(r, 550, "5.7.1",
+			    "Message refused: From: <%s> not owned by user %s",
+			    addrs[i], s->login);
+			return true;
+		}
+	}
+	return false;
 }
 
 static void
@@ -137,10 +212,10 @@ session_end_data(struct session *s)
 	struct envelope_rcpt *rcpts;
 
 	session_spool_data(s, true);
-	if (tx->reader.errors != 0 || tx->write_failed) {
+	if (tx->reader.errors != 0 || tx->write_failed || from_header_refused(s, &r)) {
 		if (tx->reader.errors != 0)
 			refusal_reply(tx->reader.errors, &r);
-		else
+		else if (tx->write_failed)
 			smtp_reply_set(&r, 451, "4.3.0", "Temporary failure, try again later");
 		log_info("event=rejected session=%s client=[%s] id=%s stage=data reply=%d status=%s reason=\"%s\"",
 		    s->id, s->ip, tx->queue_id, r.code, r.enhanced, r.text);
@@ -156,6 +231,7 @@ session_end_data(struct session *s)
 	fill_envelope(s, &env, rcpts);
 	session_set_state(s, SESSION_COMMIT);
 	bufferevent_disable(s->bev, EV_READ);
+	s->pinned++;
 	/* The commit owns the writer from here on. */
 	spool_writer_commit(tx->writer, &env, s->srv->pool, commit_done, s);
 	tx->writer = NULL;
@@ -174,10 +250,11 @@ session_finish_data(struct session *s, int err, struct smtp_reply *r)
 	} else {
 		char from[SMTP_ADDRESS_MAX * 4 + 8];
 
-		log_info("event=queued session=%s client=[%s] id=%s from=<%s> nrcpt=%u size=%llu",
+		log_info("event=queued session=%s client=[%s] id=%s from=<%s> nrcpt=%u size=%llu%s%s",
 		    s->id, s->ip, tx->queue_id,
 		    log_safe(tx->sender.addr, from, sizeof(from)), tx->n_rcpts,
-		    (unsigned long long)tx->reader.size);
+		    (unsigned long long)tx->reader.size,
+		    s->authenticated ? " auth=" : "", s->authenticated ? s->login : "");
 		queue_notify_send(s->srv->notify_fd, tx->queue_id);
 		s->n_messages++;
 		smtp_reply_set(r, 250, "2.0.0", "Ok: queued as %s", tx->queue_id);

@@ -103,6 +103,27 @@ test_address_literal_helo(void **state)
 }
 
 static void
+test_tls_and_hidden_client(void **state)
+{
+	struct received_info ri = info();
+	struct buf b;
+
+	(void)state;
+	ri.protocol = "ESMTPSA";
+	ri.tls = "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384";
+	ri.hide_client = true;
+	buf_init(&b, 4096);
+	assert_int_equal(received_format(&ri, &b), 0);
+	assert_string_equal(b.data,
+	    "Received: from client.example.org\r\n"
+	    "\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384)\r\n"
+	    "\t(envelope-from <alice@example.org>)\r\n"
+	    "\tby mx.example.test (Decorum) with ESMTPSA id 1AbC\r\n"
+	    "\tfor <demo@example.test>; Fri, 27 Nov 2026 20:44:14 +0000\r\n");
+	buf_free(&b);
+}
+
+static void
 test_date_is_english_utc(void **state)
 {
 	char d[64];
@@ -120,6 +141,7 @@ main(void)
 		cmocka_unit_test(test_several_recipients_unknown_rdns_null_sender),
 		cmocka_unit_test(test_client_cannot_forge),
 		cmocka_unit_test(test_address_literal_helo),
+		cmocka_unit_test(test_tls_and_hidden_client),
 		cmocka_unit_test(test_date_is_english_utc),
 	};
 
