@@ -62,17 +62,17 @@ def test_auth_refused_on_plaintext_mx(tls_mta):
     assert_no_password(m)
 
 
-@pytest.mark.parametrize("where", ["mx_starttls", "mx_implicit",
-                                   "sub_starttls", "sub_implicit"])
-def test_auth_plain_initial_response(tls_mta, where):
+def test_auth_plain_initial_response(tls_mta):
     m = tls_mta()
-    with tls_session(m, where) as s:
-        r = s.expect("AUTH PLAIN " + auth_plain_b64(ALICE, "alice-pw"),
-                     235, "2.7.0")
-        assert r.first == OK_REPLY, r
-        s.expect("AUTH PLAIN " + auth_plain_b64(ALICE, "alice-pw"),
-                 503, "5.5.1")
-        s.expect("QUIT", 221)
+    for where in ("mx_starttls", "mx_implicit", "sub_starttls",
+                  "sub_implicit"):
+        with tls_session(m, where) as s:
+            r = s.expect("AUTH PLAIN " + auth_plain_b64(ALICE, "alice-pw"),
+                         235, "2.7.0")
+            assert r.first == OK_REPLY, (where, r)
+            s.expect("AUTH PLAIN " + auth_plain_b64(ALICE, "alice-pw"),
+                     503, "5.5.1")
+            s.expect("QUIT", 221)
     assert_no_password(m)
 
 
@@ -217,10 +217,10 @@ def test_user_without_login_cannot_authenticate(tls_mta):
     """admin has a mailbox but no password (users line "admin:")."""
     m = tls_mta()
     with tls_session(m) as s:
-        for pw in ("", "x"):
-            r = s.cmd("AUTH PLAIN " + auth_plain_b64("admin@example.test",
-                                                     pw), timeout=20)
-            check(r, 535, "5.7.8")
+        # The empty password against the empty hash is the classic hole.
+        r = s.cmd("AUTH PLAIN " + auth_plain_b64("admin@example.test", ""),
+                  timeout=20)
+        check(r, 535, "5.7.8")
 
 
 def test_throttle_blocks_then_releases(tls_mta):

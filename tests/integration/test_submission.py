@@ -102,22 +102,21 @@ def test_submission_pipelined_plaintext_mail_refused(tls_mta):
 
 # -- after TLS, before AUTH --------------------------------------------------
 
-@pytest.mark.parametrize("where", ["sub_starttls", "sub_implicit"])
-def test_submission_needs_auth(tls_mta, where):
+def test_submission_needs_auth(tls_mta):
     m = tls_mta()
-    with session(m, where) as s:
-        r = s.cmd("MAIL FROM:<%s>" % ALICE)
-        check(r, 530, "5.7.0")
-        assert r.lines == [AUTH_REQUIRED], r
-        r = s.cmd("MAIL FROM:<>")
-        check(r, 530, "5.7.0")
-        # Local recipients are no way around it either.
-        s.expect("AUTH PLAIN " + auth_plain_b64(ALICE, "alice-pw"), 235,
-                 "2.7.0")
-        s.mail(ALICE)
-        s.rcpt("demo@example.test")
-        s.data(message(subject="submitted", sender=ALICE))
-    m.wait_for_delivery("demo")
+    for n, where in enumerate(("sub_starttls", "sub_implicit"), 1):
+        with session(m, where) as s:
+            r = s.cmd("MAIL FROM:<%s>" % ALICE)
+            check(r, 530, "5.7.0")
+            assert r.lines == [AUTH_REQUIRED], (where, r)
+            r = s.cmd("MAIL FROM:<>")
+            check(r, 530, "5.7.0")
+            s.expect("AUTH PLAIN " + auth_plain_b64(ALICE, "alice-pw"), 235,
+                     "2.7.0")
+            s.mail(ALICE)
+            s.rcpt("demo@example.test")
+            s.data(message(subject="submitted %d" % n, sender=ALICE))
+        m.wait_for_delivery("demo", n)
 
 
 # -- relaying ----------------------------------------------------------------
@@ -132,30 +131,31 @@ def _queued_for(m, rcpt, qid):
     return rcpt in r.stdout
 
 
-@pytest.mark.parametrize("where", ["sub_starttls", "sub_implicit",
-                                   "mx_starttls", "mx_implicit"])
-def test_authenticated_relay(tls_mta, where):
+def test_authenticated_relay(tls_mta):
     m = tls_mta()
-    with alice(m, where) as s:
-        s.mail(ALICE)
-        s.rcpt(FOREIGN)
-        qid = queue_id(s.data(message(subject="relay", sender=ALICE,
-                                      to=FOREIGN)))
-    # 192.0.2.26 (TEST-NET) never answers: the message waits in the queue.
-    wait_until(lambda: _queued_for(m, FOREIGN, qid), 5,
-               what="%s in `decorum queue list`" % qid)
+    for where in ("sub_starttls", "sub_implicit", "mx_starttls",
+                  "mx_implicit"):
+        with alice(m, where) as s:
+            s.mail(ALICE)
+            s.rcpt(FOREIGN)
+            qid = queue_id(s.data(message(subject="relay " + where,
+                                          sender=ALICE, to=FOREIGN)))
+        # 192.0.2.26 (TEST-NET) never answers: it waits in the queue.
+        wait_until(lambda: _queued_for(m, FOREIGN, qid), 5,
+                   what="%s (%s) in `decorum queue list`" % (qid, where))
 
 
-@pytest.mark.parametrize("where", ["mx_starttls", "mx_implicit"])
-def test_unauthenticated_mx_does_not_relay(tls_mta, where):
+def test_unauthenticated_mx_does_not_relay(tls_mta):
     m = tls_mta()
-    with session(m, where) as s:
-        s.mail(ALICE)
-        s.expect("RCPT TO:<%s>" % FOREIGN, 554, "5.7.1")
-        # Local delivery is what mx is for.
-        s.rcpt("demo@example.test")
-        s.data(message(subject="inbound over tls", sender="x@example.org"))
-    m.wait_for_delivery("demo")
+    for n, where in enumerate(("mx_starttls", "mx_implicit"), 1):
+        with session(m, where) as s:
+            s.mail("x@example.org")
+            s.expect("RCPT TO:<%s>" % FOREIGN, 554, "5.7.1")
+            # Local delivery is what mx is for.
+            s.rcpt("demo@example.test")
+            s.data(message(subject="inbound over tls %d" % n,
+                           sender="x@example.org"))
+        m.wait_for_delivery("demo", n)
 
 
 def test_failed_auth_does_not_relay(tls_mta):
@@ -177,25 +177,31 @@ NOT_OWNED = ["bob@example.test", "team@example.test", "crew@example.test",
              "alice.smith@other.example", "postmaster@example.test"]
 
 
-@pytest.mark.parametrize("where", ["sub_starttls", "sub_implicit",
-                                   "mx_implicit", "mx_starttls"])
-def test_sender_ownership(tls_mta, where):
+def test_sender_ownership(tls_mta):
     m = tls_mta(max_errors=50)
-    with alice(m, where) as s:
-        for sender in OWNED:
-            r = s.cmd("MAIL FROM:<%s>" % sender)
-            check(r, 250, "2.1.0", what="MAIL FROM:<%s>" % sender)
-            s.expect("RSET", 250)
-        for sender in NOT_OWNED:
-            r = s.cmd("MAIL FROM:<%s>" % sender)
-            check(r, 553, "5.7.1", what="MAIL FROM:<%s>" % sender)
-            s.expect("RSET", 250)
-        # An owned sender still works after refusals, end to end.
-        s.mail("alice.smith@example.test")
-        s.rcpt("demo@example.test")
-        s.data(message(subject="owned", sender="alice.smith@example.test"))
-    lines, _ = split(m.wait_for_delivery("demo")[0])
-    assert lines[0] == "Return-Path: <alice.smith@example.test>", lines[:3]
+    wheres = ("sub_starttls", "sub_implicit", "mx_implicit", "mx_starttls")
+    for n, where in enumerate(wheres, 1):
+        with alice(m, where) as s:
+            for sender in OWNED:
+                r = s.cmd("MAIL FROM:<%s>" % sender)
+                check(r, 250, "2.1.0", what="%s: MAIL FROM:<%s>"
+                      % (where, sender))
+                s.expect("RSET", 250)
+            for sender in NOT_OWNED:
+                r = s.cmd("MAIL FROM:<%s>" % sender)
+                check(r, 553, "5.7.1", what="%s: MAIL FROM:<%s>"
+                      % (where, sender))
+                s.expect("RSET", 250)
+            # An owned sender still works after refusals, end to end.
+            s.mail("alice.smith@example.test")
+            s.rcpt("demo@example.test")
+            s.data(message(subject="owned %d" % n,
+                           sender="alice.smith@example.test"))
+        m.wait_for_delivery("demo", n)
+    for msg in m.read_messages("demo"):
+        lines, _ = split(msg)
+        assert lines[0] == "Return-Path: <alice.smith@example.test>", \
+            lines[:3]
 
 
 def test_sender_ownership_other_user(tls_mta):

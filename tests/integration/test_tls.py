@@ -70,22 +70,22 @@ def test_starttls_advertised_then_not(tls_mta):
         s.expect("QUIT", 221)
 
 
-@pytest.mark.parametrize("where", ["mx_starttls", "sub_starttls"])
-def test_quit_after_starttls_gets_221(tls_mta, where):
+def test_quit_after_starttls_gets_221(tls_mta):
     """The 221 must reach the client through TLS before the close
     (RFC 5321 4.1.1.10); swaks and s_client report a lost 221 as an
     unexpected close."""
     m = tls_mta()
-    with Smtp(m.ports[where]) as s:
-        s.ehlo(HELO)
-        starttls(s)
-        s.ehlo(HELO)
-        s.expect("QUIT", 221, "2.0.0")
-        assert s.closed()
-    with implicit(m.ports[where.replace("starttls", "implicit")]) as s:
-        s.ehlo(HELO)
-        s.expect("QUIT", 221, "2.0.0")
-        assert s.closed()
+    for where in ("mx_starttls", "sub_starttls"):
+        with Smtp(m.ports[where]) as s:
+            s.ehlo(HELO)
+            starttls(s)
+            s.ehlo(HELO)
+            s.expect("QUIT", 221, "2.0.0")
+            assert s.closed(), where
+        with implicit(m.ports[where.replace("starttls", "implicit")]) as s:
+            s.ehlo(HELO)
+            s.expect("QUIT", 221, "2.0.0")
+            assert s.closed(), where
 
 
 def test_starttls_with_argument(tls_mta):
@@ -99,18 +99,18 @@ def test_starttls_with_argument(tls_mta):
         s.ehlo(HELO)
 
 
-@pytest.mark.parametrize("where", ["none", "mx_implicit", "sub_implicit"])
-def test_starttls_not_offered(tls_mta, where):
+def test_starttls_not_offered(tls_mta):
     m = tls_mta()
-    if where == "none":
-        s = Smtp(m.port)
-    else:
-        s = implicit(m.ports[where])
-    with s:
-        r = s.ehlo(HELO)
-        assert not has_ext(r, "STARTTLS"), r
-        s.expect("STARTTLS", 502, "5.5.1")
-        s.expect("NOOP", 250)
+    for where in ("none", "mx_implicit", "sub_implicit"):
+        if where == "none":
+            s = Smtp(m.port)
+        else:
+            s = implicit(m.ports[where])
+        with s:
+            r = s.ehlo(HELO)
+            assert not has_ext(r, "STARTTLS"), (where, r)
+            s.expect("STARTTLS", 502, "5.5.1")
+            s.expect("NOOP", 250)
 
 
 def test_state_reset_after_starttls(tls_mta):
@@ -219,27 +219,32 @@ def test_implicit_plaintext_client_is_closed(tls_mta):
     _check_tls_failed_logged(m, mark)
 
 
-def test_tls11_refused(tls_mta):
+def test_protocol_policy(tls_mta):
+    """TLS 1.2 and 1.3 only; for 1.2 ECDHE with AES-GCM or
+    ChaCha20-Poly1305 (src/tls/tls.h); server cipher preference; no
+    compression.  One daemon, one check per block."""
     m = tls_mta()
-    # SECLEVEL=0 so that our own client is able to offer TLS 1.1 at all;
+    port = m.ports["mx_implicit"]
+
+    with implicit(port) as s:
+        assert s.sock.version() == "TLSv1.3"
+
+    # TLS 1.1: SECLEVEL=0 so that our own client can offer it at all;
     # the refusal must come from the server.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        ctx = client_context(minimum=ssl.TLSVersion.TLSv1,
+        old = client_context(minimum=ssl.TLSVersion.TLSv1,
                              maximum=ssl.TLSVersion.TLSv1_1,
                              ciphers="DEFAULT:@SECLEVEL=0")
     with pytest.raises((ssl.SSLError, ConnectionError)):
-        implicit(m.ports["mx_implicit"], ctx=ctx).close()
+        implicit(port, ctx=old).close()
     with Smtp(m.ports["mx_starttls"]) as s:
         s.ehlo(HELO)
         with pytest.raises((ssl.SSLError, ConnectionError)):
-            starttls(s, ctx=ctx)
+            starttls(s, ctx=old)
 
-
-def test_tls12_uses_ecdhe_aead(tls_mta):
-    m = tls_mta()
-    ctx = client_context(maximum=ssl.TLSVersion.TLSv1_2)
-    with implicit(m.ports["mx_implicit"], ctx=ctx) as s:
+    with implicit(port, ctx=client_context(
+            maximum=ssl.TLSVersion.TLSv1_2)) as s:
         name, version, _ = s.sock.cipher()
         assert version == "TLSv1.2"
         assert name.startswith("ECDHE-"), name
@@ -247,22 +252,23 @@ def test_tls12_uses_ecdhe_aead(tls_mta):
         # No TLS compression (CRIME).
         assert s.sock.compression() is None
 
-
-def test_tls12_cbc_only_client_refused(tls_mta):
-    """The TLS 1.2 list is ECDHE with AES-GCM or ChaCha20-Poly1305 only
-    (src/tls/tls.h): a client offering only CBC suites gets no session."""
-    m = tls_mta()
-    ctx = client_context(maximum=ssl.TLSVersion.TLSv1_2,
+    # CBC suites only: no session.
+    cbc = client_context(maximum=ssl.TLSVersion.TLSv1_2,
                          ciphers="ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA"
                                  ":AES128-SHA:AES256-SHA")
     with pytest.raises((ssl.SSLError, ConnectionError)):
-        implicit(m.ports["mx_implicit"], ctx=ctx).close()
+        implicit(port, ctx=cbc).close()
 
-
-def test_tls13_negotiated_by_default(tls_mta):
-    m = tls_mta()
-    with implicit(m.ports["mx_implicit"]) as s:
-        assert s.sock.version() == "TLSv1.3"
+    # Server preference: the client's order does not change the choice.
+    suites = ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305",
+              "ECDHE-ECDSA-AES256-GCM-SHA384"]
+    chosen = set()
+    for order in (suites, suites[::-1], suites[1:] + suites[:1]):
+        ctx = client_context(maximum=ssl.TLSVersion.TLSv1_2,
+                             ciphers=":".join(order))
+        with implicit(port, ctx=ctx) as s:
+            chosen.add(s.sock.cipher()[0])
+    assert len(chosen) == 1, "client order decided the cipher: %r" % chosen
 
 
 # -- SNI ---------------------------------------------------------------------
