@@ -27,29 +27,6 @@
 /* Header block printed by `queue show`, at most this many octets. */
 #define QUEUE_SHOW_HEADER_MAX	(64 * 1024)
 
-/* For the terminal: like log_safe, but spaces stay readable. */
-static const char *
-show_safe(const char *s, char *out, size_t outlen)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-	unsigned char c;
-
-	for (; *s != '\0' && o + 5 < outlen; s++) {
-		c = (unsigned char)*s;
-		if (c < 0x20 || c == 0x7f || c == '\\' || c == '"') {
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-		} else {
-			out[o++] = (char)c;
-		}
-	}
-	out[o] = '\0';
-	return out;
-}
-
 static const char *
 rcpt_state_name(enum rcpt_state s)
 {
@@ -89,20 +66,20 @@ list_area(struct spool *sp, const char *area, unsigned *count)
 		(*count)++;
 		if (rc == -2) {
 			printf("%-20s %-19s %10s  %-8s %s\n", ids[i], "-", "-",
-			    "corrupt", show_safe(err, safe, sizeof(safe)));
+			    "corrupt", log_safe(err, safe, sizeof(safe)));
 			continue;
 		}
 		format_time(qf.env.created, when, sizeof(when));
 		printf("%-20s %-19s %10" PRId64 "  %-8s <%s> rcpts=%zu pending=%zu\n",
 		    ids[i], when, spool_data_size(sp, ids[i]),
 		    strcmp(area, "queue") == 0 ? "queued" : area,
-		    show_safe(qf.env.sender, safe, sizeof(safe)), qf.env.n_rcpts,
+		    log_safe(qf.env.sender, safe, sizeof(safe)), qf.env.n_rcpts,
 		    queue_file_count(&qf, RCPT_PENDING));
 		/* One line per recipient still to do, as mailq(1) shows them. */
 		for (size_t r = 0; r < qf.env.n_rcpts; r++)
 			if (qf.st[r].state != RCPT_DONE)
 				printf("%20s <%s> %s\n", "",
-				    show_safe(qf.env.rcpts[r].addr, safe, sizeof(safe)),
+				    log_safe(qf.env.rcpts[r].addr, safe, sizeof(safe)),
 				    rcpt_state_name(qf.st[r].state));
 		queue_file_free(&qf);
 	}
@@ -191,16 +168,16 @@ queue_show(struct spool *sp, const char *id)
 	printf("id: %s\nstate: %s\narrived: %s\nsize: %" PRId64 "\n", id,
 	    strcmp(areas[i], "queue") == 0 ? "queued" : areas[i], when,
 	    spool_data_size(sp, id));
-	printf("sender: <%s>\n", show_safe(qf.env.sender, safe, sizeof(safe)));
+	printf("sender: <%s>\n", log_safe(qf.env.sender, safe, sizeof(safe)));
 	if (qf.env.client_ip != NULL)
-		printf("client: %s\n", show_safe(qf.env.client_ip, safe,
+		printf("client: %s\n", log_safe(qf.env.client_ip, safe,
 		    sizeof(safe)));
 	if (qf.env.helo != NULL)
-		printf("helo: %s\n", show_safe(qf.env.helo, safe, sizeof(safe)));
+		printf("helo: %s\n", log_safe(qf.env.helo, safe, sizeof(safe)));
 	printf("smtputf8: %s\n8bit: %s\n", qf.env.smtputf8 ? "yes" : "no",
 	    qf.env.eight_bit ? "yes" : "no");
 	for (i = 0; i < qf.env.n_rcpts; i++) {
-		printf("rcpt %zu: <%s> %s", i, show_safe(qf.env.rcpts[i].addr,
+		printf("rcpt %zu: <%s> %s", i, log_safe(qf.env.rcpts[i].addr,
 		    safe, sizeof(safe)), rcpt_state_name(qf.st[i].state));
 		if (qf.st[i].attempts > 0)
 			printf(" attempts=%u", qf.st[i].attempts);
@@ -209,12 +186,12 @@ queue_show(struct spool *sp, const char *id)
 			printf(" next=\"%s\"", when);
 		}
 		if (qf.st[i].text != NULL)
-			printf(" last=\"%s\"", show_safe(qf.st[i].text, safe,
+			printf(" last=\"%s\"", log_safe(qf.st[i].text, safe,
 			    sizeof(safe)));
 		printf("\n");
 	}
 	for (i = 0; i < qf.n_delivered; i++)
-		printf("delivered: %s\n", show_safe(qf.delivered[i], safe,
+		printf("delivered: %s\n", log_safe(qf.delivered[i], safe,
 		    sizeof(safe)));
 	if (qf.torn || qf.bad_records > 0)
 		printf("note: %u unreadable status record(s) ignored%s\n",
@@ -261,11 +238,7 @@ cmd_queue(const char *config_path, int argc, char **argv)
 	    (strcmp(argv[1], "show") != 0 && strcmp(argv[1], "delete") != 0)))
 		return queue_usage();
 	if (config_load(config_path, &cfg, &cerr) < 0) {
-		if (cerr.line > 0)
-			fprintf(stderr, "%s:%d: %s\n", cerr.file, cerr.line,
-			    cerr.message);
-		else
-			fprintf(stderr, "%s: %s\n", cerr.file, cerr.message);
+		config_error_print(&cerr);
 		return 1;
 	}
 	sp = spool_open(cfg.spool, err, sizeof(err));

@@ -59,11 +59,7 @@ cmd_route(const char *config_path, int argc, char **argv)
 		return 1;
 	}
 	if (config_load(config_path, &cfg, &err) < 0) {
-		if (err.line > 0)
-			fprintf(stderr, "%s:%d: %s\n", err.file, err.line,
-			    err.message);
-		else
-			fprintf(stderr, "%s: %s\n", err.file, err.message);
+		config_error_print(&err);
 		return 2;
 	}
 	log_set_level(LOG_LEVEL_WARN);

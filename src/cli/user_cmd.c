@@ -399,11 +399,7 @@ cmd_user(const char *config_path, int argc, char **argv)
 		return 1;
 	}
 	if (config_load(config_path, &cfg, &err) < 0) {
-		if (err.line > 0)
-			fprintf(stderr, "%s:%d: %s\n", err.file, err.line,
-			    err.message);
-		else
-			fprintf(stderr, "%s: %s\n", err.file, err.message);
+		config_error_print(&err);
 		return 1;
 	}
 	rc = user_apply(&cfg, op, no_login, local, domain);

@@ -491,3 +491,12 @@ config_is_relay_client(const struct config *cfg, const struct sockaddr *sa)
 			return true;
 	return false;
 }
+
+void
+config_error_print(const struct config_error *err)
+{
+	if (err->line > 0)
+		fprintf(stderr, "%s:%d: %s\n", err->file, err->line, err->message);
+	else
+		fprintf(stderr, "%s: %s\n", err->file, err->message);
+}

@@ -90,6 +90,8 @@ struct config_error {
 /* Returns 0 and fills cfg, or -1 and fills err (cfg is then empty). */
 int config_load(const char *path, struct config *cfg, struct config_error *err);
 void config_free(struct config *cfg);
+/* Print err to stderr as "FILE:LINE: message" (or "FILE: message"). */
+void config_error_print(const struct config_error *err);
 
 /* Is the client address in relay_networks? */
 bool config_is_relay_client(const struct config *cfg, const struct sockaddr *sa);

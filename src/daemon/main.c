@@ -56,10 +56,7 @@ main(int argc, char **argv)
 		path = DEFAULT_CONFIG;
 	log_init("master", foreground);
 	if (config_load(path, &cfg, &err) < 0) {
-		if (err.line > 0)
-			fprintf(stderr, "%s:%d: %s\n", err.file, err.line, err.message);
-		else
-			fprintf(stderr, "%s: %s\n", err.file, err.message);
+		config_error_print(&err);
 		return 1;
 	}
 	if (cfg.debug)
