@@ -85,23 +85,15 @@ session_reply(struct session *s, const struct smtp_reply *r)
 	buf_free(&out);
 }
 
-void
-session_replyf(struct session *s, int code, const char *enhanced,
-    const char *text)
-{
-	struct smtp_reply r;
-
-	smtp_reply_set(&r, code, enhanced, "%s", text);
-	session_reply(s, &r);
-}
-
 /* Send a last reply, then close once the output has been flushed. */
 void
 session_close(struct session *s, const struct smtp_reply *last)
 {
 	if (last != NULL)
 		session_reply(s, last);
-	session_reset_tx(s);
+	/* A transaction being committed is finished by commit_done. */
+	if (s->pinned == 0)
+		session_reset_tx(s);
 	session_set_state(s, SESSION_CLOSING);
 	bufferevent_disable(s->bev, EV_READ);
 	/* The write callback frees the session when output is empty. */
@@ -179,7 +171,10 @@ session_write_cb(struct bufferevent *bev, void *arg)
 	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
 		return;
 	if (s->state == SESSION_CLOSING) {
-		session_free(s);
+		if (s->pinned > 0)
+			s->dead = true;	/* the worker job frees us */
+		else
+			session_free(s);
 		return;
 	}
 	if (s->state == SESSION_STARTTLS) {
@@ -237,15 +232,20 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
 	session_drop(s, (what & BEV_EVENT_EOF) ? "eof" : "error");
 }
 
-/* The spool commit finished (in the loop thread). */
+/*
+ * The spool commit finished (in the loop thread).  Whatever became of the
+ * client, a committed message is logged and handed to the qmgr now.
+ */
 void
 session_commit_done(struct session *s, int err)
 {
 	struct smtp_reply r;
+	bool gone = s->dead || s->state == SESSION_CLOSING;
 
-	if (session_drop_if_dead(s))
-		return;
 	session_finish_data(s, err, &r);
+	if (session_drop_if_dead(s) || gone)
+		return;
+	session_set_state(s, SESSION_READY);
 	session_reply(s, &r);
 	session_count_reply(s, &r);
 	if (s->state == SESSION_CLOSING)
@@ -359,7 +359,15 @@ session_process(struct session *s)
 		if (too_long) {
 			struct smtp_reply r;
 
-			smtp_reply_set(&r, 500, "5.5.2", "Line too long");
+			if (s->state == SESSION_AUTH) {
+				/* RFC 4954 4: the exchange ends here. */
+				session_auth_free(s);
+				session_set_state(s, SESSION_READY);
+				smtp_reply_set(&r, 500, "5.5.6",
+				    "Authentication Exchange line is too long");
+			} else {
+				smtp_reply_set(&r, 500, "5.5.2", "Line too long");
+			}
 			session_reply(s, &r);
 			session_count_reply(s, &r);
 			continue;

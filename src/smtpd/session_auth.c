@@ -137,6 +137,10 @@ check_done(void *arg)
 
 	if (session_drop_if_dead(s))
 		return;
+	if (s->state == SESSION_CLOSING) {
+		session_auth_free(s);	/* timed out meanwhile: no verdict */
+		return;
+	}
 	if (!a->ok) {
 		auth_failed(s);
 		return;

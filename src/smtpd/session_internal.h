@@ -87,7 +87,6 @@ struct session {
 /* session.c */
 void session_set_state(struct session *s, enum session_state state);
 void session_reply(struct session *s, const struct smtp_reply *r);
-void session_replyf(struct session *s, int code, const char *enhanced, const char *text);
 void session_count_reply(struct session *s, const struct smtp_reply *r);
 void session_close(struct session *s, const struct smtp_reply *last);
 void session_commit_done(struct session *s, int err);

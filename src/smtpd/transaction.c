@@ -260,5 +260,4 @@ session_finish_data(struct session *s, int err, struct smtp_reply *r)
 		smtp_reply_set(r, 250, "2.0.0", "Ok: queued as %s", tx->queue_id);
 	}
 	session_reset_tx(s);
-	session_set_state(s, SESSION_READY);
 }
