@@ -356,6 +356,16 @@ def test_reload_missing_key_keeps_old(tls_mta, certs):
     assert peer_cert(port, HOSTNAME, True) == old
 
 
+def test_bad_certificate_at_start_is_fatal(mta, certs):
+    """A key that does not match its certificate (or garbage) is a
+    configuration error: the daemon says which file and exits."""
+    for cert, key in ((certs["mx"][0], certs["other"][1]), certs["broken"]):
+        m = mta(start=False, tls={"cert": cert, "key": key})
+        with pytest.raises(AssertionError, match="exited with [1-9]"):
+            m.start(timeout=10)
+        assert cert in m.log() or key in m.log(), m.log()[-2000:]
+
+
 # -- Received: ---------------------------------------------------------------
 
 def _received(msg):
