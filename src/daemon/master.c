@@ -336,6 +336,15 @@ master_prepare(struct master *m)
 		fatal("socketpair: %s", strerror(errno));
 	if (keys_read(cfg, &m->keys, &m->n_keys, err, sizeof(err)) < 0)
 		fatal("tls: %s", err);
+	/* Check the keys here, before anything forks: a certificate that
+	 * cannot serve must stop the start, not loop the smtpd. */
+	if (m->n_keys > 0) {
+		struct tls_server *check = tls_server_new(m->keys, m->n_keys, err, sizeof(err));
+
+		if (check == NULL)
+			fatal("tls: %s", err);
+		tls_server_free(check);
+	}
 }
 
 int
