@@ -139,6 +139,19 @@ def test_auth_syntax_errors(tls_mta):
                  235, "2.7.0")
 
 
+def test_auth_response_too_long_ends_exchange(tls_mta):
+    """RFC 4954 4: an over-long response line ends the exchange with
+    500 5.5.6; the session goes on and can authenticate again."""
+    m = tls_mta()
+    with tls_session(m) as s:
+        assert s.cmd("AUTH LOGIN").code == 334
+        s.expect("A" * 5000, 500, "5.5.6")
+        # Back to commands: this is a command again, not a response.
+        s.expect("NOOP", 250)
+        s.expect("AUTH PLAIN " + auth_plain_b64(ALICE, "alice-pw"),
+                 235, "2.7.0")
+
+
 def test_auth_inside_transaction(tls_mta):
     """RFC 4954 4: AUTH is not permitted during a mail transaction."""
     m = tls_mta()
