@@ -321,6 +321,17 @@ master_prepare(struct master *m)
 	const struct config *cfg = m->cfg;
 	char err[256];
 
+	/* Check the keys first, before any port is open: a certificate
+	 * that cannot serve must stop the start, not loop the smtpd. */
+	if (keys_read(cfg, &m->keys, &m->n_keys, err, sizeof(err)) < 0)
+		fatal("tls: %s", err);
+	if (m->n_keys > 0) {
+		struct tls_server *check = tls_server_new(m->keys, m->n_keys, err, sizeof(err));
+
+		if (check == NULL)
+			fatal("tls: %s", err);
+		tls_server_free(check);
+	}
 	privsep_lookup(cfg->user, &m->user);
 	privsep_prepare_dir(cfg->spool, &m->user, 0700);
 	privsep_prepare_dir(cfg->state, &m->user, 0700);
@@ -334,17 +345,6 @@ master_prepare(struct master *m)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, m->control) < 0 ||
 	    fcntl(m->control[0], F_SETFL, O_NONBLOCK) < 0)
 		fatal("socketpair: %s", strerror(errno));
-	if (keys_read(cfg, &m->keys, &m->n_keys, err, sizeof(err)) < 0)
-		fatal("tls: %s", err);
-	/* Check the keys here, before anything forks: a certificate that
-	 * cannot serve must stop the start, not loop the smtpd. */
-	if (m->n_keys > 0) {
-		struct tls_server *check = tls_server_new(m->keys, m->n_keys, err, sizeof(err));
-
-		if (check == NULL)
-			fatal("tls: %s", err);
-		tls_server_free(check);
-	}
 }
 
 int
@@ -356,10 +356,8 @@ master_run(const struct config *cfg, bool foreground)
 	m.cfg = cfg;
 	m.children[CHILD_SMTPD].name = "decorum-smtpd";
 	m.children[CHILD_QMGR].name = "decorum-qmgr";
-	master_prepare(&m);
-	if (!foreground && daemon(0, 0) < 0)
-		fatal("daemon: %s", strerror(errno));
-	m.pid = getpid();
+	/* Signals wait for the loop from the start: a SIGHUP that comes as
+	 * soon as the ports accept must not kill us by default action. */
 	sigemptyset(&m.handled);
 	sigaddset(&m.handled, SIGTERM);
 	sigaddset(&m.handled, SIGINT);
@@ -367,6 +365,10 @@ master_run(const struct config *cfg, bool foreground)
 	sigaddset(&m.handled, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &m.handled, &m.saved_mask);
 	signal(SIGPIPE, SIG_IGN);
+	master_prepare(&m);
+	if (!foreground && daemon(0, 0) < 0)
+		fatal("daemon: %s", strerror(errno));
+	m.pid = getpid();
 	child_start(&m, CHILD_QMGR);
 	child_start(&m, CHILD_SMTPD);
 	log_info("event=started version=%s config=%s listeners=%zu", DECORUM_VERSION,
