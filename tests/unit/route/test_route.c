@@ -9,7 +9,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,39 +20,13 @@
 #include "common/log.h"
 #include "route/domains.h"
 #include "route/route.h"
+#include "testutil.h"
 
 struct fixture {
 	char dir[PATH_MAX];
 	struct config cfg;
 	struct domains *d;
 };
-
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
-static void
-put(struct fixture *fx, const char *rel, const char *text)
-{
-	char path[PATH_MAX + 64], dir[PATH_MAX + 64];
-	char *slash;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", fx->dir, rel);
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	*slash = '\0';
-	mkdir(dir, 0755);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
 
 static int
 setup(void **state)
@@ -66,14 +39,14 @@ setup(void **state)
 		return -1;
 	fx->cfg.postmaster = strdup("admin@example.test");
 	fx->cfg.recipient_delimiter = strdup("+");
-	put(fx, "example.test/users",
+	tu_put(fx->dir, "example.test/users",
 	    "# people\n"
 	    "admin:$y$j9T$abc\n"
 	    "Ann:{CRYPT}$6$salt$hash\n"
 	    "\n"
 	    "bob:\n"
 	    "carol+x:\n");
-	put(fx, "example.test/aliases",
+	tu_put(fx->dir, "example.test/aliases",
 	    "sales: ann, bob@example.test,\n"
 	    "   Carol+X\n"
 	    "team: sales, ann\n"
@@ -90,7 +63,7 @@ setup(void **state)
 	    "abuse: ann\n"
 	    "other: dave@other.test\n"
 	    "boss: admin@example.test\n");
-	put(fx, "other.test/users", "dave:\n");
+	tu_put(fx->dir, "other.test/users", "dave:\n");
 	fx->d = domains_open(fx->dir);
 	*state = fx;
 	return 0;
@@ -104,7 +77,7 @@ teardown(void **state)
 	domains_free(fx->d);
 	free(fx->cfg.postmaster);
 	free(fx->cfg.recipient_delimiter);
-	nftw(fx->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tu_rmtree(fx->dir);
 	free(fx);
 	return 0;
 }
@@ -303,12 +276,12 @@ test_broken_table(void **state)
 	struct fixture *fx = *state;
 	char path[PATH_MAX + 64];
 
-	put(fx, "bad.test/users", "ann:$y$x\nthis line has no colon\n");
+	tu_put(fx->dir, "bad.test/users", "ann:$y$x\nthis line has no colon\n");
 	expect(fx, "ann@bad.test", ROUTE_TEMPFAIL, NULL, "cannot be read");
-	put(fx, "bad2.test/aliases", "a: b\na: c\n");
+	tu_put(fx->dir, "bad2.test/aliases", "a: b\na: c\n");
 	expect(fx, "a@bad2.test", ROUTE_TEMPFAIL, NULL, NULL);
 	snprintf(path, sizeof(path), "%s/bad3.test/users", fx->dir);
-	put(fx, "bad3.test/users", "ann:\n");
+	tu_put(fx->dir, "bad3.test/users", "ann:\n");
 	chmod(path, 0);
 	if (access(path, R_OK) != 0)	/* root reads anything */
 		expect(fx, "ann@bad3.test", ROUTE_TEMPFAIL, NULL, NULL);
@@ -322,7 +295,7 @@ test_reload(void **state)
 
 	expect(fx, "new@example.test", ROUTE_UNKNOWN, NULL, NULL);
 	/* Replace by rename, as `decorum user add` does. */
-	put(fx, "example.test/users.new", "new:\nann:\n");
+	tu_put(fx->dir, "example.test/users.new", "new:\nann:\n");
 	snprintf(tmp, sizeof(tmp), "%s/example.test/users.new", fx->dir);
 	snprintf(path, sizeof(path), "%s/example.test/users", fx->dir);
 	assert_int_equal(rename(tmp, path), 0);
@@ -333,7 +306,7 @@ test_reload(void **state)
 	    NULL);
 	expect(fx, "bob@example.test", ROUTE_UNKNOWN, NULL, NULL);
 	/* A new domain folder is seen at once (no negative caching). */
-	put(fx, "fresh.test/users", "eve:\n");
+	tu_put(fx->dir, "fresh.test/users", "eve:\n");
 	expect(fx, "eve@fresh.test", ROUTE_LOCAL, D("eve@fresh.test"), NULL);
 }
 

@@ -11,7 +11,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,39 +23,13 @@
 #include "common/log.h"
 #include "route/domains.h"
 #include "route/senders.h"
+#include "testutil.h"
 
 struct fixture {
 	char dir[PATH_MAX];
 	struct config cfg;
 	struct domains *d;
 };
-
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
-static void
-put(struct fixture *fx, const char *rel, const char *text)
-{
-	char path[PATH_MAX + 64], dir[PATH_MAX + 64];
-	char *slash;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", fx->dir, rel);
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	*slash = '\0';
-	mkdir(dir, 0755);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
 
 static int
 setup(void **state)
@@ -69,20 +42,20 @@ setup(void **state)
 		return -1;
 	fx->cfg.postmaster = strdup("admin@example.test");
 	fx->cfg.recipient_delimiter = strdup("+");
-	put(fx, "example.test/users",
+	tu_put(fx->dir, "example.test/users",
 	    "alice:$y$x\n"
 	    "bob:$y$x\n"
 	    "admin:$y$x\n"
 	    "alice+x:$y$x\n");
-	put(fx, "example.test/aliases",
+	tu_put(fx->dir, "example.test/aliases",
 	    "info: alice\n"
 	    "sales: alice, bob\n"
 	    "help: info\n");
-	put(fx, "example.test/senders",
+	tu_put(fx->dir, "example.test/senders",
 	    "# extra envelope senders\n"
 	    "bob: bob@old.example, Robert@Example.Org,\n"
 	    "  @shop.example\n");
-	put(fx, "other.test/users", "carol:$y$x\n");
+	tu_put(fx->dir, "other.test/users", "carol:$y$x\n");
 	fx->d = domains_open(fx->dir);
 	*state = fx;
 	return 0;
@@ -96,7 +69,7 @@ teardown(void **state)
 	domains_free(fx->d);
 	free(fx->cfg.postmaster);
 	free(fx->cfg.recipient_delimiter);
-	nftw(fx->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tu_rmtree(fx->dir);
 	free(fx);
 	return 0;
 }
@@ -198,12 +171,13 @@ test_broken_and_reload(void **state)
 	struct timespec ts = { 1, 100000000 };
 
 	/* A broken senders file: tempfail, not "not owned". */
-	put(fx, "example.test/senders", "bob bob@old.example\n");
+	tu_put(fx->dir, "example.test/senders", "bob bob@old.example\n");
 	nanosleep(&ts, NULL);
 	assert_int_equal(owned(fx, "bob@example.test", "bob@old.example"), -1);
 	assert_int_equal(owned(fx, "bob@example.test", "bob@example.test"), -1);
 	/* Fixed: the change is picked up. */
-	put(fx, "example.test/senders", "bob: @new.example\nalice: a@b.example\n");
+	tu_put(fx->dir, "example.test/senders",
+	    "bob: @new.example\nalice: a@b.example\n");
 	nanosleep(&ts, NULL);
 	assert_int_equal(owned(fx, "bob@example.test", "bob@old.example"), 0);
 	assert_int_equal(owned(fx, "bob@example.test", "x@new.example"), 1);
@@ -245,7 +219,7 @@ test_check_config(void **state)
 
 	assert_int_equal(domains_check(fx->dir, fx->cfg.postmaster, report,
 	    &r), 0);
-	put(fx, "example.test/senders",
+	tu_put(fx->dir, "example.test/senders",
 	    "bob: bob@old.example\n"
 	    "zed: z@x.example\n"
 	    "alice: not-an-address, @bad..domain,\n"
