@@ -9,7 +9,6 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
-#include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -19,32 +18,19 @@
 
 #include "common/bounds.h"
 #include "common/config.h"
+#include "testutil.h"
 
 static char tmpdir[PATH_MAX];
 static char conf[PATH_MAX + 32];
 
 static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
-static int
 setup(void **state)
 {
-	char *real;
-
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/decorum-config-XXXXXX");
-	if (mkdtemp(tmpdir) == NULL)
-		return -1;
 	/* config_load resolves the folder: compare against the real path. */
-	real = realpath(tmpdir, NULL);
-	snprintf(tmpdir, sizeof(tmpdir), "%s", real);
-	free(real);
+	if (tu_mkdtemp_real(tmpdir, sizeof(tmpdir),
+	    "/tmp/decorum-config-XXXXXX") != 0)
+		return -1;
 	snprintf(conf, sizeof(conf), "%s/decorum.conf", tmpdir);
 	return 0;
 }
@@ -53,17 +39,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	return nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void
-write_at(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	return tu_rmtree(tmpdir);
 }
 
 #define BASE \
@@ -79,7 +55,7 @@ expect_error(const char *text, int line, const char *needle)
 	struct config cfg;
 	struct config_error err;
 
-	write_at(conf, text);
+	tu_spit(conf, text);
 	assert_int_equal(config_load(conf, &cfg, &err), -1);
 	if (strstr(err.message, needle) == NULL || err.line != line)
 		fail_msg("got %s:%d: %s; want line %d with \"%s\"", err.file,
@@ -100,8 +76,8 @@ test_good(void **state)
 
 	(void)state;
 	snprintf(cert, sizeof(cert), "%s/cert.pem", tmpdir);
-	write_at(cert, "x");
-	write_at(conf,
+	tu_spit(cert, "x");
+	tu_spit(conf,
 	    "# a full file\n"
 	    "hostname = \"mx.example.test\";\n"
 	    "spool = \"/var/spool/x\";\n"
@@ -175,7 +151,7 @@ test_defaults(void **state)
 	struct sockaddr_in6 sin6;
 
 	(void)state;
-	write_at(conf, BASE);
+	tu_spit(conf, BASE);
 	assert_int_equal(config_load(conf, &cfg, &err), 0);
 	assert_string_equal(cfg.path, conf);
 	assert_string_equal(cfg.spool, "/var/spool/decorum");
@@ -210,7 +186,7 @@ test_defaults(void **state)
 	config_free(&cfg);
 
 	/* () means no relay clients at all. */
-	write_at(conf, BASE "relay_networks = ();\nrecipient_delimiter = \"\";\n");
+	tu_spit(conf, BASE "relay_networks = ();\nrecipient_delimiter = \"\";\n");
 	assert_int_equal(config_load(conf, &cfg, &err), 0);
 	assert_int_equal(cfg.n_relay_networks, 0);
 	assert_string_equal(cfg.recipient_delimiter, "");
@@ -227,7 +203,7 @@ test_relative_paths(void **state)
 	char want[PATH_MAX + 32], cwd[PATH_MAX];
 
 	(void)state;
-	write_at(conf, BASE "spool = \"var/spool\";\ndomains = \"../d\";\n");
+	tu_spit(conf, BASE "spool = \"var/spool\";\ndomains = \"../d\";\n");
 	/* From another working directory, with a relative config path. */
 	assert_non_null(getcwd(cwd, sizeof(cwd)));
 	assert_int_equal(chdir("/tmp"), 0);

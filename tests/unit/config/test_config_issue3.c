@@ -10,7 +10,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,50 +18,29 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "testutil.h"
 
 static char tmpdir[PATH_MAX];
 static char conf[PATH_MAX + 32];
 
 static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
-static void
-write_at(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-static int
 setup(void **state)
 {
-	char *real, path[PATH_MAX + 32];
+	char path[PATH_MAX + 32];
 
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/decorum-config3-XXXXXX");
-	if (mkdtemp(tmpdir) == NULL)
+	if (tu_mkdtemp_real(tmpdir, sizeof(tmpdir),
+	    "/tmp/decorum-config3-XXXXXX") != 0)
 		return -1;
-	real = realpath(tmpdir, NULL);
-	snprintf(tmpdir, sizeof(tmpdir), "%s", real);
-	free(real);
 	snprintf(conf, sizeof(conf), "%s/decorum.conf", tmpdir);
 	snprintf(path, sizeof(path), "%s/cert.pem", tmpdir);
-	write_at(path, "c");
+	tu_spit(path, "c");
 	snprintf(path, sizeof(path), "%s/key.pem", tmpdir);
-	write_at(path, "k");
+	tu_spit(path, "k");
 	snprintf(path, sizeof(path), "%s/other.pem", tmpdir);
-	write_at(path, "c");
+	tu_spit(path, "c");
 	snprintf(path, sizeof(path), "%s/other.key", tmpdir);
-	write_at(path, "k");
+	tu_spit(path, "k");
 	return 0;
 }
 
@@ -70,7 +48,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	return nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return tu_rmtree(tmpdir);
 }
 
 #define BASE \
@@ -84,7 +62,7 @@ expect_error(const char *text, int line, const char *needle)
 	struct config cfg;
 	struct config_error err;
 
-	write_at(conf, text);
+	tu_spit(conf, text);
 	assert_int_equal(config_load(conf, &cfg, &err), -1);
 	if (strstr(err.message, needle) == NULL || err.line != line)
 		fail_msg("got %s:%d: %s; want line %d with \"%s\"", err.file,
@@ -102,7 +80,7 @@ test_values(void **state)
 	char want[PATH_MAX + 32];
 
 	(void)state;
-	write_at(conf, BASE
+	tu_spit(conf, BASE
 	    "tls = {\n"
 	    "  cert = \"cert.pem\"; key = \"key.pem\";\n"
 	    "  sni = (\n"
@@ -139,7 +117,7 @@ test_defaults(void **state)
 	struct config_error err;
 
 	(void)state;
-	write_at(conf, BASE "tls = { cert = \"cert.pem\"; key = \"key.pem\"; };\n"
+	tu_spit(conf, BASE "tls = { cert = \"cert.pem\"; key = \"key.pem\"; };\n"
 	    "auth = { };\nsubmission = { };\n");
 	if (config_load(conf, &cfg, &err) < 0)
 		fail_msg("%s:%d: %s", err.file, err.line, err.message);
@@ -152,7 +130,7 @@ test_defaults(void **state)
 	assert_false(cfg.submission_hide_ip);
 	config_free(&cfg);
 	/* No groups at all: the same defaults; an empty sni list is fine. */
-	write_at(conf, BASE "tls = { cert = \"cert.pem\"; key = \"key.pem\"; "
+	tu_spit(conf, BASE "tls = { cert = \"cert.pem\"; key = \"key.pem\"; "
 	    "sni = (); };\n");
 	if (config_load(conf, &cfg, &err) < 0)
 		fail_msg("%s:%d: %s", err.file, err.line, err.message);
