@@ -26,7 +26,8 @@ Run:  DECORUM_BUILD=/path/to/builddir /usr/bin/python3 -m pytest -q tests/integr
   alice.smith@example.test and @alice.example.  Keyword arguments
   override any of these.
 - TLS client helpers for smtpraw.Smtp: client_context(), starttls(),
-  implicit(), auth_plain_b64().
+  implicit(), auth_plain_b64(), and tls_session() (an EHLO'd TLS session
+  on one of tls_mta's listeners, logged in when asked).
 """
 
 import base64
@@ -218,6 +219,22 @@ def auth_plain_b64(authcid, password, authzid=""):
     """RFC 4616 message: authzid NUL authcid NUL passwd, base64."""
     raw = "%s\0%s\0%s" % (authzid, authcid, password)
     return base64.b64encode(raw.encode("utf-8")).decode("ascii")
+
+
+def tls_session(m, where="mx_starttls", login=None, password=None):
+    """An EHLO'd TLS session on one of the four TLS listeners of m (see
+    tls_mta), logged in with AUTH PLAIN when login is given."""
+    if where.endswith("starttls"):
+        s = Smtp(m.ports[where])
+        s.ehlo(HELO)
+        starttls(s)
+    else:
+        s = implicit(m.ports[where])
+    s.ehlo(HELO)
+    if login:
+        s.expect("AUTH PLAIN " + auth_plain_b64(login, password), 235,
+                 "2.7.0")
+    return s
 
 
 def b64(text):

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import (HELO, PASSWORDS, auth_plain_b64, b64, client_context,
-                      implicit, starttls)
+                      implicit, tls_session)
 from smtpraw import ConnectionClosed, Smtp, check
 
 SWAKS = shutil.which("swaks") or "/usr/bin/swaks"
@@ -21,18 +21,6 @@ ALICE = "alice@example.test"
 WRONG_PW = "Wr0ng-Pass-9q7"
 OK_REPLY = "2.7.0 Authentication successful"
 BAD_REPLY = "5.7.8 Authentication credentials invalid"
-
-
-def tls_session(m, where="mx_starttls"):
-    """An EHLO'd TLS session on one of the four TLS listeners."""
-    if where.endswith("starttls"):
-        s = Smtp(m.ports[where])
-        s.ehlo(HELO)
-        starttls(s)
-    else:
-        s = implicit(m.ports[where])
-    s.ehlo(HELO)
-    return s
 
 
 def assert_no_password(m, *extra):

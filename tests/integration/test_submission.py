@@ -12,8 +12,8 @@ import subprocess
 
 import pytest
 
-from conftest import (HELO, auth_plain_b64, client_context, implicit,
-                      starttls)
+from conftest import (HELO, auth_plain_b64, client_context, starttls,
+                      tls_session)
 from mailfile import split
 from mtaproc import wait_until
 from smtpraw import Smtp, check, message, queue_id
@@ -25,23 +25,8 @@ STARTTLS_FIRST = "5.7.0 Must issue a STARTTLS command first"
 AUTH_REQUIRED = "5.7.0 Authentication required"
 
 
-def session(m, where, login=None, password=None):
-    """EHLO'd TLS session on a TLS listener, logged in when asked."""
-    if where.endswith("starttls"):
-        s = Smtp(m.ports[where])
-        s.ehlo(HELO)
-        starttls(s)
-    else:
-        s = implicit(m.ports[where])
-    s.ehlo(HELO)
-    if login:
-        s.expect("AUTH PLAIN " + auth_plain_b64(login, password), 235,
-                 "2.7.0")
-    return s
-
-
 def alice(m, where="sub_starttls"):
-    return session(m, where, ALICE, "alice-pw")
+    return tls_session(m, where, ALICE, "alice-pw")
 
 
 def received(msg):
@@ -105,7 +90,7 @@ def test_submission_pipelined_plaintext_mail_refused(tls_mta):
 def test_submission_needs_auth(tls_mta):
     m = tls_mta()
     for n, where in enumerate(("sub_starttls", "sub_implicit"), 1):
-        with session(m, where) as s:
+        with tls_session(m, where) as s:
             r = s.cmd("MAIL FROM:<%s>" % ALICE)
             check(r, 530, "5.7.0")
             assert r.lines == [AUTH_REQUIRED], (where, r)
@@ -148,7 +133,7 @@ def test_authenticated_relay(tls_mta):
 def test_unauthenticated_mx_does_not_relay(tls_mta):
     m = tls_mta()
     for n, where in enumerate(("mx_starttls", "mx_implicit"), 1):
-        with session(m, where) as s:
+        with tls_session(m, where) as s:
             s.mail("x@example.org")
             s.expect("RCPT TO:<%s>" % FOREIGN, 554, "5.7.1")
             # Local delivery is what mx is for.
@@ -160,7 +145,7 @@ def test_unauthenticated_mx_does_not_relay(tls_mta):
 
 def test_failed_auth_does_not_relay(tls_mta):
     m = tls_mta()
-    with session(m, "mx_implicit") as s:
+    with tls_session(m, "mx_implicit") as s:
         check(s.cmd("AUTH PLAIN " + auth_plain_b64(ALICE, "nope"),
                     timeout=20), 535, "5.7.8")
         s.mail("x@example.org")
@@ -207,7 +192,7 @@ def test_sender_ownership(tls_mta):
 def test_sender_ownership_other_user(tls_mta):
     """bob owns his address and team@ is nobody's; bob has no extras."""
     m = tls_mta(max_errors=20)
-    with session(m, "sub_implicit", "bob@example.test", "bob-pw") as s:
+    with tls_session(m, "sub_implicit", "bob@example.test", "bob-pw") as s:
         s.mail("bob@example.test")
         s.expect("RSET", 250)
         for sender in ("alice@example.test", "info@example.test",
@@ -221,7 +206,7 @@ def test_unauthenticated_mx_sender_not_checked(tls_mta):
     """Ownership is about logins: inbound mail on mx may claim any sender
     (SPF/DMARC are other checks)."""
     m = tls_mta()
-    with session(m, "mx_starttls") as s:
+    with tls_session(m, "mx_starttls") as s:
         s.mail("bob@example.test")
         s.rcpt("alice@example.test")
         s.data(message(subject="inbound", sender="bob@example.test"))
@@ -295,7 +280,7 @@ def test_received_hides_client_ip(tls_mta):
     assert re.search(r"\(using TLSv1\.[23] with cipher [A-Za-z0-9_-]+\)",
                      rec), rec
     # Unauthenticated inbound mail still shows where it came from.
-    with session(m, "mx_starttls") as s:
+    with tls_session(m, "mx_starttls") as s:
         s.mail("x@example.org")
         s.rcpt("bob@example.test")
         s.data(message(subject="inbound", sender="x@example.org"))
