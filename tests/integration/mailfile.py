@@ -21,6 +21,15 @@ def split(msg):
     return [l.decode("utf-8", "replace") for l in lines], body
 
 
+def first_received(msg):
+    """The first (topmost, so newest) Received: line of a delivered file,
+    unfolded, each run of white space as one space."""
+    lines, _ = split(msg)
+    recs = [l for l in lines if l.startswith("Received:")]
+    assert recs, lines
+    return re.sub(r"\s+", " ", recs[0])
+
+
 def received_re(helo, rdns, ip, sender, qid, rcpt=None, proto="ESMTP"):
     """The exact Received: of the contract, whitespace runs normalised:
     from HELO (RDNS [IP]) (envelope-from <sender>) by mx.example.test

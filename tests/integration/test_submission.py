@@ -14,7 +14,7 @@ import pytest
 
 from conftest import (HELO, auth_plain_b64, client_context, starttls,
                       tls_session)
-from mailfile import split
+from mailfile import first_received, split
 from mtaproc import wait_until
 from smtpraw import Smtp, check, message, queue_id
 
@@ -27,13 +27,6 @@ AUTH_REQUIRED = "5.7.0 Authentication required"
 
 def alice(m, where="sub_starttls"):
     return tls_session(m, where, ALICE, "alice-pw")
-
-
-def received(msg):
-    lines, _ = split(msg)
-    recs = [l for l in lines if l.startswith("Received:")]
-    assert recs, lines
-    return re.sub(r"\s+", " ", recs[0])
 
 
 # -- before TLS ---------------------------------------------------------------
@@ -259,7 +252,7 @@ def test_received_esmtpsa_shows_ip_by_default(tls_mta):
         s.mail(ALICE)
         s.rcpt("demo@example.test")
         s.data(message(subject="esmtpsa", sender=ALICE))
-    rec = received(m.wait_for_delivery("demo")[0])
+    rec = first_received(m.wait_for_delivery("demo")[0])
     assert " with ESMTPSA " in rec, rec
     assert "with cipher %s)" % cipher in rec, rec
     assert "[127.0.0.1]" in rec, rec
@@ -273,7 +266,7 @@ def test_received_hides_client_ip(tls_mta):
         s.mail(ALICE)
         s.rcpt("demo@example.test")
         s.data(message(subject="private", sender=ALICE))
-    rec = received(m.wait_for_delivery("demo")[0])
+    rec = first_received(m.wait_for_delivery("demo")[0])
     assert " with ESMTPSA " in rec, rec
     assert "127.0.0.1" not in rec, rec
     assert "(envelope-from <%s>)" % ALICE in rec, rec
@@ -284,7 +277,7 @@ def test_received_hides_client_ip(tls_mta):
         s.mail("x@example.org")
         s.rcpt("bob@example.test")
         s.data(message(subject="inbound", sender="x@example.org"))
-    rec = received(m.wait_for_delivery("bob")[0])
+    rec = first_received(m.wait_for_delivery("bob")[0])
     assert "[127.0.0.1]" in rec and " with ESMTPS " in rec, rec
 
 
@@ -309,7 +302,7 @@ def test_swaks_submission(tls_mta):
     assert r.returncode == 0, r.stdout + r.stderr
     msgs = m.wait_for_delivery("demo", 2)
     for msg in msgs:
-        assert " with ESMTPSA " in received(msg)
+        assert " with ESMTPSA " in first_received(msg)
     assert "alice-pw" not in m.log()
 
 

@@ -17,7 +17,7 @@ import warnings
 import pytest
 
 from conftest import HELO, client_context, implicit, starttls
-from mailfile import split
+from mailfile import first_received, split
 from mtaproc import HOSTNAME, cert_der, wait_until
 from smtpraw import Smtp, check, message
 
@@ -368,13 +368,6 @@ def test_bad_certificate_at_start_is_fatal(mta, certs):
 
 # -- Received: ---------------------------------------------------------------
 
-def _received(msg):
-    lines, _ = split(msg)
-    recs = [l for l in lines if l.startswith("Received:")]
-    assert recs, lines
-    return re.sub(r"\s+", " ", recs[0])
-
-
 def test_received_says_esmtps_with_cipher(tls_mta):
     m = tls_mta()
     with Smtp(m.ports["mx_starttls"]) as s:
@@ -385,7 +378,7 @@ def test_received_says_esmtps_with_cipher(tls_mta):
         s.mail("x@example.org")
         s.rcpt("demo@example.test")
         s.data(message(subject="starttls"))
-    rec = _received(m.wait_for_delivery("demo")[0])
+    rec = first_received(m.wait_for_delivery("demo")[0])
     assert " with ESMTPS " in rec, rec
     mt = USING.search(rec)
     assert mt, "no (using TLSv1.x with cipher NAME) in %r" % rec
@@ -402,7 +395,7 @@ def test_received_plaintext_stays_esmtp(tls_mta):
         s.mail("x@example.org")
         s.rcpt("demo@example.test")
         s.data(message(subject="plain"))
-    rec = _received(m.wait_for_delivery("demo")[0])
+    rec = first_received(m.wait_for_delivery("demo")[0])
     assert " with ESMTP " in rec and "using TLS" not in rec, rec
 
 
@@ -415,7 +408,7 @@ def test_received_implicit_tls(tls_mta):
         s.mail("x@example.org")
         s.rcpt("demo@example.test")
         s.data(message(subject="implicit"))
-    rec = _received(m.wait_for_delivery("demo")[0])
+    rec = first_received(m.wait_for_delivery("demo")[0])
     assert " with ESMTPS " in rec, rec
     assert "(using TLSv1.2 with cipher %s)" % cipher in rec, rec
 
@@ -458,7 +451,7 @@ def test_swaks_starttls_mx(tls_mta):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "220 2.0.0 Ready to start TLS" in r.stdout
     assert "queued as" in r.stdout
-    rec = _received(m.wait_for_delivery("demo")[0])
+    rec = first_received(m.wait_for_delivery("demo")[0])
     assert " with ESMTPS " in rec and USING.search(rec), rec
 
 
