@@ -411,6 +411,18 @@ queue = {{ retry_min = {retry_min}; retry_max = {retry_max}; lifetime = {lifetim
     def maildir(self, user, domain=DOMAIN):
         return os.path.join(self.mailboxes, domain, user)
 
+    def block_mailbox(self, user, domain=DOMAIN):
+        """A regular file where the user's Maildir should be: every
+        delivery attempt fails with ENOTDIR, which must be a temporary
+        failure (the message is deferred).  unblock_mailbox() undoes it."""
+        os.makedirs(os.path.dirname(self.maildir(user, domain)),
+                    exist_ok=True)
+        with open(self.maildir(user, domain), "w") as f:
+            f.write("not a maildir\n")
+
+    def unblock_mailbox(self, user, domain=DOMAIN):
+        os.unlink(self.maildir(user, domain))
+
     def messages(self, user, domain=DOMAIN):
         """Sorted file names in the user's Maildir new/."""
         d = os.path.join(self.maildir(user, domain), "new")

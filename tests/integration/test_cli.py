@@ -263,9 +263,7 @@ def test_user_file_keeps_hash_readable_by_crypt(mta):
 
 def test_queue_list_and_show_deferred(mta):
     m = mta()
-    os.makedirs(os.path.dirname(m.maildir("demo")), exist_ok=True)
-    with open(m.maildir("demo"), "w") as f:
-        f.write("blocks delivery\n")
+    m.block_mailbox("demo")
     with Smtp(m.port) as s:
         s.ehlo()
         s.mail("sender@example.org")

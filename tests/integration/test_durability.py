@@ -82,26 +82,14 @@ def test_sigterm_with_queued_mail_then_restart(mta):
     assert len(m.messages("demo")) == 1 == len(msgs)
 
 
-def _block_mailbox(m, user="demo"):
-    # A regular file where the Maildir should be: every delivery attempt
-    # fails with ENOTDIR, which must be a temporary failure.
-    os.makedirs(os.path.dirname(m.maildir(user)), exist_ok=True)
-    with open(m.maildir(user), "w") as f:
-        f.write("not a maildir\n")
-
-
-def _unblock_mailbox(m, user="demo"):
-    os.unlink(m.maildir(user))
-
-
 def test_unwritable_mailbox_retried(mta):
     m = mta()
-    _block_mailbox(m)
+    m.block_mailbox("demo")
     qid = send(m)
     m.wait_log(r"event=deferred\b.*\bid=%s\b" % qid)
     # Still queued, nothing bounced to the sender.
     assert m.spool_files()
-    _unblock_mailbox(m)
+    m.unblock_mailbox("demo")
     msgs = m.wait_for_delivery("demo", timeout=15)
     assert len(msgs) == 1
     m.wait_log(r"event=delivered\b.*\bid=%s\b" % qid)
@@ -109,11 +97,11 @@ def test_unwritable_mailbox_retried(mta):
 
 def test_deferred_survives_restart(mta):
     m = mta()
-    _block_mailbox(m)
+    m.block_mailbox("demo")
     qid = send(m)
     m.wait_log(r"event=deferred\b.*\bid=%s\b" % qid)
     assert m.stop() == 0
-    _unblock_mailbox(m)
+    m.unblock_mailbox("demo")
     assert m.messages("demo") == []
     m.start()
     msgs = m.wait_for_delivery("demo", timeout=15)
@@ -126,12 +114,12 @@ def test_deferred_survives_restart(mta):
 def test_deferred_fixed_after_restart(mta):
     # The scenario (b): stop while deferred, restart, then fix.
     m = mta()
-    _block_mailbox(m)
+    m.block_mailbox("demo")
     qid = send(m)
     m.wait_log(r"event=deferred\b.*\bid=%s\b" % qid)
     assert m.stop() == 0
     m.start()
-    _unblock_mailbox(m)
+    m.unblock_mailbox("demo")
     msgs = m.wait_for_delivery("demo", timeout=15)
     assert len(msgs) == 1
 
@@ -140,7 +128,7 @@ def test_one_blocked_recipient_does_not_hold_the_others(mta):
     # Per-recipient status: alice is delivered at once, demo later, and
     # alice does not get a second copy when demo's retry succeeds.
     m = mta()
-    _block_mailbox(m)
+    m.block_mailbox("demo")
     with Smtp(m.port) as s:
         s.ehlo()
         s.mail("x@example.org")
@@ -151,7 +139,7 @@ def test_one_blocked_recipient_does_not_hold_the_others(mta):
         qid = queue_id(s.reply())
     m.wait_for_delivery("alice")
     m.wait_log(r"event=deferred\b.*\bid=%s\b" % qid)
-    _unblock_mailbox(m)
+    m.unblock_mailbox("demo")
     m.wait_for_delivery("demo", timeout=15)
     time.sleep(2)
     assert len(m.messages("alice")) == 1

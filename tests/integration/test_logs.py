@@ -2,7 +2,6 @@
 client IP on session events and the queue id on message events, and no
 way for a client to forge a field (values are escaped)."""
 
-import os
 import re
 
 from mtaproc import LOGFMT_FIELD
@@ -102,9 +101,7 @@ def test_data_refusal_is_logged(mta):
 
 def test_deferred_is_logged(mta):
     m = mta()
-    os.makedirs(os.path.dirname(m.maildir("demo")), exist_ok=True)
-    with open(m.maildir("demo"), "w") as f:
-        f.write("x\n")
+    m.block_mailbox("demo")
     with Smtp(m.port) as s:
         s.ehlo()
         s.mail("x@example.org")
