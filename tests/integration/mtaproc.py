@@ -55,9 +55,9 @@ def wait_until(pred, timeout, interval=0.05, what="condition"):
         time.sleep(interval)
 
 
-def proc_children(pid):
-    """All descendants of pid, read from /proc (pid, comm)."""
-    parents = {}
+def _proc_stats():
+    """(pid, comm, [state, ppid, pgrp, ...]) of every process in /proc;
+    one that exits while being read is left out."""
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
@@ -68,8 +68,14 @@ def proc_children(pid):
             continue
         # comm may contain spaces and parens: split after the last ')'.
         comm = stat[stat.index("(") + 1:stat.rindex(")")]
-        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-        parents.setdefault(ppid, []).append((int(d), comm))
+        yield int(d), comm, stat[stat.rindex(")") + 2:].split()
+
+
+def proc_children(pid):
+    """All descendants of pid, read from /proc (pid, comm)."""
+    parents = {}
+    for child, comm, rest in _proc_stats():
+        parents.setdefault(int(rest[1]), []).append((child, comm))
     out, todo = [], [pid]
     while todo:
         p = todo.pop()
@@ -485,15 +491,7 @@ def _group_alive(pgid):
     except ProcessLookupError:
         return False
     # Zombies still count for killpg; check /proc for live members.
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        rest = stat[stat.rindex(")") + 2:].split()
+    for _, _, rest in _proc_stats():
         if int(rest[2]) == pgid and rest[0] != "Z":
             return True
     return False
