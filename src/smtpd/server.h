@@ -33,7 +33,6 @@ struct server {
 	struct resolver *resolver;	/* NULL: no DNS, clients are "unknown" */
 	struct tls_server *tls;		/* NULL: no listener uses TLS */
 	struct auth_throttle *throttle;
-	char dummy_hash[256];		/* checked for unknown users (no timing oracle) */
 	int notify_fd;
 	struct session_list sessions;
 	unsigned n_sessions;

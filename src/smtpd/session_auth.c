@@ -13,6 +13,7 @@
 #include "smtpd/session_internal.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <stdio.h>
@@ -117,11 +118,30 @@ auth_failed(struct session *s)
 	evtimer_add(a->delay, &tv);
 }
 
+/*
+ * The hash an unknown user is checked against: same algorithm and cost
+ * as real ones, so the check takes as long.  Made on first use, in a
+ * worker thread: yescrypt needs megabytes for a moment, which a server
+ * that never sees AUTH should not pay at start-up.
+ */
+static char dummy_hash[256];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void
+dummy_make(void)
+{
+	if (password_hash("decorum: no such user", dummy_hash, sizeof(dummy_hash)) < 0)
+		dummy_hash[0] = '\0';	/* verify then fails, as it must */
+}
+
 static void
 check_work(void *arg)
 {
 	struct auth_attempt *a = arg;
-	const char *hash = a->hash[0] != '\0' ? a->hash : a->s->srv->dummy_hash;
+	const char *hash;
+
+	pthread_once(&dummy_once, dummy_make);
+	hash = a->hash[0] != '\0' ? a->hash : dummy_hash;
 
 	/* Same work for unknown users, refused authzids and real checks. */
 	a->ok = password_verify(a->x.password, hash) && a->hash[0] != '\0' && !a->refuse;

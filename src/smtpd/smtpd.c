@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/password.h"
 #include "auth/throttle.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -105,7 +104,7 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	evtimer_add(d->drain_timer, &tv);
 }
 
-/* TLS contexts, the AUTH throttle and the dummy hash for unknown users. */
+/* TLS contexts and the AUTH throttle. */
 static void
 smtpd_setup_auth(struct smtpd *d, const struct smtpd_args *a)
 {
@@ -119,9 +118,6 @@ smtpd_setup_auth(struct smtpd *d, const struct smtpd_args *a)
 	}
 	d->srv.throttle = auth_throttle_new(cfg->auth_max_failures,
 	    cfg->auth_block_time, THROTTLE_ENTRIES);
-	if (password_hash("decorum: no such user", d->srv.dummy_hash,
-	    sizeof(d->srv.dummy_hash)) < 0)
-		fatal("cannot make the dummy password hash");
 	if (a->control_fd >= 0)
 		d->control = control_new(&d->srv, a->control_fd);
 }
