@@ -164,7 +164,8 @@ cmd_mail(struct session *s, const struct smtp_command *c, struct smtp_reply *r)
 	s->tx = xcalloc(1, sizeof(*s->tx));
 	s->tx->sender = path;
 	s->tx->params = params;
-	buf_init(&s->tx->data, 2 * 64 * 1024 + SMTP_TEXT_LINE_MAX);
+	/* Holds less than one chunk, plus one feed of at most a chunk. */
+	buf_init(&s->tx->data, 2 * DATA_CHUNK + SMTP_TEXT_LINE_MAX);
 	session_set_state(s, SESSION_MAIL);
 	smtp_reply_set(r, 250, "2.1.0", "Ok");
 }

@@ -38,8 +38,6 @@
 #define OUTPUT_HIGH_WATER	(64 * 1024)
 /* libevent stops reading the socket when this much input is unprocessed. */
 #define INPUT_HIGH_WATER	(256 * 1024)
-/* Message bytes are handed to the spool in chunks of about this size. */
-#define DATA_CHUNK		(64 * 1024)
 
 static void session_read_cb(struct bufferevent *bev, void *arg);
 static void session_write_cb(struct bufferevent *bev, void *arg);

@@ -18,6 +18,9 @@
 #include "smtp/reply.h"
 #include "smtpd/session.h"
 
+/* Message bytes go to the spool in chunks of about this size. */
+#define DATA_CHUNK	(64 * 1024)
+
 struct auth_attempt;
 struct bufferevent;
 struct fcrdns;

@@ -26,7 +26,6 @@
 #include "smtpd/received.h"
 #include "smtpd/server.h"
 
-#define DATA_CHUNK	(64 * 1024)
 /* The From: check reads at most this much of the header section. */
 #define HEADERS_MAX	(64 * 1024)
 
