@@ -295,6 +295,23 @@ spool_writer_commit(struct spool_writer *w, const struct envelope *env,
 	workpool_submit(pool, spool_commit_work, spool_commit_done, w);
 }
 
+int
+spool_writer_commit_now(struct spool_writer *w, const struct envelope *env)
+{
+	struct envelope copy = *env;
+	int result = -1;
+
+	memcpy(copy.id, w->id, sizeof(copy.id));
+	if (!w->failed && envelope_format(&copy, &w->envtext) == 0) {
+		spool_commit_work(w);
+		result = w->result;
+	} else {
+		spool_writer_unlink_tmp(w);
+	}
+	spool_writer_free(w);
+	return result;
+}
+
 void
 spool_writer_abort_work(void *p)
 {

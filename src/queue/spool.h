@@ -58,6 +58,14 @@ int spool_writer_write(struct spool_writer *w, const void *data, size_t len);
  */
 void spool_writer_commit(struct spool_writer *w, const struct envelope *env,
     struct workpool *pool, void (*done)(void *arg, int err), void *arg);
+/*
+ * The same commit, done now in the calling thread: for callers that may
+ * block (the sendmail command, a worker thread of the qmgr).  Takes
+ * ownership of w.  0 when the message is queued, -1 when not (nothing
+ * left behind).
+ */
+int spool_writer_commit_now(struct spool_writer *w, const struct envelope *env);
+
 /* Forget the message: remove its tmp files.  Takes ownership of w. */
 void spool_writer_abort(struct spool_writer *w);
 

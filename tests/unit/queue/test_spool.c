@@ -186,6 +186,50 @@ test_commit_read_back(void **state)
 	tu_rmtree(dir);
 }
 
+/* The blocking commit, as the sendmail command and qmgr workers use it. */
+static void
+test_commit_now(void **state)
+{
+	char dir[] = "/tmp/decorum-spool-XXXXXX", err[256], id[QUEUE_ID_MAX];
+	struct envelope_rcpt rcpts[1] = { { (char *)"bob@example.net" } };
+	struct envelope env;
+	struct queue_file qf;
+	struct spool_writer *w;
+	struct spool *sp;
+	char **ids;
+	size_t n;
+
+	(void)state;
+	assert_non_null(tu_mkdtemp(dir));
+	sp = spool_open(dir, err, sizeof(err));
+	assert_non_null(sp);
+	fill_env(&env, rcpts, 1);
+	w = spool_writer_new(sp, err, sizeof(err));
+	assert_non_null(w);
+	snprintf(id, sizeof(id), "%s", spool_writer_id(w));
+	assert_int_equal(spool_writer_write(w, body, sizeof(body) - 1), 0);
+	assert_int_equal(spool_writer_commit_now(w, &env), 0);
+	assert_int_equal(spool_load(sp, "queue", id, &qf, err, sizeof(err)), 0);
+	assert_string_equal(qf.env.rcpts[0].addr, "bob@example.net");
+	queue_file_free(&qf);
+	assert_int_equal(spool_data_size(sp, id), (int64_t)sizeof(body) - 1);
+
+	/* A forged record is refused and leaves nothing behind. */
+	rcpts[0].addr = (char *)"x@y\nR evil@example.com";
+	w = spool_writer_new(sp, err, sizeof(err));
+	assert_non_null(w);
+	assert_int_equal(spool_writer_commit_now(w, &env), -1);
+	assert_int_equal(spool_list(sp, "tmp", &ids, &n), 0);
+	assert_int_equal(n, 0);
+	spool_list_free(ids, n);
+	assert_int_equal(spool_list(sp, "queue", &ids, &n), 0);
+	assert_int_equal(n, 1);
+	spool_list_free(ids, n);
+
+	spool_close(sp);
+	tu_rmtree(dir);
+}
+
 static void
 test_cleanup(void **state)
 {
@@ -336,6 +380,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_queue_id),
 		cmocka_unit_test(test_commit_read_back),
+		cmocka_unit_test(test_commit_now),
 		cmocka_unit_test(test_cleanup),
 		cmocka_unit_test(test_status_replay),
 		cmocka_unit_test(test_torn_and_corrupt),
