@@ -7,7 +7,17 @@
  * to ADDRESS would be taken (local, or remote: relayed for relay clients
  * and authenticated users), 1 when refused (unknown, unsupported, tables
  * unreadable), 2 on usage or config errors.  Read-only: creates nothing.
+ *
+ * For remote destinations it then resolves the MX plan of each domain
+ * with the daemon's own mx_lookup (dns.nameserver, delivery.smtp_port,
+ * hostname for the self-MX cut) and prints it as `mx: ...` lines, after
+ * the lines above (which scripts and tests read) and without changing the
+ * exit code: DNS answers change, the routing decision does not.
  */
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,8 +25,142 @@
 #include "common/bounds.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "dns/mx.h"
+#include "dns/resolver.h"
 #include "route/domains.h"
 #include "route/route.h"
+
+/* The whole MX plan of one domain, seconds; below the CLI's own
+ * patience in scripts. */
+#define ROUTE_MX_TIMEOUT	10
+/* Distinct remote domains resolved for one address (alias fan-out). */
+#define ROUTE_MX_DOMAINS_MAX	10
+
+struct route_mx {
+	struct event_base *base;
+	struct mx_result *res;
+};
+
+static void
+route_mx_done(void *arg, struct mx_result *res)
+{
+	struct route_mx *m = arg;
+
+	m->res = res;
+	event_base_loopbreak(m->base);
+}
+
+static void
+route_mx_print_host(const struct mx_host *h)
+{
+	for (size_t k = 0; k < h->n_addrs; k++) {
+		const struct sockaddr_storage *ss = &h->addrs[k];
+		char ip[INET6_ADDRSTRLEN];
+		unsigned port;
+
+		if (ss->ss_family == AF_INET6) {
+			const struct sockaddr_in6 *sin6 = (const void *)ss;
+
+			inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof(ip));
+			port = ntohs(sin6->sin6_port);
+		} else {
+			const struct sockaddr_in *sin = (const void *)ss;
+
+			inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
+			port = ntohs(sin->sin_port);
+		}
+		printf("mx: %u %s [%s]:%u\n", h->pref, h->name, ip, port);
+	}
+}
+
+static void
+route_mx_print(const struct mx_result *res)
+{
+	if (res->status == DNS_TEMPFAIL) {
+		printf("mx: temporary DNS failure: %s\n", res->error);
+		return;
+	}
+	if (res->null_mx) {
+		printf("mx: null MX: the domain accepts no mail (5.1.10)\n");
+		return;
+	}
+	if (res->loops) {
+		printf("mx: loops back to us (5.4.6): %s\n", res->error);
+		return;
+	}
+	if (res->status == DNS_NOTFOUND) {
+		printf("mx: not found (5.1.2): %s\n", res->error);
+		return;
+	}
+	if (res->implicit)
+		printf("mx: implicit (no MX records)\n");
+	for (size_t i = 0; i < res->n_hosts; i++)
+		route_mx_print_host(&res->hosts[i]);
+}
+
+/* Resolve and print the MX plan of domain on a loop of our own. */
+static void
+route_mx_domain(const struct config *cfg, const char *domain)
+{
+	struct route_mx m = { 0 };
+	struct resolver *r;
+	struct mx_lookup *l;
+	char err[160];
+
+	m.base = event_base_new();
+	if (m.base == NULL) {
+		printf("mx: cannot resolve: no event loop\n");
+		return;
+	}
+	r = resolver_new(m.base, cfg->dns_nameserver, err, sizeof(err));
+	if (r == NULL) {
+		printf("mx: cannot resolve: %s\n", err);
+		event_base_free(m.base);
+		return;
+	}
+	l = mx_lookup_start(r, m.base, domain, cfg->hostname, cfg->smtp_port,
+	    ROUTE_MX_TIMEOUT, route_mx_done, &m);
+	event_base_dispatch(m.base);
+	if (m.res == NULL) {
+		/* The loop ran dry without an answer: cannot happen while
+		 * the deadline timer is armed, but never leak on it. */
+		mx_lookup_cancel(l);
+		printf("mx: temporary DNS failure: no answer\n");
+	} else {
+		route_mx_print(m.res);
+		mx_result_free(m.res);
+	}
+	resolver_free(r);
+	event_base_free(m.base);
+}
+
+/* Each distinct remote domain of r once, in order. */
+static void
+route_mx_all(const struct config *cfg, const struct route_result *r)
+{
+	const char *seen[ROUTE_MX_DOMAINS_MAX];
+	size_t n_seen = 0, n_remote = 0;
+
+	for (size_t i = 0; i < r->n_dests; i++)
+		if (r->dests[i].kind == ROUTE_REMOTE)
+			n_remote++;
+	for (size_t i = 0; i < r->n_dests && n_seen < ROUTE_MX_DOMAINS_MAX; i++) {
+		const char *dom = r->dests[i].domain;
+		bool dup = false;
+
+		if (r->dests[i].kind != ROUTE_REMOTE)
+			continue;
+		for (size_t k = 0; k < n_seen; k++)
+			dup = dup || mx_name_equal(seen[k], dom);
+		if (dup)
+			continue;
+		seen[n_seen++] = dom;
+		if (n_remote > 1)
+			printf("mx: domain %s\n", dom);
+		fflush(stdout);
+		route_mx_domain(cfg, dom);
+	}
+}
 
 static void
 route_print(const struct config *cfg, const char *addr,
@@ -66,6 +210,7 @@ cmd_route(const char *config_path, int argc, char **argv)
 	d = domains_open(cfg.domains);
 	route_resolve(&cfg, d, argv[1], &r);
 	route_print(&cfg, argv[1], &r);
+	route_mx_all(&cfg, &r);
 	rc = r.kind == ROUTE_LOCAL || r.kind == ROUTE_REMOTE ? 0 : 1;
 	route_result_free(&r);
 	domains_free(d);
