@@ -1,0 +1,422 @@
+/*
+ * Composing the RFC 3464 delivery status notification (see dsn.h).
+ *
+ * Called by bounce.c in a queue manager worker thread, and by the unit
+ * tests.  The report is multipart/report; report-type=delivery-status
+ * (RFC 6522) with three parts: a human explanation, the
+ * message/delivery-status fields (one per-message group, one group per
+ * failed recipient) and the original header section as text/rfc822-headers.
+ * Trusts nothing it is given: reasons come from remote servers, addresses
+ * and headers from the original sender.  Every value goes through
+ * dsn_clean(): control characters (CR and LF above all) become spaces,
+ * invalid UTF-8 becomes '?', and the length is capped, so no input can
+ * add a header field, a status field or a MIME boundary.  The boundary is
+ * chosen after the parts are built and is checked not to occur in them.
+ * Invariants: CRLF line ends only; no line over DSN_LINE_MAX octets.
+ * Limits: the original header section is cut at DSN_HEADERS_MAX, at a
+ * line end; at most DSN_RCPTS_MAX recipients per report.
+ */
+#include "queue/dsn.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/buf.h"
+
+#define DSN_RCPTS_MAX	100000
+
+/* Length of the valid UTF-8 sequence at s (n octets left), or 0. */
+static size_t
+utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len, i;
+	unsigned cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1fu;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0fu;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07u;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3fu);
+	}
+	/* Overlong forms, surrogates, beyond U+10FFFF. */
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+/*
+ * Appends at most max octets of s: controls become spaces, 8-bit text is
+ * kept only when valid UTF-8 and utf8 is set (else '?'), never cut inside
+ * a character.  -1 when out is full.
+ */
+static int
+dsn_clean(struct buf *out, const char *s, size_t max, bool utf8)
+{
+	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
+	size_t n = strlen((const char *)p), used = 0, k;
+	char c;
+
+	while (n > 0) {
+		k = utf8_len(p, n);
+		if (k > 1 && utf8) {
+			if (used + k > max)
+				break;
+			if (buf_append(out, p, k) < 0)
+				return -1;
+		} else {
+			if (used + 1 > max)
+				break;
+			k = k == 0 ? 1 : k;
+			if (*p >= 0x80)
+				c = '?';
+			else if (*p < 0x20 || *p == 0x7f)
+				c = ' ';
+			else
+				c = (char)*p;
+			if (buf_append(out, &c, 1) < 0)
+				return -1;
+		}
+		used += k > 1 && utf8 ? k : 1;
+		p += k;
+		n -= k;
+	}
+	return 0;
+}
+
+/*
+ * An address for Final-Recipient (RFC 3464 2.3.2): "rfc822; a@b" when it is
+ * ASCII, else "utf-8; " with RFC 6533 utf-8-addr-xtext: every non-ASCII
+ * character, '\\', '+', '=' and any control as \x{HEX}.
+ */
+static int
+dsn_address_type(struct buf *out, const char *addr)
+{
+	const unsigned char *p = (const unsigned char *)addr;
+	size_t n = strlen(addr), k, i;
+	bool ascii = true;
+	unsigned cp;
+	int rc = 0;
+
+	for (i = 0; i < n; i++)
+		if (p[i] >= 0x80 || p[i] < 0x21 || p[i] == 0x7f)
+			ascii = false;
+	if (ascii)
+		return buf_printf(out, "rfc822; %s", addr);
+	rc |= buf_append_str(out, "utf-8; ");
+	while (n > 0 && rc == 0) {
+		k = utf8_len(p, n);
+		if (k == 0) {
+			cp = 0xfffd;	/* not UTF-8: the replacement char */
+			k = 1;
+		} else if (k == 1) {
+			cp = p[0];
+		} else {
+			cp = p[0] & (0xffu >> (k + 1));
+			for (i = 1; i < k; i++)
+				cp = (cp << 6) | (p[i] & 0x3fu);
+		}
+		if (cp > 0x20 && cp < 0x7f && cp != '\\' && cp != '+' &&
+		    cp != '=')
+			rc |= buf_append(out, p, 1);
+		else
+			rc |= buf_printf(out, "\\x{%X}", cp);
+		p += k;
+		n -= k;
+	}
+	return rc;
+}
+
+/* RFC 5322 3.3 date-time in UTC, independent of the locale. */
+static void
+dsn_date(int64_t t, char *out, size_t outlen)
+{
+	static const char *const wd[] = {
+		"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
+	};
+	static const char *const mo[] = {
+		"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep",
+		"Oct", "Nov", "Dec"
+	};
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL) {
+		snprintf(out, outlen, "Thu, 1 Jan 1970 00:00:00 +0000");
+		return;
+	}
+	snprintf(out, outlen, "%s, %d %s %d %02d:%02d:%02d +0000",
+	    wd[tm.tm_wday % 7], tm.tm_mday, mo[tm.tm_mon % 12],
+	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* An enhanced status code 5.subject.detail (RFC 3463: 1-3 digits each),
+ * else 5.0.0. */
+static const char *
+dsn_status(const char *s)
+{
+	size_t i, digits = 0, dots = 0;
+
+	if (s == NULL || s[0] != '5' || s[1] != '.')
+		return "5.0.0";
+	for (i = 2; s[i] != '\0'; i++) {
+		if (s[i] >= '0' && s[i] <= '9' && digits < 3) {
+			digits++;
+		} else if (s[i] == '.' && digits > 0 && dots == 0) {
+			dots++;
+			digits = 0;
+		} else {
+			return "5.0.0";
+		}
+	}
+	return dots == 1 && digits > 0 ? s : "5.0.0";
+}
+
+size_t
+dsn_header_len(const char *msg, size_t len)
+{
+	size_t i, line = 0, last = 0;
+
+	for (i = 0; i < len && i < DSN_HEADERS_MAX; i++) {
+		if (msg[i] != '\n')
+			continue;
+		last = i + 1;	/* a whole line ends here */
+		if (i - line == 0 || (i - line == 1 && msg[line] == '\r'))
+			return last;	/* the empty line: end of header */
+		line = i + 1;
+	}
+	if (len <= DSN_HEADERS_MAX)
+		return len;
+	return last;
+}
+
+static bool
+dsn_has_8bit(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && i < n; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return true;
+	return false;
+}
+
+int
+dsn_is_8bit(const struct dsn_report *r)
+{
+	size_t i;
+
+	if (dsn_has_8bit(r->headers, r->headers_len) ||
+	    dsn_has_8bit(r->to, strlen(r->to)))
+		return 1;
+	for (i = 0; i < r->n_rcpts; i++)
+		if (dsn_has_8bit(r->rcpts[i].addr, strlen(r->rcpts[i].addr)))
+			return 1;
+	return 0;
+}
+
+/* The original header section, one cleaned line at a time. */
+static int
+dsn_headers_part(const struct dsn_report *r, struct buf *out)
+{
+	const char *p = r->headers, *end, *nl;
+	char line[DSN_LINE_MAX + 1];
+	size_t n, i;
+	int rc = 0;
+
+	if (p == NULL || r->headers_len == 0)
+		return buf_append_str(out, "(the original header is unavailable)\r\n");
+	end = p + dsn_header_len(p, r->headers_len);
+	while (p < end && rc == 0) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		n = (size_t)((nl != NULL ? nl : end) - p);
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (n == 0)
+			break;		/* the empty line closing the header */
+		if (n > DSN_LINE_MAX)
+			n = DSN_LINE_MAX;
+		/* Tabs fold, other controls (a bare CR) would break lines;
+		 * 8-bit bytes go as they came (the part is 8bit then). */
+		for (i = 0; i < n; i++)
+			line[i] = (unsigned char)p[i] < 0x20 && p[i] != '\t'
+			    ? ' ' : p[i];
+		rc |= buf_append(out, line, n);
+		rc |= buf_append_str(out, "\r\n");
+		p = nl != NULL ? nl + 1 : end;
+	}
+	return rc;
+}
+
+static int
+dsn_human_part(const struct dsn_report *r, const char *arrival,
+    struct buf *out)
+{
+	size_t i;
+	int rc = 0;
+
+	rc |= buf_append_str(out, "This is the mail system at host ");
+	rc |= dsn_clean(out, r->hostname, 255, false);
+	rc |= buf_append_str(out, ".\r\n\r\n"
+	    "I'm sorry to have to inform you that your message could not\r\n"
+	    "be delivered to one or more recipients.  It was accepted on\r\n");
+	rc |= buf_printf(out, "%s with queue id ", arrival);
+	rc |= dsn_clean(out, r->queue_id, 64, false);
+	rc |= buf_append_str(out, ".\r\n\r\nFailed recipients:\r\n\r\n");
+	for (i = 0; i < r->n_rcpts && rc == 0; i++) {
+		const struct dsn_rcpt *c = &r->rcpts[i];
+
+		rc |= buf_append_str(out, "<");
+		rc |= dsn_clean(out, c->addr, 512, true);
+		rc |= buf_printf(out, ">: %s\r\n    ", dsn_status(c->status));
+		rc |= dsn_clean(out, c->reason != NULL ? c->reason
+		    : "delivery failed", DSN_TEXT_MAX, true);
+		rc |= buf_append_str(out, "\r\n");
+		if (c->remote_mta != NULL) {
+			rc |= buf_append_str(out, "    remote server: ");
+			rc |= dsn_clean(out, c->remote_mta, 255, false);
+			rc |= buf_append_str(out, "\r\n");
+		}
+		if (c->diagnostic != NULL) {
+			rc |= buf_append_str(out, "    reply: ");
+			rc |= dsn_clean(out, c->diagnostic, DSN_TEXT_MAX, true);
+			rc |= buf_append_str(out, "\r\n");
+		}
+		rc |= buf_append_str(out, "\r\n");
+	}
+	return rc;
+}
+
+static int
+dsn_status_part(const struct dsn_report *r, const char *arrival,
+    struct buf *out)
+{
+	struct buf addr;
+	size_t i;
+	int rc = 0;
+
+	/* Per-message fields (RFC 3464 2.2). */
+	rc |= buf_append_str(out, "Reporting-MTA: dns; ");
+	rc |= dsn_clean(out, r->hostname, 255, false);
+	rc |= buf_append_str(out, "\r\nX-Decorum-Queue-ID: ");
+	rc |= dsn_clean(out, r->queue_id, 64, false);
+	rc |= buf_printf(out, "\r\nArrival-Date: %s\r\n", arrival);
+	for (i = 0; i < r->n_rcpts && rc == 0; i++) {
+		const struct dsn_rcpt *c = &r->rcpts[i];
+
+		/* Per-recipient fields (RFC 3464 2.3), one group each. */
+		buf_init(&addr, 4 * DSN_LINE_MAX);
+		rc |= dsn_address_type(&addr, c->addr);
+		rc |= buf_append_str(out, "\r\nFinal-Recipient: ");
+		rc |= dsn_clean(out, addr.data, DSN_LINE_MAX - 20, false);
+		buf_free(&addr);
+		rc |= buf_printf(out, "\r\nAction: failed\r\nStatus: %s\r\n",
+		    dsn_status(c->status));
+		if (c->remote_mta != NULL) {
+			rc |= buf_append_str(out, "Remote-MTA: dns; ");
+			rc |= dsn_clean(out, c->remote_mta, 255, false);
+			rc |= buf_append_str(out, "\r\n");
+		}
+		if (c->diagnostic != NULL) {
+			rc |= buf_append_str(out, "Diagnostic-Code: smtp; ");
+			rc |= dsn_clean(out, c->diagnostic, DSN_TEXT_MAX, false);
+			rc |= buf_append_str(out, "\r\n");
+		}
+	}
+	return rc;
+}
+
+static bool
+dsn_contains(const struct buf *b, const char *s)
+{
+	return b->len > 0 && memmem(b->data, b->len, s, strlen(s)) != NULL;
+}
+
+int
+dsn_compose(const struct dsn_report *r, struct buf *out)
+{
+	struct buf human, status, headers;
+	char arrival[64], date[64], boundary[128];
+	const char *cte;
+	size_t max;
+	unsigned salt;
+	int rc = 0;
+
+	buf_init(out, 1);
+	if (r == NULL || r->hostname == NULL || r->to == NULL ||
+	    r->to[0] == '\0' || r->queue_id == NULL || r->unique == NULL ||
+	    r->n_rcpts == 0 || r->n_rcpts > DSN_RCPTS_MAX)
+		return -1;
+	/* Every line of a recipient is capped, as is the header part. */
+	max = 3 * DSN_HEADERS_MAX + 16384 + r->n_rcpts * 8 * DSN_LINE_MAX;
+	buf_init(&human, max);
+	buf_init(&status, max);
+	buf_init(&headers, max);
+	dsn_date(r->arrival, arrival, sizeof(arrival));
+	dsn_date(r->now, date, sizeof(date));
+	rc |= dsn_human_part(r, arrival, &human);
+	rc |= dsn_status_part(r, arrival, &status);
+	rc |= dsn_headers_part(r, &headers);
+	/* A boundary that none of the parts contains (RFC 2046 5.1.1). */
+	for (salt = 0; rc == 0; salt++) {
+		if (snprintf(boundary, sizeof(boundary), "=_%.40s/%u.%.60s",
+		    r->unique, salt, "decorum-dsn") >= (int)sizeof(boundary))
+			rc = -1;
+		else if (!dsn_contains(&human, boundary) &&
+		    !dsn_contains(&status, boundary) &&
+		    !dsn_contains(&headers, boundary))
+			break;
+	}
+	cte = dsn_is_8bit(r) ? "Content-Transfer-Encoding: 8bit\r\n" : "";
+	buf_free(out);
+	buf_init(out, 4 * max);
+	rc |= buf_append_str(out, "From: MAILER-DAEMON@");
+	rc |= dsn_clean(out, r->hostname, 255, false);
+	rc |= buf_append_str(out, " (Mail Delivery System)\r\nTo: <");
+	rc |= dsn_clean(out, r->to, 512, true);
+	rc |= buf_printf(out, ">\r\nSubject: Undelivered Mail Returned to "
+	    "Sender\r\nDate: %s\r\nMessage-ID: <", date);
+	rc |= dsn_clean(out, r->unique, 64, false);
+	rc |= buf_append_str(out, ".dsn@");
+	rc |= dsn_clean(out, r->hostname, 255, false);
+	/* RFC 3834 5: automatic replies must say so, so that nobody
+	 * auto-replies to them in turn. */
+	rc |= buf_printf(out, ">\r\nAuto-Submitted: auto-replied\r\n"
+	    "MIME-Version: 1.0\r\n"
+	    "Content-Type: multipart/report; report-type=delivery-status;\r\n"
+	    "\tboundary=\"%s\"\r\n%s\r\n"
+	    "This is a MIME-encapsulated message.\r\n\r\n", boundary, cte);
+	rc |= buf_printf(out, "--%s\r\nContent-Description: Notification\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\n%s\r\n", boundary, cte);
+	rc |= buf_append(out, human.data, human.len);
+	rc |= buf_printf(out, "--%s\r\nContent-Description: Delivery report"
+	    "\r\nContent-Type: message/delivery-status\r\n\r\n", boundary);
+	rc |= buf_append(out, status.data, status.len);
+	rc |= buf_printf(out, "\r\n--%s\r\nContent-Description: Undelivered "
+	    "message headers\r\nContent-Type: text/rfc822-headers\r\n%s\r\n",
+	    boundary, cte);
+	rc |= buf_append(out, headers.data, headers.len);
+	rc |= buf_printf(out, "\r\n--%s--\r\n", boundary);
+	buf_free(&human);
+	buf_free(&status);
+	buf_free(&headers);
+	if (rc != 0) {
+		buf_free(out);
+		buf_init(out, 1);
+		return -1;
+	}
+	return 0;
+}

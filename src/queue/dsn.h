@@ -1,0 +1,64 @@
+/*
+ * Delivery status notifications: the RFC 3464 report (a bounce) sent to
+ * the envelope sender of accepted mail that could not be delivered.
+ * Pure code, no I/O: the queue manager gathers the facts (bounce.c), this
+ * turns them into a message.  Every input is untrusted text (reply texts
+ * of remote servers, addresses, the original header section) and is
+ * cleaned so it can never start a header, a MIME part or a new line.
+ */
+#ifndef DECORUM_QUEUE_DSN_H
+#define DECORUM_QUEUE_DSN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf;
+
+/* Most of the original header section returned (RFC 3462 text/rfc822-headers). */
+#define DSN_HEADERS_MAX		(64u * 1024)
+/* Longest human reason or diagnostic kept (the line stays under 998). */
+#define DSN_TEXT_MAX		800
+/* Hard limit on a line of the report, CRLF not counted (RFC 5322 2.1.1). */
+#define DSN_LINE_MAX		998
+
+/* One failed recipient. */
+struct dsn_rcpt {
+	const char *addr;		/* as in the envelope */
+	const char *status;		/* enhanced status "5.x.y" (RFC 3463) */
+	const char *reason;		/* human text, or NULL */
+	const char *remote_mta;		/* host name of the peer, or NULL */
+	const char *diagnostic;		/* its SMTP reply "550 ...", or NULL */
+};
+
+struct dsn_report {
+	const char *hostname;		/* our FQDN: From, Reporting-MTA */
+	const char *to;			/* who gets the report */
+	const char *orig_sender;	/* "" for <> */
+	const char *queue_id;		/* of the failed message */
+	const char *unique;		/* makes Message-ID and boundary unique */
+	int64_t arrival;		/* when the failed message was accepted */
+	int64_t now;			/* Date: of the report */
+	const struct dsn_rcpt *rcpts;
+	size_t n_rcpts;
+	const char *headers;		/* original header section, may be NULL */
+	size_t headers_len;
+};
+
+/*
+ * Composes the whole report (header and body, CRLF line ends, every line
+ * at most DSN_LINE_MAX octets) into out, which this initialises (free it
+ * with buf_free).  0, or -1 when an argument is missing or the report
+ * would be absurdly large (out is then empty).
+ */
+int dsn_compose(const struct dsn_report *r, struct buf *out);
+
+/* Length of the header section at the start of a message (through the
+ * empty line, or all of it when there is none), at most DSN_HEADERS_MAX
+ * and cut back to a whole line. */
+size_t dsn_header_len(const char *msg, size_t len);
+
+/* Whether composing a report with these headers needs 8-bit transport
+ * (an 8-bit byte in the headers or a non-ASCII address). */
+int dsn_is_8bit(const struct dsn_report *r);
+
+#endif
