@@ -6,8 +6,10 @@
 #define DECORUM_CLI_COMMANDS_H
 
 int cmd_check_config(const char *config_path, int argc, char **argv);
+int cmd_mailq(const char *config_path, int argc, char **argv);
 int cmd_queue(const char *config_path, int argc, char **argv);
 int cmd_route(const char *config_path, int argc, char **argv);
+int cmd_sendmail(const char *config_path, int argc, char **argv);
 int cmd_user(const char *config_path, int argc, char **argv);
 
 #endif

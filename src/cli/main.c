@@ -8,6 +8,11 @@
  * returns its exit status.  Exit status 2 means a usage error; each
  * sub-command documents its own 0 and 1.
  *
+ * Called as `sendmail` or `mailq` (links to decorum, for cron, PHP and
+ * scripts: the name is argv[0]'s basename), it is `decorum sendmail ...`
+ * or `decorum mailq`, with the config from $DECORUM_CONFIG or the
+ * default: those callers pass sendmail(1)'s options, not ours.
+ *
  * Logs go to stderr (log_init with to_stderr), so table warnings show up
  * where the operator is looking.
  */
@@ -31,6 +36,9 @@ static const struct {
 } commands[] = {
 	{ "check-config", cmd_check_config, "check-config" },
 	{ "route", cmd_route, "route ADDRESS" },
+	{ "sendmail", cmd_sendmail,
+	    "sendmail [-t] [-i] [-f SENDER] [-F NAME] [RCPT...] < MESSAGE" },
+	{ "mailq", cmd_mailq, "mailq" },
 	{ "user", cmd_user, "user add [--no-login]|passwd|del USER@DOMAIN" },
 	{ "queue", cmd_queue,
 	    "queue list|show ID|flush|delete ID|hold ID|release ID" },
@@ -75,11 +83,17 @@ int
 main(int argc, char **argv)
 {
 	const char *config_path = getenv("DECORUM_CONFIG");
+	const char *self = argc > 0 ? strrchr(argv[0], '/') : NULL;
 	int ch;
 
 	log_init("decorum", true);
 	if (config_path == NULL || config_path[0] == '\0')
 		config_path = DEFAULT_CONFIG;
+	self = self != NULL ? self + 1 : argc > 0 ? argv[0] : "";
+	if (strcmp(self, "sendmail") == 0)
+		return cmd_sendmail(config_path, argc, argv);
+	if (strcmp(self, "mailq") == 0)
+		return cmd_mailq(config_path, argc, argv);
 	/* "+": stop at the sub-command, its options are its own. */
 	while ((ch = getopt(argc, argv, "+c:hV")) != -1) {
 		switch (ch) {
