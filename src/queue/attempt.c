@@ -10,8 +10,9 @@
  * step, so a crash repeats at most the one copy whose D was not yet
  * fsync'd (docs/queue.md: at-least-once where exactly-once is impossible).
  * Finally the queue file is read back: all recipients finished means it is
- * removed (all delivered) or moved to failed/ (some failed; no bounces
- * until issue 4: event=bounce-pending).
+ * removed (all delivered); with failures, one RFC 3464 report is queued
+ * for them (bounce.c) and then the message removed, or, when no report
+ * can be or need be queued, it is moved to failed/ (event=bounce-pending).
  * Trusts: the plan made by qmgr.c; it re-reads the spool for the outcome.
  */
 #include "queue/attempt.h"
@@ -26,6 +27,7 @@
 
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "queue/bounce.h"
 #include "queue/spool.h"
 
 struct attempt *
@@ -104,7 +106,8 @@ const char *
 attempt_outcome_name(enum attempt_outcome o)
 {
 	static const char *const names[] = {
-		"pending", "removed", "failed", "gone", "corrupt", "error"
+		"pending", "removed", "failed", "bounced", "gone", "corrupt",
+		"error"
 	};
 
 	return names[o];
@@ -263,6 +266,50 @@ attempt_rcpt_run(struct attempt *a, struct attempt_rcpt *r,
 	return 0;
 }
 
+/*
+ * Queues the RFC 3464 report for a finished message with failures, then
+ * removes the message: only after the report is durable, so a crash in
+ * between sends the report twice at worst, never not at all.  false when
+ * no report was queued: the caller keeps the message in failed/.
+ */
+static bool
+attempt_bounce(struct attempt *a, const struct queue_file *qf)
+{
+	struct bounce_out bo;
+	char safe[512], tsafe[SMTP_ADDRESS_MAX * 4 + 8];
+
+	switch (bounce_queue(a->sp, qf, a->hostname, a->postmaster, &bo)) {
+	case BOUNCE_QUEUED:
+		break;
+	case BOUNCE_NONE:
+		log_warn("event=bounce-skipped id=%s reason=\"%s\"", a->id,
+		    log_safe(bo.why, safe, sizeof(safe)));
+		return false;
+	case BOUNCE_ERROR:
+	default:
+		log_error("event=bounce-error id=%s reason=\"%s\"", a->id,
+		    log_safe(bo.why, safe, sizeof(safe)));
+		return false;
+	}
+	snprintf(a->bounce_id, sizeof(a->bounce_id), "%s", bo.new_id);
+	log_info("event=bounce id=%s bounce_id=%s to=<%s> failed=%zu", a->id,
+	    bo.new_id, log_safe(bo.to, tsafe, sizeof(tsafe)),
+	    queue_file_count(qf, RCPT_FAILED));
+	if (spool_remove(a->sp, a->id) < 0 && errno != ENOENT) {
+		/* The report is out; a retry would send it again, so park
+		 * the message where nothing retries it. */
+		log_error("event=spool-error id=%s op=remove errno=%d", a->id,
+		    errno);
+		if (spool_move(a->sp, a->id, "queue", "failed") < 0) {
+			a->outcome = ATTEMPT_ERROR;
+			return true;
+		}
+	}
+	a->outcome = ATTEMPT_BOUNCED;
+	log_info("event=removed id=%s", a->id);
+	return true;
+}
+
 /* Reads the queue file back and finishes the message if it can. */
 static void
 attempt_finish(struct attempt *a)
@@ -295,8 +342,8 @@ attempt_finish(struct attempt *a)
 		return;
 	}
 	failed = queue_file_count(&qf, RCPT_FAILED);
-	queue_file_free(&qf);
 	if (failed == 0) {
+		queue_file_free(&qf);
 		if (spool_remove(a->sp, a->id) < 0) {
 			a->outcome = ATTEMPT_ERROR;
 			return;
@@ -305,12 +352,16 @@ attempt_finish(struct attempt *a)
 		log_info("event=removed id=%s", a->id);
 		return;
 	}
+	if (a->bounces && attempt_bounce(a, &qf)) {
+		queue_file_free(&qf);
+		return;
+	}
+	queue_file_free(&qf);
 	if (spool_move(a->sp, a->id, "queue", "failed") < 0) {
 		a->outcome = errno == ENOENT ? ATTEMPT_GONE : ATTEMPT_ERROR;
 		return;
 	}
 	a->outcome = ATTEMPT_FAILED;
-	/* Issue 4 turns this into an RFC 3464 report to the sender. */
 	log_warn("event=bounce-pending id=%s failed=%zu action=moved-to-failed",
 	    a->id, failed);
 }

@@ -38,6 +38,8 @@ enum attempt_outcome {
 	ATTEMPT_PENDING,	/* recipients left: try again at next_try */
 	ATTEMPT_REMOVED,	/* every recipient delivered: removed */
 	ATTEMPT_FAILED,		/* finished with failures: moved to failed/ */
+	ATTEMPT_BOUNCED,	/* finished with failures: report queued
+				 * (bounce_id), message removed */
 	ATTEMPT_GONE,		/* deleted meanwhile (decorum queue delete) */
 	ATTEMPT_CORRUPT,	/* unreadable: moved to corrupt/ */
 	ATTEMPT_ERROR,		/* spool I/O error: try again later */
@@ -53,6 +55,8 @@ struct attempt {
 	char *sender;
 	int64_t created;
 	unsigned retry_min, retry_max, lifetime;
+	const char *postmaster;		/* bounces of bounces go there */
+	bool bounces;			/* send RFC 3464 reports (else failed/) */
 	bool corrupt;			/* only move the file to corrupt/ */
 	void *owner;			/* the caller's, untouched */
 	struct attempt_rcpt *rcpts;
@@ -61,6 +65,7 @@ struct attempt {
 	enum attempt_outcome outcome;
 	int64_t next_try;
 	unsigned delivered;		/* copies delivered in this attempt */
+	char bounce_id[QUEUE_ID_MAX];	/* the report queued, or "" */
 };
 
 struct attempt *attempt_new(const char *id, struct spool *sp);

@@ -3,7 +3,8 @@
  *
  * Started by decorumd's master in its own unprivileged process.  At start
  * it removes crash garbage and scans queue/ (recovery); then it takes new
- * ids from smtpd's notifications, rescans every QMGR_SCAN_INTERVAL seconds
+ * ids from smtpd's notifications (and from local submission over
+ * <spool>/qmgr.sock), rescans every QMGR_SCAN_INTERVAL seconds
  * (a lost notification only delays), and runs a message when it is due.
  * A run is planned here, in the loop, because the routing tables belong to
  * this thread, and carried out in a workpool thread (attempt.c), because
@@ -26,7 +27,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -65,7 +70,9 @@ struct qmgr {
 	unsigned in_flight;
 	bool stopping;
 	int64_t last_scan, last_cleanup;
-	struct event *timer, *notify_ev, *sigterm, *sigint;
+	struct event *timer, *notify_ev, *sock_ev, *sigterm, *sigint;
+	int sock_fd;
+	char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
 static void qmgr_schedule(struct qmgr *q);
@@ -203,6 +210,11 @@ qmgr_attempt_done(void *p)
 			break;
 		}
 	}
+	/* A report just queued is a new message: try it at once. */
+	if (a->bounce_id[0] != '\0') {
+		m = qmgr_add(q, a->bounce_id);
+		m->next_try = 0;
+	}
 	attempt_free(a);
 	if (!q->stopping)
 		qmgr_schedule(q);
@@ -220,6 +232,8 @@ qmgr_attempt_new(struct qmgr *q, const char *id)
 	a->retry_min = q->cfg->retry_min;
 	a->retry_max = q->cfg->retry_max;
 	a->lifetime = q->cfg->queue_lifetime;
+	a->postmaster = q->cfg->postmaster;
+	a->bounces = true;
 	return a;
 }
 
@@ -353,6 +367,60 @@ qmgr_on_notify(evutil_socket_t fd, short what, void *p)
 	qmgr_schedule(q);
 }
 
+/*
+ * The second door for notifications: <spool>/qmgr.sock, for local
+ * submission (the sendmail command), which has no socketpair from the
+ * master.  Same datagrams as smtpd's.  Optional: when it cannot be made,
+ * the periodic scan still finds the mail.  Mode 0660: the spool's group
+ * may notify; the ids are checked like any other.
+ */
+static void
+qmgr_sock_open(struct qmgr *q)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	q->sock_fd = -1;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s",
+	    q->cfg->spool, QMGR_SOCKET_NAME) >= (int)sizeof(sun.sun_path)) {
+		log_warn("event=socket-error reason=\"path too long\"");
+		return;
+	}
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		log_warn("event=socket-error op=socket errno=%d", errno);
+		return;
+	}
+	/* A stale socket of an earlier run would make bind fail. */
+	if (unlink(sun.sun_path) < 0 && errno != ENOENT)
+		log_warn("event=socket-error op=unlink errno=%d", errno);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    chmod(sun.sun_path, 0660) < 0) {
+		log_warn("event=socket-error op=bind path=%s errno=%d",
+		    sun.sun_path, errno);
+		close(fd);
+		return;
+	}
+	q->sock_fd = fd;
+	snprintf(q->sock_path, sizeof(q->sock_path), "%s", sun.sun_path);
+	q->sock_ev = event_new(q->base, fd, EV_READ | EV_PERSIST,
+	    qmgr_on_notify, q);
+	event_add(q->sock_ev, NULL);
+}
+
+static void
+qmgr_sock_close(struct qmgr *q)
+{
+	if (q->sock_fd < 0)
+		return;
+	event_free(q->sock_ev);
+	close(q->sock_fd);
+	unlink(q->sock_path);
+	q->sock_fd = -1;
+}
+
 static void
 qmgr_on_signal(evutil_socket_t sig, short what, void *p)
 {
@@ -400,6 +468,7 @@ qmgr_main(const struct config *cfg, int notify_fd)
 		    qmgr_on_notify, &q);
 		event_add(q.notify_ev, NULL);
 	}
+	qmgr_sock_open(&q);
 
 	/* Recovery: every committed message is ours again; retry times
 	 * come from its status records. */
@@ -416,6 +485,7 @@ qmgr_main(const struct config *cfg, int notify_fd)
 	log_info("event=stopped queued=%zu", q.n_msgs);
 	if (q.notify_ev != NULL)
 		event_free(q.notify_ev);
+	qmgr_sock_close(&q);
 	event_free(q.sigint);
 	event_free(q.sigterm);
 	event_free(q.timer);

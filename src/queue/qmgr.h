@@ -9,6 +9,12 @@
 
 struct config;
 
+/* The qmgr's notification socket in the spool folder: a SOCK_DGRAM unix
+ * socket taking the same datagrams as the smtpd socketpair (one queue
+ * id each; queue_notify_send() writes them).  For local submission
+ * (sendmail); when absent, the periodic scan finds the mail anyway. */
+#define QMGR_SOCKET_NAME	"qmgr.sock"
+
 /* Runs until SIGTERM/SIGINT; returns the process exit status.
  * notify_fd: the receiving end of the notify socketpair (or -1). */
 int qmgr_main(const struct config *cfg, int notify_fd);
