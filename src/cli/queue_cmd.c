@@ -1,10 +1,15 @@
 /*
- * `decorum -c FILE queue list|show ID|delete ID`: looking into the spool.
+ * `decorum -c FILE queue list|show ID|delete ID|hold ID|release ID`:
+ * looking into the spool and steering it.
  *
  * Run by the operator, as the spool's owner, alongside a running queue
  * manager: it only reads, except `delete`, which renames the envelope
  * away first (spool_delete) so the queue manager sees the message either
- * whole or gone.  flush, hold and release come with issue 4.
+ * whole or gone, and `hold`/`release`, which move the envelope between
+ * queue/ and hold/ (spool_hold.h: the queue manager never loads from
+ * hold/, so a held message is not delivered); `release` then notifies
+ * the queue manager so the message is tried at once.  flush comes with
+ * the scheduler.
  * Trusts: the config; nothing read from the spool is printed raw (control
  * characters are escaped), since addresses come from clients.
  */
@@ -13,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -23,6 +29,7 @@
 #include "queue/envelope.h"
 #include "queue/queue_id.h"
 #include "queue/spool.h"
+#include "queue/spool_hold.h"
 
 /* Header block printed by `queue show`, at most this many octets. */
 #define QUEUE_SHOW_HEADER_MAX	(64 * 1024)
@@ -45,6 +52,33 @@ format_time(int64_t t, char *out, size_t outlen)
 		snprintf(out, outlen, "%" PRId64, t);
 }
 
+/* The hold/ area is read through spool_hold.h; the others through
+ * spool.h. */
+static int
+area_list(struct spool *sp, const char *area, char ***ids, size_t *n)
+{
+	if (strcmp(area, SPOOL_HOLD_AREA) == 0)
+		return spool_hold_list(sp, ids, n);
+	return spool_list(sp, area, ids, n);
+}
+
+static int
+area_load(struct spool *sp, const char *area, const char *id,
+    struct queue_file *qf, char *err, size_t errlen)
+{
+	if (strcmp(area, SPOOL_HOLD_AREA) == 0)
+		return spool_hold_load(sp, id, qf, err, errlen);
+	return spool_load(sp, area, id, qf, err, errlen);
+}
+
+static int64_t
+area_data_size(struct spool *sp, const char *area, const char *id)
+{
+	if (strcmp(area, SPOOL_HOLD_AREA) == 0)
+		return spool_hold_data_size(sp, id);
+	return spool_data_size(sp, id);
+}
+
 static void
 list_area(struct spool *sp, const char *area, unsigned *count)
 {
@@ -54,13 +88,13 @@ list_area(struct spool *sp, const char *area, unsigned *count)
 	size_t n, i;
 	int rc;
 
-	if (spool_list(sp, area, &ids, &n) < 0) {
+	if (area_list(sp, area, &ids, &n) < 0) {
 		fprintf(stderr, "decorum: %s/%s: %s\n", spool_dir(sp), area,
 		    strerror(errno));
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		rc = spool_load(sp, area, ids[i], &qf, err, sizeof(err));
+		rc = area_load(sp, area, ids[i], &qf, err, sizeof(err));
 		if (rc == -1)
 			continue;	/* delivered while we listed */
 		(*count)++;
@@ -71,7 +105,7 @@ list_area(struct spool *sp, const char *area, unsigned *count)
 		}
 		format_time(qf.env.created, when, sizeof(when));
 		printf("%-20s %-19s %10" PRId64 "  %-8s <%s> rcpts=%zu pending=%zu\n",
-		    ids[i], when, spool_data_size(sp, ids[i]),
+		    ids[i], when, area_data_size(sp, area, ids[i]),
 		    strcmp(area, "queue") == 0 ? "queued" : area,
 		    log_safe(qf.env.sender, safe, sizeof(safe)), qf.env.n_rcpts,
 		    queue_file_count(&qf, RCPT_PENDING));
@@ -92,6 +126,7 @@ queue_list(struct spool *sp)
 	unsigned count = 0;
 
 	list_area(sp, "queue", &count);
+	list_area(sp, SPOOL_HOLD_AREA, &count);
 	list_area(sp, "failed", &count);
 	list_area(sp, "corrupt", &count);
 	if (count == 0)
@@ -141,7 +176,8 @@ out:
 static int
 queue_show(struct spool *sp, const char *id)
 {
-	static const char *const areas[] = { "queue", "failed", "corrupt" };
+	static const char *const areas[] = { "queue", SPOOL_HOLD_AREA,
+	    "failed", "corrupt" };
 	struct queue_file qf;
 	char err[256], when[32], safe[1024];
 	size_t i;
@@ -151,8 +187,8 @@ queue_show(struct spool *sp, const char *id)
 		fprintf(stderr, "decorum: %s: not a queue id\n", id);
 		return 1;
 	}
-	for (i = 0; i < 3; i++) {
-		rc = spool_load(sp, areas[i], id, &qf, err, sizeof(err));
+	for (i = 0; i < sizeof(areas) / sizeof(areas[0]); i++) {
+		rc = area_load(sp, areas[i], id, &qf, err, sizeof(err));
 		if (rc != -1 || errno != ENOENT)
 			break;
 	}
@@ -167,7 +203,7 @@ queue_show(struct spool *sp, const char *id)
 	format_time(qf.env.created, when, sizeof(when));
 	printf("id: %s\nstate: %s\narrived: %s\nsize: %" PRId64 "\n", id,
 	    strcmp(areas[i], "queue") == 0 ? "queued" : areas[i], when,
-	    spool_data_size(sp, id));
+	    area_data_size(sp, areas[i], id));
 	printf("sender: <%s>\n", log_safe(qf.env.sender, safe, sizeof(safe)));
 	if (qf.env.client_ip != NULL)
 		printf("client: %s\n", log_safe(qf.env.client_ip, safe,
@@ -198,14 +234,17 @@ queue_show(struct spool *sp, const char *id)
 		    qf.bad_records, qf.torn ? ", torn last line ignored" : "");
 	queue_file_free(&qf);
 	printf("\n");
-	show_headers(sp, id);
+	if (strcmp(areas[i], SPOOL_HOLD_AREA) != 0)
+		show_headers(sp, id);
 	return 0;
 }
 
 static int
 queue_delete(struct spool *sp, const char *id)
 {
-	if (spool_delete(sp, id) < 0) {
+	/* A held message is in hold/, not queue/ or failed/. */
+	if (spool_delete(sp, id) < 0 && (errno != ENOENT ||
+	    spool_hold_delete(sp, id) < 0)) {
 		fprintf(stderr, "decorum: %s: %s\n", id, errno == ENOENT
 		    ? "no such message" : strerror(errno));
 		return 1;
@@ -216,11 +255,53 @@ queue_delete(struct spool *sp, const char *id)
 }
 
 static int
+queue_hold(struct spool *sp, const char *id)
+{
+	if (spool_hold(sp, id) < 0) {
+		fprintf(stderr, "decorum: %s: %s\n", id, errno == ENOENT
+		    ? "not in the queue (delivered, held or failed?)"
+		    : errno == EINVAL ? "not a queue id" : strerror(errno));
+		return 1;
+	}
+	printf("%s: held\n", id);
+	log_info("event=held id=%s by=cli", id);
+	return 0;
+}
+
+static int
+queue_release(const struct config *cfg, struct spool *sp, const char *id)
+{
+	if (spool_release(sp, id) < 0) {
+		fprintf(stderr, "decorum: %s: %s\n", id, errno == ENOENT
+		    ? "not held" : errno == EINVAL ? "not a queue id"
+		    : strerror(errno));
+		return 1;
+	}
+	/* Tried at once; without the notice, at the next queue scan. */
+	sendmail_notify_qmgr(cfg, id);
+	printf("%s: released\n", id);
+	log_info("event=released id=%s by=cli", id);
+	return 0;
+}
+
+static int
 queue_usage(void)
 {
 	fprintf(stderr, "usage: decorum [-c FILE] queue list | show ID | "
-	    "delete ID\n");
+	    "delete ID | hold ID | release ID\n");
 	return 2;
+}
+
+static bool
+is_id_command(const char *cmd)
+{
+	static const char *const cmds[] = { "show", "delete", "hold",
+	    "release" };
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(cmd, cmds[i]) == 0)
+			return true;
+	return false;
 }
 
 int
@@ -235,7 +316,7 @@ cmd_queue(const char *config_path, int argc, char **argv)
 	if (argc < 2)
 		return queue_usage();
 	if (strcmp(argv[1], "list") != 0 && (argc != 3 ||
-	    (strcmp(argv[1], "show") != 0 && strcmp(argv[1], "delete") != 0)))
+	    !is_id_command(argv[1])))
 		return queue_usage();
 	if (config_load(config_path, &cfg, &cerr) < 0) {
 		config_error_print(&cerr);
@@ -251,6 +332,10 @@ cmd_queue(const char *config_path, int argc, char **argv)
 		rc = queue_list(sp);
 	else if (strcmp(argv[1], "show") == 0)
 		rc = queue_show(sp, argv[2]);
+	else if (strcmp(argv[1], "hold") == 0)
+		rc = queue_hold(sp, argv[2]);
+	else if (strcmp(argv[1], "release") == 0)
+		rc = queue_release(&cfg, sp, argv[2]);
 	else
 		rc = queue_delete(sp, argv[2]);
 	spool_close(sp);

@@ -316,8 +316,8 @@ sm_write_message(const struct sendmail *s, struct spool_writer *w,
 }
 
 /* Best effort: the queue manager also scans the queue every minute. */
-static void
-sm_notify(const struct config *cfg, const char *id)
+void
+sendmail_notify_qmgr(const struct config *cfg, const char *id)
 {
 	struct sockaddr_un sun;
 	int fd, n;
@@ -391,7 +391,7 @@ sm_queue(struct sendmail *s, const struct buf *msg)
 		    strerror(errno));
 		rc = EX_TEMPFAIL;
 	} else {
-		sm_notify(s->cfg, id);
+		sendmail_notify_qmgr(s->cfg, id);
 		rc = 0;
 	}
 	free(env.rcpts);

@@ -12,6 +12,7 @@ the periodic scan while nobody binds that socket yet)."""
 import os
 import re
 import subprocess
+import time
 
 from mtaproc import DOMAIN, HOSTNAME, wait_until
 
@@ -244,3 +245,72 @@ def test_symlink_named_sendmail(mta):
     m.start()
     msg = m.wait_for_delivery("demo")[0]
     assert msg.startswith(b"Return-Path: <cron@example.org>")
+
+
+def test_hold_and_release(mta):
+    m = mta(start=False)
+    ok(sendmail(m, ["demo@" + DOMAIN], b"Subject: held\n\nx\n"))
+    qid = queued(m)[0]
+    r = m.cli("queue", "hold", qid)
+    assert r.returncode == 0 and "held" in r.stdout, r
+    assert queued(m) == [] and queued(m, "data") == []
+    assert queued(m, "hold") == sorted([qid, qid + ".data"])
+    # Older than the garbage age: the queue manager's start-up cleanup
+    # must leave a held message alone.
+    old = os.stat(m.conf).st_mtime - 3 * 3600
+    for name in queued(m, "hold"):
+        os.utime(os.path.join(m.spool, "hold", name), (old, old))
+    m.start()
+    m.wait_log(r"event=started")
+    r = m.cli("mailq")
+    assert r.returncode == 0 and qid in r.stdout and " hold " in r.stdout, r
+    r = m.cli("queue", "show", qid)
+    assert r.returncode == 0 and "state: hold" in r.stdout, r
+    time.sleep(1.5)
+    assert m.messages("demo") == []
+    r = m.cli("queue", "release", qid)
+    assert r.returncode == 0 and "released" in r.stdout, r
+    msg = m.wait_for_delivery("demo")[0]
+    assert b"Subject: held" in msg
+    wait_until(lambda: queued(m) == [] and queued(m, "data") == [], 10,
+               what="spool emptied")
+    assert queued(m, "hold") == []
+
+
+def test_hold_stops_retries_of_running_daemon(mta):
+    m = mta(start=False)
+    m.block_mailbox("demo")
+    ok(sendmail(m, ["demo@" + DOMAIN], b"Subject: retried\n\nx\n"))
+    qid = queued(m)[0]
+    m.start()
+    m.wait_log(r"event=deferred id=%s" % qid)
+    r = m.cli("queue", "hold", qid)
+    assert r.returncode == 0, r
+    m.unblock_mailbox("demo")
+    # retry_max is 2 s: a queued message would be delivered by now.
+    time.sleep(4)
+    assert m.messages("demo") == []
+    assert queued(m, "hold") == sorted([qid, qid + ".data"])
+    r = m.cli("queue", "release", qid)
+    assert r.returncode == 0, r
+    m.wait_for_delivery("demo")
+
+
+def test_hold_errors_and_delete_held(mta):
+    m = mta(start=False)
+    ok(sendmail(m, ["demo@" + DOMAIN], b"Subject: d\n\nx\n"))
+    qid = queued(m)[0]
+    r = m.cli("queue", "release", qid)
+    assert r.returncode == 1 and "not held" in r.stderr, r
+    r = m.cli("queue", "hold", "1NoSuchId1")
+    assert r.returncode == 1 and "not in the queue" in r.stderr, r
+    r = m.cli("queue", "hold", "../etc")
+    assert r.returncode == 1, r
+    assert m.cli("queue", "hold", qid).returncode == 0
+    r = m.cli("queue", "hold", qid)
+    assert r.returncode == 1, r
+    r = m.cli("queue", "delete", qid)
+    assert r.returncode == 0 and "deleted" in r.stdout, r
+    assert queued(m, "hold") == [] and queued(m, "data") == []
+    r = m.cli("queue", "hold")
+    assert r.returncode == 2, r

@@ -1,0 +1,259 @@
+/*
+ * Holding and releasing queued messages (spool_hold.h): the spool's
+ * hold/ folder, used by `decorum queue hold|release|delete|list|show`.
+ *
+ * The queue manager loads envelopes only from queue/ and treats one that
+ * vanished (ENOENT) as delivered or deleted: it drops the message, and a
+ * delivery in flight stops at its next status record (attempt.c record()
+ * -> ATTEMPT_GONE).  So moving the envelope out of queue/ with one
+ * rename(2) is all it takes to stop deliveries; nothing is sent to the
+ * queue manager.  A delivery already talking to a mailbox when the hold
+ * lands may still complete, and its status record is then lost: after
+ * the release that recipient is delivered again (at least once, never
+ * lost).
+ *
+ * Crash safety: the data stays reachable at every step.  Hold links
+ * data/<id> to hold/<id>.data first, then renames the envelope (the
+ * commit point), then unlinks data/<id>; release links it back, renames
+ * the envelope back, then unlinks hold/<id>.data.  A crash leaves at
+ * worst an extra link: data/<id> with no envelope (spool_cleanup removes
+ * it) or a hold/<id>.data with no hold/<id> (harmless; the next hold of
+ * that id replaces it).  Trusts: ids are checked with queue_id_valid.
+ */
+#include "queue/spool_hold.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/xmalloc.h"
+#include "queue/envelope.h"
+#include "queue/queue_id.h"
+#include "queue/spool.h"
+#include "queue/spool_priv.h"
+
+/* The hold/ folder, created on first use.  -1 with errno. */
+static int
+hold_dir(struct spool *sp)
+{
+	if (mkdirat(sp->root, SPOOL_HOLD_AREA, 0700) < 0 && errno != EEXIST)
+		return -1;
+	return openat(sp->root, SPOOL_HOLD_AREA,
+	    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+static int
+data_name(const char *id, char *out, size_t outlen)
+{
+	int n = snprintf(out, outlen, "%s.data", id);
+
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+/* Closes fd keeping errno; returns rc. */
+static int
+close_keep(int fd, int rc)
+{
+	int saved = errno;
+
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
+/* linkat, replacing a stale link left by a crash. */
+static int
+link_replace(int fromfd, const char *from, int tofd, const char *to)
+{
+	if (linkat(fromfd, from, tofd, to, 0) == 0)
+		return 0;
+	if (errno != EEXIST || unlinkat(tofd, to, 0) < 0)
+		return -1;
+	return linkat(fromfd, from, tofd, to, 0);
+}
+
+int
+spool_hold(struct spool *sp, const char *id)
+{
+	char dname[QUEUE_ID_MAX + 8];
+	struct stat st;
+	int hfd;
+
+	if (!queue_id_valid(id) || data_name(id, dname, sizeof(dname)) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (fstatat(sp->fd[SPOOL_QUEUE], id, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
+	if ((hfd = hold_dir(sp)) < 0)
+		return -1;
+	if (link_replace(sp->fd[SPOOL_DATA], id, hfd, dname) < 0 ||
+	    fsync(hfd) < 0)
+		return close_keep(hfd, -1);
+	/* The commit point: from here the queue manager sees it gone. */
+	if (renameat(sp->fd[SPOOL_QUEUE], id, hfd, id) < 0) {
+		int saved = errno;	/* ENOENT: delivered meanwhile */
+
+		unlinkat(hfd, dname, 0);
+		close(hfd);
+		errno = saved;
+		return -1;
+	}
+	if (fsync(hfd) < 0 || fsync(sp->fd[SPOOL_QUEUE]) < 0)
+		return close_keep(hfd, -1);
+	close(hfd);
+	if (unlinkat(sp->fd[SPOOL_DATA], id, 0) < 0 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+int
+spool_release(struct spool *sp, const char *id)
+{
+	char dname[QUEUE_ID_MAX + 8];
+	struct stat st;
+	int hfd;
+
+	if (!queue_id_valid(id) || data_name(id, dname, sizeof(dname)) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((hfd = hold_dir(sp)) < 0)
+		return -1;
+	if (fstatat(hfd, id, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return close_keep(hfd, -1);
+	/* The data first, so the envelope never arrives in queue/ alone. */
+	if (link_replace(hfd, dname, sp->fd[SPOOL_DATA], id) < 0 ||
+	    fsync(sp->fd[SPOOL_DATA]) < 0)
+		return close_keep(hfd, -1);
+	if (renameat(hfd, id, sp->fd[SPOOL_QUEUE], id) < 0 ||
+	    fsync(sp->fd[SPOOL_QUEUE]) < 0 || fsync(hfd) < 0)
+		return close_keep(hfd, -1);
+	if (unlinkat(hfd, dname, 0) < 0 && errno != ENOENT)
+		return close_keep(hfd, -1);
+	close(hfd);
+	return 0;
+}
+
+int
+spool_hold_delete(struct spool *sp, const char *id)
+{
+	char dname[QUEUE_ID_MAX + 8];
+	int hfd;
+
+	if (!queue_id_valid(id) || data_name(id, dname, sizeof(dname)) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((hfd = hold_dir(sp)) < 0)
+		return -1;
+	/* Envelope first: a data link alone is harmless garbage. */
+	if (unlinkat(hfd, id, 0) < 0 || fsync(hfd) < 0)
+		return close_keep(hfd, -1);
+	if (unlinkat(hfd, dname, 0) < 0 && errno != ENOENT)
+		return close_keep(hfd, -1);
+	close(hfd);
+	return 0;
+}
+
+static int
+cmp_id(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+spool_hold_list(struct spool *sp, char ***ids, size_t *n)
+{
+	struct dirent *de;
+	DIR *d;
+	int hfd;
+
+	*ids = NULL;
+	*n = 0;
+	if ((hfd = hold_dir(sp)) < 0)
+		return -1;
+	if ((d = fdopendir(hfd)) == NULL)
+		return close_keep(hfd, -1);
+	while ((de = readdir(d)) != NULL) {
+		if (!queue_id_valid(de->d_name))
+			continue;	/* ".", "..", "<id>.data" */
+		*ids = xreallocarray(*ids, *n + 1, sizeof(**ids));
+		(*ids)[(*n)++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (*n > 1)
+		qsort(*ids, *n, sizeof(**ids), cmp_id);
+	return 0;
+}
+
+int
+spool_hold_load(struct spool *sp, const char *id, struct queue_file *qf,
+    char *err, size_t errlen)
+{
+	char chunk[8192];
+	struct buf b;
+	ssize_t r = 0;
+	int hfd, fd, rc;
+
+	memset(qf, 0, sizeof(*qf));
+	if (!queue_id_valid(id)) {
+		snprintf(err, errlen, "bad id");
+		errno = EINVAL;
+		return -1;
+	}
+	if ((hfd = hold_dir(sp)) < 0)
+		return -1;
+	fd = openat(hfd, id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	close_keep(hfd, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "hold/%s: %s", id, strerror(errno));
+		return -1;
+	}
+	buf_init(&b, QUEUE_FILE_MAX);
+	while ((r = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 || buf_append(&b, chunk, (size_t)r) < 0)
+			break;
+	}
+	close(fd);
+	if (r != 0) {
+		snprintf(err, errlen, "hold/%s: unreadable or too large", id);
+		buf_free(&b);
+		errno = EIO;
+		return -1;
+	}
+	rc = queue_file_parse(b.data != NULL ? b.data : "", b.len, qf, err,
+	    errlen);
+	buf_free(&b);
+	if (rc < 0 || strcmp(qf->env.id, id) != 0) {
+		if (rc == 0)
+			snprintf(err, errlen, "id record does not match");
+		queue_file_free(qf);
+		return -2;
+	}
+	return 0;
+}
+
+int64_t
+spool_hold_data_size(struct spool *sp, const char *id)
+{
+	char dname[QUEUE_ID_MAX + 8];
+	struct stat st;
+	int hfd, rc;
+
+	if (!queue_id_valid(id) || data_name(id, dname, sizeof(dname)) < 0)
+		return -1;
+	if ((hfd = hold_dir(sp)) < 0)
+		return -1;
+	rc = fstatat(hfd, dname, &st, 0);
+	close(hfd);
+	return rc < 0 ? -1 : (int64_t)st.st_size;
+}
