@@ -457,9 +457,11 @@ queue = {{ retry_min = {retry_min}; retry_max = {retry_max}; lifetime = {lifetim
         return self.read_messages(user, domain)
 
     def spool_files(self):
+        """Regular files in the spool (mail), not the qmgr's socket."""
         out = []
         for dirpath, _, files in os.walk(self.spool):
-            out += [os.path.join(dirpath, f) for f in files]
+            out += [os.path.join(dirpath, f) for f in files
+                    if os.path.isfile(os.path.join(dirpath, f))]
         return out
 
     def sanitizer_reports(self):
