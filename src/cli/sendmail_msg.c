@@ -190,7 +190,10 @@ struct addr_scan {
 	char angle[SMTP_ADDRESS_MAX + 1];	/* inside the last <> */
 	size_t angle_len;
 	bool have_angle;
-	bool too_long;
+	/* Which one overflowed: a long display name in cur does not
+	 * matter when a <> follows it. */
+	bool cur_long;
+	bool angle_long;
 };
 
 static void
@@ -210,6 +213,7 @@ scan_reset(struct addr_scan *s)
 	s->cur_len = s->angle_len = 0;
 	s->cur[0] = s->angle[0] = '\0';
 	s->have_angle = false;
+	s->cur_long = s->angle_long = false;
 }
 
 /* End of one list element: hands its address (if any) to add. */
@@ -219,7 +223,7 @@ scan_emit(struct addr_scan *s, int (*add)(void *, const char *), void *arg)
 	const char *a = s->have_angle ? s->angle : s->cur;
 	int rc = 0;
 
-	if (s->too_long)
+	if (s->have_angle ? s->angle_long : s->cur_long)
 		return -1;
 	if (a[0] != '\0')
 		rc = add(arg, a);
@@ -244,13 +248,17 @@ sendmail_field_addresses(const char *msg, const struct sendmail_field *f,
 		char c = *p;
 		char *dst = in_angle ? s.angle : s.cur;
 		size_t *dlen = in_angle ? &s.angle_len : &s.cur_len;
+		bool *dlong = in_angle ? &s.angle_long : &s.cur_long;
 
 		if (c == '\r' || c == '\n')
 			continue;	/* unfolding (RFC 5322 2.2.3) */
 		if (quoted) {
-			scan_put(dst, dlen, &s.too_long, c);
-			if (c == '\\' && p + 1 < end)
-				scan_put(dst, dlen, &s.too_long, *++p);
+			scan_put(dst, dlen, dlong, c);
+			/* A quoted-pair never holds the CR or LF of a line
+			 * end (RFC 5322 3.2.1): those are unfolded. */
+			if (c == '\\' && p + 1 < end && p[1] != '\r' &&
+			    p[1] != '\n')
+				scan_put(dst, dlen, dlong, *++p);
 			else if (c == '"')
 				quoted = false;
 			continue;
@@ -267,7 +275,7 @@ sendmail_field_addresses(const char *msg, const struct sendmail_field *f,
 		switch (c) {
 		case '"':
 			quoted = true;
-			scan_put(dst, dlen, &s.too_long, c);
+			scan_put(dst, dlen, dlong, c);
 			break;
 		case '(':
 			comment = 1;
@@ -276,6 +284,7 @@ sendmail_field_addresses(const char *msg, const struct sendmail_field *f,
 			in_angle = true;
 			s.angle_len = 0;
 			s.angle[0] = '\0';
+			s.angle_long = false;
 			break;
 		case '>':
 			if (in_angle)
@@ -286,15 +295,14 @@ sendmail_field_addresses(const char *msg, const struct sendmail_field *f,
 			if (!in_angle) {
 				/* A group's display name: not an address. */
 				scan_reset(&s);
-				s.too_long = false;
 			} else {
-				scan_put(dst, dlen, &s.too_long, c);
+				scan_put(dst, dlen, dlong, c);
 			}
 			break;
 		case ',':
 		case ';':
 			if (in_angle) {
-				scan_put(dst, dlen, &s.too_long, c);
+				scan_put(dst, dlen, dlong, c);
 				break;
 			}
 			if (scan_emit(&s, add, arg) < 0)
@@ -304,7 +312,7 @@ sendmail_field_addresses(const char *msg, const struct sendmail_field *f,
 		case '\t':
 			break;
 		default:
-			scan_put(dst, dlen, &s.too_long, c);
+			scan_put(dst, dlen, dlong, c);
 		}
 	}
 	return scan_emit(&s, add, arg);

@@ -1,0 +1,421 @@
+/*
+ * Unit tests of the message side of sendmail(1) (src/cli/sendmail_msg.c):
+ * reading (LF, CRLF and bare CR all become CRLF, also across read
+ * chunks; a last line without a line end; a lone "." ends the message
+ * only without -i; the size limit), splitting the header (folded fields,
+ * no empty line, a body line that is not a field, field names matched
+ * case-insensitively, as sendmail.c does to drop Bcc:) and the addresses
+ * of To/Cc/Bcc (display names, comments, quoted commas, groups, folding,
+ * the SMTP_ADDRESS_MAX limit, add's refusal).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cli/sendmail_msg.h"
+#include "common/bounds.h"
+#include "common/buf.h"
+
+/* Reads in through sendmail_msg_read (from a temporary file, so reads
+ * come in full chunks); the result in *out, which the caller frees. */
+static enum sendmail_read
+read_msg(const char *in, size_t len, bool dot_ends, size_t max, struct buf *out)
+{
+	FILE *f = tmpfile();
+	enum sendmail_read rc;
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(in, 1, len, f), len);
+	assert_int_equal(fflush(f), 0);
+	assert_int_equal(lseek(fileno(f), 0, SEEK_SET), 0);
+	buf_init(out, max);
+	rc = sendmail_msg_read(fileno(f), dot_ends, out);
+	fclose(f);
+	return rc;
+}
+
+/* in (a string) must read as want, with no size problem. */
+static void
+check_read(const char *in, bool dot_ends, const char *want)
+{
+	struct buf out;
+
+	assert_int_equal(read_msg(in, strlen(in), dot_ends, 1 << 20, &out),
+	    SENDMAIL_READ_OK);
+	assert_int_equal(out.len, strlen(want));
+	if (out.len > 0)
+		assert_memory_equal(out.data, want, out.len);
+	buf_free(&out);
+}
+
+static void
+test_read_line_ends(void **state)
+{
+	(void)state;
+	check_read("", false, "");
+	check_read("a\nb\n", false, "a\r\nb\r\n");
+	check_read("a\r\nb\r\n", false, "a\r\nb\r\n");
+	check_read("a\rb\r", false, "a\r\nb\r\n");
+	check_read("a\r\rb", false, "a\r\n\r\nb\r\n");
+	check_read("a\n\rb\r\n\n", false, "a\r\n\r\nb\r\n\r\n");
+	check_read("a\r\n\rb", false, "a\r\n\r\nb\r\n");
+	check_read("\n\n", false, "\r\n\r\n");
+	check_read("\r", false, "\r\n");
+	/* A last line without a line end gets one. */
+	check_read("Subject: x\n\nno end", false, "Subject: x\r\n\r\nno end\r\n");
+	/* NUL and other bytes pass through. */
+	{
+		struct buf out;
+
+		assert_int_equal(read_msg("a\0b\n", 4, false, 100, &out),
+		    SENDMAIL_READ_OK);
+		assert_int_equal(out.len, 5);
+		assert_memory_equal(out.data, "a\0b\r\n", 5);
+		buf_free(&out);
+	}
+}
+
+/* A CR at the end of one read and its LF at the start of the next are
+ * still one line end; a lone "." split the same way still ends. */
+static void
+test_read_chunks(void **state)
+{
+	enum { CHUNK = 16384 };
+	size_t n = 2 * CHUNK + 10;
+	char *in = malloc(n), *want = malloc(n + 8);
+	struct buf out;
+
+	(void)state;
+	assert_non_null(in);
+	assert_non_null(want);
+	memset(in, 'x', n);
+	in[CHUNK - 1] = '\r';
+	in[CHUNK] = '\n';
+	assert_int_equal(read_msg(in, n, false, n + 8, &out), SENDMAIL_READ_OK);
+	memcpy(want, in, n);
+	memcpy(want + n, "\r\n", 2);
+	assert_int_equal(out.len, n + 2);
+	assert_memory_equal(out.data, want, n + 2);
+	buf_free(&out);
+
+	/* "x...\r\n" then ".\r" | "\n" then more: the "." ends it. */
+	in[CHUNK - 4] = '\r';
+	in[CHUNK - 3] = '\n';
+	in[CHUNK - 2] = '.';
+	in[CHUNK - 1] = '\r';
+	in[CHUNK] = '\n';
+	assert_int_equal(read_msg(in, n, true, n + 8, &out), SENDMAIL_READ_OK);
+	assert_int_equal(out.len, CHUNK - 2);
+	assert_memory_equal(out.data, in, CHUNK - 2);
+	buf_free(&out);
+	free(in);
+	free(want);
+}
+
+static void
+test_read_dot(void **state)
+{
+	(void)state;
+	/* Without -i a lone "." ends the message and is not kept... */
+	check_read("a\n.\nafter\n", true, "a\r\n");
+	check_read("a\r\n.\r\nafter\r\n", true, "a\r\n");
+	check_read("a\r.\rafter", true, "a\r\n");
+	check_read(".\n", true, "");
+	check_read("a\n.", true, "a\r\n");
+	/* ...but "..", ". " and a "." inside a line do not. */
+	check_read("..\n. \nx.\n", true, "..\r\n. \r\nx.\r\n");
+	/* With -i a lone "." is an ordinary line. */
+	check_read("a\n.\nafter\n", false, "a\r\n.\r\nafter\r\n");
+	check_read(".", false, ".\r\n");
+}
+
+static void
+test_read_limit(void **state)
+{
+	struct buf out;
+
+	(void)state;
+	/* "abc\n" is 5 octets as CRLF: a limit of 5 holds it, 4 does not. */
+	assert_int_equal(read_msg("abc\n", 4, false, 5, &out), SENDMAIL_READ_OK);
+	assert_int_equal(out.len, 5);
+	buf_free(&out);
+	assert_int_equal(read_msg("abc\n", 4, false, 4, &out),
+	    SENDMAIL_READ_TOO_BIG);
+	assert_true(out.len <= 4);
+	buf_free(&out);
+	/* The line end added at EOF counts too. */
+	assert_int_equal(read_msg("abc", 3, false, 4, &out),
+	    SENDMAIL_READ_TOO_BIG);
+	buf_free(&out);
+	/* What a lone "." cut off does not count (the "." itself does, as
+	 * it is read: a message of exactly the limit plus "." is refused). */
+	assert_int_equal(read_msg("ab\n.\nlong line after", 21, true, 5, &out),
+	    SENDMAIL_READ_OK);
+	assert_int_equal(out.len, 4);
+	buf_free(&out);
+	/* A read error is not a size problem. */
+	buf_init(&out, 100);
+	assert_int_equal(sendmail_msg_read(-1, false, &out), SENDMAIL_READ_ERROR);
+	buf_free(&out);
+}
+
+/* The text of field i. */
+static void
+assert_field(const char *msg, const struct sendmail_msg *m, size_t i,
+    const char *want)
+{
+	assert_true(i < m->n_fields);
+	assert_int_equal(m->fields[i].len, strlen(want));
+	assert_memory_equal(msg + m->fields[i].off, want, strlen(want));
+}
+
+static void
+test_parse(void **state)
+{
+	const char *msg = "To: a@b.example\r\nSubject: one\r\n  two\r\n\tthree\r\n"
+	    "X-Empty:\r\n\r\nbody: not a field\r\n";
+	struct sendmail_msg m;
+
+	(void)state;
+	sendmail_msg_parse(msg, strlen(msg), &m);
+	assert_int_equal(m.n_fields, 3);
+	assert_field(msg, &m, 0, "To: a@b.example\r\n");
+	assert_field(msg, &m, 1, "Subject: one\r\n  two\r\n\tthree\r\n");
+	assert_field(msg, &m, 2, "X-Empty:\r\n");
+	assert_true(m.separator);
+	assert_string_equal(msg + m.body_off, "body: not a field\r\n");
+	sendmail_msg_free(&m);
+	assert_null(m.fields);
+
+	/* No empty line: the body starts at the first non-field line. */
+	msg = "Subject: x\r\nHello there\r\nTo: c@d\r\n";
+	sendmail_msg_parse(msg, strlen(msg), &m);
+	assert_int_equal(m.n_fields, 1);
+	assert_false(m.separator);
+	assert_string_equal(msg + m.body_off, "Hello there\r\nTo: c@d\r\n");
+	sendmail_msg_free(&m);
+
+	/* Not fields: no name, a space in the name, a leading
+	 * continuation line, no colon. */
+	const char *bad[] = { ": x\r\n", "Bad Name: x\r\n", " To: a@b\r\n",
+	    "To a@b\r\n", "T\x7fo: x\r\n" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		sendmail_msg_parse(bad[i], strlen(bad[i]), &m);
+		assert_int_equal(m.n_fields, 0);
+		assert_int_equal(m.body_off, 0);
+		assert_false(m.separator);
+		sendmail_msg_free(&m);
+	}
+
+	/* Empty message; header only; a last field without CRLF. */
+	sendmail_msg_parse("", 0, &m);
+	assert_int_equal(m.n_fields, 0);
+	assert_int_equal(m.body_off, 0);
+	sendmail_msg_free(&m);
+	msg = "A: 1\r\n\r\n";
+	sendmail_msg_parse(msg, strlen(msg), &m);
+	assert_int_equal(m.n_fields, 1);
+	assert_true(m.separator);
+	assert_int_equal(m.body_off, strlen(msg));
+	sendmail_msg_free(&m);
+	msg = "A: 1\r\nB: 2";
+	sendmail_msg_parse(msg, strlen(msg), &m);
+	assert_int_equal(m.n_fields, 2);
+	assert_field(msg, &m, 1, "B: 2");
+	assert_int_equal(m.body_off, strlen(msg));
+	sendmail_msg_free(&m);
+}
+
+/* Many fields: the array grows. */
+static void
+test_parse_many(void **state)
+{
+	char msg[100 * 8 + 3];
+	struct sendmail_msg m;
+	size_t n = 0;
+
+	(void)state;
+	for (int i = 0; i < 100; i++)
+		n += (size_t)snprintf(msg + n, sizeof(msg) - n, "X%03d:1\r\n", i);
+	memcpy(msg + n, "\r\n", 3);
+	sendmail_msg_parse(msg, n + 2, &m);
+	assert_int_equal(m.n_fields, 100);
+	assert_field(msg, &m, 99, "X099:1\r\n");
+	assert_true(m.separator);
+	sendmail_msg_free(&m);
+}
+
+static void
+test_field_is(void **state)
+{
+	const char *msg = "bcc: x@y\r\nBccX: y\r\nBc: z\r\nTo: a\r\n\r\n";
+	struct sendmail_msg m;
+
+	(void)state;
+	sendmail_msg_parse(msg, strlen(msg), &m);
+	assert_int_equal(m.n_fields, 4);
+	assert_true(sendmail_field_is(msg, &m.fields[0], "Bcc"));
+	assert_true(sendmail_field_is(msg, &m.fields[0], "BCC"));
+	assert_false(sendmail_field_is(msg, &m.fields[1], "Bcc"));
+	assert_false(sendmail_field_is(msg, &m.fields[2], "Bcc"));
+	assert_false(sendmail_field_is(msg, &m.fields[3], "Bcc"));
+	assert_true(sendmail_field_is(msg, &m.fields[3], "to"));
+	assert_false(sendmail_field_is(msg, &m.fields[3], "T"));
+	sendmail_msg_free(&m);
+}
+
+/* Collected addresses, joined by " ". */
+struct got {
+	char all[2048];
+	int n;
+	int stop_at;		/* add refuses the stop_at'th (1-based); 0: never */
+};
+
+static int
+collect(void *arg, const char *addr)
+{
+	struct got *g = arg;
+	size_t l = strlen(g->all);
+
+	g->n++;
+	if (g->n == g->stop_at)
+		return -1;
+	snprintf(g->all + l, sizeof(g->all) - l, "%s%s", l > 0 ? " " : "", addr);
+	return 0;
+}
+
+/* The addresses of the one field "To:" + value. */
+static int
+addrs(const char *value, struct got *g)
+{
+	static char msg[4096];
+	struct sendmail_msg m;
+	int rc;
+
+	snprintf(msg, sizeof(msg), "To:%s\r\n\r\nbody\r\n", value);
+	sendmail_msg_parse(msg, strlen(msg), &m);
+	assert_int_equal(m.n_fields, 1);
+	g->all[0] = '\0';
+	g->n = 0;
+	rc = sendmail_field_addresses(msg, &m.fields[0], collect, g);
+	sendmail_msg_free(&m);
+	return rc;
+}
+
+static void
+expect(const char *value, const char *want)
+{
+	struct got g = { .stop_at = 0 };
+
+	assert_int_equal(addrs(value, &g), 0);
+	assert_string_equal(g.all, want);
+}
+
+static void
+test_addresses(void **state)
+{
+	(void)state;
+	expect(" a@b.example", "a@b.example");
+	expect(" a@b, c@d ,e@f", "a@b c@d e@f");
+	expect(" Ann Smith <ann@x.example>", "ann@x.example");
+	expect(" \"Smith, Ann\" <ann@x.example>, bob@y", "ann@x.example bob@y");
+	expect(" \"a\\\"<b@c>, d\" <e@f>", "e@f");
+	expect(" a@b (Ann, \"the\" (nested) boss), c@d", "a@b c@d");
+	expect(" <a@b (in angle)>", "a@b");
+	expect(" <\"x,y\"@b>", "\"x,y\"@b");
+	expect(" \"quoted local\"@b", "\"quoted local\"@b");
+	/* Groups. */
+	expect(" team: a@b, Bo <c@d>;, e@f", "a@b c@d e@f");
+	expect(" undisclosed-recipients:;", "");
+	expect(" \"Odd: name\" <a@b>", "a@b");
+	/* Folded, with CRLF and whitespace inside. */
+	expect(" a@b,\r\n c@d,\r\n\t\"X\"\r\n <e@f>", "a@b c@d e@f");
+	/* A backslash before a line end does not take in its CR
+	 * (found by fuzz_sendmail_msg). */
+	expect(" \"a\\\r\n b\"@c", "\"a\\ b\"@c");
+	/* Empty elements and an empty field. */
+	expect(" , ,a@b,,", "a@b");
+	expect("", "");
+	expect("   ", "");
+}
+
+static void
+test_addresses_limits(void **state)
+{
+	char v[1024];
+	struct got g = { .stop_at = 0 };
+
+	(void)state;
+	/* An address of exactly SMTP_ADDRESS_MAX is kept... */
+	memset(v, 0, sizeof(v));
+	v[0] = ' ';
+	memset(v + 1, 'a', SMTP_ADDRESS_MAX - 2);
+	memcpy(v + SMTP_ADDRESS_MAX - 1, "@b", 2);
+	assert_int_equal(addrs(v, &g), 0);
+	assert_int_equal(strlen(g.all), SMTP_ADDRESS_MAX);
+	/* ...one more octet is refused, not cut. */
+	v[0] = 'a';
+	memmove(v + 1, v, SMTP_ADDRESS_MAX + 1);
+	v[0] = ' ';
+	assert_int_equal(addrs(v, &g), -1);
+	/* The same inside <>. */
+	memcpy(v, " N <", 4);
+	memset(v + 4, 'a', SMTP_ADDRESS_MAX - 1);
+	memcpy(v + 4 + SMTP_ADDRESS_MAX - 1, "@b>", 4);
+	assert_int_equal(addrs(v, &g), -1);
+
+	/* A display name longer than SMTP_ADDRESS_MAX is not an address. */
+	size_t n = 0;
+	v[n++] = ' ';
+	v[n++] = '"';
+	memset(v + n, 'N', SMTP_ADDRESS_MAX + 20);
+	n += SMTP_ADDRESS_MAX + 20;
+	memcpy(v + n, "\" <a@b>, c@d", 13);
+	assert_int_equal(addrs(v, &g), 0);
+	assert_string_equal(g.all, "a@b c@d");
+	/* Nor is a long group name. */
+	v[1] = 'G';
+	memcpy(v + n, ": a@b;", 7);
+	assert_int_equal(addrs(v, &g), 0);
+	assert_string_equal(g.all, "a@b");
+}
+
+/* add's refusal stops the scan. */
+static void
+test_addresses_add_fails(void **state)
+{
+	struct got g = { .stop_at = 2 };
+
+	(void)state;
+	assert_int_equal(addrs(" a@b, c@d, e@f", &g), -1);
+	assert_int_equal(g.n, 2);
+	assert_string_equal(g.all, "a@b");
+	g.stop_at = 1;
+	assert_int_equal(addrs(" <a@b>", &g), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_read_line_ends),
+		cmocka_unit_test(test_read_chunks),
+		cmocka_unit_test(test_read_dot),
+		cmocka_unit_test(test_read_limit),
+		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_parse_many),
+		cmocka_unit_test(test_field_is),
+		cmocka_unit_test(test_addresses),
+		cmocka_unit_test(test_addresses_limits),
+		cmocka_unit_test(test_addresses_add_fails),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
