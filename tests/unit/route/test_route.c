@@ -20,25 +20,15 @@
 #include "common/log.h"
 #include "route/domains.h"
 #include "route/route.h"
-#include "testutil.h"
-
-struct fixture {
-	char dir[PATH_MAX];
-	struct config cfg;
-	struct domains *d;
-};
+#include "route_fixture.h"
 
 static int
 setup(void **state)
 {
-	struct fixture *fx = calloc(1, sizeof(*fx));
+	struct fixture *fx = route_fixture_new("route");
 
-	log_set_level(LOG_LEVEL_ERROR);
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/decorum-route-XXXXXX");
-	if (mkdtemp(fx->dir) == NULL)
+	if (fx == NULL)
 		return -1;
-	fx->cfg.postmaster = strdup("admin@example.test");
-	fx->cfg.recipient_delimiter = strdup("+");
 	tu_put(fx->dir, "example.test/users",
 	    "# people\n"
 	    "admin:$y$j9T$abc\n"
@@ -64,21 +54,8 @@ setup(void **state)
 	    "other: dave@other.test\n"
 	    "boss: admin@example.test\n");
 	tu_put(fx->dir, "other.test/users", "dave:\n");
-	fx->d = domains_open(fx->dir);
+	route_fixture_open(fx);
 	*state = fx;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *fx = *state;
-
-	domains_free(fx->d);
-	free(fx->cfg.postmaster);
-	free(fx->cfg.recipient_delimiter);
-	tu_rmtree(fx->dir);
-	free(fx);
 	return 0;
 }
 
@@ -337,7 +314,7 @@ test_check(void **state)
 int
 main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, route_fixture_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_tables),
 		T(test_users_aliases),

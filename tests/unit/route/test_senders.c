@@ -23,25 +23,15 @@
 #include "common/log.h"
 #include "route/domains.h"
 #include "route/senders.h"
-#include "testutil.h"
-
-struct fixture {
-	char dir[PATH_MAX];
-	struct config cfg;
-	struct domains *d;
-};
+#include "route_fixture.h"
 
 static int
 setup(void **state)
 {
-	struct fixture *fx = calloc(1, sizeof(*fx));
+	struct fixture *fx = route_fixture_new("senders");
 
-	log_set_level(LOG_LEVEL_ERROR);
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/decorum-senders-XXXXXX");
-	if (mkdtemp(fx->dir) == NULL)
+	if (fx == NULL)
 		return -1;
-	fx->cfg.postmaster = strdup("admin@example.test");
-	fx->cfg.recipient_delimiter = strdup("+");
 	tu_put(fx->dir, "example.test/users",
 	    "alice:$y$x\n"
 	    "bob:$y$x\n"
@@ -56,21 +46,8 @@ setup(void **state)
 	    "bob: bob@old.example, Robert@Example.Org,\n"
 	    "  @shop.example\n");
 	tu_put(fx->dir, "other.test/users", "carol:$y$x\n");
-	fx->d = domains_open(fx->dir);
+	route_fixture_open(fx);
 	*state = fx;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *fx = *state;
-
-	domains_free(fx->d);
-	free(fx->cfg.postmaster);
-	free(fx->cfg.recipient_delimiter);
-	tu_rmtree(fx->dir);
-	free(fx);
 	return 0;
 }
 
@@ -237,17 +214,19 @@ test_check_config(void **state)
 	assert_null(strstr(r.text, "good.example"));
 }
 
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, route_fixture_teardown)
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_own_address, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_extension, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_aliases, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_senders_file, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_null_unknown, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_broken_and_reload, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_check_config, setup, teardown),
+		T(test_own_address),
+		T(test_extension),
+		T(test_aliases),
+		T(test_senders_file),
+		T(test_null_unknown),
+		T(test_broken_and_reload),
+		T(test_check_config),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
