@@ -17,6 +17,5 @@ struct config;
 /* "A message is queued" to a running queue manager, through
  * <spool>/qmgr.sock (QMGR_SOCKET_NAME).  Best effort: a lost notice only
  * delays delivery to the queue manager's next scan.  (sendmail.c) */
-void sendmail_notify_qmgr(const struct config *cfg, const char *id);
 
 #endif

@@ -27,6 +27,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "queue/envelope.h"
+#include "queue/notify.h"
 #include "queue/queue_id.h"
 #include "queue/spool.h"
 #include "queue/spool_hold.h"
@@ -278,7 +279,7 @@ queue_release(const struct config *cfg, struct spool *sp, const char *id)
 		return 1;
 	}
 	/* Tried at once; without the notice, at the next queue scan. */
-	sendmail_notify_qmgr(cfg, id);
+	queue_notify_spool(cfg->spool, id);
 	printf("%s: released\n", id);
 	log_info("event=released id=%s by=cli", id);
 	return 0;

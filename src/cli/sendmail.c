@@ -29,7 +29,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -315,27 +314,6 @@ sm_write_message(const struct sendmail *s, struct spool_writer *w,
 	return rc < 0 ? -1 : 0;
 }
 
-/* Best effort: the queue manager also scans the queue every minute. */
-void
-sendmail_notify_qmgr(const struct config *cfg, const char *id)
-{
-	struct sockaddr_un sun;
-	int fd, n;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", cfg->spool,
-	    QMGR_SOCKET_NAME);
-	if (n < 0 || (size_t)n >= sizeof(sun.sun_path))
-		return;
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
-		queue_notify_send(fd, id);
-	close(fd);
-}
-
 static bool
 has_8bit(const struct buf *b)
 {
@@ -391,7 +369,7 @@ sm_queue(struct sendmail *s, const struct buf *msg)
 		    strerror(errno));
 		rc = EX_TEMPFAIL;
 	} else {
-		sendmail_notify_qmgr(s->cfg, id);
+		queue_notify_spool(s->cfg->spool, id);
 		rc = 0;
 	}
 	free(env.rcpts);

@@ -10,6 +10,9 @@
 #include <stddef.h>
 
 void queue_notify_send(int fd, const char *id);
+/* The same, from outside the daemon (sendmail, queue release): one
+ * datagram to the qmgr's socket <spool>/qmgr.sock, if it is listening. */
+void queue_notify_spool(const char *spool, const char *id);
 /* Reads one notification; 0 and id filled, or -1 (EAGAIN or garbage). */
 int queue_notify_recv(int fd, char *id, size_t idlen);
 
