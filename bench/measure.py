@@ -1,8 +1,9 @@
 """Measurements for `make bench`: memory of a process tree, Maildir counts,
-and one timed smtp-source load.
+the counts of a relay sink, and one timed smtp-source load.
 
-Called by bench/run only.  Everything here reads /proc and the file system;
-it starts one process (smtp-source) and always reaps it.  Memory is the sum
+Called by bench/run only.  Everything here reads /proc, the file system and
+the output of the sink bench/mta.py started; it starts one process
+(smtp-source) and always reaps it.  Memory is the sum
 over the MTA's whole process tree (the root PID we started, or Postfix's
 master, and all its descendants), sampled every 50 ms by a thread:
   - RSS, as the brief asks; it counts shared pages (libc, libraries) once per
@@ -12,6 +13,7 @@ master, and all its descendants), sampled every 50 ms by a thread:
 """
 
 import os
+import re
 import subprocess
 import threading
 import time
@@ -115,7 +117,9 @@ class DeliveryWatcher(threading.Thread):
         self.folder = folder
         self.want = want
         self.interval = interval
+        self.where = f"in {folder}"
         self.done_at = None
+        self.done = threading.Event()
         self.count = 0
         self._stop_event = threading.Event()
 
@@ -124,6 +128,7 @@ class DeliveryWatcher(threading.Thread):
             self.count = count_files(self.folder)
             if self.count >= self.want:
                 self.done_at = time.monotonic()
+                self.done.set()
                 return
             self._stop_event.wait(self.interval)
 
@@ -132,7 +137,56 @@ class DeliveryWatcher(threading.Thread):
         self.join(timeout=5)
 
 
-def smtp_source_argv(port, messages, sessions, size):
+SINK_COUNT = re.compile(rb"mesg=(\d+)")
+
+
+class SinkWatcher(threading.Thread):
+    """Reads the running counters smtp-sink -c prints on its stdout, one
+    "sess=N quit=N mesg=N" record per event ended by a CR, and records the
+    monotonic time at which mesg first reaches `want`.
+
+    smtp-sink counts a message when it has read the final "."; it blocks
+    when its stdout pipe is full, so this thread reads from the sink's start
+    until the pipe closes (the sink is stopped), also after `want`."""
+
+    def __init__(self, stream, want, where):
+        super().__init__(daemon=True)
+        self.stream = stream
+        self.want = want
+        self.where = where
+        self.done_at = None
+        self.done = threading.Event()
+        self.count = 0
+
+    def run(self):
+        fd = self.stream.fileno()
+        tail = b""
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            # Only complete records count; a record cut by the read waits
+            # for its end in the next chunk.
+            recs = (tail + chunk).split(b"\r")
+            tail = recs.pop()
+            for rec in reversed(recs):
+                m = SINK_COUNT.search(rec)
+                if m:
+                    self.count = int(m.group(1))
+                    break
+            if self.done_at is None and self.count >= self.want:
+                self.done_at = time.monotonic()
+                self.done.set()
+
+    def stop(self):
+        # The thread ends at EOF, when the sink's owner stops it.
+        pass
+
+
+def smtp_source_argv(port, messages, sessions, size, rcpt):
     """The load generator's command line; printed in the report too.
 
     HELO is an address literal that matches the client ([127.0.0.1]) so no
@@ -141,25 +195,44 @@ def smtp_source_argv(port, messages, sessions, size):
     """
     return ["smtp-source", "-4", "-s", str(sessions), "-m", str(messages),
             "-l", str(size), "-M", "[127.0.0.1]",
-            "-f", "load@client.bench.test", "-t", "user@bench.test",
+            "-f", "load@client.bench.test", "-t", rcpt,
             "-S", "bench", f"127.0.0.1:{port}"]
 
 
-def run_load(root_pid, port, maildir_new, messages, sessions, size,
-             send_timeout, deliver_timeout, log):
-    """One measured run against an MTA already listening on port.
+def _wait_done(watch, messages, t0, deliver_timeout, stall):
+    """Wait until watch has seen all messages.  Gives up after
+    deliver_timeout seconds from t0, or sooner when the count has not moved
+    for `stall` seconds (an MTA that defers or drops mail would otherwise
+    hold the whole benchmark for the full timeout)."""
+    deadline = t0 + deliver_timeout
+    last, last_t = watch.count, time.monotonic()
+    while not watch.done.wait(0.1):
+        now = time.monotonic()
+        if watch.count != last:
+            last, last_t = watch.count, now
+        if now >= deadline:
+            raise RuntimeError(f"only {watch.count} of {messages} messages "
+                               f"{watch.where} after {deliver_timeout}s")
+        if now - last_t >= stall:
+            raise RuntimeError(f"only {watch.count} of {messages} messages "
+                               f"{watch.where}, and none more for {stall}s")
+
+
+def run_load(root_pid, port, watch, rcpt, messages, sessions, size,
+             send_timeout, deliver_timeout, stall, log):
+    """One measured run against an MTA already listening on port; watch
+    (a DeliveryWatcher or SinkWatcher, already started) says when all
+    messages have arrived.
 
     Returns a dict of figures; raises RuntimeError when smtp-source fails or
     the mail does not all arrive in time (the caller stops the MTA).
     """
-    argv = smtp_source_argv(port, messages, sessions, size)
+    argv = smtp_source_argv(port, messages, sessions, size, rcpt)
     mem = MemorySampler(root_pid)
-    watch = DeliveryWatcher(maildir_new, messages)
     mem.sample()
     idle_rss = mem.peak_rss
     mem.start()
     t0 = time.monotonic()
-    watch.start()
     try:
         with open(log, "ab") as out:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
@@ -179,11 +252,7 @@ def run_load(root_pid, port, maildir_new, messages, sessions, size,
         t_sent = time.monotonic()
         if rc != 0:
             raise RuntimeError(f"smtp-source exited with {rc} (see {log})")
-        watch.join(timeout=max(0.0, deliver_timeout - (t_sent - t0)))
-        if watch.done_at is None:
-            raise RuntimeError(f"only {count_files(maildir_new)} of {messages} "
-                               f"messages in {maildir_new} after "
-                               f"{deliver_timeout}s")
+        _wait_done(watch, messages, t0, deliver_timeout, stall)
     finally:
         watch.stop()
         mem.stop()
@@ -191,6 +260,7 @@ def run_load(root_pid, port, maildir_new, messages, sessions, size,
         "accept_s": t_sent - t0,
         "accept_rate": messages / (t_sent - t0),
         "deliver_s": watch.done_at - t0,
+        "deliver_rate": messages / (watch.done_at - t0),
         "peak_rss": mem.peak_rss,
         "peak_pss": mem.peak_pss,
         "idle_rss": idle_rss,

@@ -1,5 +1,7 @@
 """The two mail servers under test, each a private instance in its own
-temporary folder: start, wait until the SMTP port accepts, stop.
+temporary folder: start, wait until the SMTP port accepts, stop.  For the
+relay benchmark also the remote end both relay to: Postfix's smtp-sink on
+SINK_HOST, a loopback address of its own.
 
 Called by bench/run only.  Trusts the templates in bench/templates/ and the
 binaries it is given; trusts nothing about their state: every wait has a
@@ -22,34 +24,43 @@ import measure
 HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATES = os.path.join(HERE, "templates")
 
+# The relay benchmark's "remote" MX.  Linux routes all of 127.0.0.0/8 to
+# the loopback interface, so this needs no set-up, and the MTAs, which
+# listen on 127.0.0.1 only, cannot mistake the sink for themselves.
+SINK_HOST = "127.0.0.31"
+
 
 class BenchError(RuntimeError):
     """A failure that ends the benchmark with a clear message."""
 
 
-def free_port():
-    """A TCP port on 127.0.0.1 nobody listens on right now."""
+def free_port(host="127.0.0.1"):
+    """A TCP port on host nobody listens on right now."""
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
-def fill(template, out, values):
-    """Copy a template, replacing each @NAME@ by values[NAME]."""
-    with open(os.path.join(TEMPLATES, template), encoding="utf-8") as f:
-        text = f.read()
-    for key, val in values.items():
-        text = text.replace(f"@{key}@", str(val))
-    left = re.search(r"@[A-Z]+@", text)
-    if left:
-        raise BenchError(f"{template}: unfilled placeholder {left.group(0)}")
+def fill(templates, out, values):
+    """Write out from one or more templates, one after the other, replacing
+    each @NAME@ by values[NAME]."""
     with open(out, "w", encoding="utf-8") as f:
-        f.write(text)
+        for template in templates:
+            with open(os.path.join(TEMPLATES, template),
+                      encoding="utf-8") as t:
+                text = t.read()
+            for key, val in values.items():
+                text = text.replace(f"@{key}@", str(val))
+            left = re.search(r"@[A-Z]+@", text)
+            if left:
+                raise BenchError(f"{template}: unfilled placeholder "
+                                 f"{left.group(0)}")
+            f.write(text)
 
 
-def port_accepts(port):
+def port_accepts(port, host="127.0.0.1"):
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        with socket.create_connection((host, port), timeout=0.5):
             return True
     except OSError:
         return False
@@ -96,14 +107,15 @@ class Instance:
 
     name = "?"
 
-    def __init__(self, workdir, run_no):
-        self.dir = os.path.join(workdir, f"{self.name}-{run_no}")
+    def __init__(self, workdir, run_no, bench="local"):
+        self.dir = os.path.join(workdir, f"{self.name}-{bench}-{run_no}")
         os.mkdir(self.dir)
         os.chmod(self.dir, 0o755)   # virtual(8) runs as nobody: traverse
         self.port = free_port()
         self.root_pid = None
         self.log = os.path.join(self.dir, f"{self.name}.log")
         self.maildir_new = None
+        self.relay_port = None   # set: relay all remote mail to the sink
 
     def wait_ready(self, timeout, check_alive):
         deadline = time.monotonic() + timeout
@@ -144,11 +156,14 @@ class Postfix(Instance):
         os.mkdir(mail, 0o755)
         os.chown(mail, nobody, nogroup)
         self.maildir_new = os.path.join(mail, "user", "new")
-        fill("postfix-main.cf.in", os.path.join(self.conf, "main.cf"),
+        main = ["postfix-main.cf.in"]
+        if self.relay_port is not None:
+            main.append("postfix-relay.cf.in")
+        fill(main, os.path.join(self.conf, "main.cf"),
              {"CONF": self.conf, "QUEUE": self.queue, "DATA": data,
               "MAIL": mail, "UID": nobody, "GID": nogroup, "LOG": self.log,
-              "DIR": d})
-        fill("postfix-master.cf.in", os.path.join(self.conf, "master.cf"),
+              "DIR": d, "SINKHOST": SINK_HOST, "SINKPORT": self.relay_port})
+        fill(["postfix-master.cf.in"], os.path.join(self.conf, "master.cf"),
              {"PORT": self.port})
         with open(os.path.join(self.conf, "vmailbox"), "w") as f:
             f.write("user@bench.test user/\n")
@@ -200,8 +215,8 @@ class Postfix(Instance):
 class Decorum(Instance):
     name = "decorum"
 
-    def __init__(self, workdir, run_no, build_dir):
-        super().__init__(workdir, run_no)
+    def __init__(self, workdir, run_no, build_dir, bench="local"):
+        super().__init__(workdir, run_no, bench)
         self.daemon = os.path.join(build_dir, "decorumd")
         self.proc = None
 
@@ -213,7 +228,12 @@ class Decorum(Instance):
             f.write("user:\n")
         self.maildir_new = os.path.join(d, "mail", "bench.test", "user", "new")
         self.conf = os.path.join(d, "decorum.conf")
-        fill("decorum.conf.in", self.conf, {"DIR": d, "PORT": self.port})
+        conf = ["decorum.conf.in"]
+        if self.relay_port is not None:
+            conf.append("decorum-relay.conf.in")
+        fill(conf, self.conf, {"DIR": d, "PORT": self.port,
+                               "SINKHOST": SINK_HOST,
+                               "SINKPORT": self.relay_port})
         with open(self.log, "wb") as out:
             # Own session: a ^C on the terminal reaches bench/run, which
             # then stops the daemon itself, in order.
@@ -243,3 +263,63 @@ class Decorum(Instance):
         # Workers that outlived their master are still ours.
         if not wait_gone(tree, 5):
             self._kill_tree(tree)
+
+
+def sink_argv(port):
+    """The sink's command line; printed in the report too.
+
+    -u: required when started as root; -4: SINK_HOST is IPv4; 256: the
+    listen backlog, more than the MTAs' 20 connections per destination."""
+    return ["smtp-sink", "-c", "-4", "-u", "nobody",
+            "-h", "sink.remote.example", f"{SINK_HOST}:{port}", "256"]
+
+
+class Sink:
+    """smtp-sink on SINK_HOST: takes every message and throws it away, and
+    with -c prints a running count of sessions and messages on its stdout
+    (a pipe; measure.SinkWatcher reads it).  Announces PIPELINING, 8BITMIME,
+    DSN and more, but not STARTTLS: neither MTA spends time on TLS."""
+
+    def __init__(self, folder):
+        self.port = free_port(SINK_HOST)
+        self.log = os.path.join(folder, "sink.log")
+        self.proc = None
+        self.watch = None
+
+    def start(self, want, timeout=30):
+        """Start the sink and its counter (self.watch, done at `want`
+        messages); return once it accepts connections."""
+        with open(self.log, "wb") as err:
+            self.proc = subprocess.Popen(sink_argv(self.port), stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.PIPE, stderr=err,
+                                         start_new_session=True)
+        self.watch = measure.SinkWatcher(
+            self.proc.stdout, want, f"at the sink {SINK_HOST}:{self.port}")
+        self.watch.start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if port_accepts(self.port, SINK_HOST):
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise BenchError(f"smtp-sink did not accept on {SINK_HOST}:"
+                         f"{self.port}; its log ends:\n{tail(self.log)}")
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        # The counter reads until EOF; close the pipe only after it is done
+        # with it, so that it never reads a descriptor number reused since.
+        if self.watch is not None:
+            self.watch.join(timeout=5)
+        if self.watch is None or not self.watch.is_alive():
+            self.proc.stdout.close()
+        self.proc = None
