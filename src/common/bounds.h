@@ -37,6 +37,14 @@
 #define DEFAULT_RETRY_MAX		3600
 #define DEFAULT_QUEUE_LIFETIME		(5 * 24 * 3600)
 
+/* Outbound delivery (delivery.*): Postfix's defaults where it has one. */
+#define DEFAULT_OUT_MAX_CONNECTIONS	100
+#define DEFAULT_OUT_DEST_CONCURRENCY	20
+#define DEFAULT_OUT_CONNECT_TIMEOUT	30
+#define DEFAULT_OUT_CACHE_TIME		2
+/* Entries in the transports table. */
+#define TRANSPORTS_MAX			10000
+
 /* Alias expansion: how deep, and how many targets at most. */
 #define ALIAS_DEPTH_MAX			10
 #define ALIAS_TARGETS_MAX		1000

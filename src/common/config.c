@@ -149,15 +149,28 @@ cfg_delimiter(struct cfg_ctx *c, const config_setting_t *s)
 	return 0;
 }
 
+/* delivery: the outbound side (SMTP and LMTP clients, scheduler). */
 static int
 cfg_delivery(struct cfg_ctx *c, const config_setting_t *g)
 {
-	static const char *const keys[] = { "smtp_port", NULL };
+	static const char *const keys[] = { "smtp_port", "max_connections",
+	    "destination_concurrency", "connect_timeout",
+	    "connection_cache_time", NULL };
+	struct config *cfg = c->cfg;
 
-	if (cfg_need_group(c, g, keys) < 0)
+	if (cfg_need_group(c, g, keys) < 0 ||
+	    cfg_member_unsigned(c, g, "smtp_port", 1, 65535,
+	    &cfg->smtp_port) < 0 ||
+	    cfg_member_unsigned(c, g, "max_connections", 1, 10000,
+	    &cfg->out_max_connections) < 0 ||
+	    cfg_member_unsigned(c, g, "destination_concurrency", 1, 10000,
+	    &cfg->out_dest_concurrency) < 0 ||
+	    cfg_member_unsigned(c, g, "connect_timeout", 1, 600,
+	    &cfg->out_connect_timeout) < 0 ||
+	    cfg_member_unsigned(c, g, "connection_cache_time", 0, 300,
+	    &cfg->out_cache_time) < 0)
 		return -1;
-	return cfg_member_unsigned(c, g, "smtp_port", 1, 65535,
-	    &c->cfg->smtp_port);
+	return 0;
 }
 
 static int
@@ -178,7 +191,7 @@ static int
 cfg_queue(struct cfg_ctx *c, const config_setting_t *g)
 {
 	static const char *const keys[] = { "retry_min", "retry_max",
-	    "lifetime", NULL };
+	    "lifetime", "delay_warning", NULL };
 	const long long year = 366LL * 86400;
 
 	if (cfg_need_group(c, g, keys) < 0 ||
@@ -187,7 +200,9 @@ cfg_queue(struct cfg_ctx *c, const config_setting_t *g)
 	    cfg_member_unsigned(c, g, "retry_max", 1, year,
 	    &c->cfg->retry_max) < 0 ||
 	    cfg_member_unsigned(c, g, "lifetime", 1, year,
-	    &c->cfg->queue_lifetime) < 0)
+	    &c->cfg->queue_lifetime) < 0 ||
+	    cfg_member_unsigned(c, g, "delay_warning", 0, year,
+	    &c->cfg->delay_warning) < 0)
 		return -1;
 	if (c->cfg->retry_max < c->cfg->retry_min) {
 		cfg_error(c, g, "queue: retry_max (%u) is below retry_min (%u)",
@@ -294,6 +309,7 @@ static const struct {
 	{ "tls", cfg_tls },
 	{ "dns", cfg_dns },
 	{ "delivery", cfg_delivery },
+	{ "transports", cfg_transports },
 	{ "max_message_size", cfg_limit },
 	{ "max_recipients", cfg_limit },
 	{ "max_errors", cfg_limit },
@@ -317,6 +333,10 @@ cfg_defaults(struct cfg_ctx *c)
 	cfg->mailboxes = xstrdup("/var/mail/decorum");
 	cfg->recipient_delimiter = xstrdup("+");
 	cfg->smtp_port = 25;
+	cfg->out_max_connections = DEFAULT_OUT_MAX_CONNECTIONS;
+	cfg->out_dest_concurrency = DEFAULT_OUT_DEST_CONCURRENCY;
+	cfg->out_connect_timeout = DEFAULT_OUT_CONNECT_TIMEOUT;
+	cfg->out_cache_time = DEFAULT_OUT_CACHE_TIME;
 	cfg->max_message_size = DEFAULT_MAX_MESSAGE_SIZE;
 	cfg->max_recipients = DEFAULT_MAX_RECIPIENTS;
 	cfg->max_errors = DEFAULT_MAX_ERRORS;
@@ -480,6 +500,7 @@ config_free(struct config *cfg)
 	}
 	free(cfg->tls_sni);
 	free(cfg->dns_nameserver);
+	cfg_transports_free(cfg);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

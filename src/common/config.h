@@ -32,6 +32,33 @@ struct tls_cert_conf {
 	char *key;
 };
 
+/* One entry of the transports table (config_transport.c; looked up by
+ * route/transport.c): where the mailboxes matching `match` are delivered. */
+enum transport_kind {
+	TRANSPORT_MAILDIR,	/* "maildir": local Maildir (default for local) */
+	TRANSPORT_SMTP,		/* "smtp": MX of the recipient's domain */
+	TRANSPORT_RELAY,	/* "relay:[HOST]:PORT" or "relay:HOST:PORT" */
+	TRANSPORT_LMTP,		/* "lmtp:HOST:PORT" or "lmtp:unix:PATH" */
+};
+
+enum transport_tls {
+	TRANSPORT_TLS_MAY,	/* STARTTLS when offered (opportunistic) */
+	TRANSPORT_TLS_REQUIRE,	/* never send without TLS */
+};
+
+struct transport_conf {
+	char *match;		/* "local@domain", "domain", ".domain" or "*" */
+	char *via;		/* as written, for logs and `decorum route` */
+	enum transport_kind kind;
+	char *host;		/* relay/lmtp host or IP literal, no brackets */
+	char *path;		/* lmtp:unix:PATH, else NULL */
+	unsigned port;
+	bool mx;		/* relay:HOST without brackets: MX lookup of HOST */
+	enum transport_tls tls;
+	char *auth_user;	/* AUTH PLAIN to a relay, or NULL */
+	char *auth_password;	/* read from auth_password_file; wiped on free */
+};
+
 struct config {
 	char *path;			/* the file it was loaded from */
 	char *hostname;			/* our FQDN */
@@ -64,6 +91,13 @@ struct config {
 	char *dns_nameserver;		/* "IP@PORT" or NULL: system resolver */
 
 	unsigned smtp_port;		/* delivery.smtp_port, default 25 */
+	unsigned out_max_connections;	/* delivery.max_connections */
+	unsigned out_dest_concurrency;	/* delivery.destination_concurrency */
+	unsigned out_connect_timeout;	/* delivery.connect_timeout, seconds */
+	unsigned out_cache_time;	/* delivery.connection_cache_time, s */
+
+	struct transport_conf *transports;	/* in file order */
+	size_t n_transports;
 
 	size_t max_message_size;	/* octets, SIZE extension */
 	unsigned max_recipients;	/* per message */
@@ -77,6 +111,7 @@ struct config {
 	unsigned retry_min;		/* queue.retry_min, seconds */
 	unsigned retry_max;		/* queue.retry_max, seconds */
 	unsigned queue_lifetime;	/* queue.lifetime, seconds */
+	unsigned delay_warning;		/* queue.delay_warning, s; 0: never */
 
 	bool debug;			/* log_level = "debug" */
 };

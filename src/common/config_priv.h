@@ -7,6 +7,7 @@
  *   config_values.c   typed readers for one setting (string, number,
  *                     path, group) and the FILE:LINE error they report
  *   config_listen.c   the network keys: listen, relay_networks, tls, dns
+ *   config_transport.c  the transports table (delivery routes)
  *
  * The prefix is cfg_, not config_, because libconfig owns config_*.
  * Every reader returns 0, or -1 after filling c->err through cfg_error().
@@ -68,5 +69,9 @@ int cfg_relay_networks(struct cfg_ctx *c, const config_setting_t *s);
 int cfg_listen(struct cfg_ctx *c, const config_setting_t *s);
 int cfg_tls(struct cfg_ctx *c, const config_setting_t *g);
 int cfg_dns(struct cfg_ctx *c, const config_setting_t *g);
+
+/* config_transport.c: the transports list. */
+int cfg_transports(struct cfg_ctx *c, const config_setting_t *s);
+void cfg_transports_free(struct config *cfg);
 
 #endif
