@@ -18,6 +18,7 @@
  */
 #include "dns/mx.h"
 
+#include <arpa/inet.h>
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -60,6 +61,7 @@ struct mx_lookup {
 	struct mx_query q[2 * MX_HOSTS_MAX];	/* AAAA, A per host */
 	size_t n_q, pending;
 	bool tempfail;		/* some address lookup failed temporarily */
+	bool literal;		/* an IP address: the plan is ready */
 	struct mx_result *res;
 };
 
@@ -300,9 +302,10 @@ addr_cb(void *arg, enum dns_status st, struct ub_result *ub)
 }
 
 /* AAAA and A of every host, in flight together.  IPv6 first in each
- * host's list (RFC 6724 default preference); the client falls back. */
-static void
-start_addresses(struct mx_lookup *l)
+ * host's list (RFC 6724 default preference); the client falls back.
+ * Returns how many are pending: 0 means none could be started. */
+static size_t
+start_queries(struct mx_lookup *l)
 {
 	struct mx_result *res = l->res;
 
@@ -329,7 +332,13 @@ start_addresses(struct mx_lookup *l)
 			l->pending--;
 		}
 	}
-	if (l->pending == 0)
+	return l->pending;
+}
+
+static void
+start_addresses(struct mx_lookup *l)
+{
+	if (start_queries(l) == 0)
 		conclude(l);
 }
 
@@ -421,6 +430,11 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (l->literal) {
+		l->res->status = DNS_OK;
+		finish(l);
+		return;
+	}
 	if (l->mx_query >= 0 || l->n_q == 0) {
 		fail(l, DNS_TEMPFAIL, "DNS lookup of the MX of %s timed out or "
 		    "could not be started", l->domain);
@@ -456,6 +470,67 @@ mx_lookup_start(struct resolver *r, struct event_base *base, const char *domain,
 	}
 	if (l->mx_query < 0)
 		tv.tv_sec = 0;	/* report from the loop all the same */
+	evtimer_add(l->deadline, &tv);
+	return l;
+}
+
+/* An IP literal as the whole plan, or -1 when host is not one. */
+static int
+literal_host(struct mx_lookup *l, const char *host)
+{
+	struct mx_host *h = &l->res->hosts[0];
+	struct sockaddr_in6 *sin6;
+	struct sockaddr_in *sin;
+
+	h->addrs = xcalloc(1, sizeof(*h->addrs));
+	sin = (struct sockaddr_in *)&h->addrs[0];
+	sin6 = (struct sockaddr_in6 *)&h->addrs[0];
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)l->port);
+	} else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)l->port);
+	} else {
+		free(h->addrs);
+		h->addrs = NULL;
+		return -1;
+	}
+	h->n_addrs = 1;
+	l->literal = true;
+	return 0;
+}
+
+struct mx_lookup *
+mx_lookup_host_start(struct resolver *r, struct event_base *base,
+    const char *host, unsigned port, unsigned timeout_seconds, mx_cb cb,
+    void *arg)
+{
+	struct mx_lookup *l = xcalloc(1, sizeof(*l));
+	struct timeval tv = { (time_t)timeout_seconds, 0 };
+
+	l->r = r;
+	l->cb = cb;
+	l->arg = arg;
+	l->port = port;
+	l->mx_query = -1;
+	l->res = xcalloc(1, sizeof(*l->res));
+	l->res->status = DNS_TEMPFAIL;
+	l->res->hosts = xcalloc(1, sizeof(*l->res->hosts));
+	l->res->n_hosts = 1;
+	snprintf(l->domain, sizeof(l->domain), "%s",
+	    strlen(host) <= SMTP_DOMAIN_MAX ? host : "(too long)");
+	snprintf(l->res->hosts[0].name, sizeof(l->res->hosts[0].name), "%s",
+	    l->domain);
+	l->deadline = evtimer_new(base, deadline_cb, l);
+	if (literal_host(l, host) == 0) {
+		tv.tv_sec = 0;	/* answered from the loop, like the rest */
+	} else {
+		/* The host's addresses under the deadline, as for an MX. */
+		l->res->implicit = true;
+		if (start_queries(l) == 0)
+			tv.tv_sec = 0;	/* concluded by the deadline */
+	}
 	evtimer_add(l->deadline, &tv);
 	return l;
 }

@@ -60,6 +60,14 @@ typedef void (*mx_cb)(void *arg, struct mx_result *res);
 struct mx_lookup *mx_lookup_start(struct resolver *r, struct event_base *base,
     const char *domain, const char *our_hostname, unsigned port,
     unsigned timeout_seconds, mx_cb cb, void *arg);
+/*
+ * The same plan for one named host without an MX lookup (a relay given
+ * as [HOST], an LMTP server): its AAAA and A records, or the address
+ * itself when host is an IPv4 or IPv6 literal.  No self-MX cut.
+ */
+struct mx_lookup *mx_lookup_host_start(struct resolver *r,
+    struct event_base *base, const char *host, unsigned port,
+    unsigned timeout_seconds, mx_cb cb, void *arg);
 /* cb will not run.  NULL is fine. */
 void mx_lookup_cancel(struct mx_lookup *l);
 /* NULL is fine. */

@@ -65,6 +65,12 @@ void tls_server_free(struct tls_server *ts);
 /* A new server-side SSL for one connection, or NULL. */
 SSL *tls_server_ssl(struct tls_server *ts);
 
+/* Client side (tls_client.c): one context for every outbound connection,
+ * opportunistic (no verification; the result is only logged). */
+SSL_CTX *tls_client_ctx_new(char *err, size_t errlen);
+/* A client SSL for one connection; server_name for SNI (NULL: none). */
+SSL *tls_client_ssl(SSL_CTX *ctx, const char *server_name);
+
 /* "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384", for Received: and logs. */
 void tls_describe(const SSL *ssl, char *out, size_t outlen);
 /* Drain OpenSSL's error queue into one line of text (for logs). */
