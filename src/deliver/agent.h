@@ -14,10 +14,13 @@
 
 enum deliver_status { DELIVER_OK, DELIVER_TEMPFAIL, DELIVER_PERMFAIL };
 
+/* Room for a result text: "host NAME[IP] said: REPLY (in reply to CMD)". */
+#define DELIVER_TEXT_MAX	512
+
 struct deliver_result {
 	enum deliver_status status;
 	char code[16];		/* enhanced status code, e.g. "4.2.0" */
-	char text[256];		/* what went wrong, or where it went */
+	char text[DELIVER_TEXT_MAX];	/* what went wrong, or where it went */
 };
 
 struct deliver_request {

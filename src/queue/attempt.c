@@ -29,6 +29,7 @@
 #include "common/xmalloc.h"
 #include "queue/bounce.h"
 #include "queue/spool.h"
+#include "route/transport.h"
 
 struct attempt *
 attempt_new(const char *id, struct spool *sp)
@@ -57,13 +58,17 @@ attempt_add_rcpt(struct attempt *a, size_t n, const char *addr,
 	return r;
 }
 
-void
+struct attempt_dest *
 attempt_add_dest(struct attempt_rcpt *r, const char *local, const char *domain)
 {
+	struct attempt_dest *d;
+
 	r->dests = xreallocarray(r->dests, r->n_dests + 1, sizeof(*r->dests));
-	r->dests[r->n_dests].local = xstrdup(local);
-	r->dests[r->n_dests].domain = xstrdup(domain);
-	r->n_dests++;
+	d = &r->dests[r->n_dests++];
+	memset(d, 0, sizeof(*d));
+	d->local = xstrdup(local);
+	d->domain = xstrdup(domain);
+	return d;
 }
 
 void
@@ -77,6 +82,7 @@ attempt_free(struct attempt *a)
 		for (j = 0; j < a->rcpts[i].n_dests; j++) {
 			free(a->rcpts[i].dests[j].local);
 			free(a->rcpts[i].dests[j].domain);
+			free(a->rcpts[i].dests[j].relay);
 		}
 		free(a->rcpts[i].dests);
 		free(a->rcpts[i].addr);
@@ -170,16 +176,88 @@ record(struct attempt *a, const char *line)
 	return -1;
 }
 
+/* Log a copy delivered: where to and through what. */
+static void
+log_delivered(const struct attempt *a, const struct attempt_rcpt *r,
+    const struct attempt_dest *d, const char *mailbox,
+    const struct deliver_result *res)
+{
+	char safe[QUEUE_STATUS_TEXT_MAX * 2], rsafe[SMTP_ADDRESS_MAX * 4 + 8];
+	char msafe[SMTP_ADDRESS_MAX * 4 + 8];
+
+	if (d->t == NULL) {
+		log_info("event=delivered id=%s rcpt=<%s> mailbox=%s agent=%s "
+		    "file=%s", a->id, log_safe(r->addr, rsafe, sizeof(rsafe)),
+		    log_safe(mailbox, msafe, sizeof(msafe)), a->agent->name,
+		    res->text);
+		return;
+	}
+	log_info("event=delivered id=%s rcpt=<%s> mailbox=%s agent=%s "
+	    "relay=%s reply=\"%s\"", a->id,
+	    log_safe(r->addr, rsafe, sizeof(rsafe)),
+	    log_safe(mailbox, msafe, sizeof(msafe)),
+	    transport_kind_name(d->t->kind),
+	    d->relay != NULL ? d->relay : "-",
+	    log_safe(res->text, safe, sizeof(safe)));
+}
+
+/* One copy: already made for another recipient, carried by the outbound
+ * scheduler, or delivered now by the agent.  -1: the attempt stops. */
+static int
+attempt_copy(struct attempt *a, struct attempt_rcpt *r, struct attempt_dest *d,
+    struct copy_cache *cache, int data_fd, int64_t data_size,
+    struct deliver_result *res)
+{
+	const struct deliver_result *cached;
+	struct deliver_request req;
+	char line[2 * SMTP_ADDRESS_MAX + 64], mailbox[SMTP_ADDRESS_MAX + 2];
+
+	snprintf(mailbox, sizeof(mailbox), "%s@%s", d->local, d->domain);
+	cached = cache_find(cache, mailbox);
+	if (cached != NULL) {
+		*res = *cached;
+		return 0;
+	}
+	if (d->done) {
+		*res = d->res;
+	} else if (d->t != NULL || data_fd < 0) {
+		/* Outbound that did not run (cannot happen), or no data. */
+		res->status = DELIVER_TEMPFAIL;
+		snprintf(res->code, sizeof(res->code), "4.3.0");
+		snprintf(res->text, sizeof(res->text), d->t != NULL ?
+		    "outbound delivery did not run" :
+		    "queued message data unreadable");
+	} else {
+		memset(&req, 0, sizeof(req));
+		req.id = a->id;
+		req.sender = a->sender;
+		req.local = d->local;
+		req.domain = d->domain;
+		req.data_fd = data_fd;
+		req.data_size = data_size;
+		req.hostname = a->hostname;
+		req.mailboxes = a->mailboxes;
+		a->agent->deliver(&req, res);
+	}
+	cache_add(cache, mailbox, res);
+	if (res->status != DELIVER_OK)
+		return 0;
+	snprintf(line, sizeof(line), "D %zu %s", r->n, mailbox);
+	if (record(a, line) < 0)
+		return -1;
+	a->delivered++;
+	log_delivered(a, r, d, mailbox, res);
+	return 0;
+}
+
 /* One recipient; -1 when the attempt must stop (see record()). */
 static int
 attempt_rcpt_run(struct attempt *a, struct attempt_rcpt *r,
     struct copy_cache *cache, int data_fd, int64_t data_size)
 {
 	struct deliver_result res, worst = { DELIVER_OK, "2.0.0", "" };
-	const struct deliver_result *cached;
-	struct deliver_request req;
 	char line[QUEUE_STATUS_TEXT_MAX + 2 * SMTP_ADDRESS_MAX + 64];
-	char mailbox[SMTP_ADDRESS_MAX + 2], text[QUEUE_STATUS_TEXT_MAX];
+	char text[QUEUE_STATUS_TEXT_MAX];
 	char safe[QUEUE_STATUS_TEXT_MAX * 2], rsafe[SMTP_ADDRESS_MAX * 4 + 8];
 	int64_t now, delay;
 	size_t i;
@@ -191,41 +269,9 @@ attempt_rcpt_run(struct attempt *a, struct attempt_rcpt *r,
 			worst.text[0] = '\0';	/* truncation is fine: a log text */
 	}
 	for (i = 0; i < r->n_dests && r->route == DELIVER_OK; i++) {
-		snprintf(mailbox, sizeof(mailbox), "%s@%s", r->dests[i].local,
-		    r->dests[i].domain);
-		cached = cache_find(cache, mailbox);
-		if (cached != NULL) {
-			res = *cached;
-		} else if (data_fd < 0) {
-			res.status = DELIVER_TEMPFAIL;
-			snprintf(res.code, sizeof(res.code), "4.3.0");
-			snprintf(res.text, sizeof(res.text),
-			    "queued message data unreadable");
-		} else {
-			memset(&req, 0, sizeof(req));
-			req.id = a->id;
-			req.sender = a->sender;
-			req.local = r->dests[i].local;
-			req.domain = r->dests[i].domain;
-			req.data_fd = data_fd;
-			req.data_size = data_size;
-			req.hostname = a->hostname;
-			req.mailboxes = a->mailboxes;
-			a->agent->deliver(&req, &res);
-			cache_add(cache, mailbox, &res);
-			if (res.status == DELIVER_OK) {
-				snprintf(line, sizeof(line), "D %zu %s", r->n,
-				    mailbox);
-				if (record(a, line) < 0)
-					return -1;
-				a->delivered++;
-				log_info("event=delivered id=%s rcpt=<%s> "
-				    "mailbox=%s agent=%s file=%s", a->id,
-				    log_safe(r->addr, rsafe, sizeof(rsafe)),
-				    log_safe(mailbox, safe, sizeof(safe)),
-				    a->agent->name, res.text);
-			}
-		}
+		if (attempt_copy(a, r, &r->dests[i], cache, data_fd, data_size,
+		    &res) < 0)
+			return -1;
 		/* PERMFAIL outranks TEMPFAIL: retrying cannot fix it. */
 		if (res.status == DELIVER_PERMFAIL ||
 		    (res.status == DELIVER_TEMPFAIL && worst.status == DELIVER_OK))
@@ -310,6 +356,43 @@ attempt_bounce(struct attempt *a, const struct queue_file *qf)
 	return true;
 }
 
+/*
+ * Once a message has waited queue.delay_warning with recipients still
+ * pending, its sender hears so, once (RFC 3464 "Action: delayed"): the
+ * "N" record makes it once, surviving restarts.  A warning that cannot
+ * be queued is tried again on the next attempt.
+ */
+static void
+attempt_warn(struct attempt *a, const struct queue_file *qf)
+{
+	struct bounce_out bo;
+	char line[64], safe[512], tsafe[SMTP_ADDRESS_MAX * 4 + 8];
+	int64_t now = time(NULL);
+
+	if (a->delay_warning == 0 || qf->warned != 0 ||
+	    now - a->created < (int64_t)a->delay_warning)
+		return;
+	switch (bounce_queue_delay(a->sp, qf, a->hostname,
+	    a->created + (int64_t)a->lifetime, &bo)) {
+	case BOUNCE_QUEUED:
+		break;
+	case BOUNCE_NONE:
+		return;
+	case BOUNCE_ERROR:
+	default:
+		log_error("event=delay-warning-error id=%s reason=\"%s\"", a->id,
+		    log_safe(bo.why, safe, sizeof(safe)));
+		return;
+	}
+	snprintf(line, sizeof(line), "N %" PRId64, now);
+	if (spool_status_append(a->sp, a->id, line) < 0)
+		log_warn("event=spool-error id=%s op=status-append errno=%d",
+		    a->id, errno);
+	snprintf(a->warning_id, sizeof(a->warning_id), "%s", bo.new_id);
+	log_info("event=delay-warning id=%s warning_id=%s to=<%s>", a->id,
+	    bo.new_id, log_safe(bo.to, tsafe, sizeof(tsafe)));
+}
+
 /* Reads the queue file back and finishes the message if it can. */
 static void
 attempt_finish(struct attempt *a)
@@ -332,6 +415,7 @@ attempt_finish(struct attempt *a)
 		return;
 	}
 	if (queue_file_count(&qf, RCPT_PENDING) > 0) {
+		attempt_warn(a, &qf);
 		a->outcome = ATTEMPT_PENDING;
 		a->next_try = 0;
 		for (i = 0; i < qf.env.n_rcpts; i++)

@@ -15,11 +15,19 @@
 #include "deliver/agent.h"
 #include "queue/envelope.h"
 
+struct transport_conf;
+
 struct spool;
 
 struct attempt_dest {
 	char *local;
 	char *domain;
+	/* Carried by the outbound scheduler before attempt_run (SMTP,
+	 * relay, LMTP): then done is set and res holds the outcome. */
+	const struct transport_conf *t;	/* NULL: the attempt's agent */
+	bool done;
+	struct deliver_result res;
+	char *relay;			/* "NAME[IP]:PORT" it went to, or NULL */
 };
 
 /* What routing decided for one due recipient. */
@@ -55,9 +63,11 @@ struct attempt {
 	char *sender;
 	int64_t created;
 	unsigned retry_min, retry_max, lifetime;
+	unsigned delay_warning;		/* seconds; 0: no warnings */
 	const char *postmaster;		/* bounces of bounces go there */
 	bool bounces;			/* send RFC 3464 reports (else failed/) */
 	bool corrupt;			/* only move the file to corrupt/ */
+	bool smtputf8, eightbit;	/* from the envelope, for outbound */
 	void *owner;			/* the caller's, untouched */
 	struct attempt_rcpt *rcpts;
 	size_t n_rcpts;
@@ -66,13 +76,14 @@ struct attempt {
 	int64_t next_try;
 	unsigned delivered;		/* copies delivered in this attempt */
 	char bounce_id[QUEUE_ID_MAX];	/* the report queued, or "" */
+	char warning_id[QUEUE_ID_MAX];	/* a delay warning queued, or "" */
 };
 
 struct attempt *attempt_new(const char *id, struct spool *sp);
 struct attempt_rcpt *attempt_add_rcpt(struct attempt *a, size_t n,
     const char *addr, unsigned attempts);
-void attempt_add_dest(struct attempt_rcpt *r, const char *local,
-    const char *domain);
+struct attempt_dest *attempt_add_dest(struct attempt_rcpt *r,
+    const char *local, const char *domain);
 /* The worker side: deliver, record status, finish the message. */
 void attempt_run(void *a);
 void attempt_free(struct attempt *a);

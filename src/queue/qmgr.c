@@ -40,16 +40,21 @@
 #include "common/workpool.h"
 #include "common/xmalloc.h"
 #include "deliver/maildir.h"
+#include "dns/resolver.h"
 #include "queue/attempt.h"
 #include "queue/envelope.h"
 #include "queue/notify.h"
+#include "queue/outbound.h"
 #include "queue/queue_id.h"
 #include "queue/spool.h"
 #include "route/domains.h"
 #include "route/route.h"
+#include "route/transport.h"
 
 #define QMGR_THREADS		4
 #define QMGR_IN_FLIGHT_MAX	(2 * QMGR_THREADS)
+/* Messages waiting for the network (outbound jobs) at once. */
+#define QMGR_OUTBOUND_MAX	1000
 #define QMGR_SCAN_INTERVAL	60
 #define QMGR_CLEANUP_INTERVAL	3600
 
@@ -57,6 +62,29 @@ struct qmsg {
 	char id[QUEUE_ID_MAX];
 	int64_t next_try;	/* 0: as soon as possible */
 	bool in_flight;
+	bool flush;		/* `queue flush`: ignore retry times once */
+};
+
+struct qflight;
+
+/* One outbound job of an attempt, and where its results go. */
+struct qjob {
+	struct outbound_job job;
+	struct qflight *f;
+	struct smtp_client_rcpt *rcpts;
+	struct attempt_dest **dests;
+	size_t n;
+	char key[SMTP_DOMAIN_MAX + 64];
+};
+
+/* An attempt whose remote copies are on the network. */
+struct qflight {
+	struct qmgr *q;
+	struct attempt *a;
+	int data_fd;
+	struct qjob *jobs;
+	size_t n_jobs, left;
+	struct qflight *prev, *next;
 };
 
 struct qmgr {
@@ -67,7 +95,11 @@ struct qmgr {
 	struct domains *domains;
 	struct qmsg *msgs;
 	size_t n_msgs;
-	unsigned in_flight;
+	unsigned in_flight;		/* attempts in the workpool */
+	unsigned out_flight;		/* attempts waiting for outbound */
+	struct resolver *resolver;
+	struct outbound *outbound;
+	struct qflight *flights;
 	bool stopping;
 	int64_t last_scan, last_cleanup;
 	struct event *timer, *notify_ev, *sock_ev, *sigterm, *sigint;
@@ -132,6 +164,31 @@ qmgr_scan(struct qmgr *q)
 	spool_list_free(ids, n);
 }
 
+/* The mailboxes (local) or addresses (remote) routing gave, each with
+ * the transport that carries it. */
+static void
+qmgr_add_dests(struct qmgr *q, const struct queue_file *qf,
+    struct attempt_rcpt *r, const struct route_result *rr)
+{
+	const struct transport_conf *t;
+	struct attempt_dest *d;
+	char mailbox[SMTP_ADDRESS_MAX + 2];
+
+	for (size_t i = 0; i < rr->n_dests; i++) {
+		snprintf(mailbox, sizeof(mailbox), "%s@%s", rr->dests[i].local,
+		    rr->dests[i].domain);
+		/* Delivered before a crash or an earlier try: the mailbox
+		 * (or remote server) has its copy already. */
+		if (queue_file_is_delivered(qf, mailbox))
+			continue;
+		t = transport_lookup(q->cfg, rr->dests[i].local,
+		    rr->dests[i].domain, rr->dests[i].kind == ROUTE_LOCAL);
+		d = attempt_add_dest(r, rr->dests[i].local, rr->dests[i].domain);
+		if (t->kind != TRANSPORT_MAILDIR)
+			d->t = t;
+	}
+}
+
 /* Routing of one due recipient into the plan (loop thread only). */
 static void
 qmgr_route(struct qmgr *q, const struct queue_file *qf, struct attempt *a,
@@ -139,23 +196,14 @@ qmgr_route(struct qmgr *q, const struct queue_file *qf, struct attempt *a,
 {
 	struct attempt_rcpt *r;
 	struct route_result rr;
-	char mailbox[SMTP_ADDRESS_MAX + 2];
-	size_t i;
 
 	r = attempt_add_rcpt(a, n, qf->env.rcpts[n].addr, qf->st[n].attempts);
 	memset(&rr, 0, sizeof(rr));
 	route_resolve(q->cfg, q->domains, qf->env.rcpts[n].addr, &rr);
 	switch (rr.kind) {
 	case ROUTE_LOCAL:
-		for (i = 0; i < rr.n_dests; i++) {
-			snprintf(mailbox, sizeof(mailbox), "%s@%s",
-			    rr.dests[i].local, rr.dests[i].domain);
-			/* Delivered before a crash or an earlier try: the
-			 * mailbox has its copy already. */
-			if (!queue_file_is_delivered(qf, mailbox))
-				attempt_add_dest(r, rr.dests[i].local,
-				    rr.dests[i].domain);
-		}
+	case ROUTE_REMOTE:
+		qmgr_add_dests(q, qf, r, &rr);
 		break;
 	case ROUTE_UNKNOWN:
 		r->route = DELIVER_PERMFAIL;
@@ -171,15 +219,15 @@ qmgr_route(struct qmgr *q, const struct queue_file *qf, struct attempt *a,
 		    rr.reason) >= (int)sizeof(r->text))
 			log_debug("event=truncated what=route-reason");
 		break;
-	case ROUTE_REMOTE:
 	case ROUTE_UNSUPPORTED:
 	default:
-		/* Issue 4 brings the SMTP client; until then such mail
-		 * waits (and expires after queue.lifetime). */
+		/* Forwarding to foreign domains needs SRS (a later issue):
+		 * such mail waits, and expires after queue.lifetime. */
 		r->route = DELIVER_TEMPFAIL;
 		snprintf(r->code, sizeof(r->code), "4.4.0");
-		snprintf(r->text, sizeof(r->text),
-		    "no outbound transport yet (%s)", route_kind_name(rr.kind));
+		if (snprintf(r->text, sizeof(r->text), "cannot deliver yet: "
+		    "%s", rr.reason) >= (int)sizeof(r->text))
+			log_debug("event=truncated what=route-reason");
 		break;
 	}
 	route_result_free(&rr);
@@ -211,10 +259,10 @@ qmgr_attempt_done(void *p)
 		}
 	}
 	/* A report just queued is a new message: try it at once. */
-	if (a->bounce_id[0] != '\0') {
-		m = qmgr_add(q, a->bounce_id);
-		m->next_try = 0;
-	}
+	if (a->bounce_id[0] != '\0')
+		qmgr_add(q, a->bounce_id)->next_try = 0;
+	if (a->warning_id[0] != '\0')
+		qmgr_add(q, a->warning_id)->next_try = 0;
 	attempt_free(a);
 	if (!q->stopping)
 		qmgr_schedule(q);
@@ -232,17 +280,152 @@ qmgr_attempt_new(struct qmgr *q, const char *id)
 	a->retry_min = q->cfg->retry_min;
 	a->retry_max = q->cfg->retry_max;
 	a->lifetime = q->cfg->queue_lifetime;
+	a->delay_warning = q->cfg->delay_warning;
 	a->postmaster = q->cfg->postmaster;
 	a->bounces = true;
 	return a;
 }
 
+/* The worker part: local copies, status records, finishing. */
 static void
-qmgr_submit(struct qmgr *q, struct qmsg *m, struct attempt *a)
+qmgr_run(struct qmgr *q, struct attempt *a)
 {
-	m->in_flight = true;
 	q->in_flight++;
 	workpool_submit(q->pool, attempt_run, qmgr_attempt_done, a);
+}
+
+static void
+qmgr_flight_free(struct qflight *f)
+{
+	struct qmgr *q = f->q;
+
+	if (f->prev != NULL)
+		f->prev->next = f->next;
+	else
+		q->flights = f->next;
+	if (f->next != NULL)
+		f->next->prev = f->prev;
+	for (size_t i = 0; i < f->n_jobs; i++) {
+		for (size_t k = 0; k < f->jobs[i].n; k++)
+			free((char *)f->jobs[i].rcpts[k].addr);
+		free(f->jobs[i].rcpts);
+		free(f->jobs[i].dests);
+		free(f->jobs[i].job.nexthop);
+	}
+	free(f->jobs);
+	if (f->data_fd >= 0)
+		close(f->data_fd);
+	free(f);
+}
+
+/* One outbound job ended: its results go to the attempt's dests; the
+ * last one hands the attempt to the workpool for the records. */
+static void
+qmgr_job_done(void *arg, struct outbound_job *job)
+{
+	struct qjob *j = arg;
+	struct qflight *f = j->f;
+	struct qmgr *q = f->q;
+	struct attempt *a = f->a;
+
+	for (size_t k = 0; k < j->n; k++) {
+		struct attempt_dest *d = j->dests[k];
+
+		d->done = true;
+		d->res = j->rcpts[k].res;
+		free(d->relay);
+		d->relay = job->relay[0] != '\0' ? xstrdup(job->relay) : NULL;
+	}
+	if (--f->left > 0)
+		return;
+	qmgr_flight_free(f);
+	q->out_flight--;
+	qmgr_run(q, a);
+}
+
+static struct qjob *
+qmgr_job_for(struct qflight *f, const struct attempt_dest *d)
+{
+	char key[sizeof(((struct qjob *)0)->key)];
+	const char *nexthop = d->t->kind == TRANSPORT_SMTP ? d->domain : NULL;
+	struct qjob *j;
+
+	outbound_dest_key(d->t, nexthop, key, sizeof(key));
+	for (size_t i = 0; i < f->n_jobs; i++) {
+		j = &f->jobs[i];
+		if (strcmp(j->key, key) == 0 && j->n < OUTBOUND_RCPTS_MAX)
+			return j;
+	}
+	f->jobs = xreallocarray(f->jobs, f->n_jobs + 1, sizeof(*f->jobs));
+	j = &f->jobs[f->n_jobs++];
+	memset(j, 0, sizeof(*j));
+	snprintf(j->key, sizeof(j->key), "%s", key);
+	j->f = f;
+	j->job.t = d->t;
+	j->job.nexthop = nexthop != NULL ? xstrdup(nexthop) : NULL;
+	j->rcpts = xcalloc(OUTBOUND_RCPTS_MAX, sizeof(*j->rcpts));
+	j->dests = xcalloc(OUTBOUND_RCPTS_MAX, sizeof(*j->dests));
+	return j;
+}
+
+/*
+ * Groups the attempt's outbound copies into jobs (one per destination,
+ * at most OUTBOUND_RCPTS_MAX recipients each) and starts them.  false
+ * when there are none: the attempt goes straight to the workpool.
+ */
+static bool
+qmgr_outbound(struct qmgr *q, struct attempt *a, int64_t data_size)
+{
+	struct qflight *f = xcalloc(1, sizeof(*f));
+	char addr[SMTP_ADDRESS_MAX + 2];
+
+	f->q = q;
+	f->a = a;
+	f->data_fd = -1;
+	for (size_t i = 0; i < a->n_rcpts; i++) {
+		struct attempt_rcpt *r = &a->rcpts[i];
+
+		for (size_t k = 0; r->route == DELIVER_OK && k < r->n_dests; k++) {
+			struct attempt_dest *d = &r->dests[k];
+			struct qjob *j;
+
+			if (d->t == NULL)
+				continue;
+			j = qmgr_job_for(f, d);
+			snprintf(addr, sizeof(addr), "%s@%s", d->local, d->domain);
+			j->rcpts[j->n].addr = xstrdup(addr);
+			j->dests[j->n++] = d;
+		}
+	}
+	if (f->n_jobs == 0) {
+		free(f);
+		return false;
+	}
+	f->data_fd = spool_open_data(q->sp, a->id);
+	f->next = q->flights;
+	if (q->flights != NULL)
+		q->flights->prev = f;
+	q->flights = f;
+	f->left = f->n_jobs;
+	q->out_flight++;
+	for (size_t i = 0; i < f->n_jobs; i++) {
+		struct qjob *j = &f->jobs[i];
+
+		j->job.msg.id = a->id;
+		j->job.msg.sender = a->sender;
+		j->job.msg.smtputf8 = a->smtputf8;
+		j->job.msg.eightbit = a->eightbit;
+		j->job.msg.data_fd = f->data_fd;
+		j->job.msg.data_size = data_size;
+		j->job.msg.rcpts = j->rcpts;
+		j->job.msg.n_rcpts = j->n;
+		j->job.done = qmgr_job_done;
+		j->job.arg = j;
+	}
+	/* Jobs complete from the loop only, so the array stays put. */
+	for (size_t i = 0; i < f->n_jobs; i++)
+		outbound_submit(q->outbound, &f->jobs[i].job);
+	return true;
 }
 
 /*
@@ -256,9 +439,11 @@ qmgr_start(struct qmgr *q, struct qmsg *m, int64_t now)
 	struct attempt *a;
 	char err[256], safe[512];
 	int64_t next = 0;
+	bool flush = m->flush;
 	size_t i;
 	int rc;
 
+	m->flush = false;
 	rc = spool_load(q->sp, "queue", m->id, &qf, err, sizeof(err));
 	if (rc == -1 && errno == ENOENT) {
 		qmgr_drop(q, m);	/* delivered or deleted */
@@ -271,21 +456,24 @@ qmgr_start(struct qmgr *q, struct qmsg *m, int64_t now)
 		return true;
 	}
 	a = qmgr_attempt_new(q, m->id);
+	m->in_flight = true;
 	if (rc == -2) {
 		log_error("event=corrupt id=%s reason=\"%s\" "
 		    "action=moved-to-corrupt", m->id,
 		    log_safe(err, safe, sizeof(safe)));
 		a->corrupt = true;
-		qmgr_submit(q, m, a);
+		qmgr_run(q, a);
 		return true;
 	}
 	free(a->sender);
 	a->sender = xstrdup(qf.env.sender);
 	a->created = qf.env.created;
+	a->smtputf8 = qf.env.smtputf8;
+	a->eightbit = qf.env.eight_bit;
 	for (i = 0; i < qf.env.n_rcpts; i++) {
 		if (qf.st[i].state != RCPT_PENDING)
 			continue;
-		if (qf.st[i].next_try > now) {
+		if (qf.st[i].next_try > now && !flush) {
 			if (next == 0 || qf.st[i].next_try < next)
 				next = qf.st[i].next_try;
 			continue;
@@ -296,12 +484,14 @@ qmgr_start(struct qmgr *q, struct qmsg *m, int64_t now)
 	if (a->n_rcpts == 0 && next > 0) {
 		/* Nothing due yet (e.g. after a restart): wait. */
 		attempt_free(a);
+		m->in_flight = false;
 		m->next_try = next;
 		return true;
 	}
 	/* With no recipient left this only finishes the message (a crash
 	 * came between the last status record and the removal). */
-	qmgr_submit(q, m, a);
+	if (!qmgr_outbound(q, a, spool_data_size(q->sp, m->id)))
+		qmgr_run(q, a);
 	return true;
 }
 
@@ -331,7 +521,8 @@ qmgr_schedule(struct qmgr *q)
 
 	if (now - q->last_scan >= QMGR_SCAN_INTERVAL)
 		qmgr_scan(q);
-	for (i = 0; i < q->n_msgs && q->in_flight < QMGR_IN_FLIGHT_MAX; ) {
+	for (i = 0; i < q->n_msgs && q->in_flight < QMGR_IN_FLIGHT_MAX &&
+	    q->out_flight < QMGR_OUTBOUND_MAX; ) {
 		struct qmsg *m = &q->msgs[i];
 
 		if (m->in_flight || m->next_try > now || qmgr_start(q, m, now))
@@ -349,6 +540,24 @@ qmgr_on_timer(evutil_socket_t fd, short what, void *p)
 	qmgr_schedule(p);
 }
 
+/* `decorum queue flush`: everything due now, retry times and
+ * destination back-offs forgotten once.  The new scan also picks up
+ * messages released from hold. */
+static void
+qmgr_flush(struct qmgr *q)
+{
+	log_info("event=flush queued=%zu", q->n_msgs);
+	q->last_scan = 0;
+	qmgr_scan(q);
+	for (size_t i = 0; i < q->n_msgs; i++) {
+		if (q->msgs[i].in_flight)
+			continue;
+		q->msgs[i].next_try = 0;
+		q->msgs[i].flush = true;
+	}
+	outbound_flush(q->outbound);
+}
+
 static void
 qmgr_on_notify(evutil_socket_t fd, short what, void *p)
 {
@@ -359,8 +568,13 @@ qmgr_on_notify(evutil_socket_t fd, short what, void *p)
 	(void)what;
 	/* Bounded, so a flood of datagrams cannot starve the loop. */
 	while (n++ < 256 && queue_notify_recv(fd, id, sizeof(id)) == 0) {
-		struct qmsg *m = qmgr_add(q, id);
+		struct qmsg *m;
 
+		if (strcmp(id, QUEUE_NOTIFY_FLUSH) == 0) {
+			qmgr_flush(q);
+			continue;
+		}
+		m = qmgr_add(q, id);
 		if (!m->in_flight)
 			m->next_try = 0;	/* a new message is tried at once */
 	}
@@ -432,6 +646,28 @@ qmgr_on_signal(evutil_socket_t sig, short what, void *p)
 	event_base_loopbreak(q->base);
 }
 
+/* The resolver and the outbound scheduler: start-up only. */
+static int
+qmgr_outbound_open(struct qmgr *q)
+{
+	char err[512];
+
+	q->resolver = resolver_new(q->base, q->cfg->dns_nameserver, err,
+	    sizeof(err));
+	if (q->resolver == NULL) {
+		log_error("event=start-error reason=\"dns: %s\"", err);
+		return -1;
+	}
+	q->outbound = outbound_new(q->base, q->cfg, q->resolver, err,
+	    sizeof(err));
+	if (q->outbound == NULL) {
+		log_error("event=start-error reason=\"%s\"", err);
+		resolver_free(q->resolver);
+		return -1;
+	}
+	return 0;
+}
+
 int
 qmgr_main(const struct config *cfg, int notify_fd)
 {
@@ -457,6 +693,12 @@ qmgr_main(const struct config *cfg, int notify_fd)
 	q.base = event_base_new();
 	if (q.base == NULL)
 		fatal("event=start-error reason=\"event_base_new\"");
+	if (qmgr_outbound_open(&q) < 0) {
+		event_base_free(q.base);
+		domains_free(q.domains);
+		spool_close(q.sp);
+		return 1;
+	}
 	q.pool = workpool_new(q.base, QMGR_THREADS);
 	q.timer = evtimer_new(q.base, qmgr_on_timer, &q);
 	q.sigterm = evsignal_new(q.base, SIGTERM, qmgr_on_signal, &q);
@@ -479,8 +721,18 @@ qmgr_main(const struct config *cfg, int notify_fd)
 	qmgr_schedule(&q);
 	event_base_dispatch(q.base);
 
-	/* Stop taking work; in-flight deliveries finish and are recorded. */
+	/* Stop taking work; local deliveries in flight finish and are
+	 * recorded.  Outbound transactions are cut: their recipients stay
+	 * pending in the spool and are tried again after the restart. */
 	q.stopping = true;
+	outbound_free(q.outbound);
+	while (q.flights != NULL) {
+		struct attempt *a = q.flights->a;
+
+		qmgr_flight_free(q.flights);
+		attempt_free(a);
+	}
+	resolver_free(q.resolver);
 	workpool_free(q.pool);
 	log_info("event=stopped queued=%zu", q.n_msgs);
 	if (q.notify_ev != NULL)

@@ -1,0 +1,965 @@
+/*
+ * The outbound SMTP/LMTP client connection (see smtp_client.h).
+ *
+ * A state machine driven by bufferevent callbacks.  Setup: CONNECTING →
+ * GREETING → EHLO (→ HELO when EHLO is refused) → STARTTLS → HANDSHAKE →
+ * EHLO again → AUTH → IDLE.  A transaction is a FIFO of the replies we
+ * expect (MAIL, each RCPT, DATA, then the final reply, or one per
+ * accepted recipient for LMTP): with PIPELINING the commands go out in
+ * one write and the replies are matched in order (RFC 2920 3.1), without
+ * it one command at a time.  Every reply passes through the pure reader
+ * in smtp/client_proto.c first.
+ *
+ * Trusts nothing the server says: lines and replies are bounded by the
+ * reader, a malformed reply or a reply in the wrong state ends the
+ * connection, and every wait has its RFC 5321 4.5.3.2 timeout.  A
+ * failure never loses a recipient: whatever has no final answer when the
+ * connection dies is a temporary failure, so the queue tries again.
+ */
+#include "deliver/smtp_client.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+#include "common/bounds.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "smtp/client_proto.h"
+#include "tls/tls.h"
+
+/* RFC 5321 4.5.3.2 timeouts, seconds. */
+#define TIMEOUT_GREETING	300
+#define TIMEOUT_COMMAND		300	/* EHLO, STARTTLS, AUTH, MAIL, RCPT, RSET */
+#define TIMEOUT_DATA_INIT	120
+#define TIMEOUT_DATA_BLOCK	180
+#define TIMEOUT_DATA_END	600
+
+/* Message data goes out in chunks read from the spool as the socket
+ * drains, so a large message never sits in memory whole. */
+#define DATA_CHUNK		(64 * 1024)
+#define DATA_HIGH_WATER		(256 * 1024)
+#define DATA_LOW_WATER		(64 * 1024)
+
+enum conn_state {
+	C_CONNECTING, C_GREETING, C_EHLO, C_HELO, C_STARTTLS, C_HANDSHAKE,
+	C_AUTH, C_IDLE, C_TX, C_DATA, C_RSET,
+	C_FAILING,	/* the transaction's end is reported from the loop */
+};
+
+enum expect { X_MAIL, X_RCPT, X_DATA, X_DOT, X_DOT_EMPTY };
+
+struct expectation {
+	enum expect what;
+	size_t rcpt;		/* X_RCPT, and X_DOT under LMTP */
+};
+
+struct smtp_conn {
+	struct event_base *base;
+	struct smtp_conn_params p;
+	const struct smtp_conn_ops *ops;
+	void *arg;
+	struct bufferevent *bev;
+	enum conn_state state;
+	struct smtp_client_reader rd;
+	struct smtp_client_reply reply;	/* the last complete reply */
+	struct smtp_caps caps;
+	char name[SMTP_DOMAIN_MAX + 1];
+	char ip[INET6_ADDRSTRLEN + 8];
+	char relay[SMTP_DOMAIN_MAX + INET6_ADDRSTRLEN + 16];
+	char tls_version[32];
+	bool tls_on, tls_failed, usable, tried_helo;
+
+	/* The transaction in progress. */
+	struct smtp_client_msg *m;
+	struct expectation *x;
+	size_t x_head, x_tail;
+	size_t next_rcpt;		/* without PIPELINING: next to send */
+	size_t *accepted;		/* rcpt indexes that got 2xx */
+	size_t n_accepted;
+	bool mail_ok;
+	struct deliver_result mail_fail;
+	struct smtp_dot_stuffer ds;
+	int64_t data_off;
+};
+
+static void conn_read_cb(struct bufferevent *bev, void *arg);
+static void conn_write_cb(struct bufferevent *bev, void *arg);
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
+
+/* -- small helpers ---------------------------------------------------- */
+
+static void
+set_timeout(struct smtp_conn *c, unsigned seconds)
+{
+	struct timeval tv = { (time_t)seconds, 0 };
+
+	bufferevent_set_timeouts(c->bev, seconds > 0 ? &tv : NULL,
+	    seconds > 0 ? &tv : NULL);
+}
+
+static void
+send_line(struct smtp_conn *c, const char *line)
+{
+	evbuffer_add_printf(bufferevent_get_output(c->bev), "%s\r\n", line);
+}
+
+static void
+conn_free(struct smtp_conn *c)
+{
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	free(c->x);
+	free(c->accepted);
+	free(c);
+}
+
+/* snprintf for texts that may be cut: a cut is marked, never silent. */
+static void textf(char *out, size_t outlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+textf(char *out, size_t outlen, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out, outlen, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n >= outlen && outlen > 4)
+		memcpy(out + outlen - 4, "...", 4);
+}
+
+static void
+result_set(struct deliver_result *res, enum deliver_status st,
+    const char *code, const char *text)
+{
+	res->status = st;
+	snprintf(res->code, sizeof(res->code), "%s", code);
+	textf(res->text, sizeof(res->text), "%s", text);
+}
+
+/* A reply as a result: its class decides, its enhanced code is kept
+ * when it agrees with the class (else x.0.0). */
+static void
+result_from_reply(struct smtp_conn *c, const struct smtp_client_reply *r,
+    const char *in_reply_to, struct deliver_result *res)
+{
+	char line[DELIVER_TEXT_MAX], text[DELIVER_TEXT_MAX + 128];
+	char code[16];
+	int cls = r->code / 100;
+
+	smtp_client_reply_line(r, line, sizeof(line));
+	if (r->enhanced[0] - '0' == cls)
+		snprintf(code, sizeof(code), "%s", r->enhanced);
+	else
+		snprintf(code, sizeof(code), "%d.0.0", cls == 2 ? 2 :
+		    cls == 5 ? 5 : 4);
+	textf(text, sizeof(text), "host %s[%s] said: %s (in reply to %s)",
+	    c->name, c->ip, line, in_reply_to);
+	result_set(res, cls == 2 ? DELIVER_OK : cls == 5 ? DELIVER_PERMFAIL :
+	    DELIVER_TEMPFAIL, code, text);
+}
+
+/* -- setup -------------------------------------------------------------- */
+
+/*
+ * Setup failed: tell the owner, then free (the owner must not keep c).
+ * These return -1, "c is gone", for the reader loop; become_ready too,
+ * since the owner may already have started a transaction.
+ */
+static int
+setup_fail(struct smtp_conn *c, enum deliver_status st, const char *code,
+    const char *text)
+{
+	struct deliver_result res;
+
+	result_set(&res, st, code, text);
+	c->usable = false;
+	c->ops->ready(c->arg, c, &res);
+	conn_free(c);
+	return -1;
+}
+
+static int
+setup_fail_reply(struct smtp_conn *c, const char *in_reply_to)
+{
+	struct deliver_result res;
+
+	result_from_reply(c, &c->reply, in_reply_to, &res);
+	if (res.status == DELIVER_OK)	/* e.g. 3xx where 2xx was due */
+		res.status = DELIVER_TEMPFAIL;
+	return setup_fail(c, res.status, res.code, res.text);
+}
+
+static int
+become_ready(struct smtp_conn *c)
+{
+	c->state = C_IDLE;
+	c->usable = true;
+	set_timeout(c, 0);	/* the owner's cache timer bounds idling */
+	c->ops->ready(c->arg, c, NULL);
+	return -1;
+}
+
+static void
+send_hello(struct smtp_conn *c)
+{
+	char line[SMTP_DOMAIN_MAX + 8];
+
+	snprintf(line, sizeof(line), "%s %s", c->p.lmtp ? "LHLO" : "EHLO",
+	    c->p.helo);
+	send_line(c, line);
+	c->state = C_EHLO;
+	set_timeout(c, TIMEOUT_COMMAND);
+}
+
+/* AUTH PLAIN with an initial response (RFC 4954, RFC 4616). */
+static int
+send_auth(struct smtp_conn *c)
+{
+	size_t ul = strlen(c->p.auth_user), pl = strlen(c->p.auth_password);
+	size_t rawlen = ul + pl + 2;
+	unsigned char *raw = xmalloc(rawlen), *b64;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	int n;
+
+	raw[0] = '\0';
+	memcpy(raw + 1, c->p.auth_user, ul);
+	raw[ul + 1] = '\0';
+	memcpy(raw + ul + 2, c->p.auth_password, pl);
+	b64 = xmalloc(4 * ((rawlen + 2) / 3) + 1);
+	n = EVP_EncodeBlock(b64, raw, (int)rawlen);
+	evbuffer_add_printf(out, "AUTH PLAIN %.*s\r\n", n, (char *)b64);
+	explicit_bzero(raw, rawlen);
+	explicit_bzero(b64, (size_t)n);
+	free(raw);
+	free(b64);
+	c->state = C_AUTH;
+	set_timeout(c, TIMEOUT_COMMAND);
+	return 0;
+}
+
+/* After EHLO (and TLS, when there is some): authenticate or be ready. */
+static int
+after_hello(struct smtp_conn *c)
+{
+	char text[256];
+
+	if (c->p.auth_user == NULL)
+		return become_ready(c);
+	if (!c->tls_on || !c->caps.auth_plain) {
+		textf(text, sizeof(text), "host %s[%s] offers no AUTH PLAIN "
+		    "over TLS, and this relay is configured with a login",
+		    c->name, c->ip);
+		return setup_fail(c, DELIVER_TEMPFAIL, "4.7.0", text);
+	}
+	return send_auth(c);
+}
+
+/* -1 always: the old bufferevent is gone, the new one reads. */
+static int
+start_tls(struct smtp_conn *c)
+{
+	struct bufferevent *plain = c->bev;
+	SSL *ssl = tls_client_ssl(c->p.tls_ctx, c->name);
+	char text[256];
+	int fd;
+
+	fd = ssl != NULL ? dup(bufferevent_getfd(plain)) : -1;
+	if (fd < 0 || evutil_make_socket_nonblocking(fd) < 0 ||
+	    evutil_make_socket_closeonexec(fd) < 0) {
+		if (fd >= 0)
+			close(fd);
+		SSL_free(ssl);
+		textf(text, sizeof(text), "TLS with %s[%s] could not be "
+		    "started", c->name, c->ip);
+		c->tls_failed = true;
+		return setup_fail(c, DELIVER_TEMPFAIL, "4.7.0", text);
+	}
+	/* Whatever the server sent after its 220 belongs to nobody
+	 * (RFC 3207 5): it goes with the plaintext bufferevent. */
+	bufferevent_free(plain);
+	c->bev = bufferevent_openssl_socket_new(c->base, fd, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL)
+		panic("cannot create a TLS bufferevent");
+	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->state = C_HANDSHAKE;
+	set_timeout(c, TIMEOUT_COMMAND);
+	return -1;
+}
+
+static void
+tls_established(struct smtp_conn *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	char desc[128];
+	long v = SSL_get_verify_result(ssl);
+
+	c->tls_on = true;
+	snprintf(c->tls_version, sizeof(c->tls_version), "%s",
+	    SSL_get_version(ssl));
+	tls_describe(ssl, desc, sizeof(desc));
+	log_info("event=tls relay=%s tls=\"%s\" verified=%s", c->relay, desc,
+	    v == X509_V_OK ? "yes" : "no");
+	/* RFC 3207 4.2: forget everything learnt before TLS. */
+	memset(&c->caps, 0, sizeof(c->caps));
+	send_hello(c);
+}
+
+static int
+on_hello_reply(struct smtp_conn *c)
+{
+	const struct smtp_client_reply *r = &c->reply;
+	bool want_tls;
+	char text[256];
+
+	if (r->code / 100 != 2) {
+		/* RFC 5321 3.2: a server that does not know EHLO gets HELO. */
+		if (c->state == C_EHLO && !c->p.lmtp && !c->tls_on &&
+		    (r->code == 500 || r->code == 502) && !c->tried_helo) {
+			char line[SMTP_DOMAIN_MAX + 8];
+
+			c->tried_helo = true;
+			snprintf(line, sizeof(line), "HELO %s", c->p.helo);
+			send_line(c, line);
+			c->state = C_HELO;
+			return 0;
+		}
+		return setup_fail_reply(c, c->p.lmtp ? "LHLO" :
+		    c->state == C_HELO ? "HELO" : "EHLO");
+	}
+	if (c->state == C_EHLO)
+		smtp_caps_parse(r, &c->caps);
+	want_tls = !c->tls_on && !c->p.no_tls && c->p.tls_ctx != NULL &&
+	    (c->caps.starttls || c->p.tls == TRANSPORT_TLS_REQUIRE);
+	if (want_tls && c->caps.starttls) {
+		send_line(c, "STARTTLS");
+		c->state = C_STARTTLS;
+		return 0;
+	}
+	if (!c->tls_on && c->p.tls == TRANSPORT_TLS_REQUIRE) {
+		textf(text, sizeof(text), "host %s[%s] offers no STARTTLS, "
+		    "and TLS is required for this destination", c->name, c->ip);
+		return setup_fail(c, DELIVER_TEMPFAIL, "4.7.4", text);
+	}
+	return after_hello(c);
+}
+
+/* -- transactions ------------------------------------------------------- */
+
+static void
+expect(struct smtp_conn *c, enum expect what, size_t rcpt)
+{
+	c->x[c->x_tail].what = what;
+	c->x[c->x_tail].rcpt = rcpt;
+	c->x_tail++;
+}
+
+static void
+send_mail(struct smtp_conn *c)
+{
+	struct smtp_client_msg *m = c->m;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	evbuffer_add_printf(out, "MAIL FROM:<%s>", m->sender);
+	if (c->caps.size)
+		evbuffer_add_printf(out, " SIZE=%lld", (long long)m->data_size);
+	if (m->eightbit && c->caps.eightbitmime)
+		evbuffer_add_printf(out, " BODY=8BITMIME");
+	if (m->smtputf8 && c->caps.smtputf8)
+		evbuffer_add_printf(out, " SMTPUTF8");
+	evbuffer_add(out, "\r\n", 2);
+	expect(c, X_MAIL, 0);
+}
+
+static void
+send_rcpt(struct smtp_conn *c, size_t i)
+{
+	evbuffer_add_printf(bufferevent_get_output(c->bev), "RCPT TO:<%s>\r\n",
+	    c->m->rcpts[i].addr);
+	expect(c, X_RCPT, i);
+}
+
+static void
+send_data_cmd(struct smtp_conn *c)
+{
+	send_line(c, "DATA");
+	expect(c, X_DATA, 0);
+}
+
+/* Every recipient without a result gets res (a whole-message outcome). */
+static void
+fill_unfinished(struct smtp_conn *c, const struct deliver_result *res)
+{
+	for (size_t i = 0; i < c->m->n_rcpts; i++)
+		if (c->m->rcpts[i].res.code[0] == '\0')
+			c->m->rcpts[i].res = *res;
+}
+
+static void
+tx_done(struct smtp_conn *c)
+{
+	struct smtp_client_msg *m = c->m;
+
+	c->m = NULL;
+	if (c->usable) {
+		c->state = C_IDLE;
+		set_timeout(c, 0);
+	}
+	c->ops->done(c->arg, c, m);
+}
+
+/* The transaction is over without a final DATA reply: reset the
+ * server's state before the connection serves another message. */
+static void
+tx_end_reset(struct smtp_conn *c)
+{
+	send_line(c, "RSET");
+	c->state = C_RSET;
+	set_timeout(c, TIMEOUT_COMMAND);
+}
+
+/* Checks that need the server's capabilities, before MAIL. */
+static bool
+tx_precheck(struct smtp_conn *c, struct deliver_result *res)
+{
+	struct smtp_client_msg *m = c->m;
+	char text[384];
+
+	if (c->caps.size && c->caps.size_max > 0 &&
+	    (uint64_t)m->data_size > c->caps.size_max) {
+		/* RFC 1870 6: a fixed limit the message exceeds: permanent. */
+		textf(text, sizeof(text), "host %s[%s] accepts at most %llu "
+		    "octets; the message has %lld", c->name, c->ip,
+		    (unsigned long long)c->caps.size_max,
+		    (long long)m->data_size);
+		result_set(res, DELIVER_PERMFAIL, "5.3.4", text);
+		return false;
+	}
+	if (m->smtputf8 && !c->caps.smtputf8) {
+		/* RFC 6531 3.4: no downgrade of addresses; bounce. */
+		textf(text, sizeof(text), "host %s[%s] does not support "
+		    "SMTPUTF8, which this message needs", c->name, c->ip);
+		result_set(res, DELIVER_PERMFAIL, "5.6.7", text);
+		return false;
+	}
+	if (m->eightbit && !c->caps.eightbitmime) {
+		/* RFC 6152 3: no 8-bit data to a 7-bit server; Decorum does
+		 * not convert to quoted-printable (docs/delivery.md). */
+		textf(text, sizeof(text), "host %s[%s] does not support "
+		    "8BITMIME, which this message needs", c->name, c->ip);
+		result_set(res, DELIVER_PERMFAIL, "5.6.3", text);
+		return false;
+	}
+	return true;
+}
+
+static void
+tx_fail_later_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	tx_done(arg);
+}
+
+void
+smtp_conn_send(struct smtp_conn *c, struct smtp_client_msg *m)
+{
+	struct deliver_result res;
+	struct timeval now = { 0, 0 };
+
+	c->m = m;
+	for (size_t i = 0; i < m->n_rcpts; i++)
+		memset(&m->rcpts[i].res, 0, sizeof(m->rcpts[i].res));
+	free(c->x);
+	free(c->accepted);
+	c->x = xcalloc(2 * m->n_rcpts + 4, sizeof(*c->x));
+	c->accepted = xcalloc(m->n_rcpts + 1, sizeof(*c->accepted));
+	c->x_head = c->x_tail = 0;
+	c->n_accepted = 0;
+	c->next_rcpt = 0;
+	c->mail_ok = false;
+	memset(&c->mail_fail, 0, sizeof(c->mail_fail));
+	if (!tx_precheck(c, &res)) {
+		fill_unfinished(c, &res);
+		c->state = C_FAILING;
+		/* Never call back from inside the caller's call. */
+		event_base_once(c->base, -1, EV_TIMEOUT, tx_fail_later_cb, c,
+		    &now);
+		return;
+	}
+	c->state = C_TX;
+	set_timeout(c, TIMEOUT_COMMAND);
+	send_mail(c);
+	if (c->caps.pipelining) {
+		for (size_t i = 0; i < m->n_rcpts; i++)
+			send_rcpt(c, i);
+		c->next_rcpt = m->n_rcpts;
+		send_data_cmd(c);
+	}
+}
+
+/* Fill the socket with message data until the high-water mark. */
+static void
+stream_data(struct smtp_conn *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct deliver_result res;
+	char in[DATA_CHUNK], *stuffed;
+	ssize_t n;
+	size_t len;
+
+	while (evbuffer_get_length(out) < DATA_HIGH_WATER) {
+		n = pread(c->m->data_fd, in, sizeof(in), c->data_off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			/* The server has part of the message: only closing
+			 * the connection keeps it from delivering that. */
+			log_warn("event=spool-error id=%s op=read errno=%d",
+			    c->m->id, errno);
+			result_set(&res, DELIVER_TEMPFAIL, "4.3.0",
+			    "queued message data unreadable");
+			fill_unfinished(c, &res);
+			c->usable = false;
+			c->state = C_FAILING;
+			event_base_once(c->base, -1, EV_TIMEOUT,
+			    tx_fail_later_cb, c, &(struct timeval){ 0, 0 });
+			return;
+		}
+		if (n == 0)
+			break;
+		stuffed = xmalloc(2 * (size_t)n);
+		len = smtp_dot_stuff(&c->ds, in, (size_t)n, stuffed);
+		evbuffer_add(out, stuffed, len);
+		free(stuffed);
+		c->data_off += n;
+	}
+	if (evbuffer_get_length(out) >= DATA_HIGH_WATER)
+		return;		/* conn_write_cb calls again */
+	len = smtp_dot_end(&c->ds, in);
+	evbuffer_add(out, in, len);
+	c->state = C_TX;
+	set_timeout(c, TIMEOUT_DATA_END);
+	if (!c->p.lmtp) {
+		expect(c, X_DOT, 0);
+		return;
+	}
+	/* RFC 2033 4.2: one reply per accepted recipient, in order. */
+	for (size_t i = 0; i < c->n_accepted; i++)
+		expect(c, X_DOT, c->accepted[i]);
+}
+
+static void
+on_mail_reply(struct smtp_conn *c)
+{
+	c->mail_ok = c->reply.code / 100 == 2;
+	if (!c->mail_ok)
+		result_from_reply(c, &c->reply, "MAIL FROM", &c->mail_fail);
+	if (c->caps.pipelining)
+		return;
+	if (!c->mail_ok) {
+		fill_unfinished(c, &c->mail_fail);
+		tx_end_reset(c);
+		return;
+	}
+	send_rcpt(c, c->next_rcpt++);
+}
+
+static void
+on_rcpt_reply(struct smtp_conn *c, size_t i)
+{
+	struct smtp_client_rcpt *r = &c->m->rcpts[i];
+
+	if (!c->mail_ok)
+		r->res = c->mail_fail;
+	else if (c->reply.code / 100 == 2)
+		c->accepted[c->n_accepted++] = i;
+	else
+		result_from_reply(c, &c->reply, "RCPT TO", &r->res);
+	if (c->caps.pipelining)
+		return;
+	if (c->next_rcpt < c->m->n_rcpts)
+		send_rcpt(c, c->next_rcpt++);
+	else if (c->n_accepted > 0)
+		send_data_cmd(c);
+	else
+		tx_end_reset(c);
+}
+
+static void
+on_data_reply(struct smtp_conn *c)
+{
+	struct deliver_result res;
+
+	if (c->reply.code == 354 && c->mail_ok && c->n_accepted > 0) {
+		smtp_dot_stuffer_init(&c->ds);
+		c->data_off = 0;
+		c->state = C_DATA;
+		set_timeout(c, TIMEOUT_DATA_BLOCK);
+		stream_data(c);
+		return;
+	}
+	if (c->reply.code == 354) {
+		/* RFC 2920 3.1: DATA went out with every RCPT refused;
+		 * an empty message ends it, and nothing is delivered. */
+		send_line(c, ".");
+		expect(c, X_DOT_EMPTY, 0);
+		return;
+	}
+	result_from_reply(c, &c->reply, "DATA", &res);
+	if (res.status == DELIVER_OK)
+		res.status = DELIVER_TEMPFAIL;
+	fill_unfinished(c, &res);
+	tx_end_reset(c);
+}
+
+static void
+on_dot_reply(struct smtp_conn *c, size_t rcpt)
+{
+	struct deliver_result res;
+
+	result_from_reply(c, &c->reply, "end of DATA", &res);
+	if (c->p.lmtp)
+		c->m->rcpts[rcpt].res = res;
+	else
+		for (size_t i = 0; i < c->n_accepted; i++)
+			c->m->rcpts[c->accepted[i]].res = res;
+}
+
+/* Returns -1 when c was freed or handed back (stop reading). */
+static int
+on_tx_reply(struct smtp_conn *c)
+{
+	struct expectation x;
+
+	if (c->x_head == c->x_tail)
+		return -2;	/* a reply nobody asked for */
+	x = c->x[c->x_head++];
+	switch (x.what) {
+	case X_MAIL:
+		on_mail_reply(c);
+		break;
+	case X_RCPT:
+		on_rcpt_reply(c, x.rcpt);
+		break;
+	case X_DATA:
+		on_data_reply(c);
+		break;
+	case X_DOT:
+		on_dot_reply(c, x.rcpt);
+		break;
+	case X_DOT_EMPTY:
+		break;
+	}
+	if (c->state == C_TX && c->x_head == c->x_tail) {
+		/* Everything answered.  Refused MAIL or every RCPT refused
+		 * under PIPELINING leaves a state to reset. */
+		if (x.what == X_DOT) {
+			tx_done(c);
+			return -1;
+		}
+		tx_end_reset(c);
+	}
+	return c->state == C_TX || c->state == C_RSET || c->state == C_DATA
+	    ? 0 : -1;
+}
+
+/* -- input and events --------------------------------------------------- */
+
+/* The connection failed (EOF, error, timeout, garbage): what that means
+ * depends on where we were. */
+static void
+conn_broken(struct smtp_conn *c, const char *why)
+{
+	static const char *const during[] = {
+		"connecting", "waiting for the greeting", "after EHLO",
+		"after HELO", "after STARTTLS", "in the TLS handshake",
+		"after AUTH", "while idle", "in the transaction",
+		"while sending the message", "after RSET",
+		"at the end of the transaction",
+	};
+	struct deliver_result res;
+	char text[384];
+
+	textf(text, sizeof(text), "%s with %s[%s] %s", why, c->name, c->ip,
+	    during[c->state]);
+	c->usable = false;
+	switch (c->state) {
+	case C_CONNECTING:
+	case C_GREETING:
+	case C_EHLO:
+	case C_HELO:
+	case C_STARTTLS:
+	case C_HANDSHAKE:
+	case C_AUTH:
+		if (c->state == C_HANDSHAKE)
+			c->tls_failed = true;
+		setup_fail(c, DELIVER_TEMPFAIL, c->state == C_CONNECTING ?
+		    "4.4.1" : "4.4.2", text);
+		return;
+	case C_IDLE:
+		c->ops->lost(c->arg, c);
+		conn_free(c);
+		return;
+	case C_TX:
+	case C_DATA:
+	case C_RSET:
+		result_set(&res, DELIVER_TEMPFAIL, "4.4.2", text);
+		fill_unfinished(c, &res);
+		tx_done(c);
+		return;
+	case C_FAILING:
+		c->usable = false;
+		return;		/* tx_fail_later_cb reports */
+	}
+}
+
+/* One complete reply.  -1 when c is gone or no longer ours to read. */
+static int
+on_reply(struct smtp_conn *c)
+{
+	const struct smtp_client_reply *r = &c->reply;
+	int rc;
+
+	switch (c->state) {
+	case C_GREETING:
+		if (r->code / 100 != 2)
+			return setup_fail_reply(c, "the greeting");
+		send_hello(c);
+		return 0;
+	case C_EHLO:
+	case C_HELO:
+		return on_hello_reply(c);
+	case C_STARTTLS:
+		if (r->code == 220)
+			return start_tls(c);
+		if (c->p.tls == TRANSPORT_TLS_REQUIRE)
+			return setup_fail_reply(c, "STARTTLS");
+		return after_hello(c);
+	case C_AUTH:
+		if (r->code != 235)
+			return setup_fail_reply(c, "AUTH");
+		return become_ready(c);
+	case C_TX:
+	case C_DATA:
+		rc = on_tx_reply(c);
+		if (rc == -2)
+			break;
+		return rc;
+	case C_RSET:
+		if (r->code / 100 != 2)
+			c->usable = false;
+		tx_done(c);
+		return -1;
+	case C_FAILING:
+		return -1;
+	case C_CONNECTING:
+	case C_HANDSHAKE:
+	case C_IDLE:
+		break;
+	}
+	/* A reply out of turn (e.g. 421 while idle): the server is leaving. */
+	conn_broken(c, "unexpected reply");
+	return -1;
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct smtp_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char *line;
+	size_t len;
+
+	for (;;) {
+		line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF);
+		if (line == NULL) {
+			if (evbuffer_get_length(in) > SMTP_CLIENT_LINE_MAX) {
+				conn_broken(c, "over-long reply line");
+				return;
+			}
+			return;
+		}
+		switch (smtp_client_reader_feed(&c->rd, line, len)) {
+		case SMTP_CLIENT_MORE:
+			free(line);
+			continue;
+		case SMTP_CLIENT_BAD:
+			free(line);
+			conn_broken(c, "malformed reply");
+			return;
+		case SMTP_CLIENT_DONE:
+			free(line);
+			break;
+		}
+		c->reply = c->rd.reply;
+		smtp_client_reader_init(&c->rd);
+		if (on_reply(c) < 0)
+			return;
+	}
+}
+
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct smtp_conn *c = arg;
+
+	(void)bev;
+	if (c->state == C_DATA)
+		stream_data(c);
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtp_conn *c = arg;
+	char why[160];
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		if (c->state == C_HANDSHAKE) {
+			tls_established(c);
+			return;
+		}
+		c->state = C_GREETING;
+		set_timeout(c, TIMEOUT_GREETING);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT)
+		snprintf(why, sizeof(why), "conversation timed out");
+	else if (what & BEV_EVENT_EOF)
+		snprintf(why, sizeof(why), "lost connection");
+	else if (c->state == C_HANDSHAKE)
+		snprintf(why, sizeof(why), "TLS handshake failed (%s)",
+		    tls_error_text((char[160]){ 0 }, 160));
+	else
+		snprintf(why, sizeof(why), "%s", c->state == C_CONNECTING ?
+		    strerror(EVUTIL_SOCKET_ERROR()) : "connection error");
+	conn_broken(c, why);
+}
+
+/* -- the public part ---------------------------------------------------- */
+
+static void
+describe_peer(struct smtp_conn *c, const struct sockaddr *sa, const char *name)
+{
+	unsigned port = 0;
+
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)sa;
+
+		inet_ntop(AF_INET, &sin->sin_addr, c->ip, sizeof(c->ip));
+		port = ntohs(sin->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, c->ip, sizeof(c->ip));
+		port = ntohs(sin6->sin6_port);
+	} else {
+		snprintf(c->ip, sizeof(c->ip), "unix");
+	}
+	if (port > 0)
+		snprintf(c->relay, sizeof(c->relay), "%s[%s]:%u", c->name,
+		    c->ip, port);
+	else
+		snprintf(c->relay, sizeof(c->relay), "unix:%s", c->name);
+}
+
+struct smtp_conn *
+smtp_conn_open(struct event_base *base, const struct smtp_conn_params *p,
+    const struct sockaddr *sa, socklen_t salen, const char *name,
+    const struct smtp_conn_ops *ops, void *arg)
+{
+	struct smtp_conn *c = xcalloc(1, sizeof(*c));
+
+	c->base = base;
+	c->p = *p;
+	c->ops = ops;
+	c->arg = arg;
+	c->state = C_CONNECTING;
+	snprintf(c->tls_version, sizeof(c->tls_version), "none");
+	describe_peer(c, sa, name);
+	smtp_client_reader_init(&c->rd);
+	c->bev = bufferevent_socket_new(base, -1,
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (c->bev == NULL)
+		panic("cannot create a bufferevent");
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, DATA_LOW_WATER, 0);
+	set_timeout(c, p->connect_timeout);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	/* Deferred callbacks: even a connect() that fails at once is
+	 * reported (BEV_EVENT_ERROR) from the loop, not from in here. */
+	(void)bufferevent_socket_connect(c->bev, sa, (int)salen);
+	return c;
+}
+
+void
+smtp_conn_close(struct smtp_conn *c)
+{
+	if (c == NULL)
+		return;
+	/*
+	 * QUIT goes out at once, straight to the socket (the output buffer
+	 * of an idle connection is empty), and the connection is freed
+	 * without waiting for the 221 (RFC 5321 4.1.1.10 SHOULD): nothing
+	 * is left that its answer could change, and nothing outlives its
+	 * owner.
+	 */
+	if (c->usable && c->state == C_IDLE &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		if (c->tls_on) {
+			if (SSL_write(bufferevent_openssl_get_ssl(c->bev),
+			    "QUIT\r\n", 6) <= 0)
+				ERR_clear_error();
+		} else {
+			(void)send(bufferevent_getfd(c->bev), "QUIT\r\n", 6,
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+		}
+	}
+	conn_free(c);
+}
+
+bool
+smtp_conn_usable(const struct smtp_conn *c)
+{
+	return c->usable;
+}
+
+bool
+smtp_conn_tls_failed(const struct smtp_conn *c)
+{
+	return c->tls_failed;
+}
+
+const char *
+smtp_conn_relay(const struct smtp_conn *c)
+{
+	return c->relay;
+}
+
+const char *
+smtp_conn_tls(const struct smtp_conn *c)
+{
+	return c->tls_version;
+}

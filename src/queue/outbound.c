@@ -1,0 +1,576 @@
+/*
+ * The outbound scheduler (see outbound.h): destinations, their job
+ * queues, and sessions, each session being one connection slot of a
+ * destination that looks up the hosts, tries them in order and then
+ * carries jobs over the connection it got.
+ *
+ * Host order: the MX plan of dns/mx.c (preference, random among equals,
+ * IPv6 then IPv4 of each host); the next address on a connection
+ * failure, a 4xx or 5xx greeting, a refused EHLO or a failed TLS setup
+ * (RFC 5321 5.1, 4.5.4.1).  A broken TLS handshake under tls = "may" is
+ * retried once in plaintext on the same address (RFC 7435: opportunistic
+ * TLS must not make mail undeliverable).
+ *
+ * Everything runs on the qmgr's loop; every callback of smtp_client.c
+ * and mx.c arrives from the loop, never re-entrantly, and job->done is
+ * always called from a callback or a zero timer, never from submit.
+ */
+#include "queue/outbound.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "dns/mx.h"
+#include "queue/attempt.h"
+#include "tls/tls.h"
+
+/* Seconds for a whole MX (or host) lookup. */
+#define OUTBOUND_DNS_TIMEOUT	30
+
+struct dest;
+
+struct session {
+	struct outbound *ob;
+	struct dest *d;
+	struct mx_lookup *lookup;
+	struct mx_result *plan;
+	size_t host_i, addr_i;
+	bool plaintext_retry;		/* this address again without TLS */
+	bool ready;			/* conn set up: may carry jobs */
+	struct smtp_conn *conn;
+	struct outbound_job *job;	/* in progress, or NULL */
+	struct event *idle_timer;
+	struct deliver_result last_fail;
+	struct session *next;		/* in d->sessions */
+};
+
+struct dest {
+	struct outbound *ob;
+	char key[SMTP_DOMAIN_MAX + 64];
+	const struct transport_conf *t;
+	char nexthop[SMTP_DOMAIN_MAX + 1];
+	struct outbound_job *head, *tail;	/* waiting jobs */
+	size_t n_waiting;
+	struct session *sessions;
+	unsigned n_sessions, n_setup;	/* all / not yet ready */
+	unsigned failures;		/* consecutive unreachable */
+	int64_t down_until;
+	struct deliver_result down_why;
+	struct dest *next;
+};
+
+struct outbound {
+	struct event_base *base;
+	const struct config *cfg;
+	struct resolver *res;
+	SSL_CTX *tls_ctx;
+	struct dest *dests;
+	unsigned n_sessions;		/* all destinations */
+};
+
+static const struct smtp_conn_ops session_ops;
+static void dest_kick(struct dest *d);
+static void session_try_next(struct session *s);
+
+void
+outbound_dest_key(const struct transport_conf *t, const char *nexthop,
+    char *out, size_t outlen)
+{
+	switch (t->kind) {
+	case TRANSPORT_SMTP:
+		snprintf(out, outlen, "smtp:%s", nexthop != NULL ? nexthop : "");
+		break;
+	case TRANSPORT_LMTP:
+		if (t->path != NULL)
+			snprintf(out, outlen, "lmtp:unix:%s", t->path);
+		else
+			snprintf(out, outlen, "lmtp:[%s]:%u", t->host, t->port);
+		break;
+	case TRANSPORT_RELAY:
+	case TRANSPORT_MAILDIR:
+	default:
+		snprintf(out, outlen, "%s", t->via);
+		break;
+	}
+}
+
+/* -- jobs --------------------------------------------------------------- */
+
+static void
+job_finish(struct outbound_job *job)
+{
+	job->done(job->arg, job);
+}
+
+static void
+job_fill(struct outbound_job *job, const struct deliver_result *res)
+{
+	for (size_t i = 0; i < job->msg.n_rcpts; i++)
+		job->msg.rcpts[i].res = *res;
+}
+
+static void
+job_later_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	job_finish(arg);
+}
+
+/* -- destinations ------------------------------------------------------- */
+
+static struct dest *
+dest_get(struct outbound *ob, const struct outbound_job *job)
+{
+	char key[sizeof(((struct dest *)0)->key)];
+	struct dest *d;
+
+	outbound_dest_key(job->t, job->nexthop, key, sizeof(key));
+	for (d = ob->dests; d != NULL; d = d->next)
+		if (strcmp(d->key, key) == 0)
+			return d;
+	d = xcalloc(1, sizeof(*d));
+	d->ob = ob;
+	snprintf(d->key, sizeof(d->key), "%s", key);
+	d->t = job->t;
+	snprintf(d->nexthop, sizeof(d->nexthop), "%s",
+	    job->nexthop != NULL ? job->nexthop : "");
+	d->next = ob->dests;
+	ob->dests = d;
+	return d;
+}
+
+static struct outbound_job *
+dest_pop(struct dest *d)
+{
+	struct outbound_job *job = d->head;
+
+	if (job == NULL)
+		return NULL;
+	d->head = job->next;
+	if (d->head == NULL)
+		d->tail = NULL;
+	d->n_waiting--;
+	job->next = NULL;
+	return job;
+}
+
+/* Every waiting job ends with res (the destination cannot be reached,
+ * or its domain has no mail service at all). */
+static void
+dest_fail_waiting(struct dest *d, const struct deliver_result *res)
+{
+	struct outbound_job *job;
+
+	while ((job = dest_pop(d)) != NULL) {
+		job_fill(job, res);
+		job_finish(job);
+	}
+}
+
+/* No host of d could be reached: back it off as a whole. */
+static void
+dest_down(struct outbound *ob, struct dest *d, const struct deliver_result *res)
+{
+	int64_t delay;
+
+	d->failures++;
+	delay = attempt_backoff(d->failures, ob->cfg->retry_min,
+	    ob->cfg->retry_max);
+	d->down_until = (int64_t)time(NULL) + delay;
+	d->down_why = *res;
+	log_info("event=destination-down dest=%s failures=%u delay=%lld",
+	    d->key, d->failures, (long long)delay);
+	dest_fail_waiting(d, res);
+}
+
+/* -- sessions ----------------------------------------------------------- */
+
+static void
+session_unlink(struct session *s)
+{
+	struct dest *d = s->d;
+	struct session **pp;
+
+	for (pp = &d->sessions; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	}
+	d->n_sessions--;
+	s->ob->n_sessions--;
+}
+
+/* The session is over (its connection already closed or freed). */
+static void
+session_end(struct session *s)
+{
+	struct dest *d = s->d;
+	struct outbound *ob = s->ob;
+
+	session_unlink(s);
+	mx_lookup_cancel(s->lookup);
+	mx_result_free(s->plan);
+	if (s->idle_timer != NULL)
+		event_free(s->idle_timer);
+	free(s);
+	/* A slot is free: waiting jobs (here or elsewhere) may start. */
+	dest_kick(d);
+	for (struct dest *o = ob->dests; o != NULL; o = o->next)
+		if (o != d && o->head != NULL)
+			dest_kick(o);
+}
+
+static void
+session_idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)fd;
+	(void)what;
+	smtp_conn_close(s->conn);
+	s->conn = NULL;
+	session_end(s);
+}
+
+/* Ready connection: the next waiting job, or idle for a while. */
+static void
+session_next(struct session *s)
+{
+	struct dest *d = s->d;
+	struct timeval tv = { (time_t)s->ob->cfg->out_cache_time, 0 };
+
+	s->job = dest_pop(d);
+	if (s->job != NULL) {
+		evtimer_del(s->idle_timer);
+		smtp_conn_send(s->conn, &s->job->msg);
+		return;
+	}
+	if (s->ob->cfg->out_cache_time == 0) {
+		smtp_conn_close(s->conn);
+		s->conn = NULL;
+		session_end(s);
+		return;
+	}
+	evtimer_add(s->idle_timer, &tv);
+}
+
+/* A session that never got a usable connection: nothing to reuse. */
+static void
+session_give_up(struct session *s, const struct deliver_result *res,
+    bool unreachable)
+{
+	struct dest *d = s->d;
+
+	d->n_setup--;
+	if (unreachable && d->n_sessions - d->n_setup <= 1 &&
+	    res->status == DELIVER_TEMPFAIL)
+		dest_down(s->ob, d, res);
+	else
+		dest_fail_waiting(d, res);
+	s->conn = NULL;
+	mx_result_free(s->plan);
+	s->plan = NULL;
+	session_end(s);
+}
+
+static void
+session_ready(void *arg, struct smtp_conn *c, const struct deliver_result *fail)
+{
+	struct session *s = arg;
+	struct dest *d = s->d;
+
+	if (fail != NULL) {
+		s->last_fail = *fail;
+		s->conn = NULL;		/* freed by smtp_client.c */
+		log_info("event=connect-failed dest=%s relay=%s reason=\"%s\"",
+		    d->key, smtp_conn_relay(c), fail->text);
+		if (smtp_conn_tls_failed(c) && d->t->tls == TRANSPORT_TLS_MAY &&
+		    !s->plaintext_retry) {
+			s->plaintext_retry = true;
+		} else {
+			s->plaintext_retry = false;
+			s->addr_i++;
+		}
+		session_try_next(s);
+		return;
+	}
+	d->n_setup--;
+	s->ready = true;
+	d->failures = 0;
+	d->down_until = 0;
+	log_debug("event=connected dest=%s relay=%s tls=%s", d->key,
+	    smtp_conn_relay(c), smtp_conn_tls(c));
+	session_next(s);
+}
+
+static void
+session_done(void *arg, struct smtp_conn *c, struct smtp_client_msg *m)
+{
+	struct session *s = arg;
+	struct outbound_job *job = s->job;
+
+	(void)m;
+	s->job = NULL;
+	snprintf(job->relay, sizeof(job->relay), "%s", smtp_conn_relay(c));
+	snprintf(job->tls, sizeof(job->tls), "%s", smtp_conn_tls(c));
+	job_finish(job);
+	if (smtp_conn_usable(c)) {
+		session_next(s);
+		return;
+	}
+	smtp_conn_close(c);
+	s->conn = NULL;
+	session_end(s);
+}
+
+static void
+session_lost(void *arg, struct smtp_conn *c)
+{
+	struct session *s = arg;
+
+	(void)c;
+	s->conn = NULL;		/* freed by smtp_client.c */
+	session_end(s);
+}
+
+static const struct smtp_conn_ops session_ops = {
+	session_ready, session_done, session_lost,
+};
+
+static void
+session_connect(struct session *s, const struct sockaddr *sa, socklen_t len,
+    const char *name)
+{
+	const struct transport_conf *t = s->d->t;
+	struct smtp_conn_params p;
+
+	memset(&p, 0, sizeof(p));
+	p.lmtp = t->kind == TRANSPORT_LMTP;
+	p.helo = s->ob->cfg->hostname;
+	p.tls = t->tls;
+	p.no_tls = s->plaintext_retry;
+	p.auth_user = t->auth_user;
+	p.auth_password = t->auth_password;
+	p.connect_timeout = s->ob->cfg->out_connect_timeout;
+	p.tls_ctx = s->ob->tls_ctx;
+	s->conn = smtp_conn_open(s->ob->base, &p, sa, len, name, &session_ops, s);
+}
+
+/* The next address of the plan, or give up with the last failure. */
+static void
+session_try_next(struct session *s)
+{
+	struct mx_result *plan = s->plan;
+	const struct mx_host *h;
+
+	while (s->host_i < plan->n_hosts &&
+	    s->addr_i >= plan->hosts[s->host_i].n_addrs) {
+		s->host_i++;
+		s->addr_i = 0;
+	}
+	if (s->host_i == plan->n_hosts) {
+		session_give_up(s, &s->last_fail, true);
+		return;
+	}
+	h = &plan->hosts[s->host_i];
+	session_connect(s, (const struct sockaddr *)&h->addrs[s->addr_i],
+	    h->addrs[s->addr_i].ss_family == AF_INET6 ?
+	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in), h->name);
+}
+
+/* What a lookup that found no host means for the mail. */
+static void
+plan_failure(const struct session *s, const struct mx_result *plan,
+    struct deliver_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	if (plan->null_mx) {
+		res->status = DELIVER_PERMFAIL;
+		snprintf(res->code, sizeof(res->code), "5.1.10");
+	} else if (plan->loops) {
+		res->status = DELIVER_PERMFAIL;
+		snprintf(res->code, sizeof(res->code), "5.4.6");
+	} else if (plan->status == DNS_NOTFOUND) {
+		res->status = DELIVER_PERMFAIL;
+		snprintf(res->code, sizeof(res->code), "5.1.2");
+	} else {
+		res->status = DELIVER_TEMPFAIL;
+		snprintf(res->code, sizeof(res->code), "4.4.3");
+	}
+	snprintf(res->text, sizeof(res->text), "%s%s", plan->error[0] != '\0'
+	    ? plan->error : "no mail server found for ", plan->error[0] != '\0'
+	    ? "" : s->d->key);
+}
+
+static void
+session_plan_cb(void *arg, struct mx_result *plan)
+{
+	struct session *s = arg;
+	struct deliver_result res;
+
+	s->lookup = NULL;
+	s->plan = plan;
+	if (plan->status != DNS_OK || plan->null_mx || plan->loops ||
+	    plan->n_hosts == 0) {
+		plan_failure(s, plan, &res);
+		/* DNS trouble is not the hosts' fault: no back-off. */
+		session_give_up(s, &res, false);
+		return;
+	}
+	memset(&s->last_fail, 0, sizeof(s->last_fail));
+	s->last_fail.status = DELIVER_TEMPFAIL;
+	snprintf(s->last_fail.code, sizeof(s->last_fail.code), "4.4.1");
+	snprintf(s->last_fail.text, sizeof(s->last_fail.text),
+	    "no host of %s could be reached", s->d->key);
+	session_try_next(s);
+}
+
+/* An LMTP socket path as a one-host plan, reported from the loop. */
+static void
+session_unix_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	struct mx_result *plan = xcalloc(1, sizeof(*plan));
+	struct sockaddr_un *sun;
+
+	(void)fd;
+	(void)what;
+	plan->status = DNS_OK;
+	plan->hosts = xcalloc(1, sizeof(*plan->hosts));
+	plan->n_hosts = 1;
+	snprintf(plan->hosts[0].name, sizeof(plan->hosts[0].name), "%s",
+	    s->d->t->path);
+	plan->hosts[0].addrs = xcalloc(1, sizeof(*plan->hosts[0].addrs));
+	plan->hosts[0].n_addrs = 1;
+	sun = (struct sockaddr_un *)&plan->hosts[0].addrs[0];
+	sun->sun_family = AF_UNIX;
+	snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", s->d->t->path);
+	session_plan_cb(s, plan);
+}
+
+static void
+session_start(struct outbound *ob, struct dest *d)
+{
+	struct session *s = xcalloc(1, sizeof(*s));
+	const struct transport_conf *t = d->t;
+	unsigned port = t->kind == TRANSPORT_SMTP ? ob->cfg->smtp_port : t->port;
+
+	s->ob = ob;
+	s->d = d;
+	s->idle_timer = evtimer_new(ob->base, session_idle_cb, s);
+	s->next = d->sessions;
+	d->sessions = s;
+	d->n_sessions++;
+	d->n_setup++;
+	ob->n_sessions++;
+	if (t->kind == TRANSPORT_LMTP && t->path != NULL)
+		event_base_once(ob->base, -1, EV_TIMEOUT, session_unix_cb, s,
+		    &(struct timeval){ 0, 0 });
+	else if (t->kind == TRANSPORT_SMTP || t->mx)
+		s->lookup = mx_lookup_start(ob->res, ob->base,
+		    t->kind == TRANSPORT_SMTP ? d->nexthop : t->host,
+		    ob->cfg->hostname, port, OUTBOUND_DNS_TIMEOUT,
+		    session_plan_cb, s);
+	else
+		s->lookup = mx_lookup_host_start(ob->res, ob->base, t->host,
+		    port, OUTBOUND_DNS_TIMEOUT, session_plan_cb, s);
+}
+
+/* Give waiting jobs to idle connections, and open new ones as the
+ * limits allow (never more in setup than jobs waiting). */
+static void
+dest_kick(struct dest *d)
+{
+	struct outbound *ob = d->ob;
+	struct session *s;
+
+	for (s = d->sessions; s != NULL && d->head != NULL; s = s->next)
+		if (s->ready && s->job == NULL)
+			session_next(s);
+	while (d->n_waiting > d->n_setup &&
+	    d->n_sessions < ob->cfg->out_dest_concurrency &&
+	    ob->n_sessions < ob->cfg->out_max_connections)
+		session_start(ob, d);
+}
+
+void
+outbound_submit(struct outbound *ob, struct outbound_job *job)
+{
+	struct dest *d = dest_get(ob, job);
+	int64_t now = time(NULL);
+
+	job->next = NULL;
+	job->relay[0] = '\0';
+	snprintf(job->tls, sizeof(job->tls), "none");
+	if (d->down_until > now) {
+		/* Backed off: no connection until the destination's time. */
+		job_fill(job, &d->down_why);
+		event_base_once(ob->base, -1, EV_TIMEOUT, job_later_cb, job,
+		    &(struct timeval){ 0, 0 });
+		return;
+	}
+	if (d->tail != NULL)
+		d->tail->next = job;
+	else
+		d->head = job;
+	d->tail = job;
+	d->n_waiting++;
+	dest_kick(d);
+}
+
+void
+outbound_flush(struct outbound *ob)
+{
+	for (struct dest *d = ob->dests; d != NULL; d = d->next)
+		d->down_until = 0;
+}
+
+struct outbound *
+outbound_new(struct event_base *base, const struct config *cfg,
+    struct resolver *res, char *err, size_t errlen)
+{
+	struct outbound *ob = xcalloc(1, sizeof(*ob));
+
+	ob->base = base;
+	ob->cfg = cfg;
+	ob->res = res;
+	ob->tls_ctx = tls_client_ctx_new(err, errlen);
+	if (ob->tls_ctx == NULL) {
+		free(ob);
+		return NULL;
+	}
+	return ob;
+}
+
+void
+outbound_free(struct outbound *ob)
+{
+	struct dest *d, *dn;
+	struct session *s, *sn;
+
+	if (ob == NULL)
+		return;
+	for (d = ob->dests; d != NULL; d = dn) {
+		dn = d->next;
+		for (s = d->sessions; s != NULL; s = sn) {
+			sn = s->next;
+			smtp_conn_close(s->conn);
+			mx_lookup_cancel(s->lookup);
+			mx_result_free(s->plan);
+			event_free(s->idle_timer);
+			free(s);
+		}
+		free(d);
+	}
+	SSL_CTX_free(ob->tls_ctx);
+	free(ob);
+}
