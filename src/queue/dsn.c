@@ -6,6 +6,9 @@
  * (RFC 6522) with three parts: a human explanation, the
  * message/delivery-status fields (one per-message group, one group per
  * failed recipient) and the original header section as text/rfc822-headers.
+ * A delay warning (r->delayed) has the same shape: "Action: delayed",
+ * 4.x.x statuses and Will-Retry-Until (RFC 3464 2.3.3, 2.3.9), and a
+ * human part that says nothing needs to be done yet.
  * Trusts nothing it is given: reasons come from remote servers, addresses
  * and headers from the original sender.  Every value goes through
  * dsn_clean(): control characters (CR and LF above all) become spaces,
@@ -163,15 +166,17 @@ dsn_date(int64_t t, char *out, size_t outlen)
 	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-/* An enhanced status code 5.subject.detail (RFC 3463: 1-3 digits each),
- * else 5.0.0. */
+/* An enhanced status code class.subject.detail (RFC 3463: 1-3 digits
+ * each) of the report's class (5 in a bounce, 4 in a delay warning: RFC
+ * 3464 2.3.4), else class.0.0. */
 static const char *
-dsn_status(const char *s)
+dsn_status(const struct dsn_report *r, const char *s)
 {
+	const char *fallback = r->delayed ? "4.0.0" : "5.0.0";
 	size_t i, digits = 0, dots = 0;
 
-	if (s == NULL || s[0] != '5' || s[1] != '.')
-		return "5.0.0";
+	if (s == NULL || s[0] != fallback[0] || s[1] != '.')
+		return fallback;
 	for (i = 2; s[i] != '\0'; i++) {
 		if (s[i] >= '0' && s[i] <= '9' && digits < 3) {
 			digits++;
@@ -179,10 +184,10 @@ dsn_status(const char *s)
 			dots++;
 			digits = 0;
 		} else {
-			return "5.0.0";
+			return fallback;
 		}
 	}
-	return dots == 1 && digits > 0 ? s : "5.0.0";
+	return dots == 1 && digits > 0 ? s : fallback;
 }
 
 size_t
@@ -261,30 +266,70 @@ dsn_headers_part(const struct dsn_report *r, struct buf *out)
 	return rc;
 }
 
+/* The opening of the human part: what happened, in plain words. */
 static int
-dsn_human_part(const struct dsn_report *r, const char *arrival,
+dsn_human_intro(const struct dsn_report *r, const char *arrival,
     struct buf *out)
 {
-	size_t i;
+	char until[64];
 	int rc = 0;
 
 	rc |= buf_append_str(out, "This is the mail system at host ");
 	rc |= dsn_clean(out, r->hostname, 255, false);
+	if (!r->delayed) {
+		rc |= buf_append_str(out, ".\r\n\r\n"
+		    "I'm sorry to have to inform you that your message could "
+		    "not\r\nbe delivered to one or more recipients.  It was "
+		    "accepted on\r\n");
+		rc |= buf_printf(out, "%s with queue id ", arrival);
+		rc |= dsn_clean(out, r->queue_id, 64, false);
+		rc |= buf_append_str(out, ".\r\n\r\nFailed recipients:"
+		    "\r\n\r\n");
+		return rc;
+	}
 	rc |= buf_append_str(out, ".\r\n\r\n"
-	    "I'm sorry to have to inform you that your message could not\r\n"
-	    "be delivered to one or more recipients.  It was accepted on\r\n");
+	    "This is a warning only: your message has not been delivered yet\r\n"
+	    "to one or more recipients.  It was accepted on\r\n");
 	rc |= buf_printf(out, "%s with queue id ", arrival);
 	rc |= dsn_clean(out, r->queue_id, 64, false);
-	rc |= buf_append_str(out, ".\r\n\r\nFailed recipients:\r\n\r\n");
+	rc |= buf_append_str(out, ".\r\n\r\n"
+	    "You do not need to do anything: delivery will be retried");
+	if (r->retry_until > 0) {
+		dsn_date(r->retry_until, until, sizeof(until));
+		rc |= buf_printf(out, " until\r\n%s.  If it still fails by "
+		    "then, the\r\nmessage will be returned to you", until);
+	}
+	rc |= buf_append_str(out, ".\r\n");
+	rc |= buf_append_str(out, "\r\nDelayed recipients:\r\n\r\n");
+	return rc;
+}
+
+static int
+dsn_human_part(const struct dsn_report *r, const char *arrival,
+    struct buf *out)
+{
+	const char *reason;
+	size_t i;
+	int rc = 0;
+
+	rc |= dsn_human_intro(r, arrival, out);
 	for (i = 0; i < r->n_rcpts && rc == 0; i++) {
 		const struct dsn_rcpt *c = &r->rcpts[i];
 
+		reason = c->reason != NULL ? c->reason : r->delayed
+		    ? "delivery delayed" : "delivery failed";
 		rc |= buf_append_str(out, "<");
 		rc |= dsn_clean(out, c->addr, 512, true);
-		rc |= buf_printf(out, ">: %s\r\n    ", dsn_status(c->status));
-		rc |= dsn_clean(out, c->reason != NULL ? c->reason
-		    : "delivery failed", DSN_TEXT_MAX, true);
+		rc |= buf_printf(out, ">: %s\r\n    ",
+		    dsn_status(r, c->status));
+		rc |= dsn_clean(out, reason, DSN_TEXT_MAX, true);
 		rc |= buf_append_str(out, "\r\n");
+		/* "host NAME[IP] said: REPLY ..." already names both. */
+		if (c->diagnostic != NULL && strstr(reason, c->diagnostic)
+		    != NULL) {
+			rc |= buf_append_str(out, "\r\n");
+			continue;
+		}
 		if (c->remote_mta != NULL) {
 			rc |= buf_append_str(out, "    remote server: ");
 			rc |= dsn_clean(out, c->remote_mta, 255, false);
@@ -305,8 +350,11 @@ dsn_status_part(const struct dsn_report *r, const char *arrival,
     struct buf *out)
 {
 	struct buf addr;
+	char until[64];
 	size_t i;
 	int rc = 0;
+
+	dsn_date(r->retry_until, until, sizeof(until));
 
 	/* Per-message fields (RFC 3464 2.2). */
 	rc |= buf_append_str(out, "Reporting-MTA: dns; ");
@@ -323,8 +371,11 @@ dsn_status_part(const struct dsn_report *r, const char *arrival,
 		rc |= buf_append_str(out, "\r\nFinal-Recipient: ");
 		rc |= dsn_clean(out, addr.data, DSN_LINE_MAX - 20, false);
 		buf_free(&addr);
-		rc |= buf_printf(out, "\r\nAction: failed\r\nStatus: %s\r\n",
-		    dsn_status(c->status));
+		rc |= buf_printf(out, "\r\nAction: %s\r\nStatus: %s\r\n",
+		    r->delayed ? "delayed" : "failed", dsn_status(r, c->status));
+		/* RFC 3464 2.3.9: only in a delay warning. */
+		if (r->delayed && r->retry_until > 0)
+			rc |= buf_printf(out, "Will-Retry-Until: %s\r\n", until);
 		if (c->remote_mta != NULL) {
 			rc |= buf_append_str(out, "Remote-MTA: dns; ");
 			rc |= dsn_clean(out, c->remote_mta, 255, false);
@@ -387,8 +438,9 @@ dsn_compose(const struct dsn_report *r, struct buf *out)
 	rc |= dsn_clean(out, r->hostname, 255, false);
 	rc |= buf_append_str(out, " (Mail Delivery System)\r\nTo: <");
 	rc |= dsn_clean(out, r->to, 512, true);
-	rc |= buf_printf(out, ">\r\nSubject: Undelivered Mail Returned to "
-	    "Sender\r\nDate: %s\r\nMessage-ID: <", date);
+	rc |= buf_printf(out, ">\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <",
+	    r->delayed ? "Delayed Mail (still being retried)"
+	    : "Undelivered Mail Returned to Sender", date);
 	rc |= dsn_clean(out, r->unique, 64, false);
 	rc |= buf_append_str(out, ".dsn@");
 	rc |= dsn_clean(out, r->hostname, 255, false);

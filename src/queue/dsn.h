@@ -1,6 +1,8 @@
 /*
- * Delivery status notifications: the RFC 3464 report (a bounce) sent to
- * the envelope sender of accepted mail that could not be delivered.
+ * Delivery status notifications: the RFC 3464 report sent to the
+ * envelope sender of accepted mail that could not be delivered (a
+ * bounce, Action: failed) or has not been yet (a delay warning, Action:
+ * delayed).
  * Pure code, no I/O: the queue manager gathers the facts (bounce.c), this
  * turns them into a message.  Every input is untrusted text (reply texts
  * of remote servers, addresses, the original header section) and is
@@ -9,6 +11,7 @@
 #ifndef DECORUM_QUEUE_DSN_H
 #define DECORUM_QUEUE_DSN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,10 +24,11 @@ struct buf;
 /* Hard limit on a line of the report, CRLF not counted (RFC 5322 2.1.1). */
 #define DSN_LINE_MAX		998
 
-/* One failed recipient. */
+/* One failed (or, in a delay warning, delayed) recipient. */
 struct dsn_rcpt {
 	const char *addr;		/* as in the envelope */
-	const char *status;		/* enhanced status "5.x.y" (RFC 3463) */
+	const char *status;		/* enhanced status "5.x.y" (RFC 3463),
+					 * "4.x.y" in a delay warning */
 	const char *reason;		/* human text, or NULL */
 	const char *remote_mta;		/* host name of the peer, or NULL */
 	const char *diagnostic;		/* its SMTP reply "550 ...", or NULL */
@@ -42,6 +46,9 @@ struct dsn_report {
 	size_t n_rcpts;
 	const char *headers;		/* original header section, may be NULL */
 	size_t headers_len;
+	bool delayed;			/* a delay warning, not a bounce */
+	int64_t retry_until;		/* delayed: when the queue gives up
+					 * (0: not said) */
 };
 
 /*

@@ -2,7 +2,8 @@
  * The RFC 3464 report: its fields, one block per failed recipient, the
  * original header section, and its invariants (CRLF only, lines of at
  * most 998 octets, the boundary only where it belongs) under hostile
- * reasons, addresses and headers.
+ * reasons, addresses and headers; the delay warning (Action: delayed)
+ * read back group by group from its message/delivery-status part.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -122,6 +123,80 @@ check_invariants(const struct buf *b)
 	assert_int_equal(count(b->data, delim), 4);
 }
 
+/*
+ * The message/delivery-status part read back as RFC 3464 2.1 says:
+ * groups of "Name: value" lines separated by an empty line, the first
+ * group per message, then one per recipient.
+ */
+#define GROUPS_MAX	8
+#define FIELDS_MAX	16
+
+struct field {
+	char name[64];
+	char value[1024];
+};
+
+struct group {
+	struct field f[FIELDS_MAX];
+	size_t n;
+};
+
+static size_t
+status_groups(const struct buf *b, struct group *g)
+{
+	static const char start[] = "Content-Type: message/delivery-status"
+	    "\r\n\r\n";
+	const char *p = strstr(b->data, start), *end, *nl, *colon;
+	size_t n = 0, len;
+
+	assert_non_null(p);
+	p += strlen(start);
+	end = strstr(p, "\r\n--=_");	/* the next boundary delimiter */
+	assert_non_null(end);
+	memset(g, 0, GROUPS_MAX * sizeof(*g));
+	while (p < end) {
+		nl = strstr(p, "\r\n");
+		assert_non_null(nl);
+		if (nl == p) {			/* empty line: next group */
+			assert_true(g[n].n > 0);
+			n++;
+			assert_true(n < GROUPS_MAX);
+			p += 2;
+			continue;
+		}
+		/* No folded lines in what we write. */
+		assert_true(*p != ' ' && *p != '\t');
+		colon = memchr(p, ':', (size_t)(nl - p));
+		assert_non_null(colon);
+		assert_true(colon + 1 < nl && colon[1] == ' ');
+		assert_true(g[n].n < FIELDS_MAX);
+		len = (size_t)(colon - p);
+		assert_true(len < sizeof(g[n].f[0].name));
+		memcpy(g[n].f[g[n].n].name, p, len);
+		len = (size_t)(nl - colon - 2);
+		assert_true(len < sizeof(g[n].f[0].value));
+		memcpy(g[n].f[g[n].n].value, colon + 2, len);
+		g[n].n++;
+		p = nl + 2;
+	}
+	return g[n].n > 0 ? n + 1 : n;
+}
+
+/* The value of the one field called name in g, or NULL. */
+static const char *
+field(const struct group *g, const char *name)
+{
+	const char *v = NULL;
+	size_t i;
+
+	for (i = 0; i < g->n; i++)
+		if (strcmp(g->f[i].name, name) == 0) {
+			assert_null(v);		/* never twice */
+			v = g->f[i].value;
+		}
+	return v;
+}
+
 static void
 test_fields(void **state)
 {
@@ -155,6 +230,9 @@ test_fields(void **state)
 	assert_true(has_line(&b, "Status: 5.1.1"));
 	assert_null(strstr(b.data, "Remote-MTA"));
 	assert_null(strstr(b.data, "Diagnostic-Code"));
+	/* RFC 3464 2.3.9: MUST NOT appear in a report other than delayed. */
+	assert_null(strstr(b.data, "Will-Retry-Until"));
+	assert_null(strstr(b.data, "delayed"));
 	assert_true(has_line(&b, "Subject: lunch?"));
 	assert_true(has_line(&b, "<bob@example.test>: 5.1.1"));
 	assert_non_null(strstr(b.data, "no such user: bob"));
@@ -189,6 +267,119 @@ test_two_recipients_remote(void **state)
 	/* Recipient groups are separated by an empty line (RFC 3464 2.1). */
 	assert_non_null(strstr(b.data, "\r\n\r\nFinal-Recipient: rfc822; "
 	    "carol@example.org"));
+	buf_free(&b);
+}
+
+/* A delay warning: same shape, Action delayed, 4.x.x, Will-Retry-Until. */
+static void
+test_delayed(void **state)
+{
+	struct dsn_rcpt rc[3] = {
+		{ "bob@example.test", "4.4.1", "host mx.example.test[192.0.2.7] "
+		    "said: 451 4.4.1 try later (in reply to RCPT TO)",
+		    "mx.example.test", "451 4.4.1 try later" },
+		{ "carol@example.org", NULL, NULL, NULL, NULL },
+		{ "dave@example.org", "5.1.1", "connect to mx: refused", NULL,
+		    NULL },
+	};
+	struct group g[GROUPS_MAX];
+	struct dsn_report r;
+	struct buf b;
+
+	(void)state;
+	report_init(&r, rc, 3);
+	r.delayed = true;
+	r.retry_until = 1700432000;	/* Sun, 19 Nov 2023 22:13:20 */
+	assert_int_equal(dsn_compose(&r, &b), 0);
+	check_invariants(&b);
+	assert_true(has_line(&b, "Subject: Delayed Mail (still being retried)"));
+	assert_true(has_line(&b, "Auto-Submitted: auto-replied"));
+	assert_true(has_line(&b, "To: <alice@example.test>"));
+	assert_null(strstr(b.data, "Undelivered Mail Returned"));
+	assert_null(strstr(b.data, "could not\r\nbe delivered"));
+	/* The human part: not delivered yet, nothing to do, until when. */
+	assert_non_null(strstr(b.data, "has not been delivered yet"));
+	assert_non_null(strstr(b.data, "You do not need to do anything: "
+	    "delivery will be retried until\r\n"
+	    "Sun, 19 Nov 2023 22:13:20 +0000.  If it still fails"));
+	assert_true(has_line(&b, "Delayed recipients:"));
+	assert_true(has_line(&b, "<bob@example.test>: 4.4.1"));
+	assert_true(has_line(&b, "<carol@example.org>: 4.0.0"));
+	assert_true(has_line(&b, "    delivery delayed"));
+	/* The reason names the server and its reply: not said twice. */
+	assert_null(strstr(b.data, "remote server: "));
+
+	assert_int_equal(status_groups(&b, g), 4);
+	assert_string_equal(field(&g[0], "Reporting-MTA"),
+	    "dns; mx.example.test");
+	assert_string_equal(field(&g[0], "Arrival-Date"),
+	    "Tue, 14 Nov 2023 22:13:20 +0000");
+	assert_null(field(&g[0], "Action"));
+	assert_string_equal(field(&g[1], "Final-Recipient"),
+	    "rfc822; bob@example.test");
+	assert_string_equal(field(&g[1], "Action"), "delayed");
+	assert_string_equal(field(&g[1], "Status"), "4.4.1");
+	assert_string_equal(field(&g[1], "Will-Retry-Until"),
+	    "Sun, 19 Nov 2023 22:13:20 +0000");
+	assert_string_equal(field(&g[1], "Remote-MTA"), "dns; mx.example.test");
+	assert_string_equal(field(&g[1], "Diagnostic-Code"),
+	    "smtp; 451 4.4.1 try later");
+	assert_int_equal(g[1].n, 6);
+	assert_string_equal(field(&g[2], "Final-Recipient"),
+	    "rfc822; carol@example.org");
+	assert_string_equal(field(&g[2], "Action"), "delayed");
+	assert_string_equal(field(&g[2], "Status"), "4.0.0");
+	assert_null(field(&g[2], "Remote-MTA"));
+	assert_null(field(&g[2], "Diagnostic-Code"));
+	assert_int_equal(g[2].n, 4);
+	/* A permanent code has no place in a delay warning. */
+	assert_string_equal(field(&g[3], "Status"), "4.0.0");
+	assert_string_equal(field(&g[3], "Action"), "delayed");
+	buf_free(&b);
+
+	/* Give-up time unknown: no Will-Retry-Until, no date promised. */
+	r.retry_until = 0;
+	assert_int_equal(dsn_compose(&r, &b), 0);
+	check_invariants(&b);
+	assert_int_equal(status_groups(&b, g), 4);
+	assert_null(field(&g[1], "Will-Retry-Until"));
+	assert_string_equal(field(&g[1], "Action"), "delayed");
+	assert_null(strstr(b.data, "retried until"));
+	assert_true(has_line(&b, "You do not need to do anything: delivery "
+	    "will be retried."));
+	buf_free(&b);
+}
+
+/* The bounce read back the same way: the groups a parser sees. */
+static void
+test_failed_groups(void **state)
+{
+	struct dsn_rcpt rc[2] = {
+		{ "bob@example.test", "5.1.1", "no such user", NULL, NULL },
+		{ "carol@example.org", "4.4.1", "refused", "mx.example.org",
+		    "550 5.7.1 go away" },
+	};
+	struct group g[GROUPS_MAX];
+	struct dsn_report r;
+	struct buf b;
+
+	(void)state;
+	report_init(&r, rc, 2);
+	r.retry_until = 1700432000;	/* ignored: not a delay warning */
+	assert_int_equal(dsn_compose(&r, &b), 0);
+	assert_int_equal(status_groups(&b, g), 3);
+	assert_string_equal(field(&g[0], "X-Decorum-Queue-ID"),
+	    "0ABCDEFGHIJKLMNOP");
+	assert_string_equal(field(&g[1], "Action"), "failed");
+	assert_string_equal(field(&g[1], "Status"), "5.1.1");
+	assert_null(field(&g[1], "Will-Retry-Until"));
+	assert_string_equal(field(&g[2], "Status"), "5.0.0");
+	assert_string_equal(field(&g[2], "Remote-MTA"), "dns; mx.example.org");
+	assert_string_equal(field(&g[2], "Diagnostic-Code"),
+	    "smtp; 550 5.7.1 go away");
+	/* The reason does not hold the reply: both are shown. */
+	assert_true(has_line(&b, "    remote server: mx.example.org"));
+	assert_true(has_line(&b, "    reply: 550 5.7.1 go away"));
 	buf_free(&b);
 }
 
@@ -386,10 +577,15 @@ test_fuzz(void **state)
 		r.headers = hdr;
 		r.headers_len = len;
 		r.to = addr[0][0] != '\0' ? addr[0] : "x@example.test";
+		r.delayed = iter % 2 == 1;
+		r.retry_until = iter % 4 == 1 ? 0 : (int64_t)seed;
 		assert_int_equal(dsn_compose(&r, &b), 0);
 		check_invariants(&b);
-		assert_int_equal(count(b.data, "\r\nAction: failed\r\n"),
+		assert_int_equal(count(b.data, r.delayed ?
+		    "\r\nAction: delayed\r\n" : "\r\nAction: failed\r\n"),
 		    1 + iter % 3);
+		assert_int_equal(count(b.data, "\r\nWill-Retry-Until: "),
+		    iter % 4 == 3 ? 1 + iter % 3 : 0);
 		buf_free(&b);
 	}
 }
@@ -400,6 +596,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_two_recipients_remote),
+		cmocka_unit_test(test_delayed),
+		cmocka_unit_test(test_failed_groups),
 		cmocka_unit_test(test_injection),
 		cmocka_unit_test(test_utf8_address),
 		cmocka_unit_test(test_status_codes),
