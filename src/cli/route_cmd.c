@@ -29,6 +29,7 @@
 #include "dns/resolver.h"
 #include "route/domains.h"
 #include "route/route.h"
+#include "route/transport.h"
 
 /* The whole MX plan of one domain, seconds; below the CLI's own
  * patience in scripts. */
@@ -148,7 +149,9 @@ route_mx_all(const struct config *cfg, const struct route_result *r)
 		const char *dom = r->dests[i].domain;
 		bool dup = false;
 
-		if (r->dests[i].kind != ROUTE_REMOTE)
+		if (r->dests[i].kind != ROUTE_REMOTE ||
+		    transport_lookup(cfg, r->dests[i].local, dom,
+		    false)->kind != TRANSPORT_SMTP)
 			continue;
 		for (size_t k = 0; k < n_seen; k++)
 			dup = dup || mx_name_equal(seen[k], dom);
@@ -172,12 +175,21 @@ route_print(const struct config *cfg, const char *addr,
 	for (size_t i = 0; i < r->n_dests; i++) {
 		const struct route_dest *d = &r->dests[i];
 
-		if (d->kind == ROUTE_LOCAL)
+		const struct transport_conf *t = transport_lookup(cfg,
+		    d->local, d->domain, d->kind == ROUTE_LOCAL);
+
+		if (t->kind == TRANSPORT_MAILDIR)
 			printf("mailbox: %s/%s/%s/\n", cfg->mailboxes,
 			    d->domain, d->local);
-		else
+		else if (d->kind == ROUTE_LOCAL)
+			printf("mailbox: %s@%s via %s (transports: %s)\n",
+			    d->local, d->domain, t->via, t->match);
+		else if (t->kind == TRANSPORT_SMTP)
 			printf("remote: %s@%s (SMTP to the MX of %s)\n",
 			    d->local, d->domain, d->domain);
+		else
+			printf("remote: %s@%s via %s (transports: %s)\n",
+			    d->local, d->domain, t->via, t->match);
 	}
 	if (r->kind == ROUTE_REMOTE)
 		printf("relay: only for clients in relay_networks and "
