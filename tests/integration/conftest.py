@@ -28,10 +28,21 @@ Run:  DECORUM_BUILD=/path/to/builddir /usr/bin/python3 -m pytest -q tests/integr
 - TLS client helpers for smtpraw.Smtp: client_context(), starttls(),
   implicit(), auth_plain_b64(), and tls_session() (an EHLO'd TLS session
   on one of tls_mta's listeners, logged in when asked).
+- Outbound delivery (issue 4): `mx_port` (one port number free on every
+  address of MX_HOSTS), `remote_mx` (a factory of remotemx.RemoteMX on
+  127.0.0.x:mx_port; at teardown each is stopped and any error inside its
+  hooks fails the test), `outbound_mta` (mta() with relay_networks
+  127.0.0.0/8 and delivery.smtp_port = mx_port), `dovecot` (a factory of
+  started lmtpserver.Dovecot instances, stopped at teardown), and the
+  helpers add_mx(), submit() and the report readers parse_report(),
+  report_groups().
 """
 
 import base64
+import email
+import email.policy
 import os
+import re
 import shutil
 import ssl
 import tempfile
@@ -39,8 +50,10 @@ import tempfile
 import pytest
 
 from dnsstub import DnsStub
+from lmtpserver import Dovecot
 from mtaproc import HOSTNAME, Mta, make_cert
-from smtpraw import Smtp, check
+from remotemx import RemoteMX, free_port_on
+from smtpraw import Smtp, check, queue_id
 
 HELO = "client.example.org"
 
@@ -239,3 +252,123 @@ def tls_session(m, where="mx_starttls", login=None, password=None):
 
 def b64(text):
     return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+# -- outbound delivery (issue 4) ------------------------------------------
+
+# Loopback addresses the fake MX hosts may use; all share mx_port.
+MX_HOSTS = ("127.0.0.21", "127.0.0.22", "127.0.0.23", "127.0.0.24",
+            "127.0.0.30", "127.0.0.31")
+
+
+@pytest.fixture
+def mx_port():
+    return free_port_on(MX_HOSTS)
+
+
+@pytest.fixture
+def remote_mx(mx_port):
+    made = []
+
+    def factory(host="127.0.0.21", **options):
+        assert host in MX_HOSTS, host
+        mx = RemoteMX(host, mx_port, **options)
+        mx.start()
+        made.append(mx)
+        return mx
+
+    yield factory
+    problems = []
+    for mx in made:
+        mx.stop()
+        problems += ["fake MX %s: %s" % (mx.host, e) for e in mx.errors]
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def outbound_mta(mta, mx_port):
+    """mta() that relays for 127.0.0.0/8 and sends to the fake MX port.
+    delivery: extra keys of the delivery group; conf: more config."""
+    def factory(delivery=None, conf="", **options):
+        keys = dict(smtp_port=mx_port, connect_timeout=5)
+        keys.update(delivery or {})
+        extra = "delivery = { %s };\n" % " ".join(
+            "%s = %d;" % kv for kv in keys.items())
+        options.setdefault("relay_networks", ("127.0.0.0/8",))
+        return mta(extra_conf=extra + conf, **options)
+    return factory
+
+
+@pytest.fixture
+def dovecot(workdir):
+    made = []
+
+    def factory():
+        d = Dovecot(os.path.join(workdir, "dovecot%d" % len(made)))
+        made.append(d)
+        return d.start()
+
+    yield factory
+    for d in made:
+        d.stop()
+
+
+def add_mx(dns, domain, hosts, pref=10):
+    """MX records for domain: one host mxN.DOMAIN per address in hosts,
+    preferences pref, pref+10, ... in that order.  Returns the names."""
+    names = []
+    for i, ip in enumerate(hosts):
+        name = "mx%d.%s" % (i + 1, domain)
+        dns.zone.add(domain, "MX", (pref + 10 * i, name))
+        dns.zone.add(name, "A", ip)
+        names.append(name)
+    return names
+
+
+def compose(subject="outbound", body=b"hello\r\n", sender="x@example.org",
+            to="rcpt@remote.example", extra=b""):
+    """A small message (CRLF, not dot-stuffed) as bytes."""
+    return (b"From: <%s>\r\nTo: <%s>\r\nSubject: %s\r\n"
+            b"Message-ID: <%s@example.org>\r\n%s\r\n"
+            % (sender.encode(), to.encode(), subject.encode(),
+               re.sub(r"\W", "", subject).encode() or b"m", extra) + body)
+
+
+def dot_stuff(msg):
+    return re.sub(rb"(^|\r\n)\.", rb"\1..", msg)
+
+
+def submit(m, sender, rcpts, msg=None, params="", helo=HELO):
+    """One transaction on m's plaintext listener; returns (queue id, the
+    message as given, unstuffed).  sender "" is the null sender."""
+    if msg is None:
+        msg = compose(sender=sender or "nobody@example.org", to=rcpts[0])
+    with Smtp(m.port) as s:
+        s.ehlo(helo)
+        s.mail(sender, params)
+        for r in rcpts:
+            s.rcpt(r)
+        s.expect("DATA", 354)
+        s.send(dot_stuff(msg) + b".\r\n")
+        qid = queue_id(s.reply())
+        s.expect("QUIT", 221)
+    return qid, msg
+
+
+def parse_report(raw):
+    """A delivered report (Maildir file, LF) as an email.message.Message,
+    checked to be an RFC 3464 multipart/report."""
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    assert msg.get_content_type() == "multipart/report", raw[:600]
+    assert msg.get_param("report-type") == "delivery-status", raw[:600]
+    return msg
+
+
+def report_groups(report):
+    """The message/delivery-status part: [per-message fields, then one
+    dict per recipient]."""
+    parts = [p for p in report.walk()
+             if p.get_content_type() == "message/delivery-status"]
+    assert len(parts) == 1, [p.get_content_type() for p in report.walk()]
+    return [dict(g.items()) for g in parts[0].get_payload()]

@@ -162,7 +162,8 @@ class Mta:
                            max_errors=5, max_connections=50,
                            max_connections_per_ip=10, timeout_command=3,
                            timeout_data=3, retry_min=1, retry_max=2,
-                           lifetime=60)
+                           lifetime=60, delay_warning=None)
+        # delay_warning (queue group) is written only when given.
         self.limits.update(limits)
         for d in (self.spool, self.state, self.domains, self.mailboxes):
             os.makedirs(d, exist_ok=True)
@@ -203,11 +204,13 @@ max_errors = {max_errors};
 max_connections = {max_connections};
 max_connections_per_ip = {max_connections_per_ip};
 timeouts = {{ command = {timeout_command}; data = {timeout_data}; }};
-queue = {{ retry_min = {retry_min}; retry_max = {retry_max}; lifetime = {lifetime}; }};
+queue = {{ retry_min = {retry_min}; retry_max = {retry_max}; lifetime = {lifetime};{warn} }};
 """.format(host=HOSTNAME, spool=self.spool, state=self.state,
            domains=self.domains, mail=self.mailboxes, dom=DOMAIN,
            relay=", ".join('"%s"' % n for n in relay_networks),
-           listen=",\n".join(listen), ns=self.dns.nameserver, **lim)
+           listen=",\n".join(listen), ns=self.dns.nameserver,
+           warn="" if lim["delay_warning"] is None
+           else " delay_warning = %d;" % lim["delay_warning"], **lim)
         if user:
             text += 'user = "%s";\n' % user
         text += self._tls_conf()
@@ -406,6 +409,22 @@ queue = {{ retry_min = {retry_min}; retry_max = {retry_max}; lifetime = {lifetim
                 out.append(fields)
         return out
 
+    def events(self, event, **fields):
+        """Log events named event whose fields equal every given one."""
+        return [e for e in self.log_events(event)
+                if all(e.get(k) == v for k, v in fields.items())]
+
+    def wait_event(self, event, timeout=10.0, n=1, **fields):
+        """Waits for n events as events() finds them; returns them all."""
+        def found():
+            got = self.events(event, **fields)
+            return got if len(got) >= n else None
+        try:
+            return wait_until(found, timeout, what="%d event=%s %r"
+                              % (n, event, fields))
+        except AssertionError as e:
+            raise AssertionError("%s; log:\n%s" % (e, self.log()[-3000:]))
+
     def wait_log(self, pred_or_regex, timeout=10.0):
         if isinstance(pred_or_regex, str):
             rx = re.compile(pred_or_regex)
@@ -477,6 +496,13 @@ queue = {{ retry_min = {retry_min}; retry_max = {retry_max}; lifetime = {lifetim
         return subprocess.run([self.decorum, "-c", self.conf] + list(args),
                               input=input, capture_output=True, text=True,
                               timeout=timeout, env=env)
+
+    def flush(self):
+        """`decorum -c CONF queue flush`: every queued message due now."""
+        r = self.cli("queue", "flush")
+        assert r.returncode == 0, ("queue flush", r.returncode, r.stdout,
+                                   r.stderr)
+        return r
 
 
 def _conf_value(v):
