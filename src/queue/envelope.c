@@ -154,6 +154,14 @@ apply_status(struct queue_file *qf, char type, const char *arg, size_t len)
 	struct rcpt_status *st;
 	int64_t t;
 
+	/* The one per-message status record: no recipient number.  A time
+	 * of 0 would read as "not warned", so it is no N record at all. */
+	if (type == 'N') {
+		if (parse_num(arg, len, &t) < 0 || t == 0)
+			return -1;
+		qf->warned = t;
+		return 0;
+	}
 	if (parse_rcpt_num(qf, arg, len, &n, &rest, &restlen) < 0)
 		return -1;
 	st = &qf->st[n];

@@ -20,6 +20,8 @@
  *   K <n>                      recipient n finished: every copy delivered
  *   F <n> <code> <text>        recipient n failed permanently
  *   W <n> <next try> <text>    recipient n deferred until <next try>
+ *   N <unix time>              a delay warning was queued at that time
+ *                              (one per message; none for a bounce)
  */
 #ifndef DECORUM_QUEUE_ENVELOPE_H
 #define DECORUM_QUEUE_ENVELOPE_H
@@ -51,6 +53,8 @@ struct queue_file {
 	struct rcpt_status *st;		/* env.n_rcpts entries */
 	char **delivered;		/* mailboxes with a D record */
 	size_t n_delivered;
+	int64_t warned;			/* last N record: when the delay warning
+					 * was queued; 0 when none */
 	bool torn;			/* an incomplete last line was ignored */
 	unsigned bad_records;		/* unreadable status lines ignored */
 };

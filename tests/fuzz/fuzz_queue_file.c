@@ -11,7 +11,10 @@
  *    hold no CR) and reading that again gives the same envelope, with no
  *    status records, nothing torn and nothing bad;
  *  - envelope_copy() is deep and equal; envelope_clean_text() leaves no
- *    control character in an F/W text.
+ *    control character in an F/W text;
+ *  - a delay warning time (N record) is never negative, and appending
+ *    one more "N <t>" line to a file that parsed whole (not torn) sets
+ *    warned to t and changes nothing else.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -68,7 +71,7 @@ check_parsed(const struct queue_file *qf)
 	pending = queue_file_count(qf, RCPT_PENDING);
 	done = queue_file_count(qf, RCPT_DONE);
 	failed = queue_file_count(qf, RCPT_FAILED);
-	if (pending + done + failed != env->n_rcpts)
+	if (pending + done + failed != env->n_rcpts || qf->warned < 0)
 		abort();
 	for (size_t i = 0; i < env->n_rcpts; i++) {
 		char clean[QUEUE_STATUS_TEXT_MAX + 1];
@@ -104,12 +107,44 @@ check_round_trip(const struct queue_file *qf)
 			abort();
 		check_same(&qf->env, &again.env);
 		if (again.torn || again.bad_records != 0 ||
-		    again.n_delivered != 0 ||
+		    again.n_delivered != 0 || again.warned != 0 ||
 		    queue_file_count(&again, RCPT_PENDING) != again.env.n_rcpts)
 			abort();
 		queue_file_free(&again);
 	}
 	buf_free(&out);
+}
+
+/* The same file with "N 1234567890" appended: only warned differs. */
+static void
+check_append_warning(const uint8_t *data, size_t size,
+    const struct queue_file *qf)
+{
+	static const char rec[] = "N 1234567890\n";
+	struct queue_file again;
+	char err[128], *text;
+
+	if (qf->torn)
+		return;		/* the record would join the torn line */
+	text = malloc(size + sizeof(rec));
+	if (text == NULL)
+		abort();
+	memcpy(text, data, size);
+	memcpy(text + size, rec, sizeof(rec) - 1);
+	if (queue_file_parse(text, size + sizeof(rec) - 1, &again, err,
+	    sizeof(err)) != 0 || again.warned != 1234567890 || again.torn ||
+	    again.bad_records != qf->bad_records ||
+	    again.n_delivered != qf->n_delivered)
+		abort();
+	check_same(&qf->env, &again.env);
+	for (size_t i = 0; i < qf->env.n_rcpts; i++)
+		if (again.st[i].state != qf->st[i].state ||
+		    again.st[i].attempts != qf->st[i].attempts ||
+		    again.st[i].next_try != qf->st[i].next_try ||
+		    !str_eq(again.st[i].text, qf->st[i].text))
+			abort();
+	queue_file_free(&again);
+	free(text);
 }
 
 int
@@ -126,6 +161,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		check_parsed(&qf);
 		check_round_trip(&qf);
+		check_append_warning(data, size, &qf);
 	}
 	queue_file_free(&qf);
 	queue_file_free(&qf);	/* documented safe twice */
