@@ -1,23 +1,29 @@
 /*
- * Turning a finished message with failed recipients into one queued
- * RFC 3464 report (see bounce.h).
+ * Turning a message into one queued RFC 3464 report (see bounce.h): the
+ * bounce of a finished message with failed recipients, or the delay
+ * warning of one whose recipients are still being retried.
  *
  * Called by attempt.c in a queue manager worker thread, after the
  * message's last status record is durable.  Reads at most DSN_HEADERS_MAX
  * octets of the original data (its header section), composes the report
  * with dsn_compose() and commits it with spool_writer_commit_now(): only
  * when that returns 0 is the report on disk, and only then may the caller
- * remove the original.  The report's envelope sender is <> (RFC 5321
- * 4.5.5: no bounce of a bounce); its recipient is the original sender,
- * or the postmaster when that was <> (never <>: DESIGN.md).
+ * remove the original (or, for a warning, append its N record).  The
+ * report's envelope sender is <> (RFC 5321 4.5.5: no bounce of a bounce);
+ * its recipient is the original sender, or for a bounce the postmaster
+ * when that was <> (never <>: DESIGN.md).  A message from <> gets no
+ * delay warning at all: it is a report itself.
  * Trusts: the parsed queue file (values already free of CR/LF); the data
- * and F texts are cleaned by dsn.c.
- * Limits: the remote MTA and its reply are not in F records yet, so the
- * report has Remote-MTA/Diagnostic-Code only when the text holds them.
+ * and F/W texts are cleaned by dsn.c.  A remote failure text ("host
+ * NAME[IP] said: REPLY (in reply to CMD)", written by the SMTP and LMTP
+ * clients) gives Remote-MTA and Diagnostic-Code; REPLY is the remote
+ * server's word, so only its shape is checked (a three-digit code first)
+ * and dsn.c cleans it like any text.
  */
 #include "queue/bounce.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,28 +75,157 @@ bounce_has_8bit(const char *s)
 	return false;
 }
 
-/* The failed recipients as report entries; F text is "code text". */
+static bool
+bounce_host_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
+}
+
+static bool
+bounce_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* bounce_parse_remote() on the form at the very start of t; writes mta
+ * and diag only when it returns true. */
+static bool
+bounce_parse_form(const char *t, char *mta, size_t mtalen, char *diag,
+    size_t diaglen)
+{
+	static const char tail[] = " (in reply to ";
+	const char *name, *p, *reply, *end, *q;
+	size_t n;
+
+	if (strncmp(t, "host ", 5) != 0)
+		return false;
+	name = t + 5;
+	for (n = 0; bounce_host_char(name[n]); n++)
+		;
+	if (n == 0 || n > BOUNCE_MTA_MAX || n >= mtalen || name[n] != '[')
+		return false;
+	/* [IP], or [PATH] for a unix socket: anything printable but the
+	 * brackets and spaces. */
+	for (p = name + n + 1; *p != ']'; p++)
+		if (*p == '\0' || *p == '[' || (unsigned char)*p <= ' ' ||
+		    *p == 0x7f)
+			return false;
+	if (p == name + n + 1)
+		return false;
+	p++;
+	if (*p == ':') {		/* [IP]:PORT */
+		for (q = ++p; bounce_digit(*p) && p - q < 5; p++)
+			;
+		if (p == q || bounce_digit(*p))
+			return false;
+	}
+	if (strncmp(p, " said: ", 7) != 0)
+		return false;
+	reply = p + 7;
+	/* RFC 5321 4.2: Reply-code, then SP, "-" or the end. */
+	if (reply[0] < '2' || reply[0] > '5' || !bounce_digit(reply[1]) ||
+	    !bounce_digit(reply[2]) || (reply[3] != ' ' && reply[3] != '-' &&
+	    reply[3] != '\0'))
+		return false;
+	end = reply + strlen(reply);
+	/* The last " (in reply to CMD)", when it closes the text: the reply
+	 * itself may hold anything, including that phrase. */
+	for (p = NULL, q = reply; (q = strstr(q, tail)) != NULL; q++)
+		p = q;
+	if (p != NULL && end[-1] == ')' && strcspn(p + sizeof(tail) - 1,
+	    "()") == (size_t)(end - 1 - (p + sizeof(tail) - 1)))
+		end = p;
+	while (end > reply && end[-1] == ' ')
+		end--;
+	memcpy(mta, name, n);
+	mta[n] = '\0';
+	n = (size_t)(end - reply);
+	if (n >= diaglen)
+		n = diaglen - 1;
+	memcpy(diag, reply, n);
+	diag[n] = '\0';
+	return true;
+}
+
+bool
+bounce_parse_remote(const char *text, char *mta, size_t mtalen, char *diag,
+    size_t diaglen)
+{
+	/* attempt.c: "queue lifetime expired, last error: TEXT". */
+	static const char last[] = ", last error: ";
+	const char *p;
+
+	if (mta == NULL || diag == NULL || mtalen == 0 || diaglen == 0)
+		return false;
+	mta[0] = diag[0] = '\0';
+	if (text == NULL)
+		return false;
+	if (bounce_parse_form(text, mta, mtalen, diag, diaglen))
+		return true;
+	p = strstr(text, last);
+	return p != NULL && bounce_parse_form(p + sizeof(last) - 1, mta,
+	    mtalen, diag, diaglen);
+}
+
+/* What a report entry points into: freed by bounce_items_free(). */
+struct bounce_item {
+	char *code;
+	char *mta;
+	char *diag;
+};
+
+static void
+bounce_items_free(struct bounce_item *it, size_t n)
+{
+	size_t i;
+
+	for (i = 0; it != NULL && i < n; i++) {
+		free(it[i].code);
+		free(it[i].mta);
+		free(it[i].diag);
+	}
+	free(it);
+}
+
+/*
+ * The recipients in state want as report entries.  Their text, from the
+ * last F or W record, is "CODE TEXT"; without one, dsn.c uses the
+ * report's default status and reason.
+ */
 static struct dsn_rcpt *
-bounce_rcpts(const struct queue_file *qf, char ***codes, size_t *n)
+bounce_rcpts(const struct queue_file *qf, enum rcpt_state want,
+    struct bounce_item **items, size_t *n)
 {
 	struct dsn_rcpt *r = xcalloc(qf->env.n_rcpts, sizeof(*r));
+	struct bounce_item *it = xcalloc(qf->env.n_rcpts, sizeof(*it));
+	char mta[BOUNCE_MTA_MAX + 1], diag[DSN_TEXT_MAX + 1];
 	const char *text, *sp;
 	size_t i;
 
-	*codes = xcalloc(qf->env.n_rcpts, sizeof(**codes));
 	*n = 0;
-	for (i = 0; i < qf->env.n_rcpts; i++) {
-		if (qf->st[i].state != RCPT_FAILED)
+	for (i = 0; i < qf->env.n_rcpts && qf->st != NULL; i++) {
+		if (qf->st[i].state != want)
 			continue;
-		text = qf->st[i].text != NULL ? qf->st[i].text : "";
-		sp = strchr(text, ' ');
-		(*codes)[*n] = sp != NULL ? xstrndup(text, (size_t)(sp - text))
-		    : xstrdup(text);
 		r[*n].addr = qf->env.rcpts[i].addr;
-		r[*n].status = (*codes)[*n];
-		r[*n].reason = sp != NULL ? sp + 1 : "delivery failed";
+		text = qf->st[i].text;
+		if (text != NULL) {
+			sp = strchr(text, ' ');
+			it[*n].code = sp != NULL ? xstrndup(text,
+			    (size_t)(sp - text)) : xstrdup(text);
+			r[*n].status = it[*n].code;
+			r[*n].reason = sp != NULL ? sp + 1 : NULL;
+		}
+		if (r[*n].reason != NULL && bounce_parse_remote(r[*n].reason,
+		    mta, sizeof(mta), diag, sizeof(diag))) {
+			it[*n].mta = xstrdup(mta);
+			it[*n].diag = xstrdup(diag);
+			r[*n].remote_mta = it[*n].mta;
+			r[*n].diagnostic = it[*n].diag;
+		}
 		(*n)++;
 	}
+	*items = it;
 	return r;
 }
 
@@ -120,65 +255,52 @@ bounce_target(const struct queue_file *qf, const char *postmaster,
 	return postmaster;
 }
 
-enum bounce_result
-bounce_queue(struct spool *sp, const struct queue_file *qf,
-    const char *hostname, const char *postmaster, struct bounce_out *out)
+/*
+ * Composes the report rep (its recipients, flavour and hostname set) for
+ * qf, to the address to, and commits it as a new message from <>.
+ */
+static enum bounce_result
+bounce_commit(struct spool *sp, const struct queue_file *qf,
+    struct dsn_report *rep, const char *to, struct bounce_out *out)
 {
-	struct dsn_report rep;
-	struct dsn_rcpt *rcpts;
 	struct spool_writer *w;
 	struct envelope env;
 	struct envelope_rcpt er;
 	struct buf msg;
-	char **codes, err[256];
-	const char *to;
+	char err[256];
 	enum bounce_result res = BOUNCE_ERROR;
-	size_t n, i;
 
-	memset(out, 0, sizeof(*out));
-	to = bounce_target(qf, postmaster, out->why, sizeof(out->why));
-	if (to == NULL)
-		return BOUNCE_NONE;
-	rcpts = bounce_rcpts(qf, &codes, &n);
-	if (n == 0) {
-		snprintf(out->why, sizeof(out->why), "no failed recipient");
-		res = BOUNCE_NONE;
-		goto done;
-	}
 	w = spool_writer_new(sp, err, sizeof(err));
 	if (w == NULL) {
 		if (snprintf(out->why, sizeof(out->why), "spool: %.200s",
 		    err) < 0)
 			out->why[0] = '\0';
-		goto done;
+		return BOUNCE_ERROR;
 	}
-	memset(&rep, 0, sizeof(rep));
-	rep.hostname = hostname;
-	rep.to = to;
-	rep.orig_sender = qf->env.sender;
-	rep.queue_id = qf->env.id;
-	rep.unique = spool_writer_id(w);
-	rep.arrival = qf->env.created;
-	rep.now = time(NULL);
-	rep.rcpts = rcpts;
-	rep.n_rcpts = n;
-	rep.headers = bounce_read_headers(sp, qf->env.id, &rep.headers_len);
-	if (dsn_compose(&rep, &msg) < 0) {
+	rep->to = to;
+	rep->orig_sender = qf->env.sender;
+	rep->queue_id = qf->env.id;
+	rep->unique = spool_writer_id(w);
+	rep->arrival = qf->env.created;
+	rep->now = time(NULL);
+	rep->headers = bounce_read_headers(sp, qf->env.id, &rep->headers_len);
+	if (dsn_compose(rep, &msg) < 0) {
 		snprintf(out->why, sizeof(out->why), "cannot compose the report");
 		spool_writer_abort(w);
-		free((char *)rep.headers);
-		goto done;
+		free((char *)rep->headers);
+		return BOUNCE_ERROR;
 	}
 	memset(&env, 0, sizeof(env));
 	er.addr = (char *)to;
 	env.sender = (char *)"";	/* RFC 5321 4.5.5 */
 	env.rcpts = &er;
 	env.n_rcpts = 1;
-	env.created = rep.now;
-	env.eight_bit = dsn_is_8bit(&rep) != 0;
+	env.created = rep->now;
+	env.eight_bit = dsn_is_8bit(rep) != 0;
 	env.smtputf8 = bounce_has_8bit(to);
 	snprintf(out->new_id, sizeof(out->new_id), "%s", spool_writer_id(w));
-	free((char *)rep.headers);
+	free((char *)rep->headers);
+	rep->headers = NULL;
 	if (spool_writer_write(w, msg.data, msg.len) < 0) {
 		snprintf(out->why, sizeof(out->why), "spool write: %s",
 		    strerror(errno));
@@ -192,10 +314,75 @@ bounce_queue(struct spool *sp, const struct queue_file *qf,
 	buf_free(&msg);
 	if (res != BOUNCE_QUEUED)
 		out->new_id[0] = '\0';
-done:
-	for (i = 0; i < n; i++)
-		free(codes[i]);
-	free(codes);
+	return res;
+}
+
+enum bounce_result
+bounce_queue(struct spool *sp, const struct queue_file *qf,
+    const char *hostname, const char *postmaster, struct bounce_out *out)
+{
+	struct dsn_report rep;
+	struct dsn_rcpt *rcpts;
+	struct bounce_item *items;
+	const char *to;
+	enum bounce_result res;
+	size_t n;
+
+	memset(out, 0, sizeof(*out));
+	to = bounce_target(qf, postmaster, out->why, sizeof(out->why));
+	if (to == NULL)
+		return BOUNCE_NONE;
+	rcpts = bounce_rcpts(qf, RCPT_FAILED, &items, &n);
+	if (n == 0) {
+		snprintf(out->why, sizeof(out->why), "no failed recipient");
+		res = BOUNCE_NONE;
+	} else {
+		memset(&rep, 0, sizeof(rep));
+		rep.hostname = hostname;
+		rep.rcpts = rcpts;
+		rep.n_rcpts = n;
+		res = bounce_commit(sp, qf, &rep, to, out);
+	}
+	bounce_items_free(items, n);
+	free(rcpts);
+	return res;
+}
+
+enum bounce_result
+bounce_queue_delay(struct spool *sp, const struct queue_file *qf,
+    const char *hostname, int64_t retry_until, struct bounce_out *out)
+{
+	struct dsn_report rep;
+	struct dsn_rcpt *rcpts;
+	struct bounce_item *items;
+	enum bounce_result res;
+	size_t n;
+
+	memset(out, 0, sizeof(*out));
+	if (qf->env.sender == NULL || qf->env.sender[0] == '\0') {
+		snprintf(out->why, sizeof(out->why), "null sender: no delay "
+		    "warning about a report");
+		return BOUNCE_NONE;
+	}
+	if (qf->warned != 0) {
+		snprintf(out->why, sizeof(out->why), "delay warning already "
+		    "queued at %" PRId64, qf->warned);
+		return BOUNCE_NONE;
+	}
+	rcpts = bounce_rcpts(qf, RCPT_PENDING, &items, &n);
+	if (n == 0) {
+		snprintf(out->why, sizeof(out->why), "no pending recipient");
+		res = BOUNCE_NONE;
+	} else {
+		memset(&rep, 0, sizeof(rep));
+		rep.hostname = hostname;
+		rep.rcpts = rcpts;
+		rep.n_rcpts = n;
+		rep.delayed = true;
+		rep.retry_until = retry_until;
+		res = bounce_commit(sp, qf, &rep, qf->env.sender, out);
+	}
+	bounce_items_free(items, n);
 	free(rcpts);
 	return res;
 }
