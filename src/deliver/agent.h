@@ -21,6 +21,7 @@ struct deliver_result {
 	enum deliver_status status;
 	char code[16];		/* enhanced status code, e.g. "4.2.0" */
 	char text[DELIVER_TEXT_MAX];	/* what went wrong, or where it went */
+	int reply_code;		/* the remote server's reply code, 0 if none */
 };
 
 struct deliver_request {

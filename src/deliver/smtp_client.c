@@ -82,6 +82,7 @@ struct smtp_conn {
 	char relay[SMTP_DOMAIN_MAX + INET6_ADDRSTRLEN + 16];
 	char tls_version[32];
 	bool tls_on, tls_failed, usable, tried_helo;
+	int connect_errno;
 
 	/* The transaction in progress. */
 	struct smtp_client_msg *m;
@@ -149,6 +150,7 @@ result_set(struct deliver_result *res, enum deliver_status st,
     const char *code, const char *text)
 {
 	res->status = st;
+	res->reply_code = 0;
 	snprintf(res->code, sizeof(res->code), "%s", code);
 	textf(res->text, sizeof(res->text), "%s", text);
 }
@@ -173,6 +175,7 @@ result_from_reply(struct smtp_conn *c, const struct smtp_client_reply *r,
 	    c->name, c->ip, line, in_reply_to);
 	result_set(res, cls == 2 ? DELIVER_OK : cls == 5 ? DELIVER_PERMFAIL :
 	    DELIVER_TEMPFAIL, code, text);
+	res->reply_code = r->code;
 }
 
 /* -- setup -------------------------------------------------------------- */
@@ -885,6 +888,16 @@ describe_peer(struct smtp_conn *c, const struct sockaddr *sa, const char *name)
 		snprintf(c->relay, sizeof(c->relay), "unix:%s", c->name);
 }
 
+static void
+connect_failed_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	conn_broken(c, strerror(c->connect_errno));
+}
+
 struct smtp_conn *
 smtp_conn_open(struct event_base *base, const struct smtp_conn_params *p,
     const struct sockaddr *sa, socklen_t salen, const char *name,
@@ -908,9 +921,15 @@ smtp_conn_open(struct event_base *base, const struct smtp_conn_params *p,
 	bufferevent_setwatermark(c->bev, EV_WRITE, DATA_LOW_WATER, 0);
 	set_timeout(c, p->connect_timeout);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	/* Deferred callbacks: even a connect() that fails at once is
-	 * reported (BEV_EVENT_ERROR) from the loop, not from in here. */
-	(void)bufferevent_socket_connect(c->bev, sa, (int)salen);
+	/* libevent reports a refused connect() through the (deferred)
+	 * event callback, but other immediate failures (no such socket
+	 * file, no route) only by the return value: those are reported
+	 * from the loop too, never from inside this call. */
+	if (bufferevent_socket_connect(c->bev, sa, (int)salen) < 0) {
+		c->connect_errno = errno;
+		event_base_once(base, -1, EV_TIMEOUT, connect_failed_cb, c,
+		    &(struct timeval){ 0, 0 });
+	}
 	return c;
 }
 

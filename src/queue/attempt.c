@@ -176,6 +176,22 @@ record(struct attempt *a, const char *line)
 	return -1;
 }
 
+/* The server's reply inside "host NAME[IP] said: REPLY (in reply to
+ * CMD)", the form smtp_client.c writes; the whole text otherwise. */
+static const char *
+reply_of(const char *text, char *out, size_t outlen)
+{
+	const char *said = strstr(text, " said: "), *end;
+
+	if (said == NULL)
+		return text;
+	said += 7;
+	end = strstr(said, " (in reply to ");
+	snprintf(out, outlen, "%.*s", (int)(end != NULL ? (size_t)(end - said)
+	    : strlen(said)), said);
+	return out;
+}
+
 /* Log a copy delivered: where to and through what. */
 static void
 log_delivered(const struct attempt *a, const struct attempt_rcpt *r,
@@ -183,7 +199,7 @@ log_delivered(const struct attempt *a, const struct attempt_rcpt *r,
     const struct deliver_result *res)
 {
 	char safe[QUEUE_STATUS_TEXT_MAX * 2], rsafe[SMTP_ADDRESS_MAX * 4 + 8];
-	char msafe[SMTP_ADDRESS_MAX * 4 + 8];
+	char msafe[SMTP_ADDRESS_MAX * 4 + 8], reply[DELIVER_TEXT_MAX];
 
 	if (d->t == NULL) {
 		log_info("event=delivered id=%s rcpt=<%s> mailbox=%s agent=%s "
@@ -193,12 +209,13 @@ log_delivered(const struct attempt *a, const struct attempt_rcpt *r,
 		return;
 	}
 	log_info("event=delivered id=%s rcpt=<%s> mailbox=%s agent=%s "
-	    "relay=%s reply=\"%s\"", a->id,
+	    "relay=%s code=%d reply=\"%s\" tls=%s", a->id,
 	    log_safe(r->addr, rsafe, sizeof(rsafe)),
 	    log_safe(mailbox, msafe, sizeof(msafe)),
 	    transport_kind_name(d->t->kind),
-	    d->relay != NULL ? d->relay : "-",
-	    log_safe(res->text, safe, sizeof(safe)));
+	    d->relay != NULL ? d->relay : "-", res->reply_code,
+	    log_safe(reply_of(res->text, reply, sizeof(reply)), safe,
+	    sizeof(safe)), d->tls[0] != '\0' ? d->tls : "none");
 }
 
 /* One copy: already made for another recipient, carried by the outbound
@@ -255,7 +272,7 @@ static int
 attempt_rcpt_run(struct attempt *a, struct attempt_rcpt *r,
     struct copy_cache *cache, int data_fd, int64_t data_size)
 {
-	struct deliver_result res, worst = { DELIVER_OK, "2.0.0", "" };
+	struct deliver_result res, worst = { DELIVER_OK, "2.0.0", "", 0 };
 	char line[QUEUE_STATUS_TEXT_MAX + 2 * SMTP_ADDRESS_MAX + 64];
 	char text[QUEUE_STATUS_TEXT_MAX];
 	char safe[QUEUE_STATUS_TEXT_MAX * 2], rsafe[SMTP_ADDRESS_MAX * 4 + 8];

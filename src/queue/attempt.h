@@ -28,6 +28,7 @@ struct attempt_dest {
 	bool done;
 	struct deliver_result res;
 	char *relay;			/* "NAME[IP]:PORT" it went to, or NULL */
+	char tls[32];			/* "TLSv1.3" or "none" */
 };
 
 /* What routing decided for one due recipient. */

@@ -365,6 +365,19 @@ session_connect(struct session *s, const struct sockaddr *sa, socklen_t len,
 	s->conn = smtp_conn_open(s->ob->base, &p, sa, len, name, &session_ops, s);
 }
 
+static socklen_t
+sockaddr_len(const struct sockaddr_storage *ss)
+{
+	switch (ss->ss_family) {
+	case AF_INET6:
+		return sizeof(struct sockaddr_in6);
+	case AF_UNIX:
+		return sizeof(struct sockaddr_un);
+	default:
+		return sizeof(struct sockaddr_in);
+	}
+}
+
 /* The next address of the plan, or give up with the last failure. */
 static void
 session_try_next(struct session *s)
@@ -383,8 +396,7 @@ session_try_next(struct session *s)
 	}
 	h = &plan->hosts[s->host_i];
 	session_connect(s, (const struct sockaddr *)&h->addrs[s->addr_i],
-	    h->addrs[s->addr_i].ss_family == AF_INET6 ?
-	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in), h->name);
+	    sockaddr_len(&h->addrs[s->addr_i]), h->name);
 }
 
 /* What a lookup that found no host means for the mail. */

@@ -335,6 +335,7 @@ qmgr_job_done(void *arg, struct outbound_job *job)
 		d->res = j->rcpts[k].res;
 		free(d->relay);
 		d->relay = job->relay[0] != '\0' ? xstrdup(job->relay) : NULL;
+		snprintf(d->tls, sizeof(d->tls), "%s", job->tls);
 	}
 	if (--f->left > 0)
 		return;
