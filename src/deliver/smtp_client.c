@@ -694,17 +694,22 @@ static void
 conn_broken(struct smtp_conn *c, const char *why)
 {
 	static const char *const during[] = {
-		"connecting", "waiting for the greeting", "after EHLO",
-		"after HELO", "after STARTTLS", "in the TLS handshake",
-		"after AUTH", "while idle", "in the transaction",
-		"while sending the message", "after RSET",
-		"at the end of the transaction",
+		"while connecting", "while waiting for the greeting",
+		"after EHLO", "after HELO", "after STARTTLS",
+		"in the TLS handshake", "after AUTH", "while idle",
+		"in the transaction", "while sending the message",
+		"after RSET", "at the end of the transaction",
 	};
 	struct deliver_result res;
 	char text[384];
 
-	textf(text, sizeof(text), "%s with %s[%s] %s", why, c->name, c->ip,
-	    during[c->state]);
+	/* "connect to mx[192.0.2.1]:25: Connection refused", or
+	 * "lost connection with mx[192.0.2.1] while sending the message". */
+	if (c->state == C_CONNECTING)
+		textf(text, sizeof(text), "connect to %s: %s", c->relay, why);
+	else
+		textf(text, sizeof(text), "%s with %s[%s] %s", why, c->name,
+		    c->ip, during[c->state]);
 	c->usable = false;
 	switch (c->state) {
 	case C_CONNECTING:
@@ -848,15 +853,19 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT)
-		snprintf(why, sizeof(why), "conversation timed out");
+		snprintf(why, sizeof(why), c->state == C_CONNECTING ?
+		    "timed out" : "conversation timed out");
 	else if (what & BEV_EVENT_EOF)
 		snprintf(why, sizeof(why), "lost connection");
 	else if (c->state == C_HANDSHAKE)
 		snprintf(why, sizeof(why), "TLS handshake failed (%s)",
 		    tls_error_text((char[160]){ 0 }, 160));
+	else if (c->state == C_CONNECTING)
+		/* libevent left SO_ERROR's value in errno (0 when lost). */
+		snprintf(why, sizeof(why), "%s", errno != 0 ? strerror(errno) :
+		    "connection failed");
 	else
-		snprintf(why, sizeof(why), "%s", c->state == C_CONNECTING ?
-		    strerror(EVUTIL_SOCKET_ERROR()) : "connection error");
+		snprintf(why, sizeof(why), "connection error");
 	conn_broken(c, why);
 }
 
