@@ -1,5 +1,5 @@
 /*
- * `decorum -c FILE queue list|show ID|delete ID|hold ID|release ID`:
+ * `decorum -c FILE queue list|show ID|flush|delete ID|hold ID|release ID`:
  * looking into the spool and steering it.
  *
  * Run by the operator, as the spool's owner, alongside a running queue
@@ -8,8 +8,10 @@
  * whole or gone, and `hold`/`release`, which move the envelope between
  * queue/ and hold/ (spool_hold.h: the queue manager never loads from
  * hold/, so a held message is not delivered); `release` then notifies
- * the queue manager so the message is tried at once.  flush comes with
- * the scheduler.
+ * the queue manager so the message is tried at once.  `flush` only asks
+ * the running queue manager (one QUEUE_NOTIFY_FLUSH datagram to
+ * <spool>/qmgr.sock) to try every queued message now, retry times
+ * ignored once; it fails (exit 1) when no queue manager is listening.
  * Trusts: the config; nothing read from the spool is printed raw (control
  * characters are escaped), since addresses come from clients.
  */
@@ -28,6 +30,7 @@
 #include "common/log.h"
 #include "queue/envelope.h"
 #include "queue/notify.h"
+#include "queue/qmgr.h"
 #include "queue/queue_id.h"
 #include "queue/spool.h"
 #include "queue/spool_hold.h"
@@ -230,6 +233,10 @@ queue_show(struct spool *sp, const char *id)
 	for (i = 0; i < qf.n_delivered; i++)
 		printf("delivered: %s\n", log_safe(qf.delivered[i], safe,
 		    sizeof(safe)));
+	if (qf.warned != 0) {
+		format_time(qf.warned, when, sizeof(when));
+		printf("delay warning: queued %s\n", when);
+	}
 	if (qf.torn || qf.bad_records > 0)
 		printf("note: %u unreadable status record(s) ignored%s\n",
 		    qf.bad_records, qf.torn ? ", torn last line ignored" : "");
@@ -278,18 +285,46 @@ queue_release(const struct config *cfg, struct spool *sp, const char *id)
 		    : strerror(errno));
 		return 1;
 	}
-	/* Tried at once; without the notice, at the next queue scan. */
-	queue_notify_spool(cfg->spool, id);
+	/* Tried at once; without the notice (no qmgr running), at its
+	 * next queue scan: released either way. */
+	(void)queue_notify_spool(cfg->spool, id);
 	printf("%s: released\n", id);
 	log_info("event=released id=%s by=cli", id);
 	return 0;
+}
+
+/* Tries of a flush request while the queue manager's socket is full,
+ * and the pause between them: it drains 256 datagrams per wake-up. */
+#define QUEUE_FLUSH_TRIES	20
+#define QUEUE_FLUSH_PAUSE_US	50000
+
+static int
+queue_flush(const struct config *cfg)
+{
+	int tries = 0, rc;
+
+	while ((rc = queue_notify_spool(cfg->spool, QUEUE_NOTIFY_FLUSH)) < 0 &&
+	    errno == EAGAIN && ++tries < QUEUE_FLUSH_TRIES)
+		usleep(QUEUE_FLUSH_PAUSE_US);
+	if (rc == 0) {
+		printf("queue flush requested\n");
+		log_info("event=flush by=cli");
+		return 0;
+	}
+	if (errno == ENOENT || errno == ECONNREFUSED)
+		fprintf(stderr, "decorum: queue flush: the queue manager is not "
+		    "running (%s/%s)\n", cfg->spool, QMGR_SOCKET_NAME);
+	else
+		fprintf(stderr, "decorum: queue flush: %s/%s: %s\n", cfg->spool,
+		    QMGR_SOCKET_NAME, strerror(errno));
+	return 1;
 }
 
 static int
 queue_usage(void)
 {
 	fprintf(stderr, "usage: decorum [-c FILE] queue list | show ID | "
-	    "delete ID | hold ID | release ID\n");
+	    "flush | delete ID | hold ID | release ID\n");
 	return 2;
 }
 
@@ -316,12 +351,19 @@ cmd_queue(const char *config_path, int argc, char **argv)
 
 	if (argc < 2)
 		return queue_usage();
-	if (strcmp(argv[1], "list") != 0 && (argc != 3 ||
+	if (strcmp(argv[1], "flush") == 0 ? argc != 2 :
+	    strcmp(argv[1], "list") != 0 && (argc != 3 ||
 	    !is_id_command(argv[1])))
 		return queue_usage();
 	if (config_load(config_path, &cfg, &cerr) < 0) {
 		config_error_print(&cerr);
 		return 1;
+	}
+	/* The queue manager's business: the spool is not even opened. */
+	if (strcmp(argv[1], "flush") == 0) {
+		rc = queue_flush(&cfg);
+		config_free(&cfg);
+		return rc;
 	}
 	sp = spool_open(cfg.spool, err, sizeof(err));
 	if (sp == NULL) {

@@ -4,6 +4,8 @@
  * hostile inputs), the N record a delay warning leaves (parsed, torn,
  * invalid), and the reports bounce_queue() and bounce_queue_delay()
  * commit to a real spool in a temporary folder, read back from disk.
+ * Also the other way a message is retried at once, `queue flush`: its
+ * token over a real <spool>/qmgr.sock (queue/notify.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,16 +13,21 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/buf.h"
 #include "queue/bounce.h"
 #include "queue/dsn.h"
 #include "queue/envelope.h"
+#include "queue/notify.h"
+#include "queue/qmgr.h"
 #include "queue/queue_id.h"
 #include "queue/spool.h"
 #include "testutil.h"
@@ -621,6 +628,58 @@ test_bounce_remote_fields(void **state)
 	queue_file_free(&qf);
 }
 
+/* ---- queue flush over qmgr.sock ---- */
+
+static void
+test_notify_flush(void **state)
+{
+	struct spool_fixture *f = *state;
+	struct sockaddr_un sun;
+	char id[QUEUE_ID_MAX], big[100];
+	int fd, tx;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", f->dir,
+	    QMGR_SOCKET_NAME);
+	/* No queue manager: no socket file. */
+	assert_int_equal(queue_notify_spool(f->dir, QUEUE_NOTIFY_FLUSH), -1);
+	assert_int_equal(errno, ENOENT);
+
+	fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(queue_notify_spool(f->dir, QUEUE_NOTIFY_FLUSH), 0);
+	assert_int_equal(queue_notify_spool(f->dir, "0ABCDEFGHIJKLMNOPQR"), 0);
+	assert_int_equal(queue_notify_recv(fd, id, sizeof(id)), 0);
+	assert_string_equal(id, QUEUE_NOTIFY_FLUSH);
+	assert_int_equal(queue_notify_recv(fd, id, sizeof(id)), 0);
+	assert_string_equal(id, "0ABCDEFGHIJKLMNOPQR");
+	assert_int_equal(queue_notify_recv(fd, id, sizeof(id)), -1);
+	/* Garbage is dropped: near misses of the token, paths, too long. */
+	tx = socket(AF_UNIX, SOCK_DGRAM, 0);
+	assert_true(tx >= 0);
+	assert_int_equal(connect(tx, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(send(tx, "flush\n", 6, 0), 6);
+	assert_int_equal(send(tx, "flush\0x", 7, 0), 7);
+	assert_int_equal(send(tx, "../flush", 8, 0), 8);
+	memset(big, 'a', sizeof(big));
+	assert_int_equal(send(tx, big, sizeof(big), 0), (ssize_t)sizeof(big));
+	assert_int_equal(queue_notify_recv(fd, id, sizeof(id)), -1);
+	assert_int_equal(queue_notify_recv(fd, id, sizeof(id)), -1);
+	assert_int_equal(queue_notify_recv(fd, id, sizeof(id)), -1);
+	assert_int_equal(queue_notify_recv(fd, id, sizeof(id)), -1);
+	/* The token needs room for itself. */
+	assert_int_equal(send(tx, "flush", 5, 0), 5);
+	assert_int_equal(queue_notify_recv(fd, id, 5), -1);
+	close(tx);
+	/* A stale socket (the queue manager died): refused. */
+	close(fd);
+	assert_int_equal(queue_notify_spool(f->dir, QUEUE_NOTIFY_FLUSH), -1);
+	assert_int_equal(errno, ECONNREFUSED);
+	unlink(sun.sun_path);
+}
+
 int
 main(void)
 {
@@ -637,6 +696,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_delay_warning_not_due,
 		    spool_setup, spool_teardown),
 		cmocka_unit_test_setup_teardown(test_bounce_remote_fields,
+		    spool_setup, spool_teardown),
+		cmocka_unit_test_setup_teardown(test_notify_flush,
 		    spool_setup, spool_teardown),
 	};
 
