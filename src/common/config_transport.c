@@ -43,20 +43,27 @@ parse_port(const char *s, unsigned *port)
 	return 0;
 }
 
+static bool
+is_ip_literal(const char *h)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, h, buf) == 1 ||
+	    inet_pton(AF_INET6, h, buf) == 1;
+}
+
 /* A host in a via: a domain name, an IPv4 literal, or an IPv6 literal
  * (given without brackets here). */
 static bool
 valid_host(const char *h)
 {
-	unsigned char buf[sizeof(struct in6_addr)];
-
-	return inet_pton(AF_INET, h, buf) == 1 ||
-	    inet_pton(AF_INET6, h, buf) == 1 || cfg_valid_domain(h, false);
+	return is_ip_literal(h) || cfg_valid_domain(h, false);
 }
 
 /*
  * "HOST:PORT", "[HOST]:PORT", "[HOST]" or "HOST" (port optional only
  * when def_port != 0).  bracketed tells whether brackets were used.
+ * An IPv6 address needs them: in "::1:25" the port cannot be told apart.
  */
 static int
 parse_hostport(const char *s, unsigned def_port, char **host,
@@ -83,7 +90,8 @@ parse_hostport(const char *s, unsigned def_port, char **host,
 	*port = def_port;
 	if ((colon == NULL && def_port == 0) ||
 	    (colon != NULL && parse_port(colon + 1, port) < 0) ||
-	    h[0] == '\0' || !valid_host(h)) {
+	    h[0] == '\0' || !valid_host(h) ||
+	    (!*bracketed && strchr(h, ':') != NULL)) {
 		free(h);
 		return -1;
 	}
@@ -128,7 +136,8 @@ parse_via(struct cfg_ctx *c, const config_setting_t *s, const char *via,
 	if (strncmp(via, "relay:", 6) == 0) {
 		t->kind = TRANSPORT_RELAY;
 		if (parse_hostport(via + 6, 25, &t->host, &t->port, &br) == 0) {
-			t->mx = !br;
+			/* An IP address has no MX records to look up. */
+			t->mx = !br && !is_ip_literal(t->host);
 			return 0;
 		}
 		cfg_error(c, s, "transports: via \"%.64s\": expected "
