@@ -82,6 +82,13 @@ bounce_host_char(char c)
 	    (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
 }
 
+/* Printable ASCII but space and the brackets: a path or an address. */
+static bool
+bounce_path_char(char c)
+{
+	return c > ' ' && c < 0x7f && c != '[' && c != ']';
+}
+
 static bool
 bounce_digit(char c)
 {
@@ -97,21 +104,26 @@ bounce_parse_form(const char *t, char *mta, size_t mtalen, char *diag,
 	static const char tail[] = " (in reply to ";
 	const char *name, *p, *reply, *end, *q;
 	size_t n;
+	bool path;
 
 	if (strncmp(t, "host ", 5) != 0)
 		return false;
 	name = t + 5;
-	for (n = 0; bounce_host_char(name[n]); n++)
+	/* LMTP over a unix socket: "host /PATH[unix] said: ...". */
+	path = name[0] == '/';
+	for (n = 0; path ? bounce_path_char(name[n]) :
+	    bounce_host_char(name[n]); n++)
 		;
-	if (n == 0 || n > BOUNCE_MTA_MAX || n >= mtalen || name[n] != '[')
+	if (n == 0 || n > BOUNCE_MTA_MAX || (!path && n >= mtalen) ||
+	    name[n] != '[')
 		return false;
-	/* [IP], or [PATH] for a unix socket: anything printable but the
-	 * brackets and spaces. */
+	/* [IP] (v4 or v6), or [unix] after a path: anything printable but
+	 * the brackets and spaces. */
 	for (p = name + n + 1; *p != ']'; p++)
-		if (*p == '\0' || *p == '[' || (unsigned char)*p <= ' ' ||
-		    *p == 0x7f)
+		if (!bounce_path_char(*p))
 			return false;
-	if (p == name + n + 1)
+	if (p == name + n + 1 || (path && (p - (name + n + 1) != 4 ||
+	    strncmp(name + n + 1, "unix", 4) != 0)))
 		return false;
 	p++;
 	if (*p == ':') {		/* [IP]:PORT */
@@ -138,6 +150,8 @@ bounce_parse_form(const char *t, char *mta, size_t mtalen, char *diag,
 		end = p;
 	while (end > reply && end[-1] == ' ')
 		end--;
+	/* A path is no DNS name: no Remote-MTA for it (RFC 3464 2.3.5). */
+	n = path ? 0 : n;
 	memcpy(mta, name, n);
 	mta[n] = '\0';
 	n = (size_t)(end - reply);
@@ -218,9 +232,11 @@ bounce_rcpts(const struct queue_file *qf, enum rcpt_state want,
 		}
 		if (r[*n].reason != NULL && bounce_parse_remote(r[*n].reason,
 		    mta, sizeof(mta), diag, sizeof(diag))) {
-			it[*n].mta = xstrdup(mta);
+			if (mta[0] != '\0') {
+				it[*n].mta = xstrdup(mta);
+				r[*n].remote_mta = it[*n].mta;
+			}
 			it[*n].diag = xstrdup(diag);
-			r[*n].remote_mta = it[*n].mta;
 			r[*n].diagnostic = it[*n].diag;
 		}
 		(*n)++;

@@ -61,8 +61,10 @@ enum bounce_result bounce_queue_delay(struct spool *sp,
  * with NAME in mta (a host name: letters, digits, '.', '-', '_', at most
  * BOUNCE_MTA_MAX octets) and REPLY in diag (it starts with a three-digit
  * SMTP code; cut to fit diaglen), for Remote-MTA: dns; NAME and
- * Diagnostic-Code: smtp; REPLY.  false, both left empty, for any other
- * text.  Pure: for the unit tests too.
+ * Diagnostic-Code: smtp; REPLY.  LMTP over a unix socket reads "host
+ * /PATH[unix] said: ...": true with mta empty (a path is no DNS name).
+ * false, both left empty, for any other text.  Pure: for the unit tests
+ * too.
  */
 bool bounce_parse_remote(const char *text, char *mta, size_t mtalen,
     char *diag, size_t diaglen);

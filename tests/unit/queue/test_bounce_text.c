@@ -54,8 +54,9 @@ test_parse_remote_good(void **state)
 		{ "host lmtp.example.test[127.0.0.1]:24 said: 552 5.2.2 "
 		    "mailbox full (in reply to end of DATA)", "lmtp.example.test",
 		    "552 5.2.2 mailbox full" },
-		{ "host localhost[/run/dovecot/lmtp] said: 450 4.2.0 busy "
-		    "(in reply to RCPT TO)", "localhost", "450 4.2.0 busy" },
+		{ "host /run/dovecot/lmtp[unix] said: 450 4.2.0 busy "
+		    "(in reply to RCPT TO)", "", "450 4.2.0 busy" },
+		{ "host /x[unix]:24 said: 550 5.1.1 x", "", "550 5.1.1 x" },
 		/* No "in reply to": the reply is the rest. */
 		{ "host mx.example.org[192.0.2.7] said: 554 5.7.1 go away",
 		    "mx.example.org", "554 5.7.1 go away" },
@@ -108,6 +109,12 @@ test_parse_remote_not_the_form(void **state)
 		"host mx.example.org[a b] said: 550 x",
 		"host mx example.org[192.0.2.7] said: 550 x",
 		"host mx/evil[192.0.2.7] said: 550 x",
+		/* A path only with [unix], and no spaces in it. */
+		"host /run/dovecot/lmtp[192.0.2.7] said: 550 x",
+		"host /run/dovecot/lmtp[unixx] said: 550 x",
+		"host /run/dovecot/lmtp[] said: 550 x",
+		"host /run/my lmtp[unix] said: 550 x",
+		"host /run/\x80[unix] said: 550 x",
 		"host mx.example.org[192.0.2.7]:x said: 550 x",
 		"host mx.example.org[192.0.2.7]: said: 550 x",
 		"host mx.example.org[192.0.2.7]:123456 said: 550 x",
@@ -212,53 +219,101 @@ test_parse_remote_hostile(void **state)
 	free(text);
 }
 
-/* Every prefix of a good text, and random bytes: no crash, no overrun,
- * and a result always NUL-terminated inside its buffer. */
+/* One parse: whatever the answer, both results are terminated inside
+ * their buffers; a yes has a host-name mta (empty only for a path) and
+ * a diag that starts with a reply code; a no leaves both empty. */
+static bool
+parse_checked(const char *text)
+{
+	char mta[32], diag[24];
+	bool yes;
+
+	memset(mta, 'z', sizeof(mta));
+	memset(diag, 'z', sizeof(diag));
+	yes = bounce_parse_remote(text, mta, sizeof(mta), diag, sizeof(diag));
+	assert_non_null(memchr(mta, '\0', sizeof(mta)));
+	assert_non_null(memchr(diag, '\0', sizeof(diag)));
+	if (!yes) {
+		assert_string_equal(mta, "");
+		assert_string_equal(diag, "");
+		return false;
+	}
+	assert_true(mta[0] != '\0' || strstr(text, "host /") != NULL);
+	assert_int_equal(strspn(mta, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_"), strlen(mta));
+	assert_true(diag[0] >= '2' && diag[0] <= '5');
+	return true;
+}
+
+/* Every prefix of good texts, then random mutations of them and random
+ * bytes: no crash, no overrun, the results as parse_checked() says. */
 static void
 test_parse_remote_robust(void **state)
 {
-	static const char good[] = "queue lifetime expired, last error: host "
-	    "mx.example.org[192.0.2.7]:25 said: 550 5.1.1 (in reply to RCPT TO)";
-	static const char alphabet[] = "host []:said()0123456789 .-_ailnrt\r\n"
-	    "\x80\xff";
-	char text[160], mta[32], diag[24];
-	unsigned seed = 4242, iter;
-	size_t i, len;
+	static const char *const good[] = {
+		"queue lifetime expired, last error: host mx.example.org"
+		    "[192.0.2.7]:25 said: 550 5.1.1 (in reply to RCPT TO)",
+		"host /run/dovecot/lmtp[unix] said: 452 4.2.2 full (in reply "
+		    "to end of DATA)",
+		"host a[2001:db8::1] said: 250-x (in reply to (in reply to ))",
+	};
+	static const char alphabet[] = "host []:said()0123456789 .-_/ailnrtux"
+	    "\r\n\x80\xff";
+	char text[200];
+	unsigned seed = 4242, iter, yes = 0, k;
+	size_t i, len, g;
 
 	(void)state;
-	for (i = 0; i <= strlen(good); i++) {
-		memcpy(text, good, i);
-		text[i] = '\0';
-		(void)bounce_parse_remote(text, mta, sizeof(mta), diag,
-		    sizeof(diag));
-		assert_true(strlen(mta) < sizeof(mta));
-		assert_true(strlen(diag) < sizeof(diag));
+	for (g = 0; g < sizeof(good) / sizeof(good[0]); g++) {
+		for (i = 0; i <= strlen(good[g]); i++) {
+			memcpy(text, good[g], i);
+			text[i] = '\0';
+			(void)parse_checked(text);
+		}
+		assert_true(parse_checked(good[g]));
 	}
-	for (iter = 0; iter < 20000; iter++) {
+	for (iter = 0; iter < 30000; iter++) {
 		seed = seed * 1103515245u + 12345u;
-		len = (seed >> 8) % (sizeof(text) - 1);
-		/* Half of them start like the form. */
-		i = iter % 2 == 0 ? 5 : 0;
-		memcpy(text, "host ", i);
-		for (; i < len; i++) {
-			seed = seed * 1103515245u + 12345u;
-			text[i] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
-		}
-		text[len] = '\0';
-		if (bounce_parse_remote(text, mta, sizeof(mta), diag,
-		    sizeof(diag))) {
-			assert_true(mta[0] != '\0');
-			assert_true(strspn(mta, "abcdefghijklmnopqrstuvwxyz"
-			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") ==
-			    strlen(mta));
-			assert_true(diag[0] >= '2' && diag[0] <= '5');
+		if (iter % 2 == 0) {
+			/* 1-4 bytes of a good text changed, cut or doubled. */
+			g = (seed >> 8) % (sizeof(good) / sizeof(good[0]));
+			len = strlen(good[g]);
+			memcpy(text, good[g], len + 1);
+			for (k = 0; k < 1 + (seed >> 20) % 4; k++) {
+				seed = seed * 1103515245u + 12345u;
+				i = (seed >> 8) % len;
+				switch ((seed >> 4) % 3) {
+				case 0:
+					text[i] = alphabet[(seed >> 16) %
+					    (sizeof(alphabet) - 1)];
+					break;
+				case 1:	/* delete */
+					memmove(text + i, text + i + 1, len - i);
+					len--;
+					break;
+				default: /* duplicate */
+					if (len + 2 < sizeof(text)) {
+						memmove(text + i + 1, text + i,
+						    len - i + 1);
+						len++;
+					}
+				}
+			}
 		} else {
-			assert_string_equal(mta, "");
-			assert_string_equal(diag, "");
+			len = (seed >> 8) % (sizeof(text) - 1);
+			i = iter % 4 == 1 ? 5 : 0;
+			memcpy(text, "host ", i);
+			for (; i < len; i++) {
+				seed = seed * 1103515245u + 12345u;
+				text[i] = alphabet[(seed >> 16) %
+				    (sizeof(alphabet) - 1)];
+			}
+			text[len] = '\0';
 		}
-		assert_true(strlen(mta) < sizeof(mta));
-		assert_true(strlen(diag) < sizeof(diag));
+		yes += parse_checked(text);
 	}
+	/* The mutations keep many texts in the form: both paths ran. */
+	assert_true(yes > 1000 && yes < 29000);
 }
 
 /* ---- the N record ---- */
@@ -585,7 +640,7 @@ test_bounce_remote_fields(void **state)
 {
 	struct spool_fixture *f = *state;
 	static const char *const rcpts[] = { "bob@example.test",
-	    "carol@example.org", "dave@example.net" };
+	    "carol@example.org", "dave@example.net", "erin@example.test" };
 	static const char *const status[] = {
 		"F 0 5.1.1 host mx.example.test[192.0.2.7] said: 550 5.1.1 "
 		    "<bob@example.test>: no such user (in reply to RCPT TO)",
@@ -593,20 +648,22 @@ test_bounce_remote_fields(void **state)
 		    "lmtp.example.org[127.0.0.1]:24 said: 452 4.2.2 over quota "
 		    "(in reply to RCPT TO)",
 		"F 2 5.1.2 no address for example.net",
+		"F 3 5.2.2 host /run/dovecot/lmtp[unix] said: 552 5.2.2 "
+		    "erin: over quota (in reply to end of DATA)",
 		NULL,
 	};
 	struct queue_file qf, rq;
 	struct bounce_out out;
 	char *report;
 
-	queue_message(f->sp, "alice@example.test", rcpts, 3, status, &qf);
+	queue_message(f->sp, "alice@example.test", rcpts, 4, status, &qf);
 	assert_int_equal(bounce_queue(f->sp, &qf, "mx.example.test",
 	    "postmaster@example.test", &out), BOUNCE_QUEUED);
 	report = load_report(f->sp, out.new_id, &rq);
 	assert_string_equal(rq.env.sender, "");
 	assert_non_null(strstr(report, "\r\nSubject: Undelivered Mail "
 	    "Returned to Sender\r\n"));
-	assert_int_equal(count(report, "\r\nAction: failed\r\n"), 3);
+	assert_int_equal(count(report, "\r\nAction: failed\r\n"), 4);
 	assert_null(strstr(report, "Will-Retry-Until"));
 	assert_non_null(strstr(report, "\r\nFinal-Recipient: rfc822; "
 	    "bob@example.test\r\nAction: failed\r\nStatus: 5.1.1\r\n"
@@ -621,6 +678,10 @@ test_bounce_remote_fields(void **state)
 	/* Not the form: as before, no remote fields. */
 	assert_non_null(strstr(report, "\r\nFinal-Recipient: rfc822; "
 	    "dave@example.net\r\nAction: failed\r\nStatus: 5.1.2\r\n\r\n"));
+	/* LMTP over a unix socket: the reply, but a path is no Remote-MTA. */
+	assert_non_null(strstr(report, "\r\nFinal-Recipient: rfc822; "
+	    "erin@example.test\r\nAction: failed\r\nStatus: 5.2.2\r\n"
+	    "Diagnostic-Code: smtp; 552 5.2.2 erin: over quota\r\n"));
 	assert_int_equal(count(report, "Remote-MTA"), 2);
 	assert_non_null(strstr(report, "    no address for example.net\r\n"));
 	free(report);
