@@ -185,7 +185,7 @@ read_password(struct cfg_ctx *c, const config_setting_t *s, const char *path,
 	size_t len;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		cfg_error(c, s, "transports: auth_password_file %.200s: %s",
 		    path, strerror(errno));
