@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -181,14 +182,22 @@ read_password(struct cfg_ctx *c, const config_setting_t *s, const char *path,
     struct transport_conf *t)
 {
 	char buf[TRANSPORT_PASSWORD_MAX + 2];
+	struct stat st;
 	ssize_t n;
 	size_t len;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO must not hang the start-up; it is refused. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		cfg_error(c, s, "transports: auth_password_file %.200s: %s",
 		    path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		cfg_error(c, s, "transports: auth_password_file %.200s: not "
+		    "a regular file", path);
 		return -1;
 	}
 	n = read(fd, buf, sizeof(buf) - 1);
