@@ -137,13 +137,15 @@ class DeliveryWatcher(threading.Thread):
         self.join(timeout=5)
 
 
-SINK_COUNT = re.compile(rb"mesg=(\d+)")
+SINK_COUNT = re.compile(rb"sess=(\d+) .*mesg=(\d+)")
 
 
 class SinkWatcher(threading.Thread):
     """Reads the running counters smtp-sink -c prints on its stdout, one
     "sess=N quit=N mesg=N" record per event ended by a CR, and records the
-    monotonic time at which mesg first reaches `want`.
+    monotonic time at which mesg first reaches `want`.  sess counts the
+    sessions that have ended: read after the sink has stopped, it tells how
+    often the MTA reused a connection.
 
     smtp-sink counts a message when it has read the final "."; it blocks
     when its stdout pipe is full, so this thread reads from the sink's start
@@ -157,6 +159,7 @@ class SinkWatcher(threading.Thread):
         self.done_at = None
         self.done = threading.Event()
         self.count = 0
+        self.sessions = 0
 
     def run(self):
         fd = self.stream.fileno()
@@ -175,7 +178,8 @@ class SinkWatcher(threading.Thread):
             for rec in reversed(recs):
                 m = SINK_COUNT.search(rec)
                 if m:
-                    self.count = int(m.group(1))
+                    self.sessions = int(m.group(1))
+                    self.count = int(m.group(2))
                     break
             if self.done_at is None and self.count >= self.want:
                 self.done_at = time.monotonic()
