@@ -17,8 +17,8 @@ says).  aiosmtpd itself normalises addresses (quoted local parts), so the
 raw command lines are what the tests compare.
 
 What can be scripted (constructor arguments, also assignable while the
-server runs): the greeting (a non-2xx reply instead of the 220),
-the EHLO reply, the MAIL reply, a reply per recipient, the reply at the
+server runs): the greeting (a non-2xx reply instead of the 220; 421
+closes the connection), the EHLO reply (421 closes too), the MAIL reply, a reply per recipient, the reply at the
 end of DATA, and greylisting (the first RCPT of each (sender, recipient)
 pair gets 451 4.7.1, later ones are accepted).  A script value is None
 (accept), a string (that reply every time) or a list (one reply per use,
@@ -398,6 +398,10 @@ class RemoteMX:
         server.conn.ehlo = hostname
         reply, self.ehlo_reply = _script(self.ehlo_reply)
         if reply is not None and not reply.startswith("2"):
+            if reply.startswith("421"):
+                # 421: the server closes the channel (RFC 5321 3.8);
+                # close() sends what is buffered first.
+                asyncio.get_running_loop().call_soon(server.transport.close)
             return [reply]
         session.host_name = hostname
         out = [r for r in responses

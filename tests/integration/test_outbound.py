@@ -180,6 +180,39 @@ def test_mx_fallback_when_best_greets_421(outbound_mta, remote_mx, dns,
     assert m.events("deferred", id=qid) == []
 
 
+def test_mx_fallback_when_best_answers_ehlo_421(outbound_mta, remote_mx,
+                                                dns, mx_port):
+    closing = remote_mx("127.0.0.21", ehlo_reply="421 4.3.2 shutting down")
+    backup = remote_mx("127.0.0.22")
+    add_mx(dns, "closing.example", ["127.0.0.21", "127.0.0.22"])
+    m = outbound_mta()
+    qid, msg = submit(m, "x@example.org", ["u@closing.example"])
+    t = backup.wait_delivered(1, log=m.log)[0]
+    assert t.data.endswith(msg)
+    assert closing.connections, "the preferred MX was never tried"
+    assert all(c.transactions == [] for c in closing.connections), \
+        closing.connections
+    ev = m.wait_event("delivered", id=qid)[0]
+    assert ev["relay"] == "mx2.closing.example[127.0.0.22]:%d" % mx_port
+    assert m.events("deferred", id=qid) == []
+
+
+def test_8bit_body_sent_with_body_8bitmime(outbound_mta, remote_mx, dns):
+    mx = remote_mx("127.0.0.21")            # offers 8BITMIME
+    add_mx(dns, "eight.example", ["127.0.0.21"])
+    m = outbound_mta()
+    body = "Gr\u00fc\u00dfe aus K\u00f6ln, 3 \u20ac\r\n".encode("utf-8")
+    msg = compose(subject="8bit", to="u@eight.example", body=body,
+                  extra=b"MIME-Version: 1.0\r\nContent-Type: text/plain; "
+                        b"charset=utf-8\r\nContent-Transfer-Encoding: "
+                        b"8bit\r\n")
+    submit(m, "x@example.org", ["u@eight.example"], msg,
+           params="BODY=8BITMIME")
+    t = mx.wait_delivered(1, log=m.log)[0]
+    assert "BODY=8BITMIME" in [p.upper() for p in t.params], t.mail
+    assert t.data.endswith(msg)
+
+
 def test_null_mx_bounces_5_1_10(outbound_mta, remote_mx, dns):
     dns.zone.add("nullmx.example", "MX", (0, "."))
     m = outbound_mta()
