@@ -112,6 +112,16 @@ set_timeout(struct smtp_conn *c, unsigned seconds)
 	    seconds > 0 ? &tv : NULL);
 }
 
+/* While the message streams out the server is silent: only a write
+ * that makes no progress for a data-block time is a timeout. */
+static void
+set_data_timeout(struct smtp_conn *c)
+{
+	struct timeval tv = { TIMEOUT_DATA_BLOCK, 0 };
+
+	bufferevent_set_timeouts(c->bev, NULL, &tv);
+}
+
 static void
 send_line(struct smtp_conn *c, const char *line)
 {
@@ -303,6 +313,7 @@ start_tls(struct smtp_conn *c)
 		panic("cannot create a TLS bufferevent");
 	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, DATA_LOW_WATER, 0);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->state = C_HANDSHAKE;
 	set_timeout(c, TIMEOUT_COMMAND);
@@ -617,7 +628,7 @@ on_data_reply(struct smtp_conn *c)
 		smtp_dot_stuffer_init(&c->ds);
 		c->data_off = 0;
 		c->state = C_DATA;
-		set_timeout(c, TIMEOUT_DATA_BLOCK);
+		set_data_timeout(c);
 		stream_data(c);
 		return;
 	}

@@ -33,6 +33,8 @@
 
 /* Seconds for a whole MX (or host) lookup. */
 #define OUTBOUND_DNS_TIMEOUT	30
+/* Seconds between sweeps of unused destinations. */
+#define OUTBOUND_SWEEP_INTERVAL	60
 
 struct dest;
 
@@ -73,6 +75,7 @@ struct outbound {
 	SSL_CTX *tls_ctx;
 	struct dest *dests;
 	unsigned n_sessions;		/* all destinations */
+	struct event *sweep;		/* forgets destinations nobody uses */
 };
 
 static const struct smtp_conn_ops session_ops;
@@ -539,6 +542,29 @@ outbound_submit(struct outbound *ob, struct outbound_job *job)
 	dest_kick(d);
 }
 
+/* A destination with no connection, no waiting job and no back-off in
+ * force holds nothing worth keeping: free it, so a host that mails many
+ * domains does not grow without bound. */
+static void
+outbound_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct outbound *ob = arg;
+	int64_t now = time(NULL);
+	struct dest **pp = &ob->dests, *d;
+
+	(void)fd;
+	(void)what;
+	while ((d = *pp) != NULL) {
+		if (d->sessions == NULL && d->head == NULL &&
+		    d->down_until <= now) {
+			*pp = d->next;
+			free(d);
+		} else {
+			pp = &d->next;
+		}
+	}
+}
+
 void
 outbound_flush(struct outbound *ob)
 {
@@ -560,6 +586,8 @@ outbound_new(struct event_base *base, const struct config *cfg,
 		free(ob);
 		return NULL;
 	}
+	ob->sweep = event_new(base, -1, EV_PERSIST, outbound_sweep_cb, ob);
+	event_add(ob->sweep, &(struct timeval){ OUTBOUND_SWEEP_INTERVAL, 0 });
 	return ob;
 }
 
@@ -583,6 +611,7 @@ outbound_free(struct outbound *ob)
 		}
 		free(d);
 	}
+	event_free(ob->sweep);
 	SSL_CTX_free(ob->tls_ctx);
 	free(ob);
 }
