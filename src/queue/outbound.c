@@ -272,12 +272,17 @@ session_give_up(struct session *s, const struct deliver_result *res,
     bool unreachable)
 {
 	struct dest *d = s->d;
+	bool others_ready;
 
 	d->n_setup--;
-	if (unreachable && d->n_sessions - d->n_setup <= 1 &&
-	    res->status == DELIVER_TEMPFAIL)
+	/* While other connections of d work, a temporary failure of this
+	 * one leaves the waiting jobs to them. */
+	others_ready = d->n_sessions - d->n_setup > 1;
+	if (res->status != DELIVER_TEMPFAIL)
+		dest_fail_waiting(d, res);
+	else if (!others_ready && unreachable)
 		dest_down(s->ob, d, res);
-	else
+	else if (!others_ready)
 		dest_fail_waiting(d, res);
 	s->conn = NULL;
 	mx_result_free(s->plan);
