@@ -149,13 +149,38 @@ cfg_delimiter(struct cfg_ctx *c, const config_setting_t *s)
 	return 0;
 }
 
+/* delivery.timeouts: what the SMTP/LMTP client waits for each reply. */
+static int
+cfg_delivery_timeouts(struct cfg_ctx *c, const config_setting_t *g)
+{
+	static const char *const keys[] = { "greeting", "command",
+	    "data_init", "data_block", "data_end", NULL };
+	struct config *cfg = c->cfg;
+
+	if (g == NULL)
+		return 0;
+	if (cfg_need_group(c, g, keys) < 0 ||
+	    cfg_member_unsigned(c, g, "greeting", 1, 3600,
+	    &cfg->out_timeout_greeting) < 0 ||
+	    cfg_member_unsigned(c, g, "command", 1, 3600,
+	    &cfg->out_timeout_command) < 0 ||
+	    cfg_member_unsigned(c, g, "data_init", 1, 3600,
+	    &cfg->out_timeout_data_init) < 0 ||
+	    cfg_member_unsigned(c, g, "data_block", 1, 3600,
+	    &cfg->out_timeout_data_block) < 0 ||
+	    cfg_member_unsigned(c, g, "data_end", 1, 3600,
+	    &cfg->out_timeout_data_end) < 0)
+		return -1;
+	return 0;
+}
+
 /* delivery: the outbound side (SMTP and LMTP clients, scheduler). */
 static int
 cfg_delivery(struct cfg_ctx *c, const config_setting_t *g)
 {
 	static const char *const keys[] = { "smtp_port", "max_connections",
 	    "destination_concurrency", "connect_timeout",
-	    "connection_cache_time", NULL };
+	    "connection_cache_time", "timeouts", NULL };
 	struct config *cfg = c->cfg;
 
 	if (cfg_need_group(c, g, keys) < 0 ||
@@ -168,7 +193,9 @@ cfg_delivery(struct cfg_ctx *c, const config_setting_t *g)
 	    cfg_member_unsigned(c, g, "connect_timeout", 1, 600,
 	    &cfg->out_connect_timeout) < 0 ||
 	    cfg_member_unsigned(c, g, "connection_cache_time", 0, 300,
-	    &cfg->out_cache_time) < 0)
+	    &cfg->out_cache_time) < 0 ||
+	    cfg_delivery_timeouts(c, config_setting_get_member(g,
+	    "timeouts")) < 0)
 		return -1;
 	return 0;
 }
@@ -337,6 +364,11 @@ cfg_defaults(struct cfg_ctx *c)
 	cfg->out_dest_concurrency = DEFAULT_OUT_DEST_CONCURRENCY;
 	cfg->out_connect_timeout = DEFAULT_OUT_CONNECT_TIMEOUT;
 	cfg->out_cache_time = DEFAULT_OUT_CACHE_TIME;
+	cfg->out_timeout_greeting = DEFAULT_OUT_TIMEOUT_GREETING;
+	cfg->out_timeout_command = DEFAULT_OUT_TIMEOUT_COMMAND;
+	cfg->out_timeout_data_init = DEFAULT_OUT_TIMEOUT_DATA_INIT;
+	cfg->out_timeout_data_block = DEFAULT_OUT_TIMEOUT_DATA_BLOCK;
+	cfg->out_timeout_data_end = DEFAULT_OUT_TIMEOUT_DATA_END;
 	cfg->max_message_size = DEFAULT_MAX_MESSAGE_SIZE;
 	cfg->max_recipients = DEFAULT_MAX_RECIPIENTS;
 	cfg->max_errors = DEFAULT_MAX_ERRORS;

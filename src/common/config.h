@@ -95,6 +95,10 @@ struct config {
 	unsigned out_dest_concurrency;	/* delivery.destination_concurrency */
 	unsigned out_connect_timeout;	/* delivery.connect_timeout, seconds */
 	unsigned out_cache_time;	/* delivery.connection_cache_time, s */
+	/* delivery.timeouts: RFC 5321 4.5.3.2, seconds */
+	unsigned out_timeout_greeting, out_timeout_command;
+	unsigned out_timeout_data_init, out_timeout_data_block;
+	unsigned out_timeout_data_end;
 
 	struct transport_conf *transports;	/* in file order */
 	size_t n_transports;

@@ -41,12 +41,6 @@
 #include "smtp/client_proto.h"
 #include "tls/tls.h"
 
-/* RFC 5321 4.5.3.2 timeouts, seconds. */
-#define TIMEOUT_GREETING	300
-#define TIMEOUT_COMMAND		300	/* EHLO, STARTTLS, AUTH, MAIL, RCPT, RSET */
-#define TIMEOUT_DATA_INIT	120
-#define TIMEOUT_DATA_BLOCK	180
-#define TIMEOUT_DATA_END	600
 
 /* Message data goes out in chunks read from the spool as the socket
  * drains, so a large message never sits in memory whole. */
@@ -117,7 +111,7 @@ set_timeout(struct smtp_conn *c, unsigned seconds)
 static void
 set_data_timeout(struct smtp_conn *c)
 {
-	struct timeval tv = { TIMEOUT_DATA_BLOCK, 0 };
+	struct timeval tv = { (time_t)c->p.timeout_data_block, 0 };
 
 	bufferevent_set_timeouts(c->bev, NULL, &tv);
 }
@@ -238,7 +232,7 @@ send_hello(struct smtp_conn *c)
 	    c->p.helo);
 	send_line(c, line);
 	c->state = C_EHLO;
-	set_timeout(c, TIMEOUT_COMMAND);
+	set_timeout(c, c->p.timeout_command);
 }
 
 /* AUTH PLAIN with an initial response (RFC 4954, RFC 4616). */
@@ -263,7 +257,7 @@ send_auth(struct smtp_conn *c)
 	free(raw);
 	free(b64);
 	c->state = C_AUTH;
-	set_timeout(c, TIMEOUT_COMMAND);
+	set_timeout(c, c->p.timeout_command);
 	return 0;
 }
 
@@ -316,7 +310,7 @@ start_tls(struct smtp_conn *c)
 	bufferevent_setwatermark(c->bev, EV_WRITE, DATA_LOW_WATER, 0);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->state = C_HANDSHAKE;
-	set_timeout(c, TIMEOUT_COMMAND);
+	set_timeout(c, c->p.timeout_command);
 	return -1;
 }
 
@@ -417,6 +411,10 @@ send_data_cmd(struct smtp_conn *c)
 {
 	send_line(c, "DATA");
 	expect(c, X_DATA, 0);
+	/* Pipelined, DATA's reply comes after MAIL's and the RCPTs': the
+	 * longer wait of the group applies. */
+	if (!c->caps.pipelining)
+		set_timeout(c, c->p.timeout_data_init);
 }
 
 /* Every recipient without a result gets res (a whole-message outcome). */
@@ -448,7 +446,7 @@ tx_end_reset(struct smtp_conn *c)
 {
 	send_line(c, "RSET");
 	c->state = C_RSET;
-	set_timeout(c, TIMEOUT_COMMAND);
+	set_timeout(c, c->p.timeout_command);
 }
 
 /* Checks that need the server's capabilities, before MAIL. */
@@ -521,7 +519,7 @@ smtp_conn_send(struct smtp_conn *c, struct smtp_client_msg *m)
 		return;
 	}
 	c->state = C_TX;
-	set_timeout(c, TIMEOUT_COMMAND);
+	set_timeout(c, c->p.timeout_command);
 	send_mail(c);
 	if (c->caps.pipelining) {
 		for (size_t i = 0; i < m->n_rcpts; i++)
@@ -572,7 +570,7 @@ stream_data(struct smtp_conn *c)
 	len = smtp_dot_end(&c->ds, in);
 	evbuffer_add(out, in, len);
 	c->state = C_TX;
-	set_timeout(c, TIMEOUT_DATA_END);
+	set_timeout(c, c->p.timeout_data_end);
 	if (!c->p.lmtp) {
 		expect(c, X_DOT, 0);
 		return;
@@ -860,7 +858,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 		c->state = C_GREETING;
-		set_timeout(c, TIMEOUT_GREETING);
+		set_timeout(c, c->p.timeout_greeting);
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT)

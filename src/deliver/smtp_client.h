@@ -39,6 +39,11 @@ struct smtp_conn_params {
 	const char *auth_user;		/* AUTH PLAIN after TLS, or NULL */
 	const char *auth_password;
 	unsigned connect_timeout;	/* seconds */
+	/* RFC 5321 4.5.3.2 waits, seconds: the greeting; EHLO, STARTTLS,
+	 * AUTH, MAIL, RCPT and RSET; DATA; each data block (a write that
+	 * makes no progress); the reply after the final dot. */
+	unsigned timeout_greeting, timeout_command, timeout_data_init;
+	unsigned timeout_data_block, timeout_data_end;
 	SSL_CTX *tls_ctx;
 };
 

@@ -369,6 +369,11 @@ session_connect(struct session *s, const struct sockaddr *sa, socklen_t len,
 	p.auth_user = t->auth_user;
 	p.auth_password = t->auth_password;
 	p.connect_timeout = s->ob->cfg->out_connect_timeout;
+	p.timeout_greeting = s->ob->cfg->out_timeout_greeting;
+	p.timeout_command = s->ob->cfg->out_timeout_command;
+	p.timeout_data_init = s->ob->cfg->out_timeout_data_init;
+	p.timeout_data_block = s->ob->cfg->out_timeout_data_block;
+	p.timeout_data_end = s->ob->cfg->out_timeout_data_end;
 	p.tls_ctx = s->ob->tls_ctx;
 	s->conn = smtp_conn_open(s->ob->base, &p, sa, len, name, &session_ops, s);
 }
