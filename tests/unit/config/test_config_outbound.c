@@ -637,6 +637,46 @@ test_delivery_keys(void **state)
 	    "unknown setting \"queue.delay_warnings\"");
 }
 
+/* delivery.timeouts: the RFC 5321 4.5.3.2 waits of the SMTP client. */
+static void
+test_delivery_timeouts(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	load_ok(BASE, &cfg);
+	assert_int_equal(cfg.out_timeout_greeting, 300);
+	assert_int_equal(cfg.out_timeout_command, 300);
+	assert_int_equal(cfg.out_timeout_data_init, 120);
+	assert_int_equal(cfg.out_timeout_data_block, 180);
+	assert_int_equal(cfg.out_timeout_data_end, 600);
+	config_free(&cfg);
+
+	load_ok(BASE "delivery = { timeouts = { greeting = 2; command = 3; "
+	    "data_init = 4; data_block = 5; data_end = 6; }; };\n", &cfg);
+	assert_int_equal(cfg.out_timeout_greeting, 2);
+	assert_int_equal(cfg.out_timeout_command, 3);
+	assert_int_equal(cfg.out_timeout_data_init, 4);
+	assert_int_equal(cfg.out_timeout_data_block, 5);
+	assert_int_equal(cfg.out_timeout_data_end, 6);
+	config_free(&cfg);
+
+	/* One key given: the others keep their defaults. */
+	load_ok(BASE "delivery = { timeouts = { data_end = 900; }; };\n", &cfg);
+	assert_int_equal(cfg.out_timeout_data_end, 900);
+	assert_int_equal(cfg.out_timeout_greeting, 300);
+	config_free(&cfg);
+
+	expect_error(BASE "delivery = {\n  timeouts = {\n    greeting = 0;\n"
+	    "  };\n};\n", 6, "delivery.timeouts.greeting: 0 is out of range");
+	expect_error(BASE "delivery = {\n  timeouts = {\n    data_end = 3601;\n"
+	    "  };\n};\n", 6, "delivery.timeouts.data_end: 3601 is out of range");
+	expect_error(BASE "delivery = {\n  timeouts = {\n    helo = 5;\n"
+	    "  };\n};\n", 6, "unknown setting \"delivery.timeouts.helo\"");
+	expect_error(BASE "delivery = {\n  timeouts = 5;\n};\n", 5,
+	    "delivery.timeouts");
+}
+
 int
 main(void)
 {
@@ -648,6 +688,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_tls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delivery_timeouts, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_delivery_keys, setup,
 		    teardown),
 	};
