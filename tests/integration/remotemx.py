@@ -28,7 +28,22 @@ STARTTLS is offered with tls_cert=(cert, key); AUTH PLAIN/LOGIN with
 auth={"user": "password"}, after TLS only (aiosmtpd's auth_require_tls).
 PIPELINING is advertised unless pipelining=False (aiosmtpd reads commands
 in order, so a pipelined client is served correctly); SMTPUTF8 unless
-smtputf8=False.
+smtputf8=False; 8BITMIME unless eightbitmime=False; SIZE with aiosmtpd's
+default limit, or size_limit=N ("SIZE N", and aiosmtpd then refuses
+larger messages itself).
+
+A broken TLS peer (tls_cert needed, so STARTTLS is offered): broken_tls=
+"garbage" answers STARTTLS with 220, then sends plaintext junk instead of
+a ServerHello and closes; broken_tls="tls1.1" caps the server at TLS 1.1,
+which a TLS 1.2+ client cannot agree on.  data_delay=S makes every final
+reply to DATA wait S seconds (a slow server, for the concurrency tests).
+`active` is the number of connections open now (from accept to QUIT or
+close) and `max_active` its high-water mark.
+
+lmtp=True makes it an LMTP server (aiosmtpd.lmtp.LMTP: LHLO, and HELO/EHLO
+refused) that answers the final dot once per accepted recipient, in RCPT
+order (RFC 2033 4.2): lmtp_replies maps a recipient to a script value as
+above (default 250).  Transaction.lmtp_replies lists what each got.
 
 Each server runs its own asyncio loop in a thread; stop() closes the
 listener and every open session.  Errors inside this module's hooks are
@@ -43,7 +58,9 @@ import socket
 import ssl
 import threading
 import time
+import warnings
 
+from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, AuthResult, TLSSetupException
 
 _serial = itertools.count(1)
@@ -100,6 +117,7 @@ class Transaction:
         self.accepted = []                  # raw addresses given 2xx
         self.data = None                    # bytes, unstuffed, CRLF
         self.data_reply = None
+        self.lmtp_replies = []              # LMTP: (rcpt, reply) after dot
         self.reset = False                  # ended by RSET/EHLO
 
     @property
@@ -128,6 +146,7 @@ class Connection:
         self.lines = []                     # command lines as sent (bytes)
         self.transactions = []
         self.closed = False
+        self.counted = True                 # in RemoteMX.active
 
     @property
     def login(self):
@@ -194,6 +213,7 @@ class _Session(SMTP):
     def connection_lost(self, error):
         if self.conn is not None:
             self.conn.closed = True
+            self.mx._end_connection(self.conn)
         super().connection_lost(error)
 
     def _client_connected_cb(self, reader, writer):
@@ -231,12 +251,29 @@ class _Session(SMTP):
                 break
             await self.push("503 5.5.1 No service here")
 
+    async def smtp_QUIT(self, arg):
+        # The client is done with us: no longer one of its connections,
+        # even if the close reaches our loop only later.
+        self.mx._end_connection(self.conn)
+        await super().smtp_QUIT(arg)
+
     async def smtp_STARTTLS(self, arg):
+        if self.mx.broken_tls == "garbage" and not arg and \
+                self._tls_protocol is None:
+            await self.push("220 2.0.0 Ready to start TLS")
+            self._writer.write(b"this is not a TLS ServerHello\r\n")
+            await self._writer.drain()
+            self.transport.close()
+            return
         await super().smtp_STARTTLS(arg)
         if self._tls_protocol is not None and self.transport is not None:
             obj = self.transport.get_extra_info("ssl_object")
             self.conn.tls = True
             self.conn.tls_version = obj.version() if obj else "?"
+
+
+class _LmtpSession(_Session, LMTP):
+    """The same record and scripts, speaking LMTP (LHLO)."""
 
 
 class RemoteMX:
@@ -246,7 +283,12 @@ class RemoteMX:
                  auth=None, name=None, rcpt_replies=None, data_reply=None,
                  mail_reply=None, greeting=None, ehlo_reply=None,
                  greylist=False, smtputf8=True, pipelining=True,
-                 auth_required=False, require_starttls=False):
+                 auth_required=False, require_starttls=False,
+                 eightbitmime=True, size_limit=None, broken_tls=None,
+                 data_delay=0, lmtp=False, lmtp_replies=None):
+        assert broken_tls in (None, "garbage", "tls1.1"), broken_tls
+        assert broken_tls is None or tls_cert is not None, \
+            "broken_tls needs tls_cert: STARTTLS is offered only with it"
         self.host = host
         self.port = port
         self.name = name or "fake-mx-%s.example" % host.replace(".", "-")
@@ -262,6 +304,14 @@ class RemoteMX:
         self.pipelining = pipelining
         self.need_auth = auth_required
         self.require_starttls = require_starttls
+        self.eightbitmime = eightbitmime
+        self.size_limit = size_limit
+        self.broken_tls = broken_tls
+        self.data_delay = data_delay
+        self.lmtp = lmtp
+        self.lmtp_replies = dict(lmtp_replies or {})
+        self.active = 0                     # connections open now
+        self.max_active = 0                 # and at most, so far
         self.errors = []                    # exceptions in our hooks
         # No attribute of ours may be named auth_* or handle_*: aiosmtpd
         # takes those of the handler for AUTH mechanisms and hooks.
@@ -288,6 +338,12 @@ class RemoteMX:
         if self.tls_cert is not None:
             tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             tls.load_cert_chain(*self.tls_cert)
+            if self.broken_tls == "tls1.1":
+                with warnings.catch_warnings():
+                    # Deprecated, and meant to be: that is the point.
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    tls.minimum_version = ssl.TLSVersion.TLSv1
+                    tls.maximum_version = ssl.TLSVersion.TLSv1_1
         loop = asyncio.new_event_loop()
         # Peers that vanish mid-session are normal here; keep quiet.
         loop.set_exception_handler(lambda lp, ctx: None)
@@ -297,6 +353,9 @@ class RemoteMX:
                       authenticator=self._authenticate,
                       auth_required=bool(self.need_auth),
                       require_starttls=self.require_starttls, loop=loop)
+        if self.size_limit is not None:
+            kwargs["data_size_limit"] = self.size_limit
+        session = _LmtpSession if self.lmtp else _Session
         ready = threading.Event()
         failure = []
 
@@ -304,7 +363,7 @@ class RemoteMX:
             asyncio.set_event_loop(loop)
             try:
                 self._server = loop.run_until_complete(loop.create_server(
-                    lambda: _Session(self, **kwargs), sock=sock))
+                    lambda: session(self, **kwargs), sock=sock))
             except Exception as e:          # reported to start()
                 failure.append(e)
                 ready.set()
@@ -351,6 +410,14 @@ class RemoteMX:
     def _add_connection(self, conn):
         with self._lock:
             self._connections.append(conn)
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+
+    def _end_connection(self, conn):
+        with self._lock:
+            if conn.counted:
+                conn.counted = False
+                self.active -= 1
 
     @property
     def connections(self):
@@ -405,7 +472,8 @@ class RemoteMX:
             return [reply]
         session.host_name = hostname
         out = [r for r in responses
-               if not (r[4:].startswith("AUTH") and not self.logins)]
+               if not (r[4:].startswith("AUTH") and not self.logins)
+               and not (r[4:] == "8BITMIME" and not self.eightbitmime)]
         if self.pipelining:
             out.insert(1, "250-PIPELINING")
         return out
@@ -478,11 +546,30 @@ class RemoteMX:
     async def handle_DATA(self, server, session, envelope):
         t = self._current(server)
         t.data = bytes(envelope.original_content)
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
+        if self.lmtp:
+            return self._lmtp_replies(t)
         reply, self.data_reply = _script(self.data_reply)
         if _accepts(reply):
             reply = DEFAULT_DATA_REPLY % next(_serial)
         t.data_reply = reply
         return reply
+
+    def _lmtp_replies(self, t):
+        """RFC 2033 4.2: one reply per accepted recipient, in order; sent
+        as one push of several lines (aiosmtpd itself knows only one)."""
+        for rcpt in t.accepted:
+            reply = None
+            if rcpt in self.lmtp_replies:
+                reply, self.lmtp_replies[rcpt] = _script(
+                    self.lmtp_replies[rcpt])
+            if _accepts(reply):
+                reply = "250 2.0.0 <%s> Ok: delivered as FAKE%d" % (
+                    rcpt, next(_serial))
+            t.lmtp_replies.append((rcpt, reply))
+        t.data_reply = "\r\n".join(r for _, r in t.lmtp_replies)
+        return t.data_reply
 
     @_guard
     async def handle_RSET(self, server, session, envelope):
