@@ -294,17 +294,10 @@ qmgr_run(struct qmgr *q, struct attempt *a)
 	workpool_submit(q->pool, attempt_run, qmgr_attempt_done, a);
 }
 
+/* Frees a flight that is not (or no longer) on q->flights. */
 static void
-qmgr_flight_free(struct qflight *f)
+qmgr_flight_release(struct qflight *f)
 {
-	struct qmgr *q = f->q;
-
-	if (f->prev != NULL)
-		f->prev->next = f->next;
-	else
-		q->flights = f->next;
-	if (f->next != NULL)
-		f->next->prev = f->prev;
 	for (size_t i = 0; i < f->n_jobs; i++) {
 		for (size_t k = 0; k < f->jobs[i].n; k++)
 			free((char *)f->jobs[i].rcpts[k].addr);
@@ -316,6 +309,20 @@ qmgr_flight_free(struct qflight *f)
 	if (f->data_fd >= 0)
 		close(f->data_fd);
 	free(f);
+}
+
+static void
+qmgr_flight_free(struct qflight *f)
+{
+	struct qmgr *q = f->q;
+
+	if (f->prev != NULL)
+		f->prev->next = f->next;
+	else
+		q->flights = f->next;
+	if (f->next != NULL)
+		f->next->prev = f->prev;
+	qmgr_flight_release(f);
 }
 
 /* One outbound job ended: its results go to the attempt's dests; the
@@ -369,6 +376,24 @@ qmgr_job_for(struct qflight *f, const struct attempt_dest *d)
 	return j;
 }
 
+/* The data file cannot be opened: no connection is made, and the worker
+ * records a deferral for every outbound copy. */
+static void
+qmgr_flight_no_data(struct qflight *f)
+{
+	for (size_t i = 0; i < f->n_jobs; i++) {
+		for (size_t k = 0; k < f->jobs[i].n; k++) {
+			struct attempt_dest *d = f->jobs[i].dests[k];
+
+			d->done = true;
+			d->res.status = DELIVER_TEMPFAIL;
+			snprintf(d->res.code, sizeof(d->res.code), "4.3.0");
+			snprintf(d->res.text, sizeof(d->res.text),
+			    "queued message data unreadable");
+		}
+	}
+}
+
 /*
  * Groups the attempt's outbound copies into jobs (one per destination,
  * at most OUTBOUND_RCPTS_MAX recipients each) and starts them.  false
@@ -398,11 +423,13 @@ qmgr_outbound(struct qmgr *q, struct attempt *a, int64_t data_size)
 			j->dests[j->n++] = d;
 		}
 	}
-	if (f->n_jobs == 0) {
-		free(f);
+	if (f->n_jobs > 0)
+		f->data_fd = spool_open_data(q->sp, a->id);
+	if (f->n_jobs == 0 || f->data_fd < 0) {
+		qmgr_flight_no_data(f);
+		qmgr_flight_release(f);
 		return false;
 	}
-	f->data_fd = spool_open_data(q->sp, a->id);
 	f->next = q->flights;
 	if (q->flights != NULL)
 		q->flights->prev = f;
