@@ -445,13 +445,12 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 	conclude(l);
 }
 
-struct mx_lookup *
-mx_lookup_start(struct resolver *r, struct event_base *base, const char *domain,
-    const char *our_hostname, unsigned port, unsigned timeout_seconds,
-    mx_cb cb, void *arg)
+/* A lookup of name with nothing started yet; its deadline not armed. */
+static struct mx_lookup *
+lookup_new(struct resolver *r, struct event_base *base, const char *name,
+    unsigned port, mx_cb cb, void *arg)
 {
 	struct mx_lookup *l = xcalloc(1, sizeof(*l));
-	struct timeval tv = { (time_t)timeout_seconds, 0 };
 
 	l->r = r;
 	l->cb = cb;
@@ -460,14 +459,23 @@ mx_lookup_start(struct resolver *r, struct event_base *base, const char *domain,
 	l->mx_query = -1;
 	l->res = xcalloc(1, sizeof(*l->res));
 	l->res->status = DNS_TEMPFAIL;
-	snprintf(l->domain, sizeof(l->domain), "%s", domain);
-	snprintf(l->ours, sizeof(l->ours), "%s", our_hostname != NULL ? our_hostname : "");
+	snprintf(l->domain, sizeof(l->domain), "%s",
+	    strlen(name) <= SMTP_DOMAIN_MAX ? name : "(too long)");
 	l->deadline = evtimer_new(base, deadline_cb, l);
-	if (strlen(domain) > SMTP_DOMAIN_MAX) {
-		snprintf(l->domain, sizeof(l->domain), "(too long)");
-	} else {
+	return l;
+}
+
+struct mx_lookup *
+mx_lookup_start(struct resolver *r, struct event_base *base, const char *domain,
+    const char *our_hostname, unsigned port, unsigned timeout_seconds,
+    mx_cb cb, void *arg)
+{
+	struct mx_lookup *l = lookup_new(r, base, domain, port, cb, arg);
+	struct timeval tv = { (time_t)timeout_seconds, 0 };
+
+	snprintf(l->ours, sizeof(l->ours), "%s", our_hostname != NULL ? our_hostname : "");
+	if (strlen(domain) <= SMTP_DOMAIN_MAX)
 		l->mx_query = resolver_query(r, domain, RR_MX, mx_answer_cb, l);
-	}
 	if (l->mx_query < 0)
 		tv.tv_sec = 0;	/* report from the loop all the same */
 	evtimer_add(l->deadline, &tv);
@@ -506,23 +514,13 @@ mx_lookup_host_start(struct resolver *r, struct event_base *base,
     const char *host, unsigned port, unsigned timeout_seconds, mx_cb cb,
     void *arg)
 {
-	struct mx_lookup *l = xcalloc(1, sizeof(*l));
+	struct mx_lookup *l = lookup_new(r, base, host, port, cb, arg);
 	struct timeval tv = { (time_t)timeout_seconds, 0 };
 
-	l->r = r;
-	l->cb = cb;
-	l->arg = arg;
-	l->port = port;
-	l->mx_query = -1;
-	l->res = xcalloc(1, sizeof(*l->res));
-	l->res->status = DNS_TEMPFAIL;
 	l->res->hosts = xcalloc(1, sizeof(*l->res->hosts));
 	l->res->n_hosts = 1;
-	snprintf(l->domain, sizeof(l->domain), "%s",
-	    strlen(host) <= SMTP_DOMAIN_MAX ? host : "(too long)");
 	snprintf(l->res->hosts[0].name, sizeof(l->res->hosts[0].name), "%s",
 	    l->domain);
-	l->deadline = evtimer_new(base, deadline_cb, l);
 	if (literal_host(l, host) == 0) {
 		tv.tv_sec = 0;	/* answered from the loop, like the rest */
 	} else {
