@@ -35,7 +35,8 @@ larger messages itself).
 A broken TLS peer (tls_cert needed, so STARTTLS is offered): broken_tls=
 "garbage" answers STARTTLS with 220, then sends plaintext junk instead of
 a ServerHello and closes; broken_tls="tls1.1" caps the server at TLS 1.1,
-which a TLS 1.2+ client cannot agree on.  data_delay=S makes every final
+which a TLS 1.2+ client cannot agree on; broken_tls="refuse" offers
+STARTTLS and answers it with 454 (and the session goes on in plaintext).  data_delay=S makes every final
 reply to DATA wait S seconds (a slow server, for the concurrency tests).
 `active` is the number of connections open now (from accept to QUIT or
 close) and `max_active` its high-water mark.
@@ -258,6 +259,10 @@ class _Session(SMTP):
         await super().smtp_QUIT(arg)
 
     async def smtp_STARTTLS(self, arg):
+        if self.mx.broken_tls == "refuse" and not arg:
+            await self.push("454 4.7.0 TLS not available due to temporary "
+                            "reason")
+            return
         if self.mx.broken_tls == "garbage" and not arg and \
                 self._tls_protocol is None:
             await self.push("220 2.0.0 Ready to start TLS")
@@ -286,7 +291,8 @@ class RemoteMX:
                  auth_required=False, require_starttls=False,
                  eightbitmime=True, size_limit=None, broken_tls=None,
                  data_delay=0, lmtp=False, lmtp_replies=None):
-        assert broken_tls in (None, "garbage", "tls1.1"), broken_tls
+        assert broken_tls in (None, "garbage", "tls1.1", "refuse"), \
+            broken_tls
         assert broken_tls is None or tls_cert is not None, \
             "broken_tls needs tls_cert: STARTTLS is offered only with it"
         self.host = host

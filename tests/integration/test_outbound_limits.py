@@ -25,6 +25,7 @@ promises beyond the plain path that test_outbound.py covers.
 
 import base64
 import os
+import re
 import socket
 import threading
 import time
@@ -113,6 +114,10 @@ def eight_bit(conns):
     return [l for c in conns for l in c.lines if any(b > 0x7f for b in l)]
 
 
+def unstuff(data):
+    return re.sub(rb"(^|\r\n)\.", rb"\1", data)
+
+
 # -- a raw SMTP server -----------------------------------------------------
 
 class RawConn:
@@ -193,6 +198,16 @@ class RawConn:
         self.messages.append(body)
         return body
 
+    def read_some(self, n, timeout=15):
+        """Reads until buf holds at least n octets (or EOF)."""
+        deadline = time.monotonic() + timeout
+        while len(self.buf) < n and not self.eof and \
+                time.monotonic() < deadline:
+            try:
+                self._recv(1.0)
+            except socket.timeout:
+                pass
+
     def drain(self, timeout=15):
         """Reads until the client closes (it should, after a reply it
         cannot parse)."""
@@ -208,12 +223,13 @@ GREETING = b"220 raw.example ESMTP ready\r\n"
 
 
 def serve(conn, caps=(b"PIPELINING", b"8BITMIME"), greeting=GREETING,
-          hostile=None, quiet=0.4):
+          hostile=None, quiet=0.4, cut_data=None):
     """A small scripted SMTP server on a RawConn.  hostile maps b"greeting"
     or a verb (b"EHLO", b"MAIL", b"RCPT", ...) to raw bytes sent instead of
     the normal reply; then the server only listens until the client
     closes.  Commands are answered only after `quiet` seconds of silence,
-    so conn.groups shows what the client sent without waiting for us."""
+    so conn.groups shows what the client sent without waiting for us.
+    cut_data=N: hang up after N octets of message data."""
     hostile = hostile or {}
     if b"greeting" in hostile:
         conn.send(hostile[b"greeting"])
@@ -242,6 +258,8 @@ def serve(conn, caps=(b"PIPELINING", b"8BITMIME"), greeting=GREETING,
                 # client sent too early: back to the buffer.
                 conn.buf = b"".join(lines[k + 1:]) + conn.buf
                 conn.send(out + b"354 End data with <CR><LF>.<CR><LF>\r\n")
+                if cut_data is not None:
+                    return conn.read_some(cut_data)
                 conn.read_data()
                 n += 1
                 out = b"250 2.0.0 Ok: queued as RAW%d\r\n" % n
@@ -460,6 +478,88 @@ def test_5xx_at_setup_from_every_host_deferred(outbound_mta, remote_mx,
     assert mx1.transactions() == [] and mx2.transactions() == []
 
 
+def test_connection_lost_mid_data_deferred_then_sent_whole(outbound_mta,
+                                                          raw_mx, dns):
+    # The first server hangs up 100 kB into a 360 kB message; the next
+    # attempt sends it whole.
+    seen = []
+
+    def handler(conn):
+        seen.append(conn)
+        serve(conn, cut_data=100000 if len(seen) == 1 else None)
+    raw = raw_mx("127.0.0.21", handler)
+    add_mx(dns, "cut.example", ["127.0.0.21"])
+    m = outbound_mta(max_message_size=1000000)
+    rcpt = "u@cut.example"
+    body = b"".join(b"line %06d of a long message\r\n" % i
+                    for i in range(12000))
+    msg = compose(subject="cut", sender=SENDER, to=rcpt, body=body)
+    qid, _ = submit(m, SENDER, [rcpt], msg)
+    ev = outcome(m, qid)
+    assert ev["event"] == "deferred", ev["_line"]
+    assert ev["code"] == "4.4.2", ev["_line"]
+    ev = m.wait_event("delivered", id=qid, timeout=20)[0]
+    conns = raw.connections
+    assert len(conns) == 2, conns
+    assert conns[0].messages == [] and len(conns[0].buf) >= 100000
+    assert unstuff(conns[1].messages[0]).endswith(msg)
+    assert m.events("failed", id=qid) == [] and m.messages("alice") == []
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_mail_from_4xx_defers_every_recipient(outbound_mta, remote_mx, dns,
+                                              pipelining):
+    # Under PIPELINING the RCPTs and DATA went out anyway and get 503s
+    # ("need MAIL"); the refused MAIL is the answer for every recipient.
+    mx = remote_mx("127.0.0.21", pipelining=pipelining,
+                   mail_reply=["451 4.3.0 sender check failed, try later"])
+    add_mx(dns, "mailfrom.example", ["127.0.0.21"])
+    m = outbound_mta()
+    rcpts = ["a@mailfrom.example", "b@mailfrom.example"]
+    qid, msg = submit(m, SENDER, rcpts)
+    for r in rcpts:
+        ev = outcome(m, qid, r)
+        assert ev["event"] == "deferred", ev["_line"]
+        assert ev["code"] == "4.3.0", ev["_line"]
+        assert "sender check failed" in ev["reason"], ev["_line"]
+    t = mx.wait_delivered(1, timeout=20, log=m.log)[0]
+    assert sorted(t.rcpts) == rcpts and t.data.endswith(msg)
+    first = mx.transactions()[0]
+    assert first.mail_reply.startswith("451") and first.data is None
+    if not pipelining:
+        # Nothing after the refused MAIL but RSET (or QUIT).
+        after = verbs(first.conn.lines)
+        after = after[after.index(b"MAIL") + 1:]
+        assert after[:1] in ([b"RSET"], [b"QUIT"], []), after
+    for r in rcpts:
+        m.wait_event("delivered", id=qid, rcpt="<%s>" % r)
+    assert m.events("failed", id=qid) == [] and m.messages("alice") == []
+
+
+def test_rset_before_next_message_on_cached_connection(outbound_mta,
+                                                       remote_mx, dns):
+    bad, good = "bad@rset.example", "good@rset.example"
+    mx = remote_mx("127.0.0.21", rcpt_replies={
+        bad: "550 5.1.1 <bad@rset.example>: no such user"})
+    add_mx(dns, "rset.example", ["127.0.0.21"])
+    m = outbound_mta(delivery={"connection_cache_time": 10})
+    qid1, _ = submit(m, SENDER, [bad])
+    ev = outcome(m, qid1)
+    assert ev["event"] == "failed" and ev["code"] == "5.1.1", ev["_line"]
+    wait_report(m)
+    msg = compose(subject="after rset", sender=SENDER, to=good)
+    qid2, _ = submit(m, SENDER, [good], msg)
+    t = mx.wait_delivered(1, log=m.log)[0]
+    assert t.data.endswith(msg) and t.rcpts == [good]
+    m.wait_event("delivered", id=qid2)
+    # One connection: the refused transaction, RSET, then the next one.
+    assert len(mx.connections) == 1, mx.connections
+    vs = verbs(t.conn.lines)
+    first, second = [i for i, v in enumerate(vs) if v == b"MAIL"]
+    assert b"RSET" in vs[first:second], vs
+    assert mx.transactions()[0].data is None
+
+
 # -- 3. and 4. 8BITMIME and SIZE -------------------------------------------
 
 def test_8bit_message_to_7bit_server_bounces_5_6_3(outbound_mta, remote_mx,
@@ -576,6 +676,34 @@ def test_broken_tls_with_tls_require_never_in_clear(outbound_mta, remote_mx,
     assert m.messages("alice") == []
 
 
+@pytest.mark.parametrize("tls", ["may", "require"])
+def test_starttls_refused_454(outbound_mta, remote_mx, certs, mx_port, tls):
+    sink = remote_mx("127.0.0.30", tls_cert=certs["mx"], broken_tls="refuse")
+    m = outbound_mta(conf=relay_conf("relay:[127.0.0.30]:%d" % mx_port,
+                                     tls=tls))
+    qid, msg = submit(m, SENDER, ["a@far.example"])
+    ev = outcome(m, qid)
+    if tls == "may":
+        # Opportunistic: on in plaintext, on the same connection.
+        assert ev["event"] == "delivered", ev["_line"]
+        assert ev.get("tls") == "none", ev["_line"]
+        t = sink.wait_delivered(1, log=m.log)[0]
+        assert t.data.endswith(msg)
+        assert len(sink.connections) == 1, sink.connections
+        vs = verbs(t.conn.lines)
+        assert vs.index(b"STARTTLS") < vs.index(b"MAIL"), vs
+        return
+    assert ev["event"] == "deferred", ev["_line"]
+    assert ev["code"].startswith("4."), ev["_line"]
+    m.wait_event("deferred", id=qid, n=2, timeout=10)
+    m.stop()
+    for c in sink.connections:
+        vs = set(verbs(c.lines))
+        assert b"STARTTLS" in vs, c
+        assert not vs & {b"MAIL", b"RCPT", b"DATA"}, c
+    assert m.events("failed", id=qid) == [] and m.messages("alice") == []
+
+
 # -- 6. hostile replies ----------------------------------------------------
 
 HOSTILE = {
@@ -641,7 +769,7 @@ def test_pipelining_on_the_wire(outbound_mta, raw_mx, dns, pipelining):
         assert ev["event"] == "delivered", ev["_line"]
     conn = raw.connections[0]
     assert len(conn.messages) == 1
-    assert conn.messages[0].replace(b"\r\n..", b"\r\n.").endswith(msg)
+    assert unstuff(conn.messages[0]).endswith(msg)
     # What arrived between two answers of the server, command by command.
     groups = [verbs(g) for g in conn.groups]
     assert groups[0] == [b"EHLO"], groups
@@ -664,12 +792,16 @@ def test_pipelining_on_the_wire(outbound_mta, raw_mx, dns, pipelining):
 LMTP_DOMAIN = "lmtp.example.test"
 
 
-@pytest.mark.parametrize("refused", ["bob", "carol"])
-def test_lmtp_reply_per_recipient(mta, remote_mx, mx_port, refused):
+def lmtp_mta(mta, mx_port):
     m = mta(start=False, extra_conf='transports = ( { match = "%s"; '
             'via = "lmtp:127.0.0.24:%d"; } );\n' % (LMTP_DOMAIN, mx_port))
     m.write_domain(LMTP_DOMAIN, {"bob": None, "carol": None}, [])
-    m.start()
+    return m.start()
+
+
+@pytest.mark.parametrize("refused", ["bob", "carol"])
+def test_lmtp_reply_per_recipient(mta, remote_mx, mx_port, refused):
+    m = lmtp_mta(mta, mx_port)
     bad = "%s@%s" % (refused, LMTP_DOMAIN)
     good = "%s@%s" % ("carol" if refused == "bob" else "bob", LMTP_DOMAIN)
     lmtp = remote_mx("127.0.0.24", lmtp=True, lmtp_replies={
@@ -695,6 +827,36 @@ def test_lmtp_reply_per_recipient(mta, remote_mx, mx_port, refused):
     assert t.accepted == rcpts, t
     assert [r for r, _ in t.lmtp_replies] == rcpts
     assert t.data.endswith(msg)
+
+
+def test_lmtp_rcpt_refused_then_dot_replies_for_accepted_only(mta, remote_mx,
+                                                             mx_port):
+    # bob is refused at RCPT; after the dot only carol gets a reply, a
+    # 452: bob bounces with the RCPT reply, carol waits and goes later.
+    bob, carol = "bob@" + LMTP_DOMAIN, "carol@" + LMTP_DOMAIN
+    m = lmtp_mta(mta, mx_port)
+    lmtp = remote_mx("127.0.0.24", lmtp=True, rcpt_replies={
+        bob: "550 5.1.1 <%s>: no such mailbox" % bob}, lmtp_replies={
+        carol: ["452 4.2.2 <%s>: over quota, try later" % carol]})
+    msg = compose(subject="lmtp2", sender=SENDER, to=bob)
+    qid, _ = submit(m, SENDER, [bob, carol], msg)
+    ev = outcome(m, qid, bob)
+    assert ev["event"] == "failed" and ev["code"] == "5.1.1", ev["_line"]
+    ev = outcome(m, qid, carol)
+    assert ev["event"] == "deferred" and ev["code"] == "4.2.2", ev["_line"]
+    assert "over quota" in ev["reason"], ev["_line"]
+    ev = m.wait_event("delivered", id=qid, rcpt="<%s>" % carol,
+                      timeout=20)[0]
+    assert ev["agent"] == "lmtp", ev["_line"]
+    first, second = lmtp.transactions()[:2]
+    assert first.accepted == [carol] and \
+        first.lmtp_replies[0][1].startswith("452"), first
+    assert second.rcpts == [carol] and second.data.endswith(msg), second
+    report, = wait_report(m)
+    g = rcpt_group(report, bob)
+    assert g["Status"] == "5.1.1" and "no such mailbox" in \
+        g["Diagnostic-Code"], g
+    assert len(report_groups(report)) == 2, report_groups(report)
 
 
 # -- 9. relay AUTH refused -------------------------------------------------
@@ -730,3 +892,25 @@ def test_relay_auth_refused_deferred_password_not_logged(outbound_mta,
     for raw in ("\0me@isp.example\0" + password, "me@isp.example\0" +
                 password):
         assert base64.b64encode(raw.encode()).decode() not in log
+
+
+def test_relay_login_but_no_auth_offered_deferred(outbound_mta, remote_mx,
+                                                  certs, workdir, mx_port):
+    # TLS, but no AUTH in the EHLO reply: sending unauthenticated would
+    # only be refused or, worse, relayed under another policy.
+    sink = remote_mx("127.0.0.30", tls_cert=certs["mx"])
+    secret = os.path.join(workdir, "relay.secret")
+    fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, b"some pass 5\n")
+    os.close(fd)
+    m = outbound_mta(conf=relay_conf("relay:[127.0.0.30]:%d" % mx_port,
+                                     auth_user="me@isp.example",
+                                     auth_password_file=secret))
+    qid, _ = submit(m, SENDER, ["a@far.example"])
+    ev = outcome(m, qid)
+    assert ev["event"] == "deferred", ev["_line"]
+    assert ev["code"] == "4.7.0", ev["_line"]
+    c = sink.connections[0]
+    assert c.tls, c
+    assert not {b"AUTH", b"MAIL"} & set(verbs(c.lines)), c
+    assert "some pass 5" not in m.log()
