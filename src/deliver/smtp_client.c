@@ -208,9 +208,15 @@ setup_fail_reply(struct smtp_conn *c, const char *in_reply_to)
 	struct deliver_result res;
 
 	result_from_reply(c, &c->reply, in_reply_to, &res);
-	if (res.status == DELIVER_OK)	/* e.g. 3xx where 2xx was due */
-		res.status = DELIVER_TEMPFAIL;
-	return setup_fail(c, res.status, res.code, res.text);
+	/*
+	 * Before MAIL, a refusal is about this host or our set-up (a 554
+	 * greeting, a wrong relay password), not about the message or its
+	 * recipients: another host or a later try may work, so it is never
+	 * permanent.  The enhanced code keeps its detail as a 4.x.x.
+	 */
+	if (res.code[0] == '5' || res.code[0] == '2')
+		res.code[0] = '4';
+	return setup_fail(c, DELIVER_TEMPFAIL, res.code, res.text);
 }
 
 static int
