@@ -1,14 +1,15 @@
 /*
- * The outbound SMTP/LMTP client connection (see smtp_client.h).
+ * The outbound SMTP/LMTP client connection (see smtp_client.h); the
+ * transactions it carries are in smtp_client_tx.c, what both share in
+ * smtp_client_priv.h.
  *
  * A state machine driven by bufferevent callbacks.  Setup: CONNECTING →
  * GREETING → EHLO (→ HELO when EHLO is refused) → STARTTLS → HANDSHAKE →
- * EHLO again → AUTH → IDLE.  A transaction is a FIFO of the replies we
- * expect (MAIL, each RCPT, DATA, then the final reply, or one per
- * accepted recipient for LMTP): with PIPELINING the commands go out in
- * one write and the replies are matched in order (RFC 2920 3.1), without
- * it one command at a time.  Every reply passes through the pure reader
- * in smtp/client_proto.c first.
+ * EHLO again → AUTH → IDLE.  From IDLE, smtp_conn_send() starts a
+ * transaction (TX, DATA, RSET): this file still frames the input and
+ * takes the events, and hands each reply, a drained socket and a broken
+ * connection to the transaction's smtp_tx_ functions.  Every reply passes
+ * through the pure reader in smtp/client_proto.c first.
  *
  * Trusts nothing the server says: lines and replies are bounded by the
  * reader, a malformed reply or a reply in the wrong state ends the
@@ -38,67 +39,18 @@
 #include "common/bounds.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "deliver/smtp_client_priv.h"
 #include "smtp/client_proto.h"
 #include "tls/tls.h"
-
-
-/* Message data goes out in chunks read from the spool as the socket
- * drains, so a large message never sits in memory whole. */
-#define DATA_CHUNK		(64 * 1024)
-#define DATA_HIGH_WATER		(256 * 1024)
-#define DATA_LOW_WATER		(64 * 1024)
-
-enum conn_state {
-	C_CONNECTING, C_GREETING, C_EHLO, C_HELO, C_STARTTLS, C_HANDSHAKE,
-	C_AUTH, C_IDLE, C_TX, C_DATA, C_RSET,
-	C_FAILING,	/* the transaction's end is reported from the loop */
-};
-
-enum expect { X_MAIL, X_RCPT, X_DATA, X_DOT, X_DOT_EMPTY };
-
-struct expectation {
-	enum expect what;
-	size_t rcpt;		/* X_RCPT, and X_DOT under LMTP */
-};
-
-struct smtp_conn {
-	struct event_base *base;
-	struct smtp_conn_params p;
-	const struct smtp_conn_ops *ops;
-	void *arg;
-	struct bufferevent *bev;
-	enum conn_state state;
-	struct smtp_client_reader rd;
-	struct smtp_client_reply reply;	/* the last complete reply */
-	struct smtp_caps caps;
-	char name[SMTP_DOMAIN_MAX + 1];
-	char ip[INET6_ADDRSTRLEN + 8];
-	char relay[SMTP_DOMAIN_MAX + INET6_ADDRSTRLEN + 16];
-	char tls_version[32];
-	bool tls_on, tls_failed, usable, tried_helo;
-	int connect_errno;
-
-	/* The transaction in progress. */
-	struct smtp_client_msg *m;
-	struct expectation *x;
-	size_t x_head, x_tail;
-	size_t next_rcpt;		/* without PIPELINING: next to send */
-	size_t *accepted;		/* rcpt indexes that got 2xx */
-	size_t n_accepted;
-	bool mail_ok;
-	struct deliver_result mail_fail;
-	struct smtp_dot_stuffer ds;
-	int64_t data_off;
-};
 
 static void conn_read_cb(struct bufferevent *bev, void *arg);
 static void conn_write_cb(struct bufferevent *bev, void *arg);
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
 
-/* -- small helpers ---------------------------------------------------- */
+/* -- small helpers (the transaction uses them too) -------------------- */
 
-static void
-set_timeout(struct smtp_conn *c, unsigned seconds)
+void
+smtp_conn_timeout(struct smtp_conn *c, unsigned seconds)
 {
 	struct timeval tv = { (time_t)seconds, 0 };
 
@@ -106,18 +58,8 @@ set_timeout(struct smtp_conn *c, unsigned seconds)
 	    seconds > 0 ? &tv : NULL);
 }
 
-/* While the message streams out the server is silent: only a write
- * that makes no progress for a data-block time is a timeout. */
-static void
-set_data_timeout(struct smtp_conn *c)
-{
-	struct timeval tv = { (time_t)c->p.timeout_data_block, 0 };
-
-	bufferevent_set_timeouts(c->bev, NULL, &tv);
-}
-
-static void
-send_line(struct smtp_conn *c, const char *line)
+void
+smtp_conn_line(struct smtp_conn *c, const char *line)
 {
 	evbuffer_add_printf(bufferevent_get_output(c->bev), "%s\r\n", line);
 }
@@ -133,11 +75,8 @@ conn_free(struct smtp_conn *c)
 }
 
 /* snprintf for texts that may be cut: a cut is marked, never silent. */
-static void textf(char *out, size_t outlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-textf(char *out, size_t outlen, const char *fmt, ...)
+void
+smtp_conn_textf(char *out, size_t outlen, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -149,21 +88,22 @@ textf(char *out, size_t outlen, const char *fmt, ...)
 		memcpy(out + outlen - 4, "...", 4);
 }
 
-static void
-result_set(struct deliver_result *res, enum deliver_status st,
+void
+smtp_conn_result(struct deliver_result *res, enum deliver_status st,
     const char *code, const char *text)
 {
 	res->status = st;
 	res->reply_code = 0;
 	snprintf(res->code, sizeof(res->code), "%s", code);
-	textf(res->text, sizeof(res->text), "%s", text);
+	smtp_conn_textf(res->text, sizeof(res->text), "%s", text);
 }
 
 /* A reply as a result: its class decides, its enhanced code is kept
  * when it agrees with the class (else x.0.0). */
-static void
-result_from_reply(struct smtp_conn *c, const struct smtp_client_reply *r,
-    const char *in_reply_to, struct deliver_result *res)
+void
+smtp_conn_reply_result(struct smtp_conn *c,
+    const struct smtp_client_reply *r, const char *in_reply_to,
+    struct deliver_result *res)
 {
 	char line[DELIVER_TEXT_MAX], text[DELIVER_TEXT_MAX + 128];
 	char code[16];
@@ -175,10 +115,11 @@ result_from_reply(struct smtp_conn *c, const struct smtp_client_reply *r,
 	else
 		snprintf(code, sizeof(code), "%d.0.0", cls == 2 ? 2 :
 		    cls == 5 ? 5 : 4);
-	textf(text, sizeof(text), "host %s[%s] said: %s (in reply to %s)",
-	    c->name, c->ip, line, in_reply_to);
-	result_set(res, cls == 2 ? DELIVER_OK : cls == 5 ? DELIVER_PERMFAIL :
-	    DELIVER_TEMPFAIL, code, text);
+	smtp_conn_textf(text, sizeof(text),
+	    "host %s[%s] said: %s (in reply to %s)", c->name, c->ip, line,
+	    in_reply_to);
+	smtp_conn_result(res, cls == 2 ? DELIVER_OK :
+	    cls == 5 ? DELIVER_PERMFAIL : DELIVER_TEMPFAIL, code, text);
 	res->reply_code = r->code;
 }
 
@@ -195,7 +136,7 @@ setup_fail(struct smtp_conn *c, enum deliver_status st, const char *code,
 {
 	struct deliver_result res;
 
-	result_set(&res, st, code, text);
+	smtp_conn_result(&res, st, code, text);
 	c->usable = false;
 	c->ops->ready(c->arg, c, &res);
 	conn_free(c);
@@ -207,7 +148,7 @@ setup_fail_reply(struct smtp_conn *c, const char *in_reply_to)
 {
 	struct deliver_result res;
 
-	result_from_reply(c, &c->reply, in_reply_to, &res);
+	smtp_conn_reply_result(c, &c->reply, in_reply_to, &res);
 	/*
 	 * Before MAIL, a refusal is about this host or our set-up (a 554
 	 * greeting, a wrong relay password), not about the message or its
@@ -224,7 +165,8 @@ become_ready(struct smtp_conn *c)
 {
 	c->state = C_IDLE;
 	c->usable = true;
-	set_timeout(c, 0);	/* the owner's cache timer bounds idling */
+	/* The owner's cache timer bounds idling. */
+	smtp_conn_timeout(c, 0);
 	c->ops->ready(c->arg, c, NULL);
 	return -1;
 }
@@ -236,9 +178,9 @@ send_hello(struct smtp_conn *c)
 
 	snprintf(line, sizeof(line), "%s %s", c->p.lmtp ? "LHLO" : "EHLO",
 	    c->p.helo);
-	send_line(c, line);
+	smtp_conn_line(c, line);
 	c->state = C_EHLO;
-	set_timeout(c, c->p.timeout_command);
+	smtp_conn_timeout(c, c->p.timeout_command);
 }
 
 /* AUTH PLAIN with an initial response (RFC 4954, RFC 4616). */
@@ -263,7 +205,7 @@ send_auth(struct smtp_conn *c)
 	free(raw);
 	free(b64);
 	c->state = C_AUTH;
-	set_timeout(c, c->p.timeout_command);
+	smtp_conn_timeout(c, c->p.timeout_command);
 	return 0;
 }
 
@@ -276,9 +218,9 @@ after_hello(struct smtp_conn *c)
 	if (c->p.auth_user == NULL)
 		return become_ready(c);
 	if (!c->tls_on || !c->caps.auth_plain) {
-		textf(text, sizeof(text), "host %s[%s] offers no AUTH PLAIN "
-		    "over TLS, and this relay is configured with a login",
-		    c->name, c->ip);
+		smtp_conn_textf(text, sizeof(text), "host %s[%s] offers no "
+		    "AUTH PLAIN over TLS, and this relay is configured with "
+		    "a login", c->name, c->ip);
 		return setup_fail(c, DELIVER_TEMPFAIL, "4.7.0", text);
 	}
 	return send_auth(c);
@@ -299,8 +241,8 @@ start_tls(struct smtp_conn *c)
 		if (fd >= 0)
 			close(fd);
 		SSL_free(ssl);
-		textf(text, sizeof(text), "TLS with %s[%s] could not be "
-		    "started", c->name, c->ip);
+		smtp_conn_textf(text, sizeof(text), "TLS with %s[%s] could "
+		    "not be started", c->name, c->ip);
 		c->tls_failed = true;
 		return setup_fail(c, DELIVER_TEMPFAIL, "4.7.0", text);
 	}
@@ -316,7 +258,7 @@ start_tls(struct smtp_conn *c)
 	bufferevent_setwatermark(c->bev, EV_WRITE, DATA_LOW_WATER, 0);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->state = C_HANDSHAKE;
-	set_timeout(c, c->p.timeout_command);
+	smtp_conn_timeout(c, c->p.timeout_command);
 	return -1;
 }
 
@@ -353,7 +295,7 @@ on_hello_reply(struct smtp_conn *c)
 
 			c->tried_helo = true;
 			snprintf(line, sizeof(line), "HELO %s", c->p.helo);
-			send_line(c, line);
+			smtp_conn_line(c, line);
 			c->state = C_HELO;
 			return 0;
 		}
@@ -365,340 +307,17 @@ on_hello_reply(struct smtp_conn *c)
 	want_tls = !c->tls_on && !c->p.no_tls && c->p.tls_ctx != NULL &&
 	    (c->caps.starttls || c->p.tls == TRANSPORT_TLS_REQUIRE);
 	if (want_tls && c->caps.starttls) {
-		send_line(c, "STARTTLS");
+		smtp_conn_line(c, "STARTTLS");
 		c->state = C_STARTTLS;
 		return 0;
 	}
 	if (!c->tls_on && c->p.tls == TRANSPORT_TLS_REQUIRE) {
-		textf(text, sizeof(text), "host %s[%s] offers no STARTTLS, "
-		    "and TLS is required for this destination", c->name, c->ip);
+		smtp_conn_textf(text, sizeof(text), "host %s[%s] offers no "
+		    "STARTTLS, and TLS is required for this destination",
+		    c->name, c->ip);
 		return setup_fail(c, DELIVER_TEMPFAIL, "4.7.4", text);
 	}
 	return after_hello(c);
-}
-
-/* -- transactions ------------------------------------------------------- */
-
-static void
-expect(struct smtp_conn *c, enum expect what, size_t rcpt)
-{
-	c->x[c->x_tail].what = what;
-	c->x[c->x_tail].rcpt = rcpt;
-	c->x_tail++;
-}
-
-static void
-send_mail(struct smtp_conn *c)
-{
-	struct smtp_client_msg *m = c->m;
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-
-	evbuffer_add_printf(out, "MAIL FROM:<%s>", m->sender);
-	if (c->caps.size)
-		evbuffer_add_printf(out, " SIZE=%lld", (long long)m->data_size);
-	if (m->eightbit && c->caps.eightbitmime)
-		evbuffer_add_printf(out, " BODY=8BITMIME");
-	if (m->smtputf8 && c->caps.smtputf8)
-		evbuffer_add_printf(out, " SMTPUTF8");
-	evbuffer_add(out, "\r\n", 2);
-	expect(c, X_MAIL, 0);
-}
-
-static void
-send_rcpt(struct smtp_conn *c, size_t i)
-{
-	evbuffer_add_printf(bufferevent_get_output(c->bev), "RCPT TO:<%s>\r\n",
-	    c->m->rcpts[i].addr);
-	expect(c, X_RCPT, i);
-}
-
-static void
-send_data_cmd(struct smtp_conn *c)
-{
-	send_line(c, "DATA");
-	expect(c, X_DATA, 0);
-	/* Pipelined, DATA's reply comes after MAIL's and the RCPTs': the
-	 * longer wait of the group applies. */
-	if (!c->caps.pipelining)
-		set_timeout(c, c->p.timeout_data_init);
-}
-
-/* Every recipient without a result gets res (a whole-message outcome). */
-static void
-fill_unfinished(struct smtp_conn *c, const struct deliver_result *res)
-{
-	for (size_t i = 0; i < c->m->n_rcpts; i++)
-		if (c->m->rcpts[i].res.code[0] == '\0')
-			c->m->rcpts[i].res = *res;
-}
-
-static void
-tx_done(struct smtp_conn *c)
-{
-	struct smtp_client_msg *m = c->m;
-
-	c->m = NULL;
-	if (c->usable) {
-		c->state = C_IDLE;
-		set_timeout(c, 0);
-	}
-	c->ops->done(c->arg, c, m);
-}
-
-/* The transaction is over without a final DATA reply: reset the
- * server's state before the connection serves another message. */
-static void
-tx_end_reset(struct smtp_conn *c)
-{
-	send_line(c, "RSET");
-	c->state = C_RSET;
-	set_timeout(c, c->p.timeout_command);
-}
-
-/* Checks that need the server's capabilities, before MAIL. */
-static bool
-tx_precheck(struct smtp_conn *c, struct deliver_result *res)
-{
-	struct smtp_client_msg *m = c->m;
-	char text[384];
-
-	if (c->caps.size && c->caps.size_max > 0 &&
-	    (uint64_t)m->data_size > c->caps.size_max) {
-		/* RFC 1870 6: a fixed limit the message exceeds: permanent. */
-		textf(text, sizeof(text), "host %s[%s] accepts at most %llu "
-		    "octets; the message has %lld", c->name, c->ip,
-		    (unsigned long long)c->caps.size_max,
-		    (long long)m->data_size);
-		result_set(res, DELIVER_PERMFAIL, "5.3.4", text);
-		return false;
-	}
-	if (m->smtputf8 && !c->caps.smtputf8) {
-		/* RFC 6531 3.4: no downgrade of addresses; bounce. */
-		textf(text, sizeof(text), "host %s[%s] does not support "
-		    "SMTPUTF8, which this message needs", c->name, c->ip);
-		result_set(res, DELIVER_PERMFAIL, "5.6.7", text);
-		return false;
-	}
-	if (m->eightbit && !c->caps.eightbitmime) {
-		/* RFC 6152 3: no 8-bit data to a 7-bit server; Decorum does
-		 * not convert to quoted-printable (docs/delivery.md). */
-		textf(text, sizeof(text), "host %s[%s] does not support "
-		    "8BITMIME, which this message needs", c->name, c->ip);
-		result_set(res, DELIVER_PERMFAIL, "5.6.3", text);
-		return false;
-	}
-	return true;
-}
-
-static void
-tx_fail_later_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	tx_done(arg);
-}
-
-void
-smtp_conn_send(struct smtp_conn *c, struct smtp_client_msg *m)
-{
-	struct deliver_result res;
-	struct timeval now = { 0, 0 };
-
-	c->m = m;
-	for (size_t i = 0; i < m->n_rcpts; i++)
-		memset(&m->rcpts[i].res, 0, sizeof(m->rcpts[i].res));
-	free(c->x);
-	free(c->accepted);
-	c->x = xcalloc(2 * m->n_rcpts + 4, sizeof(*c->x));
-	c->accepted = xcalloc(m->n_rcpts + 1, sizeof(*c->accepted));
-	c->x_head = c->x_tail = 0;
-	c->n_accepted = 0;
-	c->next_rcpt = 0;
-	c->mail_ok = false;
-	memset(&c->mail_fail, 0, sizeof(c->mail_fail));
-	if (!tx_precheck(c, &res)) {
-		fill_unfinished(c, &res);
-		c->state = C_FAILING;
-		/* Never call back from inside the caller's call. */
-		event_base_once(c->base, -1, EV_TIMEOUT, tx_fail_later_cb, c,
-		    &now);
-		return;
-	}
-	c->state = C_TX;
-	set_timeout(c, c->p.timeout_command);
-	send_mail(c);
-	if (c->caps.pipelining) {
-		for (size_t i = 0; i < m->n_rcpts; i++)
-			send_rcpt(c, i);
-		c->next_rcpt = m->n_rcpts;
-		send_data_cmd(c);
-	}
-}
-
-/* Fill the socket with message data until the high-water mark. */
-static void
-stream_data(struct smtp_conn *c)
-{
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-	struct deliver_result res;
-	char in[DATA_CHUNK], *stuffed;
-	ssize_t n;
-	size_t len;
-
-	while (evbuffer_get_length(out) < DATA_HIGH_WATER) {
-		n = pread(c->m->data_fd, in, sizeof(in), c->data_off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			/* The server has part of the message: only closing
-			 * the connection keeps it from delivering that. */
-			log_warn("event=spool-error id=%s op=read errno=%d",
-			    c->m->id, errno);
-			result_set(&res, DELIVER_TEMPFAIL, "4.3.0",
-			    "queued message data unreadable");
-			fill_unfinished(c, &res);
-			c->usable = false;
-			c->state = C_FAILING;
-			event_base_once(c->base, -1, EV_TIMEOUT,
-			    tx_fail_later_cb, c, &(struct timeval){ 0, 0 });
-			return;
-		}
-		if (n == 0)
-			break;
-		stuffed = xmalloc(2 * (size_t)n);
-		len = smtp_dot_stuff(&c->ds, in, (size_t)n, stuffed);
-		evbuffer_add(out, stuffed, len);
-		free(stuffed);
-		c->data_off += n;
-	}
-	if (evbuffer_get_length(out) >= DATA_HIGH_WATER)
-		return;		/* conn_write_cb calls again */
-	len = smtp_dot_end(&c->ds, in);
-	evbuffer_add(out, in, len);
-	c->state = C_TX;
-	set_timeout(c, c->p.timeout_data_end);
-	if (!c->p.lmtp) {
-		expect(c, X_DOT, 0);
-		return;
-	}
-	/* RFC 2033 4.2: one reply per accepted recipient, in order. */
-	for (size_t i = 0; i < c->n_accepted; i++)
-		expect(c, X_DOT, c->accepted[i]);
-}
-
-static void
-on_mail_reply(struct smtp_conn *c)
-{
-	c->mail_ok = c->reply.code / 100 == 2;
-	if (!c->mail_ok)
-		result_from_reply(c, &c->reply, "MAIL FROM", &c->mail_fail);
-	if (c->caps.pipelining)
-		return;
-	if (!c->mail_ok) {
-		fill_unfinished(c, &c->mail_fail);
-		tx_end_reset(c);
-		return;
-	}
-	send_rcpt(c, c->next_rcpt++);
-}
-
-static void
-on_rcpt_reply(struct smtp_conn *c, size_t i)
-{
-	struct smtp_client_rcpt *r = &c->m->rcpts[i];
-
-	if (!c->mail_ok)
-		r->res = c->mail_fail;
-	else if (c->reply.code / 100 == 2)
-		c->accepted[c->n_accepted++] = i;
-	else
-		result_from_reply(c, &c->reply, "RCPT TO", &r->res);
-	if (c->caps.pipelining)
-		return;
-	if (c->next_rcpt < c->m->n_rcpts)
-		send_rcpt(c, c->next_rcpt++);
-	else if (c->n_accepted > 0)
-		send_data_cmd(c);
-	else
-		tx_end_reset(c);
-}
-
-static void
-on_data_reply(struct smtp_conn *c)
-{
-	struct deliver_result res;
-
-	if (c->reply.code == 354 && c->mail_ok && c->n_accepted > 0) {
-		smtp_dot_stuffer_init(&c->ds);
-		c->data_off = 0;
-		c->state = C_DATA;
-		set_data_timeout(c);
-		stream_data(c);
-		return;
-	}
-	if (c->reply.code == 354) {
-		/* RFC 2920 3.1: DATA went out with every RCPT refused;
-		 * an empty message ends it, and nothing is delivered. */
-		send_line(c, ".");
-		expect(c, X_DOT_EMPTY, 0);
-		return;
-	}
-	result_from_reply(c, &c->reply, "DATA", &res);
-	if (res.status == DELIVER_OK)
-		res.status = DELIVER_TEMPFAIL;
-	fill_unfinished(c, &res);
-	tx_end_reset(c);
-}
-
-static void
-on_dot_reply(struct smtp_conn *c, size_t rcpt)
-{
-	struct deliver_result res;
-
-	result_from_reply(c, &c->reply, "end of DATA", &res);
-	if (c->p.lmtp)
-		c->m->rcpts[rcpt].res = res;
-	else
-		for (size_t i = 0; i < c->n_accepted; i++)
-			c->m->rcpts[c->accepted[i]].res = res;
-}
-
-/* Returns -1 when c was freed or handed back (stop reading). */
-static int
-on_tx_reply(struct smtp_conn *c)
-{
-	struct expectation x;
-
-	if (c->x_head == c->x_tail)
-		return -2;	/* a reply nobody asked for */
-	x = c->x[c->x_head++];
-	switch (x.what) {
-	case X_MAIL:
-		on_mail_reply(c);
-		break;
-	case X_RCPT:
-		on_rcpt_reply(c, x.rcpt);
-		break;
-	case X_DATA:
-		on_data_reply(c);
-		break;
-	case X_DOT:
-		on_dot_reply(c, x.rcpt);
-		break;
-	case X_DOT_EMPTY:
-		break;
-	}
-	if (c->state == C_TX && c->x_head == c->x_tail) {
-		/* Everything answered.  Refused MAIL or every RCPT refused
-		 * under PIPELINING leaves a state to reset. */
-		if (x.what == X_DOT) {
-			tx_done(c);
-			return -1;
-		}
-		tx_end_reset(c);
-	}
-	return c->state == C_TX || c->state == C_RSET || c->state == C_DATA
-	    ? 0 : -1;
 }
 
 /* -- input and events --------------------------------------------------- */
@@ -721,10 +340,11 @@ conn_broken(struct smtp_conn *c, const char *why)
 	/* "connect to mx[192.0.2.1]:25: Connection refused", or
 	 * "lost connection with mx[192.0.2.1] while sending the message". */
 	if (c->state == C_CONNECTING)
-		textf(text, sizeof(text), "connect to %s: %s", c->relay, why);
+		smtp_conn_textf(text, sizeof(text), "connect to %s: %s",
+		    c->relay, why);
 	else
-		textf(text, sizeof(text), "%s with %s[%s] %s", why, c->name,
-		    c->ip, during[c->state]);
+		smtp_conn_textf(text, sizeof(text), "%s with %s[%s] %s", why,
+		    c->name, c->ip, during[c->state]);
 	c->usable = false;
 	switch (c->state) {
 	case C_CONNECTING:
@@ -746,13 +366,13 @@ conn_broken(struct smtp_conn *c, const char *why)
 	case C_TX:
 	case C_DATA:
 	case C_RSET:
-		result_set(&res, DELIVER_TEMPFAIL, "4.4.2", text);
-		fill_unfinished(c, &res);
-		tx_done(c);
+		smtp_conn_result(&res, DELIVER_TEMPFAIL, "4.4.2", text);
+		smtp_tx_fill_unfinished(c, &res);
+		smtp_tx_done(c);
 		return;
 	case C_FAILING:
 		c->usable = false;
-		return;		/* tx_fail_later_cb reports */
+		return;		/* tx_fail_later_cb (tx file) reports */
 	}
 }
 
@@ -784,14 +404,14 @@ on_reply(struct smtp_conn *c)
 		return become_ready(c);
 	case C_TX:
 	case C_DATA:
-		rc = on_tx_reply(c);
+		rc = smtp_tx_reply(c);
 		if (rc == -2)
 			break;
 		return rc;
 	case C_RSET:
 		if (r->code / 100 != 2)
 			c->usable = false;
-		tx_done(c);
+		smtp_tx_done(c);
 		return -1;
 	case C_FAILING:
 		return -1;
@@ -848,7 +468,7 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 
 	(void)bev;
 	if (c->state == C_DATA)
-		stream_data(c);
+		smtp_tx_stream_data(c);
 }
 
 static void
@@ -864,7 +484,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 		c->state = C_GREETING;
-		set_timeout(c, c->p.timeout_greeting);
+		smtp_conn_timeout(c, c->p.timeout_greeting);
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT)
@@ -943,7 +563,7 @@ smtp_conn_open(struct event_base *base, const struct smtp_conn_params *p,
 		panic("cannot create a bufferevent");
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, DATA_LOW_WATER, 0);
-	set_timeout(c, p->connect_timeout);
+	smtp_conn_timeout(c, p->connect_timeout);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	/* libevent reports a refused connect() through the (deferred)
 	 * event callback, but other immediate failures (no such socket

@@ -1,0 +1,108 @@
+/*
+ * Internals shared by the files of the outbound SMTP/LMTP client; not for
+ * other modules (they use smtp_client.h).
+ *
+ *   smtp_client.c     the connection: open, set-up (greeting, EHLO/HELO,
+ *                     STARTTLS, AUTH), input framing, events, a broken
+ *                     connection, close, accessors; the helpers below
+ *   smtp_client_tx.c  the transaction: smtp_conn_send(), MAIL/RCPT/DATA,
+ *                     the FIFO of expected replies, data streaming, what
+ *                     each reply means for the recipients
+ *
+ * smtp_conn_ names (besides the public ones) are helpers of
+ * smtp_client.c; smtp_tx_ names are the transaction's entry points that
+ * the connection calls when a reply, a drained socket or a failure
+ * belongs to the transaction.
+ */
+#ifndef DECORUM_DELIVER_SMTP_CLIENT_PRIV_H
+#define DECORUM_DELIVER_SMTP_CLIENT_PRIV_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/bounds.h"
+#include "deliver/smtp_client.h"
+#include "smtp/client_proto.h"
+
+/* Message data goes out in chunks read from the spool as the socket
+ * drains, so a large message never sits in memory whole. */
+#define DATA_CHUNK		(64 * 1024)
+#define DATA_HIGH_WATER		(256 * 1024)
+#define DATA_LOW_WATER		(64 * 1024)
+
+struct bufferevent;
+
+enum conn_state {
+	C_CONNECTING, C_GREETING, C_EHLO, C_HELO, C_STARTTLS, C_HANDSHAKE,
+	C_AUTH, C_IDLE, C_TX, C_DATA, C_RSET,
+	C_FAILING,	/* the transaction's end is reported from the loop */
+};
+
+enum expect { X_MAIL, X_RCPT, X_DATA, X_DOT, X_DOT_EMPTY };
+
+struct expectation {
+	enum expect what;
+	size_t rcpt;		/* X_RCPT, and X_DOT under LMTP */
+};
+
+struct smtp_conn {
+	struct event_base *base;
+	struct smtp_conn_params p;
+	const struct smtp_conn_ops *ops;
+	void *arg;
+	struct bufferevent *bev;
+	enum conn_state state;
+	struct smtp_client_reader rd;
+	struct smtp_client_reply reply;	/* the last complete reply */
+	struct smtp_caps caps;
+	char name[SMTP_DOMAIN_MAX + 1];
+	char ip[INET6_ADDRSTRLEN + 8];
+	char relay[SMTP_DOMAIN_MAX + INET6_ADDRSTRLEN + 16];
+	char tls_version[32];
+	bool tls_on, tls_failed, usable, tried_helo;
+	int connect_errno;
+
+	/* The transaction in progress. */
+	struct smtp_client_msg *m;
+	struct expectation *x;
+	size_t x_head, x_tail;
+	size_t next_rcpt;		/* without PIPELINING: next to send */
+	size_t *accepted;		/* rcpt indexes that got 2xx */
+	size_t n_accepted;
+	bool mail_ok;
+	struct deliver_result mail_fail;
+	struct smtp_dot_stuffer ds;
+	int64_t data_off;
+};
+
+/* smtp_client.c */
+/* Read and write timeout; 0: none. */
+void smtp_conn_timeout(struct smtp_conn *c, unsigned seconds);
+/* Queue line and CRLF for the server. */
+void smtp_conn_line(struct smtp_conn *c, const char *line);
+/* snprintf for texts that may be cut: a cut is marked, never silent. */
+void smtp_conn_textf(char *out, size_t outlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void smtp_conn_result(struct deliver_result *res, enum deliver_status st,
+    const char *code, const char *text);
+/* A reply as a result: its class decides, its enhanced code is kept
+ * when it agrees with the class (else x.0.0). */
+void smtp_conn_reply_result(struct smtp_conn *c,
+    const struct smtp_client_reply *r, const char *in_reply_to,
+    struct deliver_result *res);
+
+/* smtp_client_tx.c */
+/* A reply while in C_TX or C_DATA.  -1 when c was freed or handed back
+ * (stop reading), -2 for a reply nobody asked for. */
+int smtp_tx_reply(struct smtp_conn *c);
+/* The transaction is over: hand m back through ops->done. */
+void smtp_tx_done(struct smtp_conn *c);
+/* Every recipient without a result gets res (a whole-message outcome). */
+void smtp_tx_fill_unfinished(struct smtp_conn *c,
+    const struct deliver_result *res);
+/* Fill the socket with message data until the high-water mark. */
+void smtp_tx_stream_data(struct smtp_conn *c);
+
+#endif
