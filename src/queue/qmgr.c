@@ -8,7 +8,8 @@
  * (a lost notification only delays), and runs a message when it is due.
  * A run is planned here, in the loop, because the routing tables belong to
  * this thread, and carried out in a workpool thread (attempt.c), because
- * deliveries and status fsyncs block.  At most 2 x QMGR_THREADS messages
+ * deliveries and status fsyncs block; its SMTP, relay and LMTP copies go
+ * to the network first (qmgr_outbound.c).  At most 2 x QMGR_THREADS messages
  * are in flight; per-recipient retry times live in the queue file itself
  * ("W" records), so they survive a restart.
  * Trusts: the config; nothing in the spool (ids are checked, a corrupt
@@ -45,6 +46,7 @@
 #include "queue/envelope.h"
 #include "queue/notify.h"
 #include "queue/outbound.h"
+#include "queue/qmgr_priv.h"
 #include "queue/queue_id.h"
 #include "queue/spool.h"
 #include "route/domains.h"
@@ -63,48 +65,6 @@ struct qmsg {
 	int64_t next_try;	/* 0: as soon as possible */
 	bool in_flight;
 	bool flush;		/* `queue flush`: ignore retry times once */
-};
-
-struct qflight;
-
-/* One outbound job of an attempt, and where its results go. */
-struct qjob {
-	struct outbound_job job;
-	struct qflight *f;
-	struct smtp_client_rcpt *rcpts;
-	struct attempt_dest **dests;
-	size_t n;
-	char key[SMTP_DOMAIN_MAX + 64];
-};
-
-/* An attempt whose remote copies are on the network. */
-struct qflight {
-	struct qmgr *q;
-	struct attempt *a;
-	int data_fd;
-	struct qjob *jobs;
-	size_t n_jobs, left;
-	struct qflight *prev, *next;
-};
-
-struct qmgr {
-	const struct config *cfg;
-	struct event_base *base;
-	struct workpool *pool;
-	struct spool *sp;
-	struct domains *domains;
-	struct qmsg *msgs;
-	size_t n_msgs;
-	unsigned in_flight;		/* attempts in the workpool */
-	unsigned out_flight;		/* attempts waiting for outbound */
-	struct resolver *resolver;
-	struct outbound *outbound;
-	struct qflight *flights;
-	bool stopping;
-	int64_t last_scan, last_cleanup;
-	struct event *timer, *notify_ev, *sock_ev, *sigterm, *sigint;
-	int sock_fd;
-	char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
 static void qmgr_schedule(struct qmgr *q);
@@ -287,174 +247,13 @@ qmgr_attempt_new(struct qmgr *q, const char *id)
 }
 
 /* The worker part: local copies, status records, finishing. */
-static void
+void
 qmgr_run(struct qmgr *q, struct attempt *a)
 {
 	q->in_flight++;
 	workpool_submit(q->pool, attempt_run, qmgr_attempt_done, a);
 }
 
-/* Frees a flight that is not (or no longer) on q->flights. */
-static void
-qmgr_flight_release(struct qflight *f)
-{
-	for (size_t i = 0; i < f->n_jobs; i++) {
-		for (size_t k = 0; k < f->jobs[i].n; k++)
-			free((char *)f->jobs[i].rcpts[k].addr);
-		free(f->jobs[i].rcpts);
-		free(f->jobs[i].dests);
-		free(f->jobs[i].job.nexthop);
-	}
-	free(f->jobs);
-	if (f->data_fd >= 0)
-		close(f->data_fd);
-	free(f);
-}
-
-static void
-qmgr_flight_free(struct qflight *f)
-{
-	struct qmgr *q = f->q;
-
-	if (f->prev != NULL)
-		f->prev->next = f->next;
-	else
-		q->flights = f->next;
-	if (f->next != NULL)
-		f->next->prev = f->prev;
-	qmgr_flight_release(f);
-}
-
-/* One outbound job ended: its results go to the attempt's dests; the
- * last one hands the attempt to the workpool for the records. */
-static void
-qmgr_job_done(void *arg, struct outbound_job *job)
-{
-	struct qjob *j = arg;
-	struct qflight *f = j->f;
-	struct qmgr *q = f->q;
-	struct attempt *a = f->a;
-
-	for (size_t k = 0; k < j->n; k++) {
-		struct attempt_dest *d = j->dests[k];
-
-		d->done = true;
-		d->res = j->rcpts[k].res;
-		free(d->relay);
-		d->relay = job->relay[0] != '\0' ? xstrdup(job->relay) : NULL;
-		snprintf(d->tls, sizeof(d->tls), "%s", job->tls);
-	}
-	if (--f->left > 0)
-		return;
-	qmgr_flight_free(f);
-	q->out_flight--;
-	qmgr_run(q, a);
-}
-
-static struct qjob *
-qmgr_job_for(struct qflight *f, const struct attempt_dest *d)
-{
-	char key[sizeof(((struct qjob *)0)->key)];
-	const char *nexthop = d->t->kind == TRANSPORT_SMTP ? d->domain : NULL;
-	struct qjob *j;
-
-	outbound_dest_key(d->t, nexthop, key, sizeof(key));
-	for (size_t i = 0; i < f->n_jobs; i++) {
-		j = &f->jobs[i];
-		if (strcmp(j->key, key) == 0 && j->n < OUTBOUND_RCPTS_MAX)
-			return j;
-	}
-	f->jobs = xreallocarray(f->jobs, f->n_jobs + 1, sizeof(*f->jobs));
-	j = &f->jobs[f->n_jobs++];
-	memset(j, 0, sizeof(*j));
-	snprintf(j->key, sizeof(j->key), "%s", key);
-	j->f = f;
-	j->job.t = d->t;
-	j->job.nexthop = nexthop != NULL ? xstrdup(nexthop) : NULL;
-	j->rcpts = xcalloc(OUTBOUND_RCPTS_MAX, sizeof(*j->rcpts));
-	j->dests = xcalloc(OUTBOUND_RCPTS_MAX, sizeof(*j->dests));
-	return j;
-}
-
-/* The data file cannot be opened: no connection is made, and the worker
- * records a deferral for every outbound copy. */
-static void
-qmgr_flight_no_data(struct qflight *f)
-{
-	for (size_t i = 0; i < f->n_jobs; i++) {
-		for (size_t k = 0; k < f->jobs[i].n; k++) {
-			struct attempt_dest *d = f->jobs[i].dests[k];
-
-			d->done = true;
-			d->res.status = DELIVER_TEMPFAIL;
-			snprintf(d->res.code, sizeof(d->res.code), "4.3.0");
-			snprintf(d->res.text, sizeof(d->res.text),
-			    "queued message data unreadable");
-		}
-	}
-}
-
-/*
- * Groups the attempt's outbound copies into jobs (one per destination,
- * at most OUTBOUND_RCPTS_MAX recipients each) and starts them.  false
- * when there are none: the attempt goes straight to the workpool.
- */
-static bool
-qmgr_outbound(struct qmgr *q, struct attempt *a, int64_t data_size)
-{
-	struct qflight *f = xcalloc(1, sizeof(*f));
-	char addr[SMTP_ADDRESS_MAX + 2];
-
-	f->q = q;
-	f->a = a;
-	f->data_fd = -1;
-	for (size_t i = 0; i < a->n_rcpts; i++) {
-		struct attempt_rcpt *r = &a->rcpts[i];
-
-		for (size_t k = 0; r->route == DELIVER_OK && k < r->n_dests; k++) {
-			struct attempt_dest *d = &r->dests[k];
-			struct qjob *j;
-
-			if (d->t == NULL)
-				continue;
-			j = qmgr_job_for(f, d);
-			snprintf(addr, sizeof(addr), "%s@%s", d->local, d->domain);
-			j->rcpts[j->n].addr = xstrdup(addr);
-			j->dests[j->n++] = d;
-		}
-	}
-	if (f->n_jobs > 0)
-		f->data_fd = spool_open_data(q->sp, a->id);
-	if (f->n_jobs == 0 || f->data_fd < 0) {
-		qmgr_flight_no_data(f);
-		qmgr_flight_release(f);
-		return false;
-	}
-	f->next = q->flights;
-	if (q->flights != NULL)
-		q->flights->prev = f;
-	q->flights = f;
-	f->left = f->n_jobs;
-	q->out_flight++;
-	for (size_t i = 0; i < f->n_jobs; i++) {
-		struct qjob *j = &f->jobs[i];
-
-		j->job.msg.id = a->id;
-		j->job.msg.sender = a->sender;
-		j->job.msg.smtputf8 = a->smtputf8;
-		j->job.msg.eightbit = a->eightbit;
-		j->job.msg.data_fd = f->data_fd;
-		j->job.msg.data_size = data_size;
-		j->job.msg.rcpts = j->rcpts;
-		j->job.msg.n_rcpts = j->n;
-		j->job.done = qmgr_job_done;
-		j->job.arg = j;
-	}
-	/* Jobs complete from the loop only, so the array stays put. */
-	for (size_t i = 0; i < f->n_jobs; i++)
-		outbound_submit(q->outbound, &f->jobs[i].job);
-	return true;
-}
 
 /*
  * Loads a due message and plans its attempt.  Returns false when the
@@ -754,12 +553,7 @@ qmgr_main(const struct config *cfg, int notify_fd)
 	 * pending in the spool and are tried again after the restart. */
 	q.stopping = true;
 	outbound_free(q.outbound);
-	while (q.flights != NULL) {
-		struct attempt *a = q.flights->a;
-
-		qmgr_flight_free(q.flights);
-		attempt_free(a);
-	}
+	qmgr_flights_free(&q);
 	resolver_free(q.resolver);
 	workpool_free(q.pool);
 	log_info("event=stopped queued=%zu", q.n_msgs);
