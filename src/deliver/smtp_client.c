@@ -50,7 +50,7 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
 /* -- small helpers (the transaction uses them too) -------------------- */
 
 void
-smtp_conn_timeout(struct smtp_conn *c, unsigned seconds)
+smtpc_timeout(struct smtp_conn *c, unsigned seconds)
 {
 	struct timeval tv = { (time_t)seconds, 0 };
 
@@ -59,7 +59,7 @@ smtp_conn_timeout(struct smtp_conn *c, unsigned seconds)
 }
 
 void
-smtp_conn_line(struct smtp_conn *c, const char *line)
+smtpc_line(struct smtp_conn *c, const char *line)
 {
 	evbuffer_add_printf(bufferevent_get_output(c->bev), "%s\r\n", line);
 }
@@ -76,7 +76,7 @@ conn_free(struct smtp_conn *c)
 
 /* snprintf for texts that may be cut: a cut is marked, never silent. */
 void
-smtp_conn_textf(char *out, size_t outlen, const char *fmt, ...)
+smtpc_textf(char *out, size_t outlen, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -89,19 +89,19 @@ smtp_conn_textf(char *out, size_t outlen, const char *fmt, ...)
 }
 
 void
-smtp_conn_result(struct deliver_result *res, enum deliver_status st,
+smtpc_result(struct deliver_result *res, enum deliver_status st,
     const char *code, const char *text)
 {
 	res->status = st;
 	res->reply_code = 0;
 	snprintf(res->code, sizeof(res->code), "%s", code);
-	smtp_conn_textf(res->text, sizeof(res->text), "%s", text);
+	smtpc_textf(res->text, sizeof(res->text), "%s", text);
 }
 
 /* A reply as a result: its class decides, its enhanced code is kept
  * when it agrees with the class (else x.0.0). */
 void
-smtp_conn_reply_result(struct smtp_conn *c,
+smtpc_reply_result(struct smtp_conn *c,
     const struct smtp_client_reply *r, const char *in_reply_to,
     struct deliver_result *res)
 {
@@ -115,10 +115,10 @@ smtp_conn_reply_result(struct smtp_conn *c,
 	else
 		snprintf(code, sizeof(code), "%d.0.0", cls == 2 ? 2 :
 		    cls == 5 ? 5 : 4);
-	smtp_conn_textf(text, sizeof(text),
+	smtpc_textf(text, sizeof(text),
 	    "host %s[%s] said: %s (in reply to %s)", c->name, c->ip, line,
 	    in_reply_to);
-	smtp_conn_result(res, cls == 2 ? DELIVER_OK :
+	smtpc_result(res, cls == 2 ? DELIVER_OK :
 	    cls == 5 ? DELIVER_PERMFAIL : DELIVER_TEMPFAIL, code, text);
 	res->reply_code = r->code;
 }
@@ -136,7 +136,7 @@ setup_fail(struct smtp_conn *c, enum deliver_status st, const char *code,
 {
 	struct deliver_result res;
 
-	smtp_conn_result(&res, st, code, text);
+	smtpc_result(&res, st, code, text);
 	c->usable = false;
 	c->ops->ready(c->arg, c, &res);
 	conn_free(c);
@@ -148,7 +148,7 @@ setup_fail_reply(struct smtp_conn *c, const char *in_reply_to)
 {
 	struct deliver_result res;
 
-	smtp_conn_reply_result(c, &c->reply, in_reply_to, &res);
+	smtpc_reply_result(c, &c->reply, in_reply_to, &res);
 	/*
 	 * Before MAIL, a refusal is about this host or our set-up (a 554
 	 * greeting, a wrong relay password), not about the message or its
@@ -166,7 +166,7 @@ become_ready(struct smtp_conn *c)
 	c->state = C_IDLE;
 	c->usable = true;
 	/* The owner's cache timer bounds idling. */
-	smtp_conn_timeout(c, 0);
+	smtpc_timeout(c, 0);
 	c->ops->ready(c->arg, c, NULL);
 	return -1;
 }
@@ -178,9 +178,9 @@ send_hello(struct smtp_conn *c)
 
 	snprintf(line, sizeof(line), "%s %s", c->p.lmtp ? "LHLO" : "EHLO",
 	    c->p.helo);
-	smtp_conn_line(c, line);
+	smtpc_line(c, line);
 	c->state = C_EHLO;
-	smtp_conn_timeout(c, c->p.timeout_command);
+	smtpc_timeout(c, c->p.timeout_command);
 }
 
 /* AUTH PLAIN with an initial response (RFC 4954, RFC 4616). */
@@ -205,7 +205,7 @@ send_auth(struct smtp_conn *c)
 	free(raw);
 	free(b64);
 	c->state = C_AUTH;
-	smtp_conn_timeout(c, c->p.timeout_command);
+	smtpc_timeout(c, c->p.timeout_command);
 	return 0;
 }
 
@@ -218,7 +218,7 @@ after_hello(struct smtp_conn *c)
 	if (c->p.auth_user == NULL)
 		return become_ready(c);
 	if (!c->tls_on || !c->caps.auth_plain) {
-		smtp_conn_textf(text, sizeof(text), "host %s[%s] offers no "
+		smtpc_textf(text, sizeof(text), "host %s[%s] offers no "
 		    "AUTH PLAIN over TLS, and this relay is configured with "
 		    "a login", c->name, c->ip);
 		return setup_fail(c, DELIVER_TEMPFAIL, "4.7.0", text);
@@ -241,7 +241,7 @@ start_tls(struct smtp_conn *c)
 		if (fd >= 0)
 			close(fd);
 		SSL_free(ssl);
-		smtp_conn_textf(text, sizeof(text), "TLS with %s[%s] could "
+		smtpc_textf(text, sizeof(text), "TLS with %s[%s] could "
 		    "not be started", c->name, c->ip);
 		c->tls_failed = true;
 		return setup_fail(c, DELIVER_TEMPFAIL, "4.7.0", text);
@@ -258,7 +258,7 @@ start_tls(struct smtp_conn *c)
 	bufferevent_setwatermark(c->bev, EV_WRITE, DATA_LOW_WATER, 0);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->state = C_HANDSHAKE;
-	smtp_conn_timeout(c, c->p.timeout_command);
+	smtpc_timeout(c, c->p.timeout_command);
 	return -1;
 }
 
@@ -295,7 +295,7 @@ on_hello_reply(struct smtp_conn *c)
 
 			c->tried_helo = true;
 			snprintf(line, sizeof(line), "HELO %s", c->p.helo);
-			smtp_conn_line(c, line);
+			smtpc_line(c, line);
 			c->state = C_HELO;
 			return 0;
 		}
@@ -307,12 +307,12 @@ on_hello_reply(struct smtp_conn *c)
 	want_tls = !c->tls_on && !c->p.no_tls && c->p.tls_ctx != NULL &&
 	    (c->caps.starttls || c->p.tls == TRANSPORT_TLS_REQUIRE);
 	if (want_tls && c->caps.starttls) {
-		smtp_conn_line(c, "STARTTLS");
+		smtpc_line(c, "STARTTLS");
 		c->state = C_STARTTLS;
 		return 0;
 	}
 	if (!c->tls_on && c->p.tls == TRANSPORT_TLS_REQUIRE) {
-		smtp_conn_textf(text, sizeof(text), "host %s[%s] offers no "
+		smtpc_textf(text, sizeof(text), "host %s[%s] offers no "
 		    "STARTTLS, and TLS is required for this destination",
 		    c->name, c->ip);
 		return setup_fail(c, DELIVER_TEMPFAIL, "4.7.4", text);
@@ -340,10 +340,10 @@ conn_broken(struct smtp_conn *c, const char *why)
 	/* "connect to mx[192.0.2.1]:25: Connection refused", or
 	 * "lost connection with mx[192.0.2.1] while sending the message". */
 	if (c->state == C_CONNECTING)
-		smtp_conn_textf(text, sizeof(text), "connect to %s: %s",
+		smtpc_textf(text, sizeof(text), "connect to %s: %s",
 		    c->relay, why);
 	else
-		smtp_conn_textf(text, sizeof(text), "%s with %s[%s] %s", why,
+		smtpc_textf(text, sizeof(text), "%s with %s[%s] %s", why,
 		    c->name, c->ip, during[c->state]);
 	c->usable = false;
 	switch (c->state) {
@@ -366,7 +366,7 @@ conn_broken(struct smtp_conn *c, const char *why)
 	case C_TX:
 	case C_DATA:
 	case C_RSET:
-		smtp_conn_result(&res, DELIVER_TEMPFAIL, "4.4.2", text);
+		smtpc_result(&res, DELIVER_TEMPFAIL, "4.4.2", text);
 		smtp_tx_fill_unfinished(c, &res);
 		smtp_tx_done(c);
 		return;
@@ -484,7 +484,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 		c->state = C_GREETING;
-		smtp_conn_timeout(c, c->p.timeout_greeting);
+		smtpc_timeout(c, c->p.timeout_greeting);
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT)
@@ -563,7 +563,7 @@ smtp_conn_open(struct event_base *base, const struct smtp_conn_params *p,
 		panic("cannot create a bufferevent");
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, DATA_LOW_WATER, 0);
-	smtp_conn_timeout(c, p->connect_timeout);
+	smtpc_timeout(c, p->connect_timeout);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	/* libevent reports a refused connect() through the (deferred)
 	 * event callback, but other immediate failures (no such socket

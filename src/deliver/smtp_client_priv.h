@@ -9,10 +9,10 @@
  *                     the FIFO of expected replies, data streaming, what
  *                     each reply means for the recipients
  *
- * smtp_conn_ names (besides the public ones) are helpers of
- * smtp_client.c; smtp_tx_ names are the transaction's entry points that
- * the connection calls when a reply, a drained socket or a failure
- * belongs to the transaction.
+ * smtpc_ names are helpers of smtp_client.c that the transaction uses
+ * too (smtp_conn_ is the public API); smtp_tx_ names are the
+ * transaction's entry points that the connection calls when a reply, a
+ * drained socket or a failure belongs to the transaction.
  */
 #ifndef DECORUM_DELIVER_SMTP_CLIENT_PRIV_H
 #define DECORUM_DELIVER_SMTP_CLIENT_PRIV_H
@@ -79,17 +79,17 @@ struct smtp_conn {
 
 /* smtp_client.c */
 /* Read and write timeout; 0: none. */
-void smtp_conn_timeout(struct smtp_conn *c, unsigned seconds);
+void smtpc_timeout(struct smtp_conn *c, unsigned seconds);
 /* Queue line and CRLF for the server. */
-void smtp_conn_line(struct smtp_conn *c, const char *line);
+void smtpc_line(struct smtp_conn *c, const char *line);
 /* snprintf for texts that may be cut: a cut is marked, never silent. */
-void smtp_conn_textf(char *out, size_t outlen, const char *fmt, ...)
+void smtpc_textf(char *out, size_t outlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void smtp_conn_result(struct deliver_result *res, enum deliver_status st,
+void smtpc_result(struct deliver_result *res, enum deliver_status st,
     const char *code, const char *text);
 /* A reply as a result: its class decides, its enhanced code is kept
  * when it agrees with the class (else x.0.0). */
-void smtp_conn_reply_result(struct smtp_conn *c,
+void smtpc_reply_result(struct smtp_conn *c,
     const struct smtp_client_reply *r, const char *in_reply_to,
     struct deliver_result *res);
 

@@ -78,12 +78,12 @@ send_rcpt(struct smtp_conn *c, size_t i)
 static void
 send_data_cmd(struct smtp_conn *c)
 {
-	smtp_conn_line(c, "DATA");
+	smtpc_line(c, "DATA");
 	expect(c, X_DATA, 0);
 	/* Pipelined, DATA's reply comes after MAIL's and the RCPTs': the
 	 * longer wait of the group applies. */
 	if (!c->caps.pipelining)
-		smtp_conn_timeout(c, c->p.timeout_data_init);
+		smtpc_timeout(c, c->p.timeout_data_init);
 }
 
 /* Every recipient without a result gets res (a whole-message outcome). */
@@ -103,7 +103,7 @@ smtp_tx_done(struct smtp_conn *c)
 	c->m = NULL;
 	if (c->usable) {
 		c->state = C_IDLE;
-		smtp_conn_timeout(c, 0);
+		smtpc_timeout(c, 0);
 	}
 	c->ops->done(c->arg, c, m);
 }
@@ -113,9 +113,9 @@ smtp_tx_done(struct smtp_conn *c)
 static void
 tx_end_reset(struct smtp_conn *c)
 {
-	smtp_conn_line(c, "RSET");
+	smtpc_line(c, "RSET");
 	c->state = C_RSET;
-	smtp_conn_timeout(c, c->p.timeout_command);
+	smtpc_timeout(c, c->p.timeout_command);
 }
 
 /* Checks that need the server's capabilities, before MAIL. */
@@ -128,28 +128,28 @@ tx_precheck(struct smtp_conn *c, struct deliver_result *res)
 	if (c->caps.size && c->caps.size_max > 0 &&
 	    (uint64_t)m->data_size > c->caps.size_max) {
 		/* RFC 1870 6: a fixed limit the message exceeds: permanent. */
-		smtp_conn_textf(text, sizeof(text), "host %s[%s] accepts at "
+		smtpc_textf(text, sizeof(text), "host %s[%s] accepts at "
 		    "most %llu octets; the message has %lld", c->name, c->ip,
 		    (unsigned long long)c->caps.size_max,
 		    (long long)m->data_size);
-		smtp_conn_result(res, DELIVER_PERMFAIL, "5.3.4", text);
+		smtpc_result(res, DELIVER_PERMFAIL, "5.3.4", text);
 		return false;
 	}
 	if (m->smtputf8 && !c->caps.smtputf8) {
 		/* RFC 6531 3.4: no downgrade of addresses; bounce. */
-		smtp_conn_textf(text, sizeof(text), "host %s[%s] does not "
+		smtpc_textf(text, sizeof(text), "host %s[%s] does not "
 		    "support SMTPUTF8, which this message needs", c->name,
 		    c->ip);
-		smtp_conn_result(res, DELIVER_PERMFAIL, "5.6.7", text);
+		smtpc_result(res, DELIVER_PERMFAIL, "5.6.7", text);
 		return false;
 	}
 	if (m->eightbit && !c->caps.eightbitmime) {
 		/* RFC 6152 3: no 8-bit data to a 7-bit server; Decorum does
 		 * not convert to quoted-printable (docs/delivery.md). */
-		smtp_conn_textf(text, sizeof(text), "host %s[%s] does not "
+		smtpc_textf(text, sizeof(text), "host %s[%s] does not "
 		    "support 8BITMIME, which this message needs", c->name,
 		    c->ip);
-		smtp_conn_result(res, DELIVER_PERMFAIL, "5.6.3", text);
+		smtpc_result(res, DELIVER_PERMFAIL, "5.6.3", text);
 		return false;
 	}
 	return true;
@@ -190,7 +190,7 @@ smtp_conn_send(struct smtp_conn *c, struct smtp_client_msg *m)
 		return;
 	}
 	c->state = C_TX;
-	smtp_conn_timeout(c, c->p.timeout_command);
+	smtpc_timeout(c, c->p.timeout_command);
 	send_mail(c);
 	if (c->caps.pipelining) {
 		for (size_t i = 0; i < m->n_rcpts; i++)
@@ -219,7 +219,7 @@ smtp_tx_stream_data(struct smtp_conn *c)
 			 * the connection keeps it from delivering that. */
 			log_warn("event=spool-error id=%s op=read errno=%d",
 			    c->m->id, errno);
-			smtp_conn_result(&res, DELIVER_TEMPFAIL, "4.3.0",
+			smtpc_result(&res, DELIVER_TEMPFAIL, "4.3.0",
 			    "queued message data unreadable");
 			smtp_tx_fill_unfinished(c, &res);
 			c->usable = false;
@@ -241,7 +241,7 @@ smtp_tx_stream_data(struct smtp_conn *c)
 	len = smtp_dot_end(&c->ds, in);
 	evbuffer_add(out, in, len);
 	c->state = C_TX;
-	smtp_conn_timeout(c, c->p.timeout_data_end);
+	smtpc_timeout(c, c->p.timeout_data_end);
 	if (!c->p.lmtp) {
 		expect(c, X_DOT, 0);
 		return;
@@ -256,7 +256,7 @@ on_mail_reply(struct smtp_conn *c)
 {
 	c->mail_ok = c->reply.code / 100 == 2;
 	if (!c->mail_ok)
-		smtp_conn_reply_result(c, &c->reply, "MAIL FROM",
+		smtpc_reply_result(c, &c->reply, "MAIL FROM",
 		    &c->mail_fail);
 	if (c->caps.pipelining)
 		return;
@@ -278,7 +278,7 @@ on_rcpt_reply(struct smtp_conn *c, size_t i)
 	else if (c->reply.code / 100 == 2)
 		c->accepted[c->n_accepted++] = i;
 	else
-		smtp_conn_reply_result(c, &c->reply, "RCPT TO", &r->res);
+		smtpc_reply_result(c, &c->reply, "RCPT TO", &r->res);
 	if (c->caps.pipelining)
 		return;
 	if (c->next_rcpt < c->m->n_rcpts)
@@ -305,11 +305,11 @@ on_data_reply(struct smtp_conn *c)
 	if (c->reply.code == 354) {
 		/* RFC 2920 3.1: DATA went out with every RCPT refused;
 		 * an empty message ends it, and nothing is delivered. */
-		smtp_conn_line(c, ".");
+		smtpc_line(c, ".");
 		expect(c, X_DOT_EMPTY, 0);
 		return;
 	}
-	smtp_conn_reply_result(c, &c->reply, "DATA", &res);
+	smtpc_reply_result(c, &c->reply, "DATA", &res);
 	if (res.status == DELIVER_OK)
 		res.status = DELIVER_TEMPFAIL;
 	smtp_tx_fill_unfinished(c, &res);
@@ -321,7 +321,7 @@ on_dot_reply(struct smtp_conn *c, size_t rcpt)
 {
 	struct deliver_result res;
 
-	smtp_conn_reply_result(c, &c->reply, "end of DATA", &res);
+	smtpc_reply_result(c, &c->reply, "end of DATA", &res);
 	if (c->p.lmtp)
 		c->m->rcpts[rcpt].res = res;
 	else
