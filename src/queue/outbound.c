@@ -33,6 +33,11 @@
 
 /* Seconds for a whole MX (or host) lookup. */
 #define OUTBOUND_DNS_TIMEOUT	30
+/* Connections one session attempts before it gives up: bounds the time
+ * a destination with many hosts and addresses can take (each attempt
+ * up to delivery.connect_timeout plus the greeting), as Postfix's
+ * smtp_mx_address_limit does. */
+#define OUTBOUND_TRIES_MAX	10
 /* Seconds between sweeps of unused destinations. */
 #define OUTBOUND_SWEEP_INTERVAL	60
 
@@ -45,6 +50,7 @@ struct session {
 	struct mx_result *plan;
 	size_t host_i, addr_i;
 	bool plaintext_retry;		/* this address again without TLS */
+	unsigned tries;			/* connections attempted so far */
 	bool ready;			/* conn set up: may carry jobs */
 	struct smtp_conn *conn;
 	struct outbound_job *job;	/* in progress, or NULL */
@@ -403,10 +409,11 @@ session_try_next(struct session *s)
 		s->host_i++;
 		s->addr_i = 0;
 	}
-	if (s->host_i == plan->n_hosts) {
+	if (s->host_i == plan->n_hosts || s->tries == OUTBOUND_TRIES_MAX) {
 		session_give_up(s, &s->last_fail, true);
 		return;
 	}
+	s->tries++;
 	h = &plan->hosts[s->host_i];
 	session_connect(s, (const struct sockaddr *)&h->addrs[s->addr_i],
 	    sockaddr_len(&h->addrs[s->addr_i]), h->name);
