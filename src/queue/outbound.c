@@ -301,12 +301,15 @@ session_ready(void *arg, struct smtp_conn *c, const struct deliver_result *fail)
 {
 	struct session *s = arg;
 	struct dest *d = s->d;
+	char safe[2 * DELIVER_TEXT_MAX];
 
 	if (fail != NULL) {
 		s->last_fail = *fail;
 		s->conn = NULL;		/* freed by smtp_client.c */
+		/* The reason may quote the server: quotes escaped. */
 		log_info("event=connect-failed dest=%s relay=%s reason=\"%s\"",
-		    d->key, smtp_conn_relay(c), fail->text);
+		    d->key, smtp_conn_relay(c),
+		    log_safe(fail->text, safe, sizeof(safe)));
 		if (smtp_conn_tls_failed(c) && d->t->tls == TRANSPORT_TLS_MAY &&
 		    !s->plaintext_retry) {
 			s->plaintext_retry = true;
