@@ -473,6 +473,27 @@ qmgr_on_signal(evutil_socket_t sig, short what, void *p)
 	event_base_loopbreak(q->base);
 }
 
+/*
+ * After outbound_free: freed bufferevents may still have deferred
+ * callbacks queued, each holding a reference (a TLS one just past its
+ * handshake, say), and only the loop releases them.  One non-blocking
+ * pass does, once nothing of ours can run in it any more: no timer, no
+ * notification, no signal (a finished local delivery may still report;
+ * with q->stopping it schedules nothing).
+ */
+static void
+qmgr_settle(struct qmgr *q)
+{
+	evtimer_del(q->timer);
+	if (q->notify_ev != NULL)
+		event_del(q->notify_ev);
+	if (q->sock_fd >= 0)
+		event_del(q->sock_ev);
+	event_del(q->sigterm);
+	event_del(q->sigint);
+	event_base_loop(q->base, EVLOOP_NONBLOCK);
+}
+
 /* The resolver and the outbound scheduler: start-up only. */
 static int
 qmgr_outbound_open(struct qmgr *q)
@@ -553,6 +574,7 @@ qmgr_main(const struct config *cfg, int notify_fd)
 	 * pending in the spool and are tried again after the restart. */
 	q.stopping = true;
 	outbound_free(q.outbound);
+	qmgr_settle(&q);
 	qmgr_flights_free(&q);
 	resolver_free(q.resolver);
 	workpool_free(q.pool);
