@@ -1,11 +1,13 @@
 /*
- * Delivery agents: the small function-pointer interface between the queue
- * manager and whatever carries a message the last mile (Maildir now; LMTP
- * and the SMTP client in issue 4).  An agent's deliver() blocks and runs
- * in a workpool thread; it must not touch the event loop.  It classifies
- * every failure where it detects it: OK, TEMPFAIL (try again later, the
- * message is never dropped) or PERMFAIL, with an RFC 3463 enhanced status
- * code and a text for logs, `decorum queue show` and (later) DSNs.
+ * Delivery results, and the interface of blocking delivery agents.
+ *
+ * struct deliver_result is what every delivery ends in, blocking or not:
+ * OK, TEMPFAIL (try again later, the message is never dropped) or
+ * PERMFAIL, with an RFC 3463 enhanced status code and a text for logs,
+ * `decorum queue show` and DSNs.  The Maildir agent fills it from a
+ * workpool thread through struct deliver_agent (its deliver() blocks and
+ * must not touch the event loop); the SMTP/LMTP client (smtp_client.h)
+ * fills it on the qmgr's loop.
  */
 #ifndef DECORUM_DELIVER_AGENT_H
 #define DECORUM_DELIVER_AGENT_H

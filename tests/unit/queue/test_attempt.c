@@ -1,7 +1,8 @@
 /*
  * A delivery attempt against a fake agent: one copy per mailbox, status
  * records replayed so delivered mailboxes are not delivered again, and
- * the message finished (removed or moved to failed/) when done.
+ * the message finished (removed or moved to failed/) when done; results
+ * the outbound scheduler carried are recorded the same way.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,10 +11,15 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <limits.h>
 #include <sys/stat.h>
 #include <time.h>
 
+#include "common/config.h"
 #include "queue/attempt.h"
 #include "queue/envelope.h"
 #include "queue/spool.h"
@@ -93,7 +99,7 @@ test_dedup_defer_fail(void **state)
 	r = attempt_add_rcpt(a, 2, "r2@x", 0);
 	r->route = DELIVER_TEMPFAIL;
 	snprintf(r->code, sizeof(r->code), "4.4.0");
-	snprintf(r->text, sizeof(r->text), "no outbound transport yet");
+	snprintf(r->text, sizeof(r->text), "cannot deliver yet");
 	attempt_run(a);
 	assert_int_equal(fake_calls, 2);
 	assert_int_equal(a->delivered, 2);
@@ -217,6 +223,65 @@ test_backoff(void **state)
 	assert_true(d >= 3240 && d <= 3960);
 }
 
+/* Results the outbound scheduler carried (SMTP, LMTP) are recorded
+ * like the agent's, and the agent is never called for them. */
+static void
+test_outbound_results(void **state)
+{
+	static const struct transport_conf smtp = {
+		.match = "", .via = "smtp", .kind = TRANSPORT_SMTP,
+	};
+	char dir[] = "/tmp/decorum-attempt-XXXXXX", err[256];
+	struct attempt_dest *d;
+	struct attempt_rcpt *r;
+	struct queue_file qf;
+	struct attempt *a;
+	struct spool *sp;
+
+	(void)state;
+	sp = make_spool(dir, "0m4", "R a@far\nR b@far\nR c@far\n");
+	fake_calls = 0;
+	a = new_attempt(sp, "0m4");
+	r = attempt_add_rcpt(a, 0, "a@far", 0);
+	d = attempt_add_dest(r, "a", "far");
+	d->t = &smtp;
+	d->done = true;
+	d->res.status = DELIVER_OK;
+	snprintf(d->res.code, sizeof(d->res.code), "2.0.0");
+	snprintf(d->res.text, sizeof(d->res.text), "host mx.far[192.0.2.1] "
+	    "said: 250 2.0.0 ok (in reply to end of DATA)");
+	d->res.reply_code = 250;
+	d->relay = strdup("mx.far[192.0.2.1]:25");
+	r = attempt_add_rcpt(a, 1, "b@far", 0);
+	d = attempt_add_dest(r, "b", "far");
+	d->t = &smtp;
+	d->done = true;
+	d->res.status = DELIVER_TEMPFAIL;
+	snprintf(d->res.code, sizeof(d->res.code), "4.7.1");
+	snprintf(d->res.text, sizeof(d->res.text), "host mx.far[192.0.2.1] "
+	    "said: 451 4.7.1 greylisted (in reply to RCPT TO)");
+	r = attempt_add_rcpt(a, 2, "c@far", 0);
+	d = attempt_add_dest(r, "c", "far");
+	d->t = &smtp;		/* never carried: deferred, not lost */
+	attempt_run(a);
+	assert_int_equal(fake_calls, 0);
+	assert_int_equal(a->delivered, 1);
+	assert_int_equal(a->outcome, ATTEMPT_PENDING);
+	attempt_free(a);
+
+	assert_int_equal(spool_load(sp, "queue", "0m4", &qf, err, sizeof(err)), 0);
+	assert_int_equal(qf.st[0].state, RCPT_DONE);
+	assert_true(queue_file_is_delivered(&qf, "a@far"));
+	assert_int_equal(qf.st[1].state, RCPT_PENDING);
+	assert_non_null(strstr(qf.st[1].text, "4.7.1 host mx.far[192.0.2.1] "
+	    "said: 451 4.7.1 greylisted"));
+	assert_int_equal(qf.st[2].state, RCPT_PENDING);
+	assert_non_null(strstr(qf.st[2].text, "4.3.0"));
+	queue_file_free(&qf);
+	spool_close(sp);
+	tu_rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -225,6 +290,7 @@ main(void)
 		cmocka_unit_test(test_all_delivered_removed),
 		cmocka_unit_test(test_expired_and_gone),
 		cmocka_unit_test(test_backoff),
+		cmocka_unit_test(test_outbound_results),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
