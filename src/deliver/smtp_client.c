@@ -19,7 +19,6 @@
  */
 #include "deliver/smtp_client.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <netinet/in.h>
@@ -38,6 +37,7 @@
 
 #include "common/bounds.h"
 #include "common/log.h"
+#include "common/netaddr.h"
 #include "common/xmalloc.h"
 #include "deliver/smtp_client_priv.h"
 #include "smtp/client_proto.h"
@@ -509,27 +509,15 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 static void
 describe_peer(struct smtp_conn *c, const struct sockaddr *sa, const char *name)
 {
-	unsigned port = 0;
-
 	snprintf(c->name, sizeof(c->name), "%s", name);
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *sin = (const void *)sa;
-
-		inet_ntop(AF_INET, &sin->sin_addr, c->ip, sizeof(c->ip));
-		port = ntohs(sin->sin_port);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const void *)sa;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, c->ip, sizeof(c->ip));
-		port = ntohs(sin6->sin6_port);
-	} else {
+	if (sa->sa_family == AF_UNIX) {
 		snprintf(c->ip, sizeof(c->ip), "unix");
-	}
-	if (port > 0)
-		snprintf(c->relay, sizeof(c->relay), "%s[%s]:%u", c->name,
-		    c->ip, port);
-	else
 		snprintf(c->relay, sizeof(c->relay), "unix:%s", c->name);
+		return;
+	}
+	netaddr_ip(sa, c->ip, sizeof(c->ip));
+	snprintf(c->relay, sizeof(c->relay), "%s[%s]:%u", c->name, c->ip,
+	    netaddr_port(sa));
 }
 
 static void
