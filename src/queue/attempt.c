@@ -176,20 +176,16 @@ record(struct attempt *a, const char *line)
 	return -1;
 }
 
-/* The server's reply inside "host NAME[IP] said: REPLY (in reply to
- * CMD)", the form smtp_client.c writes; the whole text otherwise. */
+/* The server's reply inside the text smtp_client.c writes ("host
+ * NAME[IP] said: REPLY (in reply to CMD)", read as bounces read it), or
+ * the whole text when it has another form. */
 static const char *
 reply_of(const char *text, char *out, size_t outlen)
 {
-	const char *said = strstr(text, " said: "), *end;
+	char mta[BOUNCE_MTA_MAX + 1];
 
-	if (said == NULL)
-		return text;
-	said += 7;
-	end = strstr(said, " (in reply to ");
-	snprintf(out, outlen, "%.*s", (int)(end != NULL ? (size_t)(end - said)
-	    : strlen(said)), said);
-	return out;
+	return bounce_parse_remote(text, mta, sizeof(mta), out, outlen) ?
+	    out : text;
 }
 
 /* Log a copy delivered: where to and through what. */
