@@ -333,30 +333,33 @@ bounce_commit(struct spool *sp, const struct queue_file *qf,
 	return res;
 }
 
-enum bounce_result
-bounce_queue(struct spool *sp, const struct queue_file *qf,
-    const char *hostname, const char *postmaster, struct bounce_out *out)
+/*
+ * One report about qf's recipients in state want, to `to`: delayed with
+ * retry_until for a delay warning, a failure report otherwise.  none is
+ * the reason given when no recipient is in that state.
+ */
+static enum bounce_result
+bounce_report(struct spool *sp, const struct queue_file *qf,
+    const char *hostname, enum rcpt_state want, const char *to,
+    int64_t retry_until, const char *none, struct bounce_out *out)
 {
 	struct dsn_report rep;
 	struct dsn_rcpt *rcpts;
 	struct bounce_item *items;
-	const char *to;
 	enum bounce_result res;
 	size_t n;
 
-	memset(out, 0, sizeof(*out));
-	to = bounce_target(qf, postmaster, out->why, sizeof(out->why));
-	if (to == NULL)
-		return BOUNCE_NONE;
-	rcpts = bounce_rcpts(qf, RCPT_FAILED, &items, &n);
+	rcpts = bounce_rcpts(qf, want, &items, &n);
 	if (n == 0) {
-		snprintf(out->why, sizeof(out->why), "no failed recipient");
+		snprintf(out->why, sizeof(out->why), "%s", none);
 		res = BOUNCE_NONE;
 	} else {
 		memset(&rep, 0, sizeof(rep));
 		rep.hostname = hostname;
 		rep.rcpts = rcpts;
 		rep.n_rcpts = n;
+		rep.delayed = want == RCPT_PENDING;
+		rep.retry_until = retry_until;
 		res = bounce_commit(sp, qf, &rep, to, out);
 	}
 	bounce_items_free(items, n);
@@ -365,15 +368,23 @@ bounce_queue(struct spool *sp, const struct queue_file *qf,
 }
 
 enum bounce_result
+bounce_queue(struct spool *sp, const struct queue_file *qf,
+    const char *hostname, const char *postmaster, struct bounce_out *out)
+{
+	const char *to;
+
+	memset(out, 0, sizeof(*out));
+	to = bounce_target(qf, postmaster, out->why, sizeof(out->why));
+	if (to == NULL)
+		return BOUNCE_NONE;
+	return bounce_report(sp, qf, hostname, RCPT_FAILED, to, 0,
+	    "no failed recipient", out);
+}
+
+enum bounce_result
 bounce_queue_delay(struct spool *sp, const struct queue_file *qf,
     const char *hostname, int64_t retry_until, struct bounce_out *out)
 {
-	struct dsn_report rep;
-	struct dsn_rcpt *rcpts;
-	struct bounce_item *items;
-	enum bounce_result res;
-	size_t n;
-
 	memset(out, 0, sizeof(*out));
 	if (qf->env.sender == NULL || qf->env.sender[0] == '\0') {
 		snprintf(out->why, sizeof(out->why), "null sender: no delay "
@@ -385,20 +396,6 @@ bounce_queue_delay(struct spool *sp, const struct queue_file *qf,
 		    "queued at %" PRId64, qf->warned);
 		return BOUNCE_NONE;
 	}
-	rcpts = bounce_rcpts(qf, RCPT_PENDING, &items, &n);
-	if (n == 0) {
-		snprintf(out->why, sizeof(out->why), "no pending recipient");
-		res = BOUNCE_NONE;
-	} else {
-		memset(&rep, 0, sizeof(rep));
-		rep.hostname = hostname;
-		rep.rcpts = rcpts;
-		rep.n_rcpts = n;
-		rep.delayed = true;
-		rep.retry_until = retry_until;
-		res = bounce_commit(sp, qf, &rep, qf->env.sender, out);
-	}
-	bounce_items_free(items, n);
-	free(rcpts);
-	return res;
+	return bounce_report(sp, qf, hostname, RCPT_PENDING, qf->env.sender,
+	    retry_until, "no pending recipient", out);
 }
