@@ -224,6 +224,7 @@ session_end(struct session *s)
 {
 	struct dest *d = s->d;
 	struct outbound *ob = s->ob;
+	bool was_full = ob->n_sessions >= ob->cfg->out_max_connections;
 
 	session_unlink(s);
 	mx_lookup_cancel(s->lookup);
@@ -231,8 +232,12 @@ session_end(struct session *s)
 	if (s->idle_timer != NULL)
 		event_free(s->idle_timer);
 	free(s);
-	/* A slot is free: waiting jobs (here or elsewhere) may start. */
+	/* A slot is free: waiting jobs here may start; elsewhere only when
+	 * the total limit held them (else nothing changed for them), so the
+	 * walk over every destination stays off the common path. */
 	dest_kick(d);
+	if (!was_full)
+		return;
 	for (struct dest *o = ob->dests; o != NULL; o = o->next)
 		if (o != d && o->head != NULL)
 			dest_kick(o);
