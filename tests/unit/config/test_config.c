@@ -18,53 +18,20 @@
 
 #include "common/bounds.h"
 #include "common/config.h"
+#include "config_fixture.h"
 #include "testutil.h"
-
-static char tmpdir[PATH_MAX];
-static char conf[PATH_MAX + 32];
 
 static int
 setup(void **state)
 {
 	(void)state;
-	/* config_load resolves the folder: compare against the real path. */
-	if (tu_mkdtemp_real(tmpdir, sizeof(tmpdir),
-	    "/tmp/decorum-config-XXXXXX") != 0)
-		return -1;
-	snprintf(conf, sizeof(conf), "%s/decorum.conf", tmpdir);
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	return tu_rmtree(tmpdir);
+	return config_fixture_setup("/tmp/decorum-config-XXXXXX");
 }
 
 #define BASE \
 	"hostname = \"mx.example.test\";\n" \
 	"postmaster = \"admin@example.test\";\n" \
 	"listen = ( { address = \"127.0.0.1:2525\"; } );\n"
-
-/* Load text, expect failure on line (0: none) with message containing
- * needle. */
-static void
-expect_error(const char *text, int line, const char *needle)
-{
-	struct config cfg;
-	struct config_error err;
-
-	tu_spit(conf, text);
-	assert_int_equal(config_load(conf, &cfg, &err), -1);
-	if (strstr(err.message, needle) == NULL || err.line != line)
-		fail_msg("got %s:%d: %s; want line %d with \"%s\"", err.file,
-		    err.line, err.message, line, needle);
-	assert_string_equal(err.file, conf);
-	/* Nothing left allocated: cfg is zeroed. */
-	assert_null(cfg.hostname);
-	assert_null(cfg.listen);
-}
 
 static void
 test_good(void **state)

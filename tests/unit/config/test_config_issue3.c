@@ -18,10 +18,8 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "config_fixture.h"
 #include "testutil.h"
-
-static char tmpdir[PATH_MAX];
-static char conf[PATH_MAX + 32];
 
 static int
 setup(void **state)
@@ -29,10 +27,8 @@ setup(void **state)
 	char path[PATH_MAX + 32];
 
 	(void)state;
-	if (tu_mkdtemp_real(tmpdir, sizeof(tmpdir),
-	    "/tmp/decorum-config3-XXXXXX") != 0)
+	if (config_fixture_setup("/tmp/decorum-config3-XXXXXX") != 0)
 		return -1;
-	snprintf(conf, sizeof(conf), "%s/decorum.conf", tmpdir);
 	snprintf(path, sizeof(path), "%s/cert.pem", tmpdir);
 	tu_spit(path, "c");
 	snprintf(path, sizeof(path), "%s/key.pem", tmpdir);
@@ -44,33 +40,10 @@ setup(void **state)
 	return 0;
 }
 
-static int
-teardown(void **state)
-{
-	(void)state;
-	return tu_rmtree(tmpdir);
-}
-
 #define BASE \
 	"hostname = \"mx.example.test\";\n" \
 	"postmaster = \"admin@example.test\";\n" \
 	"listen = ( { address = \"127.0.0.1:2525\"; tls = \"starttls\"; } );\n"
-
-static void
-expect_error(const char *text, int line, const char *needle)
-{
-	struct config cfg;
-	struct config_error err;
-
-	tu_spit(conf, text);
-	assert_int_equal(config_load(conf, &cfg, &err), -1);
-	if (strstr(err.message, needle) == NULL || err.line != line)
-		fail_msg("got %s:%d: %s; want line %d with \"%s\"", err.file,
-		    err.line, err.message, line, needle);
-	assert_null(cfg.tls_cert);
-	assert_null(cfg.tls_sni);
-	assert_int_equal(cfg.n_tls_sni, 0);
-}
 
 static void
 test_values(void **state)

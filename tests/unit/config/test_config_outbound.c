@@ -21,27 +21,14 @@
 
 #include "common/bounds.h"
 #include "common/config.h"
+#include "config_fixture.h"
 #include "testutil.h"
-
-static char tmpdir[PATH_MAX];
-static char conf[PATH_MAX + 32];
 
 static int
 setup(void **state)
 {
 	(void)state;
-	if (tu_mkdtemp_real(tmpdir, sizeof(tmpdir),
-	    "/tmp/decorum-config4-XXXXXX") != 0)
-		return -1;
-	snprintf(conf, sizeof(conf), "%s/decorum.conf", tmpdir);
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	return tu_rmtree(tmpdir);
+	return config_fixture_setup("/tmp/decorum-config4-XXXXXX");
 }
 
 /* Three lines: whatever a test appends starts on line 4. */
@@ -49,33 +36,6 @@ teardown(void **state)
 	"hostname = \"mx.example.test\";\n" \
 	"postmaster = \"admin@example.test\";\n" \
 	"listen = ( { address = \"127.0.0.1:2525\"; } );\n"
-
-static void
-load_ok(const char *text, struct config *cfg)
-{
-	struct config_error err;
-
-	tu_spit(conf, text);
-	if (config_load(conf, cfg, &err) < 0)
-		fail_msg("%s:%d: %s", err.file, err.line, err.message);
-}
-
-static void
-expect_error(const char *text, int line, const char *needle)
-{
-	struct config cfg;
-	struct config_error err;
-
-	tu_spit(conf, text);
-	assert_int_equal(config_load(conf, &cfg, &err), -1);
-	if (strstr(err.message, needle) == NULL || err.line != line)
-		fail_msg("got %s:%d: %s; want line %d with \"%s\"", err.file,
-		    err.line, err.message, line, needle);
-	assert_string_equal(err.file, conf);
-	/* Nothing is left behind by a table that failed half-way. */
-	assert_null(cfg.transports);
-	assert_int_equal(cfg.n_transports, 0);
-}
 
 /* The table's entry for match (as stored, lower case); fails if none. */
 static const struct transport_conf *
