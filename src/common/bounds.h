@@ -29,8 +29,11 @@
 #define DEFAULT_TIMEOUT_COMMAND		300
 #define DEFAULT_TIMEOUT_DATA		600
 
-/* How long the greeting waits for the client's FCrDNS name, seconds. */
-#define CLIENT_DNS_TIMEOUT		10
+/* DNS deadlines, seconds (dns.client_timeout, dns.delivery_timeout):
+ * how long the greeting waits for the client's FCrDNS name, and how long
+ * the MX and address lookup of a destination may take. */
+#define DEFAULT_DNS_CLIENT_TIMEOUT	10
+#define DEFAULT_DNS_DELIVERY_TIMEOUT	30
 
 /* Local delivery retry schedule, seconds. */
 #define DEFAULT_RETRY_MIN		300

@@ -360,6 +360,8 @@ cfg_defaults(struct cfg_ctx *c)
 	cfg->mailboxes = xstrdup("/var/mail/decorum");
 	cfg->recipient_delimiter = xstrdup("+");
 	cfg->smtp_port = 25;
+	cfg->dns_client_timeout = DEFAULT_DNS_CLIENT_TIMEOUT;
+	cfg->dns_delivery_timeout = DEFAULT_DNS_DELIVERY_TIMEOUT;
 	cfg->out_max_connections = DEFAULT_OUT_MAX_CONNECTIONS;
 	cfg->out_dest_concurrency = DEFAULT_OUT_DEST_CONCURRENCY;
 	cfg->out_connect_timeout = DEFAULT_OUT_CONNECT_TIMEOUT;

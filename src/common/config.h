@@ -89,6 +89,8 @@ struct config {
 	bool submission_hide_ip;	/* submission.hide_client_ip */
 
 	char *dns_nameserver;		/* "IP@PORT" or NULL: system resolver */
+	unsigned dns_client_timeout;	/* dns.client_timeout, seconds */
+	unsigned dns_delivery_timeout;	/* dns.delivery_timeout, seconds */
 
 	unsigned smtp_port;		/* delivery.smtp_port, default 25 */
 	unsigned out_max_connections;	/* delivery.max_connections */

@@ -234,13 +234,18 @@ cfg_tls(struct cfg_ctx *c, const config_setting_t *g)
 int
 cfg_dns(struct cfg_ctx *c, const config_setting_t *g)
 {
-	static const char *const keys[] = { "nameserver", NULL };
+	static const char *const keys[] = { "nameserver", "client_timeout",
+	    "delivery_timeout", NULL };
 	const config_setting_t *s;
 	unsigned char tmp[16];
 	char ip[64];
 	const char *v, *at;
 
-	if (cfg_need_group(c, g, keys) < 0)
+	if (cfg_need_group(c, g, keys) < 0 ||
+	    cfg_member_unsigned(c, g, "client_timeout", 1, 300,
+	    &c->cfg->dns_client_timeout) < 0 ||
+	    cfg_member_unsigned(c, g, "delivery_timeout", 1, 300,
+	    &c->cfg->dns_delivery_timeout) < 0)
 		return -1;
 	if ((s = config_setting_get_member(g, "nameserver")) == NULL)
 		return 0;

@@ -31,8 +31,6 @@
 #include "queue/attempt.h"
 #include "tls/tls.h"
 
-/* Seconds for a whole MX (or host) lookup. */
-#define OUTBOUND_DNS_TIMEOUT	30
 /* Connections one session attempts before it gives up: bounds the time
  * a destination with many hosts and addresses can take (each attempt
  * up to delivery.connect_timeout plus the greeting), as Postfix's
@@ -518,11 +516,11 @@ session_start(struct outbound *ob, struct dest *d)
 	else if (t->kind == TRANSPORT_SMTP || t->mx)
 		s->lookup = mx_lookup_start(ob->res, ob->base,
 		    t->kind == TRANSPORT_SMTP ? d->nexthop : t->host,
-		    ob->cfg->hostname, port, OUTBOUND_DNS_TIMEOUT,
+		    ob->cfg->hostname, port, ob->cfg->dns_delivery_timeout,
 		    session_plan_cb, s);
 	else
 		s->lookup = mx_lookup_host_start(ob->res, ob->base, t->host,
-		    port, OUTBOUND_DNS_TIMEOUT, session_plan_cb, s);
+		    port, ob->cfg->dns_delivery_timeout, session_plan_cb, s);
 }
 
 /* Give waiting jobs to idle connections, and open new ones as the

@@ -473,7 +473,7 @@ session_start(struct server *srv, const struct listen_conf *lc, int fd,
 	/* The greeting waits for the client's name, as the Received: header
 	 * and (later) the FCrDNS policy need it; bounded by a deadline. */
 	s->lookup = fcrdns_start(srv->resolver, srv->base, peer,
-	    CLIENT_DNS_TIMEOUT, client_name_cb, s);
+	    srv->cfg->dns_client_timeout, client_name_cb, s);
 }
 
 void

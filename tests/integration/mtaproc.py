@@ -130,13 +130,14 @@ class Mta:
     def __init__(self, build, root, dns, relay_networks=(), ipv6=False,
                  users=None, aliases=None, extra_conf="", user=None,
                  tls=None, auth=None, submission=None, senders=None,
-                 **limits):
+                 dns_options=None, **limits):
         """tls: None, or a dict cert=, key=, sni=[(cert, key), ...]:
         writes the tls group and adds the four listeners of
         TLS_LISTENERS (ports in self.ports) next to the plaintext one.
         auth / submission: dicts written as those groups (values:
         int, bool or str).  senders: {local: [addr, ...]} written to
-        domains/example.test/senders."""
+        domains/example.test/senders.  dns_options: more keys of the
+        dns group (client_timeout, delivery_timeout)."""
         self.build = build
         self.root = str(root)
         self.dns = dns
@@ -156,6 +157,7 @@ class Mta:
             for name, _, _ in TLS_LISTENERS:
                 self.ports[name] = _free_port(socket.AF_INET, "127.0.0.1")
         self.groups = {"auth": auth, "submission": submission}
+        self.dns_options = dns_options or {}
         self.proc = None
         self.exits = []         # exit codes of stopped daemons
         self.limits = dict(max_message_size=100000, max_recipients=5,
@@ -197,7 +199,7 @@ relay_networks = ( {relay} );
 listen = (
 {listen}
 );
-dns = {{ nameserver = "{ns}"; }};
+dns = {{ nameserver = "{ns}";{dns_extra} }};
 max_message_size = {max_message_size};
 max_recipients = {max_recipients};
 max_errors = {max_errors};
@@ -209,6 +211,8 @@ queue = {{ retry_min = {retry_min}; retry_max = {retry_max}; lifetime = {lifetim
            domains=self.domains, mail=self.mailboxes, dom=DOMAIN,
            relay=", ".join('"%s"' % n for n in relay_networks),
            listen=",\n".join(listen), ns=self.dns.nameserver,
+           dns_extra="".join(" %s = %s;" % (k, _conf_value(v))
+                             for k, v in self.dns_options.items()),
            warn="" if lim["delay_warning"] is None
            else " delay_warning = %d;" % lim["delay_warning"], **lim)
         if user:

@@ -60,7 +60,8 @@ test_good(void **state)
 	    "  { address = \"[::1]:587\"; role = \"submission\"; tls = \"implicit\"; }\n"
 	    ");\n"
 	    "tls = { cert = \"cert.pem\"; key = \"cert.pem\"; };\n"
-	    "dns = { nameserver = \"127.0.0.1@5353\"; };\n"
+	    "dns = { nameserver = \"127.0.0.1@5353\"; client_timeout = 4; "
+	    "delivery_timeout = 300; };\n"
 	    "delivery = { smtp_port = 2526; };\n"
 	    "max_message_size = 1048576;\n"
 	    "max_recipients = 50;\n"
@@ -86,6 +87,8 @@ test_good(void **state)
 	assert_string_equal(cfg.listen[1].address, "[::1]:587");
 	assert_string_equal(cfg.tls_cert, cert);
 	assert_string_equal(cfg.dns_nameserver, "127.0.0.1@5353");
+	assert_int_equal(cfg.dns_client_timeout, 4);
+	assert_int_equal(cfg.dns_delivery_timeout, 300);
 	assert_int_equal(cfg.smtp_port, 2526);
 	assert_int_equal(cfg.max_message_size, 1048576);
 	assert_int_equal(cfg.max_recipients, 50);
@@ -129,6 +132,8 @@ test_defaults(void **state)
 	assert_null(cfg.user);
 	assert_null(cfg.tls_cert);
 	assert_null(cfg.dns_nameserver);
+	assert_int_equal(cfg.dns_client_timeout, DEFAULT_DNS_CLIENT_TIMEOUT);
+	assert_int_equal(cfg.dns_delivery_timeout, DEFAULT_DNS_DELIVERY_TIMEOUT);
 	assert_int_equal(cfg.smtp_port, 25);
 	assert_int_equal(cfg.max_message_size, DEFAULT_MAX_MESSAGE_SIZE);
 	assert_int_equal(cfg.max_recipients, DEFAULT_MAX_RECIPIENTS);
@@ -230,6 +235,10 @@ test_errors(void **state)
 	    6, "10.0.0.0/33");
 	expect_error(BASE "dns = { nameserver = \"127.0.0.1@99999\"; };\n", 4,
 	    "IP@PORT");
+	expect_error(BASE "dns = { client_timeout = 0; };\n", 4, "out of range");
+	expect_error(BASE "dns = { delivery_timeout = 301; };\n", 4,
+	    "out of range");
+	expect_error(BASE "dns = { timeout = 5; };\n", 4, "dns.timeout");
 	expect_error(BASE "queue = {\n retry_min = 100;\n retry_max = 10;\n};\n",
 	    4, "retry_max");
 	expect_error(BASE "delivery = { smtp_port = 0; };\n", 4, "out of range");
