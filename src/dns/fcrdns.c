@@ -91,13 +91,18 @@ fcrdns_reverse_name(const struct sockaddr *sa, char *out, size_t outlen)
 	return 0;
 }
 
+/*
+ * Report and free.  A query still in flight (f->query >= 0: the deadline
+ * fired before its answer) is cancelled by fcrdns_cancel, so its late
+ * answer never reaches f.  Each resolver callback sets f->query to -1
+ * on entry, because its own query is over by then.
+ */
 static void
 finish(struct fcrdns *f, enum dns_status st, const char *name)
 {
 	fcrdns_cb cb = f->cb;
 	void *arg = f->arg;
 
-	f->query = -1;
 	fcrdns_cancel(f);
 	cb(arg, st, name);
 }

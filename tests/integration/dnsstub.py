@@ -7,15 +7,20 @@ of records and nothing leaves the machine.  Names not in the table get
 NXDOMAIN; a name that exists with other types gets NODATA (NOERROR, empty
 answer), as a real server would (RFC 2308 2.1, 2.2).  Names put in
 `servfail` get SERVFAIL, to test the "DNS temporary error -> 4xx, never
-5xx" rule of the BCP.  UDP and TCP listen on the same port, because
+5xx" rule of the BCP.  Names given to `late()` are answered only from
+some seconds after their first query on, and names put in `drop` are
+never answered: the asynchronous lookups of the daemon must survive the
+late answer and the answer that never comes (`answered()` tells when a
+late one went out).  UDP and TCP listen on the same port, because
 resolvers retry over TCP on truncation (RFC 7766).
 """
 
 import ipaddress
 import socket
 import threading
+import time
 
-from dnslib import QTYPE, RCODE, RR, A, AAAA, MX, PTR, TXT, CNAME
+from dnslib import QTYPE, RCODE, RR, A, AAAA, MX, PTR, TXT, CNAME, DNSError
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 _RDATA = {
@@ -43,7 +48,11 @@ class Zone(BaseResolver):
     def __init__(self):
         self.records = {}
         self.servfail = set()
+        self.lateness = {}      # name -> seconds
+        self.first_query = {}   # name -> monotonic time
+        self.drops = set()
         self.queries = []
+        self.sent = []          # (name, type, monotonic time) of answers
         self.lock = threading.Lock()
 
     def add(self, name, rtype, value, ttl=60):
@@ -67,6 +76,32 @@ class Zone(BaseResolver):
         """Answer SERVFAIL for every query about name."""
         self.servfail.add(_norm(name))
 
+    def late(self, name, seconds):
+        """Leave queries about name unanswered until seconds after the
+        first one, then answer at once: a server that comes back.
+
+        (A query held back and answered late would not do: a resolver
+        resends after its retransmission timeout, under a new query id,
+        and drops answers to the ids it gave up on, so the answer it
+        takes is always to a query sent after the server came back.)"""
+        self.lateness[_norm(name)] = seconds
+
+    def on_time(self):
+        """Every late() name is answered at once from now on."""
+        with self.lock:
+            self.lateness.clear()
+
+    def drop(self, name):
+        """Never answer queries about name."""
+        self.drops.add(_norm(name))
+
+    def answered(self, name, rtype=None):
+        """Monotonic times at which answers about name went out."""
+        name = _norm(name)
+        with self.lock:
+            return [t for q, ty, t in self.sent
+                    if q == name and (rtype is None or ty == rtype)]
+
     def queried(self, name, rtype=None):
         name = _norm(name)
         with self.lock:
@@ -74,11 +109,24 @@ class Zone(BaseResolver):
                        for q, t in self.queries)
 
     def resolve(self, request, handler):
-        reply = request.reply()
         qname = _norm(request.q.qname)
         qtype = QTYPE[request.q.qtype]
+        now = time.monotonic()
         with self.lock:
             self.queries.append((qname, qtype))
+            first = self.first_query.setdefault(qname, now)
+            silent = qname in self.drops or \
+                now - first < self.lateness.get(qname, 0)
+        if silent:
+            raise DNSError("not answered")  # the handler sends nothing
+        reply = self._answer(request, qname, qtype)
+        with self.lock:
+            self.sent.append((qname, qtype, time.monotonic()))
+        return reply
+
+    def _answer(self, request, qname, qtype):
+        reply = request.reply()
+        with self.lock:
             if qname in self.servfail:
                 reply.header.rcode = RCODE.SERVFAIL
                 return reply
