@@ -13,18 +13,28 @@
 MESON ?= meson
 NINJA ?= ninja
 
-.PHONY: all build run test bench install clean deps-build deps-test deps-bench
+.PHONY: all build run test bench install clean deps-build deps-run deps-test deps-bench
 
 all: build
 
+# scripts/deps installs what deps/*.txt names; scripts/preflight then
+# checks that the capabilities are really there (a package's Recommends
+# are not installed) and names the package when one is not.
 deps-build:
 	@scripts/deps build
+	@scripts/preflight build
+
+deps-run:
+	@scripts/deps build
+	@scripts/preflight build run
 
 deps-test:
 	@scripts/deps build test
+	@scripts/preflight build test
 
 deps-bench:
 	@scripts/deps build bench
+	@scripts/preflight build bench
 
 build/build.ninja:
 	$(MESON) setup build
@@ -39,7 +49,8 @@ build-release/build.ninja:
 build: deps-build build/build.ninja
 	$(NINJA) -C build
 
-run: build
+run: deps-run build/build.ninja
+	$(NINJA) -C build
 	@scripts/run-demo build
 
 test: deps-test build/build.ninja build-san/build.ninja
