@@ -180,8 +180,9 @@ cfg_delivery(struct cfg_ctx *c, const config_setting_t *g)
 {
 	static const char *const keys[] = { "smtp_port", "max_connections",
 	    "destination_concurrency", "connect_timeout",
-	    "connection_cache_time", "timeouts", NULL };
+	    "connection_cache_time", "timeouts", "source_address", NULL };
 	struct config *cfg = c->cfg;
+	const config_setting_t *src;
 
 	if (cfg_need_group(c, g, keys) < 0 ||
 	    cfg_member_unsigned(c, g, "smtp_port", 1, 65535,
@@ -196,6 +197,11 @@ cfg_delivery(struct cfg_ctx *c, const config_setting_t *g)
 	    &cfg->out_cache_time) < 0 ||
 	    cfg_delivery_timeouts(c, config_setting_get_member(g,
 	    "timeouts")) < 0)
+		return -1;
+	/* Where SMTP and relay connections leave from (the address whose
+	 * PTR names us, for receivers that check it). */
+	if ((src = config_setting_get_member(g, "source_address")) != NULL &&
+	    cfg_source_address(c, src, &cfg->out_source) < 0)
 		return -1;
 	return 0;
 }

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "common/netaddr.h"
@@ -44,6 +45,16 @@ enum transport_kind {
 enum transport_tls {
 	TRANSPORT_TLS_MAY,	/* STARTTLS when offered (opportunistic) */
 	TRANSPORT_TLS_REQUIRE,	/* never send without TLS */
+	TRANSPORT_TLS_VERIFY,	/* TLS with a certificate that chains to a
+				 * trusted CA and names the host */
+};
+
+/* The local addresses outbound connections bind to, one per family
+ * (delivery.source_address, a transport's source_address).  A family
+ * whose sin_family / sin6_family is 0 is not set: the kernel chooses. */
+struct source_address {
+	struct sockaddr_in v4;
+	struct sockaddr_in6 v6;
 };
 
 struct transport_conf {
@@ -57,6 +68,12 @@ struct transport_conf {
 	enum transport_tls tls;
 	char *auth_user;	/* AUTH PLAIN to a relay, or NULL */
 	char *auth_password;	/* read from auth_password_file; wiped on free */
+	char *tls_ca;		/* tls_ca (absolute path), or NULL: the system
+				 * store */
+	char *tls_ca_pem;	/* its certificates, read at load time */
+	size_t tls_ca_len;
+	struct source_address source;	/* overrides delivery.source_address
+					 * for the families it sets */
 };
 
 struct config {
@@ -101,6 +118,7 @@ struct config {
 	unsigned out_timeout_greeting, out_timeout_command;
 	unsigned out_timeout_data_init, out_timeout_data_block;
 	unsigned out_timeout_data_end;
+	struct source_address out_source;	/* delivery.source_address */
 
 	struct transport_conf *transports;	/* in file order */
 	size_t n_transports;

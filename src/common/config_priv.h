@@ -8,6 +8,8 @@
  *                     path, group) and the FILE:LINE error they report
  *   config_listen.c   the network keys: listen, relay_networks, tls, dns
  *   config_transport.c  the transports table (delivery routes)
+ *   config_outbound.c   what outbound connections use: source_address
+ *                     (delivery and transports), a transport's tls_ca
  *
  * The prefix is cfg_, not config_, because libconfig owns config_*.
  * Every reader returns 0, or -1 after filling c->err through cfg_error().
@@ -73,5 +75,13 @@ int cfg_dns(struct cfg_ctx *c, const config_setting_t *g);
 /* config_transport.c: the transports list. */
 int cfg_transports(struct cfg_ctx *c, const config_setting_t *s);
 void cfg_transports_free(struct config *cfg);
+
+/* config_outbound.c: a source_address setting (a string, or a list of
+ * one IPv4 and one IPv6 literal) into out; the file (or hashed folder)
+ * of a tls_ca setting into t->tls_ca, t->tls_ca_pem and t->tls_ca_len. */
+int cfg_source_address(struct cfg_ctx *c, const config_setting_t *s,
+    struct source_address *out);
+int cfg_tls_ca(struct cfg_ctx *c, const config_setting_t *s,
+    struct transport_conf *t);
 
 #endif

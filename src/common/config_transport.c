@@ -1,13 +1,19 @@
 /*
  * The transports table (docs/configuration.md): a list of
- *   { match = "..."; via = "..."; [tls = "may"|"require";]
+ *   { match = "..."; via = "..."; [tls = "may"|"require"|"verify";]
+ *     [tls_ca = "...";] [source_address = ...;]
  *     [auth_user = "..."; auth_password_file = "...";] }
  * mapping an address, a domain, its subdomains (".domain") or every
  * remote destination ("*") to a delivery method.  This file checks each
  * entry and turns `via` into its parts; route/transport.c looks entries
  * up.  A relay password is read here, by whoever loads the config (the
  * master does so as root, before any child drops privileges), so the
- * secret file can stay readable by root only.
+ * secret file can stay readable by root only; so is tls_ca
+ * (config_outbound.c).
+ *
+ * A relay login implies tls = "verify", whatever tls says: a password
+ * goes only to a server whose certificate proves it is the relay, never
+ * to whoever sits on the path (issue 8).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -260,8 +266,43 @@ parse_auth(struct cfg_ctx *c, const config_setting_t *g,
 	if (rc < 0)
 		return -1;
 	t->auth_user = xstrdup(user);
-	/* A password never travels in clear. */
-	t->tls = TRANSPORT_TLS_REQUIRE;
+	/* A password never travels in clear, nor to a server that is not
+	 * the relay (RFC 4954 4: it must be protected by TLS; unverified
+	 * TLS protects it only from those who merely listen). */
+	t->tls = TRANSPORT_TLS_VERIFY;
+	return 0;
+}
+
+/* tls_ca and source_address, once tls (and auth) are known. */
+static int
+parse_connection(struct cfg_ctx *c, const config_setting_t *g,
+    struct transport_conf *t)
+{
+	const config_setting_t *m;
+
+	if ((m = config_setting_get_member(g, "tls_ca")) != NULL) {
+		if (t->tls != TRANSPORT_TLS_VERIFY) {
+			cfg_error(c, m, "transports: tls_ca is used only with "
+			    "tls = \"verify\" (or auth_user, which implies it)");
+			return -1;
+		}
+		if (cfg_tls_ca(c, m, t) < 0)
+			return -1;
+	}
+	if (t->tls == TRANSPORT_TLS_VERIFY && t->path != NULL) {
+		cfg_error(c, g, "transports: tls = \"verify\" needs a host "
+		    "name or address to check; lmtp:unix: has none");
+		return -1;
+	}
+	if ((m = config_setting_get_member(g, "source_address")) != NULL) {
+		if (t->kind == TRANSPORT_MAILDIR || t->path != NULL) {
+			cfg_error(c, m, "transports: source_address needs a "
+			    "TCP transport (smtp, relay or lmtp:HOST:PORT)");
+			return -1;
+		}
+		if (cfg_source_address(c, m, &t->source) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -269,9 +310,12 @@ static int
 parse_entry(struct cfg_ctx *c, const config_setting_t *g,
     struct transport_conf *t)
 {
-	static const char *const keys[] = { "match", "via", "tls",
-	    "auth_user", "auth_password_file", NULL };
-	static const char *const tls_modes[] = { "may", "require", NULL };
+	static const char *const keys[] = { "match", "via", "tls", "tls_ca",
+	    "source_address", "auth_user", "auth_password_file", NULL };
+	static const char *const tls_modes[] = { "may", "require", "verify",
+	    NULL };
+	static const enum transport_tls tls_values[] = { TRANSPORT_TLS_MAY,
+	    TRANSPORT_TLS_REQUIRE, TRANSPORT_TLS_VERIFY };
 	const config_setting_t *m;
 	const char *v;
 	int mode;
@@ -293,9 +337,9 @@ parse_entry(struct cfg_ctx *c, const config_setting_t *g,
 		return -1;
 	if ((m = config_setting_get_member(g, "tls")) != NULL) {
 		if (cfg_choice(c, m, tls_modes, "transports: tls must be "
-		    "\"may\" or \"require\"", &mode) < 0)
+		    "\"may\", \"require\" or \"verify\"", &mode) < 0)
 			return -1;
-		t->tls = mode == 1 ? TRANSPORT_TLS_REQUIRE : TRANSPORT_TLS_MAY;
+		t->tls = tls_values[mode];
 		if (t->kind == TRANSPORT_MAILDIR) {
 			cfg_error(c, m, "transports: tls makes no sense with "
 			    "maildir");
@@ -307,7 +351,9 @@ parse_entry(struct cfg_ctx *c, const config_setting_t *g,
 		    "cannot go to a local Maildir");
 		return -1;
 	}
-	return parse_auth(c, g, t);
+	if (parse_auth(c, g, t) < 0)
+		return -1;
+	return parse_connection(c, g, t);
 }
 
 int
@@ -363,6 +409,8 @@ cfg_transports_free(struct config *cfg)
 		free(t->host);
 		free(t->path);
 		free(t->auth_user);
+		free(t->tls_ca);
+		free(t->tls_ca_pem);
 		if (t->auth_password != NULL) {
 			explicit_bzero(t->auth_password,
 			    strlen(t->auth_password));

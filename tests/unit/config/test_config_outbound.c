@@ -355,11 +355,12 @@ test_tls(void **state)
 	expect_error(BASE "transports = (\n"
 	    "  { match = \"a.test\"; via = \"relay:[h.test]\";\n"
 	    "    tls = \"yes\"; }\n"
-	    ");\n", 6, "tls must be \"may\" or \"require\", not \"yes\"");
+	    ");\n", 6, "tls must be \"may\", \"require\" or \"verify\", "
+	    "not \"yes\"");
 	expect_error(BASE "transports = (\n"
 	    "  { match = \"a.test\"; via = \"relay:[h.test]\";\n"
 	    "    tls = \"Require\"; }\n"
-	    ");\n", 6, "tls must be \"may\" or \"require\"");
+	    ");\n", 6, "tls must be \"may\", \"require\" or \"verify\"");
 	expect_error(BASE "transports = (\n"
 	    "  { match = \"a.test\"; via = \"relay:[h.test]\";\n"
 	    "    tls = true; }\n"
@@ -402,12 +403,13 @@ test_auth(void **state)
 	t = entry(&cfg, "*");
 	assert_string_equal(t->auth_user, "me@isp.example");
 	assert_string_equal(t->auth_password, "s3cr3t pass");
-	/* A password never travels in clear: tls = "may" is overridden. */
-	assert_int_equal(t->tls, TRANSPORT_TLS_REQUIRE);
+	/* A password goes only to a verified server: tls = "may" is
+	 * overridden (issue 8). */
+	assert_int_equal(t->tls, TRANSPORT_TLS_VERIFY);
 	t = entry(&cfg, "a.test");
 	assert_string_equal(t->auth_user, "a");
 	assert_string_equal(t->auth_password, "p\xc3\xa4ss");
-	assert_int_equal(t->tls, TRANSPORT_TLS_REQUIRE);
+	assert_int_equal(t->tls, TRANSPORT_TLS_VERIFY);
 	assert_true(t->mx);
 	assert_string_equal(entry(&cfg, "b.test")->auth_password, "noeol");
 	config_free(&cfg);
