@@ -16,6 +16,13 @@
  * connection, and every wait has its RFC 5321 4.5.3.2 timeout.  A
  * failure never loses a recipient: whatever has no final answer when the
  * connection dies is a temporary failure, so the queue tries again.
+ *
+ * Under tls = "verify" (every relay with a login) the TLS handshake
+ * fails unless the certificate chains to the context's CAs and names the
+ * host we connected to (tls/tls_client.c); the connection then ends
+ * before another byte is sent, AUTH above all, and the mail waits
+ * (4.7.5).  The socket is bound to params.source when it is set (the
+ * address whose PTR names us), before the connect.
  */
 #include "deliver/smtp_client.h"
 
@@ -67,6 +74,8 @@ smtpc_line(struct smtp_conn *c, const char *line)
 static void
 conn_free(struct smtp_conn *c)
 {
+	if (c->open_fail != NULL)
+		event_free(c->open_fail);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	free(c->x);
@@ -209,6 +218,22 @@ send_auth(struct smtp_conn *c)
 	return 0;
 }
 
+/* require and verify: never a transaction in clear. */
+static bool
+tls_required(const struct smtp_conn *c)
+{
+	return c->p.tls != TRANSPORT_TLS_MAY;
+}
+
+static bool
+tls_verified(const struct smtp_conn *c)
+{
+	char why[128];
+
+	return c->tls_on && tls_client_verify_result(
+	    bufferevent_openssl_get_ssl(c->bev), why, sizeof(why)) == 1;
+}
+
 /* After EHLO (and TLS, when there is some): authenticate or be ready. */
 static int
 after_hello(struct smtp_conn *c)
@@ -217,6 +242,14 @@ after_hello(struct smtp_conn *c)
 
 	if (c->p.auth_user == NULL)
 		return become_ready(c);
+	/* The handshake already refused an unverified server; this is the
+	 * last line before the password leaves. */
+	if (c->p.tls != TRANSPORT_TLS_VERIFY || !tls_verified(c)) {
+		smtpc_textf(text, sizeof(text), "host %s[%s] is not verified, "
+		    "and this relay is configured with a login", c->name,
+		    c->ip);
+		return setup_fail(c, DELIVER_TEMPFAIL, "4.7.5", text);
+	}
 	if (!c->tls_on || !c->caps.auth_plain) {
 		smtpc_textf(text, sizeof(text), "host %s[%s] offers no "
 		    "AUTH PLAIN over TLS, and this relay is configured with "
@@ -231,7 +264,8 @@ static int
 start_tls(struct smtp_conn *c)
 {
 	struct bufferevent *plain = c->bev;
-	SSL *ssl = tls_client_ssl(c->p.tls_ctx, c->name);
+	SSL *ssl = tls_client_ssl(c->p.tls_ctx, c->name,
+	    c->p.tls == TRANSPORT_TLS_VERIFY);
 	char text[256];
 	int fd;
 
@@ -262,19 +296,52 @@ start_tls(struct smtp_conn *c)
 	return -1;
 }
 
+/*
+ * The certificate did not pass under tls = "verify": not another byte
+ * on this connection (no AUTH, no envelope), and the mail waits: 4.7.5,
+ * RFC 3463 3.8's "cryptographic failure", as Postfix defers a server it
+ * cannot verify.  Not tls_failed: an untrusted server is no broken TLS
+ * stack, and plaintext is no answer to it.
+ */
+static int
+verify_failed(struct smtp_conn *c, const char *why)
+{
+	char text[384], sname[2 * SMTP_DOMAIN_MAX], swhy[256];
+
+	log_info("event=tls relay=%s verified=no name=\"%s\" reason=\"%s\"",
+	    c->relay, log_safe(c->name, sname, sizeof(sname)),
+	    log_safe(why, swhy, sizeof(swhy)));
+	ERR_clear_error();
+	smtpc_textf(text, sizeof(text), "certificate of %s[%s] not verified "
+	    "(%s), and this destination requires a verified certificate",
+	    c->name, c->ip, why);
+	return setup_fail(c, DELIVER_TEMPFAIL, "4.7.5", text);
+}
+
 static void
 tls_established(struct smtp_conn *c)
 {
 	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
-	char desc[128];
-	long v = SSL_get_verify_result(ssl);
+	char desc[128], why[128], swhy[256];
+	int v = tls_client_verify_result(ssl, why, sizeof(why));
 
+	/* SSL_VERIFY_PEER made the handshake fail already; should it not
+	 * have, nothing goes on here either. */
+	if (v != 1 && c->p.tls == TRANSPORT_TLS_VERIFY) {
+		verify_failed(c, why);
+		return;
+	}
 	c->tls_on = true;
 	snprintf(c->tls_version, sizeof(c->tls_version), "%s",
 	    SSL_get_version(ssl));
 	tls_describe(ssl, desc, sizeof(desc));
-	log_info("event=tls relay=%s tls=\"%s\" verified=%s", c->relay, desc,
-	    v == X509_V_OK ? "yes" : "no");
+	if (v == 1)
+		log_info("event=tls relay=%s tls=\"%s\" verified=yes",
+		    c->relay, desc);
+	else
+		log_info("event=tls relay=%s tls=\"%s\" verified=no "
+		    "reason=\"%s\"", c->relay, desc,
+		    log_safe(why, swhy, sizeof(swhy)));
 	/* RFC 3207 4.2: forget everything learnt before TLS. */
 	memset(&c->caps, 0, sizeof(c->caps));
 	send_hello(c);
@@ -305,13 +372,13 @@ on_hello_reply(struct smtp_conn *c)
 	if (c->state == C_EHLO)
 		smtp_caps_parse(r, &c->caps);
 	want_tls = !c->tls_on && !c->p.no_tls && c->p.tls_ctx != NULL &&
-	    (c->caps.starttls || c->p.tls == TRANSPORT_TLS_REQUIRE);
+	    (c->caps.starttls || tls_required(c));
 	if (want_tls && c->caps.starttls) {
 		smtpc_line(c, "STARTTLS");
 		c->state = C_STARTTLS;
 		return 0;
 	}
-	if (!c->tls_on && c->p.tls == TRANSPORT_TLS_REQUIRE) {
+	if (!c->tls_on && tls_required(c)) {
 		smtpc_textf(text, sizeof(text), "host %s[%s] offers no "
 		    "STARTTLS, and TLS is required for this destination",
 		    c->name, c->ip);
@@ -395,7 +462,7 @@ on_reply(struct smtp_conn *c)
 	case C_STARTTLS:
 		if (r->code == 220)
 			return start_tls(c);
-		if (c->p.tls == TRANSPORT_TLS_REQUIRE)
+		if (tls_required(c))
 			return setup_fail_reply(c, "STARTTLS");
 		return after_hello(c);
 	case C_AUTH:
@@ -487,6 +554,14 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		smtpc_timeout(c, c->p.timeout_greeting);
 		return;
 	}
+	/* A handshake that failed because the certificate did (only
+	 * SSL_VERIFY_PEER, tls = "verify", fails it for that). */
+	if (c->state == C_HANDSHAKE && c->p.tls == TRANSPORT_TLS_VERIFY &&
+	    tls_client_verify_result(bufferevent_openssl_get_ssl(c->bev), why,
+	    sizeof(why)) == 0) {
+		verify_failed(c, why);
+		return;
+	}
 	if (what & BEV_EVENT_TIMEOUT)
 		snprintf(why, sizeof(why), c->state == C_CONNECTING ?
 		    "timed out" : "conversation timed out");
@@ -530,12 +605,70 @@ connect_failed_cb(evutil_socket_t fd, short what, void *arg)
 	conn_broken(c, strerror(c->connect_errno));
 }
 
+/* Our own side of the connection could not be set up: 4.4.0, not the
+ * 4.4.1 of a host that does not answer (RFC 3463 3.5). */
+static void
+bind_failed_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_conn *c = arg;
+	char src[INET6_ADDRSTRLEN], text[384];
+
+	(void)fd;
+	(void)what;
+	netaddr_ip((const struct sockaddr *)&c->p.source, src, sizeof(src));
+	smtpc_textf(text, sizeof(text), "connect to %s: cannot bind to the "
+	    "source address %s: %s", c->relay, src,
+	    strerror(c->connect_errno));
+	setup_fail(c, DELIVER_TEMPFAIL, "4.4.0", text);
+}
+
+/* A non-blocking socket of sa's family bound to p->source (port 0), or
+ * -1 with errno. */
+static evutil_socket_t
+bound_socket(const struct smtp_conn_params *p, const struct sockaddr *sa)
+{
+	int fd, e;
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd < 0)
+		return -1;
+#ifdef IP_BIND_ADDRESS_NO_PORT
+	/* The port is picked at connect(), per destination: a bound source
+	 * then costs no local port per connection (Linux 4.2).  Best
+	 * effort: without it, bind picks the port. */
+	(void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT,
+	    &(int){ 1 }, sizeof(int));
+#endif
+	if (bind(fd, (const struct sockaddr *)&p->source, p->source_len) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* Report a failure of smtp_conn_open from the loop, through an event c
+ * owns: freed with c, it never fires for a connection already closed. */
+static void
+open_fail_later(struct smtp_conn *c, event_callback_fn cb)
+{
+	struct timeval now = { 0, 0 };
+
+	c->open_fail = evtimer_new(c->base, cb, c);
+	if (c->open_fail == NULL)
+		panic("cannot create a timer");
+	evtimer_add(c->open_fail, &now);
+}
+
 struct smtp_conn *
 smtp_conn_open(struct event_base *base, const struct smtp_conn_params *p,
     const struct sockaddr *sa, socklen_t salen, const char *name,
     const struct smtp_conn_ops *ops, void *arg)
 {
 	struct smtp_conn *c = xcalloc(1, sizeof(*c));
+	evutil_socket_t fd = -1;
 
 	c->base = base;
 	c->p = *p;
@@ -545,7 +678,15 @@ smtp_conn_open(struct event_base *base, const struct smtp_conn_params *p,
 	snprintf(c->tls_version, sizeof(c->tls_version), "none");
 	describe_peer(c, sa, name);
 	smtp_client_reader_init(&c->rd);
-	c->bev = bufferevent_socket_new(base, -1,
+	/* Never for a unix socket: a source address is a TCP matter. */
+	if (p->source_len > 0 && sa->sa_family != AF_UNIX &&
+	    p->source.ss_family == sa->sa_family &&
+	    (fd = bound_socket(p, sa)) < 0) {
+		c->connect_errno = errno;
+		open_fail_later(c, bind_failed_cb);
+		return c;
+	}
+	c->bev = bufferevent_socket_new(base, fd,
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (c->bev == NULL)
 		panic("cannot create a bufferevent");
@@ -559,8 +700,7 @@ smtp_conn_open(struct event_base *base, const struct smtp_conn_params *p,
 	 * from the loop too, never from inside this call. */
 	if (bufferevent_socket_connect(c->bev, sa, (int)salen) < 0) {
 		c->connect_errno = errno;
-		event_base_once(base, -1, EV_TIMEOUT, connect_failed_cb, c,
-		    &(struct timeval){ 0, 0 });
+		open_fail_later(c, connect_failed_cb);
 	}
 	return c;
 }

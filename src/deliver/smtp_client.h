@@ -33,7 +33,10 @@ struct smtp_conn;
 struct smtp_conn_params {
 	bool lmtp;			/* LHLO and one reply per recipient */
 	const char *helo;		/* our hostname */
-	enum transport_tls tls;		/* may: STARTTLS when offered */
+	enum transport_tls tls;		/* may: STARTTLS when offered;
+					 * require: never in clear; verify:
+					 * and the certificate must chain to
+					 * tls_ctx's CAs and name the host */
 	bool no_tls;			/* never STARTTLS (retry after a broken
 					 * handshake with tls = may) */
 	const char *auth_user;		/* AUTH PLAIN after TLS, or NULL */
@@ -45,6 +48,10 @@ struct smtp_conn_params {
 	unsigned timeout_greeting, timeout_command, timeout_data_init;
 	unsigned timeout_data_block, timeout_data_end;
 	SSL_CTX *tls_ctx;
+	/* The local address to connect from, of the destination's family
+	 * (port 0), or source_len 0 for the kernel's choice. */
+	struct sockaddr_storage source;
+	socklen_t source_len;
 };
 
 struct smtp_client_rcpt {
@@ -79,9 +86,12 @@ struct smtp_conn_ops {
 };
 
 /*
- * Connect to sa (a TCP address, or AF_UNIX for lmtp:unix:).  name is the
- * host name for logs, texts and SNI ("mx.example.net", or the path).
- * The ops are called later, never from inside this call.
+ * Connect to sa (a TCP address, or AF_UNIX for lmtp:unix:), from
+ * p->source when it is set and sa is TCP.  name is the host name for
+ * logs, texts, SNI and the certificate check ("mx.example.net", the
+ * address literal of a relay:[IP], or the path).  The ops are called
+ * later, never from inside this call; a failed bind is reported there
+ * like a failed connect (4.4.0).
  */
 struct smtp_conn *smtp_conn_open(struct event_base *base,
     const struct smtp_conn_params *p, const struct sockaddr *sa,
@@ -99,7 +109,9 @@ void smtp_conn_close(struct smtp_conn *c);
 
 bool smtp_conn_usable(const struct smtp_conn *c);
 /* Whether the setup failed in the TLS handshake (then a retry with
- * params.no_tls may succeed).  Valid in ops->ready. */
+ * params.no_tls may succeed).  Valid in ops->ready.  Not after a
+ * certificate that failed verification: that is no broken TLS stack,
+ * and plaintext is no answer to it. */
 bool smtp_conn_tls_failed(const struct smtp_conn *c);
 /* "NAME[IP]:PORT" (or "unix:PATH"), for logs. */
 const char *smtp_conn_relay(const struct smtp_conn *c);

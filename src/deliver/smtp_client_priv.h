@@ -33,6 +33,7 @@
 #define DATA_LOW_WATER		(64 * 1024)
 
 struct bufferevent;
+struct event;
 
 enum conn_state {
 	C_CONNECTING, C_GREETING, C_EHLO, C_HELO, C_STARTTLS, C_HANDSHAKE,
@@ -63,6 +64,8 @@ struct smtp_conn {
 	char tls_version[32];
 	bool tls_on, tls_failed, usable, tried_helo;
 	int connect_errno;
+	struct event *open_fail;	/* reports a failed bind or connect
+					 * from the loop; freed with c */
 
 	/* The transaction in progress. */
 	struct smtp_client_msg *m;

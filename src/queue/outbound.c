@@ -14,6 +14,14 @@
  * Everything runs on the qmgr's loop; every callback of smtp_client.c
  * and mx.c arrives from the loop, never re-entrantly, and job->done is
  * always called from a callback or a zero timer, never from submit.
+ *
+ * Each connection gets the transport's TLS policy, the client context of
+ * its trust setting (the system store, or one per distinct tls_ca, all
+ * made in outbound_new) and the source address of the destination's
+ * family: the transport's own, else delivery.source_address for smtp
+ * and relay (LMTP is local delivery; like Postfix's lmtp_bind_address
+ * it has only its own).  A certificate that fails tls = "verify" is no
+ * broken handshake: the next address, never plaintext.
  */
 #include "queue/outbound.h"
 
@@ -72,11 +80,19 @@ struct dest {
 	struct dest *next;
 };
 
+/* The client context of one tls_ca (transports sharing it share it). */
+struct outbound_ca {
+	const char *path;		/* the transport's tls_ca */
+	SSL_CTX *ctx;
+};
+
 struct outbound {
 	struct event_base *base;
 	const struct config *cfg;
 	struct resolver *res;
-	SSL_CTX *tls_ctx;
+	SSL_CTX *tls_ctx;		/* the system store */
+	struct outbound_ca *cas;	/* one per distinct tls_ca */
+	size_t n_cas;
 	struct dest *dests;
 	unsigned n_sessions;		/* all destinations */
 	struct event *sweep;		/* forgets destinations nobody uses */
@@ -366,6 +382,47 @@ static const struct smtp_conn_ops session_ops = {
 	session_ready, session_done, session_lost,
 };
 
+/* The client context for t's trust setting. */
+static SSL_CTX *
+outbound_tls_ctx(const struct outbound *ob, const struct transport_conf *t)
+{
+	if (t->tls_ca != NULL)
+		for (size_t i = 0; i < ob->n_cas; i++)
+			if (strcmp(ob->cas[i].path, t->tls_ca) == 0)
+				return ob->cas[i].ctx;
+	return ob->tls_ctx;
+}
+
+/* The source address for a connection to sa, into p (none: len 0). */
+static void
+outbound_source(const struct outbound *ob, const struct transport_conf *t,
+    const struct sockaddr *sa, struct smtp_conn_params *p)
+{
+	/* delivery.source_address is for mail leaving the host. */
+	const struct source_address *all = t->kind == TRANSPORT_LMTP ? NULL :
+	    &ob->cfg->out_source;
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *v4 = t->source.v4.sin_family != 0 ?
+		    &t->source.v4 : all != NULL && all->v4.sin_family != 0 ?
+		    &all->v4 : NULL;
+
+		if (v4 != NULL) {
+			memcpy(&p->source, v4, sizeof(*v4));
+			p->source_len = sizeof(*v4);
+		}
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *v6 = t->source.v6.sin6_family != 0 ?
+		    &t->source.v6 : all != NULL && all->v6.sin6_family != 0 ?
+		    &all->v6 : NULL;
+
+		if (v6 != NULL) {
+			memcpy(&p->source, v6, sizeof(*v6));
+			p->source_len = sizeof(*v6);
+		}
+	}
+}
+
 static void
 session_connect(struct session *s, const struct sockaddr *sa, socklen_t len,
     const char *name)
@@ -386,7 +443,8 @@ session_connect(struct session *s, const struct sockaddr *sa, socklen_t len,
 	p.timeout_data_init = s->ob->cfg->out_timeout_data_init;
 	p.timeout_data_block = s->ob->cfg->out_timeout_data_block;
 	p.timeout_data_end = s->ob->cfg->out_timeout_data_end;
-	p.tls_ctx = s->ob->tls_ctx;
+	p.tls_ctx = outbound_tls_ctx(s->ob, t);
+	outbound_source(s->ob, t, sa, &p);
 	s->conn = smtp_conn_open(s->ob->base, &p, sa, len, name, &session_ops, s);
 }
 
@@ -595,6 +653,39 @@ outbound_flush(struct outbound *ob)
 		d->down_until = 0;
 }
 
+/* One client context per distinct tls_ca of the transports table. */
+static int
+outbound_cas_new(struct outbound *ob, char *err, size_t errlen)
+{
+	const struct config *cfg = ob->cfg;
+	char why[256];
+
+	ob->cas = xcalloc(cfg->n_transports + 1, sizeof(*ob->cas));
+	for (size_t i = 0; i < cfg->n_transports; i++) {
+		const struct transport_conf *t = &cfg->transports[i];
+
+		if (t->tls_ca == NULL || outbound_tls_ctx(ob, t) != ob->tls_ctx)
+			continue;
+		ob->cas[ob->n_cas].ctx = tls_client_ctx_new(t->tls_ca_pem,
+		    t->tls_ca_len, why, sizeof(why));
+		if (ob->cas[ob->n_cas].ctx == NULL) {
+			snprintf(err, errlen, "tls_ca %s: %s", t->tls_ca, why);
+			return -1;
+		}
+		ob->cas[ob->n_cas++].path = t->tls_ca;
+	}
+	return 0;
+}
+
+static void
+outbound_cas_free(struct outbound *ob)
+{
+	for (size_t i = 0; i < ob->n_cas; i++)
+		SSL_CTX_free(ob->cas[i].ctx);
+	free(ob->cas);
+	SSL_CTX_free(ob->tls_ctx);
+}
+
 struct outbound *
 outbound_new(struct event_base *base, const struct config *cfg,
     struct resolver *res, char *err, size_t errlen)
@@ -604,8 +695,9 @@ outbound_new(struct event_base *base, const struct config *cfg,
 	ob->base = base;
 	ob->cfg = cfg;
 	ob->res = res;
-	ob->tls_ctx = tls_client_ctx_new(err, errlen);
-	if (ob->tls_ctx == NULL) {
+	ob->tls_ctx = tls_client_ctx_new(NULL, 0, err, errlen);
+	if (ob->tls_ctx == NULL || outbound_cas_new(ob, err, errlen) < 0) {
+		outbound_cas_free(ob);
 		free(ob);
 		return NULL;
 	}
@@ -635,6 +727,6 @@ outbound_free(struct outbound *ob)
 		free(d);
 	}
 	event_free(ob->sweep);
-	SSL_CTX_free(ob->tls_ctx);
+	outbound_cas_free(ob);
 	free(ob);
 }

@@ -15,6 +15,7 @@
 #ifndef DECORUM_TLS_TLS_H
 #define DECORUM_TLS_TLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <openssl/ssl.h>
 
@@ -65,11 +66,28 @@ void tls_server_free(struct tls_server *ts);
 /* A new server-side SSL for one connection, or NULL. */
 SSL *tls_server_ssl(struct tls_server *ts);
 
-/* Client side (tls_client.c): one context for every outbound connection,
- * opportunistic (no verification; the result is only logged). */
-SSL_CTX *tls_client_ctx_new(char *err, size_t errlen);
-/* A client SSL for one connection; server_name for SNI (NULL: none). */
-SSL *tls_client_ssl(SSL_CTX *ctx, const char *server_name);
+/*
+ * Client side (tls_client.c).  One context per trust setting, made at
+ * start-up: ca_pem NULL for the system store, or the PEM certificates of
+ * a transport's tls_ca (each one a trust anchor).  NULL and err when
+ * the context cannot be made or ca_pem holds no usable certificate.
+ */
+SSL_CTX *tls_client_ctx_new(const char *ca_pem, size_t ca_len, char *err,
+    size_t errlen);
+/*
+ * A client SSL for one connection to peer: a host name (also sent as
+ * SNI) or an IP address literal (no SNI, RFC 6066 3); a path or NULL
+ * names nothing.  The certificate is checked against peer either way;
+ * with verify the handshake fails unless it chains to a trusted
+ * certificate and names peer, and NULL is returned when there is no
+ * peer to check.
+ */
+SSL *tls_client_ssl(SSL_CTX *ctx, const char *peer, bool verify);
+/* After the handshake, or after it failed: 1 when the certificate was
+ * verified, 0 when it was refused (why gets OpenSSL's reason:
+ * "self-signed certificate", "hostname mismatch"), -1 when none was
+ * seen (why: "no certificate"). */
+int tls_client_verify_result(const SSL *ssl, char *why, size_t whylen);
 
 /* "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384", for Received: and logs. */
 void tls_describe(const SSL *ssl, char *out, size_t outlen);
