@@ -26,6 +26,8 @@ then accept; "250" entries accept).
 
 STARTTLS is offered with tls_cert=(cert, key); AUTH PLAIN/LOGIN with
 auth={"user": "password"}, after TLS only (aiosmtpd's auth_require_tls).
+`sni` lists the server name each TLS client asked for (None: no SNI).
+host may be an IPv6 address ("::1").
 PIPELINING is advertised unless pipelining=False (aiosmtpd reads commands
 in order, so a pipelined client is served correctly); SMTPUTF8 unless
 smtputf8=False; 8BITMIME unless eightbitmime=False; SIZE with aiosmtpd's
@@ -318,6 +320,7 @@ class RemoteMX:
         self.lmtp_replies = dict(lmtp_replies or {})
         self.active = 0                     # connections open now
         self.max_active = 0                 # and at most, so far
+        self.sni = []                       # SNI of each TLS handshake
         self.errors = []                    # exceptions in our hooks
         # No attribute of ours may be named auth_* or handle_*: aiosmtpd
         # takes those of the handler for AUTH mechanisms and hooks.
@@ -331,7 +334,8 @@ class RemoteMX:
     # -- life cycle --------------------------------------------------------
     def start(self):
         assert self._thread is None, "already running"
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.host, self.port or 0))
@@ -344,6 +348,7 @@ class RemoteMX:
         if self.tls_cert is not None:
             tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             tls.load_cert_chain(*self.tls_cert)
+            tls.sni_callback = self._sni_seen
             if self.broken_tls == "tls1.1":
                 with warnings.catch_warnings():
                     # Deprecated, and meant to be: that is the point.
@@ -411,6 +416,11 @@ class RemoteMX:
 
     def __exit__(self, *exc):
         self.stop()
+
+    def _sni_seen(self, sslobj, name, ctx):
+        with self._lock:
+            self.sni.append(name)
+        return None
 
     # -- observation (any thread) ------------------------------------------
     def _add_connection(self, conn):

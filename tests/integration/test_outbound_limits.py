@@ -34,7 +34,7 @@ import pytest
 
 from conftest import (MX_HOSTS, add_mx, compose, parse_report,
                       report_groups, submit)
-from mtaproc import wait_until
+from mtaproc import make_cert, wait_until
 
 SENDER = "alice@example.test"       # local: its reports land in a Maildir
 
@@ -862,19 +862,25 @@ def test_lmtp_rcpt_refused_then_dot_replies_for_accepted_only(mta, remote_mx,
 # -- 9. relay AUTH refused -------------------------------------------------
 
 def test_relay_auth_refused_deferred_password_not_logged(outbound_mta,
-                                                         remote_mx, certs,
+                                                         remote_mx, dns,
                                                          workdir, mx_port):
     password = "wrong pass 17"
-    sink = remote_mx("127.0.0.30", tls_cert=certs["mx"],
+    # A login implies a verified certificate (issue 8): the relay's own,
+    # pinned as tls_ca, for the name it is reached by.
+    cert = make_cert(workdir, "relay", "smtp.isp.example")
+    sink = remote_mx("127.0.0.30", tls_cert=cert,
                      auth={"me@isp.example": "the right one"},
                      auth_required=True)
+    dns.zone.add("smtp.isp.example", "A", "127.0.0.30")
     secret = os.path.join(workdir, "relay.secret")
     fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.write(fd, password.encode() + b"\n")
     os.close(fd)
-    m = outbound_mta(conf=relay_conf("relay:[127.0.0.30]:%d" % mx_port,
+    m = outbound_mta(conf=relay_conf("relay:[smtp.isp.example]:%d"
+                                     % mx_port,
                                      auth_user="me@isp.example",
-                                     auth_password_file=secret))
+                                     auth_password_file=secret,
+                                     tls_ca=cert[0]))
     qid, _ = submit(m, SENDER, ["a@far.example"])
     ev = outcome(m, qid)
     # A refused login is the relay's configuration problem, not the
@@ -895,17 +901,22 @@ def test_relay_auth_refused_deferred_password_not_logged(outbound_mta,
 
 
 def test_relay_login_but_no_auth_offered_deferred(outbound_mta, remote_mx,
-                                                  certs, workdir, mx_port):
+                                                  dns, workdir, mx_port):
     # TLS, but no AUTH in the EHLO reply: sending unauthenticated would
-    # only be refused or, worse, relayed under another policy.
-    sink = remote_mx("127.0.0.30", tls_cert=certs["mx"])
+    # only be refused or, worse, relayed under another policy.  (The
+    # certificate is pinned and verified, as a login requires.)
+    cert = make_cert(workdir, "relay", "smtp.isp.example")
+    sink = remote_mx("127.0.0.30", tls_cert=cert)
+    dns.zone.add("smtp.isp.example", "A", "127.0.0.30")
     secret = os.path.join(workdir, "relay.secret")
     fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.write(fd, b"some pass 5\n")
     os.close(fd)
-    m = outbound_mta(conf=relay_conf("relay:[127.0.0.30]:%d" % mx_port,
+    m = outbound_mta(conf=relay_conf("relay:[smtp.isp.example]:%d"
+                                     % mx_port,
                                      auth_user="me@isp.example",
-                                     auth_password_file=secret))
+                                     auth_password_file=secret,
+                                     tls_ca=cert[0]))
     qid, _ = submit(m, SENDER, ["a@far.example"])
     ev = outcome(m, qid)
     assert ev["event"] == "deferred", ev["_line"]

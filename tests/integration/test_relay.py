@@ -10,6 +10,7 @@ import os
 import subprocess
 
 from conftest import compose, submit
+from mtaproc import make_cert
 
 
 def relay_conf(via, **keys):
@@ -92,18 +93,25 @@ def test_relay_tls_require_never_sends_in_clear(outbound_mta, remote_mx,
     assert m.messages("alice") == []
 
 
-def test_relay_auth_plain_after_starttls(outbound_mta, remote_mx, certs,
+def test_relay_auth_plain_after_starttls(outbound_mta, remote_mx, dns,
                                         workdir, mx_port):
-    sink = remote_mx("127.0.0.30", tls_cert=certs["mx"],
+    # A login implies a verified certificate (issue 8): the relay's own
+    # self-signed one, pinned as tls_ca, for the name it is reached by
+    # (test_relay_verify.py tests the verification itself).
+    cert = make_cert(workdir, "relay", "smtp.isp.example")
+    sink = remote_mx("127.0.0.30", tls_cert=cert,
                      auth={"me@isp.example": "relay pass 42"},
                      auth_required=True)
+    dns.zone.add("smtp.isp.example", "A", "127.0.0.30")
     secret = os.path.join(workdir, "relay.secret")
     fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.write(fd, b"relay pass 42\n")
     os.close(fd)
-    m = outbound_mta(conf=relay_conf("relay:[127.0.0.30]:%d" % mx_port,
+    m = outbound_mta(conf=relay_conf("relay:[smtp.isp.example]:%d"
+                                     % mx_port,
                                      auth_user="me@isp.example",
-                                     auth_password_file=secret))
+                                     auth_password_file=secret,
+                                     tls_ca=cert[0]))
     qid, msg = submit(m, "x@example.org", ["a@far.example"])
     t = sink.wait_delivered(1, log=m.log)[0]
     c = t.conn
