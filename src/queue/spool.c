@@ -11,6 +11,15 @@
  * A crash before step 3 leaves only garbage (tmp files, or data without an
  * envelope) that spool_cleanup() removes; after it the message is queued.
  *
+ * A commit never replaces a file: both renames refuse an existing target
+ * (spool_rename_noreplace), so two messages that got one id (a clock
+ * stepped back and a pid reused) can never become one.  The id is chosen
+ * free in every area when the writer is made, because it is final from
+ * then on: smtpd writes it into the Received: header, sendmail into
+ * Message-ID, both into log lines.  A message that finds its id taken at
+ * commit all the same (another process took it meanwhile) fails the
+ * commit (451, the client retries) and the other message stays whole.
+ *
  * spool_writer_write() write(2)s straight to the data file: page-cache
  * writes do not wait for the disk, and it keeps no message in memory.
  * Trusts: its callers' envelope (values holding CR/LF are refused).
@@ -23,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,6 +42,7 @@
 #include "common/xmalloc.h"
 #include "queue/envelope.h"
 #include "queue/queue_id.h"
+#include "queue/spool_hold.h"
 #include "queue/spool_priv.h"
 
 struct spool_writer {
@@ -122,18 +133,127 @@ spool_close(struct spool *sp)
 	free(sp);
 }
 
+int
+spool_rename_noreplace(int fromfd, const char *from, int tofd, const char *to)
+{
+	int saved;
+
+#ifdef HAVE_RENAMEAT2
+	if (renameat2(fromfd, from, tofd, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	/* EINVAL: this file system does not know the flag. */
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+#endif
+	/* link(2) never replaces either. */
+	if (linkat(fromfd, from, tofd, to, 0) < 0)
+		return -1;
+	if (unlinkat(fromfd, from, 0) < 0) {
+		saved = errno;
+		unlinkat(tofd, to, 0);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+bool
+spool_id_in_use(struct spool *sp, const char *id)
+{
+	static const struct { int area; const char *fmt; } names[] = {
+		{ SPOOL_DATA, "%s" }, { SPOOL_QUEUE, "%s" },
+		{ SPOOL_FAILED, "%s" }, { SPOOL_CORRUPT, "%s" },
+		{ SPOOL_TMP, "%s.env" },
+		{ -1, SPOOL_HOLD_AREA "/%s" }, { -1, SPOOL_HOLD_AREA "/%s.data" },
+	};
+	char name[QUEUE_ID_MAX + 16];
+	struct stat st;
+	size_t i;
+	int n;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		n = snprintf(name, sizeof(name), names[i].fmt, id);
+		if (n < 0 || (size_t)n >= sizeof(name))
+			return true;
+		/* Only a file that is there counts: an unreadable hold/ (made
+		 * by root) must not stop all mail; the commit's renames still
+		 * never replace anything. */
+		if (fstatat(names[i].area < 0 ? sp->root : sp->fd[names[i].area],
+		    name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			return true;
+	}
+	return false;
+}
+
+int
+spool_lock(struct spool *sp, bool wait)
+{
+	int fd, saved;
+
+	fd = openat(sp->root, "data", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+		if (errno == EINTR)
+			continue;
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+void
+spool_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);	/* the only descriptor of it: the lock goes */
+}
+
+/* A fresh id with no file in any area; opens tmp/<id> for it.  0, or -1
+ * with errno (EEXIST: every try was taken). */
+static int
+spool_writer_pick_id(struct spool_writer *w)
+{
+	struct spool *sp = w->sp;
+	int tries;
+
+	for (tries = 0; tries < SPOOL_ID_TRIES; tries++) {
+		if (sp->id_source != NULL)
+			sp->id_source(w->id, sp->id_arg);
+		else
+			queue_id_new(w->id);
+		if (!queue_id_valid(w->id)) {
+			errno = EINVAL;
+			return -1;
+		}
+		if (!spool_id_in_use(sp, w->id)) {
+			w->fd = openat(sp->fd[SPOOL_TMP], w->id,
+			    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+			if (w->fd >= 0)
+				return 0;
+			if (errno != EEXIST)
+				return -1;
+		}
+		/* The clock went back and a pid came round again, or a
+		 * file was left with a name it should not have. */
+		log_warn("event=queue-id-in-use id=%s action=new-id", w->id);
+	}
+	errno = EEXIST;
+	return -1;
+}
+
 struct spool_writer *
 spool_writer_new(struct spool *sp, char *err, size_t errlen)
 {
 	struct spool_writer *w = xcalloc(1, sizeof(*w));
 
 	w->sp = sp;
-	queue_id_new(w->id);
-	w->fd = openat(sp->fd[SPOOL_TMP], w->id,
-	    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (w->fd < 0) {
+	w->fd = -1;
+	if (spool_writer_pick_id(w) < 0) {
 		snprintf(err, errlen, "%s/tmp/%s: %s", sp->dir, w->id,
-		    strerror(errno));
+		    errno == EEXIST ? "no free queue id" : strerror(errno));
 		free(w);
 		return NULL;
 	}
@@ -216,7 +336,7 @@ spool_commit_work(void *p)
 	struct spool *sp = w->sp;
 	char envname[QUEUE_ID_MAX + 8];
 	const char *op;
-	int efd = -1;
+	int efd = -1, saved;
 
 	snprintf(envname, sizeof(envname), "%s.env", w->id);
 	w->result = -1;
@@ -235,15 +355,19 @@ spool_commit_work(void *p)
 		goto fail;
 	close(efd);
 	efd = -1;
+	/* Neither rename may replace a file: another message's (a queue id
+	 * made twice) stays whole, this commit fails instead. */
 	op = "rename-data";
-	if (renameat(sp->fd[SPOOL_TMP], w->id, sp->fd[SPOOL_DATA], w->id) < 0)
+	if (spool_rename_noreplace(sp->fd[SPOOL_TMP], w->id, sp->fd[SPOOL_DATA],
+	    w->id) < 0)
 		goto fail;
 	op = "fsync-data-dir";
 	if (fsync(sp->fd[SPOOL_DATA]) < 0)
 		goto fail_data;
 	/* The commit point: after this rename the message exists. */
 	op = "rename-envelope";
-	if (renameat(sp->fd[SPOOL_TMP], envname, sp->fd[SPOOL_QUEUE], w->id) < 0)
+	if (spool_rename_noreplace(sp->fd[SPOOL_TMP], envname,
+	    sp->fd[SPOOL_QUEUE], w->id) < 0)
 		goto fail_data;
 	op = "fsync-queue-dir";
 	if (fsync(sp->fd[SPOOL_QUEUE]) < 0) {
@@ -255,9 +379,16 @@ spool_commit_work(void *p)
 	w->result = 0;
 	return;
 fail_data:
-	unlinkat(sp->fd[SPOOL_DATA], w->id, 0);
+	saved = errno;
+	unlinkat(sp->fd[SPOOL_DATA], w->id, 0);	/* ours: nothing was replaced */
+	errno = saved;
 fail:
-	log_warn("event=spool-error id=%s op=%s errno=%d", w->id, op, errno);
+	if (errno == EEXIST)
+		log_error("event=spool-error id=%s op=%s reason=\"queue id in "
+		    "use by another message\" action=refused", w->id, op);
+	else
+		log_warn("event=spool-error id=%s op=%s errno=%d", w->id, op,
+		    errno);
 	if (efd >= 0)
 		close(efd);
 	spool_writer_unlink_tmp(w);

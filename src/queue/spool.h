@@ -43,8 +43,9 @@ struct envelope {
 struct spool *spool_open(const char *dir, char *err, size_t errlen);
 void spool_close(struct spool *sp);
 
-/* Start a new message in the spool's tmp area; NULL + err on failure
- * (the session answers 451 4.3.0). */
+/* Start a new message in the spool's tmp area, under a queue id that no
+ * file in any area has; NULL + err on failure (the session answers 451
+ * 4.3.0). */
 struct spool_writer *spool_writer_new(struct spool *sp, char *err, size_t errlen);
 const char *spool_writer_id(const struct spool_writer *w);
 /* Append message bytes (CRLF line ends as received).  -1 on I/O error;
@@ -95,7 +96,8 @@ int64_t spool_data_size(struct spool *sp, const char *id);
 int spool_status_append(struct spool *sp, const char *id, const char *line);
 /* A finished message: removes queue/<id>, then data/<id> (blocking). */
 int spool_remove(struct spool *sp, const char *id);
-/* Renames <from>/<id> to <to>/<id> and fsyncs both folders (blocking). */
+/* Renames <from>/<id> to <to>/<id> and fsyncs both folders (blocking).
+ * Never replaces: -1 with EEXIST when <to>/<id> exists. */
 int spool_move(struct spool *sp, const char *id, const char *from,
     const char *to);
 /* `decorum queue delete`: renames queue/<id> (or failed/<id>) away first,

@@ -1,24 +1,61 @@
 /*
  * Internals shared by the spool's files (spool.c writes new messages,
- * spool_store.c reads and changes queued ones).  Not for other modules.
+ * spool_store.c reads and changes queued ones, spool_hold.c parks them).
+ * Not for other modules; the unit tests use id_source.
  */
 #ifndef DECORUM_QUEUE_SPOOL_PRIV_H
 #define DECORUM_QUEUE_SPOOL_PRIV_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+#include "common/bounds.h"
 
 enum { SPOOL_TMP, SPOOL_DATA, SPOOL_QUEUE, SPOOL_FAILED, SPOOL_CORRUPT,
     SPOOL_N_AREAS };
+
+/* Ids a new message may try before spool_writer_new() gives up: each try
+ * takes a fresh id, so only a spool full of one clock's ids runs out. */
+#define SPOOL_ID_TRIES		16
 
 struct spool {
 	char *dir;
 	int root;
 	int fd[SPOOL_N_AREAS];		/* open directories, for *at() and fsync */
+	/* Where new ids come from: queue_id_new() when NULL; the unit tests
+	 * set their own to make two messages want one id. */
+	void (*id_source)(char out[QUEUE_ID_MAX], void *arg);
+	void *id_arg;
 };
 
 /* Directory fd of an area name, -1 if unknown. */
 int spool_area_fd(const struct spool *sp, const char *area);
 int spool_write_all(int fd, const char *p, size_t len);
 void spool_writer_abort_work(void *w);
+
+/*
+ * renameat() that never replaces the target: -1 with EEXIST when `to`
+ * exists.  renameat2(RENAME_NOREPLACE) where the C library and the file
+ * system have it, else link + unlink (the same guarantee; a crash in
+ * between leaves both names, the source being tmp/ garbage).
+ */
+int spool_rename_noreplace(int fromfd, const char *from, int tofd,
+    const char *to);
+
+/* Whether a file of message id exists in any area (hold/ included), under
+ * any name the message uses: another message holds that id then. */
+bool spool_id_in_use(struct spool *sp, const char *id);
+
+/*
+ * The spool lock (flock(2) on a fresh descriptor of data/, so it works
+ * between threads and processes alike).  Hold and release take it for
+ * their link-rename-unlink sequence, spool_cleanup() for each removal of
+ * an orphan data link: a data file is never judged an orphan while its
+ * envelope is between hold/ and queue/.  wait: block until free (CLI
+ * only); else -1 with EWOULDBLOCK when taken.  Returns a descriptor for
+ * spool_unlock().
+ */
+int spool_lock(struct spool *sp, bool wait);
+void spool_unlock(int fd);
 
 #endif

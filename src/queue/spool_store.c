@@ -198,7 +198,8 @@ spool_move(struct spool *sp, const char *id, const char *from, const char *to)
 		errno = EINVAL;
 		return -1;
 	}
-	if (renameat(ffd, id, tfd, id) < 0)
+	/* An id is one message's in every area: never replace another's. */
+	if (spool_rename_noreplace(ffd, id, tfd, id) < 0)
 		return -1;
 	if (fsync(tfd) < 0 || fsync(ffd) < 0)
 		return -1;

@@ -1,6 +1,9 @@
 /*
  * The spool: ids, commit and read back, garbage cleanup, queue file
- * records (torn last line, status replay, corrupt files).
+ * records (torn last line, status replay, corrupt files); and two
+ * messages that get one queue id (a clock stepped back, a pid reused):
+ * the second takes another id, or fails its commit, and never replaces
+ * a file of the first.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +21,7 @@
 #include "queue/envelope.h"
 #include "queue/queue_id.h"
 #include "queue/spool.h"
+#include "queue/spool_priv.h"
 #include "testutil.h"
 
 static int
@@ -86,12 +90,27 @@ fill_env(struct envelope *env, struct envelope_rcpt *rcpts, size_t n)
 
 static const char body[] = "Received: from x\r\nSubject: hi\r\n\r\nbody\r\n";
 
+/* smtpd's commit of w, through a workpool; runs the loop until done and
+ * returns the result done() got. */
+static int
+commit_writer(struct spool_writer *w, const struct envelope *env)
+{
+	struct commit_ctx c = { event_base_new(), 99, 0 };
+	struct workpool *pool = workpool_new(c.base, 2);
+
+	spool_writer_commit(w, env, pool, commit_done, &c);
+	assert_int_equal(c.calls, 0);	/* never before commit() returns */
+	event_base_dispatch(c.base);
+	assert_int_equal(c.calls, 1);
+	workpool_free(pool);
+	event_base_free(c.base);
+	return c.result;
+}
+
 /* Commits one message and runs the loop until done; returns its id. */
 static int
 commit_one(struct spool *sp, const struct envelope *env, char *id)
 {
-	struct commit_ctx c = { event_base_new(), 99, 0 };
-	struct workpool *pool = workpool_new(c.base, 2);
 	struct spool_writer *w;
 	char err[256];
 
@@ -100,13 +119,7 @@ commit_one(struct spool *sp, const struct envelope *env, char *id)
 	snprintf(id, QUEUE_ID_MAX, "%s", spool_writer_id(w));
 	assert_int_equal(spool_writer_write(w, body, 20), 0);
 	assert_int_equal(spool_writer_write(w, body + 20, sizeof(body) - 21), 0);
-	spool_writer_commit(w, env, pool, commit_done, &c);
-	assert_int_equal(c.calls, 0);	/* never before commit() returns */
-	event_base_dispatch(c.base);
-	assert_int_equal(c.calls, 1);
-	workpool_free(pool);
-	event_base_free(c.base);
-	return c.result;
+	return commit_writer(w, env);
 }
 
 static void
@@ -270,6 +283,208 @@ test_cleanup(void **state)
 	tu_rmtree(dir);
 }
 
+/* An id source that hands out the ids of a list, in order. */
+struct id_list {
+	const char *const *ids;
+	size_t next;
+};
+
+static void
+id_from_list(char out[QUEUE_ID_MAX], void *arg)
+{
+	struct id_list *l = arg;
+
+	snprintf(out, QUEUE_ID_MAX, "%s", l->ids[l->next++]);
+}
+
+/* The whole content of dir/rel, or NULL. */
+static char *
+file_at(const char *dir, const char *rel)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	return tu_slurp(path, NULL);
+}
+
+static void
+put_at(const char *dir, const char *rel, const char *text)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	tu_spit(path, text);
+}
+
+static void
+assert_file(const char *dir, const char *rel, const char *want)
+{
+	char *got = file_at(dir, rel);
+
+	if (got == NULL)
+		fail_msg("%s is gone", rel);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+/*
+ * The id the clock gives is taken, in any area, by any name a message
+ * uses: the writer takes the next id, and the other files stay as they
+ * were.  Both messages are then there, whole.
+ */
+static void
+test_id_taken_new_id(void **state)
+{
+	static const char *const taken[] = {
+		"data/0AAAAA", "queue/0AAAAA", "failed/0AAAAA", "corrupt/0AAAAA",
+		"tmp/0AAAAA", "tmp/0AAAAA.env", "hold/0AAAAA", "hold/0AAAAA.data",
+	};
+	static const char *const ids[] = { "0AAAAA", "0BBBBB" };
+	char dir[] = "/tmp/decorum-spool-XXXXXX", err[256], rel[64];
+	struct envelope_rcpt rcpt = { (char *)"bob@example.net" };
+	struct id_list list;
+	struct envelope env;
+	struct queue_file qf;
+	struct spool_writer *w;
+	struct spool *sp;
+	size_t i;
+
+	(void)state;
+	fill_env(&env, &rcpt, 1);
+	for (i = 0; i < sizeof(taken) / sizeof(taken[0]); i++) {
+		snprintf(dir, sizeof(dir), "/tmp/decorum-spool-XXXXXX");
+		assert_non_null(tu_mkdtemp(dir));
+		sp = spool_open(dir, err, sizeof(err));
+		assert_non_null(sp);
+		snprintf(rel, sizeof(rel), "%s/hold", dir);
+		assert_int_equal(mkdir(rel, 0700), 0);
+		put_at(dir, taken[i], "the first message's file\n");
+		list.ids = ids;
+		list.next = 0;
+		sp->id_source = id_from_list;
+		sp->id_arg = &list;
+		w = spool_writer_new(sp, err, sizeof(err));
+		assert_non_null(w);
+		assert_string_equal(spool_writer_id(w), "0BBBBB");
+		assert_int_equal(list.next, 2);
+		assert_int_equal(spool_writer_write(w, body, sizeof(body) - 1), 0);
+		assert_int_equal(spool_writer_commit_now(w, &env), 0);
+		assert_file(dir, taken[i], "the first message's file\n");
+		assert_int_equal(spool_load(sp, "queue", "0BBBBB", &qf, err,
+		    sizeof(err)), 0);
+		queue_file_free(&qf);
+		assert_file(dir, "data/0BBBBB", body);
+		spool_close(sp);
+		tu_rmtree(dir);
+	}
+}
+
+/* Every try taken: no writer, a clear reason, nothing changed. */
+static void
+test_id_all_taken(void **state)
+{
+	static const char *const ids[] = { "0AAAAA", "0AAAAA", "0AAAAA",
+	    "0AAAAA", "0AAAAA", "0AAAAA", "0AAAAA", "0AAAAA", "0AAAAA",
+	    "0AAAAA", "0AAAAA", "0AAAAA", "0AAAAA", "0AAAAA", "0AAAAA",
+	    "0AAAAA", "0BBBBB" };
+	char dir[] = "/tmp/decorum-spool-XXXXXX", err[256];
+	struct id_list list = { ids, 0 };
+	struct spool *sp;
+	char **names;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(sizeof(ids) / sizeof(ids[0]), SPOOL_ID_TRIES + 1);
+	assert_non_null(tu_mkdtemp(dir));
+	sp = spool_open(dir, err, sizeof(err));
+	assert_non_null(sp);
+	put_at(dir, "queue/0AAAAA", "first\n");
+	sp->id_source = id_from_list;
+	sp->id_arg = &list;
+	assert_null(spool_writer_new(sp, err, sizeof(err)));
+	assert_non_null(strstr(err, "no free queue id"));
+	assert_int_equal(list.next, SPOOL_ID_TRIES);
+	assert_int_equal(spool_list(sp, "tmp", &names, &n), 0);
+	assert_int_equal(n, 0);
+	spool_list_free(names, n);
+	assert_file(dir, "queue/0AAAAA", "first\n");
+	spool_close(sp);
+	tu_rmtree(dir);
+}
+
+/*
+ * The id was free when the writer was made and is taken by the commit
+ * (another process made the same id meanwhile): the commit fails (smtpd
+ * answers 451, the client retries) and the other message's files are
+ * untouched; ours leave nothing behind.
+ */
+static void
+test_id_taken_at_commit(void **state)
+{
+	static const char *const clash[] = { "data", "queue" };
+	char dir[] = "/tmp/decorum-spool-XXXXXX", err[256], rel[64];
+	char id[QUEUE_ID_MAX], **names;
+	struct envelope_rcpt rcpt = { (char *)"bob@example.net" };
+	struct envelope env;
+	struct spool_writer *w;
+	struct spool *sp;
+	size_t i, n;
+	int rc;
+
+	(void)state;
+	fill_env(&env, &rcpt, 1);
+	for (i = 0; i < 2 * sizeof(clash) / sizeof(clash[0]); i++) {
+		snprintf(dir, sizeof(dir), "/tmp/decorum-spool-XXXXXX");
+		assert_non_null(tu_mkdtemp(dir));
+		sp = spool_open(dir, err, sizeof(err));
+		assert_non_null(sp);
+		w = spool_writer_new(sp, err, sizeof(err));
+		assert_non_null(w);
+		snprintf(id, sizeof(id), "%s", spool_writer_id(w));
+		assert_int_equal(spool_writer_write(w, body, sizeof(body) - 1), 0);
+		snprintf(rel, sizeof(rel), "%s/%s", clash[i % 2], id);
+		put_at(dir, rel, "the first message's file\n");
+		/* The blocking commit, then smtpd's through the pool. */
+		rc = i < 2 ? spool_writer_commit_now(w, &env)
+		    : commit_writer(w, &env);
+		assert_int_equal(rc, -1);
+		assert_file(dir, rel, "the first message's file\n");
+		/* Nothing of ours is left: tmp/ is empty, and the other
+		 * area holds only the first message's file or nothing. */
+		assert_int_equal(spool_list(sp, "tmp", &names, &n), 0);
+		assert_int_equal(n, 0);
+		spool_list_free(names, n);
+		snprintf(rel, sizeof(rel), "%s/%s", clash[(i + 1) % 2], id);
+		assert_null(file_at(dir, rel));
+		spool_close(sp);
+		tu_rmtree(dir);
+	}
+}
+
+/* Moving an envelope between areas never replaces one either. */
+static void
+test_move_never_replaces(void **state)
+{
+	char dir[] = "/tmp/decorum-spool-XXXXXX", err[256];
+	struct spool *sp;
+
+	(void)state;
+	assert_non_null(tu_mkdtemp(dir));
+	sp = spool_open(dir, err, sizeof(err));
+	assert_non_null(sp);
+	put_at(dir, "queue/0AAAAA", "second\n");
+	put_at(dir, "failed/0AAAAA", "first\n");
+	assert_int_equal(spool_move(sp, "0AAAAA", "queue", "failed"), -1);
+	assert_int_equal(errno, EEXIST);
+	assert_file(dir, "failed/0AAAAA", "first\n");
+	assert_file(dir, "queue/0AAAAA", "second\n");
+	assert_int_equal(spool_move(sp, "0AAAAA", "queue", "corrupt"), 0);
+	assert_file(dir, "corrupt/0AAAAA", "second\n");
+	assert_null(file_at(dir, "queue/0AAAAA"));
+	spool_close(sp);
+	tu_rmtree(dir);
+}
+
 static const char qhead[] =
     "V 1\nI 0abc\nT 100\nS <>\nR a@x\nR b@x\nR c@x\nE\n";
 
@@ -382,6 +597,10 @@ main(void)
 		cmocka_unit_test(test_commit_read_back),
 		cmocka_unit_test(test_commit_now),
 		cmocka_unit_test(test_cleanup),
+		cmocka_unit_test(test_id_taken_new_id),
+		cmocka_unit_test(test_id_all_taken),
+		cmocka_unit_test(test_id_taken_at_commit),
+		cmocka_unit_test(test_move_never_replaces),
 		cmocka_unit_test(test_status_replay),
 		cmocka_unit_test(test_torn_and_corrupt),
 	};
