@@ -107,9 +107,13 @@ int spool_delete(struct spool *sp, const char *id);
 /* Sorted ids (valid queue ids only) in an area; 0 or -1. */
 int spool_list(struct spool *sp, const char *area, char ***ids, size_t *n);
 void spool_list_free(char **ids, size_t n);
-/* Removes garbage older than min_age seconds: tmp/ files (messages whose
- * commit never finished) and data/ files with no envelope in queue/,
- * failed/ or corrupt/.  Returns how many files were removed. */
+/* Removes garbage older than min_age seconds (by mtime): tmp/ files
+ * (messages whose commit never finished), data/<id> with no envelope in
+ * queue/, failed/, corrupt/ or hold/, and hold/<id>.data without
+ * hold/<id>.  Never waits: a data link that a hold or release is moving
+ * (the spool lock is taken) is left for the next run.  Blocking I/O
+ * (readdir, unlink): a worker thread's job.  Returns how many files were
+ * removed. */
 unsigned spool_cleanup(struct spool *sp, int64_t min_age);
 /* Seconds a tmp/ or orphan data/ file must be left alone, because a
  * receiving smtpd may still be writing or committing it. */

@@ -16,14 +16,26 @@
  * data/<id> to hold/<id>.data first, then renames the envelope (the
  * commit point), then unlinks data/<id>; release links it back, renames
  * the envelope back, then unlinks hold/<id>.data.  A crash leaves at
- * worst an extra link: data/<id> with no envelope (spool_cleanup removes
- * it) or a hold/<id>.data with no hold/<id> (harmless; the next hold of
- * that id replaces it).  Trusts: ids are checked with queue_id_valid.
+ * worst an extra link: data/<id> or hold/<id>.data with no envelope
+ * beside it, which spool_cleanup() removes.
+ *
+ * The cleanup runs in the queue manager's process, at any time, and a
+ * data link looks like garbage halfway through these steps (release:
+ * data/<id> is back before the envelope is).  So both take the spool lock
+ * (spool_priv.h) for the whole sequence, and the cleanup removes a link
+ * only under that lock, after looking again: the two never interleave.
+ *
+ * Nothing is ever replaced: a release whose id is queued, failed or
+ * corrupt already, or a hold whose id is held already, fails with EEXIST
+ * (two messages with one id: both stay whole).  Only a stale link of the
+ * message itself, left by a crash, is replaced.
+ * Trusts: ids are checked with queue_id_valid.
  */
 #include "queue/spool_hold.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,7 +79,8 @@ close_keep(int fd, int rc)
 	return rc;
 }
 
-/* linkat, replacing a stale link left by a crash. */
+/* linkat, replacing a stale link left by a crash (callers make sure no
+ * other message owns the name). */
 static int
 link_replace(int fromfd, const char *from, int tofd, const char *to)
 {
@@ -78,47 +91,81 @@ link_replace(int fromfd, const char *from, int tofd, const char *to)
 	return linkat(fromfd, from, tofd, to, 0);
 }
 
-int
-spool_hold(struct spool *sp, const char *id)
+static bool
+present(int dfd, const char *name)
 {
-	char dname[QUEUE_ID_MAX + 8];
 	struct stat st;
-	int hfd;
 
-	if (!queue_id_valid(id) || data_name(id, dname, sizeof(dname)) < 0) {
-		errno = EINVAL;
+	return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* The steps of a hold, under the spool lock.  -1 with errno. */
+static int
+hold_locked(struct spool *sp, int hfd, const char *id, const char *dname)
+{
+	if (!present(sp->fd[SPOOL_QUEUE], id)) {
+		errno = ENOENT;		/* delivered or held meanwhile */
 		return -1;
 	}
-	if (fstatat(sp->fd[SPOOL_QUEUE], id, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (present(hfd, id)) {
+		errno = EEXIST;		/* another message held with this id */
 		return -1;
-	if ((hfd = hold_dir(sp)) < 0)
-		return -1;
+	}
 	if (link_replace(sp->fd[SPOOL_DATA], id, hfd, dname) < 0 ||
 	    fsync(hfd) < 0)
-		return close_keep(hfd, -1);
+		return -1;
 	/* The commit point: from here the queue manager sees it gone. */
-	if (renameat(sp->fd[SPOOL_QUEUE], id, hfd, id) < 0) {
+	if (spool_rename_noreplace(sp->fd[SPOOL_QUEUE], id, hfd, id) < 0) {
 		int saved = errno;	/* ENOENT: delivered meanwhile */
 
 		unlinkat(hfd, dname, 0);
-		close(hfd);
 		errno = saved;
 		return -1;
 	}
 	if (fsync(hfd) < 0 || fsync(sp->fd[SPOOL_QUEUE]) < 0)
-		return close_keep(hfd, -1);
-	close(hfd);
+		return -1;
 	if (unlinkat(sp->fd[SPOOL_DATA], id, 0) < 0 && errno != ENOENT)
 		return -1;
 	return 0;
 }
 
-int
-spool_release(struct spool *sp, const char *id)
+/* The steps of a release, under the spool lock.  -1 with errno. */
+static int
+release_locked(struct spool *sp, int hfd, const char *id, const char *dname)
+{
+	static const int areas[] = { SPOOL_QUEUE, SPOOL_FAILED, SPOOL_CORRUPT };
+	size_t i;
+
+	if (!present(hfd, id)) {
+		errno = ENOENT;
+		return -1;
+	}
+	/* Another message has this id out there: its data/<id> is no stale
+	 * link to replace, and its envelope must stay. */
+	for (i = 0; i < sizeof(areas) / sizeof(areas[0]); i++)
+		if (present(sp->fd[areas[i]], id)) {
+			errno = EEXIST;
+			return -1;
+		}
+	/* The data first, so the envelope never arrives in queue/ alone. */
+	if (link_replace(hfd, dname, sp->fd[SPOOL_DATA], id) < 0 ||
+	    fsync(sp->fd[SPOOL_DATA]) < 0)
+		return -1;
+	if (spool_rename_noreplace(hfd, id, sp->fd[SPOOL_QUEUE], id) < 0 ||
+	    fsync(sp->fd[SPOOL_QUEUE]) < 0 || fsync(hfd) < 0)
+		return -1;
+	if (unlinkat(hfd, dname, 0) < 0 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+/* Runs one of the above with hold/ open and the spool lock taken. */
+static int
+hold_step(struct spool *sp, const char *id,
+    int (*steps)(struct spool *, int, const char *, const char *))
 {
 	char dname[QUEUE_ID_MAX + 8];
-	struct stat st;
-	int hfd;
+	int hfd, lk, rc;
 
 	if (!queue_id_valid(id) || data_name(id, dname, sizeof(dname)) < 0) {
 		errno = EINVAL;
@@ -126,19 +173,24 @@ spool_release(struct spool *sp, const char *id)
 	}
 	if ((hfd = hold_dir(sp)) < 0)
 		return -1;
-	if (fstatat(hfd, id, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if ((lk = spool_lock(sp, true)) < 0)
 		return close_keep(hfd, -1);
-	/* The data first, so the envelope never arrives in queue/ alone. */
-	if (link_replace(hfd, dname, sp->fd[SPOOL_DATA], id) < 0 ||
-	    fsync(sp->fd[SPOOL_DATA]) < 0)
-		return close_keep(hfd, -1);
-	if (renameat(hfd, id, sp->fd[SPOOL_QUEUE], id) < 0 ||
-	    fsync(sp->fd[SPOOL_QUEUE]) < 0 || fsync(hfd) < 0)
-		return close_keep(hfd, -1);
-	if (unlinkat(hfd, dname, 0) < 0 && errno != ENOENT)
-		return close_keep(hfd, -1);
-	close(hfd);
-	return 0;
+	rc = steps(sp, hfd, id, dname);
+	close_keep(hfd, 0);
+	close_keep(lk, 0);	/* spool_unlock(), keeping errno */
+	return rc;
+}
+
+int
+spool_hold(struct spool *sp, const char *id)
+{
+	return hold_step(sp, id, hold_locked);
+}
+
+int
+spool_release(struct spool *sp, const char *id)
+{
+	return hold_step(sp, id, release_locked);
 }
 
 int

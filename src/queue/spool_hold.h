@@ -6,10 +6,11 @@
  * a delivery, and the caller notifies it after a release.
  *
  * hold/<id> is the envelope with its status records, hold/<id>.data a
- * hard link to the message data, so spool_cleanup() (which removes data/
- * files with no envelope in queue/, failed/ or corrupt/) cannot take the
- * data of a held message.  The steps and crash states are in
- * docs/local-submission.md.  All calls block (fsync): CLI only.
+ * hard link to the message data.  spool_cleanup() leaves data/<id> alone
+ * while hold/<id> exists, and hold and release take the spool lock, so
+ * the cleanup never sees a message halfway between the two folders.
+ * The steps and crash states are in docs/local-submission.md.  All calls
+ * block (fsync, and the spool lock): CLI only.
  */
 #ifndef DECORUM_QUEUE_SPOOL_HOLD_H
 #define DECORUM_QUEUE_SPOOL_HOLD_H
@@ -23,9 +24,12 @@ struct queue_file;
 #define SPOOL_HOLD_AREA		"hold"
 
 /* queue/<id> -> hold/<id>.  0, or -1 with errno (ENOENT: not queued,
- * e.g. delivered meanwhile; EINVAL: not a queue id). */
+ * e.g. delivered meanwhile; EINVAL: not a queue id; EEXIST: another
+ * message is held with that id, nothing changed). */
 int spool_hold(struct spool *sp, const char *id);
-/* hold/<id> -> queue/<id>.  0, or -1 with errno (ENOENT: not held). */
+/* hold/<id> -> queue/<id>.  0, or -1 with errno (ENOENT: not held;
+ * EEXIST: another message with that id is queued, failed or corrupt,
+ * nothing changed). */
 int spool_release(struct spool *sp, const char *id);
 /* Removes a held message.  0, or -1 with errno (ENOENT: not held). */
 int spool_hold_delete(struct spool *sp, const char *id);

@@ -231,7 +231,9 @@ spool_delete(struct spool *sp, const char *id)
 		return -1;
 	if (unlinkat(sp->fd[SPOOL_DATA], id, 0) < 0 && errno != ENOENT)
 		return -1;
-	if (unlinkat(sp->fd[SPOOL_TMP], gone, 0) < 0)
+	/* The cleanup may have taken it already: a rename keeps the old
+	 * mtime, and it was garbage anyway. */
+	if (unlinkat(sp->fd[SPOOL_TMP], gone, 0) < 0 && errno != ENOENT)
 		return -1;
 	return 0;
 }
@@ -282,6 +284,18 @@ spool_list_free(char **ids, size_t n)
 	free(ids);
 }
 
+/*
+ * Garbage (spool_cleanup): what a crash or an interrupted command leaves.
+ * tmp/ files are messages whose commit never finished (and envelopes of
+ * `queue delete` in flight); data/<id> with no envelope in any area is
+ * what a crash between a commit's two renames, or a removal's two
+ * unlinks, leaves; hold/<id>.data without hold/<id> the same of a hold or
+ * a release.  All wait min_age first: smtpd, sendmail and the queue
+ * manager are separate processes, and a young file may be theirs.
+ * A data link is removed only under the spool lock, after looking again,
+ * so a hold or release (which take it) is never caught halfway.
+ */
+
 static bool
 is_old(int dfd, const char *name, time_t now, int64_t min_age)
 {
@@ -292,52 +306,140 @@ is_old(int dfd, const char *name, time_t now, int64_t min_age)
 	return (int64_t)(now - st.st_mtime) >= min_age;
 }
 
+/*
+ * An envelope of id anywhere: its data is no garbage.  queue/ before
+ * failed/ and corrupt/, the order in which the queue manager moves an
+ * envelope (one moving meanwhile is seen in one place or the other);
+ * hold/ cannot change meanwhile, as the callers hold the spool lock.
+ */
 static bool
 has_envelope(struct spool *sp, const char *id)
 {
 	static const int areas[] = { SPOOL_QUEUE, SPOOL_FAILED, SPOOL_CORRUPT };
+	char held[QUEUE_ID_MAX + 8];
 	struct stat st;
 	size_t i;
 
 	for (i = 0; i < sizeof(areas) / sizeof(areas[0]); i++)
 		if (fstatat(sp->fd[areas[i]], id, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			return true;
-	return false;
+	snprintf(held, sizeof(held), "hold/%s", id);
+	return fstatat(sp->root, held, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+struct sweep {
+	struct spool *sp;
+	const char *area;	/* for the log line */
+	int dfd;
+	time_t now;
+	int64_t min_age;
+	/* true when name in dfd is garbage; called again under the lock */
+	bool (*garbage)(const struct sweep *, const char *name);
+	bool locked;		/* data links: remove under the spool lock */
+};
+
+static bool
+tmp_garbage(const struct sweep *sw, const char *name)
+{
+	return is_old(sw->dfd, name, sw->now, sw->min_age);
+}
+
+static bool
+data_garbage(const struct sweep *sw, const char *name)
+{
+	return queue_id_valid(name) && !has_envelope(sw->sp, name) &&
+	    is_old(sw->dfd, name, sw->now, sw->min_age);
+}
+
+/* hold/<id>.data without hold/<id>. */
+static bool
+hold_garbage(const struct sweep *sw, const char *name)
+{
+	char id[QUEUE_ID_MAX];
+	const char *dot = strrchr(name, '.');
+	struct stat st;
+	size_t n;
+
+	if (dot == NULL || strcmp(dot, ".data") != 0)
+		return false;
+	n = (size_t)(dot - name);
+	if (n == 0 || n >= sizeof(id))
+		return false;
+	memcpy(id, name, n);
+	id[n] = '\0';
+	return queue_id_valid(id) &&
+	    fstatat(sw->dfd, id, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    errno == ENOENT && is_old(sw->dfd, name, sw->now, sw->min_age);
+}
+
+/* Removes dfd/name if it is garbage; true when it did. */
+static bool
+sweep_one(const struct sweep *sw, const char *name)
+{
+	bool gone;
+	int lk;
+
+	if (!sw->garbage(sw, name))
+		return false;
+	if (!sw->locked)
+		return unlinkat(sw->dfd, name, 0) == 0;
+	/* A hold or release under way holds the lock: next time. */
+	if ((lk = spool_lock(sw->sp, false)) < 0)
+		return false;
+	gone = sw->garbage(sw, name) && unlinkat(sw->dfd, name, 0) == 0;
+	spool_unlock(lk);
+	return gone;
+}
+
+static unsigned
+sweep_area(const struct sweep *sw)
+{
+	struct dirent *de;
+	unsigned removed = 0;
+	char safe[64];
+	DIR *d;
+	int fd;
+
+	/* fdopendir takes the fd: give it a fresh one. */
+	fd = openat(sw->dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || !sweep_one(sw, de->d_name))
+			continue;
+		removed++;
+		log_info("event=garbage-removed file=%s/%s", sw->area,
+		    log_safe(de->d_name, safe, sizeof(safe)));
+	}
+	closedir(d);
+	return removed;
 }
 
 unsigned
 spool_cleanup(struct spool *sp, int64_t min_age)
 {
-	time_t now = time(NULL);
-	struct dirent *de;
-	unsigned removed = 0;
-	char safe[64];
-	DIR *d;
-	int fd, area;
+	struct sweep sw = { sp, "tmp", sp->fd[SPOOL_TMP], time(NULL), min_age,
+	    tmp_garbage, false };
+	unsigned removed;
+	int hfd;
 
-	for (area = SPOOL_TMP; area <= SPOOL_DATA; area++) {
-		fd = openat(sp->fd[area], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0 || (d = fdopendir(fd)) == NULL) {
-			if (fd >= 0)
-				close(fd);
-			continue;
-		}
-		while ((de = readdir(d)) != NULL) {
-			if (de->d_name[0] == '.')
-				continue;
-			if (area == SPOOL_DATA && (!queue_id_valid(de->d_name) ||
-			    has_envelope(sp, de->d_name)))
-				continue;
-			if (!is_old(sp->fd[area], de->d_name, now, min_age))
-				continue;
-			if (unlinkat(sp->fd[area], de->d_name, 0) == 0) {
-				removed++;
-				log_info("event=garbage-removed file=%s/%s",
-				    area == SPOOL_TMP ? "tmp" : "data",
-				    log_safe(de->d_name, safe, sizeof(safe)));
-			}
-		}
-		closedir(d);
+	removed = sweep_area(&sw);
+	sw.area = "data";
+	sw.dfd = sp->fd[SPOOL_DATA];
+	sw.garbage = data_garbage;
+	sw.locked = true;
+	removed += sweep_area(&sw);
+	/* hold/ exists once something was held; never made here. */
+	hfd = openat(sp->root, "hold", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (hfd >= 0) {
+		sw.area = "hold";
+		sw.dfd = hfd;
+		sw.garbage = hold_garbage;
+		removed += sweep_area(&sw);
+		close(hfd);
 	}
 	return removed;
 }
