@@ -5,8 +5,10 @@
  *
  * Called by attempt.c in a queue manager worker thread, after the
  * message's last status record is durable.  Reads at most DSN_HEADERS_MAX
- * octets of the original data (its header section), composes the report
- * with dsn_compose() and commits it with spool_writer_commit_now(): only
+ * + 1 octets of the original data (its header section, cut between fields
+ * by dsn.c), composes the report with dsn_compose() and commits it with
+ * spool_writer_commit_now(), its envelope 8-bit and SMTPUTF8 exactly when
+ * the report is (dsn_needs_8bitmime, dsn_needs_smtputf8): only
  * when that returns 0 is the report on disk, and only then may the caller
  * remove the original (or, for a warning, append its N record).  The
  * report's envelope sender is <> (RFC 5321 4.5.5: no bounce of a bounce);
@@ -38,10 +40,13 @@
 #include "queue/envelope.h"
 #include "queue/spool.h"
 
-/* Reads the start of the message data (its header section). */
+/* Reads the start of the message data (its header section): one octet
+ * more than DSN_HEADERS_MAX, so dsn_header_len() can tell a header that
+ * goes on from a message that ends there. */
 static char *
 bounce_read_headers(struct spool *sp, const char *id, size_t *len)
 {
+	const size_t want = DSN_HEADERS_MAX + 1;
 	char *data;
 	size_t got = 0;
 	ssize_t n;
@@ -51,9 +56,9 @@ bounce_read_headers(struct spool *sp, const char *id, size_t *len)
 	fd = spool_open_data(sp, id);
 	if (fd < 0)
 		return NULL;
-	data = xmalloc(DSN_HEADERS_MAX + 1);
-	while (got < DSN_HEADERS_MAX) {
-		n = read(fd, data + got, DSN_HEADERS_MAX - got);
+	data = xmalloc(want + 1);
+	while (got < want) {
+		n = read(fd, data + got, want - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -64,15 +69,6 @@ bounce_read_headers(struct spool *sp, const char *id, size_t *len)
 	data[got] = '\0';
 	*len = got;
 	return data;
-}
-
-static bool
-bounce_has_8bit(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s >= 0x80)
-			return true;
-	return false;
 }
 
 static bool
@@ -312,8 +308,10 @@ bounce_commit(struct spool *sp, const struct queue_file *qf,
 	env.rcpts = &er;
 	env.n_rcpts = 1;
 	env.created = rep->now;
-	env.eight_bit = dsn_is_8bit(rep) != 0;
-	env.smtputf8 = bounce_has_8bit(to);
+	/* Exactly what the report holds: a UTF-8 reply or reason makes it
+	 * 8-bit as much as the returned header does. */
+	env.eight_bit = dsn_needs_8bitmime(&msg);
+	env.smtputf8 = dsn_needs_smtputf8(rep);
 	snprintf(out->new_id, sizeof(out->new_id), "%s", spool_writer_id(w));
 	free((char *)rep->headers);
 	rep->headers = NULL;

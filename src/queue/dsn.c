@@ -16,8 +16,11 @@
  * add a header field, a status field or a MIME boundary.  The boundary is
  * chosen after the parts are built and is checked not to occur in them.
  * Invariants: CRLF line ends only; no line over DSN_LINE_MAX octets.
- * Limits: the original header section is cut at DSN_HEADERS_MAX, at a
- * line end; at most DSN_RCPTS_MAX recipients per report.
+ * Each part with 8-bit octets (a UTF-8 reply, reason or address, 8-bit
+ * header fields) says Content-Transfer-Encoding: 8bit, and so does the
+ * multipart; the caller's envelope follows dsn_needs_8bitmime().
+ * Limits: the original header section is cut at DSN_HEADERS_MAX, between
+ * two header fields; at most DSN_RCPTS_MAX recipients per report.
  */
 #include "queue/dsn.h"
 
@@ -101,25 +104,33 @@ dsn_clean(struct buf *out, const char *s, size_t max, bool utf8)
 }
 
 /*
- * An address for Final-Recipient (RFC 3464 2.3.2): "rfc822; a@b" when it is
- * ASCII, else "utf-8; " with RFC 6533 utf-8-addr-xtext: every non-ASCII
- * character, '\\', '+', '=' and any control as \x{HEX}.
+ * RFC 6533 3, HEXPOINT: which code points have an \x{...} form, and
+ * which one.  Two digits (leading zero kept): 01-09, 10-19, 20, 2B, 3D,
+ * 5C, 7F and 80-FF; from 100 on, the digits without leading zeros.  The
+ * grammar has no form for 00, 0A-0F and 1A-1F (no address holds them):
+ * 0 is returned, and the caller writes U+FFFD instead.
  */
 static int
-dsn_address_type(struct buf *out, const char *addr)
+dsn_hexpoint(unsigned cp, char *out, size_t outlen)
+{
+	bool two = (cp >= 0x01 && cp <= 0x09) || (cp >= 0x10 && cp <= 0x19) ||
+	    cp == 0x20 || cp == '+' || cp == '=' || cp == '\\' || cp == 0x7f ||
+	    (cp >= 0x80 && cp <= 0xff);
+
+	if (cp < 0x100 && !two)
+		return 0;
+	return snprintf(out, outlen, two ? "\\x{%02X}" : "\\x{%X}", cp);
+}
+
+int
+dsn_utf8_addr_xtext(struct buf *out, const char *addr)
 {
 	const unsigned char *p = (const unsigned char *)addr;
 	size_t n = strlen(addr), k, i;
-	bool ascii = true;
+	char hex[16];
 	unsigned cp;
 	int rc = 0;
 
-	for (i = 0; i < n; i++)
-		if (p[i] >= 0x80 || p[i] < 0x21 || p[i] == 0x7f)
-			ascii = false;
-	if (ascii)
-		return buf_printf(out, "rfc822; %s", addr);
-	rc |= buf_append_str(out, "utf-8; ");
 	while (n > 0 && rc == 0) {
 		k = utf8_len(p, n);
 		if (k == 0) {
@@ -132,15 +143,39 @@ dsn_address_type(struct buf *out, const char *addr)
 			for (i = 1; i < k; i++)
 				cp = (cp << 6) | (p[i] & 0x3fu);
 		}
+		/* QCHAR: printable ASCII but '\\', '+' and '='. */
 		if (cp > 0x20 && cp < 0x7f && cp != '\\' && cp != '+' &&
 		    cp != '=')
 			rc |= buf_append(out, p, 1);
+		else if (dsn_hexpoint(cp, hex, sizeof(hex)) > 0)
+			rc |= buf_append_str(out, hex);
 		else
-			rc |= buf_printf(out, "\\x{%X}", cp);
+			rc |= buf_append_str(out, "\\x{FFFD}");
 		p += k;
 		n -= k;
 	}
 	return rc;
+}
+
+/*
+ * An address for Final-Recipient (RFC 3464 2.3.2): "rfc822; a@b" when it is
+ * printable ASCII, else "utf-8; " and its RFC 6533 utf-8-addr-xtext (the
+ * 7-bit form message/delivery-status needs).
+ */
+static int
+dsn_address_type(struct buf *out, const char *addr)
+{
+	const unsigned char *p = (const unsigned char *)addr;
+	size_t i;
+
+	for (i = 0; p[i] != '\0'; i++)
+		if (p[i] >= 0x7f || p[i] < 0x21)
+			break;
+	if (p[i] == '\0')
+		return buf_printf(out, "rfc822; %s", addr);
+	if (buf_append_str(out, "utf-8; ") < 0)
+		return -1;
+	return dsn_utf8_addr_xtext(out, addr);
 }
 
 /* RFC 5322 3.3 date-time in UTC, independent of the locale. */
@@ -193,19 +228,22 @@ dsn_status(const struct dsn_report *r, const char *s)
 size_t
 dsn_header_len(const char *msg, size_t len)
 {
-	size_t i, line = 0, last = 0;
+	size_t i, line = 0, field = 0;
 
 	for (i = 0; i < len && i < DSN_HEADERS_MAX; i++) {
 		if (msg[i] != '\n')
 			continue;
-		last = i + 1;	/* a whole line ends here */
 		if (i - line == 0 || (i - line == 1 && msg[line] == '\r'))
-			return last;	/* the empty line: end of header */
+			return i + 1;	/* the empty line: end of header */
 		line = i + 1;
+		/* A line that starts without white space starts a field
+		 * (RFC 5322 2.2.3: a folded one goes on with WSP). */
+		if (line < len && msg[line] != ' ' && msg[line] != '\t')
+			field = line;
 	}
 	if (len <= DSN_HEADERS_MAX)
-		return len;
-	return last;
+		return len;	/* the whole message is its header */
+	return field;
 }
 
 static bool
@@ -219,18 +257,16 @@ dsn_has_8bit(const char *s, size_t n)
 	return false;
 }
 
-int
-dsn_is_8bit(const struct dsn_report *r)
+bool
+dsn_needs_8bitmime(const struct buf *report)
 {
-	size_t i;
+	return dsn_has_8bit(report->data, report->len);
+}
 
-	if (dsn_has_8bit(r->headers, r->headers_len) ||
-	    dsn_has_8bit(r->to, strlen(r->to)))
-		return 1;
-	for (i = 0; i < r->n_rcpts; i++)
-		if (dsn_has_8bit(r->rcpts[i].addr, strlen(r->rcpts[i].addr)))
-			return 1;
-	return 0;
+bool
+dsn_needs_smtputf8(const struct dsn_report *r)
+{
+	return r->to != NULL && dsn_has_8bit(r->to, strlen(r->to));
 }
 
 /* The original header section, one cleaned line at a time. */
@@ -245,6 +281,9 @@ dsn_headers_part(const struct dsn_report *r, struct buf *out)
 	if (p == NULL || r->headers_len == 0)
 		return buf_append_str(out, "(the original header is unavailable)\r\n");
 	end = p + dsn_header_len(p, r->headers_len);
+	if (end == p)
+		return buf_append_str(out, "(the original header is too large "
+		    "to return)\r\n");
 	while (p < end && rc == 0) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		n = (size_t)((nl != NULL ? nl : end) - p);
@@ -396,44 +435,23 @@ dsn_contains(const struct buf *b, const char *s)
 	return b->len > 0 && memmem(b->data, b->len, s, strlen(s)) != NULL;
 }
 
-int
-dsn_compose(const struct dsn_report *r, struct buf *out)
+/* RFC 2045 6.2: a part with 8-bit octets and no encoding says 8bit; 6.4:
+ * so must the multipart that holds it. */
+static const char *
+dsn_cte(bool eight_bit)
 {
-	struct buf human, status, headers;
-	char arrival[64], date[64], boundary[128];
-	const char *cte;
-	size_t max;
-	unsigned salt;
+	return eight_bit ? "Content-Transfer-Encoding: 8bit\r\n" : "";
+}
+
+/* The report's own header section and the multipart preamble. */
+static int
+dsn_head(const struct dsn_report *r, const char *boundary, bool eight_bit,
+    struct buf *out)
+{
+	char date[64];
 	int rc = 0;
 
-	buf_init(out, 1);
-	if (r == NULL || r->hostname == NULL || r->to == NULL ||
-	    r->to[0] == '\0' || r->queue_id == NULL || r->unique == NULL ||
-	    r->n_rcpts == 0 || r->n_rcpts > DSN_RCPTS_MAX)
-		return -1;
-	/* Every line of a recipient is capped, as is the header part. */
-	max = 3 * DSN_HEADERS_MAX + 16384 + r->n_rcpts * 8 * DSN_LINE_MAX;
-	buf_init(&human, max);
-	buf_init(&status, max);
-	buf_init(&headers, max);
-	dsn_date(r->arrival, arrival, sizeof(arrival));
 	dsn_date(r->now, date, sizeof(date));
-	rc |= dsn_human_part(r, arrival, &human);
-	rc |= dsn_status_part(r, arrival, &status);
-	rc |= dsn_headers_part(r, &headers);
-	/* A boundary that none of the parts contains (RFC 2046 5.1.1). */
-	for (salt = 0; rc == 0; salt++) {
-		if (snprintf(boundary, sizeof(boundary), "=_%.40s/%u.%.60s",
-		    r->unique, salt, "decorum-dsn") >= (int)sizeof(boundary))
-			rc = -1;
-		else if (!dsn_contains(&human, boundary) &&
-		    !dsn_contains(&status, boundary) &&
-		    !dsn_contains(&headers, boundary))
-			break;
-	}
-	cte = dsn_is_8bit(r) ? "Content-Transfer-Encoding: 8bit\r\n" : "";
-	buf_free(out);
-	buf_init(out, 4 * max);
 	rc |= buf_append_str(out, "From: MAILER-DAEMON@");
 	rc |= dsn_clean(out, r->hostname, 255, false);
 	rc |= buf_append_str(out, " (Mail Delivery System)\r\nTo: <");
@@ -450,21 +468,82 @@ dsn_compose(const struct dsn_report *r, struct buf *out)
 	    "MIME-Version: 1.0\r\n"
 	    "Content-Type: multipart/report; report-type=delivery-status;\r\n"
 	    "\tboundary=\"%s\"\r\n%s\r\n"
-	    "This is a MIME-encapsulated message.\r\n\r\n", boundary, cte);
-	rc |= buf_printf(out, "--%s\r\nContent-Description: Notification\r\n"
-	    "Content-Type: text/plain; charset=utf-8\r\n%s\r\n", boundary, cte);
-	rc |= buf_append(out, human.data, human.len);
-	rc |= buf_printf(out, "--%s\r\nContent-Description: Delivery report"
-	    "\r\nContent-Type: message/delivery-status\r\n\r\n", boundary);
-	rc |= buf_append(out, status.data, status.len);
-	rc |= buf_printf(out, "\r\n--%s\r\nContent-Description: Undelivered "
-	    "message headers\r\nContent-Type: text/rfc822-headers\r\n%s\r\n",
-	    boundary, cte);
-	rc |= buf_append(out, headers.data, headers.len);
+	    "This is a MIME-encapsulated message.\r\n\r\n", boundary,
+	    dsn_cte(eight_bit));
+	return rc;
+}
+
+/* A boundary that none of the parts contains (RFC 2046 5.1.1). */
+static int
+dsn_boundary(const struct dsn_report *r, const struct buf *parts, size_t n,
+    char *out, size_t outlen)
+{
+	unsigned salt;
+	size_t i;
+
+	for (salt = 0; ; salt++) {
+		if (snprintf(out, outlen, "=_%.40s/%u.%.60s", r->unique, salt,
+		    "decorum-dsn") >= (int)outlen)
+			return -1;
+		for (i = 0; i < n && !dsn_contains(&parts[i], out); i++)
+			;
+		if (i == n)
+			return 0;
+	}
+}
+
+int
+dsn_compose(const struct dsn_report *r, struct buf *out)
+{
+	/* The parts, in order: human, message/delivery-status, headers. */
+	static const char *const type[3] = {
+		"Content-Description: Notification\r\n"
+		    "Content-Type: text/plain; charset=utf-8\r\n",
+		"Content-Description: Delivery report\r\n"
+		    "Content-Type: message/delivery-status\r\n",
+		"Content-Description: Undelivered message headers\r\n"
+		    "Content-Type: text/rfc822-headers\r\n",
+	};
+	struct buf part[3];
+	char arrival[64], boundary[128];
+	bool eight[3], any8;
+	size_t max, i;
+	int rc = 0;
+
+	buf_init(out, 1);
+	if (r == NULL || r->hostname == NULL || r->to == NULL ||
+	    r->to[0] == '\0' || r->queue_id == NULL || r->unique == NULL ||
+	    r->n_rcpts == 0 || r->n_rcpts > DSN_RCPTS_MAX)
+		return -1;
+	/* Every line of a recipient is capped, as is the header part. */
+	max = 3 * DSN_HEADERS_MAX + 16384 + r->n_rcpts * 8 * DSN_LINE_MAX;
+	for (i = 0; i < 3; i++)
+		buf_init(&part[i], max);
+	dsn_date(r->arrival, arrival, sizeof(arrival));
+	rc |= dsn_human_part(r, arrival, &part[0]);
+	rc |= dsn_status_part(r, arrival, &part[1]);
+	rc |= dsn_headers_part(r, &part[2]);
+	rc |= dsn_boundary(r, part, 3, boundary, sizeof(boundary));
+	/* Each part says what it holds: reasons and replies of remote
+	 * servers may be UTF-8, and so may the returned header section.
+	 * The status part is 7-bit by construction (RFC 6533 xtext, and
+	 * 8-bit reply text replaced), as message/delivery-status must be. */
+	any8 = false;
+	for (i = 0; i < 3; i++) {
+		eight[i] = dsn_has_8bit(part[i].data, part[i].len);
+		any8 |= eight[i];
+	}
+	buf_free(out);
+	buf_init(out, 4 * max);
+	rc |= dsn_head(r, boundary, any8, out);
+	for (i = 0; i < 3 && rc == 0; i++) {
+		rc |= buf_printf(out, "%s--%s\r\n%s%s\r\n", i == 2 ? "\r\n" : "",
+		    boundary, type[i], dsn_cte(eight[i]));
+		rc |= buf_append(out, part[i].data, part[i].len);
+	}
 	rc |= buf_printf(out, "\r\n--%s--\r\n", boundary);
-	buf_free(&human);
-	buf_free(&status);
-	buf_free(&headers);
+	for (i = 0; i < 3; i++)
+		buf_free(&part[i]);
 	if (rc != 0) {
 		buf_free(out);
 		buf_init(out, 1);

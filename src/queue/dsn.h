@@ -44,7 +44,9 @@ struct dsn_report {
 	int64_t now;			/* Date: of the report */
 	const struct dsn_rcpt *rcpts;
 	size_t n_rcpts;
-	const char *headers;		/* original header section, may be NULL */
+	const char *headers;		/* start of the original message (its
+					 * header section is returned), NULL
+					 * when unreadable; see dsn_header_len */
 	size_t headers_len;
 	bool delayed;			/* a delay warning, not a bounce */
 	int64_t retry_until;		/* delayed: when the queue gives up
@@ -59,13 +61,35 @@ struct dsn_report {
  */
 int dsn_compose(const struct dsn_report *r, struct buf *out);
 
-/* Length of the header section at the start of a message (through the
- * empty line, or all of it when there is none), at most DSN_HEADERS_MAX
- * and cut back to a whole line. */
+/*
+ * Length of the header section to return from the start of a message:
+ * msg holds its first len octets.  Through the empty line that ends the
+ * header when that is within DSN_HEADERS_MAX octets; all of msg when len
+ * is at most DSN_HEADERS_MAX and has no empty line (the message is all
+ * header).  Otherwise the header is longer than DSN_HEADERS_MAX: it is
+ * cut between two header fields, never inside one (a field folded over
+ * several lines goes whole or not at all), and 0 when the first field
+ * alone is longer.  To tell "the message ended" from "there is more",
+ * the caller passes one octet more than DSN_HEADERS_MAX when it has it.
+ */
 size_t dsn_header_len(const char *msg, size_t len);
 
-/* Whether composing a report with these headers needs 8-bit transport
- * (an 8-bit byte in the headers or a non-ASCII address). */
-int dsn_is_8bit(const struct dsn_report *r);
+/* Whether a composed report has any 8-bit octet (remote replies, failure
+ * reasons, addresses and the returned header section may be UTF-8): its
+ * envelope must then say BODY=8BITMIME (RFC 6152). */
+bool dsn_needs_8bitmime(const struct buf *report);
+
+/* Whether the report's recipient, and so its To: field, is not ASCII:
+ * its envelope must then say SMTPUTF8 (RFC 6531). */
+bool dsn_needs_smtputf8(const struct dsn_report *r);
+
+/*
+ * Appends addr as RFC 6533 utf-8-addr-xtext: QCHARs as they are, every
+ * other character (non-ASCII, space, '\\', '+', '=', controls) as
+ * \x{HEXPOINT} in one of the forms section 3 allows; bytes that are not
+ * UTF-8, and the controls HEXPOINT has no form for, as \x{FFFD}.  The
+ * result is printable ASCII.  -1 when out is full.
+ */
+int dsn_utf8_addr_xtext(struct buf *out, const char *addr);
 
 #endif
