@@ -6,7 +6,13 @@ queue manager takes new-mail notifications on <spool>/qmgr.sock.
 
 The permanent failure is made at delivery time: the qmgr is stopped
 (SIGSTOP), the mail accepted, the recipient removed from the users file,
-the qmgr resumed: routing then finds no such user (5.1.1)."""
+the qmgr resumed: routing then finds no such user (5.1.1).  Or a fake
+remote MX refuses the recipient (remotemx.py), for replies in UTF-8.
+
+"No second report" is shown by waiting until the message can make no
+more: the original is removed (event=removed) or parked in failed/
+(event=bounce-pending), and the report itself delivered and removed;
+only then are the reports counted."""
 
 import email
 import email.policy
@@ -16,15 +22,17 @@ import socket
 import stat
 import time
 
+from conftest import add_mx, report_groups, submit
 from mtaproc import DEFAULT_USERS, wait_until
 from smtpraw import Smtp, queue_id
 
 SUBJECT = "quarterly figures"
 
 
-def send_held(m, sender, rcpts, remove, subject=SUBJECT):
+def send_held(m, sender, rcpts, remove, subject=SUBJECT, headers=""):
     """Accepts one message for rcpts while the qmgr is stopped, removes
-    the users in remove from the users file, then resumes the qmgr."""
+    the users in remove from the users file, then resumes the qmgr.
+    headers: more header fields (CRLF-terminated text) after Message-ID."""
     qmgr = m.child("decorum-qmgr")
     os.kill(qmgr, signal.SIGSTOP)
     try:
@@ -35,10 +43,10 @@ def send_held(m, sender, rcpts, remove, subject=SUBJECT):
                 s.rcpt(r)
             s.expect("DATA", 354)
             s.send(("From: <%s>\r\nTo: %s\r\nSubject: %s\r\n"
-                    "Message-ID: <orig-1@example.org>\r\n\r\n"
+                    "Message-ID: <orig-1@example.org>\r\n%s\r\n"
                     "secret body line\r\n.\r\n"
                     % (sender or "nobody@example.org", ", ".join(rcpts),
-                       subject)).encode())
+                       subject, headers)).encode())
             qid = queue_id(s.reply())
             s.expect("QUIT", 221)
         users = {u: p for u, p in DEFAULT_USERS.items() if u not in remove}
@@ -113,6 +121,17 @@ def queued(m, qid):
                or "/failed/" in f or "/data/" in f)
 
 
+def wait_finished(m, qid):
+    """Waits until the original qid and its one report are gone from the
+    queue for good: the original removed after its report was queued,
+    the report delivered and removed.  Nothing can make another report
+    after that.  Returns the bounce event."""
+    bounce = m.wait_event("bounce", id=qid, timeout=15)[0]
+    m.wait_event("removed", id=qid, timeout=15)
+    m.wait_event("removed", id=bounce["bounce_id"], timeout=15)
+    return bounce
+
+
 def test_failed_local_recipient_bounces_to_sender(mta):
     m = mta()
     qid = send_held(m, "alice@example.test", ["bob@example.test"], ["bob"])
@@ -140,8 +159,7 @@ def test_two_failed_recipients_one_report(mta):
     qid = send_held(m, "alice@example.test",
                     ["bob@example.test", "demo@example.test"],
                     ["bob", "demo"])
-    msgs = m.wait_for_delivery("alice", timeout=15)
-    time.sleep(1.5)     # a second report would have come by now
+    wait_finished(m, qid)
     msgs = m.read_messages("alice")
     assert len(msgs) == 1
     check_report(msgs[0], "alice@example.test",
@@ -178,9 +196,87 @@ def test_failed_bounce_to_postmaster_does_not_loop(mta):
     qid = send_held(m, "", ["admin@example.test"], ["admin"])
     ev = m.wait_log(lambda: m.log_events("bounce-skipped"))
     assert ev[0]["id"] == qid
-    time.sleep(1.5)
+    # Parked in failed/, where nothing retries it: the end of the story.
+    m.wait_event("bounce-pending", id=qid)
     assert not m.log_events("bounce")
     assert any(qid in f for f in m.spool_files() if "/failed/" in f)
+    assert m.read_messages("admin") == []
+
+
+def test_utf8_remote_reply_makes_an_8bit_report(outbound_mta, remote_mx,
+                                                dns):
+    """A remote MX refuses with a UTF-8 reply text (as SMTPUTF8 servers
+    may).  The report shows it in its human part: that part and the
+    report say Content-Transfer-Encoding: 8bit, and the report goes out
+    with BODY=8BITMIME; the delivery-status part stays 7-bit."""
+    rcpt = "gone@utf8reply.example"
+    reply = ("550 5.1.1 Postfach gel\u00f6scht \u2709 "
+             "(Benutzer unbekannt)")
+    remote_mx("127.0.0.21", rcpt_replies={rcpt: reply})
+    home = remote_mx("127.0.0.22")          # the sender's own MX
+    add_mx(dns, "utf8reply.example", ["127.0.0.21"])
+    add_mx(dns, "senders.example", ["127.0.0.22"])
+    m = outbound_mta()
+    qid, _ = submit(m, "writer@senders.example", [rcpt])
+    t = home.wait_delivered(1, log=m.log)[0]
+    assert t.sender == "", t.mail
+    params = [p.upper() for p in t.params]
+    assert "BODY=8BITMIME" in params, t.mail
+    assert "SMTPUTF8" not in params, t.mail     # the To: is ASCII
+    t.data.decode("utf-8")                      # all of it valid UTF-8
+    report = email.message_from_bytes(t.data, policy=email.policy.default)
+    assert report.get_content_type() == "multipart/report"
+    assert report["Content-Transfer-Encoding"] == "8bit"
+    human, status, headers = report.get_payload()
+    assert human.get_content_type() == "text/plain"
+    assert human["Content-Transfer-Encoding"] == "8bit"
+    assert "Postfach gel\u00f6scht \u2709" in human.get_content()
+    assert status.get_content_type() == "message/delivery-status"
+    assert status["Content-Transfer-Encoding"] is None
+    assert headers.get_content_type() == "text/rfc822-headers"
+    assert headers["Content-Transfer-Encoding"] is None
+    g = report_groups(report)[1]
+    assert g["Final-Recipient"] == "rfc822; " + rcpt, g
+    assert g["Remote-MTA"] == "dns; mx1.utf8reply.example", g
+    # 7-bit there: each non-ASCII character is a '?'.
+    assert g["Diagnostic-Code"] == \
+        "smtp; 550 5.1.1 Postfach gel?scht ? (Benutzer unbekannt)", g
+    m.wait_event("removed", id=qid)
+
+
+def test_returned_headers_cut_between_fields(mta):
+    """A header section over 64 KiB of folded fields: the report returns
+    as many whole fields as fit in 64 KiB (CRLF octets), never part of
+    one, and not the body."""
+    fields = ["X-Filler-%04d: %s\r\n\t%s\r\n" % (i, "a" * 40, "b" * 40)
+              for i in range(1500)]
+    m = mta(max_message_size=400000)
+    qid = send_held(m, "alice@example.test", ["bob@example.test"], ["bob"],
+                    headers="".join(fields))
+    msgs = m.wait_for_delivery("alice", timeout=15)
+    report = parse(msgs[0])
+    part = [p for p in report.walk()
+            if p.get_content_type() == "text/rfc822-headers"]
+    assert len(part) == 1
+    text = part[0].get_payload(decode=True)     # LF line ends (Maildir)
+    first = text.index(b"X-Filler-0000: ")
+    # The original header (our Received:, From ... Message-ID) first,
+    # then the filler fields in order: n of them, each whole.
+    assert text.startswith(b"Received: "), text[:200]
+    assert b"Message-ID: <orig-1@example.org>\n" in text[:first]
+    got = text[first:]
+    lf = [f.replace("\r\n", "\n").encode() for f in fields]
+    n = off = 0
+    while n < len(lf) and got.startswith(lf[n], off):
+        off += len(lf[n])
+        n += 1
+    assert off == len(got), got[off - 100:off + 300]
+    assert 0 < n < len(fields)
+    # As many as fit: 64 KiB of CRLF octets, and the next did not.
+    size = len(text) + text.count(b"\n")
+    assert size <= 65536 < size + len(fields[n]), (size, n)
+    assert b"secret body line" not in msgs[0]
+    wait_finished(m, qid)
 
 
 def test_notify_socket(mta):
