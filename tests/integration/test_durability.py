@@ -2,11 +2,14 @@
 rename, fsync dir) and survives a crash of every process, and it is
 delivered exactly once.  A mailbox that cannot be written is a temporary
 failure: the message waits in the queue, across restarts, and goes out on
-a later retry (queue.retry_min = 1 s here)."""
+a later retry (queue.retry_min = 1 s here).
+
+"Exactly once" is checked after the message is gone from the queue
+(event=removed: its envelope is unlinked, nothing can deliver it again),
+never after a sleep, which a slow retry could outlast."""
 
 import os
 import signal
-import time
 
 from mtaproc import proc_uid, wait_until
 from smtpraw import Smtp, message, queue_id
@@ -22,6 +25,14 @@ def send(m, rcpt="demo@example.test", subject="durable"):
         qid = queue_id(s.reply())
         s.expect("QUIT", 221, "2.0.0")
     return qid
+
+
+def wait_removed(m, *qids, timeout=15):
+    """Waits until each message is finished and its queue file removed:
+    from then on no copy of it can be made."""
+    for qid in qids:
+        m.wait_event("removed", id=qid, timeout=timeout)
+    assert not any(qid in f for f in m.spool_files() for qid in qids)
 
 
 def test_children_are_named(mta):
@@ -49,8 +60,8 @@ def test_kill9_after_250_loses_nothing(mta):
     msgs = m.wait_for_delivery("demo")
     assert len(msgs) == 1
     assert ("id %s" % qid).encode() in msgs[0]
-    # Exactly once: several retry periods later there is still one copy.
-    time.sleep(3)
+    # Exactly once: the message is gone, with one copy made.
+    wait_removed(m, qid)
     assert len(m.messages("demo")) == 1
 
 
@@ -63,7 +74,7 @@ def test_kill9_with_several_messages(mta):
     m.kill9()
     m.start()
     m.wait_for_delivery("demo", 5)
-    time.sleep(2)
+    wait_removed(m, *ids)
     msgs = m.read_messages("demo")
     assert len(msgs) == 5
     for qid in ids:
@@ -74,11 +85,11 @@ def test_sigterm_with_queued_mail_then_restart(mta):
     m = mta()
     qmgr = m.child("decorum-qmgr")
     os.kill(qmgr, signal.SIGSTOP)
-    send(m)
+    qid = send(m)
     assert m.stop() == 0          # stop() sends SIGCONT first
     m.start()
     msgs = m.wait_for_delivery("demo")
-    time.sleep(2)
+    wait_removed(m, qid)
     assert len(m.messages("demo")) == 1 == len(msgs)
 
 
@@ -107,7 +118,7 @@ def test_deferred_survives_restart(mta):
     msgs = m.wait_for_delivery("demo", timeout=15)
     assert len(msgs) == 1
     assert ("id %s" % qid).encode() in msgs[0]
-    time.sleep(2)
+    wait_removed(m, qid)
     assert len(m.messages("demo")) == 1
 
 
@@ -120,8 +131,9 @@ def test_deferred_fixed_after_restart(mta):
     assert m.stop() == 0
     m.start()
     m.unblock_mailbox("demo")
-    msgs = m.wait_for_delivery("demo", timeout=15)
-    assert len(msgs) == 1
+    m.wait_for_delivery("demo", timeout=15)
+    wait_removed(m, qid)
+    assert len(m.messages("demo")) == 1
 
 
 def test_one_blocked_recipient_does_not_hold_the_others(mta):
@@ -141,7 +153,7 @@ def test_one_blocked_recipient_does_not_hold_the_others(mta):
     m.wait_log(r"event=deferred\b.*\bid=%s\b" % qid)
     m.unblock_mailbox("demo")
     m.wait_for_delivery("demo", timeout=15)
-    time.sleep(2)
+    wait_removed(m, qid)
     assert len(m.messages("alice")) == 1
     assert len(m.messages("demo")) == 1
 
