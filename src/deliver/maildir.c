@@ -13,6 +13,8 @@
  * entry is just text.  Any I/O error is TEMPFAIL: the mailbox may be full,
  * unwritable or on a missing disk today and fine tomorrow; nothing is
  * dropped.  Unique names: "<sec>.M<usec>P<pid>Q<n>.<host>,S=<size>".
+ * Before writing, a mailbox not swept for a while loses the files a crash
+ * left in its tmp/ 36 hours ago or more (maildir_tmp.h).
  */
 #include "deliver/maildir.h"
 
@@ -29,6 +31,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "deliver/maildir_tmp.h"
 
 const struct deliver_agent maildir_agent = { "maildir", maildir_deliver };
 
@@ -199,6 +202,9 @@ maildir_deliver(const struct deliver_request *req, struct deliver_result *res)
 	}
 
 	gettimeofday(&tv, NULL);
+	if (maildir_tmp_due(box, (int64_t)tv.tv_sec))
+		(void)maildir_tmp_sweep(box, (int64_t)tv.tv_sec,
+		    MAILDIR_TMP_STALE, MAILDIR_TMP_SCAN_MAX);
 	host_part(req->hostname != NULL ? req->hostname : "localhost", host,
 	    sizeof(host));
 	if (snprintf(base, sizeof(base), "%lld.M%ldP%ldQ%u.%s",

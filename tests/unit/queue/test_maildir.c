@@ -1,7 +1,9 @@
 /*
  * Maildir delivery into a temporary folder: file in new/, LF line ends,
  * Return-Path and Delivered-To first, unique names, S= size, classified
- * failures.
+ * failures; files a crash left in tmp/ removed after 36 hours, at most
+ * once per mailbox per sweep interval, at most MAILDIR_TMP_SCAN_MAX a
+ * time.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,8 +15,10 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "deliver/maildir.h"
+#include "deliver/maildir_tmp.h"
 #include "testutil.h"
 
 static const char msg[] = "Received: from c\r\nSubject: t\r\n\r\nline1\r\n"
@@ -150,12 +154,196 @@ test_failures(void **state)
 	tu_rmtree(root);
 }
 
+/* dir/name, a regular file, its mtime set to when. */
+static void
+stale_file(const char *dir, const char *name, time_t when)
+{
+	char path[2 * PATH_MAX];
+	struct timespec ts[2];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	tu_spit(path, "half a message");
+	ts[0].tv_sec = ts[1].tv_sec = when;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+static bool
+exists_in(const char *dir, const char *name)
+{
+	char path[2 * PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return lstat(path, &st) == 0;
+}
+
+/* A Maildir at root/example.net/LOCAL with its three folders. */
+static void
+make_maildir(const char *root, const char *local, char *box, size_t boxlen)
+{
+	char path[PATH_MAX];
+	static const char *const subs[] = { "tmp", "new", "cur" };
+
+	snprintf(path, sizeof(path), "%s/example.net", root);
+	mkdir(path, 0700);
+	snprintf(box, boxlen, "%s/example.net/%s", root, local);
+	assert_int_equal(mkdir(box, 0700), 0);
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", box, subs[i]);
+		assert_int_equal(mkdir(path, 0700), 0);
+	}
+}
+
+/* What is removed: regular files of 36 hours and more, exactly. */
+static void
+test_tmp_sweep(void **state)
+{
+	char root[] = "/tmp/decorum-maildir-XXXXXX", box[PATH_MAX];
+	char tmp[PATH_MAX + 8], path[PATH_MAX + 16], outside[PATH_MAX];
+	time_t now = time(NULL);
+	struct timespec ts[2];
+
+	(void)state;
+	assert_non_null(tu_mkdtemp(root));
+	make_maildir(root, "bob", box, sizeof(box));
+	snprintf(tmp, sizeof(tmp), "%s/tmp", box);
+	stale_file(tmp, "1600000000.M1P2.host", now - MAILDIR_TMP_STALE);
+	stale_file(tmp, ".dot-file", now - MAILDIR_TMP_STALE - 3600);
+	stale_file(tmp, "young", now - MAILDIR_TMP_STALE + 1);
+	/* Not files: a folder and a symbolic link (to an old file outside,
+	 * which must not be touched either). */
+	snprintf(path, sizeof(path), "%s/folder", tmp);
+	assert_int_equal(mkdir(path, 0700), 0);
+	ts[0].tv_sec = ts[1].tv_sec = now - 2 * MAILDIR_TMP_STALE;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+	snprintf(outside, sizeof(outside), "%s/elsewhere", root);
+	stale_file(root, "elsewhere", now - 2 * MAILDIR_TMP_STALE);
+	snprintf(path, sizeof(path), "%s/link", tmp);
+	assert_int_equal(symlink(outside, path), 0);
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW), 0);
+
+	assert_int_equal(maildir_tmp_sweep(box, now, MAILDIR_TMP_STALE,
+	    MAILDIR_TMP_SCAN_MAX), 2);
+	assert_false(exists_in(tmp, "1600000000.M1P2.host"));
+	assert_false(exists_in(tmp, ".dot-file"));
+	assert_true(exists_in(tmp, "young"));
+	assert_true(exists_in(tmp, "folder"));
+	assert_true(exists_in(tmp, "link"));
+	assert_true(exists_in(root, "elsewhere"));
+	/* A second later the young one is 36 hours old too. */
+	assert_int_equal(maildir_tmp_sweep(box, now + 1, MAILDIR_TMP_STALE,
+	    MAILDIR_TMP_SCAN_MAX), 1);
+	assert_false(exists_in(tmp, "young"));
+	/* No tmp/ at all: nothing to do, no harm. */
+	snprintf(path, sizeof(path), "%s/nothing-here", root);
+	assert_int_equal(maildir_tmp_sweep(path, now, MAILDIR_TMP_STALE,
+	    MAILDIR_TMP_SCAN_MAX), 0);
+	tu_rmtree(root);
+}
+
+/* At most max_entries entries a sweep (the agent's is
+ * MAILDIR_TMP_SCAN_MAX): the rest next time. */
+static void
+test_tmp_sweep_limit(void **state)
+{
+	enum { LIMIT = 5 };
+	char root[] = "/tmp/decorum-maildir-XXXXXX", box[PATH_MAX];
+	char tmp[PATH_MAX + 8], name[32];
+	time_t now = time(NULL);
+	unsigned i;
+
+	(void)state;
+	assert_non_null(tu_mkdtemp(root));
+	make_maildir(root, "bob", box, sizeof(box));
+	snprintf(tmp, sizeof(tmp), "%s/tmp", box);
+	for (i = 0; i < LIMIT; i++) {
+		snprintf(name, sizeof(name), "f%u", i);
+		stale_file(tmp, name, now - MAILDIR_TMP_STALE);
+	}
+	assert_int_equal(maildir_tmp_sweep(box, now, MAILDIR_TMP_STALE, LIMIT),
+	    LIMIT);
+	for (i = 0; i <= LIMIT; i++) {
+		snprintf(name, sizeof(name), "g%u", i);
+		stale_file(tmp, name, now - MAILDIR_TMP_STALE);
+	}
+	assert_int_equal(maildir_tmp_sweep(box, now, MAILDIR_TMP_STALE, LIMIT),
+	    LIMIT);
+	assert_int_equal(maildir_tmp_sweep(box, now, MAILDIR_TMP_STALE, LIMIT),
+	    1);
+	assert_int_equal(maildir_tmp_sweep(box, now, MAILDIR_TMP_STALE, LIMIT),
+	    0);
+	tu_rmtree(root);
+}
+
+/* Once per mailbox per interval, whatever the number of deliveries. */
+static void
+test_tmp_due(void **state)
+{
+	const char *a = "/srv/mail/example.net/due-a";
+	const char *b = "/srv/mail/example.net/due-b";
+	int64_t t = 1700000000;
+
+	(void)state;
+	assert_true(maildir_tmp_due(a, t));
+	assert_false(maildir_tmp_due(a, t));
+	assert_false(maildir_tmp_due(a, t + MAILDIR_TMP_SWEEP_INTERVAL - 1));
+	assert_true(maildir_tmp_due(b, t));
+	assert_true(maildir_tmp_due(a, t + MAILDIR_TMP_SWEEP_INTERVAL));
+	assert_false(maildir_tmp_due(a, t + MAILDIR_TMP_SWEEP_INTERVAL + 1));
+	/* The clock went back: due at once, then counted from there. */
+	assert_true(maildir_tmp_due(a, t));
+	assert_false(maildir_tmp_due(a, t + 1));
+	assert_false(maildir_tmp_due(b, t + 1));
+}
+
+/* The agent sweeps before its first delivery to a mailbox, not at the
+ * next one within the interval. */
+static void
+test_deliver_sweeps_tmp(void **state)
+{
+	char root[] = "/tmp/decorum-maildir-XXXXXX", box[PATH_MAX];
+	char tmp[PATH_MAX + 8], path[PATH_MAX];
+	struct deliver_request req;
+	struct deliver_result res;
+	time_t now = time(NULL);
+	int fd;
+
+	(void)state;
+	assert_non_null(tu_mkdtemp(root));
+	snprintf(path, sizeof(path), "%s/data", root);
+	tu_spit(path, msg);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	make_maildir(root, "bob", box, sizeof(box));
+	snprintf(tmp, sizeof(tmp), "%s/tmp", box);
+	stale_file(tmp, "left-by-a-crash", now - MAILDIR_TMP_STALE - 60);
+	stale_file(tmp, "in-progress", now - MAILDIR_TMP_STALE + 60);
+	setup_req(&req, root, fd);
+	maildir_deliver(&req, &res);
+	assert_int_equal(res.status, DELIVER_OK);
+	assert_false(exists_in(tmp, "left-by-a-crash"));
+	assert_true(exists_in(tmp, "in-progress"));
+	/* Within the interval: not looked at again. */
+	stale_file(tmp, "left-later", now - MAILDIR_TMP_STALE - 60);
+	maildir_deliver(&req, &res);
+	assert_int_equal(res.status, DELIVER_OK);
+	assert_true(exists_in(tmp, "left-later"));
+	close(fd);
+	tu_rmtree(root);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_deliver),
 		cmocka_unit_test(test_failures),
+		cmocka_unit_test(test_tmp_sweep),
+		cmocka_unit_test(test_tmp_sweep_limit),
+		cmocka_unit_test(test_tmp_due),
+		cmocka_unit_test(test_deliver_sweeps_tmp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
