@@ -537,8 +537,8 @@ dsn_compose(const struct dsn_report *r, struct buf *out)
 	buf_init(out, 4 * max);
 	rc |= dsn_head(r, boundary, any8, out);
 	for (i = 0; i < 3 && rc == 0; i++) {
-		rc |= buf_printf(out, "%s--%s\r\n%s%s\r\n", i == 2 ? "\r\n" : "",
-		    boundary, type[i], dsn_cte(eight[i]));
+		rc |= buf_printf(out, "%s--%s\r\n%s%s\r\n",
+		    i == 2 ? "\r\n" : "", boundary, type[i], dsn_cte(eight[i]));
 		rc |= buf_append(out, part[i].data, part[i].len);
 	}
 	rc |= buf_printf(out, "\r\n--%s--\r\n", boundary);

@@ -164,12 +164,13 @@ spool_id_in_use(struct spool *sp, const char *id)
 		{ SPOOL_DATA, "%s" }, { SPOOL_QUEUE, "%s" },
 		{ SPOOL_FAILED, "%s" }, { SPOOL_CORRUPT, "%s" },
 		{ SPOOL_TMP, "%s.env" },
-		{ -1, SPOOL_HOLD_AREA "/%s" }, { -1, SPOOL_HOLD_AREA "/%s.data" },
+		{ -1, SPOOL_HOLD_AREA "/%s" },
+		{ -1, SPOOL_HOLD_AREA "/%s.data" },
 	};
 	char name[QUEUE_ID_MAX + 16];
 	struct stat st;
 	size_t i;
-	int n;
+	int n, dfd;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		n = snprintf(name, sizeof(name), names[i].fmt, id);
@@ -178,8 +179,8 @@ spool_id_in_use(struct spool *sp, const char *id)
 		/* Only a file that is there counts: an unreadable hold/ (made
 		 * by root) must not stop all mail; the commit's renames still
 		 * never replace anything. */
-		if (fstatat(names[i].area < 0 ? sp->root : sp->fd[names[i].area],
-		    name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		dfd = names[i].area < 0 ? sp->root : sp->fd[names[i].area];
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			return true;
 	}
 	return false;

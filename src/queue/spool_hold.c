@@ -108,7 +108,7 @@ hold_locked(struct spool *sp, int hfd, const char *id, const char *dname)
 		return -1;
 	}
 	if (present(hfd, id)) {
-		errno = EEXIST;		/* another message held with this id */
+		errno = EEXIST;	/* another message is held with this id */
 		return -1;
 	}
 	if (link_replace(sp->fd[SPOOL_DATA], id, hfd, dname) < 0 ||

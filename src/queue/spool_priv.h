@@ -21,7 +21,7 @@ enum { SPOOL_TMP, SPOOL_DATA, SPOOL_QUEUE, SPOOL_FAILED, SPOOL_CORRUPT,
 struct spool {
 	char *dir;
 	int root;
-	int fd[SPOOL_N_AREAS];		/* open directories, for *at() and fsync */
+	int fd[SPOOL_N_AREAS];	/* open directories, for *at() and fsync */
 	/* Where new ids come from: queue_id_new() when NULL; the unit tests
 	 * set their own to make two messages want one id. */
 	void (*id_source)(char out[QUEUE_ID_MAX], void *arg);

@@ -321,7 +321,8 @@ has_envelope(struct spool *sp, const char *id)
 	size_t i;
 
 	for (i = 0; i < sizeof(areas) / sizeof(areas[0]); i++)
-		if (fstatat(sp->fd[areas[i]], id, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		if (fstatat(sp->fd[areas[i]], id, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0)
 			return true;
 	snprintf(held, sizeof(held), "hold/%s", id);
 	return fstatat(sp->root, held, &st, AT_SYMLINK_NOFOLLOW) == 0;
@@ -335,7 +336,7 @@ struct sweep {
 	int64_t min_age;
 	/* true when name in dfd is garbage; called again under the lock */
 	bool (*garbage)(const struct sweep *, const char *name);
-	bool locked;		/* data links: remove under the spool lock */
+	bool locked;		/* data links: removed under the spool lock */
 };
 
 static bool

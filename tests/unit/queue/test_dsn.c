@@ -547,7 +547,8 @@ test_8bit_reason_and_reply(void **state)
 	assert_int_equal(dsn_compose(&r, &b), 0);
 	check_invariants(&b);
 	check_8bit(&b, true, true, false);
-	assert_non_null(strstr(b.data, "unbekannt: \xc3\xbc" "berpr\xc3\xbc" "fen"));
+	assert_non_null(strstr(b.data,
+	    "unbekannt: \xc3\xbc" "berpr\xc3\xbc" "fen"));
 	assert_true(has_line(&b, "Diagnostic-Code: smtp; 550 5.1.1 Benutzer "
 	    "unbekannt: ?berpr?fen"));
 	buf_free(&b);
@@ -566,7 +567,8 @@ test_8bit_reason_and_reply(void **state)
 	buf_free(&b);
 	/* 8-bit header fields only: that part and the report. */
 	report_init(&r, &plain, 1);
-	r.headers = "Subject: Gr\xc3\xbc\xc3\x9f" "e\r\nX-Raw: \xff\r\n\r\nbody\r\n";
+	r.headers = "Subject: Gr\xc3\xbc\xc3\x9f" "e\r\nX-Raw: \xff\r\n\r\n"
+	    "body\r\n";
 	r.headers_len = strlen(r.headers);
 	assert_int_equal(dsn_compose(&r, &b), 0);
 	check_invariants(&b);
@@ -938,7 +940,8 @@ test_headers_part_cut(void **state)
 	r.headers = h;
 	assert_int_equal(dsn_compose(&r, &b), 0);
 	check_invariants(&b);
-	assert_true(has_line(&b, "(the original header is too large to return)"));
+	assert_true(has_line(&b,
+	    "(the original header is too large to return)"));
 	buf_free(&b);
 	free(h);
 }

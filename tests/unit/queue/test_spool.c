@@ -336,8 +336,9 @@ static void
 test_id_taken_new_id(void **state)
 {
 	static const char *const taken[] = {
-		"data/0AAAAA", "queue/0AAAAA", "failed/0AAAAA", "corrupt/0AAAAA",
-		"tmp/0AAAAA", "tmp/0AAAAA.env", "hold/0AAAAA", "hold/0AAAAA.data",
+		"data/0AAAAA", "queue/0AAAAA", "failed/0AAAAA",
+		"corrupt/0AAAAA", "tmp/0AAAAA", "tmp/0AAAAA.env",
+		"hold/0AAAAA", "hold/0AAAAA.data",
 	};
 	static const char *const ids[] = { "0AAAAA", "0BBBBB" };
 	char dir[] = "/tmp/decorum-spool-XXXXXX", err[256], rel[64];
@@ -367,7 +368,8 @@ test_id_taken_new_id(void **state)
 		assert_non_null(w);
 		assert_string_equal(spool_writer_id(w), "0BBBBB");
 		assert_int_equal(list.next, 2);
-		assert_int_equal(spool_writer_write(w, body, sizeof(body) - 1), 0);
+		assert_int_equal(spool_writer_write(w, body,
+		    sizeof(body) - 1), 0);
 		assert_int_equal(spool_writer_commit_now(w, &env), 0);
 		assert_file(dir, taken[i], "the first message's file\n");
 		assert_int_equal(spool_load(sp, "queue", "0BBBBB", &qf, err,
@@ -441,7 +443,8 @@ test_id_taken_at_commit(void **state)
 		w = spool_writer_new(sp, err, sizeof(err));
 		assert_non_null(w);
 		snprintf(id, sizeof(id), "%s", spool_writer_id(w));
-		assert_int_equal(spool_writer_write(w, body, sizeof(body) - 1), 0);
+		assert_int_equal(spool_writer_write(w, body,
+		    sizeof(body) - 1), 0);
 		snprintf(rel, sizeof(rel), "%s/%s", clash[i % 2], id);
 		put_at(dir, rel, "the first message's file\n");
 		/* The blocking commit, then smtpd's through the pool. */
