@@ -412,7 +412,7 @@ sweep_area(const struct sweep *sw)
 		if (de->d_name[0] == '.' || !sweep_one(sw, de->d_name))
 			continue;
 		removed++;
-		log_info("event=garbage-removed file=%s/%s", sw->area,
+		log_info("event=garbage-removed file=\"%s/%s\"", sw->area,
 		    log_safe(de->d_name, safe, sizeof(safe)));
 	}
 	closedir(d);
