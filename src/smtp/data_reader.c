@@ -15,7 +15,11 @@
  * Line state only changes on CRLF: a bare LF or bare CR flags an error
  * but does not start a line, so "\n.\n", "\r\n.\n" and "\n.\r\n" are
  * never the end (the SMTP smuggling family, CVE-2023-51764 and kin).
- * max_line counts octets as transmitted, CRLF included (4.5.3.1.6).
+ * max_line counts the octets of the line as the message holds it: CRLF
+ * included, the leading dot a client doubled for transparency not
+ * (RFC 5321 4.5.3.1.6 says so in as many words), so a line is too long
+ * for us exactly when it was too long for the client to send.  The
+ * terminator's dot is not counted either; its CR is, harmlessly.
  * A zero max_size or max_line means no limit.
  */
 #include "smtp/data_reader.h"
@@ -128,10 +132,11 @@ data_reader_feed(struct data_reader *r, const char *in, size_t len,
 			break;
 		case ST_BOL:
 			if (*p == '.') {
+				/* Withheld, and not counted: a stuffing dot
+				 * or the terminator's, never message text. */
 				emit(r, run, (size_t)(p - run), out);
 				p++;
 				run = p;
-				line_add(r, 1);
 				state = ST_DOT;
 			} else {
 				state = ST_TEXT;

@@ -9,7 +9,9 @@
  *    the bytes are still consumed and reading goes on to the real end, so
  *    the session stays in sync and answers 5xx;
  *  - a leading dot on a line is removed (dot-unstuffing);
- *  - a line longer than max_line octets (CRLF included) sets an error;
+ *  - a line longer than max_line octets sets an error; the count is of
+ *    the line after unstuffing, CRLF included (RFC 5321 4.5.3.1.6: "not
+ *    counting the leading dot duplicated for transparency");
  *  - past max_size octets of message, the flag is set and no more output
  *    is produced (input is still consumed to the end); the output then
  *    holds exactly the first max_size octets, however the input was split.

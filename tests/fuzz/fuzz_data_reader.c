@@ -6,7 +6,11 @@
  *    output, status, consumed count, errors, size and 8-bit flag;
  *  - with no error flagged, the consumed input is the output with
  *    stuffing dots put back, then ".\r\n" (the reader is lossless);
- *  - output never exceeds max_size; consumed never exceeds the input.
+ *  - output never exceeds max_size; consumed never exceeds the input;
+ *  - with CRLF-only input read to its end, the line-length error is set
+ *    exactly when an output line (unstuffed, CRLF included) is longer
+ *    than max_line: a dot doubled for transparency never counts
+ *    (RFC 5321 4.5.3.1.6).
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -76,6 +80,22 @@ restuffed_equals(const char *msg, size_t mlen, const char *in, size_t len)
 	return len - j == 3 && memcmp(in + j, ".\r\n", 3) == 0;
 }
 
+/* The longest CRLF-ended line of out, CRLF included. */
+static size_t
+longest_line(const char *out, size_t len)
+{
+	size_t best = 0, start = 0;
+
+	for (size_t i = 1; i < len; i++) {
+		if (out[i - 1] != '\r' || out[i] != '\n')
+			continue;
+		if (i + 1 - start > best)
+			best = i + 1 - start;
+		start = i + 1;
+	}
+	return best;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -106,6 +126,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    a.consumed))
 		abort();
 	if (a.r.errors == 0 && a.r.size != a.out.len)
+		abort();
+	if (a.status == DATA_END &&
+	    (a.r.errors & ~(unsigned)DATA_ERR_LINE_TOO_LONG) == 0 &&
+	    ((a.r.errors & DATA_ERR_LINE_TOO_LONG) != 0) !=
+	    (longest_line(a.out.data, a.out.len) > max_line))
 		abort();
 
 	buf_free(&a.out);

@@ -82,10 +82,16 @@ assert_same(const struct result *a, const struct result *b)
 	assert_memory_equal(a->out, b->out, a->out_len);
 }
 
-/* Run every split of in and check each against the one-feed result. */
+/*
+ * Run splits of in and check each against the one-feed result: one byte
+ * per feed, every two-way split, and every three-way split whose first
+ * cut is at most `edge` octets from either end (edge >= len: all of
+ * them).  A line of a thousand octets has half a million three-way
+ * splits; its states change only near its ends, so those suffice there.
+ */
 static void
-check_splits(const char *in, size_t len, size_t max_size, size_t max_line,
-    struct result *whole)
+check_splits_near(const char *in, size_t len, size_t max_size,
+    size_t max_line, size_t edge, struct result *whole)
 {
 	struct result *other = malloc(sizeof(*other));
 	size_t *cuts = malloc((len + 2) * sizeof(*cuts));
@@ -104,6 +110,8 @@ check_splits(const char *in, size_t len, size_t max_size, size_t max_line,
 		cuts[0] = i;
 		run(in, len, cuts, 1, max_size, max_line, other);
 		assert_same(whole, other);
+		if (i > edge && len - i > edge)
+			continue;
 		for (j = i; j <= len; j++) {
 			cuts[1] = j;
 			run(in, len, cuts, 2, max_size, max_line, other);
@@ -112,6 +120,14 @@ check_splits(const char *in, size_t len, size_t max_size, size_t max_line,
 	}
 	free(cuts);
 	free(other);
+}
+
+/* Every split of in, checked against the one-feed result. */
+static void
+check_splits(const char *in, size_t len, size_t max_size, size_t max_line,
+    struct result *whole)
+{
+	check_splits_near(in, len, max_size, max_line, len, whole);
 }
 
 struct vector {
@@ -256,10 +272,19 @@ test_line_limit(void **state)
 	check_splits("123456789\r\n.\r\n", 14, 0, 10, res);
 	assert_int_equal(res->errors, DATA_ERR_LINE_TOO_LONG);
 	assert_int_equal(res->status, DATA_END);
-	/* The stuffed dot counts: it was transmitted. */
-	check_splits("..345678\r\n.\r\n", 13, 0, 10, res);
-	assert_int_equal(res->errors, 0);
+	/* RFC 5321 4.5.3.1.6: the dot doubled for transparency does not
+	 * count; the line is ".3456789" plus CRLF, 10 octets. */
 	check_splits("..3456789\r\n.\r\n", 14, 0, 10, res);
+	assert_int_equal(res->errors, 0);
+	check_splits("..34567890\r\n.\r\n", 15, 0, 10, res);
+	assert_int_equal(res->errors, DATA_ERR_LINE_TOO_LONG);
+	/* A single leading dot is removed (4.5.2), so it does not count
+	 * either: the line is "23456789" plus CRLF. */
+	check_splits(".23456789\r\n.\r\n", 14, 0, 10, res);
+	assert_int_equal(res->errors, 0);
+	assert_int_equal(res->out_len, 10);
+	/* A dot inside a line is text. */
+	check_splits("1.3456789\r\n.\r\n", 14, 0, 10, res);
 	assert_int_equal(res->errors, DATA_ERR_LINE_TOO_LONG);
 
 	/* RFC 5321 4.5.3.1.6: 1000 octets including CRLF. */
@@ -283,6 +308,74 @@ test_line_limit(void **state)
 	run(in, n + 3, NULL, 0, 0, 5, res);
 	assert_int_equal(res->errors, 0);
 	free(in);
+	free(res);
+}
+
+/*
+ * One text line of n octets (CRLF not counted) as a client sends it: a
+ * line that starts with a dot gets a second one (RFC 5321 4.5.2).  The
+ * line is written to text, the wire form (line, then the end of data)
+ * to wire; returns the wire length.
+ */
+static size_t
+wire_line(size_t n, bool dot, char *text, char *wire)
+{
+	size_t w = 0;
+
+	memset(text, dot ? 'd' : 't', n);
+	if (dot) {
+		text[0] = '.';
+		wire[w++] = '.';
+	}
+	memcpy(wire + w, text, n);
+	w += n;
+	memcpy(wire + w, "\r\n.\r\n", 5);
+	return w + 5;
+}
+
+/*
+ * The boundary of 4.5.3.1.6 for lines with and without a leading dot:
+ * max_line - 3, - 2 and - 1 octets of text (997, 998 and 999 for
+ * SMTP_TEXT_LINE_MAX), the last one too long.  The small limit gets every
+ * split; the real one every two-way split and the three-way splits near
+ * the dot and the line end.
+ */
+static void
+test_line_limit_leading_dot(void **state)
+{
+	static const size_t limits[] = { 10, SMTP_TEXT_LINE_MAX };
+	struct result *res = malloc(sizeof(*res));
+	char *text = malloc(SMTP_TEXT_LINE_MAX + 8);
+	char *wire = malloc(SMTP_TEXT_LINE_MAX + 16);
+
+	(void)state;
+	assert_non_null(res);
+	assert_non_null(text);
+	assert_non_null(wire);
+	for (size_t l = 0; l < sizeof(limits) / sizeof(limits[0]); l++) {
+		size_t max = limits[l];
+
+		for (size_t n = max - 3; n <= max - 1; n++) {
+			for (int dot = 0; dot <= 1; dot++) {
+				size_t len = wire_line(n, dot, text, wire);
+
+				print_message("max_line %zu: %zu octets%s\n", max, n,
+				    dot ? ", leading dot" : "");
+				check_splits_near(wire, len, 0, max, max > 64 ? 8 : len,
+				    res);
+				assert_int_equal(res->status, DATA_END);
+				assert_int_equal(res->consumed, len);
+				assert_int_equal(res->errors, n + 2 > max ?
+				    DATA_ERR_LINE_TOO_LONG : 0);
+				/* Too long or not, the line is read whole. */
+				assert_int_equal(res->out_len, n + 2);
+				assert_memory_equal(res->out, text, n);
+				assert_memory_equal(res->out + n, "\r\n", 2);
+			}
+		}
+	}
+	free(wire);
+	free(text);
 	free(res);
 }
 
@@ -396,6 +489,7 @@ main(void)
 		cmocka_unit_test(test_vectors),
 		cmocka_unit_test(test_size_limit),
 		cmocka_unit_test(test_line_limit),
+		cmocka_unit_test(test_line_limit_leading_dot),
 		cmocka_unit_test(test_after_end),
 		cmocka_unit_test(test_caller_drains),
 		cmocka_unit_test(test_output_full_is_an_error),
