@@ -2,7 +2,8 @@
  * Unit tests of the message side of sendmail(1) (src/cli/sendmail_msg.c):
  * reading (LF, CRLF and bare CR all become CRLF, also across read
  * chunks; a last line without a line end; a lone "." ends the message
- * only without -i; the size limit), splitting the header (folded fields,
+ * only without -i; a 998-octet line starting with a dot kept whole; the
+ * size limit), splitting the header (folded fields,
  * no empty line, a body line that is not a field, field names matched
  * case-insensitively, as sendmail.c does to drop Bcc:) and the addresses
  * of To/Cc/Bcc (display names, comments, quoted commas, groups, folding,
@@ -134,6 +135,33 @@ test_read_dot(void **state)
 	/* With -i a lone "." is an ordinary line. */
 	check_read("a\n.\nafter\n", false, "a\r\n.\r\nafter\r\n");
 	check_read(".", false, ".\r\n");
+}
+
+/*
+ * sendmail counts no line lengths, so it cannot miscount a leading dot
+ * (RFC 5321 4.5.3.1.6): a 998-octet line starting with "." is kept as it
+ * is, with -i or without; the SMTP client stuffs the dot when it sends.
+ */
+static void
+test_read_dot_long_line(void **state)
+{
+	char *in = malloc(SMTP_TEXT_LINE_MAX + 1);
+	struct buf out;
+
+	(void)state;
+	assert_non_null(in);
+	memset(in, 'x', SMTP_TEXT_LINE_MAX - 2);
+	in[0] = '.';
+	in[SMTP_TEXT_LINE_MAX - 2] = '\n';
+	for (int dot_ends = 0; dot_ends <= 1; dot_ends++) {
+		assert_int_equal(read_msg(in, SMTP_TEXT_LINE_MAX - 1, dot_ends,
+		    1 << 20, &out), SENDMAIL_READ_OK);
+		assert_int_equal(out.len, SMTP_TEXT_LINE_MAX);
+		assert_memory_equal(out.data, in, SMTP_TEXT_LINE_MAX - 2);
+		assert_memory_equal(out.data + SMTP_TEXT_LINE_MAX - 2, "\r\n", 2);
+		buf_free(&out);
+	}
+	free(in);
 }
 
 static void
@@ -408,6 +436,7 @@ main(void)
 		cmocka_unit_test(test_read_line_ends),
 		cmocka_unit_test(test_read_chunks),
 		cmocka_unit_test(test_read_dot),
+		cmocka_unit_test(test_read_dot_long_line),
 		cmocka_unit_test(test_read_limit),
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_parse_many),

@@ -3,7 +3,8 @@
  * (src/smtp/client_proto.c): the reply reader against well-formed and
  * hostile server lines, the EHLO capability parser, the one-line form of
  * a reply and its UTF-8-safe truncation, and the streaming dot-stuffer
- * split at every point.
+ * split at every point; what it sends, read back by our own DATA reader,
+ * keeps the line limit of RFC 5321 4.5.3.1.6 at its boundary.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,7 +16,10 @@
 
 #include <cmocka.h>
 
+#include "common/bounds.h"
+#include "common/buf.h"
 #include "smtp/client_proto.h"
+#include "smtp/data_reader.h"
 
 /*
  * Feeds the lines of wire (each ending in "\n"; a "\r" before it stays
@@ -627,6 +631,50 @@ test_dot_stuff_room(void **state)
 	assert_int_equal(n, 2);
 }
 
+/*
+ * A line of 997, 998 or 999 octets (plus CRLF), starting with a dot or
+ * not, stuffed by our client and read by our server's DATA reader: the
+ * same line comes back, refused only at 999.  A line that starts with a
+ * dot is one octet longer on the wire, and must not count as such
+ * (4.5.3.1.6), or Decorum could not relay a legitimate message to itself.
+ */
+static void
+test_dot_stuff_line_limit(void **state)
+{
+	char *line = malloc(SMTP_TEXT_LINE_MAX + 2);
+	char *wire = malloc(2 * (SMTP_TEXT_LINE_MAX + 2) + 5);
+	struct buf back;
+
+	(void)state;
+	assert_non_null(line);
+	assert_non_null(wire);
+	for (size_t n = SMTP_TEXT_LINE_MAX - 3; n < SMTP_TEXT_LINE_MAX; n++) {
+		for (int dot = 0; dot <= 1; dot++) {
+			struct data_reader dr;
+			size_t wlen, used = 0;
+
+			memset(line, 'q', n);
+			if (dot)
+				line[0] = '.';
+			memcpy(line + n, "\r\n", 2);
+			wlen = stuff_once(line, n + 2, wire);
+			assert_int_equal(wlen, n + 2 + (dot ? 1 : 0) + 3);
+			buf_init(&back, wlen);
+			data_reader_init(&dr, 0, SMTP_TEXT_LINE_MAX);
+			assert_int_equal(data_reader_feed(&dr, wire, wlen, &used,
+			    &back), DATA_END);
+			assert_int_equal(used, wlen);
+			assert_int_equal(dr.errors, n + 2 > SMTP_TEXT_LINE_MAX ?
+			    DATA_ERR_LINE_TOO_LONG : 0);
+			assert_int_equal(back.len, n + 2);
+			assert_memory_equal(back.data, line, n + 2);
+			buf_free(&back);
+		}
+	}
+	free(wire);
+	free(line);
+}
+
 int
 main(void)
 {
@@ -648,6 +696,7 @@ main(void)
 		cmocka_unit_test(test_dot_stuff),
 		cmocka_unit_test(test_dot_stuff_splits),
 		cmocka_unit_test(test_dot_stuff_room),
+		cmocka_unit_test(test_dot_stuff_line_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
