@@ -715,14 +715,19 @@ smtp_conn_close(struct smtp_conn *c)
 	 * of an idle connection is empty), and the connection is freed
 	 * without waiting for the 221 (RFC 5321 4.1.1.10 SHOULD): nothing
 	 * is left that its answer could change, and nothing outlives its
-	 * owner.
+	 * owner.  Over TLS, close_notify follows it (RFC 8446 6.1): libevent
+	 * frees the SSL without one, and a strict server would take the end
+	 * for a truncation.  One SSL_shutdown, non-blocking, sends it; the
+	 * server's close_notify is not waited for either.
 	 */
 	if (c->usable && c->state == C_IDLE &&
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
 		if (c->tls_on) {
-			if (SSL_write(bufferevent_openssl_get_ssl(c->bev),
-			    "QUIT\r\n", 6) <= 0)
-				ERR_clear_error();
+			SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+
+			if (SSL_write(ssl, "QUIT\r\n", 6) > 0)
+				(void)SSL_shutdown(ssl);
+			ERR_clear_error();
 		} else {
 			(void)send(bufferevent_getfd(c->bev), "QUIT\r\n", 6,
 			    MSG_NOSIGNAL | MSG_DONTWAIT);

@@ -83,7 +83,8 @@ session_reply(struct session *s, const struct smtp_reply *r)
 	buf_free(&out);
 }
 
-/* Send a last reply, then close once the output has been flushed. */
+/* Send a last reply, then close once the output has been flushed (on
+ * TLS, with close_notify after it: session_tls_close). */
 void
 session_close(struct session *s, const struct smtp_reply *last)
 {
@@ -113,6 +114,8 @@ session_free(struct session *s)
 	fcrdns_cancel(s->lookup);
 	free(s->rdns);
 	TAILQ_REMOVE(&srv->sessions, s, entry);
+	if (s->tls_close != NULL)
+		event_free(s->tls_close);
 	bufferevent_free(s->bev);
 	buf_free(&s->line);
 	free(s);
@@ -161,6 +164,16 @@ session_drop(struct session *s, const char *why)
 	session_free(s);
 }
 
+/* The last reply is out (and on TLS the close_notify after it): done. */
+void
+session_closed(struct session *s)
+{
+	if (s->pinned > 0)
+		s->dead = true;	/* the worker job frees us */
+	else
+		session_free(s);
+}
+
 static void
 session_write_cb(struct bufferevent *bev, void *arg)
 {
@@ -169,10 +182,12 @@ session_write_cb(struct bufferevent *bev, void *arg)
 	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
 		return;
 	if (s->state == SESSION_CLOSING) {
-		if (s->pinned > 0)
-			s->dead = true;	/* the worker job frees us */
-		else
-			session_free(s);
+		/* RFC 8446 6.1: TLS ends with close_notify, sent after the
+		 * last reply; session_tls_close calls session_closed itself
+		 * when the socket was too full to take it at once. */
+		if (s->tls && session_tls_close(s))
+			return;
+		session_closed(s);
 		return;
 	}
 	if (s->state == SESSION_STARTTLS) {

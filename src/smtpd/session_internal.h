@@ -23,6 +23,7 @@
 
 struct auth_attempt;
 struct bufferevent;
+struct event;
 struct fcrdns;
 struct spool_writer;
 
@@ -81,6 +82,7 @@ struct session {
 	char *rdns;			/* verified client name, NULL: unknown */
 	bool tls;			/* TLS is active (implicit, or after STARTTLS) */
 	char tls_info[128];		/* "TLSv1.3 with cipher ..." once handshaken */
+	struct event *tls_close;	/* close_notify waiting for the socket */
 	bool authenticated;
 	char login[SMTP_ADDRESS_MAX + 1];	/* user@domain once authenticated */
 	struct auth_attempt *auth;	/* AUTH exchange in progress */
@@ -92,6 +94,7 @@ void session_set_state(struct session *s, enum session_state state);
 void session_reply(struct session *s, const struct smtp_reply *r);
 void session_count_reply(struct session *s, const struct smtp_reply *r);
 void session_close(struct session *s, const struct smtp_reply *last);
+void session_closed(struct session *s);
 void session_commit_done(struct session *s, int err);
 void session_process(struct session *s);
 void session_resume(struct session *s);
@@ -103,6 +106,7 @@ int session_tls_start(struct session *s, int fd);
 void session_starttls(struct session *s);
 void session_tls_connected(struct session *s);
 bool session_tls_failed(struct session *s);
+bool session_tls_close(struct session *s);
 
 /* session_auth.c */
 void session_auth_begin(struct session *s, const char *arg, size_t len, struct smtp_reply *r);

@@ -7,6 +7,16 @@
  * attacker in the path may have injected; it is discarded, never read as
  * commands inside the TLS session.  After the handshake every bit of
  * SMTP state is forgotten (RFC 3207 4.2): the client starts with EHLO.
+ *
+ * Every orderly close (QUIT, and each 421: shutdown, timeout, too many
+ * errors, a blocked client) ends with close_notify after the last reply
+ * (RFC 8446 6.1), so a strict client sees an end rather than a truncation
+ * attack.  libevent frees the SSL without SSL_shutdown, so we send it: the
+ * bufferevent's output is empty by then (all records written), the
+ * bufferevent is switched off, and SSL_shutdown writes the alert straight
+ * to the socket.  We do not wait for the client's close_notify (6.1 does
+ * not ask us to); when the socket is full we wait for room, at most
+ * timeouts.command, as for the reply before it.
  */
 #include "smtpd/session_internal.h"
 
@@ -15,6 +25,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -137,5 +148,67 @@ session_tls_failed(struct session *s)
 	}
 	log_info("event=tls-failed session=%s client=[%s] reason=\"%s\"",
 	    s->id, s->ip, why[0] != '\0' ? why : "connection closed during handshake");
+	return true;
+}
+
+/*
+ * One SSL_shutdown: sends close_notify, or finishes sending it.  True
+ * when the socket had no room for all of it (call again when writable);
+ * false when it is out, or cannot be (the client is gone).
+ */
+static bool
+close_notify_pending(SSL *ssl)
+{
+	int r;
+
+	ERR_clear_error();	/* SSL_get_error reads the queue */
+	r = SSL_shutdown(ssl);
+	if (r >= 0)
+		return false;
+	if (SSL_get_error(ssl, r) == SSL_ERROR_WANT_WRITE)
+		return true;
+	ERR_clear_error();
+	return false;
+}
+
+static void
+tls_close_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	struct timeval tv = { (time_t)s->srv->cfg->timeout_command, 0 };
+
+	(void)fd;
+	if ((what & EV_TIMEOUT) == 0 &&
+	    close_notify_pending(bufferevent_openssl_get_ssl(s->bev))) {
+		event_add(s->tls_close, &tv);
+		return;
+	}
+	session_closed(s);
+}
+
+/*
+ * The last reply is out: send close_notify.  False when that is done (or
+ * there is no TLS session to end: the handshake never finished); true
+ * when it waits for room in the socket, and then tls_close_cb calls
+ * session_closed.
+ */
+bool
+session_tls_close(struct session *s)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+	struct timeval tv = { (time_t)s->srv->cfg->timeout_command, 0 };
+
+	if (s->tls_close != NULL)
+		return true;	/* already waiting */
+	if (ssl == NULL || !SSL_is_init_finished(ssl))
+		return false;
+	bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+	if (!close_notify_pending(ssl))
+		return false;
+	s->tls_close = event_new(s->srv->base, bufferevent_getfd(s->bev),
+	    EV_WRITE, tls_close_cb, s);
+	if (s->tls_close == NULL)
+		return false;
+	event_add(s->tls_close, &tv);
 	return true;
 }
