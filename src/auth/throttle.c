@@ -1,38 +1,38 @@
 /*
- * Password-guessing throttle, per client IP: see throttle.h.
+ * Password-guessing throttle, per client network: see throttle.h for the
+ * policy.
  *
- * Called by the SMTP session on every AUTH outcome and on connect (is
- * this address blocked?).  Trusts the sockaddr to be as long as its
- * family says; nothing else.  Time is always passed in, so tests move it.
+ * Called by the SMTP session around every password check (begin, end)
+ * and by the listener on connect (blocked?).  Trusts the sockaddr to be
+ * as long as its family says; nothing else.  Time is always passed in.
  *
- * Keys: an IPv4 address, or an IPv6 address; an IPv4-mapped IPv6 address
- * (::ffff:a.b.c.d, what a dual-stack socket reports) is its IPv4 address,
- * so one client cannot get two budgets.  Other families (a local socket)
- * share one key.
- * Policy: failures count within THROTTLE_WINDOW from the first one; the
- * n-th failure asks for a delay of 2^(n-1) seconds, capped at
- * THROTTLE_DELAY_MAX; at max_failures (0: never) the address is blocked
- * until block_seconds later, and then starts afresh.  A success forgets it.
- * Limits: at most max_entries addresses; a new one evicts the entry with
- * the oldest activity, preferring entries that are not blocked, so a
- * flood of fresh addresses cannot unblock a guesser.  Lookups are a linear
- * scan: the table is small and AUTH failures are rare and slowed anyway.
+ * Invariants of an entry: busy means one check is in flight and its
+ * provisional failure is in `failures`; a busy entry is never evicted or
+ * reset, so its auth_throttle_end always finds it.  No check starts
+ * while the entry is blocked or before `next_check`.
+ * Limits: at most max_entries networks; lookups are a linear scan (the
+ * table is small, and AUTH is rare and slowed anyway).
  */
 #include "auth/throttle.h"
 
+#include <limits.h>
 #include <netinet/in.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/xmalloc.h"
 
+/* Family tag, then the network's octets: 4 for IPv4, the /64 for IPv6. */
+#define KEY_LEN	9
+
 struct throttle_entry {
 	bool used;
-	unsigned char key[17];		/* family tag + up to 16 octets */
-	unsigned failures;		/* within the current window */
+	bool busy;			/* a check is in flight */
+	unsigned char key[KEY_LEN];
+	unsigned failures;		/* within the window, in-flight included */
 	time_t window_start;		/* first failure of the window */
 	time_t last;			/* last activity, for eviction */
+	time_t next_check;		/* no check before (a failure's delay) */
 	time_t blocked_until;		/* 0: not blocked */
 };
 
@@ -65,14 +65,14 @@ auth_throttle_free(struct auth_throttle *t)
 	free(t);
 }
 
-/* The table key of an address: family tag, then the address octets. */
+/* The table key of an address's network. */
 static void
-throttle_key(const struct sockaddr *sa, unsigned char key[17])
+throttle_key(const struct sockaddr *sa, unsigned char key[KEY_LEN])
 {
 	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 	    0xff, 0xff };
 
-	memset(key, 0, 17);
+	memset(key, 0, KEY_LEN);
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
 
@@ -87,40 +87,65 @@ throttle_key(const struct sockaddr *sa, unsigned char key[17])
 			memcpy(key + 1, a + 12, 4);
 		} else {
 			key[0] = 6;
-			memcpy(key + 1, a, 16);
+			memcpy(key + 1, a, 8);	/* the /64 */
 		}
 	}
-	/* Anything else: key[0] == 0, one shared entry. */
+	/* Anything else (a local socket): key[0] == 0, one shared entry. */
 }
 
 static struct throttle_entry *
 throttle_find(struct auth_throttle *t, const struct sockaddr *sa)
 {
-	unsigned char key[17];
+	unsigned char key[KEY_LEN];
 
 	throttle_key(sa, key);
 	for (size_t i = 0; i < t->max_entries; i++)
-		if (t->e[i].used && memcmp(t->e[i].key, key, sizeof(key)) == 0)
+		if (t->e[i].used && memcmp(t->e[i].key, key, KEY_LEN) == 0)
 			return &t->e[i];
 	return NULL;
 }
 
-/* A free slot, or the stalest one (blocked entries last). */
+/* A block that is over: the network starts afresh (never while busy). */
+static void
+throttle_expire(struct throttle_entry *e, time_t now)
+{
+	if (e->blocked_until != 0 && now >= e->blocked_until && !e->busy) {
+		e->failures = 0;
+		e->blocked_until = 0;
+		e->next_check = 0;
+	}
+}
+
+/* Eviction rank: lower goes first.  Busy entries never go. */
+static int
+slot_rank(const struct throttle_entry *e, time_t now)
+{
+	if (!e->used)
+		return 0;
+	if (e->busy)
+		return 3;
+	return e->blocked_until > now ? 2 : 1;
+}
+
+/* A free entry, else the stalest idle, else the stalest blocked one;
+ * NULL when every entry has a check in flight. */
 static struct throttle_entry *
 throttle_slot(struct auth_throttle *t, time_t now)
 {
-	struct throttle_entry *best = &t->e[0];
+	struct throttle_entry *best = NULL;
+	int best_rank = 3;
 
 	for (size_t i = 0; i < t->max_entries; i++) {
 		struct throttle_entry *e = &t->e[i];
-		bool eb, bb;
+		int rank = slot_rank(e, now);
 
-		if (!e->used)
+		if (rank == 0)
 			return e;
-		eb = e->blocked_until > now;
-		bb = best->blocked_until > now;
-		if ((bb && !eb) || (eb == bb && e->last < best->last))
+		if (rank < best_rank || (rank == best_rank && best != NULL &&
+		    rank < 3 && e->last < best->last)) {
 			best = e;
+			best_rank = rank;
+		}
 	}
 	return best;
 }
@@ -131,58 +156,68 @@ auth_throttle_blocked(struct auth_throttle *t, const struct sockaddr *sa,
 {
 	struct throttle_entry *e = throttle_find(t, sa);
 
-	if (e == NULL || e->blocked_until == 0)
+	if (e == NULL)
 		return false;
-	if (now < e->blocked_until)
-		return true;
-	/* The block is over: the address starts afresh. */
-	memset(e, 0, sizeof(*e));
-	return false;
+	throttle_expire(e, now);
+	return e->blocked_until != 0;
 }
 
-bool
-auth_throttle_fail(struct auth_throttle *t, const struct sockaddr *sa,
-    time_t now, unsigned *delay_seconds)
+enum auth_throttle_turn
+auth_throttle_begin(struct auth_throttle *t, const struct sockaddr *sa,
+    time_t now)
 {
 	struct throttle_entry *e = throttle_find(t, sa);
-	unsigned delay;
 
-	if (e != NULL && e->blocked_until != 0 && now >= e->blocked_until) {
-		e->failures = 0;	/* the block is over: start afresh */
-		e->blocked_until = 0;
-	}
-	if (e == NULL) {
+	if (e != NULL) {
+		throttle_expire(e, now);
+		if (e->blocked_until != 0)
+			return THROTTLE_BLOCKED;
+		if (e->busy || now < e->next_check)
+			return THROTTLE_WAIT;
+	} else {
 		e = throttle_slot(t, now);
+		if (e == NULL)
+			return THROTTLE_WAIT;
 		memset(e, 0, sizeof(*e));
 		e->used = true;
 		throttle_key(sa, e->key);
 	}
-	if (e->failures > 0 && now - e->window_start >= THROTTLE_WINDOW &&
-	    e->blocked_until == 0) {
+	if (e->failures > 0 && now - e->window_start >= THROTTLE_WINDOW)
 		e->failures = 0;	/* the old failures are out of the window */
-	}
 	if (e->failures == 0)
 		e->window_start = now;
-	if (e->failures < UINT32_MAX)
+	/* Provisional: a failure until the check says otherwise. */
+	if (e->failures < UINT_MAX)
 		e->failures++;
+	e->busy = true;
 	e->last = now;
+	return THROTTLE_GO;
+}
+
+bool
+auth_throttle_end(struct auth_throttle *t, const struct sockaddr *sa,
+    time_t now, bool ok, unsigned *delay_seconds)
+{
+	struct throttle_entry *e = throttle_find(t, sa);
+	unsigned delay;
+
+	*delay_seconds = 0;
+	if (e == NULL || !e->busy)
+		return false;
+	e->busy = false;
+	e->last = now;
+	if (ok) {
+		e->failures--;		/* only the provisional one */
+		return false;
+	}
 	delay = e->failures > 5 ? THROTTLE_DELAY_MAX : 1u << (e->failures - 1);
 	if (delay > THROTTLE_DELAY_MAX)
 		delay = THROTTLE_DELAY_MAX;
 	*delay_seconds = delay;
+	e->next_check = now + (time_t)delay;
 	if (t->max_failures > 0 && e->failures >= t->max_failures) {
-		if (e->blocked_until <= now)
-			e->blocked_until = now + (time_t)t->block_seconds;
+		e->blocked_until = now + (time_t)t->block_seconds;
 		return true;
 	}
 	return false;
-}
-
-void
-auth_throttle_success(struct auth_throttle *t, const struct sockaddr *sa)
-{
-	struct throttle_entry *e = throttle_find(t, sa);
-
-	if (e != NULL)
-		memset(e, 0, sizeof(*e));
 }

@@ -1,12 +1,45 @@
 /*
- * Slowing down password guessing, per client IP.
+ * Password guessing, per client network: slowed, then stopped.
  *
- * Each failed AUTH from an address makes the next reply to it wait longer
- * (1 s, 2 s, 4 s, ... capped at THROTTLE_DELAY_MAX); after max_failures
- * within THROTTLE_WINDOW the address is blocked for block_seconds: the
- * session gets 421 and new connections from it are refused.  A success
- * clears the address.  The table is bounded (max_entries); when full,
- * the stalest entry goes.  Time is passed in, so tests can move it.
+ * The policy, written against a guesser who opens many connections at
+ * once, uses many addresses of its network, and holds one valid account
+ * of its own:
+ *
+ *  - The key is the client's network: an IPv4 address, or the /64 of an
+ *    IPv6 address (an end site gets at least a /64, RFC 6177, so all of
+ *    its addresses are free to an attacker).  An IPv4-mapped IPv6 address
+ *    (::ffff:a.b.c.d) is its IPv4 address.
+ *  - At most one password check per network at a time: auth_throttle_begin
+ *    says GO to one and WAIT to the others until auth_throttle_end.  After
+ *    a failure the network's next check also waits out that failure's
+ *    delay, the n-th failure within THROTTLE_WINDOW waiting 2^(n-1) s, at
+ *    most THROTTLE_DELAY_MAX: 1, 2, 4, 8 s for the failures before the
+ *    fifth, which with the default max_failures = 5 blocks (16 s needs a
+ *    higher max_failures).  Twenty connections guess no faster than one.
+ *  - A check counts as a failure from the moment it starts; its end takes
+ *    that back only when the password was right.  The count never lags
+ *    behind the guesses, whatever the client does meanwhile.
+ *  - At max_failures failures within THROTTLE_WINDOW the network is
+ *    blocked for block_seconds: begin says BLOCKED (the session answers
+ *    421 without checking anything, on every connection, open or new)
+ *    and auth_throttle_blocked() makes listeners refuse connections.
+ *    When the block is over, the network starts afresh.
+ *  - A success never clears a block (no check starts while blocked) and
+ *    does not forget earlier failures: they expire with their window.
+ *    Otherwise one valid login between guesses would reset the count:
+ *    guess, guess, log in, guess, guess, ...
+ *  - The table holds max_entries networks.  A new one takes a free entry,
+ *    else the stalest idle one, else the stalest blocked one; an entry
+ *    with a check in flight is never taken (with none left, begin says
+ *    WAIT).
+ *
+ * What it does not stop: a guesser with many networks gets a budget in
+ * each (an IPv6 /48 holds 65536 /64s), and by filling the table from them
+ * can push out its own count before it becomes a block.  A limit per
+ * larger prefix is not built; the table lives in memory, so a restart
+ * of the smtpd process forgets it.
+ *
+ * Pure code: time is passed in, so tests move it.
  */
 #ifndef DECORUM_AUTH_THROTTLE_H
 #define DECORUM_AUTH_THROTTLE_H
@@ -22,16 +55,31 @@
 
 struct auth_throttle;
 
+enum auth_throttle_turn {
+	THROTTLE_GO,		/* check now, then call auth_throttle_end */
+	THROTTLE_WAIT,		/* another check or a failure delay of the
+				 * network runs: ask again later */
+	THROTTLE_BLOCKED,	/* refuse without checking */
+};
+
 struct auth_throttle *auth_throttle_new(unsigned max_failures, unsigned block_seconds,
     unsigned max_entries);
 void auth_throttle_free(struct auth_throttle *t);
 
-/* Is the address blocked right now? */
+/* Is the address's network blocked right now? */
 bool auth_throttle_blocked(struct auth_throttle *t, const struct sockaddr *sa, time_t now);
-/* Record a failure.  Returns true when the address is now blocked;
- * *delay_seconds is how long to wait before replying 535. */
-bool auth_throttle_fail(struct auth_throttle *t, const struct sockaddr *sa, time_t now,
-    unsigned *delay_seconds);
-void auth_throttle_success(struct auth_throttle *t, const struct sockaddr *sa);
+
+/* A password check of this address wants to start.  GO counts it as a
+ * failure until auth_throttle_end says otherwise; each GO needs exactly
+ * one auth_throttle_end. */
+enum auth_throttle_turn auth_throttle_begin(struct auth_throttle *t,
+    const struct sockaddr *sa, time_t now);
+
+/* The check begun with GO is over; ok: the password was right.  On a
+ * failure *delay_seconds is how long to wait before 535 (the network's
+ * next check waits as long); returns true when the network is now
+ * blocked (answer 421 at once).  An end without a begin does nothing. */
+bool auth_throttle_end(struct auth_throttle *t, const struct sockaddr *sa, time_t now,
+    bool ok, unsigned *delay_seconds);
 
 #endif

@@ -497,8 +497,11 @@ session_shutdown(struct session *s)
 	struct smtp_reply r;
 
 	/* A transaction in progress finishes first (commit_done calls us
-	 * again); an idle session is told now. */
-	if (s->state == SESSION_DATA || s->state == SESSION_COMMIT ||
+	 * again), and so does a password check with its delay; an idle
+	 * session, or one whose AUTH still waits its turn, is told now. */
+	if (session_auth_waiting(s))
+		session_auth_free(s);
+	else if (s->state == SESSION_DATA || s->state == SESSION_COMMIT ||
 	    s->state == SESSION_AUTH_CHECK || s->state == SESSION_CLOSING)
 		return;
 	smtp_reply_set(&r, 421, "4.3.2", "%s Service shutting down, closing connection",

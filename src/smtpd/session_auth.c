@@ -1,8 +1,20 @@
 /*
  * SMTP AUTH for a session (RFC 4954): runs the SASL exchange
  * (auth/sasl.c), checks the password in a worker thread (yescrypt is
- * deliberately slow; the loop must not wait for it), and slows down
- * guessing per client IP (auth/throttle.c).
+ * deliberately slow; the loop must not wait for it), and holds guessing
+ * to the policy of auth/throttle.h, per client network.
+ *
+ * An attempt goes SASL (the exchange) → WAITING (its network's turn has
+ * not come: another of its checks, or a failure delay, runs) → CHECKING
+ * (the worker) → DELAY (a failure: the wait before 535), or it is refused
+ * with 421 and no check when the network is blocked, at any step: at the
+ * AUTH command, when the credentials are complete, and when a waiting
+ * attempt's turn comes.  Waiting attempts are woken from the loop when a
+ * check ends (at once after a success or a block, after the delay after
+ * a failure), never from inside another session's code; each gives up
+ * after timeouts.command with 454 4.7.0.  The throttle sees the end of
+ * every check it started, also when the client left meanwhile: check_done
+ * always runs, and records before it looks at the session.
  *
  * No oracle: an unknown user is checked against a dummy hash of the same
  * cost, and every failure gets the same reply after the same delay, so
@@ -32,15 +44,27 @@
 #include "route/domains.h"
 #include "smtpd/server.h"
 
+enum auth_phase {
+	AUTH_SASL,		/* the exchange: waiting for the client */
+	AUTH_WAITING,		/* credentials complete, the network's turn not */
+	AUTH_CHECKING,		/* the worker checks the password */
+	AUTH_DELAY,		/* a failure: waiting before 535 or 421 */
+};
+
 struct auth_attempt {
 	struct session *s;
 	struct sasl_exchange x;
 	char hash[256];		/* the user's crypt(3) hash, "" for none */
 	bool refuse;		/* fail whatever the password (e.g. authzid) */
+	bool malformed;		/* the exchange failed: a failure, no check */
 	bool ok;		/* the worker's verdict */
-	bool blocked;		/* this failure blocked the client */
-	struct event *delay;	/* failure delay before 535 / 421 */
+	bool blocked;		/* this failure blocked the client's network */
+	unsigned delay;		/* seconds before 535 */
+	enum auth_phase phase;
+	struct event *timer;	/* WAITING: give up; DELAY: answer */
 };
+
+static void auth_turn(struct session *s);
 
 static const char *
 mech_name(enum sasl_mech m)
@@ -48,6 +72,13 @@ mech_name(enum sasl_mech m)
 	return m == SASL_MECH_PLAIN ? "PLAIN" : m == SASL_MECH_LOGIN ? "LOGIN" : "?";
 }
 
+static const struct sockaddr *
+peer(const struct session *s)
+{
+	return (const struct sockaddr *)&s->peer;
+}
+
+/* Never while CHECKING: the worker's job pins the session until then. */
 void
 session_auth_free(struct session *s)
 {
@@ -55,12 +86,18 @@ session_auth_free(struct session *s)
 
 	if (a == NULL)
 		return;
-	if (a->delay != NULL)
-		event_free(a->delay);
+	if (a->timer != NULL)
+		event_free(a->timer);
 	sasl_clear(&a->x);
 	explicit_bzero(a, sizeof(*a));
 	free(a);
 	s->auth = NULL;
+}
+
+bool
+session_auth_waiting(const struct session *s)
+{
+	return s->auth != NULL && s->auth->phase == AUTH_WAITING;
 }
 
 /* The exchange is over, one way or the other: back to commands. */
@@ -73,49 +110,149 @@ auth_end(struct session *s, const struct smtp_reply *r)
 	session_count_reply(s, r);
 }
 
+/* After a reply that came late (the check, a delay): go on with input,
+ * unless that reply was one error too many. */
 static void
-delay_done(evutil_socket_t fd, short what, void *arg)
+auth_end_resume(struct session *s, const struct smtp_reply *r)
+{
+	auth_end(s, r);
+	if (s->state != SESSION_CLOSING)
+		session_resume(s);
+}
+
+/* The network is blocked: 421 and close, no password checked. */
+static void
+auth_refuse_blocked(struct session *s, bool after_failure)
+{
+	struct smtp_reply r;
+
+	if (!after_failure)
+		log_info("event=auth-refused session=%s client=[%s] reason=blocked",
+		    s->id, s->ip);
+	session_auth_free(s);
+	smtp_reply_set(&r, 421, "4.7.0", "%s Too many authentication failures, "
+	    "closing connection", s->srv->cfg->hostname);
+	session_close(s, &r);
+}
+
+/* Wake the sessions waiting for their network's turn. */
+static void
+wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct session *s, *next;
+
+	(void)fd;
+	(void)what;
+	/* auth_turn may close s (421), never another session. */
+	for (s = TAILQ_FIRST(&srv->sessions); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
+		if (session_auth_waiting(s))
+			auth_turn(s);
+	}
+}
+
+static void
+wake_later(struct server *srv, unsigned seconds)
+{
+	struct timeval tv = { (time_t)seconds, 0 };
+
+	if (event_base_once(srv->base, -1, EV_TIMEOUT, wake_cb, srv, &tv) < 0)
+		log_error("event=error reason=\"cannot schedule the AUTH wake-up\"");
+}
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
 	struct smtp_reply r;
 
 	(void)fd;
 	(void)what;
+	if (s->auth->phase == AUTH_WAITING) {
+		/* RFC 4954 6: a temporary failure; the client may retry. */
+		log_info("event=auth-wait-timeout session=%s client=[%s]", s->id, s->ip);
+		smtp_reply_set(&r, 454, "4.7.0", "Temporary authentication failure, "
+		    "try again later");
+		auth_end_resume(s, &r);
+		return;
+	}
 	if (s->auth->blocked) {
-		session_auth_free(s);
-		smtp_reply_set(&r, 421, "4.7.0", "%s Too many authentication failures, "
-		    "closing connection", s->srv->cfg->hostname);
-		session_close(s, &r);
+		auth_refuse_blocked(s, true);
 		return;
 	}
 	smtp_reply_set(&r, 535, "5.7.8", "Authentication credentials invalid");
-	auth_end(s, &r);
-	session_resume(s);
+	auth_end_resume(s, &r);
 }
 
-/* A failure: log it, count it against the IP, answer after a delay. */
+/*
+ * The check is over: tell the throttle, log it, wake whoever waits.
+ * Runs whatever became of the client, so a guess is never lost.
+ */
 static void
-auth_failed(struct session *s)
+auth_record(struct session *s)
 {
 	struct auth_attempt *a = s->auth;
-	unsigned delay = 0;
-	struct timeval tv;
 	char user[SASL_FIELD_MAX * 4 + 1];
 
-	a->blocked = auth_throttle_fail(s->srv->throttle,
-	    (const struct sockaddr *)&s->peer, time(NULL), &delay);
-	log_info("event=auth-failed session=%s client=[%s] user=\"%s\" mechanism=%s%s",
-	    s->id, s->ip, log_safe(a->x.authcid, user, sizeof(user)),
-	    mech_name(a->x.mech), a->blocked ? " blocked=yes" : "");
+	a->blocked = auth_throttle_end(s->srv->throttle, peer(s), time(NULL),
+	    a->ok, &a->delay);
+	if (a->ok) {
+		/* auth_check refused logins longer than an address: this fits. */
+		for (size_t i = 0; i < sizeof(s->login); i++) {
+			s->login[i] = (char)tolower((unsigned char)a->x.authcid[i]);
+			if (s->login[i] == '\0')
+				break;
+		}
+		s->login[sizeof(s->login) - 1] = '\0';
+		log_info("event=auth session=%s client=[%s] user=\"%s\" mechanism=%s",
+		    s->id, s->ip, log_safe(s->login, user, sizeof(user)),
+		    mech_name(a->x.mech));
+	} else {
+		log_info("event=auth-failed session=%s client=[%s] user=\"%s\" "
+		    "mechanism=%s%s", s->id, s->ip,
+		    log_safe(a->x.authcid, user, sizeof(user)),
+		    mech_name(a->x.mech), a->blocked ? " blocked=yes" : "");
+	}
 	sasl_clear(&a->x);
-	session_set_state(s, SESSION_AUTH_CHECK);
-	bufferevent_disable(s->bev, EV_READ);
+	wake_later(s->srv, a->ok || a->blocked ? 0 : a->delay);
+}
+
+/* Answer the client: 235 now, 535 after the delay, or 421 at once. */
+static void
+auth_answer(struct session *s)
+{
+	struct auth_attempt *a = s->auth;
+	struct smtp_reply r;
+	struct timeval tv = { 0, 0 };
+
+	if (s->state == SESSION_CLOSING) {
+		session_auth_free(s);	/* closed meanwhile: no verdict */
+		return;
+	}
+	if (a->ok) {
+		s->authenticated = true;
+		smtp_reply_set(&r, 235, "2.7.0", "Authentication successful");
+		auth_end_resume(s, &r);
+		return;
+	}
 	/* A blocked client is cut off at once: waiting would only hold our
 	 * resources, and its block runs from now. */
-	tv.tv_sec = a->blocked ? 0 : delay;
-	tv.tv_usec = 0;
-	a->delay = evtimer_new(s->srv->base, delay_done, s);
-	evtimer_add(a->delay, &tv);
+	a->phase = AUTH_DELAY;
+	tv.tv_sec = a->blocked ? 0 : (time_t)a->delay;
+	evtimer_add(a->timer, &tv);
+}
+
+static void
+check_done(void *arg)
+{
+	struct auth_attempt *a = arg;
+	struct session *s = a->s;
+
+	auth_record(s);
+	if (session_drop_if_dead(s))
+		return;
+	auth_answer(s);
 }
 
 /*
@@ -147,41 +284,41 @@ check_work(void *arg)
 	a->ok = password_verify(a->x.password, hash) && a->hash[0] != '\0' && !a->refuse;
 }
 
+/* Ask the throttle for the network's turn; check, wait, or refuse. */
 static void
-check_done(void *arg)
+auth_turn(struct session *s)
 {
-	struct auth_attempt *a = arg;
-	struct session *s = a->s;
-	struct smtp_reply r;
-	char user[SASL_FIELD_MAX * 4 + 1];
+	struct auth_attempt *a = s->auth;
+	struct timeval tv = { (time_t)s->srv->cfg->timeout_command, 0 };
 
-	if (session_drop_if_dead(s))
+	switch (auth_throttle_begin(s->srv->throttle, peer(s), time(NULL))) {
+	case THROTTLE_BLOCKED:
+		auth_refuse_blocked(s, false);
 		return;
-	if (s->state == SESSION_CLOSING) {
-		session_auth_free(s);	/* timed out meanwhile: no verdict */
+	case THROTTLE_WAIT:
+		if (a->phase != AUTH_WAITING) {
+			log_info("event=auth-wait session=%s client=[%s]", s->id, s->ip);
+			a->phase = AUTH_WAITING;
+			evtimer_add(a->timer, &tv);
+		}
+		return;
+	case THROTTLE_GO:
+		break;
+	}
+	evtimer_del(a->timer);
+	a->phase = AUTH_CHECKING;
+	if (a->malformed) {
+		a->ok = false;	/* nothing to check: a failure at once */
+		auth_record(s);
+		auth_answer(s);
 		return;
 	}
-	if (!a->ok) {
-		auth_failed(s);
-		return;
-	}
-	s->authenticated = true;
-	/* auth_check refused logins longer than an address: this fits. */
-	for (size_t i = 0; i < sizeof(s->login); i++) {
-		s->login[i] = (char)tolower((unsigned char)a->x.authcid[i]);
-		if (s->login[i] == '\0')
-			break;
-	}
-	s->login[sizeof(s->login) - 1] = '\0';
-	auth_throttle_success(s->srv->throttle, (const struct sockaddr *)&s->peer);
-	log_info("event=auth session=%s client=[%s] user=\"%s\" mechanism=%s",
-	    s->id, s->ip, log_safe(s->login, user, sizeof(user)), mech_name(a->x.mech));
-	smtp_reply_set(&r, 235, "2.7.0", "Authentication successful");
-	auth_end(s, &r);
-	session_resume(s);
+	s->pinned++;
+	workpool_submit(s->srv->pool, check_work, check_done, a);
 }
 
-/* The client gave its credentials: look the user up, check off-loop. */
+/* The client gave its credentials (or botched them): look the user up,
+ * then take the network's turn.  Input waits meanwhile. */
 static void
 auth_check(struct session *s)
 {
@@ -189,6 +326,12 @@ auth_check(struct session *s)
 	const char *at = strrchr(a->x.authcid, '@'), *hash = NULL;
 	char local[SMTP_LOCAL_PART_MAX + 1];
 
+	session_set_state(s, SESSION_AUTH_CHECK);
+	bufferevent_disable(s->bev, EV_READ);
+	if (a->malformed) {
+		auth_turn(s);
+		return;
+	}
 	/* RFC 4954 4: a different authorization identity is acting on
 	 * someone else's behalf; refused unless the operator allows it. */
 	if (a->x.authzid[0] != '\0' && strcasecmp(a->x.authzid, a->x.authcid) != 0 &&
@@ -202,14 +345,11 @@ auth_check(struct session *s)
 		if (domains_user(s->srv->domains, local, at + 1, &hash) == 1 && hash != NULL)
 			snprintf(a->hash, sizeof(a->hash), "%s", hash);
 	}
-	session_set_state(s, SESSION_AUTH_CHECK);
-	bufferevent_disable(s->bev, EV_READ);
-	s->pinned++;
-	workpool_submit(s->srv->pool, check_work, check_done, a);
+	auth_turn(s);
 }
 
 /* Act on what the SASL machine said; r gets the reply to send now
- * (code 0: none, the check runs). */
+ * (code 0: none, the check runs or the session closes). */
 static void
 auth_status(struct session *s, enum sasl_status st, const char *challenge,
     struct smtp_reply *r)
@@ -235,7 +375,8 @@ auth_status(struct session *s, enum sasl_status st, const char *challenge,
 		return;
 	case SASL_MALFORMED:
 	default:
-		auth_failed(s);
+		s->auth->malformed = true;
+		auth_check(s);
 		return;
 	}
 }
@@ -249,12 +390,22 @@ session_auth_begin(struct session *s, const char *arg, size_t len, struct smtp_r
 	char challenge[128];
 	enum sasl_status st;
 
+	/* A blocked network gets no exchange at all, on any connection. */
+	if (auth_throttle_blocked(s->srv->throttle, peer(s), time(NULL))) {
+		r->code = 0;
+		auth_refuse_blocked(s, false);
+		return;
+	}
 	if (mech == SASL_MECH_UNKNOWN) {
 		smtp_reply_set(r, 504, "5.5.4", "Unrecognized authentication type");
 		return;
 	}
 	s->auth = xcalloc(1, sizeof(*s->auth));
 	s->auth->s = s;
+	s->auth->phase = AUTH_SASL;
+	s->auth->timer = evtimer_new(s->srv->base, timer_cb, s);
+	if (s->auth->timer == NULL)
+		panic("cannot create an event");
 	st = sasl_start(&s->auth->x, mech, sp != NULL ? sp + 1 : NULL,
 	    sp != NULL ? len - mlen - 1 : 0, challenge, sizeof(challenge));
 	auth_status(s, st, challenge, r);

@@ -1,7 +1,8 @@
 """SMTP AUTH (RFC 4954) with PLAIN (RFC 4616) and LOGIN: only over TLS,
 initial-response and challenge forms, '*' cancellation, the error replies,
 authorization identities, one reply for unknown user and wrong password,
-the per-IP failure throttle (growing delay, then 421 and a block), logs
+the per-network failure throttle (growing delay, then 421 and a block;
+parallel guessing is in test_auth_parallel.py), logs
 without passwords, crypt(3) hashes written by `decorum user add`, and
 smtplib / swaks logins."""
 
@@ -201,7 +202,8 @@ def test_unknown_user_and_wrong_password_look_alike(tls_mta):
         assert r1.lines == r2.lines == [BAD_REPLY], (r1, r2)
         # The second failure from this IP is slowed down (issue 3.4).
         assert t2 - t1 >= 0.9, "2nd failure answered after %.2fs" % (t2 - t1)
-        # A success clears the slate.
+        # The right password still logs in (it does not clear the count:
+        # test_auth_parallel.py).
         s.expect("AUTH PLAIN " + auth_plain_b64(ALICE, "alice-pw"),
                  235, "2.7.0")
     evs = auth_failed_events(m)

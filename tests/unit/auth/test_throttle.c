@@ -1,12 +1,16 @@
 /*
- * Unit tests of the AUTH failure throttle (src/auth/throttle.c): the
- * growing delay and its cap, blocking at max_failures, unblocking after
- * block_seconds, the failure window, success clearing an address,
- * eviction when the table is full (blocked entries kept), IPv4-mapped
- * IPv6 sharing the IPv4 entry, and distinct IPv6 addresses.
+ * Unit tests of the AUTH throttle (src/auth/throttle.c), against the
+ * policy in throttle.h: one check in flight per network, the failure
+ * delay holding the network's next check, twenty parallel attempts
+ * checking three passwords, the block at max_failures (and its end), no check and no
+ * success while blocked, a success that neither clears a block nor
+ * forgets earlier failures, the window, the /64 of IPv6 and IPv4-mapped
+ * addresses as one network, and eviction (blocked and busy entries kept).
+ * Time is passed in, so every step is exact.
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,21 +45,129 @@ addr(const char *ip)
 
 #define SA(ss) ((const struct sockaddr *)&(ss))
 
+/* One whole check at time now: GO, then its end.  Returns whether the
+ * network got blocked; *delay the failure's delay. */
+static bool
+check(struct auth_throttle *t, const struct sockaddr *sa, time_t now, bool ok,
+    unsigned *delay)
+{
+	assert_int_equal(auth_throttle_begin(t, sa, now), THROTTLE_GO);
+	return auth_throttle_end(t, sa, now, ok, delay);
+}
+
 static void
 test_growing_delay(void **state)
 {
 	struct auth_throttle *t = auth_throttle_new(100, 600, 16);
 	struct sockaddr_storage a = addr("192.0.2.1");
 	static const unsigned want[] = { 1, 2, 4, 8, 16, 16, 16 };
+	time_t now = 1000;
 	unsigned delay;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-		assert_false(auth_throttle_fail(t, SA(a), 1000 + (time_t)i,
-		    &delay));
+		assert_false(check(t, SA(a), now, false, &delay));
 		assert_int_equal(delay, want[i]);
+		now += delay;
 	}
-	assert_false(auth_throttle_blocked(t, SA(a), 1010));
+	assert_false(auth_throttle_blocked(t, SA(a), now));
+	auth_throttle_free(t);
+}
+
+static void
+test_one_check_at_a_time(void **state)
+{
+	struct auth_throttle *t = auth_throttle_new(5, 600, 16);
+	struct sockaddr_storage a = addr("192.0.2.1"), b = addr("192.0.2.2");
+	unsigned delay;
+
+	(void)state;
+	assert_int_equal(auth_throttle_begin(t, SA(a), 100), THROTTLE_GO);
+	/* The same network waits, however many connections it has... */
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(auth_throttle_begin(t, SA(a), 100), THROTTLE_WAIT);
+	/* ...another network does not. */
+	assert_int_equal(auth_throttle_begin(t, SA(b), 100), THROTTLE_GO);
+	assert_false(auth_throttle_end(t, SA(b), 100, true, &delay));
+	/* A success frees the network at once. */
+	assert_false(auth_throttle_end(t, SA(a), 100, true, &delay));
+	assert_int_equal(delay, 0);
+	assert_int_equal(auth_throttle_begin(t, SA(a), 100), THROTTLE_GO);
+	/* A failure holds it for its delay (1 s, then 2 s). */
+	assert_false(auth_throttle_end(t, SA(a), 100, false, &delay));
+	assert_int_equal(delay, 1);
+	assert_int_equal(auth_throttle_begin(t, SA(a), 100), THROTTLE_WAIT);
+	assert_false(check(t, SA(a), 101, false, &delay));
+	assert_int_equal(delay, 2);
+	assert_int_equal(auth_throttle_begin(t, SA(a), 102), THROTTLE_WAIT);
+	assert_int_equal(auth_throttle_begin(t, SA(a), 103), THROTTLE_GO);
+	auth_throttle_free(t);
+}
+
+/*
+ * Twenty parallel attempts from one address, max_failures = 3: each waits
+ * its turn, so exactly three passwords are checked, and every one after
+ * the block is refused without a check, the right one included.
+ */
+static void
+test_parallel_guessing(void **state)
+{
+	struct auth_throttle *t = auth_throttle_new(3, 600, 16);
+	struct sockaddr_storage a = addr("198.51.100.7");
+	unsigned checked = 0, refused = 0, delay = 0;
+	bool waiting[20];
+	time_t now = 50;
+
+	(void)state;
+	for (int i = 0; i < 20; i++)
+		waiting[i] = true;
+	while (refused + checked < 20) {
+		for (int i = 0; i < 20; i++) {
+			if (!waiting[i])
+				continue;
+			switch (auth_throttle_begin(t, SA(a), now)) {
+			case THROTTLE_GO:
+				checked++;
+				waiting[i] = false;
+				/* The 20th has the right password. */
+				auth_throttle_end(t, SA(a), now, i == 19, &delay);
+				break;
+			case THROTTLE_BLOCKED:
+				refused++;
+				waiting[i] = false;
+				break;
+			case THROTTLE_WAIT:
+				break;
+			}
+		}
+		now++;
+		assert_true(now < 100);
+	}
+	assert_int_equal(checked, 3);
+	assert_int_equal(refused, 17);
+	assert_true(waiting[19] == false);
+	assert_true(auth_throttle_blocked(t, SA(a), now));
+	auth_throttle_free(t);
+}
+
+/* An end needs its begin: a stray one neither counts nor frees. */
+static void
+test_end_without_begin(void **state)
+{
+	struct auth_throttle *t = auth_throttle_new(2, 600, 16);
+	struct sockaddr_storage a = addr("192.0.2.1");
+	unsigned delay;
+
+	(void)state;
+	assert_false(auth_throttle_end(t, SA(a), 0, false, &delay));
+	assert_int_equal(delay, 0);
+	assert_false(check(t, SA(a), 0, false, &delay));
+	assert_int_equal(delay, 1);
+	assert_false(auth_throttle_end(t, SA(a), 0, false, &delay));
+	assert_int_equal(delay, 0);
+	assert_false(auth_throttle_blocked(t, SA(a), 0));
+	/* The next real failure is the second: it blocks. */
+	assert_true(check(t, SA(a), 1, false, &delay));
 	auth_throttle_free(t);
 }
 
@@ -67,35 +179,47 @@ test_block_and_unblock(void **state)
 	unsigned delay;
 
 	(void)state;
-	assert_false(auth_throttle_fail(t, SA(a), 1000, &delay));
-	assert_false(auth_throttle_fail(t, SA(a), 1001, &delay));
-	assert_false(auth_throttle_blocked(t, SA(a), 1002));
-	assert_true(auth_throttle_fail(t, SA(a), 1002, &delay));
-	assert_int_equal(delay, 4);
-	assert_true(auth_throttle_blocked(t, SA(a), 1002));
-	assert_true(auth_throttle_blocked(t, SA(a), 1601));
+	assert_false(check(t, SA(a), 1000, false, &delay));
+	assert_false(check(t, SA(a), 1001, false, &delay));
+	assert_false(auth_throttle_blocked(t, SA(a), 1003));
+	assert_true(check(t, SA(a), 1003, false, &delay));
+	assert_true(auth_throttle_blocked(t, SA(a), 1003));
+	assert_int_equal(auth_throttle_begin(t, SA(a), 1003), THROTTLE_BLOCKED);
+	assert_int_equal(auth_throttle_begin(t, SA(a), 1602), THROTTLE_BLOCKED);
+	assert_true(auth_throttle_blocked(t, SA(a), 1602));
 	assert_false(auth_throttle_blocked(t, SA(b), 1100));
 	/* After block_seconds it is free again, and starts afresh. */
-	assert_false(auth_throttle_blocked(t, SA(a), 1602));
-	assert_false(auth_throttle_fail(t, SA(a), 1603, &delay));
+	assert_false(auth_throttle_blocked(t, SA(a), 1603));
+	assert_false(check(t, SA(a), 1603, false, &delay));
 	assert_int_equal(delay, 1);
+	auth_throttle_free(t);
+
+	/* The end of a block is noticed by begin too. */
+	t = auth_throttle_new(1, 100, 16);
+	assert_true(check(t, SA(a), 0, false, &delay));
+	assert_int_equal(auth_throttle_begin(t, SA(a), 99), THROTTLE_BLOCKED);
+	assert_false(check(t, SA(a), 100, true, &delay));
 	auth_throttle_free(t);
 }
 
 static void
-test_unblock_without_check(void **state)
+test_success_keeps_failures(void **state)
 {
-	struct auth_throttle *t = auth_throttle_new(2, 100, 16);
-	struct sockaddr_storage a = addr("192.0.2.1");
+	struct auth_throttle *t = auth_throttle_new(3, 600, 16);
+	struct sockaddr_storage a = addr("2001:db8::1");
 	unsigned delay;
 
 	(void)state;
-	assert_false(auth_throttle_fail(t, SA(a), 0, &delay));
-	assert_true(auth_throttle_fail(t, SA(a), 1, &delay));
-	/* A failure after the block ended counts as the first again. */
-	assert_false(auth_throttle_fail(t, SA(a), 200, &delay));
-	assert_int_equal(delay, 1);
-	assert_false(auth_throttle_blocked(t, SA(a), 200));
+	assert_false(check(t, SA(a), 0, false, &delay));
+	assert_false(check(t, SA(a), 1, false, &delay));
+	/* A valid login between guesses takes back only its own count... */
+	assert_false(check(t, SA(a), 3, true, &delay));
+	assert_false(check(t, SA(a), 3, true, &delay));
+	/* ...so the third wrong guess still blocks. */
+	assert_true(check(t, SA(a), 3, false, &delay));
+	/* And nothing clears the block: no check, no success, starts. */
+	assert_int_equal(auth_throttle_begin(t, SA(a), 4), THROTTLE_BLOCKED);
+	assert_true(auth_throttle_blocked(t, SA(a), 4));
 	auth_throttle_free(t);
 }
 
@@ -107,10 +231,10 @@ test_window(void **state)
 	unsigned delay;
 
 	(void)state;
-	assert_false(auth_throttle_fail(t, SA(a), 0, &delay));
-	assert_false(auth_throttle_fail(t, SA(a), 10, &delay));
+	assert_false(check(t, SA(a), 0, false, &delay));
+	assert_false(check(t, SA(a), 10, false, &delay));
 	/* The third failure comes after the window: no block. */
-	assert_false(auth_throttle_fail(t, SA(a), THROTTLE_WINDOW + 1, &delay));
+	assert_false(check(t, SA(a), THROTTLE_WINDOW + 1, false, &delay));
 	assert_int_equal(delay, 1);
 	assert_false(auth_throttle_blocked(t, SA(a), THROTTLE_WINDOW + 1));
 	auth_throttle_free(t);
@@ -118,35 +242,43 @@ test_window(void **state)
 	/* A block_time shorter than the failure delays does not shrink the
 	 * window: slow guessing is still counted. */
 	t = auth_throttle_new(3, 3, 16);
-	assert_false(auth_throttle_fail(t, SA(a), 0, &delay));
-	assert_false(auth_throttle_fail(t, SA(a), 1, &delay));
-	assert_true(auth_throttle_fail(t, SA(a), 3, &delay));
+	assert_false(check(t, SA(a), 0, false, &delay));
+	assert_false(check(t, SA(a), 1, false, &delay));
+	assert_true(check(t, SA(a), 3, false, &delay));
 	auth_throttle_free(t);
 }
 
 static void
-test_success_clears(void **state)
+test_networks(void **state)
 {
-	struct auth_throttle *t = auth_throttle_new(3, 600, 16);
-	struct sockaddr_storage a = addr("2001:db8::1");
+	struct auth_throttle *t = auth_throttle_new(2, 600, 16);
+	struct sockaddr_storage v4 = addr("192.0.2.7");
+	struct sockaddr_storage mapped = addr("::ffff:192.0.2.7");
+	struct sockaddr_storage other = addr("::ffff:192.0.2.8");
+	struct sockaddr_storage v6 = addr("2001:db8:0:1::7");
+	struct sockaddr_storage same64 = addr("2001:db8:0:1:ffff:ffff:ffff:1");
+	struct sockaddr_storage next64 = addr("2001:db8:0:2::7");
 	unsigned delay;
 
 	(void)state;
-	assert_false(auth_throttle_fail(t, SA(a), 0, &delay));
-	assert_false(auth_throttle_fail(t, SA(a), 1, &delay));
-	auth_throttle_success(t, SA(a));
-	assert_false(auth_throttle_fail(t, SA(a), 2, &delay));
-	assert_int_equal(delay, 1);
-	assert_false(auth_throttle_fail(t, SA(a), 3, &delay));
-	assert_true(auth_throttle_fail(t, SA(a), 4, &delay));
-	/* Success on an unknown address is harmless. */
-	{
-		struct sockaddr_storage o = addr("2001:db8::2");
-
-		auth_throttle_success(t, SA(o));
-		assert_false(auth_throttle_blocked(t, SA(o), 4));
-	}
+	/* IPv4-mapped is the IPv4 address. */
+	assert_false(check(t, SA(mapped), 0, false, &delay));
+	assert_true(check(t, SA(v4), 1, false, &delay));
+	assert_true(auth_throttle_blocked(t, SA(mapped), 2));
+	assert_true(auth_throttle_blocked(t, SA(v4), 2));
+	assert_false(auth_throttle_blocked(t, SA(other), 2));
+	/* An IPv6 /64 is one network: a second address waits its turn and
+	 * shares the count. */
+	assert_int_equal(auth_throttle_begin(t, SA(v6), 10), THROTTLE_GO);
+	assert_int_equal(auth_throttle_begin(t, SA(same64), 10), THROTTLE_WAIT);
+	assert_int_equal(auth_throttle_begin(t, SA(next64), 10), THROTTLE_GO);
+	assert_false(auth_throttle_end(t, SA(next64), 10, true, &delay));
+	assert_false(auth_throttle_end(t, SA(v6), 10, false, &delay));
+	assert_true(check(t, SA(same64), 11, false, &delay));
+	assert_true(auth_throttle_blocked(t, SA(v6), 12));
+	assert_false(auth_throttle_blocked(t, SA(next64), 12));
 	auth_throttle_free(t);
+	auth_throttle_free(NULL);
 }
 
 static void
@@ -154,55 +286,57 @@ test_eviction(void **state)
 {
 	struct auth_throttle *t = auth_throttle_new(3, 600, 4);
 	struct sockaddr_storage blocked = addr("198.51.100.1");
+	struct sockaddr_storage busy = addr("198.51.100.2");
 	char ip[32];
 	unsigned delay;
 
 	(void)state;
-	assert_false(auth_throttle_fail(t, SA(blocked), 0, &delay));
-	assert_false(auth_throttle_fail(t, SA(blocked), 0, &delay));
-	assert_true(auth_throttle_fail(t, SA(blocked), 0, &delay));
+	assert_false(check(t, SA(blocked), 0, false, &delay));
+	assert_false(check(t, SA(blocked), 1, false, &delay));
+	assert_true(check(t, SA(blocked), 3, false, &delay));
+	assert_int_equal(auth_throttle_begin(t, SA(busy), 3), THROTTLE_GO);
 	/* A flood of fresh addresses fills the table many times over. */
 	for (int i = 0; i < 50; i++) {
 		struct sockaddr_storage a;
 
 		snprintf(ip, sizeof(ip), "203.0.113.%d", i + 1);
 		a = addr(ip);
-		assert_false(auth_throttle_fail(t, SA(a), 10 + i, &delay));
+		assert_false(check(t, SA(a), 10 + i, false, &delay));
 		assert_int_equal(delay, 1);
 	}
-	/* The blocked address survived; the stalest fresh ones went. */
+	/* The blocked address and the one with a check in flight survived;
+	 * the stalest fresh ones went. */
 	assert_true(auth_throttle_blocked(t, SA(blocked), 100));
+	assert_int_equal(auth_throttle_begin(t, SA(busy), 100), THROTTLE_WAIT);
+	assert_false(auth_throttle_end(t, SA(busy), 100, false, &delay));
+	assert_int_equal(delay, 1);
 	{
 		struct sockaddr_storage old = addr("203.0.113.1");
 		struct sockaddr_storage recent = addr("203.0.113.50");
 
-		assert_false(auth_throttle_fail(t, SA(recent), 100, &delay));
+		assert_false(check(t, SA(recent), 100, false, &delay));
 		assert_int_equal(delay, 2);	/* still remembered */
-		assert_false(auth_throttle_fail(t, SA(old), 101, &delay));
+		assert_false(check(t, SA(old), 101, false, &delay));
 		assert_int_equal(delay, 1);	/* was evicted */
 	}
 	auth_throttle_free(t);
-}
 
-static void
-test_v4_mapped(void **state)
-{
-	struct auth_throttle *t = auth_throttle_new(2, 600, 16);
-	struct sockaddr_storage v4 = addr("192.0.2.7");
-	struct sockaddr_storage mapped = addr("::ffff:192.0.2.7");
-	struct sockaddr_storage other = addr("::ffff:192.0.2.8");
-	struct sockaddr_storage v6 = addr("2001:db8::7");
-	unsigned delay;
+	/* Every entry busy: a new network waits rather than evict one. */
+	t = auth_throttle_new(3, 600, 2);
+	{
+		struct sockaddr_storage a = addr("192.0.2.1"), b = addr("192.0.2.2");
+		struct sockaddr_storage c = addr("192.0.2.3");
 
-	(void)state;
-	assert_false(auth_throttle_fail(t, SA(mapped), 0, &delay));
-	assert_true(auth_throttle_fail(t, SA(v4), 1, &delay));
-	assert_true(auth_throttle_blocked(t, SA(mapped), 2));
-	assert_true(auth_throttle_blocked(t, SA(v4), 2));
-	assert_false(auth_throttle_blocked(t, SA(other), 2));
-	assert_false(auth_throttle_blocked(t, SA(v6), 2));
+		assert_int_equal(auth_throttle_begin(t, SA(a), 0), THROTTLE_GO);
+		assert_int_equal(auth_throttle_begin(t, SA(b), 0), THROTTLE_GO);
+		assert_int_equal(auth_throttle_begin(t, SA(c), 0), THROTTLE_WAIT);
+		assert_false(auth_throttle_end(t, SA(a), 0, true, &delay));
+		assert_int_equal(auth_throttle_begin(t, SA(c), 0), THROTTLE_GO);
+		/* b's check was kept through it all. */
+		assert_false(auth_throttle_end(t, SA(b), 0, false, &delay));
+		assert_int_equal(delay, 1);
+	}
 	auth_throttle_free(t);
-	auth_throttle_free(NULL);
 }
 
 int
@@ -210,12 +344,14 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_growing_delay),
+		cmocka_unit_test(test_one_check_at_a_time),
+		cmocka_unit_test(test_parallel_guessing),
+		cmocka_unit_test(test_end_without_begin),
 		cmocka_unit_test(test_block_and_unblock),
-		cmocka_unit_test(test_unblock_without_check),
+		cmocka_unit_test(test_success_keeps_failures),
 		cmocka_unit_test(test_window),
-		cmocka_unit_test(test_success_clears),
+		cmocka_unit_test(test_networks),
 		cmocka_unit_test(test_eviction),
-		cmocka_unit_test(test_v4_mapped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
