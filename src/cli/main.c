@@ -13,9 +13,13 @@
  * or `decorum mailq`, with the config from $DECORUM_CONFIG or the
  * default: those callers pass sendmail(1)'s options, not ours.
  *
+ * `decorum --help`, `-h` and `decorum help` print the usage on stdout
+ * and exit 0; an unknown option prints it on stderr and exits 2.
+ *
  * Logs go to stderr (log_init with to_stderr), so table warnings show up
  * where the operator is looking.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +88,12 @@ main(int argc, char **argv)
 {
 	const char *config_path = getenv("DECORUM_CONFIG");
 	const char *self = argc > 0 ? strrchr(argv[0], '/') : NULL;
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
 	int ch;
 
 	log_init("decorum", true);
@@ -95,7 +105,7 @@ main(int argc, char **argv)
 	if (strcmp(self, "mailq") == 0)
 		return cmd_mailq(config_path, argc, argv);
 	/* "+": stop at the sub-command, its options are its own. */
-	while ((ch = getopt(argc, argv, "+c:hV")) != -1) {
+	while ((ch = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			config_path = optarg;

@@ -2,6 +2,8 @@
  * decorumd: the mail server daemon.
  *
  *   decorumd [-c FILE] [-f]
+ *   decorumd -h | --help        usage on stdout, exit 0
+ *   decorumd -V | --version
  *
  * Loads and validates the configuration (exiting with FILE:LINE: message
  * when it is wrong), then hands over to the master (master.c).  -f keeps
@@ -19,11 +21,17 @@
 
 #define DEFAULT_CONFIG "/etc/decorum/decorum.conf"
 
+/* On request (-h) on stdout with status 0; after a mistake on stderr
+ * with status 2, so a script sees the difference. */
 static _Noreturn void
-usage(void)
+usage(FILE *f, int status)
 {
-	fprintf(stderr, "usage: decorumd [-c FILE] [-f]\n");
-	exit(2);
+	fprintf(f, "usage: decorumd [-c FILE] [-f]\n"
+	    "  -c FILE  configuration (default $DECORUM_CONFIG, else "
+	    DEFAULT_CONFIG ")\n"
+	    "  -f       stay in the foreground, log to stderr\n"
+	    "  -h       this help;  -V  the version\n");
+	exit(status);
 }
 
 int
@@ -33,9 +41,16 @@ main(int argc, char **argv)
 	bool foreground = false;
 	struct config cfg;
 	struct config_error err;
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
 	int ch, status;
 
-	while ((ch = getopt(argc, argv, "c:fhV")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:fhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -43,15 +58,17 @@ main(int argc, char **argv)
 		case 'f':
 			foreground = true;
 			break;
+		case 'h':
+			usage(stdout, 0);
 		case 'V':
 			printf("decorumd %s\n", DECORUM_VERSION);
 			return 0;
 		default:
-			usage();
+			usage(stderr, 2);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(stderr, 2);
 	if (path == NULL)
 		path = DEFAULT_CONFIG;
 	log_init("master", foreground);
