@@ -12,8 +12,9 @@
  * (bounded by max_message_size), check every recipient with route_resolve
  * (an unknown local user is EX_NOUSER), then write the spool and commit
  * it with spool_writer_commit_now() (a CLI may block on fsync).  As
- * Postfix's cleanup does for local mail, it adds Received:, and Date:,
- * Message-ID: and From: when missing, and drops Bcc: fields.  Then it
+ * Postfix's cleanup does for local mail, it adds Received: (smtpd's
+ * formatter, in its local form: the uid and the envelope sender), and
+ * Date:, Message-ID: and From: when missing, and drops Bcc: fields.  Then it
  * tells the queue manager through <spool>/qmgr.sock; a lost notice only
  * delays delivery until the queue manager's next scan.
  * Exit codes are sysexits(3): 0 queued, 64 usage or no recipient, 65 bad
@@ -44,6 +45,7 @@
 #include "route/domains.h"
 #include "route/route.h"
 #include "smtp/address.h"
+#include "smtpd/received.h"
 
 #ifndef QMGR_SOCKET_NAME
 #define QMGR_SOCKET_NAME	"qmgr.sock"
@@ -239,6 +241,31 @@ sm_write_str(struct spool_writer *w, const char *str)
 	return spool_writer_write(w, str, strlen(str));
 }
 
+/* RFC 5321 4.4: every hop that takes the message adds a trace, and
+ * the BCP asks for the envelope sender in it, local mail included. */
+static int
+sm_write_received(const struct sendmail *s, struct spool_writer *w,
+    time_t now)
+{
+	struct received_info ri;
+	struct buf hdr;
+	int rc;
+
+	memset(&ri, 0, sizeof(ri));
+	ri.local = true;
+	ri.local_uid = (unsigned long)getuid();
+	ri.sender = s->sender;
+	ri.hostname = s->cfg->hostname;
+	ri.queue_id = spool_writer_id(w);
+	ri.rcpt = s->n_rcpts == 1 ? s->rcpts[0] : NULL;
+	ri.when = now;
+	buf_init(&hdr, 4096);
+	rc = received_format(&ri, &hdr) < 0 ? -1 :
+	    spool_writer_write(w, hdr.data, hdr.len);
+	buf_free(&hdr);
+	return rc;
+}
+
 /* Writes the message with our header changes.  0, or -1 (I/O error). */
 static int
 sm_write_message(const struct sendmail *s, struct spool_writer *w,
@@ -257,14 +284,7 @@ sm_write_message(const struct sendmail *s, struct spool_writer *w,
 	    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
 		return -1;
 	sendmail_msg_parse(msg->data, msg->len, &m);
-	/* RFC 5321 4.4: every hop that takes the message adds a trace. */
-	n = snprintf(line, sizeof(line), "Received: by %s (Decorum, from "
-	    "userid %u)\r\n\tid %s; %s\r\n", s->cfg->hostname,
-	    (unsigned)getuid(), id, date);
-	if (n < 0 || (size_t)n >= sizeof(line))
-		rc = -1;
-	else
-		rc |= sm_write_str(w, line);
+	rc |= sm_write_received(s, w, now);
 	for (i = 0; i < m.n_fields; i++) {
 		const struct sendmail_field *f = &m.fields[i];
 

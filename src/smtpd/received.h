@@ -10,6 +10,16 @@
  *
  * The TLS line appears only over TLS; "(RDNS [IP])" is left out when
  * the client is hidden (authenticated submission, for privacy).
+ *
+ * Local submission (`decorum sendmail`) has no client, HELO or SMTP: its
+ * form names the submitting uid, as Postfix's pickup does, and carries
+ * the envelope sender all the same:
+ *
+ *   Received: by HOSTNAME (Decorum, from userid 1000)
+ *   	(envelope-from <sender>)
+ *   	id QUEUEID
+ *   	for <rcpt>; Fri, 27 Nov 2026 20:44:14 +0000
+ *
  * Pure: the caller passes the time.
  */
 #ifndef DECORUM_SMTPD_RECEIVED_H
@@ -32,6 +42,9 @@ struct received_info {
 	const char *queue_id;
 	const char *rcpt;	/* NULL unless exactly one recipient */
 	time_t when;
+	/* Local submission: helo, rdns, ip, protocol and tls are unused. */
+	bool local;
+	unsigned long local_uid;	/* who ran sendmail */
 };
 
 int received_format(const struct received_info *ri, struct buf *out);

@@ -78,10 +78,45 @@ def test_recipients_as_arguments(mta):
     assert b"Subject: hello\n" in msg
     assert body(msg) == b"line one\nline two\n"
     assert b"\r" not in msg
+    user = __import__("pwd").getpwuid(os.getuid()).pw_name
     rx = (rb"Received: by " + re.escape(HOSTNAME.encode()) +
-          rb" \(Decorum, from userid %d\)\n\tid [0-9A-Za-z]+; "
-          % os.getuid())
+          rb" \(Decorum, from userid %d\)\n"
+          rb"\t\(envelope-from <%s@%s>\)\n\tid [0-9A-Za-z]+; "
+          % (os.getuid(), user.encode(), HOSTNAME.encode()))
     assert re.search(rx, msg), msg[:400]
+
+
+def received_of(msg):
+    """Our Received: field (the only one), unfolded."""
+    fields = re.findall(rb"^Received:.*(?:\n[ \t].*)*", msg, re.M)
+    assert len(fields) == 1, msg[:600]
+    return re.sub(rb"\n[ \t]+", b" ", fields[0]).decode()
+
+
+def test_received_names_envelope_sender(mta):
+    """The BCP asks every Received: for (envelope-from <...>), local
+    submission included: -f as given, <> for the null sender, and
+    "for <rcpt>" only when the message has one recipient (as smtpd)."""
+    m = mta(start=False)
+    ok(sendmail(m, ["-f", "robot@example.org", "demo@" + DOMAIN],
+                b"Subject: one\n\nx\n"))
+    ok(sendmail(m, ["-f", "<>", "alice@" + DOMAIN, "bob@" + DOMAIN],
+                b"Subject: two\n\nx\n"))
+    m.start()
+    rx = (r"^Received: by %s \(Decorum, from userid %d\) "
+          r"\(envelope-from <%s>\) id ([0-9A-Za-z]+)%s; "
+          r"\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d \+0000$")
+    got = received_of(m.wait_for_delivery("demo")[0])
+    mt = re.match(rx % (re.escape(HOSTNAME), os.getuid(),
+                        re.escape("robot@example.org"),
+                        re.escape(" for <demo@%s>" % DOMAIN)), got)
+    assert mt, got
+    # The id is the queue id the log gave the message.
+    m.wait_log(r"event=delivered\b.*\bid=%s\b" % mt.group(1))
+    for user in ("alice", "bob"):
+        got = received_of(m.wait_for_delivery(user)[0])
+        assert re.match(rx % (re.escape(HOSTNAME), os.getuid(), "", ""),
+                        got), got
 
 
 def test_delivers_while_running(mta):

@@ -123,6 +123,42 @@ test_tls_and_hidden_client(void **state)
 	buf_free(&b);
 }
 
+/* Local submission: the uid instead of a client, the envelope sender
+ * all the same (the BCP asks it of every Received:). */
+static void
+test_local_submission(void **state)
+{
+	struct received_info ri = info();
+	struct buf b;
+
+	(void)state;
+	ri.local = true;
+	ri.local_uid = 1000;
+	ri.helo = ri.rdns = ri.ip = ri.protocol = NULL;
+	ri.sender = "cron@mx.example.test";
+	buf_init(&b, 4096);
+	assert_int_equal(received_format(&ri, &b), 0);
+	assert_string_equal(b.data,
+	    "Received: by mx.example.test (Decorum, from userid 1000)\r\n"
+	    "\t(envelope-from <cron@mx.example.test>)\r\n"
+	    "\tid 1AbC\r\n"
+	    "\tfor <demo@example.test>; Fri, 27 Nov 2026 20:44:14 +0000\r\n");
+	buf_reset(&b);
+	ri.sender = "";
+	ri.rcpt = NULL;
+	assert_int_equal(received_format(&ri, &b), 0);
+	assert_string_equal(b.data,
+	    "Received: by mx.example.test (Decorum, from userid 1000)\r\n"
+	    "\t(envelope-from <>)\r\n"
+	    "\tid 1AbC; Fri, 27 Nov 2026 20:44:14 +0000\r\n");
+	buf_reset(&b);
+	/* -f is the caller's word, not ours: it cannot add a field. */
+	ri.sender = "x>\r\nX-Evil: 1";
+	assert_int_equal(received_format(&ri, &b), 0);
+	assert_null(strstr(b.data, "\r\nX-Evil"));
+	buf_free(&b);
+}
+
 static void
 test_date_is_english_utc(void **state)
 {
@@ -142,6 +178,7 @@ main(void)
 		cmocka_unit_test(test_client_cannot_forge),
 		cmocka_unit_test(test_address_literal_helo),
 		cmocka_unit_test(test_tls_and_hidden_client),
+		cmocka_unit_test(test_local_submission),
 		cmocka_unit_test(test_date_is_english_utc),
 	};
 
