@@ -115,6 +115,7 @@ cfg_user(struct cfg_ctx *c, const config_setting_t *s)
 	if (cfg_nonempty(c, s, &v) < 0)
 		return -1;
 	c->cfg->user = xstrdup(v);
+	cfg_where(c, s, &c->cfg->user_at);
 	return 0;
 }
 
@@ -321,8 +322,19 @@ cfg_path_key(struct cfg_ctx *c, const config_setting_t *s)
 	char **dst = strcmp(s->name, "spool") == 0 ? &cfg->spool :
 	    strcmp(s->name, "state") == 0 ? &cfg->state :
 	    strcmp(s->name, "domains") == 0 ? &cfg->domains : &cfg->mailboxes;
+	struct config_where *at = dst == &cfg->spool ? &cfg->spool_at :
+	    dst == &cfg->state ? &cfg->state_at :
+	    dst == &cfg->mailboxes ? &cfg->mailboxes_at : NULL;
 
-	return cfg_path(c, s, dst);
+	if (cfg_path(c, s, dst) < 0)
+		return -1;
+	/* The folders the master walks and hands over (config_system.c)
+	 * are kept clean, so the walk and the nesting check see one form. */
+	if (at != NULL) {
+		cfg_clean_path(*dst);
+		cfg_where(c, s, at);
+	}
+	return 0;
 }
 
 static const struct {
@@ -445,7 +457,7 @@ cfg_root(struct cfg_ctx *c, const config_setting_t *root)
 		    c->cfg->listen[tls_listener].address);
 		return -1;
 	}
-	return 0;
+	return cfg_cross_check(c, root);
 }
 
 /* The absolute folder holding path, so relative paths in the file do not
@@ -537,7 +549,16 @@ config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->n_tls_sni; i++) {
 		free(cfg->tls_sni[i].cert);
 		free(cfg->tls_sni[i].key);
+		free(cfg->tls_sni[i].cert_at.file);
+		free(cfg->tls_sni[i].key_at.file);
 	}
+	free(cfg->spool_at.file);
+	free(cfg->state_at.file);
+	free(cfg->mailboxes_at.file);
+	free(cfg->user_at.file);
+	free(cfg->tls_cert_at.file);
+	free(cfg->tls_key_at.file);
+	free(cfg->warnings);
 	free(cfg->tls_sni);
 	free(cfg->dns_nameserver);
 	cfg_transports_free(cfg);

@@ -28,9 +28,19 @@ struct listen_conf {
 	enum tls_mode tls;
 };
 
+/* Where a key was written, for problems found after loading: the TLS
+ * files, the user account and the folders are checked against the
+ * system by the daemon and check-config (config_system.c, tls_config.c).
+ * file NULL and line 0: the key was left out and its default applies. */
+struct config_where {
+	char *file;
+	int line;
+};
+
 struct tls_cert_conf {
 	char *cert;
 	char *key;
+	struct config_where cert_at, key_at;
 };
 
 /* One entry of the transports table (config_transport.c; looked up by
@@ -138,7 +148,19 @@ struct config {
 	unsigned delay_warning;		/* queue.delay_warning, s; 0: never */
 
 	bool debug;			/* log_level = "debug" */
+
+	/* Where the keys checked against the system were written. */
+	struct config_where spool_at, state_at, mailboxes_at, user_at;
+	struct config_where tls_cert_at, tls_key_at;
+	/* Contradictions that do not stop the daemon (queue.lifetime below
+	 * queue.retry_min, ...): check-config prints them as
+	 * "FILE:LINE: warning: ...", the daemon logs them.  At most
+	 * CONFIG_WARNINGS_MAX. */
+	struct config_error *warnings;
+	size_t n_warnings;
 };
+
+#define CONFIG_WARNINGS_MAX	16
 
 struct config_error {
 	char file[256];
@@ -151,6 +173,40 @@ int config_load(const char *path, struct config *cfg, struct config_error *err);
 void config_free(struct config *cfg);
 /* Print err to stderr as "FILE:LINE: message" (or "FILE: message"). */
 void config_error_print(const struct config_error *err);
+
+/* err = "FILE:LINE: message" for the key written at w (the config file
+ * itself, line 0, when w is NULL or the key was left out). */
+void config_error_at(struct config_error *err, const struct config *cfg,
+    const struct config_where *w, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Each warning to stderr as "FILE:LINE: warning: message". */
+void config_warnings_print(const struct config *cfg);
+
+/*
+ * Checks of a loaded config against this machine, shared by decorumd's
+ * master (before any port is open) and `decorum check-config`, so both
+ * stop on the same problems with the same FILE:LINE (config_system.c).
+ */
+struct safedir_owner;
+
+/* `user`: the account must exist and must not be root.  0 and o filled
+ * (o->guard false when no user is set, or when we are not root and so
+ * cannot switch to it), or -1 and err at the user line. */
+int config_user_lookup(const struct config *cfg, struct safedir_owner *o,
+    struct config_error *err);
+/* What config_folders_prepare() changed (or, checking only, would
+ * change) in an existing folder: what is "spool", "state" or
+ * "mailboxes", change a phrase such as "mode 0777 -> 0700". */
+typedef void config_folder_report(void *arg, const struct config_where *w,
+    const char *what, const char *path, const char *change);
+/* spool, state, mailboxes: walk each by the rules of common/safedir.h.
+ * create: make them and give them to o (the master); otherwise only
+ * check (check-config).  report (may be NULL) hears of every owner or
+ * mode change of a folder that existed.  0, or -1 and err at the key of
+ * the first folder that is refused. */
+int config_folders_prepare(const struct config *cfg,
+    const struct safedir_owner *o, bool create,
+    config_folder_report *report, void *arg, struct config_error *err);
 
 /* Is the client address in relay_networks? */
 bool config_is_relay_client(const struct config *cfg, const struct sockaddr *sa);

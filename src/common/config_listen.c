@@ -170,6 +170,9 @@ cfg_tls_pair(struct cfg_ctx *c, const config_setting_t *g, const char *what,
 	    cfg_path(c, key, &out->key) < 0 ||
 	    cfg_readable(c, key, out->key) < 0)
 		return -1;
+	/* For the content checks after the load (tls/tls_config.c). */
+	cfg_where(c, cert, &out->cert_at);
+	cfg_where(c, key, &out->key_at);
 	return 0;
 }
 
@@ -203,6 +206,8 @@ cfg_tls_sni(struct cfg_ctx *c, const config_setting_t *s)
 		if (rc < 0) {
 			free(pair.cert);
 			free(pair.key);
+			free(pair.cert_at.file);
+			free(pair.key_at.file);
 			return -1;
 		}
 		cfg->tls_sni[cfg->n_tls_sni++] = pair;
@@ -223,6 +228,8 @@ cfg_tls(struct cfg_ctx *c, const config_setting_t *g)
 	rc = cfg_tls_pair(c, g, "tls", &pair);
 	c->cfg->tls_cert = pair.cert;
 	c->cfg->tls_key = pair.key;
+	c->cfg->tls_cert_at = pair.cert_at;
+	c->cfg->tls_key_at = pair.key_at;
 	if (rc < 0)
 		return -1;
 	if ((sni = config_setting_get_member(g, "sni")) != NULL)

@@ -10,6 +10,10 @@
  *   config_transport.c  the transports table (delivery routes)
  *   config_outbound.c   what outbound connections use: source_address
  *                     (delivery and transports), a transport's tls_ca
+ *   config_check.c    checks across keys (folders that nest, queue
+ *                     timings that contradict), errors and warnings
+ *   config_system.c   the loaded config against this machine (user,
+ *                     folders), for the daemon and check-config
  *
  * The prefix is cfg_, not config_, because libconfig owns config_*.
  * Every reader returns 0, or -1 after filling c->err through cfg_error().
@@ -65,6 +69,19 @@ int cfg_need_group(struct cfg_ctx *c, const config_setting_t *s,
     const char *const *allowed);
 bool cfg_valid_domain(const char *s, bool need_dot);
 bool cfg_valid_address(const char *s);
+
+/* Record where s was written (for config_error_at after the load). */
+void cfg_where(struct cfg_ctx *c, const config_setting_t *s,
+    struct config_where *w);
+/* A warning at s (NULL: the file) in cfg->warnings; past
+ * CONFIG_WARNINGS_MAX they are dropped. */
+void cfg_warn(struct cfg_ctx *c, const config_setting_t *s,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* config_check.c: the checks across keys, once every key is read. */
+int cfg_cross_check(struct cfg_ctx *c, const config_setting_t *root);
+/* Drop ".", "..", and repeated or trailing slashes, in place. */
+void cfg_clean_path(char *path);
 
 /* config_listen.c: one handler per top-level key. */
 int cfg_relay_networks(struct cfg_ctx *c, const config_setting_t *s);

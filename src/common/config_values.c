@@ -8,7 +8,8 @@
  * Trusts libconfig's tree to be well-formed; trusts nothing about the
  * values in it.  Floats, strings and booleans are never converted to
  * numbers.  The only I/O is re-reading the config file to find the line
- * of a list element (cfg_elem_line), bounded by its line buffer.
+ * of a list element (cfg_elem_line) and the literal of an integer
+ * (cfg_literal), bounded by their line buffers.
  */
 #include "common/config_priv.h"
 
@@ -128,13 +129,144 @@ cfg_nonempty(struct cfg_ctx *c, const config_setting_t *s, const char **out)
 	return 0;
 }
 
+/*
+ * An integer literal as libconfig's scanner accepts it: [-+]?[0-9]+ or
+ * 0x[0-9a-fA-F]+, then an optional L or LL.  Its exact value in *v, or
+ * *overflow when that does not fit in 64 bits; the literal's length in
+ * *len.  False when p does not start with one.
+ */
+static bool
+lit_parse(const char *p, long long *v, bool *overflow, size_t *len)
+{
+	const char *q = p;
+	unsigned long long acc = 0, limit = (unsigned long long)LLONG_MAX;
+	unsigned base = 10, d;
+	bool neg = false, any = false;
+
+	*overflow = false;
+	if (*q == '-' || *q == '+')
+		neg = *q++ == '-';
+	if (!neg && q[0] == '0' && (q[1] == 'x' || q[1] == 'X') && q == p) {
+		base = 16;
+		q += 2;
+	}
+	if (neg)
+		limit += 1;	/* LLONG_MIN's magnitude */
+	for (;; q++, any = true) {
+		if (*q >= '0' && *q <= '9')
+			d = (unsigned)(*q - '0');
+		else if (base == 16 && *q >= 'a' && *q <= 'f')
+			d = (unsigned)(*q - 'a' + 10);
+		else if (base == 16 && *q >= 'A' && *q <= 'F')
+			d = (unsigned)(*q - 'A' + 10);
+		else
+			break;
+		if (acc > (limit - d) / base)
+			*overflow = true;
+		else
+			acc = acc * base + d;
+	}
+	if (!any)
+		return false;
+	if (*q == 'L')
+		q += q[1] == 'L' ? 2 : 1;
+	*len = (size_t)(q - p);
+	if (!*overflow)
+		*v = neg ? (acc == limit ? LLONG_MIN : -(long long)acc) :
+		    (long long)acc;
+	return true;
+}
+
+static bool
+name_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	    (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '*';
+}
+
+/* Lines first..first+count-1 of file, joined, in out; a window longer
+ * than out is cut (the caller searches what there is). */
+static bool
+cfg_read_lines(const char *file, int first, int count, char *out,
+    size_t outlen)
+{
+	char chunk[1024];
+	size_t used = 0, n;
+	int done = 0;		/* complete lines read */
+	FILE *f = fopen(file, "r");
+
+	if (f == NULL)
+		return false;
+	out[0] = '\0';
+	while (fgets(chunk, sizeof(chunk), f) != NULL) {
+		n = strlen(chunk);
+		if (done + 1 >= first) {
+			if (used + n >= outlen)
+				break;
+			memcpy(out + used, chunk, n + 1);
+			used += n;
+		}
+		if (n > 0 && chunk[n - 1] == '\n' &&
+		    ++done >= first + count - 1)
+			break;
+	}
+	fclose(f);
+	return used > 0;
+}
+
+/*
+ * libconfig 1.5 reads a plain integer with atoi(): 4294967306 becomes 10
+ * and passes a range check, 99999999999999999999 becomes -1 and is
+ * reported as "-1 is out of range".  So the literal written after the
+ * setting's name is read again from the file (its line and the next
+ * three, where "key =" may have left the value) and it is the value.
+ * A literal is this setting's when libconfig's value agrees with it, or
+ * when it does not fit the 32 bits libconfig gave it.  False when no
+ * such literal is found: libconfig's value stands, as before.
+ */
+static bool
+cfg_literal(const config_setting_t *s, long long lib, long long *exact,
+    bool *overflow, char *text, size_t textlen)
+{
+	const char *file = config_setting_source_file(s), *p, *q;
+	size_t nlen = s->name != NULL ? strlen(s->name) : 0, len;
+	char lines[4096];
+
+	if (nlen == 0 || file == NULL || config_setting_source_line(s) == 0 ||
+	    !cfg_read_lines(file,
+	    (int)config_setting_source_line(s), 4, lines, sizeof(lines)))
+		return false;
+	for (p = lines; (p = strstr(p, s->name)) != NULL; p += nlen) {
+		if ((p > lines && name_char(p[-1])) || name_char(p[nlen]))
+			continue;
+		q = p + nlen + strspn(p + nlen, " \t\r\n");
+		if (*q != '=' && *q != ':')
+			continue;
+		q += 1 + strspn(q + 1, " \t\r\n");
+		if (!lit_parse(q, exact, overflow, &len))
+			continue;
+		if (*overflow || *exact == lib ||
+		    (config_setting_type(s) == CONFIG_TYPE_INT &&
+		    (*exact < INT_MIN || *exact > INT_MAX))) {
+			/* As written, without libconfig's 64-bit "L". */
+			while (len > 0 && q[len - 1] == 'L')
+				len--;
+			snprintf(text, textlen, "%.*s", (int)len, q);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* A whole number in [min, max].  Floats, strings and booleans are type
  * errors rather than being converted: "25M" must not become 25. */
 int
 cfg_number(struct cfg_ctx *c, const config_setting_t *s,
     long long min, long long max, long long *out)
 {
-	long long v;
+	long long v, exact;
+	bool overflow;
+	char text[48];
 
 	switch (config_setting_type(s)) {
 	case CONFIG_TYPE_INT:
@@ -146,6 +278,15 @@ cfg_number(struct cfg_ctx *c, const config_setting_t *s,
 	default:
 		cfg_key_error(c, s, "must be a whole number");
 		return -1;
+	}
+	/* The number as written, not as libconfig squeezed it. */
+	if (cfg_literal(s, v, &exact, &overflow, text, sizeof(text))) {
+		if (overflow || exact < min || exact > max) {
+			cfg_key_error(c, s, "%s is out of range (%lld to %lld)",
+			    text, min, max);
+			return -1;
+		}
+		v = exact;
 	}
 	if (v < min || v > max) {
 		cfg_key_error(c, s, "%lld is out of range (%lld to %lld)",
@@ -166,6 +307,38 @@ cfg_unsigned(struct cfg_ctx *c, const config_setting_t *s,
 		return -1;
 	*out = (unsigned)v;
 	return 0;
+}
+
+void
+cfg_where(struct cfg_ctx *c, const config_setting_t *s,
+    struct config_where *w)
+{
+	const char *file = config_setting_source_file(s);
+
+	free(w->file);
+	w->file = xstrdup(file != NULL ? file : c->path);
+	w->line = (int)config_setting_source_line(s);
+}
+
+void
+cfg_warn(struct cfg_ctx *c, const config_setting_t *s, const char *fmt, ...)
+{
+	struct config *cfg = c->cfg;
+	struct config_error *w;
+	const char *file = s != NULL ? config_setting_source_file(s) : NULL;
+	va_list ap;
+
+	if (cfg->n_warnings >= CONFIG_WARNINGS_MAX)
+		return;
+	cfg->warnings = xreallocarray(cfg->warnings, cfg->n_warnings + 1,
+	    sizeof(*cfg->warnings));
+	w = &cfg->warnings[cfg->n_warnings++];
+	memset(w, 0, sizeof(*w));
+	snprintf(w->file, sizeof(w->file), "%s", file != NULL ? file : c->path);
+	w->line = s != NULL ? (int)config_setting_source_line(s) : 0;
+	va_start(ap, fmt);
+	vsnprintf(w->message, sizeof(w->message), fmt, ap);
+	va_end(ap);
 }
 
 /* Absolute paths as written; relative ones joined to the config's

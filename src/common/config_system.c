@@ -1,0 +1,101 @@
+/*
+ * A loaded config against this machine: does the `user` account exist,
+ * and may the spool, state and mailbox folders be handed to it?  See
+ * config.h.  (The TLS files are the other such check: tls_config.c.)
+ *
+ * Callers: decorumd's master before any port is open (it creates and
+ * hands over the folders) and `decorum check-config` (it only looks), so
+ * the daemon never stops on something check-config called fine, and both
+ * name the same FILE:LINE.
+ *
+ * Trust: the config is the operator's word; the file system is not
+ * trusted at all (common/safedir.c walks it).  getpwnam() may ask NSS,
+ * which is why config_load() itself does not do this.
+ */
+#include "common/config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/safedir.h"
+
+int
+config_user_lookup(const struct config *cfg, struct safedir_owner *o,
+    struct config_error *err)
+{
+	memset(o, 0, sizeof(*o));
+	if (cfg->user == NULL)
+		return 0;
+	if (safedir_owner_lookup(cfg->user, o) < 0) {
+		config_error_at(err, cfg, &cfg->user_at,
+		    "user: no account named \"%.64s\" on this system",
+		    cfg->user);
+		return -1;
+	}
+	if (o->uid == 0) {
+		config_error_at(err, cfg, &cfg->user_at,
+		    "user: \"%.64s\" is root (uid 0); name an unprivileged "
+		    "account for the workers", cfg->user);
+		return -1;
+	}
+	/* Only root can switch to it; anyone else runs the workers as
+	 * itself, and has nothing to guard the folders from. */
+	if (geteuid() != 0)
+		o->guard = false;
+	return 0;
+}
+
+static void
+describe(const struct safedir_change *ch, char *out, size_t len)
+{
+	int n = 0;
+
+	out[0] = '\0';
+	if (ch->chowned)
+		n = snprintf(out, len, "owner uid %ld", (long)ch->old_uid);
+	if (ch->chmoded && n >= 0 && (size_t)n < len)
+		snprintf(out + n, len - (size_t)n, "%smode %04o -> %04o",
+		    n > 0 ? ", " : "", (unsigned)ch->old_mode,
+		    (unsigned)ch->new_mode);
+}
+
+int
+config_folders_prepare(const struct config *cfg,
+    const struct safedir_owner *o, bool create,
+    config_folder_report *report, void *arg, struct config_error *err)
+{
+	/*
+	 * The spool and state are the workers' alone (0700).  Mailboxes may
+	 * keep group read and search (0750), so an IMAP server in the
+	 * account's group can read the Maildirs; never group write, never
+	 * anything for others.
+	 */
+	const struct {
+		const char *what;
+		const char *path;
+		const struct config_where *at;
+		mode_t keep;
+	} f[] = {
+		{ "spool", cfg->spool, &cfg->spool_at, 0 },
+		{ "state", cfg->state, &cfg->state_at, 0 },
+		{ "mailboxes", cfg->mailboxes, &cfg->mailboxes_at, 0050 },
+	};
+	struct safedir_change ch;
+	char why[sizeof(err->message)], change[96];
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		if (safedir_prepare(f[i].path, o, 0700, f[i].keep, create, &ch,
+		    why, sizeof(why)) < 0) {
+			config_error_at(err, cfg, f[i].at, "%s %s: %s",
+			    f[i].what, f[i].path, why);
+			return -1;
+		}
+		if (report != NULL && !ch.created && (ch.chowned || ch.chmoded)) {
+			describe(&ch, change, sizeof(change));
+			report(arg, f[i].at, f[i].what, f[i].path, change);
+		}
+	}
+	return 0;
+}
