@@ -1,20 +1,31 @@
 /*
  * `decorum check-config`: load the config file and every domain folder the
- * way the daemon will, and name each problem as FILE:LINE: message.
+ * way the daemon will, check the config against this machine the way the
+ * daemon does before it opens a port, and name each problem as
+ * FILE:LINE: message.
  *
- * Exit 0 and "FILE: ok" on stdout when everything is valid; otherwise
+ * Exit 0 and "FILE: ok" on stdout when everything is valid (warnings,
+ * "FILE:LINE: warning: ...", may still be printed on stderr); otherwise
  * every problem on stderr and exit 1.  Runs no network I/O; reads the
- * config, the TLS files (readable?) and the domains folder.  The config
- * error stops the check (nothing else can be trusted after it); the
- * domain tables are all checked so one run lists every problem.
+ * config, the TLS certificates and keys (parsed, and each key matched to
+ * its certificate: tls/tls_config.c, the master's own loader), the user
+ * account, the folders on the way to spool, state and mailboxes (walked
+ * by the master's rules, changing nothing: common/config_system.c) and
+ * the domains folder.  Run it as root, as the daemon runs, or the key
+ * files may be unreadable and the folder rules are judged for the
+ * invoking account.  The config error stops the check (nothing else can
+ * be trusted after it); the other checks all run so one run lists every
+ * problem.
  */
 #include <stdio.h>
 
 #include "cli/commands.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/safedir.h"
 #include "route/domains.h"
 #include "route/route.h"
+#include "tls/tls.h"
 
 static void
 check_report(void *arg, const char *file, int line, const char *message)
@@ -26,6 +37,50 @@ check_report(void *arg, const char *file, int line, const char *message)
 	else
 		fprintf(stderr, "%s: %s\n", file, message);
 	(*count)++;
+}
+
+static void
+check_error(int *problems, const struct config_error *err)
+{
+	check_report(problems, err->file, err->line, err->message);
+}
+
+/* A folder the daemon would change: worth knowing, not an error. */
+static void
+check_folder_note(void *arg, const struct config_where *w, const char *what,
+    const char *path, const char *change)
+{
+	const struct config *cfg = arg;
+	const char *file = w->file != NULL ? w->file : cfg->path;
+
+	if (w->line > 0)
+		fprintf(stderr, "%s:%d: warning: %s %s: the daemon will change "
+		    "it: %s\n", file, w->line, what, path, change);
+	else
+		fprintf(stderr, "%s: warning: %s %s: the daemon will change "
+		    "it: %s\n", file, what, path, change);
+}
+
+/* What the master checks before it opens a port (master_prepare). */
+static void
+check_system(const struct config *cfg, int *problems)
+{
+	struct safedir_owner owner;
+	struct tls_keypair *kps;
+	struct config_error err;
+	size_t n;
+
+	if (tls_config_load(cfg, &kps, &n, &err) < 0)
+		check_error(problems, &err);
+	else
+		tls_keypairs_free(kps, n);
+	if (config_user_lookup(cfg, &owner, &err) < 0) {
+		check_error(problems, &err);
+		return;		/* the folder rules depend on who owns them */
+	}
+	if (config_folders_prepare(cfg, &owner, false, check_folder_note,
+	    (void *)cfg, &err) < 0)
+		check_error(problems, &err);
 }
 
 /* RFC 5321 4.5.1: postmaster must work, so its route must exist.  Only
@@ -67,6 +122,8 @@ cmd_check_config(const char *config_path, int argc, char **argv)
 		return 1;
 	}
 	log_set_level(LOG_LEVEL_WARN);
+	config_warnings_print(&cfg);
+	check_system(&cfg, &problems);
 	domains_check(cfg.domains, cfg.postmaster, check_report, &problems);
 	check_postmaster(&cfg, &problems);
 	if (problems == 0)

@@ -10,6 +10,11 @@
  * A child that dies unexpectedly is restarted after RESTART_DELAY seconds
  * (doubling while it keeps dying within a minute, capped).  On SIGTERM or
  * SIGINT every child gets SIGTERM; after STOP_SECONDS, SIGKILL.
+ *
+ * Before any port is open it checks what would stop the daemon later,
+ * with check-config's functions and FILE:LINE messages: the TLS files
+ * (tls_config_load), the user account and the folders it hands to that
+ * user (config_system.c, which walks them without following links).
  */
 #include "daemon/master.h"
 
@@ -30,6 +35,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/safedir.h"
 #include "common/xmalloc.h"
 #include "daemon/privsep.h"
 #include "queue/qmgr.h"
@@ -54,6 +60,8 @@ struct child {
 
 struct master {
 	const struct config *cfg;
+	bool foreground;
+	struct safedir_owner owner;	/* the account the folders are for */
 	struct privsep_user user;
 	int *fds;		/* one listening socket per cfg->listen[] */
 	int notify[2];		/* [0] smtpd sends, [1] qmgr receives */
@@ -180,59 +188,28 @@ child_exited(struct master *m, pid_t pid, int status)
 	}
 }
 
-/*
- * Read every configured certificate and key (as root).  Returns 0 and
- * the new set, or -1 with err; nothing changes on failure.
- */
-static int
-keys_read(const struct config *cfg, struct tls_keypair **out, size_t *n_out,
-    char *err, size_t errlen)
-{
-	size_t n = cfg->tls_cert != NULL ? 1 + cfg->n_tls_sni : 0;
-	struct tls_keypair *kps;
-
-	*out = NULL;
-	*n_out = 0;
-	if (n == 0)
-		return 0;
-	kps = xcalloc(n, sizeof(*kps));
-	for (size_t i = 0; i < n; i++) {
-		const char *cert = i == 0 ? cfg->tls_cert : cfg->tls_sni[i - 1].cert;
-		const char *key = i == 0 ? cfg->tls_key : cfg->tls_sni[i - 1].key;
-
-		if (tls_keypair_read(cert, key, &kps[i], err, errlen) < 0) {
-			tls_keypairs_free(kps, n);
-			return -1;
-		}
-	}
-	*out = kps;
-	*n_out = n;
-	return 0;
-}
-
 /* SIGHUP: new certificates for new connections, sessions undisturbed.
  * Keys that do not load or do not match keep the old ones in place. */
 static void
 keys_reload(struct master *m)
 {
 	struct tls_keypair *kps;
-	struct tls_server *check;
+	struct config_error err;
 	struct buf frame;
 	size_t n;
-	char err[256];
+	char file[300], why[300];
 
-	if (keys_read(m->cfg, &kps, &n, err, sizeof(err)) < 0 || n == 0) {
-		log_error("event=tls-reload-failed reason=\"%s\" effect=\"old certificates kept\"",
-		    n == 0 && err[0] == '\0' ? "no tls configured" : err);
+	if (m->cfg->tls_cert == NULL) {
+		log_error("event=tls-reload-failed reason=\"no tls configured\"");
 		return;
 	}
-	check = tls_server_new(kps, n, err, sizeof(err));
-	if (check == NULL) {
-		log_error("event=tls-reload-failed reason=\"%s\" effect=\"old certificates kept\"", err);
-		tls_keypairs_free(kps, n);
+	if (tls_config_load(m->cfg, &kps, &n, &err) < 0) {
+		log_error("event=tls-reload-failed file=\"%s\" line=%d "
+		    "reason=\"%s\" effect=\"old certificates kept\"",
+		    log_safe(err.file, file, sizeof(file)), err.line,
+		    log_safe(err.message, why, sizeof(why)));
 		return;
 	}
-	tls_server_free(check);
 	tls_keypairs_free(m->keys, m->n_keys);
 	m->keys = kps;
 	m->n_keys = n;
@@ -315,27 +292,55 @@ master_loop(struct master *m)
 	}
 }
 
+/* A problem found before any port is open: FILE:LINE: message on stderr
+ * (where the operator starting us looks, and the log in -f mode), and in
+ * syslog too when we were going to detach. */
+static _Noreturn void
+prepare_fail(const struct master *m, const struct config_error *err)
+{
+	char file[300], why[300];
+
+	config_error_print(err);
+	if (!m->foreground)
+		log_error("event=config-error file=\"%s\" line=%d reason=\"%s\"",
+		    log_safe(err->file, file, sizeof(file)), err->line,
+		    log_safe(err->message, why, sizeof(why)));
+	exit(1);
+}
+
+static void
+folder_fixed(void *arg, const struct config_where *w, const char *what,
+    const char *path, const char *change)
+{
+	char safe[300];
+
+	(void)arg;
+	(void)w;
+	log_warn("event=folder-fixed key=%s path=\"%s\" change=\"%s\"", what,
+	    log_safe(path, safe, sizeof(safe)), change);
+}
+
 static void
 master_prepare(struct master *m)
 {
 	const struct config *cfg = m->cfg;
-	char err[256];
+	struct config_error err;
+	char file[300], why[300];
 
-	/* Check the keys first, before any port is open: a certificate
-	 * that cannot serve must stop the start, not loop the smtpd. */
-	if (keys_read(cfg, &m->keys, &m->n_keys, err, sizeof(err)) < 0)
-		fatal("tls: %s", err);
-	if (m->n_keys > 0) {
-		struct tls_server *check = tls_server_new(m->keys, m->n_keys, err, sizeof(err));
-
-		if (check == NULL)
-			fatal("tls: %s", err);
-		tls_server_free(check);
-	}
-	privsep_lookup(cfg->user, &m->user);
-	privsep_prepare_dir(cfg->spool, &m->user, 0700);
-	privsep_prepare_dir(cfg->state, &m->user, 0700);
-	privsep_prepare_dir(cfg->mailboxes, &m->user, 0700);
+	/* Everything that would stop us later is checked before any port
+	 * is open, as check-config checks it: a certificate that cannot
+	 * serve must stop the start, not loop the smtpd. */
+	if (tls_config_load(cfg, &m->keys, &m->n_keys, &err) < 0 ||
+	    config_user_lookup(cfg, &m->owner, &err) < 0 ||
+	    config_folders_prepare(cfg, &m->owner, true, folder_fixed, NULL,
+	    &err) < 0)
+		prepare_fail(m, &err);
+	for (size_t i = 0; i < cfg->n_warnings; i++)
+		log_warn("event=config-warning file=\"%s\" line=%d reason=\"%s\"",
+		    log_safe(cfg->warnings[i].file, file, sizeof(file)),
+		    cfg->warnings[i].line,
+		    log_safe(cfg->warnings[i].message, why, sizeof(why)));
+	privsep_setup(cfg, &m->owner, &m->user);
 	m->fds = xcalloc(cfg->n_listen, sizeof(*m->fds));
 	for (size_t i = 0; i < cfg->n_listen; i++)
 		m->fds[i] = open_listener(&cfg->listen[i]);
@@ -354,6 +359,7 @@ master_run(const struct config *cfg, bool foreground)
 
 	memset(&m, 0, sizeof(m));
 	m.cfg = cfg;
+	m.foreground = foreground;
 	m.children[CHILD_SMTPD].name = "decorum-smtpd";
 	m.children[CHILD_QMGR].name = "decorum-qmgr";
 	/* Signals wait for the loop from the start: a SIGHUP that comes as

@@ -1,69 +1,45 @@
 /*
  * Privilege separation helpers: see privsep.h.  Only called at start-up
  * and right after fork, so failures are fatal: a child that could not
- * drop root must not run.
+ * drop root must not run.  The user's config values reach the log through
+ * log_safe: the file is the operator's, but a log line stays one line.
  */
 #include "daemon/privsep.h"
 
 #include <errno.h>
 #include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/config.h"
 #include "common/log.h"
+#include "common/safedir.h"
 
 void
-privsep_lookup(const char *user, struct privsep_user *pu)
+privsep_setup(const struct config *cfg, const struct safedir_owner *o,
+    struct privsep_user *pu)
 {
-	struct passwd *pw;
+	char safe[160];
 
 	memset(pu, 0, sizeof(*pu));
 	if (geteuid() != 0) {
-		if (user != NULL)
-			log_warn("event=config-warning reason=\"not root: user %s ignored, running as uid %ld\"",
-			    user, (long)geteuid());
+		if (cfg->user != NULL)
+			log_warn("event=config-warning reason=\"not root: user "
+			    "ignored, running as uid %ld\" user=\"%s\"",
+			    (long)geteuid(), log_safe(cfg->user, safe,
+			    sizeof(safe)));
 		return;
 	}
-	if (user == NULL) {
-		log_warn("event=config-warning reason=\"running as root: set user to an unprivileged account\"");
+	if (!o->guard) {
+		log_warn("event=config-warning reason=\"running as root: set "
+		    "user to an unprivileged account\"");
 		return;
 	}
-	errno = 0;
-	pw = getpwnam(user);
-	if (pw == NULL)
-		fatal("user %s: no such account", user);
-	if (pw->pw_uid == 0)
-		fatal("user %s: must not be root", user);
 	pu->set = true;
-	pu->uid = pw->pw_uid;
-	pu->gid = pw->pw_gid;
-	snprintf(pu->name, sizeof(pu->name), "%s", user);
-}
-
-void
-privsep_prepare_dir(const char *dir, const struct privsep_user *pu, unsigned mode)
-{
-	char path[4096];
-	size_t len = strlen(dir);
-
-	if (len == 0 || len >= sizeof(path))
-		fatal("%s: bad directory name", dir);
-	memcpy(path, dir, len + 1);
-	for (char *p = path + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
-			fatal("mkdir %s: %s", path, strerror(errno));
-		*p = '/';
-	}
-	if (mkdir(path, mode) < 0 && errno != EEXIST)
-		fatal("mkdir %s: %s", path, strerror(errno));
-	if (pu->set && chown(path, pu->uid, pu->gid) < 0)
-		fatal("chown %s: %s", path, strerror(errno));
+	pu->uid = o->uid;
+	pu->gid = o->gid;
+	snprintf(pu->name, sizeof(pu->name), "%s", cfg->user);
 }
 
 void

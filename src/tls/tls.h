@@ -55,6 +55,16 @@ void tls_keypair_free(struct tls_keypair *kp);
 int tls_keypairs_encode(const struct tls_keypair *kps, size_t n, struct buf *out);
 int tls_keypairs_decode(const char *data, size_t len, struct tls_keypair **kps, size_t *n);
 
+struct config;
+struct config_error;
+
+/* Read and check the certificates and keys cfg names (tls, tls.sni) the
+ * way the master does at start and on SIGHUP (tls_config.c).  0 and the
+ * keypairs (none when cfg has no tls), or -1 and err naming the key's
+ * FILE:LINE. */
+int tls_config_load(const struct config *cfg, struct tls_keypair **kps,
+    size_t *n, struct config_error *err);
+
 struct tls_server;
 
 /* Build the contexts; validates that each key matches its certificate.

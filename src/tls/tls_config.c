@@ -1,0 +1,185 @@
+/*
+ * The certificates and keys a config names, read and checked the one way
+ * that counts: as decorumd's master reads them at start and on SIGHUP.
+ * `decorum check-config` calls the same function, so a certificate it
+ * calls fine is one the daemon starts with, and both name the key's
+ * FILE:LINE when it is not.
+ *
+ * Each pair (tls, then tls.sni in order) is read (tls_keypair_read:
+ * regular file, bounded, not empty) and built into a server context on
+ * its own (tls_server_new: the chain parses, the key parses and matches
+ * the certificate, the policy applies); then the whole set once more, as
+ * the smtpd will build it.  The error is put on the line of the file at
+ * fault: the certificate when its chain does not parse, else the key.
+ *
+ * Callers: src/daemon/master.c, src/cli/check_config.c.  Runs as root in
+ * the master; reads only the files the config names.
+ */
+#include "tls/tls.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/xmalloc.h"
+
+enum fault { FAULT_CERT, FAULT_KEY_PARSE, FAULT_KEY_MATCH, FAULT_OTHER };
+
+/* Never prompt for a passphrase: check-config may run on a terminal. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf, (void)size, (void)rwflag, (void)u;
+	return -1;
+}
+
+/* Does every PEM certificate of the chain parse?  The leaf in *leaf. */
+static bool
+chain_parses(const struct tls_keypair *kp, X509 **leaf)
+{
+	BIO *bio = BIO_new_mem_buf(kp->cert_pem, (int)kp->cert_len);
+	X509 *x;
+	bool ok;
+
+	*leaf = NULL;
+	if (bio == NULL)
+		return false;
+	while ((x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) != NULL) {
+		if (*leaf == NULL)
+			*leaf = x;
+		else
+			X509_free(x);
+	}
+	ok = *leaf != NULL && ERR_GET_REASON(ERR_peek_last_error()) ==
+	    PEM_R_NO_START_LINE;
+	BIO_free(bio);
+	return ok;
+}
+
+/* After tls_server_new() refused a pair: whose fault, the certificate's
+ * or the key's?  Decides the line the error names. */
+static enum fault
+pair_fault(const struct tls_keypair *kp)
+{
+	enum fault f = FAULT_OTHER;
+	EVP_PKEY *key = NULL;
+	X509 *leaf;
+	BIO *bio;
+
+	if (!chain_parses(kp, &leaf))
+		f = FAULT_CERT;
+	else if ((bio = BIO_new_mem_buf(kp->key_pem, (int)kp->key_len)) != NULL) {
+		key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+		if (key == NULL)
+			f = FAULT_KEY_PARSE;
+		else if (X509_check_private_key(leaf, key) != 1)
+			f = FAULT_KEY_MATCH;
+		BIO_free(bio);
+	}
+	EVP_PKEY_free(key);
+	X509_free(leaf);
+	ERR_clear_error();
+	return f;
+}
+
+/* Pair i of cfg: its files and where they were written. */
+static void
+pair_conf(const struct config *cfg, size_t i, const char **cert,
+    const char **key, const struct config_where **cert_at,
+    const struct config_where **key_at)
+{
+	if (i == 0) {
+		*cert = cfg->tls_cert;
+		*key = cfg->tls_key;
+		*cert_at = &cfg->tls_cert_at;
+		*key_at = &cfg->tls_key_at;
+		return;
+	}
+	*cert = cfg->tls_sni[i - 1].cert;
+	*key = cfg->tls_sni[i - 1].key;
+	*cert_at = &cfg->tls_sni[i - 1].cert_at;
+	*key_at = &cfg->tls_sni[i - 1].key_at;
+}
+
+/* Read pair i and build it alone.  0, or -1 with err at its line. */
+static int
+pair_load(const struct config *cfg, size_t i, struct tls_keypair *kp,
+    struct config_error *err)
+{
+	const struct config_where *cert_at, *key_at;
+	const char *cert, *key;
+	struct tls_server *ts;
+	char why[sizeof(err->message)], what[32];
+
+	pair_conf(cfg, i, &cert, &key, &cert_at, &key_at);
+	if (i == 0)
+		snprintf(what, sizeof(what), "tls");
+	else
+		snprintf(what, sizeof(what), "tls.sni[%zu]", i - 1);
+	if (tls_keypair_read(cert, key, kp, why, sizeof(why)) < 0) {
+		/* why starts with the file at fault. */
+		config_error_at(err, cfg, strncmp(why, cert, strlen(cert)) == 0 ?
+		    cert_at : key_at, "%s: %s", what, why);
+		return -1;
+	}
+	if ((ts = tls_server_new(kp, 1, why, sizeof(why))) != NULL) {
+		tls_server_free(ts);
+		return 0;
+	}
+	switch (pair_fault(kp)) {
+	case FAULT_CERT:
+		config_error_at(err, cfg, cert_at, "%s.cert: %s", what, why);
+		break;
+	case FAULT_KEY_PARSE:
+		config_error_at(err, cfg, key_at, "%s.key: %s: no usable PEM "
+		    "private key (encrypted keys are not supported)", what, key);
+		break;
+	case FAULT_KEY_MATCH:
+		config_error_at(err, cfg, key_at, "%s.key: %s does not match "
+		    "the certificate %s", what, key, cert);
+		break;
+	default:
+		config_error_at(err, cfg, cert_at, "%s: %s", what, why);
+	}
+	tls_keypair_free(kp);
+	return -1;
+}
+
+int
+tls_config_load(const struct config *cfg, struct tls_keypair **out,
+    size_t *n_out, struct config_error *err)
+{
+	size_t n = cfg->tls_cert != NULL ? 1 + cfg->n_tls_sni : 0;
+	struct tls_keypair *kps;
+	struct tls_server *ts;
+	char why[sizeof(err->message)];
+
+	*out = NULL;
+	*n_out = 0;
+	if (n == 0)
+		return 0;
+	if (n > TLS_KEYPAIRS_MAX) {
+		config_error_at(err, cfg, &cfg->tls_cert_at, "tls: %zu "
+		    "certificates, at most %d", n, TLS_KEYPAIRS_MAX);
+		return -1;
+	}
+	kps = xcalloc(n, sizeof(*kps));
+	for (size_t i = 0; i < n; i++) {
+		if (pair_load(cfg, i, &kps[i], err) < 0) {
+			tls_keypairs_free(kps, n);
+			return -1;
+		}
+	}
+	/* The set as the smtpd builds it: what is left is resources. */
+	if ((ts = tls_server_new(kps, n, why, sizeof(why))) == NULL) {
+		config_error_at(err, cfg, &cfg->tls_cert_at, "tls: %s", why);
+		tls_keypairs_free(kps, n);
+		return -1;
+	}
+	tls_server_free(ts);
+	*out = kps;
+	*n_out = n;
+	return 0;
+}
