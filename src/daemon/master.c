@@ -15,6 +15,9 @@
  * with check-config's functions and FILE:LINE messages: the TLS files
  * (tls_config_load), the user account and the folders it hands to that
  * user (config_system.c, which walks them without following links).
+ * SIGHUP re-reads the keys and queues them on the control channel
+ * (channel.c); the loop finishes writing them between signal waits, so
+ * a slow smtpd never blocks the master and never gets half a frame.
  */
 #include "daemon/master.h"
 
@@ -37,9 +40,10 @@
 #include "common/log.h"
 #include "common/safedir.h"
 #include "common/xmalloc.h"
+#include "daemon/channel.h"
 #include "daemon/privsep.h"
 #include "queue/qmgr.h"
-#include "smtpd/control.h"
+#include "smtpd/control_frame.h"
 #include "smtpd/smtpd.h"
 #include "tls/tls.h"
 
@@ -47,6 +51,9 @@
 #define STOP_SECONDS	60
 #define RESTART_DELAY	1
 #define RESTART_MAX	60
+/* While a key frame is going out: how long to wait for the socket
+ * before looking at signals again. */
+#define CHANNEL_WAIT_MS	50
 
 enum child_role { CHILD_SMTPD, CHILD_QMGR, CHILD_COUNT };
 
@@ -65,7 +72,8 @@ struct master {
 	struct privsep_user user;
 	int *fds;		/* one listening socket per cfg->listen[] */
 	int notify[2];		/* [0] smtpd sends, [1] qmgr receives */
-	int control[2];		/* [0] master writes, [1] smtpd reads */
+	struct channel chan;	/* keys to the running smtpd */
+	int smtpd_control;	/* the smtpd's end, between open and fork */
 	struct tls_keypair *keys;	/* read as root; smtpd builds contexts */
 	size_t n_keys;
 	struct child children[CHILD_COUNT];
@@ -118,22 +126,22 @@ child_run(struct master *m, enum child_role role)
 	int status;
 
 	child_setup(m, m->children[role].name);
+	/* The master's end of the channel is the master's alone, and the
+	 * copies of key frames queued there are wiped, not kept. */
+	channel_close(&m->chan);
 	if (role == CHILD_SMTPD) {
 		struct smtpd_args a = {
 			.cfg = m->cfg, .fds = m->fds, .n_fds = m->cfg->n_listen,
-			.notify_fd = m->notify[0], .control_fd = m->control[1],
+			.notify_fd = m->notify[0], .control_fd = m->smtpd_control,
 			.keys = m->keys, .n_keys = m->n_keys,
 		};
 
 		close(m->notify[1]);
-		close(m->control[0]);
 		status = smtpd_main(&a);
 	} else {
 		for (size_t i = 0; i < m->cfg->n_listen; i++)
 			close(m->fds[i]);
 		close(m->notify[0]);
-		close(m->control[0]);
-		close(m->control[1]);
 		/* The qmgr never needs key material. */
 		tls_keypairs_free(m->keys, m->n_keys);
 		m->keys = NULL;
@@ -147,15 +155,26 @@ static void
 child_start(struct master *m, enum child_role role)
 {
 	struct child *c = &m->children[role];
-	pid_t pid = fork();
+	pid_t pid;
 
+	/* A fresh channel per smtpd: nothing its predecessor left half
+	 * read can reach it.  Without one it runs on the keys it inherits. */
+	m->smtpd_control = -1;
+	if (role == CHILD_SMTPD && (m->smtpd_control = channel_open(&m->chan)) < 0)
+		log_error("event=control-error reason=\"socketpair: %s\" "
+		    "effect=\"no reload until the next restart\"", strerror(errno));
+	pid = fork();
+	if (pid == 0)
+		child_run(m, role);
+	if (m->smtpd_control >= 0)
+		close(m->smtpd_control);
 	if (pid < 0) {
 		log_error("event=fork-failed child=%s reason=\"%s\"", c->name, strerror(errno));
+		if (role == CHILD_SMTPD)
+			channel_close(&m->chan);
 		c->restart_at = time(NULL) + RESTART_DELAY;
 		return;
 	}
-	if (pid == 0)
-		child_run(m, role);
 	c->pid = pid;
 	c->started = time(NULL);
 	c->restart_at = 0;
@@ -172,6 +191,10 @@ child_exited(struct master *m, pid_t pid, int status)
 		if (c->pid != pid)
 			continue;
 		c->pid = 0;
+		/* Whatever was on its way to it is dropped (and wiped); the
+		 * next smtpd inherits the current keys. */
+		if (i == CHILD_SMTPD)
+			channel_close(&m->chan);
 		if (m->stopping) {
 			log_info("event=child-stopped child=%s pid=%ld status=%d",
 			    c->name, (long)pid, status);
@@ -188,6 +211,23 @@ child_exited(struct master *m, pid_t pid, int status)
 	}
 }
 
+/* The wire form of kps in payload (initialised here): 0, or -1 when it
+ * is over what one frame carries. */
+static int
+keys_encode(const struct tls_keypair *kps, size_t n, struct buf *payload)
+{
+	buf_init(payload, CONTROL_FRAME_MAX);
+	return tls_keypairs_encode(kps, n, payload);
+}
+
+static void
+payload_wipe(struct buf *payload)
+{
+	if (payload->data != NULL)
+		explicit_bzero(payload->data, payload->cap);	/* private keys */
+	buf_free(payload);
+}
+
 /* SIGHUP: new certificates for new connections, sessions undisturbed.
  * Keys that do not load or do not match keep the old ones in place. */
 static void
@@ -195,7 +235,7 @@ keys_reload(struct master *m)
 {
 	struct tls_keypair *kps;
 	struct config_error err;
-	struct buf frame;
+	struct buf payload;
 	size_t n;
 	char file[300], why[300];
 
@@ -210,19 +250,41 @@ keys_reload(struct master *m)
 		    log_safe(err.message, why, sizeof(why)));
 		return;
 	}
+	/* Too big for one frame: refuse now rather than hold keys a
+	 * restarted smtpd would get but the running one never could. */
+	if (keys_encode(kps, n, &payload) < 0) {
+		log_error("event=tls-reload-failed reason=\"key material over "
+		    "the control channel's %d octets\" effect=\"old "
+		    "certificates kept\"", CONTROL_FRAME_MAX);
+		payload_wipe(&payload);
+		tls_keypairs_free(kps, n);
+		return;
+	}
 	tls_keypairs_free(m->keys, m->n_keys);
 	m->keys = kps;
 	m->n_keys = n;
-	buf_init(&frame, CONTROL_FRAME_MAX);
-	if (tls_keypairs_encode(kps, n, &frame) < 0 ||
-	    control_send(m->control[0], frame.data, frame.len) < 0)
-		log_warn("event=tls-reload-deferred reason=\"smtpd not reachable\" "
+	if (channel_send_keys(&m->chan, payload.data, payload.len) < 0)
+		log_warn("event=tls-reload-deferred reason=\"smtpd not running\" "
 		    "effect=\"applied when smtpd restarts\"");
 	else
-		log_info("event=tls-reload certificates=%zu", n);
-	if (frame.data != NULL)
-		explicit_bzero(frame.data, frame.cap);	/* it holds private keys */
-	buf_free(&frame);
+		log_info("event=tls-reload seq=%u certificates=%zu", m->chan.seq, n);
+	payload_wipe(&payload);
+}
+
+/* Between signals: push the pending frame on, and answer the smtpd's
+ * requests (it asks again when it saw bytes that were not a frame). */
+static void
+channel_tend(struct master *m)
+{
+	struct buf payload;
+
+	if (channel_service(&m->chan) <= 0 || m->n_keys == 0)
+		return;
+	if (keys_encode(m->keys, m->n_keys, &payload) == 0 &&
+	    channel_send_keys(&m->chan, payload.data, payload.len) == 0)
+		log_warn("event=tls-resend seq=%u reason=\"smtpd asked\"",
+		    m->chan.seq);
+	payload_wipe(&payload);
 }
 
 static void
@@ -273,10 +335,18 @@ master_loop(struct master *m)
 {
 	for (;;) {
 		struct timespec tick = { 1, 0 };
-		int sig = sigtimedwait(&m->handled, NULL, &tick);
+		int sig;
 		time_t now;
 
+		/* A frame is on its way: wake when the socket takes more,
+		 * and still see signals within CHANNEL_WAIT_MS. */
+		if (channel_busy(&m->chan)) {
+			channel_wait(&m->chan, CHANNEL_WAIT_MS);
+			tick.tv_sec = 0;
+		}
+		sig = sigtimedwait(&m->handled, NULL, &tick);
 		master_handle(m, sig);
+		channel_tend(m);
 		if (m->stopping && !children_running(m))
 			return;
 		now = time(NULL);
@@ -346,10 +416,6 @@ master_prepare(struct master *m)
 		m->fds[i] = open_listener(&cfg->listen[i]);
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, m->notify) < 0)
 		fatal("socketpair: %s", strerror(errno));
-	/* Non-blocking on our side: a dead smtpd must never stall us. */
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, m->control) < 0 ||
-	    fcntl(m->control[0], F_SETFL, O_NONBLOCK) < 0)
-		fatal("socketpair: %s", strerror(errno));
 }
 
 int
@@ -360,6 +426,7 @@ master_run(const struct config *cfg, bool foreground)
 	memset(&m, 0, sizeof(m));
 	m.cfg = cfg;
 	m.foreground = foreground;
+	channel_init(&m.chan);
 	m.children[CHILD_SMTPD].name = "decorum-smtpd";
 	m.children[CHILD_QMGR].name = "decorum-qmgr";
 	/* Signals wait for the loop from the start: a SIGHUP that comes as
@@ -385,8 +452,7 @@ master_run(const struct config *cfg, bool foreground)
 	free(m.fds);
 	close(m.notify[0]);
 	close(m.notify[1]);
-	close(m.control[0]);
-	close(m.control[1]);
+	channel_close(&m.chan);
 	tls_keypairs_free(m.keys, m.n_keys);
 	log_info("event=stopped");
 	return 0;
