@@ -1,13 +1,27 @@
 /*
- * The logger: see log.h.  Single-threaded callers only, except that
- * log_* may be called from worker threads: each line is formatted into a
- * local buffer and emitted with one write(2)/syslog(3) call, so lines from
- * different threads never interleave.
+ * The logger: see log.h; the line grammar is docs/logging.md.
+ *
+ * Threads: log_* may be called from worker threads.  Each line is
+ * formatted into local buffers and emitted with one write(2)/syslog(3)
+ * call, so lines from different threads never interleave; log_init()
+ * and log_set_*() run before any thread starts.
+ *
+ * One escaping routine, log_escape(), serves both log_safe() (one value
+ * for a quoted field) and the safety net of log_emit() (the whole line,
+ * whatever its call site did).  They differ in one thing: a value also
+ * escapes '"' and '\\', the bytes that delimit a quoted field, which the
+ * line as a whole must keep.  So a call site that forgot log_safe() can
+ * at worst spoil its own fields; it can never start a second line.
+ *
+ * Limits: a line is at most LOG_LINE_MAX bytes after escaping.  A longer
+ * one is cut after its last whole field and ends " truncated=yes", so
+ * it still parses (a cut inside a quoted value would not).
  */
 #include "common/log.h"
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +30,7 @@
 #include <unistd.h>
 
 #define LOG_LINE_MAX 2048
+#define LOG_CUT_MARK " truncated=yes"
 
 static const char *log_role = "decorum";
 static bool log_stderr = true;
@@ -42,6 +57,171 @@ log_set_level(enum log_level level)
 	log_min = level;
 }
 
+/* -- escaping ------------------------------------------------------------ */
+
+/*
+ * Code points that are well-formed but must not reach a log line as they
+ * are: C1 controls (U+0085 is a line end to some readers), the line and
+ * paragraph separators U+2028/U+2029, and the Bidi_Control characters
+ * (Unicode's PropList.txt), which reorder how a line is displayed and
+ * could make one field look like another (CVE-2021-42574).
+ */
+static bool
+unicode_printable(uint32_t cp)
+{
+	return !(cp >= 0x80 && cp <= 0x9f) &&
+	    cp != 0x2028 && cp != 0x2029 &&
+	    cp != 0x061c && cp != 0x200e && cp != 0x200f &&
+	    !(cp >= 0x202a && cp <= 0x202e) &&
+	    !(cp >= 0x2066 && cp <= 0x2069);
+}
+
+/*
+ * Length (1 to 4) of the printable UTF-8 character at s, or 0 when the
+ * byte at s must be escaped.  Well-formed sequences are those of RFC 3629
+ * section 4: the second byte's range rules out overlong forms (E0, F0),
+ * surrogates (ED) and code points past U+10FFFF (F4); C0, C1, F5..FF
+ * never start one.
+ */
+static size_t
+utf8_printable(const unsigned char *s, size_t len)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	uint32_t cp;
+	size_t n, i;
+
+	if (c < 0x80)
+		return c >= 0x20 && c != 0x7f ? 1 : 0;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		cp = c & 0x0f;
+		lo = c == 0xe0 ? 0xa0 : 0x80;
+		hi = c == 0xed ? 0x9f : 0xbf;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		cp = c & 0x07;
+		lo = c == 0xf0 ? 0x90 : 0x80;
+		hi = c == 0xf4 ? 0x8f : 0xbf;
+	} else {
+		return 0;
+	}
+	if (len < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if (s[i] < lo || s[i] > hi)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+		lo = 0x80;
+		hi = 0xbf;
+	}
+	return unicode_printable(cp) ? n : 0;
+}
+
+/*
+ * Copy len bytes of s into out (outlen > 0), each character whole or
+ * escaped as \xHH byte by byte; value: '"' and '\\' are escaped too.
+ * When out is too small, the copy is cut after the last character or
+ * escape after which "..." still fits, and "..." ends it.  Returns true
+ * when it cut.
+ */
+static bool
+log_escape(const unsigned char *s, size_t len, bool value, char *out,
+    size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i = 0, o = 0, mark = 0, n, need;
+	bool cut = false;
+
+	while (i < len) {
+		n = utf8_printable(s + i, len - i);
+		if (value && n == 1 && (s[i] == '"' || s[i] == '\\'))
+			n = 0;
+		need = n > 0 ? n : 4;
+		if (o + 4 <= outlen)
+			mark = o;	/* "..." and the NUL fit after this */
+		if (o + need + 1 > outlen) {
+			for (o = mark; o - mark < 3 && o + 1 < outlen; o++)
+				out[o] = '.';
+			cut = true;
+			break;
+		}
+		if (n > 0) {
+			memcpy(out + o, s + i, n);
+			i += n;
+		} else {
+			out[o] = '\\';
+			out[o + 1] = 'x';
+			out[o + 2] = hex[s[i] >> 4];
+			out[o + 3] = hex[s[i] & 15];
+			i++;
+		}
+		o += need;
+	}
+	out[o] = '\0';
+	return cut;
+}
+
+const char *
+log_safe_len(const char *s, size_t len, char *out, size_t outlen)
+{
+	if (outlen == 0)
+		return out;
+	if (s == NULL)
+		len = 0;
+	log_escape((const unsigned char *)s, len, true, out, outlen);
+	return out;
+}
+
+const char *
+log_safe(const char *s, char *out, size_t outlen)
+{
+	return log_safe_len(s, s != NULL ? strlen(s) : 0, out, outlen);
+}
+
+/* -- lines --------------------------------------------------------------- */
+
+/*
+ * A line that did not fit: keep its whole fields (a space outside quotes
+ * ends one) and say so.  msg has room for LOG_CUT_MARK after its text.
+ */
+static void
+log_cut_fields(char *msg)
+{
+	size_t i, last = 0;
+	bool quoted = false;
+
+	for (i = 0; msg[i] != '\0'; i++) {
+		if (msg[i] == '"')
+			quoted = !quoted;
+		else if (msg[i] == ' ' && !quoted)
+			last = i;
+	}
+	if (last == 0) {
+		/* Not even the event name fits: a bug at the call site. */
+		memcpy(msg, "event=log-truncated", sizeof("event=log-truncated"));
+		return;
+	}
+	memcpy(msg + last, LOG_CUT_MARK, sizeof(LOG_CUT_MARK));
+}
+
+/* Format, then escape what no line may hold (see the top of the file). */
+static void
+log_format(char *msg, size_t msglen, const char *fmt, va_list ap)
+{
+	char raw[LOG_LINE_MAX];
+	int n = vsnprintf(raw, sizeof(raw), fmt, ap);
+	bool cut = n < 0 || (size_t)n >= sizeof(raw);
+
+	if (n < 0)
+		raw[0] = '\0';
+	if (log_escape((const unsigned char *)raw, strlen(raw), false, msg,
+	    msglen - (sizeof(LOG_CUT_MARK) - 1)) || cut)
+		log_cut_fields(msg);
+}
+
 static void
 log_emit(enum log_level level, const char *fmt, va_list ap)
 {
@@ -52,7 +232,7 @@ log_emit(enum log_level level, const char *fmt, va_list ap)
 
 	if (level < log_min)
 		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_format(msg, sizeof(msg), fmt, ap);
 	if (log_stderr) {
 		char line[LOG_LINE_MAX + 128];
 		struct timespec ts;
@@ -70,7 +250,7 @@ log_emit(enum log_level level, const char *fmt, va_list ap)
 			n = (int)sizeof(line) - 1;
 			line[n - 1] = '\n';
 		}
-		if (write(STDERR_FILENO, line, (size_t)n) < 0) {
+		if (n > 0 && write(STDERR_FILENO, line, (size_t)n) < 0) {
 			/* Nowhere left to report a failing stderr. */
 		}
 	} else {
@@ -113,37 +293,4 @@ panic(const char *fmt, ...)
 	log_emit(LOG_LEVEL_ERROR, fmt, ap);
 	va_end(ap);
 	abort();
-}
-
-const char *
-log_safe(const char *s, char *out, unsigned outlen)
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned o = 0;
-
-	if (outlen == 0)
-		return out;
-	for (; s != NULL && *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-		unsigned need = (c < ' ' || c == 0x7f || c == '"' ||
-		    c == '\\') ? 4 : 1;
-
-		if (o + need + 4 > outlen) {
-			if (o + 4 <= outlen) {
-				memcpy(out + o, "...", 3);
-				o += 3;
-			}
-			break;
-		}
-		if (need == 4) {
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-		} else {
-			out[o++] = (char)c;
-		}
-	}
-	out[o] = '\0';
-	return out;
 }

@@ -1,18 +1,28 @@
 /*
  * Logging: one line per event, key=value fields, to stderr (foreground)
- * or syslog (mail facility).
+ * or syslog (mail facility).  The line grammar is docs/logging.md.
  *
- * Callers write events as "event=connect client=[192.0.2.1] id=..."; the
- * logger adds nothing but the level and, on stderr, a timestamp and the
- * process role.  Never log a password or a message body.
+ * Callers write events as "event=connect session=ID client=[192.0.2.1]";
+ * the logger adds nothing but the level and, on stderr, a timestamp and
+ * the process role.  Never log a password or a message body.
+ *
+ * Values we make ourselves (ids, numbers, IP addresses, enum words) are
+ * bare.  Every value a client, a remote server, DNS, a file or the config
+ * can influence is written key="%s" with log_safe(), so it can neither
+ * end the field nor the line.  Whatever a call site does, the logger
+ * escapes control characters and malformed UTF-8 in the whole line once
+ * more, so no value can ever start a second line.
  *
  * fatal() is for start-up and environment errors: it logs and exits 1.
  * panic() is for broken invariants: it logs and aborts (core dump).
+ * Both take a whole event ("event=start-error reason=\"...\""), as the
+ * other functions do.
  */
 #ifndef DECORUM_COMMON_LOG_H
 #define DECORUM_COMMON_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR };
 
@@ -28,13 +38,25 @@ void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* An output buffer that holds n input bytes escaped, with no cut. */
+#define LOG_SAFE_SIZE(n)	((n) * 4 + 1)
+
 /*
  * Copy s into out (size outlen) so it is safe inside a quoted
- * key="value" log field: control characters, quotes and backslashes
- * become \xHH (spaces stay, so the field must be quoted).
- * Always NUL-terminates; truncates with "..." when out is too small.
- * Returns out, so it can be used inline in a log call.
+ * key="value" log field: '"', '\\' and every byte that is not part of
+ * printable UTF-8 become \xHH; printable UTF-8 (SMTPUTF8 addresses) and
+ * spaces stay as they are, so the field must be quoted.  Not printable:
+ * C0 controls, DEL, malformed UTF-8 (RFC 3629: overlong forms,
+ * surrogates, beyond U+10FFFF, cut sequences), C1 controls, U+2028 and
+ * U+2029, and the Bidi_Control characters (they reorder what a reader
+ * sees on the line).
+ * Always NUL-terminates (outlen > 0); when out is too small the copy
+ * ends with "...", never inside an escape or a UTF-8 sequence.
+ * s NULL is "".  Returns out, so it can be used inline in a log call.
  */
-const char *log_safe(const char *s, char *out, unsigned outlen);
+const char *log_safe(const char *s, char *out, size_t outlen);
+
+/* The same for len bytes that may hold NUL (written \x00). */
+const char *log_safe_len(const char *s, size_t len, char *out, size_t outlen);
 
 #endif
