@@ -13,6 +13,10 @@
  * line as a whole must keep.  So a call site that forgot log_safe() can
  * at worst spoil its own fields; it can never start a second line.
  *
+ * fatal() and panic() take a sentence and make it the escaped reason of
+ * an event of their own, so even they cannot write a line that does not
+ * parse.
+ *
  * Limits: a line is at most LOG_LINE_MAX bytes after escaping.  A longer
  * one is cut after its last whole field and ends " truncated=yes", so
  * it still parses (a cut inside a quoted value would not).
@@ -273,13 +277,40 @@ LOG_FN(log_info, LOG_LEVEL_INFO)
 LOG_FN(log_warn, LOG_LEVEL_WARN)
 LOG_FN(log_error, LOG_LEVEL_ERROR)
 
+static void
+log_emitf(enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+log_emitf(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(level, fmt, ap);
+	va_end(ap);
+}
+
+/* "event=NAME reason=\"SENTENCE\"", the sentence escaped as a value. */
+static void
+log_sentence(const char *event, const char *fmt, va_list ap)
+{
+	char text[LOG_LINE_MAX / 2], safe[LOG_LINE_MAX - 64];
+
+	if (vsnprintf(text, sizeof(text), fmt, ap) < 0)
+		text[0] = '\0';
+	log_escape((const unsigned char *)text, strlen(text), true, safe,
+	    sizeof(safe));
+	log_emitf(LOG_LEVEL_ERROR, "event=%s reason=\"%s\"", event, safe);
+}
+
 void
 fatal(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_emit(LOG_LEVEL_ERROR, fmt, ap);
+	log_sentence("fatal", fmt, ap);
 	va_end(ap);
 	exit(1);
 }
@@ -290,7 +321,7 @@ panic(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_emit(LOG_LEVEL_ERROR, fmt, ap);
+	log_sentence("panic", fmt, ap);
 	va_end(ap);
 	abort();
 }

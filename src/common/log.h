@@ -15,8 +15,9 @@
  *
  * fatal() is for start-up and environment errors: it logs and exits 1.
  * panic() is for broken invariants: it logs and aborts (core dump).
- * Both take a whole event ("event=start-error reason=\"...\""), as the
- * other functions do.
+ * Unlike the others, both take a sentence, not fields ("spool %s: %s"),
+ * and log it escaped as one event: event=fatal reason="..." (or
+ * event=panic), so a path or a config value in it can break nothing.
  */
 #ifndef DECORUM_COMMON_LOG_H
 #define DECORUM_COMMON_LOG_H

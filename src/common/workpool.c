@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -159,11 +160,11 @@ workpool_new(struct event_base *base, unsigned threads)
 	pool->base = base;
 	pool->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (pool->efd < 0)
-		fatal("event=workpool-error op=eventfd errno=%d", errno);
+		fatal("worker pool: eventfd: %s", strerror(errno));
 	pool->ev = event_new(base, pool->efd, EV_READ | EV_PERSIST,
 	    workpool_on_wake, pool);
 	if (pool->ev == NULL || event_add(pool->ev, NULL) < 0)
-		fatal("event=workpool-error op=event_add");
+		fatal("worker pool: cannot watch the eventfd");
 	pthread_mutex_init(&pool->mu, NULL);
 	pthread_cond_init(&pool->cond, NULL);
 	pthread_cond_init(&pool->finished, NULL);
@@ -171,7 +172,7 @@ workpool_new(struct event_base *base, unsigned threads)
 	for (i = 0; i < threads; i++) {
 		rc = pthread_create(&pool->threads[i], NULL, workpool_thread, pool);
 		if (rc != 0)
-			fatal("event=workpool-error op=pthread_create errno=%d", rc);
+			fatal("worker pool: pthread_create: %s", strerror(rc));
 	}
 	pool->n_threads = threads;
 	return pool;

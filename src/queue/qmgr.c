@@ -540,7 +540,7 @@ qmgr_main(const struct config *cfg, int notify_fd)
 	}
 	q.base = event_base_new();
 	if (q.base == NULL)
-		fatal("event=start-error reason=\"event_base_new\"");
+		fatal("cannot create the event loop");
 	if (qmgr_outbound_open(&q) < 0) {
 		event_base_free(q.base);
 		domains_free(q.domains);

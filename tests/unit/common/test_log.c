@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -431,6 +432,36 @@ test_long_line_cut_after_a_field(void **state)
 	assert_printable_line(msg);
 }
 
+/* fatal() in a child (it exits): its sentence becomes one event. */
+static void
+test_fatal_is_one_event(void **state)
+{
+	FILE *f = tmpfile();
+	int status;
+	ssize_t n;
+	pid_t pid;
+
+	(void)state;
+	assert_non_null(f);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(fileno(f), STDERR_FILENO);
+		fatal("spool %s: %s", "/var/spool/x\"\nevent=auth", "No such file");
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1);
+	assert_int_equal(lseek(fileno(f), 0, SEEK_SET), 0);
+	n = read(fileno(f), captured, sizeof(captured) - 1);
+	assert_true(n > 0);
+	captured[n] = '\0';
+	fclose(f);
+	assert_non_null(strstr(captured, "] error: event=fatal reason=\"spool "
+	    "/var/spool/x\\x22\\x0aevent=auth: No such file\"\n"));
+	assert_ptr_equal(strchr(captured, '\n'), captured + n - 1);
+}
+
 static void
 test_level_and_errno(void **state)
 {
@@ -463,6 +494,7 @@ main(void)
 		cmocka_unit_test(test_line_escapes_bad_utf8_keeps_good),
 		cmocka_unit_test(test_line_safe_values_unchanged),
 		cmocka_unit_test(test_long_line_cut_after_a_field),
+		cmocka_unit_test(test_fatal_is_one_event),
 		cmocka_unit_test(test_level_and_errno),
 	};
 
