@@ -386,7 +386,8 @@ log_verdict(struct session *s, const struct smtp_command *c,
 {
 	char arg[200];
 
-	log_safe(c->verb == SMTP_VERB_AUTH ? "" : c->arg, arg, sizeof(arg));
+	log_safe_len(c->arg, c->verb == SMTP_VERB_AUTH ? 0 : c->arg_len, arg,
+	    sizeof(arg));
 	log_info("event=command session=%s client=[%s] cmd=%s arg=\"%s\" reply=%d%s%s",
 	    s->id, s->ip, smtp_verb_name(c->verb), arg, r->code,
 	    r->enhanced[0] ? " status=" : "", r->enhanced);

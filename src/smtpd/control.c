@@ -70,7 +70,7 @@ control_apply(struct control *c, const struct control_frame *f)
 	struct tls_keypair *kps = NULL;
 	struct tls_server *ts;
 	size_t n = 0;
-	char err[256], safe[300];
+	char err[256], safe[LOG_SAFE_SIZE(256)];
 
 	if (f->type != CONTROL_KEYS)
 		return;		/* RESEND is the master's to read */

@@ -91,11 +91,12 @@ accept_error_cb(struct evconnlistener *evl, void *arg)
 {
 	struct listener *l = arg;
 	int err = EVUTIL_SOCKET_ERROR();
+	char safe[LOG_SAFE_SIZE(64)];
 
 	/* EMFILE/ENFILE/ENOBUFS pass; the next accept retries. */
 	(void)evl;
-	log_warn("event=accept-error listener=%s reason=\"%s\"",
-	    l->lc->address, strerror(err));
+	log_warn("event=accept-error listener=\"%s\" reason=\"%s\"",
+	    log_safe(l->lc->address, safe, sizeof(safe)), strerror(err));
 }
 
 struct listener *

@@ -423,13 +423,21 @@ static void
 client_name_cb(void *arg, enum dns_status st, const char *name)
 {
 	struct session *s = arg;
+	char safe[LOG_SAFE_SIZE(SMTP_DOMAIN_MAX)];
 
 	s->lookup = NULL;
 	if (st == DNS_OK)
 		s->rdns = xstrdup(name);
-	log_info("event=client-name session=%s client=[%s] rdns=%s status=%s",
-	    s->id, s->ip, name ? name : "unknown",
-	    st == DNS_OK ? "verified" : st == DNS_NOTFOUND ? "none" : "tempfail");
+	/* The name is DNS's (fcrdns_wire_name allows only hostname bytes,
+	 * but it is not ours): quoted, and no field when there is none. */
+	if (name != NULL)
+		log_info("event=client-name session=%s client=[%s] rdns=\"%s\" status=%s",
+		    s->id, s->ip, log_safe(name, safe, sizeof(safe)),
+		    st == DNS_OK ? "verified" : st == DNS_NOTFOUND ? "none" : "tempfail");
+	else
+		log_info("event=client-name session=%s client=[%s] status=%s",
+		    s->id, s->ip,
+		    st == DNS_OK ? "verified" : st == DNS_NOTFOUND ? "none" : "tempfail");
 	session_greet(s);
 }
 
@@ -438,6 +446,7 @@ session_start(struct server *srv, const struct listen_conf *lc, int fd,
     const struct sockaddr *peer, socklen_t peerlen, const char *refusal)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
+	char safe[LOG_SAFE_SIZE(64)];
 
 	s->srv = srv;
 	s->lc = lc;
@@ -470,8 +479,9 @@ session_start(struct server *srv, const struct listen_conf *lc, int fd,
 	session_set_state(s, SESSION_CONNECTED);
 	/* Nothing the client sends before the greeting is read yet. */
 	bufferevent_enable(s->bev, EV_WRITE);
-	log_info("event=connect session=%s client=[%s] port=%u listener=%s",
-	    s->id, s->ip, netaddr_port(peer), lc->address);
+	log_info("event=connect session=%s client=[%s] port=%u listener=\"%s\"",
+	    s->id, s->ip, netaddr_port(peer), log_safe(lc->address, safe,
+	    sizeof(safe)));
 	if (refusal != NULL) {
 		struct smtp_reply r;
 

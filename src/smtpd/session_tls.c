@@ -120,21 +120,29 @@ void
 session_tls_connected(struct session *s)
 {
 	SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+	char safe[LOG_SAFE_SIZE(TLSEXT_MAXLEN_host_name)];
 	const char *sni;
 
 	if (ssl == NULL)
 		return;
 	tls_describe(ssl, s->tls_info, sizeof(s->tls_info));
+	/* The client's bytes (OpenSSL refuses only NUL in them): a name
+	 * with a line end must not start a line of its own.  No SNI, no
+	 * field. */
 	sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-	log_info("event=tls session=%s client=[%s] tls=\"%s\" sni=%s",
-	    s->id, s->ip, s->tls_info, sni != NULL ? sni : "-");
+	if (sni == NULL)
+		log_info("event=tls session=%s client=[%s] tls=\"%s\"",
+		    s->id, s->ip, s->tls_info);
+	else
+		log_info("event=tls session=%s client=[%s] tls=\"%s\" sni=\"%s\"",
+		    s->id, s->ip, s->tls_info, log_safe(sni, safe, sizeof(safe)));
 }
 
 /* On a connection error: if the handshake never completed, log why. */
 bool
 session_tls_failed(struct session *s)
 {
-	char why[256] = "";
+	char why[256] = "", safe[LOG_SAFE_SIZE(256)];
 	unsigned long e;
 	size_t o = 0;
 
@@ -147,7 +155,8 @@ session_tls_failed(struct session *s)
 		o = strlen(why);
 	}
 	log_info("event=tls-failed session=%s client=[%s] reason=\"%s\"",
-	    s->id, s->ip, why[0] != '\0' ? why : "connection closed during handshake");
+	    s->id, s->ip, why[0] != '\0' ? log_safe(why, safe, sizeof(safe)) :
+	    "connection closed during handshake");
 	return true;
 }
 

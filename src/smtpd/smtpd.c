@@ -128,7 +128,7 @@ smtpd_setup(struct smtpd *d, const struct smtpd_args *a)
 	const struct config *cfg = a->cfg;
 	const int *fds = a->fds;
 	size_t n_fds = a->n_fds;
-	char err[256];
+	char err[256], safe[LOG_SAFE_SIZE(256)];
 
 	memset(d, 0, sizeof(*d));
 	d->srv.cfg = cfg;
@@ -143,7 +143,8 @@ smtpd_setup(struct smtpd *d, const struct smtpd_args *a)
 	d->srv.domains = domains_open(cfg->domains);
 	d->srv.resolver = resolver_new(d->srv.base, cfg->dns_nameserver, err, sizeof(err));
 	if (d->srv.resolver == NULL)
-		log_warn("event=dns-unavailable reason=\"%s\" effect=\"clients shown as unknown\"", err);
+		log_warn("event=dns-unavailable reason=\"%s\" effect=\"clients shown as unknown\"",
+		    log_safe(err, safe, sizeof(safe)));
 	d->srv.pool = workpool_new(d->srv.base, SPOOL_THREADS);
 	smtpd_setup_auth(d, a);
 	d->listeners = xcalloc(n_fds, sizeof(*d->listeners));

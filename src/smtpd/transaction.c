@@ -46,14 +46,15 @@ session_begin_data(struct session *s, struct smtp_reply *r)
 {
 	struct transaction *tx = s->tx;
 	const struct config *cfg = s->srv->cfg;
-	char err[256];
+	char err[256], safe[LOG_SAFE_SIZE(256)];
 	struct received_info ri;
 	struct buf hdr;
 	char protocol[16];
 
 	tx->writer = spool_writer_new(s->srv->spool, err, sizeof(err));
 	if (tx->writer == NULL) {
-		log_error("event=spool-error session=%s reason=\"%s\"", s->id, err);
+		log_error("event=spool-error session=%s reason=\"%s\"", s->id,
+		    log_safe(err, safe, sizeof(safe)));
 		smtp_reply_set(r, 451, "4.3.0", "Temporary failure, try again later");
 		return;
 	}
@@ -209,6 +210,7 @@ session_end_data(struct session *s)
 	struct smtp_reply r;
 	struct envelope env;
 	struct envelope_rcpt *rcpts;
+	char safe[LOG_SAFE_SIZE(SMTP_REPLY_TEXT_MAX)];
 
 	session_spool_data(s, true);
 	if (tx->reader.errors != 0 || tx->write_failed || from_header_refused(s, &r)) {
@@ -216,8 +218,10 @@ session_end_data(struct session *s)
 			refusal_reply(tx->reader.errors, &r);
 		else if (tx->write_failed)
 			smtp_reply_set(&r, 451, "4.3.0", "Temporary failure, try again later");
+		/* The text may quote the client's From: address. */
 		log_info("event=rejected session=%s client=[%s] id=%s stage=data reply=%d status=%s reason=\"%s\"",
-		    s->id, s->ip, tx->queue_id, r.code, r.enhanced, r.text);
+		    s->id, s->ip, tx->queue_id, r.code, r.enhanced,
+		    log_safe(r.text, safe, sizeof(safe)));
 		session_reset_tx(s);
 		session_set_state(s, SESSION_READY);
 		session_reply(s, &r);
@@ -247,13 +251,16 @@ session_finish_data(struct session *s, int err, struct smtp_reply *r)
 		    s->id, s->ip, tx->queue_id);
 		smtp_reply_set(r, 451, "4.3.0", "Temporary failure, try again later");
 	} else {
-		char from[SMTP_ADDRESS_MAX * 4 + 8];
+		char from[LOG_SAFE_SIZE(SMTP_ADDRESS_MAX)];
+		char login[LOG_SAFE_SIZE(sizeof(s->login))];
 
-		log_info("event=queued session=%s client=[%s] id=%s from=<%s> nrcpt=%u size=%llu%s%s",
+		log_info("event=queued session=%s client=[%s] id=%s from=\"<%s>\" nrcpt=%u size=%llu%s%s%s",
 		    s->id, s->ip, tx->queue_id,
 		    log_safe(tx->sender.addr, from, sizeof(from)), tx->n_rcpts,
 		    (unsigned long long)tx->reader.size,
-		    s->authenticated ? " auth=" : "", s->authenticated ? s->login : "");
+		    s->authenticated ? " auth=\"" : "",
+		    s->authenticated ? log_safe(s->login, login, sizeof(login)) : "",
+		    s->authenticated ? "\"" : "");
 		queue_notify_send(s->srv->notify_fd, tx->queue_id);
 		s->n_messages++;
 		smtp_reply_set(r, 250, "2.0.0", "Ok: queued as %s", tx->queue_id);
