@@ -422,6 +422,7 @@ int
 master_run(const struct config *cfg, bool foreground)
 {
 	static struct master m;	/* static: forked children may still see it */
+	char safe[LOG_SAFE_SIZE(256)];
 
 	memset(&m, 0, sizeof(m));
 	m.cfg = cfg;
@@ -444,8 +445,9 @@ master_run(const struct config *cfg, bool foreground)
 	m.pid = getpid();
 	child_start(&m, CHILD_QMGR);
 	child_start(&m, CHILD_SMTPD);
-	log_info("event=started version=%s config=%s listeners=%zu", DECORUM_VERSION,
-	    cfg->path, cfg->n_listen);
+	log_info("event=started version=%s config=\"%s\" listeners=%zu",
+	    DECORUM_VERSION, log_safe(cfg->path, safe, sizeof(safe)),
+	    cfg->n_listen);
 	master_loop(&m);
 	for (size_t i = 0; i < cfg->n_listen; i++)
 		close(m.fds[i]);

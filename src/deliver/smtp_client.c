@@ -306,10 +306,12 @@ start_tls(struct smtp_conn *c)
 static int
 verify_failed(struct smtp_conn *c, const char *why)
 {
-	char text[384], sname[2 * SMTP_DOMAIN_MAX], swhy[256];
+	char text[384], sname[LOG_SAFE_SIZE(sizeof(c->name))], swhy[256];
+	char relay[LOG_SAFE_SIZE(sizeof(c->relay))];
 
-	log_info("event=tls relay=%s verified=no name=\"%s\" reason=\"%s\"",
-	    c->relay, log_safe(c->name, sname, sizeof(sname)),
+	log_info("event=tls relay=\"%s\" verified=no name=\"%s\" "
+	    "reason=\"%s\"", log_safe(c->relay, relay, sizeof(relay)),
+	    log_safe(c->name, sname, sizeof(sname)),
 	    log_safe(why, swhy, sizeof(swhy)));
 	ERR_clear_error();
 	smtpc_textf(text, sizeof(text), "certificate of %s[%s] not verified "
@@ -323,6 +325,7 @@ tls_established(struct smtp_conn *c)
 {
 	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
 	char desc[128], why[128], swhy[256];
+	char relay[LOG_SAFE_SIZE(sizeof(c->relay))];
 	int v = tls_client_verify_result(ssl, why, sizeof(why));
 
 	/* SSL_VERIFY_PEER made the handshake fail already; should it not
@@ -335,12 +338,13 @@ tls_established(struct smtp_conn *c)
 	snprintf(c->tls_version, sizeof(c->tls_version), "%s",
 	    SSL_get_version(ssl));
 	tls_describe(ssl, desc, sizeof(desc));
+	log_safe(c->relay, relay, sizeof(relay));
 	if (v == 1)
-		log_info("event=tls relay=%s tls=\"%s\" verified=yes",
-		    c->relay, desc);
+		log_info("event=tls relay=\"%s\" tls=\"%s\" verified=yes",
+		    relay, desc);
 	else
-		log_info("event=tls relay=%s tls=\"%s\" verified=no "
-		    "reason=\"%s\"", c->relay, desc,
+		log_info("event=tls relay=\"%s\" tls=\"%s\" verified=no "
+		    "reason=\"%s\"", relay, desc,
 		    log_safe(why, swhy, sizeof(swhy)));
 	/* RFC 3207 4.2: forget everything learnt before TLS. */
 	memset(&c->caps, 0, sizeof(c->caps));

@@ -196,9 +196,11 @@ finish(struct mx_lookup *l)
 	struct mx_result *res = l->res;
 	mx_cb cb = l->cb;
 	void *arg = l->arg;
+	char safe[LOG_SAFE_SIZE(sizeof(l->domain))];
 
-	log_debug("event=mx-lookup domain=%s status=%d hosts=%zu implicit=%d "
-	    "null_mx=%d loops=%d", l->domain, (int)res->status, res->n_hosts,
+	log_debug("event=mx-lookup domain=\"%s\" status=%d hosts=%zu implicit=%d "
+	    "null_mx=%d loops=%d", log_safe(l->domain, safe, sizeof(safe)),
+	    (int)res->status, res->n_hosts,
 	    res->implicit, res->null_mx, res->loops);
 	l->res = NULL;
 	mx_lookup_cancel(l);

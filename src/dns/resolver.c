@@ -146,7 +146,11 @@ resolver_query(struct resolver *r, const char *name, int rrtype,
 	p->arg = arg;
 	rc = ub_resolve_async(r->ctx, name, rrtype, 1 /* IN */, p, answer_cb, &p->id);
 	if (rc != 0) {
-		log_warn("event=dns-error name=%s reason=\"%s\"", name, ub_strerror(rc));
+		char safe[LOG_SAFE_SIZE(256)];	/* a name: 255 octets */
+
+		/* The name may be a client's (a recipient's domain). */
+		log_warn("event=dns-error name=\"%s\" reason=\"%s\"",
+		    log_safe(name, safe, sizeof(safe)), ub_strerror(rc));
 		free(p);
 		return -1;
 	}

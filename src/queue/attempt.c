@@ -194,22 +194,27 @@ log_delivered(const struct attempt *a, const struct attempt_rcpt *r,
     const struct attempt_dest *d, const char *mailbox,
     const struct deliver_result *res)
 {
-	char safe[QUEUE_STATUS_TEXT_MAX * 2], rsafe[SMTP_ADDRESS_MAX * 4 + 8];
-	char msafe[SMTP_ADDRESS_MAX * 4 + 8], reply[DELIVER_TEXT_MAX];
+	char safe[QUEUE_STATUS_TEXT_MAX * 2], rsafe[LOG_SAFE_SIZE(SMTP_ADDRESS_MAX)];
+	char msafe[LOG_SAFE_SIZE(SMTP_ADDRESS_MAX)], reply[DELIVER_TEXT_MAX];
+	char relay[LOG_SAFE_SIZE(SMTP_DOMAIN_MAX + 80)];
 
+	/* The file name holds our hostname; the relay, the MX host's name
+	 * and the reply, the remote server's words: all quoted. */
 	if (d->t == NULL) {
-		log_info("event=delivered id=%s rcpt=<%s> mailbox=%s agent=%s "
-		    "file=%s", a->id, log_safe(r->addr, rsafe, sizeof(rsafe)),
+		log_info("event=delivered id=%s rcpt=\"<%s>\" mailbox=\"%s\" "
+		    "agent=%s file=\"%s\"", a->id,
+		    log_safe(r->addr, rsafe, sizeof(rsafe)),
 		    log_safe(mailbox, msafe, sizeof(msafe)), a->agent->name,
-		    res->text);
+		    log_safe(res->text, safe, sizeof(safe)));
 		return;
 	}
-	log_info("event=delivered id=%s rcpt=<%s> mailbox=%s agent=%s "
-	    "relay=%s code=%d reply=\"%s\" tls=%s", a->id,
+	log_info("event=delivered id=%s rcpt=\"<%s>\" mailbox=\"%s\" agent=%s "
+	    "relay=\"%s\" code=%d reply=\"%s\" tls=%s", a->id,
 	    log_safe(r->addr, rsafe, sizeof(rsafe)),
 	    log_safe(mailbox, msafe, sizeof(msafe)),
 	    transport_kind_name(d->t->kind),
-	    d->relay != NULL ? d->relay : "-", res->reply_code,
+	    log_safe(d->relay != NULL ? d->relay : "", relay, sizeof(relay)),
+	    res->reply_code,
 	    log_safe(reply_of(res->text, reply, sizeof(reply)), safe,
 	    sizeof(safe)), d->tls[0] != '\0' ? d->tls : "none");
 }
@@ -271,7 +276,7 @@ attempt_rcpt_run(struct attempt *a, struct attempt_rcpt *r,
 	struct deliver_result res, worst = { DELIVER_OK, "2.0.0", "", 0 };
 	char line[QUEUE_STATUS_TEXT_MAX + 2 * SMTP_ADDRESS_MAX + 64];
 	char text[QUEUE_STATUS_TEXT_MAX];
-	char safe[QUEUE_STATUS_TEXT_MAX * 2], rsafe[SMTP_ADDRESS_MAX * 4 + 8];
+	char safe[QUEUE_STATUS_TEXT_MAX * 2], rsafe[LOG_SAFE_SIZE(SMTP_ADDRESS_MAX)];
 	int64_t now, delay;
 	size_t i;
 
@@ -305,7 +310,7 @@ attempt_rcpt_run(struct attempt *a, struct attempt_rcpt *r,
 		    now + delay, worst.code, text);
 		if (record(a, line) < 0)
 			return -1;
-		log_info("event=deferred id=%s rcpt=<%s> code=%s reason=\"%s\" "
+		log_info("event=deferred id=%s rcpt=\"<%s>\" code=%s reason=\"%s\" "
 		    "delay=%" PRId64, a->id,
 		    log_safe(r->addr, rsafe, sizeof(rsafe)), worst.code,
 		    log_safe(text, safe, sizeof(safe)), delay);
@@ -319,7 +324,7 @@ attempt_rcpt_run(struct attempt *a, struct attempt_rcpt *r,
 	}
 	if (record(a, line) < 0)
 		return -1;
-	log_info("event=failed id=%s rcpt=<%s> code=%s reason=\"%s\"", a->id,
+	log_info("event=failed id=%s rcpt=\"<%s>\" code=%s reason=\"%s\"", a->id,
 	    log_safe(r->addr, rsafe, sizeof(rsafe)), worst.code,
 	    log_safe(text, safe, sizeof(safe)));
 	return 0;
@@ -335,7 +340,7 @@ static bool
 attempt_bounce(struct attempt *a, const struct queue_file *qf)
 {
 	struct bounce_out bo;
-	char safe[512], tsafe[SMTP_ADDRESS_MAX * 4 + 8];
+	char safe[512], tsafe[LOG_SAFE_SIZE(SMTP_ADDRESS_MAX)];
 
 	switch (bounce_queue(a->sp, qf, a->hostname, a->postmaster, &bo)) {
 	case BOUNCE_QUEUED:
@@ -351,7 +356,7 @@ attempt_bounce(struct attempt *a, const struct queue_file *qf)
 		return false;
 	}
 	snprintf(a->bounce_id, sizeof(a->bounce_id), "%s", bo.new_id);
-	log_info("event=bounce id=%s bounce_id=%s to=<%s> failed=%zu", a->id,
+	log_info("event=bounce id=%s bounce_id=%s to=\"<%s>\" failed=%zu", a->id,
 	    bo.new_id, log_safe(bo.to, tsafe, sizeof(tsafe)),
 	    queue_file_count(qf, RCPT_FAILED));
 	if (spool_remove(a->sp, a->id) < 0 && errno != ENOENT) {
@@ -379,7 +384,7 @@ static void
 attempt_warn(struct attempt *a, const struct queue_file *qf)
 {
 	struct bounce_out bo;
-	char line[64], safe[512], tsafe[SMTP_ADDRESS_MAX * 4 + 8];
+	char line[64], safe[512], tsafe[LOG_SAFE_SIZE(SMTP_ADDRESS_MAX)];
 	int64_t now = time(NULL);
 
 	if (a->delay_warning == 0 || qf->warned != 0 ||
@@ -402,7 +407,7 @@ attempt_warn(struct attempt *a, const struct queue_file *qf)
 		log_warn("event=spool-error id=%s op=status-append errno=%d",
 		    a->id, errno);
 	snprintf(a->warning_id, sizeof(a->warning_id), "%s", bo.new_id);
-	log_info("event=delay-warning id=%s warning_id=%s to=<%s>", a->id,
+	log_info("event=delay-warning id=%s warning_id=%s to=\"<%s>\"", a->id,
 	    bo.new_id, log_safe(bo.to, tsafe, sizeof(tsafe)));
 }
 

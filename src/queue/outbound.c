@@ -203,14 +203,15 @@ static void
 dest_down(struct outbound *ob, struct dest *d, const struct deliver_result *res)
 {
 	int64_t delay;
+	char key[LOG_SAFE_SIZE(sizeof(d->key))];
 
 	d->failures++;
 	delay = attempt_backoff(d->failures, ob->cfg->retry_min,
 	    ob->cfg->retry_max);
 	d->down_until = (int64_t)time(NULL) + delay;
 	d->down_why = *res;
-	log_info("event=destination-down dest=%s failures=%u delay=%lld",
-	    d->key, d->failures, (long long)delay);
+	log_info("event=destination-down dest=\"%s\" failures=%u delay=%lld",
+	    log_safe(d->key, key, sizeof(key)), d->failures, (long long)delay);
 	dest_fail_waiting(d, res);
 }
 
@@ -320,15 +321,18 @@ session_ready(void *arg, struct smtp_conn *c, const struct deliver_result *fail)
 {
 	struct session *s = arg;
 	struct dest *d = s->d;
-	char safe[2 * DELIVER_TEXT_MAX];
+	char safe[2 * DELIVER_TEXT_MAX], key[LOG_SAFE_SIZE(sizeof(d->key))];
+	char relay[LOG_SAFE_SIZE(SMTP_DOMAIN_MAX + 80)];
 
+	/* dest holds the recipient's domain, relay the MX host's name. */
+	log_safe(d->key, key, sizeof(key));
+	log_safe(smtp_conn_relay(c), relay, sizeof(relay));
 	if (fail != NULL) {
 		s->last_fail = *fail;
 		s->conn = NULL;		/* freed by smtp_client.c */
 		/* The reason may quote the server: quotes escaped. */
-		log_info("event=connect-failed dest=%s relay=%s reason=\"%s\"",
-		    d->key, smtp_conn_relay(c),
-		    log_safe(fail->text, safe, sizeof(safe)));
+		log_info("event=connect-failed dest=\"%s\" relay=\"%s\" reason=\"%s\"",
+		    key, relay, log_safe(fail->text, safe, sizeof(safe)));
 		if (smtp_conn_tls_failed(c) && d->t->tls == TRANSPORT_TLS_MAY &&
 		    !s->plaintext_retry) {
 			s->plaintext_retry = true;
@@ -343,8 +347,8 @@ session_ready(void *arg, struct smtp_conn *c, const struct deliver_result *fail)
 	s->ready = true;
 	d->failures = 0;
 	d->down_until = 0;
-	log_debug("event=connected dest=%s relay=%s tls=%s", d->key,
-	    smtp_conn_relay(c), smtp_conn_tls(c));
+	log_debug("event=connected dest=\"%s\" relay=\"%s\" tls=%s", key,
+	    relay, smtp_conn_tls(c));
 	session_next(s);
 }
 

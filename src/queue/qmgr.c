@@ -108,6 +108,7 @@ qmgr_scan(struct qmgr *q)
 	char **ids;
 	size_t n, i;
 	int64_t now = time(NULL);
+	char safe[LOG_SAFE_SIZE(256)];
 
 	q->last_scan = now;
 	if (now - q->last_cleanup >= QMGR_CLEANUP_INTERVAL) {
@@ -115,8 +116,8 @@ qmgr_scan(struct qmgr *q)
 		spool_cleanup(q->sp, SPOOL_GARBAGE_AGE);
 	}
 	if (spool_list(q->sp, "queue", &ids, &n) < 0) {
-		log_error("event=scan-error dir=%s/queue errno=%d",
-		    spool_dir(q->sp), errno);
+		log_error("event=scan-error dir=\"%s/queue\" errno=%d",
+		    log_safe(spool_dir(q->sp), safe, sizeof(safe)), errno);
 		return;
 	}
 	for (i = 0; i < n; i++)
@@ -419,6 +420,7 @@ static void
 qmgr_sock_open(struct qmgr *q)
 {
 	struct sockaddr_un sun;
+	char safe[LOG_SAFE_SIZE(sizeof(sun.sun_path))];
 	int fd;
 
 	q->sock_fd = -1;
@@ -439,8 +441,8 @@ qmgr_sock_open(struct qmgr *q)
 		log_warn("event=socket-error op=unlink errno=%d", errno);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
 	    chmod(sun.sun_path, 0660) < 0) {
-		log_warn("event=socket-error op=bind path=%s errno=%d",
-		    sun.sun_path, errno);
+		log_warn("event=socket-error op=bind path=\"%s\" errno=%d",
+		    log_safe(sun.sun_path, safe, sizeof(safe)), errno);
 		close(fd);
 		return;
 	}
@@ -498,18 +500,20 @@ qmgr_settle(struct qmgr *q)
 static int
 qmgr_outbound_open(struct qmgr *q)
 {
-	char err[512];
+	char err[512], safe[LOG_SAFE_SIZE(512)];
 
 	q->resolver = resolver_new(q->base, q->cfg->dns_nameserver, err,
 	    sizeof(err));
 	if (q->resolver == NULL) {
-		log_error("event=start-error reason=\"dns: %s\"", err);
+		log_error("event=start-error reason=\"dns: %s\"",
+		    log_safe(err, safe, sizeof(safe)));
 		return -1;
 	}
 	q->outbound = outbound_new(q->base, q->cfg, q->resolver, err,
 	    sizeof(err));
 	if (q->outbound == NULL) {
-		log_error("event=start-error reason=\"%s\"", err);
+		log_error("event=start-error reason=\"%s\"",
+		    log_safe(err, safe, sizeof(safe)));
 		resolver_free(q->resolver);
 		return -1;
 	}
@@ -520,7 +524,7 @@ int
 qmgr_main(const struct config *cfg, int notify_fd)
 {
 	struct qmgr q;
-	char err[512];
+	char err[512], safe[LOG_SAFE_SIZE(512)];
 
 	memset(&q, 0, sizeof(q));
 	q.cfg = cfg;
@@ -528,13 +532,14 @@ qmgr_main(const struct config *cfg, int notify_fd)
 	signal(SIGPIPE, SIG_IGN);
 	q.sp = spool_open(cfg->spool, err, sizeof(err));
 	if (q.sp == NULL) {
-		log_error("event=start-error reason=\"spool: %s\"", err);
+		log_error("event=start-error reason=\"spool: %s\"",
+		    log_safe(err, safe, sizeof(safe)));
 		return 1;
 	}
 	q.domains = domains_open(cfg->domains);
 	if (q.domains == NULL) {
 		log_error("event=start-error reason=\"cannot open domains %s\"",
-		    cfg->domains);
+		    log_safe(cfg->domains, safe, sizeof(safe)));
 		spool_close(q.sp);
 		return 1;
 	}

@@ -408,6 +408,7 @@ domains_table_refresh(struct domains_table *t, bool aliases)
 {
 	struct domains_sink k = { 0 };
 	struct stat st;
+	char sf[256];
 	int r;
 
 	if (stat(t->path, &st) < 0) {
@@ -436,5 +437,6 @@ domains_table_refresh(struct domains_table *t, bool aliases)
 	t->ino = st.st_ino;
 	t->size = st.st_size;
 	t->mtime = st.st_mtim;
-	log_info("event=table-load file=%s entries=%zu", t->path, t->n);
+	log_info("event=table-load file=\"%s\" entries=%zu",
+	    log_safe(t->path, sf, sizeof(sf)), t->n);
 }

@@ -151,7 +151,7 @@ cert_check_dates(const X509 *leaf, const char *path)
 		return;
 	if (ASN1_TIME_to_tm(na, &tm) == 1 &&
 	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		when[0] = '\0';
+		memcpy(when, "?", 2);	/* never an empty bare value */
 	log_warn("event=tls_cert_expired cert=\"%s\" not_after=%s",
 	    log_safe(path, safe, sizeof(safe)), when);
 }
