@@ -133,7 +133,7 @@ domain_get(struct domains *d, const char *name, bool *err)
 	}
 	if (dom == NULL) {
 		if (d->n >= DOMAINS_CACHE_MAX) {
-			log_error("event=table_error error=too_many_domains "
+			log_error("event=table-error error=\"too many domains\" "
 			    "max=%d", DOMAINS_CACHE_MAX);
 			*err = true;
 			return NULL;

@@ -63,7 +63,8 @@ session_set_state(struct session *s, enum session_state state)
 	struct timeval tv = { 0, 0 };
 
 	if (cfg->debug && s->state != state)
-		log_debug("event=state session=%s from=%s to=%s", s->id,
+		/* old=/new=: from= and to= name addresses in other lines. */
+		log_debug("event=state session=%s old=%s new=%s", s->id,
 		    state_names[s->state], state_names[state]);
 	s->state = state;
 	/* RFC 5321 4.5.3.2: the server waits at least 5 minutes for a
@@ -154,12 +155,12 @@ session_drop(struct session *s, const char *why)
 		 * may send it again, a duplicate RFC 1047 accepts). */
 		s->dead = true;
 		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
-		log_info("event=lost session=%s client=[%s] reason=%s state=%s",
+		log_info("event=lost session=%s client=[%s] reason=\"%s\" state=%s",
 		    s->id, s->ip, why, state_names[s->state]);
 		return;
 	}
 	if (s->state != SESSION_CLOSING)
-		log_info("event=lost session=%s client=[%s] reason=%s state=%s",
+		log_info("event=lost session=%s client=[%s] reason=\"%s\" state=%s",
 		    s->id, s->ip, why, state_names[s->state]);
 	session_free(s);
 }
