@@ -12,7 +12,8 @@ Run:  DECORUM_BUILD=/path/to/builddir /usr/bin/python3 -m pytest -q tests/integr
   0755 directory, starts `decorumd -c FILE -f`, waits until every listener
   accepts, and returns an mtaproc.Mta.  At teardown every daemon is
   stopped and its stderr is searched for sanitizer reports: any report
-  fails the test.  The directory is removed when the test passed and kept
+  fails the test; so does any log line outside the grammar of
+  docs/logging.md (logfmt.parse_log).  root_name= names the folder.  The directory is removed when the test passed and kept
   (path printed) when it failed.
 - `certs` (issue 3): per-test copies of self-signed certificates made
   once per session with the openssl CLI: `mx` (CN/SAN mx.example.test,
@@ -51,6 +52,7 @@ import pytest
 
 from dnsstub import DnsStub
 from lmtpserver import Dovecot
+from logfmt import LogSyntaxError, parse_log
 from mtaproc import HOSTNAME, Mta, make_cert
 from remotemx import RemoteMX, free_port_on
 from smtpraw import Smtp, check, queue_id
@@ -103,8 +105,9 @@ def workdir(request):
 def mta(build_dir, dns, workdir):
     made = []
 
-    def factory(start=True, **options):
-        root = os.path.join(workdir, "mta%d" % len(made))
+    def factory(start=True, root_name=None, **options):
+        # root_name: the folder's name, for tests of odd paths.
+        root = os.path.join(workdir, root_name or "mta%d" % len(made))
         os.makedirs(root)
         os.chmod(root, 0o755)
         m = Mta(build_dir, root, dns, **options)
@@ -124,6 +127,11 @@ def mta(build_dir, dns, workdir):
         if marks:
             problems.append("sanitizer report %s in %s:\n%s"
                             % (marks, m.logfile, _excerpt(m.log(), marks)))
+        elif os.path.exists(m.logfile):
+            try:
+                parse_log(m.logfile)
+            except LogSyntaxError as e:
+                problems.append("log line outside docs/logging.md: %s" % e)
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)
 

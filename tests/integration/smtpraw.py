@@ -36,9 +36,14 @@ class ConnectionClosed(Exception):
 
 
 class Smtp:
-    def __init__(self, port, host="127.0.0.1", timeout=5.0, greet=True):
+    def __init__(self, port, host="127.0.0.1", timeout=5.0, greet=True,
+                 source=None):
+        """source: the client's IPv4 address (another 127.0.0.x plays
+        another client); None lets the kernel choose."""
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.sock = socket.create_connection((host, port), timeout=timeout) \
+        src = (source, 0) if source is not None else None
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout, source_address=src) \
             if family == socket.AF_INET else self._connect6(host, port,
                                                             timeout)
         self.timeout = timeout
