@@ -17,9 +17,10 @@
  * an event of their own, so even they cannot write a line that does not
  * parse.
  *
- * Limits: a line is at most LOG_LINE_MAX bytes after escaping.  A longer
- * one is cut after its last whole field and ends " truncated=yes", so
- * it still parses (a cut inside a quoted value would not).
+ * Limits: the fields of a line are at most LOG_FIELDS_MAX bytes, before
+ * and after escaping.  A longer line is cut after its last whole field
+ * and ends " truncated=yes", so it still parses (a cut inside a quoted
+ * value would not).
  */
 #include "common/log.h"
 
@@ -33,8 +34,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LOG_LINE_MAX 2048
-#define LOG_CUT_MARK " truncated=yes"
+#define LOG_FIELDS_MAX	2047
+#define LOG_CUT_MARK	" truncated=yes"
+/* The fields, and the mark after those that are kept of a cut line. */
+#define LOG_MSG_SIZE	(LOG_FIELDS_MAX + sizeof(LOG_CUT_MARK))
 
 static const char *log_role = "decorum";
 static bool log_stderr = true;
@@ -189,7 +192,8 @@ log_safe(const char *s, char *out, size_t outlen)
 
 /*
  * A line that did not fit: keep its whole fields (a space outside quotes
- * ends one) and say so.  msg has room for LOG_CUT_MARK after its text.
+ * ends one) and say so.  msg (LOG_MSG_SIZE) holds at most
+ * LOG_FIELDS_MAX bytes, so the mark fits after any of them.
  */
 static void
 log_cut_fields(char *msg)
@@ -213,16 +217,16 @@ log_cut_fields(char *msg)
 
 /* Format, then escape what no line may hold (see the top of the file). */
 static void
-log_format(char *msg, size_t msglen, const char *fmt, va_list ap)
+log_format(char msg[LOG_MSG_SIZE], const char *fmt, va_list ap)
 {
-	char raw[LOG_LINE_MAX];
+	char raw[LOG_FIELDS_MAX + 1];
 	int n = vsnprintf(raw, sizeof(raw), fmt, ap);
 	bool cut = n < 0 || (size_t)n >= sizeof(raw);
 
 	if (n < 0)
 		raw[0] = '\0';
 	if (log_escape((const unsigned char *)raw, strlen(raw), false, msg,
-	    msglen - (sizeof(LOG_CUT_MARK) - 1)) || cut)
+	    LOG_FIELDS_MAX + 1) || cut)
 		log_cut_fields(msg);
 }
 
@@ -231,14 +235,14 @@ log_emit(enum log_level level, const char *fmt, va_list ap)
 {
 	static const char *names[] = { "debug", "info", "warn", "error" };
 	static const int prio[] = { LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR };
-	char msg[LOG_LINE_MAX];
+	char msg[LOG_MSG_SIZE];
 	int saved = errno;
 
 	if (level < log_min)
 		return;
-	log_format(msg, sizeof(msg), fmt, ap);
+	log_format(msg, fmt, ap);
 	if (log_stderr) {
-		char line[LOG_LINE_MAX + 128];
+		char line[LOG_MSG_SIZE + 128];
 		struct timespec ts;
 		struct tm tm;
 		char stamp[32];
@@ -295,7 +299,7 @@ log_emitf(enum log_level level, const char *fmt, ...)
 static void
 log_sentence(const char *event, const char *fmt, va_list ap)
 {
-	char text[LOG_LINE_MAX / 2], safe[LOG_LINE_MAX - 64];
+	char text[LOG_FIELDS_MAX / 2], safe[LOG_FIELDS_MAX - 64];
 
 	if (vsnprintf(text, sizeof(text), fmt, ap) < 0)
 		text[0] = '\0';
