@@ -143,9 +143,11 @@ log_escape(const unsigned char *s, size_t len, bool value, char *out,
 	bool cut = false;
 
 	while (i < len) {
-		n = utf8_printable(s + i, len - i);
-		if (value && n == 1 && (s[i] == '"' || s[i] == '\\'))
-			n = 0;
+		/* Printable ASCII first: nearly every byte of every line. */
+		if (s[i] >= 0x20 && s[i] < 0x7f)
+			n = value && (s[i] == '"' || s[i] == '\\') ? 0 : 1;
+		else
+			n = utf8_printable(s + i, len - i);
 		need = n > 0 ? n : 4;
 		if (o + 4 <= outlen)
 			mark = o;	/* "..." and the NUL fit after this */
@@ -155,7 +157,9 @@ log_escape(const unsigned char *s, size_t len, bool value, char *out,
 			cut = true;
 			break;
 		}
-		if (n > 0) {
+		if (n == 1) {
+			out[o] = (char)s[i++];
+		} else if (n > 1) {
 			memcpy(out + o, s + i, n);
 			i += n;
 		} else {
