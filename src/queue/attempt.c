@@ -196,7 +196,7 @@ log_delivered(const struct attempt *a, const struct attempt_rcpt *r,
 {
 	char safe[QUEUE_STATUS_TEXT_MAX * 2], rsafe[LOG_SAFE_SIZE(SMTP_ADDRESS_MAX)];
 	char msafe[LOG_SAFE_SIZE(SMTP_ADDRESS_MAX)], reply[DELIVER_TEXT_MAX];
-	char relay[LOG_SAFE_SIZE(SMTP_DOMAIN_MAX + 80)];
+	char relay[LOG_SAFE_SIZE(SMTP_DOMAIN_MAX + 80)];	/* name[IPv6]:port */
 
 	/* The file name holds our hostname; the relay, the MX host's name
 	 * and the reply, the remote server's words: all quoted. */

@@ -322,7 +322,7 @@ session_ready(void *arg, struct smtp_conn *c, const struct deliver_result *fail)
 	struct session *s = arg;
 	struct dest *d = s->d;
 	char safe[2 * DELIVER_TEXT_MAX], key[LOG_SAFE_SIZE(sizeof(d->key))];
-	char relay[LOG_SAFE_SIZE(SMTP_DOMAIN_MAX + 80)];
+	char relay[LOG_SAFE_SIZE(SMTP_DOMAIN_MAX + 80)];	/* name[IPv6]:port */
 
 	/* dest holds the recipient's domain, relay the MX host's name. */
 	log_safe(d->key, key, sizeof(key));

@@ -424,6 +424,8 @@ static void
 client_name_cb(void *arg, enum dns_status st, const char *name)
 {
 	struct session *s = arg;
+	const char *status = st == DNS_OK ? "verified" :
+	    st == DNS_NOTFOUND ? "none" : "tempfail";
 	char safe[LOG_SAFE_SIZE(SMTP_DOMAIN_MAX)];
 
 	s->lookup = NULL;
@@ -433,12 +435,10 @@ client_name_cb(void *arg, enum dns_status st, const char *name)
 	 * but it is not ours): quoted, and no field when there is none. */
 	if (name != NULL)
 		log_info("event=client-name session=%s client=[%s] rdns=\"%s\" status=%s",
-		    s->id, s->ip, log_safe(name, safe, sizeof(safe)),
-		    st == DNS_OK ? "verified" : st == DNS_NOTFOUND ? "none" : "tempfail");
+		    s->id, s->ip, log_safe(name, safe, sizeof(safe)), status);
 	else
 		log_info("event=client-name session=%s client=[%s] status=%s",
-		    s->id, s->ip,
-		    st == DNS_OK ? "verified" : st == DNS_NOTFOUND ? "none" : "tempfail");
+		    s->id, s->ip, status);
 	session_greet(s);
 }
 
