@@ -129,7 +129,7 @@ def mta(build_dir, dns, workdir):
                             % (marks, m.logfile, _excerpt(m.log(), marks)))
         elif os.path.exists(m.logfile):
             try:
-                parse_log(m.logfile)
+                parse_log(m.logfile, config=m.conf)
             except LogSyntaxError as e:
                 problems.append("log line outside docs/logging.md: %s" % e)
     if problems:

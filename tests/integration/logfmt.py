@@ -123,15 +123,25 @@ def parse_line(raw):
                 int(m.group(3)), m.group(4).decode(), fields)
 
 
-def parse_log(path):
+def parse_log(path, config=None):
     """Every line of the log file at path, parsed; the first line that
-    does not parse fails, naming its number."""
+    does not parse fails, naming its number.
+
+    config: the daemon's config file.  A decorumd that refuses its
+    configuration says why as check-config does, "FILE:LINE: message"
+    on stderr, before its log starts (docs/logging.md); in -f mode that
+    is the same stream, so those lines are let through (and not
+    returned)."""
     with open(path, "rb") as f:
         data = f.read()
     assert data == b"" or data.endswith(b"\n"), \
         "log does not end with a line end: %r" % data[-200:]
+    refusal = None if config is None else \
+        re.compile(re.escape(config.encode()) + rb"(:\d+)?: \S")
     out = []
     for n, raw in enumerate(data.split(b"\n")[:-1], 1):
+        if refusal is not None and refusal.match(raw):
+            continue
         try:
             out.append(parse_line(raw))
         except LogSyntaxError as e:
