@@ -355,7 +355,7 @@ cmd_queue(const char *config_path, int argc, char **argv)
 	    strcmp(argv[1], "list") != 0 && (argc != 3 ||
 	    !is_id_command(argv[1])))
 		return queue_usage();
-	if (config_load(config_path, &cfg, &cerr) < 0) {
+	if (config_load_unprivileged(config_path, &cfg, &cerr) < 0) {
 		config_error_print(&cerr);
 		return 1;
 	}

@@ -214,7 +214,7 @@ cmd_route(const char *config_path, int argc, char **argv)
 		    SMTP_ADDRESS_MAX);
 		return 1;
 	}
-	if (config_load(config_path, &cfg, &err) < 0) {
+	if (config_load_unprivileged(config_path, &cfg, &err) < 0) {
 		config_error_print(&err);
 		return 2;
 	}

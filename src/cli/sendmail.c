@@ -464,7 +464,7 @@ cmd_sendmail(const char *config_path, int argc, char **argv)
 		return rc;
 	if (mailq)
 		return cmd_mailq(config_path, 1, argv);
-	if (config_load(config_path, &cfg, &cerr) < 0) {
+	if (config_load_unprivileged(config_path, &cfg, &cerr) < 0) {
 		config_error_print(&cerr);
 		return 1;
 	}

@@ -398,7 +398,7 @@ cmd_user(const char *config_path, int argc, char **argv)
 		    "does not start with '.')\n", addr);
 		return 1;
 	}
-	if (config_load(config_path, &cfg, &err) < 0) {
+	if (config_load_unprivileged(config_path, &cfg, &err) < 0) {
 		config_error_print(&err);
 		return 1;
 	}

@@ -482,10 +482,12 @@ cfg_folder(const char *path)
 	return dir;
 }
 
-int
-config_load(const char *path, struct config *cfg, struct config_error *err)
+static int
+cfg_load(const char *path, struct config *cfg, struct config_error *err,
+    bool root_files)
 {
-	struct cfg_ctx c = { .path = path, .cfg = cfg, .err = err };
+	struct cfg_ctx c = { .path = path, .cfg = cfg, .err = err,
+	    .root_files = root_files };
 	config_t lc;
 	int rc = -1;
 
@@ -524,6 +526,19 @@ out:
 	if (rc < 0)
 		config_free(cfg);
 	return rc;
+}
+
+int
+config_load(const char *path, struct config *cfg, struct config_error *err)
+{
+	return cfg_load(path, cfg, err, true);
+}
+
+int
+config_load_unprivileged(const char *path, struct config *cfg,
+    struct config_error *err)
+{
+	return cfg_load(path, cfg, err, false);
 }
 
 void

@@ -170,6 +170,15 @@ struct config_error {
 
 /* Returns 0 and fills cfg, or -1 and fills err (cfg is then empty). */
 int config_load(const char *path, struct config *cfg, struct config_error *err);
+/*
+ * The same for commands that never deliver (sendmail, mailq, queue,
+ * route, user): the files only the daemon reads, as root, are not opened
+ * (a relay's auth_password_file, a transport's tls_ca), so whoever may
+ * read the config may run them.  Their paths are checked for syntax; the
+ * fields read from them (auth_password, tls_ca_pem) stay NULL.
+ */
+int config_load_unprivileged(const char *path, struct config *cfg,
+    struct config_error *err);
 void config_free(struct config *cfg);
 /* Print err to stderr as "FILE:LINE: message" (or "FILE: message"). */
 void config_error_print(const struct config_error *err);

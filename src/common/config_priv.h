@@ -34,6 +34,7 @@ struct cfg_ctx {
 	char *dir;
 	struct config *cfg;
 	struct config_error *err;
+	bool root_files;	/* read the files only root may read */
 };
 
 /* config_values.c */

@@ -261,7 +261,7 @@ parse_auth(struct cfg_ctx *c, const config_setting_t *g,
 	fs = config_setting_get_member(g, "auth_password_file");
 	if (cfg_path(c, fs, &path) < 0)
 		return -1;
-	rc = read_password(c, fs, path, t);
+	rc = c->root_files ? read_password(c, fs, path, t) : 0;
 	free(path);
 	if (rc < 0)
 		return -1;
