@@ -149,13 +149,15 @@ class Mta:
         self.state = os.path.join(self.root, "state")
         self.domains = os.path.join(self.root, "domains")
         self.mailboxes = os.path.join(self.root, "mail")
-        self.port = _free_port(socket.AF_INET, "127.0.0.1")
+        taken = set()
+        self.port = _free_port(socket.AF_INET, "127.0.0.1", taken)
         self.port6 = _free_port(socket.AF_INET6, "::1") if ipv6 else None
         self.tls = tls
         self.ports = {}
         if tls is not None:
             for name, _, _ in TLS_LISTENERS:
-                self.ports[name] = _free_port(socket.AF_INET, "127.0.0.1")
+                self.ports[name] = _free_port(socket.AF_INET, "127.0.0.1",
+                                              taken)
         self.groups = {"auth": auth, "submission": submission}
         self.dns_options = dns_options or {}
         self.proc = None
@@ -529,7 +531,16 @@ def _group_alive(pgid):
     return False
 
 
-def _free_port(family, host):
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+def _free_port(family, host, taken=None):
+    """A port the kernel says is free, and not in taken (the kernel may
+    hand out a port it just gave us again, once our probe socket is
+    closed: one daemon's listeners need distinct ones)."""
+    while True:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if taken is None:
+            return port
+        if port not in taken:
+            taken.add(port)
+            return port
