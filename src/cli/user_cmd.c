@@ -10,7 +10,8 @@
  * when it changes) only ever sees the old or the new version, and two
  * concurrent `user` commands cannot lose each other's change.  Mode and
  * owner of an existing file are kept.  Passwords are wiped after use and
- * never printed or logged.
+ * never printed or logged.  An international domain is found in its
+ * folder whichever spelling (U-label or A-label) either uses.
  *
  * Exit 0 on success, 1 on failure (message on stderr), 2 on usage errors.
  */
@@ -225,6 +226,12 @@ user_write_file(const char *dir, const char *path, const struct buf *b,
 	int fd, dfd, rc = -1;
 	size_t off = 0;
 
+	/* We hold the lock: a file of this name is a crashed run's. */
+	if (unlink(tmp) < 0 && errno != ENOENT) {
+		fprintf(stderr, "decorum: %s: %s\n", tmp, strerror(errno));
+		free(tmp);
+		return -1;
+	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 	if (fd < 0) {
 		fprintf(stderr, "decorum: %s: %s\n", tmp, strerror(errno));
@@ -278,6 +285,63 @@ fail:
 	}
 	free(tmp);
 	return rc;
+}
+
+/* Does <domains>/name exist as a folder?  1, 0, or -1 (printed). */
+static int
+user_folder_exists(const struct config *cfg, const char *name)
+{
+	char *path = xasprintf("%s/%s", cfg->domains, name);
+	struct stat st;
+	int r = 1;
+
+	if (stat(path, &st) < 0) {
+		r = errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+		if (r < 0)
+			fprintf(stderr, "decorum: %s: %s\n", path,
+			    strerror(errno));
+	} else if (!S_ISDIR(st.st_mode)) {
+		r = 0;
+	}
+	free(path);
+	return r;
+}
+
+/*
+ * The domain's folder name (docs/configuration.md, domain folders): the
+ * existing folder, in the A-label or the U-label spelling; else, to be
+ * created, the U-label spelling when the address was written with
+ * non-ASCII letters and the A-label one otherwise (both lower case).
+ * 0, or -1 (printed): no valid domain, or two folders for it.
+ */
+static int
+user_folder(const struct config *cfg, const char *domain,
+    char *out, size_t outlen)
+{
+	char canon[SMTP_DOMAIN_MAX + 1], ulabel[4 * SMTP_DOMAIN_MAX + 1];
+	int a, u = 0;
+	bool ascii = true;
+
+	for (const char *p = domain; *p != '\0'; p++)
+		ascii = ascii && (unsigned char)*p < 0x80;
+	if (domains_canon(domain, canon) < 0 ||
+	    domains_unicode(canon, ulabel, sizeof(ulabel)) < 0) {
+		fprintf(stderr, "decorum: \"%s\" is not a valid domain name "
+		    "(IDNA2008)\n", domain);
+		return -1;
+	}
+	if ((a = user_folder_exists(cfg, canon)) < 0 ||
+	    (strcmp(ulabel, canon) != 0 &&
+	    (u = user_folder_exists(cfg, ulabel)) < 0))
+		return -1;
+	if (a == 1 && u == 1) {
+		fprintf(stderr, "decorum: %s/%s and %s/%s are the same domain: "
+		    "keep one\n", cfg->domains, canon, cfg->domains, ulabel);
+		return -1;
+	}
+	snprintf(out, outlen, "%s", a == 1 ? canon : u == 1 || !ascii ?
+	    ulabel : canon);
+	return 0;
 }
 
 static int
@@ -356,6 +420,7 @@ int
 cmd_user(const char *config_path, int argc, char **argv)
 {
 	char local[SMTP_LOCAL_PART_MAX + 1], domain[SMTP_DOMAIN_MAX + 1];
+	char folder[4 * SMTP_DOMAIN_MAX + 1];
 	struct config cfg;
 	struct config_error err;
 	bool no_login = false;
@@ -402,7 +467,10 @@ cmd_user(const char *config_path, int argc, char **argv)
 		config_error_print(&err);
 		return 1;
 	}
-	rc = user_apply(&cfg, op, no_login, local, domain);
+	if (user_folder(&cfg, domain, folder, sizeof(folder)) < 0)
+		rc = 1;
+	else
+		rc = user_apply(&cfg, op, no_login, local, folder);
 	config_free(&cfg);
 	return rc;
 usage:

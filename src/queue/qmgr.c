@@ -536,23 +536,17 @@ qmgr_main(const struct config *cfg, int notify_fd)
 		    log_safe(err, safe, sizeof(safe)));
 		return 1;
 	}
-	q.domains = domains_open(cfg->domains);
-	if (q.domains == NULL) {
-		log_error("event=start-error reason=\"cannot open domains %s\"",
-		    log_safe(cfg->domains, safe, sizeof(safe)));
-		spool_close(q.sp);
-		return 1;
-	}
 	q.base = event_base_new();
 	if (q.base == NULL)
 		fatal("cannot create the event loop");
 	if (qmgr_outbound_open(&q) < 0) {
 		event_base_free(q.base);
-		domains_free(q.domains);
 		spool_close(q.sp);
 		return 1;
 	}
 	q.pool = workpool_new(q.base, QMGR_THREADS);
+	/* Read now; re-read off the loop, in the pool, as files change. */
+	q.domains = domains_open_live(cfg->domains, q.base, q.pool);
 	q.timer = evtimer_new(q.base, qmgr_on_timer, &q);
 	q.sigterm = evsignal_new(q.base, SIGTERM, qmgr_on_signal, &q);
 	q.sigint = evsignal_new(q.base, SIGINT, qmgr_on_signal, &q);
@@ -590,9 +584,9 @@ qmgr_main(const struct config *cfg, int notify_fd)
 	event_free(q.sigint);
 	event_free(q.sigterm);
 	event_free(q.timer);
+	domains_free(q.domains);
 	event_base_free(q.base);
 	free(q.msgs);
-	domains_free(q.domains);
 	spool_close(q.sp);
 	return 0;
 }

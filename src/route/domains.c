@@ -1,19 +1,23 @@
 /*
- * Local domain tables: see domains.h.  This file is the per-domain cache
- * and the lookups (is_local, user, alias, senders); the users, aliases and
- * senders files are read, parsed and reloaded by domains_table.c, names
- * are checked by domains_syntax.c, and check-config lives in domains_check.c.
+ * Local domain tables: see domains.h.  This file is struct domains and
+ * its lookups (is_local, user, alias, senders), which read the current
+ * snapshot, and the CLI's on-demand loading of one domain.  Snapshots are
+ * built by domains_snap.c and, in the daemons, kept fresh by
+ * domains_live.c; tables are read by domains_table.c, names checked by
+ * domains_syntax.c and domains_idn.c; check-config is domains_check.c.
  *
- * Called by route.c (for RCPT checks, delivery and `decorum route`) and
- * senders.c (sender ownership on submission).
- * Trusts the tables it gets from domains_table.c (valid lower-case keys,
- * sorted); trusts nothing in the names it is asked about: a domain name
- * is validated before it is ever joined to a path (no "..", no "/"), and
- * only domains whose folder exists are cached, at most DOMAINS_CACHE_MAX.
- * Freshness: each domain's folder and files are stat'ed at most once a
- * second; a change of inode, size or mtime reloads the file.
- * An unreadable folder or a broken table is a tempfail (-1), never "no
- * such user", because a 550 for a real user loses mail.
+ * Called by route.c (for RCPT checks, delivery and `decorum route`),
+ * senders.c (sender ownership on submission) and smtpd's AUTH (hashes).
+ * Trusts the snapshots (valid lower-case keys, sorted); trusts nothing in
+ * the names it is asked about: a domain is reduced to its canonical form
+ * (domains_canon) before anything else, so no "..", "/" or odd octet ever
+ * reaches a path or a comparison.
+ * Live (daemon) lookups make no system call: a binary search in memory.
+ * CLI lookups read a domain's folder the first time it is asked for (and
+ * wait up to about a second for a file just written), then keep it.
+ * An unreadable folder or table, a table never read whole, or two folders
+ * for one domain is a tempfail (-1), never "no such user", because a 550
+ * for a real user loses mail.
  */
 #include "route/domains.h"
 
@@ -28,50 +32,14 @@
 #include "common/xmalloc.h"
 #include "route/domains_priv.h"
 
-#define DOMAINS_CACHE_MAX	100000			/* domains remembered */
-#define DOMAINS_RECHECK_MS	1000
-
-struct domain {
-	char *name;
-	bool local;
-	bool dir_error;		/* the folder could not be stat'ed */
-	long long checked_ms;
-	struct domains_table users;
-	struct domains_table aliases;
-	struct domains_table senders;
-};
-
-struct domains {
-	char *dir;
-	struct domain *v;
-	size_t n;
-};
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct domains *
 domains_open(const char *dir)
 {
 	struct domains *d = xcalloc(1, sizeof(*d));
 
 	d->dir = xstrdup(dir);
+	d->snap = domains_snap_new();
 	return d;
-}
-
-static void
-domain_free(struct domain *dom)
-{
-	domains_table_free(&dom->users);
-	domains_table_free(&dom->aliases);
-	domains_table_free(&dom->senders);
-	free(dom->name);
 }
 
 void
@@ -79,80 +47,124 @@ domains_free(struct domains *d)
 {
 	if (d == NULL)
 		return;
-	for (size_t i = 0; i < d->n; i++)
-		domain_free(&d->v[i]);
-	free(d->v);
+	domains_live_stop(d);
+	domains_snap_unref(d->snap);
 	free(d->dir);
 	free(d);
 }
 
-/* The domain's entry, fresh to within a second, or NULL when it is not
- * local (*err set on a stat error).  Entries are only made for domains
- * that exist, so a flood of RCPT TO random domains cannot grow the cache. */
-static struct domain *
-domain_get(struct domains *d, const char *name, bool *err)
+/* CLI: the folders that may hold canon: its own spelling and, for an
+ * international name, the U-label one.  Fills found (up to 2); returns
+ * their number, or -1 when a folder cannot be examined. */
+static int
+cli_folders(const struct domains *d, const char *canon,
+    char found[2][4 * SMTP_DOMAIN_MAX + 1])
 {
-	char key[SMTP_DOMAIN_MAX + 1], path[4096];
-	struct domain *dom = NULL;
-	long long now = now_ms();
+	char names[2][4 * SMTP_DOMAIN_MAX + 1], path[4096 + 4 * SMTP_DOMAIN_MAX];
+	size_t n_names = 1;
 	struct stat st;
-	int n, sr;
+	int n = 0;
 
-	*err = false;
-	domains_lower_copy(key, sizeof(key), name);
-	if (strlen(name) > SMTP_DOMAIN_MAX || !domains_valid_domain(key))
-		return NULL;	/* literals, junk: never local */
-	for (size_t i = 0; i < d->n; i++)
-		if (strcmp(d->v[i].name, key) == 0)
-			dom = &d->v[i];
-	if (dom != NULL && now - dom->checked_ms < DOMAINS_RECHECK_MS) {
-		*err = dom->dir_error;
-		return dom->local ? dom : NULL;
+	snprintf(names[0], sizeof(names[0]), "%s", canon);
+	if (domains_unicode(canon, names[1], sizeof(names[1])) == 0 &&
+	    strcmp(names[1], canon) != 0)
+		n_names = 2;
+	for (size_t i = 0; i < n_names; i++) {
+		int w = snprintf(path, sizeof(path), "%s/%s", d->dir, names[i]);
+
+		if (w < 0 || (size_t)w >= sizeof(path))
+			return -1;
+		if (stat(path, &st) == 0) {
+			if (S_ISDIR(st.st_mode))
+				memcpy(found[n++], names[i], sizeof(names[i]));
+		} else if (errno != ENOENT && errno != ENOTDIR) {
+			return -1;
+		}
 	}
-	n = snprintf(path, sizeof(path), "%s/%s", d->dir, key);
-	if (n < 0 || (size_t)n >= sizeof(path)) {
+	return n;
+}
+
+/* Sleep until settle_at (wall clock), at most a little over
+ * DOMAINS_STILL_MS: start-up and CLI only. */
+void
+domains_wait_until(const struct timespec *settle_at)
+{
+	struct timespec now, nap;
+	long long ms;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	ms = ((long long)settle_at->tv_sec - now.tv_sec) * 1000 +
+	    (settle_at->tv_nsec - now.tv_nsec) / 1000000 + 10;
+	if (ms <= 0)
+		return;
+	if (ms > 2 * DOMAINS_STILL_MS)
+		ms = 2 * DOMAINS_STILL_MS;
+	nap.tv_sec = ms / 1000;
+	nap.tv_nsec = (ms % 1000) * 1000000L;
+	while (nanosleep(&nap, &nap) < 0 && errno == EINTR)
+		;
+}
+
+/* CLI: read the domain now; NULL when it has no folder (*err when that
+ * cannot be told). */
+static struct domains_dom *
+cli_load(struct domains *d, const char *canon, bool *err)
+{
+	char found[2][4 * SMTP_DOMAIN_MAX + 1];
+	struct domains_dom *dom, *again;
+	struct timespec now, settle = { 0, 0 };
+	int n = cli_folders(d, canon, found);
+
+	if (n <= 0) {
+		*err = n < 0;
+		return NULL;
+	}
+	if (d->snap->n >= DOMAINS_MAX) {
 		*err = true;
 		return NULL;
 	}
-	sr = stat(path, &st);
-	if (sr < 0 || !S_ISDIR(st.st_mode)) {
-		bool missing = sr == 0 || errno == ENOENT || errno == ENOTDIR;
-
-		if (dom != NULL) {
-			dom->local = false;
-			dom->dir_error = !missing;
-			dom->checked_ms = now;
-			domains_table_clear(&dom->users);
-			domains_table_clear(&dom->aliases);
-			domains_table_clear(&dom->senders);
-			dom->users.present = dom->aliases.present = false;
-			dom->senders.present = false;
+	if (n == 2) {
+		dom = domains_dom_clash(canon, found[0]);
+	} else {
+		clock_gettime(CLOCK_REALTIME, &now);
+		dom = domains_dom_refresh(d->dir, found[0], canon, NULL, &now,
+		    &settle);
+		if (domains_dom_unsettled(dom)) {
+			/* Just written: wait until it may be read whole. */
+			domains_wait_until(&settle);
+			clock_gettime(CLOCK_REALTIME, &now);
+			again = domains_dom_refresh(d->dir, found[0], canon,
+			    dom, &now, &settle);
+			domains_dom_unref(dom);
+			dom = again;
 		}
-		*err = !missing;
+	}
+	domains_snap_insert(d->snap, dom);
+	return dom;
+}
+
+/* The domain's entry, or NULL when it is not local (*err set when that
+ * cannot be told now: try later). */
+static struct domains_dom *
+domain_get(struct domains *d, const char *name, bool *err)
+{
+	char canon[SMTP_DOMAIN_MAX + 1];
+	struct domains_dom *dom;
+
+	*err = false;
+	if (domains_canon(name, canon) < 0)
+		return NULL;	/* literals, junk: never local */
+	if (d->snap->list_err != 0) {
+		*err = true;
 		return NULL;
 	}
-	if (dom == NULL) {
-		if (d->n >= DOMAINS_CACHE_MAX) {
-			log_error("event=table-error error=\"too many domains\" "
-			    "max=%d", DOMAINS_CACHE_MAX);
-			*err = true;
-			return NULL;
-		}
-		d->v = xreallocarray(d->v, d->n + 1, sizeof(*d->v));
-		dom = &d->v[d->n++];
-		memset(dom, 0, sizeof(*dom));
-		dom->name = xstrdup(key);
-		dom->users.path = xasprintf("%s/users", path);
-		dom->aliases.path = xasprintf("%s/aliases", path);
-		dom->senders.path = xasprintf("%s/senders", path);
-		dom->senders.senders = true;
+	dom = domains_snap_find(d->snap, canon);
+	if (dom == NULL && !d->live)
+		dom = cli_load(d, canon, err);
+	if (dom != NULL && dom->clash) {
+		*err = true;
+		return NULL;
 	}
-	dom->local = true;
-	dom->dir_error = false;
-	dom->checked_ms = now;
-	domains_table_refresh(&dom->users, false);
-	domains_table_refresh(&dom->aliases, true);
-	domains_table_refresh(&dom->senders, true);
 	return dom;
 }
 
@@ -160,7 +172,7 @@ int
 domains_is_local(struct domains *d, const char *domain)
 {
 	bool err;
-	struct domain *dom;
+	struct domains_dom *dom;
 
 	dom = domain_get(d, domain, &err);
 	if (err)
@@ -168,15 +180,13 @@ domains_is_local(struct domains *d, const char *domain)
 	return dom != NULL;
 }
 
-enum table_kind { TABLE_USERS, TABLE_ALIASES, TABLE_SENDERS };
-
 static int
 lookup(struct domains *d, const char *local, const char *domain,
-    enum table_kind kind, const struct domains_entry **out)
+    enum domains_kind kind, const struct domains_entry **out)
 {
 	char key[SMTP_LOCAL_PART_MAX + 1];
-	struct domain *dom;
-	struct domains_table *t;
+	struct domains_dom *dom;
+	const struct domains_table *t;
 	bool err;
 
 	*out = NULL;
@@ -185,9 +195,8 @@ lookup(struct domains *d, const char *local, const char *domain,
 		return -1;
 	if (dom == NULL)
 		return 0;
-	t = kind == TABLE_ALIASES ? &dom->aliases :
-	    kind == TABLE_SENDERS ? &dom->senders : &dom->users;
-	if (t->broken)
+	t = dom->t[kind];
+	if (t->state != DOMAINS_LOADED && t->state != DOMAINS_MISSING)
 		return -1;
 	if (strlen(local) > SMTP_LOCAL_PART_MAX)
 		return 0;
@@ -201,7 +210,7 @@ domains_user(struct domains *d, const char *local, const char *domain,
     const char **hash)
 {
 	const struct domains_entry *e;
-	int r = lookup(d, local, domain, TABLE_USERS, &e);
+	int r = lookup(d, local, domain, DOMAINS_USERS, &e);
 
 	if (r == 1 && hash != NULL)
 		*hash = e->hash;
@@ -213,7 +222,7 @@ domains_alias(struct domains *d, const char *local, const char *domain,
     char *const **targets, size_t *n)
 {
 	const struct domains_entry *e;
-	int r = lookup(d, local, domain, TABLE_ALIASES, &e);
+	int r = lookup(d, local, domain, DOMAINS_ALIASES, &e);
 
 	if (r == 1) {
 		*targets = e->targets;
@@ -227,7 +236,7 @@ domains_senders(struct domains *d, const char *local, const char *domain,
     char *const **addrs, size_t *n)
 {
 	const struct domains_entry *e;
-	int r = lookup(d, local, domain, TABLE_SENDERS, &e);
+	int r = lookup(d, local, domain, DOMAINS_SENDERS, &e);
 
 	if (r == 1) {
 		*addrs = e->targets;

@@ -5,9 +5,23 @@
  * optional "senders" file lists, in the aliases syntax, the extra
  * envelope senders a user may submit as ("local: addr, @domain").
  *
- * Files are re-read when they change (checked by mtime at most once a
- * second), so `decorum user add` takes effect without a reload.
- * Lookups are case-insensitive on both local part and domain.
+ * Lookups are case-insensitive on both local part and domain, and a
+ * domain is the same in its U-label and A-label forms ("bücher.example",
+ * "BÜCHER.example", "xn--bcher-kva.example"): the folder may be named in
+ * either, and destinations carry the canonical, A-label form.
+ *
+ * Two ways to open the tables:
+ *  - domains_open_live() for the daemons: every domain folder is read at
+ *    start-up, then a timer on the event loop has a worker thread look for
+ *    changes once a second and re-read what changed; the loop swaps the
+ *    new tables in.  Lookups never touch the disk: they read an in-memory
+ *    snapshot, in time independent of any file.
+ *  - domains_open() for the CLI: each domain is read, in the caller's
+ *    thread, on its first lookup, and not again.
+ * Either way a table file is read only when it is whole: unchanged across
+ * the read and not modified within the last DOMAINS_STILL_MS (a file
+ * being written in place).  Until then the table read before stays; a
+ * table never read whole answers -1 (try later), never "no such user".
  */
 #ifndef DECORUM_ROUTE_DOMAINS_H
 #define DECORUM_ROUTE_DOMAINS_H
@@ -19,14 +33,30 @@
 
 struct domains;
 
+struct event_base;
+struct workpool;
+
+/* The CLI's tables: read on demand, in the caller's thread (blocking). */
 struct domains *domains_open(const char *dir);
+/*
+ * The daemons' tables: reads every domain folder now (blocking: start-up
+ * only; it waits up to about a second for a file just written), then
+ * keeps them fresh with a timer on base and jobs in pool.  Lookups, and
+ * the pointers they return, must stay on base's thread.  Free with
+ * domains_free() after workpool_free(pool) and before
+ * event_base_free(base).
+ */
+struct domains *domains_open_live(const char *dir, struct event_base *base,
+    struct workpool *pool);
 void domains_free(struct domains *d);
 
 /* 1 local, 0 not local, -1 table unreadable (tempfail). */
 int domains_is_local(struct domains *d, const char *domain);
 /* 1 user exists, 0 no such user, -1 table unreadable.  When hash is not
  * NULL and the user exists, *hash points to its crypt(3) string ("" for a
- * mailbox without login), valid until the next call on d. */
+ * mailbox without login).  Pointers returned by lookups stay valid until
+ * the caller returns to the event loop (live tables are swapped only
+ * between callbacks) or, in the CLI, until domains_free(). */
 int domains_user(struct domains *d, const char *local, const char *domain,
     const char **hash);
 
@@ -34,14 +64,14 @@ int domains_user(struct domains *d, const char *local, const char *domain,
  * Added for routing and check-config (issue 2).
  */
 
-/* 1 alias exists: *targets is its n targets as written (valid until the
- * next call on d), 0 no such alias, -1 table unreadable. */
+/* 1 alias exists: *targets is its n targets as written (valid as above),
+ * 0 no such alias, -1 table unreadable. */
 int domains_alias(struct domains *d, const char *local, const char *domain,
     char *const **targets, size_t *n);
 
 /* Issue 3: 1 the user has a senders line: *addrs is its n entries as
- * written ("addr" or "@domain"; valid until the next call on d), 0 none,
- * -1 table unreadable. */
+ * written ("addr" or "@domain"; valid as above), 0 none, -1 table
+ * unreadable. */
 int domains_senders(struct domains *d, const char *local, const char *domain,
     char *const **addrs, size_t *n);
 
@@ -66,14 +96,32 @@ int domains_split_address(const char *addr,
     char local[SMTP_LOCAL_PART_MAX + 1], char domain[SMTP_DOMAIN_MAX + 1]);
 
 /* Is s usable as a table key (users and aliases left of ':') and so as a
- * mailbox folder name?  Is s a domain name usable as a folder name? */
-bool domains_valid_local(const char *s);
+ * mailbox folder name?  Is s a domain name usable as a folder name
+ * (syntax only: LDH labels, or UTF-8 octets for U-labels)? */
 bool domains_valid_domain(const char *s);
+bool domains_valid_local(const char *s);
+
+/*
+ * The canonical form of a domain name: lower case, every U-label turned
+ * into its A-label (UTS #46 non-transitional mapping, then IDNA2008,
+ * RFC 5891 5): "BÜCHER.example" and "xn--bcher-kva.example" both give
+ * "xn--bcher-kva.example"; "Example.TEST" gives "example.test".  Returns
+ * 0, or -1 (out "") when s is no valid domain name.  Pure.
+ */
+int domains_canon(const char *s, char out[SMTP_DOMAIN_MAX + 1]);
+/* The U-label form of a canonical name ("xn--bcher-kva.example" gives
+ * "bücher.example"), for folder names and messages; a name with no
+ * A-label as it is.  0, or -1 (out "").  Pure. */
+int domains_unicode(const char *canon, char *out, size_t outlen);
+/* Are a and b the same domain (case-insensitively, either form)? */
+bool domains_same_domain(const char *a, const char *b);
 
 /*
  * `decorum check-config`: read every domain folder under dir and call
  * report(arg, FILE, LINE, message) for each problem (LINE 0: the file as
- * a whole).  Alias targets in foreign domains are refused unless equal to
+ * a whole).  A folder's name must be a domain in lower case, in its
+ * A-label or its U-label form, and two folders must not name the same
+ * domain.  Alias targets in foreign domains are refused unless equal to
  * postmaster (may be NULL).  Returns the number of problems.
  */
 typedef void domains_report_fn(void *arg, const char *file, int line,

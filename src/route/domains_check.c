@@ -11,8 +11,12 @@
  * postmaster) and no alias may be hidden by a user of the same name;
  * every senders line must name a user of the domain and list addresses
  * (local@domain) or whole domains (@domain).
+ * Folder names must be a domain in one of its two canonical spellings
+ * (lower-case A-label or U-label form, domains_folder_canon), and two
+ * folders must not name the same domain (bücher.example and
+ * xn--bcher-kva.example): the daemon would answer "try later" for it.
  * Reports in file order, not key order.  The only I/O is reading the
- * folder and its files, and stat() of target domains' folders.
+ * folder and its files; tables are read as they are, changing or not.
  */
 #include "route/domains_priv.h"
 
@@ -53,15 +57,54 @@ unsupported(const char *target)
 	return NULL;
 }
 
+/* The folders under <domains>: name and canonical domain. */
+struct folder {
+	char *name;
+	char canon[SMTP_DOMAIN_MAX + 1];
+};
+
+struct folders {
+	struct folder *v;
+	size_t n;
+};
+
+static int
+folder_cmp(const void *a, const void *b)
+{
+	const struct folder *x = a, *y = b;
+	int c = strcmp(x->canon, y->canon);
+
+	return c != 0 ? c : strcmp(x->name, y->name);
+}
+
+static bool
+is_local(const struct folders *f, const char *canon)
+{
+	struct folder key;
+
+	snprintf(key.canon, sizeof(key.canon), "%s", canon);
+	for (size_t lo = 0, hi = f->n; lo < hi; ) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(f->v[mid].canon, key.canon);
+
+		if (c == 0)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
 /* check-config: every alias target must be something we can deliver. */
 static void
-check_targets(struct domains_sink *k, const char *dir, const char *domain,
-    const struct domains_table *users, const struct domains_table *aliases,
-    const char *postmaster)
+check_targets(struct domains_sink *k, const struct folders *f,
+    const char *domain, const struct domains_table *users,
+    const struct domains_table *aliases, const char *postmaster)
 {
 	char local[SMTP_LOCAL_PART_MAX + 1], tdom[SMTP_DOMAIN_MAX + 1];
-	char path[4096];
-	struct stat st;
+	char canon[SMTP_DOMAIN_MAX + 1];
 
 	const struct domains_entry **byline = xcalloc(aliases->n,
 	    sizeof(*byline));
@@ -88,7 +131,7 @@ check_targets(struct domains_sink *k, const char *dir, const char *domain,
 				continue;
 			}
 			if (domains_split_address(t, local, tdom) < 0 ||
-			    (tdom[0] != '\0' && !domains_valid_domain(tdom))) {
+			    (tdom[0] != '\0' && domains_canon(tdom, canon) < 0)) {
 				domains_sink_error(k, aliases->path, e->line,
 				    "alias %s: \"%.100s\" is not an address",
 				    e->key, t);
@@ -96,10 +139,9 @@ check_targets(struct domains_sink *k, const char *dir, const char *domain,
 			}
 			if (postmaster != NULL && strcasecmp(t, postmaster) == 0)
 				continue;
-			if (tdom[0] == '\0' || strcmp(tdom, domain) == 0)
+			if (tdom[0] == '\0' || strcmp(canon, domain) == 0)
 				continue;
-			snprintf(path, sizeof(path), "%s/%s", dir, tdom);
-			if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+			if (!is_local(f, canon))
 				domains_sink_error(k, aliases->path, e->line,
 				    "alias %s: %.100s: forwarding to foreign "
 				    "domains is not supported yet", e->key, t);
@@ -114,6 +156,7 @@ check_senders(struct domains_sink *k, const struct domains_table *users,
     const struct domains_table *senders)
 {
 	char local[SMTP_LOCAL_PART_MAX + 1], tdom[SMTP_DOMAIN_MAX + 1];
+	char canon[SMTP_DOMAIN_MAX + 1];
 	const struct domains_entry **byline = xcalloc(senders->n,
 	    sizeof(*byline));
 
@@ -130,9 +173,9 @@ check_senders(struct domains_sink *k, const struct domains_table *users,
 		for (size_t j = 0; j < e->n_targets; j++) {
 			const char *t = e->targets[j];
 
-			if (t[0] == '@' ? !domains_valid_domain(t + 1) :
+			if (t[0] == '@' ? domains_canon(t + 1, canon) < 0 :
 			    domains_split_address(t, local, tdom) < 0 ||
-			    tdom[0] == '\0' || !domains_valid_domain(tdom))
+			    tdom[0] == '\0' || domains_canon(tdom, canon) < 0)
 				domains_sink_error(k, senders->path, e->line,
 				    "senders of %s: \"%.100s\" is not "
 				    "local@domain or @domain", e->key, t);
@@ -141,48 +184,84 @@ check_senders(struct domains_sink *k, const struct domains_table *users,
 	free(byline);
 }
 
+/* Read the folder names under dir (sorted by domain); bad names and
+ * clashes are reported.  0, or -1 when dir cannot be read. */
+static int
+list_folders(struct domains_sink *k, const char *dir, struct folders *f)
+{
+	char unicode[4 * SMTP_DOMAIN_MAX + 1], path[4096];
+	struct dirent *de;
+	struct stat st;
+	DIR *dp = opendir(dir);
+
+	memset(f, 0, sizeof(*f));
+	if (dp == NULL) {
+		domains_sink_error(k, dir, 0, "cannot open the domains "
+		    "folder: %s", strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(dp)) != NULL) {
+		struct folder *e;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		f->v = xreallocarray(f->v, f->n + 1, sizeof(*f->v));
+		e = &f->v[f->n];
+		if (domains_folder_canon(de->d_name, e->canon) < 0) {
+			if (domains_canon(de->d_name, e->canon) == 0 &&
+			    domains_unicode(e->canon, unicode,
+			    sizeof(unicode)) == 0 &&
+			    strcmp(unicode, e->canon) != 0)
+				domains_sink_error(k, path, 0, "folder name is "
+				    "not a lower-case domain name: call it %s "
+				    "or %s", unicode, e->canon);
+			else if (e->canon[0] != '\0')
+				domains_sink_error(k, path, 0, "folder name is "
+				    "not a lower-case domain name: call it %s",
+				    e->canon);
+			else
+				domains_sink_error(k, path, 0, "folder name is "
+				    "not a valid domain name");
+			continue;
+		}
+		e->name = xstrdup(de->d_name);
+		f->n++;
+	}
+	closedir(dp);
+	if (f->n > 1)
+		qsort(f->v, f->n, sizeof(*f->v), folder_cmp);
+	for (size_t i = 1; i < f->n; i++)
+		if (strcmp(f->v[i - 1].canon, f->v[i].canon) == 0)
+			domains_sink_error(k, dir, 0, "folders %s and %s are "
+			    "the same domain (%s): keep one", f->v[i - 1].name,
+			    f->v[i].name, f->v[i].canon);
+	return 0;
+}
+
 int
 domains_check(const char *dir, const char *postmaster,
     domains_report_fn *report, void *arg)
 {
 	struct domains_sink k = { .report = report, .arg = arg };
-	struct dirent *de;
-	DIR *dp = opendir(dir);
+	struct folders f;
 
-	if (dp == NULL) {
-		domains_sink_error(&k, dir, 0, "cannot open the domains "
-		    "folder: %s", strerror(errno));
+	if (list_folders(&k, dir, &f) < 0)
 		return (int)k.errors;
-	}
-	while ((de = readdir(dp)) != NULL) {
+	for (size_t i = 0; i < f.n; i++) {
 		struct domains_table users = { 0 }, aliases = { 0 };
 		struct domains_table senders = { .senders = true };
-		char lname[SMTP_DOMAIN_MAX + 1];
-		struct stat st;
-		char *path;
+		char *path = xasprintf("%s/%s", dir, f.v[i].name);
 
-		if (de->d_name[0] == '.')
-			continue;
-		path = xasprintf("%s/%s", dir, de->d_name);
-		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			free(path);
-			continue;
-		}
-		domains_lower_copy(lname, sizeof(lname), de->d_name);
-		if (!domains_valid_domain(de->d_name) ||
-		    strcmp(lname, de->d_name) != 0) {
-			domains_sink_error(&k, path, 0, "folder name is not a "
-			    "lower-case domain name");
-			free(path);
-			continue;
-		}
 		users.path = xasprintf("%s/users", path);
 		aliases.path = xasprintf("%s/aliases", path);
 		senders.path = xasprintf("%s/senders", path);
-		(void)domains_table_load(&k, &users, false, &st);
-		(void)domains_table_load(&k, &aliases, true, &st);
-		(void)domains_table_load(&k, &senders, true, &st);
-		check_targets(&k, dir, de->d_name, &users, &aliases,
+		(void)domains_table_load(&k, &users, false);
+		(void)domains_table_load(&k, &aliases, true);
+		(void)domains_table_load(&k, &senders, true);
+		check_targets(&k, &f, f.v[i].canon, &users, &aliases,
 		    postmaster);
 		check_senders(&k, &users, &senders);
 		domains_table_free(&users);
@@ -190,6 +269,8 @@ domains_check(const char *dir, const char *postmaster,
 		domains_table_free(&senders);
 		free(path);
 	}
-	closedir(dp);
+	for (size_t i = 0; i < f.n; i++)
+		free(f.v[i].name);
+	free(f.v);
 	return (int)k.errors;
 }

@@ -1,10 +1,12 @@
 /*
- * One users, aliases or senders file of a local domain: read it
- * (bounded), parse it into a sorted table, and reload it when it changes.  See domains.h
- * for the file formats and domains_priv.h for the table.
+ * One users, aliases or senders file of a local domain: read it whole
+ * (bounded, and only as the stat the caller judged it by describes it)
+ * and parse it into a sorted table.  See domains.h for the file formats
+ * and domains_priv.h for the table.
  *
- * Called by domains.c (lookups, through domains_table_refresh) and by
- * domains_check.c (check-config); the parser is also fuzzed on its own.
+ * Called by domains_snap.c (the lookups' snapshots, in a worker thread or
+ * at start-up) and domains_check.c (check-config); the parser is also
+ * fuzzed on its own.
  * The files are the operator's, but are parsed as untrusted text: bounded
  * file size, line length and entry count, so a runaway script that fills
  * "aliases" gives a logged error and a tempfail (451) instead of a crash
@@ -15,7 +17,9 @@
  *
  * Invariants: every key in a table is a valid lower-case local part (so
  * it is safe as a Maildir folder name); tables are sorted for bsearch,
- * duplicate keys by line.  A change of inode, size or mtime reloads.
+ * duplicate keys by line.  A read is whole or returns nothing: the file
+ * must keep its device, inode, size, mtime and ctime from the caller's
+ * stat to after the last read (domains_table_read_whole).
  */
 #include "route/domains_priv.h"
 
@@ -323,120 +327,148 @@ domains_table_parse(struct domains_sink *k, const char *file,
 			    t->e[i - 1].line);
 }
 
-/* Read the whole file into memory, bounded.  Returns 0 (data, size set,
- * st filled), 1 when the file does not exist, -1 on error. */
-static int
-read_file(struct domains_sink *k, const char *path, char **data, size_t *size,
-    struct stat *st)
+void
+domains_fileid_of(struct domains_fileid *id, const struct stat *st)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t len = 0;
-	char *p;
+	memset(id, 0, sizeof(*id));
+	id->dev = st->st_dev;
+	id->ino = st->st_ino;
+	id->size = st->st_size;
+	id->mtime = st->st_mtim;
+	id->ctime = st->st_ctim;
+}
 
-	*data = NULL;
-	*size = 0;
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 1;
-		domains_sink_error(k, path, 0, "cannot open: %s",
-		    strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode) ||
-	    st->st_size > DOMAINS_FILE_MAX) {
-		domains_sink_error(k, path, 0, "not a regular file of at "
-		    "most %d octets", DOMAINS_FILE_MAX);
-		close(fd);
-		return -1;
-	}
-	/* One spare octet detects a file that grew after fstat. */
-	p = xmalloc((size_t)st->st_size + 1);
+bool
+domains_fileid_equal(const struct domains_fileid *a,
+    const struct domains_fileid *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	    a->mtime.tv_sec == b->mtime.tv_sec &&
+	    a->mtime.tv_nsec == b->mtime.tv_nsec &&
+	    a->ctime.tv_sec == b->ctime.tv_sec &&
+	    a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+static bool
+same_file(const struct stat *a, const struct stat *b)
+{
+	struct domains_fileid x, y;
+
+	domains_fileid_of(&x, a);
+	domains_fileid_of(&y, b);
+	return domains_fileid_equal(&x, &y);
+}
+
+/* Read fd to its end into a buffer of want + 1 octets: the spare octet
+ * detects a file that grew.  Returns the length, or -1 (errno set). */
+static ssize_t
+read_all(int fd, char *p, size_t want)
+{
+	size_t len = 0;
+
 	for (;;) {
-		ssize_t r = read(fd, p + len, (size_t)st->st_size + 1 - len);
+		ssize_t r = read(fd, p + len, want + 1 - len);
 
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0) {
-			domains_sink_error(k, path, 0, "read: %s",
-			    strerror(errno));
-			free(p);
-			close(fd);
+		if (r < 0)
 			return -1;
-		}
 		if (r == 0)
-			break;
+			return (ssize_t)len;
 		len += (size_t)r;
-		if (len > (size_t)st->st_size) {
-			domains_sink_error(k, path, 0,
-			    "changed while being read");
-			free(p);
-			close(fd);
-			return -1;
-		}
+		if (len > want)
+			return (ssize_t)len;
 	}
-	close(fd);
+}
+
+enum domains_read
+domains_table_read_whole(const char *path, const struct stat *st,
+    char **data, size_t *size, int *err)
+{
+	struct stat before, after;
+	enum domains_read rc = DOMAINS_READ_ERROR;
+	char *p = NULL;
+	ssize_t len;
+	int fd;
+
+	*data = NULL;
+	*size = 0;
+	*err = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		*err = errno;
+		return errno == ENOENT ? DOMAINS_READ_CHANGED :
+		    DOMAINS_READ_ERROR;
+	}
+	if (fstat(fd, &before) < 0) {
+		*err = errno;
+		goto out;
+	}
+	if (!S_ISREG(before.st_mode) || before.st_size > DOMAINS_FILE_MAX) {
+		*err = S_ISREG(before.st_mode) ? EFBIG : EINVAL;
+		goto out;
+	}
+	if (!same_file(&before, st)) {
+		rc = DOMAINS_READ_CHANGED;	/* replaced since the stat */
+		goto out;
+	}
+	p = xmalloc((size_t)before.st_size + 1);
+	len = read_all(fd, p, (size_t)before.st_size);
+	if (len < 0) {
+		*err = errno;
+		goto out;
+	}
+	/* Whole means: the same size, mtime and ctime after the last read
+	 * as before the first, and exactly that many octets read. */
+	if ((size_t)len != (size_t)before.st_size || fstat(fd, &after) < 0 ||
+	    !same_file(&before, &after)) {
+		rc = DOMAINS_READ_CHANGED;
+		goto out;
+	}
 	*data = p;
-	*size = len;
-	return 0;
+	*size = (size_t)len;
+	p = NULL;
+	rc = DOMAINS_READ_OK;
+out:
+	free(p);
+	close(fd);
+	return rc;
 }
 
 int
 domains_table_load(struct domains_sink *k, struct domains_table *t,
-    bool aliases, struct stat *st)
+    bool aliases)
 {
+	enum domains_read r;
+	struct stat st;
 	char *data;
 	size_t size;
-	int r = read_file(k, t->path, &data, &size, st);
-
-	if (r == 0)
-		domains_table_parse(k, t->path, t, aliases, data, size);
-	free(data);
-	return r;
-}
-
-static bool
-table_same(const struct domains_table *t, const struct stat *st)
-{
-	return t->present && t->dev == st->st_dev && t->ino == st->st_ino &&
-	    t->size == st->st_size &&
-	    t->mtime.tv_sec == st->st_mtim.tv_sec &&
-	    t->mtime.tv_nsec == st->st_mtim.tv_nsec;
-}
-
-void
-domains_table_refresh(struct domains_table *t, bool aliases)
-{
-	struct domains_sink k = { 0 };
-	struct stat st;
-	char sf[256];
-	int r;
+	int err;
 
 	if (stat(t->path, &st) < 0) {
-		if (errno == ENOENT) {
-			domains_table_clear(t);
-			t->present = t->broken = false;
-			return;
-		}
-	} else if (table_same(t, &st) && !t->broken) {
-		return;
+		if (errno == ENOENT)
+			return 1;
+		domains_sink_error(k, t->path, 0, "cannot read: %s",
+		    strerror(errno));
+		return -1;
 	}
-	domains_table_clear(t);
-	t->present = false;
-	r = domains_table_load(&k, t, aliases, &st);
-	if (r == 1) {
-		t->broken = false;
-		return;
+	r = domains_table_read_whole(t->path, &st, &data, &size, &err);
+	if (r == DOMAINS_READ_CHANGED && err == ENOENT)
+		return 1;
+	if (r == DOMAINS_READ_CHANGED) {
+		domains_sink_error(k, t->path, 0, "changed while being read");
+		return -1;
 	}
-	t->broken = k.errors != 0;
-	if (t->broken) {
-		domains_table_clear(t);
-		return;
+	if (r == DOMAINS_READ_ERROR) {
+		if (err == EFBIG || err == EINVAL)
+			domains_sink_error(k, t->path, 0, "not a regular file "
+			    "of at most %d octets", DOMAINS_FILE_MAX);
+		else
+			domains_sink_error(k, t->path, 0, "cannot read: %s",
+			    strerror(err));
+		return -1;
 	}
-	t->present = true;
-	t->dev = st.st_dev;
-	t->ino = st.st_ino;
-	t->size = st.st_size;
-	t->mtime = st.st_mtim;
-	log_info("event=table-load file=\"%s\" entries=%zu",
-	    log_safe(t->path, sf, sizeof(sf)), t->n);
+	domains_table_parse(k, t->path, t, aliases, data, size);
+	free(data);
+	return 0;
 }

@@ -20,6 +20,9 @@
  * "postmaster"); each destination's own kind then says whether it is a
  * mailbox here or the configured postmaster living elsewhere (the only
  * remote destination an address of ours may have, RFC 5321 4.5.1).
+ * A local destination's domain is canonical (domains_canon: lower-case
+ * A-label form), whatever form the address had; a remote one's is as
+ * written, lower-cased.
  * Limits: ALIAS_DEPTH_MAX levels, ALIAS_TARGETS_MAX destinations, and
  * 4 x ALIAS_TARGETS_MAX lookups in all (bounds exponential fan-out).
  */
@@ -282,7 +285,7 @@ resolve_addr(struct rctx *c, const char *addr, const char *default_domain,
     bool allow_remote)
 {
 	char local[SMTP_LOCAL_PART_MAX + 1], domain[SMTP_DOMAIN_MAX + 1];
-	char raw[SMTP_ADDRESS_MAX + 1];
+	char canon[SMTP_DOMAIN_MAX + 1], raw[SMTP_ADDRESS_MAX + 1];
 	const char *at;
 	int r;
 
@@ -338,7 +341,14 @@ resolve_addr(struct rctx *c, const char *addr, const char *default_domain,
 		add_dest(c, ROUTE_REMOTE, raw, domain);
 		return;
 	}
-	resolve_local(c, local, domain);
+	/* One name per local domain, whichever form the address used
+	 * (bücher.example, BÜCHER.example, xn--bcher-kva.example): the
+	 * A-label form, so mail to all of them shares one Maildir. */
+	if (domains_canon(domain, canon) < 0) {
+		route_fail(c, ROUTE_TEMPFAIL, "%s: no canonical form", domain);
+		return;
+	}
+	resolve_local(c, local, canon);
 }
 
 void

@@ -30,7 +30,8 @@ enum route_kind {
 struct route_dest {
 	enum route_kind kind;	/* ROUTE_LOCAL or ROUTE_REMOTE */
 	char *local;		/* mailbox local part, lower case */
-	char *domain;		/* lower case */
+	char *domain;		/* local: canonical (lower-case A-label
+				 * form, domains_canon); remote: lower case */
 };
 
 struct route_result {

@@ -24,7 +24,6 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "common/bounds.h"
 #include "common/config.h"
@@ -72,12 +71,12 @@ listed(const struct config *cfg, struct domains *d, const char *llocal,
 	base_local(cfg, slocal, base);
 	for (size_t i = 0; i < n; i++) {
 		if (addrs[i][0] == '@') {
-			if (strcasecmp(addrs[i] + 1, sdomain) == 0)
+			if (domains_same_domain(addrs[i] + 1, sdomain))
 				return 1;
 			continue;
 		}
 		if (domains_split_address(addrs[i], tlocal, tdomain) < 0 ||
-		    strcmp(tdomain, sdomain) != 0)
+		    !domains_same_domain(tdomain, sdomain))
 			continue;
 		lower(tlocal);
 		if (strcmp(tlocal, slocal) == 0 ||
@@ -93,6 +92,7 @@ route_sender_owned(const struct config *cfg, struct domains *d,
 {
 	char llocal[SMTP_LOCAL_PART_MAX + 1], ldomain[SMTP_DOMAIN_MAX + 1];
 	char slocal[SMTP_LOCAL_PART_MAX + 1], sdomain[SMTP_DOMAIN_MAX + 1];
+	char lcanon[SMTP_DOMAIN_MAX + 1];
 	struct route_result res;
 	int r;
 
@@ -107,6 +107,9 @@ route_sender_owned(const struct config *cfg, struct domains *d,
 	lower(slocal);
 	if ((r = listed(cfg, d, llocal, ldomain, slocal, sdomain)) != 0)
 		return r;
+	/* Routing names a local mailbox by its canonical domain. */
+	if (domains_canon(ldomain, lcanon) < 0)
+		return 0;
 	route_resolve(cfg, d, sender, &res);
 	if (res.kind == ROUTE_TEMPFAIL) {
 		r = -1;
@@ -114,7 +117,7 @@ route_sender_owned(const struct config *cfg, struct domains *d,
 		r = res.kind == ROUTE_LOCAL && res.n_dests == 1 &&
 		    res.dests[0].kind == ROUTE_LOCAL &&
 		    strcmp(res.dests[0].local, llocal) == 0 &&
-		    strcmp(res.dests[0].domain, ldomain) == 0;
+		    strcmp(res.dests[0].domain, lcanon) == 0;
 	}
 	route_result_free(&res);
 	return r;

@@ -7,8 +7,9 @@
  * send as info@); and the extra addresses listed for it in
  * <domains>/<domain>/senders ("local: addr, addr, @otherdomain.example"
  * — "@domain" means any address of that domain).  The null sender <> is
- * always allowed (DSNs).  Comparison is case-insensitive; a +extension
- * on the sender's local part is ignored as routing ignores it.
+ * always allowed (DSNs).  Comparison is case-insensitive, and a domain
+ * matches in its U-label and A-label forms alike; a +extension on the
+ * sender's local part is ignored as routing ignores it.
  */
 #ifndef DECORUM_ROUTE_SENDERS_H
 #define DECORUM_ROUTE_SENDERS_H

@@ -1,7 +1,8 @@
 /*
  * The smtpd process: see smtpd.h.  Started by the master after fork, with
  * privileges already dropped.  Owns the event loop, the worker pool that
- * makes spool commits durable off the loop, and the list of sessions.
+ * makes spool commits durable and re-reads changed domain tables off the
+ * loop, and the list of sessions.
  *
  * Shutdown (SIGTERM): listeners close at once; idle sessions get 421;
  * sessions inside DATA or a commit finish their message first.  After
@@ -140,12 +141,13 @@ smtpd_setup(struct smtpd *d, const struct smtpd_args *a)
 	d->srv.spool = spool_open(cfg->spool, err, sizeof(err));
 	if (d->srv.spool == NULL)
 		fatal("spool %s: %s", cfg->spool, err);
-	d->srv.domains = domains_open(cfg->domains);
 	d->srv.resolver = resolver_new(d->srv.base, cfg->dns_nameserver, err, sizeof(err));
 	if (d->srv.resolver == NULL)
 		log_warn("event=dns-unavailable reason=\"%s\" effect=\"clients shown as unknown\"",
 		    log_safe(err, safe, sizeof(safe)));
 	d->srv.pool = workpool_new(d->srv.base, SPOOL_THREADS);
+	/* Read now; re-read off the loop, in the pool, as files change. */
+	d->srv.domains = domains_open_live(cfg->domains, d->srv.base, d->srv.pool);
 	smtpd_setup_auth(d, a);
 	d->listeners = xcalloc(n_fds, sizeof(*d->listeners));
 	for (size_t i = 0; i < n_fds; i++)

@@ -238,10 +238,11 @@ queue = {{ retry_min = {retry_min}; retry_max = {retry_max}; lifetime = {lifetim
                 .format(c=self.tls["cert"], k=self.tls["key"], s=sni))
 
     def write_senders(self, senders, domain=DOMAIN):
-        with open(os.path.join(self.domain_dir(domain), "senders"), "w",
-                  encoding="utf-8") as f:
+        path = os.path.join(self.domain_dir(domain), "senders")
+        with open(path, "w", encoding="utf-8") as f:
             for local, addrs in senders.items():
                 f.write("%s: %s\n" % (local, ", ".join(addrs)))
+        age_files(path, self.domain_dir(domain))
 
     def domain_dir(self, domain=DOMAIN):
         return os.path.join(self.domains, domain)
@@ -255,6 +256,7 @@ queue = {{ retry_min = {retry_min}; retry_max = {retry_max}; lifetime = {lifetim
         with open(os.path.join(d, "aliases"), "w", encoding="utf-8") as f:
             for name, targets in aliases:
                 f.write("%s: %s\n" % (name, ", ".join(targets)))
+        age_files(os.path.join(d, "users"), os.path.join(d, "aliases"), d)
 
     # -- process ---------------------------------------------------------
     def start(self, timeout=10.0):
@@ -509,6 +511,15 @@ queue = {{ retry_min = {retry_min}; retry_max = {retry_max}; lifetime = {lifetim
         assert r.returncode == 0, ("queue flush", r.returncode, r.stdout,
                                    r.stderr)
         return r
+
+
+def age_files(*paths, seconds=2):
+    """Date paths back: the daemon reads a table only once it has been
+    still for a second (docs/configuration.md, domain folders), and
+    files the fixture wrote whole need not wait for that."""
+    t = time.time() - seconds
+    for p in paths:
+        os.utime(p, (t, t))
 
 
 def _conf_value(v):

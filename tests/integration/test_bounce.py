@@ -5,9 +5,11 @@ to <>; the original leaves the queue once the report is queued.  And the
 queue manager takes new-mail notifications on <spool>/qmgr.sock.
 
 The permanent failure is made at delivery time: the qmgr is stopped
-(SIGSTOP), the mail accepted, the recipient removed from the users file,
-the qmgr resumed: routing then finds no such user (5.1.1).  Or a fake
-remote MX refuses the recipient (remotemx.py), for replies in UTF-8.
+(SIGSTOP), the mail accepted, the recipient removed from the users file
+(and its mailbox blocked, in case the qmgr routes once before it has read
+the new file), the qmgr resumed: routing then finds no such user (5.1.1).
+Or a fake remote MX refuses the recipient (remotemx.py), for replies in
+UTF-8.
 
 "No second report" is shown by waiting until the message can make no
 more: the original is removed (event=removed) or parked in failed/
@@ -51,10 +53,12 @@ def send_held(m, sender, rcpts, remove, subject=SUBJECT, headers=""):
             s.expect("QUIT", 221)
         users = {u: p for u, p in DEFAULT_USERS.items() if u not in remove}
         m.write_domain("example.test", users, [])
-        # The users file is checked by modification time: make sure the
-        # change is seen even within the same second.
-        later = time.time() + 2
-        os.utime(os.path.join(m.domain_dir(), "users"), (later, later))
+        # The qmgr sees the new table within a second of running again,
+        # and may route once before that with the old one: a blocked
+        # mailbox makes that try fail temporarily, so the next one, with
+        # the new table, is what decides.
+        for u in remove:
+            m.block_mailbox(u)
     finally:
         os.kill(qmgr, signal.SIGCONT)
     return qid

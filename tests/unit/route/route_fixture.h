@@ -1,12 +1,19 @@
 /*
  * The routing tests' fixture: a temporary domains folder, a config that
- * names a postmaster and the "+" delimiter, and the tables opened on it.
+ * names a postmaster and the "+" delimiter, and the tables opened on it
+ * the way the daemons open them (domains_open_live, without a loop).
  * Each test file writes its own users/aliases/senders between
- * route_fixture_new() and route_fixture_open().
+ * route_fixture_new() and route_fixture_open(); a test that changes the
+ * files later calls route_fixture_refresh(), which does what the daemon's
+ * next refresh would do once the files have been still for a second.
+ * Files written by the tests are dated back (route_fixture_age), so
+ * that nothing waits for them to be still.
  */
 #ifndef DECORUM_TESTS_ROUTE_FIXTURE_H
 #define DECORUM_TESTS_ROUTE_FIXTURE_H
 
+#include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +22,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "route/domains.h"
+#include "route/domains_priv.h"
 #include "testutil.h"
 
 struct fixture {
@@ -40,10 +48,46 @@ route_fixture_new(const char *name)
 	return fx;
 }
 
+static inline int
+route_fixture_age_one(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	struct timespec t[2];
+
+	(void)flag;
+	(void)ftw;
+	/* Only what was written lately: older files keep their identity,
+	 * so the tests can see that unchanged tables are shared. */
+	if (st->st_mtime < time(NULL) - 5)
+		return 0;
+	t[0].tv_sec = t[1].tv_sec = time(NULL) - 10;
+	t[0].tv_nsec = t[1].tv_nsec = 0;
+	return utimensat(AT_FDCWD, path, t, 0);
+}
+
+/* Date every file and folder written in the last seconds 10 s back. */
+static inline void
+route_fixture_age(struct fixture *fx)
+{
+	assert_int_equal(nftw(fx->dir, route_fixture_age_one, 16, FTW_PHYS), 0);
+}
+
 static inline void
 route_fixture_open(struct fixture *fx)
 {
-	fx->d = domains_open(fx->dir);
+	route_fixture_age(fx);
+	fx->d = domains_open_live(fx->dir, NULL, NULL);
+}
+
+/* What the daemon's next refresh does, the files being still by then. */
+static inline void
+route_fixture_refresh(struct fixture *fx)
+{
+	struct timespec now, settle = { 0, 0 };
+
+	route_fixture_age(fx);
+	clock_gettime(CLOCK_REALTIME, &now);
+	(void)domains_refresh_now(fx->d, &now, &settle);
 }
 
 /* cmocka group teardown. */

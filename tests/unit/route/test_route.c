@@ -254,12 +254,13 @@ test_broken_table(void **state)
 	char path[PATH_MAX + 64];
 
 	tu_put(fx->dir, "bad.test/users", "ann:$y$x\nthis line has no colon\n");
-	expect(fx, "ann@bad.test", ROUTE_TEMPFAIL, NULL, "cannot be read");
 	tu_put(fx->dir, "bad2.test/aliases", "a: b\na: c\n");
-	expect(fx, "a@bad2.test", ROUTE_TEMPFAIL, NULL, NULL);
 	snprintf(path, sizeof(path), "%s/bad3.test/users", fx->dir);
 	tu_put(fx->dir, "bad3.test/users", "ann:\n");
 	chmod(path, 0);
+	route_fixture_refresh(fx);
+	expect(fx, "ann@bad.test", ROUTE_TEMPFAIL, NULL, "cannot be read");
+	expect(fx, "a@bad2.test", ROUTE_TEMPFAIL, NULL, NULL);
 	if (access(path, R_OK) != 0)	/* root reads anything */
 		expect(fx, "ann@bad3.test", ROUTE_TEMPFAIL, NULL, NULL);
 }
@@ -276,14 +277,17 @@ test_reload(void **state)
 	snprintf(tmp, sizeof(tmp), "%s/example.test/users.new", fx->dir);
 	snprintf(path, sizeof(path), "%s/example.test/users", fx->dir);
 	assert_int_equal(rename(tmp, path), 0);
-	/* Within the second, the cached table still answers. */
+	/* Until the next refresh, the table read before answers. */
 	expect(fx, "new@example.test", ROUTE_UNKNOWN, NULL, NULL);
-	usleep(1100 * 1000);
+	route_fixture_refresh(fx);
 	expect(fx, "new@example.test", ROUTE_LOCAL, D("new@example.test"),
 	    NULL);
 	expect(fx, "bob@example.test", ROUTE_UNKNOWN, NULL, NULL);
-	/* A new domain folder is seen at once (no negative caching). */
+	/* A new domain folder is local after the next refresh. */
 	tu_put(fx->dir, "fresh.test/users", "eve:\n");
+	expect(fx, "eve@fresh.test", ROUTE_REMOTE, D("remote:eve@fresh.test"),
+	    NULL);
+	route_fixture_refresh(fx);
 	expect(fx, "eve@fresh.test", ROUTE_LOCAL, D("eve@fresh.test"), NULL);
 }
 

@@ -145,17 +145,16 @@ static void
 test_broken_and_reload(void **state)
 {
 	struct fixture *fx = *state;
-	struct timespec ts = { 1, 100000000 };
 
 	/* A broken senders file: tempfail, not "not owned". */
 	tu_put(fx->dir, "example.test/senders", "bob bob@old.example\n");
-	nanosleep(&ts, NULL);
+	route_fixture_refresh(fx);
 	assert_int_equal(owned(fx, "bob@example.test", "bob@old.example"), -1);
 	assert_int_equal(owned(fx, "bob@example.test", "bob@example.test"), -1);
 	/* Fixed: the change is picked up. */
 	tu_put(fx->dir, "example.test/senders",
 	    "bob: @new.example\nalice: a@b.example\n");
-	nanosleep(&ts, NULL);
+	route_fixture_refresh(fx);
 	assert_int_equal(owned(fx, "bob@example.test", "bob@old.example"), 0);
 	assert_int_equal(owned(fx, "bob@example.test", "x@new.example"), 1);
 	assert_int_equal(owned(fx, "alice@example.test", "a@b.example"), 1);
@@ -166,7 +165,7 @@ test_broken_and_reload(void **state)
 		snprintf(path, sizeof(path), "%s/example.test/senders", fx->dir);
 		assert_int_equal(unlink(path), 0);
 	}
-	nanosleep(&ts, NULL);
+	route_fixture_refresh(fx);
 	assert_int_equal(owned(fx, "bob@example.test", "x@new.example"), 0);
 	assert_int_equal(owned(fx, "bob@example.test", "bob@example.test"), 1);
 }
