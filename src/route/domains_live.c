@@ -11,8 +11,10 @@
  * DOMAINS_REFRESH_MS; the job runs domains_snap_refresh() in a worker
  * thread (stat of every folder and file, reads and parses of what
  * changed), and its done() swaps the new snapshot in on the loop and
- * frees the old one there.  Lookups run on the loop only, so nothing they
- * returned can be freed under them within a callback.
+ * drops the old one there; the tables only it held are handed to the next
+ * job, which frees them in its thread (freeing a 100,000-entry table is
+ * work too).  Lookups run on the loop only, so nothing they returned can
+ * be freed under them within a callback.
  * Freshness: a change is seen within DOMAINS_REFRESH_MS plus the job's
  * time; a file modified in place within DOMAINS_STILL_MS of a refresh is
  * taken by the first refresh after that (the timer is brought forward to
@@ -23,7 +25,8 @@
  * which is d->snap throughout, so the only snapshot the loop may drop
  * meanwhile (in domains_free) survives the job; reference counts of
  * domains and tables change in the job or on the loop, never at the same
- * time.  A job whose owner was freed cleans up after itself in done().
+ * time; a table on the garbage list is reachable from no snapshot.  A job
+ * whose owner was freed cleans up after itself in done().
  */
 #include "route/domains_priv.h"
 
@@ -43,6 +46,7 @@ struct domains_job {
 	char *dir;
 	struct domains_snap *base;	/* a reference: alive while read */
 	struct domains_snap *result;	/* NULL: nothing changed */
+	struct domains_table *garbage;	/* unreachable tables to free */
 	struct timespec settle_at;	/* {0, 0}: nothing waits */
 	long long took_ms;
 };
@@ -99,23 +103,29 @@ live_work(void *arg)
 	struct timespec now, t0, t1;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* The tables the loop let go of: nothing can reach them now. */
+	domains_garbage_free(j->garbage);
+	j->garbage = NULL;
 	clock_gettime(CLOCK_REALTIME, &now);
 	j->result = domains_snap_refresh(j->dir, j->base, &now, &j->settle_at);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	j->took_ms = ms_of(&t1) - ms_of(&t0);
 }
 
+/* The owner is gone (shutdown): everything goes now. */
 static void
 job_free(struct domains_job *j)
 {
 	domains_snap_unref(j->result);
 	domains_snap_unref(j->base);
+	domains_garbage_free(j->garbage);
 	free(j->dir);
 	free(j);
 }
 
 /* The loop: swap the new snapshot in; the old one goes now, when no
- * lookup can hold anything of it. */
+ * lookup can hold anything of it.  Its tables that nothing shares wait
+ * for the next job to free them: a large one has many entries. */
 static void
 live_done(void *arg)
 {
@@ -131,13 +141,14 @@ live_done(void *arg)
 	if (j->result != NULL) {
 		old = d->snap;
 		d->snap = j->result;
-		j->result = NULL;
-		domains_snap_unref(old);
+		domains_snap_release(old, &d->garbage);
 		log_debug("event=domains-refresh domains=%zu took_ms=%lld",
 		    d->snap->n, j->took_ms);
 	}
+	domains_snap_release(j->base, &d->garbage);
 	live_arm(d, &j->settle_at);
-	job_free(j);
+	free(j->dir);
+	free(j);
 }
 
 static void
@@ -155,6 +166,8 @@ live_tick(evutil_socket_t fd, short what, void *arg)
 	j->dir = xstrdup(d->dir);
 	j->base = d->snap;
 	d->snap->refs++;
+	j->garbage = d->garbage;
+	d->garbage = NULL;
 	d->job = j;
 	workpool_submit(d->pool, live_work, live_done, j);
 }
@@ -200,4 +213,6 @@ domains_live_stop(struct domains *d)
 		event_free(d->timer);
 		d->timer = NULL;
 	}
+	domains_garbage_free(d->garbage);
+	d->garbage = NULL;
 }

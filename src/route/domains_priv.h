@@ -76,7 +76,8 @@ struct domains_table {
 	bool have_id;		/* id is the file's as it was read */
 	struct domains_fileid id;
 	struct domains_entry *e;
-	size_t n;
+	size_t n, cap;
+	struct domains_table *next_garbage;	/* domains_snap_release */
 };
 
 /* One local domain as a snapshot holds it. */
@@ -181,6 +182,12 @@ struct domains_dom *domains_snap_find(const struct domains_snap *s,
 /* CLI: add dom (whose reference passes to s) in name order. */
 void domains_snap_insert(struct domains_snap *s, struct domains_dom *dom);
 void domains_snap_unref(struct domains_snap *s);
+/* The same, but the tables whose last reference goes are put on the list
+ * *garbage instead of being freed (their entries may be many: the loop
+ * hands them to the next refresh job, which frees them in a worker). */
+void domains_snap_release(struct domains_snap *s,
+    struct domains_table **garbage);
+void domains_garbage_free(struct domains_table *list);
 /*
  * One domain's folder and tables as they are now: old (may be NULL) is
  * returned, with a new reference, when nothing changed.
@@ -221,6 +228,7 @@ struct domains {
 	struct workpool *pool;
 	struct event *timer;
 	struct domains_job *job;	/* in flight, or NULL */
+	struct domains_table *garbage;	/* for the next job to free */
 };
 
 #endif

@@ -92,13 +92,38 @@ table_ref(struct domains_table *t)
 	return t;
 }
 
+/* Drop a reference; the last one frees t, or, with garbage, only puts
+ * it on that list: a big table is freed in a worker, not on the loop. */
 static void
-table_unref(struct domains_table *t)
+table_release(struct domains_table *t, struct domains_table **garbage)
 {
 	if (t == NULL || --t->refs > 0)
 		return;
+	if (garbage != NULL) {
+		t->next_garbage = *garbage;
+		*garbage = t;
+		return;
+	}
 	domains_table_free(t);
 	free(t);
+}
+
+static void
+table_unref(struct domains_table *t)
+{
+	table_release(t, NULL);
+}
+
+void
+domains_garbage_free(struct domains_table *list)
+{
+	while (list != NULL) {
+		struct domains_table *next = list->next_garbage;
+
+		domains_table_free(list);
+		free(list);
+		list = next;
+	}
 }
 
 static struct domains_table *
@@ -254,16 +279,22 @@ domains_dom_clash(const char *canon, const char *folder)
 	return dom;
 }
 
-void
-domains_dom_unref(struct domains_dom *dom)
+static void
+dom_release(struct domains_dom *dom, struct domains_table **garbage)
 {
 	if (dom == NULL || --dom->refs > 0)
 		return;
 	for (int k = 0; k < DOMAINS_KINDS; k++)
-		table_unref(dom->t[k]);
+		table_release(dom->t[k], garbage);
 	free(dom->name);
 	free(dom->folder);
 	free(dom);
+}
+
+void
+domains_dom_unref(struct domains_dom *dom)
+{
+	dom_release(dom, NULL);
 }
 
 bool
@@ -330,10 +361,16 @@ domains_snap_new(void)
 void
 domains_snap_unref(struct domains_snap *s)
 {
+	domains_snap_release(s, NULL);
+}
+
+void
+domains_snap_release(struct domains_snap *s, struct domains_table **garbage)
+{
 	if (s == NULL || --s->refs > 0)
 		return;
 	for (size_t i = 0; i < s->n; i++)
-		domains_dom_unref(s->v[i]);
+		dom_release(s->v[i], garbage);
 	for (size_t i = 0; i < s->n_ignored; i++)
 		free(s->ignored[i]);
 	free(s->ignored);

@@ -75,7 +75,7 @@ domains_table_clear(struct domains_table *t)
 	}
 	free(t->e);
 	t->e = NULL;
-	t->n = 0;
+	t->n = t->cap = 0;
 }
 
 void
@@ -120,8 +120,11 @@ table_add(struct domains_table *t, const char *key, size_t keylen,
 {
 	struct domains_entry *e;
 
-	if (t->n % 64 == 0)
-		t->e = xreallocarray(t->e, t->n + 64, sizeof(*t->e));
+	/* Doubling: a 100,000-line file must not cost n/64 copies. */
+	if (t->n == t->cap) {
+		t->cap = t->cap == 0 ? 64 : 2 * t->cap;
+		t->e = xreallocarray(t->e, t->cap, sizeof(*t->e));
+	}
 	e = &t->e[t->n++];
 	memset(e, 0, sizeof(*e));
 	e->key = xstrndup(key, keylen);

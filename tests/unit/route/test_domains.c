@@ -417,6 +417,9 @@ test_live_refresh(void **state)
 	assert_int_equal(domains_user(d, "new", "a.test", NULL), 0);
 	assert_true(loop_until(base, has_new, d));
 	assert_null(d->job);
+	/* The table replaced is left for the next job to free. */
+	assert_non_null(d->garbage);
+	assert_int_equal(d->garbage->refs, 0);
 	/* The next tick, now: after one pass of the loop the job has been
 	 * submitted and its done() cannot have run yet. */
 	tu_put(fx->dir, "a.test/users", "ann:\n");
