@@ -22,7 +22,8 @@
  *    strasse.example one domain;
  *  - IDN2_NFC_INPUT: RFC 5891 5.2, U-labels are compared in NFC;
  *  - the A-label round trip check (libidn2's default) refuses A-labels
- *    that do not decode to a valid U-label ("xn--zz").
+ *    whose punycode is bad ("xn--zz"), and ours (alabels_round_trip)
+ *    those whose U-label is not valid.
  * No STD3 flag: our own check (domains_valid_domain) keeps the result to
  * letters, digits and hyphens, and libidn2's STD3 mapping would silently
  * drop characters rather than refuse them.
@@ -60,6 +61,28 @@ needs_idna(const char *s)
 	return false;
 }
 
+/* RFC 5891 5.4: an A-label must decode to a valid U-label that encodes
+ * to it again.  libidn2 checks the punycode of an A-label it is given
+ * but not that its U-label passes UTS #46 ("xn--ph--xea" is "ph-" and a
+ * spacing diaeresis, which is disallowed), so: once more through the
+ * U-label form, which must come back unchanged. */
+static bool
+alabels_round_trip(const char *canon)
+{
+	char *ulabel = NULL;
+	uint8_t *again = NULL;
+	bool ok;
+
+	if (!needs_idna(canon))
+		return true;
+	ok = idn2_to_unicode_8z8z(canon, &ulabel, 0) == IDN2_OK &&
+	    idn2_lookup_u8((const uint8_t *)ulabel, &again, IDN_FLAGS) ==
+	    IDN2_OK && strcasecmp((char *)again, canon) == 0;
+	idn2_free(ulabel);
+	idn2_free(again);
+	return ok;
+}
+
 int
 domains_canon(const char *s, char out[SMTP_DOMAIN_MAX + 1])
 {
@@ -92,7 +115,7 @@ domains_canon(const char *s, char out[SMTP_DOMAIN_MAX + 1])
 			return -1;
 		}
 	}
-	if (!domains_valid_domain(out)) {
+	if (!domains_valid_domain(out) || !alabels_round_trip(out)) {
 		out[0] = '\0';
 		return -1;
 	}

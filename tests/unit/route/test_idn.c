@@ -91,6 +91,10 @@ test_canon(void **state)
 	/* Plain ASCII names keep the old rules (no IDNA2008 hyphen rule). */
 	canon_is("ab--cd.example", "ab--cd.example");
 	canon_refused("xn--zz.example");		/* bad punycode */
+	/* Good punycode, but its U-label ("ph-" and a spacing diaeresis)
+	 * is disallowed: found by fuzz_domain. */
+	canon_refused("xn--ph--xea.example");
+	canon_refused("re.x--ba.p.xn--ph--xea");
 	canon_refused("\xe2\x98\x83.example");		/* a snowman */
 	canon_refused("xn--n3h.example");		/* the same, A-label */
 	canon_refused("bad\xff.example");		/* not UTF-8 */
