@@ -9,6 +9,12 @@
  * Line ends: local programs write LF (Unix) or CRLF, some a lone CR; all
  * three become CRLF, the only line end the spool holds (RFC 5322 2.3), so
  * a message from sendmail looks the same as one received over SMTP.
+ * Line length: RFC 5321 4.5.3.1.6 and RFC 5322 2.1.1 allow 998 octets
+ * before the CRLF, and our own smtpd, like any strict server, refuses
+ * longer lines; a script's longer line is broken after 998 octets with
+ * CRLF and a space (Postfix's smtp_line_length_limit does the same when
+ * it sends), which folds a header field and keeps a body line readable,
+ * rather than have the message bounce on its way out.
  * Limits: no RFC 2047 decoding of display names (not needed to find the
  * addresses); obsolete route-addrs ("<@a:b@c>") are not understood.
  */
@@ -30,7 +36,11 @@ struct reader {
 	bool cr_pending;
 	bool done;
 	size_t line_start;	/* offset in out of the current line */
+	size_t line_len;	/* octets in it so far */
 };
+
+/* The longest line the spool holds, CRLF not counted. */
+#define LINE_OCTETS_MAX	(SMTP_TEXT_LINE_MAX - 2)
 
 /* Ends the current line.  -1 when the buffer is full. */
 static int
@@ -49,6 +59,19 @@ reader_end_line(struct reader *r)
 	if (buf_append(out, "\r\n", 2) < 0)
 		return -1;
 	r->line_start = out->len;
+	r->line_len = 0;
+	return 0;
+}
+
+/* The current line is full: break it, the next octet goes on a line
+ * that starts with a space.  -1 when the buffer is full. */
+static int
+reader_break_line(struct reader *r)
+{
+	if (buf_append(r->out, "\r\n ", 3) < 0)
+		return -1;
+	r->line_start = r->out->len - 1;
+	r->line_len = 1;
 	return 0;
 }
 
@@ -61,8 +84,16 @@ reader_feed(struct reader *r, const char *p, size_t n)
 	for (i = 0; i < n && !r->done; i++) {
 		char c = p[i];
 
-		if (c != '\r' && c != '\n' && !r->cr_pending)
+		if (c != '\r' && c != '\n' && !r->cr_pending) {
+			if (r->line_len == LINE_OCTETS_MAX) {
+				if (buf_append(r->out, p + run, i - run) < 0 ||
+				    reader_break_line(r) < 0)
+					return -1;
+				run = i;
+			}
+			r->line_len++;
 			continue;
+		}
 		if (buf_append(r->out, p + run, i - run) < 0)
 			return -1;
 		run = i + 1;
@@ -74,6 +105,7 @@ reader_feed(struct reader *r, const char *p, size_t n)
 				continue;	/* CRLF, one line end */
 			/* A bare CR ended the line; c starts the next one. */
 			if (c != '\r' && c != '\n') {
+				r->line_len = 1;
 				run = i;
 				continue;
 			}

@@ -5,7 +5,8 @@
  * message needs); the rest is the message, read from a memfd as from
  * stdin.  Invariants checked:
  *  - reading agrees with a byte-at-a-time model of the line-end rules
- *    (LF, CRLF, bare CR -> CRLF; a last line gets one; a lone "." ends);
+ *    (LF, CRLF, bare CR -> CRLF; a last line gets one; a lone "." ends;
+ *    a line is broken with CRLF SP after 998 octets);
  *    TOO_BIG only when the model's result exceeds the limit, and then the
  *    buffer stays within it;
  *  - the header split is in bounds: fields in order, back to back from
@@ -39,6 +40,11 @@ model(const uint8_t *in, size_t n, bool dot_ends, char *out)
 		if (i == n && len == line)
 			break;		/* nothing on the last line */
 		if (i < n && !eol) {
+			if (len - line == SMTP_TEXT_LINE_MAX - 2) {
+				memcpy(out + len, "\r\n ", 3);
+				len += 3;
+				line = len - 1;
+			}
 			out[len++] = (char)in[i];
 			continue;
 		}

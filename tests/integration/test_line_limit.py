@@ -9,9 +9,12 @@ they start.  Tested at 997, 998 and 999 octets with and without the
 leading dot: with exact bytes (smtpraw), with a real client that stuffs
 the dots itself (smtplib), and Decorum relaying such a line to another
 Decorum over STARTTLS (its own client's stuffing read by its own
-server)."""
+server).  Local submission breaks longer lines (sendmail_msg.c), so what
+a script writes still leaves the host."""
 
+import os
 import smtplib
+import subprocess
 
 import pytest
 
@@ -126,3 +129,32 @@ def test_decorum_relays_dotted_998_octet_line_to_decorum(mta, tls_mta):
     assert not a.messages("demo"), "A kept the mail instead of relaying"
     # The relaying client used TLS, and the receiving side saw it.
     assert b.events("tls"), b.log()
+
+
+def test_sendmail_long_lines_are_broken_and_relayed(mta, tls_mta):
+    """A script hands `sendmail` lines longer than 998 octets: they are
+    broken after 998 with CRLF and a space (the header field folds, the
+    body line continues), so a strict receiver (the second Decorum)
+    takes the message instead of it bouncing on its way out."""
+    b = tls_mta()
+    a = mta(start=False, extra_conf=(
+        'transports = ( { match = "example.test"; '
+        'via = "relay:[127.0.0.1]:%d"; } );\n' % b.ports["mx_starttls"]))
+    subject = b"s" * 1200
+    line = text_line(2500, True)
+    env = dict(os.environ)
+    env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+    r = subprocess.run([a.decorum, "-c", a.conf, "sendmail", "-i",
+                        "demo@example.test"],
+                       input=b"Subject: " + subject + b"\n\n" + line +
+                       b"\nend\n", capture_output=True, env=env, timeout=20)
+    assert r.returncode == 0, r
+    a.start()
+    got = b.wait_for_delivery("demo", timeout=20)[0]
+    assert not a.events("failed") and not a.events("deferred"), a.log()
+    assert all(len(l) <= 998 for l in got.split(b"\n")), \
+        [len(l) for l in got.split(b"\n")]
+    head, body = got.split(b"\n\n", 1)
+    unfolded = head.replace(b"\n ", b"")
+    assert b"\nSubject: " + subject + b"\n" in b"\n" + unfolded + b"\n"
+    assert body.replace(b"\n ", b"") == line + b"\nend\n"

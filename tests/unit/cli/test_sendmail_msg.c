@@ -96,7 +96,10 @@ test_read_chunks(void **state)
 	(void)state;
 	assert_non_null(in);
 	assert_non_null(want);
-	memset(in, 'x', n);
+	/* Lines of 98 octets and CRLF, which the reader keeps as they are
+	 * (long lines it would break). */
+	for (size_t i = 0; i < n; i++)
+		in[i] = i % 100 == 98 ? '\r' : i % 100 == 99 ? '\n' : 'x';
 	in[CHUNK - 1] = '\r';
 	in[CHUNK] = '\n';
 	assert_int_equal(read_msg(in, n, false, n + 8, &out), SENDMAIL_READ_OK);
@@ -138,9 +141,9 @@ test_read_dot(void **state)
 }
 
 /*
- * sendmail counts no line lengths, so it cannot miscount a leading dot
- * (RFC 5321 4.5.3.1.6): a 998-octet line starting with "." is kept as it
- * is, with -i or without; the SMTP client stuffs the dot when it sends.
+ * The leading dot of a line is the line's own (RFC 5321 4.5.3.1.6 counts
+ * the message's line, not the stuffing the client adds when it sends): a
+ * 998-octet line starting with "." is kept whole, with -i or without.
  */
 static void
 test_read_dot_long_line(void **state)
@@ -162,6 +165,91 @@ test_read_dot_long_line(void **state)
 		buf_free(&out);
 	}
 	free(in);
+}
+
+/* Every line of out (CRLF ends) holds at most 998 octets; with the
+ * breaks ("\r\n ") taken out, out is want. */
+static void
+check_broken(const struct buf *out, const char *want, size_t wlen)
+{
+	size_t line = 0, w = 0;
+
+	for (size_t i = 0; i < out->len; i++) {
+		if (out->data[i] == '\r') {
+			assert_true(i + 1 < out->len && out->data[i + 1] == '\n');
+			assert_true(line <= SMTP_TEXT_LINE_MAX - 2);
+			line = 0;
+			i++;
+			if (i + 1 < out->len && out->data[i + 1] == ' ' &&
+			    !(w < wlen && want[w] == '\r')) {
+				i++;	/* a break we made: the space is ours */
+				line = 1;
+			} else {
+				assert_true(w + 1 < wlen && want[w] == '\r' &&
+				    want[w + 1] == '\n');
+				w += 2;
+			}
+			continue;
+		}
+		assert_true(w < wlen);
+		assert_int_equal(out->data[i], want[w]);
+		w++;
+		line++;
+	}
+	assert_int_equal(w, wlen);
+}
+
+static void
+test_read_long_lines(void **state)
+{
+	/* 998, 999, 1995, 1996 and 40000 octets: breaks after 998 (and
+	 * 997 after a space), across the reader's 16 KiB chunks. */
+	static const size_t lens[] = { 998, 999, 1995, 1996, 40000 };
+	struct buf out;
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+		size_t n = lens[k];
+		char *in = malloc(n + 2), *want = malloc(n + 2);
+
+		assert_non_null(in);
+		assert_non_null(want);
+		for (size_t i = 0; i < n; i++)
+			in[i] = (char)('a' + i % 26);
+		in[0] = '.';	/* a dot starts it: nothing to do with ending */
+		memcpy(want, in, n);
+		in[n] = '\n';
+		memcpy(want + n, "\r\n", 2);
+		assert_int_equal(read_msg(in, n + 1, true, 1 << 20, &out),
+		    SENDMAIL_READ_OK);
+		check_broken(&out, want, n + 2);
+		/* Breaks only where needed: 998 octets fit, 999 do not. */
+		if (n == 998)
+			assert_int_equal(out.len, 1000);
+		if (n == 999) {
+			assert_memory_equal(out.data + 998, "\r\n ", 3);
+			assert_int_equal(out.data[1001], in[998]);
+			assert_int_equal(out.len, 999 + 3 + 2);
+		}
+		if (n == 1995)
+			assert_int_equal(out.len, 1995 + 3 + 2);
+		if (n == 1996)
+			assert_int_equal(out.len, 1996 + 6 + 2);
+		buf_free(&out);
+		free(in);
+		free(want);
+	}
+	/* A bare CR ends a line and starts the count afresh. */
+	{
+		char in[1200];
+
+		memset(in, 'x', sizeof(in));
+		in[998] = '\r';
+		assert_int_equal(read_msg(in, sizeof(in), false, 1 << 20, &out),
+		    SENDMAIL_READ_OK);
+		assert_int_equal(out.len, 998 + 2 + 201 + 2);
+		buf_free(&out);
+	}
 }
 
 static void
@@ -437,6 +525,7 @@ main(void)
 		cmocka_unit_test(test_read_chunks),
 		cmocka_unit_test(test_read_dot),
 		cmocka_unit_test(test_read_dot_long_line),
+		cmocka_unit_test(test_read_long_lines),
 		cmocka_unit_test(test_read_limit),
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_parse_many),
