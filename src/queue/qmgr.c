@@ -38,6 +38,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/looplag.h"
 #include "common/workpool.h"
 #include "common/xmalloc.h"
 #include "deliver/maildir.h"
@@ -558,6 +559,9 @@ qmgr_main(const struct config *cfg, int notify_fd)
 		event_add(q.notify_ev, NULL);
 	}
 	qmgr_sock_open(&q);
+	/* log_level = "debug": how long any callback holds this loop. */
+	if (cfg->debug)
+		q.lag = looplag_new(q.base, "qmgr");
 
 	/* Recovery: every committed message is ours again; retry times
 	 * come from its status records. */
@@ -572,6 +576,8 @@ qmgr_main(const struct config *cfg, int notify_fd)
 	 * recorded.  Outbound transactions are cut: their recipients stay
 	 * pending in the spool and are tried again after the restart. */
 	q.stopping = true;
+	looplag_free(q.lag);
+	q.lag = NULL;
 	outbound_free(q.outbound);
 	qmgr_settle(&q);
 	qmgr_flights_free(&q);

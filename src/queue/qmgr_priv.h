@@ -24,6 +24,7 @@ struct config;
 struct domains;
 struct event;
 struct event_base;
+struct looplag;
 struct outbound;
 struct qflight;		/* qmgr_outbound.c */
 struct qmsg;		/* qmgr.c */
@@ -48,6 +49,7 @@ struct qmgr {
 	int64_t last_scan, last_cleanup;
 	struct event *timer, *notify_ev, *sock_ev, *sigterm, *sigint;
 	int sock_fd;
+	struct looplag *lag;		/* log_level = "debug" only */
 	char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
