@@ -1,6 +1,6 @@
 /*
  * The outbound scheduler (see outbound.h): destinations, their job
- * queues, and sessions, each session being one connection slot of a
+ * queues, and connection slots, each slot being one connection of a
  * destination that looks up the hosts, tries them in order and then
  * carries jobs over the connection it got.
  *
@@ -39,7 +39,7 @@
 #include "queue/attempt.h"
 #include "tls/tls.h"
 
-/* Connections one session attempts before it gives up: bounds the time
+/* Connections one slot attempts before it gives up: bounds the time
  * a destination with many hosts and addresses can take (each attempt
  * up to delivery.connect_timeout plus the greeting), as Postfix's
  * smtp_mx_address_limit does. */
@@ -49,7 +49,11 @@
 
 struct dest;
 
-struct session {
+/* One connection slot of a destination: counted against its
+ * destination_concurrency and max_connections from the MX lookup until
+ * the connection is closed.  (Not the smtpd's struct session: that is
+ * the other end of a connection, in another process.) */
+struct conn_slot {
 	struct outbound *ob;
 	struct dest *d;
 	struct mx_lookup *lookup;
@@ -62,7 +66,7 @@ struct session {
 	struct outbound_job *job;	/* in progress, or NULL */
 	struct event *idle_timer;
 	struct deliver_result last_fail;
-	struct session *next;		/* in d->sessions */
+	struct conn_slot *next;		/* in d->slots */
 };
 
 struct dest {
@@ -72,8 +76,8 @@ struct dest {
 	char nexthop[SMTP_DOMAIN_MAX + 1];
 	struct outbound_job *head, *tail;	/* waiting jobs */
 	size_t n_waiting;
-	struct session *sessions;
-	unsigned n_sessions, n_setup;	/* all / not yet ready */
+	struct conn_slot *slots;
+	unsigned n_slots, n_setup;	/* all / not yet ready */
 	unsigned failures;		/* consecutive unreachable */
 	int64_t down_until;
 	struct deliver_result down_why;
@@ -94,13 +98,13 @@ struct outbound {
 	struct outbound_ca *cas;	/* one per distinct tls_ca */
 	size_t n_cas;
 	struct dest *dests;
-	unsigned n_sessions;		/* all destinations */
+	unsigned n_slots;		/* all destinations */
 	struct event *sweep;		/* forgets destinations nobody uses */
 };
 
-static const struct smtp_conn_ops session_ops;
+static const struct smtp_conn_ops slot_ops;
 static void dest_kick(struct dest *d);
-static void session_try_next(struct session *s);
+static void slot_try_next(struct conn_slot *s);
 
 void
 outbound_dest_key(const struct transport_conf *t, const char *nexthop,
@@ -215,33 +219,33 @@ dest_down(struct outbound *ob, struct dest *d, const struct deliver_result *res)
 	dest_fail_waiting(d, res);
 }
 
-/* -- sessions ----------------------------------------------------------- */
+/* -- connection slots --------------------------------------------------- */
 
 static void
-session_unlink(struct session *s)
+slot_unlink(struct conn_slot *s)
 {
 	struct dest *d = s->d;
-	struct session **pp;
+	struct conn_slot **pp;
 
-	for (pp = &d->sessions; *pp != NULL; pp = &(*pp)->next) {
+	for (pp = &d->slots; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == s) {
 			*pp = s->next;
 			break;
 		}
 	}
-	d->n_sessions--;
-	s->ob->n_sessions--;
+	d->n_slots--;
+	s->ob->n_slots--;
 }
 
-/* The session is over (its connection already closed or freed). */
+/* The slot is over (its connection already closed or freed). */
 static void
-session_end(struct session *s)
+slot_end(struct conn_slot *s)
 {
 	struct dest *d = s->d;
 	struct outbound *ob = s->ob;
-	bool was_full = ob->n_sessions >= ob->cfg->out_max_connections;
+	bool was_full = ob->n_slots >= ob->cfg->out_max_connections;
 
-	session_unlink(s);
+	slot_unlink(s);
 	mx_lookup_cancel(s->lookup);
 	mx_result_free(s->plan);
 	if (s->idle_timer != NULL)
@@ -259,20 +263,20 @@ session_end(struct session *s)
 }
 
 static void
-session_idle_cb(evutil_socket_t fd, short what, void *arg)
+slot_idle_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct session *s = arg;
+	struct conn_slot *s = arg;
 
 	(void)fd;
 	(void)what;
 	smtp_conn_close(s->conn);
 	s->conn = NULL;
-	session_end(s);
+	slot_end(s);
 }
 
 /* Ready connection: the next waiting job, or idle for a while. */
 static void
-session_next(struct session *s)
+slot_next(struct conn_slot *s)
 {
 	struct dest *d = s->d;
 	struct timeval tv = { (time_t)s->ob->cfg->out_cache_time, 0 };
@@ -286,15 +290,15 @@ session_next(struct session *s)
 	if (s->ob->cfg->out_cache_time == 0) {
 		smtp_conn_close(s->conn);
 		s->conn = NULL;
-		session_end(s);
+		slot_end(s);
 		return;
 	}
 	evtimer_add(s->idle_timer, &tv);
 }
 
-/* A session that never got a usable connection: nothing to reuse. */
+/* A slot that never got a usable connection: nothing to reuse. */
 static void
-session_give_up(struct session *s, const struct deliver_result *res,
+slot_give_up(struct conn_slot *s, const struct deliver_result *res,
     bool unreachable)
 {
 	struct dest *d = s->d;
@@ -303,7 +307,7 @@ session_give_up(struct session *s, const struct deliver_result *res,
 	d->n_setup--;
 	/* While other connections of d work, a temporary failure of this
 	 * one leaves the waiting jobs to them. */
-	others_ready = d->n_sessions - d->n_setup > 1;
+	others_ready = d->n_slots - d->n_setup > 1;
 	if (res->status != DELIVER_TEMPFAIL)
 		dest_fail_waiting(d, res);
 	else if (!others_ready && unreachable)
@@ -313,13 +317,13 @@ session_give_up(struct session *s, const struct deliver_result *res,
 	s->conn = NULL;
 	mx_result_free(s->plan);
 	s->plan = NULL;
-	session_end(s);
+	slot_end(s);
 }
 
 static void
-session_ready(void *arg, struct smtp_conn *c, const struct deliver_result *fail)
+slot_ready(void *arg, struct smtp_conn *c, const struct deliver_result *fail)
 {
-	struct session *s = arg;
+	struct conn_slot *s = arg;
 	struct dest *d = s->d;
 	char safe[2 * DELIVER_TEXT_MAX], key[LOG_SAFE_SIZE(sizeof(d->key))];
 	char relay[LOG_SAFE_SIZE(SMTP_DOMAIN_MAX + 80)];	/* name[IPv6]:port */
@@ -340,7 +344,7 @@ session_ready(void *arg, struct smtp_conn *c, const struct deliver_result *fail)
 			s->plaintext_retry = false;
 			s->addr_i++;
 		}
-		session_try_next(s);
+		slot_try_next(s);
 		return;
 	}
 	d->n_setup--;
@@ -349,13 +353,13 @@ session_ready(void *arg, struct smtp_conn *c, const struct deliver_result *fail)
 	d->down_until = 0;
 	log_debug("event=connected dest=\"%s\" relay=\"%s\" tls=%s", key,
 	    relay, smtp_conn_tls(c));
-	session_next(s);
+	slot_next(s);
 }
 
 static void
-session_done(void *arg, struct smtp_conn *c, struct smtp_client_msg *m)
+slot_done(void *arg, struct smtp_conn *c, struct smtp_client_msg *m)
 {
-	struct session *s = arg;
+	struct conn_slot *s = arg;
 	struct outbound_job *job = s->job;
 
 	(void)m;
@@ -364,26 +368,26 @@ session_done(void *arg, struct smtp_conn *c, struct smtp_client_msg *m)
 	snprintf(job->tls, sizeof(job->tls), "%s", smtp_conn_tls(c));
 	job_finish(job);
 	if (smtp_conn_usable(c)) {
-		session_next(s);
+		slot_next(s);
 		return;
 	}
 	smtp_conn_close(c);
 	s->conn = NULL;
-	session_end(s);
+	slot_end(s);
 }
 
 static void
-session_lost(void *arg, struct smtp_conn *c)
+slot_lost(void *arg, struct smtp_conn *c)
 {
-	struct session *s = arg;
+	struct conn_slot *s = arg;
 
 	(void)c;
 	s->conn = NULL;		/* freed by smtp_client.c */
-	session_end(s);
+	slot_end(s);
 }
 
-static const struct smtp_conn_ops session_ops = {
-	session_ready, session_done, session_lost,
+static const struct smtp_conn_ops slot_ops = {
+	slot_ready, slot_done, slot_lost,
 };
 
 /* The client context for t's trust setting. */
@@ -428,7 +432,7 @@ outbound_source(const struct outbound *ob, const struct transport_conf *t,
 }
 
 static void
-session_connect(struct session *s, const struct sockaddr *sa, socklen_t len,
+slot_connect(struct conn_slot *s, const struct sockaddr *sa, socklen_t len,
     const char *name)
 {
 	const struct transport_conf *t = s->d->t;
@@ -449,7 +453,7 @@ session_connect(struct session *s, const struct sockaddr *sa, socklen_t len,
 	p.timeout_data_end = s->ob->cfg->out_timeout_data_end;
 	p.tls_ctx = outbound_tls_ctx(s->ob, t);
 	outbound_source(s->ob, t, sa, &p);
-	s->conn = smtp_conn_open(s->ob->base, &p, sa, len, name, &session_ops, s);
+	s->conn = smtp_conn_open(s->ob->base, &p, sa, len, name, &slot_ops, s);
 }
 
 static socklen_t
@@ -467,7 +471,7 @@ sockaddr_len(const struct sockaddr_storage *ss)
 
 /* The next address of the plan, or give up with the last failure. */
 static void
-session_try_next(struct session *s)
+slot_try_next(struct conn_slot *s)
 {
 	struct mx_result *plan = s->plan;
 	const struct mx_host *h;
@@ -478,18 +482,18 @@ session_try_next(struct session *s)
 		s->addr_i = 0;
 	}
 	if (s->host_i == plan->n_hosts || s->tries == OUTBOUND_TRIES_MAX) {
-		session_give_up(s, &s->last_fail, true);
+		slot_give_up(s, &s->last_fail, true);
 		return;
 	}
 	s->tries++;
 	h = &plan->hosts[s->host_i];
-	session_connect(s, (const struct sockaddr *)&h->addrs[s->addr_i],
+	slot_connect(s, (const struct sockaddr *)&h->addrs[s->addr_i],
 	    sockaddr_len(&h->addrs[s->addr_i]), h->name);
 }
 
 /* What a lookup that found no host means for the mail. */
 static void
-plan_failure(const struct session *s, const struct mx_result *plan,
+plan_failure(const struct conn_slot *s, const struct mx_result *plan,
     struct deliver_result *res)
 {
 	memset(res, 0, sizeof(*res));
@@ -512,9 +516,9 @@ plan_failure(const struct session *s, const struct mx_result *plan,
 }
 
 static void
-session_plan_cb(void *arg, struct mx_result *plan)
+slot_plan_cb(void *arg, struct mx_result *plan)
 {
-	struct session *s = arg;
+	struct conn_slot *s = arg;
 	struct deliver_result res;
 
 	s->lookup = NULL;
@@ -523,7 +527,7 @@ session_plan_cb(void *arg, struct mx_result *plan)
 	    plan->n_hosts == 0) {
 		plan_failure(s, plan, &res);
 		/* DNS trouble is not the hosts' fault: no back-off. */
-		session_give_up(s, &res, false);
+		slot_give_up(s, &res, false);
 		return;
 	}
 	memset(&s->last_fail, 0, sizeof(s->last_fail));
@@ -531,14 +535,14 @@ session_plan_cb(void *arg, struct mx_result *plan)
 	snprintf(s->last_fail.code, sizeof(s->last_fail.code), "4.4.1");
 	snprintf(s->last_fail.text, sizeof(s->last_fail.text),
 	    "no host of %s could be reached", s->d->key);
-	session_try_next(s);
+	slot_try_next(s);
 }
 
 /* An LMTP socket path as a one-host plan, reported from the loop. */
 static void
-session_unix_cb(evutil_socket_t fd, short what, void *arg)
+slot_unix_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct session *s = arg;
+	struct conn_slot *s = arg;
 	struct mx_result *plan = xcalloc(1, sizeof(*plan));
 	struct sockaddr_un *sun;
 
@@ -554,35 +558,35 @@ session_unix_cb(evutil_socket_t fd, short what, void *arg)
 	sun = (struct sockaddr_un *)&plan->hosts[0].addrs[0];
 	sun->sun_family = AF_UNIX;
 	snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", s->d->t->path);
-	session_plan_cb(s, plan);
+	slot_plan_cb(s, plan);
 }
 
 static void
-session_start(struct outbound *ob, struct dest *d)
+slot_start(struct outbound *ob, struct dest *d)
 {
-	struct session *s = xcalloc(1, sizeof(*s));
+	struct conn_slot *s = xcalloc(1, sizeof(*s));
 	const struct transport_conf *t = d->t;
 	unsigned port = t->kind == TRANSPORT_SMTP ? ob->cfg->smtp_port : t->port;
 
 	s->ob = ob;
 	s->d = d;
-	s->idle_timer = evtimer_new(ob->base, session_idle_cb, s);
-	s->next = d->sessions;
-	d->sessions = s;
-	d->n_sessions++;
+	s->idle_timer = evtimer_new(ob->base, slot_idle_cb, s);
+	s->next = d->slots;
+	d->slots = s;
+	d->n_slots++;
 	d->n_setup++;
-	ob->n_sessions++;
+	ob->n_slots++;
 	if (t->kind == TRANSPORT_LMTP && t->path != NULL)
-		event_base_once(ob->base, -1, EV_TIMEOUT, session_unix_cb, s,
+		event_base_once(ob->base, -1, EV_TIMEOUT, slot_unix_cb, s,
 		    &(struct timeval){ 0, 0 });
 	else if (t->kind == TRANSPORT_SMTP || t->mx)
 		s->lookup = mx_lookup_start(ob->res, ob->base,
 		    t->kind == TRANSPORT_SMTP ? d->nexthop : t->host,
 		    ob->cfg->hostname, port, ob->cfg->dns_delivery_timeout,
-		    session_plan_cb, s);
+		    slot_plan_cb, s);
 	else
 		s->lookup = mx_lookup_host_start(ob->res, ob->base, t->host,
-		    port, ob->cfg->dns_delivery_timeout, session_plan_cb, s);
+		    port, ob->cfg->dns_delivery_timeout, slot_plan_cb, s);
 }
 
 /* Give waiting jobs to idle connections, and open new ones as the
@@ -591,15 +595,15 @@ static void
 dest_kick(struct dest *d)
 {
 	struct outbound *ob = d->ob;
-	struct session *s;
+	struct conn_slot *s;
 
-	for (s = d->sessions; s != NULL && d->head != NULL; s = s->next)
+	for (s = d->slots; s != NULL && d->head != NULL; s = s->next)
 		if (s->ready && s->job == NULL)
-			session_next(s);
+			slot_next(s);
 	while (d->n_waiting > d->n_setup &&
-	    d->n_sessions < ob->cfg->out_dest_concurrency &&
-	    ob->n_sessions < ob->cfg->out_max_connections)
-		session_start(ob, d);
+	    d->n_slots < ob->cfg->out_dest_concurrency &&
+	    ob->n_slots < ob->cfg->out_max_connections)
+		slot_start(ob, d);
 }
 
 void
@@ -640,7 +644,7 @@ outbound_sweep_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	while ((d = *pp) != NULL) {
-		if (d->sessions == NULL && d->head == NULL &&
+		if (d->slots == NULL && d->head == NULL &&
 		    d->down_until <= now) {
 			*pp = d->next;
 			free(d);
@@ -714,13 +718,13 @@ void
 outbound_free(struct outbound *ob)
 {
 	struct dest *d, *dn;
-	struct session *s, *sn;
+	struct conn_slot *s, *sn;
 
 	if (ob == NULL)
 		return;
 	for (d = ob->dests; d != NULL; d = dn) {
 		dn = d->next;
-		for (s = d->sessions; s != NULL; s = sn) {
+		for (s = d->slots; s != NULL; s = sn) {
 			sn = s->next;
 			smtp_conn_close(s->conn);
 			mx_lookup_cancel(s->lookup);
