@@ -92,10 +92,16 @@ attempt_free(struct attempt *a)
 	free(a);
 }
 
+/*
+ * The step is retry_min doubled per earlier try, at most retry_max; the
+ * jitter spreads retries over [step - 10%, step + 10%], cut at retry_max,
+ * so queue.retry_max is a promise: no retry waits longer.  At the cap
+ * the spread is all below it, and retries still do not run in lockstep.
+ */
 int64_t
 attempt_backoff(unsigned attempts, unsigned retry_min, unsigned retry_max)
 {
-	int64_t d = retry_min > 0 ? retry_min : 1, jitter;
+	int64_t d = retry_min > 0 ? retry_min : 1, jitter, lo, hi;
 	unsigned i;
 
 	for (i = 1; i < attempts && d < (int64_t)retry_max; i++)
@@ -103,8 +109,12 @@ attempt_backoff(unsigned attempts, unsigned retry_min, unsigned retry_max)
 	if (retry_max > 0 && d > (int64_t)retry_max)
 		d = retry_max;
 	jitter = d / 10;
-	if (jitter > 0)
-		d += (int64_t)arc4random_uniform((uint32_t)(2 * jitter + 1)) - jitter;
+	lo = d - jitter;
+	hi = d + jitter;
+	if (retry_max > 0 && hi > (int64_t)retry_max)
+		hi = retry_max;
+	if (hi > lo)
+		d = lo + (int64_t)arc4random_uniform((uint32_t)(hi - lo + 1));
 	return d > 0 ? d : 1;
 }
 

@@ -89,7 +89,8 @@ struct attempt_dest *attempt_add_dest(struct attempt_rcpt *r,
 void attempt_run(void *a);
 void attempt_free(struct attempt *a);
 /* Delay before try number attempts+1: retry_min doubling up to retry_max,
- * with +-10% jitter so deferred messages do not retry in lockstep. */
+ * with +-10% jitter so deferred messages do not retry in lockstep; never
+ * more than retry_max (nor less than 1). */
 int64_t attempt_backoff(unsigned attempts, unsigned retry_min,
     unsigned retry_max);
 const char *attempt_outcome_name(enum attempt_outcome o);

@@ -220,7 +220,62 @@ test_backoff(void **state)
 	d = attempt_backoff(2, 300, 3600);
 	assert_true(d >= 540 && d <= 660);
 	d = attempt_backoff(30, 300, 3600);
-	assert_true(d >= 3240 && d <= 3960);
+	assert_true(d >= 3240 && d <= 3600);
+}
+
+/* queue.retry_max is a promise: the jitter never takes a delay past it,
+ * whatever the step; below the cap every step keeps its +-10%. */
+static void
+test_backoff_within_retry_max(void **state)
+{
+	static const unsigned limits[][2] = {
+		{ 300, 3600 }, { 300, 300 }, { 1, 2 }, { 60, 3599 },
+		{ 7, 1000 }, { 3600, 86400 },
+	};
+	int64_t d, step, lo, hi;
+	unsigned attempts, k, n;
+
+	(void)state;
+	for (k = 0; k < sizeof(limits) / sizeof(limits[0]); k++) {
+		unsigned rmin = limits[k][0], rmax = limits[k][1];
+
+		for (attempts = 0; attempts <= 40; attempts++) {
+			step = rmin;
+			for (n = 1; n < attempts && step < rmax; n++)
+				step *= 2;
+			if (step > rmax)
+				step = rmax;
+			lo = step - step / 10;
+			hi = step + step / 10;
+			for (n = 0; n < 200; n++) {
+				d = attempt_backoff(attempts, rmin, rmax);
+				assert_true(d >= 1);
+				assert_true(d <= (int64_t)rmax);
+				assert_true(d >= lo && d <= hi);
+			}
+		}
+	}
+}
+
+/* At the cap the delays still spread (all below it), so messages that
+ * reached retry_max together do not retry in lockstep. */
+static void
+test_backoff_spread_at_cap(void **state)
+{
+	int64_t d, low = INT64_MAX, high = 0;
+	unsigned n;
+
+	(void)state;
+	for (n = 0; n < 500; n++) {
+		d = attempt_backoff(20, 300, 3600);
+		if (d < low)
+			low = d;
+		if (d > high)
+			high = d;
+	}
+	assert_true(low >= 3240);
+	assert_true(high <= 3600);
+	assert_true(high - low >= 100);
 }
 
 /* Results the outbound scheduler carried (SMTP, LMTP) are recorded
@@ -290,6 +345,8 @@ main(void)
 		cmocka_unit_test(test_all_delivered_removed),
 		cmocka_unit_test(test_expired_and_gone),
 		cmocka_unit_test(test_backoff),
+		cmocka_unit_test(test_backoff_within_retry_max),
+		cmocka_unit_test(test_backoff_spread_at_cap),
 		cmocka_unit_test(test_outbound_results),
 	};
 
