@@ -61,6 +61,7 @@ struct conn_slot {
 	size_t host_i, addr_i;
 	bool plaintext_retry;		/* this address again without TLS */
 	unsigned tries;			/* connections attempted so far */
+	unsigned round;			/* d->round when the slot started */
 	bool ready;			/* conn set up: may carry jobs */
 	struct smtp_conn *conn;
 	struct outbound_job *job;	/* in progress, or NULL */
@@ -78,7 +79,8 @@ struct dest {
 	size_t n_waiting;
 	struct conn_slot *slots;
 	unsigned n_slots, n_setup;	/* all / not yet ready */
-	unsigned failures;		/* consecutive unreachable */
+	unsigned failures;		/* consecutive rounds unreachable */
+	unsigned round;			/* rounds of attempts counted so far */
 	int64_t down_until;
 	struct deliver_result down_why;
 	struct dest *next;
@@ -202,13 +204,25 @@ dest_fail_waiting(struct dest *d, const struct deliver_result *res)
 	}
 }
 
-/* No host of d could be reached: back it off as a whole. */
+/*
+ * No host of d could be reached by slot s: back d off as a whole.  A
+ * failure counts once per round of attempts: the slots started before
+ * the last back-off (parallel connections that fail together, or a slot
+ * still trying its hosts when the back-off began) belong to a round
+ * already counted and do not double the delay again.
+ */
 static void
-dest_down(struct outbound *ob, struct dest *d, const struct deliver_result *res)
+dest_down(struct outbound *ob, struct dest *d, const struct conn_slot *s,
+    const struct deliver_result *res)
 {
 	int64_t delay;
 	char key[LOG_SAFE_SIZE(sizeof(d->key))];
 
+	if (s->round != d->round) {
+		dest_fail_waiting(d, res);
+		return;
+	}
+	d->round++;
 	d->failures++;
 	delay = attempt_backoff(d->failures, ob->cfg->retry_min,
 	    ob->cfg->retry_max);
@@ -311,7 +325,7 @@ slot_give_up(struct conn_slot *s, const struct deliver_result *res,
 	if (res->status != DELIVER_TEMPFAIL)
 		dest_fail_waiting(d, res);
 	else if (!others_ready && unreachable)
-		dest_down(s->ob, d, res);
+		dest_down(s->ob, d, s, res);
 	else if (!others_ready)
 		dest_fail_waiting(d, res);
 	s->conn = NULL;
@@ -570,6 +584,7 @@ slot_start(struct outbound *ob, struct dest *d)
 
 	s->ob = ob;
 	s->d = d;
+	s->round = d->round;
 	s->idle_timer = evtimer_new(ob->base, slot_idle_cb, s);
 	s->next = d->slots;
 	d->slots = s;
