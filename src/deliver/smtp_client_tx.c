@@ -329,12 +329,37 @@ on_dot_reply(struct smtp_conn *c, size_t rcpt)
 			c->m->rcpts[c->accepted[i]].res = res;
 }
 
+/*
+ * RFC 5321 3.8: a 421 says the server is closing the channel, whatever
+ * it answers: nothing after it will be answered, and the connection
+ * carries no further message.  Every recipient without an answer gets
+ * the 421 (a temporary failure); the owner closes the connection.
+ */
+static void
+tx_server_closing(struct smtp_conn *c)
+{
+	static const char *const what[] = {
+		"MAIL FROM", "RCPT TO", "DATA", "end of DATA", "end of DATA",
+	};
+	struct deliver_result res;
+
+	smtpc_reply_result(c, &c->reply, c->x_head < c->x_tail ?
+	    what[c->x[c->x_head].what] : "the message data", &res);
+	c->usable = false;
+	smtp_tx_fill_unfinished(c, &res);
+	smtp_tx_done(c);
+}
+
 /* Returns -1 when c was freed or handed back (stop reading). */
 int
 smtp_tx_reply(struct smtp_conn *c)
 {
 	struct expectation x;
 
+	if (c->reply.code == 421) {
+		tx_server_closing(c);
+		return -1;
+	}
 	if (c->x_head == c->x_tail)
 		return -2;	/* a reply nobody asked for */
 	x = c->x[c->x_head++];
