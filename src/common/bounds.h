@@ -45,6 +45,7 @@
 #define DEFAULT_OUT_DEST_CONCURRENCY	20
 #define DEFAULT_OUT_CONNECT_TIMEOUT	30
 #define DEFAULT_OUT_CACHE_TIME		2
+#define DEFAULT_OUT_REUSE_LIMIT		100	/* messages per connection */
 /* RFC 5321 4.5.3.2 client timeouts, seconds (delivery.timeouts). */
 #define DEFAULT_OUT_TIMEOUT_GREETING	300
 #define DEFAULT_OUT_TIMEOUT_COMMAND	300	/* EHLO, MAIL, RCPT, RSET, ... */

@@ -181,7 +181,8 @@ cfg_delivery(struct cfg_ctx *c, const config_setting_t *g)
 {
 	static const char *const keys[] = { "smtp_port", "max_connections",
 	    "destination_concurrency", "connect_timeout",
-	    "connection_cache_time", "timeouts", "source_address", NULL };
+	    "connection_cache_time", "connection_reuse_limit", "timeouts",
+	    "source_address", NULL };
 	struct config *cfg = c->cfg;
 	const config_setting_t *src;
 
@@ -196,6 +197,8 @@ cfg_delivery(struct cfg_ctx *c, const config_setting_t *g)
 	    &cfg->out_connect_timeout) < 0 ||
 	    cfg_member_unsigned(c, g, "connection_cache_time", 0, 300,
 	    &cfg->out_cache_time) < 0 ||
+	    cfg_member_unsigned(c, g, "connection_reuse_limit", 1, 10000,
+	    &cfg->out_reuse_limit) < 0 ||
 	    cfg_delivery_timeouts(c, config_setting_get_member(g,
 	    "timeouts")) < 0)
 		return -1;
@@ -384,6 +387,7 @@ cfg_defaults(struct cfg_ctx *c)
 	cfg->out_dest_concurrency = DEFAULT_OUT_DEST_CONCURRENCY;
 	cfg->out_connect_timeout = DEFAULT_OUT_CONNECT_TIMEOUT;
 	cfg->out_cache_time = DEFAULT_OUT_CACHE_TIME;
+	cfg->out_reuse_limit = DEFAULT_OUT_REUSE_LIMIT;
 	cfg->out_timeout_greeting = DEFAULT_OUT_TIMEOUT_GREETING;
 	cfg->out_timeout_command = DEFAULT_OUT_TIMEOUT_COMMAND;
 	cfg->out_timeout_data_init = DEFAULT_OUT_TIMEOUT_DATA_INIT;

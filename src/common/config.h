@@ -124,6 +124,7 @@ struct config {
 	unsigned out_dest_concurrency;	/* delivery.destination_concurrency */
 	unsigned out_connect_timeout;	/* delivery.connect_timeout, seconds */
 	unsigned out_cache_time;	/* delivery.connection_cache_time, s */
+	unsigned out_reuse_limit;	/* delivery.connection_reuse_limit */
 	/* delivery.timeouts: RFC 5321 4.5.3.2, seconds */
 	unsigned out_timeout_greeting, out_timeout_command;
 	unsigned out_timeout_data_init, out_timeout_data_block;

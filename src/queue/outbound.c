@@ -65,7 +65,10 @@ struct conn_slot {
 	bool ready;			/* conn set up: may carry jobs */
 	struct smtp_conn *conn;
 	struct outbound_job *job;	/* in progress, or NULL */
+	unsigned carried;		/* jobs this connection has ended */
 	struct event *idle_timer;
+	bool idle;			/* on ob's idle list */
+	struct conn_slot *idle_prev, *idle_next;
 	struct deliver_result last_fail;
 	struct conn_slot *next;		/* in d->slots */
 };
@@ -83,6 +86,8 @@ struct dest {
 	unsigned round;			/* rounds of attempts counted so far */
 	int64_t down_until;
 	struct deliver_result down_why;
+	bool in_line;			/* on ob's line for a free slot */
+	struct dest *line_prev, *line_next;
 	struct dest *next;
 };
 
@@ -101,12 +106,19 @@ struct outbound {
 	size_t n_cas;
 	struct dest *dests;
 	unsigned n_slots;		/* all destinations */
+	/* Destinations that want another connection, in turn: a free slot
+	 * goes to the first (round robin; see outbound_grant()). */
+	struct dest *line_head, *line_tail;
+	/* Ready connections with no job, the longest idle first: they give
+	 * their slot up when a destination waits for one. */
+	struct conn_slot *idle_head, *idle_tail;
 	struct event *sweep;		/* forgets destinations nobody uses */
 };
 
 static const struct smtp_conn_ops slot_ops;
 static void dest_kick(struct dest *d);
 static void slot_try_next(struct conn_slot *s);
+static void slot_start(struct outbound *ob, struct dest *d);
 
 void
 outbound_dest_key(const struct transport_conf *t, const char *nexthop,
@@ -233,6 +245,128 @@ dest_down(struct outbound *ob, struct dest *d, const struct conn_slot *s,
 	dest_fail_waiting(d, res);
 }
 
+/* -- sharing the slots: the line, idle connections ---------------------- */
+
+/*
+ * The total limit (delivery.max_connections) is shared by turns: a
+ * destination that wants another connection queues up in ob's line, and
+ * each free slot goes to the first in line, which goes to the back if it
+ * wants more (round robin).  While anyone is in line, no connection keeps
+ * its slot beyond the message it carries: it closes and lets the slot go
+ * round, and an idle connection gives its slot up at once.  So one
+ * destination with a backlog, or a slow one, cannot hold every slot while
+ * mail for others waits.  Without contention a connection carries up to
+ * delivery.connection_reuse_limit messages of its destination.
+ */
+
+/* d could use another connection: more of its jobs wait than its
+ * connections in setup will take, and its own limit allows. */
+static bool
+dest_wants_slot(const struct dest *d)
+{
+	return d->n_waiting > d->n_setup &&
+	    d->n_slots < d->ob->cfg->out_dest_concurrency;
+}
+
+static void
+line_push(struct outbound *ob, struct dest *d)
+{
+	if (d->in_line)
+		return;
+	d->in_line = true;
+	d->line_next = NULL;
+	d->line_prev = ob->line_tail;
+	if (ob->line_tail != NULL)
+		ob->line_tail->line_next = d;
+	else
+		ob->line_head = d;
+	ob->line_tail = d;
+}
+
+static void
+line_remove(struct outbound *ob, struct dest *d)
+{
+	if (!d->in_line)
+		return;
+	if (d->line_prev != NULL)
+		d->line_prev->line_next = d->line_next;
+	else
+		ob->line_head = d->line_next;
+	if (d->line_next != NULL)
+		d->line_next->line_prev = d->line_prev;
+	else
+		ob->line_tail = d->line_prev;
+	d->in_line = false;
+	d->line_prev = d->line_next = NULL;
+}
+
+/* The first in line that still wants a slot (the others leave it). */
+static struct dest *
+line_first(struct outbound *ob)
+{
+	while (ob->line_head != NULL && !dest_wants_slot(ob->line_head))
+		line_remove(ob, ob->line_head);
+	return ob->line_head;
+}
+
+/* Drops every destination that no longer wants a slot, so the sweep
+ * can free them. */
+static void
+line_prune(struct outbound *ob)
+{
+	struct dest *d = ob->line_head, *next;
+
+	for (; d != NULL; d = next) {
+		next = d->line_next;
+		if (!dest_wants_slot(d))
+			line_remove(ob, d);
+	}
+}
+
+/* The total limit is reached and a destination other than d waits. */
+static bool
+others_in_line(struct outbound *ob, const struct dest *d)
+{
+	if (ob->n_slots < ob->cfg->out_max_connections)
+		return false;
+	for (struct dest *e = line_first(ob); e != NULL; e = e->line_next)
+		if (e != d && dest_wants_slot(e))
+			return true;
+	return false;
+}
+
+static void
+idle_add(struct outbound *ob, struct conn_slot *s)
+{
+	if (s->idle)
+		return;
+	s->idle = true;
+	s->idle_next = NULL;
+	s->idle_prev = ob->idle_tail;
+	if (ob->idle_tail != NULL)
+		ob->idle_tail->idle_next = s;
+	else
+		ob->idle_head = s;
+	ob->idle_tail = s;
+}
+
+static void
+idle_del(struct outbound *ob, struct conn_slot *s)
+{
+	if (!s->idle)
+		return;
+	if (s->idle_prev != NULL)
+		s->idle_prev->idle_next = s->idle_next;
+	else
+		ob->idle_head = s->idle_next;
+	if (s->idle_next != NULL)
+		s->idle_next->idle_prev = s->idle_prev;
+	else
+		ob->idle_tail = s->idle_prev;
+	s->idle = false;
+	s->idle_prev = s->idle_next = NULL;
+}
+
 /* -- connection slots --------------------------------------------------- */
 
 static void
@@ -251,63 +385,99 @@ slot_unlink(struct conn_slot *s)
 	s->ob->n_slots--;
 }
 
-/* The slot is over (its connection already closed or freed). */
+/* Frees s (its connection already closed or freed); no slot goes
+ * anywhere yet. */
 static void
-slot_end(struct conn_slot *s)
+slot_free(struct conn_slot *s)
 {
-	struct dest *d = s->d;
-	struct outbound *ob = s->ob;
-	bool was_full = ob->n_slots >= ob->cfg->out_max_connections;
-
+	idle_del(s->ob, s);
 	slot_unlink(s);
 	mx_lookup_cancel(s->lookup);
 	mx_result_free(s->plan);
 	if (s->idle_timer != NULL)
 		event_free(s->idle_timer);
 	free(s);
-	/* A slot is free: waiting jobs here may start; elsewhere only when
-	 * the total limit held them (else nothing changed for them), so the
-	 * walk over every destination stays off the common path. */
-	dest_kick(d);
-	if (!was_full)
-		return;
-	for (struct dest *o = ob->dests; o != NULL; o = o->next)
-		if (o != d && o->head != NULL)
-			dest_kick(o);
 }
 
+/* The slot is over (its connection already closed or freed): the jobs
+ * of its destination and the line may use the free slot. */
 static void
-slot_idle_cb(evutil_socket_t fd, short what, void *arg)
+slot_end(struct conn_slot *s)
 {
-	struct conn_slot *s = arg;
+	struct dest *d = s->d;
 
-	(void)fd;
-	(void)what;
+	slot_free(s);
+	dest_kick(d);
+}
+
+/* Closes a ready connection (QUIT when idle) and ends its slot. */
+static void
+slot_close(struct conn_slot *s)
+{
 	smtp_conn_close(s->conn);
 	s->conn = NULL;
 	slot_end(s);
 }
 
-/* Ready connection: the next waiting job, or idle for a while. */
+static void
+slot_idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	slot_close(arg);
+}
+
+/* Ready connection: the next waiting job, or idle for a while (unless
+ * another destination waits for the slot, or caching is off). */
 static void
 slot_next(struct conn_slot *s)
 {
 	struct dest *d = s->d;
-	struct timeval tv = { (time_t)s->ob->cfg->out_cache_time, 0 };
+	struct outbound *ob = s->ob;
+	struct timeval tv = { (time_t)ob->cfg->out_cache_time, 0 };
 
 	s->job = dest_pop(d);
 	if (s->job != NULL) {
+		idle_del(ob, s);
 		evtimer_del(s->idle_timer);
 		smtp_conn_send(s->conn, &s->job->msg);
 		return;
 	}
-	if (s->ob->cfg->out_cache_time == 0) {
-		smtp_conn_close(s->conn);
-		s->conn = NULL;
-		slot_end(s);
+	if (ob->cfg->out_cache_time == 0 || others_in_line(ob, d)) {
+		slot_close(s);
 		return;
 	}
+	idle_add(ob, s);
 	evtimer_add(s->idle_timer, &tv);
+}
+
+/*
+ * Free slots go to the destinations in line, in turn: one each, and
+ * back to the end of the line for one that wants more.  At the total
+ * limit, the longest-idle connection gives its slot up for the first
+ * in line; with none idle, the line waits for a slot to end.
+ */
+static void
+outbound_grant(struct outbound *ob)
+{
+	struct dest *d;
+
+	while ((d = line_first(ob)) != NULL) {
+		if (ob->n_slots >= ob->cfg->out_max_connections) {
+			if (ob->idle_head == NULL)
+				return;
+			/* An idle slot belongs to a destination with no
+			 * waiting job: closing it starts nothing there. */
+			smtp_conn_close(ob->idle_head->conn);
+			ob->idle_head->conn = NULL;
+			slot_free(ob->idle_head);
+			continue;
+		}
+		line_remove(ob, d);
+		slot_start(ob, d);
+		if (dest_wants_slot(d))
+			line_push(ob, d);
+	}
 }
 
 /* A slot that never got a usable connection: nothing to reuse. */
@@ -370,6 +540,12 @@ slot_ready(void *arg, struct smtp_conn *c, const struct deliver_result *fail)
 	slot_next(s);
 }
 
+/*
+ * A transaction ended.  The connection carries the next job of its
+ * destination unless the server is leaving (not usable: a 421, a broken
+ * reply), it has carried delivery.connection_reuse_limit messages, or
+ * another destination waits for its slot (then the slot goes round).
+ */
 static void
 slot_done(void *arg, struct smtp_conn *c, struct smtp_client_msg *m)
 {
@@ -378,16 +554,18 @@ slot_done(void *arg, struct smtp_conn *c, struct smtp_client_msg *m)
 
 	(void)m;
 	s->job = NULL;
+	s->carried++;
 	snprintf(job->relay, sizeof(job->relay), "%s", smtp_conn_relay(c));
 	snprintf(job->tls, sizeof(job->tls), "%s", smtp_conn_tls(c));
 	job_finish(job);
-	if (smtp_conn_usable(c)) {
+	if (smtp_conn_usable(c) && s->carried < s->ob->cfg->out_reuse_limit &&
+	    !others_in_line(s->ob, s->d)) {
 		slot_next(s);
 		return;
 	}
-	smtp_conn_close(c);
-	s->conn = NULL;
-	slot_end(s);
+	/* This destination just had its turn: to the end of the line. */
+	line_remove(s->ob, s->d);
+	slot_close(s);
 }
 
 static void
@@ -604,8 +782,9 @@ slot_start(struct outbound *ob, struct dest *d)
 		    port, ob->cfg->dns_delivery_timeout, slot_plan_cb, s);
 }
 
-/* Give waiting jobs to idle connections, and open new ones as the
- * limits allow (never more in setup than jobs waiting). */
+/* Give waiting jobs to idle connections; for the rest, get in line for
+ * new ones (never more in setup than jobs waiting), and hand out the
+ * free slots. */
 static void
 dest_kick(struct dest *d)
 {
@@ -615,10 +794,9 @@ dest_kick(struct dest *d)
 	for (s = d->slots; s != NULL && d->head != NULL; s = s->next)
 		if (s->ready && s->job == NULL)
 			slot_next(s);
-	while (d->n_waiting > d->n_setup &&
-	    d->n_slots < ob->cfg->out_dest_concurrency &&
-	    ob->n_slots < ob->cfg->out_max_connections)
-		slot_start(ob, d);
+	if (dest_wants_slot(d))
+		line_push(ob, d);
+	outbound_grant(ob);
 }
 
 void
@@ -658,8 +836,9 @@ outbound_sweep_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	line_prune(ob);
 	while ((d = *pp) != NULL) {
-		if (d->slots == NULL && d->head == NULL &&
+		if (d->slots == NULL && d->head == NULL && !d->in_line &&
 		    d->down_until <= now) {
 			*pp = d->next;
 			free(d);

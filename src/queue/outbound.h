@@ -8,11 +8,16 @@
  * wait in their destination's queue; each destination has at most
  * delivery.destination_concurrency connections, all destinations
  * together delivery.max_connections.  A connection that finishes a job
- * takes the next one of its destination (connection reuse) or idles for
- * delivery.connection_cache_time.  A destination none of whose hosts
- * could be reached is backed off as a whole (retry_min doubling up to
- * retry_max): its jobs are deferred without a connection until then, or
- * until `decorum queue flush`.
+ * takes the next one of its destination (connection reuse, at most
+ * delivery.connection_reuse_limit messages) or idles for
+ * delivery.connection_cache_time.  At the total limit the slots go round:
+ * a destination that wants a connection waits in line, each freed slot
+ * goes to the next in line, and while anyone waits a connection gives its
+ * slot up after each message instead of keeping it for its own backlog.
+ * A destination none of whose hosts could be reached is backed off as a
+ * whole (retry_min doubling up to retry_max, once per round of attempts):
+ * its jobs are deferred without a connection until then, or until
+ * `decorum queue flush`.
  */
 #ifndef DECORUM_QUEUE_OUTBOUND_H
 #define DECORUM_QUEUE_OUTBOUND_H
