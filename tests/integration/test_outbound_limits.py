@@ -225,9 +225,9 @@ GREETING = b"220 raw.example ESMTP ready\r\n"
 def serve(conn, caps=(b"PIPELINING", b"8BITMIME"), greeting=GREETING,
           hostile=None, quiet=0.4, cut_data=None):
     """A small scripted SMTP server on a RawConn.  hostile maps b"greeting"
-    or a verb (b"EHLO", b"MAIL", b"RCPT", ...) to raw bytes sent instead of
-    the normal reply; then the server only listens until the client
-    closes.  Commands are answered only after `quiet` seconds of silence,
+    or a verb (b"EHLO", b"MAIL", b"RCPT", ...), or b"." for the end of the
+    message data, to raw bytes sent instead of the normal reply; then the
+    server only listens until the client closes.  Commands are answered only after `quiet` seconds of silence,
     so conn.groups shows what the client sent without waiting for us.
     cut_data=N: hang up after N octets of message data."""
     hostile = hostile or {}
@@ -261,6 +261,9 @@ def serve(conn, caps=(b"PIPELINING", b"8BITMIME"), greeting=GREETING,
                 if cut_data is not None:
                     return conn.read_some(cut_data)
                 conn.read_data()
+                if b"." in hostile:
+                    conn.send(hostile[b"."])
+                    return conn.drain()
                 n += 1
                 out = b"250 2.0.0 Ok: queued as RAW%d\r\n" % n
                 break

@@ -1,0 +1,229 @@
+"""The outbound scheduler and the queue manager under load (issue 8,
+items 10 and 7): no destination stalls another, and nothing waits for
+the network that does not need it.
+
+- Slots go round: with delivery.max_connections full, a freed slot goes
+  to the next destination in line, not back to the one with the backlog;
+  an idle cached connection gives its slot up at once; a connection
+  carries at most delivery.connection_reuse_limit messages.
+- Back-off: parallel connections of one destination failing together
+  count as one failed round (the first back-off step, not six doublings).
+- 421 (RFC 5321 3.8: the server is closing the channel): whatever it
+  answers, the connection carries no further message and is closed.
+"""
+
+import threading
+import time
+
+import pytest
+
+from conftest import add_mx, compose, submit
+from mtaproc import wait_until
+from test_outbound_limits import raw_mx, serve  # noqa: F401 (fixture)
+
+SENDER = "alice@example.test"       # local: its reports land in a Maildir
+
+
+def delivered_order(m, qids):
+    """The queue ids of qids in the order of their delivered events."""
+    order = []
+    for e in m.log_events("delivered"):
+        if e.get("id") in qids and e["id"] not in order:
+            order.append(e["id"])
+    return order
+
+
+def submit_many(m, jobs):
+    """Each (sender, rcpts, msg) on its own connection, all at once;
+    returns the queue ids in the order of jobs."""
+    out, errors = [None] * len(jobs), []
+
+    def run(i):
+        try:
+            out[i] = submit(m, *jobs[i])[0]
+        except Exception as e:          # reported below
+            errors.append(repr(e))
+    threads = [threading.Thread(target=run, args=(i,))
+               for i in range(len(jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors
+    return out
+
+
+# -- slots go round ----------------------------------------------------------
+
+def test_freed_slot_goes_to_the_next_destination(outbound_mta, remote_mx,
+                                                  dns):
+    # The reported case: one slot in all, ten messages for a.example on
+    # it, then one for b.example.  b waits for one of a's messages, not
+    # for all ten.
+    mx_a = remote_mx("127.0.0.21", data_delay=0.5)
+    mx_b = remote_mx("127.0.0.22")
+    add_mx(dns, "a.example", ["127.0.0.21"])
+    add_mx(dns, "b.example", ["127.0.0.22"])
+    m = outbound_mta(delivery={"max_connections": 1,
+                               "connection_cache_time": 30})
+    a_ids = [submit(m, SENDER, ["u%d@a.example" % i],
+                    compose(subject="a %d" % i, to="u%d@a.example" % i))[0]
+             for i in range(10)]
+    # a's backlog is queued and its one connection busy when b comes.
+    wait_until(lambda: mx_a.transactions(), 10, what="a's first message")
+    b_id, _ = submit(m, SENDER, ["u@b.example"])
+    mx_b.wait_delivered(1, timeout=20, log=m.log)
+    mx_a.wait_delivered(10, timeout=40, log=m.log)
+    for qid in a_ids + [b_id]:
+        m.wait_event("delivered", id=qid)
+    order = delivered_order(m, set(a_ids + [b_id]))
+    assert order.index(b_id) <= 2, order
+    # Never more than one connection at once, in all.
+    assert mx_a.max_active + mx_b.max_active <= 2
+    assert mx_a.max_active == 1 and mx_b.max_active == 1
+
+
+def test_idle_connection_gives_its_slot_up(outbound_mta, remote_mx, dns):
+    # A cached idle connection to a.example holds the only slot; mail for
+    # b.example takes it at once instead of waiting out the cache time.
+    mx_a = remote_mx("127.0.0.21")
+    mx_b = remote_mx("127.0.0.22")
+    add_mx(dns, "a.example", ["127.0.0.21"])
+    add_mx(dns, "b.example", ["127.0.0.22"])
+    m = outbound_mta(delivery={"max_connections": 1,
+                               "connection_cache_time": 60})
+    qa, _ = submit(m, SENDER, ["u@a.example"])
+    m.wait_event("delivered", id=qa)
+    assert mx_a.active == 1, "the connection to a.example is not cached"
+    t0 = time.monotonic()
+    qb, _ = submit(m, SENDER, ["u@b.example"])
+    mx_b.wait_delivered(1, timeout=10, log=m.log)
+    assert time.monotonic() - t0 < 5
+    m.wait_event("delivered", id=qb)
+    # a's idle connection said QUIT to make room.
+    conn, = mx_a.connections
+    assert conn.lines[-1].upper().startswith(b"QUIT"), conn.lines
+
+
+def test_connection_reuse_limit(outbound_mta, remote_mx, dns):
+    # delivery.connection_reuse_limit = 3: seven messages for one
+    # destination over one slot take three connections, 3 + 3 + 1.
+    mx = remote_mx("127.0.0.21", data_delay=0.2)
+    add_mx(dns, "reuse.example", ["127.0.0.21"])
+    m = outbound_mta(delivery={"connection_reuse_limit": 3,
+                               "destination_concurrency": 1,
+                               "connection_cache_time": 30})
+    qids = submit_many(m, [(SENDER, ["u%d@reuse.example" % i],
+                            compose(subject="r %d" % i,
+                                    to="u%d@reuse.example" % i))
+                           for i in range(7)])
+    mx.wait_delivered(7, timeout=30, log=m.log)
+    for qid in qids:
+        m.wait_event("delivered", id=qid)
+    conns = mx.connections
+    assert [len(c.transactions) for c in conns] == [3, 3, 1], conns
+    # The full ones ended with QUIT, at once.
+    for c in conns[:2]:
+        assert c.lines[-1].upper().startswith(b"QUIT"), c.lines
+    assert mx.max_active == 1
+
+
+def test_connection_reuse_limit_one(outbound_mta, remote_mx, dns):
+    # The lower bound: every message on a connection of its own.
+    mx = remote_mx("127.0.0.21")
+    add_mx(dns, "once.example", ["127.0.0.21"])
+    m = outbound_mta(delivery={"connection_reuse_limit": 1,
+                               "connection_cache_time": 30})
+    for i in range(3):
+        qid, _ = submit(m, SENDER, ["u%d@once.example" % i])
+        m.wait_event("delivered", id=qid)
+    assert [len(c.transactions) for c in mx.connections] == [1, 1, 1]
+
+
+# -- back-off: once per round ------------------------------------------------
+
+def slow_421_greeting(conn):
+    """Holds the greeting for 1.5 s, then refuses: every connection of a
+    round is still being set up when the first one fails."""
+    time.sleep(1.5)
+    conn.send(b"421 4.3.2 raw.example busy, try later\r\n")
+    conn.drain(timeout=5)
+
+
+def test_parallel_failures_back_off_one_step(outbound_mta, raw_mx, dns):
+    raw = raw_mx("127.0.0.21", slow_421_greeting)
+    add_mx(dns, "busy.example", ["127.0.0.21"])
+    dest = "smtp:busy.example"
+    m = outbound_mta(retry_min=60, retry_max=3600)
+    qids = submit_many(m, [(SENDER, ["u%d@busy.example" % i],
+                            compose(subject="busy %d" % i,
+                                    to="u%d@busy.example" % i))
+                           for i in range(6)])
+    for qid in qids:
+        m.wait_event("deferred", id=qid, timeout=15)
+    # Six connections in one round, all refused.
+    assert len(raw.connections) == 6, raw.connections
+    wait_until(lambda: len(m.events("connect-failed", dest=dest)) == 6, 10,
+               what="six failed connections")
+    downs = m.events("destination-down", dest=dest)
+    assert downs, m.log()[-2000:]
+    # One step of queue.retry_min, however many connections failed.
+    for e in downs:
+        assert e["failures"] == "1", [d["_line"] for d in downs]
+        assert 54 <= int(e["delay"]) <= 66, e["_line"]
+
+
+# -- 421: the server is leaving ----------------------------------------------
+
+def test_421_after_the_dot_ends_the_connection(outbound_mta, remote_mx, dns):
+    # The server answers the final dot with 421 and then says nothing
+    # more: the message is deferred, and neither its retry nor the next
+    # message goes over that connection.
+    mx = remote_mx("127.0.0.21",
+                   data_reply=["421 4.3.2 fake MX shutting down"])
+    add_mx(dns, "bye.example", ["127.0.0.21"])
+    m = outbound_mta(delivery={"connection_cache_time": 30})
+    q1, msg1 = submit(m, SENDER, ["u1@bye.example"],
+                      compose(subject="bye 1", to="u1@bye.example"))
+    ev = m.wait_event("deferred", id=q1)[0]
+    assert ev["code"].startswith("4.") and "421" in ev["reason"], ev["_line"]
+    q2, msg2 = submit(m, SENDER, ["u2@bye.example"],
+                      compose(subject="bye 2", to="u2@bye.example"))
+    for qid in (q1, q2):
+        m.wait_event("delivered", id=qid, timeout=20)
+    conns = mx.connections
+    assert len(conns) >= 2, conns
+    first = conns[0]
+    assert len(first.transactions) == 1, first
+    assert first.transactions[0].data_reply.startswith("421")
+    wait_until(lambda: first.closed, 5, what="the first connection closed")
+    got = [t.data for t in mx.delivered()]
+    assert any(d.endswith(msg1) for d in got) and \
+        any(d.endswith(msg2) for d in got)
+
+
+@pytest.mark.parametrize("where", [b"MAIL", b"RCPT", b"DATA", b"."])
+def test_421_anywhere_closes_at_once(outbound_mta, raw_mx, dns, where):
+    # 421 to MAIL, RCPT, DATA or the final dot, then silence: the client
+    # hangs up at once (it neither waits for a reply that will not come
+    # nor keeps the connection for the next message), and the retry goes
+    # over a new connection.
+    seen = []
+
+    def handler(conn):
+        seen.append(conn)
+        hostile = {where: b"421 4.4.2 raw.example closing\r\n"} \
+            if len(seen) == 1 else None
+        serve(conn, caps=(b"8BITMIME",), hostile=hostile)
+    raw = raw_mx("127.0.0.21", handler)
+    add_mx(dns, "closing.example", ["127.0.0.21"])
+    m = outbound_mta(delivery={"connection_cache_time": 30})
+    qid, msg = submit(m, SENDER, ["u@closing.example"])
+    ev = m.wait_event("deferred", id=qid)[0]
+    assert ev["code"].startswith("4.") and "421" in ev["reason"], ev["_line"]
+    m.wait_event("delivered", id=qid, timeout=20)
+    first = raw.connections[0]
+    wait_until(lambda: first.done, 20, what="the first connection to end")
+    assert first.eof, "the client did not hang up after the 421"
+    assert len(raw.connections) == 2, raw.connections
+    assert raw.connections[1].messages, raw.connections[1].sent
