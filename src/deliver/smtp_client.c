@@ -76,6 +76,8 @@ conn_free(struct smtp_conn *c)
 {
 	if (c->open_fail != NULL)
 		event_free(c->open_fail);
+	/* A read of the data still in flight frees itself when done. */
+	smtp_data_release(c->data);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	free(c->x);

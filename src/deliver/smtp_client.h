@@ -3,7 +3,8 @@
  * the greeting, EHLO/LHLO, STARTTLS when offered (or required), AUTH
  * PLAIN to a relay, then any number of transactions, one at a time.
  * Asynchronous: every step is a callback, nothing blocks (the message
- * data is read from the spool in bounded chunks as the socket drains).
+ * data is read from the spool in bounded chunks by worker threads, ahead
+ * of the socket draining).
  *
  * The caller (queue/outbound.c) picks the addresses and decides what a
  * failure means for the destination; this module speaks the protocol
@@ -28,6 +29,7 @@
 
 struct event_base;
 struct smtp_conn;
+struct workpool;
 
 /* Fixed per connection. */
 struct smtp_conn_params {
@@ -52,6 +54,9 @@ struct smtp_conn_params {
 	 * (port 0), or source_len 0 for the kernel's choice. */
 	struct sockaddr_storage source;
 	socklen_t source_len;
+	/* Worker threads that read the message data ahead, so the loop
+	 * never waits for the disk (required). */
+	struct workpool *pool;
 };
 
 struct smtp_client_rcpt {
@@ -65,7 +70,10 @@ struct smtp_client_msg {
 	const char *sender;		/* "" for <> */
 	bool smtputf8;			/* the envelope needs SMTPUTF8 */
 	bool eightbit;			/* BODY=8BITMIME content */
-	int data_fd;			/* dot-unstuffed, CRLF; read with pread */
+	/* The data (dot-unstuffed, CRLF): the file data_name in the open
+	 * folder data_dir, opened and read by params.pool's threads. */
+	int data_dir;
+	const char *data_name;
 	int64_t data_size;
 	struct smtp_client_rcpt *rcpts;
 	size_t n_rcpts;

@@ -8,6 +8,7 @@
  *   smtp_client_tx.c  the transaction: smtp_conn_send(), MAIL/RCPT/DATA,
  *                     the FIFO of expected replies, data streaming, what
  *                     each reply means for the recipients
+ *   smtp_client_data.c  the message data, read ahead by worker threads
  *
  * smtpc_ names are helpers of smtp_client.c that the transaction uses
  * too (smtp_conn_ is the public API); smtp_tx_ names are the
@@ -26,14 +27,16 @@
 #include "deliver/smtp_client.h"
 #include "smtp/client_proto.h"
 
-/* Message data goes out in chunks read from the spool as the socket
- * drains, so a large message never sits in memory whole. */
+/* Message data goes out in chunks read from the spool ahead of the
+ * socket draining, so a large message never sits in memory whole. */
 #define DATA_CHUNK		(64 * 1024)
 #define DATA_HIGH_WATER		(256 * 1024)
 #define DATA_LOW_WATER		(64 * 1024)
 
 struct bufferevent;
 struct event;
+struct smtp_data;
+struct workpool;
 
 enum conn_state {
 	C_CONNECTING, C_GREETING, C_EHLO, C_HELO, C_STARTTLS, C_HANDSHAKE,
@@ -77,7 +80,7 @@ struct smtp_conn {
 	bool mail_ok;
 	struct deliver_result mail_fail;
 	struct smtp_dot_stuffer ds;
-	int64_t data_off;
+	struct smtp_data *data;		/* read ahead, or NULL */
 };
 
 /* smtp_client.c */
@@ -107,5 +110,20 @@ void smtp_tx_fill_unfinished(struct smtp_conn *c,
     const struct deliver_result *res);
 /* Fill the socket with message data until the high-water mark. */
 void smtp_tx_stream_data(struct smtp_conn *c);
+
+/* smtp_client_data.c */
+/* Starts reading the file name in the folder dirfd in pool's threads;
+ * ready(arg) runs on the loop after each read, until released. */
+struct smtp_data *smtp_data_open(struct workpool *pool, int dirfd,
+    const char *name, void (*ready)(void *arg), void *arg);
+/* 1: the next chunk is *p, *len octets (0: the end of the data); 0: a
+ * read is under way (ready() follows); -1: the file could not be read
+ * (errno says why). */
+int smtp_data_peek(const struct smtp_data *sd, const char **p, size_t *len);
+/* The chunk peeked is used: read the next one. */
+void smtp_data_next(struct smtp_data *sd);
+/* The transaction lets go: no ready() any more; a read in flight frees
+ * the object when it completes.  NULL is fine. */
+void smtp_data_release(struct smtp_data *sd);
 
 #endif

@@ -8,8 +8,9 @@
  * replies we expect (MAIL, each RCPT, DATA, then the final reply, or one
  * per accepted recipient for LMTP): with PIPELINING the commands go out
  * in one write and the replies are matched in order (RFC 2920 3.1),
- * without it one command at a time.  The message data streams from the
- * spool, dot-stuffed, as the socket drains.
+ * without it one command at a time.  The message data is read from the
+ * spool ahead by worker threads (smtp_client_data.c), from the start of
+ * the transaction on, and streams dot-stuffed as the socket drains.
  *
  * The connection hands over each reply (smtp_tx_reply()), each drained
  * socket while sending data (smtp_tx_stream_data()), and its own failure
@@ -101,6 +102,8 @@ smtp_tx_done(struct smtp_conn *c)
 	struct smtp_client_msg *m = c->m;
 
 	c->m = NULL;
+	smtp_data_release(c->data);
+	c->data = NULL;
 	if (c->usable) {
 		c->state = C_IDLE;
 		smtpc_timeout(c, 0);
@@ -163,6 +166,17 @@ tx_fail_later_cb(evutil_socket_t fd, short what, void *arg)
 	smtp_tx_done(arg);
 }
 
+/* A chunk of data was read: stream it if the server waits for it (else
+ * it waits for the 354). */
+static void
+tx_data_ready(void *arg)
+{
+	struct smtp_conn *c = arg;
+
+	if (c->state == C_DATA)
+		smtp_tx_stream_data(c);
+}
+
 void
 smtp_conn_send(struct smtp_conn *c, struct smtp_client_msg *m)
 {
@@ -189,6 +203,9 @@ smtp_conn_send(struct smtp_conn *c, struct smtp_client_msg *m)
 		    &now);
 		return;
 	}
+	/* The first chunk is read while the envelope is answered. */
+	c->data = smtp_data_open(c->p.pool, m->data_dir, m->data_name,
+	    tx_data_ready, c);
 	c->state = C_TX;
 	smtpc_timeout(c, c->p.timeout_command);
 	send_mail(c);
@@ -200,46 +217,54 @@ smtp_conn_send(struct smtp_conn *c, struct smtp_client_msg *m)
 	}
 }
 
-/* Fill the socket with message data until the high-water mark. */
+/* The data cannot be read.  The server may have part of the message:
+ * only closing the connection keeps it from delivering that. */
+static void
+tx_data_failed(struct smtp_conn *c)
+{
+	struct deliver_result res;
+
+	log_warn("event=spool-error id=%s op=read errno=%d", c->m->id, errno);
+	smtpc_result(&res, DELIVER_TEMPFAIL, "4.3.0",
+	    "queued message data unreadable");
+	smtp_tx_fill_unfinished(c, &res);
+	c->usable = false;
+	c->state = C_FAILING;
+	event_base_once(c->base, -1, EV_TIMEOUT, tx_fail_later_cb, c,
+	    &(struct timeval){ 0, 0 });
+}
+
+/* Fill the socket with message data until the high-water mark, from
+ * the chunks read ahead; a chunk not read yet calls again when it is. */
 void
 smtp_tx_stream_data(struct smtp_conn *c)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
-	struct deliver_result res;
-	char in[DATA_CHUNK], *stuffed;
-	ssize_t n;
-	size_t len;
+	char *stuffed, end[8];
+	const char *in;
+	size_t n, len;
+	int rc;
 
 	while (evbuffer_get_length(out) < DATA_HIGH_WATER) {
-		n = pread(c->m->data_fd, in, sizeof(in), c->data_off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			/* The server has part of the message: only closing
-			 * the connection keeps it from delivering that. */
-			log_warn("event=spool-error id=%s op=read errno=%d",
-			    c->m->id, errno);
-			smtpc_result(&res, DELIVER_TEMPFAIL, "4.3.0",
-			    "queued message data unreadable");
-			smtp_tx_fill_unfinished(c, &res);
-			c->usable = false;
-			c->state = C_FAILING;
-			event_base_once(c->base, -1, EV_TIMEOUT,
-			    tx_fail_later_cb, c, &(struct timeval){ 0, 0 });
+		rc = smtp_data_peek(c->data, &in, &n);
+		if (rc == 0)
+			return;		/* tx_data_ready calls again */
+		if (rc < 0) {
+			tx_data_failed(c);
 			return;
 		}
 		if (n == 0)
 			break;
-		stuffed = xmalloc(2 * (size_t)n);
-		len = smtp_dot_stuff(&c->ds, in, (size_t)n, stuffed);
+		stuffed = xmalloc(2 * n);
+		len = smtp_dot_stuff(&c->ds, in, n, stuffed);
 		evbuffer_add(out, stuffed, len);
 		free(stuffed);
-		c->data_off += n;
+		smtp_data_next(c->data);
 	}
 	if (evbuffer_get_length(out) >= DATA_HIGH_WATER)
 		return;		/* conn_write_cb calls again */
-	len = smtp_dot_end(&c->ds, in);
-	evbuffer_add(out, in, len);
+	len = smtp_dot_end(&c->ds, end);
+	evbuffer_add(out, end, len);
 	c->state = C_TX;
 	smtpc_timeout(c, c->p.timeout_data_end);
 	if (!c->p.lmtp) {
@@ -296,7 +321,6 @@ on_data_reply(struct smtp_conn *c)
 
 	if (c->reply.code == 354 && c->mail_ok && c->n_accepted > 0) {
 		smtp_dot_stuffer_init(&c->ds);
-		c->data_off = 0;
 		c->state = C_DATA;
 		set_data_timeout(c);
 		smtp_tx_stream_data(c);

@@ -229,8 +229,9 @@ log_delivered(const struct attempt *a, const struct attempt_rcpt *r,
 	    sizeof(safe)), d->tls[0] != '\0' ? d->tls : "none");
 }
 
-/* One copy: already made for another recipient, carried by the outbound
- * scheduler, or delivered now by the agent.  -1: the attempt stops. */
+/* One copy: made by an earlier run or for another recipient, carried by
+ * the outbound scheduler, or delivered now by the agent.  -1: the
+ * attempt stops. */
 static int
 attempt_copy(struct attempt *a, struct attempt_rcpt *r, struct attempt_dest *d,
     struct copy_cache *cache, int data_fd, int64_t data_size,
@@ -241,19 +242,21 @@ attempt_copy(struct attempt *a, struct attempt_rcpt *r, struct attempt_dest *d,
 	char line[2 * SMTP_ADDRESS_MAX + 64], mailbox[SMTP_ADDRESS_MAX + 2];
 
 	snprintf(mailbox, sizeof(mailbox), "%s@%s", d->local, d->domain);
+	if (d->recorded) {
+		*res = d->res;		/* an earlier run made it */
+		return 0;
+	}
 	cached = cache_find(cache, mailbox);
 	if (cached != NULL) {
 		*res = *cached;
 		return 0;
 	}
 	if (d->done) {
-		*res = d->res;
-	} else if (d->t != NULL || data_fd < 0) {
-		/* Outbound that did not run (cannot happen), or no data. */
+		*res = d->res;		/* carried by the outbound scheduler */
+	} else if (data_fd < 0) {
 		res->status = DELIVER_TEMPFAIL;
 		snprintf(res->code, sizeof(res->code), "4.3.0");
-		snprintf(res->text, sizeof(res->text), d->t != NULL ?
-		    "outbound delivery did not run" :
+		snprintf(res->text, sizeof(res->text),
 		    "queued message data unreadable");
 	} else {
 		memset(&req, 0, sizeof(req));
@@ -268,17 +271,36 @@ attempt_copy(struct attempt *a, struct attempt_rcpt *r, struct attempt_dest *d,
 		a->agent->deliver(&req, res);
 	}
 	cache_add(cache, mailbox, res);
-	if (res->status != DELIVER_OK)
+	d->done = true;
+	d->res = *res;
+	if (res->status != DELIVER_OK) {
+		d->recorded = true;
 		return 0;
+	}
 	snprintf(line, sizeof(line), "D %zu %s", r->n, mailbox);
 	if (record(a, line) < 0)
 		return -1;
+	d->recorded = true;
 	a->delivered++;
 	log_delivered(a, r, d, mailbox, res);
 	return 0;
 }
 
-/* One recipient; -1 when the attempt must stop (see record()). */
+/* Writes the record that closes r; -1 when the attempt must stop. */
+static int
+attempt_close(struct attempt *a, struct attempt_rcpt *r, const char *line)
+{
+	if (record(a, line) < 0)
+		return -1;
+	r->closed = true;
+	return 0;
+}
+
+/*
+ * One recipient: its copies, then the record that closes it.  A copy
+ * still on the network (or kept back for want of room) leaves it open:
+ * a later run closes it.  -1 when the attempt must stop (see record()).
+ */
 static int
 attempt_rcpt_run(struct attempt *a, struct attempt_rcpt *r,
     struct copy_cache *cache, int data_fd, int64_t data_size)
@@ -288,8 +310,11 @@ attempt_rcpt_run(struct attempt *a, struct attempt_rcpt *r,
 	char text[QUEUE_STATUS_TEXT_MAX];
 	char safe[QUEUE_STATUS_TEXT_MAX * 2], rsafe[LOG_SAFE_SIZE(SMTP_ADDRESS_MAX)];
 	int64_t now, delay;
+	bool open = false;
 	size_t i;
 
+	if (r->closed)
+		return 0;
 	if (r->route != DELIVER_OK) {
 		worst.status = r->route;
 		if (snprintf(worst.code, sizeof(worst.code), "%s", r->code) < 0 ||
@@ -297,6 +322,10 @@ attempt_rcpt_run(struct attempt *a, struct attempt_rcpt *r,
 			worst.text[0] = '\0';	/* truncation is fine: a log text */
 	}
 	for (i = 0; i < r->n_dests && r->route == DELIVER_OK; i++) {
+		if (r->dests[i].t != NULL && !r->dests[i].done) {
+			open = true;
+			continue;
+		}
 		if (attempt_copy(a, r, &r->dests[i], cache, data_fd, data_size,
 		    &res) < 0)
 			return -1;
@@ -305,6 +334,8 @@ attempt_rcpt_run(struct attempt *a, struct attempt_rcpt *r,
 		    (res.status == DELIVER_TEMPFAIL && worst.status == DELIVER_OK))
 			worst = res;
 	}
+	if (open)
+		return 0;
 	envelope_clean_text(worst.text, text, sizeof(text));
 	now = time(NULL);
 	if (worst.status == DELIVER_TEMPFAIL &&
@@ -318,7 +349,7 @@ attempt_rcpt_run(struct attempt *a, struct attempt_rcpt *r,
 		    a->retry_max);
 		snprintf(line, sizeof(line), "W %zu %" PRId64 " %s %s", r->n,
 		    now + delay, worst.code, text);
-		if (record(a, line) < 0)
+		if (attempt_close(a, r, line) < 0)
 			return -1;
 		log_info("event=deferred id=%s rcpt=\"<%s>\" code=%s reason=\"%s\" "
 		    "delay=%" PRId64, a->id,
@@ -330,9 +361,9 @@ attempt_rcpt_run(struct attempt *a, struct attempt_rcpt *r,
 		    text);
 	} else {
 		snprintf(line, sizeof(line), "K %zu", r->n);
-		return record(a, line);
+		return attempt_close(a, r, line);
 	}
-	if (record(a, line) < 0)
+	if (attempt_close(a, r, line) < 0)
 		return -1;
 	log_info("event=failed id=%s rcpt=\"<%s>\" code=%s reason=\"%s\"", a->id,
 	    log_safe(r->addr, rsafe, sizeof(rsafe)), worst.code,
@@ -500,6 +531,7 @@ attempt_run(void *p)
 	cache_free(&cache);
 	if (fd >= 0)
 		close(fd);
-	if (i == a->n_rcpts)
+	/* With copies still out, the run after them finishes. */
+	if (i == a->n_rcpts && !a->network_pending)
 		attempt_finish(a);
 }

@@ -3,6 +3,12 @@
  * loop (routing needs the loop-owned tables), carried out in a workpool
  * thread (deliveries and status fsyncs block).  Internal to the queue
  * manager; the unit tests drive it directly with an in-memory plan.
+ *
+ * An attempt may run more than once: its local copies at once, while its
+ * network copies (dests with a transport) are still out; then again when
+ * their results are in (network_pending set for the first run).  A
+ * recipient is closed (K/W/F) only when all its copies have a result; one
+ * whose network copies never went (no room) stays pending.
  */
 #ifndef DECORUM_QUEUE_ATTEMPT_H
 #define DECORUM_QUEUE_ATTEMPT_H
@@ -26,6 +32,7 @@ struct attempt_dest {
 	 * relay, LMTP): then done is set and res holds the outcome. */
 	const struct transport_conf *t;	/* NULL: the attempt's agent */
 	bool done;
+	bool recorded;			/* res settled by an earlier run */
 	struct deliver_result res;
 	char *relay;			/* "NAME[IP]:PORT" it went to, or NULL */
 	char tls[32];			/* "TLSv1.3" or "none" */
@@ -41,6 +48,7 @@ struct attempt_rcpt {
 	char text[QUEUE_STATUS_TEXT_MAX];
 	struct attempt_dest *dests;	/* mailboxes still to deliver to */
 	size_t n_dests;
+	bool closed;			/* K, W or F written */
 };
 
 enum attempt_outcome {
@@ -69,6 +77,8 @@ struct attempt {
 	bool bounces;			/* send RFC 3464 reports (else failed/) */
 	bool corrupt;			/* only move the file to corrupt/ */
 	bool smtputf8, eightbit;	/* from the envelope, for outbound */
+	bool network_pending;		/* network copies still out: run the
+					 * local part, do not finish */
 	void *owner;			/* the caller's, untouched */
 	struct attempt_rcpt *rcpts;
 	size_t n_rcpts;
@@ -85,7 +95,8 @@ struct attempt_rcpt *attempt_add_rcpt(struct attempt *a, size_t n,
     const char *addr, unsigned attempts);
 struct attempt_dest *attempt_add_dest(struct attempt_rcpt *r,
     const char *local, const char *domain);
-/* The worker side: deliver, record status, finish the message. */
+/* The worker side: deliver, record status, finish the message (unless
+ * network_pending).  May run again for the same attempt. */
 void attempt_run(void *a);
 void attempt_free(struct attempt *a);
 /* Delay before try number attempts+1: retry_min doubling up to retry_max,

@@ -101,6 +101,7 @@ struct outbound {
 	struct event_base *base;
 	const struct config *cfg;
 	struct resolver *res;
+	struct workpool *io;		/* reads message data ahead */
 	SSL_CTX *tls_ctx;		/* the system store */
 	struct outbound_ca *cas;	/* one per distinct tls_ca */
 	size_t n_cas;
@@ -645,6 +646,7 @@ slot_connect(struct conn_slot *s, const struct sockaddr *sa, socklen_t len,
 	p.timeout_data_end = s->ob->cfg->out_timeout_data_end;
 	p.tls_ctx = outbound_tls_ctx(s->ob, t);
 	outbound_source(s->ob, t, sa, &p);
+	p.pool = s->ob->io;
 	s->conn = smtp_conn_open(s->ob->base, &p, sa, len, name, &slot_ops, s);
 }
 
@@ -890,13 +892,14 @@ outbound_cas_free(struct outbound *ob)
 
 struct outbound *
 outbound_new(struct event_base *base, const struct config *cfg,
-    struct resolver *res, char *err, size_t errlen)
+    struct resolver *res, struct workpool *io, char *err, size_t errlen)
 {
 	struct outbound *ob = xcalloc(1, sizeof(*ob));
 
 	ob->base = base;
 	ob->cfg = cfg;
 	ob->res = res;
+	ob->io = io;
 	ob->tls_ctx = tls_client_ctx_new(NULL, 0, err, errlen);
 	if (ob->tls_ctx == NULL || outbound_cas_new(ob, err, errlen) < 0) {
 		outbound_cas_free(ob);

@@ -32,6 +32,7 @@
 struct event_base;
 struct resolver;
 struct outbound;
+struct workpool;
 
 /* RFC 5321 4.5.3.1.8: every server takes 100 recipients per message;
  * a job never holds more (the caller splits). */
@@ -41,7 +42,8 @@ struct outbound_job {
 	/* Set by the caller. */
 	const struct transport_conf *t;
 	char *nexthop;			/* recipient domain (smtp), else NULL */
-	struct smtp_client_msg msg;	/* its rcpts array is the caller's */
+	struct smtp_client_msg msg;	/* its rcpts array is the caller's;
+					 * data_dir/data_name name the data */
 	void (*done)(void *arg, struct outbound_job *job);
 	void *arg;
 	/* Set before done(): where it went, for logs. */
@@ -51,9 +53,12 @@ struct outbound_job {
 	struct outbound_job *next;
 };
 
-/* NULL and err filled when the TLS client context cannot be made. */
+/* NULL and err filled when the TLS client context cannot be made.  io:
+ * worker threads that read the message data ahead of the connections
+ * (the caller's; it frees it after outbound_free). */
 struct outbound *outbound_new(struct event_base *base,
-    const struct config *cfg, struct resolver *res, char *err, size_t errlen);
+    const struct config *cfg, struct resolver *res, struct workpool *io,
+    char *err, size_t errlen);
 /* Closes every connection; jobs still queued never complete (their
  * recipients stay pending in the spool and are retried after restart). */
 void outbound_free(struct outbound *ob);

@@ -2,22 +2,27 @@
  * The queue manager's loop: which message to try when (see qmgr.h).
  *
  * Started by decorumd's master in its own unprivileged process.  At start
- * it removes crash garbage and scans queue/ (recovery); then it takes new
- * ids from smtpd's notifications (and from local submission over
- * <spool>/qmgr.sock), rescans every QMGR_SCAN_INTERVAL seconds
- * (a lost notification only delays), and runs a message when it is due.
- * A run is planned here, in the loop, because the routing tables belong to
- * this thread, and carried out in a workpool thread (attempt.c), because
- * deliveries and status fsyncs block; its SMTP, relay and LMTP copies go
- * to the network first (qmgr_outbound.c).  At most 2 x QMGR_THREADS messages
- * are in flight; per-recipient retry times live in the queue file itself
- * ("W" records), so they survive a restart.
+ * an I/O worker removes crash garbage and lists queue/ (recovery); then
+ * the loop takes new ids from smtpd's notifications (and from local
+ * submission over <spool>/qmgr.sock), has queue/ listed again every
+ * QMGR_SCAN_INTERVAL seconds (a lost notification only delays), and
+ * starts a message when it is due (qmgr_run.c: load, plan, run).
+ * The loop itself never touches a file: listings, cleanups, loads and the
+ * message data sent out are read by I/O workers (q->io), deliveries and
+ * status fsyncs made by delivery workers (q->pool), and only their
+ * results are applied here, each in time independent of the queue's size
+ * (qmgr_table.c).  Per-recipient retry times live in the queue file
+ * itself ("W" records), so they survive a restart.
+ *
+ * Budgets, kept apart so one cannot starve the other: QMGR_POOL_MAX loads
+ * and runs in the workpools (the next message starts as one ends), and
+ * QMGR_OUTBOUND_MAX messages with copies on the network; past that a
+ * message's network copies are held back, but its local copies, and every
+ * other message, still go.
  * Trusts: the config; nothing in the spool (ids are checked, a corrupt
  * queue file is moved aside to corrupt/, never deleted).  No error of a
  * single message ends the process; SIGTERM/SIGINT stop taking work, let
  * in-flight deliveries finish and exit 0.
- * Limits: messages are kept in an array searched linearly, fine for the
- * thousands a single host queues; a heap is the next step if it is not.
  */
 #include "queue/qmgr.h"
 
@@ -41,322 +46,144 @@
 #include "common/looplag.h"
 #include "common/workpool.h"
 #include "common/xmalloc.h"
-#include "deliver/maildir.h"
 #include "dns/resolver.h"
-#include "queue/attempt.h"
-#include "queue/envelope.h"
 #include "queue/notify.h"
 #include "queue/outbound.h"
 #include "queue/qmgr_priv.h"
 #include "queue/queue_id.h"
 #include "queue/spool.h"
 #include "route/domains.h"
-#include "route/route.h"
-#include "route/transport.h"
 
-#define QMGR_THREADS		4
-#define QMGR_IN_FLIGHT_MAX	(2 * QMGR_THREADS)
-/* Messages waiting for the network (outbound jobs) at once. */
-#define QMGR_OUTBOUND_MAX	1000
 #define QMGR_SCAN_INTERVAL	60
 #define QMGR_CLEANUP_INTERVAL	3600
 
-struct qmsg {
-	char id[QUEUE_ID_MAX];
-	int64_t next_try;	/* 0: as soon as possible */
-	bool in_flight;
-	bool flush;		/* `queue flush`: ignore retry times once */
+/* -- scans: an I/O worker lists queue/ (and cleans up), the loop adds ---- */
+
+struct qscan {
+	struct qmgr *q;
+	bool cleanup, flush;
+	char **ids;
+	size_t n;
+	int rc, err_no;
 };
 
-static void qmgr_schedule(struct qmgr *q);
-
-static struct qmsg *
-qmgr_find(struct qmgr *q, const char *id)
-{
-	size_t i;
-
-	for (i = 0; i < q->n_msgs; i++)
-		if (strcmp(q->msgs[i].id, id) == 0)
-			return &q->msgs[i];
-	return NULL;
-}
-
-static struct qmsg *
-qmgr_add(struct qmgr *q, const char *id)
-{
-	struct qmsg *m = qmgr_find(q, id);
-
-	if (m != NULL)
-		return m;
-	q->msgs = xreallocarray(q->msgs, q->n_msgs + 1, sizeof(*q->msgs));
-	m = &q->msgs[q->n_msgs++];
-	memset(m, 0, sizeof(*m));
-	snprintf(m->id, sizeof(m->id), "%s", id);
-	return m;
-}
-
 static void
-qmgr_drop(struct qmgr *q, struct qmsg *m)
+qmgr_scan_work(void *p)
 {
-	size_t i = (size_t)(m - q->msgs);
+	struct qscan *sc = p;
 
-	q->msgs[i] = q->msgs[--q->n_msgs];
+	if (sc->cleanup)
+		spool_cleanup(sc->q->sp, SPOOL_GARBAGE_AGE);
+	sc->rc = spool_list(sc->q->sp, "queue", &sc->ids, &sc->n);
+	sc->err_no = errno;
 }
 
+static void qmgr_scan_start(struct qmgr *q, bool flush);
+
+/* Every id listed is known from now on; new ones are due at once (after
+ * a flush, with their retry times ignored). */
 static void
-qmgr_scan(struct qmgr *q)
+qmgr_scan_done(void *p)
 {
-	char **ids;
-	size_t n, i;
-	int64_t now = time(NULL);
+	struct qscan *sc = p;
+	struct qmgr *q = sc->q;
 	char safe[LOG_SAFE_SIZE(256)];
+	bool added;
+
+	q->scanning = false;
+	if (sc->rc < 0 && !q->stopping)
+		log_error("event=scan-error dir=\"%s/queue\" errno=%d",
+		    log_safe(spool_dir(q->sp), safe, sizeof(safe)), sc->err_no);
+	for (size_t i = 0; sc->rc == 0 && !q->stopping && i < sc->n; i++) {
+		struct qmsg *m = qtable_add(&q->msgs, sc->ids[i], &added);
+
+		if (added && sc->flush)
+			m->flush = true;
+	}
+	spool_list_free(sc->ids, sc->n);
+	free(sc);
+	if (q->stopping)
+		return;
+	if (!q->started) {
+		q->started = true;
+		log_info("event=started queued=%zu", q->msgs.n);
+	}
+	if (q->rescan) {
+		q->rescan = false;
+		qmgr_scan_start(q, q->rescan_flush);
+	}
+	qmgr_schedule(q);
+}
+
+/* One scan at a time; one asked for meanwhile follows it. */
+static void
+qmgr_scan_start(struct qmgr *q, bool flush)
+{
+	struct qscan *sc;
+	int64_t now = time(NULL);
 
 	q->last_scan = now;
-	if (now - q->last_cleanup >= QMGR_CLEANUP_INTERVAL) {
-		q->last_cleanup = now;
-		spool_cleanup(q->sp, SPOOL_GARBAGE_AGE);
-	}
-	if (spool_list(q->sp, "queue", &ids, &n) < 0) {
-		log_error("event=scan-error dir=\"%s/queue\" errno=%d",
-		    log_safe(spool_dir(q->sp), safe, sizeof(safe)), errno);
+	if (q->scanning) {
+		q->rescan = true;
+		q->rescan_flush = q->rescan_flush || flush;
 		return;
 	}
-	for (i = 0; i < n; i++)
-		qmgr_add(q, ids[i]);
-	spool_list_free(ids, n);
+	q->rescan_flush = false;
+	sc = xcalloc(1, sizeof(*sc));
+	sc->q = q;
+	sc->flush = flush;
+	if (now - q->last_cleanup >= QMGR_CLEANUP_INTERVAL) {
+		q->last_cleanup = now;
+		sc->cleanup = true;
+	}
+	q->scanning = true;
+	workpool_submit(q->io, qmgr_scan_work, qmgr_scan_done, sc);
 }
 
-/* The mailboxes (local) or addresses (remote) routing gave, each with
- * the transport that carries it. */
-static void
-qmgr_add_dests(struct qmgr *q, const struct queue_file *qf,
-    struct attempt_rcpt *r, const struct route_result *rr)
-{
-	const struct transport_conf *t;
-	struct attempt_dest *d;
-	char mailbox[SMTP_ADDRESS_MAX + 2];
-
-	for (size_t i = 0; i < rr->n_dests; i++) {
-		snprintf(mailbox, sizeof(mailbox), "%s@%s", rr->dests[i].local,
-		    rr->dests[i].domain);
-		/* Delivered before a crash or an earlier try: the mailbox
-		 * (or remote server) has its copy already. */
-		if (queue_file_is_delivered(qf, mailbox))
-			continue;
-		t = transport_lookup(q->cfg, rr->dests[i].local,
-		    rr->dests[i].domain, rr->dests[i].kind == ROUTE_LOCAL);
-		d = attempt_add_dest(r, rr->dests[i].local, rr->dests[i].domain);
-		if (t->kind != TRANSPORT_MAILDIR)
-			d->t = t;
-	}
-}
-
-/* Routing of one due recipient into the plan (loop thread only). */
-static void
-qmgr_route(struct qmgr *q, const struct queue_file *qf, struct attempt *a,
-    size_t n)
-{
-	struct attempt_rcpt *r;
-	struct route_result rr;
-
-	r = attempt_add_rcpt(a, n, qf->env.rcpts[n].addr, qf->st[n].attempts);
-	memset(&rr, 0, sizeof(rr));
-	route_resolve(q->cfg, q->domains, qf->env.rcpts[n].addr, &rr);
-	switch (rr.kind) {
-	case ROUTE_LOCAL:
-	case ROUTE_REMOTE:
-		qmgr_add_dests(q, qf, r, &rr);
-		break;
-	case ROUTE_UNKNOWN:
-		r->route = DELIVER_PERMFAIL;
-		snprintf(r->code, sizeof(r->code), "5.1.1");
-		if (snprintf(r->text, sizeof(r->text), "no such user: %s",
-		    rr.reason) >= (int)sizeof(r->text))
-			log_debug("event=truncated what=route-reason");
-		break;
-	case ROUTE_TEMPFAIL:
-		r->route = DELIVER_TEMPFAIL;
-		snprintf(r->code, sizeof(r->code), "4.3.0");
-		if (snprintf(r->text, sizeof(r->text), "routing: %s",
-		    rr.reason) >= (int)sizeof(r->text))
-			log_debug("event=truncated what=route-reason");
-		break;
-	case ROUTE_UNSUPPORTED:
-	default:
-		/* Forwarding to foreign domains needs SRS (a later issue):
-		 * such mail waits, and expires after queue.lifetime. */
-		r->route = DELIVER_TEMPFAIL;
-		snprintf(r->code, sizeof(r->code), "4.4.0");
-		if (snprintf(r->text, sizeof(r->text), "cannot deliver yet: "
-		    "%s", rr.reason) >= (int)sizeof(r->text))
-			log_debug("event=truncated what=route-reason");
-		break;
-	}
-	route_result_free(&rr);
-}
-
-static void
-qmgr_attempt_done(void *p)
-{
-	struct attempt *a = p;
-	struct qmgr *q = a->owner;
-	int64_t now = time(NULL);
-	struct qmsg *m;
-
-	q->in_flight--;
-	m = qmgr_find(q, a->id);
-	if (m != NULL) {
-		m->in_flight = false;
-		switch (a->outcome) {
-		case ATTEMPT_PENDING:
-			m->next_try = a->next_try > 0 ? a->next_try
-			    : now + (int64_t)q->cfg->retry_min;
-			break;
-		case ATTEMPT_ERROR:
-			m->next_try = now + (int64_t)q->cfg->retry_min;
-			break;
-		default:
-			qmgr_drop(q, m);
-			break;
-		}
-	}
-	/* A report just queued is a new message: try it at once. */
-	if (a->bounce_id[0] != '\0')
-		qmgr_add(q, a->bounce_id)->next_try = 0;
-	if (a->warning_id[0] != '\0')
-		qmgr_add(q, a->warning_id)->next_try = 0;
-	attempt_free(a);
-	if (!q->stopping)
-		qmgr_schedule(q);
-}
-
-static struct attempt *
-qmgr_attempt_new(struct qmgr *q, const char *id)
-{
-	struct attempt *a = attempt_new(id, q->sp);
-
-	a->owner = q;
-	a->agent = &maildir_agent;
-	a->hostname = q->cfg->hostname;
-	a->mailboxes = q->cfg->mailboxes;
-	a->retry_min = q->cfg->retry_min;
-	a->retry_max = q->cfg->retry_max;
-	a->lifetime = q->cfg->queue_lifetime;
-	a->delay_warning = q->cfg->delay_warning;
-	a->postmaster = q->cfg->postmaster;
-	a->bounces = true;
-	return a;
-}
-
-/* The worker part: local copies, status records, finishing. */
-void
-qmgr_run(struct qmgr *q, struct attempt *a)
-{
-	q->in_flight++;
-	workpool_submit(q->pool, attempt_run, qmgr_attempt_done, a);
-}
-
-
-/*
- * Loads a due message and plans its attempt.  Returns false when the
- * message was dropped from the array (gone), true otherwise.
- */
-static bool
-qmgr_start(struct qmgr *q, struct qmsg *m, int64_t now)
-{
-	struct queue_file qf;
-	struct attempt *a;
-	char err[256], safe[512];
-	int64_t next = 0;
-	bool flush = m->flush;
-	size_t i;
-	int rc;
-
-	m->flush = false;
-	rc = spool_load(q->sp, "queue", m->id, &qf, err, sizeof(err));
-	if (rc == -1 && errno == ENOENT) {
-		qmgr_drop(q, m);	/* delivered or deleted */
-		return false;
-	}
-	if (rc == -1) {
-		log_warn("event=spool-error id=%s op=load reason=\"%s\"", m->id,
-		    log_safe(err, safe, sizeof(safe)));
-		m->next_try = now + (int64_t)q->cfg->retry_min;
-		return true;
-	}
-	a = qmgr_attempt_new(q, m->id);
-	m->in_flight = true;
-	if (rc == -2) {
-		log_error("event=corrupt id=%s reason=\"%s\" "
-		    "action=moved-to-corrupt", m->id,
-		    log_safe(err, safe, sizeof(safe)));
-		a->corrupt = true;
-		qmgr_run(q, a);
-		return true;
-	}
-	free(a->sender);
-	a->sender = xstrdup(qf.env.sender);
-	a->created = qf.env.created;
-	a->smtputf8 = qf.env.smtputf8;
-	a->eightbit = qf.env.eight_bit;
-	for (i = 0; i < qf.env.n_rcpts; i++) {
-		if (qf.st[i].state != RCPT_PENDING)
-			continue;
-		if (qf.st[i].next_try > now && !flush) {
-			if (next == 0 || qf.st[i].next_try < next)
-				next = qf.st[i].next_try;
-			continue;
-		}
-		qmgr_route(q, &qf, a, i);
-	}
-	queue_file_free(&qf);
-	if (a->n_rcpts == 0 && next > 0) {
-		/* Nothing due yet (e.g. after a restart): wait. */
-		attempt_free(a);
-		m->in_flight = false;
-		m->next_try = next;
-		return true;
-	}
-	/* With no recipient left this only finishes the message (a crash
-	 * came between the last status record and the removal). */
-	if (!qmgr_outbound(q, a, spool_data_size(q->sp, m->id)))
-		qmgr_run(q, a);
-	return true;
-}
+/* -- the schedule ---------------------------------------------------------- */
 
 static void
 qmgr_arm(struct qmgr *q, int64_t now)
 {
 	int64_t when = q->last_scan + QMGR_SCAN_INTERVAL;
+	const struct qmsg *m = qtable_first(&q->msgs);
 	struct timeval tv;
-	size_t i;
 
-	for (i = 0; i < q->n_msgs; i++)
-		if (!q->msgs[i].in_flight && q->msgs[i].next_try < when)
-			when = q->msgs[i].next_try;
+	if (m != NULL && m->next_try < when)
+		when = m->next_try;
 	if (when < now + 1)
 		when = now + 1;
-	/* Capped by in-flight work: done() reschedules, no need to spin. */
+	/* Capped by work in progress: its done() reschedules, no need to
+	 * spin; held messages wait for a flight to land. */
 	tv.tv_sec = (time_t)(when - now);
 	tv.tv_usec = 0;
 	evtimer_add(q->timer, &tv);
 }
 
-static void
+/*
+ * Starts what is due, as long as the workpools have room: first the held
+ * messages while the network has room again (they were due before any
+ * in the heap), then the heap in order of due time.  A due message whose
+ * copies went out last time, with no room for them now, is held without
+ * a load.  Each message costs O(log n); nothing walks the queue.
+ */
+void
 qmgr_schedule(struct qmgr *q)
 {
 	int64_t now = time(NULL);
-	size_t i;
+	struct qmsg *m;
 
 	if (now - q->last_scan >= QMGR_SCAN_INTERVAL)
-		qmgr_scan(q);
-	for (i = 0; i < q->n_msgs && q->in_flight < QMGR_IN_FLIGHT_MAX &&
-	    q->out_flight < QMGR_OUTBOUND_MAX; ) {
-		struct qmsg *m = &q->msgs[i];
-
-		if (m->in_flight || m->next_try > now || qmgr_start(q, m, now))
-			i++;
-		/* else: m was dropped and slot i holds another message */
+		qmgr_scan_start(q, false);
+	while (q->loading + q->running < QMGR_POOL_MAX && qmgr_out_room(q) &&
+	    (m = qtable_held_first(&q->msgs)) != NULL)
+		qmgr_load_start(q, m);
+	while (q->loading + q->running < QMGR_POOL_MAX &&
+	    (m = qtable_first(&q->msgs)) != NULL && m->next_try <= now) {
+		if (m->remote && !qmgr_out_room(q))
+			qtable_hold(&q->msgs, m);
+		else
+			qmgr_load_start(q, m);
 	}
 	qmgr_arm(q, now);
 }
@@ -370,20 +197,14 @@ qmgr_on_timer(evutil_socket_t fd, short what, void *p)
 }
 
 /* `decorum queue flush`: everything due now, retry times and
- * destination back-offs forgotten once.  The new scan also picks up
+ * destination back-offs forgotten once.  A new scan also picks up
  * messages released from hold. */
 static void
 qmgr_flush(struct qmgr *q)
 {
-	log_info("event=flush queued=%zu", q->n_msgs);
-	q->last_scan = 0;
-	qmgr_scan(q);
-	for (size_t i = 0; i < q->n_msgs; i++) {
-		if (q->msgs[i].in_flight)
-			continue;
-		q->msgs[i].next_try = 0;
-		q->msgs[i].flush = true;
-	}
+	log_info("event=flush queued=%zu", q->msgs.n);
+	qtable_flush(&q->msgs);
+	qmgr_scan_start(q, true);
 	outbound_flush(q->outbound);
 }
 
@@ -397,15 +218,13 @@ qmgr_on_notify(evutil_socket_t fd, short what, void *p)
 	(void)what;
 	/* Bounded, so a flood of datagrams cannot starve the loop. */
 	while (n++ < 256 && queue_notify_recv(fd, id, sizeof(id)) == 0) {
-		struct qmsg *m;
-
 		if (strcmp(id, QUEUE_NOTIFY_FLUSH) == 0) {
 			qmgr_flush(q);
 			continue;
 		}
-		m = qmgr_add(q, id);
-		if (!m->in_flight)
-			m->next_try = 0;	/* a new message is tried at once */
+		/* A new message is tried at once (a known one waiting too:
+		 * `queue release` says it is back). */
+		qtable_wake(&q->msgs, id);
 	}
 	qmgr_schedule(q);
 }
@@ -471,7 +290,8 @@ qmgr_on_signal(evutil_socket_t sig, short what, void *p)
 	struct qmgr *q = p;
 
 	(void)what;
-	log_info("event=stopping signal=%d in_flight=%u", (int)sig, q->in_flight);
+	log_info("event=stopping signal=%d running=%u out=%u", (int)sig,
+	    q->running, q->out_flight);
 	q->stopping = true;
 	event_base_loopbreak(q->base);
 }
@@ -510,7 +330,7 @@ qmgr_outbound_open(struct qmgr *q)
 		    log_safe(err, safe, sizeof(safe)));
 		return -1;
 	}
-	q->outbound = outbound_new(q->base, q->cfg, q->resolver, err,
+	q->outbound = outbound_new(q->base, q->cfg, q->resolver, q->io, err,
 	    sizeof(err));
 	if (q->outbound == NULL) {
 		log_error("event=start-error reason=\"%s\"",
@@ -540,12 +360,15 @@ qmgr_main(const struct config *cfg, int notify_fd)
 	q.base = event_base_new();
 	if (q.base == NULL)
 		fatal("cannot create the event loop");
+	q.io = workpool_new(q.base, QMGR_IO_THREADS);
 	if (qmgr_outbound_open(&q) < 0) {
+		workpool_free(q.io);
 		event_base_free(q.base);
 		spool_close(q.sp);
 		return 1;
 	}
 	q.pool = workpool_new(q.base, QMGR_THREADS);
+	qtable_init(&q.msgs);
 	/* Read now; re-read off the loop, in the pool, as files change. */
 	q.domains = domains_open_live(cfg->domains, q.base, q.pool);
 	q.timer = evtimer_new(q.base, qmgr_on_timer, &q);
@@ -563,18 +386,19 @@ qmgr_main(const struct config *cfg, int notify_fd)
 	if (cfg->debug)
 		q.lag = looplag_new(q.base, "qmgr");
 
-	/* Recovery: every committed message is ours again; retry times
-	 * come from its status records. */
-	q.last_cleanup = time(NULL);
-	spool_cleanup(q.sp, SPOOL_GARBAGE_AGE);
-	qmgr_scan(&q);
-	log_info("event=started queued=%zu", q.n_msgs);
+	/* Recovery: every committed message is ours again (the first scan
+	 * cleans up and logs event=started); retry times come from each
+	 * message's status records. */
+	q.last_cleanup = 0;
+	qmgr_scan_start(&q, false);
 	qmgr_schedule(&q);
 	event_base_dispatch(q.base);
 
 	/* Stop taking work; local deliveries in flight finish and are
 	 * recorded.  Outbound transactions are cut: their recipients stay
-	 * pending in the spool and are tried again after the restart. */
+	 * pending in the spool and are tried again after the restart.
+	 * Reads still in the I/O pool (loads, scans, data for connections
+	 * just closed) free what they carry in their done(). */
 	q.stopping = true;
 	looplag_free(q.lag);
 	q.lag = NULL;
@@ -583,7 +407,8 @@ qmgr_main(const struct config *cfg, int notify_fd)
 	qmgr_flights_free(&q);
 	resolver_free(q.resolver);
 	workpool_free(q.pool);
-	log_info("event=stopped queued=%zu", q.n_msgs);
+	workpool_free(q.io);
+	log_info("event=stopped queued=%zu", q.msgs.n);
 	if (q.notify_ev != NULL)
 		event_free(q.notify_ev);
 	qmgr_sock_close(&q);
@@ -592,7 +417,7 @@ qmgr_main(const struct config *cfg, int notify_fd)
 	event_free(q.timer);
 	domains_free(q.domains);
 	event_base_free(q.base);
-	free(q.msgs);
+	qtable_free(&q.msgs);
 	spool_close(q.sp);
 	return 0;
 }

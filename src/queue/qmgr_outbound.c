@@ -4,11 +4,13 @@
  *
  * qmgr.c plans an attempt and calls qmgr_outbound(): the copies become
  * one job per destination (all the message's recipients there, at most
- * OUTBOUND_RCPTS_MAX), submitted to the outbound scheduler (outbound.c)
- * over one open data file.  The attempt, with its jobs, is a flight on
- * q->flights until the last job is done; then each recipient's result is
- * in its attempt_dest and the attempt goes to the workpool (qmgr_run())
- * for the status records.  Loop thread only.
+ * OUTBOUND_RCPTS_MAX), submitted to the outbound scheduler (outbound.c),
+ * which reads the message data itself, ahead, in worker threads (no file
+ * is held open while a job waits).  The jobs are a flight on q->flights
+ * until the last one is done (qmgr_flight_landed()); the results stay in
+ * the jobs until qmgr_outbound_collect() copies them into the attempt's
+ * dests, which happens only while no worker runs the attempt (its local
+ * copies may be made meanwhile).  Loop thread only.
  */
 #include "queue/qmgr_priv.h"
 
@@ -16,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/config.h"
 #include "common/xmalloc.h"
@@ -34,11 +35,9 @@ struct qjob {
 	char key[SMTP_DOMAIN_MAX + 64];
 };
 
-/* An attempt whose remote copies are on the network. */
+/* An attempt's remote copies on the network. */
 struct qflight {
-	struct qmgr *q;
-	struct attempt *a;
-	int data_fd;
+	struct qrun *run;
 	struct qjob *jobs;
 	size_t n_jobs, left;
 	struct qflight *prev, *next;
@@ -56,15 +55,13 @@ qmgr_flight_release(struct qflight *f)
 		free(f->jobs[i].job.nexthop);
 	}
 	free(f->jobs);
-	if (f->data_fd >= 0)
-		close(f->data_fd);
 	free(f);
 }
 
 static void
 qmgr_flight_free(struct qflight *f)
 {
-	struct qmgr *q = f->q;
+	struct qmgr *q = f->run->q;
 
 	if (f->prev != NULL)
 		f->prev->next = f->next;
@@ -75,30 +72,49 @@ qmgr_flight_free(struct qflight *f)
 	qmgr_flight_release(f);
 }
 
-/* One outbound job ended: its results go to the attempt's dests; the
- * last one hands the attempt to the workpool for the records. */
+/* One outbound job ended (its results are in j->rcpts and the job);
+ * the last one lands the flight. */
 static void
 qmgr_job_done(void *arg, struct outbound_job *job)
 {
 	struct qjob *j = arg;
 	struct qflight *f = j->f;
-	struct qmgr *q = f->q;
-	struct attempt *a = f->a;
 
-	for (size_t k = 0; k < j->n; k++) {
-		struct attempt_dest *d = j->dests[k];
-
-		d->done = true;
-		d->res = j->rcpts[k].res;
-		free(d->relay);
-		d->relay = job->relay[0] != '\0' ? xstrdup(job->relay) : NULL;
-		snprintf(d->tls, sizeof(d->tls), "%s", job->tls);
-	}
+	(void)job;
 	if (--f->left > 0)
 		return;
+	f->run->q->out_flight--;
+	qmgr_flight_landed(f->run);
+}
+
+bool
+qmgr_outbound_landed(const struct qrun *run)
+{
+	return run->f != NULL && run->f->left == 0;
+}
+
+void
+qmgr_outbound_collect(struct qrun *run)
+{
+	struct qflight *f = run->f;
+
+	for (size_t i = 0; i < f->n_jobs; i++) {
+		struct qjob *j = &f->jobs[i];
+
+		for (size_t k = 0; k < j->n; k++) {
+			struct attempt_dest *d = j->dests[k];
+
+			d->done = true;
+			d->res = j->rcpts[k].res;
+			free(d->relay);
+			d->relay = j->job.relay[0] != '\0' ?
+			    xstrdup(j->job.relay) : NULL;
+			snprintf(d->tls, sizeof(d->tls), "%s", j->job.tls);
+		}
+	}
 	qmgr_flight_free(f);
-	q->out_flight--;
-	qmgr_run(q, a);
+	run->f = NULL;
+	run->a->network_pending = false;
 }
 
 static struct qjob *
@@ -126,8 +142,8 @@ qmgr_job_for(struct qflight *f, const struct attempt_dest *d)
 	return j;
 }
 
-/* The data file cannot be opened: no connection is made, and the worker
- * records a deferral for every outbound copy. */
+/* The data file is gone: no connection is made, and the worker records
+ * a deferral for every outbound copy. */
 static void
 qmgr_flight_no_data(struct qflight *f)
 {
@@ -147,17 +163,18 @@ qmgr_flight_no_data(struct qflight *f)
 /*
  * Groups the attempt's outbound copies into jobs (one per destination,
  * at most OUTBOUND_RCPTS_MAX recipients each) and starts them.  false
- * when there are none: the attempt goes straight to the workpool.
+ * when there are none, or the data is gone: the attempt's run records
+ * what there is.
  */
 bool
-qmgr_outbound(struct qmgr *q, struct attempt *a, int64_t data_size)
+qmgr_outbound(struct qrun *run, int64_t data_size)
 {
+	struct qmgr *q = run->q;
+	struct attempt *a = run->a;
 	struct qflight *f = xcalloc(1, sizeof(*f));
 	char addr[SMTP_ADDRESS_MAX + 2];
 
-	f->q = q;
-	f->a = a;
-	f->data_fd = -1;
+	f->run = run;
 	for (size_t i = 0; i < a->n_rcpts; i++) {
 		struct attempt_rcpt *r = &a->rcpts[i];
 
@@ -173,9 +190,7 @@ qmgr_outbound(struct qmgr *q, struct attempt *a, int64_t data_size)
 			j->dests[j->n++] = d;
 		}
 	}
-	if (f->n_jobs > 0)
-		f->data_fd = spool_open_data(q->sp, a->id);
-	if (f->n_jobs == 0 || f->data_fd < 0) {
+	if (f->n_jobs == 0 || data_size < 0) {
 		qmgr_flight_no_data(f);
 		qmgr_flight_release(f);
 		return false;
@@ -185,6 +200,8 @@ qmgr_outbound(struct qmgr *q, struct attempt *a, int64_t data_size)
 		q->flights->prev = f;
 	q->flights = f;
 	f->left = f->n_jobs;
+	run->f = f;
+	a->network_pending = true;
 	q->out_flight++;
 	for (size_t i = 0; i < f->n_jobs; i++) {
 		struct qjob *j = &f->jobs[i];
@@ -193,7 +210,8 @@ qmgr_outbound(struct qmgr *q, struct attempt *a, int64_t data_size)
 		j->job.msg.sender = a->sender;
 		j->job.msg.smtputf8 = a->smtputf8;
 		j->job.msg.eightbit = a->eightbit;
-		j->job.msg.data_fd = f->data_fd;
+		j->job.msg.data_dir = spool_data_dir(q->sp);
+		j->job.msg.data_name = a->id;
 		j->job.msg.data_size = data_size;
 		j->job.msg.rcpts = j->rcpts;
 		j->job.msg.n_rcpts = j->n;
@@ -210,9 +228,14 @@ void
 qmgr_flights_free(struct qmgr *q)
 {
 	while (q->flights != NULL) {
-		struct attempt *a = q->flights->a;
+		struct qrun *run = q->flights->run;
 
 		qmgr_flight_free(q->flights);
-		attempt_free(a);
+		run->f = NULL;
+		/* A run in the workpool ends it when its done() comes. */
+		if (!run->in_pool) {
+			attempt_free(run->a);
+			free(run);
+		}
 	}
 }

@@ -77,6 +77,12 @@ spool_dir(const struct spool *sp)
 	return sp->dir;
 }
 
+int
+spool_data_dir(const struct spool *sp)
+{
+	return sp->fd[SPOOL_DATA];
+}
+
 struct spool *
 spool_open(const char *dir, char *err, size_t errlen)
 {

@@ -80,6 +80,9 @@ void spool_writer_abort(struct spool_writer *w);
 struct queue_file;
 
 const char *spool_dir(const struct spool *sp);
+/* The open data/ folder: message data is the file named by its id there
+ * (for readers in other threads, with openat and O_NOFOLLOW). */
+int spool_data_dir(const struct spool *sp);
 /* Reads area/id and parses it: 0; -1 with errno ENOENT when the file is
  * gone (delivered or deleted meanwhile), other I/O errors -1 too;
  * -2 when it is corrupt (err says why).  qf must be freed with

@@ -1,0 +1,157 @@
+/*
+ * The message data of an outbound transaction, read ahead by a worker
+ * thread (smtp_client_priv.h names the client's files), so that the event
+ * loop that streams it to the server only copies from memory and never
+ * waits for the disk.
+ *
+ * One object per transaction, made when it starts: a worker opens the
+ * spool's data file (openat on the folder the caller gave, no symlinks)
+ * and reads the first DATA_CHUNK octets while the envelope is still being
+ * answered.  From then on there is at most one read in flight: the
+ * transaction takes the chunk (smtp_data_peek), dot-stuffs it into the
+ * socket's buffer, and asks for the next (smtp_data_next); the worker's
+ * completion calls ready() on the loop.
+ *
+ * Lifetime: the transaction lets go with smtp_data_release(), when it
+ * ends or its connection is freed, whatever happened.  No ready() runs
+ * after that; a read still in the workpool frees the object when it
+ * completes (its done() sees it released), so a connection that dies or
+ * times out while a read is in flight leaves nothing to touch freed
+ * memory.  The worker touches only the object's file and buffer, and only
+ * while the loop does not (busy).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "common/workpool.h"
+#include "common/xmalloc.h"
+#include "deliver/smtp_client_priv.h"
+
+struct smtp_data {
+	struct workpool *pool;
+	int dirfd;			/* the caller's; not ours to close */
+	char *name;
+	int fd;				/* ours: opened by the first read */
+	int64_t off;			/* of the next read */
+	char *buf;			/* DATA_CHUNK octets */
+	size_t len;			/* read into buf; 0 at the end */
+	int err;			/* errno of a failed open or read */
+	bool busy;			/* a read is in the workpool */
+	bool ready;			/* buf holds the next chunk (or the end) */
+	bool released;			/* the transaction let go */
+	void (*cb)(void *arg);
+	void *arg;
+};
+
+static void
+smtp_data_free(struct smtp_data *sd)
+{
+	if (sd->fd >= 0)
+		close(sd->fd);
+	free(sd->name);
+	free(sd->buf);
+	free(sd);
+}
+
+/* Worker thread: open (the first time) and read one chunk. */
+static void
+smtp_data_read(void *p)
+{
+	struct smtp_data *sd = p;
+	ssize_t n;
+
+	if (sd->fd < 0) {
+		sd->fd = openat(sd->dirfd, sd->name,
+		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (sd->fd < 0) {
+			sd->err = errno;
+			return;
+		}
+	}
+	do
+		n = pread(sd->fd, sd->buf, DATA_CHUNK, sd->off);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		sd->err = errno;
+		return;
+	}
+	sd->len = (size_t)n;
+}
+
+/* Loop thread: the read is done. */
+static void
+smtp_data_read_done(void *p)
+{
+	struct smtp_data *sd = p;
+
+	sd->busy = false;
+	if (sd->released) {
+		smtp_data_free(sd);
+		return;
+	}
+	sd->ready = true;
+	sd->off += (int64_t)sd->len;
+	sd->cb(sd->arg);
+}
+
+static void
+smtp_data_start(struct smtp_data *sd)
+{
+	sd->ready = false;
+	sd->len = 0;
+	sd->busy = true;
+	workpool_submit(sd->pool, smtp_data_read, smtp_data_read_done, sd);
+}
+
+struct smtp_data *
+smtp_data_open(struct workpool *pool, int dirfd, const char *name,
+    void (*ready)(void *arg), void *arg)
+{
+	struct smtp_data *sd = xcalloc(1, sizeof(*sd));
+
+	sd->pool = pool;
+	sd->dirfd = dirfd;
+	sd->name = xstrdup(name);
+	sd->fd = -1;
+	sd->buf = xmalloc(DATA_CHUNK);
+	sd->cb = ready;
+	sd->arg = arg;
+	smtp_data_start(sd);
+	return sd;
+}
+
+int
+smtp_data_peek(const struct smtp_data *sd, const char **p, size_t *len)
+{
+	if (sd->err != 0) {
+		errno = sd->err;
+		return -1;
+	}
+	if (!sd->ready)
+		return 0;
+	*p = sd->buf;
+	*len = sd->len;
+	return 1;
+}
+
+void
+smtp_data_next(struct smtp_data *sd)
+{
+	if (sd->ready && sd->len > 0 && sd->err == 0)
+		smtp_data_start(sd);
+}
+
+void
+smtp_data_release(struct smtp_data *sd)
+{
+	if (sd == NULL)
+		return;
+	if (sd->busy) {
+		sd->released = true;	/* smtp_data_read_done frees it */
+		return;
+	}
+	smtp_data_free(sd);
+}

@@ -1,0 +1,406 @@
+/*
+ * One message's way through the queue manager (qmgr_priv.h names the
+ * files): loaded from the spool in an I/O worker, planned on the loop
+ * (routing: the tables are the loop's), then carried out as two budgets
+ * that never wait for each other: its local copies and status records
+ * in the delivery workpool (attempt.c), its network copies in the
+ * outbound scheduler (qmgr_outbound.c).  Whichever ends last goes on:
+ * when both are in, a last run of the attempt records the network
+ * results and finishes the message.
+ *
+ * When QMGR_OUTBOUND_MAX messages already have copies out, a message's
+ * network copies are kept back (the message is "held"): its local copies
+ * still go, the recipients waiting for the network stay pending without
+ * a record, and the message waits, due, in the held FIFO (no memory but
+ * its id) until a flight lands.  So a remote backlog never stops local
+ * delivery, bounces or other messages, and what waits is bounded.
+ *
+ * Trusts: nothing in the spool (a corrupt queue file is moved aside);
+ * the worker objects are touched by the loop only after their done().
+ */
+#include "queue/qmgr_priv.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/workpool.h"
+#include "common/xmalloc.h"
+#include "deliver/maildir.h"
+#include "queue/attempt.h"
+#include "queue/envelope.h"
+#include "queue/spool.h"
+#include "route/domains.h"
+#include "route/route.h"
+#include "route/transport.h"
+
+/* A load in an I/O worker: the queue file and the data's size. */
+struct qload {
+	struct qmgr *q;
+	struct qmsg *m;
+	char id[QUEUE_ID_MAX];
+	bool remote;			/* counted in q->out_loading */
+	int rc, err_no;
+	char err[256];
+	struct queue_file qf;
+	int64_t data_size;		/* -1: no data file */
+};
+
+/* -- planning (loop) ------------------------------------------------------ */
+
+/* The mailboxes (local) or addresses (remote) routing gave, each with
+ * the transport that carries it. */
+static void
+qmgr_add_dests(struct qmgr *q, const struct queue_file *qf,
+    struct attempt_rcpt *r, const struct route_result *rr)
+{
+	const struct transport_conf *t;
+	struct attempt_dest *d;
+	char mailbox[SMTP_ADDRESS_MAX + 2];
+
+	for (size_t i = 0; i < rr->n_dests; i++) {
+		snprintf(mailbox, sizeof(mailbox), "%s@%s", rr->dests[i].local,
+		    rr->dests[i].domain);
+		/* Delivered before a crash or an earlier try: the mailbox
+		 * (or remote server) has its copy already. */
+		if (queue_file_is_delivered(qf, mailbox))
+			continue;
+		t = transport_lookup(q->cfg, rr->dests[i].local,
+		    rr->dests[i].domain, rr->dests[i].kind == ROUTE_LOCAL);
+		d = attempt_add_dest(r, rr->dests[i].local, rr->dests[i].domain);
+		if (t->kind != TRANSPORT_MAILDIR)
+			d->t = t;
+	}
+}
+
+/* Routing of one due recipient into the plan. */
+static void
+qmgr_route(struct qmgr *q, const struct queue_file *qf, struct attempt *a,
+    size_t n)
+{
+	struct attempt_rcpt *r;
+	struct route_result rr;
+
+	r = attempt_add_rcpt(a, n, qf->env.rcpts[n].addr, qf->st[n].attempts);
+	memset(&rr, 0, sizeof(rr));
+	route_resolve(q->cfg, q->domains, qf->env.rcpts[n].addr, &rr);
+	switch (rr.kind) {
+	case ROUTE_LOCAL:
+	case ROUTE_REMOTE:
+		qmgr_add_dests(q, qf, r, &rr);
+		break;
+	case ROUTE_UNKNOWN:
+		r->route = DELIVER_PERMFAIL;
+		snprintf(r->code, sizeof(r->code), "5.1.1");
+		if (snprintf(r->text, sizeof(r->text), "no such user: %s",
+		    rr.reason) >= (int)sizeof(r->text))
+			log_debug("event=truncated what=route-reason");
+		break;
+	case ROUTE_TEMPFAIL:
+		r->route = DELIVER_TEMPFAIL;
+		snprintf(r->code, sizeof(r->code), "4.3.0");
+		if (snprintf(r->text, sizeof(r->text), "routing: %s",
+		    rr.reason) >= (int)sizeof(r->text))
+			log_debug("event=truncated what=route-reason");
+		break;
+	case ROUTE_UNSUPPORTED:
+	default:
+		/* Forwarding to foreign domains needs SRS (a later issue):
+		 * such mail waits, and expires after queue.lifetime. */
+		r->route = DELIVER_TEMPFAIL;
+		snprintf(r->code, sizeof(r->code), "4.4.0");
+		if (snprintf(r->text, sizeof(r->text), "cannot deliver yet: "
+		    "%s", rr.reason) >= (int)sizeof(r->text))
+			log_debug("event=truncated what=route-reason");
+		break;
+	}
+	route_result_free(&rr);
+}
+
+static struct attempt *
+qmgr_attempt_new(struct qmgr *q, const char *id)
+{
+	struct attempt *a = attempt_new(id, q->sp);
+
+	a->agent = &maildir_agent;
+	a->hostname = q->cfg->hostname;
+	a->mailboxes = q->cfg->mailboxes;
+	a->retry_min = q->cfg->retry_min;
+	a->retry_max = q->cfg->retry_max;
+	a->lifetime = q->cfg->queue_lifetime;
+	a->delay_warning = q->cfg->delay_warning;
+	a->postmaster = q->cfg->postmaster;
+	a->bounces = true;
+	return a;
+}
+
+static struct qrun *
+qmgr_run_new(struct qmgr *q, struct qmsg *m, struct attempt *a)
+{
+	struct qrun *run = xcalloc(1, sizeof(*run));
+
+	run->q = q;
+	run->m = m;
+	run->a = a;
+	a->owner = run;
+	return run;
+}
+
+/* Copies the workpool has to make or record: Maildir copies, routing
+ * failures, network results already known; or nothing at all left (the
+ * run only finishes the message). */
+static bool
+qmgr_local_work(const struct attempt *a)
+{
+	if (a->n_rcpts == 0)
+		return true;
+	for (size_t i = 0; i < a->n_rcpts; i++) {
+		const struct attempt_rcpt *r = &a->rcpts[i];
+
+		if (r->route != DELIVER_OK)
+			return true;
+		for (size_t k = 0; k < r->n_dests; k++)
+			if (r->dests[k].t == NULL || r->dests[k].done)
+				return true;
+	}
+	return false;
+}
+
+static bool
+qmgr_network_copies(const struct attempt *a)
+{
+	for (size_t i = 0; i < a->n_rcpts; i++)
+		for (size_t k = 0; a->rcpts[i].route == DELIVER_OK &&
+		    k < a->rcpts[i].n_dests; k++)
+			if (a->rcpts[i].dests[k].t != NULL)
+				return true;
+	return false;
+}
+
+/* Room for another message's network copies (loads of messages that
+ * went out last time count: they probably will again). */
+bool
+qmgr_out_room(const struct qmgr *q)
+{
+	return q->out_flight + q->out_loading < QMGR_OUTBOUND_MAX;
+}
+
+/*
+ * The plan is made: its network copies go out if there is room (else
+ * they are kept back and the message held, a flush remembered for its
+ * next try), its local part goes to the workpool unless there is none.
+ */
+static void
+qmgr_dispatch(struct qmgr *q, struct qrun *run, int64_t data_size,
+    bool flush)
+{
+	struct qmsg *m = run->m;
+	bool out = false;
+
+	m->remote = qmgr_network_copies(run->a);
+	if (m->remote && qmgr_out_room(q))
+		out = qmgr_outbound(run, data_size);
+	else if (m->remote)
+		run->held = true;
+	if (run->held)
+		m->flush = flush;
+	if (qmgr_local_work(run->a)) {
+		qmgr_run(run);
+		return;
+	}
+	if (out)
+		return;			/* qmgr_flight_landed() goes on */
+	/* Held, with nothing to do here: due, in the FIFO. */
+	attempt_free(run->a);
+	free(run);
+	qtable_hold(&q->msgs, m);
+}
+
+/* A loaded queue file into an attempt: its due recipients, routed. */
+static void
+qmgr_plan(struct qmgr *q, struct qload *l, int64_t now)
+{
+	struct qmsg *m = l->m;
+	const struct queue_file *qf = &l->qf;
+	struct attempt *a = qmgr_attempt_new(q, m->id);
+	int64_t next = 0;
+	bool flush = m->flush;
+
+	m->flush = false;
+	free(a->sender);
+	a->sender = xstrdup(qf->env.sender);
+	a->created = qf->env.created;
+	a->smtputf8 = qf->env.smtputf8;
+	a->eightbit = qf->env.eight_bit;
+	for (size_t i = 0; i < qf->env.n_rcpts; i++) {
+		if (qf->st[i].state != RCPT_PENDING)
+			continue;
+		if (qf->st[i].next_try > now && !flush) {
+			if (next == 0 || qf->st[i].next_try < next)
+				next = qf->st[i].next_try;
+			continue;
+		}
+		qmgr_route(q, qf, a, i);
+	}
+	if (a->n_rcpts == 0 && next > 0) {
+		/* Nothing due yet (e.g. after a restart): wait. */
+		attempt_free(a);
+		qtable_wait(&q->msgs, m, next);
+		return;
+	}
+	/* With no recipient left this only finishes the message (a crash
+	 * came between the last status record and the removal). */
+	qmgr_dispatch(q, qmgr_run_new(q, m, a), l->data_size, flush);
+}
+
+/* -- loading (I/O worker, then loop) -------------------------------------- */
+
+static void
+qmgr_load_work(void *p)
+{
+	struct qload *l = p;
+
+	l->rc = spool_load(l->q->sp, "queue", l->id, &l->qf, l->err,
+	    sizeof(l->err));
+	l->err_no = errno;
+	if (l->rc == 0)
+		l->data_size = spool_data_size(l->q->sp, l->id);
+}
+
+static void
+qmgr_load_done(void *p)
+{
+	struct qload *l = p;
+	struct qmgr *q = l->q;
+	struct qmsg *m = l->m;
+	char safe[512];
+	int64_t now = time(NULL);
+
+	q->loading--;
+	if (l->remote)
+		q->out_loading--;
+	if (q->stopping) {
+		/* m stays busy; the table is freed at the end. */
+	} else if (l->rc == -1 && l->err_no == ENOENT) {
+		qtable_drop(&q->msgs, m);	/* delivered or deleted */
+	} else if (l->rc == -1) {
+		log_warn("event=spool-error id=%s op=load reason=\"%s\"", l->id,
+		    log_safe(l->err, safe, sizeof(safe)));
+		qtable_wait(&q->msgs, m, now + (int64_t)q->cfg->retry_min);
+	} else if (l->rc == -2) {
+		struct attempt *a = qmgr_attempt_new(q, m->id);
+
+		log_error("event=corrupt id=%s reason=\"%s\" "
+		    "action=moved-to-corrupt", l->id,
+		    log_safe(l->err, safe, sizeof(safe)));
+		a->corrupt = true;
+		qmgr_run(qmgr_run_new(q, m, a));
+	} else {
+		qmgr_plan(q, l, now);
+	}
+	if (l->rc == 0)
+		queue_file_free(&l->qf);
+	free(l);
+	if (!q->stopping)
+		qmgr_schedule(q);
+}
+
+void
+qmgr_load_start(struct qmgr *q, struct qmsg *m)
+{
+	struct qload *l = xcalloc(1, sizeof(*l));
+
+	qtable_take(&q->msgs, m);
+	l->q = q;
+	l->m = m;
+	snprintf(l->id, sizeof(l->id), "%s", m->id);
+	l->remote = m->remote;
+	l->data_size = -1;
+	q->loading++;
+	if (l->remote)
+		q->out_loading++;
+	workpool_submit(q->io, qmgr_load_work, qmgr_load_done, l);
+}
+
+/* -- running (workpool, network) ------------------------------------------ */
+
+/* The attempt is over: the message waits for its next try, or is gone. */
+static void
+qmgr_attempt_done(struct qrun *run)
+{
+	struct qmgr *q = run->q;
+	struct attempt *a = run->a;
+	struct qmsg *m = run->m;
+	int64_t now = time(NULL);
+
+	switch (a->outcome) {
+	case ATTEMPT_PENDING:
+		/* Copies kept back are due at once: the schedule holds the
+		 * message until there is room. */
+		qtable_wait(&q->msgs, m, run->held ? now : a->next_try > 0 ?
+		    a->next_try : now + (int64_t)q->cfg->retry_min);
+		break;
+	case ATTEMPT_ERROR:
+		qtable_wait(&q->msgs, m, now + (int64_t)q->cfg->retry_min);
+		break;
+	default:
+		qtable_drop(&q->msgs, m);
+		break;
+	}
+	/* A report just queued is a new message: try it at once (a scan
+	 * may have found it already, and even started it). */
+	if (a->bounce_id[0] != '\0')
+		qtable_wake(&q->msgs, a->bounce_id);
+	if (a->warning_id[0] != '\0')
+		qtable_wake(&q->msgs, a->warning_id);
+	attempt_free(a);
+	free(run);
+	if (!q->stopping)
+		qmgr_schedule(q);
+}
+
+static void
+qmgr_run_done(void *p)
+{
+	struct attempt *a = p;
+	struct qrun *run = a->owner;
+	struct qmgr *q = run->q;
+
+	q->running--;
+	run->in_pool = false;
+	if (run->f != NULL) {
+		if (!qmgr_outbound_landed(run))
+			return;		/* qmgr_flight_landed() goes on */
+		qmgr_outbound_collect(run);
+		qmgr_run(run);		/* the network results' records */
+		return;
+	}
+	qmgr_attempt_done(run);
+}
+
+void
+qmgr_run(struct qrun *run)
+{
+	run->in_pool = true;
+	run->q->running++;
+	workpool_submit(run->q->pool, attempt_run, qmgr_run_done, run->a);
+}
+
+void
+qmgr_flight_landed(struct qrun *run)
+{
+	struct qmgr *q = run->q;
+
+	/* A run making the local copies goes on when it is done. */
+	if (!run->in_pool) {
+		qmgr_outbound_collect(run);
+		qmgr_run(run);
+	}
+	/* Room for a held message. */
+	if (!q->stopping)
+		qmgr_schedule(q);
+}

@@ -1,0 +1,227 @@
+/*
+ * The outbound client's read-ahead of message data
+ * (src/deliver/smtp_client_data.c), with a real event loop and worker
+ * pool: a file comes out whole, chunk by chunk, each read announced by
+ * ready(); a missing file is an error, not a crash; and an owner that
+ * lets go while a read is in flight leaves nothing behind (ASan and
+ * LeakSanitizer watch the sanitizer build of this test).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "common/workpool.h"
+#include "deliver/smtp_client_priv.h"
+#include "testutil.h"
+
+struct fixture {
+	char dir[PATH_MAX];
+	int dirfd;
+	struct event_base *base;
+	struct workpool *pool;
+	unsigned ready;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/decorum-data-XXXXXX");
+	if (tu_mkdtemp(f->dir) == NULL)
+		return -1;
+	f->dirfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	f->base = event_base_new();
+	f->pool = workpool_new(f->base, 2);
+	*state = f;
+	return f->dirfd < 0 || f->base == NULL ? -1 : 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	workpool_free(f->pool);
+	event_base_free(f->base);
+	close(f->dirfd);
+	tu_rmtree(f->dir);
+	free(f);
+	return 0;
+}
+
+static void
+on_ready(void *arg)
+{
+	((struct fixture *)arg)->ready++;
+}
+
+/* Runs the loop until the pool has nothing of ours left. */
+static void
+drain(struct fixture *f)
+{
+	while (workpool_pending(f->pool) > 0)
+		event_base_loop(f->base, EVLOOP_ONCE);
+}
+
+static void
+spit(struct fixture *f, const char *name, const char *data, size_t len)
+{
+	char path[PATH_MAX + 64];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	fp = fopen(path, "wb");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(data, 1, len, fp), len);
+	fclose(fp);
+}
+
+/* 2.5 chunks: three reads with data, then the end. */
+static void
+test_whole_file(void **state)
+{
+	struct fixture *f = *state;
+	size_t size = 2 * DATA_CHUNK + DATA_CHUNK / 2, got = 0, len;
+	char *want = malloc(size), *have = malloc(size);
+	struct smtp_data *sd;
+	const char *p;
+	int rc;
+
+	for (size_t i = 0; i < size; i++)
+		want[i] = (char)('a' + i % 23);
+	spit(f, "msg1", want, size);
+	sd = smtp_data_open(f->pool, f->dirfd, "msg1", on_ready, f);
+	for (;;) {
+		while ((rc = smtp_data_peek(sd, &p, &len)) == 0)
+			event_base_loop(f->base, EVLOOP_ONCE);
+		assert_int_equal(rc, 1);
+		if (len == 0)
+			break;
+		assert_true(got + len <= size);
+		memcpy(have + got, p, len);
+		got += len;
+		smtp_data_next(sd);
+	}
+	assert_int_equal(got, size);
+	assert_memory_equal(have, want, size);
+	assert_int_equal(f->ready, 4);
+	/* At the end, next() reads nothing more. */
+	smtp_data_next(sd);
+	assert_int_equal(workpool_pending(f->pool), 0);
+	smtp_data_release(sd);
+	free(want);
+	free(have);
+}
+
+static void
+test_missing_file(void **state)
+{
+	struct fixture *f = *state;
+	struct smtp_data *sd;
+	const char *p;
+	size_t len;
+
+	sd = smtp_data_open(f->pool, f->dirfd, "nosuch", on_ready, f);
+	drain(f);
+	assert_int_equal(f->ready, 1);
+	errno = 0;
+	assert_int_equal(smtp_data_peek(sd, &p, &len), -1);
+	assert_int_equal(errno, ENOENT);
+	smtp_data_release(sd);
+}
+
+/* A symlink is not followed (O_NOFOLLOW): the spool is not trusted. */
+static void
+test_symlink_refused(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX + 64];
+	struct smtp_data *sd;
+	const char *p;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/link", f->dir);
+	assert_int_equal(symlink("/etc/passwd", path), 0);
+	sd = smtp_data_open(f->pool, f->dirfd, "link", on_ready, f);
+	drain(f);
+	assert_int_equal(smtp_data_peek(sd, &p, &len), -1);
+	assert_int_equal(errno, ELOOP);
+	smtp_data_release(sd);
+}
+
+/* The owner goes away with the first read still in the pool: no ready()
+ * afterwards, and the object is freed when the read completes. */
+static void
+test_release_in_flight(void **state)
+{
+	struct fixture *f = *state;
+	char data[100];
+	struct smtp_data *sd[20];
+
+	memset(data, 'x', sizeof(data));
+	spit(f, "msg2", data, sizeof(data));
+	for (int i = 0; i < 20; i++) {
+		sd[i] = smtp_data_open(f->pool, f->dirfd, "msg2", on_ready, f);
+		smtp_data_release(sd[i]);
+	}
+	assert_true(workpool_pending(f->pool) > 0);
+	drain(f);
+	assert_int_equal(f->ready, 0);
+}
+
+/* Released after a chunk was taken, with the next read in flight. */
+static void
+test_release_mid_file(void **state)
+{
+	struct fixture *f = *state;
+	size_t size = 3 * DATA_CHUNK, len;
+	char *data = calloc(1, size);
+	struct smtp_data *sd;
+	const char *p;
+
+	spit(f, "msg3", data, size);
+	sd = smtp_data_open(f->pool, f->dirfd, "msg3", on_ready, f);
+	while (smtp_data_peek(sd, &p, &len) == 0)
+		event_base_loop(f->base, EVLOOP_ONCE);
+	assert_int_equal(len, DATA_CHUNK);
+	smtp_data_next(sd);
+	assert_int_equal(workpool_pending(f->pool), 1);
+	smtp_data_release(sd);
+	drain(f);
+	assert_int_equal(f->ready, 1);
+	free(data);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_whole_file, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_missing_file, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_symlink_refused, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_release_in_flight, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_release_mid_file, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
