@@ -12,6 +12,7 @@ the network that does not need it.
   answers, the connection carries no further message and is closed.
 """
 
+import os
 import threading
 import time
 
@@ -227,3 +228,153 @@ def test_421_anywhere_closes_at_once(outbound_mta, raw_mx, dns, where):
     assert first.eof, "the client did not hang up after the 421"
     assert len(raw.connections) == 2, raw.connections
     assert raw.connections[1].messages, raw.connections[1].sent
+
+
+# -- local delivery never waits for the network ------------------------------
+
+B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def b62(v, width):
+    out = ""
+    for _ in range(width):
+        out = B62[v % 62] + out
+        v //= 62
+    return out
+
+
+def preload(m, count, rcpt, sender="x@example.org"):
+    """count committed messages for rcpt, written into the stopped
+    daemon's spool as docs/queue.md describes them (V 1 ... E, the data
+    in data/), as a crash would leave them: the start-up scan finds them.
+    Ids as src/queue/queue_id.c makes them, sorting before any new one."""
+    now = int(time.time())
+    for sub in ("queue", "data"):
+        os.makedirs(os.path.join(m.spool, sub), 0o700, exist_ok=True)
+    body = compose(subject="queued", sender=sender, to=rcpt)
+    ids = []
+    for i in range(count):
+        qid = b62(now - 60, 6) + b62(i, 4) + b62(os.getpid(), 6) + b62(i, 3)
+        with open(os.path.join(m.spool, "data", qid), "wb") as f:
+            f.write(body)
+        with open(os.path.join(m.spool, "queue", qid), "w") as f:
+            f.write("V 1\nI %s\nT %d\nS %s\nR %s\nE\n"
+                    % (qid, now - 60, sender, rcpt))
+        ids.append(qid)
+    return ids
+
+
+def test_local_copy_does_not_wait_for_the_remote_one(outbound_mta,
+                                                     remote_mx, dns):
+    # One message for a local user and for a server that takes 8 s to
+    # answer the dot: the Maildir copy is there at once.
+    slow = remote_mx("127.0.0.21", data_delay=8)
+    add_mx(dns, "slow.example", ["127.0.0.21"])
+    m = outbound_mta()
+    t0 = time.monotonic()
+    qid, msg = submit(m, SENDER, ["bob@example.test", "u@slow.example"])
+    m.wait_for_delivery("bob", timeout=5)
+    assert time.monotonic() - t0 < 5
+    ev = m.wait_event("delivered", id=qid, rcpt="<bob@example.test>")[0]
+    assert ev["agent"] == "maildir", ev["_line"]
+    assert m.events("removed", id=qid) == []
+    # Then the network copy, recorded by a second run; one copy each.
+    m.wait_event("delivered", id=qid, rcpt="<u@slow.example>", timeout=20)
+    m.wait_event("removed", id=qid)
+    assert len(m.messages("bob")) == 1
+    assert [t.data.endswith(msg) for t in slow.delivered()] == [True]
+
+
+def test_full_network_budget_stops_no_local_mail(outbound_mta,
+                                                 remote_mx, dns):
+    # The reported case: 1,010 messages for a server that answers after
+    # 6 s fill the qmgr's network budget (1,000 messages out at once).
+    # Local mail, and the local copy of a message that also goes to a
+    # fast remote server, are delivered at once; that message's remote
+    # copy waits (held, no record) until the tarpit frees room, then goes.
+    tarpit = remote_mx("127.0.0.21", data_delay=6)
+    fast = remote_mx("127.0.0.22")
+    add_mx(dns, "tarpit.example", ["127.0.0.21"])
+    add_mx(dns, "fast.example", ["127.0.0.22"])
+    m = outbound_mta(start=False, retry_min=60, retry_max=120)
+    preload(m, 1010, "u@tarpit.example")
+    m.start()
+    m.wait_event("started")
+    wait_until(lambda: tarpit.active >= 20, 30,
+               what="20 connections held by the tarpit")
+    t0 = time.monotonic()
+    q_local, _ = submit(m, SENDER, ["bob@example.test"])
+    q_mixed, msg = submit(m, SENDER, ["alice@example.test",
+                                      "v@fast.example"])
+    m.wait_for_delivery("bob", timeout=5)
+    m.wait_for_delivery("alice", timeout=5)
+    assert time.monotonic() - t0 < 5, "local mail waited for the tarpit"
+    # The remote copy was held back, not tried and not deferred.
+    assert fast.transactions() == []
+    assert m.events("deferred", id=q_mixed) == []
+    # When the tarpit's first answers free room, it goes.
+    t = fast.wait_delivered(1, timeout=30, log=m.log)[0]
+    assert t.data.endswith(msg) and t.rcpts == ["v@fast.example"]
+    m.wait_event("removed", id=q_mixed, timeout=20)
+    m.wait_event("removed", id=q_local)
+    assert len(m.messages("alice")) == 1
+    # The tarpit never had more than its 20 connections.
+    assert tarpit.max_active <= 20
+    # Stopped with about a thousand messages still out: they stay queued.
+    assert m.stop() == 0
+    assert len(os.listdir(os.path.join(m.spool, "queue"))) > 900
+
+
+# -- the data read ahead, and connections that go away ------------------------
+
+def slow_reader(conn):
+    """Answers the envelope, then reads the message data slowly (the
+    client keeps reading ahead for a full socket) until it hangs up."""
+    conn.send(b"220 raw.example ESMTP\r\n")
+    while not conn.eof:
+        lines = conn.read_group(0.2)
+        out = b""
+        for line in lines:
+            verb = line[:4].upper()
+            if verb == b"DATA":
+                conn.send(out + b"354 go on\r\n")
+                out = b""
+                while not conn.eof:
+                    conn.buf = b""
+                    try:
+                        conn._recv(1.0)
+                    except OSError:
+                        pass
+                    time.sleep(0.05)
+                return
+            out += b"250-raw.example\r\n250 8BITMIME\r\n" \
+                if verb in (b"EHLO", b"HELO") else b"250 2.0.0 Ok\r\n"
+        if out:
+            conn.send(out)
+
+
+def test_stop_while_data_streams(outbound_mta, raw_mx, remote_mx, dns):
+    # SIGTERM while a 3 MB message streams to a server that reads it
+    # slowly: the connection is cut with reads of its data in flight;
+    # nothing touches freed memory (ASan), the daemon exits 0, and after
+    # the restart the message goes whole.
+    raw = raw_mx("127.0.0.21", slow_reader)
+    add_mx(dns, "sloth.example", ["127.0.0.21"])
+    m = outbound_mta(max_message_size=4000000)
+    body = b"".join(b"line %07d of a long message\r\n" % i
+                    for i in range(100000))
+    msg = compose(subject="big", sender=SENDER, to="u@sloth.example",
+                  body=body)
+    assert len(msg) > 3000000
+    qid, _ = submit(m, SENDER, ["u@sloth.example"], msg)
+    wait_until(lambda: raw.connections and
+               sum(len(c) for c in raw.connections[0].chunks) > 300000,
+               20, what="the data to stream")
+    assert m.stop() == 0
+    assert m.events("delivered", id=qid) == []
+    raw.stop()
+    good = remote_mx("127.0.0.21")
+    m.start()
+    t = good.wait_delivered(1, timeout=30, log=m.log)[0]
+    assert t.data.endswith(msg)
+    m.wait_event("removed", id=qid, timeout=20)
