@@ -219,11 +219,16 @@ class Decorum(Instance):
         super().__init__(workdir, run_no, bench)
         self.daemon = os.path.join(build_dir, "decorumd")
         self.proc = None
+        # More templates appended to decorum.conf, and their values (the
+        # tarpit benchmark, bench/tarpit.py).
+        self.more_conf = []
+        self.more_values = {}
 
     def start(self):
         d = self.dir
         for sub in ("spool", "state", "mail", "domains/bench.test"):
-            os.makedirs(os.path.join(d, sub), 0o755)
+            # The spool may hold mail already (bench/tarpit.py --queued).
+            os.makedirs(os.path.join(d, sub), 0o755, exist_ok=True)
         with open(os.path.join(d, "domains/bench.test/users"), "w") as f:
             f.write("user:\n")
         self.maildir_new = os.path.join(d, "mail", "bench.test", "user", "new")
@@ -231,9 +236,9 @@ class Decorum(Instance):
         conf = ["decorum.conf.in"]
         if self.relay_port is not None:
             conf.append("decorum-relay.conf.in")
-        fill(conf, self.conf, {"DIR": d, "PORT": self.port,
-                               "SINKHOST": SINK_HOST,
-                               "SINKPORT": self.relay_port})
+        fill(conf + self.more_conf, self.conf,
+             {"DIR": d, "PORT": self.port, "SINKHOST": SINK_HOST,
+              "SINKPORT": self.relay_port, **self.more_values})
         with open(self.log, "wb") as out:
             # Own session: a ^C on the terminal reaches bench/run, which
             # then stops the daemon itself, in order.
