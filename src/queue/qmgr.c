@@ -27,7 +27,6 @@
 #include "queue/qmgr.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -50,7 +49,6 @@
 #include "queue/notify.h"
 #include "queue/outbound.h"
 #include "queue/qmgr_priv.h"
-#include "queue/queue_id.h"
 #include "queue/spool.h"
 #include "route/domains.h"
 
