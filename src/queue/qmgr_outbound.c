@@ -227,10 +227,18 @@ qmgr_outbound(struct qrun *run, int64_t data_size)
 void
 qmgr_flights_free(struct qmgr *q)
 {
-	while (q->flights != NULL) {
-		struct qrun *run = q->flights->run;
+	struct qflight *f, *next;
 
-		qmgr_flight_free(q->flights);
+	for (f = q->flights; f != NULL; f = next) {
+		struct qrun *run = f->run;
+
+		next = f->next;
+		/* Landed, its results waiting for the local run: that run's
+		 * done() records them (the pool is drained before exit), so
+		 * copies the servers took are not sent again. */
+		if (f->left == 0 && run->in_pool)
+			continue;
+		qmgr_flight_free(f);
 		run->f = NULL;
 		/* A run in the workpool ends it when its done() comes. */
 		if (!run->in_pool) {

@@ -165,7 +165,8 @@ bool qmgr_outbound_landed(const struct qrun *run);
 void qmgr_outbound_collect(struct qrun *run);
 /* At the stop: frees every flight still on the network, and the runs
  * that only waited for theirs (the outbound scheduler is gone, so no
- * job completes any more). */
+ * job completes any more).  A landed flight whose run is in the
+ * workpool stays: the run records its results when it is done. */
 void qmgr_flights_free(struct qmgr *q);
 
 #endif
