@@ -248,7 +248,11 @@ attempt_copy(struct attempt *a, struct attempt_rcpt *r, struct attempt_dest *d,
 	}
 	cached = cache_find(cache, mailbox);
 	if (cached != NULL) {
+		/* Settled with the other recipient's copy (its D record
+		 * stands for the mailbox): a later run must not redo it. */
 		*res = *cached;
+		d->done = d->recorded = true;
+		d->res = *res;
 		return 0;
 	}
 	if (d->done) {

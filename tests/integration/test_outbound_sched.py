@@ -410,3 +410,22 @@ def test_qmgr_loop_stays_free_with_a_big_queue(outbound_mta, remote_mx, dns):
     assert m.stop() == 0
     lag, = m.events("loop-lag", loop="qmgr")
     assert int(lag["max_cpu_ms"]) < 250, lag["_line"]
+
+
+def test_mailbox_copied_once_across_the_two_runs(outbound_mta, remote_mx,
+                                                 mx_port):
+    # alice directly, and the alias team (alice and bob), with bob's
+    # mailbox behind a slow LMTP server: the first run copies alice's
+    # mail once for both recipients, the second records bob's LMTP
+    # answer and must not copy alice's again.
+    lmtp = remote_mx("127.0.0.24", lmtp=True, data_delay=2)
+    m = outbound_mta(conf='transports = ( { match = "bob@example.test"; '
+                     'via = "lmtp:127.0.0.24:%d"; } );\n' % mx_port)
+    qid, msg = submit(m, SENDER, ["alice@example.test", "team@example.test"])
+    m.wait_for_delivery("alice", timeout=5)
+    assert m.events("removed", id=qid) == []
+    t = lmtp.wait_delivered(1, timeout=20, log=m.log)[0]
+    assert t.rcpts == ["bob@example.test"] and t.data.endswith(msg)
+    m.wait_event("removed", id=qid, timeout=20)
+    assert len(m.messages("alice")) == 1, m.messages("alice")
+    assert m.messages("bob") == []

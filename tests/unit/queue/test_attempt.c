@@ -339,6 +339,99 @@ test_outbound_results(void **state)
 	tu_rmtree(dir);
 }
 
+/*
+ * Two runs of one attempt: the local copies while the network copies are
+ * out (network_pending), then the network results.  A mailbox reached by
+ * a local-only recipient and by one that also goes out is copied once,
+ * across the runs; the second recipient is closed only by the second run.
+ */
+static void
+test_two_runs(void **state)
+{
+	static const struct transport_conf smtp = {
+		.match = "", .via = "smtp", .kind = TRANSPORT_SMTP,
+	};
+	char dir[] = "/tmp/decorum-attempt-XXXXXX", err[256];
+	struct attempt_dest *out;
+	struct attempt_rcpt *r;
+	struct queue_file qf;
+	struct attempt *a;
+	struct spool *sp;
+
+	(void)state;
+	sp = make_spool(dir, "0m5", "R a@x\nR b@x\n");
+	fake_calls = 0;
+	fake_status = DELIVER_OK;
+	a = new_attempt(sp, "0m5");
+	r = attempt_add_rcpt(a, 0, "a@x", 0);
+	attempt_add_dest(r, "u", "x");
+	r = attempt_add_rcpt(a, 1, "b@x", 0);
+	attempt_add_dest(r, "u", "x");		/* the same mailbox */
+	out = attempt_add_dest(r, "v", "far");
+	out->t = &smtp;
+	a->network_pending = true;
+	attempt_run(a);
+	assert_int_equal(fake_calls, 1);
+	assert_int_equal(spool_load(sp, "queue", "0m5", &qf, err, sizeof(err)), 0);
+	assert_int_equal(qf.st[0].state, RCPT_DONE);
+	assert_int_equal(qf.st[1].state, RCPT_PENDING);
+	assert_int_equal(qf.st[1].attempts, 0);
+	queue_file_free(&qf);
+
+	/* The network result is in (qmgr_outbound_collect). */
+	out->done = true;
+	out->res.status = DELIVER_OK;
+	snprintf(out->res.code, sizeof(out->res.code), "2.0.0");
+	snprintf(out->res.text, sizeof(out->res.text), "host mx.far[192.0.2.1] "
+	    "said: 250 ok (in reply to end of DATA)");
+	a->network_pending = false;
+	attempt_run(a);
+	assert_int_equal(fake_calls, 1);	/* u@x not copied again */
+	assert_int_equal(a->delivered, 2);
+	assert_int_equal(a->outcome, ATTEMPT_REMOVED);
+	attempt_free(a);
+	spool_close(sp);
+	tu_rmtree(dir);
+}
+
+/* Network copies kept back (no room): the local ones go, the recipient
+ * waiting for the network stays pending with no record, and the message
+ * is not finished. */
+static void
+test_network_held(void **state)
+{
+	static const struct transport_conf smtp = {
+		.match = "", .via = "smtp", .kind = TRANSPORT_SMTP,
+	};
+	char dir[] = "/tmp/decorum-attempt-XXXXXX", err[256];
+	struct attempt_rcpt *r;
+	struct queue_file qf;
+	struct attempt *a;
+	struct spool *sp;
+
+	(void)state;
+	sp = make_spool(dir, "0m6", "R a@x\nR b@far\n");
+	fake_calls = 0;
+	fake_status = DELIVER_OK;
+	a = new_attempt(sp, "0m6");
+	r = attempt_add_rcpt(a, 0, "a@x", 0);
+	attempt_add_dest(r, "a", "x");
+	r = attempt_add_rcpt(a, 1, "b@far", 0);
+	attempt_add_dest(r, "b", "far")->t = &smtp;
+	attempt_run(a);
+	assert_int_equal(fake_calls, 1);
+	assert_int_equal(a->outcome, ATTEMPT_PENDING);
+	attempt_free(a);
+	assert_int_equal(spool_load(sp, "queue", "0m6", &qf, err, sizeof(err)), 0);
+	assert_int_equal(qf.st[0].state, RCPT_DONE);
+	assert_int_equal(qf.st[1].state, RCPT_PENDING);
+	assert_int_equal(qf.st[1].attempts, 0);
+	assert_null(qf.st[1].text);
+	queue_file_free(&qf);
+	spool_close(sp);
+	tu_rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -350,6 +443,8 @@ main(void)
 		cmocka_unit_test(test_backoff_within_retry_max),
 		cmocka_unit_test(test_backoff_spread_at_cap),
 		cmocka_unit_test(test_outbound_results),
+		cmocka_unit_test(test_two_runs),
+		cmocka_unit_test(test_network_held),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
