@@ -252,12 +252,15 @@ dest_down(struct outbound *ob, struct dest *d, const struct conn_slot *s,
  * The total limit (delivery.max_connections) is shared by turns: a
  * destination that wants another connection queues up in ob's line, and
  * each free slot goes to the first in line, which goes to the back if it
- * wants more (round robin).  While anyone is in line, no connection keeps
- * its slot beyond the message it carries: it closes and lets the slot go
- * round, and an idle connection gives its slot up at once.  So one
- * destination with a backlog, or a slow one, cannot hold every slot while
- * mail for others waits.  Without contention a connection carries up to
- * delivery.connection_reuse_limit messages of its destination.
+ * wants more (round robin).  A connection that ends a message gives its
+ * slot up, instead of taking its destination's next, when someone in line
+ * has a better claim to it: no connection at all, or two fewer than its
+ * destination has (so shares settle within one of each other, and then
+ * connections are reused rather than churned); an idle connection gives
+ * its slot up to anyone in line.  So one destination with a backlog, or a
+ * slow one, cannot hold every slot while mail for others waits.  Without
+ * contention a connection carries up to delivery.connection_reuse_limit
+ * messages of its destination.
  */
 
 /* d could use another connection: more of its jobs wait than its
@@ -324,14 +327,19 @@ line_prune(struct outbound *ob)
 	}
 }
 
-/* The total limit is reached and a destination other than d waits. */
+/*
+ * The total limit is reached and a destination other than d waits for a
+ * slot; with fair set, only one with a better claim than d (none, or at
+ * least two fewer connections than d has).
+ */
 static bool
-others_in_line(struct outbound *ob, const struct dest *d)
+others_in_line(struct outbound *ob, const struct dest *d, bool fair)
 {
 	if (ob->n_slots < ob->cfg->out_max_connections)
 		return false;
 	for (struct dest *e = line_first(ob); e != NULL; e = e->line_next)
-		if (e != d && dest_wants_slot(e))
+		if (e != d && dest_wants_slot(e) && (!fair || e->n_slots == 0 ||
+		    e->n_slots + 1 < d->n_slots))
 			return true;
 	return false;
 }
@@ -444,7 +452,7 @@ slot_next(struct conn_slot *s)
 		smtp_conn_send(s->conn, &s->job->msg);
 		return;
 	}
-	if (ob->cfg->out_cache_time == 0 || others_in_line(ob, d)) {
+	if (ob->cfg->out_cache_time == 0 || others_in_line(ob, d, false)) {
 		slot_close(s);
 		return;
 	}
@@ -545,7 +553,8 @@ slot_ready(void *arg, struct smtp_conn *c, const struct deliver_result *fail)
  * A transaction ended.  The connection carries the next job of its
  * destination unless the server is leaving (not usable: a 421, a broken
  * reply), it has carried delivery.connection_reuse_limit messages, or
- * another destination waits for its slot (then the slot goes round).
+ * another destination in line has a better claim to its slot (then the
+ * slot goes round).
  */
 static void
 slot_done(void *arg, struct smtp_conn *c, struct smtp_client_msg *m)
@@ -560,7 +569,7 @@ slot_done(void *arg, struct smtp_conn *c, struct smtp_client_msg *m)
 	snprintf(job->tls, sizeof(job->tls), "%s", smtp_conn_tls(c));
 	job_finish(job);
 	if (smtp_conn_usable(c) && s->carried < s->ob->cfg->out_reuse_limit &&
-	    !others_in_line(s->ob, s->d)) {
+	    !others_in_line(s->ob, s->d, true)) {
 		slot_next(s);
 		return;
 	}

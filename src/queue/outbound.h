@@ -12,8 +12,9 @@
  * delivery.connection_reuse_limit messages) or idles for
  * delivery.connection_cache_time.  At the total limit the slots go round:
  * a destination that wants a connection waits in line, each freed slot
- * goes to the next in line, and while anyone waits a connection gives its
- * slot up after each message instead of keeping it for its own backlog.
+ * goes to the next in line, and a connection gives its slot up after its
+ * message instead of keeping it for its own backlog while a destination
+ * with no connection (or two fewer) waits.
  * A destination none of whose hosts could be reached is backed off as a
  * whole (retry_min doubling up to retry_max, once per round of attempts):
  * its jobs are deferred without a connection until then, or until

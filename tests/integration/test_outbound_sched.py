@@ -92,6 +92,35 @@ def test_freed_slot_goes_to_the_next_destination(outbound_mta, remote_mx,
     assert mx_a.max_active == 1 and mx_b.max_active == 1
 
 
+def test_even_shares_keep_their_connections(outbound_mta, remote_mx, dns):
+    # Two slots in all, two destinations with a backlog each.  a.example
+    # takes both first; b.example, with none, gets one of them after a's
+    # current message; then each has one and wants more, and neither has
+    # a better claim: both keep their connection for their backlog
+    # instead of handing slots back and forth (b may take a's second slot
+    # once a's mail is out).
+    mx_a = remote_mx("127.0.0.21", data_delay=0.4)
+    mx_b = remote_mx("127.0.0.22", data_delay=0.4)
+    add_mx(dns, "a.example", ["127.0.0.21"])
+    add_mx(dns, "b.example", ["127.0.0.22"])
+    m = outbound_mta(delivery={"max_connections": 2,
+                               "connection_cache_time": 30})
+    ids = [submit(m, SENDER, ["u%d@a.example" % i],
+                  compose(subject="a %d" % i, to="u%d@a.example" % i))[0]
+           for i in range(6)]
+    wait_until(lambda: mx_a.active == 2, 10, what="a's two connections")
+    ids += [submit(m, SENDER, ["u%d@b.example" % i],
+                   compose(subject="b %d" % i, to="u%d@b.example" % i))[0]
+            for i in range(6)]
+    mx_a.wait_delivered(6, timeout=30, log=m.log)
+    mx_b.wait_delivered(6, timeout=30, log=m.log)
+    for qid in ids:
+        m.wait_event("delivered", id=qid)
+    assert len(mx_a.connections) == 2, mx_a.connections
+    assert len(mx_b.connections) <= 2, mx_b.connections
+    assert len(mx_b.connections[0].transactions) >= 4, mx_b.connections
+
+
 def test_idle_connection_gives_its_slot_up(outbound_mta, remote_mx, dns):
     # A cached idle connection to a.example holds the only slot; mail for
     # b.example takes it at once instead of waiting out the cache time.
