@@ -232,20 +232,25 @@ qmgr_on_notify(evutil_socket_t fd, short what, void *p)
  * submission (the sendmail command), which has no socketpair from the
  * master.  Same datagrams as smtpd's.  Optional: when it cannot be made,
  * the periodic scan still finds the mail.  Mode 0660: the spool's group
- * may notify; the ids are checked like any other.
+ * may notify; the ids are checked like any other.  Bound under a
+ * temporary name and renamed into place, so the socket never shows with
+ * the mode bind() gave it.
  */
 static void
 qmgr_sock_open(struct qmgr *q)
 {
 	struct sockaddr_un sun;
+	char path[sizeof(sun.sun_path)];
 	char safe[LOG_SAFE_SIZE(sizeof(sun.sun_path))];
 	int fd;
 
 	q->sock_fd = -1;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s",
-	    q->cfg->spool, QMGR_SOCKET_NAME) >= (int)sizeof(sun.sun_path)) {
+	if (snprintf(path, sizeof(path), "%s/%s", q->cfg->spool,
+	    QMGR_SOCKET_NAME) >= (int)sizeof(path) ||
+	    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s.new", path) >=
+	    (int)sizeof(sun.sun_path)) {
 		log_warn("event=socket-error reason=\"path too long\"");
 		return;
 	}
@@ -258,14 +263,15 @@ qmgr_sock_open(struct qmgr *q)
 	if (unlink(sun.sun_path) < 0 && errno != ENOENT)
 		log_warn("event=socket-error op=unlink errno=%d", errno);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    chmod(sun.sun_path, 0660) < 0) {
+	    chmod(sun.sun_path, 0660) < 0 || rename(sun.sun_path, path) < 0) {
 		log_warn("event=socket-error op=bind path=\"%s\" errno=%d",
-		    log_safe(sun.sun_path, safe, sizeof(safe)), errno);
+		    log_safe(path, safe, sizeof(safe)), errno);
+		unlink(sun.sun_path);
 		close(fd);
 		return;
 	}
 	q->sock_fd = fd;
-	snprintf(q->sock_path, sizeof(q->sock_path), "%s", sun.sun_path);
+	snprintf(q->sock_path, sizeof(q->sock_path), "%s", path);
 	q->sock_ev = event_new(q->base, fd, EV_READ | EV_PERSIST,
 	    qmgr_on_notify, q);
 	event_add(q->sock_ev, NULL);
