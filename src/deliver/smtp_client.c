@@ -74,8 +74,8 @@ smtpc_line(struct smtp_conn *c, const char *line)
 static void
 conn_free(struct smtp_conn *c)
 {
-	if (c->open_fail != NULL)
-		event_free(c->open_fail);
+	if (c->later != NULL)
+		event_free(c->later);
 	/* A read of the data still in flight frees itself when done. */
 	smtp_data_release(c->data);
 	if (c->bev != NULL)
@@ -655,17 +655,17 @@ bound_socket(const struct smtp_conn_params *p, const struct sockaddr *sa)
 	return fd;
 }
 
-/* Report a failure of smtp_conn_open from the loop, through an event c
- * owns: freed with c, it never fires for a connection already closed. */
-static void
-open_fail_later(struct smtp_conn *c, event_callback_fn cb)
+void
+smtpc_later(struct smtp_conn *c, event_callback_fn cb)
 {
 	struct timeval now = { 0, 0 };
 
-	c->open_fail = evtimer_new(c->base, cb, c);
-	if (c->open_fail == NULL)
+	if (c->later != NULL)
+		event_free(c->later);
+	c->later = evtimer_new(c->base, cb, c);
+	if (c->later == NULL)
 		panic("cannot create a timer");
-	evtimer_add(c->open_fail, &now);
+	evtimer_add(c->later, &now);
 }
 
 struct smtp_conn *
@@ -689,7 +689,7 @@ smtp_conn_open(struct event_base *base, const struct smtp_conn_params *p,
 	    p->source.ss_family == sa->sa_family &&
 	    (fd = bound_socket(p, sa)) < 0) {
 		c->connect_errno = errno;
-		open_fail_later(c, bind_failed_cb);
+		smtpc_later(c, bind_failed_cb);
 		return c;
 	}
 	c->bev = bufferevent_socket_new(base, fd,
@@ -706,7 +706,7 @@ smtp_conn_open(struct event_base *base, const struct smtp_conn_params *p,
 	 * from the loop too, never from inside this call. */
 	if (bufferevent_socket_connect(c->bev, sa, (int)salen) < 0) {
 		c->connect_errno = errno;
-		open_fail_later(c, connect_failed_cb);
+		smtpc_later(c, connect_failed_cb);
 	}
 	return c;
 }

@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <event2/event.h>
+
 #include "common/bounds.h"
 #include "deliver/smtp_client.h"
 #include "smtp/client_proto.h"
@@ -67,8 +69,8 @@ struct smtp_conn {
 	char tls_version[32];
 	bool tls_on, tls_failed, usable, tried_helo;
 	int connect_errno;
-	struct event *open_fail;	/* reports a failed bind or connect
-					 * from the loop; freed with c */
+	struct event *later;		/* a failure reported from the loop
+					 * (smtpc_later); freed with c */
 
 	/* The transaction in progress. */
 	struct smtp_client_msg *m;
@@ -86,6 +88,11 @@ struct smtp_conn {
 /* smtp_client.c */
 /* Read and write timeout; 0: none. */
 void smtpc_timeout(struct smtp_conn *c, unsigned seconds);
+/* Run cb(c) from the loop, never from inside the caller's call, through
+ * an event c owns: freed with c, it never fires for a connection that
+ * was closed meanwhile.  A connection that failed does nothing else, so
+ * at most one is pending. */
+void smtpc_later(struct smtp_conn *c, event_callback_fn cb);
 /* Queue line and CRLF for the server. */
 void smtpc_line(struct smtp_conn *c, const char *line);
 /* snprintf for texts that may be cut: a cut is marked, never silent. */

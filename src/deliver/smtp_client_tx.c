@@ -181,7 +181,6 @@ void
 smtp_conn_send(struct smtp_conn *c, struct smtp_client_msg *m)
 {
 	struct deliver_result res;
-	struct timeval now = { 0, 0 };
 
 	c->m = m;
 	for (size_t i = 0; i < m->n_rcpts; i++)
@@ -199,8 +198,7 @@ smtp_conn_send(struct smtp_conn *c, struct smtp_client_msg *m)
 		smtp_tx_fill_unfinished(c, &res);
 		c->state = C_FAILING;
 		/* Never call back from inside the caller's call. */
-		event_base_once(c->base, -1, EV_TIMEOUT, tx_fail_later_cb, c,
-		    &now);
+		smtpc_later(c, tx_fail_later_cb);
 		return;
 	}
 	/* The first chunk is read while the envelope is answered. */
@@ -230,8 +228,7 @@ tx_data_failed(struct smtp_conn *c)
 	smtp_tx_fill_unfinished(c, &res);
 	c->usable = false;
 	c->state = C_FAILING;
-	event_base_once(c->base, -1, EV_TIMEOUT, tx_fail_later_cb, c,
-	    &(struct timeval){ 0, 0 });
+	smtpc_later(c, tx_fail_later_cb);
 }
 
 /* Fill the socket with message data until the high-water mark, from

@@ -67,6 +67,7 @@ struct conn_slot {
 	struct outbound_job *job;	/* in progress, or NULL */
 	unsigned carried;		/* jobs this connection has ended */
 	struct event *idle_timer;
+	struct event *unix_plan;	/* lmtp:unix: the plan, from the loop */
 	bool idle;			/* on ob's idle list */
 	struct conn_slot *idle_prev, *idle_next;
 	struct deliver_result last_fail;
@@ -113,11 +114,18 @@ struct outbound {
 	/* Ready connections with no job, the longest idle first: they give
 	 * their slot up when a destination waits for one. */
 	struct conn_slot *idle_head, *idle_tail;
+	/* Jobs of a backed-off destination, finished from the loop (never
+	 * from inside outbound_submit) by later_ev. */
+	struct outbound_job *later_head, *later_tail;
+	struct event *later_ev;
 	struct event *sweep;		/* forgets destinations nobody uses */
 };
 
 static const struct smtp_conn_ops slot_ops;
 static void dest_kick(struct dest *d);
+/* A zero timer: the callback runs from the loop, never from inside the
+ * call that arms it. */
+static const struct timeval at_once = { 0, 0 };
 static void slot_try_next(struct conn_slot *s);
 static void slot_start(struct outbound *ob, struct dest *d);
 
@@ -158,12 +166,24 @@ job_fill(struct outbound_job *job, const struct deliver_result *res)
 		job->msg.rcpts[i].res = *res;
 }
 
+/* Finishes the jobs put aside by outbound_submit.  The event belongs to
+ * ob, so after outbound_free none of them completes (as outbound.h says
+ * of every job still queued). */
 static void
 job_later_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct outbound *ob = arg;
+	struct outbound_job *job;
+
 	(void)fd;
 	(void)what;
-	job_finish(arg);
+	while ((job = ob->later_head) != NULL) {
+		ob->later_head = job->next;
+		if (ob->later_head == NULL)
+			ob->later_tail = NULL;
+		job->next = NULL;
+		job_finish(job);
+	}
 }
 
 /* -- destinations ------------------------------------------------------- */
@@ -394,6 +414,20 @@ slot_unlink(struct conn_slot *s)
 	s->ob->n_slots--;
 }
 
+/* What s owns, its lookup and events first: nothing it started calls
+ * back into it afterwards. */
+static void
+slot_release(struct conn_slot *s)
+{
+	mx_lookup_cancel(s->lookup);
+	mx_result_free(s->plan);
+	if (s->unix_plan != NULL)
+		event_free(s->unix_plan);
+	if (s->idle_timer != NULL)
+		event_free(s->idle_timer);
+	free(s);
+}
+
 /* Frees s (its connection already closed or freed); no slot goes
  * anywhere yet. */
 static void
@@ -401,11 +435,7 @@ slot_free(struct conn_slot *s)
 {
 	idle_del(s->ob, s);
 	slot_unlink(s);
-	mx_lookup_cancel(s->lookup);
-	mx_result_free(s->plan);
-	if (s->idle_timer != NULL)
-		event_free(s->idle_timer);
-	free(s);
+	slot_release(s);
 }
 
 /* The slot is over (its connection already closed or freed): the jobs
@@ -780,17 +810,18 @@ slot_start(struct outbound *ob, struct dest *d)
 	d->n_slots++;
 	d->n_setup++;
 	ob->n_slots++;
-	if (t->kind == TRANSPORT_LMTP && t->path != NULL)
-		event_base_once(ob->base, -1, EV_TIMEOUT, slot_unix_cb, s,
-		    &(struct timeval){ 0, 0 });
-	else if (t->kind == TRANSPORT_SMTP || t->mx)
+	if (t->kind == TRANSPORT_LMTP && t->path != NULL) {
+		s->unix_plan = evtimer_new(ob->base, slot_unix_cb, s);
+		evtimer_add(s->unix_plan, &at_once);
+	} else if (t->kind == TRANSPORT_SMTP || t->mx) {
 		s->lookup = mx_lookup_start(ob->res, ob->base,
 		    t->kind == TRANSPORT_SMTP ? d->nexthop : t->host,
 		    ob->cfg->hostname, port, ob->cfg->dns_delivery_timeout,
 		    slot_plan_cb, s);
-	else
+	} else {
 		s->lookup = mx_lookup_host_start(ob->res, ob->base, t->host,
 		    port, ob->cfg->dns_delivery_timeout, slot_plan_cb, s);
+	}
 }
 
 /* Give waiting jobs to idle connections; for the rest, get in line for
@@ -822,8 +853,12 @@ outbound_submit(struct outbound *ob, struct outbound_job *job)
 	if (d->down_until > now) {
 		/* Backed off: no connection until the destination's time. */
 		job_fill(job, &d->down_why);
-		event_base_once(ob->base, -1, EV_TIMEOUT, job_later_cb, job,
-		    &(struct timeval){ 0, 0 });
+		if (ob->later_tail != NULL)
+			ob->later_tail->next = job;
+		else
+			ob->later_head = job;
+		ob->later_tail = job;
+		evtimer_add(ob->later_ev, &at_once);
 		return;
 	}
 	if (d->tail != NULL)
@@ -915,6 +950,7 @@ outbound_new(struct event_base *base, const struct config *cfg,
 		free(ob);
 		return NULL;
 	}
+	ob->later_ev = evtimer_new(base, job_later_cb, ob);
 	ob->sweep = event_new(base, -1, EV_PERSIST, outbound_sweep_cb, ob);
 	event_add(ob->sweep, &(struct timeval){ OUTBOUND_SWEEP_INTERVAL, 0 });
 	return ob;
@@ -933,13 +969,11 @@ outbound_free(struct outbound *ob)
 		for (s = d->slots; s != NULL; s = sn) {
 			sn = s->next;
 			smtp_conn_close(s->conn);
-			mx_lookup_cancel(s->lookup);
-			mx_result_free(s->plan);
-			event_free(s->idle_timer);
-			free(s);
+			slot_release(s);
 		}
 		free(d);
 	}
+	event_free(ob->later_ev);
 	event_free(ob->sweep);
 	outbound_cas_free(ob);
 	free(ob);
