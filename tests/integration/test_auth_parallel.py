@@ -174,25 +174,33 @@ def test_clients_that_leave_mid_auth(tls_mta):
     waiting = tls_session(m, "mx_starttls")
     third = tls_session(m, "sub_implicit")
     try:
-        send_auth(first, ALICE, WRONG % 1)
-        m.wait_event("auth-failed", n=1)
-        first.close()                   # during its 1 s delay
-        send_auth(waiting, ALICE, WRONG % 2)
+        # Two failures first, so the third's delay is 4 s: the delays
+        # are whole seconds of the clock, and a 1 s one may be nearly
+        # over by the time its auth-failed line is read.
+        for n in (1, 2):
+            check(first.cmd(auth(ALICE, WRONG % n), timeout=20), 535,
+                  "5.7.8")
+        send_auth(first, ALICE, WRONG % 3)
+        m.wait_event("auth-failed", n=3)
+        first.close()                   # during its 4 s delay
+        send_auth(waiting, ALICE, WRONG % 4)
         m.wait_event("auth-wait", n=1)
         waiting.close()                 # while waiting its turn
         # Right after sending: the server may or may not see the AUTH
         # before the end; either way it must survive.
-        send_auth(third, ALICE, WRONG % 3)
+        send_auth(third, ALICE, WRONG % 5)
         third.close()
     finally:
         first.close()
         waiting.close()
         third.close()
-    m.wait_event("auth-failed", n=2, timeout=15)
+    m.wait_event("auth-failed", n=4, timeout=20)
     m.wait_event("disconnect", n=3, timeout=30)
-    assert checks(m) in (2, 3)
+    assert checks(m) in (4, 5)
+    # The turn passes on: the right password is checked once the last
+    # failure's delay (8 s, or 16 s when the third's guess counted) is out.
     with tls_session(m, "mx_implicit") as s:
-        check(s.cmd(auth(ALICE, "alice-pw"), timeout=20), 235, "2.7.0")
+        check(s.cmd(auth(ALICE, "alice-pw"), timeout=40), 235, "2.7.0")
 
 
 def test_shutdown_with_auth_waiting_and_delayed(tls_mta):
