@@ -6,7 +6,7 @@
  * data is read from the spool in bounded chunks by worker threads, ahead
  * of the socket draining).
  *
- * The caller (queue/outbound.c) picks the addresses and decides what a
+ * The caller (queue/outbound_slot.c) picks the addresses and decides what a
  * failure means for the destination; this module speaks the protocol
  * (RFC 5321, RFC 2920 PIPELINING, RFC 1870 SIZE, RFC 6152 8BITMIME,
  * RFC 6531 SMTPUTF8, RFC 3207, RFC 4954, RFC 2033 LMTP), enforces the
