@@ -299,6 +299,8 @@ outbound_new(struct event_base *base, const struct config *cfg,
 	struct outbound *ob = xcalloc(1, sizeof(*ob));
 
 	ob->base = base;
+	TAILQ_INIT(&ob->line);
+	TAILQ_INIT(&ob->idle);
 	ob->cfg = cfg;
 	ob->res = res;
 	ob->io = io;

@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/time.h>
 
 #include <openssl/ssl.h>
@@ -66,7 +67,7 @@ struct conn_slot {
 	struct event *idle_timer;
 	struct event *unix_plan;	/* lmtp:unix: the plan, from the loop */
 	bool idle;			/* on ob's idle list */
-	struct conn_slot *idle_prev, *idle_next;
+	TAILQ_ENTRY(conn_slot) idle_entry;
 	struct deliver_result last_fail;
 	struct conn_slot *next;		/* in d->slots */
 };
@@ -85,7 +86,7 @@ struct dest {
 	int64_t down_until;
 	struct deliver_result down_why;
 	bool in_line;			/* on ob's line for a free slot */
-	struct dest *line_prev, *line_next;
+	TAILQ_ENTRY(dest) line_entry;
 	struct dest *next;
 };
 
@@ -107,10 +108,10 @@ struct outbound {
 	unsigned n_slots;		/* all destinations */
 	/* Destinations that want another connection, in turn: a free slot
 	 * goes to the first (round robin; see line_grant()). */
-	struct dest *line_head, *line_tail;
+	TAILQ_HEAD(, dest) line;
 	/* Ready connections with no job, the longest idle first: they give
 	 * their slot up when a destination waits for one. */
-	struct conn_slot *idle_head, *idle_tail;
+	TAILQ_HEAD(, conn_slot) idle;
 	/* Jobs of a backed-off destination, finished from the loop (never
 	 * from inside outbound_submit) by later_ev. */
 	struct outbound_job *later_head, *later_tail;

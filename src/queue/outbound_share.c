@@ -12,8 +12,9 @@
  * connections (slot_free).
  *
  * Invariants: a destination is in the line at most once (d->in_line),
- * a slot on the idle list at most once (s->idle); both lists are linked
- * through their members, so joining and leaving cost no memory.
+ * a slot on the idle list at most once (s->idle); both lists are
+ * sys/queue.h tail queues linked through their members, so joining and
+ * leaving cost no memory.
  */
 #include "queue/outbound_priv.h"
 
@@ -42,13 +43,7 @@ line_push(struct outbound *ob, struct dest *d)
 	if (d->in_line)
 		return;
 	d->in_line = true;
-	d->line_next = NULL;
-	d->line_prev = ob->line_tail;
-	if (ob->line_tail != NULL)
-		ob->line_tail->line_next = d;
-	else
-		ob->line_head = d;
-	ob->line_tail = d;
+	TAILQ_INSERT_TAIL(&ob->line, d, line_entry);
 }
 
 void
@@ -56,25 +51,19 @@ line_remove(struct outbound *ob, struct dest *d)
 {
 	if (!d->in_line)
 		return;
-	if (d->line_prev != NULL)
-		d->line_prev->line_next = d->line_next;
-	else
-		ob->line_head = d->line_next;
-	if (d->line_next != NULL)
-		d->line_next->line_prev = d->line_prev;
-	else
-		ob->line_tail = d->line_prev;
+	TAILQ_REMOVE(&ob->line, d, line_entry);
 	d->in_line = false;
-	d->line_prev = d->line_next = NULL;
 }
 
 /* The first in line that still wants a slot (the others leave it). */
 static struct dest *
 line_first(struct outbound *ob)
 {
-	while (ob->line_head != NULL && !dest_wants_slot(ob->line_head))
-		line_remove(ob, ob->line_head);
-	return ob->line_head;
+	struct dest *d;
+
+	while ((d = TAILQ_FIRST(&ob->line)) != NULL && !dest_wants_slot(d))
+		line_remove(ob, d);
+	return d;
 }
 
 /* Drops every destination that no longer wants a slot, so the sweep
@@ -82,10 +71,10 @@ line_first(struct outbound *ob)
 void
 line_prune(struct outbound *ob)
 {
-	struct dest *d = ob->line_head, *next;
+	struct dest *d = TAILQ_FIRST(&ob->line), *next;
 
 	for (; d != NULL; d = next) {
-		next = d->line_next;
+		next = TAILQ_NEXT(d, line_entry);
 		if (!dest_wants_slot(d))
 			line_remove(ob, d);
 	}
@@ -101,7 +90,8 @@ line_others_waiting(struct outbound *ob, const struct dest *d, bool fair)
 {
 	if (ob->n_slots < ob->cfg->out_max_connections)
 		return false;
-	for (struct dest *e = line_first(ob); e != NULL; e = e->line_next)
+	for (struct dest *e = line_first(ob); e != NULL;
+	    e = TAILQ_NEXT(e, line_entry))
 		if (e != d && dest_wants_slot(e) && (!fair || e->n_slots == 0 ||
 		    e->n_slots + 1 < d->n_slots))
 			return true;
@@ -114,13 +104,7 @@ idle_add(struct outbound *ob, struct conn_slot *s)
 	if (s->idle)
 		return;
 	s->idle = true;
-	s->idle_next = NULL;
-	s->idle_prev = ob->idle_tail;
-	if (ob->idle_tail != NULL)
-		ob->idle_tail->idle_next = s;
-	else
-		ob->idle_head = s;
-	ob->idle_tail = s;
+	TAILQ_INSERT_TAIL(&ob->idle, s, idle_entry);
 }
 
 void
@@ -128,16 +112,8 @@ idle_del(struct outbound *ob, struct conn_slot *s)
 {
 	if (!s->idle)
 		return;
-	if (s->idle_prev != NULL)
-		s->idle_prev->idle_next = s->idle_next;
-	else
-		ob->idle_head = s->idle_next;
-	if (s->idle_next != NULL)
-		s->idle_next->idle_prev = s->idle_prev;
-	else
-		ob->idle_tail = s->idle_prev;
+	TAILQ_REMOVE(&ob->idle, s, idle_entry);
 	s->idle = false;
-	s->idle_prev = s->idle_next = NULL;
 }
 
 /*
@@ -149,17 +125,18 @@ idle_del(struct outbound *ob, struct conn_slot *s)
 void
 line_grant(struct outbound *ob)
 {
+	struct conn_slot *idle;
 	struct dest *d;
 
 	while ((d = line_first(ob)) != NULL) {
 		if (ob->n_slots >= ob->cfg->out_max_connections) {
-			if (ob->idle_head == NULL)
+			if ((idle = TAILQ_FIRST(&ob->idle)) == NULL)
 				return;
 			/* An idle slot belongs to a destination with no
 			 * waiting job: closing it starts nothing there. */
-			smtp_conn_close(ob->idle_head->conn);
-			ob->idle_head->conn = NULL;
-			slot_free(ob->idle_head);
+			smtp_conn_close(idle->conn);
+			idle->conn = NULL;
+			slot_free(idle);
 			continue;
 		}
 		line_remove(ob, d);
