@@ -207,20 +207,25 @@ def test_shutdown_with_auth_waiting_and_delayed(tls_mta):
     """SIGTERM while one AUTH sits in its failure delay and another waits
     behind it: the waiting one gets 421 at once without a check, the
     delayed one its 535 and then 421; the daemon exits cleanly."""
-    m = tls_mta(auth={"max_failures": 10, "block_time": 60})
+    m = tls_mta(auth={"max_failures": 10, "block_time": 60},
+                timeout_command=30)
     a = tls_session(m, "sub_implicit")
     b = tls_session(m, "sub_implicit")
     try:
-        send_auth(a, ALICE, WRONG % 1)
-        m.wait_event("auth-failed", n=1)
+        # Two failures first: the third's delay is 4 s, long enough to
+        # be caught in (the delays run on the clock's whole seconds).
+        for n in (1, 2):
+            check(a.cmd(auth(ALICE, WRONG % n), timeout=20), 535, "5.7.8")
+        send_auth(a, ALICE, WRONG % 3)
+        m.wait_event("auth-failed", n=3)
         send_auth(b, ALICE, "alice-pw")
         m.wait_event("auth-wait", n=1)
         assert m.stop() == 0
         check(b.reply(), 421, "4.3.2")
-        check(a.reply(), 535, "5.7.8")
+        check(a.reply(timeout=10), 535, "5.7.8")
         check(a.reply(), 421, "4.3.2")
         assert a.closed(timeout=5) and b.closed(timeout=5)
     finally:
         a.close()
         b.close()
-    assert checks(m) == 1
+    assert checks(m) == 3
