@@ -11,10 +11,12 @@
  * a message from sendmail looks the same as one received over SMTP.
  * Line length: RFC 5321 4.5.3.1.6 and RFC 5322 2.1.1 allow 998 octets
  * before the CRLF, and our own smtpd, like any strict server, refuses
- * longer lines; a script's longer line is broken after 998 octets with
- * CRLF and a space (Postfix's smtp_line_length_limit does the same when
- * it sends), which folds a header field and keeps a body line readable,
- * rather than have the message bounce on its way out.
+ * longer lines.  A script's longer line is broken rather than have the
+ * message bounce on its way out: in the header section before the last
+ * space or tab that fits, which is folding (RFC 5322 2.2.3: unfolding
+ * gives the field back as it was); where there is none, and in the body,
+ * after 998 octets with CRLF and a space, as Postfix's
+ * smtp_line_length_limit does when it sends.
  * Limits: no RFC 2047 decoding of display names (not needed to find the
  * addresses); obsolete route-addrs ("<@a:b@c>") are not understood.
  */
@@ -37,6 +39,7 @@ struct reader {
 	bool done;
 	size_t line_start;	/* offset in out of the current line */
 	size_t line_len;	/* octets in it so far */
+	bool body;		/* past the header section's empty line */
 };
 
 /* The longest line the spool holds, CRLF not counted. */
@@ -58,19 +61,48 @@ reader_end_line(struct reader *r)
 	}
 	if (buf_append(out, "\r\n", 2) < 0)
 		return -1;
+	if (r->line_len == 0)
+		r->body = true;		/* RFC 5322 2.1: the empty line */
 	r->line_start = out->len;
 	r->line_len = 0;
 	return 0;
 }
 
-/* The current line is full: break it, the next octet goes on a line
- * that starts with a space.  -1 when the buffer is full. */
+/* In a header field, the last space or tab of the current line after its
+ * first octet (a continuation line starts with one), or 0 for none. */
+static size_t
+reader_fold_point(const struct reader *r)
+{
+	const char *d = r->out->data;
+
+	for (size_t k = r->out->len; k > r->line_start + 1; k--)
+		if (d[k - 1] == ' ' || d[k - 1] == '\t')
+			return k - 1;
+	return 0;
+}
+
+/* The current line is full: fold a header field before its last space or
+ * tab, else break it with CRLF and a space.  -1 when the buffer is full. */
 static int
 reader_break_line(struct reader *r)
 {
-	if (buf_append(r->out, "\r\n ", 3) < 0)
+	struct buf *out = r->out;
+	size_t k = r->body ? 0 : reader_fold_point(r);
+
+	if (k > 0) {
+		size_t tail = out->len - k;
+
+		if (buf_append(out, "\r\n", 2) < 0)
+			return -1;
+		memmove(out->data + k + 2, out->data + k, tail);
+		memcpy(out->data + k, "\r\n", 2);
+		r->line_start = k + 2;
+		r->line_len = tail;
+		return 0;
+	}
+	if (buf_append(out, "\r\n ", 3) < 0)
 		return -1;
-	r->line_start = r->out->len - 1;
+	r->line_start = out->len - 1;
 	r->line_len = 1;
 	return 0;
 }

@@ -6,7 +6,8 @@
  * stdin.  Invariants checked:
  *  - reading agrees with a byte-at-a-time model of the line-end rules
  *    (LF, CRLF, bare CR -> CRLF; a last line gets one; a lone "." ends;
- *    a line is broken with CRLF SP after 998 octets);
+ *    a full header line folds before its last space or tab, any other
+ *    full line is broken with CRLF SP after 998 octets);
  *    TOO_BIG only when the model's result exceeds the limit, and then the
  *    buffer stays within it;
  *  - the header split is in bounds: fields in order, back to back from
@@ -33,6 +34,7 @@ static size_t
 model(const uint8_t *in, size_t n, bool dot_ends, char *out)
 {
 	size_t len = 0, line = 0;
+	bool body = false;
 
 	for (size_t i = 0; i <= n; i++) {
 		bool eol = i < n && (in[i] == '\r' || in[i] == '\n');
@@ -41,15 +43,30 @@ model(const uint8_t *in, size_t n, bool dot_ends, char *out)
 			break;		/* nothing on the last line */
 		if (i < n && !eol) {
 			if (len - line == SMTP_TEXT_LINE_MAX - 2) {
-				memcpy(out + len, "\r\n ", 3);
-				len += 3;
-				line = len - 1;
+				size_t k = len;
+
+				while (!body && k > line + 1 &&
+				    out[k - 1] != ' ' && out[k - 1] != '\t')
+					k--;
+				if (!body && k > line + 1) {
+					k--;		/* the space or tab */
+					memmove(out + k + 2, out + k, len - k);
+					memcpy(out + k, "\r\n", 2);
+					len += 2;
+					line = k + 2;
+				} else {
+					memcpy(out + len, "\r\n ", 3);
+					len += 3;
+					line = len - 1;
+				}
 			}
 			out[len++] = (char)in[i];
 			continue;
 		}
 		if (dot_ends && len - line == 1 && out[line] == '.')
 			return line;
+		if (len == line)
+			body = true;
 		if (i < n && in[i] == '\r' && i + 1 < n && in[i + 1] == '\n')
 			i++;
 		out[len++] = '\r';

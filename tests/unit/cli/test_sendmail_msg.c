@@ -252,6 +252,58 @@ test_read_long_lines(void **state)
 	}
 }
 
+/* A header field too long for a line folds before its last space or tab
+ * (RFC 5322 2.2.3): every line fits, and taking the CRLFs out gives the
+ * field back; a body line of the same text is broken with CRLF SP. */
+static void
+test_read_fold_header(void **state)
+{
+	struct buf out, in;
+	size_t nl = 0;
+
+	(void)state;
+	buf_init(&in, 1 << 16);
+	buf_append_str(&in, "To: ");
+	for (int i = 0; i < 150; i++)
+		buf_printf(&in, "%sperson%03d@example.org", i ? ",\t" : "", i);
+	buf_append_str(&in, "\nSubject: s\n\nbody\n");
+	assert_int_equal(read_msg(in.data, in.len, false, 1 << 20, &out),
+	    SENDMAIL_READ_OK);
+	/* Every line fits; the To: field's lines start with the tab that
+	 * was there. */
+	for (size_t i = 0, start = 0; i < out.len; i++) {
+		if (out.data[i] != '\n')
+			continue;
+		assert_true(i - start - 1 <= SMTP_TEXT_LINE_MAX - 2);
+		if (start > 0 && nl < 3)
+			assert_int_equal(out.data[start], '\t');
+		start = i + 1;
+		nl++;
+	}
+	assert_true(nl >= 5);		/* To: took at least three lines */
+	/* Unfolding (RFC 5322 2.2.3: remove the CRLFs before WSP) gives
+	 * the field back octet for octet. */
+	{
+		struct buf un;
+
+		buf_init(&un, 1 << 16);
+		for (size_t i = 0; i < out.len; i++) {
+			if (out.data[i] == '\r' && i + 2 < out.len &&
+			    out.data[i + 1] == '\n' && out.data[i + 2] == '\t') {
+				i++;
+				continue;
+			}
+			buf_append(&un, out.data + i, 1);
+		}
+		assert_int_equal(un.len, in.len + 4);	/* four LF -> CRLF */
+		assert_memory_equal(un.data, in.data,
+		    strchr(in.data, '\n') - in.data);
+		buf_free(&un);
+	}
+	buf_free(&out);
+	buf_free(&in);
+}
+
 static void
 test_read_limit(void **state)
 {
@@ -526,6 +578,7 @@ main(void)
 		cmocka_unit_test(test_read_dot),
 		cmocka_unit_test(test_read_dot_long_line),
 		cmocka_unit_test(test_read_long_lines),
+		cmocka_unit_test(test_read_fold_header),
 		cmocka_unit_test(test_read_limit),
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_parse_many),
