@@ -4,10 +4,14 @@ and a transport's source_address, as Postfix's smtp_bind_address(6).
 On a host with several addresses, the one whose PTR names us must be the
 one that connects, or receivers that check it refuse us.  Every
 127.0.0.x is local, so the fake MX hosts (remotemx.RemoteMX, which
-records each connection's peer) see which one Decorum used.  IPv6 is
-tested with ::1, the only local IPv6 address, and with an address that
-is not local (the bind fails: the mail waits, the log says why).
+records each connection's peer) see which one Decorum used.  Loopback
+has only ::1 for IPv6, so the IPv6 test adds a second address to lo for
+its own time (ip -6 addr add ... nodad, removed afterwards: the suite
+runs as root) and checks that it, not ::1, is the peer; an address that
+is not local fails the bind (the mail waits, the log says why).
 """
+
+import subprocess
 
 import pytest
 
@@ -41,6 +45,21 @@ def delivery(mx_port, *addrs):
 def peer_of(sink, m):
     t = sink.wait_delivered(1, log=m.log)[0]
     return t.conn.peer[0]
+
+
+SECOND_V6 = "fd00:dec0:7e57::45"
+
+
+@pytest.fixture
+def second_ipv6():
+    """SECOND_V6 on lo while the test runs."""
+    subprocess.run(["ip", "-6", "addr", "add", SECOND_V6 + "/128", "dev",
+                    "lo", "nodad"], check=True)
+    try:
+        yield SECOND_V6
+    finally:
+        subprocess.run(["ip", "-6", "addr", "del", SECOND_V6 + "/128", "dev",
+                        "lo"], check=False)
 
 
 @pytest.fixture
@@ -137,13 +156,15 @@ def test_bind_failure_defers(mta, remote_mx, dns, mx_port):
     assert m.events("failed", id=qid) == []
 
 
-def test_ipv6_source(mta, ipv6_sink, mx_port):
+def test_ipv6_source(mta, ipv6_sink, mx_port, second_ipv6):
+    # Without source_address the kernel picks ::1 for ::1; with it, the
+    # second address connects.
     sink = ipv6_sink()
     m = mta(relay_networks=("127.0.0.0/8",), extra_conf=delivery(
-        mx_port, "127.0.0.45", "::1") + transports(
+        mx_port, "127.0.0.45", second_ipv6) + transports(
         transport("*", "relay:[::1]:%d" % sink.port)))
     qid, _ = submit(m, SENDER, ["a@far.example"])
-    assert peer_of(sink, m) == "::1"
+    assert peer_of(sink, m) == second_ipv6
     m.wait_event("delivered", id=qid)
 
 
