@@ -5,8 +5,10 @@
  * Prints the decision, the reason (the whole decision path) and, for each
  * destination, the Maildir folder or the remote domain.  Exit 0 when mail
  * to ADDRESS would be taken (local, or remote: relayed for relay clients
- * and authenticated users), 1 when refused (unknown, unsupported, tables
- * unreadable), 2 on usage or config errors.  Read-only: creates nothing.
+ * and authenticated users), 1 when refused (unknown, unsupported, a
+ * domain that is no valid name, tables unreadable), 2 on usage or config
+ * errors.  Read-only: creates nothing.  A remote destination's domain is
+ * printed, and resolved, in its A-label form, as delivery uses it.
  *
  * For remote destinations it then resolves the MX plan of each domain
  * with the daemon's own mx_lookup (dns.nameserver, delivery.smtp_port,

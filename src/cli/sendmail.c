@@ -18,7 +18,8 @@
  * tells the queue manager through <spool>/qmgr.sock; a lost notice only
  * delays delivery until the queue manager's next scan.
  * Exit codes are sysexits(3): 0 queued, 64 usage or no recipient, 65 bad
- * address, 67 unknown local user, 75 temporary, 77 spool not writable,
+ * address, 67 unknown local user, 68 a domain that is no valid name
+ * (not IDNA2008), 75 temporary, 77 spool not writable,
  * 1 message too big or config error.  Logs (stderr) only errors.
  */
 #include "cli/commands.h"
@@ -153,6 +154,11 @@ sm_add_rcpt(void *arg, const char *addr)
 		fprintf(stderr, "sendmail: %s: cannot route now: %s\n",
 		    log_safe(canon, safe, sizeof(safe)), r.reason);
 		s->status = EX_TEMPFAIL;
+		break;
+	case ROUTE_INVALID:
+		fprintf(stderr, "sendmail: %s: bad domain: %s\n",
+		    log_safe(canon, safe, sizeof(safe)), r.reason);
+		s->status = EX_NOHOST;
 		break;
 	default:
 		fprintf(stderr, "sendmail: %s: not deliverable: %s\n",

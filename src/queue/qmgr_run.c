@@ -107,6 +107,15 @@ qmgr_route(struct qmgr *q, const struct queue_file *qf, struct attempt *a,
 		    rr.reason) >= (int)sizeof(r->text))
 			log_debug("event=truncated what=route-reason");
 		break;
+	case ROUTE_INVALID:
+		/* No DNS lookup can find such a domain (queued before it was
+		 * refused at RCPT): say why, once, in the report. */
+		r->route = DELIVER_PERMFAIL;
+		snprintf(r->code, sizeof(r->code), "5.1.2");
+		if (snprintf(r->text, sizeof(r->text), "bad destination "
+		    "domain: %s", rr.reason) >= (int)sizeof(r->text))
+			log_debug("event=truncated what=route-reason");
+		break;
 	case ROUTE_UNSUPPORTED:
 	default:
 		/* Forwarding to foreign domains needs SRS (a later issue):

@@ -20,9 +20,12 @@
  * "postmaster"); each destination's own kind then says whether it is a
  * mailbox here or the configured postmaster living elsewhere (the only
  * remote destination an address of ours may have, RFC 5321 4.5.1).
- * A local destination's domain is canonical (domains_canon: lower-case
- * A-label form), whatever form the address had; a remote one's is as
- * written, lower-cased.
+ * A destination's domain is canonical (domains_canon: lower-case A-label
+ * form), whatever form the address had: a local one names the Maildir,
+ * a remote one is what DNS is asked (RFC 5891 5), what the outbound
+ * destination is keyed by and what RCPT TO names on the wire.  A domain
+ * with no canonical form (not IDNA2008) is refused with that reason
+ * (ROUTE_INVALID), never left to fail later as "no such domain".
  * Limits: ALIAS_DEPTH_MAX levels, ALIAS_TARGETS_MAX destinations, and
  * 4 x ALIAS_TARGETS_MAX lookups in all (bounds exponential fan-out).
  */
@@ -48,6 +51,7 @@ struct rctx {
 	struct domains *d;
 	struct route_result *out;
 	bool failed;
+	bool top;		/* the next resolve_addr is the address asked */
 	unsigned visits;
 	size_t depth;
 	char stack[ALIAS_DEPTH_MAX + 2][SMTP_ADDRESS_MAX + 1];
@@ -277,9 +281,35 @@ out:
 	c->depth--;
 }
 
+/*
+ * The canonical form of a domain (domains_canon: lower-case A-label),
+ * into canon: one name for every spelling, which the tables, DNS
+ * (RFC 5891 5: lookups use the A-label), the outbound destination and
+ * the RCPT TO we send all use.  An address literal (RFC 5321 4.1.3)
+ * stays as written: it is never local and names its host.  -1 when the
+ * domain has no canonical form (route_fail'ed).
+ */
+static int
+canon_domain(struct rctx *c, const char *domain, bool top,
+    char canon[SMTP_DOMAIN_MAX + 1])
+{
+	if (domain[0] == '[') {
+		snprintf(canon, SMTP_DOMAIN_MAX + 1, "%s", domain);
+		return 0;
+	}
+	if (domains_canon(domain, canon) == 0)
+		return 0;
+	/* The address itself: the sender's mistake, refused for good.  An
+	 * alias target or the postmaster: ours to fix, try later. */
+	route_fail(c, top ? ROUTE_INVALID : ROUTE_UNSUPPORTED, "%.100s is "
+	    "not a valid domain name (IDNA2008, RFC 5891): no DNS lookup "
+	    "can find it", domain);
+	return -1;
+}
+
 /* addr: "local@domain", or a bare local part in default_domain (alias
- * targets).  allow_remote: this address may live elsewhere (top level,
- * or the configured postmaster). */
+ * targets: canonical).  allow_remote: this address may live elsewhere
+ * (top level, or the configured postmaster). */
 static void
 resolve_addr(struct rctx *c, const char *addr, const char *default_domain,
     bool allow_remote)
@@ -287,8 +317,10 @@ resolve_addr(struct rctx *c, const char *addr, const char *default_domain,
 	char local[SMTP_LOCAL_PART_MAX + 1], domain[SMTP_DOMAIN_MAX + 1];
 	char canon[SMTP_DOMAIN_MAX + 1], raw[SMTP_ADDRESS_MAX + 1];
 	const char *at;
+	bool top = c->top;
 	int r;
 
+	c->top = false;
 	if (c->failed)
 		return;
 	if (c->depth > ALIAS_DEPTH_MAX) {
@@ -315,14 +347,19 @@ resolve_addr(struct rctx *c, const char *addr, const char *default_domain,
 		}
 		snprintf(domain, sizeof(domain), "%s", default_domain);
 	}
+	/* One name per domain, whichever form the address used
+	 * (bücher.example, BÜCHER.example, xn--bcher-kva.example): so mail
+	 * to all of them shares one Maildir, or one remote destination. */
+	if (canon_domain(c, domain, top, canon) < 0)
+		return;
 	if (!allow_remote && c->cfg->postmaster != NULL &&
 	    strchr(addr, '@') != NULL &&
 	    strcasecmp(addr, c->cfg->postmaster) == 0)
 		allow_remote = true;	/* an alias naming the postmaster */
-	r = domains_is_local(c->d, domain);
+	r = domains_is_local(c->d, canon);
 	if (r < 0) {
 		route_fail(c, ROUTE_TEMPFAIL, "the domain folder of %s cannot "
-		    "be read, try later", domain);
+		    "be read, try later", canon);
 		return;
 	}
 	if (r == 0) {
@@ -337,15 +374,8 @@ resolve_addr(struct rctx *c, const char *addr, const char *default_domain,
 		at = strrchr(addr, '@');
 		snprintf(raw, sizeof(raw), "%.*s", (int)(at != NULL ?
 		    (size_t)(at - addr) : strlen(addr)), addr);
-		reason_add(c->out, "%s: not a local domain, remote", domain);
-		add_dest(c, ROUTE_REMOTE, raw, domain);
-		return;
-	}
-	/* One name per local domain, whichever form the address used
-	 * (bücher.example, BÜCHER.example, xn--bcher-kva.example): the
-	 * A-label form, so mail to all of them shares one Maildir. */
-	if (domains_canon(domain, canon) < 0) {
-		route_fail(c, ROUTE_TEMPFAIL, "%s: no canonical form", domain);
+		reason_add(c->out, "%s: not a local domain, remote", canon);
+		add_dest(c, ROUTE_REMOTE, raw, canon);
 		return;
 	}
 	resolve_local(c, local, canon);
@@ -372,6 +402,7 @@ route_resolve(const struct config *cfg, struct domains *d, const char *addr,
 		const char *at = strrchr(addr, '@');
 
 		snprintf(domain, sizeof(domain), "%s", at ? at + 1 : "");
+		c->top = true;
 		resolve_addr(c, addr, NULL, true);
 		ours = !c->failed && domain[0] != '\0' &&
 		    domains_is_local(d, domain) == 1;
@@ -421,6 +452,8 @@ route_kind_name(enum route_kind kind)
 		return "tempfail";
 	case ROUTE_UNSUPPORTED:
 		return "unsupported";
+	case ROUTE_INVALID:
+		return "invalid";
 	}
 	return "?";
 }

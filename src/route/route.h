@@ -10,6 +10,8 @@
  *     ALIAS_DEPTH_MAX, loops broken, duplicates dropped).
  *  5. postmaster, abuse, security → the configured postmaster address.
  *  6. otherwise ROUTE_UNKNOWN (550 5.1.1 at RCPT time).
+ * A domain with no canonical form (not valid IDNA2008, RFC 5891) is
+ * ROUTE_INVALID, with the reason: no DNS lookup could ever find it.
  */
 #ifndef DECORUM_ROUTE_ROUTE_H
 #define DECORUM_ROUTE_ROUTE_H
@@ -25,13 +27,17 @@ enum route_kind {
 	ROUTE_UNKNOWN,		/* no such user in a local domain */
 	ROUTE_TEMPFAIL,		/* a table could not be read: try later */
 	ROUTE_UNSUPPORTED,	/* e.g. alias to a foreign domain (later issue) */
+	ROUTE_INVALID,		/* the domain is no valid name (not IDNA2008):
+				 * no DNS lookup can find it, refuse (5.1.2) */
 };
 
 struct route_dest {
 	enum route_kind kind;	/* ROUTE_LOCAL or ROUTE_REMOTE */
 	char *local;		/* mailbox local part, lower case */
-	char *domain;		/* local: canonical (lower-case A-label
-				 * form, domains_canon); remote: lower case */
+	char *domain;		/* canonical (lower-case A-label form,
+				 * domains_canon), local or remote; an
+				 * address literal ("[192.0.2.1]") as
+				 * written, lower case */
 };
 
 struct route_result {

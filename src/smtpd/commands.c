@@ -207,6 +207,13 @@ rcpt_verdict(struct session *s, const char *addr, struct smtp_reply *r)
 		smtp_reply_set(r, 451, "4.3.5", "<%s>: Recipient not deliverable now: "
 		    "server configuration problem", addr);
 		break;
+	case ROUTE_INVALID:
+		/* RFC 3463 5.1.2: bad destination system address.  Refused
+		 * now, not relayed to bounce as "no such domain" later. */
+		smtp_reply_set(r, 553, "5.1.2", "<%s>: Recipient address "
+		    "rejected: the domain is not a valid domain name (IDNA2008)",
+		    addr);
+		break;
 	case ROUTE_TEMPFAIL:
 	default:
 		smtp_reply_set(r, 451, "4.3.0", "<%s>: Temporary lookup failure", addr);

@@ -200,6 +200,44 @@ test_route_both_spellings(void **state)
 	    "anna@xn--bcher-kva.example");
 }
 
+/* A remote domain is named by its A-label too (RFC 5891 5: DNS is
+ * asked for that form), so both spellings are one destination; a
+ * domain with no A-label is refused with its reason, never sent to DNS
+ * as it is. */
+static void
+test_route_remote_canonical(void **state)
+{
+	struct fixture *fx = *state;
+	struct route_result r;
+
+	route_is(fx, "u@BÜCHER.org", ROUTE_REMOTE, "u@xn--bcher-kva.org");
+	route_is(fx, "u@xn--BCHER-kva.ORG", ROUTE_REMOTE,
+	    "u@xn--bcher-kva.org");
+	/* The local part of a foreign address is kept as written. */
+	route_is(fx, "J\xc3\xbcrgen@Caf\xc3\xa9.org", ROUTE_REMOTE,
+	    "J\xc3\xbcrgen@xn--caf-dma.org");
+	route_is(fx, "u@[192.0.2.1]", ROUTE_REMOTE, "u@[192.0.2.1]");
+	route_is(fx, "u@Example.ORG", ROUTE_REMOTE, "u@example.org");
+	route_resolve(&fx->cfg, fx->d, "u@xn--zz.example", &r);
+	assert_int_equal(r.kind, ROUTE_INVALID);
+	assert_int_equal(r.n_dests, 0);
+	assert_non_null(strstr(r.reason, "xn--zz.example is not a valid "
+	    "domain name"));
+	assert_string_equal(route_kind_name(r.kind), "invalid");
+	route_result_free(&r);
+	route_is(fx, "u@\xe2\x98\x83.example", ROUTE_INVALID, NULL);
+	route_is(fx, "u@xn--ph--xea.example", ROUTE_INVALID, NULL);
+	/* An alias target with such a domain is our configuration's
+	 * problem: try later, not the sender's. */
+	tu_put(fx->dir, "bücher.example/aliases", "bad: x@xn--zz.example\n");
+	route_fixture_refresh(fx);
+	route_is(fx, "bad@bücher.example", ROUTE_UNSUPPORTED, NULL);
+	/* A postmaster with such a domain, the same. */
+	free(fx->cfg.postmaster);
+	fx->cfg.postmaster = strdup("admin@xn--zz.example");
+	route_is(fx, "postmaster", ROUTE_UNSUPPORTED, NULL);
+}
+
 static void
 test_senders_either_form(void **state)
 {
@@ -299,6 +337,7 @@ main(void)
 		T(test_canon),
 		T(test_unicode_and_folders),
 		T(test_route_both_spellings),
+		T(test_route_remote_canonical),
 		T(test_senders_either_form),
 		T(test_transport_either_form),
 		T(test_check_config),
