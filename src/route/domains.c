@@ -22,11 +22,13 @@
 #include "route/domains.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/xmalloc.h"
@@ -113,13 +115,14 @@ cli_load(struct domains *d, const char *canon, bool *err)
 	char found[2][4 * SMTP_DOMAIN_MAX + 1];
 	struct domains_dom *dom, *again;
 	struct timespec now, settle = { 0, 0 };
-	int n = cli_folders(d, canon, found);
+	int n = cli_folders(d, canon, found), dfd;
 
 	if (n <= 0) {
 		*err = n < 0;
 		return NULL;
 	}
-	if (d->snap->n >= DOMAINS_MAX) {
+	if (d->snap->n >= DOMAINS_MAX ||
+	    (dfd = open(d->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		*err = true;
 		return NULL;
 	}
@@ -127,18 +130,19 @@ cli_load(struct domains *d, const char *canon, bool *err)
 		dom = domains_dom_clash(canon, found[0]);
 	} else {
 		clock_gettime(CLOCK_REALTIME, &now);
-		dom = domains_dom_refresh(d->dir, found[0], canon, NULL, &now,
-		    &settle);
+		dom = domains_dom_refresh(dfd, d->dir, found[0], canon, NULL,
+		    &now, &settle);
 		if (domains_dom_unsettled(dom)) {
 			/* Just written: wait until it may be read whole. */
 			domains_wait_until(&settle);
 			clock_gettime(CLOCK_REALTIME, &now);
-			again = domains_dom_refresh(d->dir, found[0], canon,
-			    dom, &now, &settle);
+			again = domains_dom_refresh(dfd, d->dir, found[0],
+			    canon, dom, &now, &settle);
 			domains_dom_unref(dom);
 			dom = again;
 		}
 	}
+	close(dfd);
 	domains_snap_insert(d->snap, dom);
 	return dom;
 }
@@ -161,8 +165,8 @@ domain_get(struct domains *d, const char *name, bool *err)
 	dom = domains_snap_find(d->snap, canon);
 	if (dom == NULL && !d->live)
 		dom = cli_load(d, canon, err);
-	if (dom != NULL && dom->clash) {
-		*err = true;
+	if (dom != NULL && !domains_dom_usable(dom)) {
+		*err = true;	/* two folders, or one not examined yet */
 		return NULL;
 	}
 	return dom;

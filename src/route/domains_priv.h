@@ -86,13 +86,18 @@ struct domains_dom {
 	char *name;		/* canonical: lower-case A-label form */
 	char *folder;		/* the folder's name under <domains> */
 	bool clash;		/* two folders name this domain: tempfail */
-	struct domains_table *t[DOMAINS_KINDS];
+	int err;		/* its folder could not be examined (errno):
+				 * the tables read before stay, or, with
+				 * none (t[] NULL), tempfail */
+	struct domains_table *t[DOMAINS_KINDS];	/* all NULL: tempfail */
 };
 
 /* Every local domain, as one refresh found them. */
 struct domains_snap {
 	unsigned refs;
 	int list_err;		/* <domains> could not be listed: tempfail */
+	bool listed;		/* it has been listed once: from then on a
+				 * missing <domains> is list_err too */
 	bool truncated;		/* more than DOMAINS_MAX folders */
 	struct domains_dom **v;	/* sorted by name */
 	size_t n;
@@ -150,12 +155,13 @@ enum domains_read {
 				 * too large, read error */
 };
 /*
- * Read path whole, for a file stat() just described as st: the file
- * opened must still be st (same device, inode, size, mtime and ctime),
- * and still be so after the last read, or it is CHANGED and nothing is
- * returned.  *data is malloc'd (free it), *size its length.
+ * Read name (relative to the folder dirfd, or a path with AT_FDCWD)
+ * whole, for a file stat() just described as st: the file opened must
+ * still be st (same device, inode, size, mtime and ctime), and still be
+ * so after the last read, or it is CHANGED and nothing is returned.
+ * *data is malloc'd (free it), *size its length.
  */
-enum domains_read domains_table_read_whole(const char *path,
+enum domains_read domains_table_read_whole(int dirfd, const char *name,
     const struct stat *st, char **data, size_t *size, int *err);
 void domains_fileid_of(struct domains_fileid *id, const struct stat *st);
 bool domains_fileid_equal(const struct domains_fileid *a,
@@ -189,15 +195,18 @@ void domains_snap_release(struct domains_snap *s,
     struct domains_table **garbage);
 void domains_garbage_free(struct domains_table *list);
 /*
- * One domain's folder and tables as they are now: old (may be NULL) is
- * returned, with a new reference, when nothing changed.
+ * One domain's folder and tables as they are now, read through dfd (the
+ * <domains> folder dir names, opened by the caller): old (may be NULL)
+ * is returned, with a new reference, when nothing changed.
  */
-struct domains_dom *domains_dom_refresh(const char *dir, const char *folder,
-    const char *canon, struct domains_dom *old, const struct timespec *now,
-    struct timespec *settle_at);
+struct domains_dom *domains_dom_refresh(int dfd, const char *dir,
+    const char *folder, const char *canon, struct domains_dom *old,
+    const struct timespec *now, struct timespec *settle_at);
 /* A domain that two folders name (both NULL-free); one reference. */
 struct domains_dom *domains_dom_clash(const char *canon, const char *folder);
 void domains_dom_unref(struct domains_dom *dom);
+/* Can dom's tables answer (no clash, tables held)?  Else tempfail. */
+bool domains_dom_usable(const struct domains_dom *dom);
 /* Does any table of dom answer "try later" because it was never read
  * whole? */
 bool domains_dom_unsettled(const struct domains_dom *dom);

@@ -21,8 +21,16 @@
  * missing file counts as empty, unless its folder itself changed within
  * DOMAINS_STILL_MS (a domain folder being filled, or a file between an
  * unlink and its replacement), which is treated the same way.
- * Logs: table-load once per version read, table-error and domains-error
- * when something breaks or changes how it is broken, not on every pass.
+ * Only a real "not local" may refuse mail: once <domains> has been
+ * listed, a missing or unlistable <domains> keeps every table and makes
+ * every domain "try later" until it is back; a listed domain folder
+ * that cannot be stat'ed or opened keeps the tables read before (or,
+ * with none, answers "try later").  Each refresh reads through one
+ * descriptor of <domains> and one of each domain folder, so a rename
+ * in the middle of it never shows a folder's files as missing.
+ * Logs: table-load once per version read, table-error, domain-error and
+ * domains-error when something breaks or changes how it is broken, not
+ * on every pass; domains-recovered when <domains> can be listed again.
  */
 #include "route/domains_priv.h"
 
@@ -34,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/xmalloc.h"
@@ -46,7 +55,7 @@ static const char *const file_names[DOMAINS_KINDS] = {
 
 /* The folder a domain's files are in, stat'ed once when first needed. */
 struct folder_state {
-	const char *path;
+	int fd;			/* open: the folder, whatever its name now */
 	bool done;
 	bool fresh;
 	struct timespec mtime;
@@ -181,7 +190,7 @@ folder_fresh(struct folder_state *fs, const struct timespec *now)
 
 	if (!fs->done) {
 		fs->done = true;
-		if (stat(fs->path, &st) == 0) {
+		if (fstat(fs->fd, &st) == 0) {
 			fs->mtime = st.st_mtim;
 			fs->fresh = too_fresh(&st.st_mtim, now);
 		}
@@ -189,11 +198,13 @@ folder_fresh(struct folder_state *fs, const struct timespec *now)
 	return fs->fresh;
 }
 
-/* Read and parse the file that stat described as st (and id). */
+/* Read and parse the file (name in the folder dirfd, path for
+ * messages) that stat described as st (and id). */
 static struct domains_table *
-table_read(const char *path, enum domains_kind kind, struct domains_table *old,
-    const struct stat *st, const struct domains_fileid *id,
-    const struct timespec *now, struct timespec *settle_at)
+table_read(int dirfd, const char *name, const char *path,
+    enum domains_kind kind, struct domains_table *old, const struct stat *st,
+    const struct domains_fileid *id, const struct timespec *now,
+    struct timespec *settle_at)
 {
 	struct domains_sink k = { 0 };
 	struct domains_table *t;
@@ -202,7 +213,7 @@ table_read(const char *path, enum domains_kind kind, struct domains_table *old,
 	size_t size;
 	int err;
 
-	r = domains_table_read_whole(path, st, &data, &size, &err);
+	r = domains_table_read_whole(dirfd, name, st, &data, &size, &err);
 	if (r == DOMAINS_READ_CHANGED) {
 		settle_later(settle_at, now);
 		return table_hold(old, path, kind, "changed-while-read");
@@ -226,17 +237,18 @@ table_read(const char *path, enum domains_kind kind, struct domains_table *old,
 	return t;
 }
 
-/* The table for path as it is now; old is the one held so far (NULL:
- * none).  Returns a table with a reference for the caller. */
+/* The table for name in the folder fs (path for messages) as it is
+ * now; old is the one held so far (NULL: none).  Returns a table with a
+ * reference for the caller. */
 static struct domains_table *
-table_refresh(const char *path, enum domains_kind kind,
+table_refresh(const char *name, const char *path, enum domains_kind kind,
     struct domains_table *old, struct folder_state *fs,
     const struct timespec *now, struct timespec *settle_at)
 {
 	struct domains_fileid id;
 	struct stat st;
 
-	if (stat(path, &st) < 0) {
+	if (fstatat(fs->fd, name, &st, 0) < 0) {
 		int err = errno;
 
 		if (err != ENOENT)
@@ -256,7 +268,8 @@ table_refresh(const char *path, enum domains_kind kind,
 		settle_later(settle_at, &st.st_mtim);
 		return table_hold(old, path, kind, "recently-modified");
 	}
-	return table_read(path, kind, old, &st, &id, now, settle_at);
+	return table_read(fs->fd, name, path, kind, old, &st, &id, now,
+	    settle_at);
 }
 
 static struct domains_dom *
@@ -298,6 +311,12 @@ domains_dom_unref(struct domains_dom *dom)
 }
 
 bool
+domains_dom_usable(const struct domains_dom *dom)
+{
+	return !dom->clash && dom->t[DOMAINS_USERS] != NULL;
+}
+
+bool
 domains_dom_unsettled(const struct domains_dom *dom)
 {
 	for (int k = 0; k < DOMAINS_KINDS; k++)
@@ -306,9 +325,52 @@ domains_dom_unsettled(const struct domains_dom *dom)
 	return false;
 }
 
+/* What a domain held so far may be built on: not a clash, nor another
+ * folder (renamed to the other spelling: nothing is shared then). */
+static struct domains_dom *
+dom_base(struct domains_dom *old, const char *folder)
+{
+	if (old != NULL && (old->clash || strcmp(old->folder, folder) != 0))
+		return NULL;
+	return old;
+}
+
+/*
+ * The folder of a listed domain cannot be examined now (err: EACCES,
+ * ELOOP, EIO, ...): a moment's trouble must not make the domain
+ * foreign.  The tables read before stay, so its users keep their 250;
+ * with none, the domain answers "try later".  Logged when it was not
+ * so before.
+ */
+static struct domains_dom *
+dom_unreadable(const char *dir, const char *folder, const char *canon,
+    struct domains_dom *old, int err)
+{
+	struct domains_dom *dom;
+	char path[PATH_MAX], sp[LOG_SAFE_SIZE(PATH_MAX)];
+	bool keep;
+
+	old = dom_base(old, folder);
+	if (old != NULL && old->err == err) {
+		old->refs++;
+		return old;
+	}
+	keep = old != NULL && domains_dom_usable(old);
+	snprintf(path, sizeof(path), "%s/%s", dir, folder);
+	log_error("event=domain-error folder=\"%s\" error=\"%s\" "
+	    "effect=\"%s\"", log_safe(path, sp, sizeof(sp)), strerror(err),
+	    keep ? "the tables read before stay" :
+	    "the domain answers try later");
+	dom = dom_new(canon, folder);
+	dom->err = err;
+	for (int k = 0; keep && k < DOMAINS_KINDS; k++)
+		dom->t[k] = table_ref(old->t[k]);
+	return dom;
+}
+
 struct domains_dom *
-domains_dom_refresh(const char *dir, const char *folder, const char *canon,
-    struct domains_dom *old, const struct timespec *now,
+domains_dom_refresh(int dfd, const char *dir, const char *folder,
+    const char *canon, struct domains_dom *old, const struct timespec *now,
     struct timespec *settle_at)
 {
 	struct domains_table *t[DOMAINS_KINDS];
@@ -316,28 +378,26 @@ domains_dom_refresh(const char *dir, const char *folder, const char *canon,
 	struct domains_dom *dom;
 	char fpath[PATH_MAX], path[PATH_MAX + 16];
 	bool same;
-	int n;
 
-	/* Another folder (renamed to the other spelling): nothing shared. */
-	if (old != NULL && (old->clash || strcmp(old->folder, folder) != 0))
-		old = NULL;
-	same = old != NULL;
-	n = snprintf(fpath, sizeof(fpath), "%s/%s", dir, folder);
-	fs.path = fpath;
+	old = dom_base(old, folder);
+	/* Everything below is read through the folder's descriptor: should
+	 * <domains> be renamed meanwhile, the files are still the ones of
+	 * this folder, never "missing" (an empty table: 550 for real
+	 * users).  The paths are for messages only. */
+	fs.fd = openat(dfd, folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fs.fd < 0)
+		return dom_unreadable(dir, folder, canon, old, errno);
+	same = old != NULL && old->err == 0;
+	snprintf(fpath, sizeof(fpath), "%s/%s", dir, folder);
 	for (int k = 0; k < DOMAINS_KINDS; k++) {
 		struct domains_table *o = old != NULL ? old->t[k] : NULL;
 
-		if (n < 0 || (size_t)n >= sizeof(fpath)) {
-			t[k] = table_broken(o, fpath, (enum domains_kind)k,
-			    ENAMETOOLONG, NULL);
-		} else {
-			snprintf(path, sizeof(path), "%s/%s", fpath,
-			    file_names[k]);
-			t[k] = table_refresh(path, (enum domains_kind)k, o, &fs,
-			    now, settle_at);
-		}
+		snprintf(path, sizeof(path), "%s/%s", fpath, file_names[k]);
+		t[k] = table_refresh(file_names[k], path, (enum domains_kind)k,
+		    o, &fs, now, settle_at);
 		same = same && t[k] == o;
 	}
+	close(fs.fd);
 	if (same) {
 		for (int k = 0; k < DOMAINS_KINDS; k++)
 			table_unref(t[k]);
@@ -422,6 +482,7 @@ domains_snap_insert(struct domains_snap *s, struct domains_dom *dom)
 struct folder {
 	char *name;
 	char *canon;
+	int err;		/* it could not be stat'ed: why */
 };
 
 struct listing {
@@ -462,7 +523,7 @@ listing_free(struct listing *l)
 }
 
 static void
-listing_add(struct listing *l, const char *name, const char *canon)
+listing_add(struct listing *l, const char *name, const char *canon, int err)
 {
 	if (l->n >= DOMAINS_MAX) {
 		l->truncated = true;
@@ -472,6 +533,7 @@ listing_add(struct listing *l, const char *name, const char *canon)
 		l->v = xreallocarray(l->v, l->n + 256, sizeof(*l->v));
 	l->v[l->n].name = xstrdup(name);
 	l->v[l->n].canon = xstrdup(canon);
+	l->v[l->n].err = err;
 	l->n++;
 }
 
@@ -486,20 +548,30 @@ listing_ignore(struct listing *l, const char *name)
 	l->ignored[l->n_ignored++] = xstrdup(name);
 }
 
-/* Read the folder names under dir.  0 (a missing dir lists nothing), or
- * the errno that stopped us. */
+/*
+ * Read the folder names under the folder dfd.  0, or the errno that
+ * stopped us.  An entry that cannot be stat'ed (but for ENOENT: gone
+ * since it was listed) is kept with its error when its name is a
+ * domain's: "cannot tell" must never read as "not local".
+ */
 static int
-list_folders(const char *dir, struct listing *l)
+list_folders(int dfd, struct listing *l)
 {
 	char canon[SMTP_DOMAIN_MAX + 1];
 	struct dirent *de;
 	struct stat st;
 	DIR *dp;
-	int err = 0;
+	int fd, err = 0, serr;
 
 	memset(l, 0, sizeof(*l));
-	if ((dp = opendir(dir)) == NULL)
-		return errno == ENOENT ? 0 : errno;
+	/* A descriptor of its own: readdir moves its offset, not dfd's. */
+	if ((fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return errno;
+	if ((dp = fdopendir(fd)) == NULL) {
+		err = errno;
+		close(fd);
+		return err;
+	}
 	for (;;) {
 		errno = 0;
 		if ((de = readdir(dp)) == NULL) {
@@ -509,13 +581,18 @@ list_folders(const char *dir, struct listing *l)
 		/* Hidden entries are ours (.lock) or an editor's. */
 		if (de->d_name[0] == '.')
 			continue;
-		if (fstatat(dirfd(dp), de->d_name, &st, 0) < 0 ||
-		    !S_ISDIR(st.st_mode))
+		serr = 0;
+		if (fstatat(dfd, de->d_name, &st, 0) < 0) {
+			if (errno == ENOENT)
+				continue;
+			serr = errno;
+		} else if (!S_ISDIR(st.st_mode)) {
 			continue;
-		if (domains_folder_canon(de->d_name, canon) < 0)
+		}
+		if (domains_folder_canon(de->d_name, canon) == 0)
+			listing_add(l, de->d_name, canon, serr);
+		else if (serr == 0)
 			listing_ignore(l, de->d_name);
-		else
-			listing_add(l, de->d_name, canon);
 	}
 	closedir(dp);
 	if (err != 0) {
@@ -561,8 +638,11 @@ take_ignored(struct domains_snap *s, const struct domains_snap *base,
 	return changed;
 }
 
-/* <domains> cannot be listed: every domain answers "try later" until it
- * can; the tables stay, so that they need not be read again then. */
+/* <domains> cannot be listed (or, once listed, is missing: renamed away
+ * for a moment, being restored): every domain answers "try later" until
+ * it can, never "not local", which would refuse real users with 554 and
+ * send local mail out as remote.  The tables stay, so that they need not
+ * be read again then. */
 static struct domains_snap *
 snap_unlisted(const char *dir, const struct domains_snap *base, int err)
 {
@@ -572,10 +652,12 @@ snap_unlisted(const char *dir, const struct domains_snap *base, int err)
 	if (base != NULL && base->list_err == err)
 		return NULL;
 	log_error("event=domains-error dir=\"%s\" error=\"%s\" "
-	    "effect=\"every domain answers try later\"",
-	    log_safe(dir, sd, sizeof(sd)), strerror(err));
+	    "effect=\"every domain answers try later; the tables read "
+	    "before are kept\"", log_safe(dir, sd, sizeof(sd)),
+	    strerror(err));
 	s = domains_snap_new();
 	s->list_err = err;
+	s->listed = base != NULL && base->listed;
 	for (size_t i = 0; base != NULL && i < base->n; i++) {
 		base->v[i]->refs++;
 		snap_push(s, base->v[i]);
@@ -603,21 +685,46 @@ clash_dom(const struct listing *l, size_t i, size_t end,
 	return domains_dom_clash(l->v[i].canon, l->v[i].name);
 }
 
+/* List <domains> into l through *dfd (opened here, -1 when it could
+ * not be).  0, or the errno that stopped the listing.  A folder missing
+ * before it was ever listed is no local domain yet, not an error (a
+ * fresh install): *listed says which. */
+static int
+snap_list(const char *dir, const struct domains_snap *base, int *dfd,
+    struct listing *l, bool *listed)
+{
+	int err;
+
+	memset(l, 0, sizeof(*l));
+	*listed = false;
+	*dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	err = *dfd < 0 ? errno : list_folders(*dfd, l);
+	if (err == ENOENT && (base == NULL || !base->listed))
+		return 0;
+	*listed = err == 0;
+	return err;
+}
+
 struct domains_snap *
 domains_snap_refresh(const char *dir, const struct domains_snap *base,
     const struct timespec *now, struct timespec *settle_at)
 {
 	struct domains_snap *s;
 	struct listing l;
-	bool changed;
-	int err;
+	bool changed, listed;
+	char sd[512];
+	int err, dfd;
 
-	if ((err = list_folders(dir, &l)) != 0)
+	if ((err = snap_list(dir, base, &dfd, &l, &listed)) != 0) {
+		if (dfd >= 0)
+			close(dfd);
 		return snap_unlisted(dir, base, err);
+	}
 	s = domains_snap_new();
 	s->truncated = l.truncated;
+	s->listed = listed;
 	changed = base == NULL || base->list_err != 0 ||
-	    base->truncated != l.truncated;
+	    base->listed != listed || base->truncated != l.truncated;
 	if (l.truncated && (base == NULL || !base->truncated))
 		log_error("event=domains-error error=\"more than %d domain "
 		    "folders\" effect=\"the others are not local\"",
@@ -634,13 +741,21 @@ domains_snap_refresh(const char *dir, const struct domains_snap *base,
 			;
 		if (end - i > 1)
 			dom = clash_dom(&l, i, end, old);
+		else if (l.v[i].err != 0)
+			dom = dom_unreadable(dir, l.v[i].name, l.v[i].canon,
+			    old, l.v[i].err);
 		else
-			dom = domains_dom_refresh(dir, l.v[i].name,
+			dom = domains_dom_refresh(dfd, dir, l.v[i].name,
 			    l.v[i].canon, old, now, settle_at);
 		snap_push(s, dom);
 		changed = changed || dom != old;
 	}
 	listing_free(&l);
+	if (dfd >= 0)
+		close(dfd);
+	if (base != NULL && base->list_err != 0)
+		log_info("event=domains-recovered dir=\"%s\" domains=%zu",
+		    log_safe(dir, sd, sizeof(sd)), s->n);
 	if (!changed && base != NULL && s->n == base->n) {
 		domains_snap_unref(s);
 		return NULL;

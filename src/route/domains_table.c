@@ -388,7 +388,7 @@ read_all(int fd, char *p, size_t want)
 }
 
 enum domains_read
-domains_table_read_whole(const char *path, const struct stat *st,
+domains_table_read_whole(int dirfd, const char *name, const struct stat *st,
     char **data, size_t *size, int *err)
 {
 	struct stat before, after;
@@ -400,7 +400,7 @@ domains_table_read_whole(const char *path, const struct stat *st,
 	*data = NULL;
 	*size = 0;
 	*err = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		*err = errno;
 		return errno == ENOENT ? DOMAINS_READ_CHANGED :
@@ -458,7 +458,8 @@ domains_table_load(struct domains_sink *k, struct domains_table *t,
 		    strerror(errno));
 		return -1;
 	}
-	r = domains_table_read_whole(t->path, &st, &data, &size, &err);
+	r = domains_table_read_whole(AT_FDCWD, t->path, &st, &data, &size,
+	    &err);
 	if (r == DOMAINS_READ_CHANGED && err == ENOENT)
 		return 1;
 	if (r == DOMAINS_READ_CHANGED) {

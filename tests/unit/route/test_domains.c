@@ -259,7 +259,8 @@ test_read_whole(void **state)
 
 	snprintf(path, sizeof(path), "%s/b.test/users", fx->dir);
 	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal(domains_table_read_whole(path, &st, &data, &size,
+	assert_int_equal(domains_table_read_whole(AT_FDCWD, path,
+	    &st, &data, &size,
 	    &err), DOMAINS_READ_OK);
 	assert_int_equal(size, 5);
 	assert_memory_equal(data, "bob:\n", 5);
@@ -269,18 +270,21 @@ test_read_whole(void **state)
 	assert_non_null(f);
 	fputs("bea:\n", f);
 	fclose(f);
-	assert_int_equal(domains_table_read_whole(path, &st, &data, &size,
+	assert_int_equal(domains_table_read_whole(AT_FDCWD, path,
+	    &st, &data, &size,
 	    &err), DOMAINS_READ_CHANGED);
 	assert_null(data);
 	/* Not a regular file. */
 	snprintf(path, sizeof(path), "%s/b.test", fx->dir);
 	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal(domains_table_read_whole(path, &st, &data, &size,
+	assert_int_equal(domains_table_read_whole(AT_FDCWD, path,
+	    &st, &data, &size,
 	    &err), DOMAINS_READ_ERROR);
 	assert_int_equal(err, EINVAL);
 	/* Gone since the stat. */
 	snprintf(path, sizeof(path), "%s/b.test/none", fx->dir);
-	assert_int_equal(domains_table_read_whole(path, &st, &data, &size,
+	assert_int_equal(domains_table_read_whole(AT_FDCWD, path,
+	    &st, &data, &size,
 	    &err), DOMAINS_READ_CHANGED);
 }
 
@@ -330,13 +334,16 @@ test_odd_folder_names(void **state)
 }
 
 /* <domains> cannot be listed: every domain answers "try later", and the
- * tables read before are kept for when it can be again. */
+ * tables read before are kept for when it can be again.  Once it has
+ * been listed, a missing <domains> is the same (renamed away for a
+ * moment, being restored): never "no local domain", which is 554 for
+ * real users and local mail sent out as remote. */
 static void
 test_unlistable(void **state)
 {
 	struct fixture *fx = *state;
 	char moved[PATH_MAX + 16];
-	struct domains_dom *a = dom(fx, "a.test");
+	struct domains_table *users = dom(fx, "a.test")->t[DOMAINS_USERS];
 
 	snprintf(moved, sizeof(moved), "%s.moved", fx->dir);
 	assert_int_equal(rename(fx->dir, moved), 0);
@@ -347,13 +354,81 @@ test_unlistable(void **state)
 	assert_int_equal(user(fx, "ann", "a.test"), -1);
 	assert_false(refresh_at(fx, time(NULL), 0, NULL));
 	assert_int_equal(unlink(fx->dir), 0);
-	/* No folder at all: no local domain. */
+	/* No folder at all, after it was listed: try later too. */
 	assert_true(refresh_at(fx, time(NULL), 0, NULL));
-	assert_int_equal(domains_is_local(fx->d, "a.test"), 0);
+	assert_int_equal(fx->d->snap->list_err, ENOENT);
+	assert_int_equal(domains_is_local(fx->d, "a.test"), -1);
+	assert_int_equal(domains_is_local(fx->d, "elsewhere.test"), -1);
+	assert_int_equal(user(fx, "zed", "a.test"), -1);
+	assert_false(refresh_at(fx, time(NULL), 0, NULL));
 	assert_int_equal(rename(moved, fx->dir), 0);
 	assert_true(refresh_at(fx, time(NULL), 0, NULL));
+	assert_int_equal(fx->d->snap->list_err, 0);
 	assert_int_equal(user(fx, "ann", "a.test"), 1);
-	(void)a;
+	assert_int_equal(user(fx, "nobody", "a.test"), 0);
+	assert_int_equal(domains_is_local(fx->d, "elsewhere.test"), 0);
+	/* Nothing was read again: the tables were kept. */
+	assert_ptr_equal(dom(fx, "a.test")->t[DOMAINS_USERS], users);
+}
+
+/* A daemon that never saw <domains> has no local domain (a fresh
+ * install before `decorum user add` makes it); once the folder has
+ * been listed, its absence is "try later". */
+static void
+test_missing_from_the_start(void **state)
+{
+	struct fixture *fx = *state;
+	char none[PATH_MAX + 16];
+	struct domains *d;
+	struct timespec now = { time(NULL), 0 }, settle = { 0, 0 };
+
+	snprintf(none, sizeof(none), "%s.none", fx->dir);
+	d = domains_open_live(none, NULL, NULL);
+	assert_int_equal(domains_is_local(d, "a.test"), 0);
+	assert_false(domains_refresh_now(d, &now, &settle));
+	assert_int_equal(mkdir(none, 0755), 0);
+	tu_put(none, "a.test/users", "ann:\n");
+	now.tv_sec = time(NULL) + 5;		/* the file is still by then */
+	assert_true(domains_refresh_now(d, &now, &settle));
+	assert_int_equal(domains_user(d, "ann", "a.test", NULL), 1);
+	tu_rmtree(none);
+	assert_true(domains_refresh_now(d, &now, &settle));
+	assert_int_equal(domains_is_local(d, "a.test"), -1);
+	domains_free(d);
+}
+
+/* A domain folder that cannot be stat'ed or opened (here a symbolic
+ * link loop: ELOOP) keeps the tables read before, and a new one answers
+ * "try later"; neither is ever "not local". */
+static void
+test_folder_unreadable_keeps_tables(void **state)
+{
+	struct fixture *fx = *state;
+	char a[PATH_MAX + 16], aside[PATH_MAX + 16], z[PATH_MAX + 16];
+	struct domains_table *users = dom(fx, "a.test")->t[DOMAINS_USERS];
+
+	snprintf(a, sizeof(a), "%s/a.test", fx->dir);
+	snprintf(aside, sizeof(aside), "%s/.aside", fx->dir);
+	snprintf(z, sizeof(z), "%s/z.test", fx->dir);
+	assert_int_equal(rename(a, aside), 0);
+	assert_int_equal(symlink("a.test", a), 0);	/* a loop */
+	assert_int_equal(symlink("z.test", z), 0);
+	assert_true(refresh_at(fx, t0 + 50, 0, NULL));
+	assert_int_equal(dom(fx, "a.test")->err, ELOOP);
+	assert_int_equal(user(fx, "ann", "a.test"), 1);
+	assert_int_equal(user(fx, "nobody", "a.test"), 0);
+	assert_int_equal(domains_is_local(fx->d, "z.test"), -1);
+	assert_int_equal(user(fx, "x", "z.test"), -1);
+	assert_int_equal(user(fx, "bob", "b.test"), 1);
+	/* Logged once, not on every pass. */
+	assert_false(refresh_at(fx, t0 + 51, 0, NULL));
+	assert_int_equal(unlink(a), 0);
+	assert_int_equal(unlink(z), 0);
+	assert_int_equal(rename(aside, a), 0);
+	assert_true(refresh_at(fx, t0 + 52, 0, NULL));
+	assert_int_equal(dom(fx, "a.test")->err, 0);
+	assert_ptr_equal(dom(fx, "a.test")->t[DOMAINS_USERS], users);
+	assert_int_equal(domains_is_local(fx->d, "z.test"), 0);
 }
 
 /* The CLI reads a domain the first time it is asked for, in either
@@ -449,6 +524,8 @@ main(void)
 		T(test_clash),
 		T(test_odd_folder_names),
 		T(test_unlistable),
+		T(test_missing_from_the_start),
+		T(test_folder_unreadable_keeps_tables),
 		T(test_cli_on_demand),
 		T(test_live_refresh),
 	};
