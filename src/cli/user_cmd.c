@@ -13,6 +13,16 @@
  * never printed or logged.  An international domain is found in its
  * folder whichever spelling (U-label or A-label) either uses.
  *
+ * Trust: run as root, the command must not be steered by whoever can
+ * write a domain folder.  The domain folder is opened with O_NOFOLLOW
+ * below <domains>, and everything in it (.lock, users, the temporary
+ * file, the rename, the fsync) is reached through that descriptor with
+ * O_NOFOLLOW: a symbolic link planted as the folder, as .lock or as
+ * users is refused, never followed to create, read or replace another
+ * file.  Only regular files are read or locked (a FIFO cannot block
+ * us).  The daemon and check-config refuse a domains tree that the
+ * daemon's account could write at all (config_domains_check).
+ *
  * Exit 0 on success, 1 on failure (message on stderr), 2 on usage errors.
  */
 #include <ctype.h>
@@ -128,23 +138,56 @@ out:
 	return rc;
 }
 
+/* Why name (in folder, for messages) could not be opened: a symbolic
+ * link is refused by name, not as "Too many levels of symbolic links". */
+static void
+user_open_error(const char *folder, const char *name, int err)
+{
+	if (err == ELOOP || err == EMLINK)
+		fprintf(stderr, "decorum: %s/%s is a symbolic link: refused "
+		    "(root follows no link in the domains tree)\n", folder,
+		    name);
+	else
+		fprintf(stderr, "decorum: %s/%s: %s\n", folder, name,
+		    strerror(err));
+}
+
+/* A regular file only: a FIFO or a device named like ours is not. */
 static int
-user_read_file(const char *path, struct buf *b, struct stat *st, bool *exists)
+user_check_regular(int fd, const char *folder, const char *name,
+    struct stat *st)
+{
+	if (fstat(fd, st) < 0) {
+		user_open_error(folder, name, errno);
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		fprintf(stderr, "decorum: %s/%s is not a regular file\n",
+		    folder, name);
+		return -1;
+	}
+	return 0;
+}
+
+/* The users file of the folder ffd (dir names it), read whole. */
+static int
+user_read_file(int ffd, const char *dir, struct buf *b, struct stat *st,
+    bool *exists)
 {
 	char chunk[8192];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = openat(ffd, "users", O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC);
 	ssize_t r;
 
 	*exists = false;
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;
-		fprintf(stderr, "decorum: %s: %s\n", path, strerror(errno));
+		user_open_error(dir, "users", errno);
 		return -1;
 	}
 	*exists = true;
-	if (fstat(fd, st) < 0) {
-		fprintf(stderr, "decorum: %s: %s\n", path, strerror(errno));
+	if (user_check_regular(fd, dir, "users", st) < 0) {
 		close(fd);
 		return -1;
 	}
@@ -152,7 +195,7 @@ user_read_file(const char *path, struct buf *b, struct stat *st, bool *exists)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0 || buf_append(b, chunk, (size_t)r) < 0) {
-			fprintf(stderr, "decorum: %s: %s\n", path, r < 0 ?
+			fprintf(stderr, "decorum: %s/users: %s\n", dir, r < 0 ?
 			    strerror(errno) : "file too large");
 			close(fd);
 			return -1;
@@ -218,24 +261,27 @@ user_edit(const struct buf *old, struct buf *out, enum user_op op,
 	return found ? 0 : 1;
 }
 
+/* Replace the users file of the folder ffd (dir names it) by b: a
+ * temporary file, fsync, rename, fsync of the folder, all through ffd. */
 static int
-user_write_file(const char *dir, const char *path, const struct buf *b,
+user_write_file(int ffd, const char *dir, const struct buf *b,
     const struct stat *st, bool exists, gid_t group)
 {
-	char *tmp = xasprintf("%s/.users.tmp.%ld", dir, (long)getpid());
-	int fd, dfd, rc = -1;
+	char tmp[64];
+	int fd, rc = -1;
 	size_t off = 0;
 
+	snprintf(tmp, sizeof(tmp), ".users.tmp.%ld", (long)getpid());
 	/* We hold the lock: a file of this name is a crashed run's. */
-	if (unlink(tmp) < 0 && errno != ENOENT) {
-		fprintf(stderr, "decorum: %s: %s\n", tmp, strerror(errno));
-		free(tmp);
+	if (unlinkat(ffd, tmp, 0) < 0 && errno != ENOENT) {
+		user_open_error(dir, tmp, errno);
 		return -1;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	/* O_EXCL: a link of that name is never followed either. */
+	fd = openat(ffd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0640);
 	if (fd < 0) {
-		fprintf(stderr, "decorum: %s: %s\n", tmp, strerror(errno));
-		free(tmp);
+		user_open_error(dir, tmp, errno);
 		return -1;
 	}
 	if (exists) {
@@ -264,30 +310,25 @@ user_write_file(const char *dir, const char *path, const struct buf *b,
 		goto fail;
 	}
 	fd = -1;
-	if (rename(tmp, path) < 0)
+	/* The rename replaces the name "users", link or not, in this very
+	 * folder; then the rename itself must survive a crash. */
+	if (renameat(ffd, tmp, ffd, "users") < 0 || fsync(ffd) < 0)
 		goto fail;
-	/* The rename itself must survive a crash. */
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) < 0) {
-		if (dfd >= 0)
-			close(dfd);
-		goto fail;
-	}
-	close(dfd);
 	rc = 0;
 fail:
 	if (rc < 0) {
-		fprintf(stderr, "decorum: writing %s: %s\n", path,
+		fprintf(stderr, "decorum: writing %s/users: %s\n", dir,
 		    strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		unlink(tmp);
+		unlinkat(ffd, tmp, 0);
 	}
-	free(tmp);
 	return rc;
 }
 
-/* Does <domains>/name exist as a folder?  1, 0, or -1 (printed). */
+/* Does <domains>/name exist as a folder?  1, 0, or -1 (printed).  A
+ * symbolic link counts as there (it is refused when opened), so the
+ * other spelling is not created beside it. */
 static int
 user_folder_exists(const struct config *cfg, const char *name)
 {
@@ -295,12 +336,12 @@ user_folder_exists(const struct config *cfg, const char *name)
 	struct stat st;
 	int r = 1;
 
-	if (stat(path, &st) < 0) {
+	if (lstat(path, &st) < 0) {
 		r = errno == ENOENT || errno == ENOTDIR ? 0 : -1;
 		if (r < 0)
 			fprintf(stderr, "decorum: %s: %s\n", path,
 			    strerror(errno));
-	} else if (!S_ISDIR(st.st_mode)) {
+	} else if (!S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode)) {
 		r = 0;
 	}
 	free(path);
@@ -344,43 +385,100 @@ user_folder(const struct config *cfg, const char *domain,
 	return 0;
 }
 
+/*
+ * The domain folder, opened below <domains> without following a link
+ * (created first for add).  Returns its descriptor, or -1 (printed).
+ * <domains> itself is the configured path, checked by check-config and
+ * the daemon (config_domains_check); the folders in it are not.
+ */
+static int
+user_open_folder(const struct config *cfg, enum user_op op, const char *name,
+    const char *dir)
+{
+	int dfd, ffd;
+
+	if (op == USER_ADD && mkdir(cfg->domains, 0755) < 0 &&
+	    errno != EEXIST) {
+		fprintf(stderr, "decorum: %s: %s\n", cfg->domains,
+		    strerror(errno));
+		return -1;
+	}
+	dfd = open(cfg->domains, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		fprintf(stderr, "decorum: %s: %s\n", cfg->domains,
+		    errno == ENOENT ? "no such domain" : strerror(errno));
+		return -1;
+	}
+	if (op == USER_ADD && mkdirat(dfd, name, 0755) == 0) {
+		printf("created domain folder %s\n", dir);
+	} else if (op == USER_ADD && errno != EEXIST) {
+		fprintf(stderr, "decorum: %s: %s\n", dir, strerror(errno));
+		close(dfd);
+		return -1;
+	}
+	ffd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (ffd < 0 && errno == ENOENT) {
+		fprintf(stderr, "decorum: %s: no such domain\n", dir);
+	} else if (ffd < 0 && errno == ENOTDIR) {
+		/* O_DIRECTORY | O_NOFOLLOW on a link: ENOTDIR, not ELOOP. */
+		struct stat st;
+
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISLNK(st.st_mode))
+			user_open_error(cfg->domains, name, ELOOP);
+		else
+			fprintf(stderr, "decorum: %s is not a folder\n", dir);
+	} else if (ffd < 0) {
+		user_open_error(cfg->domains, name, errno);
+	}
+	close(dfd);
+	return ffd;
+}
+
+/* Take the lock of the folder ffd: .lock, a regular file, never a link. */
+static int
+user_lock(int ffd, const char *dir)
+{
+	struct stat st;
+	int lfd = openat(ffd, ".lock", O_RDWR | O_CREAT | O_NOFOLLOW |
+	    O_NONBLOCK | O_CLOEXEC, 0600);
+
+	if (lfd < 0) {
+		user_open_error(dir, ".lock", errno);
+		return -1;
+	}
+	if (user_check_regular(lfd, dir, ".lock", &st) < 0) {
+		close(lfd);
+		return -1;
+	}
+	if (flock(lfd, LOCK_EX) < 0) {
+		user_open_error(dir, ".lock", errno);
+		close(lfd);
+		return -1;
+	}
+	return lfd;
+}
+
 static int
 user_apply(const struct config *cfg, enum user_op op, bool no_login,
     const char *local, const char *domain)
 {
 	char *dir = xasprintf("%s/%s", cfg->domains, domain);
-	char *path = xasprintf("%s/users", dir);
-	char *lock = xasprintf("%s/.lock", dir);
 	char hash[HASH_MAX] = "";
 	struct buf old, out;
 	struct stat st;
 	struct passwd *pw;
 	gid_t group = (gid_t)-1;
 	bool exists;
-	int lfd = -1, rc = 1, r;
+	int ffd, lfd = -1, rc = 1, r;
 
 	buf_init(&old, USERS_FILE_MAX);
 	buf_init(&out, USERS_FILE_MAX + HASH_MAX);
-	if (op == USER_ADD && (mkdir(cfg->domains, 0755) < 0 &&
-	    errno != EEXIST)) {
-		fprintf(stderr, "decorum: %s: %s\n", cfg->domains,
-		    strerror(errno));
+	if ((ffd = user_open_folder(cfg, op, domain, dir)) < 0 ||
+	    (lfd = user_lock(ffd, dir)) < 0)
 		goto out;
-	}
-	if (op == USER_ADD && mkdir(dir, 0755) == 0)
-		printf("created domain folder %s\n", dir);
-	else if (op == USER_ADD && errno != EEXIST) {
-		fprintf(stderr, "decorum: %s: %s\n", dir, strerror(errno));
-		goto out;
-	}
-	lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lfd < 0 || flock(lfd, LOCK_EX) < 0) {
-		fprintf(stderr, "decorum: %s: %s\n", lfd < 0 && errno == ENOENT
-		    ? dir : lock, errno == ENOENT ? "no such domain" :
-		    strerror(errno));
-		goto out;
-	}
-	if (user_read_file(path, &old, &st, &exists) < 0)
+	if (user_read_file(ffd, dir, &old, &st, &exists) < 0)
 		goto out;
 	/* Check before asking for a password nobody will use. */
 	if (user_edit(&old, &out, op, local, "x") == 1) {
@@ -394,12 +492,12 @@ user_apply(const struct config *cfg, enum user_op op, bool no_login,
 		goto out;
 	r = user_edit(&old, &out, op, local, hash);
 	if (r != 0) {
-		fprintf(stderr, "decorum: %s: cannot edit\n", path);
+		fprintf(stderr, "decorum: %s/users: cannot edit\n", dir);
 		goto out;
 	}
 	if (cfg->user != NULL && (pw = getpwnam(cfg->user)) != NULL)
 		group = pw->pw_gid;
-	if (user_write_file(dir, path, &out, &st, exists, group) < 0)
+	if (user_write_file(ffd, dir, &out, &st, exists, group) < 0)
 		goto out;
 	printf("%s %s@%s\n", op == USER_ADD ? "added" : op == USER_DEL ?
 	    "deleted" : "changed the password of", local, domain);
@@ -408,10 +506,10 @@ out:
 	explicit_bzero(hash, sizeof(hash));
 	if (lfd >= 0)
 		close(lfd);
+	if (ffd >= 0)
+		close(ffd);
 	buf_free(&old);
 	buf_free(&out);
-	free(lock);
-	free(path);
 	free(dir);
 	return rc;
 }
