@@ -10,8 +10,9 @@
  * config, the TLS certificates and keys (parsed, and each key matched to
  * its certificate: tls/tls_config.c, the master's own loader), the user
  * account, the folders on the way to spool, state and mailboxes (walked
- * by the master's rules, changing nothing: common/config_system.c) and
- * the domains folder.  Run it as root, as the daemon runs, or the key
+ * by the master's rules, changing nothing: common/config_system.c), the
+ * domains tree (root's, out of the daemon's account's reach: the same
+ * file) and the domains' tables.  Run it as root, as the daemon runs, or the key
  * files may be unreadable and the folder rules are judged for the
  * invoking account.  The config error stops the check (nothing else can
  * be trusted after it); the other checks all run so one run lists every
@@ -80,6 +81,8 @@ check_system(const struct config *cfg, int *problems)
 	}
 	if (config_folders_prepare(cfg, &owner, false, check_folder_note,
 	    (void *)cfg, &err) < 0)
+		check_error(problems, &err);
+	if (config_domains_check(cfg, &owner, &err) < 0)
 		check_error(problems, &err);
 }
 

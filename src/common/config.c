@@ -327,16 +327,14 @@ cfg_path_key(struct cfg_ctx *c, const config_setting_t *s)
 	    strcmp(s->name, "domains") == 0 ? &cfg->domains : &cfg->mailboxes;
 	struct config_where *at = dst == &cfg->spool ? &cfg->spool_at :
 	    dst == &cfg->state ? &cfg->state_at :
-	    dst == &cfg->mailboxes ? &cfg->mailboxes_at : NULL;
+	    dst == &cfg->mailboxes ? &cfg->mailboxes_at : &cfg->domains_at;
 
 	if (cfg_path(c, s, dst) < 0)
 		return -1;
-	/* The folders the master walks and hands over (config_system.c)
-	 * are kept clean, so the walk and the nesting check see one form. */
-	if (at != NULL) {
-		cfg_clean_path(*dst);
-		cfg_where(c, s, at);
-	}
+	/* The folders the master walks (config_system.c) are kept clean,
+	 * so the walk and the nesting check see one form. */
+	cfg_clean_path(*dst);
+	cfg_where(c, s, at);
 	return 0;
 }
 
@@ -574,6 +572,7 @@ config_free(struct config *cfg)
 	free(cfg->spool_at.file);
 	free(cfg->state_at.file);
 	free(cfg->mailboxes_at.file);
+	free(cfg->domains_at.file);
 	free(cfg->user_at.file);
 	free(cfg->tls_cert_at.file);
 	free(cfg->tls_key_at.file);

@@ -152,6 +152,7 @@ struct config {
 
 	/* Where the keys checked against the system were written. */
 	struct config_where spool_at, state_at, mailboxes_at, user_at;
+	struct config_where domains_at;
 	struct config_where tls_cert_at, tls_key_at;
 	/* Contradictions that do not stop the daemon (queue.lifetime below
 	 * queue.retry_min, ...): check-config prints them as
@@ -217,6 +218,15 @@ typedef void config_folder_report(void *arg, const struct config_where *w,
 int config_folders_prepare(const struct config *cfg,
     const struct safedir_owner *o, bool create,
     config_folder_report *report, void *arg, struct config_error *err);
+
+/* domains: root's tree, never `user`'s (common/safedir.h, kept
+ * folders): the path to it by the rules of the other folders; it, each
+ * folder in it and each file in those owned by root (or the caller),
+ * writable by none of o's identities nor everyone, and no symbolic link
+ * (hidden entries, ours, are left out).  A missing folder is fine.  0,
+ * or -1 and err at the domains line. */
+int config_domains_check(const struct config *cfg,
+    const struct safedir_owner *o, struct config_error *err);
 
 /* Is the client address in relay_networks? */
 bool config_is_relay_client(const struct config *cfg, const struct sockaddr *sa);

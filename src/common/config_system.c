@@ -1,7 +1,8 @@
 /*
  * A loaded config against this machine: does the `user` account exist,
- * and may the spool, state and mailbox folders be handed to it?  See
- * config.h.  (The TLS files are the other such check: tls_config.c.)
+ * may the spool, state and mailbox folders be handed to it, and is the
+ * domains tree out of its reach?  See config.h.  (The TLS files are the
+ * other such check: tls_config.c.)
  *
  * Callers: decorumd's master before any port is open (it creates and
  * hands over the folders) and `decorum check-config` (it only looks), so
@@ -14,6 +15,10 @@
  */
 #include "common/config.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -98,4 +103,71 @@ config_folders_prepare(const struct config *cfg,
 		}
 	}
 	return 0;
+}
+
+/*
+ * Every entry of the folder fd (path names it) but the hidden ones (our
+ * .lock and temporary files), by the kept rules; with depth 1, each
+ * sub-folder's entries too (a domain folder's users, aliases, senders).
+ * 0, or -1 with why.  Bounded by what readdir gives: start-up only.
+ */
+static int
+domains_walk(int fd, const char *path, const struct safedir_owner *o,
+    int depth, char *why, size_t whylen)
+{
+	char sub_path[PATH_MAX];
+	struct dirent *de;
+	DIR *dp;
+	int dup_fd, sub, rc = 0;
+
+	/* A descriptor of its own for readdir: fd stays for openat. */
+	if ((dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    (dp = fdopendir(dup_fd)) == NULL) {
+		snprintf(why, whylen, "%s: %s", path, strerror(errno));
+		if (dup_fd >= 0)
+			close(dup_fd);
+		return -1;
+	}
+	while (rc == 0) {
+		errno = 0;
+		if ((de = readdir(dp)) == NULL) {
+			if (errno != 0) {
+				snprintf(why, whylen, "%s: %s", path,
+				    strerror(errno));
+				rc = -1;
+			}
+			break;
+		}
+		if (de->d_name[0] == '.')
+			continue;
+		rc = safedir_check_kept_at(fd, path, de->d_name, o,
+		    depth > 0 ? &sub : NULL, why, whylen);
+		if (rc < 0 || depth == 0 || sub < 0)
+			continue;
+		snprintf(sub_path, sizeof(sub_path), "%s/%s", path, de->d_name);
+		rc = domains_walk(sub, sub_path, o, depth - 1, why, whylen);
+		close(sub);
+	}
+	closedir(dp);
+	return rc;
+}
+
+int
+config_domains_check(const struct config *cfg, const struct safedir_owner *o,
+    struct config_error *err)
+{
+	char why[sizeof(err->message)];
+	int fd, rc;
+
+	fd = safedir_open_kept(cfg->domains, o, why, sizeof(why));
+	if (fd == -2)
+		return 0;	/* none yet: `decorum user add` makes it */
+	rc = fd < 0 ? -1 : domains_walk(fd, cfg->domains, o, 1, why,
+	    sizeof(why));
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0)
+		config_error_at(err, cfg, &cfg->domains_at, "domains %s: %s",
+		    cfg->domains, why);
+	return rc;
 }

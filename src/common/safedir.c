@@ -34,6 +34,7 @@
 struct walk {
 	const struct safedir_owner *o;
 	uid_t self;		/* trusted besides root */
+	bool kept;		/* the folder stays root's (safedir_open_kept) */
 	char at[PATH_MAX];	/* the path walked so far, for messages */
 	char *err;
 	size_t errlen;
@@ -150,8 +151,10 @@ open_step(struct walk *w, int dfd, const struct stat *pst, const char *name,
 	int fd;
 
 	/* The folder itself will belong to the guarded account, which
-	 * could then rename it away in a writable parent, sticky or not. */
-	if (who != NULL && (!(pst->st_mode & S_ISVTX) || (last && w->o->guard)))
+	 * could then rename it away in a writable parent, sticky or not.
+	 * A folder that stays root's is as safe there as any parent. */
+	if (who != NULL && (!(pst->st_mode & S_ISVTX) ||
+	    (last && w->o->guard && !w->kept)))
 		return walk_fail(w, "parent %s is writable by %s: put the "
 		    "folder in one only root can write", w->at, who);
 	if (walk_append(w, name) < 0)
@@ -253,6 +256,69 @@ is_last(const char *p)
 	return *p == '\0';
 }
 
+/*
+ * Walk path from "/" to its last folder by the rules above, creating
+ * what is missing when create is true.  0 with *fd the last folder open
+ * and *st its fstat; 1 when a component is missing and create is false
+ * (ch->created says so); -1 with the error in w.
+ */
+static int
+walk_path(struct walk *w, const char *path, bool create,
+    struct safedir_change *ch, int *fd, struct stat *st)
+{
+	char name[NAME_MAX + 1];
+	struct stat pst;
+	const char *p = path;
+	int dfd, nfd, rc = -1, more;
+
+	*fd = -1;
+	if (path[0] != '/' || is_last(path))
+		return walk_fail(w, "must be an absolute path below /");
+	/* The whole path first: nothing is created for a path that "/.."
+	 * later makes invalid. */
+	while ((more = next_name(&p, name, sizeof(name))) > 0)
+		continue;
+	if (more < 0)
+		return walk_fail(w, "must not hold \".\" or \"..\" (or a "
+		    "name over %d octets)", NAME_MAX);
+	p = path;
+	if ((dfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    fstat(dfd, &pst) < 0) {
+		rc = walk_fail(w, "/: %s", strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
+		return rc;
+	}
+	/* Invariant: dfd is the folder w->at, pst its fstat, both checked
+	 * as far as their own parent could tell. */
+	while ((more = next_name(&p, name, sizeof(name))) > 0) {
+		bool last = is_last(p);
+
+		if (check_parent(w, &pst) < 0)
+			break;
+		nfd = open_step(w, dfd, &pst, name, last, create, ch);
+		if (nfd < 0) {
+			rc = nfd == -2 ? 1 : -1;  /* -2: the rest is missing */
+			break;
+		}
+		close(dfd);
+		dfd = nfd;
+		if (fstat(dfd, st) < 0) {
+			walk_fail(w, "%s: %s", w->at, strerror(errno));
+			break;
+		}
+		if (check_sticky_child(w, &pst, st) < 0)
+			break;
+		if (last) {
+			*fd = dfd;
+			return 0;
+		}
+		pst = *st;
+	}
+	close(dfd);
+	return rc;
+}
+
 int
 safedir_prepare(const char *path, const struct safedir_owner *o,
     mode_t mode, mode_t keep, bool create, struct safedir_change *ch,
@@ -260,57 +326,101 @@ safedir_prepare(const char *path, const struct safedir_owner *o,
 {
 	struct walk w = { .o = o, .self = geteuid(), .at = "/", .err = err,
 	    .errlen = errlen };
-	char name[NAME_MAX + 1];
-	struct stat pst, st;
-	const char *p = path;
-	int dfd, fd, rc = -1, more;
+	struct stat st;
+	int fd, rc;
 
 	memset(ch, 0, sizeof(*ch));
-	if (path[0] != '/' || is_last(path))
-		return walk_fail(&w, "must be an absolute path below /");
-	/* The whole path first: nothing is created for a path that "/.."
-	 * later makes invalid. */
-	while ((more = next_name(&p, name, sizeof(name))) > 0)
-		continue;
-	if (more < 0)
-		return walk_fail(&w, "must not hold \".\" or \"..\" (or a "
-		    "name over %d octets)", NAME_MAX);
-	p = path;
-	if ((dfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-	    fstat(dfd, &pst) < 0) {
-		rc = walk_fail(&w, "/: %s", strerror(errno));
-		if (dfd >= 0)
-			close(dfd);
-		return rc;
-	}
-	/* Invariant: dfd is the folder w.at, pst its fstat, both checked
-	 * as far as their own parent could tell. */
-	while ((more = next_name(&p, name, sizeof(name))) > 0) {
-		bool last = is_last(p);
-
-		if (check_parent(&w, &pst) < 0)
-			break;
-		fd = open_step(&w, dfd, &pst, name, last, create, ch);
-		if (fd < 0) {
-			rc = fd == -2 ? 0 : -1;	/* -2: the rest is created */
-			break;
-		}
-		close(dfd);
-		dfd = fd;
-		if (fstat(dfd, &st) < 0) {
-			walk_fail(&w, "%s: %s", w.at, strerror(errno));
-			break;
-		}
-		if (check_sticky_child(&w, &pst, &st) < 0)
-			break;
-		if (last) {
-			rc = finish(&w, dfd, &st, mode, keep, create, ch);
-			break;
-		}
-		pst = st;
-	}
-	close(dfd);
+	rc = walk_path(&w, path, create, ch, &fd, &st);
+	if (rc != 0)
+		return rc > 0 ? 0 : -1;
+	rc = finish(&w, fd, &st, mode, keep, create, ch);
+	close(fd);
 	return rc;
+}
+
+/* A folder or file that stays root's: owned by root (or us), and no one
+ * the guarded account could be may write it.  Sticky is no help here:
+ * whoever may add entries may add a domain, or a file root will read. */
+static int
+check_kept(struct walk *w, const struct stat *st)
+{
+	char buf[128], who_name[64];
+	const char *who;
+	struct passwd *pw;
+
+	if (!trusted(w, st->st_uid)) {
+		pw = getpwuid(st->st_uid);
+		snprintf(who_name, sizeof(who_name), "%s",
+		    pw != NULL ? pw->pw_name : "?");
+		return walk_fail(w, "%s is owned by uid %ld (%s), not by root: "
+		    "that account could change it", w->at, (long)st->st_uid,
+		    who_name);
+	}
+	if ((who = writers(w, st, buf, sizeof(buf))) != NULL)
+		return walk_fail(w, "%s is writable by %s: only root may "
+		    "change it", w->at, who);
+	return 0;
+}
+
+int
+safedir_open_kept(const char *path, const struct safedir_owner *o,
+    char *err, size_t errlen)
+{
+	struct walk w = { .o = o, .self = geteuid(), .kept = true, .at = "/",
+	    .err = err, .errlen = errlen };
+	struct safedir_change ch;
+	struct stat st;
+	int fd, rc;
+
+	memset(&ch, 0, sizeof(ch));
+	rc = walk_path(&w, path, false, &ch, &fd, &st);
+	if (rc != 0)
+		return rc > 0 ? -2 : -1;
+	if (check_kept(&w, &st) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+safedir_check_kept_at(int dfd, const char *path, const char *name,
+    const struct safedir_owner *o, int *fd, char *err, size_t errlen)
+{
+	struct walk w = { .o = o, .self = geteuid(), .kept = true, .err = err,
+	    .errlen = errlen };
+	char target[256];
+	struct stat st, again;
+	ssize_t n;
+	int sub;
+
+	if (fd != NULL)
+		*fd = -1;
+	snprintf(w.at, sizeof(w.at), "%s/%s", path, name);
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 :
+		    walk_fail(&w, "%s: %s", w.at, strerror(errno));
+	if (S_ISLNK(st.st_mode)) {
+		n = readlinkat(dfd, name, target, sizeof(target) - 1);
+		target[n > 0 ? n : 0] = '\0';
+		return walk_fail(&w, "%s is a symbolic link (to %s): root "
+		    "follows none in this tree", w.at, target);
+	}
+	if (check_kept(&w, &st) < 0)
+		return -1;
+	if (fd == NULL || !S_ISDIR(st.st_mode))
+		return 0;
+	/* What is opened must be what was checked. */
+	sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (sub < 0 || fstat(sub, &again) < 0 || again.st_dev != st.st_dev ||
+	    again.st_ino != st.st_ino) {
+		if (sub >= 0)
+			close(sub);
+		return walk_fail(&w, "%s changed while it was checked", w.at);
+	}
+	*fd = sub;
+	return 0;
 }
 
 int

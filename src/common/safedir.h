@@ -64,6 +64,27 @@ int safedir_prepare(const char *path, const struct safedir_owner *o,
     mode_t mode, mode_t keep, bool create, struct safedir_change *ch,
     char *err, size_t errlen);
 
+/*
+ * Check only, for a folder that stays root's and is not handed to o
+ * (the domains tree: `decorum user` edits it as root, and the users
+ * files hold the hashes AUTH trusts): path is walked as above, and the
+ * folder itself is held to the parents' rules: owned by root (or the
+ * caller) and writable by none of o's identities nor everyone, sticky
+ * or not.  Returns the folder open (O_DIRECTORY) for looking inside, -2
+ * when it does not exist (the path up to the missing part was checked),
+ * or -1 with a sentence in err.
+ */
+int safedir_open_kept(const char *path, const struct safedir_owner *o,
+    char *err, size_t errlen);
+/*
+ * The same rules for the entry name of the folder dfd (path names it,
+ * for messages), which must not be a symbolic link either.  0 when it
+ * passes or does not exist, -1 with err.  With fd not NULL, *fd is the
+ * entry opened when it is a folder (the very one checked), else -1.
+ */
+int safedir_check_kept_at(int dfd, const char *path, const char *name,
+    const struct safedir_owner *o, int *fd, char *err, size_t errlen);
+
 /* Fill o for account name (getpwnam, getgrouplist).  0, or -1 when there
  * is no such account. */
 int safedir_owner_lookup(const char *name, struct safedir_owner *o);

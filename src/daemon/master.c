@@ -403,7 +403,7 @@ master_prepare(struct master *m)
 	if (tls_config_load(cfg, &m->keys, &m->n_keys, &err) < 0 ||
 	    config_user_lookup(cfg, &m->owner, &err) < 0 ||
 	    config_folders_prepare(cfg, &m->owner, true, folder_fixed, NULL,
-	    &err) < 0)
+	    &err) < 0 || config_domains_check(cfg, &m->owner, &err) < 0)
 		prepare_fail(m, &err);
 	for (size_t i = 0; i < cfg->n_warnings; i++)
 		log_warn("event=config-warning file=\"%s\" line=%d reason=\"%s\"",

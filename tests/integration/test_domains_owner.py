@@ -111,3 +111,84 @@ def test_user_still_works(mta):
     assert "created domain folder" in r.stdout
     assert users_text(m, "new.test") == "dora:\n"
     assert stat.S_IMODE(os.stat(m.domain_dir("new.test")).st_mode) == 0o755
+
+
+def refused(m, why):
+    """The daemon exits 1 before any port is open, naming the line of
+    `domains` and why; check-config says the same line."""
+    want = "%s:%d: domains %s: " % (m.conf, conf_line(m, "domains"),
+                                    m.domains)
+    mark = len(m.log())
+    with pytest.raises(AssertionError, match="exited with 1 before ready"):
+        m.start(timeout=10)
+    log = m.log()[mark:]
+    lines = [l for l in log.splitlines() if l.startswith(want)]
+    assert lines and why in lines[0], (want, why, log[-2000:])
+    assert "event=child-started" not in log
+    r = m.cli("check-config")
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    assert lines[0] in r.stderr.splitlines(), (lines[0], r.stderr)
+
+
+def test_domain_folder_owned_by_user(mta):
+    m = mta_as(mta)
+    os.chown(m.domain_dir(), NOBODY, NOBODY)
+    refused(m, "%s is owned by uid %d (nobody), not by root"
+            % (m.domain_dir(), NOBODY))
+
+
+def test_domain_folder_writable_by_user_group(mta):
+    m = mta_as(mta)
+    os.chown(m.domain_dir(), 0, NOBODY)
+    os.chmod(m.domain_dir(), 0o775)
+    refused(m, "%s is writable by user nobody (through group %d)"
+            % (m.domain_dir(), NOBODY))
+
+
+def test_domains_folder_writable_by_everyone(mta):
+    m = mta_as(mta)
+    os.chmod(m.domains, 0o1777)         # sticky is no help here
+    refused(m, "%s is writable by everyone" % m.domains)
+
+
+def test_users_file_writable_by_user(mta):
+    m = mta_as(mta)
+    users = os.path.join(m.domain_dir(), "users")
+    os.chown(users, 0, NOBODY)
+    os.chmod(users, 0o660)
+    refused(m, "%s is writable by user nobody" % users)
+
+
+def test_domain_folder_is_a_link(mta, workdir):
+    m = mta_as(mta)
+    elsewhere = os.path.join(workdir, "elsewhere.test")
+    os.mkdir(elsewhere, 0o755)
+    os.symlink(elsewhere, m.domain_dir("elsewhere.test"))
+    refused(m, "%s is a symbolic link (to %s)"
+            % (m.domain_dir("elsewhere.test"), elsewhere))
+
+
+def test_domains_parent_owned_by_user(mta):
+    m = mta_as(mta)
+    box = os.path.join(m.root, "box")
+    os.mkdir(box, 0o755)
+    os.chown(box, NOBODY, NOBODY)
+    os.rename(m.domains, os.path.join(box, "domains"))
+    m.domains = os.path.join(box, "domains")
+    m.write_config(user="nobody")
+    refused(m, "parent %s is owned by uid %d" % (box, NOBODY))
+
+
+def test_root_tree_with_group_read_is_fine(mta):
+    """What `decorum user add` makes (users 0640 root:user's group, the
+    folders 0755 root's) passes."""
+    m = mta_as(mta)
+    r = m.cli("user", "add", "--no-login", "dora@new.test")
+    assert r.returncode == 0, r.stderr
+    users = os.path.join(m.domain_dir("new.test"), "users")
+    st = os.stat(users)
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == \
+        (0, NOBODY, 0o640)
+    r = m.cli("check-config")
+    assert r.returncode == 0, r.stderr
+    m.start()

@@ -5,7 +5,8 @@
  * refusal: a symbolic link as the folder or a parent, a parent owned or
  * writable by the guarded account or writable by everyone, the sticky
  * exception and its limit, "." and "..".  A check run (create false)
- * changes nothing.  The guarded account is uid/gid 65534 with one group.
+ * changes nothing.  A folder that stays root's (safedir_open_kept) and
+ * the entries in it (safedir_check_kept_at): owner, writers, links.  The guarded account is uid/gid 65534 with one group.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -288,6 +289,84 @@ test_check_only(void **state)
 	assert_non_null(strstr(err, "symbolic link"));
 }
 
+/* A folder that stays root's (the domains tree): checked, never
+ * changed, refused when the account could write it or when it is not
+ * root's; entries in it the same, links refused. */
+static void
+test_kept(void **state)
+{
+	struct safedir_owner o = guarded(), none = { .guard = false };
+	char err[512];
+	int fd, sub;
+
+	(void)state;
+	assert_int_equal(safedir_open_kept(at("none/domains"), &o, err,
+	    sizeof(err)), -2);
+	assert_int_equal(access(at("none"), F_OK), -1);
+	mkdir_mode(at("domains"), 0755, 0, 0);
+	mkdir_mode(at("domains/a.test"), 0755, 0, 0);
+	tu_spit(at("domains/a.test/users"), "ann:\n");
+	fd = safedir_open_kept(at("domains"), &o, err, sizeof(err));
+	assert_true(fd >= 0);
+	assert_int_equal(safedir_check_kept_at(fd, at("domains"), "a.test",
+	    &o, &sub, err, sizeof(err)), 0);
+	assert_true(sub >= 0);
+	assert_int_equal(safedir_check_kept_at(sub, "a.test", "users", &o,
+	    NULL, err, sizeof(err)), 0);
+	assert_int_equal(safedir_check_kept_at(sub, "a.test", "none", &o,
+	    NULL, err, sizeof(err)), 0);
+	/* The account's group may write the file: refused. */
+	assert_int_equal(chown(at("domains/a.test/users"), 0, NOBODY), 0);
+	assert_int_equal(chmod(at("domains/a.test/users"), 0660), 0);
+	assert_int_equal(safedir_check_kept_at(sub, "a.test", "users", &o,
+	    NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "a.test/users is writable by user "
+	    "nobody (through group 65534)"));
+	/* Group read is what the daemon needs, and is fine. */
+	assert_int_equal(chmod(at("domains/a.test/users"), 0640), 0);
+	assert_int_equal(safedir_check_kept_at(sub, "a.test", "users", &o,
+	    NULL, err, sizeof(err)), 0);
+	close(sub);
+	/* Owned by the account. */
+	mkdir_mode(at("domains/b.test"), 0755, NOBODY, NOBODY);
+	assert_int_equal(safedir_check_kept_at(fd, at("domains"), "b.test",
+	    &o, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "/domains/b.test is owned by uid 65534"));
+	/* Writable by everyone, even sticky. */
+	mkdir_mode(at("domains/c.test"), 01777, 0, 0);
+	assert_int_equal(safedir_check_kept_at(fd, at("domains"), "c.test",
+	    &none, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "c.test is writable by everyone"));
+	/* A link, wherever it points. */
+	assert_int_equal(symlink("a.test", at("domains/d.test")), 0);
+	assert_int_equal(safedir_check_kept_at(fd, at("domains"), "d.test",
+	    &o, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "d.test is a symbolic link (to a.test)"));
+	close(fd);
+	/* The folder itself, and its parents by the usual rules. */
+	assert_int_equal(chmod(at("domains"), 0775), 0);
+	assert_int_equal(chown(at("domains"), 0, NOBODY), 0);
+	assert_int_equal(safedir_open_kept(at("domains"), &o, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "/domains is writable by user nobody"));
+	assert_int_equal(chmod(at("domains"), 0755), 0);
+	mkdir_mode(at("box"), 0755, NOBODY, NOBODY);
+	mkdir_mode(at("box/domains"), 0755, 0, 0);
+	assert_int_equal(safedir_open_kept(at("box/domains"), &o, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "parent "));
+	assert_non_null(strstr(err, "/box is owned by uid 65534"));
+	/* In a sticky folder, root's folder is as safe as any parent. */
+	mkdir_mode(at("tmp"), 01777, 0, 0);
+	mkdir_mode(at("tmp/domains"), 0755, 0, 0);
+	fd = safedir_open_kept(at("tmp/domains"), &o, err, sizeof(err));
+	assert_true(fd >= 0);
+	close(fd);
+	/* Nothing was changed by any of it. */
+	assert_int_equal(st_of(at("domains/b.test")).st_uid, NOBODY);
+	assert_int_equal(st_of(at("domains/c.test")).st_mode & 07777, 01777);
+}
+
 int
 main(void)
 {
@@ -300,6 +379,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_sticky, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kept, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -184,7 +184,9 @@ test_relative_paths(void **state)
 	assert_int_equal(chdir(cwd), 0);
 	snprintf(want, sizeof(want), "%s/var/spool", tmpdir);
 	assert_string_equal(cfg.spool, want);
-	snprintf(want, sizeof(want), "%s/../d", tmpdir);
+	/* Cleaned, as the folder walk needs it (config_domains_check). */
+	snprintf(want, sizeof(want), "%s", tmpdir);
+	snprintf(strrchr(want, '/'), 3, "/d");
 	assert_string_equal(cfg.domains, want);
 	config_free(&cfg);
 }
