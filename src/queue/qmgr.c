@@ -26,7 +26,10 @@
  */
 #include "queue/qmgr.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -321,6 +324,62 @@ qmgr_settle(struct qmgr *q)
 	event_base_loop(q->base, EVLOOP_NONBLOCK);
 }
 
+/*
+ * Upgrade check (docs/configuration.md, International domain names):
+ * mail for a domain folder named in its U-label form used to go to
+ * <mailboxes>/bücher.example/, and goes to <mailboxes>/xn--bcher-kva.example/
+ * now, the canonical form.  While a folder with a non-ASCII name sits
+ * directly under mailboxes, one warning at start names the first, where
+ * its mail goes now and how many there are; nothing is moved (an IMAP
+ * server may be reading it).  Start-up, before the loop: one listing of
+ * mailboxes, at most QMGR_MAILBOXES_SCAN_MAX entries.
+ */
+#define QMGR_MAILBOXES_SCAN_MAX	100000
+
+static bool
+qmgr_is_ascii(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s >= 0x80)
+			return false;
+	return true;
+}
+
+static void
+qmgr_check_mailbox_names(const struct config *cfg)
+{
+	char first[NAME_MAX + 1] = "", canon[SMTP_DOMAIN_MAX + 1];
+	char sd[LOG_SAFE_SIZE(256)], sf[LOG_SAFE_SIZE(NAME_MAX + 1)];
+	char sc[LOG_SAFE_SIZE(SMTP_DOMAIN_MAX + 1)];
+	struct dirent *de;
+	struct stat st;
+	size_t n = 0, seen = 0;
+	DIR *dp = opendir(cfg->mailboxes);
+
+	if (dp == NULL)
+		return;
+	while (seen++ < QMGR_MAILBOXES_SCAN_MAX && (de = readdir(dp)) != NULL) {
+		if (de->d_name[0] == '.' || qmgr_is_ascii(de->d_name) ||
+		    fstatat(dirfd(dp), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(st.st_mode))
+			continue;
+		if (n++ == 0)
+			snprintf(first, sizeof(first), "%s", de->d_name);
+	}
+	closedir(dp);
+	if (n == 0)
+		return;
+	if (domains_canon(first, canon) < 0)
+		snprintf(canon, sizeof(canon), "(no valid domain name)");
+	log_warn("event=mailbox-folder-unicode dir=\"%s\" folder=\"%s\" "
+	    "moved_to=\"%s\" folders=%zu hint=\"mail for such a domain now "
+	    "goes to the folder of its A-label form: move the Maildirs there "
+	    "(docs/configuration.md, International domain names)\"",
+	    log_safe(cfg->mailboxes, sd, sizeof(sd)),
+	    log_safe(first, sf, sizeof(sf)), log_safe(canon, sc, sizeof(sc)),
+	    n);
+}
+
 /* The resolver and the outbound scheduler: start-up only. */
 static int
 qmgr_outbound_open(struct qmgr *q)
@@ -373,6 +432,7 @@ qmgr_main(const struct config *cfg, int notify_fd)
 	}
 	q.pool = workpool_new(q.base, QMGR_THREADS);
 	qtable_init(&q.msgs);
+	qmgr_check_mailbox_names(cfg);
 	/* Read now; re-read off the loop, in the pool, as files change. */
 	q.domains = domains_open_live(cfg->domains, q.base, q.pool);
 	q.timer = evtimer_new(q.base, qmgr_on_timer, &q);
