@@ -115,6 +115,10 @@ int domains_canon(const char *s, char out[SMTP_DOMAIN_MAX + 1]);
 int domains_unicode(const char *canon, char *out, size_t outlen);
 /* Are a and b the same domain (case-insensitively, either form)? */
 bool domains_same_domain(const char *a, const char *b);
+/* Are a and b ("local@domain") the same address: the local parts equal
+ * case-insensitively, quoting undone, and the same domain as above?
+ * For the configured postmaster, which may be written in either form. */
+bool domains_same_address(const char *a, const char *b);
 
 /*
  * `decorum check-config`: read every domain folder under dir and call

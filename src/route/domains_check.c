@@ -137,7 +137,8 @@ check_targets(struct domains_sink *k, const struct folders *f,
 				    e->key, t);
 				continue;
 			}
-			if (postmaster != NULL && strcasecmp(t, postmaster) == 0)
+			if (postmaster != NULL &&
+			    domains_same_address(t, postmaster))
 				continue;
 			if (tdom[0] == '\0' || strcmp(canon, domain) == 0)
 				continue;

@@ -352,10 +352,6 @@ resolve_addr(struct rctx *c, const char *addr, const char *default_domain,
 	 * to all of them shares one Maildir, or one remote destination. */
 	if (canon_domain(c, domain, top, canon) < 0)
 		return;
-	if (!allow_remote && c->cfg->postmaster != NULL &&
-	    strchr(addr, '@') != NULL &&
-	    strcasecmp(addr, c->cfg->postmaster) == 0)
-		allow_remote = true;	/* an alias naming the postmaster */
 	r = domains_is_local(c->d, canon);
 	if (r < 0) {
 		route_fail(c, ROUTE_TEMPFAIL, "the domain folder of %s cannot "
@@ -363,6 +359,11 @@ resolve_addr(struct rctx *c, const char *addr, const char *default_domain,
 		return;
 	}
 	if (r == 0) {
+		/* An alias may name the postmaster, in either spelling of
+		 * its domain (docs/configuration.md). */
+		if (!allow_remote && c->cfg->postmaster != NULL &&
+		    domains_same_address(addr, c->cfg->postmaster))
+			allow_remote = true;
 		if (!allow_remote) {
 			route_fail(c, ROUTE_UNSUPPORTED, "%.100s: forwarding "
 			    "to foreign domains needs SRS, not supported yet",

@@ -329,6 +329,44 @@ test_check_config(void **state)
 	    "a valid domain name"));
 }
 
+/* The configured postmaster may live at an international domain, and an
+ * alias may name it in the other spelling (routing, check-config); the
+ * lookups find a domain in any ASCII case without libidn2, and no more
+ * than before. */
+static void
+test_postmaster_either_spelling(void **state)
+{
+	struct fixture *fx = *state;
+	struct reports rep = { .n = 0 };
+
+	free(fx->cfg.postmaster);
+	fx->cfg.postmaster = strdup("Chef@b\xc3\xbc" "cher.org");
+	tu_put(fx->dir, "bücher.example/aliases",
+	    "boss: chef@XN--BCHER-KVA.org\n"
+	    "other: chef@bucher.org\n");
+	route_fixture_refresh(fx);
+	route_is(fx, "boss@bücher.example", ROUTE_LOCAL,
+	    "chef@xn--bcher-kva.org");
+	route_is(fx, "other@bücher.example", ROUTE_UNSUPPORTED, NULL);
+	route_is(fx, "postmaster", ROUTE_LOCAL, "Chef@xn--bcher-kva.org");
+	assert_int_equal(domains_check(fx->dir, fx->cfg.postmaster, report,
+	    &rep), 1);
+	assert_non_null(strstr(rep.text, "alias other: chef@bucher.org: "
+	    "forwarding to foreign domains"));
+	assert_true(domains_same_address("\"chef\"@bücher.org",
+	    "CHEF@xn--bcher-kva.ORG"));
+	assert_false(domains_same_address("chef@bücher.org", "chef"));
+	assert_false(domains_same_address("chef@bücher.org",
+	    "chief@bücher.org"));
+	/* Lookups: any ASCII case, junk never local. */
+	assert_int_equal(domains_is_local(fx->d, "XN--BCHER-KVA.EXAMPLE"), 1);
+	assert_int_equal(domains_is_local(fx->d, "xn--zz.example"), 0);
+	assert_int_equal(domains_is_local(fx->d, "a_b.example"), 0);
+	assert_int_equal(domains_is_local(fx->d, "[192.0.2.1]"), 0);
+	assert_int_equal(domains_is_local(fx->d, "b\xc3\xbc" "cher.example."),
+	    0);
+}
+
 int
 main(void)
 {
@@ -341,6 +379,7 @@ main(void)
 		T(test_senders_either_form),
 		T(test_transport_either_form),
 		T(test_check_config),
+		T(test_postmaster_either_spelling),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
