@@ -11,7 +11,10 @@
  * Trusts the snapshots (valid lower-case keys, sorted); trusts nothing in
  * the names it is asked about: a domain is reduced to its canonical form
  * (domains_canon) before anything else, so no "..", "/" or odd octet ever
- * reaches a path or a comparison.
+ * reaches a path or a comparison.  Live, a plain ASCII name (what route.c
+ * passes, canonical already) is only lower-cased and syntax-checked: its
+ * canonical form is that or none, and the snapshot holds only canonical
+ * names, so libidn2 runs once per address, in route.c, not per lookup.
  * Live (daemon) lookups make no system call: a binary search in memory.
  * CLI lookups read a domain's folder the first time it is asked for (and
  * wait up to about a second for a file just written), then keep it.
@@ -147,6 +150,31 @@ cli_load(struct domains *d, const char *canon, bool *err)
 	return dom;
 }
 
+/*
+ * An ASCII name in lower case, into out: true, or false when name has a
+ * non-ASCII octet or is too long.  For ASCII, that is the canonical form
+ * or there is none (UTS #46 maps ASCII by case alone, and an A-label
+ * must come back unchanged: domains_idn.c), so the snapshot, which holds
+ * canonical names only, can be searched with it without libidn2.
+ * route.c canonicalises an address's domain once and passes that form
+ * to every lookup: this keeps it from being done again in each.
+ */
+static bool
+ascii_lower(const char *name, char out[SMTP_DOMAIN_MAX + 1])
+{
+	size_t i;
+
+	for (i = 0; name[i] != '\0'; i++) {
+		unsigned char ch = (unsigned char)name[i];
+
+		if (ch >= 0x80 || i >= SMTP_DOMAIN_MAX)
+			return false;
+		out[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + ('a' - 'A') : ch);
+	}
+	out[i] = '\0';
+	return true;
+}
+
 /* The domain's entry, or NULL when it is not local (*err set when that
  * cannot be told now: try later). */
 static struct domains_dom *
@@ -154,9 +182,14 @@ domain_get(struct domains *d, const char *name, bool *err)
 {
 	char canon[SMTP_DOMAIN_MAX + 1];
 	struct domains_dom *dom;
+	bool ascii = ascii_lower(name, canon);
 
 	*err = false;
-	if (domains_canon(name, canon) < 0)
+	/* Live, an ASCII name needs only the syntax check (a bad A-label is
+	 * simply not found); the CLI, which reads folders by name, and
+	 * non-ASCII names take the whole IDNA check. */
+	if (ascii && d->live ? !domains_valid_domain(canon) :
+	    domains_canon(name, canon) < 0)
 		return NULL;	/* literals, junk: never local */
 	if (d->snap->list_err != 0) {
 		*err = true;

@@ -4,9 +4,10 @@
  * "xn--bcher-kva.example" serves anna@bücher.example, anna@BÜCHER.example
  * and anna@xn--bcher-kva.example alike.  See domains.h.
  *
- * Called by the lookups (every domain they are asked about), the snapshot
- * code and check-config (folder names), route.c (the destination's
- * domain), senders.c and transport.c (comparisons), and `decorum user`.
+ * Called by the lookups (a domain they are asked about that is not plain
+ * ASCII), the snapshot code and check-config (folder names and the
+ * postmaster), route.c (the destination's domain, once per address),
+ * senders.c and transport.c (comparisons), and `decorum user`.
  * Pure: no I/O; libidn2 allocates and we free at once.  Trusts nothing in
  * its input but that it is NUL-terminated: any octets, any length.
  *

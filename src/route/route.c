@@ -52,6 +52,7 @@ struct rctx {
 	struct route_result *out;
 	bool failed;
 	bool top;		/* the next resolve_addr is the address asked */
+	bool top_local;		/* and its domain is local */
 	unsigned visits;
 	size_t depth;
 	char stack[ALIAS_DEPTH_MAX + 2][SMTP_ADDRESS_MAX + 1];
@@ -352,12 +353,14 @@ resolve_addr(struct rctx *c, const char *addr, const char *default_domain,
 	 * to all of them shares one Maildir, or one remote destination. */
 	if (canon_domain(c, domain, top, canon) < 0)
 		return;
-	r = domains_is_local(c->d, canon);
+	/* An address literal is never local (and needs no tables). */
+	r = canon[0] == '[' ? 0 : domains_is_local(c->d, canon);
 	if (r < 0) {
 		route_fail(c, ROUTE_TEMPFAIL, "the domain folder of %s cannot "
 		    "be read, try later", canon);
 		return;
 	}
+	c->top_local = c->top_local || (top && r == 1);
 	if (r == 0) {
 		/* An alias may name the postmaster, in either spelling of
 		 * its domain (docs/configuration.md). */
@@ -387,7 +390,6 @@ route_resolve(const struct config *cfg, struct domains *d, const char *addr,
     struct route_result *out)
 {
 	struct rctx *c = xcalloc(1, sizeof(*c));
-	char domain[SMTP_DOMAIN_MAX + 1];
 	bool ours;
 
 	memset(out, 0, sizeof(*out));
@@ -400,13 +402,9 @@ route_resolve(const struct config *cfg, struct domains *d, const char *addr,
 		ours = true;
 		route_postmaster(c, "postmaster");
 	} else {
-		const char *at = strrchr(addr, '@');
-
-		snprintf(domain, sizeof(domain), "%s", at ? at + 1 : "");
 		c->top = true;
 		resolve_addr(c, addr, NULL, true);
-		ours = !c->failed && domain[0] != '\0' &&
-		    domains_is_local(d, domain) == 1;
+		ours = !c->failed && c->top_local;
 	}
 	if (!c->failed && out->n_dests == 0)
 		route_fail(c, ROUTE_UNSUPPORTED, "aliases loop without "
