@@ -38,6 +38,10 @@
 #define DOMAINS_STILL_MS	1000
 /* Folders under <domains> taken into account. */
 #define DOMAINS_MAX		100000
+/* Bad lines of one file logged one by one at run time; the rest only
+ * counted (event=table-invalid): a broken 100,000-line file must not
+ * flood the log of both daemons.  check-config names every one. */
+#define DOMAINS_ERRORS_LOGGED	5
 
 struct domains_entry {
 	char *key;		/* lower case */
@@ -105,8 +109,9 @@ struct domains_snap {
 	size_t n_ignored;
 };
 
-/* Where parse problems go: the log at run time, check-config's report
- * at check time. */
+/* Where parse problems go: the log at run time (the first
+ * DOMAINS_ERRORS_LOGGED of them), check-config's report at check time
+ * (all). */
 struct domains_sink {
 	domains_report_fn *report;	/* NULL: log_error() */
 	void *arg;

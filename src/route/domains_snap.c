@@ -226,8 +226,14 @@ table_read(int dirfd, const char *name, const char *path,
 	domains_table_parse(&k, path, t, kind != DOMAINS_USERS, data, size);
 	free(data);
 	if (k.errors != 0) {
-		/* Each error was logged with its line; one bad line makes
-		 * the whole table "try later", never a silent 550. */
+		/* The first errors were logged with their lines, the count
+		 * here; one bad line makes the whole table "try later",
+		 * never a silent 550. */
+		log_error("event=table-invalid file=\"%s\" errors=%u "
+		    "logged=%u effect=\"the domain answers try later\"",
+		    log_safe(path, sp, sizeof(sp)), k.errors,
+		    k.errors < DOMAINS_ERRORS_LOGGED ? k.errors :
+		    DOMAINS_ERRORS_LOGGED);
 		domains_table_clear(t);
 		t->state = DOMAINS_BROKEN;
 		return t;

@@ -54,7 +54,7 @@ domains_sink_error(struct domains_sink *k, const char *file, unsigned line,
 	k->errors++;
 	if (k->report != NULL) {
 		k->report(k->arg, file, (int)line, msg);
-	} else {
+	} else if (k->errors <= DOMAINS_ERRORS_LOGGED) {
 		char sf[256], sm[600];
 
 		log_error("event=table-error file=\"%s\" line=%u error=\"%s\"",
