@@ -17,6 +17,9 @@
  * xn--bcher-kva.example): the daemon would answer "try later" for it.
  * Reports in file order, not key order.  The only I/O is reading the
  * folder and its files; tables are read as they are, changing or not.
+ * An entry that cannot be examined, or a listing that an error cut
+ * short, is reported, never skipped: an unchecked domain would pass, and
+ * aliases to it would be called foreign.
  */
 #include "route/domains_priv.h"
 
@@ -185,15 +188,57 @@ check_senders(struct domains_sink *k, const struct domains_table *users,
 	free(byline);
 }
 
+/* One entry of dir: a folder (1, e filled), or not one (0), or a
+ * problem reported (-1). */
+static int
+folder_entry(struct domains_sink *k, const char *dir, DIR *dp,
+    const char *name, struct folder *e)
+{
+	char unicode[4 * SMTP_DOMAIN_MAX + 1];
+	char *path = xasprintf("%s/%s", dir, name);
+	struct stat st;
+	int rc = -1;
+
+	if (fstatat(dirfd(dp), name, &st, 0) < 0) {
+		if (errno == ENOENT)
+			rc = 0;		/* gone since it was listed */
+		else
+			domains_sink_error(k, path, 0, "cannot examine: %s",
+			    strerror(errno));
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		rc = 0;
+		goto out;
+	}
+	if (domains_folder_canon(name, e->canon) == 0) {
+		e->name = xstrdup(name);
+		rc = 1;
+	} else if (domains_canon(name, e->canon) == 0 &&
+	    domains_unicode(e->canon, unicode, sizeof(unicode)) == 0 &&
+	    strcmp(unicode, e->canon) != 0) {
+		domains_sink_error(k, path, 0, "folder name is not a lower-case "
+		    "domain name: call it %s or %s", unicode, e->canon);
+	} else if (e->canon[0] != '\0') {
+		domains_sink_error(k, path, 0, "folder name is not a lower-case "
+		    "domain name: call it %s", e->canon);
+	} else {
+		domains_sink_error(k, path, 0, "folder name is not a valid "
+		    "domain name");
+	}
+out:
+	free(path);
+	return rc;
+}
+
 /* Read the folder names under dir (sorted by domain); bad names and
- * clashes are reported.  0, or -1 when dir cannot be read. */
+ * clashes are reported.  0, or -1 when dir cannot be read (whole). */
 static int
 list_folders(struct domains_sink *k, const char *dir, struct folders *f)
 {
-	char unicode[4 * SMTP_DOMAIN_MAX + 1], path[4096];
 	struct dirent *de;
-	struct stat st;
 	DIR *dp = opendir(dir);
+	int rc = 0;
 
 	memset(f, 0, sizeof(*f));
 	if (dp == NULL) {
@@ -201,35 +246,23 @@ list_folders(struct domains_sink *k, const char *dir, struct folders *f)
 		    "folder: %s", strerror(errno));
 		return -1;
 	}
-	while ((de = readdir(dp)) != NULL) {
-		struct folder *e;
-
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(dp)) == NULL) {
+			/* A listing cut short would leave domains unchecked
+			 * and call their aliases' targets foreign. */
+			if (errno != 0) {
+				domains_sink_error(k, dir, 0, "cannot read the "
+				    "domains folder: %s", strerror(errno));
+				rc = -1;
+			}
+			break;
+		}
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-			continue;
 		f->v = xreallocarray(f->v, f->n + 1, sizeof(*f->v));
-		e = &f->v[f->n];
-		if (domains_folder_canon(de->d_name, e->canon) < 0) {
-			if (domains_canon(de->d_name, e->canon) == 0 &&
-			    domains_unicode(e->canon, unicode,
-			    sizeof(unicode)) == 0 &&
-			    strcmp(unicode, e->canon) != 0)
-				domains_sink_error(k, path, 0, "folder name is "
-				    "not a lower-case domain name: call it %s "
-				    "or %s", unicode, e->canon);
-			else if (e->canon[0] != '\0')
-				domains_sink_error(k, path, 0, "folder name is "
-				    "not a lower-case domain name: call it %s",
-				    e->canon);
-			else
-				domains_sink_error(k, path, 0, "folder name is "
-				    "not a valid domain name");
-			continue;
-		}
-		e->name = xstrdup(de->d_name);
-		f->n++;
+		if (folder_entry(k, dir, dp, de->d_name, &f->v[f->n]) == 1)
+			f->n++;
 	}
 	closedir(dp);
 	if (f->n > 1)
@@ -239,7 +272,7 @@ list_folders(struct domains_sink *k, const char *dir, struct folders *f)
 			domains_sink_error(k, dir, 0, "folders %s and %s are "
 			    "the same domain (%s): keep one", f->v[i - 1].name,
 			    f->v[i].name, f->v[i].canon);
-	return 0;
+	return rc;
 }
 
 int
@@ -249,8 +282,12 @@ domains_check(const char *dir, const char *postmaster,
 	struct domains_sink k = { .report = report, .arg = arg };
 	struct folders f;
 
-	if (list_folders(&k, dir, &f) < 0)
+	if (list_folders(&k, dir, &f) < 0) {
+		for (size_t i = 0; i < f.n; i++)
+			free(f.v[i].name);
+		free(f.v);
 		return (int)k.errors;
+	}
 	for (size_t i = 0; i < f.n; i++) {
 		struct domains_table users = { 0 }, aliases = { 0 };
 		struct domains_table senders = { .senders = true };

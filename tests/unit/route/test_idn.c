@@ -316,8 +316,17 @@ test_check_config(void **state)
 	tu_put(fx->dir, "Café.example/users", "x:\n");
 	tu_put(fx->dir, "Upper.test/users", "x:\n");
 	tu_put(fx->dir, "xn--zz.example/users", "x:\n");
+	/* One that cannot be examined (a link loop) is named, not skipped. */
+	{
+		char loop[PATH_MAX + 32];
+
+		snprintf(loop, sizeof(loop), "%s/loop.test", fx->dir);
+		assert_int_equal(symlink("loop.test", loop), 0);
+	}
 	assert_int_equal(domains_check(fx->dir, fx->cfg.postmaster, report,
-	    &r), 4);
+	    &r), 5);
+	assert_non_null(strstr(r.text, "loop.test:0: cannot examine: Too many "
+	    "levels of symbolic links"));
 	assert_non_null(strstr(r.text, "folders bücher.example and "
 	    "xn--bcher-kva.example are the same domain"));
 	assert_non_null(strstr(r.text, "Café.example:0: folder name is not a "
