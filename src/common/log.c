@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/utf8.h"
+
 #define LOG_FIELDS_MAX	2047
 #define LOG_CUT_MARK	" truncated=yes"
 /* The fields, and the mark after those that are kept of a cut line. */
@@ -85,46 +87,19 @@ unicode_printable(uint32_t cp)
 
 /*
  * Length (1 to 4) of the printable UTF-8 character at s, or 0 when the
- * byte at s must be escaped.  Well-formed sequences are those of RFC 3629
- * section 4: the second byte's range rules out overlong forms (E0, F0),
- * surrogates (ED) and code points past U+10FFFF (F4); C0, C1, F5..FF
- * never start one.
+ * byte at s must be escaped: an ASCII control or DEL, or what is not
+ * well-formed UTF-8 (common/utf8.h) or not printable.
  */
 static size_t
 utf8_printable(const unsigned char *s, size_t len)
 {
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
 	uint32_t cp;
-	size_t n, i;
+	size_t n;
 
-	if (c < 0x80)
-		return c >= 0x20 && c != 0x7f ? 1 : 0;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		cp = c & 0x0f;
-		lo = c == 0xe0 ? 0xa0 : 0x80;
-		hi = c == 0xed ? 0x9f : 0xbf;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		cp = c & 0x07;
-		lo = c == 0xf0 ? 0x90 : 0x80;
-		hi = c == 0xf4 ? 0x8f : 0xbf;
-	} else {
-		return 0;
-	}
-	if (len < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if (s[i] < lo || s[i] > hi)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	return unicode_printable(cp) ? n : 0;
+	if (s[0] < 0x80)
+		return s[0] >= 0x20 && s[0] != 0x7f ? 1 : 0;
+	n = utf8_decode(s, len, &cp);
+	return n > 0 && unicode_printable(cp) ? n : 0;
 }
 
 /*

@@ -30,38 +30,17 @@
 #include <time.h>
 
 #include "common/buf.h"
+#include "common/utf8.h"
 
 #define DSN_RCPTS_MAX	100000
 
-/* Length of the valid UTF-8 sequence at s (n octets left), or 0. */
+/* Length of the well-formed UTF-8 character at s (n octets left), or 0. */
 static size_t
 utf8_len(const unsigned char *s, size_t n)
 {
-	size_t len, i;
-	unsigned cp;
+	uint32_t cp;
 
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1fu;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0fu;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07u;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3fu);
-	}
-	/* Overlong forms, surrogates, beyond U+10FFFF. */
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return len;
+	return utf8_decode(s, n, &cp);
 }
 
 /*

@@ -22,6 +22,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/utf8.h"
+
 #define LABEL_MAX 63
 
 struct cursor {
@@ -59,48 +61,19 @@ is_atext(int ch)
 	return strchr("!#$%&'*+-/=?^_`{|}~", ch) != NULL && ch != '\0';
 }
 
-/*
- * Validate UTF-8 (RFC 3629 4): shortest form only, no surrogates, no
- * code points above U+10FFFF.  Overlongs and surrogates are how filters
- * that look for "@" or "." are bypassed, so they are refused outright.
- */
+/* Well-formed UTF-8 only (common/utf8.h): overlongs and surrogates are
+ * how filters that look for "@" or "." are bypassed, so they are
+ * refused outright. */
 static bool
 utf8_valid(const unsigned char *s, size_t len)
 {
-	size_t i = 0;
+	uint32_t cp;
+	size_t i = 0, n;
 
 	while (i < len) {
-		unsigned char c = s[i];
-		size_t n, k;
-		unsigned long cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
-			return false;	/* continuation, 0xc0/0xc1, 0xf5.. */
-		}
-		if (len - i <= n)
+		if ((n = utf8_decode(s + i, len - i, &cp)) == 0)
 			return false;
-		for (k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return false;
-		i += n + 1;
+		i += n;
 	}
 	return true;
 }
