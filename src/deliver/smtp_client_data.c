@@ -17,8 +17,13 @@
  * after that; a read still in the workpool frees the object when it
  * completes (its done() sees it released), so a connection that dies or
  * times out while a read is in flight leaves nothing to touch freed
- * memory.  The worker touches only the object's file and buffer, and only
- * while the loop does not (busy).
+ * memory.
+ *
+ * Threads: while busy (a read in the workpool) the worker owns fd, buf,
+ * len and err, and the loop reads none of them: smtp_data_peek() and
+ * smtp_data_next() look at busy first and see a result only once
+ * smtp_data_read_done() has run on the loop (the workpool's hand-over
+ * orders the worker's writes before it).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -126,12 +131,13 @@ smtp_data_open(struct workpool *pool, int dirfd, const char *name,
 int
 smtp_data_peek(const struct smtp_data *sd, const char **p, size_t *len)
 {
+	/* Busy: the worker may be writing err and len right now. */
+	if (sd->busy || !sd->ready)
+		return 0;
 	if (sd->err != 0) {
 		errno = sd->err;
 		return -1;
 	}
-	if (!sd->ready)
-		return 0;
 	*p = sd->buf;
 	*len = sd->len;
 	return 1;
@@ -140,7 +146,7 @@ smtp_data_peek(const struct smtp_data *sd, const char **p, size_t *len)
 void
 smtp_data_next(struct smtp_data *sd)
 {
-	if (sd->ready && sd->len > 0 && sd->err == 0)
+	if (!sd->busy && sd->ready && sd->len > 0 && sd->err == 0)
 		smtp_data_start(sd);
 }
 

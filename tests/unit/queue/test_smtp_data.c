@@ -2,7 +2,9 @@
  * The outbound client's read-ahead of message data
  * (src/deliver/smtp_client_data.c), with a real event loop and worker
  * pool: a file comes out whole, chunk by chunk, each read announced by
- * ready(); a missing file is an error, not a crash; and an owner that
+ * ready(); a missing file is an error, not a crash, seen only once the
+ * loop has the read's result (never while the worker may still write
+ * it); and an owner that
  * lets go while a read is in flight leaves nothing behind (ASan and
  * LeakSanitizer watch the sanitizer build of this test).
  */
@@ -145,6 +147,35 @@ test_missing_file(void **state)
 	smtp_data_release(sd);
 }
 
+/* The transaction peeks as soon as it wants data, a read of the worker
+ * still in flight: 0 until the loop has the result (ready() ran), then
+ * the error.  When peek looked at err before busy, it could report the
+ * worker's error before ready(), and a ThreadSanitizer build of this
+ * test reported the data race on err. */
+static void
+test_peek_while_reading(void **state)
+{
+	struct fixture *f = *state;
+	struct smtp_data *sd;
+	const char *p;
+	size_t len;
+	unsigned zeros = 0;
+	int rc;
+
+	sd = smtp_data_open(f->pool, f->dirfd, "nosuch", on_ready, f);
+	while ((rc = smtp_data_peek(sd, &p, &len)) == 0) {
+		zeros++;
+		smtp_data_next(sd);	/* nothing to take yet: no second read */
+		assert_true(workpool_pending(f->pool) <= 1);
+		event_base_loop(f->base, EVLOOP_NONBLOCK);
+	}
+	assert_true(zeros > 0);
+	assert_int_equal(rc, -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(f->ready, 1);
+	smtp_data_release(sd);
+}
+
 /* A symlink is not followed (O_NOFOLLOW): the spool is not trusted. */
 static void
 test_symlink_refused(void **state)
@@ -214,6 +245,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_whole_file, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_missing_file, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_peek_while_reading, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_symlink_refused, setup,
 		    teardown),
