@@ -487,6 +487,10 @@ on_reply(struct smtp_conn *c)
 		smtp_tx_done(c);
 		return -1;
 	case C_FAILING:
+		/* The transaction has failed without a word to the server
+		 * (a check before MAIL), and the server speaks anyway: a
+		 * 421, or anything it was not asked for.  Never reused. */
+		c->usable = false;
 		return -1;
 	case C_CONNECTING:
 	case C_HANDSHAKE:

@@ -15,7 +15,10 @@
  * The connection hands over each reply (smtp_tx_reply()), each drained
  * socket while sending data (smtp_tx_stream_data()), and its own failure
  * (smtp_tx_fill_unfinished(), smtp_tx_done()).  A failure never loses a
- * recipient: whatever has no final answer is a temporary failure.
+ * recipient: whatever has no final answer is a temporary failure.  A
+ * transaction that ends with input nobody asked for still unread leaves
+ * its connection unusable: the replies would be out of step with the
+ * commands of the next one.
  */
 #include "deliver/smtp_client.h"
 
@@ -96,6 +99,19 @@ smtp_tx_fill_unfinished(struct smtp_conn *c, const struct deliver_result *res)
 			c->m->rcpts[i].res = *res;
 }
 
+/*
+ * Input that no command asked for is still there when the transaction
+ * ends (a reply the server sent on its own, or read no further because
+ * the transaction ended first): the next transaction would take it for
+ * the answer to its MAIL.  Such a connection is out of step for good.
+ */
+static bool
+tx_input_left(struct smtp_conn *c)
+{
+	return evbuffer_get_length(bufferevent_get_input(c->bev)) > 0 ||
+	    smtp_client_reader_partial(&c->rd);
+}
+
 void
 smtp_tx_done(struct smtp_conn *c)
 {
@@ -104,6 +120,8 @@ smtp_tx_done(struct smtp_conn *c)
 	c->m = NULL;
 	smtp_data_release(c->data);
 	c->data = NULL;
+	if (c->usable && tx_input_left(c))
+		c->usable = false;
 	if (c->usable) {
 		c->state = C_IDLE;
 		smtpc_timeout(c, 0);

@@ -114,6 +114,12 @@ smtp_client_reader_init(struct smtp_client_reader *rd)
 	memset(rd, 0, sizeof(*rd));
 }
 
+bool
+smtp_client_reader_partial(const struct smtp_client_reader *rd)
+{
+	return rd->in_reply;
+}
+
 /* Clears the reply for its first line. */
 static void
 reply_start(struct smtp_client_reader *rd, int code)

@@ -54,6 +54,8 @@ struct smtp_client_reader {
 /* Ready for the first line of a reply; call again after each DONE or BAD
  * (a feed after DONE or BAD starts a new reply anyway). */
 void smtp_client_reader_init(struct smtp_client_reader *rd);
+/* Lines of a reply were fed and its last line has not come yet. */
+bool smtp_client_reader_partial(const struct smtp_client_reader *rd);
 
 /*
  * One line as received, without its line end ("\r\n" or a bare "\n" were
