@@ -50,6 +50,10 @@ struct spool_writer {
 	char id[QUEUE_ID_MAX];
 	int fd;
 	bool failed;
+	/* tmp/<id> and tmp/<id>.env made by this writer and not renamed
+	 * yet: the only files a failure may remove.  A name of ours that
+	 * another writer holds (its id is ours too) is never touched. */
+	bool own_data, own_env;
 	struct buf envtext;
 	void (*done)(void *, int);
 	void *arg;
@@ -238,8 +242,10 @@ spool_writer_pick_id(struct spool_writer *w)
 		if (!spool_id_in_use(sp, w->id)) {
 			w->fd = openat(sp->fd[SPOOL_TMP], w->id,
 			    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-			if (w->fd >= 0)
+			if (w->fd >= 0) {
+				w->own_data = true;
 				return 0;
+			}
 			if (errno != EEXIST)
 				return -1;
 		}
@@ -307,14 +313,19 @@ spool_writer_free(struct spool_writer *w)
 	free(w);
 }
 
+/* Removes the tmp/ files this writer made and still has there. */
 static void
 spool_writer_unlink_tmp(struct spool_writer *w)
 {
 	char envname[QUEUE_ID_MAX + 8];
 
-	snprintf(envname, sizeof(envname), "%s.env", w->id);
-	unlinkat(w->sp->fd[SPOOL_TMP], w->id, 0);
-	unlinkat(w->sp->fd[SPOOL_TMP], envname, 0);
+	if (w->own_data)
+		unlinkat(w->sp->fd[SPOOL_TMP], w->id, 0);
+	if (w->own_env) {
+		snprintf(envname, sizeof(envname), "%s.env", w->id);
+		unlinkat(w->sp->fd[SPOOL_TMP], envname, 0);
+	}
+	w->own_data = w->own_env = false;
 }
 
 /* Writes all of p to fd; -1 on error. */
@@ -353,9 +364,13 @@ spool_commit_work(void *p)
 	close(w->fd);
 	w->fd = -1;
 	op = "write-envelope";
+	/* EEXIST: another writer's envelope, of the same id: its own. */
 	efd = openat(sp->fd[SPOOL_TMP], envname,
 	    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (efd < 0 || spool_write_all(efd, w->envtext.data, w->envtext.len) < 0)
+	if (efd < 0)
+		goto fail;
+	w->own_env = true;
+	if (spool_write_all(efd, w->envtext.data, w->envtext.len) < 0)
 		goto fail;
 	op = "fsync-envelope";
 	if (fsync(efd) < 0)
@@ -368,6 +383,7 @@ spool_commit_work(void *p)
 	if (spool_rename_noreplace(sp->fd[SPOOL_TMP], w->id, sp->fd[SPOOL_DATA],
 	    w->id) < 0)
 		goto fail;
+	w->own_data = false;		/* data/<id> now, removed below */
 	op = "fsync-data-dir";
 	if (fsync(sp->fd[SPOOL_DATA]) < 0)
 		goto fail_data;
@@ -376,6 +392,7 @@ spool_commit_work(void *p)
 	if (spool_rename_noreplace(sp->fd[SPOOL_TMP], envname,
 	    sp->fd[SPOOL_QUEUE], w->id) < 0)
 		goto fail_data;
+	w->own_env = false;
 	op = "fsync-queue-dir";
 	if (fsync(sp->fd[SPOOL_QUEUE]) < 0) {
 		/* The rename may or may not survive a crash: take it back

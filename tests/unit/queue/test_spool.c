@@ -464,6 +464,57 @@ test_id_taken_at_commit(void **state)
 	}
 }
 
+/*
+ * Another writer of the same id wrote its tmp/<id>.env first (it made
+ * the id after ours was picked): our commit fails at its envelope and
+ * removes its own tmp/<id> only; the other envelope stays whole.
+ */
+static void
+test_envelope_taken_in_tmp(void **state)
+{
+	char dir[] = "/tmp/decorum-spool-XXXXXX", err[256], rel[64];
+	char id[QUEUE_ID_MAX], **names;
+	struct envelope_rcpt rcpt = { (char *)"bob@example.net" };
+	struct envelope env;
+	struct spool_writer *w;
+	struct spool *sp;
+	size_t n;
+	int i, rc;
+
+	(void)state;
+	fill_env(&env, &rcpt, 1);
+	for (i = 0; i < 2; i++) {
+		snprintf(dir, sizeof(dir), "/tmp/decorum-spool-XXXXXX");
+		assert_non_null(tu_mkdtemp(dir));
+		sp = spool_open(dir, err, sizeof(err));
+		assert_non_null(sp);
+		w = spool_writer_new(sp, err, sizeof(err));
+		assert_non_null(w);
+		snprintf(id, sizeof(id), "%s", spool_writer_id(w));
+		assert_int_equal(spool_writer_write(w, body,
+		    sizeof(body) - 1), 0);
+		snprintf(rel, sizeof(rel), "tmp/%s.env", id);
+		put_at(dir, rel, "the other writer's envelope\n");
+		rc = i == 0 ? spool_writer_commit_now(w, &env)
+		    : commit_writer(w, &env);
+		assert_int_equal(rc, -1);
+		assert_file(dir, rel, "the other writer's envelope\n");
+		/* Ours is gone: tmp/ holds the other envelope only, and
+		 * nothing reached data/ or queue/. */
+		assert_int_equal(spool_list(sp, "tmp", &names, &n), 0);
+		assert_int_equal(n, 0);		/* "<id>.env" is no id */
+		spool_list_free(names, n);
+		snprintf(rel, sizeof(rel), "tmp/%s", id);
+		assert_null(file_at(dir, rel));
+		snprintf(rel, sizeof(rel), "data/%s", id);
+		assert_null(file_at(dir, rel));
+		snprintf(rel, sizeof(rel), "queue/%s", id);
+		assert_null(file_at(dir, rel));
+		spool_close(sp);
+		tu_rmtree(dir);
+	}
+}
+
 /* Moving an envelope between areas never replaces one either. */
 static void
 test_move_never_replaces(void **state)
@@ -603,6 +654,7 @@ main(void)
 		cmocka_unit_test(test_id_taken_new_id),
 		cmocka_unit_test(test_id_all_taken),
 		cmocka_unit_test(test_id_taken_at_commit),
+		cmocka_unit_test(test_envelope_taken_in_tmp),
 		cmocka_unit_test(test_move_never_replaces),
 		cmocka_unit_test(test_status_replay),
 		cmocka_unit_test(test_torn_and_corrupt),
