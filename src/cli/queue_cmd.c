@@ -103,12 +103,12 @@ list_area(struct spool *sp, const char *area, unsigned *count)
 			continue;	/* delivered while we listed */
 		(*count)++;
 		if (rc == -2) {
-			printf("%-20s %-19s %10s  %-8s %s\n", ids[i], "-", "-",
+			printf("%-24s %-19s %10s  %-8s %s\n", ids[i], "-", "-",
 			    "corrupt", log_safe(err, safe, sizeof(safe)));
 			continue;
 		}
 		format_time(qf.env.created, when, sizeof(when));
-		printf("%-20s %-19s %10" PRId64 "  %-8s <%s> rcpts=%zu pending=%zu\n",
+		printf("%-24s %-19s %10" PRId64 "  %-8s <%s> rcpts=%zu pending=%zu\n",
 		    ids[i], when, area_data_size(sp, area, ids[i]),
 		    strcmp(area, "queue") == 0 ? "queued" : area,
 		    log_safe(qf.env.sender, safe, sizeof(safe)), qf.env.n_rcpts,
@@ -116,7 +116,7 @@ list_area(struct spool *sp, const char *area, unsigned *count)
 		/* One line per recipient still to do, as mailq(1) shows them. */
 		for (size_t r = 0; r < qf.env.n_rcpts; r++)
 			if (qf.st[r].state != RCPT_DONE)
-				printf("%20s <%s> %s\n", "",
+				printf("%24s <%s> %s\n", "",
 				    log_safe(qf.env.rcpts[r].addr, safe, sizeof(safe)),
 				    rcpt_state_name(qf.st[r].state));
 		queue_file_free(&qf);

@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-/* Never a real queue id: queue_id_new() makes QUEUE_ID_LEN (19)
+/* Never a real queue id: queue_id_new() makes QUEUE_ID_LEN (24)
  * characters, and the qmgr checks for this token before anything else. */
 #define QUEUE_NOTIFY_FLUSH	"flush"
 

@@ -6,20 +6,31 @@
  *   4 microseconds (62^4 > 10^6)
  *   6 process id (62^6 > 2^32)
  *   3 per-process counter (wraps at 62^3 = 238328)
- * Two ids collide only if one process made 238328 ids in a microsecond or
- * a pid was reused within the same microsecond; neither happens.
- * The counter is atomic, so worker threads may also make ids.
+ *   5 random (arc4random: 62^5, almost 30 bits)
+ * Time first, so ids sort by arrival (within one clock).  The clock, the
+ * pid and the counter alone keep ids apart as long as the clock never
+ * goes back; should it step back while a pid comes round again, the
+ * random digits still make two ids equal only once in 916 million.  So
+ * no process looks for an id's files before taking it (that was a
+ * stat per spool folder per message, on smtpd's loop); the spool's
+ * renames, which never replace a file, stay the guarantee for that one
+ * case (docs/queue.md).  The counter is atomic and arc4random is
+ * thread-safe, so worker threads may also make ids.
  */
 #include "queue/queue_id.h"
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 static const char b62[] =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/* 62^5: the random digits' range (fits arc4random_uniform's bound). */
+#define QUEUE_ID_RANDOM_RANGE	916132832u
 
 static atomic_uint queue_id_counter;
 
@@ -48,6 +59,7 @@ queue_id_new(char out[QUEUE_ID_MAX])
 	p = put62(p, (uint64_t)tv.tv_usec, 4);
 	p = put62(p, (uint64_t)(uint32_t)getpid(), 6);
 	p = put62(p, n % (62u * 62u * 62u), 3);
+	p = put62(p, arc4random_uniform(QUEUE_ID_RANDOM_RANGE), 5);
 	*p = '\0';
 }
 

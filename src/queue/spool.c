@@ -12,13 +12,16 @@
  * envelope) that spool_cleanup() removes; after it the message is queued.
  *
  * A commit never replaces a file: both renames refuse an existing target
- * (spool_rename_noreplace), so two messages that got one id (a clock
- * stepped back and a pid reused) can never become one.  The id is chosen
- * free in every area when the writer is made, because it is final from
- * then on: smtpd writes it into the Received: header, sendmail into
- * Message-ID, both into log lines.  A message that finds its id taken at
- * commit all the same (another process took it meanwhile) fails the
- * commit (451, the client retries) and the other message stays whole.
+ * (spool_rename_noreplace), so two messages that got one id can never
+ * become one.  Ids are made collision-proof (queue_id.c: time, pid,
+ * counter and random digits), so a writer looks for no file of its id
+ * in the other areas (that cost a stat per area per message, on smtpd's
+ * loop): it only creates tmp/<id> exclusively, and takes a fresh id if
+ * even that exists.  The id is final from then on (smtpd writes it into
+ * the Received: header, sendmail into Message-ID, both into log lines),
+ * so a message that finds its id taken at commit all the same fails the
+ * commit (451, the client retries, logged) and the other message stays
+ * whole.
  *
  * spool_writer_write() write(2)s straight to the data file: page-cache
  * writes do not wait for the disk, and it keeps no message in memory.
@@ -42,7 +45,6 @@
 #include "common/xmalloc.h"
 #include "queue/envelope.h"
 #include "queue/queue_id.h"
-#include "queue/spool_hold.h"
 #include "queue/spool_priv.h"
 
 struct spool_writer {
@@ -167,35 +169,6 @@ spool_rename_noreplace(int fromfd, const char *from, int tofd, const char *to)
 	return 0;
 }
 
-bool
-spool_id_in_use(struct spool *sp, const char *id)
-{
-	static const struct { int area; const char *fmt; } names[] = {
-		{ SPOOL_DATA, "%s" }, { SPOOL_QUEUE, "%s" },
-		{ SPOOL_FAILED, "%s" }, { SPOOL_CORRUPT, "%s" },
-		{ SPOOL_TMP, "%s.env" },
-		{ -1, SPOOL_HOLD_AREA "/%s" },
-		{ -1, SPOOL_HOLD_AREA "/%s.data" },
-	};
-	char name[QUEUE_ID_MAX + 16];
-	struct stat st;
-	size_t i;
-	int n, dfd;
-
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		n = snprintf(name, sizeof(name), names[i].fmt, id);
-		if (n < 0 || (size_t)n >= sizeof(name))
-			return true;
-		/* Only a file that is there counts: an unreadable hold/ (made
-		 * by root) must not stop all mail; the commit's renames still
-		 * never replace anything. */
-		dfd = names[i].area < 0 ? sp->root : sp->fd[names[i].area];
-		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-			return true;
-	}
-	return false;
-}
-
 int
 spool_lock(struct spool *sp, bool wait)
 {
@@ -222,8 +195,9 @@ spool_unlock(int fd)
 		close(fd);	/* the only descriptor of it: the lock goes */
 }
 
-/* A fresh id with no file in any area; opens tmp/<id> for it.  0, or -1
- * with errno (EEXIST: every try was taken). */
+/* A fresh id, and tmp/<id> made for it (exclusively: one syscall, no
+ * look into the other areas).  0, or -1 with errno (EEXIST: every try
+ * was taken). */
 static int
 spool_writer_pick_id(struct spool_writer *w)
 {
@@ -239,18 +213,16 @@ spool_writer_pick_id(struct spool_writer *w)
 			errno = EINVAL;
 			return -1;
 		}
-		if (!spool_id_in_use(sp, w->id)) {
-			w->fd = openat(sp->fd[SPOOL_TMP], w->id,
-			    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-			if (w->fd >= 0) {
-				w->own_data = true;
-				return 0;
-			}
-			if (errno != EEXIST)
-				return -1;
+		w->fd = openat(sp->fd[SPOOL_TMP], w->id,
+		    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (w->fd >= 0) {
+			w->own_data = true;
+			return 0;
 		}
-		/* The clock went back and a pid came round again, or a
-		 * file was left with a name it should not have. */
+		if (errno != EEXIST)
+			return -1;
+		/* A file left with a name it should not have, or an id made
+		 * twice (only an injected id source does that). */
 		log_warn("event=queue-id-in-use id=%s action=new-id", w->id);
 	}
 	errno = EEXIST;

@@ -43,9 +43,9 @@ struct envelope {
 struct spool *spool_open(const char *dir, char *err, size_t errlen);
 void spool_close(struct spool *sp);
 
-/* Start a new message in the spool's tmp area, under a queue id that no
- * file in any area has; NULL + err on failure (the session answers 451
- * 4.3.0). */
+/* Start a new message in the spool's tmp area, under a fresh queue id
+ * (tmp/<id> made exclusively; no syscall but that one); NULL + err on
+ * failure (the session answers 451 4.3.0). */
 struct spool_writer *spool_writer_new(struct spool *sp, char *err, size_t errlen);
 const char *spool_writer_id(const struct spool_writer *w);
 /* Append message bytes (CRLF line ends as received).  -1 on I/O error;

@@ -14,8 +14,9 @@
 enum { SPOOL_TMP, SPOOL_DATA, SPOOL_QUEUE, SPOOL_FAILED, SPOOL_CORRUPT,
     SPOOL_N_AREAS };
 
-/* Ids a new message may try before spool_writer_new() gives up: each try
- * takes a fresh id, so only a spool full of one clock's ids runs out. */
+/* Ids a new message may try before spool_writer_new() gives up, each
+ * taken when tmp/<id> exists already: a fresh id never is (queue_id.c),
+ * so only an injected id source runs out. */
 #define SPOOL_ID_TRIES		16
 
 struct spool {
@@ -41,10 +42,6 @@ void spool_writer_abort_work(void *w);
  */
 int spool_rename_noreplace(int fromfd, const char *from, int tofd,
     const char *to);
-
-/* Whether a file of message id exists in any area (hold/ included), under
- * any name the message uses: another message holds that id then. */
-bool spool_id_in_use(struct spool *sp, const char *id);
 
 /*
  * The spool lock (flock(2) on a fresh descriptor of data/, so it works

@@ -1,9 +1,10 @@
 /*
  * The spool: ids, commit and read back, garbage cleanup, queue file
- * records (torn last line, status replay, corrupt files); and two
- * messages that get one queue id (a clock stepped back, a pid reused):
- * the second takes another id, or fails its commit, and never replaces
- * a file of the first.
+ * records (torn last line, status replay, corrupt files); ids with
+ * random digits; and two messages that get one queue id (an injected id
+ * source; real ids do not repeat): the second takes another id when
+ * tmp/<id> is taken, fails its commit when data/<id>, queue/<id> or
+ * tmp/<id>.env is, and never replaces or removes a file of the first.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -52,6 +53,13 @@ test_queue_id(void **state)
 	qsort(ptrs, N, sizeof(ptrs[0]), cmp_str);
 	for (i = 1; i < N; i++)
 		assert_true(strcmp(ptrs[i - 1], ptrs[i]) != 0);
+	/* The last five are random: ids of one process, made one after
+	 * the other, differ there too (all alike: 1 in 62^5 per pair). */
+	for (i = 1; i < 4; i++)
+		if (strcmp(ids[0] + QUEUE_ID_LEN - 5,
+		    ids[i] + QUEUE_ID_LEN - 5) != 0)
+			break;
+	assert_true(i < 4);
 	assert_false(queue_id_valid(""));
 	assert_false(queue_id_valid("../etc"));
 	assert_false(queue_id_valid("abc.env"));
@@ -328,19 +336,60 @@ assert_file(const char *dir, const char *rel, const char *want)
 }
 
 /*
- * The id the clock gives is taken, in any area, by any name a message
- * uses: the writer takes the next id, and the other files stay as they
- * were.  Both messages are then there, whole.
+ * The id given is taken in tmp/ (a file left with a name it should not
+ * have): the writer takes the next id, and the file stays as it was.
  */
 static void
-test_id_taken_new_id(void **state)
+test_id_taken_in_tmp_new_id(void **state)
+{
+	static const char *const ids[] = { "0AAAAA", "0BBBBB" };
+	char dir[] = "/tmp/decorum-spool-XXXXXX", err[256];
+	struct envelope_rcpt rcpt = { (char *)"bob@example.net" };
+	struct id_list list = { ids, 0 };
+	struct envelope env;
+	struct queue_file qf;
+	struct spool_writer *w;
+	struct spool *sp;
+
+	(void)state;
+	fill_env(&env, &rcpt, 1);
+	assert_non_null(tu_mkdtemp(dir));
+	sp = spool_open(dir, err, sizeof(err));
+	assert_non_null(sp);
+	put_at(dir, "tmp/0AAAAA", "the first message's file\n");
+	sp->id_source = id_from_list;
+	sp->id_arg = &list;
+	w = spool_writer_new(sp, err, sizeof(err));
+	assert_non_null(w);
+	assert_string_equal(spool_writer_id(w), "0BBBBB");
+	assert_int_equal(list.next, 2);
+	assert_int_equal(spool_writer_write(w, body, sizeof(body) - 1), 0);
+	assert_int_equal(spool_writer_commit_now(w, &env), 0);
+	assert_file(dir, "tmp/0AAAAA", "the first message's file\n");
+	assert_int_equal(spool_load(sp, "queue", "0BBBBB", &qf, err,
+	    sizeof(err)), 0);
+	queue_file_free(&qf);
+	assert_file(dir, "data/0BBBBB", body);
+	spool_close(sp);
+	tu_rmtree(dir);
+}
+
+/*
+ * The id is another message's in an area the commit does not write
+ * (failed/, corrupt/, hold/): no writer looks there (ids do not repeat,
+ * queue_id.c), the commit goes through, and the other message's files
+ * stay whole; the moves between areas refuse to replace them later
+ * (test_move_never_replaces, test_spool_hold.c).  In data/ and queue/
+ * the commit itself refuses (test_id_taken_at_commit).
+ */
+static void
+test_id_elsewhere_both_kept(void **state)
 {
 	static const char *const taken[] = {
-		"data/0AAAAA", "queue/0AAAAA", "failed/0AAAAA",
-		"corrupt/0AAAAA", "tmp/0AAAAA", "tmp/0AAAAA.env",
-		"hold/0AAAAA", "hold/0AAAAA.data",
+		"failed/0AAAAA", "corrupt/0AAAAA", "hold/0AAAAA",
+		"hold/0AAAAA.data",
 	};
-	static const char *const ids[] = { "0AAAAA", "0BBBBB" };
+	static const char *const ids[] = { "0AAAAA" };
 	char dir[] = "/tmp/decorum-spool-XXXXXX", err[256], rel[64];
 	struct envelope_rcpt rcpt = { (char *)"bob@example.net" };
 	struct id_list list;
@@ -366,16 +415,16 @@ test_id_taken_new_id(void **state)
 		sp->id_arg = &list;
 		w = spool_writer_new(sp, err, sizeof(err));
 		assert_non_null(w);
-		assert_string_equal(spool_writer_id(w), "0BBBBB");
-		assert_int_equal(list.next, 2);
+		assert_string_equal(spool_writer_id(w), "0AAAAA");
+		assert_int_equal(list.next, 1);		/* one syscall, one id */
 		assert_int_equal(spool_writer_write(w, body,
 		    sizeof(body) - 1), 0);
 		assert_int_equal(spool_writer_commit_now(w, &env), 0);
 		assert_file(dir, taken[i], "the first message's file\n");
-		assert_int_equal(spool_load(sp, "queue", "0BBBBB", &qf, err,
+		assert_int_equal(spool_load(sp, "queue", "0AAAAA", &qf, err,
 		    sizeof(err)), 0);
 		queue_file_free(&qf);
-		assert_file(dir, "data/0BBBBB", body);
+		assert_file(dir, "data/0AAAAA", body);
 		spool_close(sp);
 		tu_rmtree(dir);
 	}
@@ -400,16 +449,16 @@ test_id_all_taken(void **state)
 	assert_non_null(tu_mkdtemp(dir));
 	sp = spool_open(dir, err, sizeof(err));
 	assert_non_null(sp);
-	put_at(dir, "queue/0AAAAA", "first\n");
+	put_at(dir, "tmp/0AAAAA", "first\n");
 	sp->id_source = id_from_list;
 	sp->id_arg = &list;
 	assert_null(spool_writer_new(sp, err, sizeof(err)));
 	assert_non_null(strstr(err, "no free queue id"));
 	assert_int_equal(list.next, SPOOL_ID_TRIES);
 	assert_int_equal(spool_list(sp, "tmp", &names, &n), 0);
-	assert_int_equal(n, 0);
+	assert_int_equal(n, 1);		/* the first file only */
 	spool_list_free(names, n);
-	assert_file(dir, "queue/0AAAAA", "first\n");
+	assert_file(dir, "tmp/0AAAAA", "first\n");
 	spool_close(sp);
 	tu_rmtree(dir);
 }
@@ -651,7 +700,8 @@ main(void)
 		cmocka_unit_test(test_commit_read_back),
 		cmocka_unit_test(test_commit_now),
 		cmocka_unit_test(test_cleanup),
-		cmocka_unit_test(test_id_taken_new_id),
+		cmocka_unit_test(test_id_taken_in_tmp_new_id),
+		cmocka_unit_test(test_id_elsewhere_both_kept),
 		cmocka_unit_test(test_id_all_taken),
 		cmocka_unit_test(test_id_taken_at_commit),
 		cmocka_unit_test(test_envelope_taken_in_tmp),
