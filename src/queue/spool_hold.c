@@ -33,18 +33,14 @@
  */
 #include "queue/spool_hold.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/buf.h"
-#include "common/xmalloc.h"
 #include "queue/envelope.h"
 #include "queue/queue_id.h"
 #include "queue/spool.h"
@@ -91,23 +87,15 @@ link_replace(int fromfd, const char *from, int tofd, const char *to)
 	return linkat(fromfd, from, tofd, to, 0);
 }
 
-static bool
-present(int dfd, const char *name)
-{
-	struct stat st;
-
-	return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
-}
-
 /* The steps of a hold, under the spool lock.  -1 with errno. */
 static int
 hold_locked(struct spool *sp, int hfd, const char *id, const char *dname)
 {
-	if (!present(sp->fd[SPOOL_QUEUE], id)) {
+	if (!spool_exists_at(sp->fd[SPOOL_QUEUE], id)) {
 		errno = ENOENT;		/* delivered or held meanwhile */
 		return -1;
 	}
-	if (present(hfd, id)) {
+	if (spool_exists_at(hfd, id)) {
 		errno = EEXIST;	/* another message is held with this id */
 		return -1;
 	}
@@ -133,20 +121,16 @@ hold_locked(struct spool *sp, int hfd, const char *id, const char *dname)
 static int
 release_locked(struct spool *sp, int hfd, const char *id, const char *dname)
 {
-	static const int areas[] = { SPOOL_QUEUE, SPOOL_FAILED, SPOOL_CORRUPT };
-	size_t i;
-
-	if (!present(hfd, id)) {
+	if (!spool_exists_at(hfd, id)) {
 		errno = ENOENT;
 		return -1;
 	}
 	/* Another message has this id out there: its data/<id> is no stale
 	 * link to replace, and its envelope must stay. */
-	for (i = 0; i < sizeof(areas) / sizeof(areas[0]); i++)
-		if (present(sp->fd[areas[i]], id)) {
-			errno = EEXIST;
-			return -1;
-		}
+	if (spool_has_envelope(sp, id)) {
+		errno = EEXIST;
+		return -1;
+	}
 	/* The data first, so the envelope never arrives in queue/ alone. */
 	if (link_replace(hfd, dname, sp->fd[SPOOL_DATA], id) < 0 ||
 	    fsync(sp->fd[SPOOL_DATA]) < 0)
@@ -214,84 +198,33 @@ spool_hold_delete(struct spool *sp, const char *id)
 	return 0;
 }
 
-static int
-cmp_id(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int
 spool_hold_list(struct spool *sp, char ***ids, size_t *n)
 {
-	struct dirent *de;
-	DIR *d;
-	int hfd;
+	int hfd, rc;
 
 	*ids = NULL;
 	*n = 0;
 	if ((hfd = hold_dir(sp)) < 0)
 		return -1;
-	if ((d = fdopendir(hfd)) == NULL)
-		return close_keep(hfd, -1);
-	while ((de = readdir(d)) != NULL) {
-		if (!queue_id_valid(de->d_name))
-			continue;	/* ".", "..", "<id>.data" */
-		*ids = xreallocarray(*ids, *n + 1, sizeof(**ids));
-		(*ids)[(*n)++] = xstrdup(de->d_name);
-	}
-	closedir(d);
-	if (*n > 1)
-		qsort(*ids, *n, sizeof(**ids), cmp_id);
-	return 0;
+	rc = spool_list_at(hfd, ids, n);
+	return close_keep(hfd, rc);
 }
 
 int
 spool_hold_load(struct spool *sp, const char *id, struct queue_file *qf,
     char *err, size_t errlen)
 {
-	char chunk[8192];
-	struct buf b;
-	ssize_t r = 0;
-	int hfd, fd, rc;
+	int hfd, rc;
 
 	memset(qf, 0, sizeof(*qf));
-	if (!queue_id_valid(id)) {
-		snprintf(err, errlen, "bad id");
-		errno = EINVAL;
+	if ((hfd = hold_dir(sp)) < 0) {
+		snprintf(err, errlen, "%s: %s", SPOOL_HOLD_AREA,
+		    strerror(errno));
 		return -1;
 	}
-	if ((hfd = hold_dir(sp)) < 0)
-		return -1;
-	fd = openat(hfd, id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	close_keep(hfd, 0);
-	if (fd < 0) {
-		snprintf(err, errlen, "hold/%s: %s", id, strerror(errno));
-		return -1;
-	}
-	buf_init(&b, QUEUE_FILE_MAX);
-	while ((r = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 || buf_append(&b, chunk, (size_t)r) < 0)
-			break;
-	}
-	close(fd);
-	if (r != 0) {
-		snprintf(err, errlen, "hold/%s: unreadable or too large", id);
-		buf_free(&b);
-		errno = EIO;
-		return -1;
-	}
-	rc = queue_file_parse(b.data != NULL ? b.data : "", b.len, qf, err,
-	    errlen);
-	buf_free(&b);
-	if (rc < 0 || strcmp(qf->env.id, id) != 0) {
-		if (rc == 0)
-			snprintf(err, errlen, "id record does not match");
-		queue_file_free(qf);
-		return -2;
-	}
-	return 0;
+	rc = spool_load_at(hfd, SPOOL_HOLD_AREA, id, qf, err, errlen);
+	return close_keep(hfd, rc);
 }
 
 int64_t

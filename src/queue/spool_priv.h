@@ -11,6 +11,8 @@
 
 #include "common/bounds.h"
 
+struct queue_file;
+
 enum { SPOOL_TMP, SPOOL_DATA, SPOOL_QUEUE, SPOOL_FAILED, SPOOL_CORRUPT,
     SPOOL_N_AREAS };
 
@@ -31,6 +33,16 @@ struct spool {
 
 /* Directory fd of an area name, -1 if unknown. */
 int spool_area_fd(const struct spool *sp, const char *area);
+/* A file (of any kind, a link not followed) named name in dfd; errno
+ * says why not (ENOENT: none). */
+bool spool_exists_at(int dfd, const char *name);
+/* An envelope of id in queue/, failed/ or corrupt/ (not hold/). */
+bool spool_has_envelope(struct spool *sp, const char *id);
+/* spool_load() and spool_list() of an open folder (hold/ is opened on
+ * demand, so it has no area fd); area names it in err. */
+int spool_load_at(int dfd, const char *area, const char *id,
+    struct queue_file *qf, char *err, size_t errlen);
+int spool_list_at(int dfd, char ***ids, size_t *n);
 int spool_write_all(int fd, const char *p, size_t len);
 void spool_writer_abort_work(void *w);
 

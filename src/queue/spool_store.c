@@ -59,12 +59,27 @@ read_file_at(int dfd, const char *name, struct buf *b, size_t max)
 	return n < 0 ? -1 : 0;
 }
 
+bool
+spool_exists_at(int dfd, const char *name)
+{
+	struct stat st;
+
+	return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
 int
 spool_load(struct spool *sp, const char *area, const char *id,
     struct queue_file *qf, char *err, size_t errlen)
 {
+	return spool_load_at(spool_area_fd(sp, area), area, id, qf, err,
+	    errlen);
+}
+
+int
+spool_load_at(int dfd, const char *area, const char *id,
+    struct queue_file *qf, char *err, size_t errlen)
+{
 	struct buf b;
-	int dfd = spool_area_fd(sp, area);
 	int rc;
 
 	memset(qf, 0, sizeof(*qf));
@@ -247,14 +262,22 @@ cmp_str(const void *a, const void *b)
 int
 spool_list(struct spool *sp, const char *area, char ***ids, size_t *n)
 {
-	int dfd = spool_area_fd(sp, area), fd;
+	return spool_list_at(spool_area_fd(sp, area), ids, n);
+}
+
+int
+spool_list_at(int dfd, char ***ids, size_t *n)
+{
 	struct dirent *de;
 	DIR *d;
+	int fd;
 
 	*ids = NULL;
 	*n = 0;
-	if (dfd < 0)
+	if (dfd < 0) {
+		errno = EINVAL;
 		return -1;
+	}
 	/* fdopendir takes the fd: give it a fresh one, rewound. */
 	fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
@@ -264,7 +287,7 @@ spool_list(struct spool *sp, const char *area, char ***ids, size_t *n)
 	}
 	while ((de = readdir(d)) != NULL) {
 		if (!queue_id_valid(de->d_name))
-			continue;
+			continue;	/* ".", "..", "<id>.data", "<id>.env" */
 		*ids = xreallocarray(*ids, *n + 1, sizeof(**ids));
 		(*ids)[(*n)++] = xstrdup(de->d_name);
 	}
@@ -307,25 +330,33 @@ is_old(int dfd, const char *name, time_t now, int64_t min_age)
 }
 
 /*
- * An envelope of id anywhere: its data is no garbage.  queue/ before
- * failed/ and corrupt/, the order in which the queue manager moves an
- * envelope (one moving meanwhile is seen in one place or the other);
- * hold/ cannot change meanwhile, as the callers hold the spool lock.
+ * queue/ before failed/ and corrupt/, the order in which the queue
+ * manager moves an envelope: one moving meanwhile is seen in one place
+ * or the other.
  */
-static bool
-has_envelope(struct spool *sp, const char *id)
+bool
+spool_has_envelope(struct spool *sp, const char *id)
 {
 	static const int areas[] = { SPOOL_QUEUE, SPOOL_FAILED, SPOOL_CORRUPT };
-	char held[QUEUE_ID_MAX + 8];
-	struct stat st;
 	size_t i;
 
 	for (i = 0; i < sizeof(areas) / sizeof(areas[0]); i++)
-		if (fstatat(sp->fd[areas[i]], id, &st,
-		    AT_SYMLINK_NOFOLLOW) == 0)
+		if (spool_exists_at(sp->fd[areas[i]], id))
 			return true;
+	return false;
+}
+
+/* An envelope of id anywhere, hold/ included: its data is no garbage.
+ * hold/ cannot change meanwhile, as the callers hold the spool lock. */
+static bool
+has_envelope(struct spool *sp, const char *id)
+{
+	char held[QUEUE_ID_MAX + 8];
+
+	if (spool_has_envelope(sp, id))
+		return true;
 	snprintf(held, sizeof(held), "hold/%s", id);
-	return fstatat(sp->root, held, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	return spool_exists_at(sp->root, held);
 }
 
 struct sweep {
@@ -358,7 +389,6 @@ hold_garbage(const struct sweep *sw, const char *name)
 {
 	char id[QUEUE_ID_MAX];
 	const char *dot = strrchr(name, '.');
-	struct stat st;
 	size_t n;
 
 	if (dot == NULL || strcmp(dot, ".data") != 0)
@@ -368,8 +398,7 @@ hold_garbage(const struct sweep *sw, const char *name)
 		return false;
 	memcpy(id, name, n);
 	id[n] = '\0';
-	return queue_id_valid(id) &&
-	    fstatat(sw->dfd, id, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+	return queue_id_valid(id) && !spool_exists_at(sw->dfd, id) &&
 	    errno == ENOENT && is_old(sw->dfd, name, sw->now, sw->min_age);
 }
 
