@@ -2,8 +2,12 @@
  * `decorum -c FILE queue list|show ID|flush|delete ID|hold ID|release ID`:
  * looking into the spool and steering it.
  *
- * Run by the operator, as the spool's owner, alongside a running queue
- * manager: it only reads, except `delete`, which renames the envelope
+ * Run by the operator alongside a running queue manager, as the spool's
+ * owner: run as root with `user` set, it becomes that account first
+ * (runas.h), so it never follows what that account put in the spool
+ * (every folder is opened without following links, too) and what it
+ * makes, hold/ included, is the daemon's.  It only reads, except
+ * `delete`, which renames the envelope
  * away first (spool_delete) so the queue manager sees the message either
  * whole or gone, and `hold`/`release`, which move the envelope between
  * queue/ and hold/ (spool_hold.h: the queue manager never loads from
@@ -26,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/runas.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "queue/envelope.h"
@@ -94,7 +99,7 @@ list_area(struct spool *sp, const char *area, unsigned *count)
 
 	if (area_list(sp, area, &ids, &n) < 0) {
 		fprintf(stderr, "decorum: %s/%s: %s\n", spool_dir(sp), area,
-		    strerror(errno));
+		    spool_strerror(errno));
 		return;
 	}
 	for (i = 0; i < n; i++) {
@@ -196,6 +201,11 @@ queue_show(struct spool *sp, const char *id)
 		if (rc != -1 || errno != ENOENT)
 			break;
 	}
+	if (rc == -1 && errno != ENOENT) {
+		fprintf(stderr, "decorum: %s/%s: %s\n", spool_dir(sp),
+		    areas[i], spool_strerror(errno));
+		return 1;
+	}
 	if (rc == -1) {
 		fprintf(stderr, "decorum: %s: no such message\n", id);
 		return 1;
@@ -247,14 +257,26 @@ queue_show(struct spool *sp, const char *id)
 	return 0;
 }
 
+/* Why a change to the spool failed, for the operator. */
+static void
+change_failed(const struct spool *sp, const char *id, const char *enoent)
+{
+	if (errno == ELOOP)
+		fprintf(stderr, "decorum: %s: %s/%s: %s\n", id, spool_dir(sp),
+		    SPOOL_HOLD_AREA, spool_strerror(errno));
+	else
+		fprintf(stderr, "decorum: %s: %s\n", id, errno == ENOENT ?
+		    enoent : errno == EINVAL ? "not a queue id" :
+		    strerror(errno));
+}
+
 static int
 queue_delete(struct spool *sp, const char *id)
 {
 	/* A held message is in hold/, not queue/ or failed/. */
 	if (spool_delete(sp, id) < 0 && (errno != ENOENT ||
 	    spool_hold_delete(sp, id) < 0)) {
-		fprintf(stderr, "decorum: %s: %s\n", id, errno == ENOENT
-		    ? "no such message" : strerror(errno));
+		change_failed(sp, id, "no such message");
 		return 1;
 	}
 	printf("%s: deleted\n", id);
@@ -266,9 +288,8 @@ static int
 queue_hold(struct spool *sp, const char *id)
 {
 	if (spool_hold(sp, id) < 0) {
-		fprintf(stderr, "decorum: %s: %s\n", id, errno == ENOENT
-		    ? "not in the queue (delivered, held or failed?)"
-		    : errno == EINVAL ? "not a queue id" : strerror(errno));
+		change_failed(sp, id,
+		    "not in the queue (delivered, held or failed?)");
 		return 1;
 	}
 	printf("%s: held\n", id);
@@ -280,9 +301,7 @@ static int
 queue_release(const struct config *cfg, struct spool *sp, const char *id)
 {
 	if (spool_release(sp, id) < 0) {
-		fprintf(stderr, "decorum: %s: %s\n", id, errno == ENOENT
-		    ? "not held" : errno == EINVAL ? "not a queue id"
-		    : strerror(errno));
+		change_failed(sp, id, "not held");
 		return 1;
 	}
 	/* Tried at once; without the notice (no qmgr running), at its
@@ -357,6 +376,10 @@ cmd_queue(const char *config_path, int argc, char **argv)
 		return queue_usage();
 	if (config_load_unprivileged(config_path, &cfg, &cerr) < 0) {
 		config_error_print(&cerr);
+		return 1;
+	}
+	if (runas_spool_owner(&cfg, "decorum") < 0) {
+		config_free(&cfg);
 		return 1;
 	}
 	/* The queue manager's business: the spool is not even opened. */

@@ -5,7 +5,11 @@
  *
  * Called from main.c, by a local user.  To write the spool the caller
  * must be root or the daemon's user; anyone else gets a clear error and
- * exit 77 (EX_NOPERM) - there is no setgid helper (yet).
+ * exit 77 (EX_NOPERM) - there is no setgid helper (yet).  Root becomes
+ * the daemon's user (`user`) right after reading the config (runas.h),
+ * so the files it queues are the daemon's to read and it never acts on
+ * a link in the spool; the caller's own uid (the sender, Received:) is
+ * taken before that.
  * Trusts: the config; not the message, the options or the recipients
  * (each is parsed and routed as an SMTP RCPT would be).
  * Order, so that an error leaves nothing queued: read the whole message
@@ -34,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/runas.h"
 #include "cli/sendmail_msg.h"
 #include "common/bounds.h"
 #include "common/buf.h"
@@ -59,6 +64,7 @@
 
 struct sendmail {
 	const struct config *cfg;
+	uid_t uid;			/* the caller's, before runas */
 	struct domains *domains;
 	bool ignore_dots;		/* -i, -oi */
 	bool extract;			/* -t */
@@ -190,12 +196,12 @@ sm_set_sender(struct sendmail *s)
 		return 0;
 	}
 	if (a == NULL) {
-		pw = getpwuid(getuid());
+		pw = getpwuid(s->uid);
 		if (pw != NULL && pw->pw_name[0] != '\0')
 			a = pw->pw_name;
 		else {
 			snprintf(name, sizeof(name), "uid%u",
-			    (unsigned)getuid());
+			    (unsigned)s->uid);
 			a = name;
 		}
 	}
@@ -220,7 +226,7 @@ sm_fullname(const struct sendmail *s, char *out, size_t outlen)
 
 	out[0] = '\0';
 	if (n == NULL && s->sender_arg == NULL &&
-	    (pw = getpwuid(getuid())) != NULL && pw->pw_gecos != NULL)
+	    (pw = getpwuid(s->uid)) != NULL && pw->pw_gecos != NULL)
 		n = pw->pw_gecos;
 	if (n == NULL || n[0] == '\0' || n[0] == ',' || outlen < 8)
 		return;
@@ -259,7 +265,7 @@ sm_write_received(const struct sendmail *s, struct spool_writer *w,
 
 	memset(&ri, 0, sizeof(ri));
 	ri.local = true;
-	ri.local_uid = (unsigned long)getuid();
+	ri.local_uid = (unsigned long)s->uid;
 	ri.sender = s->sender;
 	ri.hostname = s->cfg->hostname;
 	ri.queue_id = spool_writer_id(w);
@@ -466,6 +472,7 @@ cmd_sendmail(const char *config_path, int argc, char **argv)
 	size_t f;
 
 	memset(&s, 0, sizeof(s));
+	s.uid = getuid();
 	if ((rc = sm_options(&s, argc, argv, &config_path, &mailq)) != 0)
 		return rc;
 	if (mailq)
@@ -473,6 +480,10 @@ cmd_sendmail(const char *config_path, int argc, char **argv)
 	if (config_load_unprivileged(config_path, &cfg, &cerr) < 0) {
 		config_error_print(&cerr);
 		return 1;
+	}
+	if (runas_spool_owner(&cfg, "sendmail") < 0) {
+		config_free(&cfg);
+		return EX_NOPERM;
 	}
 	log_set_level(LOG_LEVEL_WARN);
 	s.cfg = &cfg;

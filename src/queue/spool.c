@@ -89,6 +89,39 @@ spool_data_dir(const struct spool *sp)
 	return sp->fd[SPOOL_DATA];
 }
 
+const char *
+spool_strerror(int err_no)
+{
+	/* What O_DIRECTORY | O_NOFOLLOW says of a link: ELOOP. */
+	return err_no == ELOOP ? "a symbolic link, not a folder: refused"
+	    : strerror(err_no);
+}
+
+int
+spool_folder_open(int parent, const char *name, bool create)
+{
+	struct stat st;
+	int fd;
+
+	if (create && mkdirat(parent, name, 0700) < 0 && errno != EEXIST)
+		return -1;
+	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	/* Linux says ENOTDIR of a link with O_DIRECTORY: say ELOOP, so
+	 * the caller can tell a link from a file. */
+	if (fd < 0 && errno == ENOTDIR &&
+	    fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISLNK(st.st_mode))
+		errno = ELOOP;
+	return fd;
+}
+
+/*
+ * Every folder of the spool is opened without following a link, the
+ * spool itself included: the spool's owner (a worker broken into) could
+ * put one there, and a CLI run as root (which becomes that owner first,
+ * src/cli/runas.c) or the daemon must never act on what it points to.
+ */
 struct spool *
 spool_open(const char *dir, char *err, size_t errlen)
 {
@@ -103,25 +136,17 @@ spool_open(const char *dir, char *err, size_t errlen)
 	sp->dir = xstrdup(dir);
 	for (i = 0; i < SPOOL_N_AREAS; i++)
 		sp->fd[i] = -1;
-	sp->root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	sp->root = spool_folder_open(AT_FDCWD, dir, false);
 	if (sp->root < 0) {
-		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		snprintf(err, errlen, "%s: %s", dir, spool_strerror(errno));
 		spool_close(sp);
 		return NULL;
 	}
 	for (i = 0; i < SPOOL_N_AREAS; i++) {
-		if (mkdirat(sp->root, spool_areas[i], 0700) < 0 &&
-		    errno != EEXIST) {
-			snprintf(err, errlen, "%s/%s: %s", dir, spool_areas[i],
-			    strerror(errno));
-			spool_close(sp);
-			return NULL;
-		}
-		sp->fd[i] = openat(sp->root, spool_areas[i],
-		    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		sp->fd[i] = spool_folder_open(sp->root, spool_areas[i], true);
 		if (sp->fd[i] < 0) {
 			snprintf(err, errlen, "%s/%s: %s", dir, spool_areas[i],
-			    strerror(errno));
+			    spool_strerror(errno));
 			spool_close(sp);
 			return NULL;
 		}
@@ -174,7 +199,10 @@ spool_lock(struct spool *sp, bool wait)
 {
 	int fd, saved;
 
-	fd = openat(sp->root, "data", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* A descriptor of its own (a lock belongs to an open file), of the
+	 * data/ folder spool_open() checked. */
+	fd = openat(sp->fd[SPOOL_DATA], ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {

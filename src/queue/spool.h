@@ -39,8 +39,12 @@ struct envelope {
 	char *helo;
 };
 
-/* Creates the spool's sub-folders if missing.  NULL + err on failure. */
+/* Creates the spool's sub-folders if missing.  NULL + err on failure;
+ * a symbolic link for the spool or one of its folders is refused. */
 struct spool *spool_open(const char *dir, char *err, size_t errlen);
+/* strerror(), but for ELOOP (a spool folder that is a symbolic link) a
+ * sentence an operator understands. */
+const char *spool_strerror(int err_no);
 void spool_close(struct spool *sp);
 
 /* Start a new message in the spool's tmp area, under a fresh queue id

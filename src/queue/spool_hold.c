@@ -46,14 +46,13 @@
 #include "queue/spool.h"
 #include "queue/spool_priv.h"
 
-/* The hold/ folder, created on first use.  -1 with errno. */
+/* The hold/ folder, created on first use (by the spool's owner: the
+ * CLI becomes it first when run as root), never through a link (ELOOP).
+ * -1 with errno. */
 static int
 hold_dir(struct spool *sp)
 {
-	if (mkdirat(sp->root, SPOOL_HOLD_AREA, 0700) < 0 && errno != EEXIST)
-		return -1;
-	return openat(sp->root, SPOOL_HOLD_AREA,
-	    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return spool_folder_open(sp->root, SPOOL_HOLD_AREA, true);
 }
 
 static int

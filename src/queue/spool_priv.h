@@ -31,6 +31,11 @@ struct spool {
 	void *id_arg;
 };
 
+/* The folder name in the open folder parent (AT_FDCWD: name is a
+ * path; made first, mode 0700, with create), opened O_DIRECTORY |
+ * O_NOFOLLOW: never through a link (ELOOP).  -1 with errno. */
+int spool_folder_open(int parent, const char *name, bool create);
+
 /* Directory fd of an area name, -1 if unknown. */
 int spool_area_fd(const struct spool *sp, const char *area);
 /* A file (of any kind, a link not followed) named name in dfd; errno

@@ -346,23 +346,21 @@ spool_has_envelope(struct spool *sp, const char *id)
 	return false;
 }
 
-/* An envelope of id anywhere, hold/ included: its data is no garbage.
- * hold/ cannot change meanwhile, as the callers hold the spool lock. */
+/* An envelope of id anywhere, hold/ (hfd, -1: none) included: its data
+ * is no garbage.  hold/ cannot change meanwhile, as the callers hold the
+ * spool lock. */
 static bool
-has_envelope(struct spool *sp, const char *id)
+has_envelope(struct spool *sp, int hfd, const char *id)
 {
-	char held[QUEUE_ID_MAX + 8];
-
-	if (spool_has_envelope(sp, id))
-		return true;
-	snprintf(held, sizeof(held), "hold/%s", id);
-	return spool_exists_at(sp->root, held);
+	return spool_has_envelope(sp, id) ||
+	    (hfd >= 0 && spool_exists_at(hfd, id));
 }
 
 struct sweep {
 	struct spool *sp;
 	const char *area;	/* for the log line */
 	int dfd;
+	int hold_fd;		/* hold/, or -1 */
 	time_t now;
 	int64_t min_age;
 	/* true when name in dfd is garbage; called again under the lock */
@@ -379,7 +377,8 @@ tmp_garbage(const struct sweep *sw, const char *name)
 static bool
 data_garbage(const struct sweep *sw, const char *name)
 {
-	return queue_id_valid(name) && !has_envelope(sw->sp, name) &&
+	return queue_id_valid(name) &&
+	    !has_envelope(sw->sp, sw->hold_fd, name) &&
 	    is_old(sw->dfd, name, sw->now, sw->min_age);
 }
 
@@ -451,25 +450,32 @@ sweep_area(const struct sweep *sw)
 unsigned
 spool_cleanup(struct spool *sp, int64_t min_age)
 {
-	struct sweep sw = { sp, "tmp", sp->fd[SPOOL_TMP], time(NULL), min_age,
-	    tmp_garbage, false };
+	struct sweep sw = { sp, "tmp", sp->fd[SPOOL_TMP], -1, time(NULL),
+	    min_age, tmp_garbage, false };
+	char safe[LOG_SAFE_SIZE(256)];
 	unsigned removed;
-	int hfd;
 
 	removed = sweep_area(&sw);
+	/* hold/ exists once something was held; never made here.  One that
+	 * cannot be opened (a link put there) holds no envelope we trust:
+	 * held data is hold/<id>.data, never data/<id>, so nothing held is
+	 * lost by sweeping data/ without it. */
+	sw.hold_fd = spool_folder_open(sp->root, "hold", false);
+	if (sw.hold_fd < 0 && errno != ENOENT)
+		log_warn("event=spool-error dir=\"%s/hold\" op=open "
+		    "reason=\"%s\"", log_safe(sp->dir, safe, sizeof(safe)),
+		    spool_strerror(errno));
 	sw.area = "data";
 	sw.dfd = sp->fd[SPOOL_DATA];
 	sw.garbage = data_garbage;
 	sw.locked = true;
 	removed += sweep_area(&sw);
-	/* hold/ exists once something was held; never made here. */
-	hfd = openat(sp->root, "hold", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (hfd >= 0) {
+	if (sw.hold_fd >= 0) {
 		sw.area = "hold";
-		sw.dfd = hfd;
+		sw.dfd = sw.hold_fd;
 		sw.garbage = hold_garbage;
 		removed += sweep_area(&sw);
-		close(hfd);
+		close(sw.hold_fd);
 	}
 	return removed;
 }
