@@ -69,7 +69,15 @@ maildir_tmp_due(const char *box, int64_t now)
 	return due;
 }
 
-/* Removes tmp/name if it is a regular file max_age old; true if it did. */
+/*
+ * Removes tmp/name if it is a regular file max_age old; true if it did.
+ * Its age is by ctime: a mail reader that saves through tmp/ (Dovecot,
+ * offlineimap) sets the file's mtime to the message's date with utime()
+ * before it renames the file into new/ or cur/, so a file being saved
+ * right now can have an mtime of last year; the ctime is the last change
+ * of the inode, which utime() itself sets to now and no process can set
+ * back.  Dovecot's own tmp/ cleanup looks at ctime for the same reason.
+ */
 static bool
 sweep_one(int dfd, const char *box, const char *name, int64_t now,
     int64_t max_age)
@@ -81,7 +89,7 @@ sweep_one(int dfd, const char *box, const char *name, int64_t now,
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !S_ISREG(st.st_mode))
 		return false;
-	age = now - (int64_t)st.st_mtime;
+	age = now - (int64_t)st.st_ctime;
 	if (age < max_age || unlinkat(dfd, name, 0) < 0)
 		return false;
 	snprintf(path, sizeof(path), "%s/tmp/%s", box, name);

@@ -4,6 +4,9 @@
  * saves through tmp/) leaves the file in tmp/ for good.  The Maildir
  * convention (https://cr.yp.to/proto/maildir.html) is that a file in
  * tmp/ untouched for 36 hours is such a leftover and may be removed.
+ * "Untouched" is judged by the inode's change time (ctime), not the
+ * modification time, which mail readers set to the message's date
+ * while the file is still being saved (maildir_tmp.c).
  */
 #ifndef DECORUM_DELIVER_MAILDIR_TMP_H
 #define DECORUM_DELIVER_MAILDIR_TMP_H
@@ -11,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Age (by mtime) from which a file in tmp/ is a leftover. */
+/* Age (by ctime) from which a file in tmp/ is a leftover. */
 #define MAILDIR_TMP_STALE		(36 * 3600)
 /* One process sweeps one mailbox at most this often. */
 #define MAILDIR_TMP_SWEEP_INTERVAL	(6 * 3600)
@@ -29,8 +32,9 @@
 bool maildir_tmp_due(const char *box, int64_t now);
 
 /*
- * Removes the regular files in box/tmp/ whose mtime is max_age seconds
- * or more before now (not folders, not symbolic links), looking at
+ * Removes the regular files in box/tmp/ whose ctime is max_age seconds
+ * or more before now (the agent's clock; the unit tests move it, as a
+ * ctime cannot be set back) (not folders, not symbolic links), looking at
  * max_entries entries at most (the agent: MAILDIR_TMP_SCAN_MAX), and
  * logs each (event=maildir-tmp-removed).  Blocking: worker threads only.
  * Returns how many were removed.

@@ -1,7 +1,8 @@
 /*
  * Maildir delivery into a temporary folder: file in new/, LF line ends,
  * Return-Path and Delivered-To first, unique names, S= size, classified
- * failures; files a crash left in tmp/ removed after 36 hours, at most
+ * failures; files a crash left in tmp/ removed 36 hours after their
+ * ctime (never by their mtime, which mail readers date back), at most
  * once per mailbox per sweep interval, at most MAILDIR_TMP_SCAN_MAX a
  * time.
  */
@@ -195,22 +196,39 @@ make_maildir(const char *root, const char *local, char *box, size_t boxlen)
 	}
 }
 
-/* What is removed: regular files of 36 hours and more, exactly. */
+/* The change time of dir/name (which no test can set back). */
+static time_t
+ctime_of(const char *dir, const char *name)
+{
+	char path[2 * PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(lstat(path, &st), 0);
+	return st.st_ctime;
+}
+
+/*
+ * What is removed: regular files whose ctime is 36 hours old and more,
+ * exactly; the mtime does not count (a mail reader sets it to the
+ * message's date while the file is still being saved).  A ctime cannot
+ * be set back, so the sweep's clock moves instead.
+ */
 static void
 test_tmp_sweep(void **state)
 {
 	char root[] = "/tmp/decorum-maildir-XXXXXX", box[PATH_MAX];
 	char tmp[PATH_MAX + 8], path[PATH_MAX + 16], outside[PATH_MAX];
-	time_t now = time(NULL);
+	time_t now = time(NULL), c;
 	struct timespec ts[2];
 
 	(void)state;
 	assert_non_null(tu_mkdtemp(root));
 	make_maildir(root, "bob", box, sizeof(box));
 	snprintf(tmp, sizeof(tmp), "%s/tmp", box);
-	stale_file(tmp, "1600000000.M1P2.host", now - MAILDIR_TMP_STALE);
+	/* Saved right now by a mail reader, dated 40 hours back. */
+	stale_file(tmp, "1600000000.M1P2.host", now - 40 * 3600);
 	stale_file(tmp, ".dot-file", now - MAILDIR_TMP_STALE - 3600);
-	stale_file(tmp, "young", now - MAILDIR_TMP_STALE + 1);
 	/* Not files: a folder and a symbolic link (to an old file outside,
 	 * which must not be touched either). */
 	snprintf(path, sizeof(path), "%s/folder", tmp);
@@ -224,22 +242,55 @@ test_tmp_sweep(void **state)
 	assert_int_equal(symlink(outside, path), 0);
 	assert_int_equal(utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW), 0);
 
-	assert_int_equal(maildir_tmp_sweep(box, now, MAILDIR_TMP_STALE,
-	    MAILDIR_TMP_SCAN_MAX), 2);
+	/* Now: every mtime is old, every ctime fresh: nothing goes. */
+	assert_int_equal(maildir_tmp_sweep(box, time(NULL), MAILDIR_TMP_STALE,
+	    MAILDIR_TMP_SCAN_MAX), 0);
+	assert_true(exists_in(tmp, "1600000000.M1P2.host"));
+	assert_true(exists_in(tmp, ".dot-file"));
+	/* A second short of 36 hours after the older ctime: kept... */
+	c = ctime_of(tmp, "1600000000.M1P2.host");
+	assert_int_equal(maildir_tmp_sweep(box, c + MAILDIR_TMP_STALE - 1,
+	    MAILDIR_TMP_STALE, MAILDIR_TMP_SCAN_MAX), 0);
+	/* ...36 hours after the younger: both removed, the others stay. */
+	if (ctime_of(tmp, ".dot-file") > c)
+		c = ctime_of(tmp, ".dot-file");
+	assert_int_equal(maildir_tmp_sweep(box, c + MAILDIR_TMP_STALE,
+	    MAILDIR_TMP_STALE, MAILDIR_TMP_SCAN_MAX), 2);
 	assert_false(exists_in(tmp, "1600000000.M1P2.host"));
 	assert_false(exists_in(tmp, ".dot-file"));
-	assert_true(exists_in(tmp, "young"));
+	assert_int_equal(maildir_tmp_sweep(box, c + 3 * MAILDIR_TMP_STALE,
+	    MAILDIR_TMP_STALE, MAILDIR_TMP_SCAN_MAX), 0);
 	assert_true(exists_in(tmp, "folder"));
 	assert_true(exists_in(tmp, "link"));
 	assert_true(exists_in(root, "elsewhere"));
-	/* A second later the young one is 36 hours old too. */
-	assert_int_equal(maildir_tmp_sweep(box, now + 1, MAILDIR_TMP_STALE,
-	    MAILDIR_TMP_SCAN_MAX), 1);
-	assert_false(exists_in(tmp, "young"));
 	/* No tmp/ at all: nothing to do, no harm. */
 	snprintf(path, sizeof(path), "%s/nothing-here", root);
 	assert_int_equal(maildir_tmp_sweep(path, now, MAILDIR_TMP_STALE,
 	    MAILDIR_TMP_SCAN_MAX), 0);
+	tu_rmtree(root);
+}
+
+/* One file, both sides of the boundary exactly: ctime + 36 h - 1 s
+ * keeps it, ctime + 36 h removes it. */
+static void
+test_tmp_sweep_boundary(void **state)
+{
+	char root[] = "/tmp/decorum-maildir-XXXXXX", box[PATH_MAX];
+	char tmp[PATH_MAX + 8];
+	time_t c;
+
+	(void)state;
+	assert_non_null(tu_mkdtemp(root));
+	make_maildir(root, "bob", box, sizeof(box));
+	snprintf(tmp, sizeof(tmp), "%s/tmp", box);
+	stale_file(tmp, "saving", time(NULL) - 40 * 3600);
+	c = ctime_of(tmp, "saving");
+	assert_int_equal(maildir_tmp_sweep(box, c + MAILDIR_TMP_STALE - 1,
+	    MAILDIR_TMP_STALE, MAILDIR_TMP_SCAN_MAX), 0);
+	assert_true(exists_in(tmp, "saving"));
+	assert_int_equal(maildir_tmp_sweep(box, c + MAILDIR_TMP_STALE,
+	    MAILDIR_TMP_STALE, MAILDIR_TMP_SCAN_MAX), 1);
+	assert_false(exists_in(tmp, "saving"));
 	tu_rmtree(root);
 }
 
@@ -251,7 +302,7 @@ test_tmp_sweep_limit(void **state)
 	enum { LIMIT = 5 };
 	char root[] = "/tmp/decorum-maildir-XXXXXX", box[PATH_MAX];
 	char tmp[PATH_MAX + 8], name[32];
-	time_t now = time(NULL);
+	time_t later;
 	unsigned i;
 
 	(void)state;
@@ -260,20 +311,21 @@ test_tmp_sweep_limit(void **state)
 	snprintf(tmp, sizeof(tmp), "%s/tmp", box);
 	for (i = 0; i < LIMIT; i++) {
 		snprintf(name, sizeof(name), "f%u", i);
-		stale_file(tmp, name, now - MAILDIR_TMP_STALE);
+		stale_file(tmp, name, time(NULL));
 	}
-	assert_int_equal(maildir_tmp_sweep(box, now, MAILDIR_TMP_STALE, LIMIT),
-	    LIMIT);
+	later = time(NULL) + MAILDIR_TMP_STALE + 60;
+	assert_int_equal(maildir_tmp_sweep(box, later, MAILDIR_TMP_STALE,
+	    LIMIT), LIMIT);
 	for (i = 0; i <= LIMIT; i++) {
 		snprintf(name, sizeof(name), "g%u", i);
-		stale_file(tmp, name, now - MAILDIR_TMP_STALE);
+		stale_file(tmp, name, time(NULL));
 	}
-	assert_int_equal(maildir_tmp_sweep(box, now, MAILDIR_TMP_STALE, LIMIT),
-	    LIMIT);
-	assert_int_equal(maildir_tmp_sweep(box, now, MAILDIR_TMP_STALE, LIMIT),
-	    1);
-	assert_int_equal(maildir_tmp_sweep(box, now, MAILDIR_TMP_STALE, LIMIT),
-	    0);
+	assert_int_equal(maildir_tmp_sweep(box, later, MAILDIR_TMP_STALE,
+	    LIMIT), LIMIT);
+	assert_int_equal(maildir_tmp_sweep(box, later, MAILDIR_TMP_STALE,
+	    LIMIT), 1);
+	assert_int_equal(maildir_tmp_sweep(box, later, MAILDIR_TMP_STALE,
+	    LIMIT), 0);
 	tu_rmtree(root);
 }
 
@@ -298,8 +350,12 @@ test_tmp_due(void **state)
 	assert_false(maildir_tmp_due(b, t + 1));
 }
 
-/* The agent sweeps before its first delivery to a mailbox, not at the
- * next one within the interval. */
+/*
+ * The agent sweeps before its first delivery to a mailbox (the mailbox
+ * is marked swept), on its own clock: a file a mail reader is saving,
+ * dated 40 hours back, stays.  (What a sweep removes, on a moved clock:
+ * test_tmp_sweep.)
+ */
 static void
 test_deliver_sweeps_tmp(void **state)
 {
@@ -318,18 +374,13 @@ test_deliver_sweeps_tmp(void **state)
 	assert_true(fd >= 0);
 	make_maildir(root, "bob", box, sizeof(box));
 	snprintf(tmp, sizeof(tmp), "%s/tmp", box);
-	stale_file(tmp, "left-by-a-crash", now - MAILDIR_TMP_STALE - 60);
-	stale_file(tmp, "in-progress", now - MAILDIR_TMP_STALE + 60);
+	stale_file(tmp, "being-saved", now - 40 * 3600);
 	setup_req(&req, root, fd);
 	maildir_deliver(&req, &res);
 	assert_int_equal(res.status, DELIVER_OK);
-	assert_false(exists_in(tmp, "left-by-a-crash"));
-	assert_true(exists_in(tmp, "in-progress"));
-	/* Within the interval: not looked at again. */
-	stale_file(tmp, "left-later", now - MAILDIR_TMP_STALE - 60);
-	maildir_deliver(&req, &res);
-	assert_int_equal(res.status, DELIVER_OK);
-	assert_true(exists_in(tmp, "left-later"));
+	assert_true(exists_in(tmp, "being-saved"));
+	/* It looked: the mailbox is not due again within the interval. */
+	assert_false(maildir_tmp_due(box, (int64_t)time(NULL)));
 	close(fd);
 	tu_rmtree(root);
 }
@@ -341,6 +392,7 @@ main(void)
 		cmocka_unit_test(test_deliver),
 		cmocka_unit_test(test_failures),
 		cmocka_unit_test(test_tmp_sweep),
+		cmocka_unit_test(test_tmp_sweep_boundary),
 		cmocka_unit_test(test_tmp_sweep_limit),
 		cmocka_unit_test(test_tmp_due),
 		cmocka_unit_test(test_deliver_sweeps_tmp),
