@@ -14,7 +14,13 @@
  * Trusts: the folder path (built by maildir.c from routing); nothing in
  * tmp/: entries are looked at with lstat semantics and unlinked relative
  * to the open folder, only regular files, at most MAILDIR_TMP_SCAN_MAX
- * entries per sweep (a huge tmp/ is done over several sweeps).
+ * entries per sweep, so one sweep costs a bounded time.  Limit: readdir
+ * gives the same order every time, so a tmp/ whose first
+ * MAILDIR_TMP_SCAN_MAX entries stay (young files, folders, links: only
+ * the mailbox's owner can make them) hides the rest from every sweep.
+ * The stale files among the first ones are removed sweep after sweep
+ * and the window moves on; one that never moves is logged at each
+ * sweep (event=maildir-tmp-limit), for the operator to look at.
  */
 #include "deliver/maildir_tmp.h"
 
@@ -102,7 +108,7 @@ unsigned
 maildir_tmp_sweep(const char *box, int64_t now, int64_t max_age,
     unsigned max_entries)
 {
-	char tmp[PATH_MAX];
+	char tmp[PATH_MAX], safe[1024];
 	struct dirent *de;
 	unsigned removed = 0, seen = 0;
 	DIR *d;
@@ -117,10 +123,17 @@ maildir_tmp_sweep(const char *box, int64_t now, int64_t max_age,
 		close(dfd);
 		return 0;
 	}
-	while (seen < max_entries && (de = readdir(d)) != NULL) {
+	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
 		    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
 			continue;
+		if (seen == max_entries) {
+			/* More than one sweep looks at: say so. */
+			log_warn("event=maildir-tmp-limit dir=\"%s\" "
+			    "entries=%u removed=%u", log_safe(tmp, safe,
+			    sizeof(safe)), seen, removed);
+			break;
+		}
 		seen++;
 		removed += sweep_one(dirfd(d), box, de->d_name, now, max_age);
 	}

@@ -18,7 +18,9 @@
 #define MAILDIR_TMP_STALE		(36 * 3600)
 /* One process sweeps one mailbox at most this often. */
 #define MAILDIR_TMP_SWEEP_INTERVAL	(6 * 3600)
-/* Entries of tmp/ one sweep looks at; the rest wait for the next one. */
+/* Entries of tmp/ one sweep looks at; past them it stops and logs
+ * event=maildir-tmp-limit (the next sweep looks at the same first ones
+ * again: readdir's order does not change). */
 #define MAILDIR_TMP_SCAN_MAX		10000
 /* Mailboxes whose last sweep is remembered (memory stays bounded; two
  * mailboxes that share a slot are swept more often, never less). */

@@ -234,10 +234,12 @@ qmgr_on_notify(evutil_socket_t fd, short what, void *p)
  * The second door for notifications: <spool>/qmgr.sock, for local
  * submission (the sendmail command), which has no socketpair from the
  * master.  Same datagrams as smtpd's.  Optional: when it cannot be made,
- * the periodic scan still finds the mail.  Mode 0660: the spool's group
- * may notify; the ids are checked like any other.  Bound under a
- * temporary name and renamed into place, so the socket never shows with
- * the mode bind() gave it.
+ * the periodic scan still finds the mail.  Mode 0600: it sits in the
+ * spool, which is 0700 and the daemon account's, so only that account
+ * reaches it anyway (root passes any mode, and the spool commands run as
+ * root become that account first); the ids are checked like any other.
+ * Bound under a temporary name and renamed into place, so the socket
+ * never shows with the mode bind() gave it.
  */
 static void
 qmgr_sock_open(struct qmgr *q)
@@ -266,7 +268,7 @@ qmgr_sock_open(struct qmgr *q)
 	if (unlink(sun.sun_path) < 0 && errno != ENOENT)
 		log_warn("event=socket-error op=unlink errno=%d", errno);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    chmod(sun.sun_path, 0660) < 0 || rename(sun.sun_path, path) < 0) {
+	    chmod(sun.sun_path, 0600) < 0 || rename(sun.sun_path, path) < 0) {
 		log_warn("event=socket-error op=bind path=\"%s\" errno=%d",
 		    log_safe(path, safe, sizeof(safe)), errno);
 		unlink(sun.sun_path);

@@ -289,7 +289,7 @@ def test_notify_socket(mta):
     wait_until(lambda: os.path.exists(path), 5, what="qmgr.sock")
     st = os.stat(path)
     assert stat.S_ISSOCK(st.st_mode)
-    assert stat.S_IMODE(st.st_mode) == 0o660
+    assert stat.S_IMODE(st.st_mode) == 0o600
     # A message put into the queue by hand (as the sendmail command
     # does) is delivered on a notification, long before the 60 s rescan.
     qid = "0ZZZZZ0000000001abc"
