@@ -11,8 +11,9 @@
  * message data sent out are read by I/O workers (q->io), deliveries and
  * status fsyncs made by delivery workers (q->pool), and only their
  * results are applied here, each in time independent of the queue's size
- * (qmgr_table.c).  Per-recipient retry times live in the queue file
- * itself ("W" records), so they survive a restart.
+ * (qmgr_table.c), a scan's listing in batches across loop turns.
+ * Per-recipient retry times live in the queue file itself ("W" records),
+ * so they survive a restart.
  *
  * Budgets, kept apart so one cannot starve the other: QMGR_POOL_MAX loads
  * and runs in the workpools (the next message starts as one ends), and
@@ -60,11 +61,20 @@
 
 /* -- scans: an I/O worker lists queue/ (and cleans up), the loop adds ---- */
 
+/* Ids of a scan added to the table per loop turn: a queue of 100,000
+ * messages costs the loop 200 short turns, with every other event (a
+ * notification, a connection's data, a finished delivery) served in
+ * between, instead of one long stop. */
+#define QMGR_SCAN_BATCH		500
+
+/* A zero timer: the loop serves what else is ready before it fires. */
+static const struct timeval next_turn = { 0, 0 };
+
 struct qscan {
 	struct qmgr *q;
 	bool cleanup, flush;
 	char **ids;
-	size_t n;
+	size_t n, next;			/* next: the first not added yet */
 	int rc, err_no;
 };
 
@@ -81,30 +91,20 @@ qmgr_scan_work(void *p)
 
 static void qmgr_scan_start(struct qmgr *q, bool flush);
 
-/* Every id listed is known from now on; new ones are due at once (after
- * a flush, with their retry times ignored). */
 static void
-qmgr_scan_done(void *p)
+qmgr_scan_free(struct qscan *sc)
 {
-	struct qscan *sc = p;
-	struct qmgr *q = sc->q;
-	char safe[LOG_SAFE_SIZE(256)];
-	bool added;
-
-	q->scanning = false;
-	if (sc->rc < 0 && !q->stopping)
-		log_error("event=scan-error dir=\"%s/queue\" errno=%d",
-		    log_safe(spool_dir(q->sp), safe, sizeof(safe)), sc->err_no);
-	for (size_t i = 0; sc->rc == 0 && !q->stopping && i < sc->n; i++) {
-		struct qmsg *m = qtable_add(&q->msgs, sc->ids[i], &added);
-
-		if (added && sc->flush)
-			m->flush = true;
-	}
 	spool_list_free(sc->ids, sc->n);
 	free(sc);
-	if (q->stopping)
-		return;
+}
+
+/* The scan is applied: the next one may start. */
+static void
+qmgr_scan_finish(struct qmgr *q)
+{
+	qmgr_scan_free(q->applying);
+	q->applying = NULL;
+	q->scanning = false;
 	if (!q->started) {
 		q->started = true;
 		log_info("event=started queued=%zu", q->msgs.n);
@@ -113,7 +113,56 @@ qmgr_scan_done(void *p)
 		q->rescan = false;
 		qmgr_scan_start(q, q->rescan_flush);
 	}
+}
+
+/*
+ * Every id listed is known from now on; new ones are due at once (after
+ * a flush, with their retry times ignored).  QMGR_SCAN_BATCH ids a turn
+ * (a zero timer brings the next turn), each added in O(log n); what is
+ * due is started as it comes.
+ */
+static void
+qmgr_scan_apply(evutil_socket_t fd, short what, void *p)
+{
+	struct qmgr *q = p;
+	struct qscan *sc = q->applying;
+	size_t end = sc->next + QMGR_SCAN_BATCH;
+	struct qmsg *m;
+	bool added;
+
+	(void)fd;
+	(void)what;
+	if (q->stopping)
+		return;		/* qmgr_main frees it */
+	for (; sc->rc == 0 && sc->next < sc->n && sc->next < end; sc->next++) {
+		m = qtable_add(&q->msgs, sc->ids[sc->next], &added);
+		if (added && sc->flush)
+			m->flush = true;
+	}
+	if (sc->rc == 0 && sc->next < sc->n)
+		evtimer_add(q->scan_ev, &next_turn);
+	else
+		qmgr_scan_finish(q);
 	qmgr_schedule(q);
+}
+
+static void
+qmgr_scan_done(void *p)
+{
+	struct qscan *sc = p;
+	struct qmgr *q = sc->q;
+	char safe[LOG_SAFE_SIZE(256)];
+
+	if (q->stopping) {
+		qmgr_scan_free(sc);
+		q->scanning = false;
+		return;
+	}
+	if (sc->rc < 0)
+		log_error("event=scan-error dir=\"%s/queue\" errno=%d",
+		    log_safe(spool_dir(q->sp), safe, sizeof(safe)), sc->err_no);
+	q->applying = sc;
+	qmgr_scan_apply(-1, 0, q);
 }
 
 /* One scan at a time; one asked for meanwhile follows it. */
@@ -317,6 +366,7 @@ static void
 qmgr_settle(struct qmgr *q)
 {
 	evtimer_del(q->timer);
+	evtimer_del(q->scan_ev);
 	if (q->notify_ev != NULL)
 		event_del(q->notify_ev);
 	if (q->sock_fd >= 0)
@@ -438,6 +488,7 @@ qmgr_main(const struct config *cfg, int notify_fd)
 	/* Read now; re-read off the loop, in the pool, as files change. */
 	q.domains = domains_open_live(cfg->domains, q.base, q.pool);
 	q.timer = evtimer_new(q.base, qmgr_on_timer, &q);
+	q.scan_ev = evtimer_new(q.base, qmgr_scan_apply, &q);
 	q.sigterm = evsignal_new(q.base, SIGTERM, qmgr_on_signal, &q);
 	q.sigint = evsignal_new(q.base, SIGINT, qmgr_on_signal, &q);
 	evsignal_add(q.sigterm, NULL);
@@ -481,6 +532,9 @@ qmgr_main(const struct config *cfg, int notify_fd)
 	event_free(q.sigint);
 	event_free(q.sigterm);
 	event_free(q.timer);
+	event_free(q.scan_ev);
+	if (q.applying != NULL)
+		qmgr_scan_free(q.applying);
 	domains_free(q.domains);
 	event_base_free(q.base);
 	qtable_free(&q.msgs);

@@ -32,6 +32,7 @@ struct event_base;
 struct looplag;
 struct outbound;
 struct qflight;		/* qmgr_outbound.c */
+struct qscan;		/* qmgr.c */
 struct resolver;
 struct spool;
 struct workpool;
@@ -116,6 +117,8 @@ struct qmgr {
 					 * last time (they may again) */
 	unsigned out_flight;		/* messages with copies out */
 	bool scanning, rescan, rescan_flush, started;
+	struct qscan *applying;		/* a scan's ids being added */
+	struct event *scan_ev;		/* adds the next batch of them */
 	struct resolver *resolver;
 	struct outbound *outbound;
 	struct qflight *flights;

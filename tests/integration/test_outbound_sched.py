@@ -430,7 +430,9 @@ def test_qmgr_loop_stays_free_with_a_big_queue(outbound_mta, remote_mx, dns):
                      conf='log_level = "debug";\n')
     preload(m, 5000, "u@tarpit.example")
     m.start()
-    m.wait_event("started", timeout=30)
+    # The scan's 5,000 ids are added 500 a loop turn; all are known when
+    # it says it has started.
+    m.wait_event("started", timeout=30, queued="5000")
     wait_until(lambda: tarpit.active >= 20, 60,
                what="20 connections held by the tarpit")
     # A local message still goes at once.
