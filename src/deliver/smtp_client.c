@@ -76,6 +76,8 @@ conn_free(struct smtp_conn *c)
 {
 	if (c->later != NULL)
 		event_free(c->later);
+	if (c->data_wait != NULL)
+		event_free(c->data_wait);
 	/* A read of the data still in flight frees itself when done. */
 	smtp_data_release(c->data);
 	if (c->bev != NULL)

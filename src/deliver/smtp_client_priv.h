@@ -83,6 +83,8 @@ struct smtp_conn {
 	struct deliver_result mail_fail;
 	struct smtp_dot_stuffer ds;
 	struct smtp_data *data;		/* read ahead, or NULL */
+	struct event *data_wait;	/* C_DATA waits for a chunk: at most
+					 * timeout_data_block; freed with c */
 };
 
 /* smtp_client.c */

@@ -120,6 +120,8 @@ smtp_tx_done(struct smtp_conn *c)
 	c->m = NULL;
 	smtp_data_release(c->data);
 	c->data = NULL;
+	if (c->data_wait != NULL)
+		evtimer_del(c->data_wait);
 	if (c->usable && tx_input_left(c))
 		c->usable = false;
 	if (c->usable) {
@@ -191,6 +193,8 @@ tx_data_ready(void *arg)
 {
 	struct smtp_conn *c = arg;
 
+	if (c->data_wait != NULL)
+		evtimer_del(c->data_wait);
 	if (c->state == C_DATA)
 		smtp_tx_stream_data(c);
 }
@@ -233,20 +237,58 @@ smtp_conn_send(struct smtp_conn *c, struct smtp_client_msg *m)
 	}
 }
 
-/* The data cannot be read.  The server may have part of the message:
+/* The data does not come.  The server may have part of the message:
  * only closing the connection keeps it from delivering that. */
 static void
-tx_data_failed(struct smtp_conn *c)
+tx_data_abort(struct smtp_conn *c, const char *text)
 {
 	struct deliver_result res;
 
-	log_warn("event=spool-error id=%s op=read errno=%d", c->m->id, errno);
-	smtpc_result(&res, DELIVER_TEMPFAIL, "4.3.0",
-	    "queued message data unreadable");
+	smtpc_result(&res, DELIVER_TEMPFAIL, "4.3.0", text);
 	smtp_tx_fill_unfinished(c, &res);
 	c->usable = false;
 	c->state = C_FAILING;
 	smtpc_later(c, tx_fail_later_cb);
+}
+
+static void
+tx_data_failed(struct smtp_conn *c)
+{
+	log_warn("event=spool-error id=%s op=read errno=%d", c->m->id, errno);
+	tx_data_abort(c, "queued message data unreadable");
+}
+
+/* The next chunk took a data block's time (a worker stuck on the disk):
+ * the server waits with part of the message, and would wait forever. */
+static void
+tx_data_wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->state != C_DATA)
+		return;
+	log_warn("event=spool-error id=%s op=read reason=\"timed out\" "
+	    "seconds=%u", c->m->id, c->p.timeout_data_block);
+	tx_data_abort(c, "queued message data not read in time");
+}
+
+/* The socket wants data the workers have not read yet: the write
+ * timeout cannot see that wait (an empty buffer is no write), so a timer
+ * of its own bounds it, from the first moment the chunk was wanted. */
+static void
+tx_data_wait(struct smtp_conn *c)
+{
+	struct timeval tv = { (time_t)c->p.timeout_data_block, 0 };
+
+	if (c->data_wait == NULL) {
+		c->data_wait = evtimer_new(c->base, tx_data_wait_cb, c);
+		if (c->data_wait == NULL)
+			panic("cannot create a timer");
+	}
+	if (!evtimer_pending(c->data_wait, NULL))
+		evtimer_add(c->data_wait, &tv);
 }
 
 /* Fill the socket with message data until the high-water mark, from
@@ -262,8 +304,10 @@ smtp_tx_stream_data(struct smtp_conn *c)
 
 	while (evbuffer_get_length(out) < DATA_HIGH_WATER) {
 		rc = smtp_data_peek(c->data, &in, &n);
-		if (rc == 0)
+		if (rc == 0) {
+			tx_data_wait(c);
 			return;		/* tx_data_ready calls again */
+		}
 		if (rc < 0) {
 			tx_data_failed(c);
 			return;

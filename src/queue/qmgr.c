@@ -7,8 +7,10 @@
  * submission over <spool>/qmgr.sock), has queue/ listed again every
  * QMGR_SCAN_INTERVAL seconds (a lost notification only delays), and
  * starts a message when it is due (qmgr_run.c: load, plan, run).
- * The loop itself never touches a file: listings, cleanups, loads and the
- * message data sent out are read by I/O workers (q->io), deliveries and
+ * The loop itself never touches a file: listings, cleanups and loads are
+ * made by I/O workers (q->io), the message data sent out is read by
+ * workers of its own (q->data_io: nothing else queues there, so a slow
+ * cleanup cannot hold a connection's next chunk), deliveries and
  * status fsyncs made by delivery workers (q->pool), and only their
  * results are applied here, each in time independent of the queue's size
  * (qmgr_table.c), a scan's listing in batches across loop turns.
@@ -445,8 +447,8 @@ qmgr_outbound_open(struct qmgr *q)
 		    log_safe(err, safe, sizeof(safe)));
 		return -1;
 	}
-	q->outbound = outbound_new(q->base, q->cfg, q->resolver, q->io, err,
-	    sizeof(err));
+	q->outbound = outbound_new(q->base, q->cfg, q->resolver, q->data_io,
+	    err, sizeof(err));
 	if (q->outbound == NULL) {
 		log_error("event=start-error reason=\"%s\"",
 		    log_safe(err, safe, sizeof(safe)));
@@ -476,7 +478,9 @@ qmgr_main(const struct config *cfg, int notify_fd)
 	if (q.base == NULL)
 		fatal("cannot create the event loop");
 	q.io = workpool_new(q.base, QMGR_IO_THREADS);
+	q.data_io = workpool_new(q.base, QMGR_DATA_THREADS);
 	if (qmgr_outbound_open(&q) < 0) {
+		workpool_free(q.data_io);
 		workpool_free(q.io);
 		event_base_free(q.base);
 		spool_close(q.sp);
@@ -514,7 +518,7 @@ qmgr_main(const struct config *cfg, int notify_fd)
 	/* Stop taking work; local deliveries in flight finish and are
 	 * recorded.  Outbound transactions are cut: their recipients stay
 	 * pending in the spool and are tried again after the restart.
-	 * Reads still in the I/O pool (loads, scans, data for connections
+	 * Reads still in the I/O pools (loads, scans; data for connections
 	 * just closed) free what they carry in their done(). */
 	q.stopping = true;
 	looplag_free(q.lag);
@@ -524,6 +528,7 @@ qmgr_main(const struct config *cfg, int notify_fd)
 	qmgr_flights_free(&q);
 	resolver_free(q.resolver);
 	workpool_free(q.pool);
+	workpool_free(q.data_io);
 	workpool_free(q.io);
 	log_info("event=stopped queued=%zu", q.msgs.n);
 	if (q.notify_ev != NULL)

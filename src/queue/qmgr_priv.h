@@ -96,7 +96,11 @@ void qtable_flush(struct qtable *t);
 /* -- qmgr.c and qmgr_run.c ---------------------------------------------- */
 
 #define QMGR_THREADS		4	/* deliveries, status records */
-#define QMGR_IO_THREADS		2	/* spool reads */
+#define QMGR_IO_THREADS		2	/* scans, cleanups, loads */
+/* Outbound message data, read ahead of the sockets: threads of their
+ * own, so an hour's cleanup or a scan of a huge queue in the I/O
+ * threads never leaves a connection waiting for its next chunk. */
+#define QMGR_DATA_THREADS	2
 /* Loads and runs of ours in the workpools at once: a new message is
  * loaded only below this, so a backlog never queues up in the pools. */
 #define QMGR_POOL_MAX		(2 * QMGR_THREADS)
@@ -107,7 +111,8 @@ struct qmgr {
 	const struct config *cfg;
 	struct event_base *base;
 	struct workpool *pool;		/* deliveries, status records */
-	struct workpool *io;		/* spool reads: scans, loads, data */
+	struct workpool *io;		/* spool reads: scans, loads */
+	struct workpool *data_io;	/* outbound data read ahead */
 	struct spool *sp;
 	struct domains *domains;
 	struct qtable msgs;
