@@ -19,9 +19,11 @@
  *
  * Budgets, kept apart so one cannot starve the other: QMGR_POOL_MAX loads
  * and runs in the workpools (the next message starts as one ends), and
- * QMGR_OUTBOUND_MAX messages with copies on the network; past that a
- * message's network copies are held back, but its local copies, and every
- * other message, still go.
+ * the network's: QMGR_OUTBOUND_MAX messages with copies out in all, and
+ * a share per destination (qmgr_dest.c).  A message's copies for a
+ * destination without room are held back, in that destination's line,
+ * but its local copies, its other destinations and every other message
+ * still go.
  * Trusts: the config; nothing in the spool (ids are checked, a corrupt
  * queue file is moved aside to corrupt/, never deleted).  No error of a
  * single message ends the process; SIGTERM/SIGINT stop taking work, let
@@ -213,27 +215,34 @@ qmgr_arm(struct qmgr *q, int64_t now)
 }
 
 /*
- * Starts what is due, as long as the workpools have room: first the held
- * messages while the network has room again (they were due before any
- * in the heap), then the heap in order of due time.  A due message whose
- * copies went out last time, with no room for them now, is held without
- * a load.  Each message costs O(log n); nothing walks the queue.
+ * Starts what is due, as long as the workpools have room: first held
+ * messages of the destinations that have room again, one destination
+ * after the other (they were due before any in the heap), then the heap
+ * in order of due time.  A due message whose copies were kept back last
+ * time, with still no room at that destination, is held without a load;
+ * a held one whose deadline came (its delay warning, or its lifetime's
+ * end) is loaded whatever the room, so that it warns or bounces.  Each
+ * message costs O(log n); nothing walks the queue.
  */
 void
 qmgr_schedule(struct qmgr *q)
 {
 	int64_t now = time(NULL);
+	struct qdest *d;
 	struct qmsg *m;
 
 	if (now - q->last_scan >= QMGR_SCAN_INTERVAL)
 		qmgr_scan_start(q, false);
 	while (q->loading + q->running < QMGR_POOL_MAX && qmgr_out_room(q) &&
-	    (m = qtable_held_first(&q->msgs)) != NULL)
-		qmgr_load_start(q, m);
+	    (d = qdest_next(q)) != NULL) {
+		qmgr_load_start(q, d->held.head);
+		qdest_tidy(q, d);
+	}
 	while (q->loading + q->running < QMGR_POOL_MAX &&
 	    (m = qtable_first(&q->msgs)) != NULL && m->next_try <= now) {
-		if (m->remote && !qmgr_out_room(q))
-			qtable_hold(&q->msgs, m);
+		if (m->state == QMSG_WAITING && m->dest != NULL &&
+		    !qdest_room(q, m->dest))
+			qdest_hold(q, m);
 		else
 			qmgr_load_start(q, m);
 	}
@@ -488,6 +497,7 @@ qmgr_main(const struct config *cfg, int notify_fd)
 	}
 	q.pool = workpool_new(q.base, QMGR_THREADS);
 	qtable_init(&q.msgs);
+	qdests_init(&q.dests, cfg->out_dest_concurrency);
 	qmgr_check_mailbox_names(cfg);
 	/* Read now; re-read off the loop, in the pool, as files change. */
 	q.domains = domains_open_live(cfg->domains, q.base, q.pool);
@@ -543,6 +553,7 @@ qmgr_main(const struct config *cfg, int notify_fd)
 	domains_free(q.domains);
 	event_base_free(q.base);
 	qtable_free(&q.msgs);
+	qdests_free(&q.dests);
 	spool_close(q.sp);
 	return 0;
 }

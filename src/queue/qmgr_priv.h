@@ -7,6 +7,8 @@
  *                    is due, routing its recipients into an attempt, the
  *                    runs of the attempt in the workpool
  *   qmgr_table.c     the messages known: by id, by due time, held
+ *   qmgr_dest.c      the network budget of each destination, and the
+ *                    messages held for it
  *   qmgr_outbound.c  an attempt's SMTP, relay and LMTP copies: grouped
  *                    into outbound jobs, submitted to the outbound
  *                    scheduler, their results collected (a "flight")
@@ -31,6 +33,7 @@ struct event;
 struct event_base;
 struct looplag;
 struct outbound;
+struct qdest;
 struct qflight;		/* qmgr_outbound.c */
 struct qscan;		/* qmgr.c */
 struct resolver;
@@ -41,30 +44,42 @@ struct workpool;
 
 enum qmsg_state {
 	QMSG_WAITING,		/* in the heap, due at next_try */
-	QMSG_HELD,		/* due, but its network copies wait for room */
+	QMSG_HELD,		/* due, but its network copies wait for room:
+				 * in a destination's FIFO, and in the heap
+				 * until its deadline (then run anyway) */
 	QMSG_BUSY,		/* loaded, being worked on: nowhere */
+};
+
+/* Held messages of one destination, first in, first out. */
+struct qheld {
+	struct qmsg *head, *tail;
+	size_t n;
 };
 
 /* A queued message as the qmgr knows it: an id and when to try it. */
 struct qmsg {
 	char id[QUEUE_ID_MAX];
-	int64_t next_try;	/* 0: as soon as possible */
+	int64_t next_try;	/* 0: as soon as possible; QMSG_HELD: the
+				 * deadline (delay warning, lifetime) */
 	enum qmsg_state state;
 	bool flush;		/* `queue flush`: ignore retry times once */
 	bool remote;		/* its last plan had network copies */
-	size_t heap_i;		/* QMSG_WAITING: its place in the heap */
+	struct qdest *dest;	/* copies were kept back for it last time
+				 * (a reference, qmgr_dest.c), or NULL */
+	int64_t deadline;	/* with dest: when it must run anyway */
+	size_t heap_i;		/* WAITING, HELD: its place in the heap */
 	struct qmsg *hash_next;
-	struct qmsg *held_next;	/* QMSG_HELD: the FIFO */
+	struct qheld *held_in;	/* QMSG_HELD: the FIFO it is in */
+	struct qmsg *held_prev, *held_next;
 };
 
 struct qtable {
 	struct qmsg **buckets;
 	size_t n_buckets;	/* a power of two, at least n */
 	size_t n;		/* messages known */
-	struct qmsg **heap;	/* the waiting ones, earliest first */
+	struct qmsg **heap;	/* waiting and held ones, earliest first */
 	size_t n_heap, heap_cap;
-	struct qmsg *held_head, *held_tail;
-	size_t n_held;
+	size_t n_held;		/* in all FIFOs */
 };
 
 void qtable_init(struct qtable *t);
@@ -79,19 +94,45 @@ struct qmsg *qtable_add(struct qtable *t, const char *id, bool *added);
 struct qmsg *qtable_wake(struct qtable *t, const char *id);
 /* Forgets m, whatever its state, and frees it. */
 void qtable_drop(struct qtable *t, struct qmsg *m);
-/* The waiting message due first, or NULL. */
+/* The message due first (a held one: its deadline), or NULL. */
 struct qmsg *qtable_first(const struct qtable *t);
 /* m waits (again) until next_try. */
 void qtable_wait(struct qtable *t, struct qmsg *m, int64_t next_try);
-/* m is being worked on: out of the heap or the FIFO. */
+/* m is being worked on: out of the heap and its FIFO. */
 void qtable_take(struct qtable *t, struct qmsg *m);
-/* m is due but waits for room on the network: to the end of the FIFO. */
-void qtable_hold(struct qtable *t, struct qmsg *m);
-/* The held message that has waited longest, or NULL. */
-struct qmsg *qtable_held_first(const struct qtable *t);
+/* m is due but waits for room on the network: to the end of fifo, and
+ * in the heap at deadline (when it runs whatever the room). */
+void qtable_hold(struct qtable *t, struct qmsg *m, struct qheld *fifo,
+    int64_t deadline);
 /* `queue flush`: every waiting message due now, its retry times
- * ignored once; held ones too. */
+ * ignored once; held ones keep their place (their flush is kept for
+ * their next try). */
 void qtable_flush(struct qtable *t);
+
+/* -- qmgr_dest.c -------------------------------------------------------- */
+
+/* Messages with copies out to one destination at most: its
+ * destination_concurrency times this (a connection has the next
+ * message at hand), never above QMGR_OUTBOUND_MAX. */
+#define QMGR_DEST_DEPTH		4
+
+/* A destination as the qmgr's network budget sees it (the outbound
+ * scheduler's key: "smtp:example.com"). */
+struct qdest {
+	char key[SMTP_DOMAIN_MAX + 64];
+	unsigned out;		/* jobs out, and loads expected to go out */
+	unsigned refs;		/* messages, loads and jobs naming it */
+	struct qheld held;
+	bool in_ring;		/* in the ring of those with room */
+	struct qdest *ring_next, *hash_next;
+};
+
+struct qdests {
+	struct qdest **buckets;
+	size_t n_buckets, n;	/* buckets: a power of two */
+	struct qdest *ring_head, *ring_tail;
+	unsigned cap;		/* per destination */
+};
 
 /* -- qmgr.c and qmgr_run.c ---------------------------------------------- */
 
@@ -104,7 +145,8 @@ void qtable_flush(struct qtable *t);
 /* Loads and runs of ours in the workpools at once: a new message is
  * loaded only below this, so a backlog never queues up in the pools. */
 #define QMGR_POOL_MAX		(2 * QMGR_THREADS)
-/* Messages with copies on the network at once; more are held. */
+/* Messages with copies on the network at once, all destinations
+ * together (a memory bound); more are held. */
 #define QMGR_OUTBOUND_MAX	1000
 
 struct qmgr {
@@ -116,6 +158,7 @@ struct qmgr {
 	struct spool *sp;
 	struct domains *domains;
 	struct qtable msgs;
+	struct qdests dests;
 	unsigned running;		/* attempt runs in q->pool */
 	unsigned loading;		/* loads in q->io */
 	unsigned out_loading;		/* of those, messages that went out
@@ -145,6 +188,8 @@ struct qrun {
 	struct qflight *f;		/* network copies out, or NULL */
 	bool in_pool;			/* a run of a is in q->pool */
 	bool held;			/* network copies kept back: no room */
+	struct qdest *hold_at;		/* the first of them (a reference) */
+	int64_t deadline;		/* of the plan: see qmsg */
 };
 
 /* qmgr.c: starts due messages as the budgets allow, arms the timer. */
@@ -160,12 +205,38 @@ void qmgr_run(struct qrun *run);
 /* The last outbound job of run's flight is done. */
 void qmgr_flight_landed(struct qrun *run);
 
+/* qmgr_dest.c */
+void qdests_init(struct qdests *ds, unsigned dest_concurrency);
+/* At the end; every message and job naming one is gone or forgotten. */
+void qdests_free(struct qdests *ds);
+/* The destination with key (made if new, with no reference yet). */
+struct qdest *qdest_get(struct qmgr *q, const char *key);
+void qdest_ref(struct qdest *d);
+/* Drops a reference; a destination nothing names any more is freed. */
+void qdest_unref(struct qmgr *q, struct qdest *d);
+/* Room for one more message's copies to d (the global budget too). */
+bool qdest_room(const struct qmgr *q, const struct qdest *d);
+/* A message (a load, or a job) counted against d, or no longer. */
+void qdest_out_add(struct qdest *d);
+void qdest_out_done(struct qmgr *q, struct qdest *d);
+/* m (m->dest set) waits, held, for room at m->dest. */
+void qdest_hold(struct qmgr *q, struct qmsg *m);
+/* The next destination in turn with room and a held message, or NULL;
+ * it goes to the end of the line. */
+struct qdest *qdest_next(struct qmgr *q);
+/* d changed (a message of it taken, or it was only looked up): back in
+ * line if it can go, forgotten if nothing names it. */
+void qdest_tidy(struct qmgr *q, struct qdest *d);
+
 /* -- qmgr_outbound.c ---------------------------------------------------- */
 
-/* Starts the attempt's SMTP, relay and LMTP copies as a flight (run->f);
- * false when it has none, or no data (data_size < 0: then each of them
- * is a deferral already, and no connection is made). */
-bool qmgr_outbound(struct qrun *run, int64_t data_size);
+/* Starts the attempt's SMTP, relay and LMTP copies as a flight (run->f),
+ * those for destinations with room (qdest_room); the others are kept
+ * back (run->held, run->hold_at the first destination), or, expired,
+ * fail now as deferrals (the run makes them 5.4.7).  false when none
+ * goes, or no data (data_size < 0: then each that would go is a
+ * deferral already, and no connection is made). */
+bool qmgr_outbound(struct qrun *run, int64_t data_size, bool expired);
 /* Every job of run's flight is done. */
 bool qmgr_outbound_landed(const struct qrun *run);
 /* The flight's results into the attempt's dests; the flight is freed.

@@ -8,12 +8,17 @@
  * when both are in, a last run of the attempt records the network
  * results and finishes the message.
  *
- * When QMGR_OUTBOUND_MAX messages already have copies out, a message's
- * network copies are kept back (the message is "held"): its local copies
- * still go, the recipients waiting for the network stay pending without
- * a record, and the message waits, due, in the held FIFO (no memory but
- * its id) until a flight lands.  So a remote backlog never stops local
- * delivery, bounces or other messages, and what waits is bounded.
+ * When a destination has its share of the network budget out, or all
+ * destinations together QMGR_OUTBOUND_MAX messages (qmgr_dest.c), a
+ * message's copies for it are kept back (the message is "held"): its
+ * local copies and its copies for other destinations still go, the
+ * recipients waiting for room stay pending without a record, and the
+ * message waits, due, in that destination's line (no memory but its id)
+ * until room frees there.  So a remote backlog never stops local
+ * delivery, bounces or mail for other destinations, and what waits is
+ * bounded.  A held message still runs at its deadline: its delay warning
+ * goes out, and at the end of queue.lifetime its held copies fail and it
+ * bounces (the plan marks them, qmgr_outbound()).
  *
  * Trusts: nothing in the spool (a corrupt queue file is moved aside);
  * the worker objects are touched by the loop only after their done().
@@ -44,6 +49,8 @@ struct qload {
 	struct qmsg *m;
 	char id[QUEUE_ID_MAX];
 	bool remote;			/* counted in q->out_loading */
+	struct qdest *dest;		/* expected to go out there (counted,
+					 * a reference), or NULL */
 	int rc, err_no;
 	char err[256];
 	struct queue_file qf;
@@ -198,35 +205,62 @@ qmgr_out_room(const struct qmgr *q)
 	return q->out_flight + q->out_loading < QMGR_OUTBOUND_MAX;
 }
 
+/* What the plan knows of a message's age: when a held copy must run
+ * anyway, and whether that is now. */
+struct qdue {
+	int64_t deadline;	/* the delay warning, else the lifetime's end */
+	bool warn;		/* the delay warning is due */
+	bool expired;		/* queue.lifetime is over */
+};
+
+static void
+qmgr_due(const struct qmgr *q, const struct queue_file *qf, int64_t now,
+    struct qdue *due)
+{
+	int64_t end = qf->env.created + (int64_t)q->cfg->queue_lifetime;
+	int64_t warn = qf->env.created + (int64_t)q->cfg->delay_warning;
+	bool warn_pending = q->cfg->delay_warning > 0 && qf->warned == 0;
+
+	due->expired = now >= end;
+	due->warn = warn_pending && now >= warn;
+	due->deadline = warn_pending && warn > now && warn < end ? warn : end;
+}
+
 /*
- * The plan is made: its network copies go out if there is room (else
- * they are kept back and the message held, a flush remembered for its
- * next try), its local part goes to the workpool unless there is none.
+ * The plan is made: its network copies go out where there is room (the
+ * others are kept back and the message held, a flush remembered for its
+ * next try; past its lifetime they fail instead), its local part goes to
+ * the workpool unless there is none.  A held message whose delay warning
+ * is due runs too: the run sends it.
  */
 static void
 qmgr_dispatch(struct qmgr *q, struct qrun *run, int64_t data_size,
-    bool flush)
+    bool flush, const struct qdue *due)
 {
 	struct qmsg *m = run->m;
 	bool out = false;
 
 	m->remote = qmgr_network_copies(run->a);
-	if (m->remote && qmgr_out_room(q))
-		out = qmgr_outbound(run, data_size);
-	else if (m->remote)
-		run->held = true;
+	run->deadline = due->deadline;
+	if (m->remote)
+		out = qmgr_outbound(run, data_size, due->expired);
 	if (run->held)
 		m->flush = flush;
-	if (qmgr_local_work(run->a)) {
+	if (qmgr_local_work(run->a) || (run->held && due->warn)) {
 		qmgr_run(run);
 		return;
 	}
 	if (out)
 		return;			/* qmgr_flight_landed() goes on */
-	/* Held, with nothing to do here: due, in the FIFO. */
+	/* Held, with nothing to do here: due, in its destination's line
+	 * (qmgr_outbound() keeps nothing back without naming where). */
+	if (run->hold_at == NULL)
+		panic("qmgr: %s held for no destination", m->id);
+	m->dest = run->hold_at;
+	m->deadline = run->deadline;
 	attempt_free(run->a);
 	free(run);
-	qtable_hold(&q->msgs, m);
+	qdest_hold(q, m);
 }
 
 /* A loaded queue file into an attempt: its due recipients, routed. */
@@ -238,6 +272,7 @@ qmgr_plan(struct qmgr *q, struct qload *l, int64_t now)
 	struct attempt *a = qmgr_attempt_new(q, m->id);
 	int64_t next = 0;
 	bool flush = m->flush;
+	struct qdue due;
 
 	m->flush = false;
 	free(a->sender);
@@ -263,7 +298,8 @@ qmgr_plan(struct qmgr *q, struct qload *l, int64_t now)
 	}
 	/* With no recipient left this only finishes the message (a crash
 	 * came between the last status record and the removal). */
-	qmgr_dispatch(q, qmgr_run_new(q, m, a), l->data_size, flush);
+	qmgr_due(q, qf, now, &due);
+	qmgr_dispatch(q, qmgr_run_new(q, m, a), l->data_size, flush, &due);
 }
 
 /* -- loading (I/O worker, then loop) -------------------------------------- */
@@ -292,6 +328,10 @@ qmgr_load_done(void *p)
 	q->loading--;
 	if (l->remote)
 		q->out_loading--;
+	if (l->dest != NULL) {
+		qdest_out_done(q, l->dest);
+		qdest_unref(q, l->dest);
+	}
 	if (q->stopping) {
 		/* m stays busy; the table is freed at the end. */
 	} else if (l->rc == -1 && l->err_no == ENOENT) {
@@ -328,6 +368,11 @@ qmgr_load_start(struct qmgr *q, struct qmsg *m)
 	l->m = m;
 	snprintf(l->id, sizeof(l->id), "%s", m->id);
 	l->remote = m->remote;
+	/* A message held for a destination takes its room there now. */
+	l->dest = m->dest;
+	m->dest = NULL;
+	if (l->dest != NULL)
+		qdest_out_add(l->dest);
 	l->data_size = -1;
 	q->loading++;
 	if (l->remote)
@@ -349,7 +394,12 @@ qmgr_attempt_done(struct qrun *run)
 	switch (a->outcome) {
 	case ATTEMPT_PENDING:
 		/* Copies kept back are due at once: the schedule holds the
-		 * message until there is room. */
+		 * message in their destination's line until there is room. */
+		if (run->held) {
+			m->dest = run->hold_at;
+			m->deadline = run->deadline;
+			run->hold_at = NULL;
+		}
 		qtable_wait(&q->msgs, m, run->held ? now : a->next_try > 0 ?
 		    a->next_try : now + (int64_t)q->cfg->retry_min);
 		break;
@@ -366,6 +416,8 @@ qmgr_attempt_done(struct qrun *run)
 		qtable_wake(&q->msgs, a->bounce_id);
 	if (a->warning_id[0] != '\0')
 		qtable_wake(&q->msgs, a->warning_id);
+	if (run->hold_at != NULL)
+		qdest_unref(q, run->hold_at);
 	attempt_free(a);
 	free(run);
 	if (!q->stopping)

@@ -3,7 +3,8 @@
  * message it knows, found by id in a hash table, and each in one of three
  * places by its state: the waiting ones in a min-heap by next try (the
  * next due is at the top), the held ones (due, but their network copies
- * wait for room) in a FIFO, the busy ones (being worked on) nowhere.
+ * wait for room) in their destination's FIFO (qmgr_dest.c) and in the
+ * heap by their deadline, the busy ones (being worked on) nowhere.
  *
  * Why: the scheduler runs after every notification and every finished
  * attempt, and the start-up scan may bring tens of thousands of messages
@@ -164,38 +165,34 @@ heap_remove(struct qtable *t, struct qmsg *m)
 	heap_up(t, last->heap_i);
 }
 
-/* -- the FIFO of held messages ------------------------------------------ */
+/* -- the FIFOs of held messages (doubly linked: any leaves in O(1)) ---- */
 
 static void
 held_remove(struct qtable *t, struct qmsg *m)
 {
-	struct qmsg **pp;
+	struct qheld *h = m->held_in;
 
-	/* Taken from the head in practice; the walk is for drop(). */
-	for (pp = &t->held_head; *pp != NULL; pp = &(*pp)->held_next) {
-		if (*pp != m)
-			continue;
-		*pp = m->held_next;
-		if (t->held_tail == m) {
-			t->held_tail = NULL;
-			for (struct qmsg *h = t->held_head; h != NULL;
-			    h = h->held_next)
-				t->held_tail = h;
-		}
-		m->held_next = NULL;
-		t->n_held--;
-		return;
-	}
-	panic("qtable: held message %s not on the list", m->id);
+	if (m->held_prev != NULL)
+		m->held_prev->held_next = m->held_next;
+	else
+		h->head = m->held_next;
+	if (m->held_next != NULL)
+		m->held_next->held_prev = m->held_prev;
+	else
+		h->tail = m->held_prev;
+	m->held_prev = m->held_next = NULL;
+	m->held_in = NULL;
+	h->n--;
+	t->n_held--;
 }
 
-/* Out of the heap or the FIFO: the message becomes busy. */
+/* Out of the heap (and the FIFO): the message becomes busy. */
 static void
 qtable_unplace(struct qtable *t, struct qmsg *m)
 {
-	if (m->state == QMSG_WAITING)
+	if (m->state == QMSG_WAITING || m->state == QMSG_HELD)
 		heap_remove(t, m);
-	else if (m->state == QMSG_HELD)
+	if (m->state == QMSG_HELD)
 		held_remove(t, m);
 	m->state = QMSG_BUSY;
 }
@@ -277,35 +274,34 @@ qtable_take(struct qtable *t, struct qmsg *m)
 }
 
 void
-qtable_hold(struct qtable *t, struct qmsg *m)
+qtable_hold(struct qtable *t, struct qmsg *m, struct qheld *fifo,
+    int64_t deadline)
 {
 	qtable_unplace(t, m);
 	m->state = QMSG_HELD;
+	m->next_try = deadline;
+	heap_push(t, m);
+	m->held_in = fifo;
 	m->held_next = NULL;
-	if (t->held_tail != NULL)
-		t->held_tail->held_next = m;
+	m->held_prev = fifo->tail;
+	if (fifo->tail != NULL)
+		fifo->tail->held_next = m;
 	else
-		t->held_head = m;
-	t->held_tail = m;
+		fifo->head = m;
+	fifo->tail = m;
+	fifo->n++;
 	t->n_held++;
-}
-
-struct qmsg *
-qtable_held_first(const struct qtable *t)
-{
-	return t->held_head;
 }
 
 void
 qtable_flush(struct qtable *t)
 {
 	for (size_t i = 0; i < t->n_heap; i++) {
-		t->heap[i]->next_try = 0;
 		t->heap[i]->flush = true;
+		if (t->heap[i]->state == QMSG_WAITING)
+			t->heap[i]->next_try = 0;
 	}
-	/* All due now: the id decides the order; a bottom-up rebuild. */
+	/* A bottom-up rebuild. */
 	for (size_t i = t->n_heap / 2; i-- > 0; )
 		heap_down(t, i);
-	for (struct qmsg *m = t->held_head; m != NULL; m = m->held_next)
-		m->flush = true;
 }

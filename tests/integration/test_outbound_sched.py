@@ -10,10 +10,12 @@ the network that does not need it.
   count as one failed round (the first back-off step, not six doublings).
 - 421 (RFC 5321 3.8: the server is closing the channel): whatever it
   answers, the connection carries no further message and is closed.
-- Local delivery never waits for the network: a message's Maildir copy
-  goes before its remote one is answered; with the qmgr's network budget
-  full (1,000 messages out to a tarpit) local mail still goes at once,
-  and network copies held back go when room frees.
+- Local delivery never waits for the network, nor one destination for
+  another's backlog: a message's Maildir copy goes before its remote one
+  is answered; with more messages for a tarpit than the qmgr's whole
+  network budget, the tarpit gets its share and local mail and mail for
+  other destinations still go at once (test_outbound_budget.py: held
+  messages warn and expire).
 - The qmgr's loop does no file I/O: with 5,000 messages queued at start
   it is never busy for long (log_level = "debug" times it); a daemon
   stopped while a message's data is read ahead for a slow server exits
@@ -322,21 +324,23 @@ def test_local_copy_does_not_wait_for_the_remote_one(outbound_mta,
     assert [t.data.endswith(msg) for t in slow.delivered()] == [True]
 
 
-def test_full_network_budget_stops_no_local_mail(outbound_mta,
-                                                 remote_mx, dns):
-    # The reported case: 1,010 messages for a server that answers after
-    # 6 s fill the qmgr's network budget (1,000 messages out at once).
-    # Local mail, and the local copy of a message that also goes to a
-    # fast remote server, are delivered at once; that message's remote
-    # copy waits (held, no record) until the tarpit frees room, then goes.
-    tarpit = remote_mx("127.0.0.21", data_delay=6)
+def test_tarpit_backlog_holds_no_other_destination(outbound_mta,
+                                                    remote_mx, dns):
+    # The reported case (review of issue 8, item 10): 1,010 messages for
+    # a server that answers the dot after 60 s, more than the qmgr's
+    # whole network budget (1,000 messages out at once).  The tarpit gets
+    # its share only (4 x destination_concurrency = 80 messages out, the
+    # rest held in its line); local mail, and a message for a fast
+    # server, go at once, not behind the backlog.
+    tarpit = remote_mx("127.0.0.21", data_delay=60)
     fast = remote_mx("127.0.0.22")
     add_mx(dns, "tarpit.example", ["127.0.0.21"])
     add_mx(dns, "fast.example", ["127.0.0.22"])
-    m = outbound_mta(start=False, retry_min=60, retry_max=120)
+    m = outbound_mta(start=False, retry_min=60, retry_max=120,
+                     lifetime=3600)
     preload(m, 1010, "u@tarpit.example")
     m.start()
-    m.wait_event("started")
+    m.wait_event("started", queued="1010")
     wait_until(lambda: tarpit.active >= 20, 30,
                what="20 connections held by the tarpit")
     t0 = time.monotonic()
@@ -345,21 +349,21 @@ def test_full_network_budget_stops_no_local_mail(outbound_mta,
                                       "v@fast.example"])
     m.wait_for_delivery("bob", timeout=5)
     m.wait_for_delivery("alice", timeout=5)
-    assert time.monotonic() - t0 < 5, "local mail waited for the tarpit"
-    # The remote copy was held back, not tried and not deferred.
-    assert fast.transactions() == []
-    assert m.events("deferred", id=q_mixed) == []
-    # When the tarpit's first answers free room, it goes.
-    t = fast.wait_delivered(1, timeout=30, log=m.log)[0]
+    t = fast.wait_delivered(1, timeout=10, log=m.log)[0]
+    took = time.monotonic() - t0
+    assert took < 5, "the fast destination waited %.1f s" % took
     assert t.data.endswith(msg) and t.rcpts == ["v@fast.example"]
-    m.wait_event("removed", id=q_mixed, timeout=20)
+    m.wait_event("removed", id=q_mixed, timeout=10)
     m.wait_event("removed", id=q_local)
+    assert m.events("deferred", id=q_mixed) == []
     assert len(m.messages("alice")) == 1
-    # The tarpit never had more than its 20 connections.
+    # The held ones were not tried: no record, no deferral; the tarpit
+    # never had more than its 20 connections.
+    assert m.events("deferred") == []
     assert tarpit.max_active <= 20
-    # Stopped with about a thousand messages still out: they stay queued.
+    # Stopped with them all still queued.
     assert m.stop() == 0
-    assert len(os.listdir(os.path.join(m.spool, "queue"))) > 900
+    assert len(os.listdir(os.path.join(m.spool, "queue"))) == 1010
 
 
 # -- the data read ahead, and connections that go away ------------------------
@@ -427,7 +431,7 @@ def test_qmgr_loop_stays_free_with_a_big_queue(outbound_mta, remote_mx, dns):
     tarpit = remote_mx("127.0.0.21", data_delay=30)
     add_mx(dns, "tarpit.example", ["127.0.0.21"])
     m = outbound_mta(start=False, retry_min=60, retry_max=120,
-                     conf='log_level = "debug";\n')
+                     lifetime=3600, conf='log_level = "debug";\n')
     preload(m, 5000, "u@tarpit.example")
     m.start()
     # The scan's 5,000 ids are added 500 a loop turn; all are known when

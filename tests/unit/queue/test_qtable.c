@@ -118,7 +118,7 @@ test_rewait(void **state)
 		last = m->next_try;
 		qtable_take(&t, m);
 	}
-	assert_ptr_equal(qtable_held_first(&t), NULL);
+	assert_int_equal(t.n_held, 0);
 	assert_int_equal(last, 5000);
 	qtable_free(&t);
 }
@@ -127,6 +127,7 @@ static void
 test_held_fifo(void **state)
 {
 	struct qtable t;
+	struct qheld a = { 0 }, b = { 0 };
 	char id[QUEUE_ID_MAX];
 	struct qmsg *m[4];
 	bool added;
@@ -138,25 +139,42 @@ test_held_fifo(void **state)
 		make_id(id, sizeof(id), 3 - i);
 		m[i] = qtable_add(&t, id, &added);
 	}
+	/* Two lines; each message in the heap at its deadline too. */
 	for (i = 0; i < 4; i++)
-		qtable_hold(&t, m[i]);
-	assert_null(qtable_first(&t));
+		qtable_hold(&t, m[i], i % 2 == 0 ? &a : &b, 1000 - i);
 	assert_int_equal(t.n_held, 4);
-	/* First in, first out, whatever the ids. */
-	for (i = 0; i < 4; i++) {
-		assert_ptr_equal(qtable_held_first(&t), m[i]);
-		assert_int_equal(m[i]->state, QMSG_HELD);
-		qtable_take(&t, m[i]);
-	}
-	assert_null(qtable_held_first(&t));
-	assert_int_equal(t.n_held, 0);
-	/* Held again after a busy spell; and back to waiting. */
-	qtable_hold(&t, m[2]);
-	qtable_hold(&t, m[0]);
+	assert_int_equal(a.n, 2);
+	assert_int_equal(b.n, 2);
+	assert_ptr_equal(qtable_first(&t), m[3]);	/* deadline 997 */
+	assert_int_equal(m[3]->next_try, 997);
+	/* First in, first out in each line, whatever the ids. */
+	assert_ptr_equal(a.head, m[0]);
+	assert_ptr_equal(a.tail, m[2]);
+	assert_ptr_equal(b.head, m[1]);
+	qtable_take(&t, m[0]);
+	assert_ptr_equal(a.head, m[2]);
+	assert_int_equal(m[0]->state, QMSG_BUSY);
+	/* Taken at its deadline (from the heap): out of its line too, the
+	 * line closes up. */
+	assert_ptr_equal(qtable_first(&t), m[3]);
+	qtable_take(&t, m[3]);
+	assert_ptr_equal(b.head, m[1]);
+	assert_ptr_equal(b.tail, m[1]);
+	assert_null(m[1]->held_next);
+	/* Back to waiting from a line. */
 	qtable_wait(&t, m[2], 9);
-	assert_ptr_equal(qtable_held_first(&t), m[0]);
+	assert_null(a.head);
+	assert_null(a.tail);
+	assert_int_equal(a.n, 0);
 	assert_ptr_equal(qtable_first(&t), m[2]);
-	assert_int_equal(t.n_held, 1);
+	assert_int_equal(m[2]->state, QMSG_WAITING);
+	/* Held again after a busy spell: at the end of the line. */
+	qtable_hold(&t, m[0], &b, 5);
+	assert_ptr_equal(b.head, m[1]);
+	assert_ptr_equal(b.tail, m[0]);
+	assert_ptr_equal(m[0]->held_prev, m[1]);
+	assert_int_equal(t.n_held, 2);
+	assert_ptr_equal(qtable_first(&t), m[0]);
 	qtable_free(&t);
 }
 
@@ -165,6 +183,7 @@ static void
 test_drop(void **state)
 {
 	struct qtable t;
+	struct qheld h = { 0 };
 	char id[QUEUE_ID_MAX];
 	struct qmsg *m[6];
 	bool added;
@@ -177,9 +196,9 @@ test_drop(void **state)
 		m[i] = qtable_add(&t, id, &added);
 		qtable_wait(&t, m[i], 10 * i);
 	}
-	qtable_hold(&t, m[1]);
-	qtable_hold(&t, m[2]);
-	qtable_hold(&t, m[3]);
+	qtable_hold(&t, m[1], &h, 1000);
+	qtable_hold(&t, m[2], &h, 1000);
+	qtable_hold(&t, m[3], &h, 1000);
 	qtable_take(&t, m[4]);
 	qtable_drop(&t, m[3]);		/* the held tail */
 	qtable_drop(&t, m[4]);		/* busy */
@@ -188,13 +207,14 @@ test_drop(void **state)
 	assert_null(qtable_find(&t, id));
 	assert_int_equal(t.n, 3);
 	assert_ptr_equal(qtable_first(&t), m[5]);
-	assert_ptr_equal(qtable_held_first(&t), m[1]);
+	assert_ptr_equal(h.head, m[1]);
 	qtable_take(&t, m[1]);
-	assert_ptr_equal(qtable_held_first(&t), m[2]);
+	assert_ptr_equal(h.head, m[2]);
 	/* The tail was fixed: a new held one goes after m[2]. */
-	qtable_hold(&t, m[5]);
+	qtable_hold(&t, m[5], &h, 1000);
 	qtable_take(&t, m[2]);
-	assert_ptr_equal(qtable_held_first(&t), m[5]);
+	assert_ptr_equal(h.head, m[5]);
+	assert_int_equal(h.n, 1);
 	qtable_free(&t);
 }
 
@@ -202,6 +222,7 @@ static void
 test_flush(void **state)
 {
 	struct qtable t;
+	struct qheld h = { 0 };
 	char id[QUEUE_ID_MAX];
 	struct qmsg *m;
 	bool added;
@@ -214,10 +235,13 @@ test_flush(void **state)
 		qtable_wait(&t, qtable_add(&t, id, &added), 1000 - i);
 	}
 	make_id(id, sizeof(id), 42);
-	qtable_hold(&t, qtable_find(&t, id));
+	qtable_hold(&t, qtable_find(&t, id), &h, 5000);
 	qtable_flush(&t);
 	assert_true(qtable_find(&t, id)->flush);
-	/* Everything due at 0, in arrival (id) order. */
+	/* A held one keeps its deadline (it waits for room, not for a
+	 * retry time). */
+	assert_int_equal(qtable_find(&t, id)->next_try, 5000);
+	/* Everything else due at 0, in arrival (id) order. */
 	for (i = 0; i < 100; i++) {
 		if (i == 42)
 			continue;
@@ -237,6 +261,7 @@ static void
 test_wake(void **state)
 {
 	struct qtable t;
+	struct qheld h = { 0 };
 	struct qmsg *a, *b, *c, *d;
 	bool added;
 
@@ -247,7 +272,7 @@ test_wake(void **state)
 	b = qtable_add(&t, "bbb", &added);
 	qtable_take(&t, b);
 	c = qtable_add(&t, "ccc", &added);
-	qtable_hold(&t, c);
+	qtable_hold(&t, c, &h, 500);
 	assert_ptr_equal(qtable_wake(&t, "aaa"), a);
 	assert_int_equal(a->next_try, 0);
 	assert_ptr_equal(qtable_wake(&t, "bbb"), b);
@@ -257,7 +282,8 @@ test_wake(void **state)
 	d = qtable_wake(&t, "ddd");
 	assert_int_equal(d->state, QMSG_WAITING);
 	assert_int_equal(t.n, 4);
-	assert_int_equal(t.n_heap, 2);
+	assert_int_equal(t.n_heap, 3);		/* c at its deadline */
+	assert_int_equal(c->next_try, 500);
 	assert_int_equal(t.n_held, 1);
 	qtable_free(&t);
 }
