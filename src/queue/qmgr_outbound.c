@@ -7,12 +7,12 @@
  * OUTBOUND_RCPTS_MAX), each counted against its destination's share of
  * the network budget (qmgr_dest.c; a destination without room gets no
  * job: its copies are kept back), submitted to the outbound scheduler
- * (outbound.c), which reads the message data itself, ahead, in worker threads (no file
- * is held open while a job waits).  The jobs are a flight on q->flights
- * until the last one is done (qmgr_flight_landed()); the results stay in
- * the jobs until qmgr_outbound_collect() copies them into the attempt's
- * dests, which happens only while no worker runs the attempt (its local
- * copies may be made meanwhile).  Loop thread only.
+ * (outbound.c), which reads the message data itself, ahead, in worker
+ * threads (no file is held open while a job waits).  The jobs are a
+ * flight on q->flights until the last one is done (qmgr_flight_landed());
+ * the results stay in the jobs until qmgr_outbound_collect() copies them
+ * into the attempt's dests, which happens only while no worker runs the
+ * attempt (its local copies may be made meanwhile).  Loop thread only.
  */
 #include "queue/qmgr_priv.h"
 
