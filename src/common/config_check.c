@@ -55,9 +55,11 @@ config_warnings_print(const struct config *cfg)
 }
 
 /*
- * "/a/./b/../c//" -> "/a/c", in place, without looking at the disk (the
- * folder walk refuses symbolic links, so the disk cannot disagree).
- * Relative paths were joined to the config's real folder already, so
+ * "/a/./b/../c//" -> "/a/c", in place, without looking at the disk.
+ * The cleaned path replaces the written one, so what the checks compare
+ * is what the daemons open, whatever links lie on the way (the folder
+ * walk refuses them in spool, state and mailboxes anyway).  Relative
+ * paths were joined to the config's real folder already, so
  * "../var/spool" of the demo is a plain absolute path after this.
  */
 void

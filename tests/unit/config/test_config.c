@@ -184,9 +184,10 @@ test_relative_paths(void **state)
 	assert_int_equal(chdir(cwd), 0);
 	snprintf(want, sizeof(want), "%s/var/spool", tmpdir);
 	assert_string_equal(cfg.spool, want);
-	/* Cleaned, as the folder walk needs it (config_domains_check). */
+	/* Cleaned as the folders are: "../d" of the config's folder. */
 	snprintf(want, sizeof(want), "%s", tmpdir);
-	snprintf(strrchr(want, '/'), 3, "/d");
+	snprintf(strrchr(want, '/'), sizeof(want) - (size_t)(strrchr(want,
+	    '/') - want), "/d");
 	assert_string_equal(cfg.domains, want);
 	config_free(&cfg);
 }

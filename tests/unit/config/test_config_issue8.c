@@ -155,6 +155,15 @@ test_folders_apart(void **state)
 	/* Clean forms compare: "//", "." and ".." do not hide nesting. */
 	expect_error(BASE "mailboxes = \"/srv//mail/\";\n"
 	    "spool = \"/srv/x/../mail/./spool\";\n", 5, "is inside mailboxes");
+	/* Nor for domains, which is not handed over but is compared. */
+	expect_error(BASE "spool = \"/t/spool\";\ndomains = \"/t/./spool/domains\";\n",
+	    5, "domains: /t/spool/domains is inside spool (/t/spool)");
+	expect_error(BASE "spool = \"/t/spool\";\ndomains = \"/t/x/../spool/domains\";\n",
+	    5, "domains: /t/spool/domains is inside spool");
+	expect_error(BASE "spool = \"/t/spool\";\ndomains = \"//t/spool/domains\";\n",
+	    5, "domains: /t/spool/domains is inside spool");
+	expect_error(BASE "state = \"/t/state/\";\ndomains = \"/t//state\";\n",
+	    5, "domains: /t/state is the same folder as state");
 	/* A common prefix is not nesting. */
 	{
 		struct config cfg;
@@ -183,6 +192,7 @@ test_clean_paths_and_where(void **state)
 	snprintf(want, sizeof(want), "%s/var/spool", tmpdir);
 	assert_string_equal(cfg.spool, want);
 	assert_string_equal(cfg.mailboxes, "/srv/mail");
+	assert_string_equal(cfg.domains, "/etc/decorum/domains");
 	assert_string_equal(cfg.spool_at.file, conf);
 	assert_int_equal(cfg.spool_at.line, 4);
 	assert_int_equal(cfg.mailboxes_at.line, 5);
