@@ -18,6 +18,7 @@
  * be trusted after it); the other checks all run so one run lists every
  * problem.
  */
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "cli/commands.h"
@@ -69,16 +70,20 @@ check_system(const struct config *cfg, int *problems)
 	struct safedir_owner owner;
 	struct tls_keypair *kps;
 	struct config_error err;
+	bool user_ok;
 	size_t n;
 
-	if (tls_config_load(cfg, &kps, &n, &err) < 0)
+	/* The rules for the TLS files and the folders depend on who the
+	 * workers are; without that account, the TLS files are still read
+	 * by the rest of the rules. */
+	if (!(user_ok = config_user_lookup(cfg, &owner, &err) == 0))
+		check_error(problems, &err);
+	if (tls_config_load(cfg, user_ok ? &owner : NULL, &kps, &n, &err) < 0)
 		check_error(problems, &err);
 	else
 		tls_keypairs_free(kps, n);
-	if (config_user_lookup(cfg, &owner, &err) < 0) {
-		check_error(problems, &err);
-		return;		/* the folder rules depend on who owns them */
-	}
+	if (!user_ok)
+		return;
 	if (config_folders_prepare(cfg, &owner, false, check_folder_note,
 	    (void *)cfg, &err) < 0)
 		check_error(problems, &err);

@@ -488,8 +488,7 @@ static int
 cfg_load(const char *path, struct config *cfg, struct config_error *err,
     bool root_files)
 {
-	struct cfg_ctx c = { .path = path, .cfg = cfg, .err = err,
-	    .root_files = root_files };
+	struct cfg_ctx c = { .path = path, .cfg = cfg, .err = err };
 	config_t lc;
 	int rc = -1;
 
@@ -522,6 +521,8 @@ cfg_load(const char *path, struct config *cfg, struct config_error *err,
 	cfg_defaults(&c);
 	cfg->path = xstrdup(path);
 	rc = cfg_root(&c, config_root_setting(&lc));
+	if (rc == 0 && root_files)
+		rc = cfg_root_files(&c, config_root_setting(&lc));
 out:
 	config_destroy(&lc);
 	free(c.dir);

@@ -228,6 +228,13 @@ int config_folders_prepare(const struct config *cfg,
 int config_domains_check(const struct config *cfg,
     const struct safedir_owner *o, struct config_error *err);
 
+/* The rules of common/rootfile.h for the files root reads for the
+ * daemon (TLS keys, relay passwords, tls_ca): apart from spool, state
+ * and mailboxes, and out of o's reach (o may be NULL: only apart). */
+struct rootfile_rules;
+void config_root_rules(const struct config *cfg,
+    const struct safedir_owner *o, struct rootfile_rules *r);
+
 /* Is the client address in relay_networks? */
 bool config_is_relay_client(const struct config *cfg, const struct sockaddr *sa);
 

@@ -14,7 +14,10 @@
  *
  * tls_ca is read here, by whoever loads the config: the master does so
  * as root before the queue manager drops its privileges, so the file
- * need not be readable by `user` (as the relay password file).  A PEM
+ * need not be readable by `user` (as the relay password file).  So it
+ * is opened by the rules of common/rootfile.h, the folder and each file
+ * in it, once every key is known (cfg_root_files): nothing on its way
+ * may be in the reach of `user`.  A PEM
  * file, or a folder of PEM files under OpenSSL's hashed names
  * (XXXXXXXX.N, as `openssl rehash` makes them: the files a hashed lookup
  * would open).  At most TLS_CA_MAX octets and TLS_CA_FILES_MAX files;
@@ -24,7 +27,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +39,7 @@
 
 #include "common/buf.h"
 #include "common/config_priv.h"
+#include "common/rootfile.h"
 #include "common/xmalloc.h"
 
 /* The whole of one tls_ca (the Mozilla bundle is about 220 KB). */
@@ -198,16 +202,44 @@ ca_append_fd(int fd, struct buf *out, size_t *octets, const char **why)
 	return 0;
 }
 
-/* Every hashed-name file of the folder dfd (closed here), appended. */
+/* One file of the folder real, by the rules of the folder itself: the
+ * hashed names are usually links (`openssl rehash`, ca-certificates),
+ * and each is followed as the folder was. */
+static int
+ca_read_entry(struct cfg_ctx *c, const config_setting_t *s, const char *real,
+    const char *name, const struct rootfile_rules *rules, struct buf *out,
+    size_t *octets)
+{
+	char path[PATH_MAX], rwhy[256];
+	const char *why = rwhy;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/%s", real, name) >=
+	    (int)sizeof(path)) {
+		cfg_key_error(c, s, "%.200s/%.64s: path too long", real, name);
+		return -1;
+	}
+	fd = rootfile_open(path, rules, NULL, 0, rwhy, sizeof(rwhy));
+	if (fd == -1)
+		why = strerror(errno);
+	if (fd < 0 || ca_append_fd(fd, out, octets, &why) < 0) {
+		cfg_key_error(c, s, "%.200s: %s", path, why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Every hashed-name file of the folder dfd (closed here), whose real
+ * path is real, appended. */
 static int
 ca_read_folder(struct cfg_ctx *c, const config_setting_t *s,
-    const char *path, int dfd, struct buf *out)
+    const char *path, const char *real, int dfd,
+    const struct rootfile_rules *rules, struct buf *out)
 {
 	DIR *d = fdopendir(dfd);
 	struct dirent *e;
 	const char *why = NULL;
 	size_t files = 0, octets = 0;
-	int fd;
 
 	if (d == NULL) {
 		close(dfd);
@@ -221,13 +253,8 @@ ca_read_folder(struct cfg_ctx *c, const config_setting_t *s,
 			why = "more than 1000 certificate files";
 			break;
 		}
-		fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC |
-		    O_NONBLOCK);
-		if (fd < 0)
-			why = strerror(errno);
-		if (fd < 0 || ca_append_fd(fd, out, &octets, &why) < 0) {
-			cfg_key_error(c, s, "%.200s/%.64s: %s", path,
-			    e->d_name, why);
+		if (ca_read_entry(c, s, real, e->d_name, rules, out,
+		    &octets) < 0) {
 			closedir(d);
 			return -1;
 		}
@@ -282,29 +309,36 @@ int
 cfg_tls_ca(struct cfg_ctx *c, const config_setting_t *s,
     struct transport_conf *t)
 {
+	return cfg_path(c, s, &t->tls_ca);
+}
+
+int
+cfg_tls_ca_read(struct cfg_ctx *c, const config_setting_t *s,
+    struct transport_conf *t, const struct rootfile_rules *rules)
+{
 	struct buf pem;
 	struct stat st;
 	const char *why = NULL;
 	size_t octets = 0;
-	char cwhy[256];
+	char cwhy[256], real[PATH_MAX];
 	int fd, rc;
 
-	if (cfg_path(c, s, &t->tls_ca) < 0)
-		return -1;
-	if (!c->root_files)
-		return 0;	/* config_load_unprivileged */
-	/* O_NONBLOCK: a FIFO must not hang the start-up. */
-	fd = open(t->tls_ca, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0 || fstat(fd, &st) < 0) {
+	fd = rootfile_open(t->tls_ca, rules, real, sizeof(real), cwhy,
+	    sizeof(cwhy));
+	if (fd == -1 || (fd >= 0 && fstat(fd, &st) < 0)) {
 		cfg_key_error(c, s, "%.200s: %s", t->tls_ca, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
 	}
+	if (fd < 0) {
+		cfg_key_error(c, s, "%.200s: %s", t->tls_ca, cwhy);
+		return -1;
+	}
 	/* Room for the newline after each file. */
 	buf_init(&pem, TLS_CA_MAX + TLS_CA_FILES_MAX);
 	if (S_ISDIR(st.st_mode)) {
-		rc = ca_read_folder(c, s, t->tls_ca, fd, &pem);
+		rc = ca_read_folder(c, s, t->tls_ca, real, fd, rules, &pem);
 	} else {
 		rc = ca_append_fd(fd, &pem, &octets, &why);
 		if (rc < 0)

@@ -34,7 +34,6 @@ struct cfg_ctx {
 	char *dir;
 	struct config *cfg;
 	struct config_error *err;
-	bool root_files;	/* read the files only root may read */
 };
 
 /* config_values.c */
@@ -90,16 +89,22 @@ int cfg_listen(struct cfg_ctx *c, const config_setting_t *s);
 int cfg_tls(struct cfg_ctx *c, const config_setting_t *g);
 int cfg_dns(struct cfg_ctx *c, const config_setting_t *g);
 
-/* config_transport.c: the transports list. */
+/* config_transport.c: the transports list; then, with root_files, the
+ * files it names that only root reads (passwords, tls_ca). */
 int cfg_transports(struct cfg_ctx *c, const config_setting_t *s);
+int cfg_root_files(struct cfg_ctx *c, const config_setting_t *root);
 void cfg_transports_free(struct config *cfg);
 
 /* config_outbound.c: a source_address setting (a string, or a list of
- * one IPv4 and one IPv6 literal) into out; the file (or hashed folder)
- * of a tls_ca setting into t->tls_ca, t->tls_ca_pem and t->tls_ca_len. */
+ * one IPv4 and one IPv6 literal) into out; the path of a tls_ca setting
+ * into t->tls_ca (cfg_tls_ca), and later its file (or hashed folder)
+ * into t->tls_ca_pem and t->tls_ca_len (cfg_tls_ca_read, by rules). */
 int cfg_source_address(struct cfg_ctx *c, const config_setting_t *s,
     struct source_address *out);
 int cfg_tls_ca(struct cfg_ctx *c, const config_setting_t *s,
     struct transport_conf *t);
+struct rootfile_rules;
+int cfg_tls_ca_read(struct cfg_ctx *c, const config_setting_t *s,
+    struct transport_conf *t, const struct rootfile_rules *rules);
 
 #endif

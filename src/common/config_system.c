@@ -2,7 +2,8 @@
  * A loaded config against this machine: does the `user` account exist,
  * may the spool, state and mailbox folders be handed to it, and is the
  * domains tree out of its reach?  See config.h.  (The TLS files are the
- * other such check: tls_config.c.)
+ * other such check: tls_config.c; the rules for every file root reads
+ * are config_root_rules().)
  *
  * Callers: decorumd's master before any port is open (it creates and
  * hands over the folders) and `decorum check-config` (it only looks), so
@@ -11,7 +12,9 @@
  *
  * Trust: the config is the operator's word; the file system is not
  * trusted at all (common/safedir.c walks it).  getpwnam() may ask NSS,
- * which is why config_load() itself does not do this.
+ * which is why config_load() looks the account up only to read the
+ * files only root reads (cfg_root_files, by config_root_rules()), and
+ * leaves the rest to these functions.
  */
 #include "common/config.h"
 
@@ -24,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/rootfile.h"
 #include "common/safedir.h"
 
 int
@@ -50,6 +54,21 @@ config_user_lookup(const struct config *cfg, struct safedir_owner *o,
 	if (geteuid() != 0)
 		o->guard = false;
 	return 0;
+}
+
+void
+config_root_rules(const struct config *cfg, const struct safedir_owner *o,
+    struct rootfile_rules *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->o = o;
+	r->apart[0].name = "spool";
+	r->apart[0].path = cfg->spool;
+	r->apart[1].name = "state";
+	r->apart[1].path = cfg->state;
+	r->apart[2].name = "mailboxes";
+	r->apart[2].path = cfg->mailboxes;
+	r->n_apart = 3;
 }
 
 static void

@@ -9,14 +9,16 @@
  * up.  A relay password is read here, by whoever loads the config (the
  * master does so as root, before any child drops privileges), so the
  * secret file can stay readable by root only; so is tls_ca
- * (config_outbound.c).
+ * (config_outbound.c).  Both are opened by the rules of
+ * common/rootfile.h (cfg_root_files, after every key): a link to
+ * /etc/shadow planted where the workers' account can write would
+ * otherwise send root's hash to the relay as the password.
  *
  * A relay login implies tls = "verify", whatever tls says: a password
  * goes only to a server whose certificate proves it is the relay, never
  * to whoever sits on the path (issue 8).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,8 @@
 
 #include "common/bounds.h"
 #include "common/config_priv.h"
+#include "common/rootfile.h"
+#include "common/safedir.h"
 #include "common/xmalloc.h"
 
 /* Longest relay password we read. */
@@ -185,19 +189,20 @@ parse_match(struct cfg_ctx *c, const config_setting_t *s, const char *m,
 
 static int
 read_password(struct cfg_ctx *c, const config_setting_t *s, const char *path,
-    struct transport_conf *t)
+    struct transport_conf *t, const struct rootfile_rules *rules)
 {
-	char buf[TRANSPORT_PASSWORD_MAX + 2];
+	char buf[TRANSPORT_PASSWORD_MAX + 2], why[256];
 	struct stat st;
 	ssize_t n;
 	size_t len;
 	int fd;
 
-	/* O_NONBLOCK: a FIFO must not hang the start-up; it is refused. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	/* Non-blocking, regular files only: a FIFO must not hang the
+	 * start-up; it is refused. */
+	fd = rootfile_open(path, rules, NULL, 0, why, sizeof(why));
 	if (fd < 0) {
 		cfg_error(c, s, "transports: auth_password_file %.200s: %s",
-		    path, strerror(errno));
+		    path, fd == -1 ? strerror(errno) : why);
 		return -1;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -246,7 +251,6 @@ parse_auth(struct cfg_ctx *c, const config_setting_t *g,
 	const char *user, *file;
 	char *path = NULL;
 	const config_setting_t *fs;
-	int rc;
 
 	if (string_member(c, g, "auth_user", &user) < 0 ||
 	    string_member(c, g, "auth_password_file", &file) < 0)
@@ -258,13 +262,12 @@ parse_auth(struct cfg_ctx *c, const config_setting_t *g,
 		    "go together, and only with a relay: transport");
 		return -1;
 	}
+	/* The file itself is read by cfg_root_files(), once the rules for
+	 * it are known. */
 	fs = config_setting_get_member(g, "auth_password_file");
 	if (cfg_path(c, fs, &path) < 0)
 		return -1;
-	rc = c->root_files ? read_password(c, fs, path, t) : 0;
 	free(path);
-	if (rc < 0)
-		return -1;
 	t->auth_user = xstrdup(user);
 	/* A password never travels in clear, nor to a server that is not
 	 * the relay (RFC 4954 4: it must be protected by TLS; unverified
@@ -394,6 +397,52 @@ cfg_transports(struct cfg_ctx *c, const config_setting_t *s)
 				return -1;
 			}
 		}
+	}
+	return 0;
+}
+
+/*
+ * The files only root reads (config_load, not config_load_unprivileged):
+ * each relay's auth_password_file and each tls_ca, by the rules of
+ * common/rootfile.h.  Run once every key is read, since the rules need
+ * spool, state, mailboxes and user wherever the file puts them.
+ */
+int
+cfg_root_files(struct cfg_ctx *c, const config_setting_t *root)
+{
+	const config_setting_t *list = config_setting_get_member(root,
+	    "transports");
+	struct rootfile_rules rules;
+	struct safedir_owner o;
+	struct config_error ignored;
+
+	if (list == NULL)
+		return 0;
+	/* No such account guards nothing; the daemon and check-config
+	 * stop on its line anyway (config_user_lookup again). */
+	if (config_user_lookup(c->cfg, &o, &ignored) < 0)
+		memset(&o, 0, sizeof(o));
+	config_root_rules(c->cfg, &o, &rules);
+	for (size_t i = 0; i < c->cfg->n_transports; i++) {
+		const config_setting_t *g = config_setting_get_elem(list,
+		    (unsigned)i);
+		struct transport_conf *t = &c->cfg->transports[i];
+		const config_setting_t *m;
+		char *path = NULL;
+		int rc;
+
+		if (t->auth_user != NULL && (m = config_setting_get_member(g,
+		    "auth_password_file")) != NULL) {
+			if (cfg_path(c, m, &path) < 0)
+				return -1;
+			rc = read_password(c, m, path, t, &rules);
+			free(path);
+			if (rc < 0)
+				return -1;
+		}
+		if (t->tls_ca != NULL && (m = config_setting_get_member(g,
+		    "tls_ca")) != NULL && cfg_tls_ca_read(c, m, t, &rules) < 0)
+			return -1;
 	}
 	return 0;
 }

@@ -60,8 +60,8 @@ trusted(const struct walk *w, uid_t uid)
 	return uid == 0 || uid == w->self;
 }
 
-static bool
-guarded_group(const struct safedir_owner *o, gid_t gid)
+bool
+safedir_owner_in_group(const struct safedir_owner *o, gid_t gid)
 {
 	for (size_t i = 0; i < o->n_groups; i++)
 		if (o->groups[i] == gid)
@@ -78,7 +78,7 @@ writers(const struct walk *w, const struct stat *st, char *buf, size_t len)
 	if (st->st_mode & S_IWOTH)
 		return "everyone";
 	if (w->o->guard && (st->st_mode & S_IWGRP) &&
-	    guarded_group(w->o, st->st_gid)) {
+	    safedir_owner_in_group(w->o, st->st_gid)) {
 		snprintf(buf, len, "user %s (through group %ld)", w->o->name,
 		    (long)st->st_gid);
 		return buf;
@@ -438,7 +438,7 @@ safedir_owner_lookup(const char *name, struct safedir_owner *o)
 	o->gid = pw->pw_gid;
 	o->name = name;
 	/* More groups than fit: the ones that do are still checked, and
-	 * the primary group always is (guarded_group). */
+	 * the primary group always is (safedir_owner_in_group). */
 	if (getgrouplist(name, pw->pw_gid, o->groups, &n) < 0)
 		n = SAFEDIR_GROUPS_MAX;
 	o->n_groups = (size_t)n;

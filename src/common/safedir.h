@@ -88,5 +88,7 @@ int safedir_check_kept_at(int dfd, const char *path, const char *name,
 /* Fill o for account name (getpwnam, getgrouplist).  0, or -1 when there
  * is no such account. */
 int safedir_owner_lookup(const char *name, struct safedir_owner *o);
+/* Is gid the account's primary group or one of its groups? */
+bool safedir_owner_in_group(const struct safedir_owner *o, gid_t gid);
 
 #endif

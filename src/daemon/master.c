@@ -12,8 +12,9 @@
  * SIGINT every child gets SIGTERM; after STOP_SECONDS, SIGKILL.
  *
  * Before any port is open it checks what would stop the daemon later,
- * with check-config's functions and FILE:LINE messages: the TLS files
- * (tls_config_load), the user account and the folders it hands to that
+ * with check-config's functions and FILE:LINE messages: the user
+ * account, the TLS files (tls_config_load, which reads them only where
+ * that account cannot change them) and the folders it hands to that
  * user (config_system.c, which walks them without following links).
  * SIGHUP re-reads the keys and queues them on the control channel
  * (channel.c); the loop finishes writing them between signal waits, so
@@ -243,7 +244,7 @@ keys_reload(struct master *m)
 		log_error("event=tls-reload-failed reason=\"no tls configured\"");
 		return;
 	}
-	if (tls_config_load(m->cfg, &kps, &n, &err) < 0) {
+	if (tls_config_load(m->cfg, &m->owner, &kps, &n, &err) < 0) {
 		log_error("event=tls-reload-failed file=\"%s\" line=%d "
 		    "reason=\"%s\" effect=\"old certificates kept\"",
 		    log_safe(err.file, file, sizeof(file)), err.line,
@@ -400,8 +401,8 @@ master_prepare(struct master *m)
 	/* Everything that would stop us later is checked before any port
 	 * is open, as check-config checks it: a certificate that cannot
 	 * serve must stop the start, not loop the smtpd. */
-	if (tls_config_load(cfg, &m->keys, &m->n_keys, &err) < 0 ||
-	    config_user_lookup(cfg, &m->owner, &err) < 0 ||
+	if (config_user_lookup(cfg, &m->owner, &err) < 0 ||
+	    tls_config_load(cfg, &m->owner, &m->keys, &m->n_keys, &err) < 0 ||
 	    config_folders_prepare(cfg, &m->owner, true, folder_fixed, NULL,
 	    &err) < 0 || config_domains_check(cfg, &m->owner, &err) < 0)
 		prepare_fail(m, &err);

@@ -40,9 +40,13 @@ struct tls_keypair {
 	size_t key_len;
 };
 
-/* Read both files (bounded size).  0, or -1 with err naming the file. */
+struct rootfile_rules;
+
+/* Read both files (bounded size), opened by rules (common/rootfile.h).
+ * 0, or -1 with err naming the file. */
 int tls_keypair_read(const char *cert_path, const char *key_path,
-    struct tls_keypair *kp, char *err, size_t errlen);
+    const struct rootfile_rules *rules, struct tls_keypair *kp, char *err,
+    size_t errlen);
 void tls_keypairs_free(struct tls_keypair *kps, size_t n);	/* frees kps too */
 /* Free (and wipe) the members of one keypair; kp itself is the caller's. */
 void tls_keypair_free(struct tls_keypair *kp);
@@ -57,13 +61,15 @@ int tls_keypairs_decode(const char *data, size_t len, struct tls_keypair **kps, 
 
 struct config;
 struct config_error;
+struct safedir_owner;
 
 /* Read and check the certificates and keys cfg names (tls, tls.sni) the
- * way the master does at start and on SIGHUP (tls_config.c).  0 and the
- * keypairs (none when cfg has no tls), or -1 and err naming the key's
- * FILE:LINE. */
-int tls_config_load(const struct config *cfg, struct tls_keypair **kps,
-    size_t *n, struct config_error *err);
+ * way the master does at start and on SIGHUP (tls_config.c), out of the
+ * reach of o, the workers' account (config_root_rules; o may be NULL).
+ * 0 and the keypairs (none when cfg has no tls), or -1 and err naming
+ * the key's FILE:LINE. */
+int tls_config_load(const struct config *cfg, const struct safedir_owner *o,
+    struct tls_keypair **kps, size_t *n, struct config_error *err);
 
 struct tls_server;
 

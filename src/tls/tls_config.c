@@ -13,7 +13,9 @@
  * fault: the certificate when its chain does not parse, else the key.
  *
  * Callers: src/daemon/master.c, src/cli/check_config.c.  Runs as root in
- * the master; reads only the files the config names.
+ * the master; reads only the files the config names, and only where the
+ * workers' account cannot have changed them (common/rootfile.h): the
+ * smtpd gets what is read, at start and on every SIGHUP.
  */
 #include "tls/tls.h"
 
@@ -23,6 +25,7 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "common/rootfile.h"
 #include "common/xmalloc.h"
 
 enum fault { FAULT_CERT, FAULT_KEY_PARSE, FAULT_KEY_MATCH, FAULT_OTHER };
@@ -105,8 +108,8 @@ pair_conf(const struct config *cfg, size_t i, const char **cert,
 
 /* Read pair i and build it alone.  0, or -1 with err at its line. */
 static int
-pair_load(const struct config *cfg, size_t i, struct tls_keypair *kp,
-    struct config_error *err)
+pair_load(const struct config *cfg, const struct rootfile_rules *rules,
+    size_t i, struct tls_keypair *kp, struct config_error *err)
 {
 	const struct config_where *cert_at, *key_at;
 	const char *cert, *key;
@@ -118,7 +121,7 @@ pair_load(const struct config *cfg, size_t i, struct tls_keypair *kp,
 		snprintf(what, sizeof(what), "tls");
 	else
 		snprintf(what, sizeof(what), "tls.sni[%zu]", i - 1);
-	if (tls_keypair_read(cert, key, kp, why, sizeof(why)) < 0) {
+	if (tls_keypair_read(cert, key, rules, kp, why, sizeof(why)) < 0) {
 		/* why starts with the file at fault. */
 		config_error_at(err, cfg, strncmp(why, cert, strlen(cert)) == 0 ?
 		    cert_at : key_at, "%s: %s", what, why);
@@ -148,10 +151,11 @@ pair_load(const struct config *cfg, size_t i, struct tls_keypair *kp,
 }
 
 int
-tls_config_load(const struct config *cfg, struct tls_keypair **out,
-    size_t *n_out, struct config_error *err)
+tls_config_load(const struct config *cfg, const struct safedir_owner *o,
+    struct tls_keypair **out, size_t *n_out, struct config_error *err)
 {
 	size_t n = cfg->tls_cert != NULL ? 1 + cfg->n_tls_sni : 0;
+	struct rootfile_rules rules;
 	struct tls_keypair *kps;
 	struct tls_server *ts;
 	char why[sizeof(err->message)];
@@ -165,9 +169,10 @@ tls_config_load(const struct config *cfg, struct tls_keypair **out,
 		    "certificates, at most %d", n, TLS_KEYPAIRS_MAX);
 		return -1;
 	}
+	config_root_rules(cfg, o, &rules);
 	kps = xcalloc(n, sizeof(*kps));
 	for (size_t i = 0; i < n; i++) {
-		if (pair_load(cfg, i, &kps[i], err) < 0) {
+		if (pair_load(cfg, &rules, i, &kps[i], err) < 0) {
 			tls_keypairs_free(kps, n);
 			return -1;
 		}

@@ -8,7 +8,9 @@
  * (tls_keypairs_decode), then tls_server_new() in tls.c.
  *
  * Trust: the files are the operator's, but still read bounded
- * (TLS_FILE_MAX).  The decoder's input comes from another process, so it
+ * (TLS_FILE_MAX), and only where the smtpd's account cannot have
+ * changed them (common/rootfile.h: the master sends what it read to
+ * the smtpd, so a link planted there would leak another key).  The decoder's input comes from another process, so it
  * is treated as hostile: every count and length is checked against the
  * bytes that remain before it is used, and the input must be consumed
  * exactly.
@@ -24,7 +26,6 @@
 #include "tls/tls.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/rootfile.h"
 #include "common/xmalloc.h"
 
 #define WIRE_MAGIC	"DTK1"
@@ -66,21 +68,27 @@ err_errno(char *err, size_t errlen, const char *path, int e)
 /*
  * Read one whole file of at most TLS_FILE_MAX bytes into a fresh
  * NUL-terminated buffer.  Only regular files: a FIFO or device named by
- * mistake would block the master or never end.
+ * mistake would block the master or never end.  Opened by the rules of
+ * common/rootfile.h: root reads it, and the smtpd gets what it holds.
  */
 static int
-file_read(const char *path, char **out, size_t *outlen, char *err,
-    size_t errlen)
+file_read(const char *path, const struct rootfile_rules *rules, char **out,
+    size_t *outlen, char *err, size_t errlen)
 {
+	char why[256];
 	struct stat st;
 	char *data = NULL;
 	size_t len = 0, cap;
 	ssize_t r;
 	int fd, saved;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0) {
+	fd = rootfile_open(path, rules, NULL, 0, why, sizeof(why));
+	if (fd == -1) {
 		err_errno(err, errlen, path, errno);
+		return -1;
+	}
+	if (fd < 0) {
+		err_set(err, errlen, path, why);
 		return -1;
 	}
 	if (fstat(fd, &st) < 0) {
@@ -142,13 +150,14 @@ file_read(const char *path, char **out, size_t *outlen, char *err,
 
 int
 tls_keypair_read(const char *cert_path, const char *key_path,
-    struct tls_keypair *kp, char *err, size_t errlen)
+    const struct rootfile_rules *rules, struct tls_keypair *kp, char *err,
+    size_t errlen)
 {
 	memset(kp, 0, sizeof(*kp));
-	if (file_read(cert_path, &kp->cert_pem, &kp->cert_len, err,
+	if (file_read(cert_path, rules, &kp->cert_pem, &kp->cert_len, err,
 	    errlen) < 0)
 		return -1;
-	if (file_read(key_path, &kp->key_pem, &kp->key_len, err,
+	if (file_read(key_path, rules, &kp->key_pem, &kp->key_len, err,
 	    errlen) < 0) {
 		free(kp->cert_pem);
 		memset(kp, 0, sizeof(*kp));

@@ -18,10 +18,14 @@
 #include <cmocka.h>
 
 #include "common/buf.h"
+#include "common/rootfile.h"
 #include "common/xmalloc.h"
 #include "tls/tls.h"
 
 static char tmpdir[] = "/tmp/decorum-tls-test.XXXXXX";
+/* No account to guard against, no folders to keep apart from
+ * (tests/unit/common/test_rootfile.c has the rules). */
+static const struct rootfile_rules none;
 
 static char *
 tmp_path(const char *name)
@@ -89,7 +93,7 @@ test_read(void **state)
 	write_file("big.pem", bigdata, (size_t)TLS_FILE_MAX + 1);
 	free(bigdata);
 
-	assert_int_equal(tls_keypair_read(cert, key, &kp, err, sizeof(err)), 0);
+	assert_int_equal(tls_keypair_read(cert, key, &none, &kp, err, sizeof(err)), 0);
 	assert_string_equal(kp.cert_path, cert);
 	assert_string_equal(kp.cert_pem, "CERT\n");
 	assert_int_equal(kp.cert_len, 5);
@@ -99,26 +103,26 @@ test_read(void **state)
 	tls_keypair_free(&kp);		/* twice is fine */
 	assert_null(kp.key_pem);
 
-	assert_int_equal(tls_keypair_read(missing, key, &kp, err, sizeof(err)), -1);
+	assert_int_equal(tls_keypair_read(missing, key, &none, &kp, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, missing));
 	assert_non_null(strstr(err, "missing"));
 	assert_null(kp.cert_pem);
 
 	/* A bad key after a good certificate: nothing leaks, key named. */
-	assert_int_equal(tls_keypair_read(cert, big, &kp, err, sizeof(err)), -1);
+	assert_int_equal(tls_keypair_read(cert, big, &none, &kp, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, big));
 	assert_non_null(strstr(err, "too big"));
 	assert_null(kp.cert_pem);
 
-	assert_int_equal(tls_keypair_read(cert, empty, &kp, err, sizeof(err)), -1);
+	assert_int_equal(tls_keypair_read(cert, empty, &none, &kp, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "empty"));
 
-	assert_int_equal(tls_keypair_read(tmpdir, key, &kp, err, sizeof(err)), -1);
+	assert_int_equal(tls_keypair_read(tmpdir, key, &none, &kp, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "not a regular file"));
 
 	if (geteuid() != 0) {
 		assert_int_equal(chmod(key, 0), 0);
-		assert_int_equal(tls_keypair_read(cert, key, &kp, err,
+		assert_int_equal(tls_keypair_read(cert, key, &none, &kp, err,
 		    sizeof(err)), -1);
 		assert_non_null(strstr(err, "unreadable"));
 	}
