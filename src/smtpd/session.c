@@ -91,9 +91,12 @@ session_close(struct session *s, const struct smtp_reply *last)
 {
 	if (last != NULL)
 		session_reply(s, last);
-	/* A transaction being committed is finished by commit_done. */
+	/* A transaction being committed is finished by commit_done, a
+	 * password check by check_done; any other AUTH step ends here, or
+	 * its timer would answer after this last reply. */
 	if (s->pinned == 0)
 		session_reset_tx(s);
+	session_auth_abandon(s);
 	session_set_state(s, SESSION_CLOSING);
 	bufferevent_disable(s->bev, EV_READ);
 	/* The write callback frees the session when output is empty. */
@@ -509,11 +512,11 @@ session_shutdown(struct session *s)
 
 	/* A transaction in progress finishes first (commit_done calls us
 	 * again), and so does a password check with its delay; an idle
-	 * session, or one whose AUTH still waits its turn, is told now. */
-	if (session_auth_waiting(s))
-		session_auth_free(s);
-	else if (s->state == SESSION_DATA || s->state == SESSION_COMMIT ||
-	    s->state == SESSION_AUTH_CHECK || s->state == SESSION_CLOSING)
+	 * session, or one whose AUTH still waits its turn, is told now
+	 * (session_close ends that AUTH). */
+	if (!session_auth_waiting(s) && (s->state == SESSION_DATA ||
+	    s->state == SESSION_COMMIT || s->state == SESSION_AUTH_CHECK ||
+	    s->state == SESSION_CLOSING))
 		return;
 	smtp_reply_set(&r, 421, "4.3.2", "%s Service shutting down, closing connection",
 	    s->srv->cfg->hostname);

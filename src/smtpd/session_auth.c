@@ -94,6 +94,21 @@ session_auth_free(struct session *s)
 	s->auth = NULL;
 }
 
+/*
+ * The session is closing: an attempt still in the exchange, waiting for
+ * its network's turn or in its failure delay ends now, so neither its
+ * timer (454, 535) nor a wake-up (a password check) acts after the last
+ * reply.  One in its password check is pinned by the worker's job and
+ * ends in check_done, which sees SESSION_CLOSING; the throttle hears of
+ * that check either way.
+ */
+void
+session_auth_abandon(struct session *s)
+{
+	if (s->auth != NULL && s->auth->phase != AUTH_CHECKING)
+		session_auth_free(s);
+}
+
 bool
 session_auth_waiting(const struct session *s)
 {

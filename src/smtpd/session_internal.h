@@ -112,6 +112,7 @@ bool session_tls_close(struct session *s);
 void session_auth_begin(struct session *s, const char *arg, size_t len, struct smtp_reply *r);
 void session_auth_line(struct session *s, const char *line, size_t len);
 void session_auth_free(struct session *s);
+void session_auth_abandon(struct session *s);
 bool session_auth_waiting(const struct session *s);
 
 /* commands.c */
