@@ -4,7 +4,8 @@
  *
  * Called by the SMTP session around every password check (begin, end)
  * and by the listener on connect (blocked?).  Trusts the sockaddr to be
- * as long as its family says; nothing else.  Time is always passed in.
+ * as long as its family says; nothing else.  Time is always passed in,
+ * in milliseconds of a monotonic clock (auth_throttle_now reads it).
  *
  * Invariants of an entry: busy means one check is in flight and its
  * provisional failure is in `failures`; a busy entry is never evicted or
@@ -19,21 +20,25 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/xmalloc.h"
 
 /* Family tag, then the network's octets: 4 for IPv4, the /64 for IPv6. */
 #define KEY_LEN	9
 
+#define MS_PER_S	1000u
+
 struct throttle_entry {
 	bool used;
 	bool busy;			/* a check is in flight */
 	unsigned char key[KEY_LEN];
 	unsigned failures;		/* within the window, in-flight included */
-	time_t window_start;		/* first failure of the window */
-	time_t last;			/* last activity, for eviction */
-	time_t next_check;		/* no check before (a failure's delay) */
-	time_t blocked_until;		/* 0: not blocked */
+	/* Milliseconds of the caller's monotonic clock. */
+	uint64_t window_start;		/* first failure of the window */
+	uint64_t last;			/* last activity, for eviction */
+	uint64_t next_check;		/* no check before (a failure's delay) */
+	uint64_t blocked_until;		/* 0: not blocked */
 };
 
 struct auth_throttle {
@@ -54,6 +59,15 @@ auth_throttle_new(unsigned max_failures, unsigned block_seconds,
 	t->max_entries = max_entries > 0 ? max_entries : 1;
 	t->e = xcalloc(t->max_entries, sizeof(*t->e));
 	return t;
+}
+
+uint64_t
+auth_throttle_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * MS_PER_S + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 void
@@ -107,7 +121,7 @@ throttle_find(struct auth_throttle *t, const struct sockaddr *sa)
 
 /* A block that is over: the network starts afresh (never while busy). */
 static void
-throttle_expire(struct throttle_entry *e, time_t now)
+throttle_expire(struct throttle_entry *e, uint64_t now)
 {
 	if (e->blocked_until != 0 && now >= e->blocked_until && !e->busy) {
 		e->failures = 0;
@@ -118,7 +132,7 @@ throttle_expire(struct throttle_entry *e, time_t now)
 
 /* Eviction rank: lower goes first.  Busy entries never go. */
 static int
-slot_rank(const struct throttle_entry *e, time_t now)
+slot_rank(const struct throttle_entry *e, uint64_t now)
 {
 	if (!e->used)
 		return 0;
@@ -130,7 +144,7 @@ slot_rank(const struct throttle_entry *e, time_t now)
 /* A free entry, else the stalest idle, else the stalest blocked one;
  * NULL when every entry has a check in flight. */
 static struct throttle_entry *
-throttle_slot(struct auth_throttle *t, time_t now)
+throttle_slot(struct auth_throttle *t, uint64_t now)
 {
 	struct throttle_entry *best = NULL;
 	int best_rank = 3;
@@ -152,7 +166,7 @@ throttle_slot(struct auth_throttle *t, time_t now)
 
 bool
 auth_throttle_blocked(struct auth_throttle *t, const struct sockaddr *sa,
-    time_t now)
+    uint64_t now)
 {
 	struct throttle_entry *e = throttle_find(t, sa);
 
@@ -164,16 +178,23 @@ auth_throttle_blocked(struct auth_throttle *t, const struct sockaddr *sa,
 
 enum auth_throttle_turn
 auth_throttle_begin(struct auth_throttle *t, const struct sockaddr *sa,
-    time_t now)
+    uint64_t now, uint64_t *wait_ms)
 {
 	struct throttle_entry *e = throttle_find(t, sa);
 
+	if (wait_ms != NULL)
+		*wait_ms = 0;
 	if (e != NULL) {
 		throttle_expire(e, now);
 		if (e->blocked_until != 0)
 			return THROTTLE_BLOCKED;
-		if (e->busy || now < e->next_check)
+		if (e->busy)
 			return THROTTLE_WAIT;
+		if (now < e->next_check) {
+			if (wait_ms != NULL)
+				*wait_ms = e->next_check - now;
+			return THROTTLE_WAIT;
+		}
 	} else {
 		e = throttle_slot(t, now);
 		if (e == NULL)
@@ -182,7 +203,8 @@ auth_throttle_begin(struct auth_throttle *t, const struct sockaddr *sa,
 		e->used = true;
 		throttle_key(sa, e->key);
 	}
-	if (e->failures > 0 && now - e->window_start >= THROTTLE_WINDOW)
+	if (e->failures > 0 &&
+	    now - e->window_start >= (uint64_t)THROTTLE_WINDOW * MS_PER_S)
 		e->failures = 0;	/* the old failures are out of the window */
 	if (e->failures == 0)
 		e->window_start = now;
@@ -196,12 +218,12 @@ auth_throttle_begin(struct auth_throttle *t, const struct sockaddr *sa,
 
 bool
 auth_throttle_end(struct auth_throttle *t, const struct sockaddr *sa,
-    time_t now, bool ok, unsigned *delay_seconds)
+    uint64_t now, bool ok, unsigned *delay_ms)
 {
 	struct throttle_entry *e = throttle_find(t, sa);
 	unsigned delay;
 
-	*delay_seconds = 0;
+	*delay_ms = 0;
 	if (e == NULL || !e->busy)
 		return false;
 	e->busy = false;
@@ -213,10 +235,10 @@ auth_throttle_end(struct auth_throttle *t, const struct sockaddr *sa,
 	delay = e->failures > 5 ? THROTTLE_DELAY_MAX : 1u << (e->failures - 1);
 	if (delay > THROTTLE_DELAY_MAX)
 		delay = THROTTLE_DELAY_MAX;
-	*delay_seconds = delay;
-	e->next_check = now + (time_t)delay;
+	*delay_ms = delay * MS_PER_S;
+	e->next_check = now + *delay_ms;
 	if (t->max_failures > 0 && e->failures >= t->max_failures) {
-		e->blocked_until = now + (time_t)t->block_seconds;
+		e->blocked_until = now + (uint64_t)t->block_seconds * MS_PER_S;
 		return true;
 	}
 	return false;

@@ -16,6 +16,10 @@
  *    most THROTTLE_DELAY_MAX: 1, 2, 4, 8 s for the failures before the
  *    fifth, which with the default max_failures = 5 blocks (16 s needs a
  *    higher max_failures).  Twenty connections guess no faster than one.
+ *  - Time is a monotonic clock in milliseconds (auth_throttle_now), so a
+ *    delay is exact (a 1 s delay is 1000 ms, not "until the next whole
+ *    second"), and a step of the wall clock neither stalls waiting checks
+ *    nor stretches a block.
  *  - A check counts as a failure from the moment it starts; its end takes
  *    that back only when the password was right.  The count never lags
  *    behind the guesses, whatever the client does meanwhile.
@@ -39,14 +43,15 @@
  * larger prefix is not built; the table lives in memory, so a restart
  * of the smtpd process forgets it.
  *
- * Pure code: time is passed in, so tests move it.
+ * Pure code but for auth_throttle_now(): time is passed in, so tests
+ * move it.
  */
 #ifndef DECORUM_AUTH_THROTTLE_H
 #define DECORUM_AUTH_THROTTLE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #define THROTTLE_DELAY_MAX 16	/* seconds */
 /* Failures older than this are forgotten (a short block_time must not
@@ -66,20 +71,28 @@ struct auth_throttle *auth_throttle_new(unsigned max_failures, unsigned block_se
     unsigned max_entries);
 void auth_throttle_free(struct auth_throttle *t);
 
+/* Now, in milliseconds of CLOCK_MONOTONIC: the `now_ms` of the calls
+ * below.  (The one clock read here; the policy takes time as given, so
+ * tests move it.) */
+uint64_t auth_throttle_now(void);
+
 /* Is the address's network blocked right now? */
-bool auth_throttle_blocked(struct auth_throttle *t, const struct sockaddr *sa, time_t now);
+bool auth_throttle_blocked(struct auth_throttle *t, const struct sockaddr *sa,
+    uint64_t now_ms);
 
 /* A password check of this address wants to start.  GO counts it as a
  * failure until auth_throttle_end says otherwise; each GO needs exactly
- * one auth_throttle_end. */
+ * one auth_throttle_end.  On WAIT, *wait_ms (may be NULL) is how long a
+ * failure's delay still holds the network, or 0 when a check in flight
+ * does (its end is the moment to ask again); 0 otherwise. */
 enum auth_throttle_turn auth_throttle_begin(struct auth_throttle *t,
-    const struct sockaddr *sa, time_t now);
+    const struct sockaddr *sa, uint64_t now_ms, uint64_t *wait_ms);
 
 /* The check begun with GO is over; ok: the password was right.  On a
- * failure *delay_seconds is how long to wait before 535 (the network's
- * next check waits as long); returns true when the network is now
- * blocked (answer 421 at once).  An end without a begin does nothing. */
-bool auth_throttle_end(struct auth_throttle *t, const struct sockaddr *sa, time_t now,
-    bool ok, unsigned *delay_seconds);
+ * failure *delay_ms is how long to wait before 535 (the network's next
+ * check waits as long); returns true when the network is now blocked
+ * (answer 421 at once).  An end without a begin does nothing. */
+bool auth_throttle_end(struct auth_throttle *t, const struct sockaddr *sa,
+    uint64_t now_ms, bool ok, unsigned *delay_ms);
 
 #endif

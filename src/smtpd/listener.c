@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "auth/throttle.h"
@@ -75,7 +74,7 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 	/* Password guessers are kept out for auth.block_time.  On implicit
 	 * TLS a plaintext 421 would be garbage: say it inside TLS (the
 	 * per-IP limit above bounds what that costs). */
-	if (auth_throttle_blocked(srv->throttle, sa, time(NULL))) {
+	if (auth_throttle_blocked(srv->throttle, sa, auth_throttle_now())) {
 		if (l->lc->tls == TLS_MODE_IMPLICIT)
 			session_start(srv, l->lc, fd, sa, (socklen_t)salen,
 			    "Too many authentication failures");

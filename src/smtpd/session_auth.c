@@ -59,7 +59,7 @@ struct auth_attempt {
 	bool malformed;		/* the exchange failed: a failure, no check */
 	bool ok;		/* the worker's verdict */
 	bool blocked;		/* this failure blocked the client's network */
-	unsigned delay;		/* seconds before 535 */
+	unsigned delay_ms;	/* before 535 */
 	enum auth_phase phase;
 	struct event *timer;	/* WAITING: give up; DELAY: answer */
 };
@@ -167,10 +167,18 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static void
-wake_later(struct server *srv, unsigned seconds)
+static struct timeval
+tv_ms(uint64_t ms)
 {
-	struct timeval tv = { (time_t)seconds, 0 };
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+
+	return tv;
+}
+
+static void
+wake_later(struct server *srv, uint64_t ms)
+{
+	struct timeval tv = tv_ms(ms);
 
 	if (event_base_once(srv->base, -1, EV_TIMEOUT, wake_cb, srv, &tv) < 0)
 		log_error("event=error reason=\"cannot schedule the AUTH wake-up\"");
@@ -210,8 +218,8 @@ auth_record(struct session *s)
 	struct auth_attempt *a = s->auth;
 	char user[SASL_FIELD_MAX * 4 + 1];
 
-	a->blocked = auth_throttle_end(s->srv->throttle, peer(s), time(NULL),
-	    a->ok, &a->delay);
+	a->blocked = auth_throttle_end(s->srv->throttle, peer(s),
+	    auth_throttle_now(), a->ok, &a->delay_ms);
 	if (a->ok) {
 		/* auth_check refused logins longer than an address: this fits. */
 		for (size_t i = 0; i < sizeof(s->login); i++) {
@@ -230,7 +238,7 @@ auth_record(struct session *s)
 		    mech_name(a->x.mech), a->blocked ? " blocked=yes" : "");
 	}
 	sasl_clear(&a->x);
-	wake_later(s->srv, a->ok || a->blocked ? 0 : a->delay);
+	wake_later(s->srv, a->ok || a->blocked ? 0 : a->delay_ms);
 }
 
 /* Answer the client: 235 now, 535 after the delay, or 421 at once. */
@@ -239,7 +247,7 @@ auth_answer(struct session *s)
 {
 	struct auth_attempt *a = s->auth;
 	struct smtp_reply r;
-	struct timeval tv = { 0, 0 };
+	struct timeval tv;
 
 	if (s->state == SESSION_CLOSING) {
 		session_auth_free(s);	/* closed meanwhile: no verdict */
@@ -254,7 +262,7 @@ auth_answer(struct session *s)
 	/* A blocked client is cut off at once: waiting would only hold our
 	 * resources, and its block runs from now. */
 	a->phase = AUTH_DELAY;
-	tv.tv_sec = a->blocked ? 0 : (time_t)a->delay;
+	tv = tv_ms(a->blocked ? 0 : a->delay_ms);
 	evtimer_add(a->timer, &tv);
 }
 
@@ -305,8 +313,10 @@ auth_turn(struct session *s)
 {
 	struct auth_attempt *a = s->auth;
 	struct timeval tv = { (time_t)s->srv->cfg->timeout_command, 0 };
+	uint64_t wait_ms;
 
-	switch (auth_throttle_begin(s->srv->throttle, peer(s), time(NULL))) {
+	switch (auth_throttle_begin(s->srv->throttle, peer(s),
+	    auth_throttle_now(), &wait_ms)) {
 	case THROTTLE_BLOCKED:
 		auth_refuse_blocked(s, false);
 		return;
@@ -316,6 +326,12 @@ auth_turn(struct session *s)
 			a->phase = AUTH_WAITING;
 			evtimer_add(a->timer, &tv);
 		}
+		/* A failure's delay holds the network: wake at its end.  The
+		 * wake-up auth_record scheduled may come a little before it
+		 * (the loop's timers count from when the loop woke, our
+		 * clock from now) or before we started waiting. */
+		if (wait_ms > 0)
+			wake_later(s->srv, wait_ms);
 		return;
 	case THROTTLE_GO:
 		break;
@@ -406,7 +422,8 @@ session_auth_begin(struct session *s, const char *arg, size_t len, struct smtp_r
 	enum sasl_status st;
 
 	/* A blocked network gets no exchange at all, on any connection. */
-	if (auth_throttle_blocked(s->srv->throttle, peer(s), time(NULL))) {
+	if (auth_throttle_blocked(s->srv->throttle, peer(s),
+	    auth_throttle_now())) {
 		r->code = 0;
 		auth_refuse_blocked(s, false);
 		return;

@@ -5,7 +5,8 @@
  * checking three passwords, the block at max_failures (and its end), no check and no
  * success while blocked, a success that neither clears a block nor
  * forgets earlier failures, the window, the /64 of IPv6 and IPv4-mapped
- * addresses as one network, and eviction (blocked and busy entries kept).
+ * addresses as one network, and eviction (blocked and busy entries kept);
+ * the delays and blocks exact to the millisecond of a monotonic clock.
  * Time is passed in, so every step is exact.
  */
 #include <setjmp.h>
@@ -15,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -45,14 +47,39 @@ addr(const char *ip)
 
 #define SA(ss) ((const struct sockaddr *)&(ss))
 
+/* Most tests speak in whole seconds; the throttle's clock is in ms. */
+static enum auth_throttle_turn
+begin_s(struct auth_throttle *t, const struct sockaddr *sa, uint64_t sec)
+{
+	return auth_throttle_begin(t, sa, sec * 1000, NULL);
+}
+
+static bool
+end_s(struct auth_throttle *t, const struct sockaddr *sa, uint64_t sec,
+    bool ok, unsigned *delay)
+{
+	unsigned ms;
+	bool blocked = auth_throttle_end(t, sa, sec * 1000, ok, &ms);
+
+	assert_int_equal(ms % 1000, 0);
+	*delay = ms / 1000;
+	return blocked;
+}
+
+static bool
+blocked_s(struct auth_throttle *t, const struct sockaddr *sa, uint64_t sec)
+{
+	return auth_throttle_blocked(t, sa, sec * 1000);
+}
+
 /* One whole check at time now: GO, then its end.  Returns whether the
  * network got blocked; *delay the failure's delay. */
 static bool
-check(struct auth_throttle *t, const struct sockaddr *sa, time_t now, bool ok,
+check(struct auth_throttle *t, const struct sockaddr *sa, uint64_t now, bool ok,
     unsigned *delay)
 {
-	assert_int_equal(auth_throttle_begin(t, sa, now), THROTTLE_GO);
-	return auth_throttle_end(t, sa, now, ok, delay);
+	assert_int_equal(begin_s(t, sa, now), THROTTLE_GO);
+	return end_s(t, sa, now, ok, delay);
 }
 
 static void
@@ -61,7 +88,7 @@ test_growing_delay(void **state)
 	struct auth_throttle *t = auth_throttle_new(100, 600, 16);
 	struct sockaddr_storage a = addr("192.0.2.1");
 	static const unsigned want[] = { 1, 2, 4, 8, 16, 16, 16 };
-	time_t now = 1000;
+	uint64_t now = 1000;
 	unsigned delay;
 
 	(void)state;
@@ -70,7 +97,7 @@ test_growing_delay(void **state)
 		assert_int_equal(delay, want[i]);
 		now += delay;
 	}
-	assert_false(auth_throttle_blocked(t, SA(a), now));
+	assert_false(blocked_s(t, SA(a), now));
 	auth_throttle_free(t);
 }
 
@@ -82,25 +109,25 @@ test_one_check_at_a_time(void **state)
 	unsigned delay;
 
 	(void)state;
-	assert_int_equal(auth_throttle_begin(t, SA(a), 100), THROTTLE_GO);
+	assert_int_equal(begin_s(t, SA(a), 100), THROTTLE_GO);
 	/* The same network waits, however many connections it has... */
 	for (int i = 0; i < 20; i++)
-		assert_int_equal(auth_throttle_begin(t, SA(a), 100), THROTTLE_WAIT);
+		assert_int_equal(begin_s(t, SA(a), 100), THROTTLE_WAIT);
 	/* ...another network does not. */
-	assert_int_equal(auth_throttle_begin(t, SA(b), 100), THROTTLE_GO);
-	assert_false(auth_throttle_end(t, SA(b), 100, true, &delay));
+	assert_int_equal(begin_s(t, SA(b), 100), THROTTLE_GO);
+	assert_false(end_s(t, SA(b), 100, true, &delay));
 	/* A success frees the network at once. */
-	assert_false(auth_throttle_end(t, SA(a), 100, true, &delay));
+	assert_false(end_s(t, SA(a), 100, true, &delay));
 	assert_int_equal(delay, 0);
-	assert_int_equal(auth_throttle_begin(t, SA(a), 100), THROTTLE_GO);
+	assert_int_equal(begin_s(t, SA(a), 100), THROTTLE_GO);
 	/* A failure holds it for its delay (1 s, then 2 s). */
-	assert_false(auth_throttle_end(t, SA(a), 100, false, &delay));
+	assert_false(end_s(t, SA(a), 100, false, &delay));
 	assert_int_equal(delay, 1);
-	assert_int_equal(auth_throttle_begin(t, SA(a), 100), THROTTLE_WAIT);
+	assert_int_equal(begin_s(t, SA(a), 100), THROTTLE_WAIT);
 	assert_false(check(t, SA(a), 101, false, &delay));
 	assert_int_equal(delay, 2);
-	assert_int_equal(auth_throttle_begin(t, SA(a), 102), THROTTLE_WAIT);
-	assert_int_equal(auth_throttle_begin(t, SA(a), 103), THROTTLE_GO);
+	assert_int_equal(begin_s(t, SA(a), 102), THROTTLE_WAIT);
+	assert_int_equal(begin_s(t, SA(a), 103), THROTTLE_GO);
 	auth_throttle_free(t);
 }
 
@@ -116,7 +143,7 @@ test_parallel_guessing(void **state)
 	struct sockaddr_storage a = addr("198.51.100.7");
 	unsigned checked = 0, refused = 0, delay = 0;
 	bool waiting[20];
-	time_t now = 50;
+	uint64_t now = 50;
 
 	(void)state;
 	for (int i = 0; i < 20; i++)
@@ -125,12 +152,12 @@ test_parallel_guessing(void **state)
 		for (int i = 0; i < 20; i++) {
 			if (!waiting[i])
 				continue;
-			switch (auth_throttle_begin(t, SA(a), now)) {
+			switch (begin_s(t, SA(a), now)) {
 			case THROTTLE_GO:
 				checked++;
 				waiting[i] = false;
 				/* The 20th has the right password. */
-				auth_throttle_end(t, SA(a), now, i == 19, &delay);
+				end_s(t, SA(a), now, i == 19, &delay);
 				break;
 			case THROTTLE_BLOCKED:
 				refused++;
@@ -146,7 +173,7 @@ test_parallel_guessing(void **state)
 	assert_int_equal(checked, 3);
 	assert_int_equal(refused, 17);
 	assert_true(waiting[19] == false);
-	assert_true(auth_throttle_blocked(t, SA(a), now));
+	assert_true(blocked_s(t, SA(a), now));
 	auth_throttle_free(t);
 }
 
@@ -159,13 +186,13 @@ test_end_without_begin(void **state)
 	unsigned delay;
 
 	(void)state;
-	assert_false(auth_throttle_end(t, SA(a), 0, false, &delay));
+	assert_false(end_s(t, SA(a), 0, false, &delay));
 	assert_int_equal(delay, 0);
 	assert_false(check(t, SA(a), 0, false, &delay));
 	assert_int_equal(delay, 1);
-	assert_false(auth_throttle_end(t, SA(a), 0, false, &delay));
+	assert_false(end_s(t, SA(a), 0, false, &delay));
 	assert_int_equal(delay, 0);
-	assert_false(auth_throttle_blocked(t, SA(a), 0));
+	assert_false(blocked_s(t, SA(a), 0));
 	/* The next real failure is the second: it blocks. */
 	assert_true(check(t, SA(a), 1, false, &delay));
 	auth_throttle_free(t);
@@ -181,15 +208,15 @@ test_block_and_unblock(void **state)
 	(void)state;
 	assert_false(check(t, SA(a), 1000, false, &delay));
 	assert_false(check(t, SA(a), 1001, false, &delay));
-	assert_false(auth_throttle_blocked(t, SA(a), 1003));
+	assert_false(blocked_s(t, SA(a), 1003));
 	assert_true(check(t, SA(a), 1003, false, &delay));
-	assert_true(auth_throttle_blocked(t, SA(a), 1003));
-	assert_int_equal(auth_throttle_begin(t, SA(a), 1003), THROTTLE_BLOCKED);
-	assert_int_equal(auth_throttle_begin(t, SA(a), 1602), THROTTLE_BLOCKED);
-	assert_true(auth_throttle_blocked(t, SA(a), 1602));
-	assert_false(auth_throttle_blocked(t, SA(b), 1100));
+	assert_true(blocked_s(t, SA(a), 1003));
+	assert_int_equal(begin_s(t, SA(a), 1003), THROTTLE_BLOCKED);
+	assert_int_equal(begin_s(t, SA(a), 1602), THROTTLE_BLOCKED);
+	assert_true(blocked_s(t, SA(a), 1602));
+	assert_false(blocked_s(t, SA(b), 1100));
 	/* After block_seconds it is free again, and starts afresh. */
-	assert_false(auth_throttle_blocked(t, SA(a), 1603));
+	assert_false(blocked_s(t, SA(a), 1603));
 	assert_false(check(t, SA(a), 1603, false, &delay));
 	assert_int_equal(delay, 1);
 	auth_throttle_free(t);
@@ -197,7 +224,7 @@ test_block_and_unblock(void **state)
 	/* The end of a block is noticed by begin too. */
 	t = auth_throttle_new(1, 100, 16);
 	assert_true(check(t, SA(a), 0, false, &delay));
-	assert_int_equal(auth_throttle_begin(t, SA(a), 99), THROTTLE_BLOCKED);
+	assert_int_equal(begin_s(t, SA(a), 99), THROTTLE_BLOCKED);
 	assert_false(check(t, SA(a), 100, true, &delay));
 	auth_throttle_free(t);
 }
@@ -218,8 +245,8 @@ test_success_keeps_failures(void **state)
 	/* ...so the third wrong guess still blocks. */
 	assert_true(check(t, SA(a), 3, false, &delay));
 	/* And nothing clears the block: no check, no success, starts. */
-	assert_int_equal(auth_throttle_begin(t, SA(a), 4), THROTTLE_BLOCKED);
-	assert_true(auth_throttle_blocked(t, SA(a), 4));
+	assert_int_equal(begin_s(t, SA(a), 4), THROTTLE_BLOCKED);
+	assert_true(blocked_s(t, SA(a), 4));
 	auth_throttle_free(t);
 }
 
@@ -236,7 +263,7 @@ test_window(void **state)
 	/* The third failure comes after the window: no block. */
 	assert_false(check(t, SA(a), THROTTLE_WINDOW + 1, false, &delay));
 	assert_int_equal(delay, 1);
-	assert_false(auth_throttle_blocked(t, SA(a), THROTTLE_WINDOW + 1));
+	assert_false(blocked_s(t, SA(a), THROTTLE_WINDOW + 1));
 	auth_throttle_free(t);
 
 	/* A block_time shorter than the failure delays does not shrink the
@@ -264,19 +291,19 @@ test_networks(void **state)
 	/* IPv4-mapped is the IPv4 address. */
 	assert_false(check(t, SA(mapped), 0, false, &delay));
 	assert_true(check(t, SA(v4), 1, false, &delay));
-	assert_true(auth_throttle_blocked(t, SA(mapped), 2));
-	assert_true(auth_throttle_blocked(t, SA(v4), 2));
-	assert_false(auth_throttle_blocked(t, SA(other), 2));
+	assert_true(blocked_s(t, SA(mapped), 2));
+	assert_true(blocked_s(t, SA(v4), 2));
+	assert_false(blocked_s(t, SA(other), 2));
 	/* An IPv6 /64 is one network: a second address waits its turn and
 	 * shares the count. */
-	assert_int_equal(auth_throttle_begin(t, SA(v6), 10), THROTTLE_GO);
-	assert_int_equal(auth_throttle_begin(t, SA(same64), 10), THROTTLE_WAIT);
-	assert_int_equal(auth_throttle_begin(t, SA(next64), 10), THROTTLE_GO);
-	assert_false(auth_throttle_end(t, SA(next64), 10, true, &delay));
-	assert_false(auth_throttle_end(t, SA(v6), 10, false, &delay));
+	assert_int_equal(begin_s(t, SA(v6), 10), THROTTLE_GO);
+	assert_int_equal(begin_s(t, SA(same64), 10), THROTTLE_WAIT);
+	assert_int_equal(begin_s(t, SA(next64), 10), THROTTLE_GO);
+	assert_false(end_s(t, SA(next64), 10, true, &delay));
+	assert_false(end_s(t, SA(v6), 10, false, &delay));
 	assert_true(check(t, SA(same64), 11, false, &delay));
-	assert_true(auth_throttle_blocked(t, SA(v6), 12));
-	assert_false(auth_throttle_blocked(t, SA(next64), 12));
+	assert_true(blocked_s(t, SA(v6), 12));
+	assert_false(blocked_s(t, SA(next64), 12));
 	auth_throttle_free(t);
 	auth_throttle_free(NULL);
 }
@@ -294,7 +321,7 @@ test_eviction(void **state)
 	assert_false(check(t, SA(blocked), 0, false, &delay));
 	assert_false(check(t, SA(blocked), 1, false, &delay));
 	assert_true(check(t, SA(blocked), 3, false, &delay));
-	assert_int_equal(auth_throttle_begin(t, SA(busy), 3), THROTTLE_GO);
+	assert_int_equal(begin_s(t, SA(busy), 3), THROTTLE_GO);
 	/* A flood of fresh addresses fills the table many times over. */
 	for (int i = 0; i < 50; i++) {
 		struct sockaddr_storage a;
@@ -306,9 +333,9 @@ test_eviction(void **state)
 	}
 	/* The blocked address and the one with a check in flight survived;
 	 * the stalest fresh ones went. */
-	assert_true(auth_throttle_blocked(t, SA(blocked), 100));
-	assert_int_equal(auth_throttle_begin(t, SA(busy), 100), THROTTLE_WAIT);
-	assert_false(auth_throttle_end(t, SA(busy), 100, false, &delay));
+	assert_true(blocked_s(t, SA(blocked), 100));
+	assert_int_equal(begin_s(t, SA(busy), 100), THROTTLE_WAIT);
+	assert_false(end_s(t, SA(busy), 100, false, &delay));
 	assert_int_equal(delay, 1);
 	{
 		struct sockaddr_storage old = addr("203.0.113.1");
@@ -327,16 +354,73 @@ test_eviction(void **state)
 		struct sockaddr_storage a = addr("192.0.2.1"), b = addr("192.0.2.2");
 		struct sockaddr_storage c = addr("192.0.2.3");
 
-		assert_int_equal(auth_throttle_begin(t, SA(a), 0), THROTTLE_GO);
-		assert_int_equal(auth_throttle_begin(t, SA(b), 0), THROTTLE_GO);
-		assert_int_equal(auth_throttle_begin(t, SA(c), 0), THROTTLE_WAIT);
-		assert_false(auth_throttle_end(t, SA(a), 0, true, &delay));
-		assert_int_equal(auth_throttle_begin(t, SA(c), 0), THROTTLE_GO);
+		assert_int_equal(begin_s(t, SA(a), 0), THROTTLE_GO);
+		assert_int_equal(begin_s(t, SA(b), 0), THROTTLE_GO);
+		assert_int_equal(begin_s(t, SA(c), 0), THROTTLE_WAIT);
+		assert_false(end_s(t, SA(a), 0, true, &delay));
+		assert_int_equal(begin_s(t, SA(c), 0), THROTTLE_GO);
 		/* b's check was kept through it all. */
-		assert_false(auth_throttle_end(t, SA(b), 0, false, &delay));
+		assert_false(end_s(t, SA(b), 0, false, &delay));
 		assert_int_equal(delay, 1);
 	}
 	auth_throttle_free(t);
+}
+
+/*
+ * The clock is milliseconds, so the delays are exact: a failure at
+ * 0.999 s holds the network until 1.999 s (whole seconds let the next
+ * check in at 1.000 s, 1 ms later), WAIT says how long is left, and a
+ * block ends block_time after it began, to the millisecond.
+ */
+static void
+test_exact_milliseconds(void **state)
+{
+	struct auth_throttle *t = auth_throttle_new(3, 600, 16);
+	struct sockaddr_storage a = addr("192.0.2.1");
+	uint64_t wait;
+	unsigned delay;
+
+	(void)state;
+	assert_int_equal(auth_throttle_begin(t, SA(a), 999, &wait), THROTTLE_GO);
+	assert_int_equal(wait, 0);
+	/* In flight: wait for its end, however long that takes. */
+	assert_int_equal(auth_throttle_begin(t, SA(a), 1500, &wait), THROTTLE_WAIT);
+	assert_int_equal(wait, 0);
+	assert_false(auth_throttle_end(t, SA(a), 1000, false, &delay));
+	assert_int_equal(delay, 1000);
+	assert_int_equal(auth_throttle_begin(t, SA(a), 1001, &wait), THROTTLE_WAIT);
+	assert_int_equal(wait, 999);
+	assert_int_equal(auth_throttle_begin(t, SA(a), 1999, &wait), THROTTLE_WAIT);
+	assert_int_equal(wait, 1);
+	assert_int_equal(auth_throttle_begin(t, SA(a), 2000, &wait), THROTTLE_GO);
+	assert_false(auth_throttle_end(t, SA(a), 2345, false, &delay));
+	assert_int_equal(delay, 2000);
+	assert_int_equal(auth_throttle_begin(t, SA(a), 4344, NULL), THROTTLE_WAIT);
+	assert_int_equal(auth_throttle_begin(t, SA(a), 4345, NULL), THROTTLE_GO);
+	/* The third failure blocks for 600 s from its end, exactly. */
+	assert_true(auth_throttle_end(t, SA(a), 5000, false, &delay));
+	assert_true(auth_throttle_blocked(t, SA(a), 604999));
+	assert_int_equal(auth_throttle_begin(t, SA(a), 604999, &wait),
+	    THROTTLE_BLOCKED);
+	assert_false(auth_throttle_blocked(t, SA(a), 605000));
+	assert_int_equal(auth_throttle_begin(t, SA(a), 605000, NULL), THROTTLE_GO);
+	auth_throttle_free(t);
+}
+
+/* The clock the callers pass: monotonic, in milliseconds. */
+static void
+test_now_is_monotonic_ms(void **state)
+{
+	struct timespec ts;
+	uint64_t a, b, c;
+
+	(void)state;
+	a = auth_throttle_now();
+	assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
+	b = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	c = auth_throttle_now();
+	assert_true(a <= b && b <= c);
+	assert_true(c - a < 1000);
 }
 
 int
@@ -352,6 +436,8 @@ main(void)
 		cmocka_unit_test(test_window),
 		cmocka_unit_test(test_networks),
 		cmocka_unit_test(test_eviction),
+		cmocka_unit_test(test_exact_milliseconds),
+		cmocka_unit_test(test_now_is_monotonic_ms),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
