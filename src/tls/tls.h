@@ -42,9 +42,17 @@ struct tls_keypair {
 
 struct rootfile_rules;
 
+/* tls_keypair_read's answer: which of the two files could not be used,
+ * so a caller puts the error on that file's line, whatever the names. */
+enum tls_keypair_fault {
+	TLS_KEYPAIR_OK = 0,
+	TLS_KEYPAIR_BAD_CERT = -1,
+	TLS_KEYPAIR_BAD_KEY = -2,
+};
+
 /* Read both files (bounded size), opened by rules (common/rootfile.h).
- * 0, or -1 with err naming the file. */
-int tls_keypair_read(const char *cert_path, const char *key_path,
+ * TLS_KEYPAIR_OK, or the file at fault with err saying why ("PATH: ..."). */
+enum tls_keypair_fault tls_keypair_read(const char *cert_path, const char *key_path,
     const struct rootfile_rules *rules, struct tls_keypair *kp, char *err,
     size_t errlen);
 void tls_keypairs_free(struct tls_keypair *kps, size_t n);	/* frees kps too */

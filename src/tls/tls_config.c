@@ -113,6 +113,7 @@ pair_load(const struct config *cfg, const struct rootfile_rules *rules,
 {
 	const struct config_where *cert_at, *key_at;
 	const char *cert, *key;
+	enum tls_keypair_fault fault;
 	struct tls_server *ts;
 	char why[sizeof(err->message)], what[32];
 
@@ -121,9 +122,9 @@ pair_load(const struct config *cfg, const struct rootfile_rules *rules,
 		snprintf(what, sizeof(what), "tls");
 	else
 		snprintf(what, sizeof(what), "tls.sni[%zu]", i - 1);
-	if (tls_keypair_read(cert, key, rules, kp, why, sizeof(why)) < 0) {
-		/* why starts with the file at fault. */
-		config_error_at(err, cfg, strncmp(why, cert, strlen(cert)) == 0 ?
+	fault = tls_keypair_read(cert, key, rules, kp, why, sizeof(why));
+	if (fault != TLS_KEYPAIR_OK) {
+		config_error_at(err, cfg, fault == TLS_KEYPAIR_BAD_CERT ?
 		    cert_at : key_at, "%s: %s", what, why);
 		return -1;
 	}

@@ -148,7 +148,7 @@ file_read(const char *path, const struct rootfile_rules *rules, char **out,
 	return 0;
 }
 
-int
+enum tls_keypair_fault
 tls_keypair_read(const char *cert_path, const char *key_path,
     const struct rootfile_rules *rules, struct tls_keypair *kp, char *err,
     size_t errlen)
@@ -156,15 +156,15 @@ tls_keypair_read(const char *cert_path, const char *key_path,
 	memset(kp, 0, sizeof(*kp));
 	if (file_read(cert_path, rules, &kp->cert_pem, &kp->cert_len, err,
 	    errlen) < 0)
-		return -1;
+		return TLS_KEYPAIR_BAD_CERT;
 	if (file_read(key_path, rules, &kp->key_pem, &kp->key_len, err,
 	    errlen) < 0) {
 		free(kp->cert_pem);
 		memset(kp, 0, sizeof(*kp));
-		return -1;
+		return TLS_KEYPAIR_BAD_KEY;
 	}
 	kp->cert_path = xstrdup(cert_path);
-	return 0;
+	return TLS_KEYPAIR_OK;
 }
 
 static void

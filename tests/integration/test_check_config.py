@@ -129,6 +129,24 @@ def test_missing_key(mta, certs):
     check_error(m, where["tls.key"], gone)
 
 
+@pytest.mark.parametrize("kind", ["empty", "folder"])
+def test_key_named_after_certificate(mta, certs, kind):
+    """The key's error is on the key's line even when its name starts
+    with the certificate's (mx.pem, mx.pem.key): which file failed is
+    said by the reader, not guessed from the message's first words."""
+    m = mta(start=False, tls={"cert": certs["mx"][0], "key": certs["mx"][1]})
+    key = certs["mx"][0] + ".key"
+    if kind == "empty":
+        open(key, "w").close()
+    else:
+        os.mkdir(key)
+    where = write_tls(m, certs["mx"][0], key)
+    assert where["tls.key"] != where["tls.cert"]
+    msg = check_error(m, where["tls.key"], "tls: %s: %s" % (
+        key, "empty" if kind == "empty" else "not a regular file"))
+    daemon_refuses(m, msg)
+
+
 def test_sni_key_does_not_match(mta, certs):
     m = mta(start=False, tls={"cert": certs["mx"][0], "key": certs["mx"][1]})
     where = write_tls(m, certs["mx"][0], certs["mx"][1],

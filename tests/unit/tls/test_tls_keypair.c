@@ -93,7 +93,8 @@ test_read(void **state)
 	write_file("big.pem", bigdata, (size_t)TLS_FILE_MAX + 1);
 	free(bigdata);
 
-	assert_int_equal(tls_keypair_read(cert, key, &none, &kp, err, sizeof(err)), 0);
+	assert_int_equal(tls_keypair_read(cert, key, &none, &kp, err, sizeof(err)),
+	    TLS_KEYPAIR_OK);
 	assert_string_equal(kp.cert_path, cert);
 	assert_string_equal(kp.cert_pem, "CERT\n");
 	assert_int_equal(kp.cert_len, 5);
@@ -103,27 +104,39 @@ test_read(void **state)
 	tls_keypair_free(&kp);		/* twice is fine */
 	assert_null(kp.key_pem);
 
-	assert_int_equal(tls_keypair_read(missing, key, &none, &kp, err, sizeof(err)), -1);
+	assert_int_equal(tls_keypair_read(missing, key, &none, &kp, err, sizeof(err)),
+	    TLS_KEYPAIR_BAD_CERT);
 	assert_non_null(strstr(err, missing));
 	assert_non_null(strstr(err, "missing"));
 	assert_null(kp.cert_pem);
 
 	/* A bad key after a good certificate: nothing leaks, key named. */
-	assert_int_equal(tls_keypair_read(cert, big, &none, &kp, err, sizeof(err)), -1);
+	assert_int_equal(tls_keypair_read(cert, big, &none, &kp, err, sizeof(err)),
+	    TLS_KEYPAIR_BAD_KEY);
 	assert_non_null(strstr(err, big));
 	assert_non_null(strstr(err, "too big"));
 	assert_null(kp.cert_pem);
 
-	assert_int_equal(tls_keypair_read(cert, empty, &none, &kp, err, sizeof(err)), -1);
+	assert_int_equal(tls_keypair_read(cert, empty, &none, &kp, err, sizeof(err)),
+	    TLS_KEYPAIR_BAD_KEY);
 	assert_non_null(strstr(err, "empty"));
 
-	assert_int_equal(tls_keypair_read(tmpdir, key, &none, &kp, err, sizeof(err)), -1);
+	/* The file at fault is said, not guessed from the message: a key
+	 * whose name starts with the certificate's is still the key. */
+	assert_int_equal(tls_keypair_read(empty, big, &none, &kp, err, sizeof(err)),
+	    TLS_KEYPAIR_BAD_CERT);
+	assert_int_equal(tls_keypair_read(cert, tmpdir, &none, &kp, err, sizeof(err)),
+	    TLS_KEYPAIR_BAD_KEY);
+	assert_non_null(strstr(err, "not a regular file"));
+
+	assert_int_equal(tls_keypair_read(tmpdir, key, &none, &kp, err, sizeof(err)),
+	    TLS_KEYPAIR_BAD_CERT);
 	assert_non_null(strstr(err, "not a regular file"));
 
 	if (geteuid() != 0) {
 		assert_int_equal(chmod(key, 0), 0);
 		assert_int_equal(tls_keypair_read(cert, key, &none, &kp, err,
-		    sizeof(err)), -1);
+		    sizeof(err)), TLS_KEYPAIR_BAD_KEY);
 		assert_non_null(strstr(err, "unreadable"));
 	}
 	free(cert);
