@@ -34,10 +34,7 @@ check_report(void *arg, const char *file, int line, const char *message)
 {
 	int *count = arg;
 
-	if (line > 0)
-		fprintf(stderr, "%s:%d: %s\n", file, line, message);
-	else
-		fprintf(stderr, "%s: %s\n", file, message);
+	config_print(file, line, message);
 	(*count)++;
 }
 
@@ -53,14 +50,11 @@ check_folder_note(void *arg, const struct config_where *w, const char *what,
     const char *path, const char *change)
 {
 	const struct config *cfg = arg;
-	const char *file = w->file != NULL ? w->file : cfg->path;
+	char text[CONFIG_PRINT_MAX];
 
-	if (w->line > 0)
-		fprintf(stderr, "%s:%d: warning: %s %s: the daemon will change "
-		    "it: %s\n", file, w->line, what, path, change);
-	else
-		fprintf(stderr, "%s: warning: %s %s: the daemon will change "
-		    "it: %s\n", file, what, path, change);
+	snprintf(text, sizeof(text), "warning: %s %s: the daemon will change "
+	    "it: %s", what, path, change);
+	config_print(w->file != NULL ? w->file : cfg->path, w->line, text);
 }
 
 /* What the master checks before it opens a port (master_prepare). */

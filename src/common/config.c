@@ -33,6 +33,7 @@
 
 #include "common/bounds.h"
 #include "common/config_priv.h"
+#include "common/log.h"
 #include "common/xmalloc.h"
 
 /* auth.* defaults (docs/configuration.md): five wrong passwords, then ten
@@ -593,11 +594,24 @@ config_is_relay_client(const struct config *cfg, const struct sockaddr *sa)
 	return false;
 }
 
+/* Config text reaches the line escaped: a link's target, a path or a
+ * value may hold a line end, and under -f stderr is the log. */
+void
+config_print(const char *file, int line, const char *message)
+{
+	char f[LOG_SAFE_SIZE(CONFIG_PRINT_MAX)];
+	char m[LOG_SAFE_SIZE(CONFIG_PRINT_MAX)];
+
+	log_safe_text(file, f, sizeof(f));
+	log_safe_text(message, m, sizeof(m));
+	if (line > 0)
+		fprintf(stderr, "%s:%d: %s\n", f, line, m);
+	else
+		fprintf(stderr, "%s: %s\n", f, m);
+}
+
 void
 config_error_print(const struct config_error *err)
 {
-	if (err->line > 0)
-		fprintf(stderr, "%s:%d: %s\n", err->file, err->line, err->message);
-	else
-		fprintf(stderr, "%s: %s\n", err->file, err->message);
+	config_print(err->file, err->line, err->message);
 }

@@ -184,6 +184,11 @@ int config_load_unprivileged(const char *path, struct config *cfg,
 void config_free(struct config *cfg);
 /* Print err to stderr as "FILE:LINE: message" (or "FILE: message"). */
 void config_error_print(const struct config_error *err);
+/* The same for any config report (line 0: none), every caller's one
+ * way out: file and message (at most CONFIG_PRINT_MAX bytes shown) are
+ * escaped (log_safe_text), so no text in them can add a line. */
+#define CONFIG_PRINT_MAX	1024
+void config_print(const char *file, int line, const char *message);
 
 /* err = "FILE:LINE: message" for the key written at w (the config file
  * itself, line 0, when w is NULL or the key was left out). */

@@ -42,15 +42,13 @@ config_error_at(struct config_error *err, const struct config *cfg,
 void
 config_warnings_print(const struct config *cfg)
 {
+	char text[sizeof(cfg->warnings->message) + 16];
+
 	for (size_t i = 0; i < cfg->n_warnings; i++) {
 		const struct config_error *w = &cfg->warnings[i];
 
-		if (w->line > 0)
-			fprintf(stderr, "%s:%d: warning: %s\n", w->file,
-			    w->line, w->message);
-		else
-			fprintf(stderr, "%s: warning: %s\n", w->file,
-			    w->message);
+		snprintf(text, sizeof(text), "warning: %s", w->message);
+		config_print(w->file, w->line, text);
 	}
 }
 

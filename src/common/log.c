@@ -7,8 +7,8 @@
  * and log_set_*() run before any thread starts.
  *
  * One escaping routine, log_escape(), serves both log_safe() (one value
- * for a quoted field) and the safety net of log_emit() (the whole line,
- * whatever its call site did).  They differ in one thing: a value also
+ * for a quoted field) and the safety net of log_emit() and
+ * log_safe_text() (the whole line, whatever its call site did).  They differ in one thing: a value also
  * escapes '"' and '\\', the bytes that delimit a quoted field, which the
  * line as a whole must keep.  So a call site that forgot log_safe() can
  * at worst spoil its own fields; it can never start a second line.
@@ -165,6 +165,16 @@ const char *
 log_safe(const char *s, char *out, size_t outlen)
 {
 	return log_safe_len(s, s != NULL ? strlen(s) : 0, out, outlen);
+}
+
+const char *
+log_safe_text(const char *s, char *out, size_t outlen)
+{
+	if (outlen == 0)
+		return out;
+	log_escape((const unsigned char *)(s != NULL ? s : ""),
+	    s != NULL ? strlen(s) : 0, false, out, outlen);
+	return out;
 }
 
 /* -- lines --------------------------------------------------------------- */

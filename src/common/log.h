@@ -60,4 +60,10 @@ const char *log_safe(const char *s, char *out, size_t outlen);
 /* The same for len bytes that may hold NUL (written \x00). */
 const char *log_safe_len(const char *s, size_t len, char *out, size_t outlen);
 
+/* The same for text that is a line of its own, not a quoted field (a
+ * config error's "FILE:LINE: message" on stderr, the log in -f mode):
+ * '"' and '\\' stay as written, so the line reads as it was meant;
+ * nothing else in it can end the line or forge the next one. */
+const char *log_safe_text(const char *s, char *out, size_t outlen);
+
 #endif

@@ -468,6 +468,42 @@ def test_paths_with_line_ends(mta):
     assert b"dir\n" not in open(m.logfile, "rb").read()
 
 
+def test_config_error_with_line_end(mta):
+    """A config error quotes what it found, a link's target among them;
+    under -f the "FILE:LINE: message" line on stderr is the log, so a
+    target holding a line end and a whole log line would forge that
+    event.  The message comes out escaped: still one line, still
+    readable, and check-config prints it the same way."""
+    m = mta(start=False)
+    forged = (b"2026-01-01T00:00:00.000Z master[1] info: " + FORGED_AUTH)
+    link = os.path.join(m.root, "lnk")
+    os.symlink(b"x\n" + forged, os.fsencode(link))
+    with open(m.conf) as f:
+        conf = f.read()
+    with open(m.conf, "w") as f:
+        f.write(conf.replace('spool = "%s";' % m.spool,
+                             'spool = "%s/spool";' % link))
+    assert link in open(m.conf).read()
+    try:
+        m.start(timeout=10)
+    except AssertionError as e:
+        assert "exited with 1 before ready" in str(e), e
+    else:
+        raise AssertionError("decorumd started with a linked spool")
+    log = open(m.logfile, "rb").read()
+    assert b"\n" + forged not in log, log
+    refusal = [l for l in log.split(b"\n") if b"symbolic link" in l]
+    assert refusal and b"(to x\\x0a2026-01-01" in refusal[0], log
+    parse_log(m.logfile, config=m.conf)     # every other line parses
+    assert not [l for l in parse_log(m.logfile, config=m.conf)
+                if l.event == "auth"]
+
+    r = m.cli("check-config")
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert "\n" + forged.decode() not in r.stderr, r.stderr
+    assert "(to x\\x0a2026-01-01" in r.stderr, r.stderr
+
+
 # -- ordinary logs ---------------------------------------------------------
 
 def test_ordinary_session_parses(tls_mta):

@@ -518,6 +518,23 @@ test_level_and_errno(void **state)
 	assert_non_null(strstr(captured, "event=shown"));
 }
 
+/* A line of text of its own (config errors): quotes stay, line ends go. */
+static void
+test_text_keeps_quotes_not_line_ends(void **state)
+{
+	char out[128];
+
+	(void)state;
+	assert_string_equal(log_safe_text("unknown setting \"x\" a\\b", out,
+	    sizeof(out)), "unknown setting \"x\" a\\b");
+	assert_string_equal(log_safe_text("link (to x\nevent=auth\r)", out,
+	    sizeof(out)), "link (to x\\x0aevent=auth\\x0d)");
+	assert_string_equal(log_safe_text("\xe2\x80\xa8 \xff \xc3\xa9", out,
+	    sizeof(out)), "\\xe2\\x80\\xa8 \\xff \xc3\xa9");
+	assert_string_equal(log_safe_text(NULL, out, sizeof(out)), "");
+	assert_string_equal(log_safe_text("abcdefgh\n", out, 8), "abcd...");
+}
+
 int
 main(void)
 {
@@ -538,6 +555,7 @@ main(void)
 		cmocka_unit_test(test_line_limit_boundary),
 		cmocka_unit_test(test_fatal_is_one_event),
 		cmocka_unit_test(test_level_and_errno),
+		cmocka_unit_test(test_text_keeps_quotes_not_line_ends),
 	};
 
 	log_init("test", true);
