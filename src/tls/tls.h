@@ -92,9 +92,10 @@ SSL *tls_server_ssl(struct tls_server *ts);
 
 /*
  * Client side (tls_client.c).  One context per trust setting, made at
- * start-up: ca_pem NULL for the system store, or the PEM certificates of
- * a transport's tls_ca (each one a trust anchor).  NULL and err when
- * the context cannot be made or ca_pem holds no usable certificate.
+ * start-up: ca_pem NULL for the system store (the default bundle, read
+ * whole now, so no handshake opens a file), or the PEM certificates of a
+ * transport's tls_ca (each one a trust anchor).  NULL and err when the
+ * context cannot be made or ca_pem holds no usable certificate.
  */
 SSL_CTX *tls_client_ctx_new(const char *ca_pem, size_t ca_len, char *err,
     size_t errlen);
