@@ -348,34 +348,77 @@ auth_turn(struct session *s)
 	workpool_submit(s->srv->pool, check_work, check_done, a);
 }
 
-/* The client gave its credentials (or botched them): look the user up,
- * then take the network's turn.  Input waits meanwhile. */
-static void
-auth_check(struct session *s)
+/* The user's hash into a->hash ("" for no such user: the dummy is
+ * checked).  -1 when the tables cannot say (the domains folder missing
+ * or unreadable, the users file never read whole): try later. */
+static int
+auth_lookup(struct auth_attempt *a, struct domains *domains)
 {
-	struct auth_attempt *a = s->auth;
 	const char *at = strrchr(a->x.authcid, '@'), *hash = NULL;
 	char local[SMTP_LOCAL_PART_MAX + 1];
 
+	if (at == NULL || (size_t)(at - a->x.authcid) >= sizeof(local))
+		return 0;
+	snprintf(local, sizeof(local), "%.*s", (int)(at - a->x.authcid),
+	    a->x.authcid);
+	switch (domains_user(domains, local, at + 1, &hash)) {
+	case 1:
+		if (hash != NULL)
+			snprintf(a->hash, sizeof(a->hash), "%s", hash);
+		return 0;
+	case 0:
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/*
+ * The tables cannot say whether the user exists: no password is
+ * checked, no failure counted (the client did nothing wrong, and a
+ * guess that cannot be checked is no guess), and the client may retry
+ * (RFC 4954 6: 454 4.7.0).  Whoever waits for the network's turn keeps
+ * waiting: this attempt never took one.
+ */
+static void
+auth_tempfail(struct session *s, struct smtp_reply *r)
+{
+	char user[SASL_FIELD_MAX * 4 + 1];
+
+	log_warn("event=auth-tempfail session=%s client=[%s] user=\"%s\" "
+	    "mechanism=%s reason=tables", s->id, s->ip,
+	    log_safe(s->auth->x.authcid, user, sizeof(user)),
+	    mech_name(s->auth->x.mech));
+	session_auth_free(s);
+	session_set_state(s, SESSION_READY);
+	smtp_reply_set(r, 454, "4.7.0", "Temporary authentication failure");
+}
+
+/* The client gave its credentials (or botched them): look the user up,
+ * then take the network's turn.  Input waits meanwhile; r gets a reply
+ * only when the tables cannot answer. */
+static void
+auth_check(struct session *s, struct smtp_reply *r)
+{
+	struct auth_attempt *a = s->auth;
+
+	if (!a->malformed) {
+		/* RFC 4954 4: a different authorization identity is acting
+		 * on someone else's behalf; refused unless allowed. */
+		if (a->x.authzid[0] != '\0' &&
+		    strcasecmp(a->x.authzid, a->x.authcid) != 0 &&
+		    !s->srv->cfg->auth_allow_authzid)
+			a->refuse = true;
+		/* A login is an address; anything longer names nobody. */
+		if (strlen(a->x.authcid) >= sizeof(s->login))
+			a->refuse = true;
+		if (auth_lookup(a, s->srv->domains) < 0) {
+			auth_tempfail(s, r);
+			return;
+		}
+	}
 	session_set_state(s, SESSION_AUTH_CHECK);
 	bufferevent_disable(s->bev, EV_READ);
-	if (a->malformed) {
-		auth_turn(s);
-		return;
-	}
-	/* RFC 4954 4: a different authorization identity is acting on
-	 * someone else's behalf; refused unless the operator allows it. */
-	if (a->x.authzid[0] != '\0' && strcasecmp(a->x.authzid, a->x.authcid) != 0 &&
-	    !s->srv->cfg->auth_allow_authzid)
-		a->refuse = true;
-	/* A login is an address; anything longer names nobody. */
-	if (strlen(a->x.authcid) >= sizeof(s->login))
-		a->refuse = true;
-	if (at != NULL && (size_t)(at - a->x.authcid) < sizeof(local)) {
-		snprintf(local, sizeof(local), "%.*s", (int)(at - a->x.authcid), a->x.authcid);
-		if (domains_user(s->srv->domains, local, at + 1, &hash) == 1 && hash != NULL)
-			snprintf(a->hash, sizeof(a->hash), "%s", hash);
-	}
 	auth_turn(s);
 }
 
@@ -392,7 +435,7 @@ auth_status(struct session *s, enum sasl_status st, const char *challenge,
 		smtp_reply_set(r, 334, "", "%s", challenge);
 		return;
 	case SASL_DONE:
-		auth_check(s);
+		auth_check(s, r);
 		return;
 	case SASL_CANCELLED:
 		session_auth_free(s);
@@ -407,7 +450,7 @@ auth_status(struct session *s, enum sasl_status st, const char *challenge,
 	case SASL_MALFORMED:
 	default:
 		s->auth->malformed = true;
-		auth_check(s);
+		auth_check(s, r);
 		return;
 	}
 }
