@@ -212,6 +212,9 @@ child_exited(struct master *m, pid_t pid, int status)
 	}
 }
 
+_Static_assert(TLS_KEYPAIRS_WIRE_MAX <= CONTROL_FRAME_MAX,
+    "a key set tls_config_load accepts must fit in one control frame");
+
 /* The wire form of kps in payload (initialised here): 0, or -1 when it
  * is over what one frame carries. */
 static int
@@ -285,6 +288,11 @@ channel_tend(struct master *m)
 	    channel_send_keys(&m->chan, payload.data, payload.len) == 0)
 		log_warn("event=tls-resend seq=%u reason=\"smtpd asked\"",
 		    m->chan.seq);
+	else
+		log_error("event=tls-resend-failed reason=\"smtpd asked, but "
+		    "the keys could not be framed (%zu octets)\" "
+		    "effect=\"smtpd keeps the certificates it has\"",
+		    tls_keypairs_encoded_size(m->keys, m->n_keys));
 	payload_wipe(&payload);
 }
 

@@ -59,6 +59,17 @@ void tls_keypairs_free(struct tls_keypair *kps, size_t n);	/* frees kps too */
 /* Free (and wipe) the members of one keypair; kp itself is the caller's. */
 void tls_keypair_free(struct tls_keypair *kp);
 
+/* The most the encoding of a key set may take: what one control frame
+ * carries to the smtpd on SIGHUP (smtpd/control_frame.h's
+ * CONTROL_FRAME_MAX may not be less; the master checks it).  A set
+ * over it could start a daemon that never reloads, so
+ * tls_config_load refuses it. */
+#define TLS_KEYPAIRS_WIRE_MAX	(8 * 1024 * 1024)
+
+/* The octets tls_keypairs_encode appends for kps (no overflow: every
+ * count and length is bounded above). */
+size_t tls_keypairs_encoded_size(const struct tls_keypair *kps, size_t n);
+
 /* Serialise keypairs for the master → smtpd socket, and back.  decode
  * returns 0 and a new array, or -1 on malformed input.  encode appends in
  * one piece (-1 when out's maximum is too small or a keypair is out of

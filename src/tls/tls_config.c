@@ -11,6 +11,8 @@
  * the certificate, the policy applies); then the whole set once more, as
  * the smtpd will build it.  The error is put on the line of the file at
  * fault: the certificate when its chain does not parse, else the key.
+ * The set must also fit in what a SIGHUP sends the smtpd
+ * (TLS_KEYPAIRS_WIRE_MAX), or the daemon would start and never reload.
  *
  * Callers: src/daemon/master.c, src/cli/check_config.c.  Runs as root in
  * the master; reads only the files the config names, and only where the
@@ -151,6 +153,30 @@ pair_load(const struct config *cfg, const struct rootfile_rules *rules,
 	return -1;
 }
 
+/*
+ * Do pairs 0..i still fit in what a SIGHUP sends the smtpd?  The limit
+ * is on the sum, so the error names the pair that crossed it; without
+ * this check a set could start the daemon (the smtpd inherits it) and
+ * then never reload.
+ */
+static int
+pair_fits(const struct config *cfg, const struct tls_keypair *kps, size_t i,
+    struct config_error *err)
+{
+	const struct config_where *cert_at, *key_at;
+	const char *cert, *key;
+	size_t size = tls_keypairs_encoded_size(kps, i + 1);
+
+	if (size <= TLS_KEYPAIRS_WIRE_MAX)
+		return 0;
+	pair_conf(cfg, i, &cert, &key, &cert_at, &key_at);
+	config_error_at(err, cfg, cert_at, "tls: the certificates and keys "
+	    "up to %s take %zu octets to send to the smtpd, at most %d: a "
+	    "reload could never send them", cert, size,
+	    TLS_KEYPAIRS_WIRE_MAX);
+	return -1;
+}
+
 int
 tls_config_load(const struct config *cfg, const struct safedir_owner *o,
     struct tls_keypair **out, size_t *n_out, struct config_error *err)
@@ -173,7 +199,8 @@ tls_config_load(const struct config *cfg, const struct safedir_owner *o,
 	config_root_rules(cfg, o, &rules);
 	kps = xcalloc(n, sizeof(*kps));
 	for (size_t i = 0; i < n; i++) {
-		if (pair_load(cfg, &rules, i, &kps[i], err) < 0) {
+		if (pair_load(cfg, &rules, i, &kps[i], err) < 0 ||
+		    pair_fits(cfg, kps, i, err) < 0) {
 			tls_keypairs_free(kps, n);
 			return -1;
 		}

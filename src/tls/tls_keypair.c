@@ -215,6 +215,24 @@ put_bytes(uint8_t *p, const void *data, size_t len)
 	return p + len;
 }
 
+/* One keypair's share of the encoding. */
+static size_t
+keypair_wire_size(const struct tls_keypair *kp)
+{
+	return 12 + (kp->cert_path != NULL ? strlen(kp->cert_path) : 0) +
+	    kp->cert_len + kp->key_len;
+}
+
+size_t
+tls_keypairs_encoded_size(const struct tls_keypair *kps, size_t n)
+{
+	size_t total = WIRE_MAGIC_LEN + 4;
+
+	for (size_t i = 0; i < n; i++)
+		total += keypair_wire_size(&kps[i]);
+	return total;
+}
+
 int
 tls_keypairs_encode(const struct tls_keypair *kps, size_t n, struct buf *out)
 {
@@ -232,7 +250,7 @@ tls_keypairs_encode(const struct tls_keypair *kps, size_t n, struct buf *out)
 		    kps[i].key_len > TLS_FILE_MAX)
 			return -1;
 		/* Bounded by 64 * (4 KiB + 2 MiB + 12): no overflow. */
-		total += 12 + plen + kps[i].cert_len + kps[i].key_len;
+		total += keypair_wire_size(&kps[i]);
 	}
 	/*
 	 * Build the whole encoding in one exact-size block and append it in
