@@ -105,3 +105,11 @@ buf_free(struct buf *b)
 	free(b->data);
 	buf_init(b, b->max);
 }
+
+void
+buf_wipe(struct buf *b)
+{
+	if (b->data != NULL)
+		explicit_bzero(b->data, b->cap);
+	buf_free(b);
+}

@@ -39,6 +39,7 @@
 
 #include "common/buf.h"
 #include "common/config_priv.h"
+#include "common/pem.h"
 #include "common/rootfile.h"
 #include "common/xmalloc.h"
 
@@ -272,36 +273,27 @@ ca_read_folder(struct cfg_ctx *c, const config_setting_t *s,
 	return 0;
 }
 
+static int
+ca_drop(X509 *x, void *arg)
+{
+	(void)arg;
+	X509_free(x);
+	return 0;
+}
+
 /* How many certificates pem holds (0 with why on a broken one). */
 static int
 ca_count(const char *pem, size_t len, char *why, size_t whylen)
 {
-	BIO *bio = BIO_new_mem_buf(pem, (int)len);
-	unsigned long e;
-	X509 *x;
-	int n = 0;
+	int n = pem_certs_each(pem, len, ca_drop, NULL);
 
-	if (bio == NULL) {
-		snprintf(why, whylen, "out of memory");
+	if (n < 0) {
+		ERR_error_string_n(ERR_peek_last_error(), why, whylen);
+		ERR_clear_error();
 		return 0;
 	}
-	ERR_clear_error();
-	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-		X509_free(x);
-		n++;
-	}
-	/* The loop ends at the end of the text (no more BEGIN line) or at
-	 * a block that does not parse: only the first is fine. */
-	e = ERR_peek_last_error();
-	if (ERR_GET_LIB(e) != ERR_LIB_PEM ||
-	    ERR_GET_REASON(e) != PEM_R_NO_START_LINE) {
-		ERR_error_string_n(e, why, whylen);
-		n = 0;
-	} else if (n == 0) {
+	if (n == 0)
 		snprintf(why, whylen, "no PEM certificate in it");
-	}
-	ERR_clear_error();
-	BIO_free(bio);
 	return n;
 }
 

@@ -27,16 +27,6 @@
 #define CHANNEL_IN_MAX	4096
 #define EMPTY_FRAME	(CONTROL_HEADER_LEN + CONTROL_TRAILER_LEN)
 
-static void
-buf_wipe_free(struct buf *b)
-{
-	if (b->data != NULL)
-		explicit_bzero(b->data, b->cap);
-	buf_free(b);
-	buf_init(b, CONTROL_HEADER_LEN + CONTROL_FRAME_MAX +
-	    CONTROL_TRAILER_LEN);
-}
-
 void
 channel_init(struct channel *ch)
 {
@@ -56,8 +46,8 @@ channel_close(struct channel *ch)
 		close(ch->fd);
 	ch->fd = -1;
 	ch->off = 0;
-	buf_wipe_free(&ch->cur);
-	buf_wipe_free(&ch->next);
+	buf_wipe(&ch->cur);
+	buf_wipe(&ch->next);
 	buf_free(&ch->in);
 	buf_init(&ch->in, CHANNEL_IN_MAX);
 }
@@ -93,10 +83,10 @@ channel_send_keys(struct channel *ch, const void *payload, size_t len)
 	/* A frame half out must be finished first; one not started yet is
 	 * older news than this one. */
 	dst = ch->cur.len == 0 ? &ch->cur : &ch->next;
-	buf_wipe_free(dst);
+	buf_wipe(dst);
 	if (control_frame_encode(dst, CONTROL_KEYS, ++ch->seq, payload,
 	    len) < 0) {
-		buf_wipe_free(dst);
+		buf_wipe(dst);
 		return -1;
 	}
 	return 0;
@@ -139,7 +129,7 @@ channel_flush(struct channel *ch)
 		if (ch->off < ch->cur.len)
 			continue;
 		/* Done: wipe it, and the waiting frame (if any) is next. */
-		buf_wipe_free(&ch->cur);
+		buf_wipe(&ch->cur);
 		ch->off = 0;
 		if (ch->next.len > 0) {
 			struct buf t = ch->cur;

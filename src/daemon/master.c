@@ -224,14 +224,6 @@ keys_encode(const struct tls_keypair *kps, size_t n, struct buf *payload)
 	return tls_keypairs_encode(kps, n, payload);
 }
 
-static void
-payload_wipe(struct buf *payload)
-{
-	if (payload->data != NULL)
-		explicit_bzero(payload->data, payload->cap);	/* private keys */
-	buf_free(payload);
-}
-
 /* SIGHUP: new certificates for new connections, sessions undisturbed.
  * Keys that do not load or do not match keep the old ones in place. */
 static void
@@ -260,7 +252,7 @@ keys_reload(struct master *m)
 		log_error("event=tls-reload-failed reason=\"key material over "
 		    "the control channel's %d octets\" effect=\"old "
 		    "certificates kept\"", CONTROL_FRAME_MAX);
-		payload_wipe(&payload);
+		buf_wipe(&payload);
 		tls_keypairs_free(kps, n);
 		return;
 	}
@@ -272,7 +264,7 @@ keys_reload(struct master *m)
 		    "effect=\"applied when smtpd restarts\"");
 	else
 		log_info("event=tls-reload seq=%u certificates=%zu", m->chan.seq, n);
-	payload_wipe(&payload);
+	buf_wipe(&payload);
 }
 
 /* Between signals: push the pending frame on, and answer the smtpd's
@@ -293,7 +285,7 @@ channel_tend(struct master *m)
 		    "the keys could not be framed (%zu octets)\" "
 		    "effect=\"smtpd keeps the certificates it has\"",
 		    tls_keypairs_encoded_size(m->keys, m->n_keys));
-	payload_wipe(&payload);
+	buf_wipe(&payload);
 }
 
 static void

@@ -20,22 +20,6 @@
 #define FNV_PRIME	16777619u
 
 static uint32_t
-get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static void
-put_u32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t
 fnv1a(uint32_t h, const uint8_t *p, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
@@ -71,12 +55,12 @@ control_frame_encode(struct buf *out, enum control_type type, uint32_t seq,
 	 */
 	frame = xmalloc(total);
 	memcpy(frame, CONTROL_MAGIC, MAGIC_LEN);
-	put_u32(frame + 4, (uint32_t)type);
-	put_u32(frame + 8, seq);
-	put_u32(frame + 12, (uint32_t)len);
+	buf_put_be32(frame + 4, (uint32_t)type);
+	buf_put_be32(frame + 8, seq);
+	buf_put_be32(frame + 12, (uint32_t)len);
 	if (len > 0)
 		memcpy(frame + CONTROL_HEADER_LEN, payload, len);
-	put_u32(frame + CONTROL_HEADER_LEN + len, frame_check(frame + MAGIC_LEN,
+	buf_put_be32(frame + CONTROL_HEADER_LEN + len, frame_check(frame + MAGIC_LEN,
 	    frame + CONTROL_HEADER_LEN, len));
 	rc = buf_append(out, frame, total);
 	xfree_secret(frame, total);
@@ -94,8 +78,8 @@ control_frame_header(const uint8_t *data, size_t len, size_t *total)
 		goto garbage;
 	if (len < CONTROL_HEADER_LEN)
 		return CONTROL_SCAN_MORE;
-	type = get_u32(data + 4);
-	plen = get_u32(data + 12);
+	type = buf_get_be32(data + 4);
+	plen = buf_get_be32(data + 12);
 	if ((type != CONTROL_KEYS && type != CONTROL_RESEND) ||
 	    plen > CONTROL_FRAME_MAX || (type == CONTROL_RESEND && plen != 0))
 		goto garbage;
@@ -115,13 +99,13 @@ control_frame_open(const uint8_t *data, size_t total, struct control_frame *f)
 	if (total < CONTROL_HEADER_LEN + CONTROL_TRAILER_LEN ||
 	    memcmp(data, CONTROL_MAGIC, MAGIC_LEN) != 0)
 		return CONTROL_SCAN_GARBAGE;
-	len = get_u32(data + 12);
+	len = buf_get_be32(data + 12);
 	if (len != total - CONTROL_HEADER_LEN - CONTROL_TRAILER_LEN ||
 	    frame_check(data + MAGIC_LEN, data + CONTROL_HEADER_LEN, len) !=
-	    get_u32(data + CONTROL_HEADER_LEN + len))
+	    buf_get_be32(data + CONTROL_HEADER_LEN + len))
 		return CONTROL_SCAN_GARBAGE;
-	f->type = get_u32(data + 4);
-	f->seq = get_u32(data + 8);
+	f->type = buf_get_be32(data + 4);
+	f->seq = buf_get_be32(data + 8);
 	f->payload = data + CONTROL_HEADER_LEN;
 	f->len = len;
 	return CONTROL_SCAN_FRAME;

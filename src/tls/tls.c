@@ -29,6 +29,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/log.h"
+#include "common/pem.h"
 #include "common/xmalloc.h"
 
 struct tls_server {
@@ -129,12 +130,26 @@ err_ssl(char *err, size_t errlen, const char *path, const char *what)
 		err[0] = '\0';
 }
 
-/* Never prompt for a passphrase: the daemon has no terminal. */
+/* The leaf first, the rest of the chain after it (pem_certs_each). */
+struct chain_read {
+	X509 *leaf;
+	STACK_OF(X509) *chain;
+};
+
 static int
-no_passphrase(char *buf, int size, int rwflag, void *u)
+chain_take(X509 *x, void *arg)
 {
-	(void)buf, (void)size, (void)rwflag, (void)u;
-	return -1;
+	struct chain_read *cr = arg;
+
+	if (cr->leaf == NULL) {
+		cr->leaf = x;
+		return 0;
+	}
+	if (!sk_X509_push(cr->chain, x)) {
+		X509_free(x);
+		return -1;
+	}
+	return 0;
 }
 
 /* Expiry is the operator's business, not a reason to refuse to start:
@@ -162,53 +177,38 @@ ctx_load(SSL_CTX *ctx, const struct tls_keypair *kp, char *err,
     size_t errlen)
 {
 	const char *path = kp->cert_path ? kp->cert_path : "(certificate)";
-	STACK_OF(X509) *chain = NULL;
-	X509 *leaf = NULL, *x;
+	struct chain_read cr = { NULL, NULL };
 	EVP_PKEY *key = NULL;
-	BIO *bio;
-	int rc = -1;
+	BIO *bio = NULL;
+	int rc = -1, n;
 
 	if (kp->cert_pem == NULL || kp->key_pem == NULL ||
 	    kp->cert_len > TLS_FILE_MAX || kp->key_len > TLS_FILE_MAX) {
 		err_ssl(err, errlen, path, "no key material");
 		return -1;
 	}
-	bio = BIO_new_mem_buf(kp->cert_pem, (int)kp->cert_len);
-	if (bio == NULL || (leaf = PEM_read_bio_X509(bio, NULL, no_passphrase,
-	    NULL)) == NULL) {
-		err_ssl(err, errlen, path, "no PEM certificate");
-		goto out;
-	}
-	if ((chain = sk_X509_new_null()) == NULL)
+	if ((cr.chain = sk_X509_new_null()) == NULL)
 		goto oom;
-	while ((x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) != NULL) {
-		if (!sk_X509_push(chain, x)) {
-			X509_free(x);
-			goto oom;
-		}
-	}
-	/* The loop ends at end of input (PEM "no start line") or at a
-	 * broken certificate; only the former is fine. */
-	if (ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE) {
-		err_ssl(err, errlen, path, "bad certificate in chain");
+	n = pem_certs_each(kp->cert_pem, kp->cert_len, chain_take, &cr);
+	if (n <= 0) {
+		err_ssl(err, errlen, path, cr.leaf == NULL ?
+		    "no PEM certificate" : "bad certificate in chain");
 		goto out;
 	}
-	ERR_clear_error();
-	BIO_free(bio);
 	bio = BIO_new_mem_buf(kp->key_pem, (int)kp->key_len);
 	if (bio == NULL || (key = PEM_read_bio_PrivateKey(bio, NULL,
-	    no_passphrase, NULL)) == NULL) {
+	    pem_no_passphrase, NULL)) == NULL) {
 		err_ssl(err, errlen, path,
 		    "no usable PEM private key (encrypted keys are not supported)");
 		goto out;
 	}
-	if (SSL_CTX_use_cert_and_key(ctx, leaf, key, chain, 1) != 1 ||
+	if (SSL_CTX_use_cert_and_key(ctx, cr.leaf, key, cr.chain, 1) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
 		err_ssl(err, errlen, path,
 		    "private key does not match certificate");
 		goto out;
 	}
-	cert_check_dates(leaf, path);
+	cert_check_dates(cr.leaf, path);
 	rc = 0;
 	goto out;
 oom:
@@ -216,8 +216,8 @@ oom:
 out:
 	BIO_free(bio);
 	EVP_PKEY_free(key);
-	X509_free(leaf);
-	sk_X509_pop_free(chain, X509_free);
+	X509_free(cr.leaf);
+	sk_X509_pop_free(cr.chain, X509_free);
 	return rc;
 }
 

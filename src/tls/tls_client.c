@@ -36,13 +36,23 @@
 #include "tls/tls.h"
 
 #include <arpa/inet.h>
-#include <limits.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "common/pem.h"
+
+/* One trust anchor into the store (pem_certs_each). */
+static int
+ca_take(X509 *x, void *arg)
+{
+	int ok = X509_STORE_add_cert(arg, x);
+
+	X509_free(x);
+	return ok == 1 ? 0 : -1;
+}
 
 /* The certificates of pem, each a trust anchor of ctx.  0, or -1 with
  * err filled. */
@@ -51,35 +61,15 @@ client_add_cas(SSL_CTX *ctx, const char *pem, size_t len, char *err,
     size_t errlen)
 {
 	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
-	BIO *bio = BIO_new_mem_buf(pem, len > INT_MAX ? -1 : (int)len);
-	unsigned long e;
-	X509 *x;
-	int n = 0, rc = 0;
+	int n = pem_certs_each(pem, len, ca_take, store);
 
-	if (bio == NULL)
-		return -1;
-	ERR_clear_error();
-	while (rc == 0 && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) !=
-	    NULL) {
-		if (X509_STORE_add_cert(store, x) != 1)
-			rc = -1;
-		X509_free(x);
-		n++;
-	}
-	/* The end of the text, and nothing else, ends the loop well. */
-	e = ERR_peek_last_error();
-	if (rc == 0 && (ERR_GET_LIB(e) != ERR_LIB_PEM ||
-	    ERR_GET_REASON(e) != PEM_R_NO_START_LINE))
-		rc = -1;
-	BIO_free(bio);
-	if (rc < 0) {
+	if (n < 0) {
 		char why[256];
 
 		tls_error_text(why, sizeof(why));
 		snprintf(err, errlen, "CA list: %s", why);
 		return -1;
 	}
-	ERR_clear_error();
 	if (n == 0) {
 		snprintf(err, errlen, "no certificate in the CA list");
 		return -1;

@@ -27,40 +27,31 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "common/pem.h"
 #include "common/rootfile.h"
 #include "common/xmalloc.h"
 
 enum fault { FAULT_CERT, FAULT_KEY_PARSE, FAULT_KEY_MATCH, FAULT_OTHER };
 
-/* Never prompt for a passphrase: check-config may run on a terminal. */
+/* Keep the first certificate (the leaf), free the rest. */
 static int
-no_passphrase(char *buf, int size, int rwflag, void *u)
+leaf_take(X509 *x, void *arg)
 {
-	(void)buf, (void)size, (void)rwflag, (void)u;
-	return -1;
+	X509 **leaf = arg;
+
+	if (*leaf == NULL)
+		*leaf = x;
+	else
+		X509_free(x);
+	return 0;
 }
 
 /* Does every PEM certificate of the chain parse?  The leaf in *leaf. */
 static bool
 chain_parses(const struct tls_keypair *kp, X509 **leaf)
 {
-	BIO *bio = BIO_new_mem_buf(kp->cert_pem, (int)kp->cert_len);
-	X509 *x;
-	bool ok;
-
 	*leaf = NULL;
-	if (bio == NULL)
-		return false;
-	while ((x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) != NULL) {
-		if (*leaf == NULL)
-			*leaf = x;
-		else
-			X509_free(x);
-	}
-	ok = *leaf != NULL && ERR_GET_REASON(ERR_peek_last_error()) ==
-	    PEM_R_NO_START_LINE;
-	BIO_free(bio);
-	return ok;
+	return pem_certs_each(kp->cert_pem, kp->cert_len, leaf_take, leaf) > 0;
 }
 
 /* After tls_server_new() refused a pair: whose fault, the certificate's
@@ -76,7 +67,8 @@ pair_fault(const struct tls_keypair *kp)
 	if (!chain_parses(kp, &leaf))
 		f = FAULT_CERT;
 	else if ((bio = BIO_new_mem_buf(kp->key_pem, (int)kp->key_len)) != NULL) {
-		key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+		key = PEM_read_bio_PrivateKey(bio, NULL, pem_no_passphrase,
+		    NULL);
 		if (key == NULL)
 			f = FAULT_KEY_PARSE;
 		else if (X509_check_private_key(leaf, key) != 1)

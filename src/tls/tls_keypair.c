@@ -197,19 +197,9 @@ tls_keypairs_free(struct tls_keypair *kps, size_t n)
 }
 
 static uint8_t *
-put_u32(uint8_t *p, size_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-	return p + 4;
-}
-
-static uint8_t *
 put_bytes(uint8_t *p, const void *data, size_t len)
 {
-	p = put_u32(p, len);
+	p = buf_put_be32(p, (uint32_t)len);
 	if (len > 0)
 		memcpy(p, data, len);
 	return p + len;
@@ -260,7 +250,7 @@ tls_keypairs_encode(const struct tls_keypair *kps, size_t n, struct buf *out)
 	tmp = xmalloc(total);
 	p = tmp;
 	memcpy(p, WIRE_MAGIC, WIRE_MAGIC_LEN);
-	p = put_u32(p + WIRE_MAGIC_LEN, n);
+	p = buf_put_be32(p + WIRE_MAGIC_LEN, (uint32_t)n);
 	for (i = 0; i < n; i++) {
 		plen = kps[i].cert_path ? strlen(kps[i].cert_path) : 0;
 		p = put_bytes(p, kps[i].cert_path, plen);
@@ -283,8 +273,7 @@ take_u32(struct reader *r, size_t *v)
 {
 	if (r->left < 4)
 		return -1;
-	*v = (size_t)r->p[0] << 24 | (size_t)r->p[1] << 16 |
-	    (size_t)r->p[2] << 8 | (size_t)r->p[3];
+	*v = buf_get_be32(r->p);
 	r->p += 4;
 	r->left -= 4;
 	return 0;
