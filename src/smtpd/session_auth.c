@@ -60,6 +60,7 @@ struct auth_attempt {
 	bool ok;		/* the worker's verdict */
 	bool blocked;		/* this failure blocked the client's network */
 	unsigned delay_ms;	/* before 535 */
+	uint64_t answer_at;	/* auth_throttle_now() when the delay ends */
 	enum auth_phase phase;
 	struct event *timer;	/* WAITING: give up; DELAY: answer */
 };
@@ -189,6 +190,8 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
 	struct smtp_reply r;
+	struct timeval tv;
+	uint64_t now;
 
 	(void)fd;
 	(void)what;
@@ -202,6 +205,16 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (s->auth->blocked) {
 		auth_refuse_blocked(s, true);
+		return;
+	}
+	/* The loop's timers count from when the loop woke, which may be a
+	 * little before the throttle's clock started the delay: 535 goes
+	 * only once the delay is out, so a client that retries at once
+	 * finds its network's turn come and does not wait again. */
+	now = auth_throttle_now();
+	if (now < s->auth->answer_at) {
+		tv = tv_ms(s->auth->answer_at - now);
+		evtimer_add(s->auth->timer, &tv);
 		return;
 	}
 	smtp_reply_set(&r, 535, "5.7.8", "Authentication credentials invalid");
@@ -218,8 +231,11 @@ auth_record(struct session *s)
 	struct auth_attempt *a = s->auth;
 	char user[SASL_FIELD_MAX * 4 + 1];
 
-	a->blocked = auth_throttle_end(s->srv->throttle, peer(s),
-	    auth_throttle_now(), a->ok, &a->delay_ms);
+	uint64_t now = auth_throttle_now();
+
+	a->blocked = auth_throttle_end(s->srv->throttle, peer(s), now, a->ok,
+	    &a->delay_ms);
+	a->answer_at = now + a->delay_ms;
 	if (a->ok) {
 		/* auth_check refused logins longer than an address: this fits. */
 		for (size_t i = 0; i < sizeof(s->login); i++) {
