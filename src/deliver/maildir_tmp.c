@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/hash.h"
 #include "common/log.h"
 
 struct sweep_slot {
@@ -43,16 +44,12 @@ struct sweep_slot {
 static struct sweep_slot maildir_tmp_slots[MAILDIR_TMP_SLOTS];
 static pthread_mutex_t maildir_tmp_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* FNV-1a, 64 bits; never 0, which marks a free slot. */
+/* Never 0, which marks a free slot. */
 static uint64_t
 path_hash(const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = hash_str(s);
 
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ull;
-	}
 	return h != 0 ? h : 1;
 }
 

@@ -26,22 +26,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 
 #define QDESTS_BUCKETS_MIN	256
-
-static size_t
-qdest_hash(const char *key)
-{
-	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
-
-	for (; *key != '\0'; key++) {
-		h ^= (unsigned char)*key;
-		h *= 1099511628211ULL;
-	}
-	return (size_t)h;
-}
 
 void
 qdests_init(struct qdests *ds, unsigned dest_concurrency)
@@ -79,7 +68,7 @@ qdests_grow(struct qdests *ds)
 	for (size_t i = 0; i < ds->n_buckets; i++) {
 		for (d = ds->buckets[i]; d != NULL; d = next) {
 			next = d->hash_next;
-			b = qdest_hash(d->key) & (nb - 1);
+			b = hash_str(d->key) & (nb - 1);
 			d->hash_next = buckets[b];
 			buckets[b] = d;
 		}
@@ -94,14 +83,14 @@ qdest_get(struct qmgr *q, const char *key)
 {
 	struct qdests *ds = &q->dests;
 	struct qdest *d;
-	size_t b = qdest_hash(key) & (ds->n_buckets - 1);
+	size_t b = hash_str(key) & (ds->n_buckets - 1);
 
 	for (d = ds->buckets[b]; d != NULL; d = d->hash_next)
 		if (strcmp(d->key, key) == 0)
 			return d;
 	if (ds->n >= ds->n_buckets) {
 		qdests_grow(ds);
-		b = qdest_hash(key) & (ds->n_buckets - 1);
+		b = hash_str(key) & (ds->n_buckets - 1);
 	}
 	d = xcalloc(1, sizeof(*d));
 	snprintf(d->key, sizeof(d->key), "%s", key);
@@ -120,7 +109,7 @@ qdest_maybe_free(struct qmgr *q, struct qdest *d)
 
 	if (d->refs > 0 || d->out > 0 || d->held.n > 0 || d->in_ring)
 		return;
-	pp = &ds->buckets[qdest_hash(d->key) & (ds->n_buckets - 1)];
+	pp = &ds->buckets[hash_str(d->key) & (ds->n_buckets - 1)];
 	while (*pp != d)
 		pp = &(*pp)->hash_next;
 	*pp = d->hash_next;

@@ -19,22 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 
 #define QTABLE_BUCKETS_MIN	1024
-
-static size_t
-qtable_hash(const char *id)
-{
-	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
-
-	for (; *id != '\0'; id++) {
-		h ^= (unsigned char)*id;
-		h *= 1099511628211ULL;
-	}
-	return (size_t)h;
-}
 
 void
 qtable_init(struct qtable *t)
@@ -65,7 +54,7 @@ qtable_find(const struct qtable *t, const char *id)
 {
 	struct qmsg *m;
 
-	for (m = t->buckets[qtable_hash(id) & (t->n_buckets - 1)]; m != NULL;
+	for (m = t->buckets[hash_str(id) & (t->n_buckets - 1)]; m != NULL;
 	    m = m->hash_next)
 		if (strcmp(m->id, id) == 0)
 			return m;
@@ -82,7 +71,7 @@ qtable_grow(struct qtable *t)
 	for (size_t i = 0; i < t->n_buckets; i++) {
 		for (m = t->buckets[i]; m != NULL; m = next) {
 			next = m->hash_next;
-			b = qtable_hash(m->id) & (nb - 1);
+			b = hash_str(m->id) & (nb - 1);
 			m->hash_next = buckets[b];
 			buckets[b] = m;
 		}
@@ -212,7 +201,7 @@ qtable_add(struct qtable *t, const char *id, bool *added)
 		qtable_grow(t);
 	m = xcalloc(1, sizeof(*m));
 	snprintf(m->id, sizeof(m->id), "%s", id);
-	b = qtable_hash(id) & (t->n_buckets - 1);
+	b = hash_str(id) & (t->n_buckets - 1);
 	m->hash_next = t->buckets[b];
 	t->buckets[b] = m;
 	t->n++;
@@ -227,7 +216,7 @@ qtable_drop(struct qtable *t, struct qmsg *m)
 	struct qmsg **pp;
 
 	qtable_unplace(t, m);
-	pp = &t->buckets[qtable_hash(m->id) & (t->n_buckets - 1)];
+	pp = &t->buckets[hash_str(m->id) & (t->n_buckets - 1)];
 	while (*pp != m)
 		pp = &(*pp)->hash_next;
 	*pp = m->hash_next;
