@@ -124,6 +124,21 @@ config_folders_prepare(const struct config *cfg,
 	return 0;
 }
 
+/* "PATH: error"; when why is short, the path loses its start, never its
+ * end (where the entry is named) nor the error. */
+static void
+walk_why(char *why, size_t whylen, const char *path, int e)
+{
+	const char *msg = strerror(e);
+	size_t plen = strlen(path), room;
+
+	room = whylen > strlen(msg) + 3 ? whylen - strlen(msg) - 3 : 0;
+	if (plen > room)
+		path += plen - room;
+	snprintf(why, whylen, "%.*s: %s", (int)(plen > room ? room : plen),
+	    path, msg);
+}
+
 /*
  * Every entry of the folder fd (path names it) but the hidden ones (our
  * .lock and temporary files), by the kept rules; with depth 1, each
@@ -142,7 +157,7 @@ domains_walk(int fd, const char *path, const struct safedir_owner *o,
 	/* A descriptor of its own for readdir: fd stays for openat. */
 	if ((dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 	    (dp = fdopendir(dup_fd)) == NULL) {
-		snprintf(why, whylen, "%s: %s", path, strerror(errno));
+		walk_why(why, whylen, path, errno);
 		if (dup_fd >= 0)
 			close(dup_fd);
 		return -1;
@@ -151,8 +166,7 @@ domains_walk(int fd, const char *path, const struct safedir_owner *o,
 		errno = 0;
 		if ((de = readdir(dp)) == NULL) {
 			if (errno != 0) {
-				snprintf(why, whylen, "%s: %s", path,
-				    strerror(errno));
+				walk_why(why, whylen, path, errno);
 				rc = -1;
 			}
 			break;
