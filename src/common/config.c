@@ -366,6 +366,7 @@ static const struct {
 	{ "queue", cfg_queue },
 	{ "auth", cfg_auth },
 	{ "submission", cfg_submission },
+	{ "policy", cfg_policy },
 	{ "log_level", cfg_log_level },
 };
 
@@ -409,6 +410,7 @@ cfg_defaults(struct cfg_ctx *c)
 	    netaddr_parse_mask("::1/128", &cfg->relay_networks[1]) < 0)
 		abort();	/* constant strings: cannot fail */
 	cfg->n_relay_networks = 2;
+	cfg_policy_defaults(cfg);
 }
 
 static int
@@ -582,6 +584,7 @@ config_free(struct config *cfg)
 	free(cfg->tls_sni);
 	free(cfg->dns_nameserver);
 	cfg_transports_free(cfg);
+	cfg_policy_free(cfg);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

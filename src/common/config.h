@@ -86,6 +86,42 @@ struct transport_conf {
 					 * for the families it sets */
 };
 
+/*
+ * The inbound policy (src/policy, docs/policy.md).  Each check's action
+ * is one key of the policy group; the checks are named here, in the
+ * order their verdicts are weighed, so the loader can refuse a name it
+ * does not know.  A new check adds its row to the enum and to
+ * config_policy_checks[] (config_policy.c), with its default.
+ */
+enum policy_action {
+	POLICY_OFF,		/* not run, nothing logged */
+	POLICY_LOG,		/* run, a refusal is logged and the mail accepted */
+	POLICY_TEMPFAIL,	/* a refusal becomes 4xx */
+	POLICY_REJECT,		/* the check's own verdict: 5xx, or 4xx when
+				 * the check could not decide (DNS trouble) */
+};
+
+enum policy_check_id {
+	POLICY_CHECK_FCRDNS,		/* "fcrdns": RFC 1912 2.1 */
+	POLICY_CHECK_RDNS_DYNAMIC,	/* "rdns_dynamic": pool-like names */
+	POLICY_CHECKS
+};
+
+/* The key of each check in the policy group, by enum policy_check_id. */
+extern const char *const config_policy_checks[POLICY_CHECKS];
+/* "off", "log", "tempfail", "reject", by enum policy_action. */
+const char *config_policy_action_name(enum policy_action a);
+
+#define POLICY_EXEMPT_MAX	32	/* entries of policy.exempt */
+#define POLICY_ABUSE_URL_MAX	200	/* octets of policy.abuse_url */
+
+struct policy_conf {
+	enum policy_action action[POLICY_CHECKS];
+	char **exempt;		/* local parts, lower case: postmaster... */
+	size_t n_exempt;
+	char *abuse_url;	/* NULL: none */
+};
+
 struct config {
 	char *path;			/* the file it was loaded from */
 	char *hostname;			/* our FQDN */
@@ -147,6 +183,8 @@ struct config {
 	unsigned retry_max;		/* queue.retry_max, seconds */
 	unsigned queue_lifetime;	/* queue.lifetime, seconds */
 	unsigned delay_warning;		/* queue.delay_warning, s; 0: never */
+
+	struct policy_conf policy;	/* the policy group */
 
 	bool debug;			/* log_level = "debug" */
 

@@ -107,4 +107,10 @@ struct rootfile_rules;
 int cfg_tls_ca_read(struct cfg_ctx *c, const config_setting_t *s,
     struct transport_conf *t, const struct rootfile_rules *rules);
 
+/* config_policy.c: the policy group (checks' actions, exempt mailboxes,
+ * abuse_url), its defaults and its memory. */
+int cfg_policy(struct cfg_ctx *c, const config_setting_t *g);
+void cfg_policy_defaults(struct config *cfg);
+void cfg_policy_free(struct config *cfg);
+
 #endif

@@ -1,7 +1,10 @@
 /*
  * FCrDNS: see fcrdns.h.  A small state machine over resolver queries:
  * PTR, then A or AAAA (the client's family) for each PTR name in turn, at
- * most FCRDNS_NAMES_MAX names, under one overall deadline.
+ * most FCRDNS_NAMES_MAX names, under one overall deadline.  The first
+ * name that maps back wins; a temporary failure on one name does not
+ * stop the others (a later one may still match), but when none matched
+ * it makes the whole answer a temporary one, never "no match".
  *
  * Everything here comes from the network and is untrusted: names are
  * decoded with bounds checks and only letters, digits, '-', '_' and '.'
@@ -21,8 +24,6 @@
 #include "common/bounds.h"
 #include "common/xmalloc.h"
 
-#define FCRDNS_NAMES_MAX 5
-
 struct fcrdns {
 	struct resolver *r;
 	struct event *deadline;
@@ -34,6 +35,7 @@ struct fcrdns {
 	int n_names, next_name;
 	int query;		/* pending resolver query, -1 none */
 	bool tempfail;		/* some lookup failed temporarily */
+	int matched;		/* index of the verified name, -1 none */
 };
 
 int
@@ -95,16 +97,32 @@ fcrdns_reverse_name(const struct sockaddr *sa, char *out, size_t outlen)
  * Report and free.  A query still in flight (f->query >= 0: the deadline
  * fired before its answer) is cancelled by fcrdns_cancel, so its late
  * answer never reaches f.  Each resolver callback sets f->query to -1
- * on entry, because its own query is over by then.
+ * on entry, because its own query is over by then.  f is freed before
+ * the callback runs (it may end the session that owns f), so the names
+ * are copied out, and lose their root dot, as Received: and the logs
+ * show them.
  */
 static void
-finish(struct fcrdns *f, enum dns_status st, const char *name)
+finish(struct fcrdns *f, enum dns_status st)
 {
+	char names[FCRDNS_NAMES_MAX][SMTP_DOMAIN_MAX + 2];
+	struct fcrdns_result res = { .status = st };
 	fcrdns_cb cb = f->cb;
 	void *arg = f->arg;
 
+	for (int i = 0; i < f->n_names; i++) {
+		size_t len = strlen(f->names[i]);
+
+		if (len > 1 && f->names[i][len - 1] == '.')
+			len--;
+		memcpy(names[i], f->names[i], len);
+		names[i][len] = '\0';
+		res.ptr[res.n_ptr++] = names[i];
+	}
+	if (st == DNS_OK)
+		res.name = names[f->matched];
 	fcrdns_cancel(f);
-	cb(arg, st, name);
+	cb(arg, &res);
 }
 
 static void next_name(struct fcrdns *f);
@@ -120,13 +138,8 @@ forward_cb(void *arg, enum dns_status st, struct ub_result *res)
 		f->tempfail = true;
 	for (int i = 0; st == DNS_OK && res->data[i] != NULL; i++) {
 		if ((size_t)res->len[i] == want && memcmp(res->data[i], f->addr, want) == 0) {
-			char name[SMTP_DOMAIN_MAX + 2];
-
-			/* Report without the root dot, as Received: shows it. */
-			snprintf(name, sizeof(name), "%.*s",
-			    (int)strlen(f->names[f->next_name - 1]) - 1,
-			    f->names[f->next_name - 1]);
-			finish(f, DNS_OK, name);
+			f->matched = f->next_name - 1;
+			finish(f, DNS_OK);
 			return;
 		}
 	}
@@ -137,13 +150,13 @@ static void
 next_name(struct fcrdns *f)
 {
 	if (f->next_name >= f->n_names) {
-		finish(f, f->tempfail ? DNS_TEMPFAIL : DNS_NOTFOUND, NULL);
+		finish(f, f->tempfail ? DNS_TEMPFAIL : DNS_NOTFOUND);
 		return;
 	}
 	f->query = resolver_query(f->r, f->names[f->next_name++],
 	    f->family == AF_INET ? 1 /* A */ : 28 /* AAAA */, forward_cb, f);
 	if (f->query < 0)
-		finish(f, DNS_TEMPFAIL, NULL);
+		finish(f, DNS_TEMPFAIL);
 }
 
 static void
@@ -153,7 +166,7 @@ ptr_cb(void *arg, enum dns_status st, struct ub_result *res)
 
 	f->query = -1;
 	if (st != DNS_OK) {
-		finish(f, st, NULL);
+		finish(f, st);
 		return;
 	}
 	for (int i = 0; res->data[i] != NULL && f->n_names < FCRDNS_NAMES_MAX; i++)
@@ -169,7 +182,7 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	finish(arg, DNS_TEMPFAIL, NULL);
+	finish(arg, DNS_TEMPFAIL);
 }
 
 struct fcrdns *
@@ -178,9 +191,21 @@ fcrdns_start(struct resolver *r, struct event_base *base, const struct sockaddr 
 {
 	struct fcrdns *f = xcalloc(1, sizeof(*f));
 	struct timeval tv = { (time_t)timeout_seconds, 0 };
+	struct sockaddr_in v4;
 	char rev[128];
 
+	if (sa->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(
+	    &((const struct sockaddr_in6 *)sa)->sin6_addr)) {
+		/* An IPv4 client on a dual-stack socket: its PTR is under
+		 * in-addr.arpa and its name must have an A record. */
+		memset(&v4, 0, sizeof(v4));
+		v4.sin_family = AF_INET;
+		memcpy(&v4.sin_addr, ((const struct sockaddr_in6 *)sa)->
+		    sin6_addr.s6_addr + 12, 4);
+		sa = (const struct sockaddr *)&v4;
+	}
 	f->r = r;
+	f->matched = -1;
 	f->cb = cb;
 	f->arg = arg;
 	f->family = sa->sa_family;

@@ -8,6 +8,15 @@
  * and RSET end a transaction.  Recipient decisions come from
  * route_resolve(), the one routing function shared with delivery and
  * `decorum route`; this file only turns its verdict into a reply.
+ *
+ * A recipient routing accepted then meets the inbound policy
+ * (src/policy): per recipient, after routing, so an unknown user gets
+ * its 550 5.1.1 first and the exempt mailboxes are reached by anyone.
+ * Authenticated clients skip it, relay_networks have no policy at all.
+ * When a check has not answered yet the RCPT waits in SESSION_POLICY,
+ * reading nothing more, until policy.c wakes it from the loop; the wait
+ * ends with the transaction (session_reset_tx), so a client that leaves,
+ * a timeout or a shutdown cancels it.
  */
 #include "smtpd/session_internal.h"
 
@@ -22,6 +31,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "policy/policy.h"
 #include "queue/spool.h"
 #include "route/route.h"
 #include "route/senders.h"
@@ -46,6 +56,9 @@ session_reset_tx(struct session *s)
 
 	if (tx == NULL)
 		return;
+	policy_wait_cancel(s->policy);
+	free(tx->waiting_arg);
+	free(tx->waiting_rcpt);
 	for (unsigned i = 0; i < tx->n_rcpts; i++)
 		free(tx->rcpts[i]);
 	free(tx->rcpts);
@@ -180,14 +193,16 @@ tx_has_rcpt(const struct transaction *tx, const char *addr)
 }
 
 /* Turn the routing verdict into the RCPT reply (BCP: unknown users are
- * refused now, with a permanent error, never accepted and bounced). */
+ * refused now, with a permanent error, never accepted and bounced).
+ * *local: the recipient is a local mailbox. */
 static bool
-rcpt_verdict(struct session *s, const char *addr, struct smtp_reply *r)
+rcpt_verdict(struct session *s, const char *addr, struct smtp_reply *r, bool *local)
 {
 	struct route_result rr;
 	bool ok = false;
 
 	route_resolve(s->srv->cfg, s->srv->domains, addr, &rr);
+	*local = rr.kind == ROUTE_LOCAL;
 	switch (rr.kind) {
 	case ROUTE_LOCAL:
 		ok = true;
@@ -224,11 +239,85 @@ rcpt_verdict(struct session *s, const char *addr, struct smtp_reply *r)
 }
 
 static void
+rcpt_accept(struct session *s, const char *addr, struct smtp_reply *r)
+{
+	struct transaction *tx = s->tx;
+
+	if (!tx_has_rcpt(tx, addr)) {
+		tx->rcpts = xreallocarray(tx->rcpts, tx->n_rcpts + 1,
+		    sizeof(*tx->rcpts));
+		tx->rcpts[tx->n_rcpts++] = xstrdup(addr);
+	}
+	session_set_state(s, SESSION_RCPT);
+	smtp_reply_set(r, 250, "2.1.5", "Ok");
+}
+
+static void rcpt_policy_ready(void *arg);
+
+/*
+ * The policy's word on a recipient routing accepted: true with r set
+ * (250, or the refusal), false when it waits (SESSION_POLICY; the
+ * reply comes from rcpt_policy_ready).
+ */
+static bool
+rcpt_policy(struct session *s, const char *addr, bool exempt, struct smtp_reply *r)
+{
+	struct verdict v;
+
+	if (s->policy == NULL || s->authenticated) {
+		rcpt_accept(s, addr, r);
+		return true;
+	}
+	if (!policy_rcpt(s->policy, exempt, &v, rcpt_policy_ready, s)) {
+		if (s->tx->waiting_rcpt == NULL) {
+			s->tx->waiting_rcpt = xstrdup(addr);
+			s->tx->waiting_from = s->state;
+		}
+		session_set_state(s, SESSION_POLICY);
+		return false;
+	}
+	if (v.kind == VERDICT_ACCEPT) {
+		rcpt_accept(s, addr, r);
+		return true;
+	}
+	smtp_reply_set(r, v.code, v.enhanced, "%s", v.text);
+	s->tx->rcpt_refused++;
+	return true;
+}
+
+static void log_verdict(struct session *s, const struct smtp_command *c,
+    const struct smtp_reply *r);
+
+/* The checks a waiting RCPT needed have answered (on the loop). */
+static void
+rcpt_policy_ready(void *arg)
+{
+	struct session *s = arg;
+	struct transaction *tx = s->tx;
+	struct smtp_command c = { SMTP_VERB_RCPT, tx->waiting_arg,
+	    strlen(tx->waiting_arg) };
+	struct smtp_reply r = { 0 };
+
+	session_set_state(s, tx->waiting_from);
+	if (!rcpt_policy(s, tx->waiting_rcpt, false, &r))
+		return;		/* another check still out: keep waiting */
+	log_verdict(s, &c, &r);
+	free(tx->waiting_arg);
+	free(tx->waiting_rcpt);
+	tx->waiting_arg = tx->waiting_rcpt = NULL;
+	session_reply(s, &r);
+	session_count_reply(s, &r);
+	if (s->state != SESSION_CLOSING)
+		session_resume(s);
+}
+
+static void
 cmd_rcpt(struct session *s, const struct smtp_command *c, struct smtp_reply *r)
 {
 	struct transaction *tx = s->tx;
 	struct smtp_path path;
 	enum smtp_addr_error e;
+	bool local;
 
 	if (tx == NULL) {
 		smtp_reply_set(r, 503, "5.5.1", "Need MAIL before RCPT");
@@ -240,14 +329,10 @@ cmd_rcpt(struct session *s, const struct smtp_command *c, struct smtp_reply *r)
 	} else if (tx->n_rcpts >= s->srv->cfg->max_recipients) {
 		/* RFC 5321 4.5.3.1.10: 452, the client sends the rest later. */
 		smtp_reply_set(r, 452, "4.5.3", "Too many recipients");
-	} else if (rcpt_verdict(s, path.addr, r)) {
-		if (!tx_has_rcpt(tx, path.addr)) {
-			tx->rcpts = xreallocarray(tx->rcpts, tx->n_rcpts + 1,
-			    sizeof(*tx->rcpts));
-			tx->rcpts[tx->n_rcpts++] = xstrdup(path.addr);
-		}
-		session_set_state(s, SESSION_RCPT);
-		smtp_reply_set(r, 250, "2.1.5", "Ok");
+	} else if (rcpt_verdict(s, path.addr, r, &local)) {
+		if (!rcpt_policy(s, path.addr,
+		    policy_rcpt_exempt(s->srv->cfg, path.addr, local), r))
+			tx->waiting_arg = xstrndup(c->arg, c->arg_len);
 		return;
 	}
 	tx->rcpt_refused++;

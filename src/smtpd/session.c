@@ -31,6 +31,7 @@
 #include "common/netaddr.h"
 #include "common/xmalloc.h"
 #include "dns/fcrdns.h"
+#include "policy/policy.h"
 #include "queue/spool.h"
 #include "smtpd/server.h"
 
@@ -48,6 +49,7 @@ static const char *state_names[] = {
 	[SESSION_READY] = "ready",
 	[SESSION_MAIL] = "mail",
 	[SESSION_RCPT] = "rcpt",
+	[SESSION_POLICY] = "policy",
 	[SESSION_DATA] = "data",
 	[SESSION_COMMIT] = "commit",
 	[SESSION_AUTH] = "auth",
@@ -116,6 +118,7 @@ session_free(struct session *s)
 	session_reset_tx(s);
 	session_auth_free(s);
 	fcrdns_cancel(s->lookup);
+	policy_free(s->policy);
 	free(s->rdns);
 	TAILQ_REMOVE(&srv->sessions, s, entry);
 	if (s->tls_close != NULL)
@@ -357,7 +360,8 @@ session_process(struct session *s)
 	bool too_long;
 
 	while (s->state != SESSION_CLOSING && s->state != SESSION_COMMIT &&
-	    s->state != SESSION_AUTH_CHECK && s->state != SESSION_STARTTLS) {
+	    s->state != SESSION_AUTH_CHECK && s->state != SESSION_STARTTLS &&
+	    s->state != SESSION_POLICY) {
 		struct evbuffer *in = bufferevent_get_input(s->bev);
 
 		if (evbuffer_get_length(bufferevent_get_output(s->bev)) > OUTPUT_HIGH_WATER) {
@@ -424,14 +428,18 @@ session_setcb(struct session *s)
 }
 
 static void
-client_name_cb(void *arg, enum dns_status st, const char *name)
+client_name_cb(void *arg, const struct fcrdns_result *res)
 {
 	struct session *s = arg;
+	enum dns_status st = res->status;
+	const char *name = res->name;
 	const char *status = st == DNS_OK ? "verified" :
 	    st == DNS_NOTFOUND ? "none" : "tempfail";
 	char safe[LOG_SAFE_SIZE(SMTP_DOMAIN_MAX)];
 
 	s->lookup = NULL;
+	if (s->policy != NULL)
+		policy_client_name(s->policy, res);
 	if (st == DNS_OK)
 		s->rdns = xstrdup(name);
 	/* The name is DNS's (fcrdns_wire_name allows only hostname bytes,
@@ -495,12 +503,18 @@ session_start(struct server *srv, const struct listen_conf *lc, int fd,
 		session_close(s, &r);
 		return;
 	}
+	/* The inbound policy (docs/policy.md); relay_networks skip it. */
+	if (!config_is_relay_client(srv->cfg, peer))
+		s->policy = policy_new(srv->cfg, srv->base, srv->resolver, peer, s->id);
 	if (srv->resolver == NULL) {
+		if (s->policy != NULL)
+			policy_client_name(s->policy, NULL);
 		session_greet(s);
 		return;
 	}
 	/* The greeting waits for the client's name, as the Received: header
-	 * and (later) the FCrDNS policy need it; bounded by a deadline. */
+	 * and the policy checks (fcrdns, rdns_dynamic) need it; bounded by
+	 * a deadline. */
 	s->lookup = fcrdns_start(srv->resolver, srv->base, peer,
 	    srv->cfg->dns_client_timeout, client_name_cb, s);
 }

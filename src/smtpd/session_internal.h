@@ -25,6 +25,7 @@ struct auth_attempt;
 struct bufferevent;
 struct event;
 struct fcrdns;
+struct policy;
 struct spool_writer;
 
 enum session_state {
@@ -32,6 +33,7 @@ enum session_state {
 	SESSION_READY,		/* HELO/EHLO done, no transaction */
 	SESSION_MAIL,		/* MAIL accepted, no recipient yet */
 	SESSION_RCPT,		/* at least one recipient accepted */
+	SESSION_POLICY,		/* RCPT: waiting for a policy check's answer */
 	SESSION_DATA,		/* reading the message */
 	SESSION_COMMIT,		/* message handed to the spool, waiting */
 	SESSION_AUTH,		/* AUTH: waiting for the client's next response */
@@ -55,6 +57,11 @@ struct transaction {
 	bool write_failed;
 	struct buf headers;		/* the header section, for the From: check */
 	bool headers_done;		/* headers holds the whole section */
+	/* The RCPT waiting for the policy (SESSION_POLICY): its argument
+	 * as sent, for the log, and its address. */
+	char *waiting_arg;
+	char *waiting_rcpt;
+	enum session_state waiting_from;	/* MAIL or RCPT */
 };
 
 struct session {
@@ -87,6 +94,7 @@ struct session {
 	char login[SMTP_ADDRESS_MAX + 1];	/* user@domain once authenticated */
 	struct auth_attempt *auth;	/* AUTH exchange in progress */
 	struct fcrdns *lookup;		/* client name lookup in flight */
+	struct policy *policy;		/* NULL: no checks (relay_networks) */
 };
 
 /* session.c */

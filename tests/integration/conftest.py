@@ -4,9 +4,13 @@ decorumd daemons.
 Run:  DECORUM_BUILD=/path/to/builddir /usr/bin/python3 -m pytest -q tests/integration
 
 - `dns`: a DnsStub (UDP+TCP on a free port) whose Zone starts with the
-  records every test needs (the test client's HELO name resolves to the
-  loopback addresses) and nothing else: no PTR, so Received says
-  "unknown".  Tests add records or SERVFAILs with dns.zone.add()/fail().
+  records every test needs: the test client's HELO name resolves to the
+  loopback addresses, and 127.0.0.1 and ::1 have it as their PTR, so
+  the usual client passes FCrDNS (issue 9: the default policy refuses
+  a client without it) and Received names it.  Those two PTRs are
+  defaults: a test's own add_ptr() for 127.0.0.1 or ::1 replaces them,
+  remove_ptr() drops them.  Other 127.0.0.x have no PTR.  Tests add
+  records or SERVFAILs with dns.zone.add()/fail().
 - `mta`: a factory.  mta(**options) writes a config and a domain folder
   (users demo, alice, bob, admin; aliases team, crew, info) under a fresh
   0755 directory, starts `decorumd -c FILE -f`, waits until every listener
@@ -50,7 +54,7 @@ import tempfile
 
 import pytest
 
-from dnsstub import DnsStub
+from dnsstub import DnsStub, reverse_name
 from lmtpserver import Dovecot
 from logfmt import LogSyntaxError, parse_log
 from mtaproc import HOSTNAME, Mta, make_cert
@@ -79,6 +83,8 @@ def dns():
     z = stub.zone
     z.add(HELO, "A", "127.0.0.1")
     z.add(HELO, "AAAA", "::1")
+    z.add_default(reverse_name("127.0.0.1"), "PTR", HELO)
+    z.add_default(reverse_name("::1"), "PTR", HELO)
     z.add("example.org", "MX", (10, "mx.example.org"))
     z.add("mx.example.org", "A", "192.0.2.25")
     z.add("remote.example", "MX", (10, "mx.remote.example"))

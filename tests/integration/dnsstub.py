@@ -53,6 +53,7 @@ class Zone(BaseResolver):
         self.drops = set()
         self.queries = []
         self.sent = []          # (name, type, monotonic time) of answers
+        self.defaults = set()   # (name, type) a test's own records replace
         self.lock = threading.Lock()
 
     def add(self, name, rtype, value, ttl=60):
@@ -65,12 +66,34 @@ class Zone(BaseResolver):
             if rtype in ("PTR", "CNAME"):
                 value = _norm(value)
             rdata = cls(value)
+        key = (_norm(name), rtype)
         with self.lock:
-            self.records.setdefault((_norm(name), rtype), []).append(
-                (rdata, ttl))
+            if key in self.defaults:
+                self.defaults.discard(key)
+                self.records.pop(key, None)
+            self.records.setdefault(key, []).append((rdata, ttl))
+
+    def add_default(self, name, rtype, value, ttl=60):
+        """A record that the first add() of the same name and type
+        replaces: the fixture's everyday answers, which a test that
+        writes its own records does not want mixed into them."""
+        self.add(name, rtype, value, ttl)
+        with self.lock:
+            self.defaults.add((_norm(name), rtype.upper()))
+
+    def remove(self, name, rtype):
+        """No more records of this type for name (the name still
+        exists if it has others: NODATA, else NXDOMAIN)."""
+        key = (_norm(name), rtype.upper())
+        with self.lock:
+            self.records.pop(key, None)
+            self.defaults.discard(key)
 
     def add_ptr(self, ip, name):
         self.add(reverse_name(ip), "PTR", name)
+
+    def remove_ptr(self, ip):
+        self.remove(reverse_name(ip), "PTR")
 
     def fail(self, name):
         """Answer SERVFAIL for every query about name."""

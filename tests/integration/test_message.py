@@ -38,8 +38,9 @@ def test_delivery_headers_exact(mta):
     lines, body = split(msg)
     assert lines[0] == "Return-Path: <x@example.org>"
     assert lines[1] == "Delivered-To: demo@example.test"
-    check_received(lines[2], helo="client.example.org", rdns="unknown",
-                   ip="127.0.0.1", sender="x@example.org", qid=qid,
+    check_received(lines[2], helo="client.example.org",
+                   rdns="client.example.org", ip="127.0.0.1",
+                   sender="x@example.org", qid=qid,
                    rcpt="demo@example.test")
     # The message itself follows unchanged, in order.
     assert lines[3:7] == ["From: <x@example.org>", "To: <demo@example.test>",
@@ -80,8 +81,9 @@ def test_several_recipients_one_copy_each(mta):
         assert lines[0] == "Return-Path: <x@example.org>"
         assert lines[1] == "Delivered-To: %s@example.test" % user
         # RFC 5321 4.4: no "for" clause with several recipients (privacy).
-        check_received(lines[2], helo="client.example.org", rdns="unknown",
-                       ip="127.0.0.1", sender="x@example.org", qid=qid)
+        check_received(lines[2], helo="client.example.org",
+                       rdns="client.example.org", ip="127.0.0.1",
+                       sender="x@example.org", qid=qid)
         assert " for <" not in lines[2]
 
 

@@ -1,0 +1,72 @@
+/*
+ * What a policy check is, for the files that implement one (one check
+ * per file: fcrdns.c, rdns_dynamic.c; later helo, dnsbl, greylist) and
+ * for policy.c, which runs them.  Not for the session: it sees
+ * policy.h only.
+ *
+ * A check is a descriptor.  decide() is pure: it reads the facts the
+ * session gathered about the client (its address, the FCrDNS lookup)
+ * and returns false while a fact it needs is still missing; policy.c
+ * calls it again whenever a fact arrives.  A check with lookups of its
+ * own (a DNSBL) also has start(), called once when the session begins,
+ * which starts them on env's loop and resolver and reports through
+ * policy_check_done() on the loop; cancel() stops them (the callback
+ * must then never run), and is called when the session goes away first.
+ * A check never writes a reply and never sees the session.
+ */
+#ifndef DECORUM_POLICY_CHECK_H
+#define DECORUM_POLICY_CHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "common/config.h"
+#include "dns/fcrdns.h"
+#include "dns/resolver.h"
+#include "policy/verdict.h"
+
+struct event_base;
+struct policy_slot;
+
+/* What the loop, DNS and the config give a check. */
+struct policy_env {
+	const struct config *cfg;
+	struct event_base *base;
+	struct resolver *resolver;	/* NULL: no DNS at all */
+};
+
+/* What is known about the client so far. */
+struct policy_facts {
+	struct sockaddr_storage addr;	/* the client */
+	char ip[64];			/* its address as logs show it */
+	bool rdns_known;		/* the FCrDNS lookup has ended */
+	enum dns_status rdns_status;	/* DNS_TEMPFAIL also for "no DNS" */
+	const char *rdns_name;		/* the verified name, or NULL */
+	const char *ptr[FCRDNS_NAMES_MAX];	/* every PTR name seen */
+	size_t n_ptr;
+};
+
+struct policy_check {
+	const char *name;		/* check= in the log */
+	enum policy_check_id id;	/* its action: cfg->policy.action[id] */
+	bool (*decide)(const struct policy_facts *f, const struct config *cfg,
+	    struct verdict *v);
+	/* Optional: asynchronous work of the check's own. */
+	void *(*start)(struct policy_slot *slot, const struct policy_facts *f,
+	    const struct policy_env *env);
+	void (*cancel)(void *state);
+};
+
+/* start()'s work is over: v is its verdict.  Runs on the loop. */
+void policy_check_done(struct policy_slot *slot, const struct verdict *v);
+
+/* The checks in the order their verdicts are weighed (registry.c). */
+extern const struct policy_check *const policy_checks[];
+extern const size_t policy_n_checks;
+
+/* The checks themselves. */
+extern const struct policy_check policy_check_fcrdns;
+extern const struct policy_check policy_check_rdns_dynamic;
+
+#endif

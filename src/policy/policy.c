@@ -1,0 +1,283 @@
+/*
+ * One session's policy: see policy.h.  Runs the checks of registry.c
+ * whose action is not "off", keeps each one's verdict in a slot, and
+ * weighs them at RCPT:
+ *
+ *   - an exempt recipient is accepted at once (BCP: postmaster and abuse
+ *     stay reachable from a client that fails every check);
+ *   - a check not decided yet makes the answer wait (policy_rcpt false,
+ *     the callback later, from an event of our own so it never runs
+ *     inside the caller's stack);
+ *   - action "log" logs a refusal and accepts, "tempfail" turns it into
+ *     4xx, "reject" sends the check's own verdict (which is already 4xx
+ *     when DNS could not answer: never 5xx on a temporary error);
+ *   - of the refusals that apply, a permanent one wins over a temporary
+ *     one, then registry order decides.
+ *
+ * Trusts the facts to be what the session saw; the evidence strings may
+ * hold DNS text and go to the log through log_safe only.  Memory per
+ * session: the slots, the PTR names (at most FCRDNS_NAMES_MAX) and one
+ * timer.
+ */
+#include "policy/policy.h"
+
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/bounds.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/netaddr.h"
+#include "common/xmalloc.h"
+#include "policy/check.h"
+
+struct policy_slot {
+	struct policy *p;
+	const struct policy_check *check;
+	enum policy_action action;
+	bool done;		/* v holds the verdict */
+	bool logged;		/* its refusal was logged */
+	struct verdict v;
+	void *state;		/* start()'s work, NULL when none is out */
+};
+
+struct policy {
+	const struct config *cfg;
+	struct policy_env env;
+	char session[32];
+	struct policy_facts facts;
+	char *names[FCRDNS_NAMES_MAX];	/* owned copies of the PTR names */
+	char *rdns_name;
+	struct policy_slot *slots;
+	size_t n_slots;
+	struct event *wake;		/* runs the waiter's callback */
+	policy_wake_cb wait_cb;		/* NULL: nobody waits */
+	void *wait_arg;
+};
+
+/* Run every undecided check that decides from facts. */
+static void
+decide_all(struct policy *p)
+{
+	for (size_t i = 0; i < p->n_slots; i++) {
+		struct policy_slot *sl = &p->slots[i];
+
+		if (sl->done || sl->check->decide == NULL)
+			continue;
+		if (sl->check->decide(&p->facts, p->cfg, &sl->v))
+			sl->done = true;
+	}
+}
+
+static bool
+all_done(const struct policy *p)
+{
+	for (size_t i = 0; i < p->n_slots; i++)
+		if (!p->slots[i].done)
+			return false;
+	return true;
+}
+
+/* Something was decided: a waiter whose answer is now complete is
+ * woken from the loop, not from here. */
+static void
+maybe_wake(struct policy *p)
+{
+	struct timeval now = { 0, 0 };
+
+	if (p->wait_cb != NULL && all_done(p))
+		evtimer_add(p->wake, &now);
+}
+
+static void
+wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct policy *p = arg;
+	policy_wake_cb cb = p->wait_cb;
+
+	(void)fd;
+	(void)what;
+	if (cb == NULL)
+		return;
+	p->wait_cb = NULL;
+	cb(p->wait_arg);
+}
+
+struct policy *
+policy_new(const struct config *cfg, struct event_base *base,
+    struct resolver *resolver, const struct sockaddr *client, const char *session)
+{
+	struct policy *p = xcalloc(1, sizeof(*p));
+
+	p->cfg = cfg;
+	p->env = (struct policy_env){ cfg, base, resolver };
+	snprintf(p->session, sizeof(p->session), "%s", session);
+	memcpy(&p->facts.addr, client, client->sa_family == AF_INET6 ?
+	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	netaddr_ip(client, p->facts.ip, sizeof(p->facts.ip));
+	p->wake = evtimer_new(base, wake_cb, p);
+	p->slots = xcalloc(policy_n_checks, sizeof(*p->slots));
+	for (size_t i = 0; i < policy_n_checks; i++) {
+		const struct policy_check *c = policy_checks[i];
+		struct policy_slot *sl = &p->slots[p->n_slots];
+
+		if (cfg->policy.action[c->id] == POLICY_OFF)
+			continue;
+		sl->p = p;
+		sl->check = c;
+		sl->action = cfg->policy.action[c->id];
+		p->n_slots++;
+	}
+	decide_all(p);
+	for (size_t i = 0; i < p->n_slots; i++) {
+		struct policy_slot *sl = &p->slots[i];
+
+		if (!sl->done && sl->check->start != NULL)
+			sl->state = sl->check->start(sl, &p->facts, &p->env);
+	}
+	return p;
+}
+
+void
+policy_check_done(struct policy_slot *sl, const struct verdict *v)
+{
+	sl->state = NULL;
+	sl->v = *v;
+	sl->done = true;
+	maybe_wake(sl->p);
+}
+
+void
+policy_free(struct policy *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->n_slots; i++)
+		if (p->slots[i].state != NULL && p->slots[i].check->cancel != NULL)
+			p->slots[i].check->cancel(p->slots[i].state);
+	for (size_t i = 0; i < FCRDNS_NAMES_MAX; i++)
+		free(p->names[i]);
+	free(p->rdns_name);
+	free(p->slots);
+	event_free(p->wake);
+	free(p);
+}
+
+void
+policy_client_name(struct policy *p, const struct fcrdns_result *res)
+{
+	struct policy_facts *f = &p->facts;
+
+	if (f->rdns_known)
+		return;
+	f->rdns_known = true;
+	/* No lookup at all (no resolver) is DNS trouble, not "no PTR". */
+	f->rdns_status = res != NULL ? res->status : DNS_TEMPFAIL;
+	for (size_t i = 0; res != NULL && i < res->n_ptr && i < FCRDNS_NAMES_MAX; i++) {
+		p->names[i] = xstrdup(res->ptr[i]);
+		f->ptr[f->n_ptr++] = p->names[i];
+	}
+	if (res != NULL && res->name != NULL)
+		f->rdns_name = p->rdns_name = xstrdup(res->name);
+	decide_all(p);
+	maybe_wake(p);
+}
+
+static void
+log_refusal(struct policy *p, struct policy_slot *sl)
+{
+	char ev[LOG_SAFE_SIZE(VERDICT_EVIDENCE_MAX)];
+
+	if (sl->logged)
+		return;
+	sl->logged = true;
+	log_info("event=policy check=%s verdict=%s action=%s evidence=\"%s\" "
+	    "session=%s client=[%s]", sl->check->name,
+	    verdict_kind_name(sl->v.kind), config_policy_action_name(sl->action),
+	    log_safe(sl->v.evidence, ev, sizeof(ev)), p->session, p->facts.ip);
+}
+
+/* BCP, Common Mailbox Names: "Point to (captcha-enabled) abuse contact
+ * web form when refusing mail for postmaster and abuse" - when the
+ * operator made no mailbox exempt, every refusal says where to go. */
+static void
+add_abuse_url(const struct config *cfg, struct verdict *v)
+{
+	size_t len = strlen(v->text);
+
+	if (cfg->policy.n_exempt != 0 || cfg->policy.abuse_url == NULL)
+		return;
+	snprintf(v->text + len, sizeof(v->text) - len, "; report problems at %s",
+	    cfg->policy.abuse_url);
+}
+
+bool
+policy_rcpt(struct policy *p, bool exempt, struct verdict *v,
+    policy_wake_cb cb, void *arg)
+{
+	const struct verdict *refusal = NULL;
+
+	verdict_accept(v);
+	if (exempt)
+		return true;
+	if (!all_done(p)) {
+		p->wait_cb = cb;
+		p->wait_arg = arg;
+		return false;
+	}
+	for (size_t i = 0; i < p->n_slots; i++) {
+		struct policy_slot *sl = &p->slots[i];
+
+		if (sl->v.kind == VERDICT_ACCEPT)
+			continue;
+		log_refusal(p, sl);
+		if (sl->action == POLICY_LOG)
+			continue;
+		if (sl->action == POLICY_TEMPFAIL)
+			verdict_soften(&sl->v);
+		if (refusal == NULL || (refusal->kind == VERDICT_TEMPFAIL &&
+		    sl->v.kind == VERDICT_REJECT))
+			refusal = &sl->v;
+	}
+	if (refusal != NULL) {
+		*v = *refusal;
+		add_abuse_url(p->cfg, v);
+	}
+	return true;
+}
+
+void
+policy_wait_cancel(struct policy *p)
+{
+	if (p == NULL)
+		return;
+	p->wait_cb = NULL;
+	evtimer_del(p->wake);
+}
+
+bool
+policy_rcpt_exempt(const struct config *cfg, const char *addr, bool local)
+{
+	const char *at = strrchr(addr, '@');
+	size_t len = at != NULL ? (size_t)(at - addr) : strlen(addr);
+	const char *delim = cfg->recipient_delimiter;
+
+	/* Bare "postmaster" (RFC 5321 4.5.1) is local by definition. */
+	if (!local && at != NULL)
+		return false;
+	if (delim != NULL && *delim != '\0') {
+		size_t cut = strcspn(addr, delim);
+
+		if (cut < len && cut > 0)
+			len = cut;
+	}
+	for (size_t i = 0; i < cfg->policy.n_exempt; i++) {
+		const char *e = cfg->policy.exempt[i];
+
+		if (strlen(e) == len && strncasecmp(e, addr, len) == 0)
+			return true;
+	}
+	return false;
+}
