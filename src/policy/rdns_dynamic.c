@@ -132,7 +132,7 @@ label_match(const char *low, const char *p, size_t len, char *why, size_t whylen
 			t++;
 		if (in_list(strong_words, p + i, t - i) ||
 		    (digit && in_list(weak_words, p + i, t - i))) {
-			snprintf(why, whylen, "the word \"%.*s\" in %s",
+			snprintf(why, whylen, "the word %.*s in %s",
 			    (int)(t - i), p + i, low);
 			return true;
 		}
