@@ -98,7 +98,7 @@ def test_plain_delivery(outbound_mta, remote_mx, dns, mx_port):
     assert t.rcpts == [rcpt]
     # Our Received: on top, the message byte for byte below it.
     rec = received_prefix(t.data, msg)
-    check_received(rec, helo=HELO, rdns="unknown", ip="127.0.0.1",
+    check_received(rec, helo=HELO, rdns=HELO, ip="127.0.0.1",
                    sender="x@example.org", qid=qid, rcpt=rcpt)
     ev = m.wait_event("delivered", id=qid)[0]
     assert ev["rcpt"] == "<%s>" % rcpt, ev["_line"]
