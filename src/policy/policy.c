@@ -22,6 +22,7 @@
 #include "policy/policy.h"
 
 #include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
