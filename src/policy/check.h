@@ -10,8 +10,10 @@
  * calls it again whenever a fact arrives.  A check with lookups of its
  * own (a DNSBL) also has start(), called once when the session begins,
  * which starts them on env's loop and resolver and reports through
- * policy_check_done() on the loop; cancel() stops them (the callback
- * must then never run), and is called when the session goes away first.
+ * policy_check_done() on the loop, always later, never from inside
+ * start() (its return value is the state cancel() gets); cancel() stops
+ * them (the report must then never come), and is called when the
+ * session goes away first.
  * A check never writes a reply and never sees the session.
  */
 #ifndef DECORUM_POLICY_CHECK_H
