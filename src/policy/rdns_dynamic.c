@@ -190,6 +190,7 @@ static bool
 rdns_dynamic_decide(const struct policy_facts *f, const struct config *cfg,
     struct verdict *v)
 {
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)&f->addr;
 	const unsigned char *ip4 = NULL;
 	char why[VERDICT_EVIDENCE_MAX];
 
@@ -197,7 +198,7 @@ rdns_dynamic_decide(const struct policy_facts *f, const struct config *cfg,
 	if (!f->rdns_known)
 		return false;
 	if (f->addr.ss_family == AF_INET)
-		ip4 = (const unsigned char *)&((const struct sockaddr_in *)&f->addr)->sin_addr;
+		ip4 = (const unsigned char *)&sin->sin_addr;
 	verdict_accept(v);
 	for (size_t i = 0; i < f->n_ptr; i++) {
 		if (!rdns_dynamic_match(f->ptr[i], ip4, why, sizeof(why)))

@@ -104,8 +104,8 @@ def test_check_config_names_the_line(mta):
     want = '%s:%d: policy.fcrdns: must be "reject", "tempfail", "log" or ' \
         '"off", not "bounce"' % (m.conf, line)
     assert want in r.stderr, r.stderr
-    m2 = mta(start=False,
-             extra_conf='policy = { exempt = ( "abuse" ); greylist = "on"; };\n')
+    bad = 'policy = { exempt = ( "abuse" ); greylist = "on"; };\n'
+    m2 = mta(start=False, extra_conf=bad)
     r = m2.cli("check-config")
     assert r.returncode == 1 and re.search(
         r"decorum\.conf:\d+: .*greylist", r.stderr), r.stderr
