@@ -34,13 +34,28 @@ struct resolver {
 	struct pending *pending;	/* queries not yet answered */
 };
 
-/* Loopback reverse zones that unbound answers itself by default
- * (RFC 6303); with a configured nameserver, ask it instead, so tests can
- * give 127.0.0.x clients names of their own. */
-static const char *local_reverse_zones[] = {
+/*
+ * With a configured nameserver, every name goes to it (RFC 6761 6.2:
+ * resolver libraries should send queries for special-use names to their
+ * configured server, which is where a lab's .test zone or a LAN's
+ * reverse zone lives).  libunbound otherwise answers these itself from
+ * its built-in local zones (services/localzone.c): the names below, and
+ * the RFC 6303 / AS112 set (10/8, 172.16/12, 192.168/16, fd00::/8,
+ * home.arpa, ...), which "unblock-lan-zones" drops as a whole.  The
+ * others are declared "transparent" zones with no data of ours: unbound
+ * then enters no default content for them and resolves every name in
+ * them the normal way, through the forwarder.  ("nodefault" would say
+ * it better, but libunbound 1.17's parser keeps the type in the zone
+ * name, and the zone stays.)  Set before the context is finalized
+ * (first query, or any ub_ctx_zone_* call).
+ */
+static const char *special_use_zones[] = {
+	"localhost.",
 	"127.in-addr.arpa.",
 	"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa.",
-	"localhost.",
+	"onion.",
+	"test.",
+	"invalid.",
 };
 
 static void
@@ -99,14 +114,20 @@ configure(struct ub_ctx *ctx, const char *nameserver, char *err, size_t errlen)
 			goto fail;
 		return 0;
 	}
+	/* insecure-lan-zones: the LAN zones are ordinary zones of the
+	 * configured server, not answered from a DNSSEC view of them. */
 	if ((rc = ub_ctx_set_option(ctx, "do-not-query-localhost:", "no")) != 0 ||
+	    (rc = ub_ctx_set_option(ctx, "unblock-lan-zones:", "yes")) != 0 ||
+	    (rc = ub_ctx_set_option(ctx, "insecure-lan-zones:", "yes")) != 0 ||
 	    (rc = ub_ctx_set_fwd(ctx, nameserver)) != 0)
 		goto fail;
-	/* The built-in zones exist from ub_ctx_create() on; removing them
-	 * sends these names to the configured server like any other. */
-	for (size_t i = 0; i < sizeof(local_reverse_zones) / sizeof(*local_reverse_zones); i++)
-		if ((rc = ub_ctx_zone_remove(ctx, local_reverse_zones[i])) != 0)
+	for (size_t i = 0; i < sizeof(special_use_zones) / sizeof(*special_use_zones); i++) {
+		char zone[128];
+
+		snprintf(zone, sizeof(zone), "%s transparent", special_use_zones[i]);
+		if ((rc = ub_ctx_set_option(ctx, "local-zone:", zone)) != 0)
 			goto fail;
+	}
 	return 0;
 fail:
 	snprintf(err, errlen, "%s", ub_strerror(rc));
