@@ -22,17 +22,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/netkey.h"
 #include "common/xmalloc.h"
-
-/* Family tag, then the network's octets: 4 for IPv4, the /64 for IPv6. */
-#define KEY_LEN	9
 
 #define MS_PER_S	1000u
 
 struct throttle_entry {
 	bool used;
 	bool busy;			/* a check is in flight */
-	unsigned char key[KEY_LEN];
+	struct netkey key;
 	unsigned failures;		/* within the window, in-flight included */
 	/* Milliseconds of the caller's monotonic clock. */
 	uint64_t window_start;		/* first failure of the window */
@@ -45,15 +43,18 @@ struct auth_throttle {
 	unsigned max_failures;
 	unsigned block_seconds;
 	size_t max_entries;
+	struct netkey_prefixes prefixes;
 	struct throttle_entry *e;
 };
 
 struct auth_throttle *
 auth_throttle_new(unsigned max_failures, unsigned block_seconds,
-    unsigned max_entries)
+    unsigned max_entries, const struct netkey_prefixes *prefixes)
 {
 	struct auth_throttle *t = xcalloc(1, sizeof(*t));
+	static const struct netkey_prefixes fallback = { 32, 64 };
 
+	t->prefixes = prefixes != NULL ? *prefixes : fallback;
 	t->max_failures = max_failures;
 	t->block_seconds = block_seconds;
 	t->max_entries = max_entries > 0 ? max_entries : 1;
@@ -79,42 +80,14 @@ auth_throttle_free(struct auth_throttle *t)
 	free(t);
 }
 
-/* The table key of an address's network. */
-static void
-throttle_key(const struct sockaddr *sa, unsigned char key[KEY_LEN])
-{
-	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	    0xff, 0xff };
-
-	memset(key, 0, KEY_LEN);
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
-
-		key[0] = 4;
-		memcpy(key + 1, &s4->sin_addr, 4);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-		const unsigned char *a = s6->sin6_addr.s6_addr;
-
-		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
-			key[0] = 4;
-			memcpy(key + 1, a + 12, 4);
-		} else {
-			key[0] = 6;
-			memcpy(key + 1, a, 8);	/* the /64 */
-		}
-	}
-	/* Anything else (a local socket): key[0] == 0, one shared entry. */
-}
-
 static struct throttle_entry *
 throttle_find(struct auth_throttle *t, const struct sockaddr *sa)
 {
-	unsigned char key[KEY_LEN];
+	struct netkey key;
 
-	throttle_key(sa, key);
+	netkey_from(sa, &t->prefixes, &key);
 	for (size_t i = 0; i < t->max_entries; i++)
-		if (t->e[i].used && memcmp(t->e[i].key, key, KEY_LEN) == 0)
+		if (t->e[i].used && netkey_equal(&t->e[i].key, &key))
 			return &t->e[i];
 	return NULL;
 }
@@ -201,7 +174,7 @@ auth_throttle_begin(struct auth_throttle *t, const struct sockaddr *sa,
 			return THROTTLE_WAIT;
 		memset(e, 0, sizeof(*e));
 		e->used = true;
-		throttle_key(sa, e->key);
+		netkey_from(sa, &t->prefixes, &e->key);
 	}
 	if (e->failures > 0 &&
 	    now - e->window_start >= (uint64_t)THROTTLE_WINDOW * MS_PER_S)

@@ -5,9 +5,11 @@
  * once, uses many addresses of its network, and holds one valid account
  * of its own:
  *
- *  - The key is the client's network: an IPv4 address, or the /64 of an
- *    IPv6 address (an end site gets at least a /64, RFC 6177, so all of
- *    its addresses are free to an attacker).  An IPv4-mapped IPv6 address
+ *  - The key is the client's network (common/netkey.h), the same one the
+ *    connection limits count: by default an IPv4 address, or the /64 of
+ *    an IPv6 address (an end site gets at least a /64, RFC 6177, so all
+ *    of its addresses are free to an attacker); client_prefix_v4 and
+ *    client_prefix_v6 change both.  An IPv4-mapped IPv6 address
  *    (::ffff:a.b.c.d) is its IPv4 address.
  *  - At most one password check per network at a time: auth_throttle_begin
  *    says GO to one and WAIT to the others until auth_throttle_end.  After
@@ -59,6 +61,7 @@
 #define THROTTLE_WINDOW 3600	/* seconds */
 
 struct auth_throttle;
+struct netkey_prefixes;
 
 enum auth_throttle_turn {
 	THROTTLE_GO,		/* check now, then call auth_throttle_end */
@@ -67,8 +70,9 @@ enum auth_throttle_turn {
 	THROTTLE_BLOCKED,	/* refuse without checking */
 };
 
+/* prefixes: how addresses group into networks (NULL: /32 and /64). */
 struct auth_throttle *auth_throttle_new(unsigned max_failures, unsigned block_seconds,
-    unsigned max_entries);
+    unsigned max_entries, const struct netkey_prefixes *prefixes);
 void auth_throttle_free(struct auth_throttle *t);
 
 /* Now, in milliseconds of CLOCK_MONOTONIC: the `now_ms` of the calls

@@ -40,6 +40,13 @@
  * minutes out.  Here rather than in bounds.h, which another module owns. */
 #define DEFAULT_AUTH_MAX_FAILURES	5
 #define DEFAULT_AUTH_BLOCK_TIME		600
+/* Admission control: a network is an IPv4 address or an IPv6 /64 (RFC
+ * 6177); Postfix's smtpd_junk_command_limit; stress as Postfix's
+ * smtpd_timeout under stress. */
+#define DEFAULT_CLIENT_PREFIX_V4	32
+#define DEFAULT_CLIENT_PREFIX_V6	64
+#define DEFAULT_JUNK_COMMAND_LIMIT	100
+#define DEFAULT_STRESS_TIMEOUT		10
 
 static int
 cfg_hostname_default(struct cfg_ctx *c)
@@ -319,6 +326,25 @@ cfg_limit(struct cfg_ctx *c, const config_setting_t *s)
 	return cfg_unsigned(c, s, 1, 1000000, &cfg->max_connections_per_ip);
 }
 
+/* Admission control: the client network and the limits on it. */
+static int
+cfg_admission(struct cfg_ctx *c, const config_setting_t *s)
+{
+	struct config *cfg = c->cfg;
+
+	if (strcmp(s->name, "client_prefix_v4") == 0)
+		return cfg_unsigned(c, s, 8, 32, &cfg->client_prefix_v4);
+	if (strcmp(s->name, "client_prefix_v6") == 0)
+		return cfg_unsigned(c, s, 16, 128, &cfg->client_prefix_v6);
+	if (strcmp(s->name, "max_connection_rate") == 0)
+		return cfg_unsigned(c, s, 0, 1000000, &cfg->max_connection_rate);
+	if (strcmp(s->name, "junk_command_limit") == 0)
+		return cfg_unsigned(c, s, 1, 100000, &cfg->junk_command_limit);
+	if (strcmp(s->name, "greet_delay") == 0)
+		return cfg_unsigned(c, s, 0, 300, &cfg->greet_delay);
+	return cfg_unsigned(c, s, 1, 3600, &cfg->stress_timeout);
+}
+
 static int
 cfg_path_key(struct cfg_ctx *c, const config_setting_t *s)
 {
@@ -362,6 +388,12 @@ static const struct {
 	{ "max_errors", cfg_limit },
 	{ "max_connections", cfg_limit },
 	{ "max_connections_per_ip", cfg_limit },
+	{ "client_prefix_v4", cfg_admission },
+	{ "client_prefix_v6", cfg_admission },
+	{ "max_connection_rate", cfg_admission },
+	{ "junk_command_limit", cfg_admission },
+	{ "greet_delay", cfg_admission },
+	{ "stress_timeout", cfg_admission },
 	{ "timeouts", cfg_timeouts },
 	{ "queue", cfg_queue },
 	{ "auth", cfg_auth },
@@ -398,6 +430,10 @@ cfg_defaults(struct cfg_ctx *c)
 	cfg->max_errors = DEFAULT_MAX_ERRORS;
 	cfg->max_connections = DEFAULT_MAX_CONNECTIONS;
 	cfg->max_connections_per_ip = DEFAULT_MAX_CONNECTIONS_PER_IP;
+	cfg->client_prefix_v4 = DEFAULT_CLIENT_PREFIX_V4;
+	cfg->client_prefix_v6 = DEFAULT_CLIENT_PREFIX_V6;
+	cfg->junk_command_limit = DEFAULT_JUNK_COMMAND_LIMIT;
+	cfg->stress_timeout = DEFAULT_STRESS_TIMEOUT;
 	cfg->timeout_command = DEFAULT_TIMEOUT_COMMAND;
 	cfg->timeout_data = DEFAULT_TIMEOUT_DATA;
 	cfg->retry_min = DEFAULT_RETRY_MIN;

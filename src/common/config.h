@@ -174,7 +174,17 @@ struct config {
 	unsigned max_recipients;	/* per message */
 	unsigned max_errors;		/* per session, then 421 */
 	unsigned max_connections;	/* total */
-	unsigned max_connections_per_ip;
+	unsigned max_connections_per_ip;	/* per client network */
+	/* Admission control (smtpd/admission.h): the client network is the
+	 * address cut to these prefixes; connections per minute per
+	 * network (0: no limit); NOOP/RSET/VRFY/HELP/unknown commands per
+	 * session; seconds before the 220 (0: none); the command and
+	 * handshake timeout while over 80% of max_connections are in use. */
+	unsigned client_prefix_v4, client_prefix_v6;
+	unsigned max_connection_rate;
+	unsigned junk_command_limit;
+	unsigned greet_delay;
+	unsigned stress_timeout;
 
 	unsigned timeout_command;	/* seconds, waiting for a command */
 	unsigned timeout_data;		/* seconds, between data blocks */

@@ -471,6 +471,26 @@ static const struct command_entry commands[SMTP_VERB_COUNT] = {
 	[SMTP_VERB_AUTH] = { SMTP_VERB_AUTH, CMD_NEEDS_HELO, cmd_auth },
 };
 
+/* Commands that move no mail (Postfix's smtpd_junk_command_limit
+ * counts the same): a client can send them for ever, and each is a log
+ * line.  Unknown verbs and bad syntax count too (session_command). */
+static bool
+junk_verb(enum smtp_verb verb)
+{
+	switch (verb) {
+	case SMTP_VERB_NOOP:
+	case SMTP_VERB_RSET:
+	case SMTP_VERB_VRFY:
+	case SMTP_VERB_EXPN:
+	case SMTP_VERB_HELP:
+	case SMTP_VERB_BDAT:
+	case SMTP_VERB_UNKNOWN:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* Log the verdict on one command; never the whole line of DATA/AUTH. */
 static void
 log_verdict(struct session *s, const struct smtp_command *c,
@@ -491,9 +511,13 @@ session_command(struct session *s, const char *line, size_t len)
 	struct smtp_command c = { SMTP_VERB_UNKNOWN, "", 0 };
 	struct smtp_reply r = { 0 };
 	const struct command_entry *e;
+	enum smtp_parse_result pr;
 
 	s->n_commands++;
-	switch (smtp_command_parse(line, len, &c)) {
+	pr = smtp_command_parse(line, len, &c);
+	if (session_junk_over(s, pr != SMTP_PARSE_OK || junk_verb(c.verb)))
+		return;
+	switch (pr) {
 	case SMTP_PARSE_UNKNOWN:
 		smtp_reply_set(&r, 500, "5.5.1", "Command unrecognized");
 		c.verb = SMTP_VERB_UNKNOWN;

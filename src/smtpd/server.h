@@ -12,6 +12,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+struct admission;
 struct auth_throttle;
 struct config;
 struct domains;
@@ -33,16 +34,30 @@ struct server {
 	struct resolver *resolver;	/* NULL: no DNS, clients are "unknown" */
 	struct tls_server *tls;		/* NULL: no listener uses TLS */
 	struct auth_throttle *throttle;
+	struct admission *admission;	/* connections per client network */
 	int notify_fd;
 	struct session_list sessions;
 	unsigned n_sessions;
 	bool stopping;		/* SIGTERM seen: finish transactions, then 421 */
+	bool stress;		/* over STRESS_ON_PCT of max_connections */
 	unsigned long next_session;
 };
 
-/* Number of live sessions whose client has this address. */
-unsigned server_sessions_from(const struct server *srv, const struct sockaddr *sa);
+/*
+ * Stress (as Postfix's): with more than STRESS_ON_PCT of max_connections
+ * in use, command and TLS handshake timeouts drop to stress_timeout, so
+ * idle clients give their slots up sooner; it ends at STRESS_OFF_PCT or
+ * less (apart, so that one client at the edge does not flip it, and log
+ * it, on every connection).
+ */
+#define STRESS_ON_PCT	80
+#define STRESS_OFF_PCT	70
+
+/* Called by a session once it is counted in n_sessions. */
+void server_session_added(struct server *srv);
 /* Called by a session when it has freed itself. */
 void server_session_gone(struct server *srv);
+/* The timeout, seconds, for a command or a TLS handshake now. */
+unsigned server_command_timeout(const struct server *srv);
 
 #endif

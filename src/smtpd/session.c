@@ -16,6 +16,14 @@
  * Input is processed only while the output buffer is small and no spool
  * commit is in flight, so a client that pipelines without reading replies
  * cannot make us buffer without bound.
+ *
+ * Admission (with listener.c and admission.c): with greet_delay the 220
+ * waits that long, and a client that speaks before it gets 554 and is
+ * closed (RFC 5321 3.1: the client waits for the greeting; spam engines
+ * that do not are the ones caught).  Junk commands are capped per
+ * session (junk_command_limit), on top of max_errors, so that no client
+ * can make the log grow without bound with NOOPs.  Under stress
+ * (server.h) command and handshake timeouts shrink.
  */
 #include "smtpd/session_internal.h"
 
@@ -33,6 +41,8 @@
 #include "dns/fcrdns.h"
 #include "policy/policy.h"
 #include "queue/spool.h"
+#include "auth/throttle.h"
+#include "smtpd/admission.h"
 #include "smtpd/server.h"
 
 /* Stop reading input while this much output waits for the client. */
@@ -43,6 +53,7 @@
 static void session_read_cb(struct bufferevent *bev, void *arg);
 static void session_write_cb(struct bufferevent *bev, void *arg);
 static void session_event_cb(struct bufferevent *bev, short what, void *arg);
+static void session_handshaken(struct session *s);
 
 static const char *state_names[] = {
 	[SESSION_CONNECTED] = "connected",
@@ -71,8 +82,29 @@ session_set_state(struct session *s, enum session_state state)
 	s->state = state;
 	/* RFC 5321 4.5.3.2: the server waits at least 5 minutes for a
 	 * command and 10 minutes between data blocks; both configurable. */
-	tv.tv_sec = state == SESSION_DATA ? cfg->timeout_data : cfg->timeout_command;
+	tv.tv_sec = state == SESSION_DATA ? cfg->timeout_data :
+	    server_command_timeout(s->srv);
+	/* Before the 220 a delay is no fault of the client's. */
+	if (s->greet_waiting)
+		tv.tv_sec += cfg->greet_delay;
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
+}
+
+void
+session_stress(struct session *s)
+{
+	switch (s->state) {
+	case SESSION_CONNECTED:
+	case SESSION_READY:
+	case SESSION_MAIL:
+	case SESSION_RCPT:
+	case SESSION_AUTH:
+	case SESSION_STARTTLS:
+		session_set_state(s, s->state);	/* re-arms the timeout */
+		break;
+	default:
+		break;
+	}
 }
 
 void
@@ -119,6 +151,9 @@ session_free(struct session *s)
 	session_auth_free(s);
 	fcrdns_cancel(s->lookup);
 	policy_free(s->policy);
+	if (s->greet_timer != NULL)
+		event_free(s->greet_timer);
+	admission_leave(srv->admission, s->client, auth_throttle_now());
 	free(s->rdns);
 	TAILQ_REMOVE(&srv->sessions, s, entry);
 	if (s->tls_close != NULL)
@@ -231,6 +266,7 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
 		session_tls_connected(s);
+		session_handshaken(s);
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
@@ -291,6 +327,21 @@ session_count_reply(struct session *s, const struct smtp_reply *r)
 	smtp_reply_set(&bye, 421, "4.7.0", "%s Too many errors, closing connection",
 	    s->srv->cfg->hostname);
 	session_close(s, &bye);
+}
+
+bool
+session_junk_over(struct session *s, bool junk)
+{
+	struct smtp_reply bye;
+
+	if (!junk || ++s->junk <= s->srv->cfg->junk_command_limit)
+		return false;
+	log_info("event=too-much-junk session=%s client=[%s] junk=%u",
+	    s->id, s->ip, s->junk);
+	smtp_reply_set(&bye, 421, "4.7.0", "%s Too many junk commands, closing connection",
+	    s->srv->cfg->hostname);
+	session_close(s, &bye);
+	return true;
 }
 
 /* Feed DATA bytes from the input buffer; true when the end was reached. */
@@ -387,6 +438,8 @@ session_process(struct session *s)
 				smtp_reply_set(&r, 500, "5.5.6",
 				    "Authentication Exchange line is too long");
 			} else {
+				if (session_junk_over(s, true))
+					return;
 				smtp_reply_set(&r, 500, "5.5.2", "Line too long");
 			}
 			session_reply(s, &r);
@@ -400,22 +453,90 @@ session_process(struct session *s)
 	}
 }
 
+/* The client spoke before our 220 (only read while greet_delay runs). */
+static void
+session_early_talker(struct session *s)
+{
+	struct smtp_reply r;
+
+	log_info("event=early-talker session=%s client=[%s] bytes=%zu",
+	    s->id, s->ip, evbuffer_get_length(bufferevent_get_input(s->bev)));
+	smtp_reply_set(&r, 554, "5.5.1", "%s Protocol error: talking before the greeting",
+	    s->srv->cfg->hostname);
+	session_close(s, &r);
+}
+
 static void
 session_read_cb(struct bufferevent *bev, void *arg)
 {
-	(void)bev;
-	session_process(arg);
+	struct session *s = arg;
+
+	if (!s->greeted) {
+		if (s->state != SESSION_CLOSING &&
+		    evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+			session_early_talker(s);
+		return;
+	}
+	session_process(s);
 }
 
-/* Send the greeting and start reading commands. */
+/* Send the greeting and start reading commands, once the client's name
+ * and greet_delay are both in. */
 static void
 session_greet(struct session *s)
 {
 	struct smtp_reply r;
 
+	/* A delay not started yet (implicit TLS: at the handshake) is
+	 * pending as well. */
+	if (s->lookup != NULL || s->greet_waiting || s->greeted ||
+	    s->state == SESSION_CLOSING ||
+	    (s->srv->cfg->greet_delay > 0 && s->greet_timer == NULL))
+		return;
+	s->greeted = true;
+	session_set_state(s, s->state);	/* the timeout, without the delay */
 	smtp_reply_set(&r, 220, "", "%s ESMTP Decorum", s->srv->cfg->hostname);
 	session_reply(s, &r);
 	bufferevent_enable(s->bev, EV_READ);
+	/* Input that came while a delay ran would be an early talker; any
+	 * other was never read.  Nothing waits in the buffer. */
+}
+
+static void
+greet_delay_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)fd;
+	(void)what;
+	s->greet_waiting = false;
+	session_greet(s);
+}
+
+/* Start greet_delay; the client may speak meanwhile, and if it does it
+ * is an early talker (session_read_cb). */
+static void
+session_greet_delay(struct session *s)
+{
+	struct timeval tv = { (time_t)s->srv->cfg->greet_delay, 0 };
+
+	s->greet_timer = evtimer_new(s->srv->base, greet_delay_cb, s);
+	if (s->greet_timer == NULL)
+		panic("cannot create a timer");
+	s->greet_waiting = true;
+	session_set_state(s, s->state);	/* the timeout, with the delay */
+	evtimer_add(s->greet_timer, &tv);
+	bufferevent_enable(s->bev, EV_READ);
+}
+
+/* Implicit TLS is up: greet_delay starts now, so the client's
+ * handshake time is not counted in it. */
+static void
+session_handshaken(struct session *s)
+{
+	if (s->lc->tls == TLS_MODE_IMPLICIT && s->srv->cfg->greet_delay > 0 &&
+	    s->greet_timer == NULL && !s->greeted && s->state != SESSION_CLOSING)
+		session_greet_delay(s);
 }
 
 /* (Re)attach our callbacks: at start, and to the TLS filter after STARTTLS. */
@@ -455,7 +576,8 @@ client_name_cb(void *arg, const struct fcrdns_result *res)
 
 void
 session_start(struct server *srv, const struct listen_conf *lc, int fd,
-    const struct sockaddr *peer, socklen_t peerlen, const char *refusal)
+    const struct sockaddr *peer, socklen_t peerlen,
+    struct admission_client *client, const char *refusal)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
 	char safe[LOG_SAFE_SIZE(64)];
@@ -472,6 +594,7 @@ session_start(struct server *srv, const struct listen_conf *lc, int fd,
 			close(fd);
 			buf_free(&s->line);
 			free(s);
+			admission_leave(srv->admission, client, auth_throttle_now());
 			return;
 		}
 	} else {
@@ -481,11 +604,14 @@ session_start(struct server *srv, const struct listen_conf *lc, int fd,
 		close(fd);
 		buf_free(&s->line);
 		free(s);
+		admission_leave(srv->admission, client, auth_throttle_now());
 		log_error("event=error reason=\"cannot create a bufferevent\"");
 		return;
 	}
+	s->client = client;
 	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
 	srv->n_sessions++;
+	server_session_added(srv);
 	session_setcb(s);
 	s->state = SESSION_CONNECTED;
 	session_set_state(s, SESSION_CONNECTED);
@@ -506,6 +632,9 @@ session_start(struct server *srv, const struct listen_conf *lc, int fd,
 	/* The inbound policy (docs/policy.md); relay_networks skip it. */
 	if (!config_is_relay_client(srv->cfg, peer))
 		s->policy = policy_new(srv->cfg, srv->base, srv->resolver, peer, s->id);
+	/* On implicit TLS the delay starts after the handshake. */
+	if (srv->cfg->greet_delay > 0 && lc->tls != TLS_MODE_IMPLICIT)
+		session_greet_delay(s);
 	if (srv->resolver == NULL) {
 		if (s->policy != NULL)
 			policy_client_name(s->policy, NULL);
@@ -514,7 +643,7 @@ session_start(struct server *srv, const struct listen_conf *lc, int fd,
 	}
 	/* The greeting waits for the client's name, as the Received: header
 	 * and the policy checks (fcrdns, rdns_dynamic) need it; bounded by
-	 * a deadline. */
+	 * a deadline.  The lookup runs during greet_delay, not after it. */
 	s->lookup = fcrdns_start(srv->resolver, srv->base, peer,
 	    srv->cfg->dns_client_timeout, client_name_cb, s);
 }

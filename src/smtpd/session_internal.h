@@ -21,6 +21,7 @@
 /* Message bytes go to the spool in chunks of about this size. */
 #define DATA_CHUNK	(64 * 1024)
 
+struct admission_client;
 struct auth_attempt;
 struct bufferevent;
 struct event;
@@ -95,6 +96,14 @@ struct session {
 	struct auth_attempt *auth;	/* AUTH exchange in progress */
 	struct fcrdns *lookup;		/* client name lookup in flight */
 	struct policy *policy;		/* NULL: no checks (relay_networks) */
+	struct admission_client *client;	/* our count in the network's */
+	/* The 220 waits for the client's name (lookup), greet_delay (the
+	 * timer; on implicit TLS it starts after the handshake) and goes
+	 * out once neither is pending. */
+	struct event *greet_timer;
+	bool greet_waiting;		/* greet_delay not over yet */
+	bool greeted;			/* the 220 is out */
+	unsigned junk;			/* junk commands so far */
 };
 
 /* session.c */
@@ -108,6 +117,10 @@ void session_process(struct session *s);
 void session_resume(struct session *s);
 void session_setcb(struct session *s);
 bool session_drop_if_dead(struct session *s);
+/* Count a command; junk (NOOP, RSET, VRFY, EXPN, HELP, unknown, bad
+ * syntax) past junk_command_limit gets 421 and the session closes:
+ * true, and the caller answers nothing more. */
+bool session_junk_over(struct session *s, bool junk);
 
 /* session_tls.c */
 int session_tls_start(struct session *s, int fd);

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "auth/throttle.h"
+#include "common/netkey.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/netaddr.h"
@@ -26,6 +27,7 @@
 #include "queue/spool.h"
 #include "route/domains.h"
 #include "tls/tls.h"
+#include "smtpd/admission.h"
 #include "smtpd/control.h"
 #include "smtpd/listener.h"
 #include "smtpd/server.h"
@@ -35,6 +37,9 @@
 #define DRAIN_SECONDS	30
 #define SPOOL_THREADS	8
 #define THROTTLE_ENTRIES	10000
+/* Client networks whose connection rate is remembered beyond those
+ * connected now (admission.h). */
+#define ADMISSION_IDLE_ENTRIES	65536
 
 struct smtpd {
 	struct server srv;
@@ -45,23 +50,46 @@ struct smtpd {
 };
 
 unsigned
-server_sessions_from(const struct server *srv, const struct sockaddr *sa)
+server_command_timeout(const struct server *srv)
 {
-	char ip[64];
-	const struct session *s;
-	unsigned n = 0;
+	const struct config *cfg = srv->cfg;
 
-	netaddr_ip(sa, ip, sizeof(ip));
+	if (srv->stress && cfg->stress_timeout < cfg->timeout_command)
+		return cfg->stress_timeout;
+	return cfg->timeout_command;
+}
+
+void
+server_session_added(struct server *srv)
+{
+	const struct config *cfg = srv->cfg;
+	struct session *s;
+
+	/* n > 80% of max, in integers: 100 n > 80 max. */
+	if (srv->stress || (unsigned long long)srv->n_sessions * 100 <=
+	    (unsigned long long)cfg->max_connections * STRESS_ON_PCT)
+		return;
+	srv->stress = true;
+	log_info("event=stress state=on sessions=%u max_connections=%u timeout=%u",
+	    srv->n_sessions, cfg->max_connections, server_command_timeout(srv));
+	/* Sessions already waiting get the shorter timeout too: they are
+	 * the idle ones holding slots.  Once per entry into stress. */
 	TAILQ_FOREACH(s, &srv->sessions, entry)
-		if (strcmp(s->ip, ip) == 0)
-			n++;
-	return n;
+		session_stress(s);
 }
 
 void
 server_session_gone(struct server *srv)
 {
+	const struct config *cfg = srv->cfg;
+
 	srv->n_sessions--;
+	if (srv->stress && (unsigned long long)srv->n_sessions * 100 <=
+	    (unsigned long long)cfg->max_connections * STRESS_OFF_PCT) {
+		srv->stress = false;
+		log_info("event=stress state=off sessions=%u max_connections=%u timeout=%u",
+		    srv->n_sessions, cfg->max_connections, server_command_timeout(srv));
+	}
 	if (srv->stopping && srv->n_sessions == 0)
 		event_base_loopexit(srv->base, NULL);
 }
@@ -105,12 +133,25 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	evtimer_add(d->drain_timer, &tv);
 }
 
-/* TLS contexts and the AUTH throttle. */
+/* TLS contexts, the AUTH throttle and the connection limits, which
+ * group clients by the same networks. */
 static void
 smtpd_setup_auth(struct smtpd *d, const struct smtpd_args *a)
 {
 	const struct config *cfg = a->cfg;
+	const struct netkey_prefixes prefixes = { cfg->client_prefix_v4,
+	    cfg->client_prefix_v6 };
+	struct admission_limits lim = {
+		.max_per_network = cfg->max_connections_per_ip,
+		.max_rate = cfg->max_connection_rate,
+		.prefixes = prefixes,
+		.max_entries = (size_t)cfg->max_connections + ADMISSION_IDLE_ENTRIES,
+	};
 	char err[256];
+
+	/* A seed no client knows, so none can aim at one hash chain. */
+	lim.seed = arc4random();
+	d->srv.admission = admission_new(&lim);
 
 	if (a->n_keys > 0) {
 		d->srv.tls = tls_server_new(a->keys, a->n_keys, err, sizeof(err));
@@ -118,7 +159,7 @@ smtpd_setup_auth(struct smtpd *d, const struct smtpd_args *a)
 			fatal("tls: %s", err);
 	}
 	d->srv.throttle = auth_throttle_new(cfg->auth_max_failures,
-	    cfg->auth_block_time, THROTTLE_ENTRIES);
+	    cfg->auth_block_time, THROTTLE_ENTRIES, &prefixes);
 	if (a->control_fd >= 0)
 		d->control = control_new(&d->srv, a->control_fd);
 }
@@ -179,6 +220,7 @@ smtpd_teardown(struct smtpd *d)
 	control_free(d->control);
 	tls_server_free(d->srv.tls);
 	auth_throttle_free(d->srv.throttle);
+	admission_free(d->srv.admission);
 	domains_free(d->srv.domains);
 	spool_close(d->srv.spool);
 	event_base_free(d->srv.base);

@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "auth/throttle.h"
+#include "common/netkey.h"
 
 static struct sockaddr_storage
 addr(const char *ip)
@@ -85,7 +86,7 @@ check(struct auth_throttle *t, const struct sockaddr *sa, uint64_t now, bool ok,
 static void
 test_growing_delay(void **state)
 {
-	struct auth_throttle *t = auth_throttle_new(100, 600, 16);
+	struct auth_throttle *t = auth_throttle_new(100, 600, 16, NULL);
 	struct sockaddr_storage a = addr("192.0.2.1");
 	static const unsigned want[] = { 1, 2, 4, 8, 16, 16, 16 };
 	uint64_t now = 1000;
@@ -104,7 +105,7 @@ test_growing_delay(void **state)
 static void
 test_one_check_at_a_time(void **state)
 {
-	struct auth_throttle *t = auth_throttle_new(5, 600, 16);
+	struct auth_throttle *t = auth_throttle_new(5, 600, 16, NULL);
 	struct sockaddr_storage a = addr("192.0.2.1"), b = addr("192.0.2.2");
 	unsigned delay;
 
@@ -139,7 +140,7 @@ test_one_check_at_a_time(void **state)
 static void
 test_parallel_guessing(void **state)
 {
-	struct auth_throttle *t = auth_throttle_new(3, 600, 16);
+	struct auth_throttle *t = auth_throttle_new(3, 600, 16, NULL);
 	struct sockaddr_storage a = addr("198.51.100.7");
 	unsigned checked = 0, refused = 0, delay = 0;
 	bool waiting[20];
@@ -181,7 +182,7 @@ test_parallel_guessing(void **state)
 static void
 test_end_without_begin(void **state)
 {
-	struct auth_throttle *t = auth_throttle_new(2, 600, 16);
+	struct auth_throttle *t = auth_throttle_new(2, 600, 16, NULL);
 	struct sockaddr_storage a = addr("192.0.2.1");
 	unsigned delay;
 
@@ -201,7 +202,7 @@ test_end_without_begin(void **state)
 static void
 test_block_and_unblock(void **state)
 {
-	struct auth_throttle *t = auth_throttle_new(3, 600, 16);
+	struct auth_throttle *t = auth_throttle_new(3, 600, 16, NULL);
 	struct sockaddr_storage a = addr("192.0.2.1"), b = addr("192.0.2.2");
 	unsigned delay;
 
@@ -222,7 +223,7 @@ test_block_and_unblock(void **state)
 	auth_throttle_free(t);
 
 	/* The end of a block is noticed by begin too. */
-	t = auth_throttle_new(1, 100, 16);
+	t = auth_throttle_new(1, 100, 16, NULL);
 	assert_true(check(t, SA(a), 0, false, &delay));
 	assert_int_equal(begin_s(t, SA(a), 99), THROTTLE_BLOCKED);
 	assert_false(check(t, SA(a), 100, true, &delay));
@@ -232,7 +233,7 @@ test_block_and_unblock(void **state)
 static void
 test_success_keeps_failures(void **state)
 {
-	struct auth_throttle *t = auth_throttle_new(3, 600, 16);
+	struct auth_throttle *t = auth_throttle_new(3, 600, 16, NULL);
 	struct sockaddr_storage a = addr("2001:db8::1");
 	unsigned delay;
 
@@ -253,7 +254,7 @@ test_success_keeps_failures(void **state)
 static void
 test_window(void **state)
 {
-	struct auth_throttle *t = auth_throttle_new(3, 600, 16);
+	struct auth_throttle *t = auth_throttle_new(3, 600, 16, NULL);
 	struct sockaddr_storage a = addr("192.0.2.1");
 	unsigned delay;
 
@@ -268,7 +269,7 @@ test_window(void **state)
 
 	/* A block_time shorter than the failure delays does not shrink the
 	 * window: slow guessing is still counted. */
-	t = auth_throttle_new(3, 3, 16);
+	t = auth_throttle_new(3, 3, 16, NULL);
 	assert_false(check(t, SA(a), 0, false, &delay));
 	assert_false(check(t, SA(a), 1, false, &delay));
 	assert_true(check(t, SA(a), 3, false, &delay));
@@ -278,7 +279,7 @@ test_window(void **state)
 static void
 test_networks(void **state)
 {
-	struct auth_throttle *t = auth_throttle_new(2, 600, 16);
+	struct auth_throttle *t = auth_throttle_new(2, 600, 16, NULL);
 	struct sockaddr_storage v4 = addr("192.0.2.7");
 	struct sockaddr_storage mapped = addr("::ffff:192.0.2.7");
 	struct sockaddr_storage other = addr("::ffff:192.0.2.8");
@@ -308,10 +309,36 @@ test_networks(void **state)
 	auth_throttle_free(NULL);
 }
 
+/* The configured grouping (client_prefix_v4/v6) is the throttle's too. */
+static void
+test_configured_networks(void **state)
+{
+	const struct netkey_prefixes p = { 24, 48 };
+	struct auth_throttle *t = auth_throttle_new(2, 600, 16, &p);
+	struct sockaddr_storage a = addr("192.0.2.7");
+	struct sockaddr_storage same24 = addr("192.0.2.200");
+	struct sockaddr_storage next24 = addr("192.0.3.7");
+	struct sockaddr_storage v6 = addr("2001:db8:1:1::7");
+	struct sockaddr_storage same48 = addr("2001:db8:1:ffff::1");
+	struct sockaddr_storage next48 = addr("2001:db8:2::1");
+	unsigned delay;
+
+	(void)state;
+	assert_false(check(t, SA(a), 0, false, &delay));
+	assert_true(check(t, SA(same24), 1, false, &delay));
+	assert_true(blocked_s(t, SA(a), 2));
+	assert_false(blocked_s(t, SA(next24), 2));
+	assert_false(check(t, SA(v6), 10, false, &delay));
+	assert_true(check(t, SA(same48), 11, false, &delay));
+	assert_true(blocked_s(t, SA(v6), 12));
+	assert_false(blocked_s(t, SA(next48), 12));
+	auth_throttle_free(t);
+}
+
 static void
 test_eviction(void **state)
 {
-	struct auth_throttle *t = auth_throttle_new(3, 600, 4);
+	struct auth_throttle *t = auth_throttle_new(3, 600, 4, NULL);
 	struct sockaddr_storage blocked = addr("198.51.100.1");
 	struct sockaddr_storage busy = addr("198.51.100.2");
 	char ip[32];
@@ -349,7 +376,7 @@ test_eviction(void **state)
 	auth_throttle_free(t);
 
 	/* Every entry busy: a new network waits rather than evict one. */
-	t = auth_throttle_new(3, 600, 2);
+	t = auth_throttle_new(3, 600, 2, NULL);
 	{
 		struct sockaddr_storage a = addr("192.0.2.1"), b = addr("192.0.2.2");
 		struct sockaddr_storage c = addr("192.0.2.3");
@@ -375,7 +402,7 @@ test_eviction(void **state)
 static void
 test_exact_milliseconds(void **state)
 {
-	struct auth_throttle *t = auth_throttle_new(3, 600, 16);
+	struct auth_throttle *t = auth_throttle_new(3, 600, 16, NULL);
 	struct sockaddr_storage a = addr("192.0.2.1");
 	uint64_t wait;
 	unsigned delay;
@@ -435,6 +462,7 @@ main(void)
 		cmocka_unit_test(test_success_keeps_failures),
 		cmocka_unit_test(test_window),
 		cmocka_unit_test(test_networks),
+		cmocka_unit_test(test_configured_networks),
 		cmocka_unit_test(test_eviction),
 		cmocka_unit_test(test_exact_milliseconds),
 		cmocka_unit_test(test_now_is_monotonic_ms),

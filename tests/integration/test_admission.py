@@ -1,0 +1,345 @@
+"""Admission control (issue 9, item 9), against the real daemon with
+clients on different loopback addresses (127.0.0.x play different
+hosts; ::1 for IPv6).
+
+- Concurrent connections and the connection rate are counted per client
+  network (client_prefix_v4 / client_prefix_v6), each limit tried at its
+  boundary from both sides: the Nth connection is served, the N+1th gets
+  421 4.7.0, another network is served.
+- A network over its rate is logged once per minute, however often it
+  knocks.
+- greet_delay: a client that speaks before the 220 gets 554 5.5.1 and
+  is closed (event=early-talker); a patient one is served; on implicit
+  TLS the delay runs after the handshake; a client that leaves during
+  the delay, and a slow one, leave the daemon clean (the fixture fails
+  the test on any sanitizer report).
+- junk_command_limit: the last allowed junk command is answered, the
+  next gets 421 4.7.0 and the session ends with one log line.
+- Stress: over 80% of max_connections in use, idle sessions time out
+  after stress_timeout instead of timeouts.command; entering and
+  leaving are logged once each.
+"""
+
+import socket
+import time
+
+from conftest import implicit
+from smtpraw import ConnectionClosed, Smtp, check
+
+
+def conf(**keys):
+    return "".join("%s = %d;\n" % kv for kv in keys.items())
+
+
+def _open(m, n, source="127.0.0.1", port=None, host="127.0.0.1"):
+    out = []
+    for _ in range(n):
+        s = Smtp(port or m.port, host=host,
+                 source=source if host == "127.0.0.1" else None)
+        out.append(s)
+        check(s.greeting, 220)
+    return out
+
+
+def _refused(m, source="127.0.0.1", host="127.0.0.1", port=None):
+    with Smtp(port or m.port, host=host,
+              source=source if host == "127.0.0.1" else None) as s:
+        check(s.greeting, 421, "4.7.0")
+        assert s.closed()
+        return s.greeting
+
+
+# -- connections per network ---------------------------------------------
+
+def test_connections_per_network_boundary(mta):
+    """client_prefix_v4 = 24: 127.0.0.2 and 127.0.0.3 are one network;
+    127.0.1.2 is another."""
+    m = mta(max_connections_per_ip=3, extra_conf=conf(client_prefix_v4=24))
+    conns = _open(m, 2, "127.0.0.2") + _open(m, 1, "127.0.0.3")
+    try:
+        _refused(m, "127.0.0.3")
+        _refused(m, "127.0.0.2")
+        other = _open(m, 1, "127.0.1.2")
+        conns += other
+        # One leaves: the network has room for exactly one more.
+        conns.pop(0).expect("QUIT", 221)
+        m.wait_event("disconnect", n=1)
+        conns += _open(m, 1, "127.0.0.9")
+        _refused(m, "127.0.0.2")
+    finally:
+        for s in conns:
+            s.close()
+
+
+def test_connections_per_address_by_default(mta):
+    """/32 by default: another address of the same /24 is not counted."""
+    m = mta(max_connections_per_ip=2)
+    conns = _open(m, 2, "127.0.0.2")
+    try:
+        _refused(m, "127.0.0.2")
+        conns += _open(m, 2, "127.0.0.3")
+        _refused(m, "127.0.0.3")
+    finally:
+        for s in conns:
+            s.close()
+
+
+def test_connections_per_network_ipv6(mta):
+    """::1 is counted by its /64 (and /128 lets nothing else in)."""
+    m = mta(ipv6=True, max_connections_per_ip=2)
+    conns = _open(m, 2, host="::1", port=m.port6)
+    try:
+        _refused(m, host="::1", port=m.port6)
+        # IPv4 is another network.
+        conns += _open(m, 2, "127.0.0.2")
+        ev = m.events("refused", client="[::1]")
+        assert len(ev) == 1, ev
+    finally:
+        for s in conns:
+            s.close()
+
+
+# -- connection rate -----------------------------------------------------
+
+def test_connection_rate_boundary(mta):
+    m = mta(extra_conf=conf(max_connection_rate=5))
+    for _ in range(5):
+        with Smtp(m.port, source="127.0.0.4") as s:
+            check(s.greeting, 220)
+            s.expect("QUIT", 221)
+    r = _refused(m, "127.0.0.4")
+    assert "slow down" in r.text, r
+    _refused(m, "127.0.0.4")
+    _refused(m, "127.0.0.4")
+    # Another network still gets in.
+    with Smtp(m.port, source="127.0.0.5") as s:
+        check(s.greeting, 220)
+    # Three refusals, one line: the log does not grow with the knocking.
+    ev = m.wait_event("rate-limited")
+    with Smtp(m.port, source="127.0.0.5") as s:      # a line after them
+        check(s.greeting, 220)
+    m.wait_event("connect", n=7)
+    ev = m.events("rate-limited")
+    assert len(ev) == 1, ev
+    assert ev[0]["client"] == "[127.0.0.4]", ev[0]["_line"]
+    assert ev[0]["network"] == "127.0.0.4", ev[0]["_line"]
+    assert ev[0]["limit"] == "5", ev[0]["_line"]
+    assert not m.events("refused", client="[127.0.0.4]")
+
+
+def test_connection_rate_off_by_default(mta):
+    m = mta()
+    for _ in range(30):
+        with Smtp(m.port, source="127.0.0.6") as s:
+            check(s.greeting, 220)
+    assert not m.events("rate-limited")
+
+
+# -- greet_delay and early talkers ----------------------------------------
+
+def test_early_talker_refused(mta):
+    m = mta(extra_conf=conf(greet_delay=2))
+    s = Smtp(m.port, source="127.0.0.7", greet=False, timeout=6)
+    try:
+        s.send(b"EHLO hasty.example.org\r\n")
+        r = s.reply(timeout=6)
+        check(r, 554, "5.5.1")
+        assert s.closed()
+    finally:
+        s.close()
+    ev = m.wait_event("early-talker")[0]
+    assert ev["client"] == "[127.0.0.7]", ev["_line"]
+    # It never got a 220, nor an answer to its EHLO.
+    assert not m.events("command", client="[127.0.0.7]")
+
+
+def test_patient_client_served_after_delay(mta):
+    m = mta(extra_conf=conf(greet_delay=2))
+    t0 = time.monotonic()
+    with Smtp(m.port, source="127.0.0.8", timeout=8) as s:
+        took = time.monotonic() - t0
+        check(s.greeting, 220)
+        assert 1.8 <= took < 5, took
+        s.ehlo()
+        s.expect("QUIT", 221)
+    assert not m.events("early-talker")
+
+
+def test_delay_longer_than_command_timeout(mta):
+    """timeouts.command = 3 here: a 4 s delay is not the client's idle
+    time, so the session is not cut before its 220."""
+    m = mta(extra_conf=conf(greet_delay=4))
+    with Smtp(m.port, timeout=10) as s:
+        check(s.greeting, 220)
+        s.ehlo()
+    assert not m.events("timeout")
+
+
+def test_client_leaving_mid_delay(mta):
+    m = mta(extra_conf=conf(greet_delay=3))
+    for _ in range(5):
+        s = Smtp(m.port, source="127.0.0.9", greet=False)
+        s.close()
+    m.wait_event("lost", n=5, client="[127.0.0.9]")
+    # And one that sends half a line and goes.
+    s = Smtp(m.port, source="127.0.0.9", greet=False)
+    s.sock.shutdown(socket.SHUT_WR)
+    s.close()
+    # The daemon is well: a patient client is served after its delay,
+    # and the connection counts were given back.
+    with Smtp(m.port, source="127.0.0.9", timeout=8) as s:
+        check(s.greeting, 220)
+        s.expect("QUIT", 221)
+    assert not m.events("early-talker")
+
+
+def test_slow_client_after_delay(mta):
+    """Byte by byte after the 220: slow is not early."""
+    m = mta(extra_conf=conf(greet_delay=1))
+    with Smtp(m.port, source="127.0.0.10", timeout=8) as s:
+        check(s.greeting, 220)
+        for b in b"EHLO slow.example.org\r\n":
+            s.send(bytes([b]))
+            time.sleep(0.02)
+        check(s.reply(), 250)
+        s.expect("QUIT", 221)
+    assert not m.events("early-talker")
+
+
+def test_greet_delay_after_implicit_tls_handshake(tls_mta):
+    m = tls_mta(extra_conf=conf(greet_delay=2))
+    t0 = time.monotonic()
+    s = implicit(m.ports["mx_implicit"], greet=False)
+    try:
+        shaken = time.monotonic()
+        s.timeout = 8
+        r = s.reply(timeout=8)
+        took = time.monotonic() - shaken
+        check(r, 220)
+        assert 1.8 <= took < 5, (took, shaken - t0)
+        s.expect("EHLO client.example.org", 250)
+    finally:
+        s.close()
+    # An early talker inside TLS is refused the same way.
+    s = implicit(m.ports["mx_implicit"], greet=False)
+    try:
+        s.send(b"EHLO hasty.example.org\r\n")
+        check(s.reply(timeout=8), 554, "5.5.1")
+    finally:
+        s.close()
+    m.wait_event("early-talker")
+
+
+# -- junk commands ---------------------------------------------------------
+
+def test_junk_limit_default_100(mta):
+    m = mta()
+    with Smtp(m.port, source="127.0.0.11") as s:
+        s.ehlo()
+        for i in range(100):
+            s.expect("NOOP" if i % 2 else "RSET", 250)
+        r = s.cmd("NOOP")
+        check(r, 421, "4.7.0")
+        assert s.closed()
+    ev = m.wait_event("too-much-junk")
+    assert len(ev) == 1 and ev[0]["junk"] == "101", ev
+    # The 101st was not answered as a command, nor logged as one.
+    assert len(m.events("command", cmd="NOOP")) + \
+        len(m.events("command", cmd="RSET")) == 100
+
+
+def test_junk_limit_counts_unknown_and_syntax(mta):
+    """Unknown verbs and bad syntax are junk too; max_errors (here high)
+    stays the limit on errors, junk_command_limit on junk."""
+    m = mta(max_errors=1000, extra_conf=conf(junk_command_limit=6))
+    with Smtp(m.port) as s:
+        s.ehlo()
+        s.expect("FROB", 500)
+        s.expect("VRFY demo", 252)
+        s.expect("HELP", 214)
+        s.expect("RSET x", 501)
+        s.expect("NOOP", 250)
+        s.expect("EXPN list", 502)
+        # Mail is no junk: a whole transaction in between.
+        s.mail("x@example.org")
+        s.rcpt("demo@example.test")
+        s.expect("RSET", 421, "4.7.0")
+        assert s.closed()
+    assert len(m.events("too-much-junk")) == 1
+
+
+def test_max_errors_still_applies(mta):
+    """max_errors (5 here) below the junk limit: errors close first."""
+    m = mta(extra_conf=conf(junk_command_limit=50))
+    with Smtp(m.port) as s:
+        s.ehlo()
+        for _ in range(5):
+            s.expect("FROB", 500)
+        check(s.reply(), 421, "4.7.0")
+    m.wait_event("too-many-errors")
+    assert not m.events("too-much-junk")
+
+
+# -- stress ----------------------------------------------------------------
+
+def test_stress_on_and_off(mta):
+    """max_connections = 10: 8 sessions (80%) are no stress, the 9th is.
+    Under stress the idle sessions, whose timeouts.command is 30 s, are
+    cut after stress_timeout = 1 s; once they are gone stress ends."""
+    m = mta(max_connections=10, max_connections_per_ip=20,
+            timeout_command=30, extra_conf=conf(stress_timeout=1))
+    conns = _open(m, 8)
+    try:
+        # Each session's connect line follows its accounting: all eight
+        # are counted, and stress was not entered.
+        m.wait_event("connect", n=8)
+        assert not m.events("stress")
+        t0 = time.monotonic()
+        conns += _open(m, 1)
+        on = m.wait_event("stress", state="on")
+        assert on[0]["sessions"] == "9", on[0]["_line"]
+        assert on[0]["timeout"] == "1", on[0]["_line"]
+        # Every idle session gets 421 4.4.2 after about a second, not 30.
+        for s in conns:
+            r = s.reply(timeout=10)
+            check(r, 421, "4.4.2")
+        took = time.monotonic() - t0
+        assert took < 5, took
+        off = m.wait_event("stress", state="off")
+        assert off[0]["timeout"] == "30", off[0]["_line"]
+        assert len(m.events("stress", state="on")) == 1
+        assert len(m.events("stress", state="off")) == 1
+        # Out of stress, the configured timeout is back: a new session
+        # is still there after a few seconds.
+        with Smtp(m.port, timeout=10) as s:
+            check(s.greeting, 220)
+            time.sleep(2.5)
+            s.expect("NOOP", 250)
+    finally:
+        for s in conns:
+            s.close()
+
+
+def test_stress_tls_handshake_timeout(tls_mta):
+    """A client that opens implicit TLS and never says hello is cut after
+    stress_timeout once the server is under stress."""
+    m = tls_mta(max_connections=5, max_connections_per_ip=20,
+                timeout_command=30, extra_conf=conf(stress_timeout=1))
+    conns = _open(m, 4)                  # 4 of 5: over 80% at the 5th
+    port = m.ports["mx_implicit"]
+    listener = "127.0.0.1:%d" % port
+    # The readiness check of the start connected there too.
+    before = len(m.events("connect", listener=listener))
+    raw = socket.create_connection(("127.0.0.1", port))
+    try:
+        t0 = time.monotonic()
+        m.wait_event("stress", state="on")
+        sid = m.wait_event("connect", n=before + 1, listener=listener)[-1]
+        # Cut after about a second, not timeouts.command (30 s).
+        m.wait_event("timeout", timeout=5, session=sid["session"])
+        assert time.monotonic() - t0 < 5
+        assert not m.events("tls", session=sid["session"])
+    finally:
+        raw.close()
+        for s in conns:
+            s.close()
