@@ -23,7 +23,9 @@ hosts; ::1 for IPv6).
 import socket
 import time
 
-from conftest import implicit
+import pytest
+
+from conftest import HELO, auth_plain_b64, implicit, starttls
 from smtpraw import ConnectionClosed, Smtp, check
 
 
@@ -47,6 +49,35 @@ def _refused(m, source="127.0.0.1", host="127.0.0.1", port=None):
         check(s.greeting, 421, "4.7.0")
         assert s.closed()
         return s.greeting
+
+
+# -- the keys --------------------------------------------------------------
+
+@pytest.mark.parametrize("key,bad,good", [
+    ("client_prefix_v4", 33, 32), ("client_prefix_v4", 7, 8),
+    ("client_prefix_v6", 129, 128), ("client_prefix_v6", 15, 16),
+    ("max_connection_rate", -1, 0), ("max_connection_rate", 1000001, 1000000),
+    ("junk_command_limit", 0, 1), ("junk_command_limit", 100001, 100000),
+    ("greet_delay", 301, 300), ("greet_delay", -1, 0),
+    ("stress_timeout", 0, 1), ("stress_timeout", 3601, 3600),
+])
+def test_key_ranges(mta, key, bad, good):
+    """Each key at both edges of its range: FILE:LINE for the bad one."""
+    m = mta(start=False, extra_conf="%s = %d;\n" % (key, bad))
+    r = m.cli("check-config")
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    line = len(open(m.conf).read().splitlines())
+    assert r.stderr.startswith("%s:%d: " % (m.conf, line)), r.stderr
+    assert key in r.stderr, r.stderr
+    m = mta(start=False, extra_conf="%s = %d;\n" % (key, good))
+    r = m.cli("check-config")
+    assert r.returncode == 0, (r.stdout, r.stderr)
+
+
+def test_key_types(mta):
+    m = mta(start=False, extra_conf='greet_delay = "5";\n')
+    r = m.cli("check-config")
+    assert r.returncode == 1 and "greet_delay" in r.stderr, r.stderr
 
 
 # -- connections per network ---------------------------------------------
@@ -97,6 +128,28 @@ def test_connections_per_network_ipv6(mta):
     finally:
         for s in conns:
             s.close()
+
+
+def test_auth_throttle_counts_the_same_networks(tls_mta):
+    """client_prefix_v4 = 24: password failures from 127.0.0.30 block
+    127.0.0.31 too (one network); 127.0.1.30 is another."""
+    m = tls_mta(auth={"max_failures": 2, "block_time": 60},
+                extra_conf=conf(client_prefix_v4=24))
+    s = Smtp(m.ports["mx_starttls"], source="127.0.0.30", timeout=20)
+    try:
+        s.ehlo(HELO)
+        starttls(s)
+        s.ehlo(HELO)
+        bad = "AUTH PLAIN " + auth_plain_b64("alice@example.test", "wrong")
+        check(s.cmd(bad, timeout=20), 535, "5.7.8")
+        check(s.cmd(bad, timeout=20), 421, "4.7.0")
+    finally:
+        s.close()
+    _refused(m, "127.0.0.31")
+    ev = m.wait_event("refused", client="[127.0.0.31]")
+    assert "authentication" in ev[0]["reason"], ev[0]["_line"]
+    with Smtp(m.port, source="127.0.1.30") as c:
+        check(c.greeting, 220)
 
 
 # -- connection rate -----------------------------------------------------
