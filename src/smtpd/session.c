@@ -301,6 +301,10 @@ session_commit_done(struct session *s, int err)
 	session_finish_data(s, err, &r);
 	if (session_drop_if_dead(s) || gone)
 		return;
+	/* Mail moved: the RSETs and NOOPs around it were no junk (a client
+	 * that reuses its connection sends an RSET per message). */
+	if (r.code == 250)
+		s->junk = 0;
 	session_set_state(s, SESSION_READY);
 	session_reply(s, &r);
 	session_count_reply(s, &r);

@@ -26,7 +26,7 @@ import time
 import pytest
 
 from conftest import HELO, auth_plain_b64, implicit, starttls
-from smtpraw import ConnectionClosed, Smtp, check
+from smtpraw import Smtp, check, message
 
 
 def conf(**keys):
@@ -319,6 +319,24 @@ def test_junk_limit_counts_unknown_and_syntax(mta):
         s.expect("RSET", 421, "4.7.0")
         assert s.closed()
     assert len(m.events("too-much-junk")) == 1
+
+
+def test_junk_count_restarts_with_each_message(mta):
+    """A client reusing its connection sends RSET before each message:
+    an accepted message clears the count, so only junk in a row counts."""
+    m = mta(extra_conf=conf(junk_command_limit=3))
+    with Smtp(m.port) as s:
+        s.ehlo()
+        for _ in range(4):
+            for _ in range(3):
+                s.expect("RSET", 250)
+            s.mail("x@example.org")
+            s.rcpt("demo@example.test")
+            s.data(message())
+        for _ in range(3):
+            s.expect("NOOP", 250)
+        s.expect("NOOP", 421, "4.7.0")
+    assert len(m.wait_for_delivery("demo", n=4)) == 4
 
 
 def test_max_errors_still_applies(mta):

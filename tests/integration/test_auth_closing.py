@@ -21,6 +21,8 @@ from mtaproc import HOSTNAME, wait_until
 from smtpraw import check
 
 ALICE = "alice@example.test"
+# The stuck client fills the socket with NOOPs: no junk limit for them.
+STUCK_CONF = 'log_level = "debug";\njunk_command_limit = 100000;\n'
 
 
 def queues(local_port, peer_port):
@@ -114,7 +116,7 @@ def test_waiting_auth_of_a_timed_out_session_stays_dead(tls_mta):
     revive, no password of B's is checked, and B is freed at its next
     timeout."""
     m = tls_mta(auth={"max_failures": 10, "block_time": 60},
-                timeout_command=2, extra_conf='log_level = "debug";\n')
+                timeout_command=2, extra_conf=STUCK_CONF)
     fail_once(m, 1)
     fail_once(m, 2)
     b = stuck_client(m.ports["mx_implicit"])
@@ -149,7 +151,7 @@ def test_delayed_failure_of_a_timed_out_session_stays_dead(tls_mta):
     535 after the 421, the session never leaves closing, and the failure
     counted once."""
     m = tls_mta(auth={"max_failures": 10, "block_time": 60},
-                timeout_command=2, extra_conf='log_level = "debug";\n')
+                timeout_command=2, extra_conf=STUCK_CONF)
     fail_once(m, 1)
     fail_once(m, 2)
     b = stuck_client(m.ports["mx_implicit"])

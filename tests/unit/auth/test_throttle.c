@@ -335,6 +335,34 @@ test_configured_networks(void **state)
 	auth_throttle_free(t);
 }
 
+/* The hash index follows entries through reuse: a full table cycled
+ * many times over still finds exactly the networks it holds. */
+static void
+test_index_through_reuse(void **state)
+{
+	struct auth_throttle *t = auth_throttle_new(1, 6000, 64, NULL);
+	char ip[32];
+	unsigned delay;
+
+	(void)state;
+	for (unsigned i = 0; i < 1000; i++) {
+		struct sockaddr_storage a;
+
+		snprintf(ip, sizeof(ip), "10.0.%u.%u", i / 256, i % 256);
+		a = addr(ip);
+		assert_true(check(t, SA(a), i, false, &delay));
+	}
+	for (unsigned i = 0; i < 1000; i++) {
+		struct sockaddr_storage a;
+
+		snprintf(ip, sizeof(ip), "10.0.%u.%u", i / 256, i % 256);
+		a = addr(ip);
+		/* The 64 latest are blocked; the rest made room. */
+		assert_int_equal(blocked_s(t, SA(a), 1000), i >= 1000 - 64);
+	}
+	auth_throttle_free(t);
+}
+
 static void
 test_eviction(void **state)
 {
@@ -464,6 +492,7 @@ main(void)
 		cmocka_unit_test(test_networks),
 		cmocka_unit_test(test_configured_networks),
 		cmocka_unit_test(test_eviction),
+		cmocka_unit_test(test_index_through_reuse),
 		cmocka_unit_test(test_exact_milliseconds),
 		cmocka_unit_test(test_now_is_monotonic_ms),
 	};
