@@ -9,7 +9,13 @@ FCrDNS of a LAN client can pass.  Without the fix each of these is
 "no such domain" with no query sent, which `dns.zone.queried` shows.
 """
 
+import os
+import subprocess
+
+import pytest
+
 from conftest import add_mx, submit
+from dnsstub import reverse_name
 
 
 def test_test_tld_mx_is_asked_and_delivered(outbound_mta, remote_mx, dns):
@@ -40,7 +46,7 @@ def test_private_reverse_zones_are_asked(mta, dns):
     route` asks for the MX of a domain, which here is the reverse name
     itself: the local zones answer by zone, whatever the type, so a
     query that reaches the server proves the zone is no longer kept
-    back.  The PTR itself is asked by the daemon in
+    back.  The PTR itself, through the daemon's FCrDNS code, is
     test_private_ptr_reaches_server."""
     zones = ("5.0.0.10.in-addr.arpa", "7.1.168.192.in-addr.arpa",
              "9.0.16.172.in-addr.arpa",
@@ -53,3 +59,36 @@ def test_private_reverse_zones_are_asked(mta, dns):
         r = m.cli("route", "user@" + z)
         assert dns.zone.queried(z, "MX"), (z, r.stdout, r.stderr)
         assert "mx: 10 mx.lan.test [127.0.0.21]:25" in r.stdout, r.stdout
+
+
+def probe(build_dir, dns, ip):
+    """The daemon's own FCrDNS lookup of ip (tests/helpers/dnsprobe),
+    configured with dns.nameserver as decorumd is."""
+    exe = os.path.join(build_dir, "tests", "helpers", "dnsprobe")
+    r = subprocess.run([exe, dns.nameserver, ip], capture_output=True,
+                       text=True, timeout=20)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    return r.stdout.strip()
+
+
+@pytest.mark.parametrize("ip,name", [
+    ("10.0.0.5", "host5.lan.test"),
+    ("192.168.1.7", "host7.lan.test"),
+    ("172.16.3.9", "host9.lan.test"),
+    ("fd00::25", "host25.lan.test"),
+])
+def test_private_ptr_reaches_server(build_dir, dns, ip, name):
+    """A LAN client's FCrDNS: the PTR in a private reverse zone and the
+    A/AAAA of its .test name both come from the configured server, so
+    the name is verified (before, libunbound said "no such name" for
+    the PTR itself, without asking)."""
+    dns.zone.add_ptr(ip, name)
+    dns.zone.add(name, "AAAA" if ":" in ip else "A", ip)
+    assert probe(build_dir, dns, ip) == "verified %s" % name
+    assert dns.zone.queried(reverse_name(ip), "PTR")
+
+
+def test_private_ptr_missing_is_none(build_dir, dns):
+    """No PTR on the server: none, after asking it."""
+    assert probe(build_dir, dns, "10.9.8.7") == "none"
+    assert dns.zone.queried(reverse_name("10.9.8.7"), "PTR")
