@@ -176,6 +176,14 @@ warn_timings(struct cfg_ctx *c, const config_setting_t *root)
 		    "max_connections"), "max_connections_per_ip (%u) is above "
 		    "max_connections (%u): it never applies",
 		    cfg->max_connections_per_ip, cfg->max_connections);
+	/* Only when written: the default (10 s) under a shorter command
+	 * timeout simply leaves that one in force. */
+	if (cfg->stress_timeout >= cfg->timeout_command &&
+	    config_setting_lookup((config_setting_t *)root, "stress_timeout") != NULL)
+		cfg_warn(c, setting_or(root, "stress_timeout", NULL),
+		    "stress_timeout (%u s) is not below timeouts.command (%u s): "
+		    "stress changes nothing", cfg->stress_timeout,
+		    cfg->timeout_command);
 }
 
 int

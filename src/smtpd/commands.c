@@ -473,13 +473,16 @@ static const struct command_entry commands[SMTP_VERB_COUNT] = {
 
 /* Commands that move no mail (Postfix's smtpd_junk_command_limit
  * counts the same): a client can send them for ever, and each is a log
- * line.  Unknown verbs and bad syntax count too (session_command). */
+ * line.  Unknown verbs and bad syntax count too (session_command).  An
+ * RSET that ends a transaction does work (a recipient prober or a
+ * client reusing its connection sends one per MAIL): not junk. */
 static bool
-junk_verb(enum smtp_verb verb)
+junk_verb(const struct session *s, enum smtp_verb verb)
 {
 	switch (verb) {
-	case SMTP_VERB_NOOP:
 	case SMTP_VERB_RSET:
+		return s->tx == NULL;
+	case SMTP_VERB_NOOP:
 	case SMTP_VERB_VRFY:
 	case SMTP_VERB_EXPN:
 	case SMTP_VERB_HELP:
@@ -515,7 +518,7 @@ session_command(struct session *s, const char *line, size_t len)
 
 	s->n_commands++;
 	pr = smtp_command_parse(line, len, &c);
-	if (session_junk_over(s, pr != SMTP_PARSE_OK || junk_verb(c.verb)))
+	if (session_junk_over(s, pr != SMTP_PARSE_OK || junk_verb(s, c.verb)))
 		return;
 	switch (pr) {
 	case SMTP_PARSE_UNKNOWN:

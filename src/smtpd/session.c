@@ -34,6 +34,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth/throttle.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/netaddr.h"
@@ -41,7 +42,6 @@
 #include "dns/fcrdns.h"
 #include "policy/policy.h"
 #include "queue/spool.h"
-#include "auth/throttle.h"
 #include "smtpd/admission.h"
 #include "smtpd/server.h"
 
@@ -153,6 +153,7 @@ session_free(struct session *s)
 	policy_free(s->policy);
 	if (s->greet_timer != NULL)
 		event_free(s->greet_timer);
+	/* (auth_throttle_now: the monotonic ms clock admission.c counts in.) */
 	admission_leave(srv->admission, s->client, auth_throttle_now());
 	free(s->rdns);
 	TAILQ_REMOVE(&srv->sessions, s, entry);

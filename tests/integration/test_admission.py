@@ -313,10 +313,11 @@ def test_junk_limit_counts_unknown_and_syntax(mta):
         s.expect("RSET x", 501)
         s.expect("NOOP", 250)
         s.expect("EXPN list", 502)
-        # Mail is no junk: a whole transaction in between.
+        # Mail is no junk, and does not clear the count either (only an
+        # accepted message does).
         s.mail("x@example.org")
         s.rcpt("demo@example.test")
-        s.expect("RSET", 421, "4.7.0")
+        s.expect("NOOP", 421, "4.7.0")
         assert s.closed()
     assert len(m.events("too-much-junk")) == 1
 
@@ -337,6 +338,21 @@ def test_junk_count_restarts_with_each_message(mta):
             s.expect("NOOP", 250)
         s.expect("NOOP", 421, "4.7.0")
     assert len(m.wait_for_delivery("demo", n=4)) == 4
+
+
+def test_rset_ending_a_transaction_is_no_junk(mta):
+    """A recipient prober: MAIL, RCPT, RSET over and over."""
+    m = mta(extra_conf=conf(junk_command_limit=3))
+    with Smtp(m.port) as s:
+        s.ehlo()
+        for _ in range(10):
+            s.mail("x@example.org")
+            s.rcpt("demo@example.test")
+            s.expect("RSET", 250)
+        # An RSET with nothing to reset is junk again.
+        for _ in range(3):
+            s.expect("RSET", 250)
+        s.expect("RSET", 421, "4.7.0")
 
 
 def test_max_errors_still_applies(mta):
@@ -414,3 +430,15 @@ def test_stress_tls_handshake_timeout(tls_mta):
         raw.close()
         for s in conns:
             s.close()
+
+
+def test_stress_timeout_not_below_command_timeout_warns(mta):
+    m = mta(start=False, timeout_command=5, extra_conf=conf(stress_timeout=5))
+    r = m.cli("check-config")
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    line = len(open(m.conf).read().splitlines())
+    assert "%s:%d: warning: stress_timeout (5 s) is not below" % (m.conf, line) \
+        in r.stderr, r.stderr
+    m = mta(start=False, timeout_command=5, extra_conf=conf(stress_timeout=4))
+    r = m.cli("check-config")
+    assert r.returncode == 0 and "stress_timeout" not in r.stderr, r.stderr
