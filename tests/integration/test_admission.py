@@ -442,3 +442,32 @@ def test_stress_timeout_not_below_command_timeout_warns(mta):
     m = mta(start=False, timeout_command=5, extra_conf=conf(stress_timeout=4))
     r = m.cli("check-config")
     assert r.returncode == 0 and "stress_timeout" not in r.stderr, r.stderr
+
+
+def test_stress_leaves_at_70_percent(mta):
+    """max_connections = 10: on at the 9th session; 8 left is still
+    stress (no flip at the edge), 7 left ends it."""
+    m = mta(max_connections=10, max_connections_per_ip=20,
+            timeout_command=60, extra_conf=conf(stress_timeout=30))
+    conns = _open(m, 9)
+    try:
+        m.wait_event("stress", state="on")
+        conns.pop().expect("QUIT", 221)
+        # (commands=1: ours, not the readiness check of the start.)
+        m.wait_event("disconnect", commands="1")
+        conns.pop().expect("QUIT", 221)
+        off = m.wait_event("stress", state="off")
+        assert off[0]["sessions"] == "7", off[0]["_line"]
+        lines = m.log().splitlines()
+        on_at = next(i for i, l in enumerate(lines)
+                     if "event=stress state=on" in l)
+        off_at = next(i for i, l in enumerate(lines)
+                      if "event=stress state=off" in l)
+        # Not at the first QUIT (8 left, 80%): at the second.
+        assert len([l for l in lines[on_at:off_at]
+                    if "event=disconnect " in l]) == 2, lines[on_at:]
+        for s in conns:
+            s.expect("NOOP", 250)
+    finally:
+        for s in conns:
+            s.close()
