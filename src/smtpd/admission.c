@@ -7,8 +7,8 @@
  *
  * Shape: a chained hash table of entries keyed by struct netkey (seeded
  * hash, so a client cannot aim its addresses at one chain), plus a list
- * of the idle entries (no connection, but a rate window still open) in
- * the order they became idle.  Each enter first frees idle entries from
+ * of the idle entries (no connection, but a rate window or the minute
+ * after a reported refusal still open) in the order they became idle.  Each enter first frees idle entries from
  * the head of that list whose window is over, so the work per connection
  * is constant amortized.
  * Invariants: an entry with conns > 0 is never freed or reused; an entry
@@ -37,7 +37,8 @@ struct admission_client {
 	unsigned conns;
 	unsigned rate_count;		/* connections in this window */
 	uint64_t window_start;		/* ms; of the first counted one */
-	bool rate_refused;		/* a refusal was reported this window */
+	bool reported;			/* a refusal was reported, at: */
+	uint64_t reported_at;		/* ms */
 };
 
 LIST_HEAD(admission_chain, admission_client);
@@ -103,13 +104,33 @@ window_over(const struct admission_client *c, uint64_t now)
 	return now - c->window_start >= ADMISSION_RATE_WINDOW_MS;
 }
 
-/* Free the idle entries, oldest first, whose window is over. */
+/* An idle entry may go: its rate window and its last report are over
+ * (or the report would come again sooner than a minute). */
+static bool
+stale(const struct admission_client *c, uint64_t now)
+{
+	return window_over(c, now) && (!c->reported ||
+	    now - c->reported_at >= ADMISSION_RATE_WINDOW_MS);
+}
+
+/* A refusal: is it the network's first report in a minute? */
+static bool
+report_refusal(struct admission_client *c, uint64_t now)
+{
+	if (c->reported && now - c->reported_at < ADMISSION_RATE_WINDOW_MS)
+		return false;
+	c->reported = true;
+	c->reported_at = now;
+	return true;
+}
+
+/* Free the idle entries, oldest first, that are stale. */
 static void
 expire_idle(struct admission *a, uint64_t now)
 {
 	struct admission_client *c;
 
-	while ((c = TAILQ_FIRST(&a->idle)) != NULL && window_over(c, now))
+	while ((c = TAILQ_FIRST(&a->idle)) != NULL && stale(c, now))
 		entry_free(a, c);
 }
 
@@ -159,18 +180,19 @@ admission_enter(struct admission *a, const struct sockaddr *sa,
 	netkey_from(sa, &a->lim.prefixes, &k);
 	if ((c = lookup(a, &k)) == NULL && (c = insert(a, &k, now)) == NULL)
 		return ADMISSION_FULL;
-	if (c->conns >= a->lim.max_per_network)
+	if (c->conns >= a->lim.max_per_network) {
+		if (first != NULL)
+			*first = report_refusal(c, now);
 		return ADMISSION_CONCURRENCY;
+	}
 	if (a->lim.max_rate > 0) {
 		if (window_over(c, now)) {
 			c->window_start = now;
 			c->rate_count = 0;
-			c->rate_refused = false;
 		}
 		if (c->rate_count >= a->lim.max_rate) {
 			if (first != NULL)
-				*first = !c->rate_refused;
-			c->rate_refused = true;
+				*first = report_refusal(c, now);
 			return ADMISSION_RATE;
 		}
 		c->rate_count++;
@@ -190,7 +212,7 @@ admission_leave(struct admission *a, struct admission_client *c, uint64_t now)
 		return;
 	TAILQ_INSERT_TAIL(&a->idle, c, idle);
 	/* Without a rate limit nothing outlives the last connection. */
-	if (a->lim.max_rate == 0 || window_over(c, now))
+	if (a->lim.max_rate == 0 || stale(c, now))
 		entry_free(a, c);
 }
 

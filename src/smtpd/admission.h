@@ -50,8 +50,9 @@ void admission_free(struct admission *a);
  * A connection from sa wants in.  ADMISSION_OK counts it: *client is its
  * network's entry, to be given back once to admission_leave.  Otherwise
  * nothing is counted and *client is NULL; *first (may be NULL) is true
- * for the first ADMISSION_RATE refusal of the network's window, so the
- * caller logs one line per network per minute.
+ * when an ADMISSION_CONCURRENCY or ADMISSION_RATE refusal is the
+ * network's first in a minute, so the caller logs one line per network
+ * per minute, however often it knocks.
  */
 enum admission_verdict admission_enter(struct admission *a,
     const struct sockaddr *sa, uint64_t now_ms,

@@ -6,8 +6,9 @@
  * (the last two per client network: admission.h), the client gets one
  * 421 line written straight to the new socket (a fresh socket's send
  * buffer always has room for it, so this never blocks) and is closed.
- * A network over its rate is logged once per minute, not once per
- * connection, so a client hammering the port cannot grow the log.
+ * A network over either of its limits is logged once per minute, not
+ * once per connection, so a client hammering the port cannot grow the
+ * log.
  * While shutting down, listeners are gone: new connections queue in the
  * kernel until the next start.
  */
@@ -105,7 +106,10 @@ admit(struct listener *l, int fd, const struct sockaddr *sa,
 		refuse_rate(srv, l->lc, fd, sa, first);
 		return false;
 	case ADMISSION_CONCURRENCY:
-		refuse(srv, l->lc, fd, sa, "Too many connections from your address");
+		if (first)
+			refuse(srv, l->lc, fd, sa, "Too many connections from your address");
+		else
+			refuse_quietly(srv, l->lc, fd, "Too many connections from your address");
 		return false;
 	default:
 		refuse(srv, l->lc, fd, sa, "Too many connections");

@@ -107,9 +107,14 @@ def test_connections_per_address_by_default(mta):
     m = mta(max_connections_per_ip=2)
     conns = _open(m, 2, "127.0.0.2")
     try:
-        _refused(m, "127.0.0.2")
+        for _ in range(5):
+            _refused(m, "127.0.0.2")
         conns += _open(m, 2, "127.0.0.3")
         _refused(m, "127.0.0.3")
+        # Five refusals of one network, one line (per minute).
+        m.wait_event("refused", client="[127.0.0.3]")
+        ev = m.events("refused", client="[127.0.0.2]")
+        assert len(ev) == 1, ev
     finally:
         for s in conns:
             s.close()

@@ -63,24 +63,31 @@ test_concurrency_boundary(void **state)
 	struct sockaddr_storage c = addr("192.0.2.7");
 	struct sockaddr_storage other = addr("192.0.2.8");
 	struct admission_client *got[3], *none;
+	bool first;
 
 	(void)state;
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(admission_enter(a, SA(c), 0, &got[i], NULL), ADMISSION_OK);
-	/* The third is in, the fourth is not; another address is. */
-	assert_int_equal(admission_enter(a, SA(c), 0, &none, NULL), ADMISSION_CONCURRENCY);
+	/* The third is in, the fourth is not; another address is.  Only
+	 * the first refusal of a minute is to be reported. */
+	assert_int_equal(admission_enter(a, SA(c), 0, &none, &first), ADMISSION_CONCURRENCY);
 	assert_null(none);
+	assert_true(first);
+	assert_int_equal(admission_enter(a, SA(c), 59999, &none, &first), ADMISSION_CONCURRENCY);
+	assert_false(first);
+	assert_int_equal(admission_enter(a, SA(c), 60000, &none, &first), ADMISSION_CONCURRENCY);
+	assert_true(first);
 	assert_int_equal(admission_connections(a, SA(c)), 3);
 	assert_int_equal(admission_enter(a, SA(other), 0, &none, NULL), ADMISSION_OK);
 	admission_leave(a, none, 0);
 	/* One leaves: one more may come. */
-	admission_leave(a, got[0], 1);
-	assert_int_equal(admission_enter(a, SA(c), 1, &got[0], NULL), ADMISSION_OK);
+	admission_leave(a, got[0], 60001);
+	assert_int_equal(admission_enter(a, SA(c), 60001, &got[0], NULL), ADMISSION_OK);
 	for (int i = 0; i < 3; i++)
-		admission_leave(a, got[i], 2);
+		admission_leave(a, got[i], 60002);
 	/* Without a rate limit nothing outlives the last connection. */
 	assert_int_equal(admission_size(a), 0);
-	admission_leave(a, NULL, 2);
+	admission_leave(a, NULL, 60002);
 	admission_free(a);
 	admission_free(NULL);
 }
@@ -137,7 +144,11 @@ test_rate_boundary_and_window(void **state)
 		assert_int_equal(admission_enter(a, SA(c), 60001, &got, NULL), ADMISSION_OK);
 		admission_leave(a, got, 60001);
 	}
+	/* Refused again; reported again only a minute after the last
+	 * report. */
 	assert_int_equal(admission_enter(a, SA(c), 60002, &got, &first), ADMISSION_RATE);
+	assert_false(first);
+	assert_int_equal(admission_enter(a, SA(c), 70000, &got, &first), ADMISSION_RATE);
 	assert_true(first);
 	/* A socket of no IP family is one network of its own. */
 	assert_int_equal(admission_enter(a, SA((struct sockaddr_storage){ 0 }), 60003,
