@@ -107,9 +107,9 @@ admit(struct listener *l, int fd, const struct sockaddr *sa,
 		return false;
 	case ADMISSION_CONCURRENCY:
 		if (first)
-			refuse(srv, l->lc, fd, sa, "Too many connections from your address");
+			refuse(srv, l->lc, fd, sa, "Too many connections from your network");
 		else
-			refuse_quietly(srv, l->lc, fd, "Too many connections from your address");
+			refuse_quietly(srv, l->lc, fd, "Too many connections from your network");
 		return false;
 	default:
 		refuse(srv, l->lc, fd, sa, "Too many connections");
