@@ -20,7 +20,6 @@
 #include "common/netkey.h"
 #include "common/config.h"
 #include "common/log.h"
-#include "common/netaddr.h"
 #include "common/workpool.h"
 #include "common/xmalloc.h"
 #include "dns/resolver.h"

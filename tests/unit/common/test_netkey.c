@@ -107,8 +107,7 @@ test_odd_prefixes(void **state)
 	assert_string_equal(net("10.255.1.1", 9, 64, out, sizeof(out)), "10.128.0.0/9");
 	assert_string_equal(net("2001:db8:abcd:ffff::1", 32, 49, out, sizeof(out)),
 	    "2001:db8:abcd:8000::/49");
-	assert_true(same("2001:db8::1", "2001:db8::2", 32, 127) ==
-	    false);
+	assert_false(same("2001:db8::1", "2001:db8::2", 32, 127));
 	assert_true(same("2001:db8::2", "2001:db8::3", 32, 127));
 	/* Out-of-range prefixes are clamped to the whole address. */
 	assert_string_equal(net("192.0.2.7", 40, 64, out, sizeof(out)), "192.0.2.7");
