@@ -28,13 +28,13 @@ struct probe {
 };
 
 static void
-probe_done(void *arg, enum dns_status st, const char *name)
+probe_done(void *arg, const struct fcrdns_result *res)
 {
 	struct probe *p = arg;
 
-	p->st = st;
-	if (name != NULL)
-		snprintf(p->name, sizeof(p->name), "%s", name);
+	p->st = res->status;
+	if (res->name != NULL)
+		snprintf(p->name, sizeof(p->name), "%s", res->name);
 	event_base_loopbreak(p->base);
 }
 
