@@ -84,6 +84,19 @@ qmgr_add_dests(struct qmgr *q, const struct queue_file *qf,
 	}
 }
 
+/* A recipient routing did not place: its outcome, code and the reason
+ * routing gave, behind what it means ("no such user: ..."). */
+static void
+qmgr_route_fail(struct attempt_rcpt *r, enum deliver_status route,
+    const char *code, const char *what, const char *reason)
+{
+	r->route = route;
+	snprintf(r->code, sizeof(r->code), "%s", code);
+	if (snprintf(r->text, sizeof(r->text), "%s: %s", what, reason) >=
+	    (int)sizeof(r->text))
+		log_debug("event=truncated what=route-reason");
+}
+
 /* Routing of one due recipient into the plan. */
 static void
 qmgr_route(struct qmgr *q, const struct queue_file *qf, struct attempt *a,
@@ -101,37 +114,25 @@ qmgr_route(struct qmgr *q, const struct queue_file *qf, struct attempt *a,
 		qmgr_add_dests(q, qf, r, &rr);
 		break;
 	case ROUTE_UNKNOWN:
-		r->route = DELIVER_PERMFAIL;
-		snprintf(r->code, sizeof(r->code), "5.1.1");
-		if (snprintf(r->text, sizeof(r->text), "no such user: %s",
-		    rr.reason) >= (int)sizeof(r->text))
-			log_debug("event=truncated what=route-reason");
+		qmgr_route_fail(r, DELIVER_PERMFAIL, "5.1.1", "no such user",
+		    rr.reason);
 		break;
 	case ROUTE_TEMPFAIL:
-		r->route = DELIVER_TEMPFAIL;
-		snprintf(r->code, sizeof(r->code), "4.3.0");
-		if (snprintf(r->text, sizeof(r->text), "routing: %s",
-		    rr.reason) >= (int)sizeof(r->text))
-			log_debug("event=truncated what=route-reason");
+		qmgr_route_fail(r, DELIVER_TEMPFAIL, "4.3.0", "routing",
+		    rr.reason);
 		break;
 	case ROUTE_INVALID:
 		/* No DNS lookup can find such a domain (queued before it was
 		 * refused at RCPT): say why, once, in the report. */
-		r->route = DELIVER_PERMFAIL;
-		snprintf(r->code, sizeof(r->code), "5.1.2");
-		if (snprintf(r->text, sizeof(r->text), "bad destination "
-		    "domain: %s", rr.reason) >= (int)sizeof(r->text))
-			log_debug("event=truncated what=route-reason");
+		qmgr_route_fail(r, DELIVER_PERMFAIL, "5.1.2",
+		    "bad destination domain", rr.reason);
 		break;
 	case ROUTE_UNSUPPORTED:
 	default:
 		/* Forwarding to foreign domains needs SRS (a later issue):
 		 * such mail waits, and expires after queue.lifetime. */
-		r->route = DELIVER_TEMPFAIL;
-		snprintf(r->code, sizeof(r->code), "4.4.0");
-		if (snprintf(r->text, sizeof(r->text), "cannot deliver yet: "
-		    "%s", rr.reason) >= (int)sizeof(r->text))
-			log_debug("event=truncated what=route-reason");
+		qmgr_route_fail(r, DELIVER_TEMPFAIL, "4.4.0",
+		    "cannot deliver yet", rr.reason);
 		break;
 	}
 	route_result_free(&rr);
