@@ -1,5 +1,6 @@
 /*
- * Helpers shared by the unit tests: temporary folders and whole files.
+ * Helpers shared by the unit tests: temporary folders, whole files and
+ * socket addresses.
  *
  * One copy for every test under tests/unit (tests/unit/meson.build puts
  * this folder on the include path).  Header-only, every function static
@@ -15,11 +16,13 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -119,6 +122,28 @@ tu_put(const char *root, const char *rel, const char *text)
 	*slash = '\0';
 	mkdir(dir, 0755);
 	tu_spit(path, text);
+}
+
+/* The socket address of a literal IPv4 or IPv6 address (port 0); one
+ * that does not parse fails the test. */
+static inline struct sockaddr_storage
+tu_addr(const char *ip)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(ip, ':') != NULL) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		assert_int_equal(inet_pton(AF_INET6, ip, &s6->sin6_addr), 1);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		assert_int_equal(inet_pton(AF_INET, ip, &s4->sin_addr), 1);
+	}
+	return ss;
 }
 
 #endif

@@ -23,28 +23,10 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "auth/throttle.h"
 #include "common/netkey.h"
-
-static struct sockaddr_storage
-addr(const char *ip)
-{
-	struct sockaddr_storage ss;
-
-	memset(&ss, 0, sizeof(ss));
-	if (strchr(ip, ':') != NULL) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		s6->sin6_family = AF_INET6;
-		assert_int_equal(inet_pton(AF_INET6, ip, &s6->sin6_addr), 1);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		s4->sin_family = AF_INET;
-		assert_int_equal(inet_pton(AF_INET, ip, &s4->sin_addr), 1);
-	}
-	return ss;
-}
 
 #define SA(ss) ((const struct sockaddr *)&(ss))
 
@@ -87,7 +69,7 @@ static void
 test_growing_delay(void **state)
 {
 	struct auth_throttle *t = auth_throttle_new(100, 600, 16, NULL);
-	struct sockaddr_storage a = addr("192.0.2.1");
+	struct sockaddr_storage a = tu_addr("192.0.2.1");
 	static const unsigned want[] = { 1, 2, 4, 8, 16, 16, 16 };
 	uint64_t now = 1000;
 	unsigned delay;
@@ -106,7 +88,7 @@ static void
 test_one_check_at_a_time(void **state)
 {
 	struct auth_throttle *t = auth_throttle_new(5, 600, 16, NULL);
-	struct sockaddr_storage a = addr("192.0.2.1"), b = addr("192.0.2.2");
+	struct sockaddr_storage a = tu_addr("192.0.2.1"), b = tu_addr("192.0.2.2");
 	unsigned delay;
 
 	(void)state;
@@ -141,7 +123,7 @@ static void
 test_parallel_guessing(void **state)
 {
 	struct auth_throttle *t = auth_throttle_new(3, 600, 16, NULL);
-	struct sockaddr_storage a = addr("198.51.100.7");
+	struct sockaddr_storage a = tu_addr("198.51.100.7");
 	unsigned checked = 0, refused = 0, delay = 0;
 	bool waiting[20];
 	uint64_t now = 50;
@@ -183,7 +165,7 @@ static void
 test_end_without_begin(void **state)
 {
 	struct auth_throttle *t = auth_throttle_new(2, 600, 16, NULL);
-	struct sockaddr_storage a = addr("192.0.2.1");
+	struct sockaddr_storage a = tu_addr("192.0.2.1");
 	unsigned delay;
 
 	(void)state;
@@ -203,7 +185,7 @@ static void
 test_block_and_unblock(void **state)
 {
 	struct auth_throttle *t = auth_throttle_new(3, 600, 16, NULL);
-	struct sockaddr_storage a = addr("192.0.2.1"), b = addr("192.0.2.2");
+	struct sockaddr_storage a = tu_addr("192.0.2.1"), b = tu_addr("192.0.2.2");
 	unsigned delay;
 
 	(void)state;
@@ -234,7 +216,7 @@ static void
 test_success_keeps_failures(void **state)
 {
 	struct auth_throttle *t = auth_throttle_new(3, 600, 16, NULL);
-	struct sockaddr_storage a = addr("2001:db8::1");
+	struct sockaddr_storage a = tu_addr("2001:db8::1");
 	unsigned delay;
 
 	(void)state;
@@ -255,7 +237,7 @@ static void
 test_window(void **state)
 {
 	struct auth_throttle *t = auth_throttle_new(3, 600, 16, NULL);
-	struct sockaddr_storage a = addr("192.0.2.1");
+	struct sockaddr_storage a = tu_addr("192.0.2.1");
 	unsigned delay;
 
 	(void)state;
@@ -280,12 +262,12 @@ static void
 test_networks(void **state)
 {
 	struct auth_throttle *t = auth_throttle_new(2, 600, 16, NULL);
-	struct sockaddr_storage v4 = addr("192.0.2.7");
-	struct sockaddr_storage mapped = addr("::ffff:192.0.2.7");
-	struct sockaddr_storage other = addr("::ffff:192.0.2.8");
-	struct sockaddr_storage v6 = addr("2001:db8:0:1::7");
-	struct sockaddr_storage same64 = addr("2001:db8:0:1:ffff:ffff:ffff:1");
-	struct sockaddr_storage next64 = addr("2001:db8:0:2::7");
+	struct sockaddr_storage v4 = tu_addr("192.0.2.7");
+	struct sockaddr_storage mapped = tu_addr("::ffff:192.0.2.7");
+	struct sockaddr_storage other = tu_addr("::ffff:192.0.2.8");
+	struct sockaddr_storage v6 = tu_addr("2001:db8:0:1::7");
+	struct sockaddr_storage same64 = tu_addr("2001:db8:0:1:ffff:ffff:ffff:1");
+	struct sockaddr_storage next64 = tu_addr("2001:db8:0:2::7");
 	unsigned delay;
 
 	(void)state;
@@ -315,12 +297,12 @@ test_configured_networks(void **state)
 {
 	const struct netkey_prefixes p = { 24, 48 };
 	struct auth_throttle *t = auth_throttle_new(2, 600, 16, &p);
-	struct sockaddr_storage a = addr("192.0.2.7");
-	struct sockaddr_storage same24 = addr("192.0.2.200");
-	struct sockaddr_storage next24 = addr("192.0.3.7");
-	struct sockaddr_storage v6 = addr("2001:db8:1:1::7");
-	struct sockaddr_storage same48 = addr("2001:db8:1:ffff::1");
-	struct sockaddr_storage next48 = addr("2001:db8:2::1");
+	struct sockaddr_storage a = tu_addr("192.0.2.7");
+	struct sockaddr_storage same24 = tu_addr("192.0.2.200");
+	struct sockaddr_storage next24 = tu_addr("192.0.3.7");
+	struct sockaddr_storage v6 = tu_addr("2001:db8:1:1::7");
+	struct sockaddr_storage same48 = tu_addr("2001:db8:1:ffff::1");
+	struct sockaddr_storage next48 = tu_addr("2001:db8:2::1");
 	unsigned delay;
 
 	(void)state;
@@ -349,14 +331,14 @@ test_index_through_reuse(void **state)
 		struct sockaddr_storage a;
 
 		snprintf(ip, sizeof(ip), "10.0.%u.%u", i / 256, i % 256);
-		a = addr(ip);
+		a = tu_addr(ip);
 		assert_true(check(t, SA(a), i, false, &delay));
 	}
 	for (unsigned i = 0; i < 1000; i++) {
 		struct sockaddr_storage a;
 
 		snprintf(ip, sizeof(ip), "10.0.%u.%u", i / 256, i % 256);
-		a = addr(ip);
+		a = tu_addr(ip);
 		/* The 64 latest are blocked; the rest made room. */
 		assert_int_equal(blocked_s(t, SA(a), 1000), i >= 1000 - 64);
 	}
@@ -367,8 +349,8 @@ static void
 test_eviction(void **state)
 {
 	struct auth_throttle *t = auth_throttle_new(3, 600, 4, NULL);
-	struct sockaddr_storage blocked = addr("198.51.100.1");
-	struct sockaddr_storage busy = addr("198.51.100.2");
+	struct sockaddr_storage blocked = tu_addr("198.51.100.1");
+	struct sockaddr_storage busy = tu_addr("198.51.100.2");
 	char ip[32];
 	unsigned delay;
 
@@ -382,7 +364,7 @@ test_eviction(void **state)
 		struct sockaddr_storage a;
 
 		snprintf(ip, sizeof(ip), "203.0.113.%d", i + 1);
-		a = addr(ip);
+		a = tu_addr(ip);
 		assert_false(check(t, SA(a), 10 + i, false, &delay));
 		assert_int_equal(delay, 1);
 	}
@@ -393,8 +375,8 @@ test_eviction(void **state)
 	assert_false(end_s(t, SA(busy), 100, false, &delay));
 	assert_int_equal(delay, 1);
 	{
-		struct sockaddr_storage old = addr("203.0.113.1");
-		struct sockaddr_storage recent = addr("203.0.113.50");
+		struct sockaddr_storage old = tu_addr("203.0.113.1");
+		struct sockaddr_storage recent = tu_addr("203.0.113.50");
 
 		assert_false(check(t, SA(recent), 100, false, &delay));
 		assert_int_equal(delay, 2);	/* still remembered */
@@ -406,8 +388,8 @@ test_eviction(void **state)
 	/* Every entry busy: a new network waits rather than evict one. */
 	t = auth_throttle_new(3, 600, 2, NULL);
 	{
-		struct sockaddr_storage a = addr("192.0.2.1"), b = addr("192.0.2.2");
-		struct sockaddr_storage c = addr("192.0.2.3");
+		struct sockaddr_storage a = tu_addr("192.0.2.1"), b = tu_addr("192.0.2.2");
+		struct sockaddr_storage c = tu_addr("192.0.2.3");
 
 		assert_int_equal(begin_s(t, SA(a), 0), THROTTLE_GO);
 		assert_int_equal(begin_s(t, SA(b), 0), THROTTLE_GO);
@@ -431,7 +413,7 @@ static void
 test_exact_milliseconds(void **state)
 {
 	struct auth_throttle *t = auth_throttle_new(3, 600, 16, NULL);
-	struct sockaddr_storage a = addr("192.0.2.1");
+	struct sockaddr_storage a = tu_addr("192.0.2.1");
 	uint64_t wait;
 	unsigned delay;
 

@@ -16,34 +16,16 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "common/netkey.h"
-
-static struct sockaddr_storage
-addr(const char *ip)
-{
-	struct sockaddr_storage ss;
-
-	memset(&ss, 0, sizeof(ss));
-	if (strchr(ip, ':') != NULL) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		s6->sin6_family = AF_INET6;
-		assert_int_equal(inet_pton(AF_INET6, ip, &s6->sin6_addr), 1);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		s4->sin_family = AF_INET;
-		assert_int_equal(inet_pton(AF_INET, ip, &s4->sin_addr), 1);
-	}
-	return ss;
-}
 
 /* The key of ip under prefixes v4/v6, formatted. */
 static const char *
 net(const char *ip, unsigned v4, unsigned v6, char *out, size_t outlen)
 {
 	const struct netkey_prefixes p = { v4, v6 };
-	struct sockaddr_storage ss = addr(ip);
+	struct sockaddr_storage ss = tu_addr(ip);
 	struct netkey k;
 
 	netkey_from((struct sockaddr *)&ss, &p, &k);
@@ -54,7 +36,7 @@ static bool
 same(const char *a, const char *b, unsigned v4, unsigned v6)
 {
 	const struct netkey_prefixes p = { v4, v6 };
-	struct sockaddr_storage sa = addr(a), sb = addr(b);
+	struct sockaddr_storage sa = tu_addr(a), sb = tu_addr(b);
 	struct netkey ka, kb;
 
 	netkey_from((struct sockaddr *)&sa, &p, &ka);
@@ -118,7 +100,7 @@ test_other_family_and_hash(void **state)
 {
 	const struct netkey_prefixes p = { 32, 64 };
 	struct sockaddr_un un = { .sun_family = AF_UNIX };
-	struct sockaddr_storage a = addr("192.0.2.7");
+	struct sockaddr_storage a = tu_addr("192.0.2.7");
 	struct netkey k, ka;
 	char out[8];
 

@@ -18,29 +18,11 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "smtpd/admission.h"
 
 #define SA(ss)	((struct sockaddr *)&(ss))
-
-static struct sockaddr_storage
-addr(const char *ip)
-{
-	struct sockaddr_storage ss;
-
-	memset(&ss, 0, sizeof(ss));
-	if (strchr(ip, ':') != NULL) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		s6->sin6_family = AF_INET6;
-		assert_int_equal(inet_pton(AF_INET6, ip, &s6->sin6_addr), 1);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		s4->sin_family = AF_INET;
-		assert_int_equal(inet_pton(AF_INET, ip, &s4->sin_addr), 1);
-	}
-	return ss;
-}
 
 static struct admission *
 table(unsigned per_network, unsigned rate, size_t entries)
@@ -60,8 +42,8 @@ static void
 test_concurrency_boundary(void **state)
 {
 	struct admission *a = table(3, 0, 100);
-	struct sockaddr_storage c = addr("192.0.2.7");
-	struct sockaddr_storage other = addr("192.0.2.8");
+	struct sockaddr_storage c = tu_addr("192.0.2.7");
+	struct sockaddr_storage other = tu_addr("192.0.2.8");
 	struct admission_client *got[3], *none;
 	bool first;
 
@@ -96,9 +78,9 @@ static void
 test_ipv6_64_is_one_network(void **state)
 {
 	struct admission *a = table(2, 0, 100);
-	struct sockaddr_storage x = addr("2001:db8:1:2::1");
-	struct sockaddr_storage y = addr("2001:db8:1:2:ffff::9");
-	struct sockaddr_storage z = addr("2001:db8:1:3::1");
+	struct sockaddr_storage x = tu_addr("2001:db8:1:2::1");
+	struct sockaddr_storage y = tu_addr("2001:db8:1:2:ffff::9");
+	struct sockaddr_storage z = tu_addr("2001:db8:1:3::1");
 	struct admission_client *c1, *c2, *c3, *none;
 
 	(void)state;
@@ -117,7 +99,7 @@ static void
 test_rate_boundary_and_window(void **state)
 {
 	struct admission *a = table(100, 5, 100);
-	struct sockaddr_storage c = addr("192.0.2.7");
+	struct sockaddr_storage c = tu_addr("192.0.2.7");
 	struct admission_client *got;
 	bool first;
 
@@ -157,7 +139,7 @@ test_rate_boundary_and_window(void **state)
 	assert_int_equal(admission_size(a), 2);
 	/* Their minutes over, idle entries are freed by the next arrival. */
 	{
-		struct sockaddr_storage o = addr("198.51.100.1");
+		struct sockaddr_storage o = tu_addr("198.51.100.1");
 
 		assert_int_equal(admission_enter(a, SA(o), 200000, &got, NULL), ADMISSION_OK);
 		assert_int_equal(admission_size(a), 1);
@@ -172,7 +154,7 @@ static void
 test_rate_with_open_connections(void **state)
 {
 	struct admission *a = table(100, 2, 100);
-	struct sockaddr_storage c = addr("192.0.2.7");
+	struct sockaddr_storage c = tu_addr("192.0.2.7");
 	struct admission_client *c1, *c2, *none;
 
 	(void)state;
@@ -201,7 +183,7 @@ test_bounded(void **state)
 	(void)state;
 	for (int i = 0; i < 5; i++) {
 		snprintf(ip, sizeof(ip), "192.0.2.%d", i + 1);
-		n[i] = addr(ip);
+		n[i] = tu_addr(ip);
 	}
 	assert_int_equal(admission_enter(a, SA(n[0]), 0, &c[0], NULL), ADMISSION_OK);
 	admission_leave(a, c[0], 0);	/* idle, in its window */
@@ -235,10 +217,10 @@ test_many_networks(void **state)
 		struct sockaddr_storage s;
 
 		snprintf(ip, sizeof(ip), "2001:db8:%x:%x::1", i / 256, i % 256);
-		s = addr(ip);
+		s = tu_addr(ip);
 		assert_int_equal(admission_enter(a, SA(s), 0, &c[i][0], NULL), ADMISSION_OK);
 		snprintf(ip, sizeof(ip), "2001:db8:%x:%x::2", i / 256, i % 256);
-		s = addr(ip);
+		s = tu_addr(ip);
 		assert_int_equal(admission_enter(a, SA(s), 0, &c[i][1], NULL), ADMISSION_OK);
 		assert_int_equal(admission_enter(a, SA(s), 0, &(struct admission_client *){ NULL },
 		    NULL), ADMISSION_CONCURRENCY);
