@@ -1,0 +1,94 @@
+/*
+ * Where the greylist keeps its triplets (docs/policy.md, "Greylisting";
+ * the BCP's "greylisting done right"): SQLite under `state`
+ * (store_sqlite.c: WAL, every statement in a worker thread, never on the
+ * loop) or Redis (store_redis.c: hiredis with its libevent adapter on the
+ * caller's loop, so several nodes share one greylist), chosen by
+ * greylist.backend.  Both apply the same rules, greylist_decide()
+ * (record.c, pure, unit-tested), so both pass the same tests.
+ *
+ * A triplet is (client network, envelope sender, recipient), normalised
+ * by the caller: the network as "192.0.2.0/24" or "2001:db8::/64"
+ * (common/netkey.h), addresses lower-cased, "" for the null sender.
+ *
+ * Asynchronous: greylist_store_check() answers later, on the caller's
+ * loop, never from inside the call, and never after
+ * greylist_query_cancel() or greylist_store_close().  A backend that
+ * cannot answer (down, slow, full disk) answers GREYLIST_TROUBLE within
+ * its timeout; the caller decides whether that fails open.
+ */
+#ifndef DECORUM_GREYLIST_STORE_H
+#define DECORUM_GREYLIST_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+struct event_base;
+struct greylist_store;
+struct greylist_query;
+
+#define GREYLIST_NET_MAX	64	/* "ffff:...:ffff/128" and NUL */
+#define GREYLIST_ADDR_MAX	520	/* a path (RFC 5321 4.5.3.1.3) lower-cased */
+
+/* The rules, in seconds and counts (greylist group of the config). */
+struct greylist_params {
+	unsigned delay;		/* a retry passes this long after the first try */
+	unsigned retry_window;	/* ...and until this long after it */
+	unsigned lifetime;	/* a passed triplet / allowed network lives this long after its last use */
+	unsigned auto_allow;	/* passed triplets that allow the whole network; 0: never */
+};
+
+struct greylist_triplet {
+	char net[GREYLIST_NET_MAX];
+	char sender[GREYLIST_ADDR_MAX];
+	char rcpt[GREYLIST_ADDR_MAX];
+};
+
+enum greylist_answer {
+	GREYLIST_PASS,		/* known and old enough, or the network is allowed */
+	GREYLIST_DEFER,		/* new, too early, or its window expired: 451 */
+	GREYLIST_TROUBLE,	/* the backend could not answer */
+};
+
+struct greylist_reply {
+	enum greylist_answer answer;
+	time_t retry_at;	/* DEFER: the first moment a retry passes */
+	bool net_allowed;	/* PASS because the network is auto-allowed */
+};
+
+/*
+ * One triplet's record as both backends store it; first == 0: none.
+ * greylist_decide() applies one try at `now` to it and says what to
+ * answer; the backend writes back *r (and counts a first pass towards
+ * the network's auto-allow when *newly_passed) in one transaction.
+ */
+struct greylist_record {
+	time_t first;		/* the try that started the wait */
+	time_t last;		/* the last try */
+	bool passed;		/* a retry passed once: no more waiting */
+};
+enum greylist_answer greylist_decide(struct greylist_record *r, time_t now,
+    const struct greylist_params *p, time_t *retry_at, bool *newly_passed);
+
+typedef void (*greylist_cb)(void *arg, const struct greylist_reply *reply);
+
+/*
+ * Open the backend named by url ("sqlite:" for <state>/greylist.db, or
+ * "redis://HOST:PORT/DB").  NULL with err filled when it cannot start
+ * (a bad URL, an unusable state folder); a Redis that is down is not an
+ * error here: queries answer TROUBLE until it is back.
+ */
+struct greylist_store *greylist_store_open(const char *url, const char *state_dir,
+    const struct greylist_params *p, struct event_base *base,
+    char *err, size_t errlen);
+/* Cancels every query out (no callback runs after it).  NULL is fine. */
+void greylist_store_close(struct greylist_store *s);
+
+/* One try of t at now; the answer comes through cb(arg) on the loop. */
+struct greylist_query *greylist_store_check(struct greylist_store *s,
+    const struct greylist_triplet *t, time_t now, greylist_cb cb, void *arg);
+/* The callback will not run.  q is freed. */
+void greylist_query_cancel(struct greylist_query *q);
+
+#endif
