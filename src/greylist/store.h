@@ -91,4 +91,31 @@ struct greylist_query *greylist_store_check(struct greylist_store *s,
 /* The callback will not run.  q is freed. */
 void greylist_query_cancel(struct greylist_query *q);
 
+/*
+ * The operator's commands (`decorum greylist list|allow NETWORK|purge`),
+ * synchronous: the CLI has no loop to keep.  Each returns 0, or -1 with
+ * err filled.  A network entry counts the triplets that passed from it;
+ * it is allowed (every triplet passes) once that reaches auto_allow or
+ * an operator allowed it, until `until`.
+ */
+struct greylist_entry {
+	bool is_net;			/* a network, not a triplet */
+	struct greylist_triplet t;	/* is_net: only t.net */
+	struct greylist_record r;	/* a triplet's record */
+	unsigned passes;		/* a network's passed triplets */
+	time_t until;			/* when the entry expires */
+	bool allowed;			/* a network every triplet passes from */
+};
+typedef void (*greylist_list_cb)(void *arg, const struct greylist_entry *e);
+int greylist_admin_list(const char *url, const char *state_dir,
+    greylist_list_cb cb, void *arg, char *err, size_t errlen);
+/* net: a normalised network ("192.0.2.0/24"), allowed for p->lifetime. */
+int greylist_admin_allow(const char *url, const char *state_dir,
+    const struct greylist_params *p, const char *net, time_t now,
+    char *err, size_t errlen);
+/* Removes what expired at now; *removed counts it. */
+int greylist_admin_purge(const char *url, const char *state_dir,
+    const struct greylist_params *p, time_t now, unsigned *removed,
+    char *err, size_t errlen);
+
 #endif
