@@ -5,7 +5,9 @@ Run:  DECORUM_BUILD=/path/to/builddir /usr/bin/python3 -m pytest -q tests/integr
 
 - `dns`: a DnsStub (UDP+TCP on a free port) whose Zone starts with the
   records every test needs: the test client's HELO name resolves to the
-  loopback addresses, and 127.0.0.1 and ::1 have it as their PTR, so
+  loopback addresses clients use (CLIENT_ADDRS and ::1: the default HELO
+  checks pass; smtplib clients send that name unless told otherwise),
+  and 127.0.0.1 and ::1 have it as their PTR, so
   the usual client passes FCrDNS (issue 9: the default policy refuses
   a client without it) and Received names it.  Those two PTRs are
   defaults: a test's own add_ptr() for 127.0.0.1 or ::1 replaces them,
@@ -49,6 +51,7 @@ import email.policy
 import os
 import re
 import shutil
+import smtplib
 import ssl
 import tempfile
 
@@ -62,6 +65,26 @@ from remotemx import RemoteMX, free_port_on
 from smtpraw import Smtp, check, queue_id
 
 HELO = "client.example.org"
+# The addresses test clients bind (127.0.0.x play different hosts): the
+# HELO name resolves to every one of them, so the default HELO checks
+# (helo.matches_ip) pass whichever a test picks.  Tests of a HELO that
+# does not match use addresses above these (test_policy_helo.py).
+CLIENT_ADDRS = ["127.0.0.%d" % i for i in range(1, 64)] + ["127.0.1.30"]
+
+
+# Every smtplib client (SMTP, SMTP_SSL, LMTP) says EHLO client.example.org
+# unless the test names another: smtplib's default, socket.getfqdn(), is
+# this machine's name, which on a CI runner may be a bare "runner" that
+# helo.syntax refuses, and would make the suite depend on the machine.
+_smtp_init = smtplib.SMTP.__init__
+
+
+def _smtp_init_helo(self, host="", port=0, local_hostname=None, *args,
+                    **kwargs):
+    _smtp_init(self, host, port, local_hostname or HELO, *args, **kwargs)
+
+
+smtplib.SMTP.__init__ = _smtp_init_helo
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -81,8 +104,9 @@ def build_dir():
 def dns():
     stub = DnsStub()
     z = stub.zone
-    z.add(HELO, "A", "127.0.0.1")
-    z.add(HELO, "AAAA", "::1")
+    for addr in CLIENT_ADDRS:
+        z.add_default(HELO, "A", addr)
+    z.add_default(HELO, "AAAA", "::1")
     z.add_default(reverse_name("127.0.0.1"), "PTR", HELO)
     z.add_default(reverse_name("::1"), "PTR", HELO)
     z.add("example.org", "MX", (10, "mx.example.org"))

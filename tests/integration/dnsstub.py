@@ -76,10 +76,14 @@ class Zone(BaseResolver):
     def add_default(self, name, rtype, value, ttl=60):
         """A record that the first add() of the same name and type
         replaces: the fixture's everyday answers, which a test that
-        writes its own records does not want mixed into them."""
+        writes its own records does not want mixed into them.  Several
+        defaults of one name and type add up."""
+        key = (_norm(name), rtype.upper())
+        with self.lock:
+            self.defaults.discard(key)   # so add() appends to them
         self.add(name, rtype, value, ttl)
         with self.lock:
-            self.defaults.add((_norm(name), rtype.upper()))
+            self.defaults.add(key)
 
     def remove(self, name, rtype):
         """No more records of this type for name (the name still
