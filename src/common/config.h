@@ -104,6 +104,9 @@ enum policy_action {
 enum policy_check_id {
 	POLICY_CHECK_FCRDNS,		/* "fcrdns": RFC 1912 2.1 */
 	POLICY_CHECK_RDNS_DYNAMIC,	/* "rdns_dynamic": pool-like names */
+	POLICY_CHECK_HELO_SYNTAX,	/* "helo.syntax": an FQDN or a literal */
+	POLICY_CHECK_HELO_RESOLVES,	/* "helo.resolves": it has A/AAAA */
+	POLICY_CHECK_HELO_MATCHES_IP,	/* "helo.matches_ip": the client's among them */
 	POLICY_CHECKS
 };
 

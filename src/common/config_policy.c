@@ -5,6 +5,7 @@
  *   policy = {
  *     fcrdns = "reject";          # one key per check: its action
  *     rdns_dynamic = "log";
+ *     helo = { syntax = "reject"; resolves = "reject"; matches_ip = "reject"; };
  *     exempt = ( "postmaster", "abuse", "security" );
  *     abuse_url = "https://example.test/abuse";
  *   };
@@ -28,6 +29,10 @@
 const char *const config_policy_checks[POLICY_CHECKS] = {
 	[POLICY_CHECK_FCRDNS] = "fcrdns",
 	[POLICY_CHECK_RDNS_DYNAMIC] = "rdns_dynamic",
+	/* A dotted name is a key of a subgroup: policy.helo.syntax. */
+	[POLICY_CHECK_HELO_SYNTAX] = "helo.syntax",
+	[POLICY_CHECK_HELO_RESOLVES] = "helo.resolves",
+	[POLICY_CHECK_HELO_MATCHES_IP] = "helo.matches_ip",
 };
 
 /* The BCP's defaults: a client without valid reverse DNS is refused
@@ -36,6 +41,10 @@ const char *const config_policy_checks[POLICY_CHECKS] = {
 static const enum policy_action policy_defaults[POLICY_CHECKS] = {
 	[POLICY_CHECK_FCRDNS] = POLICY_REJECT,
 	[POLICY_CHECK_RDNS_DYNAMIC] = POLICY_LOG,
+	/* The BCP's "Valid HELO/EHLO", all three (docs/policy.md). */
+	[POLICY_CHECK_HELO_SYNTAX] = POLICY_REJECT,
+	[POLICY_CHECK_HELO_RESOLVES] = POLICY_REJECT,
+	[POLICY_CHECK_HELO_MATCHES_IP] = POLICY_REJECT,
 };
 
 /* The BCP's "Common Mailbox Names". */
@@ -169,10 +178,40 @@ cfg_abuse_url(struct cfg_ctx *c, const config_setting_t *s)
 	return 0;
 }
 
+/*
+ * policy.helo = { syntax = "reject"; resolves = "reject"; matches_ip =
+ * "reject"; }: the checks named "helo.KEY" (docs/policy.md, HELO/EHLO).
+ */
+static int
+cfg_policy_helo(struct cfg_ctx *c, const config_setting_t *g)
+{
+	static const char *const keys[] = { "syntax", "resolves", "matches_ip",
+	    NULL };
+	const config_setting_t *s;
+
+	if (cfg_need_group(c, g, keys) < 0)
+		return -1;
+	for (int i = 0; i < POLICY_CHECKS; i++) {
+		const char *name = config_policy_checks[i];
+		char what[96];
+		int a;
+
+		if (strncmp(name, "helo.", 5) != 0 ||
+		    (s = config_setting_get_member(g, name + 5)) == NULL)
+			continue;
+		snprintf(what, sizeof(what), "policy.%s: must be \"reject\", "
+		    "\"tempfail\", \"log\" or \"off\"", name);
+		if (cfg_choice(c, s, action_names, what, &a) < 0)
+			return -1;
+		c->cfg->policy.action[i] = (enum policy_action)a;
+	}
+	return 0;
+}
+
 int
 cfg_policy(struct cfg_ctx *c, const config_setting_t *g)
 {
-	const char *keys[POLICY_CHECKS + 3];
+	const char *keys[POLICY_CHECKS + 4];
 	const config_setting_t *s;
 	size_t k = 0;
 
@@ -180,6 +219,7 @@ cfg_policy(struct cfg_ctx *c, const config_setting_t *g)
 		keys[k++] = config_policy_checks[i];
 	keys[k++] = "exempt";
 	keys[k++] = "abuse_url";
+	keys[k++] = "helo";
 	keys[k] = NULL;
 	if (cfg_need_group(c, g, keys) < 0)
 		return -1;
@@ -200,6 +240,9 @@ cfg_policy(struct cfg_ctx *c, const config_setting_t *g)
 		return -1;
 	if ((s = config_setting_get_member(g, "abuse_url")) != NULL &&
 	    cfg_abuse_url(c, s) < 0)
+		return -1;
+	if ((s = config_setting_get_member(g, "helo")) != NULL &&
+	    cfg_policy_helo(c, s) < 0)
 		return -1;
 	return 0;
 }

@@ -47,6 +47,18 @@ struct policy_facts {
 	const char *rdns_name;		/* the verified name, or NULL */
 	const char *ptr[FCRDNS_NAMES_MAX];	/* every PTR name seen */
 	size_t n_ptr;
+	/* The HELO/EHLO name (policy_client_helo; helo_fact.c), NULL before
+	 * one came.  Its A/AAAA lookup, when it is a name: helo_resolves is
+	 * DNS_OK when it has an address, helo_match when the client's is
+	 * among them (DNS_TEMPFAIL: DNS trouble left it open). */
+	const char *helo;
+	bool helo_ours;			/* our hostname or a local domain */
+	bool helo_from_us;		/* the client is the address it reached */
+	bool helo_dns_known;		/* the lookup ended, or none is made */
+	enum dns_status helo_resolves;
+	enum dns_status helo_match;
+	const char *const *helo_addrs;	/* some of them, for the evidence */
+	size_t n_helo_addrs;
 };
 
 struct policy_check {
@@ -58,6 +70,8 @@ struct policy_check {
 	void *(*start)(struct policy_slot *slot, const struct policy_facts *f,
 	    const struct policy_env *env);
 	void (*cancel)(void *state);
+	/* Judges the HELO/EHLO name: decided anew when another comes. */
+	bool helo;
 };
 
 /* start()'s work is over: v is its verdict.  Runs on the loop. */
@@ -70,5 +84,8 @@ extern const size_t policy_n_checks;
 /* The checks themselves. */
 extern const struct policy_check policy_check_fcrdns;
 extern const struct policy_check policy_check_rdns_dynamic;
+extern const struct policy_check policy_check_helo_syntax;
+extern const struct policy_check policy_check_helo_resolves;
+extern const struct policy_check policy_check_helo_matches_ip;
 
 #endif

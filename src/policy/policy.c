@@ -33,6 +33,7 @@
 #include "common/netaddr.h"
 #include "common/xmalloc.h"
 #include "policy/check.h"
+#include "policy/helo_fact.h"
 
 struct policy_slot {
 	struct policy *p;
@@ -56,6 +57,7 @@ struct policy {
 	struct event *wake;		/* runs the waiter's callback */
 	policy_wake_cb wait_cb;		/* NULL: nobody waits */
 	void *wait_arg;
+	struct helo_fact *helo;		/* the HELO/EHLO name and its lookup */
 };
 
 /* Run every undecided check that decides from facts. */
@@ -119,6 +121,7 @@ policy_new(const struct config *cfg, struct event_base *base,
 	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 	netaddr_ip(client, p->facts.ip, sizeof(p->facts.ip));
 	p->wake = evtimer_new(base, wake_cb, p);
+	p->helo = helo_fact_new();
 	p->slots = xcalloc(policy_n_checks, sizeof(*p->slots));
 	for (size_t i = 0; i < policy_n_checks; i++) {
 		const struct policy_check *c = policy_checks[i];
@@ -158,6 +161,7 @@ policy_free(struct policy *p)
 	for (size_t i = 0; i < p->n_slots; i++)
 		if (p->slots[i].state != NULL && p->slots[i].check->cancel != NULL)
 			p->slots[i].check->cancel(p->slots[i].state);
+	helo_fact_free(p->helo, &p->facts);
 	for (size_t i = 0; i < FCRDNS_NAMES_MAX; i++)
 		free(p->names[i]);
 	free(p->rdns_name);
@@ -182,6 +186,35 @@ policy_client_name(struct policy *p, const struct fcrdns_result *res)
 	}
 	if (res != NULL && res->name != NULL)
 		f->rdns_name = p->rdns_name = xstrdup(res->name);
+	decide_all(p);
+	maybe_wake(p);
+}
+
+/* The HELO/EHLO name's lookup ended (helo_fact.c, on the loop). */
+static void
+helo_arrived(void *arg)
+{
+	struct policy *p = arg;
+
+	decide_all(p);
+	maybe_wake(p);
+}
+
+void
+policy_client_helo(struct policy *p, const char *name, bool local_domain,
+    const struct sockaddr *server)
+{
+	if (helo_fact_set(p->helo, &p->facts, &p->env, name, local_domain,
+	    server, helo_arrived, p))
+		return;
+	/* A new name: the helo.* verdicts start over, and are logged
+	 * again when they refuse it. */
+	for (size_t i = 0; i < p->n_slots; i++) {
+		if (!p->slots[i].check->helo)
+			continue;
+		p->slots[i].done = false;
+		p->slots[i].logged = false;
+	}
 	decide_all(p);
 	maybe_wake(p);
 }

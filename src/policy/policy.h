@@ -41,6 +41,18 @@ void policy_free(struct policy *p);
 void policy_client_name(struct policy *p, const struct fcrdns_result *res);
 
 /*
+ * The client's HELO/EHLO argument, at every HELO/EHLO (docs/policy.md,
+ * HELO/EHLO).  A new name replaces the old one: the lookup still out
+ * for it is cancelled and the helo.* checks judge the new one (the
+ * same name again changes nothing).  local_domain: the name is one of
+ * our local domains (routing's word; our hostname is seen here);
+ * server: the address the client connected to, NULL if unknown.  Call
+ * it with no RCPT waiting (HELO/EHLO ends the transaction first).
+ */
+void policy_client_helo(struct policy *p, const char *name, bool local_domain,
+    const struct sockaddr *server);
+
+/*
  * The verdict for one recipient that routing accepted.  exempt: one of
  * the exempt mailboxes (policy_rcpt_exempt): accepted at once, whatever
  * the client-level verdicts say.  True with *v filled; false when a

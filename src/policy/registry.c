@@ -9,6 +9,9 @@
 const struct policy_check *const policy_checks[] = {
 	&policy_check_fcrdns,
 	&policy_check_rdns_dynamic,
+	&policy_check_helo_syntax,
+	&policy_check_helo_resolves,
+	&policy_check_helo_matches_ip,
 };
 
 const size_t policy_n_checks = sizeof(policy_checks) / sizeof(*policy_checks);

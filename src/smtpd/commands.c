@@ -27,12 +27,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "common/config.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "policy/policy.h"
 #include "queue/spool.h"
+#include "route/domains.h"
 #include "route/route.h"
 #include "route/senders.h"
 #include "smtp/command.h"
@@ -76,6 +78,30 @@ starttls_offered(const struct session *s)
 	return s->lc->tls == TLS_MODE_STARTTLS && !s->tls && s->srv->tls != NULL;
 }
 
+/*
+ * The HELO/EHLO name is a fact of the policy (helo.* checks): with
+ * whether it is one of our local domains (routing's tables, in memory)
+ * and the address the client reached, for the forged-HELO rule.
+ */
+static void
+helo_to_policy(struct session *s)
+{
+	struct sockaddr_storage local;
+	socklen_t len = sizeof(local);
+	int fd = (int)bufferevent_getfd(s->bev);
+	bool local_domain;
+
+	if (s->policy == NULL)
+		return;
+	local_domain = s->helo[0] != '[' &&
+	    domains_is_local(s->srv->domains, s->helo) == 1;
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&local, &len) < 0)
+		policy_client_helo(s->policy, s->helo, local_domain, NULL);
+	else
+		policy_client_helo(s->policy, s->helo, local_domain,
+		    (const struct sockaddr *)&local);
+}
+
 static void
 cmd_helo(struct session *s, const struct smtp_command *c, struct smtp_reply *r)
 {
@@ -88,6 +114,7 @@ cmd_helo(struct session *s, const struct smtp_command *c, struct smtp_reply *r)
 	}
 	session_reset_tx(s);
 	snprintf(s->helo, sizeof(s->helo), "%.*s", (int)c->arg_len, c->arg);
+	helo_to_policy(s);
 	s->esmtp = c->verb == SMTP_VERB_EHLO;
 	session_set_state(s, SESSION_READY);
 	if (!s->esmtp) {
