@@ -227,6 +227,10 @@ cfg_policy(struct cfg_ctx *c, const config_setting_t *g)
 		char what[96];
 		int a;
 
+		/* "helo.syntax" is policy.helo's (libconfig would match
+		 * the dotted name to "helo" itself). */
+		if (strchr(config_policy_checks[i], '.') != NULL)
+			continue;
 		if ((s = config_setting_get_member(g, config_policy_checks[i])) == NULL)
 			continue;
 		snprintf(what, sizeof(what), "policy.%s: must be \"reject\", "

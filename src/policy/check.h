@@ -70,8 +70,10 @@ struct policy_check {
 	void *(*start)(struct policy_slot *slot, const struct policy_facts *f,
 	    const struct policy_env *env);
 	void (*cancel)(void *state);
-	/* Judges the HELO/EHLO name: decided anew when another comes. */
+	/* Judges the HELO/EHLO name: decided anew when another comes;
+	 * helo_dns: needs its A/AAAA lookup (none is made without one). */
 	bool helo;
+	bool helo_dns;
 };
 
 /* start()'s work is over: v is its verdict.  Runs on the loop. */

@@ -4,8 +4,9 @@
  *
  * A name that is no FQDN (helo_syntax_parse) is not looked up: an
  * address literal needs no DNS, and a one-label or malformed name would
- * only cost a query that cannot succeed; the lookup facts are then
- * final at once (helo_resolves and helo_match DNS_NOTFOUND).  No
+ * only cost a query that cannot succeed; nor is a name no check that is
+ * on needs (helo.resolves and helo.matches_ip off, not our own name).
+ * The lookup facts are then final at once (DNS_NOTFOUND).  No
  * resolver at all is DNS trouble (DNS_TEMPFAIL), as for FCrDNS.
  *
  * The name is the client's: kept as a bounded copy, never trusted.  The
@@ -105,7 +106,8 @@ lookup_cb(void *arg, const struct hostaddr_result *res)
 bool
 helo_fact_set(struct helo_fact *h, struct policy_facts *f,
     const struct policy_env *env, const char *name, bool local_domain,
-    const struct sockaddr *server, void (*arrived)(void *), void *arg)
+    const struct sockaddr *server, bool dns, void (*arrived)(void *),
+    void *arg)
 {
 	struct helo_parsed hp;
 
@@ -118,7 +120,8 @@ helo_fact_set(struct helo_fact *h, struct policy_facts *f,
 	f->helo_ours = local_domain ||
 	    helo_syntax_same_name(name, env->cfg->hostname);
 	f->helo_from_us = server != NULL && same_address(server, &f->addr);
-	if (helo_syntax_parse(h->name, &hp) != HELO_FORM_NAME) {
+	if (helo_syntax_parse(h->name, &hp) != HELO_FORM_NAME ||
+	    (!dns && !f->helo_ours)) {
 		f->helo_dns_known = true;
 		return false;
 	}

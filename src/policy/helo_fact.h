@@ -22,13 +22,15 @@ void helo_fact_free(struct helo_fact *h, struct policy_facts *f);
  * A HELO/EHLO name (as the session took it: at most SMTP_DOMAIN_MAX
  * octets; longer is cut and then fails the syntax).  local_domain: it is
  * one of our local domains; server: the address the client connected
- * to, NULL if unknown.  Replaces the previous name: its lookup is
+ * to, NULL if unknown.  dns: a check needs the name's A/AAAA (without
+ * it they are asked only for our own name).  Replaces the previous name: its lookup is
  * cancelled.  True when the name is the one already held (nothing
  * changed).  When a lookup starts, arrived(arg) runs later on the loop
  * once its facts are in f, never from inside this call.
  */
 bool helo_fact_set(struct helo_fact *h, struct policy_facts *f,
     const struct policy_env *env, const char *name, bool local_domain,
-    const struct sockaddr *server, void (*arrived)(void *), void *arg);
+    const struct sockaddr *server, bool dns, void (*arrived)(void *),
+    void *arg);
 
 #endif

@@ -99,4 +99,5 @@ const struct policy_check policy_check_helo_matches_ip = {
 	.id = POLICY_CHECK_HELO_MATCHES_IP,
 	.decide = helo_matches_ip_decide,
 	.helo = true,
+	.helo_dns = true,
 };

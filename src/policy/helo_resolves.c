@@ -54,4 +54,5 @@ const struct policy_check policy_check_helo_resolves = {
 	.id = POLICY_CHECK_HELO_RESOLVES,
 	.decide = helo_resolves_decide,
 	.helo = true,
+	.helo_dns = true,
 };

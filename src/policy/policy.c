@@ -204,8 +204,14 @@ void
 policy_client_helo(struct policy *p, const char *name, bool local_domain,
     const struct sockaddr *server)
 {
-	if (helo_fact_set(p->helo, &p->facts, &p->env, name, local_domain,
-	    server, helo_arrived, p))
+	bool judged = false, dns = false;
+
+	for (size_t i = 0; i < p->n_slots; i++) {
+		judged |= p->slots[i].check->helo;
+		dns |= p->slots[i].check->helo_dns;
+	}
+	if (!judged || helo_fact_set(p->helo, &p->facts, &p->env, name,
+	    local_domain, server, dns, helo_arrived, p))
 		return;
 	/* A new name: the helo.* verdicts start over, and are logged
 	 * again when they refuse it. */
