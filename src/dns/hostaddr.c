@@ -101,6 +101,8 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 static void
 set_want(struct hostaddr *h, const struct sockaddr *sa)
 {
+	const struct in6_addr *a6;
+
 	if (sa->sa_family == AF_INET) {
 		h->want_family = AF_INET;
 		memcpy(h->want, &((const struct sockaddr_in *)sa)->sin_addr, 4);
@@ -108,8 +110,7 @@ set_want(struct hostaddr *h, const struct sockaddr *sa)
 	}
 	if (sa->sa_family != AF_INET6)
 		return;		/* want_family 0: found stays false */
-	const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-
+	a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
 	if (IN6_IS_ADDR_V4MAPPED(a6)) {
 		h->want_family = AF_INET;
 		memcpy(h->want, a6->s6_addr + 12, 4);

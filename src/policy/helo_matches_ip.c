@@ -26,12 +26,13 @@
 static int
 client_addr(const struct policy_facts *f, unsigned char out[16])
 {
+	const struct in6_addr *a6;
+
 	if (f->addr.ss_family == AF_INET) {
 		memcpy(out, &((const struct sockaddr_in *)&f->addr)->sin_addr, 4);
 		return AF_INET;
 	}
-	const struct in6_addr *a6 = &((const struct sockaddr_in6 *)&f->addr)->sin6_addr;
-
+	a6 = &((const struct sockaddr_in6 *)&f->addr)->sin6_addr;
 	if (IN6_IS_ADDR_V4MAPPED(a6)) {
 		memcpy(out, a6->s6_addr + 12, 4);
 		return AF_INET;
