@@ -117,8 +117,8 @@ helo_fact_set(struct helo_fact *h, struct policy_facts *f,
 	h->set = true;
 	snprintf(h->name, sizeof(h->name), "%s", name);
 	f->helo = h->name;
-	f->helo_ours = local_domain ||
-	    helo_syntax_same_name(name, env->cfg->hostname);
+	f->helo_ours = local_domain || (env->cfg->hostname != NULL &&
+	    helo_syntax_same_name(name, env->cfg->hostname));
 	f->helo_from_us = server != NULL && same_address(server, &f->addr);
 	if (helo_syntax_parse(h->name, &hp) != HELO_FORM_NAME ||
 	    (!dns && !f->helo_ours)) {
