@@ -107,6 +107,9 @@ def dns():
     for addr in CLIENT_ADDRS:
         z.add_default(HELO, "A", addr)
     z.add_default(HELO, "AAAA", "::1")
+    # Our hostname resolves to us, as a real MX's does: one test instance
+    # relaying to another says EHLO with it, and the HELO checks look.
+    z.add_default(HOSTNAME, "A", "127.0.0.1")
     z.add_default(reverse_name("127.0.0.1"), "PTR", HELO)
     z.add_default(reverse_name("::1"), "PTR", HELO)
     z.add("example.org", "MX", (10, "mx.example.org"))

@@ -53,6 +53,7 @@ def test_delivery_headers_exact(mta):
 def test_received_names_the_ptr(mta, dns):
     # FCrDNS-consistent: PTR -> client.example.org -> A 127.0.0.1.
     dns.zone.add_ptr("127.0.0.1", "client.example.org")
+    dns.zone.add("helo.example.org", "A", "127.0.0.1")   # a valid HELO
     m = mta()
     qid = send(m, ["demo@example.test"], helo="helo.example.org")
     lines, _ = split(m.wait_for_delivery("demo")[0])

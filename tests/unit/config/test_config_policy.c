@@ -34,6 +34,10 @@ test_defaults(void **state)
 	load_ok(BASE, &cfg);
 	assert_int_equal(cfg.policy.action[POLICY_CHECK_FCRDNS], POLICY_REJECT);
 	assert_int_equal(cfg.policy.action[POLICY_CHECK_RDNS_DYNAMIC], POLICY_LOG);
+	assert_int_equal(cfg.policy.action[POLICY_CHECK_HELO_SYNTAX], POLICY_REJECT);
+	assert_int_equal(cfg.policy.action[POLICY_CHECK_HELO_RESOLVES], POLICY_REJECT);
+	assert_int_equal(cfg.policy.action[POLICY_CHECK_HELO_MATCHES_IP],
+	    POLICY_REJECT);
 	assert_int_equal(cfg.policy.n_exempt, 3);
 	assert_string_equal(cfg.policy.exempt[0], "postmaster");
 	assert_string_equal(cfg.policy.exempt[1], "abuse");
@@ -69,6 +73,13 @@ test_values(void **state)
 	load_ok(BASE "policy = { exempt = ( ); };\n", &cfg);
 	assert_int_equal(cfg.policy.n_exempt, 0);
 	config_free(&cfg);
+	/* Each HELO check its own action; one left out keeps its default. */
+	load_ok(BASE "policy = { helo = { syntax = \"tempfail\"; "
+	    "matches_ip = \"log\"; }; };\n", &cfg);
+	assert_int_equal(cfg.policy.action[POLICY_CHECK_HELO_SYNTAX], POLICY_TEMPFAIL);
+	assert_int_equal(cfg.policy.action[POLICY_CHECK_HELO_RESOLVES], POLICY_REJECT);
+	assert_int_equal(cfg.policy.action[POLICY_CHECK_HELO_MATCHES_IP], POLICY_LOG);
+	config_free(&cfg);
 }
 
 static void
@@ -84,8 +95,16 @@ test_errors(void **state)
 	    "not \"maybe\"");
 	expect_error(BASE "policy = { rdns_dynamic = 1; };\n", 4,
 	    "policy.rdns_dynamic: must be a string");
-	expect_error(BASE "policy = {\n\n helo = \"reject\"; };\n", 6,
+	expect_error(BASE "policy = {\n\n dnsbl_x = \"reject\"; };\n", 6,
 	    "unknown");
+	/* The HELO checks are a group of their own. */
+	expect_error(BASE "policy = {\n\n helo = \"reject\"; };\n", 6,
+	    "policy.helo: must be a group");
+	expect_error(BASE "policy = { helo = {\n syntax = \"no\"; }; };\n", 5,
+	    "policy.helo.syntax: must be \"reject\", \"tempfail\", \"log\" "
+	    "or \"off\", not \"no\"");
+	expect_error(BASE "policy = { helo = { matches = \"log\"; }; };\n", 4,
+	    "unknown setting \"policy.helo.matches\"");
 	expect_error(BASE "policy = { exempt = \"abuse\"; };\n", 4,
 	    "policy.exempt: must be a list");
 	expect_error(BASE "policy = { exempt = ( \"abuse\",\n \"ab use\" ); };\n", 5,
