@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from conftest import HELO, tls_session
+from conftest import HELO, starttls, tls_session
 from mtaproc import HOSTNAME, wait_until
 from smtpraw import Smtp, message
 
@@ -435,6 +435,31 @@ def test_second_ehlo_judged_anew(mta):
         s.rcpt("demo@example.test")
         s.expect("QUIT", 221)
     assert len(helo_events(m, check="helo.syntax")) == 1
+
+
+def test_ehlo_after_starttls_replaces_the_name(dns, tls_mta):
+    """RFC 3207 4.2: the client says EHLO again inside TLS; that name is
+    the one judged, both ways, and the one before TLS is forgotten."""
+    dns.zone.drop("slowpoke.example.org")
+    m = tls_mta(dns_options={"client_timeout": 5})
+    with Smtp(m.ports["mx_starttls"], timeout=10) as s:
+        s.ehlo("runner")
+        starttls(s)
+        s.ehlo(HELO)
+        s.mail("x@example.org")
+        s.rcpt("demo@example.test")
+        s.expect("QUIT", 221)
+    with Smtp(m.ports["mx_starttls"], timeout=10) as s:
+        s.ehlo("slowpoke.example.org")       # its lookup never answers
+        starttls(s)
+        s.ehlo("runner")
+        s.mail("x@example.org")
+        t = time.monotonic()
+        s.expect("RCPT TO:<demo@example.test>", 550, "5.5.2")
+        assert time.monotonic() - t < 2
+        s.expect("QUIT", 221)
+    assert [e["evidence"] for e in helo_events(m, check="helo.syntax")] == [
+        "runner: not fully qualified (one label)"]
 
 
 def test_second_ehlo_cancels_the_lookup_out(dns, mta):
