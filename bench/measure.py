@@ -190,15 +190,17 @@ class SinkWatcher(threading.Thread):
         pass
 
 
-def smtp_source_argv(port, messages, sessions, size, rcpt):
+def smtp_source_argv(port, messages, sessions, size, rcpt,
+                     helo="[127.0.0.1]"):
     """The load generator's command line; printed in the report too.
 
-    HELO is an address literal that matches the client ([127.0.0.1]) so no
-    HELO check needs DNS; one message per connection (no -d), as an MX sees
-    it; -l is the body size, headers come on top.
+    HELO is by default an address literal that matches the client
+    ([127.0.0.1]) so no HELO check needs DNS (bench/policy.py sends a name
+    its DNS server answers); one message per connection (no -d), as an MX
+    sees it; -l is the body size, headers come on top.
     """
     return ["smtp-source", "-4", "-s", str(sessions), "-m", str(messages),
-            "-l", str(size), "-M", "[127.0.0.1]",
+            "-l", str(size), "-M", helo,
             "-f", "load@client.bench.test", "-t", rcpt,
             "-S", "bench", f"127.0.0.1:{port}"]
 
@@ -223,7 +225,7 @@ def _wait_done(watch, messages, t0, deliver_timeout, stall):
 
 
 def run_load(root_pid, port, watch, rcpt, messages, sessions, size,
-             send_timeout, deliver_timeout, stall, log):
+             send_timeout, deliver_timeout, stall, log, helo="[127.0.0.1]"):
     """One measured run against an MTA already listening on port; watch
     (a DeliveryWatcher or SinkWatcher, already started) says when all
     messages have arrived.
@@ -231,7 +233,7 @@ def run_load(root_pid, port, watch, rcpt, messages, sessions, size,
     Returns a dict of figures; raises RuntimeError when smtp-source fails or
     the mail does not all arrive in time (the caller stops the MTA).
     """
-    argv = smtp_source_argv(port, messages, sessions, size, rcpt)
+    argv = smtp_source_argv(port, messages, sessions, size, rcpt, helo)
     mem = MemorySampler(root_pid)
     mem.sample()
     idle_rss = mem.peak_rss

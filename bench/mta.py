@@ -223,6 +223,8 @@ class Decorum(Instance):
         # tarpit benchmark, bench/tarpit.py).
         self.more_conf = []
         self.more_values = {}
+        # The instance's own config template (bench/policy.py has one).
+        self.base_conf = "decorum.conf.in"
 
     def start(self):
         d = self.dir
@@ -233,7 +235,7 @@ class Decorum(Instance):
             f.write("user:\n")
         self.maildir_new = os.path.join(d, "mail", "bench.test", "user", "new")
         self.conf = os.path.join(d, "decorum.conf")
-        conf = ["decorum.conf.in"]
+        conf = [self.base_conf]
         if self.relay_port is not None:
             conf.append("decorum-relay.conf.in")
         fill(conf + self.more_conf, self.conf,

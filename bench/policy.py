@@ -1,0 +1,280 @@
+#!/usr/bin/python3
+"""The policy benchmark: what the inbound checks cost (issue 9, item 12).
+
+Usage: bench/policy.py BUILD_DIR [--messages N] [--rounds R]
+                       [--sessions S] [--size BYTES] [--timeout SECONDS]
+                       [--stall SECONDS] [--keep]
+
+Decorum only (it measures Decorum against itself).  Two kinds of run,
+alternating, each against a fresh decorumd in its own temporary folder,
+with the local benchmark's load (smtp-source, S sessions, N messages for
+a Maildir user):
+  off  every check of the policy off;
+  on   the default policy (FCrDNS, HELO, the dynamic-name heuristic) and
+       greylisting, with the load client's network allowed beforehand
+       (`decorum greylist allow 127.0.0.0/24`), so every message is
+       checked and none is deferred.
+Both kinds alike have no relay_networks (which would skip every check),
+send HELO client.bench.test, and ask the same DNS server on loopback
+(tests/integration/dnsstub.py in a thread of this process), which gives
+127.0.0.1 the PTR client.bench.test and that name its A record: the
+checks pass, as they do for an honest MX.  The figure is the ratio of the
+median accepted messages/s, on/off (at least 0.9 wanted).
+
+bench/run calls run_bench() and section() for `--bench policy`; this
+file runs it on its own too.  Needs root and the packages of
+deps/bench.txt, as bench/run does.  Every wait has a timeout; the daemon
+and smtp-source are stopped by PID, the DNS server is a thread.
+"""
+
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests",
+                                "integration"))
+
+import dnsstub  # noqa: E402
+import measure  # noqa: E402
+import mta  # noqa: E402
+
+NAME = "policy"
+RCPT = "user@bench.test"
+HELO = "client.bench.test"
+CLIENT_NET = "127.0.0.0/24"
+MIB = 1024 * 1024
+
+# The policy of each kind of run, as it goes into the config.
+POLICY = {
+    "off": 'policy = { fcrdns = "off"; rdns_dynamic = "off";\n'
+           '  helo = { syntax = "off"; resolves = "off"; '
+           'matches_ip = "off"; }; };\n'
+           'greylist = { action = "off"; };\n',
+    "on": 'greylist = { action = "tempfail"; };\n',
+}
+
+
+def say(msg):
+    print(f"bench: {msg}", flush=True)
+
+
+def dns_server():
+    """The benchmark's DNS: an honest client's PTR and HELO name."""
+    zone = dnsstub.Zone()
+    zone.add_ptr("127.0.0.1", HELO)
+    zone.add(HELO, "A", "127.0.0.1")
+    return dnsstub.DnsStub(zone)
+
+
+def allow_client(build_dir, conf, timeout):
+    """Let the load's network pass the greylist, with the operator's
+    command, as a network that passed auto_allow triplets would."""
+    argv = [os.path.join(build_dir, "decorum"), "-c", conf, "greylist",
+            "allow", CLIENT_NET]
+    res = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                         text=True, timeout=timeout)
+    if res.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)}: exit {res.returncode}: "
+                           f"{(res.stderr or res.stdout).strip()}")
+
+
+def policy_events(log):
+    """Lines of the run's log that say a check refused or deferred
+    (event=policy, and the greylist's deferrals): an honest client must
+    meet none, or the run measured refusals instead of checks."""
+    try:
+        with open(log, encoding="utf-8", errors="replace") as f:
+            return sum(1 for line in f if "event=policy " in line
+                       or "event=greylist " in line)
+    except OSError:
+        return None
+
+
+def one_run(args, workdir, kind, run_no):
+    dns = dns_server()
+    inst = mta.Decorum(workdir, run_no, args.build_dir, f"policy-{kind}")
+    inst.base_conf = "decorum-policy.conf.in"
+    inst.more_values = {"DNSPORT": dns.port, "POLICY": POLICY[kind]}
+    res = None
+    os.sync()
+    try:
+        inst.start()
+        if kind == "on":
+            allow_client(args.build_dir, inst.conf, args.timeout)
+        watch = measure.DeliveryWatcher(inst.maildir_new, args.messages)
+        watch.start()
+        res = measure.run_load(inst.root_pid, inst.port, watch, RCPT,
+                               args.messages, args.sessions, args.size,
+                               args.timeout, args.timeout, args.stall,
+                               os.path.join(inst.dir, "smtp-source.log"),
+                               helo=HELO)
+    finally:
+        held = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT}
+        signal.pthread_sigmask(signal.SIG_BLOCK, held)
+        try:
+            try:
+                inst.stop()
+            finally:
+                dns.stop()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+        refusals = policy_events(inst.log)
+        if res is None:
+            say(f"  log kept in {keep_log(args, inst, kind)}")
+        if not args.keep:
+            shutil.rmtree(inst.dir, ignore_errors=True)
+    if refusals:
+        raise RuntimeError(f"{refusals} policy refusals or deferrals in the "
+                           f"log: the run measured refusals, not checks")
+    res.update(kind=kind, run=run_no)
+    return res
+
+
+def keep_log(args, inst, kind):
+    os.makedirs(args.out, exist_ok=True)
+    dst = os.path.join(args.out, f"failed-policy-{kind}-decorum.log")
+    try:
+        shutil.copyfile(inst.log, dst)
+    except OSError as e:
+        return f"nowhere ({e})"
+    return dst
+
+
+def run_bench(args, workdir):
+    """The interleaved runs; returns (results, error or None).  The first
+    failure ends the benchmark: both kinds are needed for the ratio."""
+    results = []
+    for run_no in range(1, args.rounds + 1):
+        for kind in ("off", "on"):
+            say(f"policy run {run_no}/{args.rounds}: checks {kind}, "
+                f"{args.messages} messages, {args.sessions} sessions")
+            try:
+                r = one_run(args, workdir, kind, run_no)
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                say(f"  error: {e}")
+                return results, f"{kind}, run {run_no}: " + \
+                    str(e).splitlines()[0]
+            say(f"  {r['accept_rate']:.1f} msg/s accepted, all in Maildir "
+                f"after {r['deliver_s']:.2f}s, peak RSS "
+                f"{r['peak_rss'] / MIB:.1f} MiB")
+            results.append(r)
+    return results, None
+
+
+def section(args, results, error):
+    def med(kind, key):
+        xs = [r[key] for r in results if r["kind"] == kind]
+        return statistics.median(xs) if xs else None
+
+    def f(v, fmt="{:.1f}"):
+        return fmt.format(v) if v is not None else "n/a"
+
+    def ratio(key, better_high=True):
+        off, on = med("off", key), med("on", key)
+        if not off or not on:
+            return "n/a"
+        return f"{(on / off if better_high else off / on):.2f}"
+
+    cmd = " ".join(measure.smtp_source_argv("PORT", args.messages,
+                                            args.sessions, args.size, RCPT,
+                                            helo=HELO))
+    lines = ["", "## Inbound policy on and off (Decorum against itself)", "",
+             f"- load: `{cmd}`",
+             "- off: every check off; on: the default checks (fcrdns, "
+             "helo.syntax, helo.resolves, helo.matches_ip, rdns_dynamic) "
+             f"and greylisting, `{CLIENT_NET}` allowed with `decorum "
+             "greylist allow` before the load; no relay_networks; a DNS "
+             "server on loopback gives 127.0.0.1 a valid PTR and "
+             f"`{HELO}` its A record"]
+    if error:
+        lines.append(f"- **failed**: {error}")
+    lines += [
+        "",
+        "| figure | off | on | ratio, on/off (>= 0.90 wanted) |",
+        "|---|---:|---:|---:|",
+        f"| accepted, messages/s (higher is better) | "
+        f"{f(med('off', 'accept_rate'))} | {f(med('on', 'accept_rate'))} | "
+        f"{ratio('accept_rate')} |",
+        f"| all in Maildir, seconds from load start (lower is better) | "
+        f"{f(med('off', 'deliver_s'), '{:.2f}')} | "
+        f"{f(med('on', 'deliver_s'), '{:.2f}')} | "
+        f"{ratio('deliver_s', False)} |",
+        f"| peak memory, sum of RSS, MiB | "
+        f"{f(med('off', 'peak_rss') and med('off', 'peak_rss') / MIB)}"
+        f" | {f(med('on', 'peak_rss') and med('on', 'peak_rss') / MIB)}"
+        f" | |",
+        "",
+        "| run | checks | accepted, msg/s | all in Maildir, s | "
+        "peak RSS, MiB |",
+        "|---:|---|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(f"| {r['run']} | {r['kind']} | {r['accept_rate']:.1f} "
+                     f"| {r['deliver_s']:.2f} | "
+                     f"{r['peak_rss'] / MIB:.1f} |")
+    return lines
+
+
+def parse_args():
+    p = argparse.ArgumentParser(prog="bench/policy.py",
+                                description=__doc__.split("\n")[0])
+    p.add_argument("build_dir", help="meson build folder with decorumd")
+    p.add_argument("--messages", type=int, default=2000)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--sessions", type=int, default=20)
+    p.add_argument("--size", type=int, default=2048)
+    p.add_argument("--timeout", type=int, default=300)
+    p.add_argument("--stall", type=int, default=30)
+    p.add_argument("--keep", action="store_true")
+    p.add_argument("--out", default=os.path.join(HERE, "out"))
+    a = p.parse_args()
+    if a.messages < 1 or a.rounds < 1 or a.sessions < 1:
+        p.error("--messages, --rounds, --sessions must be positive")
+    return a
+
+
+def on_signal(signum, _frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main():
+    args = parse_args()
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, on_signal)
+    if os.geteuid() != 0:
+        say("error: must run as root, as bench/run does")
+        return 1
+    daemon = os.path.join(args.build_dir, "decorumd")
+    if not os.access(daemon, os.X_OK) or shutil.which("smtp-source") is None:
+        say(f"error: needs {daemon} and smtp-source (deps/bench.txt)")
+        return 1
+    workdir = tempfile.mkdtemp(prefix="decorum-policy-")
+    os.chmod(workdir, 0o755)
+    try:
+        results, error = run_bench(args, workdir)
+        text = "\n".join(section(args, results, error)) + "\n"
+        print(text, flush=True)
+        os.makedirs(args.out, exist_ok=True)
+        with open(os.path.join(args.out, "policy.md"), "w") as f:
+            f.write(text)
+        return 1 if error else 0
+    except KeyboardInterrupt as e:
+        say(f"interrupted ({e}); stopped what was running")
+        return 130
+    finally:
+        if args.keep:
+            say(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
