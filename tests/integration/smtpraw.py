@@ -38,22 +38,25 @@ class ConnectionClosed(Exception):
 class Smtp:
     def __init__(self, port, host="127.0.0.1", timeout=5.0, greet=True,
                  source=None):
-        """source: the client's IPv4 address (another 127.0.0.x plays
-        another client); None lets the kernel choose."""
+        """source: the client's address, of host's family (another
+        127.0.0.x plays another client; an IPv6 address added to lo
+        another IPv6 client); None lets the kernel choose."""
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         src = (source, 0) if source is not None else None
         self.sock = socket.create_connection(
             (host, port), timeout=timeout, source_address=src) \
             if family == socket.AF_INET else self._connect6(host, port,
-                                                            timeout)
+                                                            timeout, source)
         self.timeout = timeout
         self.buf = b""
         self.greeting = self.reply() if greet else None
 
     @staticmethod
-    def _connect6(host, port, timeout):
+    def _connect6(host, port, timeout, source=None):
         s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
         s.settimeout(timeout)
+        if source is not None:
+            s.bind((source, 0))
         s.connect((host, port))
         return s
 

@@ -8,6 +8,8 @@ hosts; ::1 for IPv6).
   421 4.7.0, another network is served.
 - A network over its rate is logged once per minute, however often it
   knocks.
+- IPv6 clients are counted by their /64 end to end: two addresses of one
+  /64 and one of the next, added to lo for the test.
 - greet_delay: a client that speaks before the 220 gets 554 5.5.1 and
   is closed (event=early-talker); a patient one is served; on implicit
   TLS the delay runs after the handshake; a client that leaves during
@@ -21,6 +23,7 @@ hosts; ::1 for IPv6).
 """
 
 import socket
+import subprocess
 import time
 
 import pytest
@@ -37,7 +40,8 @@ def _open(m, n, source="127.0.0.1", port=None, host="127.0.0.1"):
     out = []
     for _ in range(n):
         s = Smtp(port or m.port, host=host,
-                 source=source if host == "127.0.0.1" else None)
+                 source=source if host == "127.0.0.1" or ":" in source
+                 else None)
         out.append(s)
         check(s.greeting, 220)
     return out
@@ -53,7 +57,8 @@ def _settled(m):
 
 def _refused(m, source="127.0.0.1", host="127.0.0.1", port=None):
     with Smtp(port or m.port, host=host,
-              source=source if host == "127.0.0.1" else None) as s:
+              source=source if host == "127.0.0.1" or ":" in source
+              else None) as s:
         check(s.greeting, 421, "4.7.0")
         assert s.closed()
         return s.greeting
@@ -140,6 +145,60 @@ def test_connections_per_network_ipv6(mta):
         conns += _open(m, 2, "127.0.0.2")
         ev = m.events("refused", client="[::1]")
         assert len(ev) == 1, ev
+    finally:
+        for s in conns:
+            s.close()
+
+
+# Loopback has ::1 alone; these add addresses to lo for their own time
+# (the suite runs as root), two in one /64 and one in the next /64.
+V6_SAME = ("fd00:dec0:7e59::45", "fd00:dec0:7e59::46")
+V6_OTHER = "fd00:dec0:7e59:1::45"
+
+
+@pytest.fixture
+def ipv6_clients():
+    added = []
+    try:
+        for a in V6_SAME + (V6_OTHER,):
+            subprocess.run(["ip", "-6", "addr", "add", a + "/128", "dev",
+                            "lo", "nodad"], check=True)
+            added.append(a)
+        yield V6_SAME, V6_OTHER
+    finally:
+        for a in added:
+            subprocess.run(["ip", "-6", "addr", "del", a + "/128", "dev",
+                            "lo"], check=False)
+
+
+def test_ipv6_clients_counted_by_their_64(mta, ipv6_clients):
+    """Two addresses of one /64 are one client (the default
+    client_prefix_v6 = 64: a host hands its customers a /64, they have
+    all of it); the next /64 is another."""
+    (a, b), other = ipv6_clients
+    m = _settled(mta(ipv6=True, max_connections_per_ip=2))
+    six = {"host": "::1", "port": m.port6}
+    conns = _open(m, 1, a, **six) + _open(m, 1, b, **six)
+    try:
+        _refused(m, a, **six)
+        _refused(m, b, **six)
+        conns += _open(m, 2, other, **six)
+        _refused(m, other, **six)
+    finally:
+        for s in conns:
+            s.close()
+
+
+def test_ipv6_prefix_128_counts_addresses(mta, ipv6_clients):
+    """client_prefix_v6 = 128: the same two addresses are two clients."""
+    (a, b), _ = ipv6_clients
+    m = _settled(mta(ipv6=True, max_connections_per_ip=2,
+                     extra_conf=conf(client_prefix_v6=128)))
+    six = {"host": "::1", "port": m.port6}
+    conns = _open(m, 2, a, **six) + _open(m, 2, b, **six)
+    try:
+        _refused(m, a, **six)
+        _refused(m, b, **six)
     finally:
         for s in conns:
             s.close()
