@@ -85,5 +85,7 @@ extern const size_t policy_n_checks;
 /* The checks themselves. */
 extern const struct policy_check policy_check_fcrdns;
 extern const struct policy_check policy_check_rdns_dynamic;
+extern const struct policy_check policy_check_dnsbl;
+extern const struct policy_check policy_check_dnswl;
 
 #endif

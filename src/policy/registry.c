@@ -9,6 +9,8 @@
 const struct policy_check *const policy_checks[] = {
 	&policy_check_fcrdns,
 	&policy_check_rdns_dynamic,
+	&policy_check_dnsbl,
+	&policy_check_dnswl,
 };
 
 const size_t policy_n_checks = sizeof(policy_checks) / sizeof(*policy_checks);
