@@ -99,7 +99,7 @@ static void *
 dnsbl_start(struct policy_slot *slot, const struct policy_facts *f,
     const struct policy_env *env)
 {
-	return dnslist_query_start(&env->cfg->policy.dnsbl, f, env, "dnsbl",
+	return dnslist_query_start(&env->cfg->policy.dnsbl, f, env, false,
 	    answered, slot);
 }
 

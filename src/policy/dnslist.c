@@ -49,15 +49,15 @@ dnslist_name(const struct sockaddr *sa, const char *zone, char *out,
 }
 
 bool
-dnslist_refused(uint32_t a)
+dnslist_refused(uint32_t a, bool allow)
 {
-	return (a >> 8) == 0x7fffffu;
+	return (a >> 8) == 0x7fffffu || (allow && a == 0x7f0000ffu);
 }
 
 bool
 dnslist_bl_counts(const struct dnslist_conf *l, uint32_t a)
 {
-	if (dnslist_refused(a))
+	if (dnslist_refused(a, false))
 		return false;
 	if (l->codes.n == 0)
 		return LOOPBACK(a);
@@ -67,7 +67,7 @@ dnslist_bl_counts(const struct dnslist_conf *l, uint32_t a)
 bool
 dnslist_wl_counts(const struct dnslist_conf *l, uint32_t a)
 {
-	if (dnslist_refused(a) || (a >> 16) != 0x7f00u)
+	if (dnslist_refused(a, true) || (a >> 16) != 0x7f00u)
 		return false;
 	return (a & 0xff) >= l->min_level;
 }

@@ -51,17 +51,22 @@ struct dnslist_result {
 int dnslist_name(const struct sockaddr *sa, const char *zone, char *out,
     size_t outlen);
 
-/* 127.255.255.0/24: "query refused" and kin (Spamhaus answers
- * 127.255.255.254 to public resolvers), never a listing. */
-bool dnslist_refused(uint32_t a);
+/*
+ * A list's error codes, never a listing: 127.255.255.0/24, "query
+ * refused" and kin (Spamhaus answers 127.255.255.254 to public
+ * resolvers), and for an allow list (allow true) also 127.0.0.255,
+ * dnswl.org's "your queries are blocked" (its level octet would
+ * otherwise read 255, the highest trust).
+ */
+bool dnslist_refused(uint32_t a, bool allow);
 
 /* Does a DNSBL answer a count on list l: its codes, or any address of
- * 127.0.0.0/8 when none are configured; never one dnslist_refused(). */
+ * 127.0.0.0/8 when none are configured; never one dnslist_refused(a, false). */
 bool dnslist_bl_counts(const struct dnslist_conf *l, uint32_t a);
 
 /* Does a DNSWL answer a list the client at l's min_level or above:
  * 127.0.X.Y (dnswl.org's form) with Y, the trust level, >= min_level;
- * never one dnslist_refused(). */
+ * never one dnslist_refused(a, true). */
 bool dnslist_wl_counts(const struct dnslist_conf *l, uint32_t a);
 
 /* "127.0.0.2" into out (at least 16 octets). */

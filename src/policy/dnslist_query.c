@@ -43,7 +43,8 @@ struct dnslist_query {
 	const struct dnslist_group *g;
 	struct resolver *resolver;
 	struct event *timer;
-	const char *check;
+	bool allow;		/* the allow lists: dnswl */
+	const char *check;	/* "dnsbl" or "dnswl", for the log */
 	char session[32];
 	char ip[64];
 	dnslist_done_cb cb;
@@ -101,8 +102,8 @@ log_misconf(const struct dnslist_query *q, size_t i, uint32_t a)
 	if (!misconf_due(zone))
 		return;
 	log_warn("event=dnslist-misconfigured check=%s list=\"%s\" code=%s "
-	    "reason=\"127.255.255.0/24 is an error code, not a listing: the "
-	    "list refuses our queries (a public resolver?) or is misconfigured\" "
+	    "reason=\"an error code, not a listing: the list refuses our "
+	    "queries (a public resolver? too many?) or is misconfigured\" "
 	    "session=%s client=[%s]", q->check,
 	    log_safe(zone, safe, sizeof(safe)),
 	    dnslist_addr_text(a, code, sizeof(code)), q->session, q->ip);
@@ -167,7 +168,7 @@ record(struct dnslist_query *q, size_t i, enum dns_status st,
 			continue;
 		v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
 		    (uint32_t)p[2] << 8 | p[3];
-		if (dnslist_refused(v))
+		if (dnslist_refused(v, q->allow))
 			log_misconf(q, i, v);
 		a->addr[a->n++] = v;
 		a->status = DNSLIST_LISTED;
@@ -188,15 +189,15 @@ answer_cb(void *arg, enum dns_status st, struct ub_result *res)
 
 struct dnslist_query *
 dnslist_query_start(const struct dnslist_group *g, const struct policy_facts *f,
-    const struct policy_env *env, const char *check, dnslist_done_cb cb,
-    void *arg)
+    const struct policy_env *env, bool allow, dnslist_done_cb cb, void *arg)
 {
 	struct dnslist_query *q = xcalloc(1, sizeof(*q));
 	struct timeval tv = { 0, 0 };
 
 	q->g = g;
 	q->resolver = env->resolver;
-	q->check = check;
+	q->allow = allow;
+	q->check = allow ? "dnswl" : "dnsbl";
 	q->cb = cb;
 	q->arg = arg;
 	snprintf(q->session, sizeof(q->session), "%s", env->session);

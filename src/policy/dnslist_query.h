@@ -21,8 +21,9 @@ struct dnslist_query;
 typedef void (*dnslist_done_cb)(void *arg, const struct dnslist_result *r);
 
 /*
- * Ask each list of g about the client f->addr.  check: "dnsbl" or
- * "dnswl", and env->session, for the log lines: a list that fails or times
+ * Ask each list of g about the client f->addr.  allow: g is the allow
+ * lists (policy.dnswl; their error codes differ, dnslist_refused).
+ * The log lines name the check and env->session: a list that fails or times
  * out (event=dnslist-error, per session: it counts as not listed), and
  * an answer in 127.255.255.0/24 (event=dnslist-misconfigured, at most
  * once a minute per zone, in a table of bounded size).  Without a
@@ -30,7 +31,7 @@ typedef void (*dnslist_done_cb)(void *arg, const struct dnslist_result *r);
  */
 struct dnslist_query *dnslist_query_start(const struct dnslist_group *g,
     const struct policy_facts *f, const struct policy_env *env,
-    const char *check, dnslist_done_cb cb, void *arg);
+    bool allow, dnslist_done_cb cb, void *arg);
 /* Stops every lookup; the callback never runs.  NULL is fine. */
 void dnslist_query_cancel(struct dnslist_query *q);
 

@@ -68,7 +68,7 @@ static void *
 dnswl_start(struct policy_slot *slot, const struct policy_facts *f,
     const struct policy_env *env)
 {
-	return dnslist_query_start(&env->cfg->policy.dnswl, f, env, "dnswl",
+	return dnslist_query_start(&env->cfg->policy.dnswl, f, env, true,
 	    answered, slot);
 }
 

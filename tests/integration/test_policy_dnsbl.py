@@ -386,15 +386,22 @@ def test_dnswl_exempts_from_rdns_dynamic(dns, mta):
 
 
 @pytest.mark.parametrize("code", ["127.0.10.0", "127.255.255.3",
-                                  "127.1.0.3"])
+                                  "127.0.0.255", "127.1.0.3"])
 def test_dnswl_not_enough(dns, mta, code):
-    """Below the minimum level, a 127.255.255.x error code, or an answer
-    outside 127.0.0.0/16: no exemption, fcrdns refuses."""
+    """Below the minimum level, an error code (127.255.255.x, and
+    dnswl.org's 127.0.0.255 "blocked", whose last octet is no level), or
+    an answer outside 127.0.0.0/16: no exemption, fcrdns refuses; the
+    error codes are logged as the list's misconfiguration."""
     ip = "127.0.0.53"
     listed(dns, ip, WL, code)
     m = mta(extra_conf=conf(dnswl=wl(WL, min_level=1)))
     refused(m, ip, 550, "5.7.25")
     assert m.events("policy", check="dnswl") == []
+    if code in ("127.255.255.3", "127.0.0.255"):
+        ev = m.wait_event("dnslist-misconfigured", client="[%s]" % ip)[0]
+        assert ev["check"] == "dnswl" and ev["code"] == code, ev
+    else:
+        assert m.events("dnslist-misconfigured") == []
 
 
 def test_dnswl_timeout_no_exemption(dns, mta):

@@ -81,8 +81,12 @@ test_codes(void **state)
 	assert_false(dnslist_bl_counts(&l, A(127, 255, 255, 254)));
 	assert_false(dnslist_bl_counts(&l, A(128, 0, 0, 2)));
 	assert_false(dnslist_bl_counts(&l, A(10, 0, 0, 2)));
-	assert_true(dnslist_refused(A(127, 255, 255, 255)));
-	assert_false(dnslist_refused(A(127, 255, 254, 255)));
+	assert_true(dnslist_refused(A(127, 255, 255, 255), false));
+	assert_false(dnslist_refused(A(127, 255, 254, 255), false));
+	/* dnswl.org's "blocked" is an error for allow lists only. */
+	assert_true(dnslist_refused(A(127, 0, 0, 255), true));
+	assert_false(dnslist_refused(A(127, 0, 0, 255), false));
+	assert_true(dnslist_bl_counts(&l, A(127, 0, 0, 255)));
 
 	/* Configured codes; 127.255.255.x never counts, even inside them. */
 	assert_int_equal(iprange_parse("127.0.0.2-127.0.0.11, 127.255.255.0/24",
@@ -107,6 +111,8 @@ test_levels(void **state)
 	assert_true(dnslist_wl_counts(&l, A(127, 0, 5, 3)));
 	l.min_level = 0;
 	assert_false(dnslist_wl_counts(&l, A(127, 255, 255, 3)));
+	assert_false(dnslist_wl_counts(&l, A(127, 0, 0, 255)));
+	assert_true(dnslist_wl_counts(&l, A(127, 0, 0, 254)));
 	assert_false(dnslist_wl_counts(&l, A(127, 1, 0, 3)));
 	assert_false(dnslist_wl_counts(&l, A(126, 0, 0, 3)));
 }
