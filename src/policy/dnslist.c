@@ -72,6 +72,29 @@ dnslist_wl_counts(const struct dnslist_conf *l, uint32_t a)
 	return (a & 0xff) >= l->min_level;
 }
 
+bool
+dnslist_misconf_due(struct dnslist_misconf *t, const char *zone, time_t now)
+{
+	size_t oldest = 0;
+
+	for (size_t i = 0; i < DNSLIST_MISCONF_SLOTS; i++) {
+		if (t->slot[i].used && strcmp(t->slot[i].zone, zone) == 0) {
+			if (now - t->slot[i].last < DNSLIST_MISCONF_INTERVAL)
+				return false;
+			t->slot[i].last = now;
+			return true;
+		}
+		/* The first free slot, else the one logged longest ago. */
+		if (t->slot[oldest].used && (!t->slot[i].used ||
+		    t->slot[i].last < t->slot[oldest].last))
+			oldest = i;
+	}
+	snprintf(t->slot[oldest].zone, sizeof(t->slot[oldest].zone), "%s", zone);
+	t->slot[oldest].last = now;
+	t->slot[oldest].used = true;
+	return true;
+}
+
 const char *
 dnslist_addr_text(uint32_t a, char *out, size_t outlen)
 {

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "common/config.h"
 
@@ -68,6 +69,29 @@ bool dnslist_bl_counts(const struct dnslist_conf *l, uint32_t a);
  * 127.0.X.Y (dnswl.org's form) with Y, the trust level, >= min_level;
  * never one dnslist_refused(a, true). */
 bool dnslist_wl_counts(const struct dnslist_conf *l, uint32_t a);
+
+/*
+ * The zones whose error codes were logged lately, so a list answering
+ * 127.255.255.x to every client is logged at most once a minute
+ * (DNSLIST_MISCONF_INTERVAL).  Fixed size: when every slot is taken,
+ * the one logged longest ago is reused, so a zone may be logged more
+ * often, memory never grows.  Zeroed is empty.
+ */
+#define DNSLIST_MISCONF_SLOTS		(2 * DNSLIST_MAX)
+#define DNSLIST_MISCONF_INTERVAL	60	/* seconds */
+
+struct dnslist_misconf {
+	struct {
+		char zone[DNSLIST_ZONE_MAX + 1];
+		time_t last;		/* when it was last logged */
+		bool used;
+	} slot[DNSLIST_MISCONF_SLOTS];
+};
+
+/* Should a misconfiguration of zone be logged at now (seconds of a
+ * monotonic clock)?  If so, it is recorded as logged. */
+bool dnslist_misconf_due(struct dnslist_misconf *t, const char *zone,
+    time_t now);
 
 /* "127.0.0.2" into out (at least 16 octets). */
 const char *dnslist_addr_text(uint32_t a, char *out, size_t outlen);

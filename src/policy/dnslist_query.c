@@ -15,8 +15,8 @@
  * Trusts the answers only as A records: at most DNSLIST_ADDRS_MAX of
  * them per list, four octets each (any other length is skipped).  The
  * table of zones whose misconfiguration was logged lately is fixed in
- * size (MISCONF_SLOTS): when full, the oldest entry is reused, so at
- * worst a line is logged more often, never memory spent.
+ * size (struct dnslist_misconf): at worst a line is logged more often,
+ * never memory spent.
  */
 #include "policy/dnslist_query.h"
 
@@ -29,9 +29,6 @@
 
 #include "common/log.h"
 #include "common/xmalloc.h"
-
-#define MISCONF_SLOTS		(2 * DNSLIST_MAX)
-#define MISCONF_INTERVAL	60	/* seconds between two lines per zone */
 
 struct dnslist_lookup {
 	struct dnslist_query *q;
@@ -54,11 +51,7 @@ struct dnslist_query {
 	struct dnslist_lookup lk[DNSLIST_MAX];
 };
 
-static struct {
-	char zone[DNSLIST_ZONE_MAX + 1];
-	time_t last;		/* CLOCK_MONOTONIC seconds */
-	bool used;
-} misconf[MISCONF_SLOTS];
+static struct dnslist_misconf misconf;	/* zones logged lately */
 
 static time_t
 now_seconds(void)
@@ -69,37 +62,13 @@ now_seconds(void)
 	return ts.tv_sec;
 }
 
-/* Should a misconfiguration of zone be logged now?  Records it if so. */
-static bool
-misconf_due(const char *zone)
-{
-	time_t now = now_seconds();
-	size_t oldest = 0;
-
-	for (size_t i = 0; i < MISCONF_SLOTS; i++) {
-		if (misconf[i].used && strcmp(misconf[i].zone, zone) == 0) {
-			if (now - misconf[i].last < MISCONF_INTERVAL)
-				return false;
-			misconf[i].last = now;
-			return true;
-		}
-		if (!misconf[i].used || (misconf[oldest].used &&
-		    misconf[i].last < misconf[oldest].last))
-			oldest = i;
-	}
-	snprintf(misconf[oldest].zone, sizeof(misconf[oldest].zone), "%s", zone);
-	misconf[oldest].last = now;
-	misconf[oldest].used = true;
-	return true;
-}
-
 static void
 log_misconf(const struct dnslist_query *q, size_t i, uint32_t a)
 {
 	const char *zone = q->g->lists[i].zone;
 	char safe[LOG_SAFE_SIZE(DNSLIST_ZONE_MAX)], code[16];
 
-	if (!misconf_due(zone))
+	if (!dnslist_misconf_due(&misconf, zone, now_seconds()))
 		return;
 	log_warn("event=dnslist-misconfigured check=%s list=\"%s\" code=%s "
 	    "reason=\"an error code, not a listing: the list refuses our "

@@ -233,6 +233,37 @@ test_dnswl(void **state)
 	assert_true(dnswl_judge(&r, NULL, 0));
 }
 
+/* Once a minute per zone; a full table reuses the slot logged longest
+ * ago and never grows. */
+static void
+test_misconf_once_a_minute(void **state)
+{
+	static struct dnslist_misconf t;
+	char zone[32];
+
+	(void)state;
+	assert_true(dnslist_misconf_due(&t, "bl.example", 1000));
+	assert_false(dnslist_misconf_due(&t, "bl.example", 1000));
+	assert_false(dnslist_misconf_due(&t, "bl.example", 1059));
+	assert_true(dnslist_misconf_due(&t, "other.example", 1059));
+	assert_true(dnslist_misconf_due(&t, "bl.example", 1060));
+	assert_false(dnslist_misconf_due(&t, "bl.example", 1119));
+
+	/* Fill every slot: bl.example (1060) is the one logged longest
+	 * ago once other.example is logged again. */
+	assert_true(dnslist_misconf_due(&t, "other.example", 1200));
+	for (int i = 2; i < DNSLIST_MISCONF_SLOTS; i++) {
+		snprintf(zone, sizeof(zone), "z%d.example", i);
+		assert_true(dnslist_misconf_due(&t, zone, 1100 + i));
+	}
+	assert_false(dnslist_misconf_due(&t, "z2.example", 1110));
+	assert_true(dnslist_misconf_due(&t, "new.example", 1110));
+	/* bl.example lost its slot: logged again within its minute. */
+	assert_true(dnslist_misconf_due(&t, "bl.example", 1111));
+	assert_false(dnslist_misconf_due(&t, "other.example", 1210));
+	assert_false(dnslist_misconf_due(&t, "new.example", 1111));
+}
+
 int
 main(void)
 {
@@ -243,6 +274,7 @@ main(void)
 		cmocka_unit_test(test_weights),
 		cmocka_unit_test(test_refused_code_and_trouble),
 		cmocka_unit_test(test_dnswl),
+		cmocka_unit_test(test_misconf_once_a_minute),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
