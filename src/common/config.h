@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "common/iprange.h"
 #include "common/netaddr.h"
 
 enum listen_role { ROLE_MX, ROLE_SUBMISSION };
@@ -107,6 +108,8 @@ enum policy_check_id {
 	POLICY_CHECK_HELO_SYNTAX,	/* "helo.syntax": an FQDN or a literal */
 	POLICY_CHECK_HELO_RESOLVES,	/* "helo.resolves": it has A/AAAA */
 	POLICY_CHECK_HELO_MATCHES_IP,	/* "helo.matches_ip": the client's among them */
+	POLICY_CHECK_DNSBL,		/* "dnsbl": DNS block lists (a group) */
+	POLICY_CHECK_DNSWL,		/* "dnswl": DNS allow lists (a group) */
 	POLICY_CHECKS
 };
 
@@ -118,11 +121,41 @@ const char *config_policy_action_name(enum policy_action a);
 #define POLICY_EXEMPT_MAX	32	/* entries of policy.exempt */
 #define POLICY_ABUSE_URL_MAX	200	/* octets of policy.abuse_url */
 
+/*
+ * DNS lists (RFC 5782), policy.dnsbl and policy.dnswl: each list is a
+ * zone asked for the client's reversed address.  A zone leaves room in
+ * a 253-octet name for the 64 octets of an IPv6 client's nibbles.
+ */
+#define DNSLIST_MAX		16	/* lists in policy.dnsbl, in policy.dnswl */
+#define DNSLIST_ZONE_MAX	180	/* octets of a list's zone */
+#define DNSBL_WEIGHT_MAX	100	/* a list's weight */
+#define DNSBL_THRESHOLD_MAX	1000	/* policy.dnsbl.threshold */
+#define DNSLIST_TIMEOUT_MAX	60	/* seconds: policy.dnsbl/dnswl.timeout */
+#define DEFAULT_DNSLIST_TIMEOUT	5
+#define DEFAULT_DNSBL_THRESHOLD	1
+
+struct dnslist_conf {
+	char *zone;		/* lower case, no root dot */
+	unsigned weight;	/* dnsbl: added to the sum when listed */
+	struct iprange_set codes;	/* dnsbl: the answers that count;
+					 * n == 0: any in 127.0.0.0/8 */
+	unsigned min_level;	/* dnswl: the least trust level (last octet) */
+};
+
+struct dnslist_group {
+	struct dnslist_conf *lists;	/* none: nothing is asked */
+	size_t n_lists;
+	unsigned threshold;	/* dnsbl: the summed weight that refuses */
+	unsigned timeout;	/* seconds for all the group's queries */
+};
+
 struct policy_conf {
 	enum policy_action action[POLICY_CHECKS];
 	char **exempt;		/* local parts, lower case: postmaster... */
 	size_t n_exempt;
 	char *abuse_url;	/* NULL: none */
+	struct dnslist_group dnsbl;	/* its action: action[POLICY_CHECK_DNSBL] */
+	struct dnslist_group dnswl;	/* no action: it only exempts */
 };
 
 struct config {

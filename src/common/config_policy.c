@@ -8,6 +8,7 @@
  *     helo = { syntax = "reject"; resolves = "reject"; matches_ip = "reject"; };
  *     exempt = ( "postmaster", "abuse", "security" );
  *     abuse_url = "https://example.test/abuse";
+ *     dnsbl = { ... }; dnswl = { ... };   # config_dnslist.c
  *   };
  *
  * Called by config.c for the "policy" key; read by src/policy.  Trusts
@@ -33,6 +34,8 @@ const char *const config_policy_checks[POLICY_CHECKS] = {
 	[POLICY_CHECK_HELO_SYNTAX] = "helo.syntax",
 	[POLICY_CHECK_HELO_RESOLVES] = "helo.resolves",
 	[POLICY_CHECK_HELO_MATCHES_IP] = "helo.matches_ip",
+	[POLICY_CHECK_DNSBL] = "dnsbl",
+	[POLICY_CHECK_DNSWL] = "dnswl",
 };
 
 /* The BCP's defaults: a client without valid reverse DNS is refused
@@ -45,6 +48,10 @@ static const enum policy_action policy_defaults[POLICY_CHECKS] = {
 	[POLICY_CHECK_HELO_SYNTAX] = POLICY_REJECT,
 	[POLICY_CHECK_HELO_RESOLVES] = POLICY_REJECT,
 	[POLICY_CHECK_HELO_MATCHES_IP] = POLICY_REJECT,
+	/* Nothing is asked unless the operator names lists. */
+	[POLICY_CHECK_DNSBL] = POLICY_REJECT,
+	/* Never refuses: it only exempts (check.h, dnswl_exempt). */
+	[POLICY_CHECK_DNSWL] = POLICY_LOG,
 };
 
 /* The BCP's "Common Mailbox Names". */
@@ -57,6 +64,7 @@ static const char *const action_names[] = {
 	[POLICY_REJECT] = "reject",
 	NULL
 };
+const char *const *const cfg_policy_action_words = action_names;
 
 const char *
 config_policy_action_name(enum policy_action a)
@@ -84,6 +92,7 @@ cfg_policy_defaults(struct config *cfg)
 	for (size_t i = 0; i < n; i++)
 		cfg->policy.exempt[i] = xstrdup(default_exempt[i]);
 	cfg->policy.n_exempt = n;
+	cfg_dnslist_defaults(cfg);
 }
 
 void
@@ -92,6 +101,7 @@ cfg_policy_free(struct config *cfg)
 	exempt_free(cfg);
 	free(cfg->policy.abuse_url);
 	cfg->policy.abuse_url = NULL;
+	cfg_dnslist_free(cfg);
 }
 
 /* A local part as RFC 5321 4.1.2 Dot-string writes it (no quoted
@@ -233,6 +243,9 @@ cfg_policy(struct cfg_ctx *c, const config_setting_t *g)
 			continue;
 		if ((s = config_setting_get_member(g, config_policy_checks[i])) == NULL)
 			continue;
+		/* Groups of their own (config_dnslist.c), read below. */
+		if (i == POLICY_CHECK_DNSBL || i == POLICY_CHECK_DNSWL)
+			continue;
 		snprintf(what, sizeof(what), "policy.%s: must be \"reject\", "
 		    "\"tempfail\", \"log\" or \"off\"", config_policy_checks[i]);
 		if (cfg_choice(c, s, action_names, what, &a) < 0)
@@ -247,6 +260,12 @@ cfg_policy(struct cfg_ctx *c, const config_setting_t *g)
 		return -1;
 	if ((s = config_setting_get_member(g, "helo")) != NULL &&
 	    cfg_policy_helo(c, s) < 0)
+		return -1;
+	if ((s = config_setting_get_member(g, "dnsbl")) != NULL &&
+	    cfg_dnsbl(c, s) < 0)
+		return -1;
+	if ((s = config_setting_get_member(g, "dnswl")) != NULL &&
+	    cfg_dnswl(c, s) < 0)
 		return -1;
 	return 0;
 }

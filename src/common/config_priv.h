@@ -112,5 +112,14 @@ int cfg_tls_ca_read(struct cfg_ctx *c, const config_setting_t *s,
 int cfg_policy(struct cfg_ctx *c, const config_setting_t *g);
 void cfg_policy_defaults(struct config *cfg);
 void cfg_policy_free(struct config *cfg);
+/* "off", "log", "tempfail", "reject", NULL: by enum policy_action. */
+extern const char *const *const cfg_policy_action_words;
+
+/* config_dnslist.c: policy.dnsbl and policy.dnswl, their defaults and
+ * their memory (called by config_policy.c). */
+int cfg_dnsbl(struct cfg_ctx *c, const config_setting_t *g);
+int cfg_dnswl(struct cfg_ctx *c, const config_setting_t *g);
+void cfg_dnslist_defaults(struct config *cfg);
+void cfg_dnslist_free(struct config *cfg);
 
 #endif

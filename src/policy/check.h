@@ -15,6 +15,12 @@
  * them (the report must then never come), and is called when the
  * session goes away first.
  * A check never writes a reply and never sees the session.
+ *
+ * The DNSWL (dnswl.c) is a check whose answer is a fact: it never
+ * refuses, it reports with policy_dnswl_done(), and a check marked
+ * dnswl_exempt (a DNS heuristic, greylisting) does not apply its
+ * refusal to a client a DNSWL lists (BCP: "Whitelist known real
+ * mailservers, e.g. using DNSWL").
  */
 #ifndef DECORUM_POLICY_CHECK_H
 #define DECORUM_POLICY_CHECK_H
@@ -36,6 +42,7 @@ struct policy_env {
 	const struct config *cfg;
 	struct event_base *base;
 	struct resolver *resolver;	/* NULL: no DNS at all */
+	const char *session;		/* its id, for the logs */
 };
 
 /* What is known about the client so far. */
@@ -59,11 +66,16 @@ struct policy_facts {
 	enum dns_status helo_match;
 	const char *const *helo_addrs;	/* some of them, for the evidence */
 	size_t n_helo_addrs;
+	bool dnswl_known;		/* the DNSWL lookups have ended (or
+					 * there are none) */
+	bool dnswl_hit;			/* a DNSWL lists the client */
+	const char *dnswl_evidence;	/* which list and code, or "" */
 };
 
 struct policy_check {
 	const char *name;		/* check= in the log */
 	enum policy_check_id id;	/* its action: cfg->policy.action[id] */
+	bool dnswl_exempt;		/* a DNSWL hit makes its refusal void */
 	bool (*decide)(const struct policy_facts *f, const struct config *cfg,
 	    struct verdict *v);
 	/* Optional: asynchronous work of the check's own. */
@@ -78,6 +90,9 @@ struct policy_check {
 
 /* start()'s work is over: v is its verdict.  Runs on the loop. */
 void policy_check_done(struct policy_slot *slot, const struct verdict *v);
+/* The DNSWL's answer (dnswl.c): hit, with evidence (DNS-made text), is
+ * now a fact every check sees; the slot is done with an accept. */
+void policy_dnswl_done(struct policy_slot *slot, bool hit, const char *evidence);
 
 /* The checks in the order their verdicts are weighed (registry.c). */
 extern const struct policy_check *const policy_checks[];
@@ -89,5 +104,7 @@ extern const struct policy_check policy_check_rdns_dynamic;
 extern const struct policy_check policy_check_helo_syntax;
 extern const struct policy_check policy_check_helo_resolves;
 extern const struct policy_check policy_check_helo_matches_ip;
+extern const struct policy_check policy_check_dnsbl;
+extern const struct policy_check policy_check_dnswl;
 
 #endif

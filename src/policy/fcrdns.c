@@ -61,5 +61,6 @@ fcrdns_decide(const struct policy_facts *f, const struct config *cfg,
 const struct policy_check policy_check_fcrdns = {
 	.name = "fcrdns",
 	.id = POLICY_CHECK_FCRDNS,
+	.dnswl_exempt = true,	/* a DNS heuristic (BCP) */
 	.decide = fcrdns_decide,
 };

@@ -100,5 +100,6 @@ const struct policy_check policy_check_helo_matches_ip = {
 	.id = POLICY_CHECK_HELO_MATCHES_IP,
 	.decide = helo_matches_ip_decide,
 	.helo = true,
+	.dnswl_exempt = true,	/* a DNS heuristic (BCP) */
 	.helo_dns = true,
 };

@@ -54,5 +54,6 @@ const struct policy_check policy_check_helo_resolves = {
 	.id = POLICY_CHECK_HELO_RESOLVES,
 	.decide = helo_resolves_decide,
 	.helo = true,
+	.dnswl_exempt = true,	/* a DNS heuristic (BCP) */
 	.helo_dns = true,
 };

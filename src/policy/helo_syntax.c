@@ -199,4 +199,5 @@ const struct policy_check policy_check_helo_syntax = {
 	.id = POLICY_CHECK_HELO_SYNTAX,
 	.decide = helo_syntax_decide,
 	.helo = true,
+	.dnswl_exempt = true,	/* a DNS heuristic (BCP) */
 };

@@ -12,7 +12,9 @@
  *     4xx, "reject" sends the check's own verdict (which is already 4xx
  *     when DNS could not answer: never 5xx on a temporary error);
  *   - of the refusals that apply, a permanent one wins over a temporary
- *     one, then registry order decides.
+ *     one, then registry order decides;
+ *   - a check marked dnswl_exempt does not refuse a client a DNSWL lists
+ *     (and nothing is weighed before the DNSWL has answered).
  *
  * Trusts the facts to be what the session saw; the evidence strings may
  * hold DNS text and go to the log through log_safe only.  Memory per
@@ -52,6 +54,7 @@ struct policy {
 	struct policy_facts facts;
 	char *names[FCRDNS_NAMES_MAX];	/* owned copies of the PTR names */
 	char *rdns_name;
+	char dnswl_evidence[VERDICT_EVIDENCE_MAX];
 	struct policy_slot *slots;
 	size_t n_slots;
 	struct event *wake;		/* runs the waiter's callback */
@@ -74,9 +77,14 @@ decide_all(struct policy *p)
 	}
 }
 
+/* Every check has answered.  The DNSWL's answer is one of them; it is
+ * named too, because a dnswl_exempt check's refusal must never be
+ * applied before it is known. */
 static bool
 all_done(const struct policy *p)
 {
+	if (!p->facts.dnswl_known)
+		return false;
 	for (size_t i = 0; i < p->n_slots; i++)
 		if (!p->slots[i].done)
 			return false;
@@ -108,6 +116,15 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
 	cb(p->wait_arg);
 }
 
+static bool
+dnswl_pending(const struct policy *p)
+{
+	for (size_t i = 0; i < p->n_slots; i++)
+		if (p->slots[i].check->id == POLICY_CHECK_DNSWL && !p->slots[i].done)
+			return true;
+	return false;
+}
+
 struct policy *
 policy_new(const struct config *cfg, struct event_base *base,
     struct resolver *resolver, const struct sockaddr *client, const char *session)
@@ -115,8 +132,9 @@ policy_new(const struct config *cfg, struct event_base *base,
 	struct policy *p = xcalloc(1, sizeof(*p));
 
 	p->cfg = cfg;
-	p->env = (struct policy_env){ cfg, base, resolver };
 	snprintf(p->session, sizeof(p->session), "%s", session);
+	p->env = (struct policy_env){ cfg, base, resolver, p->session };
+	p->facts.dnswl_evidence = p->dnswl_evidence;
 	memcpy(&p->facts.addr, client, client->sa_family == AF_INET6 ?
 	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 	netaddr_ip(client, p->facts.ip, sizeof(p->facts.ip));
@@ -135,6 +153,8 @@ policy_new(const struct config *cfg, struct event_base *base,
 		p->n_slots++;
 	}
 	decide_all(p);
+	/* No DNSWL lookup to wait for: no lists (or no such check). */
+	p->facts.dnswl_known = !dnswl_pending(p);
 	for (size_t i = 0; i < p->n_slots; i++) {
 		struct policy_slot *sl = &p->slots[i];
 
@@ -151,6 +171,40 @@ policy_check_done(struct policy_slot *sl, const struct verdict *v)
 	sl->v = *v;
 	sl->done = true;
 	maybe_wake(sl->p);
+}
+
+/* One line when a DNSWL exempts the client, naming the checks whose
+ * refusals it voids (their own refusals are then not logged). */
+static void
+log_dnswl(const struct policy *p)
+{
+	char ev[LOG_SAFE_SIZE(VERDICT_EVIDENCE_MAX)], exempt[256] = "";
+	size_t len = 0;
+
+	for (size_t i = 0; i < p->n_slots && len < sizeof(exempt); i++)
+		if (p->slots[i].check->dnswl_exempt)
+			len += (size_t)snprintf(exempt + len, sizeof(exempt) - len,
+			    "%s%s", len == 0 ? "" : ",", p->slots[i].check->name);
+	log_info("event=policy check=dnswl verdict=accept action=exempt "
+	    "evidence=\"%s\"%s%s session=%s client=[%s]",
+	    log_safe(p->dnswl_evidence, ev, sizeof(ev)),
+	    len == 0 ? "" : " exempt=", exempt, p->session, p->facts.ip);
+}
+
+void
+policy_dnswl_done(struct policy_slot *sl, bool hit, const char *evidence)
+{
+	struct policy *p = sl->p;
+	struct verdict v;
+
+	snprintf(p->dnswl_evidence, sizeof(p->dnswl_evidence), "%s", evidence);
+	p->facts.dnswl_hit = hit;
+	p->facts.dnswl_known = true;
+	if (hit)
+		log_dnswl(p);
+	decide_all(p);
+	verdict_accept(&v);
+	policy_check_done(sl, &v);
 }
 
 void
@@ -271,6 +325,10 @@ policy_rcpt(struct policy *p, bool exempt, struct verdict *v,
 		struct policy_slot *sl = &p->slots[i];
 
 		if (sl->v.kind == VERDICT_ACCEPT)
+			continue;
+		/* BCP: DNSWL-listed clients skip the DNS heuristics and
+		 * greylisting; the line of log_dnswl() said so. */
+		if (sl->check->dnswl_exempt && p->facts.dnswl_hit)
 			continue;
 		log_refusal(p, sl);
 		if (sl->action == POLICY_LOG)

@@ -215,5 +215,6 @@ rdns_dynamic_decide(const struct policy_facts *f, const struct config *cfg,
 const struct policy_check policy_check_rdns_dynamic = {
 	.name = "rdns_dynamic",
 	.id = POLICY_CHECK_RDNS_DYNAMIC,
+	.dnswl_exempt = true,	/* a DNS heuristic (BCP) */
 	.decide = rdns_dynamic_decide,
 };

@@ -12,6 +12,8 @@ const struct policy_check *const policy_checks[] = {
 	&policy_check_helo_syntax,
 	&policy_check_helo_resolves,
 	&policy_check_helo_matches_ip,
+	&policy_check_dnsbl,
+	&policy_check_dnswl,
 };
 
 const size_t policy_n_checks = sizeof(policy_checks) / sizeof(*policy_checks);

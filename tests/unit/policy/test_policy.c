@@ -5,7 +5,8 @@
  * answered later from the loop, never from inside the call that brings
  * the fact, never after the wait is cancelled or the context freed (the
  * late answer, the cancelled wait and the context gone, under ASan in
- * the sanitizer build).
+ * the sanitizer build); the wait for a DNS allow list before a refusal
+ * it could void, and lists that cannot be asked (no resolver).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -298,6 +299,56 @@ test_freed_while_waking(void **state)
 	assert_int_equal(f->woken, 0);
 }
 
+/* A DNSWL configured: an fcrdns refusal (dnswl_exempt) waits for the
+ * allow list's answer before it is applied.  Without a resolver the
+ * list cannot answer: no exemption, and the answer still comes from
+ * the loop, never from inside policy_new. */
+static void
+test_dnswl_waited_for(void **state)
+{
+	static struct dnslist_conf wl = { .zone = "wl.example" };
+	struct fixture *f = *state;
+	struct policy *p;
+	struct verdict v;
+
+	f->cfg.policy.dnswl = (struct dnslist_group){ &wl, 1, 1, 5 };
+	f->cfg.policy.action[POLICY_CHECK_DNSWL] = POLICY_LOG;
+	p = new_policy(f);
+	name_found(p, DNS_NOTFOUND, NULL, NULL, NULL);
+	assert_false(policy_rcpt(p, false, &v, wake, f));
+	for (int i = 0; i < 3; i++)
+		run_loop(f);
+	assert_int_equal(f->woken, 1);
+	expect_reply(p, 550, "5.7.25", NULL);
+	policy_free(p);
+
+	/* Freed with the allow list still out: its timer goes too. */
+	p = new_policy(f);
+	policy_free(p);
+	run_loop(f);
+}
+
+/* DNSBL lists configured but no resolver: nobody is listed. */
+static void
+test_dnsbl_without_dns(void **state)
+{
+	static struct dnslist_conf bl = { .zone = "bl.example", .weight = 1 };
+	struct fixture *f = *state;
+	struct policy *p;
+	struct verdict v;
+
+	f->cfg.policy.dnsbl = (struct dnslist_group){ &bl, 1, 1, 5 };
+	f->cfg.policy.action[POLICY_CHECK_DNSBL] = POLICY_REJECT;
+	p = new_policy(f);
+	name_found(p, DNS_OK, "mail.example.org", "mail.example.org", NULL);
+	assert_false(policy_rcpt(p, false, &v, wake, f));
+	for (int i = 0; i < 3; i++)
+		run_loop(f);
+	assert_int_equal(f->woken, 1);
+	expect_reply(p, 250, NULL, NULL);
+	policy_free(p);
+}
+
 int
 main(void)
 {
@@ -311,6 +362,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_wait_late_answer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wait_cancelled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_freed_while_waking, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dnswl_waited_for, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dnsbl_without_dns, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
