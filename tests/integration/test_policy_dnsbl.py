@@ -527,7 +527,7 @@ def test_action_log(dns, mta):
 
 
 def test_action_tempfail(dns, mta):
-    ip = "127.0.0.64"
+    ip = "127.0.0.57"
     good_client(dns, ip)
     listed(dns, ip)
     m = mta(extra_conf=conf(dnsbl=bl(BL, action="tempfail")))
@@ -536,7 +536,7 @@ def test_action_tempfail(dns, mta):
 
 
 def test_action_off_asks_nothing(dns, mta):
-    ip = "127.0.0.65"
+    ip = "127.0.0.58"
     good_client(dns, ip)
     listed(dns, ip)
     m = mta(extra_conf=conf(dnsbl=bl(BL, action="off")))
