@@ -615,6 +615,11 @@ def test_config_errors(mta, group, says):
     'lifetime = 31622400; auto_allow = 1000; network_v4 = 8; '
     'network_v6 = 16; };',
     'greylist = { backend = "redis://127.0.0.1:6379/0"; action = "off"; };',
+    # examples/decorum.conf's block, uncommented: the defaults.
+    'greylist = { action = "off"; backend = "sqlite:"; delay = 300; '
+    'retry_window = 172800; lifetime = 3024000; auto_allow = 5; '
+    'network_v4 = 24; network_v6 = 64; allow_domains = ( ); '
+    'on_trouble = "accept"; };',
 ])
 def test_config_edges_accepted(mta, group):
     m = mta(start=False)
