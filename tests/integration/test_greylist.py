@@ -453,6 +453,39 @@ def waiting_data(m, n):
                             if e["new"] == "policy"]) >= n, 5)
 
 
+def test_store_too_slow_is_trouble(mta):
+    """A store that does not answer within 10 s counts as trouble: seven
+    DATAs wait at once on a locked database the store's one worker
+    tries in turn (2 s each), so the last ones outlive the policy's
+    deadline; every client is accepted (fail open), the store's late
+    answers are cancelled, and the loop served everyone meanwhile."""
+    m = mta(extra_conf=grey_conf() + 'log_level = "debug";\n',
+            timeout_command=30)
+    attempt(m, code=451)
+    db = hold_lock(m)
+    clients = []
+    try:
+        for i in range(7):
+            s = Smtp(m.port, source="127.0.0.1", timeout=30)
+            s.ehlo(HELO)
+            s.mail("x@example.org")
+            s.rcpt("alice@example.test")
+            s.send(b"DATA\r\n")
+            clients.append(s)
+        t0 = time.monotonic()
+        for s in clients:
+            s.expect(None, 354)
+        took = time.monotonic() - t0
+    finally:
+        db.close()
+        for s in clients:
+            s.close()
+    assert 9 <= took < 16, took
+    wait_until(lambda: len(m.events("greylist-cancelled")) >= 1, 10,
+               what="a late answer after the deadline")
+    assert [e["answer"] for e in greylist_events(m)][1:] == ["trouble"] * 7
+
+
 def test_answer_after_client_left(mta):
     """DATA waits for a store held by a lock; the clients leave; the
     late answers must find no session (ASan watches: they are cancelled,
