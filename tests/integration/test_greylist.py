@@ -25,6 +25,7 @@ that play other 127.0.0.x clients turn the FCrDNS check off.
 """
 
 import os
+import pwd
 import re
 import sqlite3
 import time
@@ -570,6 +571,24 @@ def test_cli_allow_ipv6(mta, backend):
     assert r.stdout.startswith("allowed 2001:db8:1:2::/64 "), r.stdout
     r = m.cli("greylist", "allow", "2001:db8:1:2::/64")
     assert r.returncode == 0, r.stderr
+
+
+def test_cli_as_root_writes_the_daemons_files(mta):
+    """Run as root with `user` set, the CLI becomes that account first:
+    the database it creates is the daemon's, which then uses it (root's
+    files would turn every check into trouble)."""
+    assert os.geteuid() == 0, "needs root (the suite runs as root)"
+    nobody = pwd.getpwnam("nobody").pw_uid
+    # (The daemon hands `state` to nobody when it starts.)
+    m = mta(extra_conf=grey_conf(), user="nobody")
+    r = m.cli("greylist", "allow", "127.0.0.1")
+    assert r.returncode == 0, r.stderr
+    made = [f for f in os.listdir(m.state) if f.startswith("greylist.db")]
+    assert made and all(os.stat(os.path.join(m.state, f)).st_uid == nobody
+                        for f in made), made
+    attempt(m, code=250)
+    attempt(m, source="127.0.0.1", sender="other@example.org", code=250)
+    assert [e["answer"] for e in greylist_events(m)] == ["pass", "pass"]
 
 
 def test_cli_list_empty_before_first_use(mta):
