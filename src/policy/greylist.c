@@ -224,6 +224,16 @@ allowed_domain(const struct config *cfg, const struct policy_facts *f)
 	return false;
 }
 
+/*
+ * Is the client spared greylisting?  The one place a client-level
+ * exemption goes (a DNSWL hit, issue 9 item 5, joins allow_domains here).
+ */
+static bool
+client_skipped(const struct policy_grey *g, const struct policy_facts *f)
+{
+	return allowed_domain(g->cfg, f);
+}
+
 static bool
 all_answered(const struct policy_grey *g)
 {
@@ -278,11 +288,14 @@ log_answer(struct policy_grey *g, const char *sender, const struct grey_rcpt *r,
 {
 	static const char *const names[] = { "pass", "defer", "trouble" };
 	char s[LOG_SAFE_SIZE(GREYLIST_ADDR_MAX)], t[LOG_SAFE_SIZE(GREYLIST_ADDR_MAX)];
+	char low[GREYLIST_ADDR_MAX];
 	const struct greylist_reply *rp = &r->reply;
 
+	/* As the triplet has it. */
+	lower_copy(low, sizeof(low), sender);
 	log_info("event=greylist session=%s client=[%s] net=%s sender=\"%s\" "
 	    "rcpt=\"%s\" answer=%s retry_in=%lld net_allowed=%s", g->session,
-	    g->ip, g->net, log_safe(sender, s, sizeof(s)),
+	    g->ip, g->net, log_safe(low, s, sizeof(s)),
 	    log_safe(r->rcpt, t, sizeof(t)), names[rp->answer],
 	    rp->answer == GREYLIST_DEFER ? (long long)(rp->retry_at - now) : 0LL,
 	    rp->net_allowed ? "yes" : "no");
@@ -390,7 +403,7 @@ policy_grey_rcpt(struct policy_grey *g, const struct policy_facts *f,
 	struct grey_rcpt *now_one;
 
 	verdict_accept(v);
-	if (g == NULL || allowed_domain(g->cfg, f))
+	if (g == NULL || client_skipped(g, f))
 		return true;
 	if (exempt) {
 		g->exempt_seen = true;
@@ -423,7 +436,7 @@ policy_grey_data(struct policy_grey *g, const struct policy_facts *f,
     const char *sender, struct verdict *v, policy_wake_cb cb, void *arg)
 {
 	verdict_accept(v);
-	if (g == NULL || g->n_at_data == 0 || allowed_domain(g->cfg, f))
+	if (g == NULL || g->n_at_data == 0 || client_skipped(g, f))
 		return true;
 	if (!g->data_asked) {
 		time_t now = time(NULL);

@@ -119,6 +119,19 @@ data_later(struct fixture *f, struct policy *p)
 	return v;
 }
 
+/* The wait as text; the second may turn between the store's clock
+ * and the reply's. */
+static void
+says_retry(const char *text, const char *prefix)
+{
+	char a[128], b[128];
+
+	snprintf(a, sizeof(a), "%sGreylisted, try again in 300 seconds", prefix);
+	snprintf(b, sizeof(b), "%sGreylisted, try again in 299 seconds", prefix);
+	if (strcmp(text, a) != 0 && strcmp(text, b) != 0)
+		fail_msg("\"%s\" is not \"%s\"", text, a);
+}
+
 static void
 test_data_defers_new_triplets(void **state)
 {
@@ -132,7 +145,7 @@ test_data_defers_new_triplets(void **state)
 	v = data_later(f, p);
 	assert_int_equal(v.code, 451);
 	assert_string_equal(v.enhanced, "4.7.1");
-	assert_string_equal(v.text, "Greylisted, try again in 300 seconds");
+	says_retry(v.text, "");
 	assert_non_null(strstr(v.evidence, "2 of 2 triplets"));
 	assert_non_null(strstr(v.evidence, "net=192.0.2.0/24 sender=<x@example.org>"));
 	policy_tx_end(p);
@@ -157,8 +170,7 @@ test_exempt_first_asks_at_rcpt(void **state)
 	assert_true(policy_rcpt_greylist(p, "x@example.org", "demo@example.test",
 	    false, &v, wake, f));
 	assert_int_equal(v.code, 451);
-	assert_string_equal(v.text,
-	    "<demo@example.test>: Greylisted, try again in 300 seconds");
+	says_retry(v.text, "<demo@example.test>: ");
 	/* Nothing kept for DATA: the exempt mail goes now. */
 	assert_true(policy_data(p, "x@example.org", &v, wake, f));
 	assert_int_equal(v.kind, VERDICT_ACCEPT);
