@@ -3,8 +3,8 @@
  * so SQLite and Redis decide alike and the rules are unit-tested at
  * every edge (tests/unit/greylist).
  *
- * BCP, "greylisting done right", and the usual practice (Postgrey,
- * RFC 6647 2.2 and 6): a new triplet waits `delay`; a retry from then
+ * The BCP's notes on greylisting and the usual practice (Postgrey,
+ * RFC 6647): a new triplet waits `delay`; a retry from then
  * until `retry_window` after the first try passes, and the triplet
  * passes without waiting for `lifetime` after its last use; a retry
  * after the window starts the wait again.  A network with `auto_allow`

@@ -1,6 +1,6 @@
 /*
- * The greylisting check (docs/policy.md "Greylisting"; the BCP's
- * "greylisting done right"), one session's part: which recipients are
+ * The greylisting check (docs/policy.md "Greylisting"; the BCP's notes
+ * on greylisting), one session's part: which recipients are
  * greylisted, their triplets, the questions to the store
  * (src/greylist/store.h) and the answer.  Called by policy.c only.
  *
@@ -356,7 +356,7 @@ weigh(struct policy_grey *g, const char *sender, struct grey_rcpt *const *rs,
 		char s[GREYLIST_ADDR_MAX];
 
 		lower_copy(s, sizeof(s), sender);
-		/* RFC 6647 2.1: a temporary failure the client retries. */
+		/* RFC 6647: a temporary failure, which the client retries. */
 		verdict_refuse(v, 451, "4.7.1", "%sGreylisted, try again in %lld "
 		    "second%s", prefix, in, in == 1 ? "" : "s");
 		verdict_evidence(v, "%zu of %zu triplets new or too early: net=%s "
