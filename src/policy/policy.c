@@ -16,6 +16,9 @@
  *   - a check marked dnswl_exempt does not refuse a client a DNSWL lists
  *     (and nothing is weighed before the DNSWL has answered).
  *
+ * Greylisting is no such check (its verdict is per triplet and bites at
+ * DATA): the last functions of this file forward to greylist.c.
+ *
  * Trusts the facts to be what the session saw; the evidence strings may
  * hold DNS text and go to the log through log_safe only.  Memory per
  * session: the slots, the PTR names (at most FCRDNS_NAMES_MAX) and one
@@ -36,6 +39,7 @@
 #include "common/xmalloc.h"
 #include "policy/check.h"
 #include "policy/helo_fact.h"
+#include "policy/greylist.h"
 
 struct policy_slot {
 	struct policy *p;
@@ -61,6 +65,7 @@ struct policy {
 	policy_wake_cb wait_cb;		/* NULL: nobody waits */
 	void *wait_arg;
 	struct helo_fact *helo;		/* the HELO/EHLO name and its lookup */
+	struct policy_grey *grey;	/* greylisting, NULL: off */
 };
 
 /* Run every undecided check that decides from facts. */
@@ -221,6 +226,7 @@ policy_free(struct policy *p)
 	free(p->rdns_name);
 	free(p->slots);
 	event_free(p->wake);
+	policy_grey_free(p->grey);
 	free(p);
 }
 
@@ -378,4 +384,34 @@ policy_rcpt_exempt(const struct config *cfg, const char *addr, bool local)
 			return true;
 	}
 	return false;
+}
+
+/* --- greylisting (greylist.c), per triplet, at DATA ------------------------ */
+
+void
+policy_set_greylist(struct policy *p, struct greylist_store *store)
+{
+	policy_grey_free(p->grey);
+	p->grey = policy_grey_new(p->cfg, p->env.base, store, &p->facts, p->session);
+}
+
+bool
+policy_rcpt_greylist(struct policy *p, const char *sender, const char *rcpt,
+    bool exempt, struct verdict *v, policy_wake_cb cb, void *arg)
+{
+	return policy_grey_rcpt(p->grey, &p->facts, sender, rcpt, exempt, v, cb, arg);
+}
+
+bool
+policy_data(struct policy *p, const char *sender, struct verdict *v,
+    policy_wake_cb cb, void *arg)
+{
+	return policy_grey_data(p->grey, &p->facts, sender, v, cb, arg);
+}
+
+void
+policy_tx_end(struct policy *p)
+{
+	if (p != NULL)
+		policy_grey_end(p->grey);
 }
