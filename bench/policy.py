@@ -87,15 +87,26 @@ def allow_client(build_dir, conf, timeout):
 
 
 def policy_events(log):
-    """Lines of the run's log that say a check refused or deferred
-    (event=policy, and the greylist's deferrals): an honest client must
-    meet none, or the run measured refusals instead of checks."""
+    """(refusals, greylist passes) in the run's log.  An honest client
+    must meet no refusal (event=policy, a greylist answer other than
+    pass, the store unavailable), or the run measured refusals instead of
+    checks; and with checks on, every message must have been asked of the
+    greylist, or the run measured nothing."""
+    refusals = passes = 0
     try:
         with open(log, encoding="utf-8", errors="replace") as f:
-            return sum(1 for line in f if "event=policy " in line
-                       or "event=greylist " in line)
+            for line in f:
+                if "event=greylist " in line:
+                    if " answer=pass " in line:
+                        passes += 1
+                    else:
+                        refusals += 1
+                elif "event=policy " in line or \
+                        "event=greylist-unavailable " in line:
+                    refusals += 1
     except OSError:
-        return None
+        return None, None
+    return refusals, passes
 
 
 def one_run(args, workdir, kind, run_no):
@@ -126,7 +137,7 @@ def one_run(args, workdir, kind, run_no):
                 dns.stop()
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
-        refusals = policy_events(inst.log)
+        refusals, passes = policy_events(inst.log)
         if res is None:
             say(f"  log kept in {keep_log(args, inst, kind)}")
         if not args.keep:
@@ -134,6 +145,10 @@ def one_run(args, workdir, kind, run_no):
     if refusals:
         raise RuntimeError(f"{refusals} policy refusals or deferrals in the "
                            f"log: the run measured refusals, not checks")
+    want = args.messages if kind == "on" else 0
+    if passes != want:
+        raise RuntimeError(f"{passes} greylist answers for {args.messages} "
+                           f"messages with checks {kind}, {want} expected")
     res.update(kind=kind, run=run_no)
     return res
 
