@@ -6,12 +6,11 @@
  * nodes are using (SCAN may return a key twice while Redis resizes its
  * table; the listing may then show it twice).
  *
- * purge: Redis removes expired keys itself (EXPIRE, redis_script.c), so
- * purge has little to do; it removes the triplets whose time is over by
- * the caller's `now` (the same rule as SQLite's purge: a waiting
- * triplet after its retry window, a passed one `lifetime` after its
- * last use), one small script per key so a node's concurrent update is
- * never lost.  Networks are left to Redis's expiry.
+ * purge: Redis removes expired keys itself (EXPIRE, redis_script.c), a
+ * second after the rules give them up, so purge has little to do; it
+ * removes what is over by the caller's `now`, as SQLite's purge does
+ * (greylist_record_expired(), a network past its `until`), with one
+ * small script per key so a node's concurrent update is never lost.
  *
  * Trusts Redis for nothing but the shape of its replies; every string
  * from it is copied bounded, and errors quote it through log_safe().
@@ -30,17 +29,26 @@
 #define ADMIN_TIMEOUT		{ 5, 0 }
 #define ADMIN_CURSOR_MAX	32
 
+/* greylist_net_allow() (record.c). */
 static const char admin_allow_script[] =
-	"redis.call('HSET', KEYS[1], 'allowed', 1)\n"
-	"return redis.call('EXPIRE', KEYS[1], ARGV[1])\n";
+	"local now, life = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+	"redis.call('HSET', KEYS[1], 'allowed', 1, 'until', now + life)\n"
+	"return redis.call('EXPIRE', KEYS[1], life + 1)\n";
 
+/* greylist_record_expired() (record.c) for a triplet, `until` passed
+ * for a network: what SQLite's purge deletes. */
 static const char admin_purge_script[] =
-	"local t = redis.call('HMGET', KEYS[1], 'first', 'last', 'passed')\n"
 	"local now, window, life = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
-	"local first, last = tonumber(t[1] or '0'), tonumber(t[2] or '0')\n"
-	"if (t[3] == '1' and now > last + life) or (t[3] ~= '1' and now > first + window) then\n"
-	"  return redis.call('DEL', KEYS[1])\n"
+	"local gone\n"
+	"if ARGV[4] == 'n' then\n"
+	"  local u = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')\n"
+	"  gone = now > u\n"
+	"else\n"
+	"  local t = redis.call('HMGET', KEYS[1], 'first', 'last', 'passed')\n"
+	"  local first, last = tonumber(t[1] or '0'), tonumber(t[2] or '0')\n"
+	"  if t[3] == '1' then gone = now > last + life else gone = now > first + window end\n"
 	"end\n"
+	"if gone then return redis.call('DEL', KEYS[1]) end\n"
 	"return 0\n";
 
 /* A reply that is no error, or NULL with err filled; r is freed then. */
@@ -126,26 +134,21 @@ admin_entry(redisContext *c, const char *key, greylist_list_cb cb, void *arg,
 {
 	struct greylist_entry e = { 0 };
 	bool is_net = strncmp(key, REDIS_KEY_NET, strlen(REDIS_KEY_NET)) == 0;
-	redisReply *f, *ttl;
+	redisReply *f;
 
 	f = admin_ok(c, is_net ?
-	    redisCommand(c, "HMGET %s passes allowed", key) :
-	    redisCommand(c, "HMGET %s first last passed net sender rcpt", key), err, errlen);
+	    redisCommand(c, "HMGET %s passes allowed until", key) :
+	    redisCommand(c, "HMGET %s first last passed net sender rcpt until", key), err, errlen);
 	if (f == NULL)
 		return -1;
-	if ((ttl = admin_ok(c, redisCommand(c, "TTL %s", key), err, errlen)) == NULL) {
-		freeReplyObject(f);
-		return -1;
-	}
-	if (f->type == REDIS_REPLY_ARRAY && f->elements == (is_net ? 2u : 6u) &&
-	    f->element[0]->type == REDIS_REPLY_STRING) {	/* not gone meanwhile */
+	if (f->type == REDIS_REPLY_ARRAY && f->elements == (is_net ? 3u : 7u) &&
+	    f->element[is_net ? 2 : 0]->type == REDIS_REPLY_STRING) {	/* not gone */
 		e.is_net = is_net;
-		e.until = ttl->type == REDIS_REPLY_INTEGER && ttl->integer > 0 ?
-		    time(NULL) + (time_t)ttl->integer : 0;
 		if (is_net) {
 			snprintf(e.t.net, sizeof(e.t.net), "%s", key + strlen(REDIS_KEY_NET));
 			e.passes = (unsigned)admin_num(f->element[0]);
 			e.allowed = admin_num(f->element[1]) == 1;
+			e.until = (time_t)admin_num(f->element[2]);
 		} else {
 			e.r.first = (time_t)admin_num(f->element[0]);
 			e.r.last = (time_t)admin_num(f->element[1]);
@@ -153,11 +156,11 @@ admin_entry(redisContext *c, const char *key, greylist_list_cb cb, void *arg,
 			admin_copy(e.t.net, sizeof(e.t.net), f->element[3]);
 			admin_copy(e.t.sender, sizeof(e.t.sender), f->element[4]);
 			admin_copy(e.t.rcpt, sizeof(e.t.rcpt), f->element[5]);
+			e.until = (time_t)admin_num(f->element[6]);
 		}
 		cb(arg, &e);
 	}
 	freeReplyObject(f);
-	freeReplyObject(ttl);
 	return 0;
 }
 
@@ -239,15 +242,14 @@ redis_admin_allow(const char *url, const char *state_dir,
 	int rc;
 
 	(void)state_dir;
-	(void)now;	/* Redis counts the lifetime from its own clock */
 	if (redis_key_net(net, key, sizeof(key)) < 0) {
 		snprintf(err, errlen, "not a network: %s", net);
 		return -1;
 	}
 	if ((c = admin_connect(url, err, errlen)) == NULL)
 		return -1;
-	r = admin_ok(c, redisCommand(c, "EVAL %s 1 %s %u", admin_allow_script, key,
-	    p->lifetime), err, errlen);
+	r = admin_ok(c, redisCommand(c, "EVAL %s 1 %s %lld %u", admin_allow_script, key,
+	    (long long)now, p->lifetime), err, errlen);
 	rc = r != NULL ? 0 : -1;
 	freeReplyObject(r);
 	redisFree(c);
@@ -264,9 +266,10 @@ static int
 purge_each(redisContext *c, const char *key, void *arg, char *err, size_t errlen)
 {
 	struct purge_ctx *g = arg;
-	redisReply *r = admin_ok(c, redisCommand(c, "EVAL %s 1 %s %lld %u %u",
+	bool is_net = strncmp(key, REDIS_KEY_NET, strlen(REDIS_KEY_NET)) == 0;
+	redisReply *r = admin_ok(c, redisCommand(c, "EVAL %s 1 %s %lld %u %u %s",
 	    admin_purge_script, key, (long long)g->now, g->p->retry_window,
-	    g->p->lifetime), err, errlen);
+	    g->p->lifetime, is_net ? "n" : "t"), err, errlen);
 
 	if (r == NULL)
 		return -1;
@@ -289,7 +292,7 @@ redis_admin_purge(const char *url, const char *state_dir,
 	*removed = 0;
 	if (c == NULL)
 		return -1;
-	rc = admin_scan(c, REDIS_KEY_TRIPLET "*", purge_each, &g, err, errlen);
+	rc = admin_scan(c, REDIS_KEY_PREFIX "*", purge_each, &g, err, errlen);
 	*removed = g.removed;
 	redisFree(c);
 	return rc;

@@ -4,9 +4,11 @@
  * with other applications can be searched (SCAN MATCH) and cleared.
  *
  *   decorum:gl:t:<64 hex>  a triplet: a hash with the fields first,
- *                          last, passed, net, sender, rcpt
+ *                          last, passed (store.h, greylist_record),
+ *                          until (when it expires), net, sender, rcpt
  *   decorum:gl:n:<net>     a client network: a hash with the fields
- *                          passes (triplets passed from it) and allowed
+ *                          passes (triplets passed from it), allowed
+ *                          and until (store.h, greylist_net_record)
  *
  * The triplet's name is the SHA-256 of its three parts, each preceded
  * by its length, so no sender or recipient holding any separator can

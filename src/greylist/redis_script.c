@@ -1,26 +1,33 @@
 /*
  * The Lua script of the Redis greylist backend (redis_script.h): the
- * same rules as greylist_decide() in record.c, applied on the server in
- * one step.  Keep the two in step; the integration tests run the same
- * cases against both backends (tests/integration/test_greylist_redis.py
- * and the greylist tests with backend="redis").
+ * same steps as the SQLite backend's transaction (store_sqlite.c,
+ * check_in_tx), with record.c's pure rules written out in Lua.  Keep
+ * the two in step; the integration tests run the same cases against
+ * both backends (tests/integration/test_greylist_redis.py and the
+ * greylist tests with backend="redis").
  *
- * greylist_decide(r, now)                 here
- *   network allowed (auto or operator)      1. PASS, net_allowed; the
- *                                              network's TTL restarts
- *   no record (first == 0)                  2. DEFER until now+delay
- *   passed                                  3. PASS; last = now
- *   now < first + delay                     4. DEFER until first+delay
- *   now > first + retry_window              5. a new first try: as 2.
- *   otherwise                               6. PASS, passed; the
- *                                              network counts one pass
- *                                              (allowed at auto_allow)
+ *   record.c / store_sqlite.c             here
+ *   greylist_net_allows(): allowed and    1. PASS, net_allowed, and
+ *     now <= until                           greylist_net_use():
+ *                                            until = now + lifetime
+ *   greylist_decide(): no record, a       2. restart: first = last =
+ *     passed one unused for lifetime, a      now, DEFER until now+delay
+ *     waiting one past its window
+ *   passed                                3. PASS; last = now
+ *   now < first + delay                   4. DEFER until first+delay;
+ *                                            last = now, first stays
+ *   otherwise                             5. PASS, passed, and
+ *                                            greylist_net_pass(): an
+ *                                            expired count restarts,
+ *                                            +1, allowed at auto_allow,
+ *                                            until = now + lifetime
  *
- * Expiry is Redis's own (EXPIRE): a waiting triplet lives retry_window
- * (plus a second, so the last moment of the window still finds it), a
- * passed triplet and a network `lifetime` after their last use, which
- * is what record.c's purge removes by hand for SQLite.  `now` is the
- * caller's clock (one node's), so the script stays deterministic.
+ * Every edge is inclusive as in record.c.  EXPIRE only collects what
+ * the rules already ignore: a key lives one second past the moment
+ * greylist_record_expired() (or the network's `until`) gives it up,
+ * counted by Redis's clock from ours, so a node's clock skew against
+ * Redis does not cut a record short.  `now` is the caller's clock,
+ * which keeps the script deterministic.
  */
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -32,36 +39,50 @@ const char redis_script_check[] =
 	"local now = tonumber(ARGV[1])\n"
 	"local delay, window = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
 	"local life, auto = tonumber(ARGV[4]), tonumber(ARGV[5])\n"
-	"local n = redis.call('HMGET', KEYS[2], 'passes', 'allowed')\n"
-	"if n[2] == '1' or (auto > 0 and tonumber(n[1] or '0') >= auto) then\n"
-	"  redis.call('EXPIRE', KEYS[2], life)\n"
+	"local n = redis.call('HMGET', KEYS[2], 'passes', 'allowed', 'until')\n"
+	"local passes, allowed = tonumber(n[1] or '0'), n[2] == '1'\n"
+	"local untl = tonumber(n[3] or '0')\n"
+	"local function net_put()\n"
+	"  redis.call('HSET', KEYS[2], 'passes', passes, 'allowed',\n"
+	"    allowed and 1 or 0, 'until', untl)\n"
+	"  redis.call('EXPIRE', KEYS[2], untl - now + 1)\n"
+	"end\n"
+	/* 1. */
+	"if allowed and now <= untl then\n"
+	"  untl = now + life\n"
+	"  net_put()\n"
 	"  return {0, 0, 1}\n"
 	"end\n"
-	"local t = redis.call('HMGET', KEYS[1], 'first', 'passed')\n"
-	"local first = tonumber(t[1] or '0')\n"
-	"if first ~= 0 and t[2] == '1' then\n"
-	"  redis.call('HSET', KEYS[1], 'last', now)\n"
-	"  redis.call('EXPIRE', KEYS[1], life)\n"
-	"  return {0, 0, 0}\n"
+	"local t = redis.call('HMGET', KEYS[1], 'first', 'last', 'passed')\n"
+	"local first, last = tonumber(t[1] or '0'), tonumber(t[2] or '0')\n"
+	"local passed, newly, answer, retry = t[3] == '1', false, 0, 0\n"
+	/* 2. */
+	"if first == 0 or (passed and now > last + life) or\n"
+	"    (not passed and now > first + window) then\n"
+	"  first, last, passed, answer, retry = now, now, false, 1, now + delay\n"
+	/* 3. */
+	"elseif passed then\n"
+	"  last = now\n"
+	/* 4. */
+	"elseif now < first + delay then\n"
+	"  last, answer, retry = now, 1, first + delay\n"
+	/* 5. */
+	"else\n"
+	"  last, passed, newly = now, true, true\n"
 	"end\n"
-	"if first == 0 or now > first + window then\n"
-	"  redis.call('HSET', KEYS[1], 'first', now, 'last', now, 'passed', 0,\n"
-	"    'net', ARGV[6], 'sender', ARGV[7], 'rcpt', ARGV[8])\n"
-	"  redis.call('EXPIRE', KEYS[1], window + 1)\n"
-	"  return {1, now + delay, 0}\n"
+	"local tuntil = passed and last + life or first + window\n"
+	"redis.call('HSET', KEYS[1], 'first', first, 'last', last, 'passed',\n"
+	"  passed and 1 or 0, 'until', tuntil, 'net', ARGV[6], 'sender', ARGV[7],\n"
+	"  'rcpt', ARGV[8])\n"
+	"redis.call('EXPIRE', KEYS[1], tuntil - now + 1)\n"
+	"if newly then\n"
+	"  if untl ~= 0 and now > untl then passes, allowed = 0, false end\n"
+	"  passes = passes + 1\n"
+	"  if auto ~= 0 and passes >= auto then allowed = true end\n"
+	"  untl = now + life\n"
+	"  net_put()\n"
 	"end\n"
-	"if now < first + delay then\n"
-	"  redis.call('HSET', KEYS[1], 'last', now)\n"
-	"  return {1, first + delay, 0}\n"
-	"end\n"
-	"redis.call('HSET', KEYS[1], 'last', now, 'passed', 1)\n"
-	"redis.call('EXPIRE', KEYS[1], life)\n"
-	"local passes = redis.call('HINCRBY', KEYS[2], 'passes', 1)\n"
-	"if auto > 0 and passes >= auto then\n"
-	"  redis.call('HSET', KEYS[2], 'allowed', 1)\n"
-	"end\n"
-	"redis.call('EXPIRE', KEYS[2], life)\n"
-	"return {0, 0, 0}\n";
+	"return {answer, retry, 0}\n";
 
 int
 redis_script_sha1(char out[41])

@@ -85,6 +85,7 @@ struct rstore {
 	struct event *drop_ev;		/* drop the connection on the next turn */
 	struct rquery_list queries;	/* every live query */
 	unsigned inflight;
+	bool full_logged;		/* the bound was hit: logged once */
 };
 
 static void rstore_connect(struct rstore *s);
@@ -96,7 +97,7 @@ rstore_log_down(struct rstore *s, const char *why)
 
 	/* One line per outage, not per reconnect attempt. */
 	if (s->was_up)
-		log_warn("event=greylist-redis state=down server=%s:%u reason=\"%s\"",
+		log_warn("event=greylist-redis state=down server=[%s]:%u reason=\"%s\"",
 		    s->addr, s->url.port, log_safe(why, b1, sizeof(b1)));
 	s->was_up = false;
 }
@@ -196,7 +197,7 @@ rstore_setup_reply(redisAsyncContext *ac, void *r, void *privdata)
 
 	if (reply == NULL || ac->data == NULL || reply->type != REDIS_REPLY_ERROR)
 		return;
-	log_warn("event=greylist-redis state=refused server=%s:%u reason=\"%s\"",
+	log_warn("event=greylist-redis state=refused server=[%s]:%u reason=\"%s\"",
 	    s->addr, s->url.port, log_safe(reply->str, b1, sizeof(b1)));
 	event_active(s->drop_ev, EV_TIMEOUT, 1);
 }
@@ -259,7 +260,7 @@ rquery_parse(struct rquery *q, const redisReply *r)
 	q->reply.net_allowed = r->element[2]->integer != 0;
 	q->s->backoff_ms = REDIS_BACKOFF_MIN_MS;
 	if (!q->s->was_up)
-		log_info("event=greylist-redis state=up server=%s:%u",
+		log_info("event=greylist-redis state=up server=[%s]:%u",
 		    q->s->addr, q->s->url.port);
 	q->s->was_up = true;
 }
@@ -311,7 +312,7 @@ rquery_reply(redisAsyncContext *ac, void *r, void *privdata)
 	if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
 		char b1[LOG_SAFE_SIZE(128)];
 
-		log_warn("event=greylist-redis state=error server=%s:%u reason=\"%s\"",
+		log_warn("event=greylist-redis state=error server=[%s]:%u reason=\"%s\"",
 		    q->s->addr, q->s->url.port, log_safe(reply->str, b1, sizeof(b1)));
 	}
 	/* The owner hears it on its own turn of the loop, not inside hiredis. */
@@ -370,8 +371,10 @@ redis_check(void *impl, const struct greylist_triplet *t, time_t now,
 	    redis_key_triplet(t, q->tkey, sizeof(q->tkey)) < 0 ||
 	    redis_key_net(t->net, q->nkey, sizeof(q->nkey)) < 0 ||
 	    rquery_send(q, false) < 0) {
-		if (full)
-			log_warn("event=greylist-redis state=full inflight=%u", s->inflight);
+		if (full && !s->full_logged)
+			log_warn("event=greylist-redis state=full server=[%s]:%u limit=%u",
+			    s->addr, s->url.port, REDIS_INFLIGHT_MAX);
+		s->full_logged = full;
 		event_active(q->ev, EV_TIMEOUT, 1);	/* TROUBLE, on the next turn */
 		return &q->base;
 	}
@@ -439,7 +442,7 @@ redis_open(const char *url, const char *state_dir, const struct greylist_params 
 		redis_close(s);
 		return NULL;
 	}
-	log_info("event=greylist-redis state=open server=%s:%u db=%u",
+	log_info("event=greylist-redis state=open server=[%s]:%u db=%u",
 	    s->addr, s->url.port, s->url.db);
 	rstore_connect(s);
 	return s;
