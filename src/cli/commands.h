@@ -6,6 +6,7 @@
 #define DECORUM_CLI_COMMANDS_H
 
 int cmd_check_config(const char *config_path, int argc, char **argv);
+int cmd_greylist(const char *config_path, int argc, char **argv);
 int cmd_mailq(const char *config_path, int argc, char **argv);
 int cmd_queue(const char *config_path, int argc, char **argv);
 int cmd_route(const char *config_path, int argc, char **argv);

@@ -46,6 +46,7 @@ static const struct {
 	{ "user", cmd_user, "user add [--no-login]|passwd|del USER@DOMAIN" },
 	{ "queue", cmd_queue,
 	    "queue list|show ID|flush|delete ID|hold ID|release ID" },
+	{ "greylist", cmd_greylist, "greylist list|allow NETWORK|purge" },
 	{ "version", cmd_version, "version" },
 	{ "help", cmd_help, "help" },
 };

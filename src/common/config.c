@@ -399,6 +399,7 @@ static const struct {
 	{ "auth", cfg_auth },
 	{ "submission", cfg_submission },
 	{ "policy", cfg_policy },
+	{ "greylist", cfg_greylist },
 	{ "log_level", cfg_log_level },
 };
 
@@ -447,6 +448,7 @@ cfg_defaults(struct cfg_ctx *c)
 		abort();	/* constant strings: cannot fail */
 	cfg->n_relay_networks = 2;
 	cfg_policy_defaults(cfg);
+	cfg_greylist_defaults(cfg);
 }
 
 static int
@@ -621,6 +623,7 @@ config_free(struct config *cfg)
 	free(cfg->dns_nameserver);
 	cfg_transports_free(cfg);
 	cfg_policy_free(cfg);
+	cfg_greylist_free(cfg);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

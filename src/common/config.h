@@ -122,6 +122,26 @@ struct policy_conf {
 	char *abuse_url;	/* NULL: none */
 };
 
+/*
+ * Greylisting (src/policy/greylist.c, src/greylist, docs/policy.md): the
+ * greylist group.  action is POLICY_OFF, POLICY_LOG or POLICY_TEMPFAIL.
+ */
+#define GREYLIST_ALLOW_DOMAINS_MAX	256	/* entries of allow_domains */
+#define GREYLIST_BACKEND_MAX		200	/* octets of backend */
+
+struct greylist_conf {
+	enum policy_action action;	/* default POLICY_OFF */
+	char *backend;			/* "sqlite:" or "redis://..." */
+	unsigned delay;			/* seconds: a retry passes after it */
+	unsigned retry_window;		/* seconds: ...and until then */
+	unsigned lifetime;		/* seconds a passed record lives unused */
+	unsigned auto_allow;		/* passed triplets allow the network; 0 never */
+	unsigned prefix_v4, prefix_v6;	/* a triplet's client network */
+	char **allow_domains;		/* lower case; FCrDNS names in or under */
+	size_t n_allow_domains;
+	bool trouble_tempfail;		/* on_trouble = "tempfail" (not "accept") */
+};
+
 struct config {
 	char *path;			/* the file it was loaded from */
 	char *hostname;			/* our FQDN */
@@ -195,6 +215,7 @@ struct config {
 	unsigned delay_warning;		/* queue.delay_warning, s; 0: never */
 
 	struct policy_conf policy;	/* the policy group */
+	struct greylist_conf greylist;	/* the greylist group */
 
 	bool debug;			/* log_level = "debug" */
 

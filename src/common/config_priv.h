@@ -113,4 +113,9 @@ int cfg_policy(struct cfg_ctx *c, const config_setting_t *g);
 void cfg_policy_defaults(struct config *cfg);
 void cfg_policy_free(struct config *cfg);
 
+/* config_greylist.c: the greylist group, its defaults and its memory. */
+int cfg_greylist(struct cfg_ctx *c, const config_setting_t *g);
+void cfg_greylist_defaults(struct config *cfg);
+void cfg_greylist_free(struct config *cfg);
+
 #endif

@@ -24,7 +24,7 @@
 #include "common/log.h"
 #include "greylist/redis_admin.h"
 #include "greylist/redis_keys.h"
-#include "greylist/redis_url.h"
+#include "common/redis_url.h"
 
 #define ADMIN_TIMEOUT		{ 5, 0 }
 #define ADMIN_CURSOR_MAX	32

@@ -58,7 +58,7 @@ redis_key_net(const char *net, char *out, size_t outlen)
 	size_t i, n = strnlen(net, GREYLIST_NET_MAX);
 	int w;
 
-	if (n == 0 || n == GREYLIST_NET_MAX || strchr(net, '/') == NULL)
+	if (n == 0 || n == GREYLIST_NET_MAX)
 		return -1;
 	for (i = 0; i < n; i++)
 		if (strchr("0123456789abcdef.:/", net[i]) == NULL)

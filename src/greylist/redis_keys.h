@@ -31,7 +31,8 @@
 /* 0, or -1 when out is too small or the digest fails. */
 int redis_key_triplet(const struct greylist_triplet *t, char *out, size_t outlen);
 /* 0, or -1 when net is not a normalised network ("192.0.2.0/24",
- * "2001:db8::/64": hex digits, '.', ':', '/') or out is too small. */
+ * "2001:db8::/64", or "192.0.2.7" for a /32: hex digits, '.', ':',
+ * '/') or out is too small. */
 int redis_key_net(const char *net, char *out, size_t outlen);
 
 #endif

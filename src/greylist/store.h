@@ -71,6 +71,34 @@ struct greylist_record {
 enum greylist_answer greylist_decide(struct greylist_record *r, time_t now,
     const struct greylist_params *p, time_t *retry_at, bool *newly_passed);
 
+/*
+ * A client network's record, as both backends store it (until == 0:
+ * none): the triplets that passed from it, and whether every triplet
+ * from it passes (auto_allow reached, or an operator's `allow`) until
+ * `until`.  record.c, pure, like greylist_decide().
+ */
+struct greylist_net_record {
+	unsigned passes;
+	bool allowed;
+	time_t until;
+};
+/* Does the network pass every triplet at now? */
+bool greylist_net_allows(const struct greylist_net_record *n, time_t now);
+/* It did (a triplet passed through it): it lives lifetime from now. */
+void greylist_net_use(struct greylist_net_record *n, time_t now,
+    const struct greylist_params *p);
+/* A triplet from it passed for the first time: count it, allow the
+ * network at auto_allow, and restart an expired count from zero. */
+void greylist_net_pass(struct greylist_net_record *n, time_t now,
+    const struct greylist_params *p);
+/* The operator allowed it (`decorum greylist allow`). */
+void greylist_net_allow(struct greylist_net_record *n, time_t now,
+    const struct greylist_params *p);
+/* A triplet's record that purge may drop at now (a passed one unused
+ * for lifetime, a waiting one whose retry window is over). */
+bool greylist_record_expired(const struct greylist_record *r, time_t now,
+    const struct greylist_params *p);
+
 typedef void (*greylist_cb)(void *arg, const struct greylist_reply *reply);
 
 /*

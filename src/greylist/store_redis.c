@@ -43,7 +43,7 @@
 #include "greylist/redis_admin.h"
 #include "greylist/redis_keys.h"
 #include "greylist/redis_script.h"
-#include "greylist/redis_url.h"
+#include "common/redis_url.h"
 
 #define REDIS_CONNECT_TIMEOUT_MS	2000
 #define REDIS_COMMAND_TIMEOUT_MS	2000

@@ -33,6 +33,7 @@
 #include "common/netaddr.h"
 #include "common/xmalloc.h"
 #include "policy/check.h"
+#include "policy/greylist.h"
 
 struct policy_slot {
 	struct policy *p;
@@ -56,6 +57,7 @@ struct policy {
 	struct event *wake;		/* runs the waiter's callback */
 	policy_wake_cb wait_cb;		/* NULL: nobody waits */
 	void *wait_arg;
+	struct policy_grey *grey;	/* greylisting, NULL: off */
 };
 
 /* Run every undecided check that decides from facts. */
@@ -163,6 +165,7 @@ policy_free(struct policy *p)
 	free(p->rdns_name);
 	free(p->slots);
 	event_free(p->wake);
+	policy_grey_free(p->grey);
 	free(p);
 }
 
@@ -281,4 +284,34 @@ policy_rcpt_exempt(const struct config *cfg, const char *addr, bool local)
 			return true;
 	}
 	return false;
+}
+
+/* --- greylisting (greylist.c), per triplet, at DATA ------------------------ */
+
+void
+policy_set_greylist(struct policy *p, struct greylist_store *store)
+{
+	policy_grey_free(p->grey);
+	p->grey = policy_grey_new(p->cfg, p->env.base, store, &p->facts, p->session);
+}
+
+bool
+policy_rcpt_greylist(struct policy *p, const char *sender, const char *rcpt,
+    bool exempt, struct verdict *v, policy_wake_cb cb, void *arg)
+{
+	return policy_grey_rcpt(p->grey, &p->facts, sender, rcpt, exempt, v, cb, arg);
+}
+
+bool
+policy_data(struct policy *p, const char *sender, struct verdict *v,
+    policy_wake_cb cb, void *arg)
+{
+	return policy_grey_data(p->grey, &p->facts, sender, v, cb, arg);
+}
+
+void
+policy_tx_end(struct policy *p)
+{
+	if (p != NULL)
+		policy_grey_end(p->grey);
 }

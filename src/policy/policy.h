@@ -26,6 +26,7 @@
 struct config;
 struct event_base;
 struct fcrdns_result;
+struct greylist_store;
 struct policy;
 struct resolver;
 
@@ -61,5 +62,27 @@ void policy_wait_cancel(struct policy *p);
  * compared without case and without a +extension.  Pure.
  */
 bool policy_rcpt_exempt(const struct config *cfg, const char *addr, bool local);
+
+/*
+ * Greylisting (greylist.c, docs/policy.md "Greylisting").  The session
+ * hands over the smtpd's store once, after policy_new (NULL, or
+ * greylist.action "off": no greylisting).  policy_rcpt_greylist comes
+ * after policy_rcpt accepted a recipient (exempt as given to it);
+ * sender is MAIL FROM's address, "" for <>.  It usually accepts at once
+ * and keeps the recipient for DATA; after an exempt recipient in the
+ * same transaction it asks now and may answer 451 for this recipient.
+ * policy_data is DATA's answer: accept, or 451 4.7.1 with when to
+ * retry.  Both may promise like policy_rcpt (false, cb later on the
+ * loop, never after policy_tx_end or policy_free).  policy_tx_end:
+ * the transaction ended (RSET, HELO, DATA done, the session gone);
+ * what it asked is cancelled.
+ */
+void policy_set_greylist(struct policy *p, struct greylist_store *store);
+bool policy_rcpt_greylist(struct policy *p, const char *sender,
+    const char *rcpt, bool exempt, struct verdict *v, policy_wake_cb cb,
+    void *arg);
+bool policy_data(struct policy *p, const char *sender, struct verdict *v,
+    policy_wake_cb cb, void *arg);
+void policy_tx_end(struct policy *p);
 
 #endif

@@ -57,6 +57,7 @@ session_reset_tx(struct session *s)
 	if (tx == NULL)
 		return;
 	policy_wait_cancel(s->policy);
+	policy_tx_end(s->policy);
 	free(tx->waiting_arg);
 	free(tx->waiting_rcpt);
 	for (unsigned i = 0; i < tx->n_rcpts; i++)
@@ -268,7 +269,9 @@ rcpt_policy(struct session *s, const char *addr, bool exempt, struct smtp_reply 
 		rcpt_accept(s, addr, r);
 		return true;
 	}
-	if (!policy_rcpt(s->policy, exempt, &v, rcpt_policy_ready, s)) {
+	if (!policy_rcpt(s->policy, exempt, &v, rcpt_policy_ready, s) ||
+	    (v.kind == VERDICT_ACCEPT && !policy_rcpt_greylist(s->policy,
+	    s->tx->sender.addr, addr, exempt, &v, rcpt_policy_ready, s))) {
 		if (s->tx->waiting_rcpt == NULL) {
 			s->tx->waiting_rcpt = xstrdup(addr);
 			s->tx->waiting_from = s->state;
@@ -338,6 +341,36 @@ cmd_rcpt(struct session *s, const struct smtp_command *c, struct smtp_reply *r)
 	tx->rcpt_refused++;
 }
 
+static void data_policy_ready(void *arg);
+
+/*
+ * Greylisting's word on the transaction (policy_data): true to go on
+ * with DATA; false when r holds the refusal (the transaction is over)
+ * or, with r->code 0, when DATA waits (SESSION_POLICY) for the store,
+ * and data_policy_ready answers.
+ */
+static bool
+data_policy(struct session *s, struct smtp_reply *r)
+{
+	struct verdict v;
+
+	if (s->policy == NULL || s->authenticated)
+		return true;
+	if (!policy_data(s->policy, s->tx->sender.addr, &v, data_policy_ready, s)) {
+		s->tx->waiting_from = s->state;
+		s->tx->waiting_data = true;
+		session_set_state(s, SESSION_POLICY);
+		return false;
+	}
+	if (v.kind == VERDICT_ACCEPT)
+		return true;
+	/* The whole message waits: the client retries all of it. */
+	smtp_reply_set(r, v.code, v.enhanced, "%s", v.text);
+	session_reset_tx(s);
+	session_set_state(s, SESSION_READY);
+	return false;
+}
+
 static void
 cmd_data(struct session *s, const struct smtp_command *c, struct smtp_reply *r)
 {
@@ -354,7 +387,29 @@ cmd_data(struct session *s, const struct smtp_command *c, struct smtp_reply *r)
 			smtp_reply_set(r, 503, "5.5.1", "Need RCPT command");
 		return;
 	}
-	session_begin_data(s, r);
+	if (data_policy(s, r))
+		session_begin_data(s, r);
+}
+
+/* The store answered a waiting DATA (on the loop). */
+static void
+data_policy_ready(void *arg)
+{
+	struct session *s = arg;
+	struct smtp_command c = { SMTP_VERB_DATA, "", 0 };
+	struct smtp_reply r = { 0 };
+
+	session_set_state(s, s->tx->waiting_from);
+	s->tx->waiting_data = false;
+	if (data_policy(s, &r))
+		session_begin_data(s, &r);
+	else if (r.code == 0)
+		return;		/* still waiting */
+	log_verdict(s, &c, &r);
+	session_reply(s, &r);
+	session_count_reply(s, &r);
+	if (s->state != SESSION_CLOSING)
+		session_resume(s);
 }
 
 static void

@@ -18,6 +18,7 @@ struct config;
 struct domains;
 struct resolver;
 struct event_base;
+struct greylist_store;
 struct session;
 struct spool;
 struct tls_server;
@@ -35,6 +36,7 @@ struct server {
 	struct tls_server *tls;		/* NULL: no listener uses TLS */
 	struct auth_throttle *throttle;
 	struct admission *admission;	/* connections per client network */
+	struct greylist_store *greylist;	/* NULL: greylisting off */
 	int notify_fd;
 	struct session_list sessions;
 	unsigned n_sessions;

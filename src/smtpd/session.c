@@ -637,6 +637,8 @@ session_start(struct server *srv, const struct listen_conf *lc, int fd,
 	/* The inbound policy (docs/policy.md); relay_networks skip it. */
 	if (!config_is_relay_client(srv->cfg, peer))
 		s->policy = policy_new(srv->cfg, srv->base, srv->resolver, peer, s->id);
+	if (s->policy != NULL && srv->greylist != NULL)
+		policy_set_greylist(s->policy, srv->greylist);
 	/* On implicit TLS the delay starts after the handshake. */
 	if (srv->cfg->greet_delay > 0 && lc->tls != TLS_MODE_IMPLICIT)
 		session_greet_delay(s);

@@ -34,7 +34,7 @@ enum session_state {
 	SESSION_READY,		/* HELO/EHLO done, no transaction */
 	SESSION_MAIL,		/* MAIL accepted, no recipient yet */
 	SESSION_RCPT,		/* at least one recipient accepted */
-	SESSION_POLICY,		/* RCPT: waiting for a policy check's answer */
+	SESSION_POLICY,		/* RCPT or DATA: waiting for the policy's answer */
 	SESSION_DATA,		/* reading the message */
 	SESSION_COMMIT,		/* message handed to the spool, waiting */
 	SESSION_AUTH,		/* AUTH: waiting for the client's next response */
@@ -63,6 +63,7 @@ struct transaction {
 	char *waiting_arg;
 	char *waiting_rcpt;
 	enum session_state waiting_from;	/* MAIL or RCPT */
+	bool waiting_data;		/* DATA waits for greylisting */
 };
 
 struct session {

@@ -23,6 +23,7 @@
 #include "common/workpool.h"
 #include "common/xmalloc.h"
 #include "dns/resolver.h"
+#include "greylist/store.h"
 #include "queue/spool.h"
 #include "route/domains.h"
 #include "tls/tls.h"
@@ -163,6 +164,25 @@ smtpd_setup_auth(struct smtpd *d, const struct smtpd_args *a)
 		d->control = control_new(&d->srv, a->control_fd);
 }
 
+/* The greylist's store (greylist.backend), when greylisting is on.  A
+ * backend that cannot start at all (an unknown scheme, no state folder)
+ * stops the daemon here; one that is merely down answers "trouble". */
+static void
+smtpd_setup_greylist(struct smtpd *d, const struct config *cfg)
+{
+	const struct greylist_conf *g = &cfg->greylist;
+	const struct greylist_params p = { g->delay, g->retry_window,
+	    g->lifetime, g->auto_allow };
+	char err[256];
+
+	if (g->action == POLICY_OFF)
+		return;
+	d->srv.greylist = greylist_store_open(g->backend, cfg->state, &p,
+	    d->srv.base, err, sizeof(err));
+	if (d->srv.greylist == NULL)
+		fatal("greylist: %s", err);
+}
+
 static void
 smtpd_setup(struct smtpd *d, const struct smtpd_args *a)
 {
@@ -189,6 +209,7 @@ smtpd_setup(struct smtpd *d, const struct smtpd_args *a)
 	/* Read now; re-read off the loop, in the pool, as files change. */
 	d->srv.domains = domains_open_live(cfg->domains, d->srv.base, d->srv.pool);
 	smtpd_setup_auth(d, a);
+	smtpd_setup_greylist(d, cfg);
 	d->listeners = xcalloc(n_fds, sizeof(*d->listeners));
 	for (size_t i = 0; i < n_fds; i++)
 		d->listeners[d->n_listeners++] = listener_new(&d->srv, &cfg->listen[i], fds[i]);
@@ -208,6 +229,8 @@ smtpd_teardown(struct smtpd *d)
 	workpool_free(d->srv.pool);
 	while ((s = TAILQ_FIRST(&d->srv.sessions)) != NULL)
 		session_abort(s);
+	/* After the sessions: none holds a query any more. */
+	greylist_store_close(d->srv.greylist);
 	for (size_t i = 0; i < d->n_listeners; i++)
 		listener_free(d->listeners[i]);
 	free(d->listeners);

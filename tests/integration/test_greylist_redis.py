@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from redisd import Redisd, free_port
+from redisd import free_port
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:",
                    "ERROR: LeakSanitizer")
@@ -128,17 +128,8 @@ class Probe:
 
 
 @pytest.fixture
-def redis(workdir):
-    made = []
-
-    def factory(**kw):
-        r = Redisd(workdir, name="redis%d" % len(made), **kw)
-        made.append(r)
-        return r
-
-    yield factory
-    for r in made:
-        r.stop()
+def redis(redisd):
+    return redisd
 
 
 @pytest.fixture
@@ -461,7 +452,7 @@ def test_list_allow_purge(redis, probe):
     # allow: every triplet from the network passes.
     assert p.admin("allow 198.51.100.0/24 %d" % T0)[0] == "allowed"
     assert p.ask(4, T0 + 1, net="198.51.100.0/24") == ("pass", 0, True)
-    assert p.admin("allow 198.51.100.0 %d" % T0)[0].startswith(
+    assert p.admin("allow 198.51.100.0/24* %d" % T0)[0].startswith(
         "error not a network")
     # purge: nothing is over at T0 + 3600; all is a second later... and
     # the passed triplet and the networks a lifetime after their use.
@@ -470,3 +461,42 @@ def test_list_allow_purge(redis, probe):
     assert p.admin("purge %d" % (T0 + 2 + 86400 + 300))[0] == "purged 3"
     assert r.keys() == []
     p.finish()
+
+
+# --- the URL in the config: checked whole, with FILE:LINE ---
+
+@pytest.mark.parametrize("url, says", [
+    ("redis://127.0.0.1:0/0", "port is not 1-65535"),
+    ("redis://127.0.0.1:65536/0", "port is not 1-65535"),
+    ("redis://127.0.0.1:6379/65536", "database"),
+    ("redis://127.0.0.1:6379/0?db=1", "query"),
+    ("redis://::1:6379/0", "brackets"),
+    ("redis://[::1/0", "without ']'"),
+    ("redis://bad_host/0", "bad host name"),
+    ("redis://user@127.0.0.1/0", "a user without a password"),
+    ("redis://:hunter2@bad_host/0", "bad host name"),
+])
+def test_config_refuses_bad_url(mta, url, says):
+    m = mta(start=False)
+    with open(m.conf, "a") as f:
+        f.write('greylist = { backend = "%s"; };\n' % url)
+    with open(m.conf) as f:
+        line = len(f.read().splitlines())
+    r = m.cli("check-config")
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert r.stderr.startswith("%s:%d: " % (m.conf, line)), r.stderr
+    assert "greylist.backend" in r.stderr and says in r.stderr, r.stderr
+    assert "hunter2" not in r.stderr
+
+
+@pytest.mark.parametrize("url", [
+    "redis://127.0.0.1:1/0", "redis://127.0.0.1:65535/65535",
+    "redis://[::1]:6379/0", "redis://localhost", "redis://redis.example.org/",
+    "redis://:p%40ss@127.0.0.1:6379/0", "redis://decorum:pw@[::1]/3",
+])
+def test_config_accepts_url(mta, url):
+    m = mta(start=False)
+    with open(m.conf, "a") as f:
+        f.write('greylist = { backend = "%s"; };\n' % url)
+    r = m.cli("check-config")
+    assert r.returncode == 0, r.stderr

@@ -100,7 +100,9 @@ test_net(void **state)
 	assert_string_equal(k, "decorum:gl:n:192.0.2.0/24");
 	assert_int_equal(redis_key_net("2001:db8:1:2::/64", k, sizeof(k)), 0);
 	assert_string_equal(k, "decorum:gl:n:2001:db8:1:2::/64");
-	assert_int_equal(redis_key_net("192.0.2.0", k, sizeof(k)), -1);
+	/* A /32 (network_v4 = 32) is the bare address. */
+	assert_int_equal(redis_key_net("192.0.2.7", k, sizeof(k)), 0);
+	assert_string_equal(k, "decorum:gl:n:192.0.2.7");
 	assert_int_equal(redis_key_net("", k, sizeof(k)), -1);
 	assert_int_equal(redis_key_net("192.0.2.0/24 x", k, sizeof(k)), -1);
 	assert_int_equal(redis_key_net("*", k, sizeof(k)), -1);

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "greylist/redis_url.h"
+#include "common/redis_url.h"
 
 static struct redis_url
 ok(const char *url)

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "greylist/redis_url.h"
+#include "common/redis_url.h"
 
 #define SCHEME	"redis://"
 

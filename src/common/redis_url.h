@@ -10,8 +10,8 @@
  * Nothing else is accepted: no query, no fragment, no path after DB.
  * Pure: no I/O, unit-tested (tests/unit/greylist).
  */
-#ifndef DECORUM_GREYLIST_REDIS_URL_H
-#define DECORUM_GREYLIST_REDIS_URL_H
+#ifndef DECORUM_COMMON_REDIS_URL_H
+#define DECORUM_COMMON_REDIS_URL_H
 
 #include <stdbool.h>
 #include <stddef.h>
