@@ -342,7 +342,8 @@ rquery_event_cb(evutil_socket_t fd, short what, void *arg)
 	} else {
 		rquery_free(q);
 	}
-	cb(cbarg, &reply);
+	if (cb != NULL)		/* NULL: cancelled while Redis held it */
+		cb(cbarg, &reply);
 }
 
 static struct greylist_query *
@@ -388,10 +389,11 @@ redis_cancel(struct greylist_query *gq)
 	struct rquery *q = (struct rquery *)gq;
 
 	q->cb = NULL;
-	evtimer_del(q->ev);
 	if (!q->in_redis)
 		rquery_free(q);
-	/* else hiredis still holds q: rquery_reply() frees it. */
+	/* else hiredis still holds q: rquery_reply() frees it.  Its
+	 * timeout stays set, so a Redis that hangs is found and dropped
+	 * even when every session waiting on it has gone. */
 }
 
 /* A name is resolved once, here, at start-up: hiredis would call the
