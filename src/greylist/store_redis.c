@@ -86,6 +86,7 @@ struct rstore {
 	struct rquery_list queries;	/* every live query */
 	unsigned inflight;
 	bool full_logged;		/* the bound was hit: logged once */
+	bool error_logged;		/* an error reply: logged once */
 };
 
 static void rstore_connect(struct rstore *s);
@@ -197,9 +198,12 @@ rstore_setup_reply(redisAsyncContext *ac, void *r, void *privdata)
 
 	if (reply == NULL || ac->data == NULL || reply->type != REDIS_REPLY_ERROR)
 		return;
+	event_active(s->drop_ev, EV_TIMEOUT, 1);
+	if (s->error_logged)	/* once until a check succeeds again */
+		return;
+	s->error_logged = true;
 	log_warn("event=greylist-redis state=refused server=[%s]:%u reason=\"%s\"",
 	    s->addr, s->url.port, log_safe(reply->str, b1, sizeof(b1)));
-	event_active(s->drop_ev, EV_TIMEOUT, 1);
 }
 
 static void
@@ -259,6 +263,7 @@ rquery_parse(struct rquery *q, const redisReply *r)
 	q->reply.retry_at = (time_t)r->element[1]->integer;
 	q->reply.net_allowed = r->element[2]->integer != 0;
 	q->s->backoff_ms = REDIS_BACKOFF_MIN_MS;
+	q->s->error_logged = false;
 	if (!q->s->was_up)
 		log_info("event=greylist-redis state=up server=[%s]:%u",
 		    q->s->addr, q->s->url.port);
@@ -309,9 +314,12 @@ rquery_reply(redisAsyncContext *ac, void *r, void *privdata)
 	}
 	if (reply != NULL)
 		rquery_parse(q, reply);
-	if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
+	if (reply != NULL && reply->type == REDIS_REPLY_ERROR && !q->s->error_logged) {
 		char b1[LOG_SAFE_SIZE(128)];
 
+		/* Once until a check succeeds again: a refused AUTH makes
+		 * every check an error. */
+		q->s->error_logged = true;
 		log_warn("event=greylist-redis state=error server=[%s]:%u reason=\"%s\"",
 		    q->s->addr, q->s->url.port, log_safe(reply->str, b1, sizeof(b1)));
 	}

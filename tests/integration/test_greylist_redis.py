@@ -405,6 +405,13 @@ def test_password_and_database(redis, probe):
     bad = probe(r.url(password="wrong"))
     assert bad.ask(1, T0)[0] == "trouble"
     wait_until(lambda: "state=refused" in bad.stderr(), 5, bad.stderr())
+    # It retries (0.1 s, 0.2 s, 0.4 s...) and says so once, not each time.
+    for i in range(2, 12):
+        assert bad.ask(i, T0)[0] == "trouble"
+        time.sleep(0.1)
+    assert bad.stderr().count("state=refused") == 1, bad.stderr()
+    assert bad.stderr().count("state=error") <= 1, bad.stderr()
+    assert bad.stderr().count("state=down") == 1, bad.stderr()
     assert "wrong" not in bad.stderr()
     got, _ = bad.admin("list")
     assert got.startswith("error redis: WRONGPASS"), got
