@@ -228,8 +228,8 @@ rstore_connect(struct rstore *s)
 	}
 	redisAsyncSetConnectCallback(ac, rstore_on_connect);
 	redisAsyncSetDisconnectCallback(ac, rstore_on_disconnect);
-	/* Queued before any check, so they run first (RFC-less, Redis's
-	 * pipelining keeps the order). */
+	/* Queued before any check: Redis answers a connection's commands
+	 * in order, so every check runs authenticated, in its database. */
 	if (s->url.has_password && s->url.user[0] != '\0')
 		redisAsyncCommand(ac, rstore_setup_reply, s, "AUTH %s %s",
 		    s->url.user, s->url.password);
