@@ -222,6 +222,21 @@ def test_auto_allow_at_n(redis, probe):
     p.finish()
 
 
+def test_script_sent_once(redis, probe):
+    """EVALSHA names the script; its text goes once per Redis (EVAL on
+    NOSCRIPT), not with every check."""
+    r = redis()
+    p = probe(r.url())
+    for i in range(10):
+        p.ask(i, T0, rcpt="r%d@example.net" % i)
+    stats = r.cli("INFO", "commandstats")
+    calls = {line.split(":")[0]: int(line.split("calls=")[1].split(",")[0])
+             for line in stats.splitlines() if line.startswith("cmdstat_")}
+    assert calls.get("cmdstat_eval") == 1, stats
+    assert calls.get("cmdstat_evalsha") == 10, stats
+    p.finish()
+
+
 # --- several nodes on one Redis ---
 
 def test_triplet_passed_on_one_node_passes_on_another(redis, probe):
