@@ -472,35 +472,42 @@ sqlite_close(void *impl)
 
 /* --- the operator's side: synchronous, a connection of its own ------------ */
 
+/* Run sql with ?1, ?2 bound to a and b; the rows it changed, or -1. */
+static int
+exec_two(sqlite3 *db, const char *sql, sqlite3_int64 a, sqlite3_int64 b)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, a);
+	sqlite3_bind_int64(st, 2, b);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? sqlite3_changes(db) : -1;
+}
+
 static int
 conn_purge(struct conn *c, const struct greylist_params *p, time_t now,
     unsigned *removed, char *err, size_t errlen)
 {
-	char sql[256];
-	int n;
+	int trips, nets;
 
 	/* The rows greylist_record_expired() and greylist_net_allows()
 	 * give up on: a passed triplet unused for lifetime, a waiting one
 	 * past its window, a network past its `until`. */
-	n = snprintf(sql, sizeof(sql), "DELETE FROM triplets WHERE "
-	    "(passed != 0 AND last < %lld) OR (passed = 0 AND first < %lld);",
-	    (long long)now - p->lifetime, (long long)now - p->retry_window);
-	if (n < 0 || (size_t)n >= sizeof(sql))
+	trips = exec_two(c->db, "DELETE FROM triplets WHERE "
+	    "(passed != 0 AND last < ?1) OR (passed = 0 AND first < ?2)",
+	    (sqlite3_int64)now - p->lifetime, (sqlite3_int64)now - p->retry_window);
+	nets = trips < 0 ? -1 : exec_two(c->db, "DELETE FROM nets WHERE until < ?1",
+	    (sqlite3_int64)now, 0);
+	if (nets < 0) {
+		snprintf(err, errlen, "purge: %s", sqlite3_errmsg(c->db));
 		return -1;
-	if (sqlite3_exec(c->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		goto fail;
-	*removed = (unsigned)sqlite3_changes(c->db);
-	n = snprintf(sql, sizeof(sql), "DELETE FROM nets WHERE until < %lld;",
-	    (long long)now);
-	if (n < 0 || (size_t)n >= sizeof(sql))
-		return -1;
-	if (sqlite3_exec(c->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		goto fail;
-	*removed += (unsigned)sqlite3_changes(c->db);
+	}
+	*removed = (unsigned)trips + (unsigned)nets;
 	return 0;
-fail:
-	snprintf(err, errlen, "purge: %s", sqlite3_errmsg(c->db));
-	return -1;
 }
 
 static int

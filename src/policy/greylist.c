@@ -36,7 +36,7 @@
  *
  * Trusts: the addresses as the session parsed them (bounded by RFC 5321
  * limits); they reach the log only through log_safe.  Memory: one slot
- * per distinct recipient, at most max_recipients.
+ * per distinct recipient, at most max_recipients, allocated as they come.
  */
 #include "policy/greylist.h"
 
@@ -72,7 +72,7 @@ struct policy_grey {
 	char ip[64];
 	char net[GREYLIST_NET_MAX];
 	bool exempt_seen;		/* an exempt RCPT in this transaction */
-	struct grey_rcpt *at_data;	/* asked at DATA */
+	struct grey_rcpt **at_data;	/* asked at DATA, one allocation each */
 	size_t n_at_data;
 	bool data_asked;
 	struct grey_rcpt now;		/* asked at RCPT (after an exempt one) */
@@ -128,7 +128,7 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	for (size_t i = 0; i <= g->n_at_data; i++) {
-		struct grey_rcpt *r = i < g->n_at_data ? &g->at_data[i] : &g->now;
+		struct grey_rcpt *r = i < g->n_at_data ? g->at_data[i] : &g->now;
 
 		if (r->q == NULL)
 			continue;
@@ -160,7 +160,6 @@ policy_grey_new(const struct config *cfg, struct event_base *base,
 	snprintf(g->session, sizeof(g->session), "%s", session);
 	snprintf(g->ip, sizeof(g->ip), "%s", f->ip);
 	netkey_format(&k, g->net, sizeof(g->net));
-	g->at_data = xcalloc(cfg->max_recipients, sizeof(*g->at_data));
 	g->now.g = g;
 	g->wake = evtimer_new(base, wake_cb, g);
 	g->deadline = evtimer_new(base, deadline_cb, g);
@@ -172,10 +171,13 @@ policy_grey_end(struct policy_grey *g)
 {
 	if (g == NULL)
 		return;
-	for (size_t i = 0; i < g->n_at_data; i++)
-		cancel_one(&g->at_data[i]);
+	for (size_t i = 0; i < g->n_at_data; i++) {
+		cancel_one(g->at_data[i]);
+		free(g->at_data[i]);
+	}
+	free(g->at_data);
+	g->at_data = NULL;
 	cancel_one(&g->now);
-	memset(g->at_data, 0, g->cfg->max_recipients * sizeof(*g->at_data));
 	memset(&g->now, 0, sizeof(g->now));
 	g->now.g = g;
 	g->n_at_data = 0;
@@ -194,7 +196,6 @@ policy_grey_free(struct policy_grey *g)
 	policy_grey_end(g);
 	event_free(g->wake);
 	event_free(g->deadline);
-	free(g->at_data);
 	free(g);
 }
 
@@ -223,11 +224,21 @@ allowed_domain(const struct config *cfg, const struct policy_facts *f)
 	return false;
 }
 
+/*
+ * Is the client spared greylisting?  The one place a client-level
+ * exemption goes (a DNSWL hit, issue 9 item 5, joins allow_domains here).
+ */
+static bool
+client_skipped(const struct policy_grey *g, const struct policy_facts *f)
+{
+	return allowed_domain(g->cfg, f);
+}
+
 static bool
 all_answered(const struct policy_grey *g)
 {
 	for (size_t i = 0; i < g->n_at_data; i++)
-		if (!g->at_data[i].answered)
+		if (!g->at_data[i]->answered)
 			return false;
 	return true;
 }
@@ -277,11 +288,14 @@ log_answer(struct policy_grey *g, const char *sender, const struct grey_rcpt *r,
 {
 	static const char *const names[] = { "pass", "defer", "trouble" };
 	char s[LOG_SAFE_SIZE(GREYLIST_ADDR_MAX)], t[LOG_SAFE_SIZE(GREYLIST_ADDR_MAX)];
+	char low[GREYLIST_ADDR_MAX];
 	const struct greylist_reply *rp = &r->reply;
 
+	/* As the triplet has it. */
+	lower_copy(low, sizeof(low), sender);
 	log_info("event=greylist session=%s client=[%s] net=%s sender=\"%s\" "
 	    "rcpt=\"%s\" answer=%s retry_in=%lld net_allowed=%s", g->session,
-	    g->ip, g->net, log_safe(sender, s, sizeof(s)),
+	    g->ip, g->net, log_safe(low, s, sizeof(s)),
 	    log_safe(r->rcpt, t, sizeof(t)), names[rp->answer],
 	    rp->answer == GREYLIST_DEFER ? (long long)(rp->retry_at - now) : 0LL,
 	    rp->net_allowed ? "yes" : "no");
@@ -310,28 +324,30 @@ log_trouble(const struct policy_grey *g, bool tempfail, time_t now)
 }
 
 /*
- * The verdict from the answers in rs[0..n): a deferred triplet wins
+ * The verdict from the answers of rs[0..n): a deferred triplet wins
  * (451 with the latest retry time, so a retry then passes them all),
  * then trouble (accept, or 451 with on_trouble = "tempfail").  prefix:
  * "<rcpt>: " at RCPT, "" at DATA.
  */
 static void
-weigh(struct policy_grey *g, const char *sender, struct grey_rcpt *rs, size_t n,
-    const char *prefix, struct verdict *v)
+weigh(struct policy_grey *g, const char *sender, struct grey_rcpt *const *rs,
+    size_t n, const char *prefix, struct verdict *v)
 {
 	time_t now = time(NULL), retry = 0;
 	size_t deferred = 0, trouble = 0, first = n;
 
 	verdict_accept(v);
 	for (size_t i = 0; i < n; i++) {
-		log_answer(g, sender, &rs[i], now);
-		if (rs[i].reply.answer == GREYLIST_DEFER) {
+		const struct greylist_reply *rp = &rs[i]->reply;
+
+		log_answer(g, sender, rs[i], now);
+		if (rp->answer == GREYLIST_DEFER) {
 			if (first == n)
 				first = i;
 			deferred++;
-			if (rs[i].reply.retry_at > retry)
-				retry = rs[i].reply.retry_at;
-		} else if (rs[i].reply.answer == GREYLIST_TROUBLE) {
+			if (rp->retry_at > retry)
+				retry = rp->retry_at;
+		} else if (rp->answer == GREYLIST_TROUBLE) {
 			trouble++;
 		}
 	}
@@ -344,7 +360,7 @@ weigh(struct policy_grey *g, const char *sender, struct grey_rcpt *rs, size_t n,
 		verdict_refuse(v, 451, "4.7.1", "%sGreylisted, try again in %lld "
 		    "second%s", prefix, in, in == 1 ? "" : "s");
 		verdict_evidence(v, "%zu of %zu triplets new or too early: net=%s "
-		    "sender=<%s> rcpt=<%s>", deferred, n, g->net, s, rs[first].rcpt);
+		    "sender=<%s> rcpt=<%s>", deferred, n, g->net, s, rs[first]->rcpt);
 		log_refusal(g, v);
 		if (g->cfg->greylist.action == POLICY_LOG)
 			verdict_accept(v);
@@ -358,15 +374,36 @@ weigh(struct policy_grey *g, const char *sender, struct grey_rcpt *rs, size_t n,
 		    "unavailable, try again later", prefix);
 }
 
+/* Keep rcpt (lower case) for DATA, once. */
+static void
+keep_for_data(struct policy_grey *g, const char *rcpt)
+{
+	struct grey_rcpt *r;
+
+	for (size_t i = 0; i < g->n_at_data; i++)
+		if (strcmp(g->at_data[i]->rcpt, rcpt) == 0)
+			return;
+	/* The session refuses RCPTs past max_recipients (452) first. */
+	if (g->n_at_data >= g->cfg->max_recipients)
+		return;
+	g->at_data = xreallocarray(g->at_data, g->n_at_data + 1,
+	    sizeof(*g->at_data));
+	r = xcalloc(1, sizeof(*r));
+	r->g = g;
+	snprintf(r->rcpt, sizeof(r->rcpt), "%s", rcpt);
+	g->at_data[g->n_at_data++] = r;
+}
+
 bool
 policy_grey_rcpt(struct policy_grey *g, const struct policy_facts *f,
     const char *sender, const char *rcpt, bool exempt, struct verdict *v,
     policy_wake_cb cb, void *arg)
 {
 	char low[GREYLIST_ADDR_MAX], prefix[GREYLIST_ADDR_MAX + 4];
+	struct grey_rcpt *now_one;
 
 	verdict_accept(v);
-	if (g == NULL || allowed_domain(g->cfg, f))
+	if (g == NULL || client_skipped(g, f))
 		return true;
 	if (exempt) {
 		g->exempt_seen = true;
@@ -374,13 +411,7 @@ policy_grey_rcpt(struct policy_grey *g, const struct policy_facts *f,
 	}
 	lower_copy(low, sizeof(low), rcpt);
 	if (!g->exempt_seen) {
-		/* Asked at DATA; once per distinct recipient. */
-		for (size_t i = 0; i < g->n_at_data; i++)
-			if (strcmp(g->at_data[i].rcpt, low) == 0)
-				return true;
-		if (g->n_at_data < g->cfg->max_recipients)
-			snprintf(g->at_data[g->n_at_data++].rcpt, GREYLIST_ADDR_MAX,
-			    "%s", low);
+		keep_for_data(g, low);
 		return true;
 	}
 	if (!(g->now.rcpt[0] != '\0' && strcmp(g->now.rcpt, low) == 0)) {
@@ -393,7 +424,8 @@ policy_grey_rcpt(struct policy_grey *g, const struct policy_facts *f,
 		return false;
 	}
 	snprintf(prefix, sizeof(prefix), "<%s>: ", low);
-	weigh(g, sender, &g->now, 1, prefix, v);
+	now_one = &g->now;
+	weigh(g, sender, &now_one, 1, prefix, v);
 	g->now.rcpt[0] = '\0';
 	g->now.answered = false;
 	return true;
@@ -404,14 +436,14 @@ policy_grey_data(struct policy_grey *g, const struct policy_facts *f,
     const char *sender, struct verdict *v, policy_wake_cb cb, void *arg)
 {
 	verdict_accept(v);
-	if (g == NULL || g->n_at_data == 0 || allowed_domain(g->cfg, f))
+	if (g == NULL || g->n_at_data == 0 || client_skipped(g, f))
 		return true;
 	if (!g->data_asked) {
 		time_t now = time(NULL);
 
 		g->data_asked = true;
 		for (size_t i = 0; i < g->n_at_data; i++)
-			ask(g, &g->at_data[i], sender, now);
+			ask(g, g->at_data[i], sender, now);
 	}
 	if (!all_answered(g)) {
 		wait_for(g, cb, arg);

@@ -14,6 +14,9 @@
  *   - of the refusals that apply, a permanent one wins over a temporary
  *     one, then registry order decides.
  *
+ * Greylisting is no such check (its verdict is per triplet and bites at
+ * DATA): the last functions of this file forward to greylist.c.
+ *
  * Trusts the facts to be what the session saw; the evidence strings may
  * hold DNS text and go to the log through log_safe only.  Memory per
  * session: the slots, the PTR names (at most FCRDNS_NAMES_MAX) and one

@@ -16,7 +16,9 @@
  * When a check has not answered yet the RCPT waits in SESSION_POLICY,
  * reading nothing more, until policy.c wakes it from the loop; the wait
  * ends with the transaction (session_reset_tx), so a client that leaves,
- * a timeout or a shutdown cancels it.
+ * a timeout or a shutdown cancels it.  Greylisting answers at DATA
+ * (docs/policy.md): DATA waits for the store the same way, and a 451
+ * there ends the transaction.
  */
 #include "smtpd/session_internal.h"
 
@@ -358,7 +360,6 @@ data_policy(struct session *s, struct smtp_reply *r)
 		return true;
 	if (!policy_data(s->policy, s->tx->sender.addr, &v, data_policy_ready, s)) {
 		s->tx->waiting_from = s->state;
-		s->tx->waiting_data = true;
 		session_set_state(s, SESSION_POLICY);
 		return false;
 	}
@@ -400,7 +401,6 @@ data_policy_ready(void *arg)
 	struct smtp_reply r = { 0 };
 
 	session_set_state(s, s->tx->waiting_from);
-	s->tx->waiting_data = false;
 	if (data_policy(s, &r))
 		session_begin_data(s, &r);
 	else if (r.code == 0)
@@ -599,7 +599,8 @@ session_command(struct session *s, const char *line, size_t len)
 		break;
 	}
 	if (r.code == 0)
-		return;		/* AUTH: the reply comes when the check is done */
+		return;		/* AUTH, or DATA waiting for greylisting: the
+				 * reply comes when the check is done */
 	log_verdict(s, &c, &r);
 	if (s->quit) {
 		session_close(s, &r);

@@ -63,7 +63,6 @@ struct transaction {
 	char *waiting_arg;
 	char *waiting_rcpt;
 	enum session_state waiting_from;	/* MAIL or RCPT */
-	bool waiting_data;		/* DATA waits for greylisting */
 };
 
 struct session {

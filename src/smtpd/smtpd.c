@@ -2,7 +2,8 @@
  * The smtpd process: see smtpd.h.  Started by the master after fork, with
  * privileges already dropped.  Owns the event loop, the worker pool that
  * makes spool commits durable and re-reads changed domain tables off the
- * loop, and the list of sessions.
+ * loop, the greylist store (when greylisting is on), and the list of
+ * sessions.
  *
  * Shutdown (SIGTERM): listeners close at once; idle sessions get 421;
  * sessions inside DATA or a commit finish their message first.  After
