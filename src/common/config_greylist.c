@@ -23,6 +23,7 @@
  * FILE:LINE.
  */
 #include "common/config_priv.h"
+#include "common/redis_url.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,8 +72,24 @@ cfg_greylist_free(struct config *cfg)
 	cfg->greylist.backend = NULL;
 }
 
+/* A Redis URL in full (common/redis_url.h), so a typo is FILE:LINE here
+ * and not a daemon that cannot start, or talks to the wrong server. */
+static int
+cfg_redis_url(struct cfg_ctx *c, const config_setting_t *s, const char *v)
+{
+	struct redis_url u;
+	char err[256];
+
+	if (redis_url_parse(v, &u, err, sizeof(err)) < 0) {
+		cfg_key_error(c, s, "%s", err);
+		return -1;
+	}
+	redis_url_clear(&u);
+	return 0;
+}
+
 /* "sqlite:" or "redis://HOST[:PORT][/DB]": visible ASCII, no spaces;
- * the backend itself checks the rest when it opens. */
+ * a Redis URL is checked whole. */
 static int
 cfg_backend(struct cfg_ctx *c, const config_setting_t *s)
 {
@@ -96,6 +113,8 @@ cfg_backend(struct cfg_ctx *c, const config_setting_t *s)
 		    "or \"redis://HOST:PORT/DB\", not \"%.64s\"", v);
 		return -1;
 	}
+	if (strncmp(v, "redis://", 8) == 0 && cfg_redis_url(c, s, v) < 0)
+		return -1;
 	free(c->cfg->greylist.backend);
 	c->cfg->greylist.backend = xstrdup(v);
 	return 0;

@@ -19,6 +19,7 @@
 
 static const struct greylist_backend *const backends[] = {
 	&greylist_backend_sqlite,
+	&greylist_backend_redis,
 };
 
 struct greylist_store {

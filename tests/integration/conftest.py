@@ -61,6 +61,7 @@ from dnsstub import DnsStub, reverse_name
 from lmtpserver import Dovecot
 from logfmt import LogSyntaxError, parse_log
 from mtaproc import HOSTNAME, Mta, make_cert
+from redisd import Redisd
 from remotemx import RemoteMX, free_port_on
 from smtpraw import Smtp, check, queue_id
 
@@ -132,6 +133,23 @@ def workdir(request):
         shutil.rmtree(d, ignore_errors=True)
     else:
         print("\nkept test directory %s" % d)
+
+
+@pytest.fixture
+def redisd(workdir):
+    """redisd(**options): a private redis-server (redisd.py) for the
+    greylist's Redis backend, each in its own folder; all stopped by
+    their PIDs at the end."""
+    made = []
+
+    def factory(**options):
+        r = Redisd(workdir, name="redis%d" % len(made), **options)
+        made.append(r)
+        return r
+
+    yield factory
+    for r in made:
+        r.stop()
 
 
 @pytest.fixture

@@ -41,7 +41,12 @@ def _sqlite(request):
     return "sqlite:"
 
 
-BACKENDS = {"sqlite": _sqlite}
+def _redis(request):
+    """A private redis-server (conftest's redisd) for this test."""
+    return request.getfixturevalue("redisd")().url()
+
+
+BACKENDS = {"sqlite": _sqlite, "redis": _redis}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
@@ -579,7 +584,11 @@ def test_cli_purge_removes_expired(mta, backend):
     attempt(m, rcpts=("alice@example.test",), code=451)
     time.sleep(3.2)
     r = m.cli("greylist", "purge")
-    assert r.returncode == 0 and r.stdout == "removed 2\n", (r.stdout, r.stderr)
+    # Redis expires a record itself a second after the rules give it up
+    # (redis_script.c): by now nothing is left for purge to remove.
+    removed = 0 if backend.startswith("redis://") else 2
+    assert r.returncode == 0 and r.stdout == "removed %d\n" % removed, \
+        (r.stdout, r.stderr)
     assert cli_list(m) == []
 
 
