@@ -25,6 +25,7 @@
 #include "common/bounds.h"
 #include "common/xmalloc.h"
 #include "dns/hostaddr.h"
+#include "dns/mx.h"
 #include "policy/check.h"
 #include "policy/helo_syntax.h"
 
@@ -118,7 +119,7 @@ helo_fact_set(struct helo_fact *h, struct policy_facts *f,
 	snprintf(h->name, sizeof(h->name), "%s", name);
 	f->helo = h->name;
 	f->helo_ours = local_domain || (env->cfg->hostname != NULL &&
-	    helo_syntax_same_name(name, env->cfg->hostname));
+	    mx_name_equal(name, env->cfg->hostname));
 	f->helo_from_us = server != NULL && same_address(server, &f->addr);
 	if (helo_syntax_parse(h->name, &hp) != HELO_FORM_NAME ||
 	    (!dns && !f->helo_ours)) {

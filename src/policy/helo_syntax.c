@@ -132,17 +132,6 @@ helo_syntax_parse(const char *name, struct helo_parsed *out)
 	return parse_name(name, len, out);
 }
 
-bool
-helo_syntax_same_name(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-
-	if (la > 0 && a[la - 1] == '.')
-		la--;
-	if (lb > 0 && b[lb - 1] == '.')
-		lb--;
-	return la == lb && strncasecmp(a, b, la) == 0;
-}
 
 /* Our hostname or a local domain, from a client that is not us.  "Us":
  * an address the name itself resolves to (our hostname's A/AAAA: this

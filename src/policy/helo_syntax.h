@@ -41,7 +41,4 @@ struct helo_parsed {
  */
 enum helo_form helo_syntax_parse(const char *name, struct helo_parsed *out);
 
-/* a and b are the same domain name: ASCII case and a root dot ignored. */
-bool helo_syntax_same_name(const char *a, const char *b);
-
 #endif

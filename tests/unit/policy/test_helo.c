@@ -117,16 +117,6 @@ test_literals(void **state)
 	assert_int_equal(form("[IPv6:]"), HELO_FORM_BAD);
 }
 
-static void
-test_same_name(void **state)
-{
-	(void)state;
-	assert_true(helo_syntax_same_name("MX.Example.Test", "mx.example.test"));
-	assert_true(helo_syntax_same_name("mx.example.test.", "mx.example.test"));
-	assert_false(helo_syntax_same_name("mx.example.test", "mx.example.tes"));
-	assert_false(helo_syntax_same_name("mx2.example.test", "mx.example.test"));
-}
-
 /* -- the checks' decisions from the facts -------------------------------- */
 
 static void
@@ -329,7 +319,6 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_literals),
-		cmocka_unit_test(test_same_name),
 		cmocka_unit_test(test_syntax_check),
 		cmocka_unit_test(test_own_name),
 		cmocka_unit_test(test_resolves_check),
