@@ -179,7 +179,8 @@ policy_check_done(struct policy_slot *sl, const struct verdict *v)
 }
 
 /* One line when a DNSWL exempts the client, naming the checks whose
- * refusals it voids (their own refusals are then not logged). */
+ * refusals it voids (their own refusals are then not logged), and
+ * greylisting when it is on. */
 static void
 log_dnswl(const struct policy *p)
 {
@@ -190,6 +191,10 @@ log_dnswl(const struct policy *p)
 		if (p->slots[i].check->dnswl_exempt)
 			len += (size_t)snprintf(exempt + len, sizeof(exempt) - len,
 			    "%s%s", len == 0 ? "" : ",", p->slots[i].check->name);
+	/* Greylisting too (greylist.c's client_skipped reads the fact). */
+	if (p->grey != NULL && len < sizeof(exempt))
+		snprintf(exempt + len, sizeof(exempt) - len, "%sgreylist",
+		    len == 0 ? "" : ",");
 	log_info("event=policy check=dnswl verdict=accept action=exempt "
 	    "evidence=\"%s\"%s%s session=%s client=[%s]",
 	    log_safe(p->dnswl_evidence, ev, sizeof(ev)),

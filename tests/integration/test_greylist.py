@@ -342,6 +342,7 @@ def test_dnswl_listed_client_not_greylisted(dns, mta, backend):
     assert greylist_events(m) == []
     ev = m.wait_event("policy", check="dnswl")[0]
     assert ev["client"] == "[%s]" % listed, ev
+    assert ev["exempt"].endswith(",greylist"), ev
     attempt(m, source=other, code=451)
     assert [e["net"] for e in greylist_events(m)] == ["127.0.1.0/24"]
 
