@@ -14,9 +14,11 @@ import os
 import pwd
 import re
 import grp
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 import measure
@@ -330,3 +332,57 @@ class Sink:
         if self.watch is None or not self.watch.is_alive():
             self.proc.stdout.close()
         self.proc = None
+
+
+# -- Decorum against itself, run alone (bench/tarpit.py, bench/policy.py) --
+
+def alone_arguments(p, rounds):
+    """The options every Decorum-only benchmark takes."""
+    p.add_argument("build_dir", help="meson build folder with decorumd")
+    p.add_argument("--messages", type=int, default=2000)
+    p.add_argument("--rounds", type=int, default=rounds)
+    p.add_argument("--sessions", type=int, default=20)
+    p.add_argument("--size", type=int, default=2048)
+    p.add_argument("--timeout", type=int, default=300)
+    p.add_argument("--stall", type=int, default=30)
+    p.add_argument("--keep", action="store_true")
+    p.add_argument("--out", default=os.path.join(HERE, "out"))
+
+
+def _interrupt(signum, _frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run_alone(args, name, run_bench, section):
+    """main() of a Decorum-only benchmark: run_bench(args, workdir) gives
+    (results, error), section(args, results, error) the report's lines,
+    printed and written to <out>/<name>.md.  Exit status 0, 1 (failed or
+    cannot run), 130 (interrupted)."""
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, _interrupt)
+    if os.geteuid() != 0:
+        print("bench: error: must run as root, as bench/run does")
+        return 1
+    daemon = os.path.join(args.build_dir, "decorumd")
+    if not os.access(daemon, os.X_OK) or shutil.which("smtp-source") is None:
+        print(f"bench: error: needs {daemon} and smtp-source "
+              f"(deps/bench.txt)")
+        return 1
+    workdir = tempfile.mkdtemp(prefix=f"decorum-{name}-")
+    os.chmod(workdir, 0o755)
+    try:
+        results, error = run_bench(args, workdir)
+        text = "\n".join(section(args, results, error)) + "\n"
+        print(text, flush=True)
+        os.makedirs(args.out, exist_ok=True)
+        with open(os.path.join(args.out, f"{name}.md"), "w") as f:
+            f.write(text)
+        return 1 if error else 0
+    except KeyboardInterrupt as e:
+        print(f"bench: interrupted ({e}); stopped what was running")
+        return 130
+    finally:
+        if args.keep:
+            print(f"bench: kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)

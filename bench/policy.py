@@ -36,7 +36,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -267,55 +266,12 @@ def section(args, results, error):
 def parse_args():
     p = argparse.ArgumentParser(prog="bench/policy.py",
                                 description=__doc__.split("\n")[0])
-    p.add_argument("build_dir", help="meson build folder with decorumd")
-    p.add_argument("--messages", type=int, default=2000)
-    p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--sessions", type=int, default=20)
-    p.add_argument("--size", type=int, default=2048)
-    p.add_argument("--timeout", type=int, default=300)
-    p.add_argument("--stall", type=int, default=30)
-    p.add_argument("--keep", action="store_true")
-    p.add_argument("--out", default=os.path.join(HERE, "out"))
+    mta.alone_arguments(p, rounds=5)
     a = p.parse_args()
     if a.messages < 1 or a.rounds < 1 or a.sessions < 1:
         p.error("--messages, --rounds, --sessions must be positive")
     return a
 
 
-def on_signal(signum, _frame):
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-def main():
-    args = parse_args()
-    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-        signal.signal(sig, on_signal)
-    if os.geteuid() != 0:
-        say("error: must run as root, as bench/run does")
-        return 1
-    daemon = os.path.join(args.build_dir, "decorumd")
-    if not os.access(daemon, os.X_OK) or shutil.which("smtp-source") is None:
-        say(f"error: needs {daemon} and smtp-source (deps/bench.txt)")
-        return 1
-    workdir = tempfile.mkdtemp(prefix="decorum-policy-")
-    os.chmod(workdir, 0o755)
-    try:
-        results, error = run_bench(args, workdir)
-        text = "\n".join(section(args, results, error)) + "\n"
-        print(text, flush=True)
-        os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, "policy.md"), "w") as f:
-            f.write(text)
-        return 1 if error else 0
-    except KeyboardInterrupt as e:
-        say(f"interrupted ({e}); stopped what was running")
-        return 130
-    finally:
-        if args.keep:
-            say(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(mta.run_alone(parse_args(), NAME, run_bench, section))
