@@ -95,18 +95,8 @@ cfg_backend(struct cfg_ctx *c, const config_setting_t *s)
 {
 	const char *v;
 
-	if (cfg_nonempty(c, s, &v) < 0)
+	if (cfg_token(c, s, GREYLIST_BACKEND_MAX, NULL, &v) < 0)
 		return -1;
-	if (strlen(v) > GREYLIST_BACKEND_MAX) {
-		cfg_key_error(c, s, "at most %d characters", GREYLIST_BACKEND_MAX);
-		return -1;
-	}
-	for (const char *p = v; *p != '\0'; p++) {
-		if (*p <= ' ' || *p >= 0x7f) {
-			cfg_key_error(c, s, "must be printable ASCII without spaces");
-			return -1;
-		}
-	}
 	if (strcmp(v, "sqlite:") != 0 &&
 	    (strncmp(v, "redis://", 8) != 0 || v[8] == '\0')) {
 		cfg_key_error(c, s, "must be \"sqlite:\" (<state>/greylist.db) "

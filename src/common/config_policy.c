@@ -165,19 +165,9 @@ cfg_abuse_url(struct cfg_ctx *c, const config_setting_t *s)
 {
 	const char *v;
 
-	if (cfg_nonempty(c, s, &v) < 0)
+	if (cfg_token(c, s, POLICY_ABUSE_URL_MAX, "it is sent in SMTP replies",
+	    &v) < 0)
 		return -1;
-	if (strlen(v) > POLICY_ABUSE_URL_MAX) {
-		cfg_key_error(c, s, "at most %d characters", POLICY_ABUSE_URL_MAX);
-		return -1;
-	}
-	for (const char *p = v; *p != '\0'; p++) {
-		if (*p <= ' ' || *p >= 0x7f) {
-			cfg_key_error(c, s, "must be printable ASCII without "
-			    "spaces: it is sent in SMTP replies");
-			return -1;
-		}
-	}
 	if (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0) {
 		cfg_key_error(c, s, "must be an http:// or https:// address "
 		    "(a contact web form)");

@@ -47,6 +47,10 @@ int cfg_string(struct cfg_ctx *c, const config_setting_t *s,
     const char **out);
 int cfg_nonempty(struct cfg_ctx *c, const config_setting_t *s,
     const char **out);
+/* cfg_nonempty(), at most max characters, printable ASCII without
+ * spaces (a URL, a word); why, when not NULL, says why in the error. */
+int cfg_token(struct cfg_ctx *c, const config_setting_t *s, size_t max,
+    const char *why, const char **out);
 int cfg_number(struct cfg_ctx *c, const config_setting_t *s,
     long long min, long long max, long long *out);
 int cfg_unsigned(struct cfg_ctx *c, const config_setting_t *s,

@@ -129,6 +129,27 @@ cfg_nonempty(struct cfg_ctx *c, const config_setting_t *s, const char **out)
 	return 0;
 }
 
+int
+cfg_token(struct cfg_ctx *c, const config_setting_t *s, size_t max,
+    const char *why, const char **out)
+{
+	if (cfg_nonempty(c, s, out) < 0)
+		return -1;
+	if (strlen(*out) > max) {
+		cfg_key_error(c, s, "at most %zu characters", max);
+		return -1;
+	}
+	for (const char *p = *out; *p != '\0'; p++) {
+		if (*p <= ' ' || *p >= 0x7f) {
+			cfg_key_error(c, s, "must be printable ASCII without "
+			    "spaces%s%s", why != NULL ? ": " : "",
+			    why != NULL ? why : "");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /*
  * An integer literal as libconfig's scanner accepts it: [-+]?[0-9]+ or
  * 0x[0-9a-fA-F]+, then an optional L or LL.  Its exact value in *v, or
