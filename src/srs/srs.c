@@ -21,8 +21,9 @@
  * Limits: every input at most SRS_ADDRESS_MAX octets, a plain local part
  * at most SRS_LOCAL_MAX, a domain at most SRS_DOMAIN_MAX; a result that
  * would exceed SRS_ADDRESS_MAX (or outlen) is SRS_ETOOLONG.  Results
- * keep the input's case.  Control octets are refused (SRS_ESYNTAX): the
- * result goes into logs and onto the wire.
+ * keep the input's case.  Control octets, and a '=' in a domain (which
+ * would shift an SRS0's fields), are refused (SRS_ESYNTAX): the result
+ * goes into logs and onto the wire.
  */
 #include "srs/srs.h"
 
@@ -88,6 +89,9 @@ addr_split(const char *s, struct addr *a)
 	a->domain = (struct span){ at + 1, len - (size_t)(at - s) - 1 };
 	if (a->domain.len > SRS_DOMAIN_MAX)
 		return SRS_ETOOLONG;
+	/* No domain holds '=': one would shift the fields of an SRS0. */
+	if (memchr(a->domain.p, '=', a->domain.len) != NULL)
+		return SRS_ESYNTAX;
 	return SRS_OK;
 }
 
