@@ -19,13 +19,16 @@ POSTSRSD = "/usr/sbin/postsrsd"
 
 
 class Postsrsd:
-    def __init__(self, directory, secrets, domain, when):
-        """secrets: the lines of its secret file (first signs); when: a
-        Unix time its clock starts at."""
+    def __init__(self, directory, secrets, domain, when, raw_secret=None):
+        """secrets: the lines of its secret file (first signs), or
+        raw_secret the file's bytes; when: a Unix time its clock starts
+        at."""
         os.makedirs(directory, exist_ok=True)
         self.secret = os.path.join(directory, "secret")
-        with open(self.secret, "w") as f:
-            f.write("".join(s + "\n" for s in secrets))
+        if raw_secret is None:
+            raw_secret = "".join(s + "\n" for s in secrets).encode()
+        with open(self.secret, "wb") as f:
+            f.write(raw_secret)
         self.fport, self.rport = free_port(), free_port()
         env = dict(os.environ, LD_PRELOAD=FAKETIME_LIB,
                    FAKETIME=time.strftime("@%Y-%m-%d %H:%M:%S",

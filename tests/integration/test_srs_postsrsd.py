@@ -55,9 +55,9 @@ def srs_mta(mta, workdir):
 def postsrsd(workdir):
     made = []
 
-    def start(secrets=("tops3cr3t",), when=T):
+    def start(secrets=("tops3cr3t",), when=T, raw_secret=None):
         p = Postsrsd(os.path.join(workdir, "postsrsd%d" % len(made)),
-                     secrets, SRS_DOMAIN, when)
+                     secrets, SRS_DOMAIN, when, raw_secret)
         made.append(p)
         return p
     yield start
@@ -260,3 +260,18 @@ def test_config_errors(mta, group, error):
 @pytest.mark.parametrize("max_age", [1, 1000])
 def test_config_max_age_edges(srs_mta, max_age):
     assert srs_mta(max_age=max_age).cli("check-config").returncode == 0
+
+
+
+@pytest.mark.parametrize("raw", [b"tops3cr3t\r\n", b"\ntops3cr3t\n",
+                                 b" tops3cr3t\n", b"tops3cr3t",
+                                 b"first\n\r\nsecond\n"])
+def test_key_file_read_as_postsrsd_reads_it(srs_mta, postsrsd, workdir, raw):
+    """Line ends, empty lines, a missing last newline, spaces: the same
+    file gives the same signing secret on both sides."""
+    m = srs_mta()
+    with open(os.path.join(workdir, "srs.key"), "wb") as f:
+        f.write(raw)
+    p = postsrsd(raw_secret=raw)
+    assert p.forward("alice@example.org") == \
+        (200, ok(fwd(m, "alice@example.org")))
