@@ -27,6 +27,7 @@
 #include "common/safedir.h"
 #include "route/domains.h"
 #include "route/route.h"
+#include "srs/srs_keyfile.h"
 #include "tls/tls.h"
 
 static void
@@ -85,6 +86,23 @@ check_system(const struct config *cfg, int *problems)
 		check_error(problems, &err);
 }
 
+/* The SRS key file, as `decorum srs` and the daemon will read it: an
+ * unreadable or empty one is reported where srs.key_file was written. */
+static void
+check_srs(const struct config *cfg, int *problems)
+{
+	struct srs_keys keys;
+	char err[512];
+
+	if (!cfg->srs.enabled)
+		return;
+	if (srs_keyfile_load(cfg->srs.key_file, &keys, err, sizeof(err)) < 0)
+		check_report(problems, cfg->srs.key_file_at.file != NULL ?
+		    cfg->srs.key_file_at.file : cfg->path,
+		    cfg->srs.key_file_at.line, err);
+	srs_keys_clear(&keys);
+}
+
 /* RFC 5321 4.5.1: postmaster must work, so its route must exist.  Only
  * checked when the tables themselves are fine. */
 static void
@@ -126,6 +144,7 @@ cmd_check_config(const char *config_path, int argc, char **argv)
 	log_set_level(LOG_LEVEL_WARN);
 	config_warnings_print(&cfg);
 	check_system(&cfg, &problems);
+	check_srs(&cfg, &problems);
 	domains_check(cfg.domains, cfg.postmaster, check_report, &problems);
 	check_postmaster(&cfg, &problems);
 	if (problems == 0)

@@ -10,6 +10,7 @@ int cmd_greylist(const char *config_path, int argc, char **argv);
 int cmd_mailq(const char *config_path, int argc, char **argv);
 int cmd_queue(const char *config_path, int argc, char **argv);
 int cmd_route(const char *config_path, int argc, char **argv);
+int cmd_srs(const char *config_path, int argc, char **argv);
 int cmd_sendmail(const char *config_path, int argc, char **argv);
 int cmd_user(const char *config_path, int argc, char **argv);
 

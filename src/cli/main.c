@@ -47,6 +47,7 @@ static const struct {
 	{ "queue", cmd_queue,
 	    "queue list|show ID|flush|delete ID|hold ID|release ID" },
 	{ "greylist", cmd_greylist, "greylist list|allow NETWORK|purge" },
+	{ "srs", cmd_srs, "srs keygen [-f] [FILE]|forward ADDRESS|reverse ADDRESS" },
 	{ "version", cmd_version, "version" },
 	{ "help", cmd_help, "help" },
 };

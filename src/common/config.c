@@ -400,6 +400,7 @@ static const struct {
 	{ "submission", cfg_submission },
 	{ "policy", cfg_policy },
 	{ "greylist", cfg_greylist },
+	{ "srs", cfg_srs },
 	{ "log_level", cfg_log_level },
 };
 
@@ -449,6 +450,7 @@ cfg_defaults(struct cfg_ctx *c)
 	cfg->n_relay_networks = 2;
 	cfg_policy_defaults(cfg);
 	cfg_greylist_defaults(cfg);
+	cfg_srs_defaults(cfg);
 }
 
 static int
@@ -624,6 +626,7 @@ config_free(struct config *cfg)
 	cfg_transports_free(cfg);
 	cfg_policy_free(cfg);
 	cfg_greylist_free(cfg);
+	cfg_srs_free(cfg);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -178,6 +178,20 @@ struct greylist_conf {
 	bool trouble_tempfail;		/* on_trouble = "tempfail" (not "accept") */
 };
 
+/*
+ * The Sender Rewriting Scheme (src/srs, docs/forwarding.md): the srs
+ * group.  Off (enabled false) when the group is absent.
+ */
+#define SRS_CONF_MAX_AGE_MAX	1000	/* days: below the 1024-day stamp wrap */
+
+struct srs_conf {
+	bool enabled;			/* the srs group is present */
+	char *domain;			/* the SRS addresses' domain */
+	char *key_file;			/* first line signs, every line verifies */
+	unsigned max_age;		/* days an SRS0 address stays valid */
+	struct config_where key_file_at;
+};
+
 struct config {
 	char *path;			/* the file it was loaded from */
 	char *hostname;			/* our FQDN */
@@ -252,6 +266,7 @@ struct config {
 
 	struct policy_conf policy;	/* the policy group */
 	struct greylist_conf greylist;	/* the greylist group */
+	struct srs_conf srs;		/* the srs group */
 
 	bool debug;			/* log_level = "debug" */
 

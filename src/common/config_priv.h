@@ -131,4 +131,9 @@ int cfg_greylist(struct cfg_ctx *c, const config_setting_t *g);
 void cfg_greylist_defaults(struct config *cfg);
 void cfg_greylist_free(struct config *cfg);
 
+/* config_srs.c: the srs group, its defaults and its memory. */
+int cfg_srs(struct cfg_ctx *c, const config_setting_t *g);
+void cfg_srs_defaults(struct config *cfg);
+void cfg_srs_free(struct config *cfg);
+
 #endif
