@@ -189,3 +189,65 @@ def test_sendmail_both_sides(mta):
     assert got.count(b"\nReceived: from relay") + \
         got.startswith(b"Received: from relay") == 3
     assert got.startswith(b"Return-Path:") and b"\nReceived: by " in got
+
+
+# -- the queue manager: mail that reached the spool some other way --------
+
+def spool_then_lower(m, limit, msgs):
+    """Queues each (sender, rcpt, n) with sendmail while the config allows
+    1000 hops, then lowers max_hops to limit and starts the daemon: its
+    queue manager meets messages that smtpd and sendmail would refuse."""
+    ids = []
+    for sender, rcpt, n in msgs:
+        before = set(queued(m))
+        r = sendmail(m, ["-f", sender, rcpt], lf_message(n, "q%d" % n))
+        assert r.returncode == 0, (r.returncode, r.stderr)
+        ids += sorted(set(queued(m)) - before)
+    m.write_config(extra_conf="max_hops = %d;\n" % limit)
+    m.start()
+    return ids
+
+
+def test_queue_manager_both_sides(mta):
+    """In the spool our own Received: is on top, so max_hops + 1 pass
+    there: 5 hops and ours are delivered, 6 and ours fail with 5.4.6
+    and bounce once to the sender; the report itself is delivered."""
+    m = mta(start=False, extra_conf="max_hops = 1000;\n")
+    five, six = spool_then_lower(m, 5, [
+        ("bob@" + DOMAIN, "alice@" + DOMAIN, 5),
+        ("bob@" + DOMAIN, "demo@" + DOMAIN, 6)])
+    assert b"Subject: q5" in m.wait_for_delivery("alice")[0]
+    ev = m.wait_event("too-many-hops", id=six)[0]
+    assert ev["hops"] == "7" and ev["max_hops"] == "5", ev
+    failed = m.wait_event("failed", id=six)[0]
+    assert failed["code"] == "5.4.6", failed
+    assert failed["reason"].startswith("Too many hops: 7 Received:"), failed
+    report = m.wait_for_delivery("bob")[0]
+    assert b"Status: 5.4.6" in report, report[:2000]
+    m.wait_event("removed", id=six)
+    assert not m.events("too-many-hops", id=five)
+    # The report is one message, and nothing came back from it.
+    assert len(m.events("bounce")) == 1
+    assert m.messages("demo") == []
+    assert len(m.messages("bob")) == 1
+
+
+def test_queue_manager_null_sender(mta):
+    """A looping message from <> (a bounce going round) follows the rule
+    of every failed bounce: never a report to <>, one to the postmaster,
+    and a failed report to the postmaster makes none at all."""
+    m = mta(start=False, extra_conf="max_hops = 1000;\n")
+    qid, to_pm = spool_then_lower(m, 2, [
+        ("<>", "demo@" + DOMAIN, 40), ("<>", "admin@" + DOMAIN, 3)])
+    m.wait_event("too-many-hops", id=qid, hops="41")
+    m.wait_event("failed", id=qid, code="5.4.6")
+    ev = m.wait_event("bounce", id=qid)[0]
+    assert ev["to"] == "<admin@" + DOMAIN + ">", ev
+    report = m.wait_for_delivery("admin")[0]
+    assert b"Status: 5.4.6" in report, report[:2000]
+    m.wait_event("failed", id=to_pm, code="5.4.6")
+    m.wait_event("bounce-skipped", id=to_pm)
+    m.wait_event("removed", id=qid)
+    assert len(m.events("bounce")) == 1
+    assert m.messages("demo") == []
+    assert len(m.messages("admin")) == 1
