@@ -34,10 +34,12 @@
 #include "queue/qmgr_priv.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -341,18 +343,26 @@ qmgr_plan(struct qmgr *q, struct qload *l, int64_t now)
 
 /* The Received: fields of a queued message's header section (blocking:
  * an I/O worker's; it reads no config).  0 when the data cannot be read
- * (delivery finds that out and says so). */
+ * or is no regular file (delivery finds that out and says so): opened
+ * without waiting, so a FIFO planted in the spool cannot hold the
+ * worker, and a load never waits on more than the queue file. */
 static unsigned
 qmgr_count_hops(struct spool *sp, const char *id)
 {
 	char chunk[16384];
 	struct hops h;
+	struct stat st;
 	size_t total = 0;
 	ssize_t n;
-	int fd = spool_open_data(sp, id);
+	int fd = openat(spool_data_dir(sp), id,
+	    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 
 	if (fd < 0)
 		return 0;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return 0;
+	}
 	hops_init(&h);
 	while (!hops_done(&h) && total < HOPS_SCAN_MAX) {
 		n = read(fd, chunk, sizeof(chunk));
