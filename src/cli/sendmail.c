@@ -14,7 +14,9 @@
  * (each is parsed and routed as an SMTP RCPT would be).
  * Order, so that an error leaves nothing queued: read the whole message
  * (bounded by max_message_size), check every recipient with route_resolve
- * (an unknown local user is EX_NOUSER), then write the spool and commit
+ * (an unknown local user is EX_NOUSER), refuse a message with more than
+ * max_hops Received: fields (a mail loop, RFC 5321 6.3: the same limit
+ * as smtpd's, EX_DATAERR), then write the spool and commit
  * it with spool_writer_commit_now() (a CLI may block on fsync).  As
  * Postfix's cleanup does for local mail, it adds Received: (smtpd's
  * formatter, in its local form: the uid and the envelope sender), and
@@ -22,7 +24,7 @@
  * tells the queue manager through <spool>/qmgr.sock; a lost notice only
  * delays delivery until the queue manager's next scan.
  * Exit codes are sysexits(3): 0 queued, 64 usage or no recipient, 65 bad
- * address, 67 unknown local user, 68 a domain that is no valid name
+ * address or too many hops, 67 unknown local user, 68 a domain that is no valid name
  * (not IDNA2008), 75 temporary, 77 spool not writable,
  * 1 message too big or config error.  Logs (stderr) only errors.
  */
@@ -51,6 +53,7 @@
 #include "route/domains.h"
 #include "route/route.h"
 #include "smtp/address.h"
+#include "smtp/hops.h"
 #include "smtpd/received.h"
 
 #ifndef QMGR_SOCKET_NAME
@@ -459,6 +462,26 @@ sm_options(struct sendmail *s, int argc, char **argv, const char **config,
 	return 0;
 }
 
+/*
+ * RFC 5321 6.3: a message that went round too often is a loop, here as
+ * on port 25 (a script that forwards by piping into sendmail is one hop
+ * of it).  Refused before anything is queued, with the limit named.
+ */
+static int
+sm_check_hops(const struct sendmail *s, const struct buf *msg)
+{
+	struct hops h;
+
+	hops_init(&h);
+	hops_feed(&h, msg->data != NULL ? msg->data : "", msg->len);
+	if (h.count <= s->cfg->max_hops)
+		return 0;
+	fprintf(stderr, "sendmail: too many hops: %u Received: header fields, "
+	    "more than max_hops (%u); a mail loop? not sent\n", h.count,
+	    s->cfg->max_hops);
+	return EX_DATAERR;
+}
+
 int
 cmd_sendmail(const char *config_path, int argc, char **argv)
 {
@@ -508,6 +531,8 @@ cmd_sendmail(const char *config_path, int argc, char **argv)
 			rc = EX_IOERR;
 		}
 	}
+	if (rc == 0)
+		rc = sm_check_hops(&s, &msg);
 	for (i = optind; rc == 0 && i < argc; i++)
 		if (sm_add_rcpt(&s, argv[i]) < 0)
 			rc = s.status;

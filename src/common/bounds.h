@@ -24,6 +24,7 @@
 #define DEFAULT_MAX_ERRORS		10
 #define DEFAULT_MAX_CONNECTIONS		1000
 #define DEFAULT_MAX_CONNECTIONS_PER_IP	20
+#define DEFAULT_MAX_HOPS		50	/* Received: fields, RFC 5321 6.3 */
 
 /* RFC 5321 4.5.3.2: server timeouts, seconds. */
 #define DEFAULT_TIMEOUT_COMMAND		300

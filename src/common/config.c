@@ -321,6 +321,8 @@ cfg_limit(struct cfg_ctx *c, const config_setting_t *s)
 		return cfg_unsigned(c, s, 1, 100000, &cfg->max_recipients);
 	if (strcmp(s->name, "max_errors") == 0)
 		return cfg_unsigned(c, s, 1, 1000, &cfg->max_errors);
+	if (strcmp(s->name, "max_hops") == 0)
+		return cfg_unsigned(c, s, 1, 1000, &cfg->max_hops);
 	if (strcmp(s->name, "max_connections") == 0)
 		return cfg_unsigned(c, s, 1, 1000000, &cfg->max_connections);
 	return cfg_unsigned(c, s, 1, 1000000, &cfg->max_connections_per_ip);
@@ -386,6 +388,7 @@ static const struct {
 	{ "max_message_size", cfg_limit },
 	{ "max_recipients", cfg_limit },
 	{ "max_errors", cfg_limit },
+	{ "max_hops", cfg_limit },
 	{ "max_connections", cfg_limit },
 	{ "max_connections_per_ip", cfg_limit },
 	{ "client_prefix_v4", cfg_admission },
@@ -430,6 +433,7 @@ cfg_defaults(struct cfg_ctx *c)
 	cfg->max_message_size = DEFAULT_MAX_MESSAGE_SIZE;
 	cfg->max_recipients = DEFAULT_MAX_RECIPIENTS;
 	cfg->max_errors = DEFAULT_MAX_ERRORS;
+	cfg->max_hops = DEFAULT_MAX_HOPS;
 	cfg->max_connections = DEFAULT_MAX_CONNECTIONS;
 	cfg->max_connections_per_ip = DEFAULT_MAX_CONNECTIONS_PER_IP;
 	cfg->client_prefix_v4 = DEFAULT_CLIENT_PREFIX_V4;

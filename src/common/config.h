@@ -243,6 +243,7 @@ struct config {
 	size_t max_message_size;	/* octets, SIZE extension */
 	unsigned max_recipients;	/* per message */
 	unsigned max_errors;		/* per session, then 421 */
+	unsigned max_hops;		/* Received: fields, then 554 5.4.6 */
 	unsigned max_connections;	/* total */
 	unsigned max_connections_per_ip;	/* per client network */
 	/* Admission control (smtpd/admission.h): the client network is the

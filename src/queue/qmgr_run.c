@@ -20,16 +20,28 @@
  * goes out, and at the end of queue.lifetime its held copies fail and it
  * bounces (the plan marks them, qmgr_outbound()).
  *
+ * Loops (RFC 5321 6.3): the load also counts the Received: fields of the
+ * message's header section; a message with more than max_hops + 1 (the
+ * spool's copy has ours on top) fails its due recipients with 5.4.6 and
+ * bounces once, by the rules of every bounce (never to <>; the report
+ * carries none of those fields in its own header, so it cannot loop).
+ * smtpd and sendmail refuse such mail before it is queued: this catches
+ * what reached the spool some other way, or a max_hops lowered since.
+ *
  * Trusts: nothing in the spool (a corrupt queue file is moved aside);
  * the worker objects are touched by the loop only after their done().
  */
 #include "queue/qmgr_priv.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/config.h"
 #include "common/log.h"
@@ -42,6 +54,11 @@
 #include "route/domains.h"
 #include "route/route.h"
 #include "route/transport.h"
+#include "smtp/hops.h"
+
+/* The most of a message's data read to count its hops: a header section
+ * longer than this is counted this far (RFC 5322 sets no limit). */
+#define HOPS_SCAN_MAX	(1024 * 1024)
 
 /* A load in an I/O worker: the queue file and the data's size. */
 struct qload {
@@ -55,6 +72,7 @@ struct qload {
 	char err[256];
 	struct queue_file qf;
 	int64_t data_size;		/* -1: no data file */
+	unsigned hops;			/* Received: fields, ours included */
 };
 
 /* -- planning (loop) ------------------------------------------------------ */
@@ -84,6 +102,13 @@ qmgr_add_dests(struct qmgr *q, const struct queue_file *qf,
 	}
 }
 
+/* RFC 5321 6.3: smtpd's max_hops, plus the Received: we put on top. */
+static unsigned
+qmgr_hops_max(const struct qmgr *q)
+{
+	return q->cfg->max_hops < UINT_MAX ? q->cfg->max_hops + 1 : UINT_MAX;
+}
+
 /* A recipient routing did not place: its outcome, code and the reason
  * routing gave, behind what it means ("no such user: ..."). */
 static void
@@ -97,15 +122,23 @@ qmgr_route_fail(struct attempt_rcpt *r, enum deliver_status route,
 		log_debug("event=truncated what=route-reason");
 }
 
-/* Routing of one due recipient into the plan. */
+/* Routing of one due recipient into the plan; a looping message's
+ * recipients are not routed: they fail. */
 static void
 qmgr_route(struct qmgr *q, const struct queue_file *qf, struct attempt *a,
-    size_t n)
+    size_t n, unsigned hops)
 {
 	struct attempt_rcpt *r;
 	struct route_result rr;
+	char why[64];
 
 	r = attempt_add_rcpt(a, n, qf->env.rcpts[n].addr, qf->st[n].attempts);
+	if (hops > qmgr_hops_max(q)) {
+		snprintf(why, sizeof(why), "%u Received: header fields", hops);
+		qmgr_route_fail(r, DELIVER_PERMFAIL, "5.4.6", "Too many hops",
+		    why);
+		return;
+	}
 	memset(&rr, 0, sizeof(rr));
 	route_resolve(q->cfg, q->domains, qf->env.rcpts[n].addr, &rr);
 	switch (rr.kind) {
@@ -289,8 +322,11 @@ qmgr_plan(struct qmgr *q, struct qload *l, int64_t now)
 				next = qf->st[i].next_try;
 			continue;
 		}
-		qmgr_route(q, qf, a, i);
+		qmgr_route(q, qf, a, i, l->hops);
 	}
+	if (a->n_rcpts > 0 && l->hops > qmgr_hops_max(q))
+		log_info("event=too-many-hops id=%s hops=%u max_hops=%u",
+		    m->id, l->hops, q->cfg->max_hops);
 	if (a->n_rcpts == 0 && next > 0) {
 		/* Nothing due yet (e.g. after a restart): wait. */
 		attempt_free(a);
@@ -305,6 +341,42 @@ qmgr_plan(struct qmgr *q, struct qload *l, int64_t now)
 
 /* -- loading (I/O worker, then loop) -------------------------------------- */
 
+/* The Received: fields of a queued message's header section (blocking:
+ * an I/O worker's; it reads no config).  0 when the data cannot be read
+ * or is no regular file (delivery finds that out and says so): opened
+ * without waiting, so a FIFO planted in the spool cannot hold the
+ * worker, and a load never waits on more than the queue file. */
+static unsigned
+qmgr_count_hops(struct spool *sp, const char *id)
+{
+	char chunk[16384];
+	struct hops h;
+	struct stat st;
+	size_t total = 0;
+	ssize_t n;
+	int fd = openat(spool_data_dir(sp), id,
+	    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return 0;
+	}
+	hops_init(&h);
+	while (!hops_done(&h) && total < HOPS_SCAN_MAX) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		hops_feed(&h, chunk, (size_t)n);
+		total += (size_t)n;
+	}
+	close(fd);
+	return h.count;
+}
+
 static void
 qmgr_load_work(void *p)
 {
@@ -313,8 +385,10 @@ qmgr_load_work(void *p)
 	l->rc = spool_load(l->q->sp, "queue", l->id, &l->qf, l->err,
 	    sizeof(l->err));
 	l->err_no = errno;
-	if (l->rc == 0)
+	if (l->rc == 0) {
 		l->data_size = spool_data_size(l->q->sp, l->id);
+		l->hops = qmgr_count_hops(l->q->sp, l->id);
+	}
 }
 
 static void

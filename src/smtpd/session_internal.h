@@ -15,6 +15,7 @@
 #include "common/buf.h"
 #include "smtp/address.h"
 #include "smtp/data_reader.h"
+#include "smtp/hops.h"
 #include "smtp/reply.h"
 #include "smtpd/session.h"
 
@@ -58,6 +59,7 @@ struct transaction {
 	bool write_failed;
 	struct buf headers;		/* the header section, for the From: check */
 	bool headers_done;		/* headers holds the whole section */
+	struct hops hops;		/* Received: fields, for max_hops */
 	/* The RCPT waiting for the policy (SESSION_POLICY): its argument
 	 * as sent, for the log, and its address. */
 	char *waiting_arg;

@@ -8,6 +8,10 @@
  * A message the DATA reader flags (bare LF/CR, over-long line, too big)
  * is read to its real end and refused there, so the dialogue stays in
  * sync and nothing smuggled after a bare-LF "end" is ever executed.
+ * So is a message with more than max_hops Received: fields (RFC 5321
+ * 6.3: a mail loop), counted as the header section streams past
+ * (smtp/hops.h); our own Received: goes straight to the spool and is
+ * not counted.
  */
 #include "smtpd/session_internal.h"
 
@@ -81,6 +85,7 @@ session_begin_data(struct session *s, struct smtp_reply *r)
 	buf_free(&hdr);
 	data_reader_init(&tx->reader, cfg->max_message_size, SMTP_TEXT_LINE_MAX);
 	buf_init(&tx->headers, HEADERS_MAX);
+	hops_init(&tx->hops);
 	tx->headers_done = !(s->authenticated && cfg->submission_check_from);
 	session_set_state(s, SESSION_DATA);
 	smtp_reply_set(r, 354, "", "End data with <CR><LF>.<CR><LF>");
@@ -110,6 +115,9 @@ session_spool_data(struct session *s, bool final)
 	struct transaction *tx = s->tx;
 
 	capture_headers(tx, tx->spooled_upto);
+	if (tx->data.len > tx->spooled_upto && !hops_done(&tx->hops))
+		hops_feed(&tx->hops, tx->data.data + tx->spooled_upto,
+		    tx->data.len - tx->spooled_upto);
 	tx->spooled_upto = tx->data.len;
 	if (tx->data.len == 0 || (!final && tx->data.len < DATA_CHUNK))
 		return;
@@ -202,6 +210,34 @@ fill_envelope(struct session *s, struct envelope *env,
 	env->helo = s->helo;
 }
 
+/*
+ * Why the message is refused, if it is: the reader's verdict first (its
+ * bytes are not all in the spool), then a spool that failed, then a
+ * loop, then the author check of authenticated submission.
+ */
+static bool
+data_refused(struct session *s, struct smtp_reply *r)
+{
+	struct transaction *tx = s->tx;
+
+	if (tx->reader.errors != 0) {
+		refusal_reply(tx->reader.errors, r);
+		return true;
+	}
+	if (tx->write_failed) {
+		smtp_reply_set(r, 451, "4.3.0", "Temporary failure, try again later");
+		return true;
+	}
+	/* RFC 5321 6.3 and RFC 3463 X.4.6 "Routing loop detected".  The
+	 * same on every listener: a loop through a submission client (a
+	 * script that forwards by resubmitting) is still a loop. */
+	if (tx->hops.count > s->srv->cfg->max_hops) {
+		smtp_reply_set(r, 554, "5.4.6", "Too many hops");
+		return true;
+	}
+	return from_header_refused(s, r);
+}
+
 /* The client sent the final "."; refuse, or commit and wait. */
 void
 session_end_data(struct session *s)
@@ -213,15 +249,11 @@ session_end_data(struct session *s)
 	char safe[LOG_SAFE_SIZE(SMTP_REPLY_TEXT_MAX)];
 
 	session_spool_data(s, true);
-	if (tx->reader.errors != 0 || tx->write_failed || from_header_refused(s, &r)) {
-		if (tx->reader.errors != 0)
-			refusal_reply(tx->reader.errors, &r);
-		else if (tx->write_failed)
-			smtp_reply_set(&r, 451, "4.3.0", "Temporary failure, try again later");
+	if (data_refused(s, &r)) {
 		/* The text may quote the client's From: address. */
-		log_info("event=rejected session=%s client=[%s] id=%s stage=data reply=%d status=%s reason=\"%s\"",
+		log_info("event=rejected session=%s client=[%s] id=%s stage=data reply=%d status=%s hops=%u reason=\"%s\"",
 		    s->id, s->ip, tx->queue_id, r.code, r.enhanced,
-		    log_safe(r.text, safe, sizeof(safe)));
+		    tx->hops.count, log_safe(r.text, safe, sizeof(safe)));
 		session_reset_tx(s);
 		session_set_state(s, SESSION_READY);
 		session_reply(s, &r);

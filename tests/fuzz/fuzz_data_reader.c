@@ -11,6 +11,10 @@
  *    exactly when an output line (unstuffed, CRLF included) is longer
  *    than max_line: a dot doubled for transparency never counts
  *    (RFC 5321 4.5.3.1.6).
+ * The hop counter (smtp/hops.h) reads the reader's output in smtpd, so it
+ * is run here too, on that output and on the raw input: fed whole, split
+ * at the same position, and one octet at a time, it must give one count,
+ * and that count must be the one of a plain line-by-line reference.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,6 +24,7 @@
 
 #include "common/buf.h"
 #include "smtp/data_reader.h"
+#include "smtp/hops.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -96,6 +101,55 @@ longest_line(const char *out, size_t len)
 	return best;
 }
 
+/* The reference: Received: fields before the first empty line, counted
+ * line by line, the obvious way. */
+static unsigned
+hops_reference(const char *in, size_t len)
+{
+	unsigned n = 0;
+	size_t i = 0;
+
+	while (i < len) {
+		const char *nl = memchr(in + i, '\n', len - i);
+		size_t end = nl != NULL ? (size_t)(nl - in) : len, j;
+
+		if (end == i || (end == i + 1 && in[i] == '\r'))
+			break;
+		for (j = 0; j < 8 && i + j < end &&
+		    (in[i + j] | 0x20) == "received"[j]; j++)
+			;
+		if (j == 8) {
+			j += i;
+			while (j < end && (in[j] == ' ' || in[j] == '\t'))
+				j++;
+			if (j < end && in[j] == ':')
+				n++;
+		}
+		i = end + 1;
+	}
+	return n;
+}
+
+static void
+check_hops(const char *in, size_t len, size_t cut)
+{
+	struct hops whole, split, bytes;
+
+	if (cut > len)
+		cut = len;
+	hops_init(&whole);
+	hops_feed(&whole, in, len);
+	hops_init(&split);
+	hops_feed(&split, in, cut);
+	hops_feed(&split, in + cut, len - cut);
+	hops_init(&bytes);
+	for (size_t i = 0; i < len; i++)
+		hops_feed(&bytes, in + i, 1);
+	if (whole.count != split.count || whole.count != bytes.count ||
+	    whole.count != hops_reference(in, len))
+		abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -132,6 +186,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    ((a.r.errors & DATA_ERR_LINE_TOO_LONG) != 0) !=
 	    (longest_line(a.out.data, a.out.len) > max_line))
 		abort();
+
+	check_hops(a.out.data ? a.out.data : "", a.out.len, cut);
+	check_hops(in, len, cut);
 
 	buf_free(&a.out);
 	buf_free(&b.out);
