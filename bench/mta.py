@@ -349,6 +349,27 @@ def alone_arguments(p, rounds):
     p.add_argument("--out", default=os.path.join(HERE, "out"))
 
 
+def interleave(args, kinds, one_run, announce, summary):
+    """args.rounds rounds of one run of each kind, in turn: one_run(kind,
+    run_no) gives a run's figures, announce(kind, run_no) and summary(r)
+    the lines said before and after it.  Returns (results, error or None);
+    the first failure ends the benchmark, since its ratio needs every
+    kind."""
+    results = []
+    for run_no in range(1, args.rounds + 1):
+        for kind in kinds:
+            print(f"bench: {announce(kind, run_no)}", flush=True)
+            try:
+                r = one_run(kind, run_no)
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                print(f"bench:   error: {e}", flush=True)
+                return results, f"{kind}, run {run_no}: " + \
+                    str(e).splitlines()[0]
+            print(f"bench:   {summary(r)}", flush=True)
+            results.append(r)
+    return results, None
+
+
 def _interrupt(signum, _frame):
     raise KeyboardInterrupt(f"signal {signum}")
 

@@ -183,25 +183,15 @@ def keep_log(args, inst, kind):
 
 
 def run_bench(args, workdir):
-    """The interleaved runs; returns (results, error or None).  The first
-    failure ends the benchmark: both kinds are needed for the ratio."""
-    results = []
-    for run_no in range(1, args.rounds + 1):
-        for kind in ("off", "on"):
-            say(f"policy run {run_no}/{args.rounds}: checks {kind}, "
-                f"{args.messages} messages, {args.sessions} sessions")
-            try:
-                r = one_run(args, workdir, kind, run_no)
-            except (RuntimeError, subprocess.TimeoutExpired) as e:
-                say(f"  error: {e}")
-                return results, f"{kind}, run {run_no}: " + \
-                    str(e).splitlines()[0]
-            say(f"  {r['accept_rate']:.1f} msg/s accepted, all in Maildir "
-                f"after {r['deliver_s']:.2f}s, {r['cpu_ms']:.2f} ms of CPU "
-                f"per message, peak RSS "
-                f"{r['peak_rss'] / MIB:.1f} MiB")
-            results.append(r)
-    return results, None
+    """The interleaved runs; returns (results, error or None)."""
+    return mta.interleave(
+        args, ("off", "on"),
+        lambda kind, n: one_run(args, workdir, kind, n),
+        lambda kind, n: f"policy run {n}/{args.rounds}: checks {kind}, "
+                        f"{args.messages} messages, {args.sessions} sessions",
+        lambda r: f"{r['accept_rate']:.1f} msg/s accepted, all in Maildir "
+                  f"after {r['deliver_s']:.2f}s, {r['cpu_ms']:.2f} ms of CPU "
+                  f"per message, peak RSS {r['peak_rss'] / MIB:.1f} MiB")
 
 
 def section(args, results, error):

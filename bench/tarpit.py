@@ -292,29 +292,21 @@ def keep_log(args, inst, kind):
 # -- the benchmark -----------------------------------------------------------
 
 def run_bench(args, workdir):
-    """The interleaved runs; returns (results, error or None).  The first
-    failure ends the benchmark: both kinds of run are needed for the
-    ratio."""
-    results = []
-    for run_no in range(1, args.rounds + 1):
-        for kind in ("alone", "tarpit"):
-            say(f"tarpit run {run_no}/{args.rounds}: {kind}, "
-                f"{args.messages} local messages"
+    """The interleaved runs; returns (results, error or None)."""
+    def announce(kind, n):
+        return (f"tarpit run {n}/{args.rounds}: {kind}, {args.messages} "
+                f"local messages"
                 + (f" beside {args.tarpit_messages} sent and "
                    f"{args.queued} queued for the tarpit"
                    if kind == "tarpit" else ""))
-            try:
-                r = one_run(args, workdir, kind, run_no)
-            except (RuntimeError, subprocess.TimeoutExpired) as e:
-                say(f"  error: {e}")
-                return results, f"{kind}, run {run_no}: " + \
-                    str(e).splitlines()[0]
-            say(f"  local: {r['deliver_rate']:.1f} msg/s until all in "
-                f"the Maildir ({r['deliver_s']:.2f}s); qmgr loop delayed "
-                f"at most {r['lag_ms']} ms ({r['cpu_ms']} ms of CPU); "
-                f"{r['tarpit_conns']} connections held by the tarpit")
-            results.append(r)
-    return results, None
+
+    return mta.interleave(
+        args, ("alone", "tarpit"),
+        lambda kind, n: one_run(args, workdir, kind, n), announce,
+        lambda r: f"local: {r['deliver_rate']:.1f} msg/s until all in the "
+                  f"Maildir ({r['deliver_s']:.2f}s); qmgr loop delayed at "
+                  f"most {r['lag_ms']} ms ({r['cpu_ms']} ms of CPU); "
+                  f"{r['tarpit_conns']} connections held by the tarpit")
 
 
 def section(args, results, error):
