@@ -184,12 +184,18 @@ struct greylist_conf {
  */
 #define SRS_CONF_MAX_AGE_MAX	1000	/* days: below the 1024-day stamp wrap */
 
+struct srs_keys;
+
 struct srs_conf {
 	bool enabled;			/* the srs group is present */
 	char *domain;			/* the SRS addresses' domain */
 	char *key_file;			/* first line signs, every line verifies */
 	unsigned max_age;		/* days an SRS0 address stays valid */
 	struct config_where key_file_at;
+	/* The secrets, read from key_file by the program that loaded the
+	 * config (decorumd as root, before the children fork; the CLI),
+	 * which owns them: NULL until then, and config_free leaves them. */
+	const struct srs_keys *keys;
 };
 
 struct config {

@@ -14,10 +14,14 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/rootfile.h"
+#include "common/safedir.h"
 #include "daemon/master.h"
+#include "srs/srs_keyfile.h"
 
 #define DEFAULT_CONFIG "/etc/decorum/decorum.conf"
 
@@ -34,6 +38,46 @@ usage(FILE *f, int status)
 	exit(status);
 }
 
+/*
+ * The SRS secrets, read as root by the rules of common/rootfile.h (the
+ * account the children run as must not be able to choose what root
+ * reads for them), before any child forks: both children inherit them.
+ * A key file that cannot be read stops the start with its FILE:LINE,
+ * as a TLS key does.  Rotation takes a restart, as with postsrsd.
+ */
+static int
+load_srs_keys(struct config *cfg, struct srs_keys *keys)
+{
+	struct rootfile_rules rules;
+	struct safedir_owner o;
+	struct config_error ignored;
+	char why[512];
+	int fd, rc;
+
+	if (!cfg->srs.enabled)
+		return 0;
+	/* No such account: the master stops on it with its own message. */
+	if (config_user_lookup(cfg, &o, &ignored) < 0)
+		return 0;
+	config_root_rules(cfg, &o, &rules);
+	fd = rootfile_open(cfg->srs.key_file, &rules, NULL, 0, why,
+	    sizeof(why));
+	if (fd < 0) {
+		config_print(cfg->srs.key_file_at.file,
+		    cfg->srs.key_file_at.line, why);
+		return -1;
+	}
+	rc = srs_keyfile_read(fd, cfg->srs.key_file, keys, why, sizeof(why));
+	close(fd);
+	if (rc < 0) {
+		config_print(cfg->srs.key_file_at.file,
+		    cfg->srs.key_file_at.line, why);
+		return -1;
+	}
+	cfg->srs.keys = keys;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -41,6 +85,7 @@ main(int argc, char **argv)
 	bool foreground = false;
 	struct config cfg;
 	struct config_error err;
+	static struct srs_keys srs_keys;
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "foreground", no_argument, NULL, 'f' },
@@ -78,7 +123,12 @@ main(int argc, char **argv)
 	}
 	if (cfg.debug)
 		log_set_level(LOG_LEVEL_DEBUG);
+	if (load_srs_keys(&cfg, &srs_keys) < 0) {
+		config_free(&cfg);
+		return 1;
+	}
 	status = master_run(&cfg, foreground);
+	srs_keys_clear(&srs_keys);
 	config_free(&cfg);
 	return status;
 }

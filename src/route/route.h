@@ -16,6 +16,7 @@
 #ifndef DECORUM_ROUTE_ROUTE_H
 #define DECORUM_ROUTE_ROUTE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct config;
@@ -33,6 +34,11 @@ enum route_kind {
 
 struct route_dest {
 	enum route_kind kind;	/* ROUTE_LOCAL or ROUTE_REMOTE */
+	bool forward;		/* ROUTE_REMOTE reached through an address
+				 * of ours (an alias, the postmaster living
+				 * elsewhere): the queue manager sends it
+				 * as a forwarded copy, with the sender
+				 * route_forward_sender() gives */
 	char *local;		/* mailbox local part, lower case */
 	char *domain;		/* canonical (lower-case A-label form,
 				 * domains_canon), local or remote; an

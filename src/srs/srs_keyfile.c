@@ -37,24 +37,19 @@ read_bounded(int fd, char *buf, size_t cap)
 }
 
 int
-srs_keyfile_load(const char *path, struct srs_keys *keys, char *err,
+srs_keyfile_read(int fd, const char *path, struct srs_keys *keys, char *err,
     size_t errlen)
 {
 	char buf[SRS_KEYFILE_MAX + 1], why[128];
 	struct stat st;
 	ssize_t n;
-	int fd, rc = -1;
+	int rc = -1;
 
 	memset(keys, 0, sizeof(*keys));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
-		snprintf(err, errlen, "%s: cannot read the SRS key file: %s",
-		    path, strerror(errno));
-		return -1;
-	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "%s: the SRS key file is not a regular "
 		    "file", path);
-		goto out;
+		return -1;
 	}
 	if ((n = read_bounded(fd, buf, sizeof(buf))) < 0) {
 		snprintf(err, errlen, "%s: cannot read the SRS key file: %s",
@@ -73,6 +68,22 @@ srs_keyfile_load(const char *path, struct srs_keys *keys, char *err,
 	rc = 0;
 out:
 	OPENSSL_cleanse(buf, sizeof(buf));
+	return rc;
+}
+
+int
+srs_keyfile_load(const char *path, struct srs_keys *keys, char *err,
+    size_t errlen)
+{
+	int fd, rc;
+
+	memset(keys, 0, sizeof(*keys));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+		snprintf(err, errlen, "%s: cannot read the SRS key file: %s",
+		    path, strerror(errno));
+		return -1;
+	}
+	rc = srs_keyfile_read(fd, path, keys, err, errlen);
 	close(fd);
 	return rc;
 }

@@ -17,5 +17,10 @@
  * regular file, too big, empty, a bad line). */
 int srs_keyfile_load(const char *path, struct srs_keys *keys, char *err,
     size_t errlen);
+/* The same for a descriptor the caller opened (the daemon opens it as
+ * root by the rules of common/rootfile.h); path only names it in err.
+ * fd is left open. */
+int srs_keyfile_read(int fd, const char *path, struct srs_keys *keys,
+    char *err, size_t errlen);
 
 #endif
