@@ -111,8 +111,8 @@ lower(char *s)
 }
 
 static void
-add_dest(struct rctx *c, enum route_kind kind, const char *local,
-    const char *domain)
+add_dest(struct rctx *c, enum route_kind kind, bool forward,
+    const char *local, const char *domain)
 {
 	struct route_result *out = c->out;
 
@@ -129,6 +129,7 @@ add_dest(struct rctx *c, enum route_kind kind, const char *local,
 	out->dests = xreallocarray(out->dests, out->n_dests + 1,
 	    sizeof(*out->dests));
 	out->dests[out->n_dests].kind = kind;
+	out->dests[out->n_dests].forward = forward;
 	out->dests[out->n_dests].local = xstrdup(local);
 	out->dests[out->n_dests].domain = xstrdup(domain);
 	out->n_dests++;
@@ -143,7 +144,7 @@ is_role_mailbox(const char *local)
 }
 
 static void resolve_addr(struct rctx *c, const char *addr,
-    const char *default_domain, bool allow_remote);
+    const char *default_domain);
 
 static void
 route_postmaster(struct rctx *c, const char *why)
@@ -155,7 +156,7 @@ route_postmaster(struct rctx *c, const char *why)
 	}
 	reason_add(c->out, "%s: goes to the postmaster %s", why,
 	    c->cfg->postmaster);
-	resolve_addr(c, c->cfg->postmaster, NULL, true);
+	resolve_addr(c, c->cfg->postmaster, NULL);
 }
 
 static void
@@ -195,7 +196,7 @@ expand_alias(struct rctx *c, const char *name, const char *domain,
 			    ":include: is not supported", name, domain);
 			break;
 		case DOMAINS_TARGET_ADDRESS:
-			resolve_addr(c, copy[i], domain, false);
+			resolve_addr(c, copy[i], domain);
 			break;
 		}
 	}
@@ -220,7 +221,7 @@ try_name(struct rctx *c, const char *name, const char *domain)
 	}
 	if (r == 1) {
 		reason_add(c->out, "%s@%s: local user", name, domain);
-		add_dest(c, ROUTE_LOCAL, name, domain);
+		add_dest(c, ROUTE_LOCAL, false, name, domain);
 		return 1;
 	}
 	r = domains_alias(c->d, name, domain, &targets, &n);
@@ -309,11 +310,10 @@ canon_domain(struct rctx *c, const char *domain, bool top,
 }
 
 /* addr: "local@domain", or a bare local part in default_domain (alias
- * targets: canonical).  allow_remote: this address may live elsewhere
- * (top level, or the configured postmaster). */
+ * targets: canonical).  A foreign domain is a remote destination: the
+ * address asked itself (relay, decided by the caller), or a forward. */
 static void
-resolve_addr(struct rctx *c, const char *addr, const char *default_domain,
-    bool allow_remote)
+resolve_addr(struct rctx *c, const char *addr, const char *default_domain)
 {
 	char local[SMTP_LOCAL_PART_MAX + 1], domain[SMTP_DOMAIN_MAX + 1];
 	char canon[SMTP_DOMAIN_MAX + 1], raw[SMTP_ADDRESS_MAX + 1];
@@ -362,24 +362,16 @@ resolve_addr(struct rctx *c, const char *addr, const char *default_domain,
 	}
 	c->top_local = c->top_local || (top && r == 1);
 	if (r == 0) {
-		/* An alias may name the postmaster, in either spelling of
-		 * its domain (docs/configuration.md). */
-		if (!allow_remote && c->cfg->postmaster != NULL &&
-		    domains_same_address(addr, c->cfg->postmaster))
-			allow_remote = true;
-		if (!allow_remote) {
-			route_fail(c, ROUTE_UNSUPPORTED, "%.100s: forwarding "
-			    "to foreign domains needs SRS, not supported yet",
-			    addr);
-			return;
-		}
 		/* RFC 5321 2.4: a foreign local part is case-sensitive and
 		 * kept exactly as written, quotes included. */
 		at = strrchr(addr, '@');
 		snprintf(raw, sizeof(raw), "%.*s", (int)(at != NULL ?
 		    (size_t)(at - addr) : strlen(addr)), addr);
-		reason_add(c->out, "%s: not a local domain, remote", canon);
-		add_dest(c, ROUTE_REMOTE, raw, canon);
+		/* Reached through an address of ours (an alias, the
+		 * postmaster living elsewhere): a forward. */
+		reason_add(c->out, "%s: not a local domain, %s", canon,
+		    top ? "remote" : "forwarded");
+		add_dest(c, ROUTE_REMOTE, !top, raw, canon);
 		return;
 	}
 	resolve_local(c, local, canon);
@@ -403,7 +395,7 @@ route_resolve(const struct config *cfg, struct domains *d, const char *addr,
 		route_postmaster(c, "postmaster");
 	} else {
 		c->top = true;
-		resolve_addr(c, addr, NULL, true);
+		resolve_addr(c, addr, NULL);
 		ours = !c->failed && c->top_local;
 	}
 	if (!c->failed && out->n_dests == 0)

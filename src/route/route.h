@@ -6,7 +6,8 @@
  *  1. "postmaster" with no domain → the configured postmaster address.
  *  2. A domain that is not local → ROUTE_REMOTE (relay decided by the caller).
  *  3. local part (minus a +extension) is a user → that mailbox.
- *  4. local part is an alias → its targets, expanded recursively (depth
+ *  4. local part is an alias → its targets, local or foreign (a forward:
+ *     route_dest.forward), expanded recursively (depth
  *     ALIAS_DEPTH_MAX, loops broken, duplicates dropped).
  *  5. postmaster, abuse, security → the configured postmaster address.
  *  6. otherwise ROUTE_UNKNOWN (550 5.1.1 at RCPT time).
@@ -27,7 +28,7 @@ enum route_kind {
 	ROUTE_REMOTE,		/* domain not local: relay (or refuse) */
 	ROUTE_UNKNOWN,		/* no such user in a local domain */
 	ROUTE_TEMPFAIL,		/* a table could not be read: try later */
-	ROUTE_UNSUPPORTED,	/* e.g. alias to a foreign domain (later issue) */
+	ROUTE_UNSUPPORTED,	/* e.g. an alias to a pipe, an expansion too big */
 	ROUTE_INVALID,		/* the domain is no valid name (not IDNA2008):
 				 * no DNS lookup can find it, refuse (5.1.2) */
 };

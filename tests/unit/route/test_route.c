@@ -237,8 +237,9 @@ test_unknown_remote_refused(void **state)
 	expect(fx, "dangling@example.test", ROUTE_UNKNOWN, NULL, "nobody");
 	expect(fx, "someone@elsewhere.example", ROUTE_REMOTE,
 	    D("remote:someone@elsewhere.example"), "remote");
-	expect(fx, "out@example.test", ROUTE_UNSUPPORTED, NULL,
-	    "forwarding to foreign domains needs SRS, not supported yet");
+	expect(fx, "out@example.test", ROUTE_LOCAL,
+	    D("ann@example.test", "remote:friend@elsewhere.example"),
+	    "elsewhere.example: not a local domain, forwarded");
 	expect(fx, "pipe@example.test", ROUTE_UNSUPPORTED, NULL, "pipes");
 	expect(fx, "boss@example.test", ROUTE_LOCAL, D("admin@example.test"),
 	    NULL);
