@@ -658,6 +658,48 @@ test_status_replay(void **state)
 	buf_free(&b);
 }
 
+/* The authenticated flag: written and read back, absent in older
+ * files (not authenticated), and with an argument it is malformed. */
+static void
+test_authenticated_record(void **state)
+{
+	struct envelope_rcpt r = { (char *)"a@x" };
+	struct envelope env;
+	struct queue_file qf;
+	struct buf b;
+
+	(void)state;
+	fill_env(&env, &r, 1);
+	snprintf(env.id, sizeof(env.id), "0abc");
+	buf_init(&b, 1 << 12);
+	assert_int_equal(envelope_format(&env, &b), 0);
+	assert_null(strstr(b.data, "\nA\n"));
+	assert_int_equal(parse(b.data, &qf), 0);
+	assert_false(qf.env.authenticated);
+	queue_file_free(&qf);
+	buf_free(&b);
+
+	env.authenticated = true;
+	buf_init(&b, 1 << 12);
+	assert_int_equal(envelope_format(&env, &b), 0);
+	assert_non_null(strstr(b.data, "\nA\n"));
+	assert_int_equal(parse(b.data, &qf), 0);
+	assert_true(qf.env.authenticated);
+	queue_file_free(&qf);
+	buf_free(&b);
+
+	assert_int_equal(parse(qhead, &qf), 0);
+	assert_false(qf.env.authenticated);
+	queue_file_free(&qf);
+	assert_int_equal(parse("V 1\nI 0abc\nT 100\nS <>\nA\nR a@x\nE\n",
+	    &qf), 0);
+	assert_true(qf.env.authenticated);
+	queue_file_free(&qf);
+	assert_int_equal(parse("V 1\nI 0abc\nT 100\nS <>\nA u\nR a@x\nE\n",
+	    &qf), -1);
+	queue_file_free(&qf);
+}
+
 static void
 test_torn_and_corrupt(void **state)
 {
@@ -732,6 +774,7 @@ main(void)
 		cmocka_unit_test(test_move_never_replaces),
 		cmocka_unit_test(test_status_replay),
 		cmocka_unit_test(test_torn_and_corrupt),
+		cmocka_unit_test(test_authenticated_record),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
