@@ -216,3 +216,30 @@ def test_greylisted_retry_same_sender_across_midnight(fwd_mta, monkeypatch):
     # that recomputed its sender would not have passed the greylist.
     assert srs_stamp(fresh_after.stdout.strip()) != srs_stamp(t.sender)
     m.wait_event("removed", id=fid)
+
+
+# -- a bounce of the forwarded copy reaches the original sender -----------
+
+def test_refused_copy_bounces_to_original_sender(fwd_mta, remote_mx, dns):
+    """The far MX refuses the forwarded copy (550 at RCPT): the report
+    goes from <> to the copy's SRS sender, which routes back (reverse
+    SRS) to the original sender's MX."""
+    m, far = fwd_mta(sink_options=dict(
+        rcpt_replies={"a@remote.test": "550 5.1.1 no such user here"}))
+    origin = remote_mx("127.0.0.22")
+    add_mx(dns, "origin.test", ["127.0.0.22"])
+    sender = "s@origin.test"
+    qid, _ = submit(m, sender, ["fwd@" + DOMAIN],
+                    msg=compose(subject="refused", sender=sender,
+                                to="fwd@" + DOMAIN))
+    fid = forwarded(m, qid)["forward_id"]
+    ev = m.wait_event("bounce", id=fid)[0]
+    assert ev["to"].startswith("<SRS0=") and ev["to"].endswith(
+        "@%s>" % SRS_DOMAIN), ev
+    t = origin.wait_delivered(1, log=m.log)[0]
+    assert t.sender == "" and t.rcpts == [sender], t.mail
+    assert b"a@remote.test" in t.data and b"5.1.1" in t.data
+    attempts = far.transactions()
+    assert len(attempts) == 1 and attempts[0].sender.startswith("SRS0=")
+    m.wait_event("removed", id=ev["bounce_id"])
+    assert len(origin.delivered()) == 1
