@@ -43,7 +43,7 @@ delivered_to_init(struct delivered_to *d)
 	d->state = DS_BOL;
 	d->matched = 0;
 	d->len = 0;
-	d->too_long = false;
+	d->bad = false;
 	d->cr = false;
 	d->n = 0;
 	d->dropped = 0;
@@ -59,7 +59,7 @@ static void
 value_start(struct delivered_to *d)
 {
 	d->len = 0;
-	d->too_long = false;
+	d->bad = false;
 	d->cr = false;
 }
 
@@ -70,10 +70,12 @@ value_add(struct delivered_to *d, unsigned char c)
 {
 	if (is_wsp(c) && d->len == 0)
 		return;
-	if (d->len < DELIVERED_TO_VALUE_MAX)
+	if (c == '\0')
+		d->bad = true;
+	else if (d->len < DELIVERED_TO_VALUE_MAX)
 		d->cur[d->len++] = (char)c;
 	else if (!is_wsp(c))
-		d->too_long = true;
+		d->bad = true;
 }
 
 /* The field is over: keep its value, trimmed, if there is room. */
@@ -91,8 +93,15 @@ value_end(struct delivered_to *d)
 	if (len >= 2 && v[0] == '<' && v[len - 1] == '>') {
 		v++;
 		len -= 2;
+		/* "< a@b >": the white space inside goes too. */
+		while (len > 0 && is_wsp((unsigned char)v[0])) {
+			v++;
+			len--;
+		}
+		while (len > 0 && is_wsp((unsigned char)v[len - 1]))
+			len--;
 	}
-	if (d->too_long) {
+	if (d->bad) {
 		d->dropped++;
 	} else if (len > 0) {		/* an empty value names nothing */
 		if (d->n < DELIVERED_TO_MAX) {

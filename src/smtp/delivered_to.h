@@ -14,7 +14,8 @@
  * angle brackets around the whole.  Bounded: at most DELIVERED_TO_MAX
  * values of at most DELIVERED_TO_VALUE_MAX octets are kept; a longer
  * value cannot be an address (RFC 5321 4.5.3.1.3: 254 octets at most)
- * and is dropped; values past the count are counted, not kept (a loop
+ * and is dropped, as is one holding a NUL (no address does, and a C
+ * string would cut it); values past the count are counted, not kept (a loop
  * that long is stopped by the hop count anyway).
  */
 #ifndef DECORUM_SMTP_DELIVERED_TO_H
@@ -30,7 +31,7 @@ struct delivered_to {
 	int state;			/* private */
 	unsigned matched;		/* private: octets of the name matched */
 	size_t len;			/* private: octets of cur */
-	bool too_long;			/* private: cur overflowed */
+	bool bad;			/* private: cur overflowed or held a NUL */
 	bool cr;			/* private: a CR not yet known to end a line */
 	char cur[DELIVERED_TO_VALUE_MAX + 1];	/* private */
 	char values[DELIVERED_TO_MAX][DELIVERED_TO_VALUE_MAX + 1];

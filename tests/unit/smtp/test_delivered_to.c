@@ -21,12 +21,18 @@
 static struct delivered_to dt;
 
 static unsigned
-scan(const char *msg)
+scan_len(const char *msg, size_t len)
 {
 	delivered_to_init(&dt);
-	delivered_to_feed(&dt, msg, strlen(msg));
+	delivered_to_feed(&dt, msg, len);
 	delivered_to_end(&dt);
 	return dt.n;
+}
+
+static unsigned
+scan(const char *msg)
+{
+	return scan_len(msg, strlen(msg));
 }
 
 static void
@@ -61,6 +67,8 @@ test_values(void **state)
 	(void)state;
 	assert_int_equal(scan("Delivered-To:   <a@b>  \r\n\r\n"), 1);
 	assert_string_equal(dt.values[0], "a@b");
+	assert_int_equal(scan("Delivered-To: < a@b\t>\r\n\r\n"), 1);
+	assert_string_equal(dt.values[0], "a@b");
 	/* Folding: the line break goes, the white space stays inside. */
 	assert_int_equal(scan("Delivered-To:\r\n  a@b\r\n\r\n"), 1);
 	assert_string_equal(dt.values[0], "a@b");
@@ -73,6 +81,13 @@ test_values(void **state)
 	assert_int_equal(scan("Delivered-To: a@b\nDelivered-To: c\rd\n\n"), 2);
 	assert_string_equal(dt.values[0], "a@b");
 	assert_string_equal(dt.values[1], "c\rd");
+	/* A NUL makes a value no address: dropped, not cut short. */
+	static const char nul[] = "Delivered-To: a@b\0x\r\n"
+	    "Delivered-To: c@d\r\n\r\n";
+
+	assert_int_equal(scan_len(nul, sizeof(nul) - 1), 1);
+	assert_string_equal(dt.values[0], "c@d");
+	assert_int_equal(dt.dropped, 1);
 	/* The input ends inside a field: the field is complete. */
 	assert_int_equal(scan("Delivered-To: a@b"), 1);
 	assert_string_equal(dt.values[0], "a@b");
