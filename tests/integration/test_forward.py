@@ -16,8 +16,10 @@ import time
 
 import pytest
 
-from conftest import add_mx, compose, submit
+from conftest import (PASSWORDS, TLS_ALIASES, add_mx, compose, dot_stuff,
+                      submit, tls_session)
 from mtaproc import DOMAIN, wait_until
+from smtpraw import queue_id
 from test_sendmail import sendmail
 
 SRS_DOMAIN = "srs.example.test"
@@ -243,3 +245,31 @@ def test_refused_copy_bounces_to_original_sender(fwd_mta, remote_mx, dns):
     assert len(attempts) == 1 and attempts[0].sender.startswith("SRS0=")
     m.wait_event("removed", id=ev["bounce_id"])
     assert len(origin.delivered()) == 1
+
+
+def test_forward_authenticated_smtp_keeps_sender(tls_mta, remote_mx, dns,
+                                                 mx_port, workdir):
+    """alice, logged in on submission, sends as x@alice.example (a
+    foreign domain she may use): the smtpd writes the A record, and the
+    forward keeps her sender; the same message from an unauthenticated
+    client on port 25 is rewritten."""
+    sink = remote_mx("127.0.0.21")
+    add_mx(dns, "remote.test", ["127.0.0.21"])
+    m = tls_mta(aliases=TLS_ALIASES + [("fwd", ["a@remote.test"])],
+                relay_networks=("127.0.0.0/8",), extra_conf=srs_conf(
+                    workdir) + "delivery = { smtp_port = %d; "
+                "connect_timeout = 5; };\n" % mx_port)
+    sender = "x@alice.example"
+    msg = compose(sender=sender, to="fwd@" + DOMAIN)
+    with tls_session(m, "sub_starttls", "alice@" + DOMAIN,
+                     PASSWORDS["alice"]) as s:
+        s.mail(sender)
+        s.rcpt("fwd@" + DOMAIN)
+        qid = queue_id(s.data(dot_stuff(msg) + b".\r\n"))
+    t = sink.wait_delivered(1, log=m.log)[0]
+    assert t.sender == sender, t.mail
+    assert forwarded(m, qid)["srs"] == "no"
+    qid2, _ = submit(m, sender, ["fwd@" + DOMAIN], msg=msg)
+    t = sink.wait_delivered(2, log=m.log)[1]
+    assert t.sender.startswith("SRS0="), t.mail
+    assert forwarded(m, qid2)["srs"] == "yes"
