@@ -367,6 +367,13 @@ struct rootfile_rules;
 void config_root_rules(const struct config *cfg,
     const struct safedir_owner *o, struct rootfile_rules *r);
 
+/* The SRS key file (srs.key_file), opened as root by the rules above
+ * (o may be NULL), for decorumd at start-up and check-config alike: a
+ * descriptor for srs_keyfile_read(), or -1 and err at the key_file
+ * line. */
+int config_srs_key_open(const struct config *cfg,
+    const struct safedir_owner *o, struct config_error *err);
+
 /* Is the client address in relay_networks? */
 bool config_is_relay_client(const struct config *cfg, const struct sockaddr *sa);
 
