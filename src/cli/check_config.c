@@ -40,6 +40,14 @@ check_report(void *arg, const char *file, int line, const char *message)
 	(*count)++;
 }
 
+/* A warning: printed, not counted (exit 0 stays possible). */
+static void
+check_warn(void *arg, const char *file, int line, const char *message)
+{
+	(void)arg;
+	config_print(file, line, message);
+}
+
 static void
 check_error(int *problems, const struct config_error *err)
 {
@@ -158,7 +166,7 @@ cmd_check_config(const char *config_path, int argc, char **argv)
 	config_warnings_print(&cfg);
 	check_system(&cfg, &problems);
 	check_srs(&cfg, &problems);
-	domains_check(cfg.domains, cfg.postmaster, check_report, &problems);
+	domains_check(cfg.domains, &cfg, check_report, check_warn, &problems);
 	check_postmaster(&cfg, &problems);
 	if (problems == 0)
 		printf("%s: ok\n", config_path);

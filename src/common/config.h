@@ -178,6 +178,10 @@ struct greylist_conf {
 	bool trouble_tempfail;		/* on_trouble = "tempfail" (not "accept") */
 };
 
+/* alias_fanout_warn's default: past ten foreign targets an alias is a
+ * list, and lists belong in list software (docs/delivery.md). */
+#define DEFAULT_ALIAS_FANOUT_WARN	10
+
 /*
  * The Sender Rewriting Scheme (src/srs, docs/forwarding.md): the srs
  * group.  Off (enabled false) when the group is absent.
@@ -250,6 +254,10 @@ struct config {
 	unsigned max_recipients;	/* per message */
 	unsigned max_errors;		/* per session, then 421 */
 	unsigned max_hops;		/* Received: fields, then 554 5.4.6 */
+	/* check-config warns about an alias with more foreign targets
+	 * than this (a group forward: mailing list software's job); 0:
+	 * never. */
+	unsigned alias_fanout_warn;
 	unsigned max_connections;	/* total */
 	unsigned max_connections_per_ip;	/* per client network */
 	/* Admission control (smtpd/admission.h): the client network is the
