@@ -146,22 +146,9 @@ route_is(struct fixture *fx, const char *addr, enum route_kind kind,
     const char *dest)
 {
 	struct route_result r;
-	char got[400];
 
 	route_resolve(&fx->cfg, fx->d, addr, &r);
-	if (r.kind != kind)
-		fail_msg("%s: kind %s, want %s (%s)", addr,
-		    route_kind_name(r.kind), route_kind_name(kind), r.reason);
-	if (dest != NULL) {
-		if (r.n_dests != 1)
-			fail_msg("%s: %zu dests (%s)", addr, r.n_dests,
-			    r.reason);
-		snprintf(got, sizeof(got), "%s@%s", r.dests[0].local,
-		    r.dests[0].domain);
-		if (strcmp(got, dest) != 0)
-			fail_msg("%s: dest %s, want %s (%s)", addr, got, dest,
-			    r.reason);
-	}
+	route_fixture_check(addr, &r, kind, dest, false);
 	route_result_free(&r);
 }
 
