@@ -20,6 +20,7 @@
  */
 #include <stdbool.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "common/config.h"
@@ -37,6 +38,14 @@ check_report(void *arg, const char *file, int line, const char *message)
 
 	config_print(file, line, message);
 	(*count)++;
+}
+
+/* A warning: printed, not counted (exit 0 stays possible). */
+static void
+check_warn(void *arg, const char *file, int line, const char *message)
+{
+	(void)arg;
+	config_print(file, line, message);
 }
 
 static void
@@ -86,21 +95,33 @@ check_system(const struct config *cfg, int *problems)
 		check_error(problems, &err);
 }
 
-/* The SRS key file, as `decorum srs` and the daemon will read it: an
- * unreadable or empty one is reported where srs.key_file was written. */
+/* The SRS key file, as decorumd reads it at start-up (as root, out of
+ * the workers' reach: config_srs_key_open), with the same FILE:LINE. */
 static void
 check_srs(const struct config *cfg, int *problems)
 {
+	struct safedir_owner owner;
+	struct config_error err;
 	struct srs_keys keys;
-	char err[512];
+	char why[512];
+	bool user_ok;
+	int fd;
 
 	if (!cfg->srs.enabled)
 		return;
-	if (srs_keyfile_load(cfg->srs.key_file, &keys, err, sizeof(err)) < 0)
+	user_ok = config_user_lookup(cfg, &owner, &err) == 0;
+	if ((fd = config_srs_key_open(cfg, user_ok ? &owner : NULL,
+	    &err)) < 0) {
+		check_error(problems, &err);
+		return;
+	}
+	if (srs_keyfile_read(fd, cfg->srs.key_file, &keys, why,
+	    sizeof(why)) < 0)
 		check_report(problems, cfg->srs.key_file_at.file != NULL ?
 		    cfg->srs.key_file_at.file : cfg->path,
-		    cfg->srs.key_file_at.line, err);
+		    cfg->srs.key_file_at.line, why);
 	srs_keys_clear(&keys);
+	close(fd);
 }
 
 /* RFC 5321 4.5.1: postmaster must work, so its route must exist.  Only
@@ -145,7 +166,7 @@ cmd_check_config(const char *config_path, int argc, char **argv)
 	config_warnings_print(&cfg);
 	check_system(&cfg, &problems);
 	check_srs(&cfg, &problems);
-	domains_check(cfg.domains, cfg.postmaster, check_report, &problems);
+	domains_check(cfg.domains, &cfg, check_report, check_warn, &problems);
 	check_postmaster(&cfg, &problems);
 	if (problems == 0)
 		printf("%s: ok\n", config_path);

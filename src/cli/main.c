@@ -39,7 +39,7 @@ static const struct {
 	const char *usage;
 } commands[] = {
 	{ "check-config", cmd_check_config, "check-config" },
-	{ "route", cmd_route, "route ADDRESS" },
+	{ "route", cmd_route, "route [-f SENDER] [-a] ADDRESS" },
 	{ "sendmail", cmd_sendmail,
 	    "sendmail [-t] [-i] [-f SENDER] [-F NAME] [RCPT...] < MESSAGE" },
 	{ "mailq", cmd_mailq, "mailq" },

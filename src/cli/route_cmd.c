@@ -1,9 +1,19 @@
 /*
- * `decorum route ADDRESS`: where mail to ADDRESS goes and why, computed by
- * the same route_resolve() the daemon uses at RCPT time and at delivery.
+ * `decorum route [-f SENDER] [-a] ADDRESS`: where mail to ADDRESS goes
+ * and why, computed by the same route_resolve() the daemon uses at RCPT
+ * time and at delivery.
  *
  * Prints the decision, the reason (the whole decision path) and, for each
- * destination, the Maildir folder or the remote domain.  Exit 0 when mail
+ * destination, the Maildir folder, the remote domain (relay, or what an
+ * SRS address stands for: "returned", sent back as is) or a forward.
+ * Forwards carry the sender route_forward_sender() gives, printed as a
+ * "sender:" line: for SENDER (-f; -a: as submitted by an authenticated
+ * user), or without -f for a foreign sender (a placeholder in the
+ * reserved .invalid domain), as the usual case to know about.  An
+ * address at the SRS domain gets an "srs:" line: what it stands for, or
+ * why it is refused.  The SRS keys are read from srs.key_file when srs
+ * is configured; a run that cannot read them (not root) says so on
+ * stderr and shows what the daemon would do without them.  Exit 0 when mail
  * to ADDRESS would be taken (local, or remote: relayed for relay clients
  * and authenticated users), 1 when refused (unknown, unsupported, a
  * domain that is no valid name, tables unreadable), 2 on usage or config
@@ -22,6 +32,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "common/bounds.h"
@@ -30,8 +42,12 @@
 #include "dns/mx.h"
 #include "dns/resolver.h"
 #include "route/domains.h"
+#include "route/forward.h"
+#include "route/reverse.h"
 #include "route/route.h"
 #include "route/transport.h"
+#include "srs/srs.h"
+#include "srs/srs_keyfile.h"
 
 /* The whole MX plan of one domain, seconds; below the CLI's own
  * patience in scripts. */
@@ -167,51 +183,157 @@ route_mx_all(const struct config *cfg, const struct route_result *r)
 	}
 }
 
-static void
-route_print(const struct config *cfg, const char *addr,
-    const struct route_result *r)
+/* The sender the forwards carry: for -f SENDER, or for a foreign
+ * sender when none was given. */
+struct route_sender {
+	const char *sender;	/* NULL: no -f */
+	bool authenticated;	/* -a */
+};
+
+/* The domain's one word for a destination of r. */
+static const char *
+dest_label(const struct route_result *r, const struct route_dest *d)
 {
+	if (d->kind == ROUTE_LOCAL)
+		return "mailbox";
+	if (d->forward)
+		return "forward";
+	/* Remote inside an address of ours: what an SRS address stands
+	 * for, returned as is. */
+	return r->kind == ROUTE_LOCAL ? "returned" : "remote";
+}
+
+static void
+route_print_sender(const struct config *cfg, struct domains *dm,
+    const struct route_sender *rs)
+{
+	/* .invalid (RFC 2606) is never one of our domains. */
+	const char *sender = rs->sender != NULL ? rs->sender :
+	    "someone@sender.invalid";
+	char out[FORWARD_SENDER_MAX + 1], why[160];
+	enum forward_sender f;
+
+	f = route_forward_sender(cfg, dm, sender, rs->authenticated,
+	    time(NULL), out, sizeof(out), why, sizeof(why));
+	printf("sender: <%s> %s: %s%s\n", out, forward_sender_name(f), why,
+	    rs->sender == NULL ? " (for a foreign sender; -f SENDER for "
+	    "yours)" : "");
+}
+
+/* addr at our SRS domain: what it stands for, or why it is refused. */
+static void
+route_print_srs(const struct config *cfg, const char *addr)
+{
+	char local[SMTP_LOCAL_PART_MAX + 1], domain[SMTP_DOMAIN_MAX + 1];
+	char canon[SMTP_DOMAIN_MAX + 1], orig[SRS_ADDRESS_MAX + 1], why[64];
+
+	if (domains_split_address(addr, local, domain) < 0 ||
+	    domains_canon(domain, canon) < 0 || !route_srs_domain(cfg, canon))
+		return;
+	switch (route_srs_reverse(cfg, local, canon, time(NULL), orig,
+	    sizeof(orig), why, sizeof(why))) {
+	case ROUTE_SRS_OK:
+		printf("srs: stands for <%s>\n", orig);
+		break;
+	case ROUTE_SRS_NONE:
+		break;
+	default:
+		printf("srs: refused: %s\n", why);
+		break;
+	}
+}
+
+static void
+route_print(const struct config *cfg, struct domains *dm, const char *addr,
+    const struct route_result *r, const struct route_sender *rs)
+{
+	bool forwards = false;
+
 	printf("address: %s\n", addr);
 	printf("decision: %s\n", route_kind_name(r->kind));
 	printf("reason: %s\n", r->reason);
+	route_print_srs(cfg, addr);
 	for (size_t i = 0; i < r->n_dests; i++) {
 		const struct route_dest *d = &r->dests[i];
 
 		const struct transport_conf *t = transport_lookup(cfg,
 		    d->local, d->domain, d->kind == ROUTE_LOCAL);
 
+		forwards = forwards || d->forward;
 		if (t->kind == TRANSPORT_MAILDIR)
 			printf("mailbox: %s/%s/%s/\n", cfg->mailboxes,
 			    d->domain, d->local);
-		else if (d->kind == ROUTE_LOCAL)
-			printf("mailbox: %s@%s via %s (transports: %s)\n",
-			    d->local, d->domain, t->via, t->match);
 		else if (t->kind == TRANSPORT_SMTP)
-			printf("remote: %s@%s (SMTP to the MX of %s)\n",
-			    d->local, d->domain, d->domain);
+			printf("%s: %s@%s (SMTP to the MX of %s)\n",
+			    dest_label(r, d), d->local, d->domain, d->domain);
 		else
-			printf("remote: %s@%s via %s (transports: %s)\n",
-			    d->local, d->domain, t->via, t->match);
+			printf("%s: %s@%s via %s (transports: %s)\n",
+			    dest_label(r, d), d->local, d->domain, t->via,
+			    t->match);
 	}
+	if (forwards)
+		route_print_sender(cfg, dm, rs);
 	if (r->kind == ROUTE_REMOTE)
 		printf("relay: only for clients in relay_networks and "
 		    "authenticated users\n");
 }
 
+/* The SRS keys as the daemon has them; a run that cannot read them (not
+ * root) goes on without, and says what that changes. */
+static bool
+route_srs_keys(struct config *cfg, struct srs_keys *keys)
+{
+	char err[512], safe[600];
+
+	if (!cfg->srs.enabled)
+		return false;
+	if (srs_keyfile_load(cfg->srs.key_file, keys, err, sizeof(err)) < 0) {
+		fprintf(stderr, "decorum: warning: %s: SRS addresses and "
+		    "senders are shown as without the keys (run as root, as "
+		    "the daemon reads them)\n", log_safe_text(err, safe,
+		    sizeof(safe)));
+		return false;
+	}
+	cfg->srs.keys = keys;
+	return true;
+}
+
+static int
+route_usage(void)
+{
+	fprintf(stderr, "usage: decorum [-c FILE] route [-f SENDER] [-a] "
+	    "ADDRESS\n");
+	return 2;
+}
+
 int
 cmd_route(const char *config_path, int argc, char **argv)
 {
+	struct route_sender rs = { NULL, false };
 	struct config cfg;
 	struct config_error err;
 	struct route_result r;
+	struct srs_keys keys;
 	struct domains *d;
-	int rc;
+	const char *addr;
+	bool have_keys;
+	int ch, rc;
 
-	if (argc != 2 || argv[1][0] == '\0') {
-		fprintf(stderr, "usage: decorum [-c FILE] route ADDRESS\n");
-		return 2;
+	while ((ch = getopt(argc, argv, "af:")) != -1) {
+		if (ch == 'a')
+			rs.authenticated = true;
+		else if (ch == 'f')
+			rs.sender = optarg;
+		else
+			return route_usage();
 	}
-	if (strlen(argv[1]) > SMTP_ADDRESS_MAX + 2) {
+	if (argc - optind != 1 || argv[optind][0] == '\0')
+		return route_usage();
+	addr = argv[optind];
+	if (rs.sender != NULL && strcmp(rs.sender, "<>") == 0)
+		rs.sender = "";		/* the null sender, as written in SMTP */
+	if (strlen(addr) > SMTP_ADDRESS_MAX + 2 || (rs.sender != NULL &&
+	    strlen(rs.sender) > SMTP_ADDRESS_MAX + 2)) {
 		fprintf(stderr, "decorum: address longer than %d octets\n",
 		    SMTP_ADDRESS_MAX);
 		return 1;
@@ -221,13 +343,16 @@ cmd_route(const char *config_path, int argc, char **argv)
 		return 2;
 	}
 	log_set_level(LOG_LEVEL_WARN);
+	have_keys = route_srs_keys(&cfg, &keys);
 	d = domains_open(cfg.domains);
-	route_resolve(&cfg, d, argv[1], &r);
-	route_print(&cfg, argv[1], &r);
+	route_resolve(&cfg, d, addr, &r);
+	route_print(&cfg, d, addr, &r, &rs);
 	route_mx_all(&cfg, &r);
 	rc = r.kind == ROUTE_LOCAL || r.kind == ROUTE_REMOTE ? 0 : 1;
 	route_result_free(&r);
 	domains_free(d);
+	if (have_keys)
+		srs_keys_clear(&keys);
 	config_free(&cfg);
 	return rc;
 }

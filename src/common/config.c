@@ -323,6 +323,8 @@ cfg_limit(struct cfg_ctx *c, const config_setting_t *s)
 		return cfg_unsigned(c, s, 1, 1000, &cfg->max_errors);
 	if (strcmp(s->name, "max_hops") == 0)
 		return cfg_unsigned(c, s, 1, 1000, &cfg->max_hops);
+	if (strcmp(s->name, "alias_fanout_warn") == 0)
+		return cfg_unsigned(c, s, 0, 100000, &cfg->alias_fanout_warn);
 	if (strcmp(s->name, "max_connections") == 0)
 		return cfg_unsigned(c, s, 1, 1000000, &cfg->max_connections);
 	return cfg_unsigned(c, s, 1, 1000000, &cfg->max_connections_per_ip);
@@ -389,6 +391,7 @@ static const struct {
 	{ "max_recipients", cfg_limit },
 	{ "max_errors", cfg_limit },
 	{ "max_hops", cfg_limit },
+	{ "alias_fanout_warn", cfg_limit },
 	{ "max_connections", cfg_limit },
 	{ "max_connections_per_ip", cfg_limit },
 	{ "client_prefix_v4", cfg_admission },
@@ -434,6 +437,7 @@ cfg_defaults(struct cfg_ctx *c)
 	cfg->max_recipients = DEFAULT_MAX_RECIPIENTS;
 	cfg->max_errors = DEFAULT_MAX_ERRORS;
 	cfg->max_hops = DEFAULT_MAX_HOPS;
+	cfg->alias_fanout_warn = DEFAULT_ALIAS_FANOUT_WARN;
 	cfg->max_connections = DEFAULT_MAX_CONNECTIONS;
 	cfg->max_connections_per_ip = DEFAULT_MAX_CONNECTIONS_PER_IP;
 	cfg->client_prefix_v4 = DEFAULT_CLIENT_PREFIX_V4;

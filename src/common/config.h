@@ -178,6 +178,10 @@ struct greylist_conf {
 	bool trouble_tempfail;		/* on_trouble = "tempfail" (not "accept") */
 };
 
+/* alias_fanout_warn's default: past ten foreign targets an alias is a
+ * list, and lists belong in list software (docs/delivery.md). */
+#define DEFAULT_ALIAS_FANOUT_WARN	10
+
 /*
  * The Sender Rewriting Scheme (src/srs, docs/forwarding.md): the srs
  * group.  Off (enabled false) when the group is absent.
@@ -250,6 +254,10 @@ struct config {
 	unsigned max_recipients;	/* per message */
 	unsigned max_errors;		/* per session, then 421 */
 	unsigned max_hops;		/* Received: fields, then 554 5.4.6 */
+	/* check-config warns about an alias with more foreign targets
+	 * than this (a group forward: mailing list software's job); 0:
+	 * never. */
+	unsigned alias_fanout_warn;
 	unsigned max_connections;	/* total */
 	unsigned max_connections_per_ip;	/* per client network */
 	/* Admission control (smtpd/admission.h): the client network is the
@@ -366,6 +374,13 @@ int config_domains_check(const struct config *cfg,
 struct rootfile_rules;
 void config_root_rules(const struct config *cfg,
     const struct safedir_owner *o, struct rootfile_rules *r);
+
+/* The SRS key file (srs.key_file), opened as root by the rules above
+ * (o may be NULL), for decorumd at start-up and check-config alike: a
+ * descriptor for srs_keyfile_read(), or -1 and err at the key_file
+ * line. */
+int config_srs_key_open(const struct config *cfg,
+    const struct safedir_owner *o, struct config_error *err);
 
 /* Is the client address in relay_networks? */
 bool config_is_relay_client(const struct config *cfg, const struct sockaddr *sa);

@@ -204,3 +204,20 @@ config_domains_check(const struct config *cfg, const struct safedir_owner *o,
 		    cfg->domains, why);
 	return rc;
 }
+
+int
+config_srs_key_open(const struct config *cfg, const struct safedir_owner *o,
+    struct config_error *err)
+{
+	struct rootfile_rules rules;
+	char why[sizeof(err->message)];
+	int fd;
+
+	config_root_rules(cfg, o, &rules);
+	fd = rootfile_open(cfg->srs.key_file, &rules, NULL, 0, why,
+	    sizeof(why));
+	if (fd < 0)
+		config_error_at(err, cfg, &cfg->srs.key_file_at,
+		    "cannot read the SRS key file: %s", why);
+	return fd < 0 ? -1 : fd;
+}

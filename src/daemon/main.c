@@ -18,7 +18,6 @@
 
 #include "common/config.h"
 #include "common/log.h"
-#include "common/rootfile.h"
 #include "common/safedir.h"
 #include "daemon/master.h"
 #include "srs/srs_keyfile.h"
@@ -48,23 +47,18 @@ usage(FILE *f, int status)
 static int
 load_srs_keys(struct config *cfg, struct srs_keys *keys)
 {
-	struct rootfile_rules rules;
 	struct safedir_owner o;
-	struct config_error ignored;
+	struct config_error err;
 	char why[512];
 	int fd, rc;
 
 	if (!cfg->srs.enabled)
 		return 0;
 	/* No such account: the master stops on it with its own message. */
-	if (config_user_lookup(cfg, &o, &ignored) < 0)
+	if (config_user_lookup(cfg, &o, &err) < 0)
 		return 0;
-	config_root_rules(cfg, &o, &rules);
-	fd = rootfile_open(cfg->srs.key_file, &rules, NULL, 0, why,
-	    sizeof(why));
-	if (fd < 0) {
-		config_print(cfg->srs.key_file_at.file,
-		    cfg->srs.key_file_at.line, why);
+	if ((fd = config_srs_key_open(cfg, &o, &err)) < 0) {
+		config_error_print(&err);
 		return -1;
 	}
 	rc = srs_keyfile_read(fd, cfg->srs.key_file, keys, why, sizeof(why));

@@ -31,6 +31,7 @@
 
 #include "common/bounds.h"
 
+struct config;
 struct domains;
 
 struct event_base;
@@ -125,12 +126,15 @@ bool domains_same_address(const char *a, const char *b);
  * report(arg, FILE, LINE, message) for each problem (LINE 0: the file as
  * a whole).  A folder's name must be a domain in lower case, in its
  * A-label or its U-label form, and two folders must not name the same
- * domain.  Alias targets in foreign domains are refused unless equal to
- * postmaster (may be NULL).  Returns the number of problems.
+ * domain.  Alias targets in foreign domains (forwards) are allowed;
+ * warn(arg, FILE, LINE, "warning: ...") is called, when not NULL, for
+ * an alias with more than cfg->alias_fanout_warn of them (0: never) and
+ * for every alias with one while cfg has no srs group.  Returns the
+ * number of problems (warnings not counted).
  */
 typedef void domains_report_fn(void *arg, const char *file, int line,
     const char *message);
-int domains_check(const char *dir, const char *postmaster,
-    domains_report_fn *report, void *arg);
+int domains_check(const char *dir, const struct config *cfg,
+    domains_report_fn *report, domains_report_fn *warn, void *arg);
 
 #endif

@@ -7,8 +7,11 @@
  * same files with the same parser as the lookups (domains_table.c), so a
  * table that checks clean is one the daemon will load; then it goes
  * further than a lookup does: every alias target must be deliverable
- * (no pipes, files or :include:, no foreign domain unless it is the
- * postmaster) and no alias may be hidden by a user of the same name;
+ * (no pipes, files or :include:) and no alias may be hidden by a user
+ * of the same name; an alias to foreign domains (a forward) is fine,
+ * but warned about when it fans out to more than alias_fanout_warn of
+ * them (a list: mailing list software's job) or when no srs group is
+ * configured (the copies keep their sender and may fail SPF);
  * every senders line must name a user of the domain and list addresses
  * (local@domain) or whole domains (@domain).
  * Folder names must be a domain in one of its two canonical spellings
@@ -31,6 +34,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "common/config.h"
 #include "common/xmalloc.h"
 
 static int
@@ -100,11 +104,38 @@ is_local(const struct folders *f, const char *canon)
 	return false;
 }
 
+/* The forwards of one alias (its foreign targets, counted): warnings,
+ * not errors: the daemon delivers them, but an operator should know. */
+static void
+warn_forwards(struct domains_sink *k, const struct config *cfg,
+    const char *path, const struct domains_entry *e, unsigned foreign)
+{
+	char text[300];
+
+	if (foreign == 0 || k->warn == NULL)
+		return;
+	if (cfg->alias_fanout_warn > 0 && foreign > cfg->alias_fanout_warn) {
+		snprintf(text, sizeof(text), "warning: alias %s forwards to "
+		    "%u foreign addresses (alias_fanout_warn %u): group "
+		    "forwards belong in mailing list software: see "
+		    "docs/delivery.md, Group forwards and mailing lists",
+		    e->key, foreign, cfg->alias_fanout_warn);
+		k->warn(k->arg, path, (int)e->line, text);
+	}
+	if (!cfg->srs.enabled) {
+		snprintf(text, sizeof(text), "warning: alias %s forwards to "
+		    "foreign domains and no srs group is configured: the "
+		    "copies keep their sender and may fail SPF at the "
+		    "target", e->key);
+		k->warn(k->arg, path, (int)e->line, text);
+	}
+}
+
 /* check-config: every alias target must be something we can deliver. */
 static void
-check_targets(struct domains_sink *k, const struct folders *f,
-    const char *domain, const struct domains_table *users,
-    const struct domains_table *aliases, const char *postmaster)
+check_targets(struct domains_sink *k, const struct config *cfg,
+    const struct folders *f, const char *domain,
+    const struct domains_table *users, const struct domains_table *aliases)
 {
 	char local[SMTP_LOCAL_PART_MAX + 1], tdom[SMTP_DOMAIN_MAX + 1];
 	char canon[SMTP_DOMAIN_MAX + 1];
@@ -118,6 +149,7 @@ check_targets(struct domains_sink *k, const struct folders *f,
 	qsort(byline, aliases->n, sizeof(*byline), entry_line_cmp);
 	for (size_t i = 0; i < aliases->n; i++) {
 		const struct domains_entry *e = byline[i];
+		unsigned foreign = 0;
 
 		if (domains_table_find(users, e->key) != NULL)
 			domains_sink_error(k, aliases->path, e->line,
@@ -140,16 +172,11 @@ check_targets(struct domains_sink *k, const struct folders *f,
 				    e->key, t);
 				continue;
 			}
-			if (postmaster != NULL &&
-			    domains_same_address(t, postmaster))
-				continue;
-			if (tdom[0] == '\0' || strcmp(canon, domain) == 0)
-				continue;
-			if (!is_local(f, canon))
-				domains_sink_error(k, aliases->path, e->line,
-				    "alias %s: %.100s: forwarding to foreign "
-				    "domains is not supported yet", e->key, t);
+			if (tdom[0] != '\0' && strcmp(canon, domain) != 0 &&
+			    !is_local(f, canon))
+				foreign++;
 		}
+		warn_forwards(k, cfg, aliases->path, e, foreign);
 	}
 	free(byline);
 }
@@ -276,10 +303,10 @@ list_folders(struct domains_sink *k, const char *dir, struct folders *f)
 }
 
 int
-domains_check(const char *dir, const char *postmaster,
-    domains_report_fn *report, void *arg)
+domains_check(const char *dir, const struct config *cfg,
+    domains_report_fn *report, domains_report_fn *warn, void *arg)
 {
-	struct domains_sink k = { .report = report, .arg = arg };
+	struct domains_sink k = { .report = report, .warn = warn, .arg = arg };
 	struct folders f;
 
 	if (list_folders(&k, dir, &f) < 0) {
@@ -299,8 +326,7 @@ domains_check(const char *dir, const char *postmaster,
 		(void)domains_table_load(&k, &users, false);
 		(void)domains_table_load(&k, &aliases, true);
 		(void)domains_table_load(&k, &senders, true);
-		check_targets(&k, &f, f.v[i].canon, &users, &aliases,
-		    postmaster);
+		check_targets(&k, cfg, &f, f.v[i].canon, &users, &aliases);
 		check_senders(&k, &users, &senders);
 		domains_table_free(&users);
 		domains_table_free(&aliases);

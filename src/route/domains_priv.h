@@ -114,6 +114,7 @@ struct domains_snap {
  * (all). */
 struct domains_sink {
 	domains_report_fn *report;	/* NULL: log_error() */
+	domains_report_fn *warn;	/* check-config's warnings; NULL: none */
 	void *arg;
 	unsigned errors;
 };

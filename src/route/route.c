@@ -12,14 +12,15 @@
  * alias expansion:
  *   user "local" → alias "local" → (with the recipient delimiter removed)
  *   user "base" → alias "base" → postmaster/abuse/security → unknown.
- * The result is all-or-nothing: one bad alias target (foreign domain, pipe,
+ * The result is all-or-nothing: one bad alias target (a pipe, a file,
  * unknown user, unreadable table) refuses the whole address with a reason,
  * because accepting and then bouncing part of it is backscatter.
  *
- * Kinds: ROUTE_LOCAL means "the address is ours" (a local domain, or bare
- * "postmaster"); each destination's own kind then says whether it is a
- * mailbox here or the configured postmaster living elsewhere (the only
- * remote destination an address of ours may have, RFC 5321 4.5.1).
+ * Kinds: ROUTE_LOCAL means "the address is ours" (a local domain, bare
+ * "postmaster", a valid address at our SRS domain); each destination's
+ * own kind then says whether it is a mailbox here or remote: a forward
+ * (an alias target, the postmaster living elsewhere) or what an SRS
+ * address stands for (returned as is: reverse.h).
  * A destination's domain is canonical (domains_canon: lower-case A-label
  * form), whatever form the address had: a local one names the Maildir,
  * a remote one is what DNS is asked (RFC 5891 5), what the outbound
@@ -38,11 +39,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "common/bounds.h"
 #include "common/config.h"
 #include "common/xmalloc.h"
 #include "route/domains.h"
+#include "route/reverse.h"
+#include "srs/srs.h"
 
 #define ROUTE_VISITS_MAX (4 * ALIAS_TARGETS_MAX)
 
@@ -53,6 +57,8 @@ struct rctx {
 	bool failed;
 	bool top;		/* the next resolve_addr is the address asked */
 	bool top_local;		/* and its domain is local */
+	bool back;		/* resolving what an SRS address stands for */
+	time_t now;		/* for SRS stamps */
 	unsigned visits;
 	size_t depth;
 	char stack[ALIAS_DEPTH_MAX + 2][SMTP_ADDRESS_MAX + 1];
@@ -284,6 +290,64 @@ out:
 }
 
 /*
+ * An address at our SRS domain (reverse.h).  A valid SRS0/SRS1 address is
+ * ours, and stands for the one it was made from, which routes as if
+ * asked; a remote one is returned as is (a bounce finding its sender),
+ * never forwarded again.  Any other name there is a mailbox only when
+ * the SRS domain is also a local domain; else only the role mailboxes
+ * exist (RFC 2142), and nothing is ever relayed.
+ */
+static void
+resolve_srs(struct rctx *c, const char *local, const char *canon)
+{
+	char orig[SRS_ADDRESS_MAX + 1], why[64], key[SMTP_LOCAL_PART_MAX + 1];
+	char here[SMTP_ADDRESS_MAX + 1];
+	bool back = c->back;
+	int r;
+
+	switch (route_srs_reverse(c->cfg, local, canon, c->now, orig,
+	    sizeof(orig), why, sizeof(why))) {
+	case ROUTE_SRS_OK:
+		reason_add(c->out, "%s@%s: SRS address of %s", local, canon,
+		    orig);
+		c->top_local = true;
+		c->back = true;
+		resolve_addr(c, orig, NULL);
+		c->back = back;
+		return;
+	case ROUTE_SRS_INVALID:
+		route_fail(c, ROUTE_UNKNOWN, "%s@%s: SRS address: %s", local,
+		    canon, why);
+		return;
+	case ROUTE_SRS_NOKEY:
+		route_fail(c, ROUTE_TEMPFAIL, "%s@%s: SRS address: %s, try "
+		    "later", local, canon, why);
+		return;
+	case ROUTE_SRS_NONE:
+		break;
+	}
+	if ((r = domains_is_local(c->d, canon)) < 0) {
+		route_fail(c, ROUTE_TEMPFAIL, "the domain folder of %s cannot "
+		    "be read, try later", canon);
+		return;
+	}
+	c->top_local = true;
+	if (r == 1) {
+		resolve_local(c, local, canon);
+		return;
+	}
+	snprintf(key, sizeof(key), "%s", local);
+	lower(key);
+	if (is_role_mailbox(key)) {
+		snprintf(here, sizeof(here), "%s@%s", key, canon);
+		route_postmaster(c, here);
+		return;
+	}
+	route_fail(c, ROUTE_UNKNOWN, "%s@%s: the SRS domain has only SRS "
+	    "addresses and postmaster, abuse, security", key, canon);
+}
+
+/*
  * The canonical form of a domain (domains_canon: lower-case A-label),
  * into canon: one name for every spelling, which the tables, DNS
  * (RFC 5891 5: lookups use the A-label), the outbound destination and
@@ -353,6 +417,10 @@ resolve_addr(struct rctx *c, const char *addr, const char *default_domain)
 	 * to all of them shares one Maildir, or one remote destination. */
 	if (canon_domain(c, domain, top, canon) < 0)
 		return;
+	if (route_srs_domain(c->cfg, canon)) {
+		resolve_srs(c, local, canon);
+		return;
+	}
 	/* An address literal is never local (and needs no tables). */
 	r = canon[0] == '[' ? 0 : domains_is_local(c->d, canon);
 	if (r < 0) {
@@ -370,8 +438,9 @@ resolve_addr(struct rctx *c, const char *addr, const char *default_domain)
 		/* Reached through an address of ours (an alias, the
 		 * postmaster living elsewhere): a forward. */
 		reason_add(c->out, "%s: not a local domain, %s", canon,
-		    top ? "remote" : "forwarded");
-		add_dest(c, ROUTE_REMOTE, !top, raw, canon);
+		    top ? "remote" : c->back ? "returned as is" :
+		    "forwarded");
+		add_dest(c, ROUTE_REMOTE, !top && !c->back, raw, canon);
 		return;
 	}
 	resolve_local(c, local, canon);
@@ -381,10 +450,18 @@ void
 route_resolve(const struct config *cfg, struct domains *d, const char *addr,
     struct route_result *out)
 {
+	route_resolve_at(cfg, d, addr, time(NULL), out);
+}
+
+void
+route_resolve_at(const struct config *cfg, struct domains *d,
+    const char *addr, time_t now, struct route_result *out)
+{
 	struct rctx *c = xcalloc(1, sizeof(*c));
 	bool ours;
 
 	memset(out, 0, sizeof(*out));
+	c->now = now;
 	c->cfg = cfg;
 	c->d = d;
 	c->out = out;

@@ -4,13 +4,18 @@
  *
  * Rules, in order (docs/architecture.md has the full table):
  *  1. "postmaster" with no domain → the configured postmaster address.
- *  2. A domain that is not local → ROUTE_REMOTE (relay decided by the caller).
- *  3. local part (minus a +extension) is a user → that mailbox.
- *  4. local part is an alias → its targets, local or foreign (a forward:
+ *  2. Our SRS domain (srs.domain): a valid SRS0/SRS1 address → what it
+ *     stands for, routed as if asked, a remote one returned as is (not a
+ *     forward), in a ROUTE_LOCAL result; a forged, expired or malformed
+ *     one → ROUTE_UNKNOWN; other names → 6. (or 4.-6. when the SRS domain
+ *     is also local), else ROUTE_UNKNOWN (reverse.h).
+ *  3. A domain that is not local → ROUTE_REMOTE (relay decided by the caller).
+ *  4. local part (minus a +extension) is a user → that mailbox.
+ *  5. local part is an alias → its targets, local or foreign (a forward:
  *     route_dest.forward), expanded recursively (depth
  *     ALIAS_DEPTH_MAX, loops broken, duplicates dropped).
- *  5. postmaster, abuse, security → the configured postmaster address.
- *  6. otherwise ROUTE_UNKNOWN (550 5.1.1 at RCPT time).
+ *  6. postmaster, abuse, security → the configured postmaster address.
+ *  7. otherwise ROUTE_UNKNOWN (550 5.1.1 at RCPT time).
  * A domain with no canonical form (not valid IDNA2008, RFC 5891) is
  * ROUTE_INVALID, with the reason: no DNS lookup could ever find it.
  */
@@ -19,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 struct config;
 struct domains;
@@ -57,6 +63,10 @@ struct route_result {
 /* addr: "local@domain" (local part possibly quoted) or "postmaster". */
 void route_resolve(const struct config *cfg, struct domains *d,
     const char *addr, struct route_result *out);
+/* The same as of now (an SRS address's stamp is judged against it):
+ * route_resolve is route_resolve_at(..., time(NULL), ...). */
+void route_resolve_at(const struct config *cfg, struct domains *d,
+    const char *addr, time_t now, struct route_result *out);
 void route_result_free(struct route_result *r);
 
 /* "local"/"remote"/...: for logs and `decorum route`. */

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import compose
+from conftest import add_mx, compose
 from mailmanlmtp import Mailman
 
 LIST_DOMAIN = "lists.example.test"
@@ -117,3 +117,49 @@ def test_unknown_list_address_refused_at_rcpt(mta, workdir):
         c.rset()
     # Nothing queued, nothing delivered or bounced for the refused ones.
     assert m.events("bounce") == []
+
+
+def test_list_mail_to_foreign_members_keeps_the_list_sender(
+        outbound_mta, remote_mx, dns, workdir):
+    """Issue 10 item 6: list mail leaving through Decorum is not SRS-
+    rewritten, even with SRS configured and a post from a foreign
+    member: Mailman is the sender (its bounce address, one of ours), and
+    mail to the members is relayed, not forwarded.  The foreign member's
+    MX sees MAIL FROM:<dev-bounces@lists.example.test> exactly."""
+    key = os.path.join(workdir, "srs.key")
+    with open(key, "w") as f:
+        f.write("tops3cr3t\n")
+    os.chmod(key, 0o600)
+    mx = remote_mx("127.0.0.21")
+    add_mx(dns, "remote.test", ["127.0.0.21"])
+    m = outbound_mta(start=False)
+    mm = Mailman(os.path.join(workdir, "mailman"), smtp_port=m.port)
+    m.write_config(relay_networks=("127.0.0.0/8",), extra_conf=(
+        "delivery = { smtp_port = %d; connect_timeout = 5; };\n"
+        'srs = { domain = "srs.example.test"; key_file = "%s"; };\n'
+        'transports = ( { match = "%s"; via = "%s"; } );\n'
+        % (mx.port, key, LIST_DOMAIN, mm.via)))
+    m.write_domain(LIST_DOMAIN, {a: None for a in mm.list_addresses(LIST)},
+                   [])
+    poster = "ext@origin.test"
+    mm.create_list(LIST_ADDR)
+    mm.add_members(LIST_ADDR, [poster, "bob@remote.test"])
+    try:
+        mm.start()
+        m.start()
+        msg = compose(subject="from outside", sender=poster, to=LIST_ADDR)
+        with smtplib.SMTP("127.0.0.1", m.port, timeout=10) as c:
+            c.ehlo("client.example.org")
+            assert c.sendmail(poster, [LIST_ADDR], msg) == {}
+        try:
+            got = mx.wait_delivered(1, timeout=30)
+        except AssertionError as e:
+            raise AssertionError("%s\nmailman:\n%s" % (e, mm.log()[-3000:]))
+    finally:
+        mm.stop()
+    bob = [t for t in got if any("bob@remote.test" in r for r in t.rcpts)]
+    assert bob, [(t.sender, t.rcpts) for t in got]
+    assert bob[0].sender == "%s-bounces@%s" % (LIST, LIST_DOMAIN), \
+        bob[0].sender
+    assert b"from outside" in bob[0].data
+    assert not m.events("forwarded")

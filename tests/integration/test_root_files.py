@@ -235,3 +235,65 @@ def test_tls_ca_folder_entry_linked_from_user_folder(mta, workdir, certs):
     os.chmod(drop, 0o755)
     r = m.cli("check-config")
     assert r.returncode == 0, (r.stdout, r.stderr)
+
+
+# -- the SRS key file ---------------------------------------------------------
+
+def srs_conf(key):
+    return 'srs = { domain = "srs.example.test";\n  key_file = "%s"; };\n' % key
+
+
+def write_key(path, text="tops3cr3t\n"):
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+    return path
+
+
+def test_srs_key_read_at_start(mta, workdir):
+    """A key file only root can change: read before the children fork,
+    by a daemon whose workers run as nobody; check-config agrees."""
+    box = os.path.join(workdir, "srs")
+    os.mkdir(box, 0o755)
+    key = write_key(os.path.join(box, "srs.key"))
+    m = mta(user="nobody", extra_conf=srs_conf(key))
+    m.wait_event("started")
+    r = m.cli("check-config")
+    assert r.returncode == 0, (r.stdout, r.stderr)
+
+
+def test_srs_key_missing_refused(mta, workdir):
+    key = os.path.join(workdir, "no-such.key")
+    m = mta(start=False, user="nobody", extra_conf=srs_conf(key))
+    expect_refused(m, line_of(m, "key_file"), key)
+
+
+def test_srs_key_empty_refused(mta, workdir):
+    key = write_key(os.path.join(workdir, "empty.key"), "\n\n")
+    m = mta(start=False, user="nobody", extra_conf=srs_conf(key))
+    expect_refused(m, line_of(m, "key_file"), "no secret")
+
+
+def test_srs_key_in_user_folder_refused(mta, workdir):
+    """The key in a folder nobody owns, as a worker broken into would
+    arrange to choose what root reads for it: refused on its line; the
+    same file in a root folder starts."""
+    box = os.path.join(workdir, "nobodys")
+    os.mkdir(box, 0o755)
+    key = write_key(os.path.join(box, "srs.key"))
+    os.chown(box, NOBODY, NOBODY)
+    m = mta(start=False, user="nobody", extra_conf=srs_conf(key))
+    expect_refused(m, line_of(m, "key_file"),
+                   "%s is owned by nobody" % box)
+    os.chown(box, 0, 0)
+    m.start()
+    m.wait_event("started")
+
+
+def test_srs_key_inside_spool_refused(mta):
+    m = mta(start=False)
+    os.makedirs(m.spool, exist_ok=True)
+    key = write_key(os.path.join(m.spool, "srs.key"))
+    m.write_config(extra_conf=srs_conf(key))
+    expect_refused(m, line_of(m, "key_file"),
+                   "%s is inside spool" % key)

@@ -25,7 +25,8 @@ def test_decorum_help(build_dir, args):
     r = run(build_dir, "decorum", *args)
     assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
     assert r.stdout.startswith("usage: decorum "), r.stdout
-    for cmd in ("check-config", "queue list", "sendmail", "route ADDRESS"):
+    for cmd in ("check-config", "queue list", "sendmail",
+                "route [-f SENDER] [-a] ADDRESS"):
         assert "decorum " + cmd in r.stdout, r.stdout
     assert r.stderr == "", r.stderr
 

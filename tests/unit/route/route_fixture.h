@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "route/domains.h"
 #include "route/domains_priv.h"
+#include "route/route.h"
 #include "testutil.h"
 
 struct fixture {
@@ -88,6 +89,32 @@ route_fixture_refresh(struct fixture *fx)
 	route_fixture_age(fx);
 	clock_gettime(CLOCK_REALTIME, &now);
 	(void)domains_refresh_now(fx->d, &now, &settle);
+}
+
+/*
+ * r, the routing of addr, has kind and, when dest is not NULL, one
+ * destination "local@domain" ("remote:local@domain" for a remote one
+ * when mark_remote); a failure names addr and the routing's reason.
+ */
+static inline void
+route_fixture_check(const char *addr, const struct route_result *r,
+    enum route_kind kind, const char *dest, bool mark_remote)
+{
+	char got[600];
+
+	if (r->kind != kind)
+		fail_msg("%s: kind %s, want %s (%s)", addr,
+		    route_kind_name(r->kind), route_kind_name(kind), r->reason);
+	if (dest == NULL)
+		return;
+	if (r->n_dests != 1)
+		fail_msg("%s: %zu dests (%s)", addr, r->n_dests, r->reason);
+	snprintf(got, sizeof(got), "%s%s@%s", mark_remote &&
+	    r->dests[0].kind == ROUTE_REMOTE ? "remote:" : "",
+	    r->dests[0].local, r->dests[0].domain);
+	if (strcmp(got, dest) != 0)
+		fail_msg("%s: dest %s, want %s (%s)", addr, got, dest,
+		    r->reason);
 }
 
 /* cmocka group teardown. */

@@ -292,28 +292,87 @@ test_reload(void **state)
 	expect(fx, "eve@fresh.test", ROUTE_LOCAL, D("eve@fresh.test"), NULL);
 }
 
-static int check_count;
+struct check_counts {
+	int errors, warnings;
+	char last[512];
+};
 
 static void
-count_report(void *arg, const char *file, int line, const char *message)
+count_error(void *arg, const char *file, int line, const char *message)
 {
-	(void)arg;
+	struct check_counts *n = arg;
+
 	(void)file;
 	(void)line;
-	(void)message;
-	check_count++;
+	snprintf(n->last, sizeof(n->last), "%s", message);
+	n->errors++;
+}
+
+static void
+count_warning(void *arg, const char *file, int line, const char *message)
+{
+	struct check_counts *n = arg;
+
+	(void)file;
+	(void)line;
+	snprintf(n->last, sizeof(n->last), "%s", message);
+	n->warnings++;
+}
+
+static struct check_counts
+check_now(struct fixture *fx)
+{
+	struct check_counts n = { 0 };
+	int errors = domains_check(fx->dir, &fx->cfg, count_error,
+	    count_warning, &n);
+
+	assert_int_equal(errors, n.errors);
+	return n;
 }
 
 static void
 test_check(void **state)
 {
 	struct fixture *fx = *state;
+	struct check_counts n;
+	char aliases[4096], *p = aliases;
 
-	/* out (foreign), pipe: two problems; dangling is left to route. */
-	check_count = 0;
-	assert_int_equal(domains_check(fx->dir, fx->cfg.postmaster,
-	    count_report, NULL), 2);
-	assert_int_equal(check_count, 2);
+	/* The pipe is the one problem; "out" forwards (allowed), warned
+	 * about while no srs group is configured; dangling is left to
+	 * route. */
+	n = check_now(fx);
+	assert_int_equal(n.errors, 1);
+	assert_int_equal(n.warnings, 1);
+	fx->cfg.srs.enabled = true;
+	n = check_now(fx);
+	assert_int_equal(n.warnings, 0);
+
+	/* alias_fanout_warn: ten foreign targets pass, eleven are a list
+	 * (local targets and the same domain do not count). */
+	p += sprintf(p, "ten: ann, bob@example.test, dave@other.test");
+	for (int i = 0; i < 10; i++)
+		p += sprintf(p, ", u%d@far%d.example", i, i);
+	p += sprintf(p, "\neleven: ann");
+	for (int i = 0; i < 11; i++)
+		p += sprintf(p, ", u%d@far%d.example", i, i);
+	sprintf(p, "\n");
+	tu_put(fx->dir, "example.test/aliases", aliases);
+	fx->cfg.alias_fanout_warn = 10;
+	n = check_now(fx);
+	assert_int_equal(n.errors, 0);
+	assert_int_equal(n.warnings, 1);
+	assert_non_null(strstr(n.last, "warning: alias eleven forwards to 11 "
+	    "foreign addresses"));
+	assert_non_null(strstr(n.last, "docs/delivery.md, Group forwards and "
+	    "mailing lists"));
+	fx->cfg.alias_fanout_warn = 11;
+	assert_int_equal(check_now(fx).warnings, 0);
+	fx->cfg.alias_fanout_warn = 0;		/* never */
+	assert_int_equal(check_now(fx).warnings, 0);
+	/* Without srs: both forward, both warned; eleven twice. */
+	fx->cfg.alias_fanout_warn = 10;
+	fx->cfg.srs.enabled = false;
+	assert_int_equal(check_now(fx).warnings, 3);
 }
 
 int

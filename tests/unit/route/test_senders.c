@@ -193,8 +193,8 @@ test_check_config(void **state)
 	struct fixture *fx = *state;
 	struct reports r = { .n = 0 };
 
-	assert_int_equal(domains_check(fx->dir, fx->cfg.postmaster, report,
-	    &r), 0);
+	assert_int_equal(domains_check(fx->dir, &fx->cfg, report,
+	    NULL, &r), 0);
 	tu_put(fx->dir, "example.test/senders",
 	    "bob: bob@old.example\n"
 	    "zed: z@x.example\n"
@@ -203,8 +203,8 @@ test_check_config(void **state)
 	    "admin:\n"
 	    "broken line\n");
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(domains_check(fx->dir, fx->cfg.postmaster, report,
-	    &r), 5);
+	assert_int_equal(domains_check(fx->dir, &fx->cfg, report,
+	    NULL, &r), 5);
 	assert_non_null(strstr(r.text, "senders:6: expected \"local: address, @domain\""));
 	assert_non_null(strstr(r.text, "senders:5: senders of admin: no addresses"));
 	assert_non_null(strstr(r.text, "senders:2: senders of zed: no such user in this domain"));
