@@ -199,7 +199,12 @@ qmgr_route(struct qmgr *q, const struct qload *l, struct attempt *a, size_t n)
 		return;
 	}
 	memset(&rr, 0, sizeof(rr));
-	route_resolve(q->cfg, q->domains, qf->env.rcpts[n].addr, &rr);
+	/* An SRS recipient is judged as of the message's arrival, when the
+	 * smtpd accepted it: a bounce accepted on an address's last valid
+	 * day must not turn into "no such user" while it waits here (its
+	 * sender is <>, so nobody would hear of it). */
+	route_resolve_at(q->cfg, q->domains, qf->env.rcpts[n].addr,
+	    (time_t)qf->env.created, &rr);
 	switch (rr.kind) {
 	case ROUTE_LOCAL:
 	case ROUTE_REMOTE:
