@@ -1,0 +1,50 @@
+/*
+ * Header fields from scanners (header_check.h): names by RFC 5322,
+ * values with their folds normalised and nothing that ends the field.
+ */
+#include "scan/header_check.h"
+
+bool
+scan_header_name_ok(const char *s, size_t len, size_t max)
+{
+	if (len == 0 || len > max)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch < 33 || ch > 126 || ch == ':')
+			return false;
+	}
+	return true;
+}
+
+bool
+scan_header_value_fix(char *s, size_t *len, size_t max)
+{
+	size_t in = 0, out = 0, n = *len;
+
+	if (n > max)
+		return false;
+	while (in < n) {
+		unsigned char ch = (unsigned char)s[in];
+
+		if (ch == '\r' || ch == '\n') {
+			if (ch == '\r') {
+				if (in + 1 >= n || s[in + 1] != '\n')
+					return false;
+				in++;
+			}
+			in++;
+			if (in >= n || (s[in] != ' ' && s[in] != '\t'))
+				return false;
+			s[out++] = '\n';
+			continue;
+		}
+		if ((ch < 32 && ch != '\t') || ch == 127)
+			return false;
+		s[out++] = s[in++];
+	}
+	s[out] = '\0';
+	*len = out;
+	return true;
+}
