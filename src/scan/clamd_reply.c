@@ -4,6 +4,7 @@
  * nothing in it: the verdict is CLEAN only for the exact "stream: OK".
  */
 #include "scan/clamd_reply.h"
+#include "scan/scan_text.h"
 
 #include <stdbool.h>
 #include <string.h>
@@ -43,18 +44,11 @@ ends_with(const char *s, size_t len, const char *suffix)
 	return len >= n && memcmp(s + len - n, suffix, n) == 0;
 }
 
-/* len octets of s into res->name, printable ASCII only, cut to fit. */
+/* len octets of s into res->name, for the log. */
 static void
 set_name(struct clamd_result *res, const char *s, size_t len)
 {
-	if (len > CLAMD_NAME_MAX)
-		len = CLAMD_NAME_MAX;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		res->name[i] = ch >= 32 && ch < 127 ? (char)ch : '?';
-	}
-	res->name[len] = '\0';
+	scan_copy_printable(res->name, sizeof(res->name), s, len);
 }
 
 static void

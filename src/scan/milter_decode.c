@@ -8,7 +8,7 @@
  * path it delivers to, a reply it sends to the SMTP client).
  */
 #include "scan/milter_proto.h"
-#include "scan/header_check.h"
+#include "scan/scan_text.h"
 
 #include <string.h>
 
@@ -199,9 +199,7 @@ decode_reason(struct cur *c, struct milter_reply *r)
 		return MILTER_ESHORT;
 	if (len > MILTER_REASON_MAX)
 		return MILTER_ETEXT;
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)s[i] < 32 || (unsigned char)s[i] > 126)
-			s[i] = '?';
+	scan_copy_printable(s, len + 1, s, len);
 	r->reason = s;
 	return MILTER_OK;
 }

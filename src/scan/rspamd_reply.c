@@ -4,7 +4,7 @@
  * single object, and every string kept is bounded and checked.
  */
 #include "scan/rspamd_reply.h"
-#include "scan/header_check.h"
+#include "scan/scan_text.h"
 
 #include <json-c/json.h>
 #include <math.h>
@@ -19,20 +19,6 @@ static const char *const action_names[] = {
 	[RSPAMD_REJECT] = "reject",
 };
 #define N_ACTIONS (sizeof(action_names) / sizeof(action_names[0]))
-
-/* s cut to fit out (outlen), printable ASCII only: for logs and replies. */
-static void
-copy_printable(char *out, size_t outlen, const char *s, size_t len)
-{
-	if (len > outlen - 1)
-		len = outlen - 1;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		out[i] = ch >= 32 && ch < 127 ? (char)ch : '?';
-	}
-	out[len] = '\0';
-}
 
 static const char *
 get_string(struct json_object *obj, const char *key, size_t *len)
@@ -87,7 +73,7 @@ parse_symbols(struct json_object *root, struct rspamd_result *res)
 	json_object_object_foreach(syms, name, val) {
 		(void)val;
 		if (res->n_symbols < RSPAMD_SYMBOLS_MAX)
-			copy_printable(res->symbols[res->n_symbols++],
+			scan_copy_printable(res->symbols[res->n_symbols++],
 			    RSPAMD_SYMBOL_MAX + 1, name, strlen(name));
 		res->symbols_total++;
 	}
@@ -206,7 +192,7 @@ parse_message(struct json_object *root, struct rspamd_result *res)
 	if (json_object_object_get_ex(root, "messages", &msgs) &&
 	    json_object_is_type(msgs, json_type_object) &&
 	    (s = get_string(msgs, "smtp_message", &len)) != NULL)
-		copy_printable(res->message, sizeof(res->message), s, len);
+		scan_copy_printable(res->message, sizeof(res->message), s, len);
 }
 
 static enum rspamd_error
@@ -219,7 +205,7 @@ parse_root(struct json_object *root, struct rspamd_result *res)
 	if (!json_object_is_type(root, json_type_object))
 		return RSPAMD_EJSON;
 	if ((s = get_string(root, "error", &len)) != NULL) {
-		copy_printable(res->message, sizeof(res->message), s, len);
+		scan_copy_printable(res->message, sizeof(res->message), s, len);
 		return RSPAMD_ESERVER;
 	}
 	if ((e = parse_action(root, res)) != RSPAMD_OK)

@@ -6,7 +6,7 @@
  * that are freed before returning; the result is fixed-size.  rspamd is
  * trusted to score, not to write well-formed or small replies: the text
  * is bounded, every count is bounded, and every header it asks for goes
- * through the same checks as a milter's (header_check.h).
+ * through the same checks as a milter's (scan_text.h).
  */
 #ifndef DECORUM_SCAN_RSPAMD_REPLY_H
 #define DECORUM_SCAN_RSPAMD_REPLY_H
@@ -49,7 +49,7 @@ enum rspamd_error {
 
 struct rspamd_header {
 	char name[RSPAMD_HDR_NAME_MAX + 1];
-	/* folds normalised to "\n" + SP/HTAB (header_check.h) */
+	/* folds normalised to "\n" + SP/HTAB (scan_text.h) */
 	char value[RSPAMD_HDR_VALUE_MAX + 1];
 };
 

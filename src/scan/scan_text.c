@@ -1,8 +1,9 @@
 /*
- * Header fields from scanners (header_check.h): names by RFC 5322,
- * values with their folds normalised and nothing that ends the field.
+ * Text from scanners (scan_text.h): header names by RFC 5322, values
+ * with their folds normalised and nothing that ends the field, and text
+ * for logs and replies with nothing but printable ASCII.
  */
-#include "scan/header_check.h"
+#include "scan/scan_text.h"
 
 bool
 scan_header_name_ok(const char *s, size_t len, size_t max)
@@ -47,4 +48,17 @@ scan_header_value_fix(char *s, size_t *len, size_t max)
 	s[out] = '\0';
 	*len = out;
 	return true;
+}
+
+void
+scan_copy_printable(char *out, size_t outlen, const char *s, size_t len)
+{
+	if (len > outlen - 1)
+		len = outlen - 1;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		out[i] = ch >= 32 && ch < 127 ? (char)ch : '?';
+	}
+	out[len] = '\0';
 }

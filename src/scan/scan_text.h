@@ -1,11 +1,12 @@
 /*
- * The checks every header field a scanner asks us to add or change goes
- * through, whether it came from a milter packet or rspamd's JSON: the
- * spool must never hold a field a scanner could use to forge others.
+ * Text from scanners made safe, whether it came from a milter packet,
+ * rspamd's JSON or clamd's reply: every header field a scanner asks us
+ * to add or change (the spool must never hold a field a scanner could
+ * use to forge others), and the names and reasons we log or reply with.
  * Pure; trusts nothing in its input.
  */
-#ifndef DECORUM_SCAN_HEADER_CHECK_H
-#define DECORUM_SCAN_HEADER_CHECK_H
+#ifndef DECORUM_SCAN_SCAN_TEXT_H
+#define DECORUM_SCAN_SCAN_TEXT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,5 +23,10 @@ bool scan_header_name_ok(const char *s, size_t len, size_t max);
  * field or starts a new one, other controls) or over max octets.
  */
 bool scan_header_value_fix(char *s, size_t *len, size_t max);
+
+/* len octets of s into out (outlen > 0), cut to fit, NUL-terminated,
+ * every octet but printable ASCII and SP as '?': for logs and replies.
+ * out may be s itself. */
+void scan_copy_printable(char *out, size_t outlen, const char *s, size_t len);
 
 #endif
