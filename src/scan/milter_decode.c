@@ -95,7 +95,7 @@ decode_path(struct cur *c, struct milter_reply *r, bool from)
 
 	if ((s = get_str(c, &len)) == NULL)
 		return MILTER_ESHORT;
-	if (len == 0 || len > SMTP_PATH_MAX || strchr(s, ' ') != NULL)
+	if (len == 0 || len > SMTP_PATH_MAX)
 		return MILTER_EADDRESS;
 	if (from && strcmp(s, "<>") == 0) {
 		r->path.null = true;

@@ -325,6 +325,10 @@ test_chgfrom(void **state)
 	assert_string_equal(r.path.addr, "a@b.example");
 	assert_string_equal(r.args, "SIZE=1");
 	assert_int_equal(dec_str('e', "<a b@c>"), MILTER_EADDRESS);
+	assert_int_equal(dec_str('e', "a b@c.example"), MILTER_EADDRESS);
+	/* A quoted local part may hold a space. */
+	assert_int_equal(dec_str('e', "<\"a b\"@c.example>"), MILTER_OK);
+	assert_string_equal(r.path.local, "\"a b\"");
 }
 
 static void

@@ -95,7 +95,7 @@ static void
 test_helo_envelope(void **state)
 {
 	static const char *const args[] = { "SIZE=123", "BODY=8BITMIME" };
-	uint8_t out[256];
+	uint8_t out[1024];
 	size_t n;
 
 	(void)state;
@@ -111,6 +111,16 @@ test_helo_envelope(void **state)
 	    "<a@b>", NULL, 0), 0);
 	assert_int_equal(milter_enc_envelope(out, sizeof(out), MILTER_C_MAIL,
 	    "<a@b>", NULL, 1), 0);
+	{
+		const char *many[MILTER_MACROS_MAX + 1];
+
+		for (size_t i = 0; i < MILTER_MACROS_MAX + 1; i++)
+			many[i] = "X=1";
+		assert_int_not_equal(milter_enc_envelope(out, sizeof(out),
+		    MILTER_C_RCPT, "<a@b>", many, MILTER_MACROS_MAX), 0);
+		assert_int_equal(milter_enc_envelope(out, sizeof(out),
+		    MILTER_C_RCPT, "<a@b>", many, MILTER_MACROS_MAX + 1), 0);
+	}
 }
 
 static void
