@@ -234,7 +234,7 @@ struct milter_reply {
 	 * only for CHGFROM "<>"); args: ESMTP args or "" */
 	struct smtp_path path;
 	const char *args;
-	/* QUARANTINE: the reason, controls replaced by '?' */
+	/* QUARANTINE: the reason, all but printable ASCII as '?' */
 	const char *reason;
 	/* REPLYCODE: code 400..599, enhanced code, text ('\n' between lines,
 	 * controls replaced by '?') */
