@@ -10,6 +10,9 @@ sender's MX, and both queues drain.
 """
 import email
 import email.policy
+import os
+
+import pytest
 
 from conftest import add_mx, compose, parse_report, report_groups, submit
 from mtaproc import DOMAIN
@@ -85,16 +88,35 @@ def relay_to(domain, port):
             % (domain, port))
 
 
-def test_two_instances_loop_stops(mta, remote_mx, dns, mx_port):
+def srs_group(m, name):
+    key = os.path.join(m.root, "srs.key")
+    with open(key, "w") as f:
+        f.write("secret-of-%s\n" % name)
+    os.chmod(key, 0o600)
+    return 'srs = { domain = "srs-%s.test"; key_file = "%s"; };\n' % (
+        name, key)
+
+
+@pytest.mark.parametrize("srs", [False, True], ids=["kept", "srs"])
+def test_two_instances_loop_stops(mta, remote_mx, dns, mx_port, srs):
+    """With SRS on both, the report also walks the whole way back: a
+    forwards as SRS0 at srs-a.test, b re-forwards as SRS1 at srs-b.test;
+    a's report goes to that SRS1 address (b's), b reverses it to a's
+    SRS0, and a reverses that to the original sender."""
     sink = origin_sink(remote_mx, dns)
     a = mta(start=False, relay_networks=("127.0.0.0/8",))
     b = mta(start=False, relay_networks=("127.0.0.0/8",))
     a.write_domain("a.test", {}, [("x", ["y@b.test"])])
     b.write_domain("b.test", {}, [("y", ["x@a.test"])])
-    for me, other, dom in ((a, b, "b.test"), (b, a, "a.test")):
+    for me, other, name in ((a, b, "b"), (b, a, "a")):
+        routes = [relay_to("%s.test" % name, other.port)]
+        if srs:
+            routes.append(relay_to("srs-%s.test" % name, other.port))
         me.write_config(("127.0.0.0/8",), extra_conf=(
             "delivery = { smtp_port = %d; connect_timeout = 5; };\n"
-            "transports = ( %s );\n" % (mx_port, relay_to(dom, other.port))))
+            "transports = ( %s );\n%s" % (
+                mx_port, ", ".join(routes),
+                srs_group(me, "a" if me is a else "b") if srs else "")))
     a.start()
     b.start()
     qid, _ = submit(a, ORIGIN, ["x@a.test"],
@@ -118,3 +140,15 @@ def test_two_instances_loop_stops(mta, remote_mx, dns, mx_port):
             and ".test" not in r.stdout, r.stdout
     assert len(sink.delivered()) == 1
     assert len(a.events("forwarded")) == 1 and len(b.events("forwarded")) == 1
+    fa, fb = a.events("forwarded")[0], b.events("forwarded")[0]
+    if srs:
+        assert fa["sender"].startswith("<SRS0=") and fa["sender"].endswith(
+            "@srs-a.test>"), fa
+        assert fb["sender"].startswith("<SRS1=") and fb["sender"].endswith(
+            "@srs-b.test>"), fb
+        # a's report went to b's SRS1, came back as a's SRS0, then out.
+        assert b.events("delivered", rcpt=fb["sender"])
+        back = a.events("delivered", mailbox=ORIGIN)
+        assert len(back) == 1 and back[0]["rcpt"].startswith("<SRS0="), back
+    else:
+        assert fa["sender"] == fb["sender"] == "<%s>" % ORIGIN, (fa, fb)
