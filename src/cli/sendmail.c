@@ -392,6 +392,8 @@ sm_queue(struct sendmail *s, const struct buf *msg)
 	 * H record, whose values may not be empty). */
 	env.client_ip = NULL;
 	env.helo = NULL;
+	/* A local account is a user of ours: a forward keeps its sender. */
+	env.authenticated = true;
 	memcpy(id, spool_writer_id(w), sizeof(id));
 	if (sm_write_message(s, w, msg) < 0) {
 		fprintf(stderr, "sendmail: cannot write the message: %s\n",

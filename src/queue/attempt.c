@@ -28,6 +28,7 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "queue/bounce.h"
+#include "queue/forward_copy.h"
 #include "queue/spool.h"
 #include "route/transport.h"
 
@@ -89,6 +90,9 @@ attempt_free(struct attempt *a)
 	}
 	free(a->rcpts);
 	free(a->sender);
+	free(a->client_ip);
+	free(a->helo);
+	free(a->fwd_sender);
 	free(a);
 }
 
@@ -171,8 +175,8 @@ cache_free(struct copy_cache *c)
 }
 
 /* Appends a status record; on failure decides the outcome.  -1: stop. */
-static int
-record(struct attempt *a, const char *line)
+int
+attempt_record(struct attempt *a, const char *line)
 {
 	if (spool_status_append(a->sp, a->id, line) == 0)
 		return 0;
@@ -282,7 +286,7 @@ attempt_copy(struct attempt *a, struct attempt_rcpt *r, struct attempt_dest *d,
 		return 0;
 	}
 	snprintf(line, sizeof(line), "D %zu %s", r->n, mailbox);
-	if (record(a, line) < 0)
+	if (attempt_record(a, line) < 0)
 		return -1;
 	d->recorded = true;
 	a->delivered++;
@@ -294,7 +298,7 @@ attempt_copy(struct attempt *a, struct attempt_rcpt *r, struct attempt_dest *d,
 static int
 attempt_close(struct attempt *a, struct attempt_rcpt *r, const char *line)
 {
-	if (record(a, line) < 0)
+	if (attempt_record(a, line) < 0)
 		return -1;
 	r->closed = true;
 	return 0;
@@ -303,7 +307,7 @@ attempt_close(struct attempt *a, struct attempt_rcpt *r, const char *line)
 /*
  * One recipient: its copies, then the record that closes it.  A copy
  * still on the network (or kept back for want of room) leaves it open:
- * a later run closes it.  -1 when the attempt must stop (see record()).
+ * a later run closes it.  -1 when the attempt must stop (see attempt_record()).
  */
 static int
 attempt_rcpt_run(struct attempt *a, struct attempt_rcpt *r,
@@ -529,7 +533,10 @@ attempt_run(void *p)
 	}
 	fd = spool_open_data(a->sp, a->id);
 	size = spool_data_size(a->sp, a->id);
-	for (i = 0; i < a->n_rcpts; i++)
+	/* The forwarded copy first: its D records settle its targets
+	 * before the recipients they belong to are closed. */
+	i = forward_copy_queue(a, fd) < 0 ? a->n_rcpts + 1 : 0;
+	for (; i < a->n_rcpts; i++)
 		if (attempt_rcpt_run(a, &a->rcpts[i], &cache, fd, size) < 0)
 			break;
 	cache_free(&cache);

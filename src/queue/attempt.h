@@ -9,6 +9,10 @@
  * their results are in (network_pending set for the first run).  A
  * recipient is closed (K/W/F) only when all its copies have a result; one
  * whose network copies never went (no room) stays pending.
+ *
+ * Forward destinations are no deliveries of their own: the first run
+ * queues one new message, the forwarded copy, for all of them
+ * (forward_copy.h), and records each as handed over ("D n target").
  */
 #ifndef DECORUM_QUEUE_ATTEMPT_H
 #define DECORUM_QUEUE_ATTEMPT_H
@@ -31,6 +35,9 @@ struct attempt_dest {
 	/* Carried by the outbound scheduler before attempt_run (SMTP,
 	 * relay, LMTP): then done is set and res holds the outcome. */
 	const struct transport_conf *t;	/* NULL: the attempt's agent */
+	bool forward;			/* a target in a foreign domain reached
+					 * through an address of ours: it goes
+					 * in the attempt's forwarded copy */
 	bool done;
 	bool recorded;			/* res settled by an earlier run */
 	struct deliver_result res;
@@ -77,6 +84,13 @@ struct attempt {
 	bool bounces;			/* send RFC 3464 reports (else failed/) */
 	bool corrupt;			/* only move the file to corrupt/ */
 	bool smtputf8, eightbit;	/* from the envelope, for outbound */
+	char *client_ip, *helo;		/* from the envelope, or NULL */
+	/* The forwarded copy's sender, chosen once on the loop
+	 * (route_forward_sender): srs tells whether it was rewritten,
+	 * fwd_why why not. */
+	char *fwd_sender;
+	bool fwd_srs;
+	char fwd_why[128];
 	bool network_pending;		/* network copies still out: run the
 					 * local part, do not finish */
 	void *owner;			/* the caller's, untouched */
@@ -88,6 +102,7 @@ struct attempt {
 	unsigned delivered;		/* copies delivered in this attempt */
 	char bounce_id[QUEUE_ID_MAX];	/* the report queued, or "" */
 	char warning_id[QUEUE_ID_MAX];	/* a delay warning queued, or "" */
+	char forward_id[QUEUE_ID_MAX];	/* the forwarded copy queued, or "" */
 };
 
 struct attempt *attempt_new(const char *id, struct spool *sp);
@@ -99,6 +114,9 @@ struct attempt_dest *attempt_add_dest(struct attempt_rcpt *r,
  * network_pending).  May run again for the same attempt. */
 void attempt_run(void *a);
 void attempt_free(struct attempt *a);
+/* Appends the status record line to the message's queue file (worker
+ * side); on failure sets the outcome (GONE or ERROR).  -1: stop. */
+int attempt_record(struct attempt *a, const char *line);
 /* Delay before try number attempts+1: retry_min doubling up to retry_max,
  * with +-10% jitter so deferred messages do not retry in lockstep; never
  * more than retry_max (nor less than 1). */

@@ -46,6 +46,8 @@ envelope_format(const struct envelope *env, struct buf *out)
 		rc |= buf_append_str(out, "U\n");
 	if (env->eight_bit)
 		rc |= buf_append_str(out, "8\n");
+	if (env->authenticated)
+		rc |= buf_append_str(out, "A\n");
 	if (env->client_ip != NULL)
 		rc |= buf_printf(out, "C %s\n", env->client_ip);
 	if (env->helo != NULL)
@@ -245,6 +247,9 @@ apply_envelope(struct queue_file *qf, char type, const char *arg, size_t len,
 		return has_arg ? -1 : 0;
 	case '8':
 		env->eight_bit = true;
+		return has_arg ? -1 : 0;
+	case 'A':
+		env->authenticated = true;
 		return has_arg ? -1 : 0;
 	case 'C':
 		if (!has_arg || env->client_ip != NULL)

@@ -11,6 +11,8 @@
  *   S <sender>     envelope sender, "<>" for the null sender
  *   U              SMTPUTF8 requested
  *   8              8-bit content (BODY=8BITMIME or 8-bit bytes seen)
+ *   A              submitted by an authenticated user of ours (AUTH, or
+ *                  sendmail); files without it: not authenticated
  *   C <ip>         client address
  *   H <helo>       HELO/EHLO argument
  *   R <address>    one per recipient, numbered from 0 in file order

@@ -28,6 +28,13 @@
  * smtpd and sendmail refuse such mail before it is queued: this catches
  * what reached the spool some other way, or a max_hops lowered since.
  *
+ * Forwarding loops (issue 10 item 5): the same load collects the
+ * Delivered-To: values; a recipient whose mailbox, or whose own address
+ * when it forwards, is named there fails with 5.4.6 "mail forwarding
+ * loop" (one bounce, as above).  Forward destinations are planned as
+ * such: the worker queues them as one forwarded copy (forward_copy.h)
+ * from the sender chosen here (route_forward_sender), once per run.
+ *
  * Trusts: nothing in the spool (a corrupt queue file is moved aside);
  * the worker objects are touched by the loop only after their done().
  */
@@ -52,8 +59,10 @@
 #include "queue/envelope.h"
 #include "queue/spool.h"
 #include "route/domains.h"
+#include "route/forward.h"
 #include "route/route.h"
 #include "route/transport.h"
+#include "smtp/delivered_to.h"
 #include "smtp/hops.h"
 
 /* The most of a message's data read to count its hops: a header section
@@ -73,6 +82,7 @@ struct qload {
 	struct queue_file qf;
 	int64_t data_size;		/* -1: no data file */
 	unsigned hops;			/* Received: fields, ours included */
+	struct delivered_to dt;		/* its Delivered-To: values */
 };
 
 /* -- planning (loop) ------------------------------------------------------ */
@@ -94,9 +104,14 @@ qmgr_add_dests(struct qmgr *q, const struct queue_file *qf,
 		 * (or remote server) has its copy already. */
 		if (queue_file_is_delivered(qf, mailbox))
 			continue;
+		d = attempt_add_dest(r, rr->dests[i].local, rr->dests[i].domain);
+		/* A forward goes in the forwarded copy, a new message
+		 * that finds its own way (forward_copy.h). */
+		d->forward = rr->dests[i].forward;
+		if (d->forward)
+			continue;
 		t = transport_lookup(q->cfg, rr->dests[i].local,
 		    rr->dests[i].domain, rr->dests[i].kind == ROUTE_LOCAL);
-		d = attempt_add_dest(r, rr->dests[i].local, rr->dests[i].domain);
 		if (t->kind != TRANSPORT_MAILDIR)
 			d->t = t;
 	}
@@ -122,15 +137,59 @@ qmgr_route_fail(struct attempt_rcpt *r, enum deliver_status route,
 		log_debug("event=truncated what=route-reason");
 }
 
+/* Whether addr is named in one of the message's Delivered-To: fields. */
+static bool
+qmgr_delivered_to(const struct delivered_to *dt, const char *addr)
+{
+	for (unsigned i = 0; i < dt->n; i++)
+		if (domains_same_address(dt->values[i], addr))
+			return true;
+	return false;
+}
+
+/*
+ * A forwarding loop (issue 10 item 5): a mailbox whose address the
+ * message already names in a Delivered-To: field (Maildir delivery
+ * writes one), or a forward from a recipient it names (the forwarded
+ * copy writes one).  The address that loops goes in out; false if none.
+ */
+static bool
+qmgr_loops(const struct queue_file *qf, size_t n,
+    const struct route_result *rr, const struct delivered_to *dt,
+    char *out, size_t outlen)
+{
+	char mailbox[SMTP_ADDRESS_MAX + 2];
+
+	for (size_t i = 0; i < rr->n_dests && dt->n > 0; i++) {
+		const struct route_dest *d = &rr->dests[i];
+
+		if (d->forward) {
+			snprintf(mailbox, sizeof(mailbox), "%s",
+			    qf->env.rcpts[n].addr);
+		} else if (d->kind == ROUTE_LOCAL) {
+			snprintf(mailbox, sizeof(mailbox), "%s@%s", d->local,
+			    d->domain);
+		} else {
+			continue;
+		}
+		if (qmgr_delivered_to(dt, mailbox)) {
+			snprintf(out, outlen, "%s", mailbox);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Routing of one due recipient into the plan; a looping message's
  * recipients are not routed: they fail. */
 static void
-qmgr_route(struct qmgr *q, const struct queue_file *qf, struct attempt *a,
-    size_t n, unsigned hops)
+qmgr_route(struct qmgr *q, const struct qload *l, struct attempt *a, size_t n)
 {
+	const struct queue_file *qf = &l->qf;
 	struct attempt_rcpt *r;
 	struct route_result rr;
-	char why[64];
+	char why[64], loop[SMTP_ADDRESS_MAX + 2];
+	unsigned hops = l->hops;
 
 	r = attempt_add_rcpt(a, n, qf->env.rcpts[n].addr, qf->st[n].attempts);
 	if (hops > qmgr_hops_max(q)) {
@@ -140,10 +199,25 @@ qmgr_route(struct qmgr *q, const struct queue_file *qf, struct attempt *a,
 		return;
 	}
 	memset(&rr, 0, sizeof(rr));
-	route_resolve(q->cfg, q->domains, qf->env.rcpts[n].addr, &rr);
+	/* An SRS recipient is judged as of the message's arrival, when the
+	 * smtpd accepted it: a bounce accepted on an address's last valid
+	 * day must not turn into "no such user" while it waits here (its
+	 * sender is <>, so nobody would hear of it). */
+	route_resolve_at(q->cfg, q->domains, qf->env.rcpts[n].addr,
+	    (time_t)qf->env.created, &rr);
 	switch (rr.kind) {
 	case ROUTE_LOCAL:
 	case ROUTE_REMOTE:
+		if (qmgr_loops(qf, n, &rr, &l->dt, loop, sizeof(loop))) {
+			/* RFC 3463 X.4.6; one bounce by the usual rules. */
+			r->route = DELIVER_PERMFAIL;
+			snprintf(r->code, sizeof(r->code), "5.4.6");
+			if (snprintf(r->text, sizeof(r->text),
+			    "mail forwarding loop for %s", loop) >=
+			    (int)sizeof(r->text))
+				log_debug("event=truncated what=loop-reason");
+			break;
+		}
 		qmgr_add_dests(q, qf, r, &rr);
 		break;
 	case ROUTE_UNKNOWN:
@@ -162,13 +236,64 @@ qmgr_route(struct qmgr *q, const struct queue_file *qf, struct attempt *a,
 		break;
 	case ROUTE_UNSUPPORTED:
 	default:
-		/* Forwarding to foreign domains needs SRS (a later issue):
-		 * such mail waits, and expires after queue.lifetime. */
+		/* What routing cannot carry (yet): such mail waits, and
+		 * expires after queue.lifetime. */
 		qmgr_route_fail(r, DELIVER_TEMPFAIL, "4.4.0",
 		    "cannot deliver yet", rr.reason);
 		break;
 	}
 	route_result_free(&rr);
+}
+
+/* Whether the plan has forward targets (not yet settled). */
+static bool
+qmgr_forwards(const struct attempt *a)
+{
+	for (size_t i = 0; i < a->n_rcpts; i++)
+		for (size_t k = 0; a->rcpts[i].route == DELIVER_OK &&
+		    k < a->rcpts[i].n_dests; k++)
+			if (a->rcpts[i].dests[k].forward)
+				return true;
+	return false;
+}
+
+/*
+ * The forwarded copy's sender, chosen here, once (the tables are the
+ * loop's) and stored in the copy's envelope by the worker.  When a table
+ * cannot be read the forward targets wait (4.3.0) and the rest goes on.
+ */
+static void
+qmgr_forward_sender(struct qmgr *q, const struct queue_file *qf,
+    struct attempt *a, int64_t now)
+{
+	char out[FORWARD_SENDER_MAX + 1];
+	enum forward_sender f;
+
+	if (!qmgr_forwards(a))
+		return;
+	f = route_forward_sender(q->cfg, q->domains, qf->env.sender,
+	    qf->env.authenticated, (time_t)now, out, sizeof(out), a->fwd_why,
+	    sizeof(a->fwd_why));
+	if (f != FORWARD_TEMPFAIL) {
+		a->fwd_sender = xstrdup(out);
+		a->fwd_srs = f == FORWARD_SRS;
+		return;
+	}
+	for (size_t i = 0; i < a->n_rcpts; i++) {
+		for (size_t k = 0; k < a->rcpts[i].n_dests; k++) {
+			struct attempt_dest *d = &a->rcpts[i].dests[k];
+
+			if (!d->forward)
+				continue;
+			d->done = true;
+			d->res.status = DELIVER_TEMPFAIL;
+			snprintf(d->res.code, sizeof(d->res.code), "4.3.0");
+			if (snprintf(d->res.text, sizeof(d->res.text),
+			    "forward sender: %s", a->fwd_why) >=
+			    (int)sizeof(d->res.text))
+				log_debug("event=truncated what=forward-reason");
+		}
+	}
 }
 
 static struct attempt *
@@ -314,6 +439,10 @@ qmgr_plan(struct qmgr *q, struct qload *l, int64_t now)
 	a->created = qf->env.created;
 	a->smtputf8 = qf->env.smtputf8;
 	a->eightbit = qf->env.eight_bit;
+	if (qf->env.client_ip != NULL)
+		a->client_ip = xstrdup(qf->env.client_ip);
+	if (qf->env.helo != NULL)
+		a->helo = xstrdup(qf->env.helo);
 	for (size_t i = 0; i < qf->env.n_rcpts; i++) {
 		if (qf->st[i].state != RCPT_PENDING)
 			continue;
@@ -322,8 +451,9 @@ qmgr_plan(struct qmgr *q, struct qload *l, int64_t now)
 				next = qf->st[i].next_try;
 			continue;
 		}
-		qmgr_route(q, qf, a, i, l->hops);
+		qmgr_route(q, l, a, i);
 	}
+	qmgr_forward_sender(q, qf, a, now);
 	if (a->n_rcpts > 0 && l->hops > qmgr_hops_max(q))
 		log_info("event=too-many-hops id=%s hops=%u max_hops=%u",
 		    m->id, l->hops, q->cfg->max_hops);
@@ -341,13 +471,14 @@ qmgr_plan(struct qmgr *q, struct qload *l, int64_t now)
 
 /* -- loading (I/O worker, then loop) -------------------------------------- */
 
-/* The Received: fields of a queued message's header section (blocking:
- * an I/O worker's; it reads no config).  0 when the data cannot be read
- * or is no regular file (delivery finds that out and says so): opened
- * without waiting, so a FIFO planted in the spool cannot hold the
- * worker, and a load never waits on more than the queue file. */
+/* The Received: fields and Delivered-To: values of a queued message's
+ * header section (blocking: an I/O worker's; it reads no config).  0
+ * and none when the data cannot be read or is no regular file (delivery
+ * finds that out and says so): opened without waiting, so a FIFO
+ * planted in the spool cannot hold the worker, and a load never waits
+ * on more than the queue file. */
 static unsigned
-qmgr_count_hops(struct spool *sp, const char *id)
+qmgr_scan_header(struct spool *sp, const char *id, struct delivered_to *dt)
 {
 	char chunk[16384];
 	struct hops h;
@@ -357,6 +488,7 @@ qmgr_count_hops(struct spool *sp, const char *id)
 	int fd = openat(spool_data_dir(sp), id,
 	    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 
+	delivered_to_init(dt);
 	if (fd < 0)
 		return 0;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -364,6 +496,7 @@ qmgr_count_hops(struct spool *sp, const char *id)
 		return 0;
 	}
 	hops_init(&h);
+	/* Both end at the same empty line. */
 	while (!hops_done(&h) && total < HOPS_SCAN_MAX) {
 		n = read(fd, chunk, sizeof(chunk));
 		if (n < 0 && errno == EINTR)
@@ -371,9 +504,11 @@ qmgr_count_hops(struct spool *sp, const char *id)
 		if (n <= 0)
 			break;
 		hops_feed(&h, chunk, (size_t)n);
+		delivered_to_feed(dt, chunk, (size_t)n);
 		total += (size_t)n;
 	}
 	close(fd);
+	delivered_to_end(dt);
 	return h.count;
 }
 
@@ -387,7 +522,7 @@ qmgr_load_work(void *p)
 	l->err_no = errno;
 	if (l->rc == 0) {
 		l->data_size = spool_data_size(l->q->sp, l->id);
-		l->hops = qmgr_count_hops(l->q->sp, l->id);
+		l->hops = qmgr_scan_header(l->q->sp, l->id, &l->dt);
 	}
 }
 
@@ -489,6 +624,8 @@ qmgr_attempt_done(struct qrun *run)
 	 * may have found it already, and even started it). */
 	if (a->bounce_id[0] != '\0')
 		qtable_wake(&q->msgs, a->bounce_id);
+	if (a->forward_id[0] != '\0')
+		qtable_wake(&q->msgs, a->forward_id);
 	if (a->warning_id[0] != '\0')
 		qtable_wake(&q->msgs, a->warning_id);
 	if (run->hold_at != NULL)

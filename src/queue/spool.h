@@ -35,6 +35,9 @@ struct envelope {
 	int64_t created;	/* unix time of acceptance */
 	bool smtputf8;
 	bool eight_bit;		/* BODY=8BITMIME or 8-bit bytes seen */
+	bool authenticated;	/* submitted by a user of ours (AUTH, or
+				 * sendmail run by a local account): a
+				 * forwarded copy keeps its sender */
 	char *client_ip;	/* for logs and queue show */
 	char *helo;
 };

@@ -208,6 +208,7 @@ fill_envelope(struct session *s, struct envelope *env,
 	env->eight_bit = tx->params.body == SMTP_BODY_8BITMIME || tx->reader.eight_bit;
 	env->client_ip = s->ip;
 	env->helo = s->helo;
+	env->authenticated = s->authenticated;
 }
 
 /*

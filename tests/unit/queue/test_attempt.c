@@ -432,6 +432,111 @@ test_network_held(void **state)
 	tu_rmtree(dir);
 }
 
+/*
+ * Forward destinations: one forwarded copy for the union of the targets
+ * (one target reached by two recipients is one recipient of the copy),
+ * its sender the one planned, its data one Delivered-To: per recipient
+ * that reached a target then the original bytes; D records for each
+ * recipient's targets, and the recipients closed.  A run with the same
+ * targets already handed over makes no second copy.
+ */
+static void
+test_forward_copy(void **state)
+{
+	char dir[] = "/tmp/decorum-attempt-XXXXXX", err[256], id[QUEUE_ID_MAX];
+	struct attempt_rcpt *r;
+	struct queue_file qf;
+	struct attempt *a;
+	struct spool *sp;
+	char **ids, *data, path[PATH_MAX];
+	size_t n;
+
+	(void)state;
+	sp = make_spool(dir, "0f1", "R a@x\nR b@x\nR c@x\n");
+	fake_calls = 0;
+	fake_status = DELIVER_OK;
+	a = new_attempt(sp, "0f1");
+	a->fwd_sender = strdup("SRS0=hash=TT=x=s@srs.x");
+	a->fwd_srs = true;
+	a->client_ip = strdup("192.0.2.1");
+	r = attempt_add_rcpt(a, 0, "a@x", 0);
+	attempt_add_dest(r, "t", "far.example")->forward = true;
+	attempt_add_dest(r, "u", "x");		/* a mailbox too */
+	r = attempt_add_rcpt(a, 1, "b@x", 0);
+	attempt_add_dest(r, "t", "far.example")->forward = true;
+	attempt_add_dest(r, "t2", "far.example")->forward = true;
+	r = attempt_add_rcpt(a, 2, "c@x", 0);
+	attempt_add_dest(r, "v", "x");		/* no forward: no trace */
+	attempt_run(a);
+	assert_int_equal(fake_calls, 2);
+	assert_int_equal(a->outcome, ATTEMPT_REMOVED);
+	assert_true(a->forward_id[0] != '\0');
+	snprintf(id, sizeof(id), "%s", a->forward_id);
+	attempt_free(a);
+
+	assert_int_equal(spool_list(sp, "queue", &ids, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(ids[0], id);
+	spool_list_free(ids, n);
+	assert_int_equal(spool_load(sp, "queue", id, &qf, err, sizeof(err)), 0);
+	assert_string_equal(qf.env.sender, "SRS0=hash=TT=x=s@srs.x");
+	assert_int_equal(qf.env.n_rcpts, 2);
+	assert_string_equal(qf.env.rcpts[0].addr, "t@far.example");
+	assert_string_equal(qf.env.rcpts[1].addr, "t2@far.example");
+	assert_string_equal(qf.env.client_ip, "192.0.2.1");
+	assert_false(qf.env.authenticated);
+	queue_file_free(&qf);
+	snprintf(path, sizeof(path), "%s/data/%s", dir, id);
+	data = tu_slurp(path, NULL);
+	assert_non_null(data);
+	assert_string_equal(data, "Delivered-To: a@x\r\nDelivered-To: b@x\r\n"
+	    "Subject: t\r\n\r\nhi\r\n");
+	free(data);
+	spool_close(sp);
+	tu_rmtree(dir);
+}
+
+/* The copy cannot be made (no sender planned: a table failed): the
+ * forward targets are deferred, a mailbox of the same recipient still
+ * gets its copy, and nothing else is queued. */
+static void
+test_forward_deferred(void **state)
+{
+	char dir[] = "/tmp/decorum-attempt-XXXXXX", err[256];
+	struct attempt_rcpt *r;
+	struct queue_file qf;
+	struct attempt *a;
+	struct spool *sp;
+	char **ids;
+	size_t n;
+
+	(void)state;
+	sp = make_spool(dir, "0f2", "R a@x\n");
+	fake_calls = 0;
+	fake_status = DELIVER_OK;
+	a = new_attempt(sp, "0f2");
+	r = attempt_add_rcpt(a, 0, "a@x", 0);
+	attempt_add_dest(r, "t", "far.example")->forward = true;
+	attempt_add_dest(r, "u", "x");
+	attempt_run(a);
+	assert_int_equal(fake_calls, 1);
+	assert_int_equal(a->outcome, ATTEMPT_PENDING);
+	assert_string_equal(a->forward_id, "");
+	attempt_free(a);
+	assert_int_equal(spool_list(sp, "queue", &ids, &n), 0);
+	assert_int_equal(n, 1);
+	spool_list_free(ids, n);
+	assert_int_equal(spool_load(sp, "queue", "0f2", &qf, err, sizeof(err)), 0);
+	assert_int_equal(qf.st[0].state, RCPT_PENDING);
+	assert_int_equal(qf.st[0].attempts, 1);
+	assert_true(queue_file_is_delivered(&qf, "u@x"));
+	assert_false(queue_file_is_delivered(&qf, "t@far.example"));
+	assert_non_null(strstr(qf.st[0].text, "4.3.0"));
+	queue_file_free(&qf);
+	spool_close(sp);
+	tu_rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -445,6 +550,8 @@ main(void)
 		cmocka_unit_test(test_outbound_results),
 		cmocka_unit_test(test_two_runs),
 		cmocka_unit_test(test_network_held),
+		cmocka_unit_test(test_forward_copy),
+		cmocka_unit_test(test_forward_deferred),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -658,6 +658,54 @@ test_status_replay(void **state)
 	buf_free(&b);
 }
 
+/* env written as a queue file and read back into qf; whether the text
+ * had the A record. */
+static bool
+format_parse(const struct envelope *env, struct queue_file *qf)
+{
+	struct buf b;
+	bool has_a;
+
+	buf_init(&b, 1 << 12);
+	assert_int_equal(envelope_format(env, &b), 0);
+	has_a = strstr(b.data, "\nA\n") != NULL;
+	assert_int_equal(parse(b.data, qf), 0);
+	buf_free(&b);
+	return has_a;
+}
+
+/* The authenticated flag: written and read back, absent in older
+ * files (not authenticated), and with an argument it is malformed. */
+static void
+test_authenticated_record(void **state)
+{
+	struct envelope_rcpt r = { (char *)"a@x" };
+	struct envelope env;
+	struct queue_file qf;
+
+	(void)state;
+	fill_env(&env, &r, 1);
+	snprintf(env.id, sizeof(env.id), "0abc");
+	assert_false(format_parse(&env, &qf));
+	assert_false(qf.env.authenticated);
+	queue_file_free(&qf);
+	env.authenticated = true;
+	assert_true(format_parse(&env, &qf));
+	assert_true(qf.env.authenticated);
+	queue_file_free(&qf);
+
+	assert_int_equal(parse(qhead, &qf), 0);
+	assert_false(qf.env.authenticated);
+	queue_file_free(&qf);
+	assert_int_equal(parse("V 1\nI 0abc\nT 100\nS <>\nA\nR a@x\nE\n",
+	    &qf), 0);
+	assert_true(qf.env.authenticated);
+	queue_file_free(&qf);
+	assert_int_equal(parse("V 1\nI 0abc\nT 100\nS <>\nA u\nR a@x\nE\n",
+	    &qf), -1);
+	queue_file_free(&qf);
+}
+
 static void
 test_torn_and_corrupt(void **state)
 {
@@ -732,6 +780,7 @@ main(void)
 		cmocka_unit_test(test_move_never_replaces),
 		cmocka_unit_test(test_status_replay),
 		cmocka_unit_test(test_torn_and_corrupt),
+		cmocka_unit_test(test_authenticated_record),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
