@@ -60,8 +60,9 @@ static int
 listed(const struct config *cfg, struct domains *d, const char *llocal,
     const char *ldomain, const char *slocal, const char *sdomain)
 {
-	char tlocal[SMTP_LOCAL_PART_WIRE_MAX + 1], tdomain[SMTP_DOMAIN_MAX + 1];
+	char tlocal[SMTP_LOCAL_PART_WIRE_MAX + 1];
 	char base[SMTP_LOCAL_PART_WIRE_MAX + 1];
+	char tdomain[SMTP_DOMAIN_MAX + 1];
 	char *const *addrs;
 	size_t n;
 	int r;
