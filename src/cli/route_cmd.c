@@ -224,7 +224,7 @@ route_print_sender(const struct config *cfg, struct domains *dm,
 static void
 route_print_srs(const struct config *cfg, const char *addr)
 {
-	char local[SMTP_LOCAL_PART_MAX + 1], domain[SMTP_DOMAIN_MAX + 1];
+	char local[SMTP_LOCAL_PART_WIRE_MAX + 1], domain[SMTP_DOMAIN_MAX + 1];
 	char canon[SMTP_DOMAIN_MAX + 1], orig[SRS_ADDRESS_MAX + 1], why[64];
 
 	if (domains_split_address(addr, local, domain) < 0 ||

@@ -6,10 +6,18 @@
 #ifndef DECORUM_COMMON_BOUNDS_H
 #define DECORUM_COMMON_BOUNDS_H
 
-/* RFC 5321 4.5.3.1: sizes of objects, in octets. */
+/* RFC 5321 4.5.3.1: sizes of objects, in octets.  SMTP_LOCAL_PART_MAX
+ * bounds the names we give ourselves (mailboxes, users and aliases keys,
+ * Maildir folders, local parts in the config). */
 #define SMTP_LOCAL_PART_MAX	64
 #define SMTP_DOMAIN_MAX		255
 #define SMTP_PATH_MAX		256	/* including < > */
+/* A local part as received in MAIL FROM or RCPT TO: 4.5.3.1 asks us to
+ * accept objects over the limits where we can, and SRS0/SRS1 senders
+ * (and the bounces to them) have local parts well over 64.  The path
+ * bounds it: "<" local "@" one-octet domain ">" is at most 256. */
+#define SMTP_LOCAL_PART_WIRE_MAX	(SMTP_PATH_MAX - 4)
+/* Holds any address: a wire address is at most SMTP_PATH_MAX - 2. */
 #define SMTP_ADDRESS_MAX	(SMTP_LOCAL_PART_MAX + 1 + SMTP_DOMAIN_MAX)
 /* Command line including CRLF is 512; we allow the SMTPUTF8/params
  * extension head room that RFC 1869 6.1 and RFC 4954 4 grant (AUTH

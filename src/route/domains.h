@@ -91,10 +91,13 @@ enum domains_target domains_target_kind(const char *target);
  * Split "local@domain" (or a bare "local": domain "") into the local
  * part with any RFC 5321 4.1.2 quoting undone (case kept) and the domain
  * in lower case.  The last "@" separates, so "a@b"@c works.  Returns 0,
- * or -1 when malformed or too long.
+ * or -1 when malformed or too long.  The local part may be as long as
+ * one received on the wire (SRS addresses): whether it can name a
+ * mailbox (SMTP_LOCAL_PART_MAX) is the caller's question.
  */
 int domains_split_address(const char *addr,
-    char local[SMTP_LOCAL_PART_MAX + 1], char domain[SMTP_DOMAIN_MAX + 1]);
+    char local[SMTP_LOCAL_PART_WIRE_MAX + 1],
+    char domain[SMTP_DOMAIN_MAX + 1]);
 
 /* Is s usable as a table key (users and aliases left of ':') and so as a
  * mailbox folder name?  Is s a domain name usable as a folder name

@@ -137,7 +137,7 @@ check_targets(struct domains_sink *k, const struct config *cfg,
     const struct folders *f, const char *domain,
     const struct domains_table *users, const struct domains_table *aliases)
 {
-	char local[SMTP_LOCAL_PART_MAX + 1], tdom[SMTP_DOMAIN_MAX + 1];
+	char local[SMTP_LOCAL_PART_WIRE_MAX + 1], tdom[SMTP_DOMAIN_MAX + 1];
 	char canon[SMTP_DOMAIN_MAX + 1];
 
 	const struct domains_entry **byline = xcalloc(aliases->n,
@@ -186,7 +186,7 @@ static void
 check_senders(struct domains_sink *k, const struct domains_table *users,
     const struct domains_table *senders)
 {
-	char local[SMTP_LOCAL_PART_MAX + 1], tdom[SMTP_DOMAIN_MAX + 1];
+	char local[SMTP_LOCAL_PART_WIRE_MAX + 1], tdom[SMTP_DOMAIN_MAX + 1];
 	char canon[SMTP_DOMAIN_MAX + 1];
 	const struct domains_entry **byline = xcalloc(senders->n,
 	    sizeof(*byline));

@@ -184,8 +184,8 @@ domains_same_domain(const char *a, const char *b)
 bool
 domains_same_address(const char *a, const char *b)
 {
-	char la[SMTP_LOCAL_PART_MAX + 1], da[SMTP_DOMAIN_MAX + 1];
-	char lb[SMTP_LOCAL_PART_MAX + 1], db[SMTP_DOMAIN_MAX + 1];
+	char la[SMTP_LOCAL_PART_WIRE_MAX + 1], da[SMTP_DOMAIN_MAX + 1];
+	char lb[SMTP_LOCAL_PART_WIRE_MAX + 1], db[SMTP_DOMAIN_MAX + 1];
 
 	return domains_split_address(a, la, da) == 0 &&
 	    domains_split_address(b, lb, db) == 0 && da[0] != '\0' &&

@@ -71,7 +71,8 @@ domains_valid_domain(const char *s)
 }
 
 int
-domains_split_address(const char *addr, char local[SMTP_LOCAL_PART_MAX + 1],
+domains_split_address(const char *addr,
+    char local[SMTP_LOCAL_PART_WIRE_MAX + 1],
     char domain[SMTP_DOMAIN_MAX + 1])
 {
 	const char *at = strrchr(addr, '@');
@@ -97,7 +98,7 @@ domains_split_address(const char *addr, char local[SMTP_LOCAL_PART_MAX + 1],
 				return -1;
 			if (*p == '\\' && ++p >= end - 1)
 				return -1;
-			if (o >= SMTP_LOCAL_PART_MAX)
+			if (o >= SMTP_LOCAL_PART_WIRE_MAX)
 				return -1;
 			local[o++] = *p;
 		}
@@ -108,7 +109,7 @@ domains_split_address(const char *addr, char local[SMTP_LOCAL_PART_MAX + 1],
 			if (ch <= ' ' || ch == 0x7f ||
 			    strchr("\"(),:;<>@[\\]", ch) != NULL)
 				return -1;
-			if (o >= SMTP_LOCAL_PART_MAX)
+			if (o >= SMTP_LOCAL_PART_WIRE_MAX)
 				return -1;
 			local[o++] = *p;
 		}

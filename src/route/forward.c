@@ -29,7 +29,7 @@ kept(const char *sender, char *out, size_t outlen, char *why, size_t whylen,
 static int
 sender_is_ours(struct domains *d, const char *sender)
 {
-	char local[SMTP_LOCAL_PART_MAX + 1], domain[SMTP_DOMAIN_MAX + 1];
+	char local[SMTP_LOCAL_PART_WIRE_MAX + 1], domain[SMTP_DOMAIN_MAX + 1];
 	char canon[SMTP_DOMAIN_MAX + 1];
 
 	if (domains_split_address(sender, local, domain) < 0 ||

@@ -252,6 +252,14 @@ resolve_local(struct rctx *c, const char *local, const char *domain)
 	size_t cut;
 	int r;
 
+	/* The wire allows longer local parts (SRS); no name of ours is
+	 * longer, so it is unknown here, never cut to a name that is. */
+	if (strlen(local) > SMTP_LOCAL_PART_MAX) {
+		route_fail(c, ROUTE_UNKNOWN, "%.64s...@%s: a local part "
+		    "longer than %d octets names no mailbox", local, domain,
+		    SMTP_LOCAL_PART_MAX);
+		return;
+	}
 	snprintf(key, sizeof(key), "%s", local);
 	lower(key);
 	snprintf(here, SMTP_ADDRESS_MAX + 1, "%s@%s", key, domain);
@@ -300,8 +308,8 @@ out:
 static void
 resolve_srs(struct rctx *c, const char *local, const char *canon)
 {
-	char orig[SRS_ADDRESS_MAX + 1], why[64], key[SMTP_LOCAL_PART_MAX + 1];
-	char here[SMTP_ADDRESS_MAX + 1];
+	char orig[SRS_ADDRESS_MAX + 1], why[64];
+	char key[SMTP_LOCAL_PART_WIRE_MAX + 1], here[SMTP_ADDRESS_MAX + 1];
 	bool back = c->back;
 	int r;
 
@@ -379,7 +387,7 @@ canon_domain(struct rctx *c, const char *domain, bool top,
 static void
 resolve_addr(struct rctx *c, const char *addr, const char *default_domain)
 {
-	char local[SMTP_LOCAL_PART_MAX + 1], domain[SMTP_DOMAIN_MAX + 1];
+	char local[SMTP_LOCAL_PART_WIRE_MAX + 1], domain[SMTP_DOMAIN_MAX + 1];
 	char canon[SMTP_DOMAIN_MAX + 1], raw[SMTP_ADDRESS_MAX + 1];
 	const char *at;
 	bool top = c->top;
@@ -435,6 +443,14 @@ resolve_addr(struct rctx *c, const char *addr, const char *default_domain)
 		at = strrchr(addr, '@');
 		snprintf(raw, sizeof(raw), "%.*s", (int)(at != NULL ?
 		    (size_t)(at - addr) : strlen(addr)), addr);
+		/* RCPT TO must fit a path (RFC 5321 4.5.3.1.3), also once
+		 * the domain is an A-label or an alias target is long. */
+		if (strlen(raw) + 1 + strlen(canon) > SMTP_PATH_MAX - 2) {
+			route_fail(c, top ? ROUTE_INVALID : ROUTE_UNSUPPORTED,
+			    "%.64s...@%s: longer than %d octets, the most a "
+			    "path carries", raw, canon, SMTP_PATH_MAX - 2);
+			return;
+		}
 		/* Reached through an address of ours (an alias, the
 		 * postmaster living elsewhere): a forward. */
 		reason_add(c->out, "%s: not a local domain, %s", canon,

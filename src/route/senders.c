@@ -41,7 +41,7 @@ lower(char *s)
  * none or the delimiter is off. */
 static void
 base_local(const struct config *cfg, const char *local,
-    char base[SMTP_LOCAL_PART_MAX + 1])
+    char base[SMTP_LOCAL_PART_WIRE_MAX + 1])
 {
 	const char *delim = cfg->recipient_delimiter;
 	size_t cut;
@@ -51,7 +51,8 @@ base_local(const struct config *cfg, const char *local,
 		return;
 	cut = strcspn(local, delim);
 	if (cut > 0 && local[cut] != '\0')
-		snprintf(base, SMTP_LOCAL_PART_MAX + 1, "%.*s", (int)cut, local);
+		snprintf(base, SMTP_LOCAL_PART_WIRE_MAX + 1, "%.*s", (int)cut,
+		    local);
 }
 
 /* Is sender (split, local lower-cased) one of the login's extras? */
@@ -59,8 +60,9 @@ static int
 listed(const struct config *cfg, struct domains *d, const char *llocal,
     const char *ldomain, const char *slocal, const char *sdomain)
 {
-	char tlocal[SMTP_LOCAL_PART_MAX + 1], tdomain[SMTP_DOMAIN_MAX + 1];
-	char base[SMTP_LOCAL_PART_MAX + 1];
+	char tlocal[SMTP_LOCAL_PART_WIRE_MAX + 1];
+	char base[SMTP_LOCAL_PART_WIRE_MAX + 1];
+	char tdomain[SMTP_DOMAIN_MAX + 1];
 	char *const *addrs;
 	size_t n;
 	int r;
@@ -90,8 +92,9 @@ int
 route_sender_owned(const struct config *cfg, struct domains *d,
     const char *login, const char *sender)
 {
-	char llocal[SMTP_LOCAL_PART_MAX + 1], ldomain[SMTP_DOMAIN_MAX + 1];
-	char slocal[SMTP_LOCAL_PART_MAX + 1], sdomain[SMTP_DOMAIN_MAX + 1];
+	char llocal[SMTP_LOCAL_PART_WIRE_MAX + 1];
+	char slocal[SMTP_LOCAL_PART_WIRE_MAX + 1];
+	char ldomain[SMTP_DOMAIN_MAX + 1], sdomain[SMTP_DOMAIN_MAX + 1];
 	char lcanon[SMTP_DOMAIN_MAX + 1];
 	struct route_result res;
 	int r;

@@ -13,8 +13,10 @@
  * it is valid (no overlongs, no surrogates, nothing above U+10FFFF).
  * On error, *path is zeroed, so nothing half-parsed can be used.
  *
- * Limits (RFC 5321 4.5.3.1): local part 64, domain 255, path 256 octets
- * including "<" ">" and any source route; labels 63 (RFC 1035 2.3.4).
+ * Limits (RFC 5321 4.5.3.1): domain 255, path 256 octets including "<"
+ * ">" and any source route, so local@domain at most 254; labels 63
+ * (RFC 1035 2.3.4).  The local part has no limit of its own beyond the
+ * path's (SMTP_LOCAL_PART_WIRE_MAX): see address.h.
  */
 #include "smtp/address.h"
 
@@ -25,6 +27,10 @@
 #include "common/utf8.h"
 
 #define LABEL_MAX 63
+
+/* path->addr holds any address a path can carry. */
+_Static_assert(SMTP_PATH_MAX - 2 <= SMTP_ADDRESS_MAX,
+    "smtp_path.addr too small for a path");
 
 struct cursor {
 	const unsigned char *s;
@@ -211,7 +217,7 @@ parse_mailbox(struct cursor *c, bool postmaster_ok, struct smtp_path *path)
 	if ((e = parse_local(c, &path->quoted)) != SMTP_ADDR_OK)
 		return e;
 	lend = c->pos;
-	if (lend - lstart > SMTP_LOCAL_PART_MAX)
+	if (lend - lstart > SMTP_LOCAL_PART_WIRE_MAX)
 		return SMTP_ADDR_TOO_LONG;
 	copy_span(path->local, c, lstart, lend);
 
@@ -228,10 +234,11 @@ parse_mailbox(struct cursor *c, bool postmaster_ok, struct smtp_path *path)
 	dstart = c->pos;
 	if ((e = parse_domain(c, true)) != SMTP_ADDR_OK)
 		return e;
-	if (c->pos - dstart > SMTP_DOMAIN_MAX)
+	if (c->pos - dstart > SMTP_DOMAIN_MAX ||
+	    c->pos - lstart > SMTP_PATH_MAX - 2)
 		return SMTP_ADDR_TOO_LONG;
 	copy_span(path->domain, c, dstart, c->pos);
-	/* Fits: local <= 64, domain <= 255, addr has room for both + "@". */
+	/* Fits: local@domain is at most 254 octets, inside a path. */
 	copy_span(path->addr, c, lstart, c->pos);
 	return SMTP_ADDR_OK;
 }

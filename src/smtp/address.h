@@ -10,6 +10,12 @@
  * Address literals "[192.0.2.1]" / "[IPv6:...]" are accepted as domains.
  * Non-ASCII (UTF-8) is accepted only when the caller says SMTPUTF8 is in
  * effect for the transaction, and then must be valid UTF-8.
+ *
+ * Lengths: the local part may exceed RFC 5321's 64 octets (4.5.3.1 asks
+ * us to accept larger objects where we can, and SRS addresses need it);
+ * only the path bounds it: at most SMTP_PATH_MAX octets with its "<" ">",
+ * so local@domain is at most SMTP_PATH_MAX - 2.  Whether a long local
+ * part can name a mailbox here is routing's question (it cannot).
  */
 #ifndef DECORUM_SMTP_ADDRESS_H
 #define DECORUM_SMTP_ADDRESS_H
@@ -25,7 +31,7 @@ struct smtp_path {
 	bool postmaster;			/* "<postmaster>" with no domain */
 	bool quoted;				/* local part is a quoted-string */
 	bool utf8;				/* contains non-ASCII */
-	char local[SMTP_LOCAL_PART_MAX + 1];	/* as transmitted */
+	char local[SMTP_LOCAL_PART_WIRE_MAX + 1];	/* as transmitted */
 	char domain[SMTP_DOMAIN_MAX + 1];	/* "" for <> and <postmaster> */
 	char addr[SMTP_ADDRESS_MAX + 1];	/* local@domain, or local, or "" */
 };

@@ -33,7 +33,7 @@ check(enum smtp_addr_error e, const struct smtp_path *p, bool utf8)
 	ll = strnlen(p->local, sizeof(p->local));
 	dl = strnlen(p->domain, sizeof(p->domain));
 	al = strnlen(p->addr, sizeof(p->addr));
-	if (ll > SMTP_LOCAL_PART_MAX || dl > SMTP_DOMAIN_MAX ||
+	if (ll > SMTP_LOCAL_PART_WIRE_MAX || dl > SMTP_DOMAIN_MAX ||
 	    al > SMTP_PATH_MAX - 2)
 		abort();
 	if (e != SMTP_ADDR_OK) {

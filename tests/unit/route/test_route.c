@@ -248,6 +248,66 @@ test_unknown_remote_refused(void **state)
 	expect(fx, "", ROUTE_UNKNOWN, NULL, NULL);
 }
 
+/* n copies of ch then tail, into out (at most 300 octets). */
+static const char *
+longname(char *out, size_t n, char ch, const char *tail)
+{
+	memset(out, ch, n);
+	snprintf(out + n, 300 - n, "%s", tail);
+	return out;
+}
+
+/* Local parts over 64 octets come from the wire (SRS): no mailbox has
+ * such a name, and none is found by cutting one; remote ones pass. */
+static void
+test_long_local(void **state)
+{
+	struct fixture *fx = *state;
+	char a[300], b[300], want[310];
+
+	/* A user of 64 octets: the 65-octet name is not him, cut. */
+	tu_put(fx->dir, "example.test/users",
+	    longname(a, 64, 'u', ":\nann:\n"));
+	tu_put(fx->dir, "example.test/aliases",
+	    longname(b, 200, 'f', "@far.example\n"));
+	memmove(b + 9, b, strlen(b) + 1);
+	memcpy(b, "longfwd: ", 9);
+	tu_put(fx->dir, "example.test/aliases", b);
+	route_fixture_refresh(fx);
+	snprintf(want, sizeof(want), "%s@example.test",
+	    longname(b, 64, 'u', ""));
+	expect(fx, longname(a, 64, 'u', "@example.test"), ROUTE_LOCAL,
+	    D(want), "local user");
+	expect(fx, longname(a, 65, 'u', "@example.test"), ROUTE_UNKNOWN, NULL,
+	    "longer than 64 octets names no mailbox");
+	expect(fx, longname(a, 65, 'z', "@example.test"), ROUTE_UNKNOWN, NULL,
+	    "longer than 64");
+	/* Not even with the extension cut off (no name of ours is long). */
+	expect(fx, longname(a, 70, 'x', "@example.test"), ROUTE_UNKNOWN, NULL,
+	    NULL);
+	memcpy(a, "ann+", 4);
+	expect(fx, a, ROUTE_UNKNOWN, NULL, "longer than 64");
+	/* Remote: kept as written, up to the path's 254 octets. */
+	longname(a, 200, 'r', "@elsewhere.example");
+	snprintf(want, sizeof(want), "remote:%s", a);
+	expect(fx, a, ROUTE_REMOTE, D(want), "remote");
+	longname(a, 254 - 18, 'R', "@elsewhere.example");
+	snprintf(want, sizeof(want), "remote:%s", a);
+	expect(fx, a, ROUTE_REMOTE, D(want), "remote");
+	/* A long foreign alias target is a forward like any other. */
+	snprintf(want, sizeof(want), "remote:%s",
+	    longname(b, 200, 'f', "@far.example"));
+	expect(fx, "longfwd@example.test", ROUTE_LOCAL, D(want), "forwarded");
+	/* 251 octets as written, 257 once the domain is an A-label: RCPT
+	 * TO could not carry it, so it is refused now. */
+	expect(fx, longname(a, 235, 'i', "@b\xc3\xbc" "cher.example"),
+	    ROUTE_INVALID, NULL, "the most a path carries");
+	snprintf(want, sizeof(want), "remote:%s",
+	    longname(b, 230, 'i', "@xn--bcher-kva.example"));
+	expect(fx, longname(a, 230, 'i', "@b\xc3\xbc" "cher.example"),
+	    ROUTE_REMOTE, D(want), "remote");
+}
+
 static void
 test_broken_table(void **state)
 {
@@ -387,6 +447,7 @@ main(void)
 		T(test_quoted),
 		T(test_postmaster),
 		T(test_unknown_remote_refused),
+		T(test_long_local),
 		T(test_broken_table),
 		T(test_reload),
 		T(test_check),

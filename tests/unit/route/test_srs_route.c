@@ -259,6 +259,47 @@ test_reverse_elsewhere(void **state)
 	expect(fx, a, NOW, ROUTE_REMOTE, NULL, NULL);
 }
 
+/* SRS addresses of long originals have local parts over 64 octets
+ * (RFC 5321 4.5.3.1 lets us take them): routed, forwarded, refused
+ * like short ones, never cut. */
+static void
+test_long_srs(void **state)
+{
+	static const char orig[] = "firstname.lastname.department@"
+	    "mail.some-long-company-name.example";
+	static const char srs0[] = "SRS0=abcd=KH=mail.some-long-company-"
+	    "name.example=firstname.lastname.department@hop.example";
+	struct fixture *fx = *state;
+	char a[SRS_ADDRESS_MAX + 1], b[SRS_ADDRESS_MAX + 1], want[300];
+	char out[FORWARD_SENDER_MAX + 1], why[128], local[100];
+
+	make(orig, NOW, a);
+	assert_true(strchr(a, '@') - a > 64);
+	snprintf(want, sizeof(want), "remote:%s", orig);
+	expect(fx, a, NOW, ROUTE_LOCAL, want, "SRS address of");
+	/* Tampered in its last octet before "@": refused, not cut. */
+	snprintf(b, sizeof(b), "%s", a);
+	strchr(b, '@')[-1] = 'X';
+	expect(fx, b, NOW, ROUTE_UNKNOWN, NULL, "hash does not verify");
+	expect(fx, a, NOW + 22 * DAYS, ROUTE_UNKNOWN, NULL, "expired");
+	/* SRS1 of another forwarder's long SRS0, and back to it. */
+	make(srs0, NOW, a);
+	assert_memory_equal(a, "SRS1=", 5);
+	snprintf(want, sizeof(want), "remote:%s", srs0);
+	expect(fx, a, NOW, ROUTE_LOCAL, want, NULL);
+	/* A long sender is forwarded as SRS1 ... */
+	assert_int_equal(fwd(fx, srs0, false, out, why), FORWARD_SRS);
+	assert_string_equal(out, a);
+	/* ... kept when its domain is ours (no longer mistaken for a
+	 * foreign one because it would not split) ... */
+	memset(local, 'l', 70);
+	snprintf(local + 70, sizeof(local) - 70, "@example.test");
+	kept(fx, local, false, "the sender's domain is local");
+	/* ... and kept, whole, when SRS0 cannot hold it. */
+	snprintf(local + 70, sizeof(local) - 70, "@far.example");
+	kept(fx, local, false, "cannot be rewritten: address too long");
+}
+
 static void
 test_srs_domain_names(void **state)
 {
@@ -291,6 +332,7 @@ main(void)
 		T(test_reverse_refused),
 		T(test_reverse_elsewhere),
 		T(test_srs_domain_names),
+		T(test_long_srs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

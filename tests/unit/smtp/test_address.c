@@ -265,22 +265,10 @@ test_null_path(void **state)
 static void
 test_lengths(void **state)
 {
-	char local[300], dom[300], buf[700];
+	char dom[300], buf[700];
 	struct smtp_path p;
 
 	(void)state;
-	/* Local part: 64 octets fine, 65 too long. */
-	snprintf(buf, sizeof(buf), "<%s@example.org>", rep(local, 'u', 64));
-	assert_int_equal(rcpt(buf, false, &p), SMTP_ADDR_OK);
-	assert_int_equal(strlen(p.local), 64);
-	snprintf(buf, sizeof(buf), "<%s@example.org>", rep(local, 'u', 65));
-	assert_rcpt_err(buf, false, SMTP_ADDR_TOO_LONG);
-	/* Quoted local part counts its quotes. */
-	snprintf(buf, sizeof(buf), "<\"%s\"@example.org>", rep(local, 'u', 63));
-	assert_rcpt_err(buf, false, SMTP_ADDR_TOO_LONG);
-	snprintf(buf, sizeof(buf), "<\"%s\"@example.org>", rep(local, 'u', 62));
-	assert_int_equal(rcpt(buf, false, &p), SMTP_ADDR_OK);
-
 	/* Path: 256 octets with "<" ">" is the most. */
 	rep(dom, 'd', 250);
 	for (int i = 63; i < 250; i += 64)
@@ -307,6 +295,95 @@ test_lengths(void **state)
 	snprintf(buf + 2, sizeof(buf) - 2, "%s", dom);
 	assert_int_equal(smtp_parse_address(buf, strlen(buf), false, &p),
 	    SMTP_ADDR_TOO_LONG);
+}
+
+/* "<" + local + "@" + domain + ">" of exactly total octets, the local
+ * part of n octets (quoted: n counts the quotes). */
+static const char *
+long_path(char *buf, size_t cap, size_t n, bool quoted, size_t total)
+{
+	char local[300], dom[300];
+	size_t dlen = total - n - 3;
+
+	rep(local, 'u', n);
+	if (quoted) {
+		local[0] = local[n - 1] = '"';
+		local[n / 2] = ' ';	/* qtextSMTP: only valid quoted */
+	}
+	rep(dom, 'd', dlen);
+	for (size_t i = 60; i < dlen - 1; i += 61)
+		dom[i] = '.';
+	snprintf(buf, cap, "<%s@%s>", local, dom);
+	assert_int_equal(strlen(buf), total);
+	return buf;
+}
+
+/* RFC 5321 4.5.3.1: accept objects over the 64-octet local part where
+ * we can; only the 256-octet path bounds a local part (SRS addresses). */
+static void
+test_long_local(void **state)
+{
+	static const size_t lens[] = { 64, 65, 200, SMTP_LOCAL_PART_WIRE_MAX };
+	char buf[700], tail[200];
+	struct smtp_path p;
+	struct smtp_mail_params mp;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		size_t n = lens[i];
+
+		/* The longest path that fits: 256 with "<" ">". */
+		long_path(buf, sizeof(buf), n, false, SMTP_PATH_MAX);
+		assert_int_equal(rcpt(buf, false, &p), SMTP_ADDR_OK);
+		assert_int_equal(strlen(p.local), n);
+		assert_int_equal(strlen(p.addr), SMTP_PATH_MAX - 2);
+		assert_int_equal(mail(buf, false, &p, &mp), SMTP_ADDR_OK);
+		assert_int_equal(strlen(p.local), n);
+		assert_int_equal(strlen(p.addr), SMTP_PATH_MAX - 2);
+		/* Quoted local parts count their quotes. */
+		long_path(buf, sizeof(buf), n, true, SMTP_PATH_MAX);
+		assert_int_equal(rcpt(buf, false, &p), SMTP_ADDR_OK);
+		assert_int_equal(strlen(p.local), n);
+		assert_true(p.quoted);
+		assert_int_equal(mail(buf, false, &p, &mp), SMTP_ADDR_OK);
+		assert_true(p.quoted);
+		/* One over, whatever the local part's share. */
+		if (n == SMTP_LOCAL_PART_WIRE_MAX)
+			continue;
+		long_path(buf, sizeof(buf), n, false, SMTP_PATH_MAX + 1);
+		assert_rcpt_err(buf, false, SMTP_ADDR_TOO_LONG);
+		assert_mail_err(buf, false, SMTP_ADDR_TOO_LONG);
+		long_path(buf, sizeof(buf), n, true, SMTP_PATH_MAX + 1);
+		assert_rcpt_err(buf, false, SMTP_ADDR_TOO_LONG);
+		assert_mail_err(buf, false, SMTP_ADDR_TOO_LONG);
+	}
+	/* A local part of 253 cannot leave room for "@" and a domain. */
+	long_path(buf, sizeof(buf), SMTP_LOCAL_PART_WIRE_MAX + 1, false,
+	    SMTP_PATH_MAX + 1);
+	assert_rcpt_err(buf, false, SMTP_ADDR_TOO_LONG);
+	assert_mail_err(buf, false, SMTP_ADDR_TOO_LONG);
+	/* A long local part and a long domain, each within its own limit:
+	 * the path's bound still holds (addr never overflows). */
+	rep(buf, 'u', 200);
+	memcpy(buf, "<", 1);
+	snprintf(buf + 200, sizeof(buf) - 200, "@%s.%s.%s.%s>",
+	    "a23456789012345678901234567890123456789012345678901234567890",
+	    "b23456789012345678901234567890123456789012345678901234567890",
+	    "c23456789012345678901234567890123456789012345678901234567890",
+	    "d23456789012345678901234567890123456789012345678901234567890");
+	assert_rcpt_err(buf, false, SMTP_ADDR_TOO_LONG);
+	assert_mail_err(buf, false, SMTP_ADDR_TOO_LONG);
+	/* An SRS1 address as libsrs2 writes them, 200 octets of local. */
+	snprintf(buf, sizeof(buf), "<SRS1=HHHH=forwarder.example==HHHH=TT="
+	    "mail.some-long-company-name.example=%s@srs.example.net>",
+	    rep(tail, 'f', 200 - 73));
+	assert_int_equal(mail(buf, false, &p, &mp), SMTP_ADDR_OK);
+	assert_int_equal(strlen(p.local), 200);
+	assert_string_equal(p.domain, "srs.example.net");
+	/* The bare form (config, CLI) has the same bound, less "<" ">". */
+	assert_int_equal(smtp_parse_address(buf + 1, strlen(buf) - 2, false,
+	    &p), SMTP_ADDR_OK);
+	assert_int_equal(strlen(p.local), 200);
 }
 
 static void
@@ -552,6 +629,7 @@ main(void)
 		cmocka_unit_test(test_rcpt_params),
 		cmocka_unit_test(test_embedded_nul),
 		cmocka_unit_test(test_bare_address),
+		cmocka_unit_test(test_long_local),
 		cmocka_unit_test(test_helo),
 	};
 
