@@ -87,6 +87,19 @@ struct qload {
 
 /* -- planning (loop) ------------------------------------------------------ */
 
+/* Whether another recipient of the message is the address itself: it
+ * goes there once, as sent, and a forward to it would be a second copy
+ * (issue 10 item 1).  Decided from the envelope alone, so every run of
+ * the message decides the same, whatever became of that recipient. */
+static bool
+qmgr_also_recipient(const struct queue_file *qf, size_t n, const char *addr)
+{
+	for (size_t m = 0; m < qf->env.n_rcpts; m++)
+		if (m != n && domains_same_address(qf->env.rcpts[m].addr, addr))
+			return true;
+	return false;
+}
+
 /* The mailboxes (local) or addresses (remote) routing gave, each with
  * the transport that carries it. */
 static void
@@ -103,6 +116,9 @@ qmgr_add_dests(struct qmgr *q, const struct queue_file *qf,
 		/* Delivered before a crash or an earlier try: the mailbox
 		 * (or remote server) has its copy already. */
 		if (queue_file_is_delivered(qf, mailbox))
+			continue;
+		if (rr->dests[i].forward &&
+		    qmgr_also_recipient(qf, r->n, mailbox))
 			continue;
 		d = attempt_add_dest(r, rr->dests[i].local, rr->dests[i].domain);
 		/* A forward goes in the forwarded copy, a new message

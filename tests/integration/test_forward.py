@@ -166,6 +166,19 @@ def test_two_recipients_one_target_one_copy(fwd_mta):
     assert len(m.events("forwarded")) == 1
 
 
+def test_target_also_a_recipient_gets_one_copy(fwd_mta):
+    """A relay client sends to fwd (which forwards to a@remote.test) and
+    to A@remote.test itself: the address gets the one copy as sent, with
+    its own sender; no forwarded copy is made for it, on any run."""
+    m, sink = fwd_mta()
+    qid, _ = submit(m, SENDER, ["fwd@" + DOMAIN, "A@remote.test"])
+    t = sink.wait_delivered(1, log=m.log)[0]
+    m.wait_event("removed", id=qid)
+    assert t.rcpts == ["A@remote.test"] and t.sender == SENDER, t.mail
+    assert m.events("forwarded") == [] and len(sink.delivered()) == 1
+    assert m.events("failed") == [] and m.events("bounce") == []
+
+
 # -- the retry carries the same sender, across midnight -------------------
 
 def _fake(monkeypatch, when):
