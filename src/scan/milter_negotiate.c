@@ -47,11 +47,12 @@ milter_negotiate(uint32_t our_actions, uint32_t our_proto,
 	out->offered = our_proto;
 	for (size_t i = 0; i < MILTER_STAGE_COUNT; i++) {
 		const char *l = optneg->symlist[i];
+		size_t len;
 
 		/* The decoder bounded it to MILTER_SYMLIST_MAX. */
-		if (l != NULL && strlen(l) <= MILTER_SYMLIST_MAX) {
+		if (l != NULL && (len = strlen(l)) <= MILTER_SYMLIST_MAX) {
 			out->has_symlist[i] = true;
-			strcpy(out->symlist[i], l);
+			memcpy(out->symlist[i], l, len + 1);
 		}
 	}
 	return MILTER_NEG_OK;
