@@ -87,7 +87,8 @@ struct attempt {
 	char *client_ip, *helo;		/* from the envelope, or NULL */
 	/* The forwarded copy's sender, chosen once on the loop
 	 * (route_forward_sender): srs tells whether it was rewritten,
-	 * fwd_why why not. */
+	 * fwd_why why not; NULL when it could not be chosen (a table
+	 * unreadable: fwd_why), and the forward targets are deferred. */
 	char *fwd_sender;
 	bool fwd_srs;
 	char fwd_why[128];

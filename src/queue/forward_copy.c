@@ -195,7 +195,11 @@ forward_copy_queue(struct attempt *a, int data_fd)
 		return 0;
 	w = data_fd >= 0 && a->fwd_sender != NULL ?
 	    spool_writer_new(a->sp, err, sizeof(err)) : NULL;
-	if (w == NULL) {
+	if (w == NULL && a->fwd_sender == NULL) {
+		/* The plan could not choose its sender (fwd_why says why). */
+		snprintf(err, sizeof(err), "forward sender: %s", a->fwd_why);
+		fwd_settle(a, err);
+	} else if (w == NULL) {
 		fwd_settle(a, data_fd < 0 ? "queued message data unreadable" :
 		    "cannot queue the forwarded copy");
 	} else if (fwd_write(a, w, data_fd) < 0) {

@@ -276,7 +276,8 @@ qmgr_forwards(const struct attempt *a)
 /*
  * The forwarded copy's sender, chosen here, once (the tables are the
  * loop's) and stored in the copy's envelope by the worker.  When a table
- * cannot be read the forward targets wait (4.3.0) and the rest goes on.
+ * cannot be read there is none: the worker defers the forward targets
+ * (4.3.0, with fwd_why) and the rest goes on.
  */
 static void
 qmgr_forward_sender(struct qmgr *q, const struct queue_file *qf,
@@ -290,26 +291,10 @@ qmgr_forward_sender(struct qmgr *q, const struct queue_file *qf,
 	f = route_forward_sender(q->cfg, q->domains, qf->env.sender,
 	    qf->env.authenticated, (time_t)now, out, sizeof(out), a->fwd_why,
 	    sizeof(a->fwd_why));
-	if (f != FORWARD_TEMPFAIL) {
-		a->fwd_sender = xstrdup(out);
-		a->fwd_srs = f == FORWARD_SRS;
+	if (f == FORWARD_TEMPFAIL)
 		return;
-	}
-	for (size_t i = 0; i < a->n_rcpts; i++) {
-		for (size_t k = 0; k < a->rcpts[i].n_dests; k++) {
-			struct attempt_dest *d = &a->rcpts[i].dests[k];
-
-			if (!d->forward)
-				continue;
-			d->done = true;
-			d->res.status = DELIVER_TEMPFAIL;
-			snprintf(d->res.code, sizeof(d->res.code), "4.3.0");
-			if (snprintf(d->res.text, sizeof(d->res.text),
-			    "forward sender: %s", a->fwd_why) >=
-			    (int)sizeof(d->res.text))
-				log_debug("event=truncated what=forward-reason");
-		}
-	}
+	a->fwd_sender = xstrdup(out);
+	a->fwd_srs = f == FORWARD_SRS;
 }
 
 static struct attempt *
