@@ -202,6 +202,79 @@ struct srs_conf {
 	const struct srs_keys *keys;
 };
 
+/*
+ * The scan group (docs/scanning.md): content scanners asked at the end
+ * of DATA, before the reply.  Loaded by config_scan.c.
+ */
+#define SCAN_MILTERS_MAX	8	/* entries of scan.milters */
+#define SCAN_NAME_MAX		32	/* octets of a milter's name */
+#define SCAN_TIMEOUT_MAX	3600	/* seconds, any scanner timeout */
+#define SCAN_FOLDER_MAX		64	/* octets of spam.folder */
+
+/* What a scanner that cannot be asked (down, slow, broken) means. */
+enum scan_on_failure {
+	SCAN_FAIL_TEMPFAIL,	/* "tempfail": 451 4.7.1, the client retries */
+	SCAN_FAIL_ACCEPT,	/* "accept": the message goes on unscanned */
+};
+
+/* What a milter's refusal is, for the exempt mailboxes (postmaster,
+ * abuse): spam is delivered flagged to them, malware never is. */
+enum scan_kind {
+	SCAN_KIND_SPAM,		/* "spam" (rspamd, spamass-milter) */
+	SCAN_KIND_MALWARE,	/* "malware" (clamav-milter) */
+	SCAN_KIND_OTHER,	/* "other" (OpenDKIM, OpenDMARC): refusals stand */
+};
+
+/* Where a scanner listens: "inet:HOST:PORT" (HOST an IP address,
+ * brackets allowed for IPv6) or "unix:/PATH". */
+struct scan_endpoint {
+	char *address;		/* as written, for logs */
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+};
+
+struct milter_conf {
+	char *name;		/* for logs; unique */
+	struct scan_endpoint ep;
+	enum scan_kind kind;
+	enum scan_on_failure default_action;
+	unsigned connect_timeout;	/* seconds to connect and negotiate */
+	unsigned command_timeout;	/* seconds for each reply before EOB */
+	unsigned eom_timeout;		/* seconds for the end-of-body verdict */
+};
+
+struct rspamd_conf {
+	bool enabled;		/* the scan.rspamd group is present */
+	struct scan_endpoint ep;	/* inet only (its HTTP protocol) */
+	unsigned timeout;	/* seconds for the whole request */
+	enum scan_on_failure default_action;
+	/* Score authenticated submission for spam too (rspamd then applies
+	 * its user settings, the login sent as "User:"); malware scanning
+	 * of it is never skipped. */
+	bool authenticated;
+};
+
+struct clamd_conf {
+	bool enabled;		/* the scan.clamd group is present */
+	struct scan_endpoint ep;
+	unsigned timeout;	/* seconds for the whole scan */
+	enum scan_on_failure default_action;
+};
+
+struct scan_conf {
+	struct milter_conf *milters;	/* asked in this order */
+	size_t n_milters;
+	struct rspamd_conf rspamd;
+	struct clamd_conf clamd;
+	/* Octets: a larger message is not scanned (logged); 0: the
+	 * message size limit. */
+	size_t max_size;
+	/* spam.folder: the Maildir++ folder (".Junk": "<maildir>/.Junk/")
+	 * for mail accepted but flagged as spam; NULL: the inbox, flagged
+	 * by its header only. */
+	char *spam_folder;
+};
+
 struct config {
 	char *path;			/* the file it was loaded from */
 	char *hostname;			/* our FQDN */
@@ -282,6 +355,7 @@ struct config {
 	struct policy_conf policy;	/* the policy group */
 	struct greylist_conf greylist;	/* the greylist group */
 	struct srs_conf srs;		/* the srs group */
+	struct scan_conf scan;		/* the scan group */
 
 	bool debug;			/* log_level = "debug" */
 
