@@ -233,6 +233,11 @@ struct scan_endpoint {
 	socklen_t addrlen;
 };
 
+/* Parses text into ep's addr (ep->address untouched): 0, or -1 with
+ * the reason in err (common/scan_endpoint.c, pure). */
+int scan_endpoint_parse(const char *text, struct scan_endpoint *ep,
+    char *err, size_t errlen);
+
 struct milter_conf {
 	char *name;		/* for logs; unique */
 	struct scan_endpoint ep;
