@@ -136,4 +136,9 @@ int cfg_srs(struct cfg_ctx *c, const config_setting_t *g);
 void cfg_srs_defaults(struct config *cfg);
 void cfg_srs_free(struct config *cfg);
 
+/* config_scan.c: the scan group (content scanners). */
+int cfg_scan(struct cfg_ctx *c, const config_setting_t *g);
+void cfg_scan_defaults(struct config *cfg);
+void cfg_scan_free(struct config *cfg);
+
 #endif
