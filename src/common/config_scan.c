@@ -140,7 +140,8 @@ cfg_milter(struct cfg_ctx *c, const config_setting_t *g,
 	if (cfg_token(c, s, SCAN_NAME_MAX, "a short word for the logs",
 	    &name) < 0)
 		return -1;
-	for (size_t i = 0; i < sc->n_milters; i++) {
+	/* The ones before this entry (m is the last counted). */
+	for (size_t i = 0; &sc->milters[i] != m; i++) {
 		if (strcmp(sc->milters[i].name, name) == 0) {
 			cfg_key_error(c, s, "\"%s\" names two milters", name);
 			return -1;
