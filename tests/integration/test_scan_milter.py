@@ -254,6 +254,20 @@ def test_no_auth_macro_without_login(milter, probe):
     assert "X-Macro-auth-authen" not in names
 
 
+def test_macros_the_milter_asked_for(milter, probe):
+    r = probe(milter("symlist"), "-a", "alice")
+    assert r.verdict == "accept", r.detail
+    got = sorted((n, v) for t, _, n, v, _ in r.mods)
+    # Only what it asked for at CONNECT (C) and MAIL (M), the unknown
+    # name left out; the defaults where it named nothing.
+    assert got == [("X-Macro-C-client-addr", "127.0.0.1"),
+                   ("X-Macro-E-i", "1ProbeQueueId"),
+                   ("X-Macro-M-mail-addr", "alice@example.org"),
+                   ("X-Macro-N-i", "1ProbeQueueId"),
+                   ("X-Macro-R-rcpt-addr", "bob@example.test"),
+                   ("X-Macro-T-i", "1ProbeQueueId")]
+
+
 def test_unix_socket(milter, probe):
     r = probe(milter("add-header", unix=True))
     assert r.verdict == "accept", r.detail

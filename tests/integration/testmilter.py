@@ -23,7 +23,9 @@ raw behaviours:
   mute (never answers the OPTNEG), close-after-optneg, garbage, oversized (a packet of 65536 octets),
   not-offered (OPTNEG asking for an action we do not know),
   not-agreed (no actions agreed, an ADDHEADER at end of body),
-  early-change (an ADDHEADER answering CONNECT).
+  early-change (an ADDHEADER answering CONNECT), symlist (asks in its
+  OPTNEG for {client_addr} at CONNECT, {mail_addr} and an unknown name
+  at MAIL, and adds X-Macro-STAGE-NAME for every macro it was sent).
 """
 
 import hashlib
@@ -33,7 +35,7 @@ import struct
 import sys
 import time
 
-RAW = ("mute", "close-after-optneg", "garbage", "oversized", "not-offered",
+RAW = ("mute", "symlist", "close-after-optneg", "garbage", "oversized", "not-offered",
        "not-agreed", "early-change")
 MACROS = ("i", "j", "{daemon_name}", "v", "{client_addr}", "{client_name}",
           "{client_port}", "{mail_addr}", "{rcpt_addr}", "{auth_authen}",
@@ -65,6 +67,21 @@ def optneg(actions, proto):
     return packet(b"O", struct.pack(">III", 6, actions, proto))
 
 
+def symlist_optneg():
+    lists = struct.pack(">I", 0) + b"{client_addr}\0"
+    lists += struct.pack(">I", 2) + b"{mail_addr} {no_such_macro}\0"
+    return packet(b"O", struct.pack(">III", 6, 0x101, 0) + lists)
+
+
+def macro_headers(data):
+    """ADDHEADERs of one SMFIC_MACRO packet's name/value pairs."""
+    stage = data[:1].decode()
+    fields = data[1:].split(b"\0")[:-1]
+    return b"".join(packet(b"h", b"X-Macro-%s-%s\0%s\0" % (
+        stage.encode(), name.strip(b"{}").replace(b"_", b"-"), value))
+        for name, value in zip(fields[::2], fields[1::2]))
+
+
 def raw_conversation(conn, behaviour):
     cmd, _ = read_packet(conn)
     if cmd != b"O":
@@ -75,17 +92,24 @@ def raw_conversation(conn, behaviour):
         conn.sendall(optneg(0x1ff | 0x400, 0))
     elif behaviour == "not-agreed":
         conn.sendall(optneg(0, 0))
+    elif behaviour == "symlist":
+        conn.sendall(symlist_optneg())
     else:
         conn.sendall(optneg(0x1ff, 0))
     if behaviour == "close-after-optneg":
         return
     if behaviour == "garbage":
         conn.sendall(b"HELLO this is not a milter packet\r\n")
+    seen = b""
     while True:
-        cmd, _ = read_packet(conn)
+        cmd, data = read_packet(conn)
         if cmd is None:
             return
         if cmd == b"D":
+            seen += macro_headers(data)
+            continue
+        if behaviour == "symlist" and cmd == b"E":
+            conn.sendall(seen + packet(b"c"))
             continue
         if behaviour == "oversized":
             conn.sendall(struct.pack(">I", 65537) + b"h" + b"x" * 65536)
