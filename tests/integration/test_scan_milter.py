@@ -187,6 +187,18 @@ def test_replaced_body(milter, probe):
                                           [])
 
 
+# scanprobe's max_body: 64 MiB.
+@pytest.mark.parametrize("size,verdict", [(64 << 20, "accept"),
+                                          ((64 << 20) + 1, "failed")])
+def test_replaced_body_limit(milter, probe, size, verdict):
+    r = probe(milter("big-body", str(size)))
+    assert r.verdict == verdict, r.detail
+    if verdict == "accept":
+        assert r.body == size
+    else:
+        assert "replaced body over 67108864 octets" in r.detail
+
+
 @pytest.mark.parametrize("n,verdict", [(256, "accept"), (257, "failed")])
 def test_changes_limit(milter, probe, n, verdict):
     r = probe(milter("many-headers", str(n)))

@@ -12,7 +12,7 @@ pymilter behaviours (at end of body unless said):
   accept, reject, tempfail, discard, replycode (ARG "550" or "451"),
   add-header, change-header (Subject), insert-header (at the top),
   delete-header (X-Drop), add-recipient, delete-recipient, change-from,
-  replace-body, quarantine, reject-at-rcpt, reject-at-connect,
+  replace-body, big-body (ARG octets of new body), quarantine, reject-at-rcpt, reject-at-connect,
   silent (never answers the end of body), slow (ARG seconds, then adds
   X-Slow), progress (ARG seconds of PROGRESS each 0.5 s, then accept),
   hash (adds X-Body-Hash "SHA256 OCTETS CHUNKS" of the body it got),
@@ -233,6 +233,11 @@ def pymilter_server(address, behaviour, arg):
             m.chgfrom("<bounces@example.test>")
         elif b == "replace-body":
             m.replacebody(b"replaced body\r\n")
+        elif b == "big-body":
+            piece = b"z" * 1048576
+            for _ in range(int(arg) // len(piece)):
+                m.replacebody(piece)
+            m.replacebody(b"z" * (int(arg) % len(piece)))
         elif b == "quarantine":
             m.quarantine("held by test milter")
         elif b == "silent":
