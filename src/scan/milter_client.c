@@ -45,7 +45,8 @@ mcl_arm(struct milter_client *c, unsigned secs)
 {
 	struct timeval tv = { (time_t)secs, 0 };
 
-	/* 0 is "no limit" nowhere in the configuration: it is immediate. */
+	/* 0 fires at once, never "no limit": a wait without end would
+	 * hold the SMTP client's DATA reply forever. */
 	evtimer_add(c->timer, &tv);
 }
 
