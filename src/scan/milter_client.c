@@ -22,9 +22,6 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 
-/* Body chunks queued ahead of the socket: two packets at most. */
-#define MCL_OUT_LOW	MILTER_PACKET_MAX
-
 static void read_cb(struct bufferevent *bev, void *arg);
 static void write_cb(struct bufferevent *bev, void *arg);
 static void event_cb(struct bufferevent *bev, short what, void *arg);
@@ -285,7 +282,7 @@ milter_client_start(struct event_base *base, const struct milter_conf *mc,
 	if (c->timer == NULL || c->bev == NULL)
 		panic("cannot create the milter connection");
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
-	bufferevent_setwatermark(c->bev, EV_WRITE, MCL_OUT_LOW, 0);
+	bufferevent_setwatermark(c->bev, EV_WRITE, MCL_OUT_MAX, 0);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	mcl_arm(c, mc->connect_timeout);
 	if (bufferevent_socket_connect(c->bev,

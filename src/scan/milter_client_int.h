@@ -18,6 +18,10 @@ struct bufferevent;
 struct event;
 struct event_base;
 
+/* Octets queued ahead of the socket over which the body waits for room
+ * (the write callback comes back at this mark): two packets at most. */
+#define MCL_OUT_MAX	MILTER_PACKET_MAX
+
 /* Where the replay is: the step to send next, or the one awaited. */
 enum mcl_phase {
 	MCL_CONNECTING,		/* TCP or unix connect */

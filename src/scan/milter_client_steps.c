@@ -18,8 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Body chunks queued ahead of the socket before we wait for room. */
-#define MCL_OUT_MAX	MILTER_PACKET_MAX
 #define MCL_NAME	"Decorum"
 
 /* The macros we know, and where Postfix sends each by default. */
