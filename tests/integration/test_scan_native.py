@@ -25,8 +25,9 @@ import time
 import pytest
 
 from dnsstub import free_port
-from scanpeers import (Clamd, clamd, eicar_attachment, eicar_inline,  # noqa: F401
-                       gtube, gtube_add_header, gtube_rewrite_subject, ham,
+from scanpeers import (Clamd, clamav_milter, clamd,  # noqa: F401
+                       eicar_attachment, eicar_inline, gtube,
+                       gtube_add_header, gtube_rewrite_subject, ham,
                        message, rspamd)
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:",
@@ -465,3 +466,31 @@ def test_clamd_answer_after_the_client_left(fake, probe):
     p = probe("clamd", peer.address, eicar_inline(), "-c")
     assert p.stdout == "cancelled\n"
     assert peer.sent.wait(5)
+
+
+# --- the milter peers scanpeers.py starts for the milter client's tests ----
+
+def optneg(address):
+    """Our OPTNEG (version 6, every action, every protocol bit), and the
+    milter's (version, actions, protocol)."""
+    host, port = address[len("inet:"):].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        body = b"O" + struct.pack(">III", 6, 0x1ff, 0x1fffff)
+        s.sendall(struct.pack(">I", len(body)) + body)
+        data = _recv_until(s, lambda d: len(d) >= 4 and
+                           len(d) >= 4 + struct.unpack(">I", d[:4])[0],
+                           limit=4096)
+        assert data[4:5] == b"O", data
+        return struct.unpack(">III", data[5:17])
+
+
+def test_clamav_milter_peer_negotiates(clamav_milter):
+    version, actions, protocol = optneg(clamav_milter.address)
+    assert version == 6
+    assert protocol == 0x342, hex(protocol)    # TEST-PEERS-SCANNERS.md
+
+
+def test_rspamd_milter_proxy_negotiates(rspamd):
+    version, actions, protocol = optneg(rspamd.milter_address)
+    assert version == 6
+    assert protocol == 0xff080, hex(protocol)  # every NR bit, forced
