@@ -366,13 +366,15 @@ static const char *
 send_request(struct rspamd_client *c, struct event_base *base,
     const struct rspamd_conf *rc, const struct scan_message *msg)
 {
-	char host[INET6_ADDRSTRLEN];
+	char host[INET6_ADDRSTRLEN], host_hdr[INET6_ADDRSTRLEN + 2];
 	struct evhttp_request *req;
 	uint16_t port;
 	int family;
 
 	if (endpoint_host(&rc->ep, host, sizeof(host), &port, &family) < 0)
 		return "not an inet: address";
+	snprintf(host_hdr, sizeof(host_hdr), family == AF_INET6 ? "[%s]" : "%s",
+	    host);
 	c->evcon = evhttp_connection_base_new(base, NULL, host, port);
 	if (c->evcon == NULL)
 		return "cannot make a connection";
@@ -384,7 +386,8 @@ send_request(struct rspamd_client *c, struct event_base *base,
 	evhttp_connection_set_max_body_size(c->evcon, RSPAMD_REPLY_MAX);
 	req = evhttp_request_new(request_cb, c);
 	evhttp_request_set_error_cb(req, error_cb);
-	if (add_facts(evhttp_request_get_output_headers(req), msg, host) < 0) {
+	if (add_facts(evhttp_request_get_output_headers(req), msg,
+	    host_hdr) < 0) {
 		evhttp_request_free(req);
 		return "a fact cannot be a request header";
 	}

@@ -111,14 +111,23 @@ class FakePeer:
     accept, sends answer (None: nothing) and closes its side, then reads
     on until the client closes."""
 
-    def __init__(self, kind, answer=None, delay=0.0, read=True):
+    def __init__(self, kind, answer=None, delay=0.0, read=True,
+                 host="127.0.0.1"):
         self.complete = _http_complete if kind == "rspamd" else _clamd_complete
         self.answer, self.delay, self.read = answer, delay, read
         self.requests, self.sent = [], threading.Event()
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
+        if host.startswith("/"):                # a unix socket's path
+            self.sock = socket.socket(socket.AF_UNIX)
+            self.sock.bind(host)
+            self.address = "unix:" + host
+        else:
+            v6 = ":" in host
+            self.sock = socket.socket(socket.AF_INET6 if v6
+                                      else socket.AF_INET)
+            self.sock.bind((host, 0))
+            self.address = "inet:%s:%d" % ("[%s]" % host if v6 else host,
+                                           self.sock.getsockname()[1])
         self.sock.listen(8)
-        self.address = "inet:127.0.0.1:%d" % self.sock.getsockname()[1]
         self.conns = []
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -265,6 +274,27 @@ def test_rspamd_request_carries_the_facts_and_the_whole_message(fake, probe):
     assert ("User", "carol") in hdrs
     assert not any(k == "TLS-Version" for k, _ in hdrs)
     assert body == msg
+
+
+def test_rspamd_over_ipv6(fake, probe):
+    peer = fake("rspamd", http(200, HAM_JSON), host="::1")
+    p = probe("rspamd", peer.address, ham())
+    assert p["verdict"] == "accept", p.stdout
+    assert b"\r\nHost: [::1]\r\n" in peer.requests[0]
+
+
+def test_clamd_over_ipv6(fake, probe):
+    peer = fake("clamd", b"stream: OK\0", host="::1")
+    p = probe("clamd", peer.address, ham())
+    assert p["verdict"] == "accept", p.stdout
+
+
+def test_clamd_over_a_unix_socket(fake, probe, tmp_path):
+    peer = fake("clamd", b"stream: Test.Unix FOUND\0",
+                host=str(tmp_path / "clamd.sock"))
+    p = probe("clamd", peer.address, eicar_inline())
+    assert p["verdict"] == "reject", p.stdout
+    assert p["detail"] == "Test.Unix"
 
 
 def test_rspamd_no_user_header_when_not_authenticated(fake, probe):
