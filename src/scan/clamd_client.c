@@ -251,7 +251,9 @@ connect_clamd(struct clamd_client *c, struct event_base *base,
 	 * it learns later is reported on a later turn, to the callbacks. */
 	if (bufferevent_socket_connect(c->bev,
 	    (const struct sockaddr *)&cc->ep.addr, (int)cc->ep.addrlen) < 0)
-		return "cannot connect";
+		return errno == ENOENT ? "cannot connect: no such socket"
+		    : errno == ECONNREFUSED ? "connection refused"
+		    : "cannot connect";
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	return NULL;
