@@ -253,6 +253,8 @@ read_reply(struct scan_result *r, struct evbuffer *body)
 		else
 			scan_result_fail(r, "reply: %s", rspamd_strerror(e));
 	} else if (!add_mods(r, rr)) {
+		/* none of a refused reply's changes is kept */
+		scan_result_clear(r);
 		scan_result_fail(r, "reply: more changes than allowed");
 	} else {
 		set_verdict(r, rr->action);

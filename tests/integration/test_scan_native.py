@@ -342,6 +342,22 @@ def test_rspamd_no_user_header_when_not_authenticated(fake, probe):
     assert "\r\nFrom: <>" in head
 
 
+def test_rspamd_detail_keeps_the_first_symbols(fake, probe):
+    names = ["SYMBOL_NUMBER_%02d_WITH_A_LONG_NAME" % i for i in range(70)]
+    syms = ",".join('"%s":{"name":"%s","score":0.1}' % (n, n) for n in names)
+    body = ('{"score":7.0,"required_score":15.0,"action":"add header",'
+            '"symbols":{%s},"milter":{"add_headers":{"X-Spam":"Yes"}}}'
+            % syms).encode()
+    p = probe("rspamd", fake("rspamd", http(200, body)).address, ham())
+    assert p["verdict"] == "flag", p.stdout
+    d = p["detail"]
+    assert d.startswith("action=add header score=7.00/15.00 symbols="
+                        + names[0] + ","), d
+    assert d.endswith(",...") and len(d) <= 256, d
+    assert p.mods == ['mod add_header index=0 name="X-Spam" value="Yes" '
+                      'addr=""']
+
+
 def test_rspamd_http_500_fails(fake, probe):
     peer = fake("rspamd", http(500, b'{"error":"boom"}', "Internal"))
     p = probe("rspamd", peer.address, ham())
