@@ -186,7 +186,6 @@ write_cb(struct bufferevent *bev, void *arg)
 {
 	struct clamd_client *c = arg;
 	struct evbuffer *out = bufferevent_get_output(bev);
-
 	const char *why;
 
 	while (!c->ended && evbuffer_get_length(out) < CLAMD_CHUNK_MAX) {
