@@ -231,6 +231,15 @@ def test_cancel_against_a_silent_server(fake, probe, kind):
     assert p.stdout == "cancelled\n"
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_cancel_while_the_message_is_still_going_out(fake, probe, kind):
+    """5 MiB to a peer that never reads: cancelled with data queued."""
+    peer = fake(kind, read=False)
+    p = probe(kind, peer.address,
+              message((b"c" * 76 + b"\n") * (FIVE_MIB // 77)), "-c")
+    assert p.stdout == "cancelled\n"
+
+
 # --- rspamd, the real one ---------------------------------------------
 
 def test_rspamd_gtube_is_rejected_as_spam(rspamd, probe):
