@@ -34,8 +34,11 @@ def send(m, msg, code, enhanced, rcpt="demo", sender="alice@example.org"):
 
 
 def field(msg, name):
-    head = msg.split(b"\r\n\r\n")[0].decode("latin-1")
-    return re.findall(r"(?mi)^%s: ?(.*(?:\r\n[ \t].*)*)" % re.escape(name), head)
+    """The values of the fields called name, folds joined (the Maildir
+    keeps LF line ends)."""
+    head = msg.replace(b"\r\n", b"\n").split(b"\n\n")[0].decode("latin-1")
+    return [re.sub(r"\n[ \t]+", " ", v) for v in
+            re.findall(r"(?mi)^%s: ?(.*(?:\n[ \t].*)*)" % re.escape(name), head)]
 
 
 def assert_nothing_queued(m):
