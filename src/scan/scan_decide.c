@@ -5,6 +5,35 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+
+static bool
+says_yes(const char *name, const char *value)
+{
+	static const char *const names[] = { "X-Spam", "X-Spam-Flag",
+	    "X-Spam-Status" };
+
+	if (name == NULL || value == NULL)
+		return false;
+	while (*value == ' ' || *value == '\t')
+		value++;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcasecmp(name, names[i]) == 0)
+			return strncasecmp(value, "yes", 3) == 0;
+	return false;
+}
+
+bool
+scan_mods_say_spam(const struct scan_result *r)
+{
+	for (const struct scan_mod *m = r->mods; m != NULL; m = m->next)
+		if ((m->type == SCAN_MOD_ADD_HEADER ||
+		    m->type == SCAN_MOD_INSERT_HEADER ||
+		    m->type == SCAN_MOD_CHANGE_HEADER) &&
+		    says_yes(m->name, m->value))
+			return true;
+	return false;
+}
 
 /* Ranks, from the least to the most severe. */
 enum rank {

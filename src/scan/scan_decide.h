@@ -52,6 +52,14 @@ struct scan_decision {
 	unsigned failed_accepted;	/* scanners skipped by "accept" */
 };
 
+/*
+ * Whether a spam milter's changes flag the message as spam: a field it
+ * adds or changes is X-Spam ("Yes..."), X-Spam-Flag ("YES") or
+ * X-Spam-Status ("Yes, ..."), any case.  rspamd's milter says "add
+ * header" this way only; its verdict is an ACCEPT.
+ */
+bool scan_mods_say_spam(const struct scan_result *r);
+
 /* exempt: a recipient is one of the exempt mailboxes (postmaster,
  * abuse): spam is delivered flagged to the message, never refused. */
 void scan_decide(const struct scan_vote *votes, size_t n, bool exempt,

@@ -38,6 +38,7 @@
 #include "scan/rspamd_client.h"
 #include "scan/scan_decide.h"
 #include "scan/scan_headers.h"
+#include "scan/scan_text.h"
 #include "smtpd/server.h"
 
 #define SCAN_JOBS_MAX	(SCAN_MILTERS_MAX + 2)
@@ -340,6 +341,16 @@ scan_job_done(void *arg, struct scan_result *res)
 
 	(void)res;
 	j->client = NULL;
+	/* A milter's reply text is what the log should show of it. */
+	if (j->res.detail[0] == '\0')
+		scan_copy_printable(j->res.detail, sizeof(j->res.detail),
+		    j->res.text, strlen(j->res.text));
+	if (j->kind == JOB_MILTER && j->res.verdict == SCAN_ACCEPT &&
+	    ((const struct milter_conf *)j->conf)->kind == SCAN_KIND_SPAM &&
+	    scan_mods_say_spam(&j->res)) {
+		j->res.verdict = SCAN_FLAG;
+		j->res.finding = SCAN_FOUND_SPAM;
+	}
 	log_job(cs->s, j, elapsed_ms(&cs->started));
 	if (--cs->pending == 0)
 		scan_decided(cs->s, cs);

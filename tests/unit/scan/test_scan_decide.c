@@ -197,6 +197,29 @@ test_mod_limits_both_sides(void **state)
 	    "", NULL));
 }
 
+static void
+test_mods_say_spam(void **state)
+{
+	(void)state;
+	assert_false(scan_mods_say_spam(&r[0]));
+	assert_true(scan_result_add_mod(&r[0], SCAN_MOD_ADD_HEADER, 0,
+	    "X-Spam", "No", NULL));
+	assert_true(scan_result_add_mod(&r[0], SCAN_MOD_ADD_HEADER, 0,
+	    "X-Spamd-Result", "yes", NULL));
+	assert_true(scan_result_add_mod(&r[0], SCAN_MOD_REMOVE_HEADER, 0,
+	    "X-Spam-Flag", NULL, NULL));
+	assert_false(scan_mods_say_spam(&r[0]));
+	assert_true(scan_result_add_mod(&r[1], SCAN_MOD_ADD_HEADER, 0,
+	    "x-spam", " Yes", NULL));
+	assert_true(scan_mods_say_spam(&r[1]));
+	assert_true(scan_result_add_mod(&r[2], SCAN_MOD_CHANGE_HEADER, 1,
+	    "X-Spam-Status", "Yes, score=6.0", NULL));
+	assert_true(scan_mods_say_spam(&r[2]));
+	assert_true(scan_result_add_mod(&r[3], SCAN_MOD_INSERT_HEADER, 0,
+	    "X-Spam-Flag", "YES", NULL));
+	assert_true(scan_mods_say_spam(&r[3]));
+}
+
 int
 main(void)
 {
@@ -210,6 +233,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_discard_and_flag, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quarantine, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mod_limits_both_sides, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mods_say_spam, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
