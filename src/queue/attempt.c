@@ -276,6 +276,7 @@ attempt_copy(struct attempt *a, struct attempt_rcpt *r, struct attempt_dest *d,
 		req.data_size = data_size;
 		req.hostname = a->hostname;
 		req.mailboxes = a->mailboxes;
+		req.folder = a->folder;
 		a->agent->deliver(&req, res);
 	}
 	cache_add(cache, mailbox, res);
