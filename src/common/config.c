@@ -407,6 +407,7 @@ static const struct {
 	{ "policy", cfg_policy },
 	{ "greylist", cfg_greylist },
 	{ "srs", cfg_srs },
+	{ "spam", cfg_spam },
 	{ "log_level", cfg_log_level },
 };
 
@@ -635,6 +636,7 @@ config_free(struct config *cfg)
 	cfg_policy_free(cfg);
 	cfg_greylist_free(cfg);
 	cfg_srs_free(cfg);
+	cfg_spam_free(cfg);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

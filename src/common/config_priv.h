@@ -136,4 +136,9 @@ int cfg_srs(struct cfg_ctx *c, const config_setting_t *g);
 void cfg_srs_defaults(struct config *cfg);
 void cfg_srs_free(struct config *cfg);
 
+/* config_spam.c: the spam group (the folder for mail judged unwanted)
+ * and its memory; no defaults (no folder: the inbox). */
+int cfg_spam(struct cfg_ctx *c, const config_setting_t *g);
+void cfg_spam_free(struct config *cfg);
+
 #endif
