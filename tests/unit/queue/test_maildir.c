@@ -155,6 +155,24 @@ test_failures(void **state)
 	tu_rmtree(root);
 }
 
+/* A fresh mailboxes root (the template root is filled in) holding the
+ * message data, and a request for bob@example.net reading it; returns
+ * the data's descriptor. */
+static int
+setup_mailboxes(char *root, struct deliver_request *req)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	assert_non_null(tu_mkdtemp(root));
+	snprintf(path, sizeof(path), "%s/data", root);
+	tu_spit(path, msg);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	setup_req(req, root, fd);
+	return fd;
+}
+
 /* Files (not dot entries) in root/rel. */
 static int
 count_files(const char *root, const char *rel)
@@ -210,12 +228,7 @@ test_deliver_folder(void **state)
 	int fd;
 
 	(void)state;
-	assert_non_null(tu_mkdtemp(root));
-	snprintf(path, sizeof(path), "%s/data", root);
-	tu_spit(path, msg);
-	fd = open(path, O_RDONLY);
-	assert_true(fd >= 0);
-	setup_req(&req, root, fd);
+	fd = setup_mailboxes(root, &req);
 	req.folder = ".Junk";
 	maildir_deliver(&req, &res);
 	assert_int_equal(res.status, DELIVER_OK);
@@ -273,12 +286,7 @@ test_deliver_folder_refused(void **state)
 	int fd;
 
 	(void)state;
-	assert_non_null(tu_mkdtemp(root));
-	snprintf(path, sizeof(path), "%s/data", root);
-	tu_spit(path, msg);
-	fd = open(path, O_RDONLY);
-	assert_true(fd >= 0);
-	setup_req(&req, root, fd);
+	fd = setup_mailboxes(root, &req);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		req.folder = bad[i];
 		maildir_deliver(&req, &res);
