@@ -183,6 +183,29 @@ def test_junk_is_no_bounce_when_the_folder_is_a_link(mta, workdir):
     assert_no_bounce(m, qid)
 
 
+def test_junk_that_fails_makes_no_report(mta):
+    """A recipient of a J message that fails for good (no such user)
+    makes no DSN, to the sender or the postmaster: the message is kept
+    in failed/ (bounce-skipped, nothing lost); its other copy is filed.
+    The same failure without J is reported, the control."""
+    m = mta(extra_conf=SPAM)
+    qid, _ = queue_message(m, ["nosuch@" + DOMAIN, "bob@" + DOMAIN])
+    ev = m.wait_event("bounce-skipped", id=qid)[0]
+    assert ev["reason"] == "judged unwanted: no report", ev["_line"]
+    m.wait_event("failed", id=qid, rcpt="<nosuch@%s>" % DOMAIN)
+    assert files_in(os.path.join(m.spool, "failed")) == [qid]
+    assert m.events("bounce", id=qid) == []
+    wait_files(os.path.join(m.maildir("bob"), ".Junk", "new"), 1, m)
+    assert files_in(os.path.join(m.spool, "queue")) == []
+    r = m.cli("queue", "show", qid)
+    assert "junk: yes" in r.stdout.splitlines(), r.stdout
+
+    ham, _ = queue_message(m, ["nosuch@" + DOMAIN], junk=False,
+                           sender="alice@" + DOMAIN)
+    m.wait_event("bounce", id=ham)
+    m.wait_for_delivery("alice")
+
+
 def test_queue_show_says_junk(mta):
     m = mta(start=False)
     for sub in ("queue", "data", "tmp"):
