@@ -407,6 +407,7 @@ static const struct {
 	{ "policy", cfg_policy },
 	{ "greylist", cfg_greylist },
 	{ "srs", cfg_srs },
+	{ "scan", cfg_scan },
 	{ "spam", cfg_spam },
 	{ "log_level", cfg_log_level },
 };
@@ -460,6 +461,7 @@ cfg_defaults(struct cfg_ctx *c)
 	cfg_policy_defaults(cfg);
 	cfg_greylist_defaults(cfg);
 	cfg_srs_defaults(cfg);
+	cfg_scan_defaults(cfg);
 }
 
 static int
@@ -636,7 +638,7 @@ config_free(struct config *cfg)
 	cfg_policy_free(cfg);
 	cfg_greylist_free(cfg);
 	cfg_srs_free(cfg);
-	cfg_spam_free(cfg);
+	cfg_scan_free(cfg);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

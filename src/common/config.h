@@ -253,10 +253,6 @@ struct rspamd_conf {
 	struct scan_endpoint ep;	/* inet only (its HTTP protocol) */
 	unsigned timeout;	/* seconds for the whole request */
 	enum scan_on_failure default_action;
-	/* Score authenticated submission for spam too (rspamd then applies
-	 * its user settings, the login sent as "User:"); malware scanning
-	 * of it is never skipped. */
-	bool authenticated;
 };
 
 struct clamd_conf {
@@ -274,6 +270,11 @@ struct scan_conf {
 	/* Octets: a larger message is not scanned (logged); 0: the
 	 * message size limit. */
 	size_t max_size;
+	/* scan.score_authenticated: ask the spam scanners (rspamd, milters
+	 * of kind "spam") about authenticated submission too (rspamd then
+	 * applies its user settings, the login sent as "User:"); malware
+	 * scanning of it is never skipped. */
+	bool score_authenticated;
 	/* spam.folder: the Maildir++ folder (".Junk": "<maildir>/.Junk/")
 	 * for mail accepted but flagged as spam; NULL: the inbox, flagged
 	 * by its header only. */

@@ -14,7 +14,8 @@
  * ('.', then names of [A-Za-z0-9_-] joined by '.') and no more: no '/',
  * no "..", nothing that leaves the mailbox.  No group, or folder = "":
  * cfg->scan.spam_folder stays NULL and such mail goes to the inbox,
- * marked only by the scanner's header.
+ * marked only by the scanner's header.  The value is freed with the
+ * scan group's memory (cfg_scan_free, config_scan.c).
  */
 #include "common/config_priv.h"
 
@@ -22,13 +23,6 @@
 #include <string.h>
 
 #include "common/xmalloc.h"
-
-void
-cfg_spam_free(struct config *cfg)
-{
-	free(cfg->scan.spam_folder);
-	cfg->scan.spam_folder = NULL;
-}
 
 static bool
 folder_octet(char ch)

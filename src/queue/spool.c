@@ -488,3 +488,66 @@ spool_writer_abort(struct spool_writer *w)
 	spool_writer_abort_work(w);
 	spool_writer_free(w);
 }
+
+int
+spool_writer_open_read(const struct spool_writer *w)
+{
+	if (w->failed || !w->own_data)
+		return -1;
+	return openat(w->sp->fd[SPOOL_TMP], w->id,
+	    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/* Copies src's octets from off to its end into dst (both files). */
+static int
+copy_rest(int src, off_t off, int dst)
+{
+	char chunk[64 * 1024];
+	ssize_t n;
+
+	for (;;) {
+		n = pread(src, chunk, sizeof(chunk), off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n == 0 ? 0 : -1;
+		if (spool_write_all(dst, chunk, (size_t)n) < 0)
+			return -1;
+		off += n;
+	}
+}
+
+int
+spool_writer_rewrite(struct spool_writer *w, const char *head, size_t headlen,
+    const char *body, size_t bodylen, uint64_t body_offset)
+{
+	char name[QUEUE_ID_MAX + 8];
+	int src = -1, dst = -1;
+
+	if (w->failed)
+		return -1;
+	snprintf(name, sizeof(name), "%s.new", w->id);
+	src = spool_writer_open_read(w);
+	dst = openat(w->sp->fd[SPOOL_TMP], name,
+	    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (src < 0 || dst < 0 || spool_write_all(dst, head, headlen) < 0 ||
+	    (body != NULL ? spool_write_all(dst, body, bodylen) :
+	    copy_rest(src, (off_t)body_offset, dst)) < 0 ||
+	    renameat(w->sp->fd[SPOOL_TMP], name, w->sp->fd[SPOOL_TMP],
+	    w->id) < 0) {
+		log_warn("event=spool-error id=%s op=rewrite errno=%d", w->id,
+		    errno);
+		if (dst >= 0) {
+			close(dst);
+			unlinkat(w->sp->fd[SPOOL_TMP], name, 0);
+		}
+		if (src >= 0)
+			close(src);
+		w->failed = true;
+		return -1;
+	}
+	close(src);
+	close(w->fd);
+	w->fd = dst;
+	return 0;
+}

@@ -77,6 +77,18 @@ void spool_writer_commit(struct spool_writer *w, const struct envelope *env,
  */
 int spool_writer_commit_now(struct spool_writer *w, const struct envelope *env);
 
+/* A read-only descriptor of the data written so far (for the content
+ * scanners); -1 when the writer failed. */
+int spool_writer_open_read(const struct spool_writer *w);
+/*
+ * Replaces the data written so far with head (headlen octets) then
+ * either body (bodylen octets) or, when body is NULL, the old data from
+ * body_offset to its end: a scanner's changes.  Written beside it and
+ * renamed over it, so the data is whole, old or new, at every moment.
+ * Blocking: for a worker thread.  0, or -1 (the writer has failed).
+ */
+int spool_writer_rewrite(struct spool_writer *w, const char *head,
+    size_t headlen, const char *body, size_t bodylen, uint64_t body_offset);
 /* Forget the message: remove its tmp files.  Takes ownership of w. */
 void spool_writer_abort(struct spool_writer *w);
 

@@ -60,6 +60,7 @@ session_reset_tx(struct session *s)
 
 	if (tx == NULL)
 		return;
+	session_scan_cancel(tx);
 	policy_wait_cancel(s->policy);
 	policy_tx_end(s->policy);
 	free(tx->waiting_arg);
@@ -71,6 +72,7 @@ session_reset_tx(struct session *s)
 		spool_writer_abort(tx->writer);
 	buf_free(&tx->data);
 	buf_free(&tx->headers);
+	buf_free(&tx->received);
 	free(tx);
 	s->tx = NULL;
 }
@@ -362,9 +364,12 @@ cmd_rcpt(struct session *s, const struct smtp_command *c, struct smtp_reply *r)
 		/* RFC 5321 4.5.3.1.10: 452, the client sends the rest later. */
 		smtp_reply_set(r, 452, "4.5.3", "Too many recipients");
 	} else if (rcpt_verdict(s, path.addr, r, &local)) {
-		if (!rcpt_policy(s, path.addr,
-		    policy_rcpt_exempt(s->srv->cfg, path.addr, local), r))
+		bool exempt = policy_rcpt_exempt(s->srv->cfg, path.addr, local);
+
+		if (!rcpt_policy(s, path.addr, exempt, r))
 			tx->waiting_arg = xstrndup(c->arg, c->arg_len);
+		else if (exempt && r->code == 250)
+			tx->exempt_rcpt = true;	/* spam to it: flagged */
 		return;
 	}
 	tx->rcpt_refused++;

@@ -62,6 +62,7 @@ static const char *state_names[] = {
 	[SESSION_RCPT] = "rcpt",
 	[SESSION_POLICY] = "policy",
 	[SESSION_DATA] = "data",
+	[SESSION_SCAN] = "scan",
 	[SESSION_COMMIT] = "commit",
 	[SESSION_AUTH] = "auth",
 	[SESSION_AUTH_CHECK] = "auth-check",
@@ -416,7 +417,7 @@ session_process(struct session *s)
 	bool too_long;
 
 	while (s->state != SESSION_CLOSING && s->state != SESSION_COMMIT &&
-	    s->state != SESSION_AUTH_CHECK && s->state != SESSION_STARTTLS &&
+	    s->state != SESSION_SCAN && s->state != SESSION_AUTH_CHECK && s->state != SESSION_STARTTLS &&
 	    s->state != SESSION_POLICY) {
 		struct evbuffer *in = bufferevent_get_input(s->bev);
 
@@ -665,7 +666,7 @@ session_shutdown(struct session *s)
 	 * session, or one whose AUTH still waits its turn, is told now
 	 * (session_close ends that AUTH). */
 	if (!session_auth_waiting(s) && (s->state == SESSION_DATA ||
-	    s->state == SESSION_COMMIT || s->state == SESSION_AUTH_CHECK ||
+	    s->state == SESSION_SCAN || s->state == SESSION_COMMIT || s->state == SESSION_AUTH_CHECK ||
 	    s->state == SESSION_CLOSING))
 		return;
 	smtp_reply_set(&r, 421, "4.3.2", "%s Service shutting down, closing connection",

@@ -23,12 +23,14 @@
 #define DATA_CHUNK	(64 * 1024)
 
 struct admission_client;
+struct config;
 struct auth_attempt;
 struct bufferevent;
 struct event;
 struct fcrdns;
 struct policy;
 struct spool_writer;
+struct content_scan;
 
 enum session_state {
 	SESSION_CONNECTED,	/* greeted, no HELO/EHLO yet */
@@ -37,6 +39,7 @@ enum session_state {
 	SESSION_RCPT,		/* at least one recipient accepted */
 	SESSION_POLICY,		/* RCPT or DATA: waiting for the policy's answer */
 	SESSION_DATA,		/* reading the message */
+	SESSION_SCAN,		/* the message with the content scanners */
 	SESSION_COMMIT,		/* message handed to the spool, waiting */
 	SESSION_AUTH,		/* AUTH: waiting for the client's next response */
 	SESSION_AUTH_CHECK,	/* AUTH: password check or failure delay running */
@@ -57,9 +60,14 @@ struct transaction {
 	size_t spooled_upto;		/* data bytes already seen by capture */
 	char queue_id[QUEUE_ID_MAX];
 	bool write_failed;
-	struct buf headers;		/* the header section, for the From: check */
+	struct buf headers;		/* the header section: From: check, scanners */
 	bool headers_done;		/* headers holds the whole section */
 	struct hops hops;		/* Received: fields, for max_hops */
+	struct buf received;		/* our Received: field, as spooled */
+	bool exempt_rcpt;		/* an exempt mailbox is a recipient */
+	struct content_scan *scan;	/* SESSION_SCAN and its rewrite */
+	bool junk;			/* scanners: deliver to the spam folder */
+	bool quarantine;		/* scanners: hold once queued */
 	/* The RCPT waiting for the policy (SESSION_POLICY): its argument
 	 * as sent, for the log, and its address. */
 	char *waiting_arg;
@@ -147,5 +155,17 @@ void session_begin_data(struct session *s, struct smtp_reply *r);
 void session_spool_data(struct session *s, bool final);
 void session_end_data(struct session *s);
 void session_finish_data(struct session *s, int err, struct smtp_reply *r);
+void session_commit(struct session *s);
+/* The data reply of a transaction that ends without a commit. */
+void session_data_refused(struct session *s, const struct smtp_reply *r,
+    const char *stage);
+
+/* content_scan.c */
+bool session_scan_configured(const struct config *cfg);
+/* Whether the message goes to the scanners; if so, SESSION_SCAN until
+ * it is refused or committed (session_commit). */
+bool session_scan_start(struct session *s);
+/* Ends the scan of tx without a word to anyone (the client left). */
+void session_scan_cancel(struct transaction *tx);
 
 #endif

@@ -16,6 +16,7 @@
 #include "smtpd/session_internal.h"
 
 #include <event2/bufferevent.h>
+#include <errno.h>
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,15 +24,20 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/workpool.h"
+#include "common/xmalloc.h"
 #include "queue/notify.h"
 #include "queue/spool.h"
+#include "queue/spool_hold.h"
 #include "route/senders.h"
 #include "smtp/header_from.h"
 #include "smtpd/received.h"
 #include "smtpd/server.h"
 
-/* The From: check reads at most this much of the header section. */
-#define HEADERS_MAX	(64 * 1024)
+/* The From: check and the scanners read at most this much of the header
+ * section (Postfix's header_size_limit is 100 KiB; the rest is body to
+ * a milter, as there). */
+#define HEADERS_MAX	(256 * 1024)
 
 /* RFC 3848 and RFC 6531 7.1: ESMTP, ESMTPS, ESMTPSA, UTF8SMTPSA, ... */
 static void
@@ -52,7 +58,6 @@ session_begin_data(struct session *s, struct smtp_reply *r)
 	const struct config *cfg = s->srv->cfg;
 	char err[256], safe[LOG_SAFE_SIZE(256)];
 	struct received_info ri;
-	struct buf hdr;
 	char protocol[16];
 
 	tx->writer = spool_writer_new(s->srv->spool, err, sizeof(err));
@@ -78,15 +83,15 @@ session_begin_data(struct session *s, struct smtp_reply *r)
 	ri.queue_id = tx->queue_id;
 	ri.rcpt = tx->n_rcpts == 1 ? tx->rcpts[0] : NULL;
 	ri.when = time(NULL);
-	buf_init(&hdr, 4096);
-	if (received_format(&ri, &hdr) < 0 ||
-	    spool_writer_write(tx->writer, hdr.data, hdr.len) < 0)
+	buf_init(&tx->received, 4096);
+	if (received_format(&ri, &tx->received) < 0 ||
+	    spool_writer_write(tx->writer, tx->received.data, tx->received.len) < 0)
 		tx->write_failed = true;
-	buf_free(&hdr);
 	data_reader_init(&tx->reader, cfg->max_message_size, SMTP_TEXT_LINE_MAX);
 	buf_init(&tx->headers, HEADERS_MAX);
 	hops_init(&tx->hops);
-	tx->headers_done = !(s->authenticated && cfg->submission_check_from);
+	tx->headers_done = !(s->authenticated && cfg->submission_check_from) &&
+	    !session_scan_configured(cfg);
 	session_set_state(s, SESSION_DATA);
 	smtp_reply_set(r, 354, "", "End data with <CR><LF>.<CR><LF>");
 }
@@ -184,10 +189,53 @@ refusal_reply(unsigned errors, struct smtp_reply *r)
 		smtp_reply_set(r, 550, "5.6.0", "Message refused: NUL character");
 }
 
+/* A scanner's QUARANTINE: the committed message is moved to hold/
+ * before the qmgr hears of it; `decorum queue release` lets it go. */
+struct hold_job {
+	struct session *s;
+	int err;
+};
+
+static void
+hold_work(void *arg)
+{
+	struct hold_job *h = arg;
+
+	h->err = spool_hold(h->s->srv->spool, h->s->tx->queue_id) < 0 ? errno : 0;
+}
+
+static void
+hold_done(void *arg)
+{
+	struct hold_job *h = arg;
+	struct session *s = h->s;
+
+	if (h->err != 0)
+		log_error("event=quarantine-error session=%s id=%s reason=\"%s\"",
+		    s->id, s->tx->queue_id, strerror(h->err));
+	else
+		log_info("event=quarantined session=%s id=%s", s->id,
+		    s->tx->queue_id);
+	if (h->err != 0)
+		s->tx->quarantine = false;	/* queued: let it go on */
+	free(h);
+	session_commit_done(s, 0);
+}
+
 static void
 commit_done(void *arg, int err)
 {
-	session_commit_done(arg, err);
+	struct session *s = arg;
+	struct hold_job *h;
+
+	if (err != 0 || !s->tx->quarantine) {
+		session_commit_done(s, err);
+		return;
+	}
+	/* The commit's pin carries over to the hold. */
+	h = xcalloc(1, sizeof(*h));
+	h->s = s;
+	workpool_submit(s->srv->pool, hold_work, hold_done, h);
 }
 
 static void
@@ -239,28 +287,46 @@ data_refused(struct session *s, struct smtp_reply *r)
 	return from_header_refused(s, r);
 }
 
-/* The client sent the final "."; refuse, or commit and wait. */
+void
+session_data_refused(struct session *s, const struct smtp_reply *r,
+    const char *stage)
+{
+	struct transaction *tx = s->tx;
+	char safe[LOG_SAFE_SIZE(SMTP_REPLY_TEXT_MAX)];
+
+	/* The text may quote the client's From: address. */
+	log_info("event=rejected session=%s client=[%s] id=%s stage=%s reply=%d status=%s hops=%u reason=\"%s\"",
+	    s->id, s->ip, tx->queue_id, stage, r->code, r->enhanced,
+	    tx->hops.count, log_safe(r->text, safe, sizeof(safe)));
+	session_reset_tx(s);
+	session_set_state(s, SESSION_READY);
+	session_reply(s, r);
+	session_count_reply(s, r);
+}
+
+/* The client sent the final "."; refuse, scan, or commit and wait. */
 void
 session_end_data(struct session *s)
 {
-	struct transaction *tx = s->tx;
 	struct smtp_reply r;
-	struct envelope env;
-	struct envelope_rcpt *rcpts;
-	char safe[LOG_SAFE_SIZE(SMTP_REPLY_TEXT_MAX)];
 
 	session_spool_data(s, true);
 	if (data_refused(s, &r)) {
-		/* The text may quote the client's From: address. */
-		log_info("event=rejected session=%s client=[%s] id=%s stage=data reply=%d status=%s hops=%u reason=\"%s\"",
-		    s->id, s->ip, tx->queue_id, r.code, r.enhanced,
-		    tx->hops.count, log_safe(r.text, safe, sizeof(safe)));
-		session_reset_tx(s);
-		session_set_state(s, SESSION_READY);
-		session_reply(s, &r);
-		session_count_reply(s, &r);
+		session_data_refused(s, &r, "data");
 		return;
 	}
+	if (!session_scan_start(s))
+		session_commit(s);
+}
+
+/* Hand the message to the spool; session_commit_done answers. */
+void
+session_commit(struct session *s)
+{
+	struct transaction *tx = s->tx;
+	struct envelope env;
+	struct envelope_rcpt *rcpts;
+
 	rcpts = calloc(tx->n_rcpts, sizeof(*rcpts));
 	if (rcpts == NULL)
 		panic("out of memory");
@@ -294,7 +360,8 @@ session_finish_data(struct session *s, int err, struct smtp_reply *r)
 		    s->authenticated ? " auth=\"" : "",
 		    s->authenticated ? log_safe(s->login, login, sizeof(login)) : "",
 		    s->authenticated ? "\"" : "");
-		queue_notify_send(s->srv->notify_fd, tx->queue_id);
+		if (!tx->quarantine)
+			queue_notify_send(s->srv->notify_fd, tx->queue_id);
 		s->n_messages++;
 		smtp_reply_set(r, 250, "2.0.0", "Ok: queued as %s", tx->queue_id);
 	}

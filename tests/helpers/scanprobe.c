@@ -216,7 +216,6 @@ main(int argc, char **argv)
 		rc.enabled = true;
 		rc.ep = ep;
 		rc.timeout = timeout;
-		rc.authenticated = true;
 		p.client = rspamd_client_start(p.base, &rc, &msg, &p.res, done, &p);
 	} else {
 		cc.enabled = true;
