@@ -224,8 +224,9 @@ queue_show(struct spool *sp, const char *id)
 		    sizeof(safe)));
 	if (qf.env.helo != NULL)
 		printf("helo: %s\n", log_safe(qf.env.helo, safe, sizeof(safe)));
-	printf("smtputf8: %s\n8bit: %s\n", qf.env.smtputf8 ? "yes" : "no",
-	    qf.env.eight_bit ? "yes" : "no");
+	printf("smtputf8: %s\n8bit: %s\njunk: %s\n",
+	    qf.env.smtputf8 ? "yes" : "no", qf.env.eight_bit ? "yes" : "no",
+	    qf.env.junk ? "yes" : "no");
 	for (i = 0; i < qf.env.n_rcpts; i++) {
 		printf("rcpt %zu: <%s> %s", i, log_safe(qf.env.rcpts[i].addr,
 		    safe, sizeof(safe)), rcpt_state_name(qf.st[i].state));

@@ -408,6 +408,7 @@ static const struct {
 	{ "greylist", cfg_greylist },
 	{ "srs", cfg_srs },
 	{ "scan", cfg_scan },
+	{ "spam", cfg_spam },
 	{ "log_level", cfg_log_level },
 };
 

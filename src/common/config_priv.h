@@ -141,4 +141,9 @@ int cfg_scan(struct cfg_ctx *c, const config_setting_t *g);
 void cfg_scan_defaults(struct config *cfg);
 void cfg_scan_free(struct config *cfg);
 
+/* config_spam.c: the spam group (the folder for mail judged unwanted);
+ * no defaults (no folder: the inbox).  Its value lives in struct
+ * scan_conf, so cfg_scan_free() releases it with the rest. */
+int cfg_spam(struct cfg_ctx *c, const config_setting_t *g);
+
 #endif

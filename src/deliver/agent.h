@@ -35,6 +35,10 @@ struct deliver_request {
 	int64_t data_size;
 	const char *hostname;	/* our FQDN (Maildir names) */
 	const char *mailboxes;	/* <mailboxes>/<domain>/<local>/ root */
+	/* A Maildir++ folder of the mailbox (".Junk": its own tmp/, new/,
+	 * cur/ under <local>/.Junk/), or NULL: the inbox.  Agents without
+	 * folders (SMTP, LMTP) ignore it. */
+	const char *folder;
 };
 
 struct deliver_agent {

@@ -15,6 +15,9 @@
  * dropped.  Unique names: "<sec>.M<usec>P<pid>Q<n>.<host>,S=<size>".
  * Before writing, a mailbox not swept for a while loses the files a crash
  * left in its tmp/ 36 hours ago or more (maildir_tmp.h).
+ * A request with a folder (mail judged unwanted: spam.folder) goes into
+ * that Maildir++ folder of the mailbox instead of its inbox, the folder
+ * made on demand (maildir_folder.h); the inbox is made all the same.
  */
 #include "deliver/maildir.h"
 
@@ -31,6 +34,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "deliver/maildir_folder.h"
 #include "deliver/maildir_tmp.h"
 
 const struct deliver_agent maildir_agent = { "maildir", maildir_deliver };
@@ -161,7 +165,8 @@ void
 maildir_deliver(const struct deliver_request *req, struct deliver_result *res)
 {
 	char box[PATH_MAX], dom[PATH_MAX], sub[PATH_MAX], tmpf[PATH_MAX];
-	char newf[PATH_MAX], host[256], base[512], head[1024];
+	char newf[PATH_MAX], fold[PATH_MAX], host[256], base[512], head[1024];
+	const char *dir = box;	/* where the copy goes: inbox or folder */
 	static const char *const subs[] = { "tmp", "new", "cur" };
 	struct timeval tv;
 	struct stat st;
@@ -201,16 +206,29 @@ maildir_deliver(const struct deliver_request *req, struct deliver_result *res)
 		}
 	}
 
+	/* A folder lives in a mailbox: the inbox above is made first, so
+	 * mail readers always find a whole Maildir++ tree.  A bad folder
+	 * name (the config loader lets none through) is a temporary
+	 * failure: this mail is never bounced (the BCP). */
+	if (req->folder != NULL) {
+		if (maildir_folder_make(box, req->folder, fold, sizeof(fold)) < 0) {
+			result_set(res, DELIVER_TEMPFAIL, "4.2.0",
+			    "create mailbox folder", errno);
+			return;
+		}
+		dir = fold;
+	}
+
 	gettimeofday(&tv, NULL);
-	if (maildir_tmp_due(box, (int64_t)tv.tv_sec))
-		(void)maildir_tmp_sweep(box, (int64_t)tv.tv_sec,
+	if (maildir_tmp_due(dir, (int64_t)tv.tv_sec))
+		(void)maildir_tmp_sweep(dir, (int64_t)tv.tv_sec,
 		    MAILDIR_TMP_STALE, MAILDIR_TMP_SCAN_MAX);
 	host_part(req->hostname != NULL ? req->hostname : "localhost", host,
 	    sizeof(host));
 	if (snprintf(base, sizeof(base), "%lld.M%ldP%ldQ%u.%s",
 	    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
 	    atomic_fetch_add(&maildir_counter, 1), host) >= (int)sizeof(base) ||
-	    snprintf(tmpf, sizeof(tmpf), "%s/tmp/%s", box, base) >=
+	    snprintf(tmpf, sizeof(tmpf), "%s/tmp/%s", dir, base) >=
 	    (int)sizeof(tmpf)) {
 		result_set(res, DELIVER_PERMFAIL, "5.1.3", "mailbox path too long", 0);
 		return;
@@ -247,7 +265,7 @@ maildir_deliver(const struct deliver_request *req, struct deliver_result *res)
 	}
 	close(fd);
 	fd = -1;
-	if (snprintf(newf, sizeof(newf), "%s/new/%s,S=%lld", box, base,
+	if (snprintf(newf, sizeof(newf), "%s/new/%s,S=%lld", dir, base,
 	    (long long)(body + hlen)) >= (int)sizeof(newf)) {
 		result_set(res, DELIVER_PERMFAIL, "5.1.3", "mailbox path too long", 0);
 		goto fail;
@@ -256,8 +274,8 @@ maildir_deliver(const struct deliver_request *req, struct deliver_result *res)
 		result_set(res, DELIVER_TEMPFAIL, "4.2.0", "move into new/", errno);
 		goto fail;
 	}
-	/* box fit in tmpf with "/tmp/" and more, so "/new" fits in sub. */
-	if (snprintf(sub, sizeof(sub), "%s/new", box) >= (int)sizeof(sub))
+	/* dir fit in tmpf with "/tmp/" and more, so "/new" fits in sub. */
+	if (snprintf(sub, sizeof(sub), "%s/new", dir) >= (int)sizeof(sub))
 		dfd = -1;
 	else
 		dfd = open(sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

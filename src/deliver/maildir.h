@@ -1,6 +1,7 @@
 /*
  * The Maildir delivery agent: one copy of a queued message into
- * <mailboxes>/<domain>/<local>/new/, created on demand (mode 0700).
+ * <mailboxes>/<domain>/<local>/new/, created on demand (mode 0700), or,
+ * for a request with a folder, into <local>/<folder>/new/ (Maildir++).
  */
 #ifndef DECORUM_DELIVER_MAILDIR_H
 #define DECORUM_DELIVER_MAILDIR_H

@@ -215,11 +215,14 @@ log_delivered(const struct attempt *a, const struct attempt_rcpt *r,
 	/* The file name holds our hostname; the relay, the MX host's name
 	 * and the reply, the remote server's words: all quoted. */
 	if (d->t == NULL) {
+		/* folder= only for mail judged unwanted: where it went. */
 		log_info("event=delivered id=%s rcpt=\"<%s>\" mailbox=\"%s\" "
-		    "agent=%s file=\"%s\"", a->id,
+		    "agent=%s file=\"%s\"%s%s", a->id,
 		    log_safe(r->addr, rsafe, sizeof(rsafe)),
 		    log_safe(mailbox, msafe, sizeof(msafe)), a->agent->name,
-		    log_safe(res->text, safe, sizeof(safe)));
+		    log_safe(res->text, safe, sizeof(safe)),
+		    a->folder != NULL ? " folder=" : "",
+		    a->folder != NULL ? a->folder : "");
 		return;
 	}
 	log_info("event=delivered id=%s rcpt=\"<%s>\" mailbox=\"%s\" agent=%s "
@@ -276,6 +279,7 @@ attempt_copy(struct attempt *a, struct attempt_rcpt *r, struct attempt_dest *d,
 		req.data_size = data_size;
 		req.hostname = a->hostname;
 		req.mailboxes = a->mailboxes;
+		req.folder = a->folder;
 		a->agent->deliver(&req, res);
 	}
 	cache_add(cache, mailbox, res);

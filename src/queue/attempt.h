@@ -84,6 +84,11 @@ struct attempt {
 	bool bounces;			/* send RFC 3464 reports (else failed/) */
 	bool corrupt;			/* only move the file to corrupt/ */
 	bool smtputf8, eightbit;	/* from the envelope, for outbound */
+	bool junk;			/* from the envelope (J), for the
+					 * forwarded copy */
+	const char *folder;		/* Maildir++ folder of the Maildir
+					 * copies (spam.folder for junk), or
+					 * NULL: the inbox */
 	char *client_ip, *helo;		/* from the envelope, or NULL */
 	/* The forwarded copy's sender, chosen once on the loop
 	 * (route_forward_sender): srs tells whether it was rewritten,

@@ -248,6 +248,12 @@ bounce_target(const struct queue_file *qf, const char *postmaster,
 {
 	size_t i;
 
+	/* BCP: accepted mail judged unwanted makes no DSN: its sender is
+	 * likely forged, and the report would be backscatter. */
+	if (qf->env.junk) {
+		snprintf(why, whylen, "judged unwanted: no report");
+		return NULL;
+	}
 	if (qf->env.sender[0] != '\0')
 		return qf->env.sender;
 	if (postmaster == NULL || postmaster[0] == '\0') {
@@ -384,6 +390,11 @@ bounce_queue_delay(struct spool *sp, const struct queue_file *qf,
     const char *hostname, int64_t retry_until, struct bounce_out *out)
 {
 	memset(out, 0, sizeof(*out));
+	if (qf->env.junk) {
+		snprintf(out->why, sizeof(out->why), "judged unwanted: no "
+		    "delay warning");
+		return BOUNCE_NONE;
+	}
 	if (qf->env.sender == NULL || qf->env.sender[0] == '\0') {
 		snprintf(out->why, sizeof(out->why), "null sender: no delay "
 		    "warning about a report");

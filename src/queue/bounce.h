@@ -31,8 +31,9 @@ struct bounce_out {
  * qf: the finished message (its id, envelope and statuses).  hostname:
  * our FQDN.  postmaster: the configured postmaster address (NULL or ""
  * for none).  No report is due when the message has no failed recipient,
- * or when its sender is <> and either there is no postmaster or the
- * postmaster is itself a failed recipient (a loop).
+ * when it was judged unwanted (J: the BCP forbids a DSN for it), or when
+ * its sender is <> and either there is no postmaster or the postmaster
+ * is itself a failed recipient (a loop).
  */
 enum bounce_result bounce_queue(struct spool *sp, const struct queue_file *qf,
     const char *hostname, const char *postmaster, struct bounce_out *out);
@@ -42,7 +43,8 @@ enum bounce_result bounce_queue(struct spool *sp, const struct queue_file *qf,
  * are still pending, each with the status and text of its last W record
  * (4.0.0 without one), to the envelope sender.  retry_until: when the
  * queue will give up (Will-Retry-Until; 0 leaves it out).  BOUNCE_NONE
- * when the sender is <> (never a warning about a bounce), when nothing is
+ * when the sender is <> (never a warning about a bounce), when the
+ * message was judged unwanted (J), when nothing is
  * pending, or when qf->warned says a warning was already queued.  After
  * BOUNCE_QUEUED the caller appends "N <now>" to the queue file, so the
  * warning goes out once per message (twice at worst after a crash).

@@ -48,6 +48,8 @@ envelope_format(const struct envelope *env, struct buf *out)
 		rc |= buf_append_str(out, "8\n");
 	if (env->authenticated)
 		rc |= buf_append_str(out, "A\n");
+	if (env->junk)
+		rc |= buf_append_str(out, "J\n");
 	if (env->client_ip != NULL)
 		rc |= buf_printf(out, "C %s\n", env->client_ip);
 	if (env->helo != NULL)
@@ -250,6 +252,9 @@ apply_envelope(struct queue_file *qf, char type, const char *arg, size_t len,
 		return has_arg ? -1 : 0;
 	case 'A':
 		env->authenticated = true;
+		return has_arg ? -1 : 0;
+	case 'J':
+		env->junk = true;
 		return has_arg ? -1 : 0;
 	case 'C':
 		if (!has_arg || env->client_ip != NULL)

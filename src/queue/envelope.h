@@ -13,6 +13,8 @@
  *   8              8-bit content (BODY=8BITMIME or 8-bit bytes seen)
  *   A              submitted by an authenticated user of ours (AUTH, or
  *                  sendmail); files without it: not authenticated
+ *   J              judged unwanted: deliver into the spam folder;
+ *                  files without it: the inbox
  *   C <ip>         client address
  *   H <helo>       HELO/EHLO argument
  *   R <address>    one per recipient, numbered from 0 in file order

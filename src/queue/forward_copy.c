@@ -213,6 +213,8 @@ forward_copy_queue(struct attempt *a, int data_fd)
 		env.created = (int64_t)time(NULL);
 		env.smtputf8 = a->smtputf8;
 		env.eight_bit = a->eightbit;
+		/* Judged unwanted stays so: the copy is the same mail. */
+		env.junk = a->junk;
 		env.client_ip = a->client_ip;
 		env.helo = a->helo;
 		snprintf(a->forward_id, sizeof(a->forward_id), "%s",

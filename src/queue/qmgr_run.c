@@ -440,6 +440,8 @@ qmgr_plan(struct qmgr *q, struct qload *l, int64_t now)
 	a->created = qf->env.created;
 	a->smtputf8 = qf->env.smtputf8;
 	a->eightbit = qf->env.eight_bit;
+	a->junk = qf->env.junk;
+	a->folder = qf->env.junk ? q->cfg->scan.spam_folder : NULL;
 	if (qf->env.client_ip != NULL)
 		a->client_ip = xstrdup(qf->env.client_ip);
 	if (qf->env.helo != NULL)

@@ -38,6 +38,9 @@ struct envelope {
 	bool authenticated;	/* submitted by a user of ours (AUTH, or
 				 * sendmail run by a local account): a
 				 * forwarded copy keeps its sender */
+	bool junk;		/* accepted, but judged unwanted (spam): the
+				 * Maildir copies go to the spam folder,
+				 * never a bounce (BCP) */
 	char *client_ip;	/* for logs and queue show */
 	char *helo;
 };

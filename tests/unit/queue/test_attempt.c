@@ -27,12 +27,14 @@
 
 static unsigned fake_calls;
 static enum deliver_status fake_status = DELIVER_OK;
+static const char *fake_folder;		/* the last request's folder */
 
 static void
 fake_deliver(const struct deliver_request *req, struct deliver_result *res)
 {
 	assert_true(req->data_fd >= 0);
 	fake_calls++;
+	fake_folder = req->folder;
 	res->status = fake_status;
 	snprintf(res->code, sizeof(res->code), "%s",
 	    fake_status == DELIVER_OK ? "2.0.0" : fake_status ==
@@ -496,6 +498,67 @@ test_forward_copy(void **state)
 	tu_rmtree(dir);
 }
 
+/* A message judged unwanted (J): its Maildir copies are asked for the
+ * attempt's folder, its forwarded copy keeps J, and a recipient that
+ * fails makes no report (BCP: no DSN for such mail): the message is
+ * kept in failed/, nothing else is queued. */
+static void
+test_junk_no_bounce(void **state)
+{
+	char dir[] = "/tmp/decorum-attempt-XXXXXX", err[256];
+	struct attempt_rcpt *r;
+	struct queue_file qf;
+	struct attempt *a;
+	struct spool *sp;
+	char **ids;
+	size_t n;
+
+	(void)state;
+	sp = make_spool(dir, "0j1", "J\nR a@x\nR b@x\nR c@x\n");
+	fake_calls = 0;
+	fake_status = DELIVER_OK;
+	fake_folder = NULL;
+	a = new_attempt(sp, "0j1");
+	a->bounces = true;
+	a->postmaster = "pm@x";
+	a->junk = true;
+	a->folder = ".Junk";
+	a->fwd_sender = strdup("s@x");
+	r = attempt_add_rcpt(a, 0, "a@x", 0);
+	attempt_add_dest(r, "u", "x");
+	r = attempt_add_rcpt(a, 1, "b@x", 0);
+	attempt_add_dest(r, "t", "far.example")->forward = true;
+	r = attempt_add_rcpt(a, 2, "c@x", 0);
+	r->route = DELIVER_PERMFAIL;
+	snprintf(r->code, sizeof(r->code), "5.1.1");
+	snprintf(r->text, sizeof(r->text), "no such user");
+	attempt_run(a);
+	assert_int_equal(fake_calls, 1);
+	assert_string_equal(fake_folder, ".Junk");
+	assert_int_equal(a->outcome, ATTEMPT_FAILED);
+	assert_string_equal(a->bounce_id, "");
+	assert_true(a->forward_id[0] != '\0');
+
+	/* The queue holds the forwarded copy only, marked. */
+	assert_int_equal(spool_list(sp, "queue", &ids, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(ids[0], a->forward_id);
+	assert_int_equal(spool_load(sp, "queue", ids[0], &qf, err,
+	    sizeof(err)), 0);
+	assert_true(qf.env.junk);
+	assert_string_equal(qf.env.rcpts[0].addr, "t@far.example");
+	queue_file_free(&qf);
+	spool_list_free(ids, n);
+	attempt_free(a);
+	assert_int_equal(spool_load(sp, "failed", "0j1", &qf, err,
+	    sizeof(err)), 0);
+	assert_true(qf.env.junk);
+	assert_int_equal(qf.st[2].state, RCPT_FAILED);
+	queue_file_free(&qf);
+	spool_close(sp);
+	tu_rmtree(dir);
+}
+
 /* The copy cannot be made (no sender planned: a table failed): the
  * forward targets are deferred, a mailbox of the same recipient still
  * gets its copy, and nothing else is queued. */
@@ -552,6 +615,7 @@ main(void)
 		cmocka_unit_test(test_network_held),
 		cmocka_unit_test(test_forward_copy),
 		cmocka_unit_test(test_forward_deferred),
+		cmocka_unit_test(test_junk_no_bounce),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

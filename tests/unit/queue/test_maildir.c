@@ -155,6 +155,179 @@ test_failures(void **state)
 	tu_rmtree(root);
 }
 
+/* A fresh mailboxes root (the template root is filled in) holding the
+ * message data, and a request for bob@example.net reading it; returns
+ * the data's descriptor. */
+static int
+setup_mailboxes(char *root, struct deliver_request *req)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	assert_non_null(tu_mkdtemp(root));
+	snprintf(path, sizeof(path), "%s/data", root);
+	tu_spit(path, msg);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	setup_req(req, root, fd);
+	return fd;
+}
+
+/* Files (not dot entries) in root/rel. */
+static int
+count_files(const char *root, const char *rel)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	d = opendir(path);
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* The first file (not a dot entry) of root/rel, read whole. */
+static char *
+slurp_first(const char *root, const char *rel, size_t *len)
+{
+	char path[PATH_MAX], file[2 * PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	d = opendir(path);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL && de->d_name[0] == '.')
+		;
+	assert_non_null(de);
+	snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
+	closedir(d);
+	return tu_slurp(file, len);
+}
+
+/* A request with a folder: the copy lands in <box>/.Junk/new (made on
+ * demand as a Maildir++ folder: tmp/ new/ cur/ 0700, an empty
+ * maildirfolder 0600), the inbox is made but stays empty, and a second
+ * copy finds the folder ready. */
+static void
+test_deliver_folder(void **state)
+{
+	char root[] = "/tmp/decorum-maildir-XXXXXX", path[PATH_MAX], *got;
+	static const char *const subs[] = { "tmp", "new", "cur" };
+	struct deliver_request req;
+	struct deliver_result res;
+	struct stat st;
+	size_t len;
+	int fd;
+
+	(void)state;
+	fd = setup_mailboxes(root, &req);
+	req.folder = ".Junk";
+	maildir_deliver(&req, &res);
+	assert_int_equal(res.status, DELIVER_OK);
+	maildir_deliver(&req, &res);
+	assert_int_equal(res.status, DELIVER_OK);
+
+	assert_int_equal(count_files(root, "example.net/bob/new"), 0);
+	assert_int_equal(count_files(root, "example.net/bob/cur"), 0);
+	assert_int_equal(count_files(root, "example.net/bob/.Junk/new"), 2);
+	assert_int_equal(count_files(root, "example.net/bob/.Junk/tmp"), 0);
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/example.net/bob/.Junk/%s",
+		    root, subs[i]);
+		assert_int_equal(lstat(path, &st), 0);
+		assert_true(S_ISDIR(st.st_mode));
+		assert_int_equal(st.st_mode & 0777, 0700);
+	}
+	snprintf(path, sizeof(path), "%s/example.net/bob/.Junk", root);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	snprintf(path, sizeof(path), "%s/example.net/bob/.Junk/maildirfolder",
+	    root);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(st.st_size, 0);
+
+	/* The copy is the inbox's bytes. */
+	got = slurp_first(root, "example.net/bob/.Junk/new", &len);
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	free(got);
+
+	/* A sub-folder name (Maildir++ '.' separator) is one entry too. */
+	req.folder = ".Junk.Old";
+	maildir_deliver(&req, &res);
+	assert_int_equal(res.status, DELIVER_OK);
+	assert_int_equal(count_files(root, "example.net/bob/.Junk.Old/new"), 1);
+	close(fd);
+	tu_rmtree(root);
+}
+
+/* What the folder never does: follow a link (the folder, or its new/),
+ * accept a name that leaves the mailbox, or bounce: every refusal is a
+ * temporary failure, and nothing is written through the link. */
+static void
+test_deliver_folder_refused(void **state)
+{
+	char root[] = "/tmp/decorum-maildir-XXXXXX", path[PATH_MAX];
+	char elsewhere[PATH_MAX];
+	static const char *const bad[] = { ".", "..", "Junk", "./x", ".a/b",
+	    "" };
+	struct deliver_request req;
+	struct deliver_result res;
+	int fd;
+
+	(void)state;
+	fd = setup_mailboxes(root, &req);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		req.folder = bad[i];
+		maildir_deliver(&req, &res);
+		assert_int_equal(res.status, DELIVER_TEMPFAIL);
+		assert_string_equal(res.code, "4.2.0");
+	}
+	assert_int_equal(count_files(root, "example.net/bob/new"), 0);
+
+	/* The folder a symbolic link to another folder. */
+	snprintf(elsewhere, sizeof(elsewhere), "%s/elsewhere", root);
+	assert_int_equal(mkdir(elsewhere, 0700), 0);
+	snprintf(path, sizeof(path), "%s/example.net/bob/.Junk", root);
+	assert_int_equal(symlink(elsewhere, path), 0);
+	req.folder = ".Junk";
+	maildir_deliver(&req, &res);
+	assert_int_equal(res.status, DELIVER_TEMPFAIL);
+	assert_int_equal(count_files(root, "elsewhere"), 0);
+
+	/* A real folder whose new/ is a link. */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/example.net/bob/.Junk/new", root);
+	assert_int_equal(symlink(elsewhere, path), 0);
+	maildir_deliver(&req, &res);
+	assert_int_equal(res.status, DELIVER_TEMPFAIL);
+	assert_int_equal(count_files(root, "elsewhere"), 0);
+
+	/* A link as the marker file is not written through either. */
+	assert_int_equal(unlink(path), 0);
+	snprintf(path, sizeof(path), "%s/example.net/bob/.Junk/maildirfolder",
+	    root);
+	snprintf(elsewhere, sizeof(elsewhere), "%s/elsewhere/target", root);
+	assert_int_equal(symlink(elsewhere, path), 0);
+	maildir_deliver(&req, &res);
+	assert_int_equal(res.status, DELIVER_OK);
+	assert_int_equal(count_files(root, "elsewhere"), 0);
+	assert_int_equal(count_files(root, "example.net/bob/.Junk/new"), 1);
+	close(fd);
+	tu_rmtree(root);
+}
+
 /* dir/name, a regular file, its mtime set to when. */
 static void
 stale_file(const char *dir, const char *name, time_t when)
@@ -391,6 +564,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_deliver),
 		cmocka_unit_test(test_failures),
+		cmocka_unit_test(test_deliver_folder),
+		cmocka_unit_test(test_deliver_folder_refused),
 		cmocka_unit_test(test_tmp_sweep),
 		cmocka_unit_test(test_tmp_sweep_boundary),
 		cmocka_unit_test(test_tmp_sweep_limit),

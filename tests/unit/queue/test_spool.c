@@ -706,6 +706,62 @@ test_authenticated_record(void **state)
 	queue_file_free(&qf);
 }
 
+/* The junk mark: written and read back, absent in files without it
+ * (the inbox), kept by envelope_copy, and with an argument or before
+ * the V record the file is corrupt. */
+static void
+test_junk_record(void **state)
+{
+	struct envelope_rcpt r = { (char *)"a@x" };
+	struct envelope env, copy;
+	struct queue_file qf;
+	struct buf b;
+
+	(void)state;
+	fill_env(&env, &r, 1);
+	snprintf(env.id, sizeof(env.id), "0abc");
+	buf_init(&b, 1 << 12);
+	assert_int_equal(envelope_format(&env, &b), 0);
+	assert_null(strstr(b.data, "\nJ\n"));
+	assert_int_equal(parse(b.data, &qf), 0);
+	assert_false(qf.env.junk);
+	queue_file_free(&qf);
+	buf_free(&b);
+
+	env.junk = true;
+	buf_init(&b, 1 << 12);
+	assert_int_equal(envelope_format(&env, &b), 0);
+	assert_non_null(strstr(b.data, "\nJ\n"));
+	assert_int_equal(parse(b.data, &qf), 0);
+	assert_true(qf.env.junk);
+	assert_string_equal(qf.env.rcpts[0].addr, "a@x");
+	envelope_copy(&copy, &qf.env);
+	assert_true(copy.junk);
+	envelope_free(&copy);
+	queue_file_free(&qf);
+	buf_free(&b);
+
+	assert_int_equal(parse(qhead, &qf), 0);
+	assert_false(qf.env.junk);
+	queue_file_free(&qf);
+	assert_int_equal(parse("V 1\nI 0abc\nT 100\nS <>\nJ\nR a@x\nE\n",
+	    &qf), 0);
+	assert_true(qf.env.junk);
+	queue_file_free(&qf);
+	assert_int_equal(parse("V 1\nI 0abc\nT 100\nS <>\nJ 1\nR a@x\nE\n",
+	    &qf), -1);
+	queue_file_free(&qf);
+	assert_int_equal(parse("J\nV 1\nI 0abc\nT 100\nS <>\nR a@x\nE\n",
+	    &qf), -1);
+	queue_file_free(&qf);
+	/* After E a J is no status record: ignored, the envelope's word
+	 * stands. */
+	assert_int_equal(parse("V 1\nI 0abc\nT 100\nS <>\nR a@x\nE\nJ\n",
+	    &qf), 0);
+	assert_false(qf.env.junk);
+	queue_file_free(&qf);
+}
+
 static void
 test_torn_and_corrupt(void **state)
 {
@@ -781,6 +837,7 @@ main(void)
 		cmocka_unit_test(test_status_replay),
 		cmocka_unit_test(test_torn_and_corrupt),
 		cmocka_unit_test(test_authenticated_record),
+		cmocka_unit_test(test_junk_record),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
