@@ -257,6 +257,7 @@ fill_envelope(struct session *s, struct envelope *env,
 	env->client_ip = s->ip;
 	env->helo = s->helo;
 	env->authenticated = s->authenticated;
+	env->junk = tx->junk;
 }
 
 /*
