@@ -47,7 +47,7 @@ CLAMAV_MILTER = "/usr/sbin/clamav-milter"
 # Per machine, not per test: the TLD hyperscan compile is what makes a
 # cold start slow (TEST-PEERS-SCANNERS.md, "Startup").
 HS_CACHE_DIR = "/var/tmp/decorum-rspamd-hs"
-RSPAMD_READY_TIMEOUT = 90
+RSPAMD_READY_TIMEOUT = 240
 CLAMD_READY_TIMEOUT = 30
 
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"

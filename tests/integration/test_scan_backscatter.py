@@ -70,8 +70,8 @@ def test_no_path_that_flags_mail_sends_a_dsn(outbound_mta, remote_mx, dns,
         conf='scan = { rspamd = { address = "%s"; }; milters = ( '
              '{ name = "q"; address = "%s"; kind = "other"; } ); };\n'
              'spam = { folder = ".Junk"; };\n'
-             'queue = { retry_min = 1; retry_max = 1; lifetime = 4; };\n'
-             % (rspamd.address, milter("quarantine")))
+             % (rspamd.address, milter("quarantine")),
+        retry_min=1, retry_max=1, lifetime=4)
     ids = [
         queue_id(send(m, gtube_add_header(), "demo")),
         queue_id(send(m, gtube_rewrite_subject(), "demo")),
