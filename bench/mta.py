@@ -141,6 +141,13 @@ class Instance:
 class Postfix(Instance):
     name = "postfix"
 
+    def __init__(self, workdir, run_no, bench="local"):
+        super().__init__(workdir, run_no, bench)
+        # More templates appended to main.cf, and their values (the scan
+        # benchmark, bench/scan.py).
+        self.more_main = []
+        self.more_values = {}
+
     def start(self):
         d = self.dir
         self.conf = os.path.join(d, "etc")
@@ -161,10 +168,11 @@ class Postfix(Instance):
         main = ["postfix-main.cf.in"]
         if self.relay_port is not None:
             main.append("postfix-relay.cf.in")
-        fill(main, os.path.join(self.conf, "main.cf"),
+        fill(main + self.more_main, os.path.join(self.conf, "main.cf"),
              {"CONF": self.conf, "QUEUE": self.queue, "DATA": data,
               "MAIL": mail, "UID": nobody, "GID": nogroup, "LOG": self.log,
-              "DIR": d, "SINKHOST": SINK_HOST, "SINKPORT": self.relay_port})
+              "DIR": d, "SINKHOST": SINK_HOST, "SINKPORT": self.relay_port,
+              **self.more_values})
         fill(["postfix-master.cf.in"], os.path.join(self.conf, "master.cf"),
              {"PORT": self.port})
         with open(os.path.join(self.conf, "vmailbox"), "w") as f:
