@@ -344,10 +344,33 @@ def section(args, results, error):
     return lines
 
 
+# Fewer messages and rounds than the other benchmarks: four kinds of run,
+# and a milter run goes at rspamd's pace; with these it takes about three
+# minutes on a 2-CPU machine.
+MESSAGES = 500
+ROUNDS = 3
+
+
+def add_arguments(p):
+    """The options of this benchmark within bench/run."""
+    p.add_argument("--scan-messages", type=int, default=MESSAGES,
+                   help="messages per run (scan benchmark)")
+    p.add_argument("--scan-rounds", type=int, default=ROUNDS,
+                   help="runs of each kind (scan benchmark)")
+
+
+def own_args(args):
+    """bench/run's arguments with this benchmark's sizes."""
+    return argparse.Namespace(**{**vars(args),
+                                 "messages": args.scan_messages,
+                                 "rounds": args.scan_rounds})
+
+
 def parse_args():
     p = argparse.ArgumentParser(prog="bench/scan.py",
                                 description=__doc__.split("\n")[0])
-    mta.alone_arguments(p, rounds=5)
+    mta.alone_arguments(p, rounds=ROUNDS)
+    p.set_defaults(messages=MESSAGES)
     p.add_argument("--only", choices=("decorum", "postfix"))
     a = p.parse_args()
     if a.messages < 1 or a.rounds < 1 or a.sessions < 1:
