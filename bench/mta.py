@@ -10,6 +10,7 @@ PID we spawned, or the master PID Postfix wrote for our queue directory,
 and their descendants), first politely, then with SIGKILL.
 """
 
+import argparse
 import os
 import pwd
 import re
@@ -268,18 +269,26 @@ class Decorum(Instance):
                              f"\n{tail(self.log)}")
 
     def stop(self):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        tree = measure.process_tree(self.proc.pid)
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-        # Workers that outlived their master are still ours.
-        if not wait_gone(tree, 5):
-            self._kill_tree(tree)
+        stop_process(self.proc)
+
+
+def stop_process(proc):
+    """Stop a daemon we spawned (a Popen, or None) and every process under
+    it: SIGTERM, then SIGKILL for what is left after the timeouts."""
+    if proc is None or proc.poll() is not None:
+        return
+    tree = measure.process_tree(proc.pid)
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+    # Workers that outlived their master are still ours.
+    left = [p for p in tree if alive(p)]
+    if left and not wait_gone(left, 5):
+        kill_pids(left, signal.SIGKILL)
+        wait_gone(left, 5)
 
 
 def sink_argv(port):
@@ -355,6 +364,20 @@ def alone_arguments(p, rounds):
     p.add_argument("--stall", type=int, default=30)
     p.add_argument("--keep", action="store_true")
     p.add_argument("--out", default=os.path.join(HERE, "out"))
+
+
+def parse_alone(prog, doc, rounds, messages=2000, more=None):
+    """The command line of a benchmark run on its own: the options of
+    alone_arguments(), those more(parser) adds, checked."""
+    p = argparse.ArgumentParser(prog=prog, description=doc.split("\n")[0])
+    alone_arguments(p, rounds)
+    p.set_defaults(messages=messages)
+    if more:
+        more(p)
+    a = p.parse_args()
+    if a.messages < 1 or a.rounds < 1 or a.sessions < 1:
+        p.error("--messages, --rounds, --sessions must be positive")
+    return a
 
 
 def interleave(args, kinds, one_run, announce, summary):

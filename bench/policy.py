@@ -29,7 +29,6 @@ deps/bench.txt, as bench/run does.  Every wait has a timeout; the daemon
 and smtp-source are stopped by PID, the DNS server is a thread.
 """
 
-import argparse
 import os
 import shutil
 import signal
@@ -238,15 +237,6 @@ def section(args, results, error):
     return lines
 
 
-def parse_args():
-    p = argparse.ArgumentParser(prog="bench/policy.py",
-                                description=__doc__.split("\n")[0])
-    mta.alone_arguments(p, rounds=5)
-    a = p.parse_args()
-    if a.messages < 1 or a.rounds < 1 or a.sessions < 1:
-        p.error("--messages, --rounds, --sessions must be positive")
-    return a
-
-
 if __name__ == "__main__":
-    sys.exit(mta.run_alone(parse_args(), NAME, run_bench, section))
+    sys.exit(mta.run_alone(mta.parse_alone("bench/policy.py", __doc__, 5),
+                           NAME, run_bench, section))

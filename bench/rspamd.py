@@ -11,7 +11,6 @@ the PID it spawned and that PID's descendants, politely, then by SIGKILL.
 
 import http.client
 import os
-import signal
 import subprocess
 import time
 
@@ -120,17 +119,5 @@ class Rspamd:
         return measure.cpu_seconds(self.proc.pid) if self.proc else 0.0
 
     def stop(self):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        tree = measure.process_tree(self.proc.pid)
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-        # Workers that outlived the main process are still ours.
-        left = [p for p in tree if mta.alive(p)]
-        if left:
-            mta.kill_pids(left, signal.SIGKILL)
-            mta.wait_gone(left, 5)
+        mta.stop_process(self.proc)
+        self.proc = None

@@ -404,15 +404,9 @@ def own_args(args):
 
 
 def parse_args():
-    p = argparse.ArgumentParser(prog="bench/scan.py",
-                                description=__doc__.split("\n")[0])
-    mta.alone_arguments(p, rounds=ROUNDS)
-    p.set_defaults(messages=MESSAGES)
-    p.add_argument("--only", choices=("decorum", "postfix"))
-    a = p.parse_args()
-    if a.messages < 1 or a.rounds < 1 or a.sessions < 1:
-        p.error("--messages, --rounds, --sessions must be positive")
-    return a
+    return mta.parse_alone(
+        "bench/scan.py", __doc__, ROUNDS, MESSAGES,
+        lambda p: p.add_argument("--only", choices=("decorum", "postfix")))
 
 
 if __name__ == "__main__":
