@@ -11,7 +11,9 @@
  * never by moving the file offset).  A client calls its done callback
  * exactly once, never from inside its start function, unless it was
  * cancelled first; after cancel nothing of it runs again (a late answer
- * arrives at a closed socket).
+ * arrives at a closed socket).  When done runs the client is finished:
+ * it has freed itself or never again touches res or msg, so the
+ * callback may free both.
  */
 #ifndef DECORUM_SCAN_SCAN_H
 #define DECORUM_SCAN_SCAN_H

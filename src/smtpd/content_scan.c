@@ -52,6 +52,7 @@ struct scan_job {
 	enum job_kind kind;
 	const char *name;
 	enum scan_on_failure on_failure;
+	const void *conf;	/* its milter_conf, rspamd_conf, clamd_conf */
 	void *client;		/* NULL once done */
 	struct scan_result res;
 };
@@ -199,9 +200,9 @@ prepare_facts(struct session *s, struct content_scan *cs)
 
 static void scan_job_done(void *arg, struct scan_result *res);
 
-static struct scan_job *
+static void
 add_job(struct content_scan *cs, enum job_kind kind, const char *name,
-    enum scan_on_failure on_failure)
+    enum scan_on_failure on_failure, const void *conf)
 {
 	struct scan_job *j = &cs->jobs[cs->n_jobs++];
 
@@ -209,8 +210,8 @@ add_job(struct content_scan *cs, enum job_kind kind, const char *name,
 	j->kind = kind;
 	j->name = name;
 	j->on_failure = on_failure;
+	j->conf = conf;
 	scan_result_init(&j->res, name);
-	return j;
 }
 
 /* Which scanners this message goes to: spam scoring of authenticated
@@ -225,38 +226,35 @@ plan_jobs(struct session *s, struct content_scan *cs)
 		const struct milter_conf *mc = &sc->milters[i];
 
 		if (mc->kind != SCAN_KIND_SPAM || spam)
-			add_job(cs, JOB_MILTER, mc->name, mc->default_action);
+			add_job(cs, JOB_MILTER, mc->name, mc->default_action, mc);
 	}
 	if (sc->rspamd.enabled && spam)
-		add_job(cs, JOB_RSPAMD, "rspamd", sc->rspamd.default_action);
+		add_job(cs, JOB_RSPAMD, "rspamd", sc->rspamd.default_action,
+		    &sc->rspamd);
 	if (sc->clamd.enabled)
-		add_job(cs, JOB_CLAMD, "clamd", sc->clamd.default_action);
+		add_job(cs, JOB_CLAMD, "clamd", sc->clamd.default_action,
+		    &sc->clamd);
 }
 
 static void
 start_jobs(struct session *s, struct content_scan *cs)
 {
-	const struct scan_conf *sc = &s->srv->cfg->scan;
 	struct event_base *base = s->srv->base;
 	size_t max_body = s->srv->cfg->max_message_size;
-	size_t m = 0;
 
 	cs->pending = cs->n_jobs;
 	for (size_t i = 0; i < cs->n_jobs; i++) {
 		struct scan_job *j = &cs->jobs[i];
 
-		if (j->kind == JOB_MILTER) {
-			while (strcmp(sc->milters[m].name, j->name) != 0)
-				m++;
-			j->client = milter_client_start(base, &sc->milters[m],
-			    max_body, &cs->msg, &j->res, scan_job_done, j);
-		} else if (j->kind == JOB_RSPAMD) {
-			j->client = rspamd_client_start(base, &sc->rspamd,
+		if (j->kind == JOB_MILTER)
+			j->client = milter_client_start(base, j->conf, max_body,
 			    &cs->msg, &j->res, scan_job_done, j);
-		} else {
-			j->client = clamd_client_start(base, &sc->clamd,
-			    &cs->msg, &j->res, scan_job_done, j);
-		}
+		else if (j->kind == JOB_RSPAMD)
+			j->client = rspamd_client_start(base, j->conf, &cs->msg,
+			    &j->res, scan_job_done, j);
+		else
+			j->client = clamd_client_start(base, j->conf, &cs->msg,
+			    &j->res, scan_job_done, j);
 		/* The clients name the result; ours is the configured one. */
 		j->res.scanner = j->name;
 	}
