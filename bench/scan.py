@@ -61,7 +61,7 @@ MILTER_CONF = {"decorum": "decorum-scan.conf.in",
                "postfix": "postfix-scan.cf.in"}
 
 # GTUBE, the spam test pattern every rspamd honours (no test option
-# needed): the milter must refuse it with 554 5.7.1.
+# needed): the MTA must refuse it with a 5xx (rspamd asks for 554 5.7.1).
 GTUBE = ("From: <probe@client.bench.test>\r\n"
          "To: <user@bench.test>\r\n"
          "Subject: GTUBE probe\r\n"
@@ -134,7 +134,7 @@ def wait_scans(scanner, since, want, timeout=10):
 
 def one_run(args, workdir, scanner, name, kind, run_no):
     inst = make_mta(args, workdir, name, kind, run_no, scanner.milter_port)
-    res, probe = None, ""
+    res, probe, ok = None, "", False
     log = os.path.join(inst.dir, "smtp-source.log")
     os.sync()
     try:
@@ -157,6 +157,8 @@ def one_run(args, workdir, scanner, name, kind, run_no):
                                   if kind == "milter" else 0,
                                   timeout=10 if kind == "milter" else 0)
         res["arrived"] = measure.count_files(inst.maildir_new)
+        check(args, kind, res)
+        ok = True
     finally:
         held = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT}
         signal.pthread_sigmask(signal.SIG_BLOCK, held)
@@ -165,10 +167,18 @@ def one_run(args, workdir, scanner, name, kind, run_no):
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
         refused = source_errors(log)
-        if res is None:
+        if not ok:
             keep_logs(args, inst, kind, scanner)
         if not args.keep:
             shutil.rmtree(inst.dir, ignore_errors=True)
+    res.update(mta=name, kind=kind, run=run_no, refused=refused,
+               probe=probe)
+    return res
+
+
+def check(args, kind, res):
+    """A run measured what it claims, or it fails: every message scanned
+    once (none without the milter), every one in the Maildir, no more."""
     want_scans = args.messages if kind == "milter" else 0
     if res["scans"] != want_scans:
         raise RuntimeError(f"rspamd scanned {res['scans']} messages of "
@@ -176,9 +186,6 @@ def one_run(args, workdir, scanner, name, kind, run_no):
     if res["arrived"] != args.messages:
         raise RuntimeError(f"{res['arrived']} messages in the Maildir, "
                            f"{args.messages} sent")
-    res.update(mta=name, kind=kind, run=run_no, refused=refused,
-               probe=probe)
-    return res
 
 
 def keep_logs(args, inst, kind, scanner):
@@ -187,10 +194,8 @@ def keep_logs(args, inst, kind, scanner):
     logs = [os.path.join(inst.dir, fn) for fn in os.listdir(inst.dir)
             if fn.endswith(".log")] + [scanner.log]
     for src in logs:
-        base = os.path.basename(src)
-        if src == scanner.log:
-            base = f"{inst.name}-{base}"
-        dst = os.path.join(args.out, f"failed-scan-{kind}-{base}")
+        dst = os.path.join(args.out, f"failed-scan-{kind}-{inst.name}-"
+                                     f"{os.path.basename(src)}")
         try:
             shutil.copyfile(src, dst)
             say(f"  kept {dst}")
