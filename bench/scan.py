@@ -18,8 +18,9 @@ Both MTAs tempfail when the milter fails, so a run that lost the milter
 stalls and fails instead of measuring mail that was not scanned.  Before
 its load each milter run sends one GTUBE message by hand, which must be
 refused with a 5xx; after it, rspamd's log must show exactly N more
-messages scanned (0 in a plain run), and the Maildir exactly N messages:
-smtp-source's tiny messages are ham (rspamd scores them 0.5 of 15).
+messages scanned (0 in a plain run), and the Maildir exactly N
+messages: smtp-source's tiny messages are ham (rspamd scores them 0.5
+or 0.6 of 15).
 Figures per MTA: accepted messages/s without and with scanning, the
 overhead 1 - with/without, CPU per message of the MTA and of rspamd, and
 the ratio Decorum/Postfix with scanning.  Decorum's overhead must not
