@@ -1,5 +1,6 @@
-"""Measurements for `make bench`: memory of a process tree, Maildir counts,
-the counts of a relay sink, and one timed smtp-source load.
+"""Measurements for `make bench`: memory and CPU time of a process tree,
+Maildir counts, the counts of a relay sink, and one timed smtp-source
+load.
 
 Called by bench/run only.  Everything here reads /proc, the file system and
 the output of the sink bench/mta.py started; it starts one process
@@ -273,3 +274,23 @@ def run_load(root_pid, port, watch, rcpt, messages, sessions, size,
         "procs": mem.peak_procs,
         "samples": mem.samples,
     }
+
+
+def cpu_seconds(root_pid):
+    """User + system CPU seconds of a process tree so far: every thread of
+    each live process, plus what the root has reaped from children that
+    exited (Postfix's master reaps an smtpd once it has served its
+    clients; Decorum's and rspamd's processes live for the whole run).
+    Only differences between two calls mean anything."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in process_tree(root_pid):
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])   # utime, stime
+        if pid == root_pid:
+            total += int(fields[13]) + int(fields[14])   # cutime, cstime
+    return total / tick

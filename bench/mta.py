@@ -10,6 +10,7 @@ PID we spawned, or the master PID Postfix wrote for our queue directory,
 and their descendants), first politely, then with SIGKILL.
 """
 
+import argparse
 import os
 import pwd
 import re
@@ -141,6 +142,13 @@ class Instance:
 class Postfix(Instance):
     name = "postfix"
 
+    def __init__(self, workdir, run_no, bench="local"):
+        super().__init__(workdir, run_no, bench)
+        # More templates appended to main.cf, and their values (the scan
+        # benchmark, bench/scan.py).
+        self.more_main = []
+        self.more_values = {}
+
     def start(self):
         d = self.dir
         self.conf = os.path.join(d, "etc")
@@ -161,10 +169,11 @@ class Postfix(Instance):
         main = ["postfix-main.cf.in"]
         if self.relay_port is not None:
             main.append("postfix-relay.cf.in")
-        fill(main, os.path.join(self.conf, "main.cf"),
+        fill(main + self.more_main, os.path.join(self.conf, "main.cf"),
              {"CONF": self.conf, "QUEUE": self.queue, "DATA": data,
               "MAIL": mail, "UID": nobody, "GID": nogroup, "LOG": self.log,
-              "DIR": d, "SINKHOST": SINK_HOST, "SINKPORT": self.relay_port})
+              "DIR": d, "SINKHOST": SINK_HOST, "SINKPORT": self.relay_port,
+              **self.more_values})
         fill(["postfix-master.cf.in"], os.path.join(self.conf, "master.cf"),
              {"PORT": self.port})
         with open(os.path.join(self.conf, "vmailbox"), "w") as f:
@@ -260,18 +269,26 @@ class Decorum(Instance):
                              f"\n{tail(self.log)}")
 
     def stop(self):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        tree = measure.process_tree(self.proc.pid)
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-        # Workers that outlived their master are still ours.
-        if not wait_gone(tree, 5):
-            self._kill_tree(tree)
+        stop_process(self.proc)
+
+
+def stop_process(proc):
+    """Stop a daemon we spawned (a Popen, or None) and every process under
+    it: SIGTERM, then SIGKILL for what is left after the timeouts."""
+    if proc is None or proc.poll() is not None:
+        return
+    tree = measure.process_tree(proc.pid)
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+    # Workers that outlived their master are still ours.
+    left = [p for p in tree if alive(p)]
+    if left and not wait_gone(left, 5):
+        kill_pids(left, signal.SIGKILL)
+        wait_gone(left, 5)
 
 
 def sink_argv(port):
@@ -347,6 +364,20 @@ def alone_arguments(p, rounds):
     p.add_argument("--stall", type=int, default=30)
     p.add_argument("--keep", action="store_true")
     p.add_argument("--out", default=os.path.join(HERE, "out"))
+
+
+def parse_alone(prog, doc, rounds, messages=2000, more=None):
+    """The command line of a benchmark run on its own: the options of
+    alone_arguments(), those more(parser) adds, checked."""
+    p = argparse.ArgumentParser(prog=prog, description=doc.split("\n")[0])
+    alone_arguments(p, rounds)
+    p.set_defaults(messages=messages)
+    if more:
+        more(p)
+    a = p.parse_args()
+    if a.messages < 1 or a.rounds < 1 or a.sessions < 1:
+        p.error("--messages, --rounds, --sessions must be positive")
+    return a
 
 
 def interleave(args, kinds, one_run, announce, summary):

@@ -29,7 +29,6 @@ deps/bench.txt, as bench/run does.  Every wait has a timeout; the daemon
 and smtp-source are stopped by PID, the DNS server is a thread.
 """
 
-import argparse
 import os
 import shutil
 import signal
@@ -123,13 +122,13 @@ def one_run(args, workdir, kind, run_no):
             allow_client(args.build_dir, inst.conf, args.timeout)
         watch = measure.DeliveryWatcher(inst.maildir_new, args.messages)
         watch.start()
-        cpu0 = cpu_seconds(inst.root_pid)
+        cpu0 = measure.cpu_seconds(inst.root_pid)
         res = measure.run_load(inst.root_pid, inst.port, watch, RCPT,
                                args.messages, args.sessions, args.size,
                                args.timeout, args.timeout, args.stall,
                                os.path.join(inst.dir, "smtp-source.log"),
                                helo=HELO)
-        res["cpu_ms"] = (cpu_seconds(inst.root_pid) - cpu0) * 1000 / \
+        res["cpu_ms"] = (measure.cpu_seconds(inst.root_pid) - cpu0) * 1000 / \
             args.messages
     finally:
         held = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT}
@@ -155,21 +154,6 @@ def one_run(args, workdir, kind, run_no):
                            f"messages with checks {kind}, {want} expected")
     res.update(kind=kind, run=run_no)
     return res
-
-
-def cpu_seconds(root_pid):
-    """User + system CPU seconds of the MTA's process tree so far (every
-    thread of each process; its processes live for the whole run)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in measure.process_tree(root_pid):
-        try:
-            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])   # utime, stime
-    return total / tick
 
 
 def keep_log(args, inst, kind):
@@ -253,15 +237,6 @@ def section(args, results, error):
     return lines
 
 
-def parse_args():
-    p = argparse.ArgumentParser(prog="bench/policy.py",
-                                description=__doc__.split("\n")[0])
-    mta.alone_arguments(p, rounds=5)
-    a = p.parse_args()
-    if a.messages < 1 or a.rounds < 1 or a.sessions < 1:
-        p.error("--messages, --rounds, --sessions must be positive")
-    return a
-
-
 if __name__ == "__main__":
-    sys.exit(mta.run_alone(parse_args(), NAME, run_bench, section))
+    sys.exit(mta.run_alone(mta.parse_alone("bench/policy.py", __doc__, 5),
+                           NAME, run_bench, section))
