@@ -191,6 +191,7 @@ def wake(port):
 
 def measure(build_dir, workdir, args):
     inst = mta.Decorum(workdir, 1, build_dir, NAME)
+    inst.more_conf.append("decorum-tables.conf.in")
     try:
         inst.start()
         users = os.path.join(inst.dir, "domains", "bench.test", "users")
