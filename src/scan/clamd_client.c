@@ -19,9 +19,9 @@
  * clamd's own words.
  *
  * done runs once, from a callback of ours (never from start: an error
- * known at once waits for the finish event); everything is freed before
- * it runs, and cancel frees the same, so nothing of a client runs after
- * either.
+ * known at once waits for the end's own turn of the loop, scan_call.h);
+ * everything is freed before it runs, and cancel frees the same, so
+ * nothing of a client runs after either.
  */
 #include "scan/clamd_client.h"
 
@@ -35,58 +35,25 @@
 
 #include "common/xmalloc.h"
 #include "scan/clamd_reply.h"
+#include "scan/scan_call.h"
 
 struct clamd_client {
+	struct scan_call call;		/* timer, end, done */
 	struct bufferevent *bev;
-	struct event *finish;		/* done's turn after a start error */
-	struct event *timer;		/* the whole scan */
 	const struct scan_message *msg;
-	struct scan_result *res;
-	scan_done_fn *done;
-	void *arg;
-	unsigned timeout;
 	uint64_t sent;			/* message octets framed so far */
 	bool ended;			/* the end frame is queued */
 };
 
 static void
-client_free(struct clamd_client *c)
+client_free(void *p)
 {
+	struct clamd_client *c = p;
+
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
-	event_free(c->timer);
-	event_free(c->finish);
+	scan_call_free(&c->call);
 	free(c);
-}
-
-static void
-finish(struct clamd_client *c)
-{
-	scan_done_fn *done = c->done;
-	struct scan_result *res = c->res;
-	void *arg = c->arg;
-
-	client_free(c);
-	done(arg, res);
-}
-
-static void
-finish_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	finish(arg);
-}
-
-static void
-timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct clamd_client *c = arg;
-
-	(void)fd;
-	(void)what;
-	scan_result_fail(c->res, "timed out after %u s", c->timeout);
-	finish(c);
 }
 
 static void
@@ -124,18 +91,18 @@ take_reply(struct clamd_client *c, bool at_eof)
 	char reply[CLAMD_REPLY_MAX + 1];
 
 	if (len > CLAMD_REPLY_MAX) {
-		scan_result_fail(c->res, "reply over %d octets",
+		scan_result_fail(c->call.res, "reply over %d octets",
 		    CLAMD_REPLY_MAX);
 		return true;
 	}
 	if (nul.pos < 0 && !at_eof)
 		return false;
 	if (len == 0 && nul.pos < 0) {
-		scan_result_fail(c->res, "connection closed before the reply");
+		scan_result_fail(c->call.res, "connection closed before the reply");
 		return true;
 	}
 	evbuffer_remove(in, reply, len);
-	fill_verdict(c->res, reply, len);
+	fill_verdict(c->call.res, reply, len);
 	return true;
 }
 
@@ -146,7 +113,7 @@ read_cb(struct bufferevent *bev, void *arg)
 
 	(void)bev;
 	if (take_reply(c, false))
-		finish(c);
+		scan_call_end(&c->call);
 }
 
 /* Frames the next chunk, or the end frame; why the file could not be
@@ -191,9 +158,9 @@ write_cb(struct bufferevent *bev, void *arg)
 	while (!c->ended && evbuffer_get_length(out) < CLAMD_CHUNK_MAX) {
 		why = queue_chunk(c, out);
 		if (why != NULL) {
-			scan_result_fail(c->res, "cannot read the message: %s",
+			scan_result_fail(c->call.res, "cannot read the message: %s",
 			    why);
-			finish(c);
+			scan_call_end(&c->call);
 			return;
 		}
 	}
@@ -227,11 +194,11 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	    (what & BEV_EVENT_EOF))
 		take_reply(c, true);
 	else if (err == ECONNREFUSED)
-		scan_result_fail(c->res, "connection refused");
+		scan_result_fail(c->call.res, "connection refused");
 	else
-		scan_result_fail(c->res, "connection failed: %s",
+		scan_result_fail(c->call.res, "connection failed: %s",
 		    err != 0 ? strerror(err) : "closed");
-	finish(c);
+	scan_call_end(&c->call);
 }
 
 /* Connects; the reason it cannot, or NULL. */
@@ -264,30 +231,18 @@ clamd_client_start(struct event_base *base, const struct clamd_conf *cc,
     scan_done_fn *done, void *arg)
 {
 	struct clamd_client *c = xcalloc(1, sizeof(*c));
-	struct timeval tv = { (time_t)cc->timeout, 0 };
 	const char *why;
 
-	scan_result_init(res, "clamd");
+	scan_call_init(&c->call, base, "clamd", cc->timeout, res, done, arg,
+	    client_free, c);
 	c->msg = msg;
-	c->res = res;
-	c->done = done;
-	c->arg = arg;
-	c->timeout = cc->timeout;
-	c->finish = event_new(base, -1, 0, finish_cb, c);
-	c->timer = evtimer_new(base, timeout_cb, c);
-	if (c->finish == NULL || c->timer == NULL)
-		abort();	/* only out of memory, as xmalloc */
 	why = connect_clamd(c, base, cc);
-	if (why != NULL) {
-		/* No callback of the socket may run: only the finish event. */
-		if (c->bev != NULL)
-			bufferevent_free(c->bev);
+	if (why != NULL && c->bev != NULL) {
+		/* No callback of the socket may run: only the end's turn. */
+		bufferevent_free(c->bev);
 		c->bev = NULL;
-		scan_result_fail(res, "%s", why);
-		event_active(c->finish, EV_TIMEOUT, 1);
-	} else {
-		evtimer_add(c->timer, &tv);
 	}
+	scan_call_arm(&c->call, why);
 	return c;
 }
 

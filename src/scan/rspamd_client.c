@@ -10,11 +10,12 @@
  * well: the reply's headers and body are bounded (RSPAMD_REPLY_MAX, more
  * fails the scan), and everything in it goes through rspamd_reply_parse.
  *
- * Invariants: done runs only from this file's own events (the finish
- * event, the overall timer), never from inside evhttp nor from start,
- * because evhttp still uses the connection after a request's callback
- * returns; the connection is freed there too.  Cancel frees the
- * connection, which drops its request without calling back.
+ * Invariants: done runs only from the call's own events (scan_call.h:
+ * the end's turn, the overall timer), never from inside evhttp nor
+ * from start, because evhttp still uses the connection after a
+ * request's callback returns; the connection is freed there too.
+ * Cancel frees the connection, which drops its request without
+ * calling back.
  */
 #include "scan/rspamd_client.h"
 
@@ -33,6 +34,7 @@
 
 #include "common/xmalloc.h"
 #include "scan/rspamd_reply.h"
+#include "scan/scan_call.h"
 #include "scan/scan_text.h"
 
 /* The reply's status line and headers (rspamd's are a few hundred
@@ -40,13 +42,8 @@
 #define RSPAMD_HEADERS_SIZE_MAX	(16 * 1024)
 
 struct rspamd_client {
+	struct scan_call call;		/* timer, end, done */
 	struct evhttp_connection *evcon;
-	struct event *finish;		/* done's turn */
-	struct event *timer;		/* the whole request */
-	struct scan_result *res;
-	scan_done_fn *done;
-	void *arg;
-	unsigned timeout;
 	/* evhttp's reason when it gives up on the request (error_cb) */
 	enum evhttp_request_error http_error;
 	bool http_failed;
@@ -59,37 +56,16 @@ struct rspamd_client {
 };
 
 static void
-client_free(struct rspamd_client *c)
+client_free(void *p)
 {
+	struct rspamd_client *c = p;
+
 	if (c->evcon != NULL)
 		evhttp_connection_free(c->evcon);
-	event_free(c->timer);
-	event_free(c->finish);
+	scan_call_free(&c->call);
 	free(c);
 }
 
-static void
-finish_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct rspamd_client *c = arg;
-	scan_done_fn *done = c->done;
-	struct scan_result *res = c->res;
-	void *done_arg = c->arg;
-
-	(void)fd;
-	(void)what;
-	client_free(c);
-	done(done_arg, res);
-}
-
-static void
-timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct rspamd_client *c = arg;
-
-	scan_result_fail(c->res, "timed out after %u s", c->timeout);
-	finish_cb(fd, what, c);
-}
 
 static void
 error_cb(enum evhttp_request_error err, void *arg)
@@ -135,29 +111,31 @@ fail_unanswered(struct rspamd_client *c)
 {
 	if (!c->http_failed) {
 		if (c->connect_error == ECONNREFUSED)
-			scan_result_fail(c->res, "connection refused");
+			scan_result_fail(c->call.res, "connection refused");
 		else
-			scan_result_fail(c->res, "cannot connect: %s",
+			scan_result_fail(c->call.res, "cannot connect: %s",
 			    c->connect_error != 0 ?
 			    strerror(c->connect_error) : "unknown error");
 		return;
 	}
 	switch (c->http_error) {
 	case EVREQ_HTTP_TIMEOUT:
-		scan_result_fail(c->res, "timed out after %u s", c->timeout);
+		scan_result_fail(c->call.res, "timed out after %u s",
+		    c->call.timeout);
 		break;
 	case EVREQ_HTTP_DATA_TOO_LONG:
-		scan_result_fail(c->res, "reply over %d octets",
+		scan_result_fail(c->call.res, "reply over %d octets",
 		    RSPAMD_REPLY_MAX);
 		break;
 	case EVREQ_HTTP_INVALID_HEADER:
-		scan_result_fail(c->res, "invalid HTTP reply");
+		scan_result_fail(c->call.res, "invalid HTTP reply");
 		break;
 	case EVREQ_HTTP_EOF:
-		scan_result_fail(c->res, "connection closed before the reply");
+		scan_result_fail(c->call.res,
+		    "connection closed before the reply");
 		break;
 	default:
-		scan_result_fail(c->res, "connection failed");
+		scan_result_fail(c->call.res, "connection failed");
 		break;
 	}
 }
@@ -268,21 +246,20 @@ read_reply(struct scan_result *r, struct evbuffer *body)
 }
 
 /* evhttp's callback: req is NULL, or has no status, when no answer came.
- * Only records; done runs on the finish event's turn. */
+ * Only records; done runs on the end's own turn. */
 static void
 request_cb(struct evhttp_request *req, void *arg)
 {
 	struct rspamd_client *c = arg;
 	int status = req != NULL ? evhttp_request_get_response_code(req) : 0;
 
-	evtimer_del(c->timer);
 	if (status == 0)
 		fail_unanswered(c);
 	else if (status != HTTP_OK)
-		scan_result_fail(c->res, "HTTP %d", status);
+		scan_result_fail(c->call.res, "HTTP %d", status);
 	else
-		read_reply(c->res, evhttp_request_get_input_buffer(req));
-	event_active(c->finish, EV_TIMEOUT, 1);
+		read_reply(c->call.res, evhttp_request_get_input_buffer(req));
+	scan_call_end_later(&c->call);
 }
 
 static int
@@ -381,7 +358,7 @@ send_request(struct rspamd_client *c, struct event_base *base,
 	if (c->evcon == NULL)
 		return "cannot make a connection";
 	evhttp_connection_set_family(c->evcon, family);
-	evhttp_connection_set_timeout(c->evcon, (int)c->timeout);
+	evhttp_connection_set_timeout(c->evcon, (int)c->call.timeout);
 	evhttp_connection_set_retries(c->evcon, 0);
 	evhttp_connection_set_max_headers_size(c->evcon,
 	    RSPAMD_HEADERS_SIZE_MAX);
@@ -410,25 +387,10 @@ rspamd_client_start(struct event_base *base, const struct rspamd_conf *rc,
     scan_done_fn *done, void *arg)
 {
 	struct rspamd_client *c = xcalloc(1, sizeof(*c));
-	struct timeval tv = { (time_t)rc->timeout, 0 };
-	const char *why;
 
-	scan_result_init(res, "rspamd");
-	c->res = res;
-	c->done = done;
-	c->arg = arg;
-	c->timeout = rc->timeout;
-	c->finish = event_new(base, -1, 0, finish_cb, c);
-	c->timer = evtimer_new(base, timeout_cb, c);
-	if (c->finish == NULL || c->timer == NULL)
-		abort();	/* only out of memory, as xmalloc */
-	why = send_request(c, base, rc, msg);
-	if (why != NULL) {
-		scan_result_fail(res, "%s", why);
-		event_active(c->finish, EV_TIMEOUT, 1);
-	} else {
-		evtimer_add(c->timer, &tv);
-	}
+	scan_call_init(&c->call, base, "rspamd", rc->timeout, res, done, arg,
+	    client_free, c);
+	scan_call_arm(&c->call, send_request(c, base, rc, msg));
 	return c;
 }
 
