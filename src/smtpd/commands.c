@@ -215,13 +215,21 @@ cmd_mail(struct session *s, const struct smtp_command *c, struct smtp_reply *r)
 	smtp_reply_set(r, 250, "2.1.0", "Ok");
 }
 
-static bool
+bool
 tx_has_rcpt(const struct transaction *tx, const char *addr)
 {
 	for (unsigned i = 0; i < tx->n_rcpts; i++)
 		if (strcasecmp(tx->rcpts[i], addr) == 0)
 			return true;
 	return false;
+}
+
+void
+tx_add_rcpt(struct transaction *tx, const char *addr)
+{
+	tx->rcpts = xreallocarray(tx->rcpts, tx->n_rcpts + 1,
+	    sizeof(*tx->rcpts));
+	tx->rcpts[tx->n_rcpts++] = xstrdup(addr);
 }
 
 /* Turn the routing verdict into the RCPT reply (BCP: unknown users are
@@ -275,11 +283,8 @@ rcpt_accept(struct session *s, const char *addr, struct smtp_reply *r)
 {
 	struct transaction *tx = s->tx;
 
-	if (!tx_has_rcpt(tx, addr)) {
-		tx->rcpts = xreallocarray(tx->rcpts, tx->n_rcpts + 1,
-		    sizeof(*tx->rcpts));
-		tx->rcpts[tx->n_rcpts++] = xstrdup(addr);
-	}
+	if (!tx_has_rcpt(tx, addr))
+		tx_add_rcpt(tx, addr);
 	session_set_state(s, SESSION_RCPT);
 	smtp_reply_set(r, 250, "2.1.5", "Ok");
 }

@@ -430,15 +430,6 @@ build_headers(struct content_scan *cs, bool flag, bool *changed)
 	return ok;
 }
 
-static bool
-has_rcpt(const struct transaction *tx, const char *addr)
-{
-	for (unsigned i = 0; i < tx->n_rcpts; i++)
-		if (strcasecmp(tx->rcpts[i], addr) == 0)
-			return true;
-	return false;
-}
-
 static void
 del_rcpt(struct transaction *tx, const char *addr)
 {
@@ -463,16 +454,14 @@ envelope_changes(struct session *s, const struct scan_result *r)
 	for (const struct scan_mod *m = r->mods; m != NULL; m = m->next) {
 		if (m->addr == NULL)
 			continue;
-		if (m->type == SCAN_MOD_ADD_RCPT && !has_rcpt(tx, m->addr)) {
+		if (m->type == SCAN_MOD_ADD_RCPT && !tx_has_rcpt(tx, m->addr)) {
 			if (tx->n_rcpts >= s->srv->cfg->max_recipients) {
 				log_warn("event=scan-change-dropped session=%s id=%s scanner=%s rcpt=\"<%s>\" reason=\"max_recipients\"",
 				    s->id, tx->queue_id, r->scanner,
 				    log_safe(m->addr, safe, sizeof(safe)));
 				continue;
 			}
-			tx->rcpts = xreallocarray(tx->rcpts, tx->n_rcpts + 1,
-			    sizeof(*tx->rcpts));
-			tx->rcpts[tx->n_rcpts++] = xstrdup(m->addr);
+			tx_add_rcpt(tx, m->addr);
 		} else if (m->type == SCAN_MOD_DEL_RCPT) {
 			del_rcpt(tx, m->addr);
 		} else if (m->type == SCAN_MOD_CHANGE_FROM &&

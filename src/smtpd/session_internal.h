@@ -149,6 +149,9 @@ bool session_auth_waiting(const struct session *s);
 /* commands.c */
 void session_command(struct session *s, const char *line, size_t len);
 void session_reset_tx(struct session *s);
+/* Whether addr is a recipient already (any case), and adding one. */
+bool tx_has_rcpt(const struct transaction *tx, const char *addr);
+void tx_add_rcpt(struct transaction *tx, const char *addr);
 
 /* transaction.c */
 void session_begin_data(struct session *s, struct smtp_reply *r);
