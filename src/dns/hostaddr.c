@@ -22,10 +22,14 @@
 
 enum { Q_A, Q_AAAA, Q_N };
 
+/* Each query keeps its own texts so that the result lists A before
+ * AAAA whichever answers first. */
 struct hostaddr_query {
 	struct hostaddr *h;
 	int id;			/* resolver query, -1 when none is out */
 	enum dns_status st;
+	char text[HOSTADDR_TEXT_MAX][HOSTADDR_TEXT_LEN];
+	size_t n_text;
 };
 
 struct hostaddr {
@@ -37,8 +41,7 @@ struct hostaddr {
 	unsigned char want[16];
 	struct hostaddr_query q[Q_N];
 	bool found;
-	char text[HOSTADDR_TEXT_MAX][HOSTADDR_TEXT_LEN];
-	size_t n_text, n_all;
+	size_t n_all;
 };
 
 /* Report and free: h is gone before the callback runs (it may free the
@@ -52,22 +55,28 @@ finish(struct hostaddr *h)
 	hostaddr_cb cb = h->cb;
 	void *arg = h->arg;
 
-	for (size_t i = 0; i < h->n_text; i++) {
-		memcpy(text[i], h->text[i], sizeof(text[i]));
-		res.text[res.n_text++] = text[i];
-	}
+	for (int k = 0; k < Q_N; k++)
+		for (size_t i = 0; i < h->q[k].n_text &&
+		    res.n_text < HOSTADDR_TEXT_MAX; i++) {
+			memcpy(text[res.n_text], h->q[k].text[i],
+			    sizeof(text[0]));
+			res.text[res.n_text] = text[res.n_text];
+			res.n_text++;
+		}
 	hostaddr_cancel(h);
 	cb(arg, &res);
 }
 
 static void
-take(struct hostaddr *h, int family, const void *addr, size_t len)
+take(struct hostaddr_query *q, int family, const void *addr, size_t len)
 {
+	struct hostaddr *h = q->h;
+
 	if (family == h->want_family && memcmp(addr, h->want, len) == 0)
 		h->found = true;
-	if (h->n_text < HOSTADDR_TEXT_MAX &&
-	    inet_ntop(family, addr, h->text[h->n_text], HOSTADDR_TEXT_LEN) != NULL)
-		h->n_text++;
+	if (q->n_text < HOSTADDR_TEXT_MAX &&
+	    inet_ntop(family, addr, q->text[q->n_text], HOSTADDR_TEXT_LEN) != NULL)
+		q->n_text++;
 	h->n_all++;
 }
 
@@ -83,7 +92,7 @@ answer_cb(void *arg, enum dns_status st, struct ub_result *res)
 	q->st = st;
 	for (int i = 0; st == DNS_OK && res->data[i] != NULL; i++)
 		if ((size_t)res->len[i] == want)
-			take(h, aaaa ? AF_INET6 : AF_INET, res->data[i], want);
+			take(q, aaaa ? AF_INET6 : AF_INET, res->data[i], want);
 	if (h->q[Q_A].id < 0 && h->q[Q_AAAA].id < 0)
 		finish(h);
 }

@@ -48,7 +48,7 @@ class Zone(BaseResolver):
     def __init__(self):
         self.records = {}
         self.servfail = set()
-        self.lateness = {}      # name -> seconds
+        self.lateness = {}      # (name, type or None) -> seconds
         self.first_query = {}   # name -> monotonic time
         self.drops = set()
         self.queries = []
@@ -103,15 +103,15 @@ class Zone(BaseResolver):
         """Answer SERVFAIL for every query about name."""
         self.servfail.add(_norm(name))
 
-    def late(self, name, seconds):
-        """Leave queries about name unanswered until seconds after the
+    def late(self, name, seconds, rtype=None):
+        """Leave queries about name (of rtype only, if given) unanswered until seconds after the
         first one, then answer at once: a server that comes back.
 
         (A query held back and answered late would not do: a resolver
         resends after its retransmission timeout, under a new query id,
         and drops answers to the ids it gave up on, so the answer it
         takes is always to a query sent after the server came back.)"""
-        self.lateness[_norm(name)] = seconds
+        self.lateness[(_norm(name), rtype)] = seconds
 
     def on_time(self):
         """Every late() name is answered at once from now on."""
@@ -143,7 +143,8 @@ class Zone(BaseResolver):
             self.queries.append((qname, qtype))
             first = self.first_query.setdefault(qname, now)
             silent = qname in self.drops or \
-                now - first < self.lateness.get(qname, 0)
+                now - first < max(self.lateness.get((qname, None), 0),
+                                  self.lateness.get((qname, qtype), 0))
         if silent:
             raise DNSError("not answered")  # the handler sends nothing
         reply = self._answer(request, qname, qtype)

@@ -229,6 +229,19 @@ def test_name_elsewhere(dns, mta):
     assert helo_events(m, check="helo.resolves") == []
 
 
+def test_name_elsewhere_a_listed_first(dns, mta):
+    """The evidence lists A before AAAA, whichever answers first."""
+    named(dns, "late-a.example.org", "192.0.2.1", "2001:db8::1")
+    dns.zone.late("late-a.example.org", 1, "A")
+    m = mta()
+    rcpt_reply(m, "late-a.example.org", timeout=10)
+    ev = m.wait_event("policy", check="helo.matches_ip")[0]
+    assert dns.zone.answered("late-a.example.org", "AAAA")[0] < \
+        dns.zone.answered("late-a.example.org", "A")[0]
+    assert ev["evidence"] == ("late-a.example.org A/AAAA: 192.0.2.1 "
+                              "2001:db8::1; not 127.0.0.1"), ev
+
+
 def test_ipv6_client_needs_aaaa(dns, mta):
     named(dns, "v4only.example.org", "127.0.0.1")
     named(dns, "v6.example.org", "::1")
