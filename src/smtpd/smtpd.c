@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "auth/throttle.h"
+#include "common/evloop.h"
 #include "common/netkey.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -196,7 +197,7 @@ smtpd_setup(struct smtpd *d, const struct smtpd_args *a)
 	d->srv.cfg = cfg;
 	d->srv.notify_fd = a->notify_fd;
 	TAILQ_INIT(&d->srv.sessions);
-	d->srv.base = event_base_new();
+	d->srv.base = evloop_new();
 	if (d->srv.base == NULL)
 		fatal("cannot create the event loop");
 	d->srv.spool = spool_open(cfg->spool, err, sizeof(err));
