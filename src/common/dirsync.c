@@ -6,6 +6,8 @@
  * remove a message) and by nothing on an event loop.
  *
  * Each caller puts a waiter on its own stack into the queue and sleeps
+ * (on a condition variable of its own, so a round wakes only the callers
+ * it finished and the one that leads next, not every thread waiting)
  * until a leader marks it done.  A leader is a caller that found no
  * fsync running: it takes every queued waiter of its key out of the
  * queue (those all made their change before they queued, so before the
@@ -30,6 +32,7 @@
 struct dirsync_waiter {
 	struct dirsync_waiter *next;
 	struct dirsync_key key;
+	pthread_cond_t cond;	/* signalled: done, or time to lead */
 	bool done;
 	int err;
 };
@@ -38,7 +41,6 @@ struct dirsync {
 	int (*fsync_fn)(int, void *);
 	void *arg;
 	pthread_mutex_t mu;
-	pthread_cond_t cond;		/* broadcast: a round finished */
 	bool busy;			/* an fsync is in flight */
 	struct dirsync_waiter *queue;	/* waiting for a round to start */
 	unsigned waiting;
@@ -60,7 +62,6 @@ dirsync_new(int (*fsync_fn)(int fd, void *arg), void *arg)
 	ds->fsync_fn = fsync_fn != NULL ? fsync_fn : plain_fsync;
 	ds->arg = arg;
 	pthread_mutex_init(&ds->mu, NULL);
-	pthread_cond_init(&ds->cond, NULL);
 	return ds;
 }
 
@@ -70,7 +71,6 @@ dirsync_free(struct dirsync *ds)
 	if (ds == NULL)
 		return;
 	pthread_mutex_destroy(&ds->mu);
-	pthread_cond_destroy(&ds->cond);
 	free(ds);
 }
 
@@ -130,27 +130,36 @@ lead(struct dirsync *ds, int fd, const struct dirsync_key *key)
 		next = w->next;
 		w->err = err;
 		w->done = true;
+		pthread_cond_signal(&w->cond);
 	}
 	ds->busy = false;
-	pthread_cond_broadcast(&ds->cond);
+	/* One queued caller leads the next round (a newcomer may beat it
+	 * to it: it then waits again, and is woken when that round ends). */
+	if (ds->queue != NULL)
+		pthread_cond_signal(&ds->queue->cond);
 }
 
 int
 dirsync_sync(struct dirsync *ds, int fd, const struct dirsync_key *key)
 {
-	struct dirsync_waiter me = { NULL, *key, false, 0 };
+	struct dirsync_waiter me = { .key = *key }, **pp;
 
+	pthread_cond_init(&me.cond, NULL);
 	pthread_mutex_lock(&ds->mu);
-	me.next = ds->queue;
-	ds->queue = &me;
+	/* At the tail: the oldest caller is woken to lead first, so no
+	 * folder's callers wait behind a stream of others'. */
+	for (pp = &ds->queue; *pp != NULL; pp = &(*pp)->next)
+		;
+	*pp = &me;
 	ds->waiting++;
 	while (!me.done) {
 		if (!ds->busy)
 			lead(ds, fd, key);
 		else
-			pthread_cond_wait(&ds->cond, &ds->mu);
+			pthread_cond_wait(&me.cond, &ds->mu);
 	}
 	pthread_mutex_unlock(&ds->mu);
+	pthread_cond_destroy(&me.cond);
 	if (me.err != 0) {
 		errno = me.err;
 		return -1;
