@@ -6,9 +6,14 @@
  * one copy: the first result is reused), appending "D n mailbox" with
  * fsync after each copy; then close the recipient with "K n" (all
  * copies in), "F n code text" (permanent, or its queue lifetime is over)
- * or "W n next text" (try again).  A record is durable before the next
- * step, so a crash repeats at most the one copy whose D was not yet
- * fsync'd (docs/queue.md: at-least-once where exactly-once is impossible).
+ * or "W n next text" (try again).  The last copy's D and the closing
+ * record go out in one write and one fsync.  A record is durable before
+ * the next step, so a crash repeats at most the one copy whose D was not
+ * yet durable (docs/queue.md: at-least-once where exactly-once is
+ * impossible).  The last recipient's closing records are not fsync'd:
+ * attempt_finish() follows at once and either fsyncs them or, for a
+ * message all delivered, makes its removal durable instead (a group
+ * commit of queue/'s fsync shared by the delivery threads).
  * Finally the queue file is read back: all recipients finished means it is
  * removed (all delivered); with failures, one RFC 3464 report is queued
  * for them (bounce.c) and then the message removed, or, when no report
