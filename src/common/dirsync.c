@@ -167,24 +167,11 @@ dirsync_sync(struct dirsync *ds, int fd, const struct dirsync_key *key)
 	return 0;
 }
 
-unsigned
-dirsync_waiting(struct dirsync *ds)
+void
+dirsync_stats(struct dirsync *ds, unsigned *waiting, uint64_t *count)
 {
-	unsigned n;
-
 	pthread_mutex_lock(&ds->mu);
-	n = ds->waiting;
+	*waiting = ds->waiting;
+	*count = ds->count;
 	pthread_mutex_unlock(&ds->mu);
-	return n;
-}
-
-uint64_t
-dirsync_count(struct dirsync *ds)
-{
-	uint64_t n;
-
-	pthread_mutex_lock(&ds->mu);
-	n = ds->count;
-	pthread_mutex_unlock(&ds->mu);
-	return n;
 }

@@ -42,7 +42,6 @@ int dirsync_key_of(int fd, struct dirsync_key *key);
 int dirsync_sync(struct dirsync *ds, int fd, const struct dirsync_key *key);
 
 /* Callers waiting for an fsync not yet started; fsyncs made so far. */
-unsigned dirsync_waiting(struct dirsync *ds);
-uint64_t dirsync_count(struct dirsync *ds);
+void dirsync_stats(struct dirsync *ds, unsigned *waiting, uint64_t *count);
 
 #endif
