@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -590,6 +591,7 @@ attempt_run(void *p)
 	struct copy_cache cache = { NULL, NULL, 0 };
 	bool unsynced = false;
 	struct close_ctx cc = { "", false, &unsynced };
+	struct stat st;
 	int64_t size;
 	size_t i;
 	int fd;
@@ -600,7 +602,8 @@ attempt_run(void *p)
 		return;
 	}
 	fd = spool_open_data(a->sp, a->id);
-	size = spool_data_size(a->sp, a->id);
+	/* The size of the file opened, not a second look up by name. */
+	size = fd >= 0 && fstat(fd, &st) == 0 ? (int64_t)st.st_size : -1;
 	/* The forwarded copy first: its D records settle its targets
 	 * before the recipients they belong to are closed. */
 	i = forward_copy_queue(a, fd) < 0 ? a->n_rcpts + 1 : 0;
