@@ -2,6 +2,11 @@
  * Maildir delivery (https://cr.yp.to/proto/maildir.html): write the
  * message to tmp/ under a unique name, fsync it, rename it into new/ and
  * fsync new/, so a mail reader sees either nothing or the whole message.
+ * The fsync of new/ is a group commit (maildir_tree.h): deliveries to
+ * one mailbox at the same moment share it, each still waiting for an
+ * fsync that started after its own rename.  The mailbox tree is made
+ * once and remembered; an open or rename that finds it gone (ENOENT)
+ * makes it again and retries once.
  *
  * Called by the queue manager in a workpool thread, one call per mailbox.
  * The file is "Return-Path: <sender>" (RFC 5321 4.4), "Delivered-To:
@@ -36,6 +41,7 @@
 #include "common/buf.h"
 #include "deliver/maildir_folder.h"
 #include "deliver/maildir_tmp.h"
+#include "deliver/maildir_tree.h"
 
 const struct deliver_agent maildir_agent = { "maildir", maildir_deliver };
 
@@ -161,83 +167,107 @@ copy_lf(const struct deliver_request *req, int fd, bool *read_err)
 	return total;
 }
 
-void
-maildir_deliver(const struct deliver_request *req, struct deliver_result *res)
+/*
+ * The mailbox's tree: <mailboxes>/<domain>/<local>/{tmp,new,cur}.  0, or
+ * -1 with res set.  A missing root is an operator's mistake (or an
+ * unmounted disk): wait for it rather than create it on the wrong file
+ * system.
+ */
+static int
+tree_make(const struct deliver_request *req, const char *dom, const char *box,
+    struct deliver_result *res)
 {
-	char box[PATH_MAX], dom[PATH_MAX], sub[PATH_MAX], tmpf[PATH_MAX];
-	char newf[PATH_MAX], fold[PATH_MAX], host[256], base[512], head[1024];
-	const char *dir = box;	/* where the copy goes: inbox or folder */
 	static const char *const subs[] = { "tmp", "new", "cur" };
-	struct timeval tv;
+	char sub[PATH_MAX];
 	struct stat st;
-	int64_t body;
-	bool read_err;
 	size_t i;
-	int fd, dfd, hlen;
 
-	if (!name_ok(req->local) || !name_ok(req->domain)) {
-		result_set(res, DELIVER_PERMFAIL, "5.1.3",
-		    "mailbox name unusable as a Maildir folder", 0);
-		return;
-	}
-	/* A missing root is an operator's mistake (or an unmounted disk):
-	 * wait for it rather than create it on the wrong file system. */
 	if (stat(req->mailboxes, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		result_set(res, DELIVER_TEMPFAIL, "4.3.5", "mailboxes folder",
 		    errno != 0 ? errno : ENOTDIR);
-		return;
-	}
-	if (snprintf(dom, sizeof(dom), "%s/%s", req->mailboxes, req->domain) >=
-	    (int)sizeof(dom) || snprintf(box, sizeof(box), "%s/%s", dom,
-	    req->local) >= (int)sizeof(box)) {
-		result_set(res, DELIVER_PERMFAIL, "5.1.3", "mailbox path too long", 0);
-		return;
+		return -1;
 	}
 	if (mkdir_durable(dom, req->mailboxes) < 0 || mkdir_durable(box, dom) < 0) {
 		result_set(res, DELIVER_TEMPFAIL, "4.2.0", "create mailbox", errno);
-		return;
+		return -1;
 	}
 	for (i = 0; i < 3; i++) {
 		if (snprintf(sub, sizeof(sub), "%s/%s", box, subs[i]) >=
 		    (int)sizeof(sub) || mkdir_durable(sub, box) < 0) {
 			result_set(res, DELIVER_TEMPFAIL, "4.2.0", "create mailbox",
 			    errno);
-			return;
+			return -1;
 		}
 	}
+	return 0;
+}
 
+/*
+ * Where the copy goes, made if need be: the inbox (remembered once made,
+ * maildir_tree.h, so a delivery makes no mkdir) or, with a folder, that
+ * folder of it.  A folder is checked on every delivery (its entries are
+ * never followed through a link, maildir_folder.c); it is only for mail
+ * judged unwanted.  0, or -1 with res set.
+ */
+static int
+target_make(const struct deliver_request *req, const char *dom,
+    const char *box, char *fold, size_t foldlen, struct deliver_result *res)
+{
+	if (!maildir_known(box)) {
+		if (tree_make(req, dom, box, res) < 0)
+			return -1;
+		maildir_known_add(box);
+	}
 	/* A folder lives in a mailbox: the inbox above is made first, so
 	 * mail readers always find a whole Maildir++ tree.  A bad folder
 	 * name (the config loader lets none through) is a temporary
 	 * failure: this mail is never bounced (the BCP). */
-	if (req->folder != NULL) {
-		if (maildir_folder_make(box, req->folder, fold, sizeof(fold)) < 0) {
-			result_set(res, DELIVER_TEMPFAIL, "4.2.0",
-			    "create mailbox folder", errno);
-			return;
-		}
-		dir = fold;
+	if (req->folder != NULL &&
+	    maildir_folder_make(box, req->folder, fold, foldlen) < 0) {
+		result_set(res, DELIVER_TEMPFAIL, "4.2.0",
+		    "create mailbox folder", errno);
+		return -1;
 	}
+	return 0;
+}
 
-	gettimeofday(&tv, NULL);
-	if (maildir_tmp_due(dir, (int64_t)tv.tv_sec))
-		(void)maildir_tmp_sweep(dir, (int64_t)tv.tv_sec,
-		    MAILDIR_TMP_STALE, MAILDIR_TMP_SCAN_MAX);
-	host_part(req->hostname != NULL ? req->hostname : "localhost", host,
-	    sizeof(host));
-	if (snprintf(base, sizeof(base), "%lld.M%ldP%ldQ%u.%s",
-	    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
-	    atomic_fetch_add(&maildir_counter, 1), host) >= (int)sizeof(base) ||
-	    snprintf(tmpf, sizeof(tmpf), "%s/tmp/%s", dir, base) >=
-	    (int)sizeof(tmpf)) {
-		result_set(res, DELIVER_PERMFAIL, "5.1.3", "mailbox path too long", 0);
-		return;
-	}
-	fd = open(tmpf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+/* The paths of one delivery. */
+struct md_paths {
+	char dom[PATH_MAX], box[PATH_MAX], fold[PATH_MAX];
+	const char *dir;	/* box or fold: where the copy goes */
+	char base[512], tmpf[PATH_MAX], newf[PATH_MAX];
+};
+
+/* A mailbox removed after it was remembered: forget it, make it again.
+ * Called when an open or rename in it said ENOENT; true to retry. */
+static bool
+target_remake(const struct deliver_request *req, struct md_paths *p,
+    struct deliver_result *res)
+{
+	maildir_known_forget(p->box);
+	return target_make(req, p->dom, p->box, p->fold, sizeof(p->fold),
+	    res) == 0;
+}
+
+/* Writes the message file in tmp/ and fsyncs it; its size, or -1 with
+ * res set (the file removed). */
+static int64_t
+write_tmp(const struct deliver_request *req, struct md_paths *p,
+    struct deliver_result *res)
+{
+	char head[1024];
+	int64_t body;
+	bool read_err;
+	int fd, hlen;
+
+	fd = open(p->tmpf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == ENOENT && target_remake(req, p, res))
+		fd = open(p->tmpf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		    0600);
 	if (fd < 0) {
 		result_set(res, DELIVER_TEMPFAIL, "4.2.0", "create message file",
 		    errno);
-		return;
+		return -1;
 	}
 	/* RFC 5321 4.4: the final delivery adds Return-Path with the
 	 * envelope sender, <> included. */
@@ -264,35 +294,81 @@ maildir_deliver(const struct deliver_request *req, struct deliver_result *res)
 		goto fail;
 	}
 	close(fd);
-	fd = -1;
-	if (snprintf(newf, sizeof(newf), "%s/new/%s,S=%lld", dir, base,
-	    (long long)(body + hlen)) >= (int)sizeof(newf)) {
+	return body + hlen;
+fail:
+	close(fd);
+	unlink(p->tmpf);
+	return -1;
+}
+
+/* tmp/ to new/, made durable with new/'s shared fsync.  0, or -1 with
+ * res set (nothing left in either). */
+static int
+move_new(const struct deliver_request *req, struct md_paths *p, int64_t size,
+    struct deliver_result *res)
+{
+	if (snprintf(p->newf, sizeof(p->newf), "%s/new/%s,S=%lld", p->dir,
+	    p->base, (long long)size) >= (int)sizeof(p->newf)) {
 		result_set(res, DELIVER_PERMFAIL, "5.1.3", "mailbox path too long", 0);
-		goto fail;
+		unlink(p->tmpf);
+		return -1;
 	}
-	if (rename(tmpf, newf) < 0) {
+	if (rename(p->tmpf, p->newf) < 0 &&
+	    (errno != ENOENT || access(p->tmpf, F_OK) < 0 ||
+	    !target_remake(req, p, res) || rename(p->tmpf, p->newf) < 0)) {
 		result_set(res, DELIVER_TEMPFAIL, "4.2.0", "move into new/", errno);
-		goto fail;
+		unlink(p->tmpf);
+		return -1;
 	}
-	/* dir fit in tmpf with "/tmp/" and more, so "/new" fits in sub. */
-	if (snprintf(sub, sizeof(sub), "%s/new", dir) >= (int)sizeof(sub))
-		dfd = -1;
-	else
-		dfd = open(sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) < 0) {
+	if (maildir_new_sync(p->dir) < 0) {
 		/* The message is in new/ but maybe not durably: say TEMPFAIL
 		 * and deliver again later (at-least-once, docs/queue.md). */
 		result_set(res, DELIVER_TEMPFAIL, "4.2.0", "fsync new/", errno);
-		if (dfd >= 0)
-			close(dfd);
-		unlink(newf);
+		unlink(p->newf);
+		return -1;
+	}
+	return 0;
+}
+
+void
+maildir_deliver(const struct deliver_request *req, struct deliver_result *res)
+{
+	struct md_paths p;
+	char host[256];
+	struct timeval tv;
+	int64_t size;
+
+	if (!name_ok(req->local) || !name_ok(req->domain)) {
+		result_set(res, DELIVER_PERMFAIL, "5.1.3",
+		    "mailbox name unusable as a Maildir folder", 0);
 		return;
 	}
-	close(dfd);
-	result_set(res, DELIVER_OK, "2.0.0", base, 0);
-	return;
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmpf);
+	if (snprintf(p.dom, sizeof(p.dom), "%s/%s", req->mailboxes,
+	    req->domain) >= (int)sizeof(p.dom) || snprintf(p.box,
+	    sizeof(p.box), "%s/%s", p.dom, req->local) >= (int)sizeof(p.box)) {
+		result_set(res, DELIVER_PERMFAIL, "5.1.3", "mailbox path too long", 0);
+		return;
+	}
+	if (target_make(req, p.dom, p.box, p.fold, sizeof(p.fold), res) < 0)
+		return;
+	p.dir = req->folder != NULL ? p.fold : p.box;
+
+	gettimeofday(&tv, NULL);
+	if (maildir_tmp_due(p.dir, (int64_t)tv.tv_sec))
+		(void)maildir_tmp_sweep(p.dir, (int64_t)tv.tv_sec,
+		    MAILDIR_TMP_STALE, MAILDIR_TMP_SCAN_MAX);
+	host_part(req->hostname != NULL ? req->hostname : "localhost", host,
+	    sizeof(host));
+	if (snprintf(p.base, sizeof(p.base), "%lld.M%ldP%ldQ%u.%s",
+	    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
+	    atomic_fetch_add(&maildir_counter, 1), host) >= (int)sizeof(p.base) ||
+	    snprintf(p.tmpf, sizeof(p.tmpf), "%s/tmp/%s", p.dir, p.base) >=
+	    (int)sizeof(p.tmpf)) {
+		result_set(res, DELIVER_PERMFAIL, "5.1.3", "mailbox path too long", 0);
+		return;
+	}
+	size = write_tmp(req, &p, res);
+	if (size < 0 || move_new(req, &p, size, res) < 0)
+		return;
+	result_set(res, DELIVER_OK, "2.0.0", p.base, 0);
 }

@@ -6,9 +6,14 @@
  * one copy: the first result is reused), appending "D n mailbox" with
  * fsync after each copy; then close the recipient with "K n" (all
  * copies in), "F n code text" (permanent, or its queue lifetime is over)
- * or "W n next text" (try again).  A record is durable before the next
- * step, so a crash repeats at most the one copy whose D was not yet
- * fsync'd (docs/queue.md: at-least-once where exactly-once is impossible).
+ * or "W n next text" (try again).  The last copy's D and the closing
+ * record go out in one write and one fsync.  A record is durable before
+ * the next step, so a crash repeats at most the one copy whose D was not
+ * yet durable (docs/queue.md: at-least-once where exactly-once is
+ * impossible).  The last recipient's closing records are not fsync'd:
+ * attempt_finish() follows at once and either fsyncs them or, for a
+ * message all delivered, makes its removal durable instead (a group
+ * commit of queue/'s fsync shared by the delivery threads).
  * Finally the queue file is read back: all recipients finished means it is
  * removed (all delivered); with failures, one RFC 3464 report is queued
  * for them (bounce.c) and then the message removed, or, when no report
@@ -22,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -174,11 +180,23 @@ cache_free(struct copy_cache *c)
 	free(c->res);
 }
 
+static int attempt_record_lines(struct attempt *a, const char *const *lines,
+    size_t n, bool sync);
+
 /* Appends a status record; on failure decides the outcome.  -1: stop. */
 int
 attempt_record(struct attempt *a, const char *line)
 {
-	if (spool_status_append(a->sp, a->id, line) == 0)
+	return attempt_record_lines(a, &line, 1, true);
+}
+
+/* Appends n records in one write, fsync'd when sync; on failure decides
+ * the outcome.  -1: stop. */
+static int
+attempt_record_lines(struct attempt *a, const char *const *lines, size_t n,
+    bool sync)
+{
+	if (spool_status_append_lines(a->sp, a->id, lines, n, sync) == 0)
 		return 0;
 	if (errno == ENOENT) {
 		a->outcome = ATTEMPT_GONE;
@@ -242,7 +260,7 @@ log_delivered(const struct attempt *a, const struct attempt_rcpt *r,
 static int
 attempt_copy(struct attempt *a, struct attempt_rcpt *r, struct attempt_dest *d,
     struct copy_cache *cache, int data_fd, int64_t data_size,
-    struct deliver_result *res)
+    struct deliver_result *res, char *held, size_t heldlen)
 {
 	const struct deliver_result *cached;
 	struct deliver_request req;
@@ -290,7 +308,12 @@ attempt_copy(struct attempt *a, struct attempt_rcpt *r, struct attempt_dest *d,
 		return 0;
 	}
 	snprintf(line, sizeof(line), "D %zu %s", r->n, mailbox);
-	if (attempt_record(a, line) < 0)
+	/* The recipient's last copy: its D goes out with the record that
+	 * closes the recipient, in one write and one fsync (a crash before
+	 * it repeats this one copy, as it would between D and its fsync). */
+	if (held != NULL)
+		snprintf(held, heldlen, "%s", line);
+	else if (attempt_record(a, line) < 0)
 		return -1;
 	d->recorded = true;
 	a->delivered++;
@@ -298,12 +321,29 @@ attempt_copy(struct attempt *a, struct attempt_rcpt *r, struct attempt_dest *d,
 	return 0;
 }
 
-/* Writes the record that closes r; -1 when the attempt must stop. */
+/* How the records that close a recipient are written. */
+struct close_ctx {
+	char held[2 * SMTP_ADDRESS_MAX + 64];	/* its last D, or "" */
+	bool lazy;		/* no fsync: attempt_finish() makes it durable */
+	bool *unsynced;		/* set when a record went out without one */
+};
+
+/* Writes the held D (if any) and the record that closes r; -1 when the
+ * attempt must stop. */
 static int
-attempt_close(struct attempt *a, struct attempt_rcpt *r, const char *line)
+attempt_close(struct attempt *a, struct attempt_rcpt *r, struct close_ctx *cc,
+    const char *line)
 {
-	if (attempt_record(a, line) < 0)
+	const char *lines[2];
+	size_t n = 0;
+
+	if (cc->held[0] != '\0')
+		lines[n++] = cc->held;
+	lines[n++] = line;
+	if (attempt_record_lines(a, lines, n, !cc->lazy) < 0)
 		return -1;
+	if (cc->lazy)
+		*cc->unsynced = true;
 	r->closed = true;
 	return 0;
 }
@@ -315,14 +355,15 @@ attempt_close(struct attempt *a, struct attempt_rcpt *r, const char *line)
  */
 static int
 attempt_rcpt_run(struct attempt *a, struct attempt_rcpt *r,
-    struct copy_cache *cache, int data_fd, int64_t data_size)
+    struct copy_cache *cache, int data_fd, int64_t data_size,
+    struct close_ctx *cc)
 {
 	struct deliver_result res, worst = { DELIVER_OK, "2.0.0", "", 0 };
 	char line[QUEUE_STATUS_TEXT_MAX + 2 * SMTP_ADDRESS_MAX + 64];
 	char text[QUEUE_STATUS_TEXT_MAX];
 	char safe[QUEUE_STATUS_TEXT_MAX * 2], rsafe[LOG_SAFE_SIZE(SMTP_ADDRESS_MAX)];
 	int64_t now, delay;
-	bool open = false;
+	bool open = false, last;
 	size_t i;
 
 	if (r->closed)
@@ -333,13 +374,16 @@ attempt_rcpt_run(struct attempt *a, struct attempt_rcpt *r,
 		    snprintf(worst.text, sizeof(worst.text), "%s", r->text) < 0)
 			worst.text[0] = '\0';	/* truncation is fine: a log text */
 	}
+	cc->held[0] = '\0';
 	for (i = 0; i < r->n_dests && r->route == DELIVER_OK; i++) {
 		if (r->dests[i].t != NULL && !r->dests[i].done) {
 			open = true;
 			continue;
 		}
+		/* Only a last copy that the close record follows at once. */
+		last = i + 1 == r->n_dests && !open;
 		if (attempt_copy(a, r, &r->dests[i], cache, data_fd, data_size,
-		    &res) < 0)
+		    &res, last ? cc->held : NULL, sizeof(cc->held)) < 0)
 			return -1;
 		/* PERMFAIL outranks TEMPFAIL: retrying cannot fix it. */
 		if (res.status == DELIVER_PERMFAIL ||
@@ -361,7 +405,7 @@ attempt_rcpt_run(struct attempt *a, struct attempt_rcpt *r,
 		    a->retry_max);
 		snprintf(line, sizeof(line), "W %zu %" PRId64 " %s %s", r->n,
 		    now + delay, worst.code, text);
-		if (attempt_close(a, r, line) < 0)
+		if (attempt_close(a, r, cc, line) < 0)
 			return -1;
 		log_info("event=deferred id=%s rcpt=\"<%s>\" code=%s reason=\"%s\" "
 		    "delay=%" PRId64, a->id,
@@ -373,9 +417,9 @@ attempt_rcpt_run(struct attempt *a, struct attempt_rcpt *r,
 		    text);
 	} else {
 		snprintf(line, sizeof(line), "K %zu", r->n);
-		return attempt_close(a, r, line);
+		return attempt_close(a, r, cc, line);
 	}
-	if (attempt_close(a, r, line) < 0)
+	if (attempt_close(a, r, cc, line) < 0)
 		return -1;
 	log_info("event=failed id=%s rcpt=\"<%s>\" code=%s reason=\"%s\"", a->id,
 	    log_safe(r->addr, rsafe, sizeof(rsafe)), worst.code,
@@ -464,9 +508,16 @@ attempt_warn(struct attempt *a, const struct queue_file *qf)
 	    bo.new_id, log_safe(bo.to, tsafe, sizeof(tsafe)));
 }
 
-/* Reads the queue file back and finishes the message if it can. */
+/*
+ * Reads the queue file back and finishes the message if it can.
+ * unsynced: the last records went out without an fsync.  A message now
+ * all delivered then ends with a durable removal (one fsync of queue/,
+ * shared with the other threads removing now), which says "done" for
+ * good; any other outcome first fsyncs the records.  Either way they
+ * are durable before anything else happens to the message.
+ */
 static void
-attempt_finish(struct attempt *a)
+attempt_finish(struct attempt *a, bool unsynced)
 {
 	struct queue_file qf;
 	char err[256], safe[512];
@@ -475,6 +526,15 @@ attempt_finish(struct attempt *a)
 
 	rc = spool_load(a->sp, "queue", a->id, &qf, err, sizeof(err));
 	if (rc == -1) {
+		a->outcome = errno == ENOENT ? ATTEMPT_GONE : ATTEMPT_ERROR;
+		return;
+	}
+	if (rc == 0 && unsynced && (queue_file_count(&qf, RCPT_PENDING) > 0 ||
+	    queue_file_count(&qf, RCPT_FAILED) > 0) &&
+	    spool_status_sync(a->sp, a->id) < 0) {
+		log_warn("event=spool-error id=%s op=status-sync errno=%d",
+		    a->id, errno);
+		queue_file_free(&qf);
 		a->outcome = errno == ENOENT ? ATTEMPT_GONE : ATTEMPT_ERROR;
 		return;
 	}
@@ -499,8 +559,11 @@ attempt_finish(struct attempt *a)
 	failed = queue_file_count(&qf, RCPT_FAILED);
 	if (failed == 0) {
 		queue_file_free(&qf);
-		if (spool_remove(a->sp, a->id) < 0) {
-			a->outcome = ATTEMPT_ERROR;
+		if ((unsynced ? spool_remove_durable(a->sp, a->id) :
+		    spool_remove(a->sp, a->id)) < 0) {
+			log_warn("event=spool-error id=%s op=remove errno=%d",
+			    a->id, errno);
+			a->outcome = errno == ENOENT ? ATTEMPT_GONE : ATTEMPT_ERROR;
 			return;
 		}
 		a->outcome = ATTEMPT_REMOVED;
@@ -526,6 +589,9 @@ attempt_run(void *p)
 {
 	struct attempt *a = p;
 	struct copy_cache cache = { NULL, NULL, 0 };
+	bool unsynced = false;
+	struct close_ctx cc = { "", false, &unsynced };
+	struct stat st;
 	int64_t size;
 	size_t i;
 	int fd;
@@ -536,17 +602,22 @@ attempt_run(void *p)
 		return;
 	}
 	fd = spool_open_data(a->sp, a->id);
-	size = spool_data_size(a->sp, a->id);
+	/* The size of the file opened, not a second look up by name. */
+	size = fd >= 0 && fstat(fd, &st) == 0 ? (int64_t)st.st_size : -1;
 	/* The forwarded copy first: its D records settle its targets
 	 * before the recipients they belong to are closed. */
 	i = forward_copy_queue(a, fd) < 0 ? a->n_rcpts + 1 : 0;
-	for (; i < a->n_rcpts; i++)
-		if (attempt_rcpt_run(a, &a->rcpts[i], &cache, fd, size) < 0)
+	for (; i < a->n_rcpts; i++) {
+		/* The last recipient's close record may wait for
+		 * attempt_finish(), which always runs right after it. */
+		cc.lazy = i + 1 == a->n_rcpts && !a->network_pending;
+		if (attempt_rcpt_run(a, &a->rcpts[i], &cache, fd, size, &cc) < 0)
 			break;
+	}
 	cache_free(&cache);
 	if (fd >= 0)
 		close(fd);
 	/* With copies still out, the run after them finishes. */
 	if (i == a->n_rcpts && !a->network_pending)
-		attempt_finish(a);
+		attempt_finish(a, unsynced);
 }

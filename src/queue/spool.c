@@ -10,6 +10,11 @@
  *   4. only then done(arg, 0) in the loop thread.
  * A crash before step 3 leaves only garbage (tmp files, or data without an
  * envelope) that spool_cleanup() removes; after it the message is queued.
+ * The two directory fsyncs are group commits (common/dirsync.h): commits
+ * of other sessions that renamed into the same folder while one fsync was
+ * in flight wait for the next and share it, so N sessions committing at
+ * once cost about two directory fsyncs per round, not 2N.  Each commit
+ * still waits for an fsync that started after its own rename.
  *
  * A commit never replaces a file: both renames refuse an existing target
  * (spool_rename_noreplace), so two messages that got one id can never
@@ -40,6 +45,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/dirsync.h"
 #include "common/log.h"
 #include "common/workpool.h"
 #include "common/xmalloc.h"
@@ -144,12 +150,13 @@ spool_open(const char *dir, char *err, size_t errlen)
 	}
 	for (i = 0; i < SPOOL_N_AREAS; i++) {
 		sp->fd[i] = spool_folder_open(sp->root, spool_areas[i], true);
-		if (sp->fd[i] < 0) {
+		if (sp->fd[i] < 0 || dirsync_key_of(sp->fd[i], &sp->key[i]) < 0) {
 			snprintf(err, errlen, "%s/%s: %s", dir, spool_areas[i],
 			    spool_strerror(errno));
 			spool_close(sp);
 			return NULL;
 		}
+		sp->sync[i] = dirsync_new(NULL, NULL);
 	}
 	return sp;
 }
@@ -161,13 +168,21 @@ spool_close(struct spool *sp)
 
 	if (sp == NULL)
 		return;
-	for (i = 0; i < SPOOL_N_AREAS; i++)
+	for (i = 0; i < SPOOL_N_AREAS; i++) {
 		if (sp->fd[i] >= 0)
 			close(sp->fd[i]);
+		dirsync_free(sp->sync[i]);
+	}
 	if (sp->root >= 0)
 		close(sp->root);
 	free(sp->dir);
 	free(sp);
+}
+
+int
+spool_area_sync(struct spool *sp, int area)
+{
+	return dirsync_sync(sp->sync[area], sp->fd[area], &sp->key[area]);
 }
 
 int
@@ -385,7 +400,7 @@ spool_commit_work(void *p)
 		goto fail;
 	w->own_data = false;		/* data/<id> now, removed below */
 	op = "fsync-data-dir";
-	if (fsync(sp->fd[SPOOL_DATA]) < 0)
+	if (spool_area_sync(sp, SPOOL_DATA) < 0)
 		goto fail_data;
 	/* The commit point: after this rename the message exists. */
 	op = "rename-envelope";
@@ -394,7 +409,7 @@ spool_commit_work(void *p)
 		goto fail_data;
 	w->own_env = false;
 	op = "fsync-queue-dir";
-	if (fsync(sp->fd[SPOOL_QUEUE]) < 0) {
+	if (spool_area_sync(sp, SPOOL_QUEUE) < 0) {
 		/* The rename may or may not survive a crash: take it back
 		 * rather than answer 250 for a message we cannot vouch for. */
 		unlinkat(sp->fd[SPOOL_QUEUE], w->id, 0);

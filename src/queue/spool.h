@@ -119,8 +119,22 @@ int64_t spool_data_size(struct spool *sp, const char *id);
  * line has no LF; a torn tail left by a crash is cut off first.
  * -1 (errno ENOENT when the message was deleted meanwhile). */
 int spool_status_append(struct spool *sp, const char *id, const char *line);
+/* Records that land in one write with one fsync (or none, sync false:
+ * the caller then makes them durable with spool_status_sync() or ends
+ * the message with spool_remove_durable() before any further step).
+ * At most SPOOL_STATUS_LINES_MAX lines, none with LF.  Blocking. */
+#define SPOOL_STATUS_LINES_MAX	4
+int spool_status_append_lines(struct spool *sp, const char *id,
+    const char *const *lines, size_t n, bool sync);
+/* fsyncs queue/<id> (records appended without sync).  Blocking. */
+int spool_status_sync(struct spool *sp, const char *id);
 /* A finished message: removes queue/<id>, then data/<id> (blocking). */
 int spool_remove(struct spool *sp, const char *id);
+/* The same, but the removal of queue/<id> is durable on return (a group
+ * commit of queue/'s fsync, shared with other threads removing or
+ * committing now): for a message whose last records were not fsync'd,
+ * whose removal is its durable "done".  -1 with errno (ENOENT: gone). */
+int spool_remove_durable(struct spool *sp, const char *id);
 /* Renames <from>/<id> to <to>/<id> and fsyncs both folders (blocking).
  * Never replaces: -1 with EEXIST when <to>/<id> exists. */
 int spool_move(struct spool *sp, const char *id, const char *from,

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "common/bounds.h"
+#include "common/dirsync.h"
 
 struct queue_file;
 
@@ -25,6 +26,10 @@ struct spool {
 	char *dir;
 	int root;
 	int fd[SPOOL_N_AREAS];	/* open directories, for *at() and fsync */
+	/* Group commit: the threads of one process that renamed into an
+	 * area share its directory fsyncs (spool_area_sync). */
+	struct dirsync *sync[SPOOL_N_AREAS];
+	struct dirsync_key key[SPOOL_N_AREAS];
 	/* Where new ids come from: queue_id_new() when NULL; the unit tests
 	 * set their own to make two messages want one id. */
 	void (*id_source)(char out[QUEUE_ID_MAX], void *arg);
@@ -35,6 +40,11 @@ struct spool {
  * path; made first, mode 0700, with create), opened O_DIRECTORY |
  * O_NOFOLLOW: never through a link (ELOOP).  -1 with errno. */
 int spool_folder_open(int parent, const char *name, bool create);
+
+/* Makes what was renamed into (or out of) area durable, sharing one
+ * fsync with the other threads doing so now (common/dirsync.h).  0, or
+ * -1 with the errno of the fsync that covered it.  Blocking. */
+int spool_area_sync(struct spool *sp, int area);
 
 /* Directory fd of an area name, -1 if unknown. */
 int spool_area_fd(const struct spool *sp, const char *area);

@@ -167,24 +167,62 @@ cut_torn_tail(int fd)
 int
 spool_status_append(struct spool *sp, const char *id, const char *line)
 {
+	return spool_status_append_lines(sp, id, &line, 1, true);
+}
+
+int
+spool_status_append_lines(struct spool *sp, const char *id,
+    const char *const *lines, size_t n, bool sync)
+{
 	struct buf b;
+	size_t i;
 	int fd, rc = -1, saved;
 
-	if (!queue_id_valid(id) || strchr(line, '\n') != NULL) {
+	if (!queue_id_valid(id) || n == 0 || n > SPOOL_STATUS_LINES_MAX) {
 		errno = EINVAL;
 		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (strchr(lines[i], '\n') != NULL) {
+			errno = EINVAL;
+			return -1;
+		}
 	}
 	/* No O_CREAT: a deleted message must stay deleted. */
 	fd = openat(sp->fd[SPOOL_QUEUE], id, O_RDWR | O_APPEND | O_CLOEXEC |
 	    O_NOFOLLOW);
 	if (fd < 0)
 		return -1;
-	buf_init(&b, QUEUE_STATUS_TEXT_MAX + 2 * SMTP_ADDRESS_MAX + 64);
-	if (buf_printf(&b, "%s\n", line) == 0 && cut_torn_tail(fd) == 0 &&
-	    spool_write_all(fd, b.data, b.len) == 0 && fsync(fd) == 0)
+	buf_init(&b, SPOOL_STATUS_LINES_MAX *
+	    (QUEUE_STATUS_TEXT_MAX + 2 * SMTP_ADDRESS_MAX + 64));
+	for (i = 0; i < n && buf_printf(&b, "%s\n", lines[i]) == 0; i++)
+		;
+	/* One write: the records land together or (torn) are cut off
+	 * together by the next append. */
+	if (i == n && cut_torn_tail(fd) == 0 &&
+	    spool_write_all(fd, b.data, b.len) == 0 && (!sync || fsync(fd) == 0))
 		rc = 0;
 	saved = errno;
 	buf_free(&b);
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
+int
+spool_status_sync(struct spool *sp, const char *id)
+{
+	int fd, rc, saved;
+
+	if (!queue_id_valid(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	fd = openat(sp->fd[SPOOL_QUEUE], id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	saved = errno;
 	close(fd);
 	errno = saved;
 	return rc;
@@ -198,6 +236,22 @@ spool_remove(struct spool *sp, const char *id)
 	 * fsync: if the unlink is lost, the message comes back with every
 	 * recipient finished and is removed again, delivering nothing. */
 	if (unlinkat(sp->fd[SPOOL_QUEUE], id, 0) < 0 && errno != ENOENT)
+		return -1;
+	if (unlinkat(sp->fd[SPOOL_DATA], id, 0) < 0 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+int
+spool_remove_durable(struct spool *sp, const char *id)
+{
+	/* The unlink itself is the record here (its last status records
+	 * were not fsync'd): it must be on disk before the caller moves
+	 * on.  The data's unlink needs no fsync: without the envelope it
+	 * is garbage that spool_cleanup() removes. */
+	if (unlinkat(sp->fd[SPOOL_QUEUE], id, 0) < 0)
+		return -1;
+	if (spool_area_sync(sp, SPOOL_QUEUE) < 0)
 		return -1;
 	if (unlinkat(sp->fd[SPOOL_DATA], id, 0) < 0 && errno != ENOENT)
 		return -1;

@@ -212,6 +212,49 @@ slurp_first(const char *root, const char *rel, size_t *len)
 	return tu_slurp(file, len);
 }
 
+/*
+ * The mailbox tree is made once and remembered (no mkdir per delivery):
+ * a cur/ removed after the first delivery stays away on the second.  A
+ * mailbox removed whole is found missing by the open (ENOENT), made
+ * again, and the copy still lands; so is a new/ removed alone (the
+ * rename says ENOENT).
+ */
+static void
+test_deliver_tree_remembered(void **state)
+{
+	char root[] = "/tmp/decorum-maildir-XXXXXX", path[PATH_MAX];
+	struct deliver_request req;
+	struct deliver_result res;
+	int fd;
+
+	(void)state;
+	fd = setup_mailboxes(root, &req);
+	maildir_deliver(&req, &res);
+	assert_int_equal(res.status, DELIVER_OK);
+	snprintf(path, sizeof(path), "%s/example.net/bob/cur", root);
+	assert_int_equal(rmdir(path), 0);
+	maildir_deliver(&req, &res);
+	assert_int_equal(res.status, DELIVER_OK);
+	assert_int_equal(count_files(root, "example.net/bob/new"), 2);
+	assert_int_equal(count_files(root, "example.net/bob/cur"), -1);
+
+	snprintf(path, sizeof(path), "%s/example.net", root);
+	tu_rmtree(path);
+	maildir_deliver(&req, &res);
+	assert_int_equal(res.status, DELIVER_OK);
+	assert_int_equal(count_files(root, "example.net/bob/new"), 1);
+	assert_int_equal(count_files(root, "example.net/bob/cur"), 0);
+
+	snprintf(path, sizeof(path), "%s/example.net/bob/new", root);
+	tu_rmtree(path);
+	maildir_deliver(&req, &res);
+	assert_int_equal(res.status, DELIVER_OK);
+	assert_int_equal(count_files(root, "example.net/bob/new"), 1);
+	assert_int_equal(count_files(root, "example.net/bob/tmp"), 0);
+	close(fd);
+	tu_rmtree(root);
+}
+
 /* A request with a folder: the copy lands in <box>/.Junk/new (made on
  * demand as a Maildir++ folder: tmp/ new/ cur/ 0700, an empty
  * maildirfolder 0600), the inbox is made but stays empty, and a second
@@ -564,6 +607,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_deliver),
 		cmocka_unit_test(test_failures),
+		cmocka_unit_test(test_deliver_tree_remembered),
 		cmocka_unit_test(test_deliver_folder),
 		cmocka_unit_test(test_deliver_folder_refused),
 		cmocka_unit_test(test_tmp_sweep),

@@ -820,6 +820,63 @@ test_torn_and_corrupt(void **state)
 	tu_rmtree(dir);
 }
 
+/*
+ * Records written together (a recipient's last D with the record that
+ * closes it): one write, in order; a lazy append is made durable by
+ * spool_status_sync() or ended by spool_remove_durable(), which takes
+ * the envelope, then the data, and says ENOENT for a message gone.
+ */
+static void
+test_status_lines(void **state)
+{
+	char dir[] = "/tmp/decorum-spool-XXXXXX", path[PATH_MAX];
+	char err[256], *after;
+	const char *two[] = { "D 0 u@x", "K 0" };
+	const char *bad[] = { "D 0 u@x", "K 0\nK 1" };
+	const char *many[SPOOL_STATUS_LINES_MAX + 1];
+	struct spool *sp;
+	size_t i;
+
+	(void)state;
+	assert_non_null(tu_mkdtemp(dir));
+	sp = spool_open(dir, err, sizeof(err));
+	assert_non_null(sp);
+	snprintf(path, sizeof(path), "%s/queue/0abc", dir);
+	tu_spit(path, qhead);
+	assert_int_equal(spool_status_append_lines(sp, "0abc", two, 2, false), 0);
+	after = tu_slurp(path, NULL);
+	assert_non_null(strstr(after, "E\nD 0 u@x\nK 0\n"));
+	free(after);
+	assert_int_equal(spool_status_sync(sp, "0abc"), 0);
+	/* Refused whole: an LF in any line, none, or more than the most. */
+	assert_int_equal(spool_status_append_lines(sp, "0abc", bad, 2, true), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(spool_status_append_lines(sp, "0abc", two, 0, true), -1);
+	for (i = 0; i <= SPOOL_STATUS_LINES_MAX; i++)
+		many[i] = "K 0";
+	assert_int_equal(spool_status_append_lines(sp, "0abc", many,
+	    SPOOL_STATUS_LINES_MAX + 1, true), -1);
+	assert_int_equal(spool_status_append_lines(sp, "0abc", many,
+	    SPOOL_STATUS_LINES_MAX, true), 0);
+	after = tu_slurp(path, NULL);
+	assert_null(strstr(after, "K 1"));
+	assert_non_null(strstr(after, "K 0\nK 0\nK 0\nK 0\nK 0\n"));
+	free(after);
+
+	snprintf(path, sizeof(path), "%s/data/0abc", dir);
+	tu_spit(path, "data\r\n");
+	assert_int_equal(spool_remove_durable(sp, "0abc"), 0);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/queue/0abc", dir);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(spool_remove_durable(sp, "0abc"), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(spool_status_sync(sp, "0abc"), -1);
+	assert_int_equal(errno, ENOENT);
+	spool_close(sp);
+	tu_rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -835,6 +892,7 @@ main(void)
 		cmocka_unit_test(test_envelope_taken_in_tmp),
 		cmocka_unit_test(test_move_never_replaces),
 		cmocka_unit_test(test_status_replay),
+		cmocka_unit_test(test_status_lines),
 		cmocka_unit_test(test_torn_and_corrupt),
 		cmocka_unit_test(test_authenticated_record),
 		cmocka_unit_test(test_junk_record),

@@ -1,0 +1,245 @@
+/*
+ * Group commit (common/dirsync.c): many committers share fsyncs, each
+ * is released with the status of the fsync that covered it, an fsync
+ * error fails exactly the callers it covered, and folders of other keys
+ * are never covered by a foreign fsync.
+ *
+ * No timing: the injected fsync of the first round holds until every
+ * other caller is queued (dirsync_stats), so the rounds are known
+ * exactly: round 1 covers its leader alone (the others queued after it
+ * started), round 2 covers all the rest.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "common/dirsync.h"
+
+enum { N_CALLERS = 16, MAX_ROUNDS = 64 };
+
+struct fake {
+	struct dirsync *ds;
+	atomic_int calls;
+	unsigned hold_until;	/* round 1 waits for this many queued */
+	int fail_round;		/* this round returns EIO (0: none) */
+	int fds[MAX_ROUNDS];	/* the fd each round synced */
+};
+
+struct caller {
+	struct fake *f;
+	pthread_barrier_t *start;
+	int fd;
+	struct dirsync_key key;
+	int rc, err;
+};
+
+static unsigned
+waiting(struct dirsync *ds)
+{
+	uint64_t count;
+	unsigned n;
+
+	dirsync_stats(ds, &n, &count);
+	return n;
+}
+
+static uint64_t
+synced(struct dirsync *ds)
+{
+	uint64_t count;
+	unsigned n;
+
+	dirsync_stats(ds, &n, &count);
+	return count;
+}
+
+static int
+fake_fsync(int fd, void *arg)
+{
+	struct fake *f = arg;
+	int round = atomic_fetch_add(&f->calls, 1) + 1;
+
+	if (round <= MAX_ROUNDS)
+		f->fds[round - 1] = fd;
+	if (round == 1)
+		while (waiting(f->ds) < f->hold_until)
+			sched_yield();
+	if (round == f->fail_round) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+static void *
+caller_run(void *p)
+{
+	struct caller *c = p;
+
+	pthread_barrier_wait(c->start);
+	errno = 0;
+	c->rc = dirsync_sync(c->f->ds, c->fd, &c->key);
+	c->err = c->rc < 0 ? errno : 0;
+	return NULL;
+}
+
+/* Runs N_CALLERS at once, the first n_b of them with key b (fd 2),
+ * the rest with key a (fd 1); fills cs. */
+static void
+run_callers(struct fake *f, struct caller *cs, unsigned n_b)
+{
+	static const struct dirsync_key a = { 1, 100 }, b = { 1, 200 };
+	pthread_t th[N_CALLERS];
+	pthread_barrier_t start;
+	unsigned i;
+
+	pthread_barrier_init(&start, NULL, N_CALLERS);
+	for (i = 0; i < N_CALLERS; i++) {
+		cs[i] = (struct caller){ f, &start, i < n_b ? 2 : 1,
+		    i < n_b ? b : a, -2, 0 };
+		assert_int_equal(pthread_create(&th[i], NULL, caller_run,
+		    &cs[i]), 0);
+	}
+	for (i = 0; i < N_CALLERS; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&start);
+}
+
+static void
+fake_init(struct fake *f, int fail_round)
+{
+	memset(f, 0, sizeof(*f));
+	f->ds = dirsync_new(fake_fsync, f);
+	f->hold_until = N_CALLERS - 1;
+	f->fail_round = fail_round;
+}
+
+static unsigned
+count_failed(const struct caller *cs, int err)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < N_CALLERS; i++) {
+		assert_true(cs[i].rc == 0 || cs[i].rc == -1);
+		if (cs[i].rc < 0) {
+			assert_int_equal(cs[i].err, err);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Sixteen committers, two fsyncs, all released with success. */
+static void
+test_many_share(void **state)
+{
+	struct caller cs[N_CALLERS];
+	struct fake f;
+
+	(void)state;
+	fake_init(&f, 0);
+	run_callers(&f, cs, 0);
+	assert_int_equal(atomic_load(&f.calls), 2);
+	assert_int_equal(synced(f.ds), 2);
+	assert_int_equal(count_failed(cs, 0), 0);
+	assert_int_equal(waiting(f.ds), 0);
+	dirsync_free(f.ds);
+}
+
+/* The second round fails: exactly its fifteen callers fail, the
+ * leader of round one does not; a caller after them succeeds with a
+ * fresh fsync. */
+static void
+test_error_fails_covered(void **state)
+{
+	struct dirsync_key k = { 1, 100 };
+	struct caller cs[N_CALLERS];
+	struct fake f;
+
+	(void)state;
+	fake_init(&f, 2);
+	run_callers(&f, cs, 0);
+	assert_int_equal(atomic_load(&f.calls), 2);
+	assert_int_equal(count_failed(cs, EIO), N_CALLERS - 1);
+	assert_int_equal(dirsync_sync(f.ds, 1, &k), 0);
+	assert_int_equal(atomic_load(&f.calls), 3);
+	dirsync_free(f.ds);
+}
+
+/* The first round fails: only its leader fails. */
+static void
+test_error_first_round(void **state)
+{
+	struct caller cs[N_CALLERS];
+	struct fake f;
+
+	(void)state;
+	fake_init(&f, 1);
+	run_callers(&f, cs, 0);
+	assert_int_equal(atomic_load(&f.calls), 2);
+	assert_int_equal(count_failed(cs, EIO), 1);
+	dirsync_free(f.ds);
+}
+
+/* Two folders on one dirsync: the queued callers of each get an fsync
+ * of their own folder's fd; neither is covered by the other's. */
+static void
+test_keys_apart(void **state)
+{
+	struct caller cs[N_CALLERS];
+	struct fake f;
+	int i, seen[3] = { 0, 0, 0 };
+
+	(void)state;
+	fake_init(&f, 0);
+	run_callers(&f, cs, N_CALLERS / 2);
+	/* Round 1 (either key), then one round per key. */
+	assert_int_equal(atomic_load(&f.calls), 3);
+	assert_int_equal(count_failed(cs, 0), 0);
+	for (i = 1; i < 3; i++)
+		seen[f.fds[i]]++;
+	assert_int_equal(seen[1], 1);
+	assert_int_equal(seen[2], 1);
+	dirsync_free(f.ds);
+}
+
+/* Alone, a caller leads at once; one after another, one fsync each
+ * (none may ride on an fsync that started before it came). */
+static void
+test_sequential(void **state)
+{
+	struct dirsync_key k = { 7, 7 };
+	struct fake f;
+	int i;
+
+	(void)state;
+	fake_init(&f, 3);
+	f.hold_until = 0;
+	for (i = 1; i <= 4; i++) {
+		assert_int_equal(dirsync_sync(f.ds, 1, &k), i == 3 ? -1 : 0);
+		assert_int_equal(atomic_load(&f.calls), i);
+	}
+	dirsync_free(f.ds);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_many_share),
+		cmocka_unit_test(test_error_fails_covered),
+		cmocka_unit_test(test_error_first_round),
+		cmocka_unit_test(test_keys_apart),
+		cmocka_unit_test(test_sequential),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
