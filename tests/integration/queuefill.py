@@ -15,7 +15,7 @@ import time
 B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
-def _b62(n, width):
+def b62(n, width):
     out = ""
     for _ in range(width):
         out = B62[n % 62] + out
@@ -26,8 +26,8 @@ def _b62(n, width):
 def make_id(created, i):
     """A valid queue id (docs/queue.md): 24 characters of base62 that
     sort by (created, i), like ids made by the daemon."""
-    return (_b62(int(created), 6) + _b62(i // 1000, 4) + "fill00"
-            + _b62(i % 1000, 3) + _b62(i, 5))
+    return (b62(int(created), 6) + b62(i // 1000, 4) + "fill00"
+            + b62(i % 1000, 3) + b62(i, 5))
 
 
 def fill(spool, n, rcpt_of, next_try, created=None, mtime=None,
