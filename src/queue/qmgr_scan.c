@@ -29,6 +29,9 @@
  * before a listing began is listed again next time, in case a coarse
  * file system clock hid a change within the same tick.
  *
+ * The spool's cleanup (hourly, and at start) is started here too, as
+ * a job of its own beside the first slice.
+ *
  * Loop thread only, but for qscan_work() (an I/O worker, touching only
  * its qscan until done()).  Trusts nothing in queue/: names that are not
  * queue ids are skipped.
@@ -73,7 +76,6 @@ struct qscan_ent {
 struct qscan {
 	struct qmgr *q;
 	DIR *dir;		/* the worker's, between slices */
-	bool cleanup;		/* spool_cleanup() first */
 	bool flush, stat;
 	bool skipped;		/* queue/ unchanged: nothing read */
 	bool eof;
@@ -147,10 +149,6 @@ qscan_work(void *p)
 {
 	struct qscan *sc = p;
 
-	if (sc->cleanup) {
-		sc->cleanup = false;
-		spool_cleanup(sc->q->sp, SPOOL_GARBAGE_AGE);
-	}
 	sc->rc = 0;
 	if (sc->dir == NULL && !sc->eof)
 		sc->rc = qscan_open(sc);
@@ -163,6 +161,18 @@ qscan_work(void *p)
 		closedir(sc->dir);
 		sc->dir = NULL;
 	}
+}
+
+static void
+qscan_cleanup_work(void *p)
+{
+	spool_cleanup(p, SPOOL_GARBAGE_AGE);
+}
+
+static void
+qscan_cleanup_done(void *p)
+{
+	(void)p;
 }
 
 /* -- the loop ----------------------------------------------------------- */
@@ -324,9 +334,12 @@ qmgr_scan_start(struct qmgr *q, bool flush)
 	sc->now = now;
 	sc->known_sec = q->queue_seen_sec;
 	sc->known_nsec = q->queue_seen_nsec;
+	/* A job of its own, beside the listing: at start it takes as long
+	 * as data/ is large, and the listing need not wait for it. */
 	if (now - q->last_cleanup >= QMGR_CLEANUP_INTERVAL) {
 		q->last_cleanup = now;
-		sc->cleanup = true;
+		workpool_submit(q->io, qscan_cleanup_work, qscan_cleanup_done,
+		    q->sp);
 	}
 	q->scanning = true;
 	workpool_submit(q->io, qscan_work, qscan_done, sc);
