@@ -62,6 +62,8 @@
 #define QSCAN_SLICE		1024
 /* Ids added to the table per loop turn. */
 #define QSCAN_BATCH		500
+/* Seconds queue/'s mtime must be old before a listing is trusted to
+ * cover every change up to it (above). */
 #define QSCAN_SETTLE		2
 #define QMGR_CLEANUP_INTERVAL	3600
 
