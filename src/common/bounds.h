@@ -48,6 +48,10 @@
 #define DEFAULT_RETRY_MIN		300
 #define DEFAULT_RETRY_MAX		3600
 #define DEFAULT_QUEUE_LIFETIME		(5 * 24 * 3600)
+/* Messages the qmgr loads and delivers locally at once
+ * (queue.local_concurrency). */
+#define DEFAULT_LOCAL_CONCURRENCY	8
+#define LOCAL_CONCURRENCY_MAX		64
 
 /* Outbound delivery (delivery.*): Postfix's defaults where it has one. */
 #define DEFAULT_OUT_MAX_CONNECTIONS	100

@@ -236,7 +236,7 @@ static int
 cfg_queue(struct cfg_ctx *c, const config_setting_t *g)
 {
 	static const char *const keys[] = { "retry_min", "retry_max",
-	    "lifetime", "delay_warning", NULL };
+	    "lifetime", "delay_warning", "local_concurrency", NULL };
 	const long long year = 366LL * 86400;
 
 	if (cfg_need_group(c, g, keys) < 0 ||
@@ -247,7 +247,9 @@ cfg_queue(struct cfg_ctx *c, const config_setting_t *g)
 	    cfg_member_unsigned(c, g, "lifetime", 1, year,
 	    &c->cfg->queue_lifetime) < 0 ||
 	    cfg_member_unsigned(c, g, "delay_warning", 0, year,
-	    &c->cfg->delay_warning) < 0)
+	    &c->cfg->delay_warning) < 0 ||
+	    cfg_member_unsigned(c, g, "local_concurrency", 1,
+	    LOCAL_CONCURRENCY_MAX, &c->cfg->local_concurrency) < 0)
 		return -1;
 	if (c->cfg->retry_max < c->cfg->retry_min) {
 		cfg_error(c, g, "queue: retry_max (%u) is below retry_min (%u)",
@@ -451,6 +453,7 @@ cfg_defaults(struct cfg_ctx *c)
 	cfg->retry_min = DEFAULT_RETRY_MIN;
 	cfg->retry_max = DEFAULT_RETRY_MAX;
 	cfg->queue_lifetime = DEFAULT_QUEUE_LIFETIME;
+	cfg->local_concurrency = DEFAULT_LOCAL_CONCURRENCY;
 	cfg->auth_max_failures = DEFAULT_AUTH_MAX_FAILURES;
 	cfg->auth_block_time = DEFAULT_AUTH_BLOCK_TIME;
 	cfg->relay_networks = xcalloc(2, sizeof(*cfg->relay_networks));

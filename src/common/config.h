@@ -357,6 +357,7 @@ struct config {
 	unsigned retry_max;		/* queue.retry_max, seconds */
 	unsigned queue_lifetime;	/* queue.lifetime, seconds */
 	unsigned delay_warning;		/* queue.delay_warning, s; 0: never */
+	unsigned local_concurrency;	/* queue.local_concurrency */
 
 	struct policy_conf policy;	/* the policy group */
 	struct greylist_conf greylist;	/* the greylist group */

@@ -17,7 +17,7 @@
  * Per-recipient retry times live in the queue file itself ("W" records),
  * so they survive a restart.
  *
- * Budgets, kept apart so one cannot starve the other: QMGR_POOL_MAX loads
+ * Budgets, kept apart so one cannot starve the other: q->pool_max loads
  * and runs in the workpools (the next message starts as one ends), and
  * the network's: QMGR_OUTBOUND_MAX messages with copies out in all, and
  * a share per destination (qmgr_dest.c).  A message's copies for a
@@ -61,138 +61,6 @@
 #include "route/domains.h"
 
 #define QMGR_SCAN_INTERVAL	60
-#define QMGR_CLEANUP_INTERVAL	3600
-
-/* -- scans: an I/O worker lists queue/ (and cleans up), the loop adds ---- */
-
-/* Ids of a scan added to the table per loop turn: a queue of 100,000
- * messages costs the loop 200 short turns, with every other event (a
- * notification, a connection's data, a finished delivery) served in
- * between, instead of one long stop. */
-#define QMGR_SCAN_BATCH		500
-
-/* A zero timer: the loop serves what else is ready before it fires. */
-static const struct timeval next_turn = { 0, 0 };
-
-struct qscan {
-	struct qmgr *q;
-	bool cleanup, flush;
-	char **ids;
-	size_t n, next;			/* next: the first not added yet */
-	int rc, err_no;
-};
-
-static void
-qmgr_scan_work(void *p)
-{
-	struct qscan *sc = p;
-
-	if (sc->cleanup)
-		spool_cleanup(sc->q->sp, SPOOL_GARBAGE_AGE);
-	sc->rc = spool_list(sc->q->sp, "queue", &sc->ids, &sc->n);
-	sc->err_no = errno;
-}
-
-static void qmgr_scan_start(struct qmgr *q, bool flush);
-
-static void
-qmgr_scan_free(struct qscan *sc)
-{
-	spool_list_free(sc->ids, sc->n);
-	free(sc);
-}
-
-/* The scan is applied: the next one may start. */
-static void
-qmgr_scan_finish(struct qmgr *q)
-{
-	qmgr_scan_free(q->applying);
-	q->applying = NULL;
-	q->scanning = false;
-	if (!q->started) {
-		q->started = true;
-		log_info("event=started queued=%zu", q->msgs.n);
-	}
-	if (q->rescan) {
-		q->rescan = false;
-		qmgr_scan_start(q, q->rescan_flush);
-	}
-}
-
-/*
- * Every id listed is known from now on; new ones are due at once (after
- * a flush, with their retry times ignored).  QMGR_SCAN_BATCH ids a turn
- * (a zero timer brings the next turn), each added in O(log n); what is
- * due is started as it comes.
- */
-static void
-qmgr_scan_apply(evutil_socket_t fd, short what, void *p)
-{
-	struct qmgr *q = p;
-	struct qscan *sc = q->applying;
-	size_t end = sc->next + QMGR_SCAN_BATCH;
-	struct qmsg *m;
-	bool added;
-
-	(void)fd;
-	(void)what;
-	if (q->stopping)
-		return;		/* qmgr_main frees it */
-	for (; sc->rc == 0 && sc->next < sc->n && sc->next < end; sc->next++) {
-		m = qtable_add(&q->msgs, sc->ids[sc->next], &added);
-		if (added && sc->flush)
-			m->flush = true;
-	}
-	if (sc->rc == 0 && sc->next < sc->n)
-		evtimer_add(q->scan_ev, &next_turn);
-	else
-		qmgr_scan_finish(q);
-	qmgr_schedule(q);
-}
-
-static void
-qmgr_scan_done(void *p)
-{
-	struct qscan *sc = p;
-	struct qmgr *q = sc->q;
-	char safe[LOG_SAFE_SIZE(256)];
-
-	if (q->stopping) {
-		qmgr_scan_free(sc);
-		q->scanning = false;
-		return;
-	}
-	if (sc->rc < 0)
-		log_error("event=scan-error dir=\"%s/queue\" errno=%d",
-		    log_safe(spool_dir(q->sp), safe, sizeof(safe)), sc->err_no);
-	q->applying = sc;
-	qmgr_scan_apply(-1, 0, q);
-}
-
-/* One scan at a time; one asked for meanwhile follows it. */
-static void
-qmgr_scan_start(struct qmgr *q, bool flush)
-{
-	struct qscan *sc;
-	int64_t now = time(NULL);
-
-	q->last_scan = now;
-	if (q->scanning) {
-		q->rescan = true;
-		q->rescan_flush = q->rescan_flush || flush;
-		return;
-	}
-	q->rescan_flush = false;
-	sc = xcalloc(1, sizeof(*sc));
-	sc->q = q;
-	sc->flush = flush;
-	if (now - q->last_cleanup >= QMGR_CLEANUP_INTERVAL) {
-		q->last_cleanup = now;
-		sc->cleanup = true;
-	}
-	q->scanning = true;
-	workpool_submit(q->io, qmgr_scan_work, qmgr_scan_done, sc);
-}
 
 /* -- the schedule ---------------------------------------------------------- */
 
@@ -233,12 +101,12 @@ qmgr_schedule(struct qmgr *q)
 
 	if (now - q->last_scan >= QMGR_SCAN_INTERVAL)
 		qmgr_scan_start(q, false);
-	while (q->loading + q->running < QMGR_POOL_MAX && qmgr_out_room(q) &&
+	while (q->loading + q->running < q->pool_max && qmgr_out_room(q) &&
 	    (d = qdest_next(q)) != NULL) {
 		qmgr_load_start(q, d->held.head);
 		qdest_tidy(q, d);
 	}
-	while (q->loading + q->running < QMGR_POOL_MAX &&
+	while (q->loading + q->running < q->pool_max &&
 	    (m = qtable_first(&q->msgs)) != NULL && m->next_try <= now) {
 		if (m->state == QMSG_WAITING && m->dest != NULL &&
 		    !qdest_room(q, m->dest))
@@ -443,6 +311,18 @@ qmgr_check_mailbox_names(const struct config *cfg)
 	    n);
 }
 
+/* Delivery threads for pool_max loads and runs at once: about half
+ * (a load is short, and ends in the I/O pool). */
+static unsigned
+qmgr_threads(unsigned pool_max)
+{
+	unsigned n = (pool_max + 1) / 2;
+
+	if (n < QMGR_THREADS_MIN)
+		return QMGR_THREADS_MIN;
+	return n > QMGR_THREADS_MAX ? QMGR_THREADS_MAX : n;
+}
+
 /* The resolver and the outbound scheduler: start-up only. */
 static int
 qmgr_outbound_open(struct qmgr *q)
@@ -495,14 +375,15 @@ qmgr_main(const struct config *cfg, int notify_fd)
 		spool_close(q.sp);
 		return 1;
 	}
-	q.pool = workpool_new(q.base, QMGR_THREADS);
+	q.pool_max = cfg->local_concurrency;
+	q.pool = workpool_new(q.base, qmgr_threads(q.pool_max));
 	qtable_init(&q.msgs);
 	qdests_init(&q.dests, cfg->out_dest_concurrency);
 	qmgr_check_mailbox_names(cfg);
 	/* Read now; re-read off the loop, in the pool, as files change. */
 	q.domains = domains_open_live(cfg->domains, q.base, q.pool);
 	q.timer = evtimer_new(q.base, qmgr_on_timer, &q);
-	q.scan_ev = evtimer_new(q.base, qmgr_scan_apply, &q);
+	qmgr_scan_open(&q);
 	q.sigterm = evsignal_new(q.base, SIGTERM, qmgr_on_signal, &q);
 	q.sigint = evsignal_new(q.base, SIGINT, qmgr_on_signal, &q);
 	evsignal_add(q.sigterm, NULL);
@@ -548,8 +429,7 @@ qmgr_main(const struct config *cfg, int notify_fd)
 	event_free(q.sigterm);
 	event_free(q.timer);
 	event_free(q.scan_ev);
-	if (q.applying != NULL)
-		qmgr_scan_free(q.applying);
+	qmgr_scan_close(&q);
 	domains_free(q.domains);
 	event_base_free(q.base);
 	qtable_free(&q.msgs);

@@ -464,6 +464,7 @@ qmgr_plan(struct qmgr *q, struct qload *l, int64_t now)
 		/* Nothing due yet (e.g. after a restart): wait. */
 		attempt_free(a);
 		qtable_wait(&q->msgs, m, next);
+		qmgr_hint(q, m->id, next);	/* not read again till then */
 		return;
 	}
 	/* With no recipient left this only finishes the message (a crash
@@ -615,6 +616,9 @@ qmgr_attempt_done(struct qrun *run)
 		}
 		qtable_wait(&q->msgs, m, run->held ? now : a->next_try > 0 ?
 		    a->next_try : now + (int64_t)q->cfg->retry_min);
+		/* The next start-up scan leaves it unread till then. */
+		if (!run->held && a->next_try > now)
+			qmgr_hint(q, m->id, a->next_try);
 		break;
 	case ATTEMPT_ERROR:
 		qtable_wait(&q->msgs, m, now + (int64_t)q->cfg->retry_min);

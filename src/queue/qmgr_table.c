@@ -287,8 +287,10 @@ qtable_flush(struct qtable *t)
 {
 	for (size_t i = 0; i < t->n_heap; i++) {
 		t->heap[i]->flush = true;
-		if (t->heap[i]->state == QMSG_WAITING)
-			t->heap[i]->next_try = 0;
+		/* New mail (0) stays ahead. */
+		if (t->heap[i]->state == QMSG_WAITING &&
+		    t->heap[i]->next_try > QTABLE_DUE_OLD)
+			t->heap[i]->next_try = QTABLE_DUE_OLD;
 	}
 	/* A bottom-up rebuild. */
 	for (size_t i = t->n_heap / 2; i-- > 0; )

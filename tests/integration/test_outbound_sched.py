@@ -30,6 +30,7 @@ import pytest
 
 from conftest import add_mx, compose, submit
 from mtaproc import wait_until
+from queuefill import b62
 from test_outbound_limits import raw_mx, serve  # noqa: F401 (fixture)
 
 SENDER = "alice@example.test"       # local: its reports land in a Maildir
@@ -270,17 +271,6 @@ def test_421_anywhere_closes_at_once(outbound_mta, raw_mx, dns, where):
 
 
 # -- local delivery never waits for the network ------------------------------
-
-B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-
-def b62(v, width):
-    out = ""
-    for _ in range(width):
-        out = B62[v % 62] + out
-        v //= 62
-    return out
-
 
 def preload(m, count, rcpt, sender="x@example.org"):
     """count committed messages for rcpt, written into the stopped

@@ -241,14 +241,14 @@ test_flush(void **state)
 	/* A held one keeps its deadline (it waits for room, not for a
 	 * retry time). */
 	assert_int_equal(qtable_find(&t, id)->next_try, 5000);
-	/* Everything else due at 0, in arrival (id) order. */
+	/* Everything else due now (after new mail), in arrival (id) order. */
 	for (i = 0; i < 100; i++) {
 		if (i == 42)
 			continue;
 		m = qtable_first(&t);
 		make_id(id, sizeof(id), i);
 		assert_string_equal(m->id, id);
-		assert_int_equal(m->next_try, 0);
+		assert_int_equal(m->next_try, QTABLE_DUE_OLD);
 		assert_true(m->flush);
 		qtable_take(&t, m);
 	}
@@ -288,6 +288,137 @@ test_wake(void **state)
 	qtable_free(&t);
 }
 
+/* Boundaries: an empty table, one message in and out, the growth of the
+ * buckets exactly past one per message. */
+static void
+test_boundaries(void **state)
+{
+	struct qtable t;
+	char id[QUEUE_ID_MAX];
+	struct qmsg *m;
+	bool added;
+	unsigned i;
+
+	(void)state;
+	qtable_init(&t);
+	assert_null(qtable_first(&t));
+	assert_null(qtable_find(&t, "x"));
+	qtable_flush(&t);			/* nothing to do */
+	m = qtable_add(&t, "only", &added);
+	assert_ptr_equal(qtable_first(&t), m);
+	qtable_drop(&t, m);
+	assert_null(qtable_first(&t));
+	assert_null(qtable_find(&t, "only"));
+	assert_int_equal(t.n, 0);
+	assert_int_equal(t.n_heap, 0);
+	for (i = 0; i < 1024; i++) {
+		make_id(id, sizeof(id), i);
+		qtable_add(&t, id, &added);
+	}
+	assert_int_equal(t.n_buckets, 1024);	/* one a message: no growth */
+	make_id(id, sizeof(id), 1024);
+	qtable_add(&t, id, &added);
+	assert_int_equal(t.n_buckets, 2048);
+	/* The last one in the heap leaves without a move. */
+	m = t.heap[t.n_heap - 1];
+	qtable_drop(&t, m);
+	assert_int_equal(t.n_heap, 1024);
+	qtable_free(&t);
+}
+
+/* New mail (0) goes before a due backlog (QTABLE_DUE_OLD, and old
+ * arrival times) and before a flushed one; a flush leaves it at 0. */
+static void
+test_new_mail_first(void **state)
+{
+	struct qtable t;
+	char id[QUEUE_ID_MAX];
+	struct qmsg *m, *fresh;
+	bool added;
+	unsigned i;
+
+	(void)state;
+	qtable_init(&t);
+	for (i = 0; i < 100; i++) {
+		make_id(id, sizeof(id), i);
+		qtable_wait(&t, qtable_add(&t, id, &added),
+		    i < 50 ? 1000 + i : 1000000 + i);
+	}
+	fresh = qtable_wake(&t, "zzzNewest");	/* sorts last by id */
+	assert_ptr_equal(qtable_first(&t), fresh);
+	qtable_flush(&t);
+	assert_ptr_equal(qtable_first(&t), fresh);
+	assert_int_equal(fresh->next_try, 0);
+	qtable_take(&t, fresh);
+	for (i = 0; i < 100; i++) {
+		m = qtable_first(&t);
+		make_id(id, sizeof(id), i);
+		assert_string_equal(m->id, id);
+		assert_int_equal(m->next_try, QTABLE_DUE_OLD);
+		qtable_take(&t, m);
+	}
+	assert_null(qtable_first(&t));
+	qtable_free(&t);
+}
+
+static bool
+heap_ordered(const struct qtable *t)
+{
+	for (size_t i = 1; i < t->n_heap; i++) {
+		const struct qmsg *c = t->heap[i], *p = t->heap[(i - 1) / 2];
+
+		if (c->heap_i != i || c->next_try < p->next_try ||
+		    (c->next_try == p->next_try && strcmp(c->id, p->id) < 0))
+			return false;
+	}
+	return true;
+}
+
+/* Many mixed inserts, updates (duplicates of one time included) and
+ * removals from anywhere keep the heap a heap and every index right. */
+static void
+test_mixed_ops(void **state)
+{
+	struct qtable t;
+	char id[QUEUE_ID_MAX];
+	struct qmsg *m;
+	uint32_t x = 12345;
+	bool added;
+	int64_t last = -1;
+
+	(void)state;
+	qtable_init(&t);
+	for (unsigned i = 0; i < 20000; i++) {
+		x = x * 1103515245u + 12345u;
+		make_id(id, sizeof(id), (x >> 8) % 3000);
+		m = qtable_add(&t, id, &added);
+		switch ((x >> 4) % 4) {
+		case 0:
+		case 1:
+			qtable_wait(&t, m, (int64_t)((x >> 12) % 64));
+			break;
+		case 2:
+			qtable_drop(&t, m);
+			break;
+		default:
+			qtable_take(&t, m);
+			qtable_wait(&t, m, 7);
+			break;
+		}
+		if (i % 500 == 0)
+			assert_true(heap_ordered(&t));
+	}
+	assert_true(heap_ordered(&t));
+	assert_int_equal(t.n, t.n_heap);
+	while ((m = qtable_first(&t)) != NULL) {
+		assert_true(m->next_try >= last);
+		last = m->next_try;
+		qtable_drop(&t, m);
+	}
+	assert_int_equal(t.n, 0);
+	qtable_free(&t);
+}
+
 int
 main(void)
 {
@@ -298,6 +429,9 @@ main(void)
 		cmocka_unit_test(test_held_fifo),
 		cmocka_unit_test(test_drop),
 		cmocka_unit_test(test_flush),
+		cmocka_unit_test(test_boundaries),
+		cmocka_unit_test(test_new_mail_first),
+		cmocka_unit_test(test_mixed_ops),
 		cmocka_unit_test(test_wake),
 	};
 

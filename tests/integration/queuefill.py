@@ -1,0 +1,61 @@
+"""Fill a stopped daemon's spool with many queued messages at once,
+written directly in the format of docs/queue.md (queue/<id> envelope
+and status records, data/<id> message), so a test can start the daemon
+on a queue of thousands in a second instead of submitting each.
+
+Each message has one recipient and one W record: deferred until
+next_try (a unix time), as a message the queue manager deferred before
+a restart would be.  The queue file's mtime is set to mtime (default:
+its arrival time, as a freshly written file would show).
+"""
+
+import os
+import time
+
+B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def b62(n, width):
+    out = ""
+    for _ in range(width):
+        out = B62[n % 62] + out
+        n //= 62
+    return out
+
+
+def make_id(created, i):
+    """A valid queue id (docs/queue.md): 24 characters of base62 that
+    sort by (created, i), like ids made by the daemon."""
+    return (b62(int(created), 6) + b62(i // 1000, 4) + "fill00"
+            + b62(i % 1000, 3) + b62(i, 5))
+
+
+def fill(spool, n, rcpt_of, next_try, created=None, mtime=None,
+         sender="alice@example.test"):
+    """Writes n messages; rcpt_of(i) gives message i's recipient.
+    Returns their ids in order."""
+    created = int(created if created is not None else time.time() - 600)
+    qdir = os.path.join(spool, "queue")
+    ddir = os.path.join(spool, "data")
+    for d in (qdir, ddir):
+        os.makedirs(d, mode=0o700, exist_ok=True)
+    ids = []
+    for i in range(n):
+        qid = make_id(created, i)
+        rcpt = rcpt_of(i)
+        data = ("Received: from x (x [127.0.0.1]) by mx.example.test "
+                "with ESMTP id %s\r\nFrom: <%s>\r\nTo: <%s>\r\n"
+                "Subject: fill %d\r\n\r\nbody %d\r\n"
+                % (qid, sender, rcpt, i, i)).encode()
+        env = ("V 1\nI %s\nT %d\nS %s\nC 127.0.0.1\nH client.example\n"
+               "R %s\nE\nW 0 %d 4.4.1 connection refused\n"
+               % (qid, created, sender, rcpt, next_try))
+        with open(os.path.join(ddir, qid), "wb") as f:
+            f.write(data)
+        qpath = os.path.join(qdir, qid)
+        with open(qpath, "w") as f:
+            f.write(env)
+        t = created if mtime is None else mtime
+        os.utime(qpath, (t, t))
+        ids.append(qid)
+    return ids
