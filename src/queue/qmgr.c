@@ -132,7 +132,7 @@ static void
 qmgr_flush(struct qmgr *q)
 {
 	log_info("event=flush queued=%zu", q->msgs.n);
-	qtable_flush(&q->msgs);
+	qtable_flush(&q->msgs, time(NULL));
 	qmgr_scan_start(q, true);
 	outbound_flush(q->outbound);
 }
@@ -153,7 +153,7 @@ qmgr_on_notify(evutil_socket_t fd, short what, void *p)
 		}
 		/* A new message is tried at once (a known one waiting too:
 		 * `queue release` says it is back). */
-		qtable_wake(&q->msgs, id);
+		qtable_wake(&q->msgs, id, time(NULL));
 	}
 	qmgr_schedule(q);
 }

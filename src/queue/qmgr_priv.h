@@ -61,8 +61,9 @@ struct qheld {
 /* A queued message as the qmgr knows it: an id and when to try it. */
 struct qmsg {
 	char id[QUEUE_ID_MAX];
-	int64_t next_try;	/* 0: as soon as possible; QMSG_HELD: the
-				 * deadline (delay warning, lifetime) */
+	int64_t next_try;	/* due time (new mail: QTABLE_NEW_LEAD
+				 * early); QMSG_HELD: the deadline (delay
+				 * warning, lifetime) */
 	enum qmsg_state state;
 	bool flush;		/* `queue flush`: ignore retry times once */
 	bool remote;		/* its last plan had network copies */
@@ -91,9 +92,10 @@ struct qmsg *qtable_find(const struct qtable *t, const char *id);
 /* The message with id; one not known yet is added, waiting, due at once
  * (*added says which). */
 struct qmsg *qtable_add(struct qtable *t, const char *id, bool *added);
-/* id is due now: added if new; a waiting one moves up; one held or
- * being worked on stays as it is (it is tried anyway). */
-struct qmsg *qtable_wake(struct qtable *t, const char *id);
+/* id is new mail, due at now - QTABLE_NEW_LEAD: added if new; a waiting
+ * one moves up; one held or being worked on stays as it is (it is tried
+ * anyway). */
+struct qmsg *qtable_wake(struct qtable *t, const char *id, int64_t now);
 /* Forgets m, whatever its state, and frees it. */
 void qtable_drop(struct qtable *t, struct qmsg *m);
 /* The message due first (a held one: its deadline), or NULL. */
@@ -106,14 +108,18 @@ void qtable_take(struct qtable *t, struct qmsg *m);
  * in the heap at deadline (when it runs whatever the room). */
 void qtable_hold(struct qtable *t, struct qmsg *m, struct qheld *fifo,
     int64_t deadline);
-/* The next try of a message due now but not new: after every new one
- * (notified: next_try 0), before any retry time. */
-#define QTABLE_DUE_OLD		1
-/* `queue flush`: every waiting message due now (QTABLE_DUE_OLD, so new
- * mail still goes first), its retry times ignored once; held ones keep
+/* New mail goes ahead of a due backlog, by this many seconds: it is
+ * keyed as if it had come due that long before it arrived.  A backlog
+ * (after an outage, a flush, a start-up with unhinted files) keyed at
+ * the time it came due thus waits for new mail only so long; under a
+ * sustained overload of new mail it is still served, oldest first,
+ * never starved. */
+#define QTABLE_NEW_LEAD		300
+/* `queue flush`: every waiting message due at now (so new mail still
+ * goes first, QTABLE_NEW_LEAD), its retry times ignored once; held ones keep
  * their place (their flush is kept for their next try).  O(n), a pass
  * of the heap with no allocation: 100,000 messages in a few ms. */
-void qtable_flush(struct qtable *t);
+void qtable_flush(struct qtable *t, int64_t now);
 
 /* -- qmgr_dest.c -------------------------------------------------------- */
 

@@ -630,11 +630,11 @@ qmgr_attempt_done(struct qrun *run)
 	/* A report just queued is a new message: try it at once (a scan
 	 * may have found it already, and even started it). */
 	if (a->bounce_id[0] != '\0')
-		qtable_wake(&q->msgs, a->bounce_id);
+		qtable_wake(&q->msgs, a->bounce_id, now);
 	if (a->forward_id[0] != '\0')
-		qtable_wake(&q->msgs, a->forward_id);
+		qtable_wake(&q->msgs, a->forward_id, now);
 	if (a->warning_id[0] != '\0')
-		qtable_wake(&q->msgs, a->warning_id);
+		qtable_wake(&q->msgs, a->warning_id, now);
 	if (run->hold_at != NULL)
 		qdest_unref(q, run->hold_at);
 	attempt_free(a);

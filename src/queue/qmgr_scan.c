@@ -243,8 +243,9 @@ qscan_finish(struct qmgr *q, struct qscan *sc)
 }
 
 /* When a message a scan finds is due: new mail (a lost notification)
- * at once; at start-up, when its queue file's mtime says, within
- * queue.retry_max; after a flush, now (after new mail). */
+ * as new mail; at start-up, when its queue file's mtime says, within
+ * queue.retry_max (a file without a hint: now, after new mail); after a
+ * flush, now. */
 static int64_t
 qscan_due(const struct qmgr *q, const struct qscan *sc,
     const struct qscan_ent *e)
@@ -252,11 +253,11 @@ qscan_due(const struct qmgr *q, const struct qscan *sc,
 	int64_t latest = sc->now + (int64_t)q->cfg->retry_max;
 
 	if (sc->flush)
-		return QTABLE_DUE_OLD;
+		return sc->now;
 	if (!sc->stat)
-		return 0;
-	if (e->mtime < QTABLE_DUE_OLD)
-		return QTABLE_DUE_OLD;
+		return sc->now - QTABLE_NEW_LEAD;
+	if (e->mtime < sc->now)
+		return sc->now;
 	return e->mtime < latest ? e->mtime : latest;
 }
 

@@ -225,13 +225,14 @@ qtable_drop(struct qtable *t, struct qmsg *m)
 }
 
 struct qmsg *
-qtable_wake(struct qtable *t, const char *id)
+qtable_wake(struct qtable *t, const char *id, int64_t now)
 {
 	bool added;
 	struct qmsg *m = qtable_add(t, id, &added);
 
-	if (m->state == QMSG_WAITING)
-		qtable_wait(t, m, 0);
+	if (m->state == QMSG_WAITING &&
+	    (added || m->next_try > now - QTABLE_NEW_LEAD))
+		qtable_wait(t, m, now - QTABLE_NEW_LEAD);
 	return m;
 }
 
@@ -283,14 +284,14 @@ qtable_hold(struct qtable *t, struct qmsg *m, struct qheld *fifo,
 }
 
 void
-qtable_flush(struct qtable *t)
+qtable_flush(struct qtable *t, int64_t now)
 {
 	for (size_t i = 0; i < t->n_heap; i++) {
 		t->heap[i]->flush = true;
-		/* New mail (0) stays ahead. */
+		/* New mail and what was due already keep their places. */
 		if (t->heap[i]->state == QMSG_WAITING &&
-		    t->heap[i]->next_try > QTABLE_DUE_OLD)
-			t->heap[i]->next_try = QTABLE_DUE_OLD;
+		    t->heap[i]->next_try > now)
+			t->heap[i]->next_try = now;
 	}
 	/* A bottom-up rebuild. */
 	for (size_t i = t->n_heap / 2; i-- > 0; )

@@ -236,19 +236,19 @@ test_flush(void **state)
 	}
 	make_id(id, sizeof(id), 42);
 	qtable_hold(&t, qtable_find(&t, id), &h, 5000);
-	qtable_flush(&t);
+	qtable_flush(&t, 500);
 	assert_true(qtable_find(&t, id)->flush);
 	/* A held one keeps its deadline (it waits for room, not for a
 	 * retry time). */
 	assert_int_equal(qtable_find(&t, id)->next_try, 5000);
-	/* Everything else due now (after new mail), in arrival (id) order. */
+	/* Everything else due now, in arrival (id) order. */
 	for (i = 0; i < 100; i++) {
 		if (i == 42)
 			continue;
 		m = qtable_first(&t);
 		make_id(id, sizeof(id), i);
 		assert_string_equal(m->id, id);
-		assert_int_equal(m->next_try, QTABLE_DUE_OLD);
+		assert_int_equal(m->next_try, 500);
 		assert_true(m->flush);
 		qtable_take(&t, m);
 	}
@@ -268,23 +268,53 @@ test_wake(void **state)
 	(void)state;
 	qtable_init(&t);
 	a = qtable_add(&t, "aaa", &added);
-	qtable_wait(&t, a, 100);
+	qtable_wait(&t, a, 100000);
 	b = qtable_add(&t, "bbb", &added);
 	qtable_take(&t, b);
 	c = qtable_add(&t, "ccc", &added);
 	qtable_hold(&t, c, &h, 500);
-	assert_ptr_equal(qtable_wake(&t, "aaa"), a);
-	assert_int_equal(a->next_try, 0);
-	assert_ptr_equal(qtable_wake(&t, "bbb"), b);
+	assert_ptr_equal(qtable_wake(&t, "aaa", 1000), a);
+	assert_int_equal(a->next_try, 1000 - QTABLE_NEW_LEAD);
+	/* Woken again later: it keeps its earlier place. */
+	assert_ptr_equal(qtable_wake(&t, "aaa", 2000), a);
+	assert_int_equal(a->next_try, 1000 - QTABLE_NEW_LEAD);
+	assert_ptr_equal(qtable_wake(&t, "bbb", 1000), b);
 	assert_int_equal(b->state, QMSG_BUSY);
-	assert_ptr_equal(qtable_wake(&t, "ccc"), c);
+	assert_ptr_equal(qtable_wake(&t, "ccc", 1000), c);
 	assert_int_equal(c->state, QMSG_HELD);
-	d = qtable_wake(&t, "ddd");
+	d = qtable_wake(&t, "ddd", 1000);
 	assert_int_equal(d->state, QMSG_WAITING);
 	assert_int_equal(t.n, 4);
 	assert_int_equal(t.n_heap, 3);		/* c at its deadline */
 	assert_int_equal(c->next_try, 500);
 	assert_int_equal(t.n_held, 1);
+	qtable_free(&t);
+}
+
+/* A backlog due for longer than QTABLE_NEW_LEAD goes before new mail:
+ * a stream of new mail delays it, never starves it. */
+static void
+test_backlog_not_starved(void **state)
+{
+	struct qtable t;
+	struct qmsg *old, *fresh;
+	bool added;
+
+	(void)state;
+	qtable_init(&t);
+	old = qtable_add(&t, "aaa", &added);
+	qtable_wait(&t, old, 1000);
+	/* Due exactly QTABLE_NEW_LEAD before: the older id wins the tie. */
+	fresh = qtable_wake(&t, "bbb", 1000 + QTABLE_NEW_LEAD);
+	assert_ptr_equal(qtable_first(&t), old);
+	qtable_take(&t, fresh);
+	/* One second less: the new one first. */
+	fresh = qtable_wake(&t, "ccc", 1000 + QTABLE_NEW_LEAD - 1);
+	assert_ptr_equal(qtable_first(&t), fresh);
+	qtable_take(&t, fresh);
+	/* Later new mail: the backlog first. */
+	fresh = qtable_wake(&t, "ddd", 5000);
+	assert_ptr_equal(qtable_first(&t), old);
 	qtable_free(&t);
 }
 
@@ -303,7 +333,7 @@ test_boundaries(void **state)
 	qtable_init(&t);
 	assert_null(qtable_first(&t));
 	assert_null(qtable_find(&t, "x"));
-	qtable_flush(&t);			/* nothing to do */
+	qtable_flush(&t, 1000);			/* nothing to do */
 	m = qtable_add(&t, "only", &added);
 	assert_ptr_equal(qtable_first(&t), m);
 	qtable_drop(&t, m);
@@ -326,8 +356,9 @@ test_boundaries(void **state)
 	qtable_free(&t);
 }
 
-/* New mail (0) goes before a due backlog (QTABLE_DUE_OLD, and old
- * arrival times) and before a flushed one; a flush leaves it at 0. */
+/* New mail goes before a backlog that came due less than
+ * QTABLE_NEW_LEAD seconds before it, and before a flushed one; a flush
+ * leaves it where it is. */
 static void
 test_new_mail_first(void **state)
 {
@@ -344,17 +375,18 @@ test_new_mail_first(void **state)
 		qtable_wait(&t, qtable_add(&t, id, &added),
 		    i < 50 ? 1000 + i : 1000000 + i);
 	}
-	fresh = qtable_wake(&t, "zzzNewest");	/* sorts last by id */
+	/* 1249 - QTABLE_NEW_LEAD: before 1000..1049 */
+	fresh = qtable_wake(&t, "zzzNewest", 1249);	/* sorts last by id */
 	assert_ptr_equal(qtable_first(&t), fresh);
-	qtable_flush(&t);
+	qtable_flush(&t, 1249);
 	assert_ptr_equal(qtable_first(&t), fresh);
-	assert_int_equal(fresh->next_try, 0);
+	assert_int_equal(fresh->next_try, 1249 - QTABLE_NEW_LEAD);
 	qtable_take(&t, fresh);
 	for (i = 0; i < 100; i++) {
 		m = qtable_first(&t);
 		make_id(id, sizeof(id), i);
 		assert_string_equal(m->id, id);
-		assert_int_equal(m->next_try, QTABLE_DUE_OLD);
+		assert_int_equal(m->next_try, i < 50 ? 1000 + i : 1249);
 		qtable_take(&t, m);
 	}
 	assert_null(qtable_first(&t));
@@ -431,6 +463,7 @@ main(void)
 		cmocka_unit_test(test_flush),
 		cmocka_unit_test(test_boundaries),
 		cmocka_unit_test(test_new_mail_first),
+		cmocka_unit_test(test_backlog_not_starved),
 		cmocka_unit_test(test_mixed_ops),
 		cmocka_unit_test(test_wake),
 	};
