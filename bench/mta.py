@@ -291,23 +291,38 @@ def stop_process(proc):
         wait_gone(left, 5)
 
 
-def sink_argv(port):
+def sink_argv(port, kind="count", host=None, rcpt_reply=None):
     """The sink's command line; printed in the report too.
 
-    -u: required when started as root; -4: SINK_HOST is IPv4; 256: the
-    listen backlog, more than the MTAs' 20 connections per destination."""
+    count: bench/countsink.py, which also counts the sessions that carried
+    no mail (the default since issue 12).  smtp-sink: Postfix's, as the
+    runs before issue 12 used it; -u: required when started as root; -4:
+    SINK_HOST is IPv4; 256: the listen backlog, more than the MTAs' 20
+    connections per destination."""
+    host = host or SINK_HOST
+    if kind == "count":
+        argv = [os.path.join(HERE, "countsink.py"), host, str(port)]
+        if rcpt_reply:
+            argv += ["--rcpt-reply", rcpt_reply]
+        return argv
     return ["smtp-sink", "-c", "-4", "-u", "nobody",
-            "-h", "sink.remote.example", f"{SINK_HOST}:{port}", "256"]
+            "-h", "sink.remote.example", f"{host}:{port}", "256"]
 
 
 class Sink:
-    """smtp-sink on SINK_HOST: takes every message and throws it away, and
-    with -c prints a running count of sessions and messages on its stdout
-    (a pipe; measure.SinkWatcher reads it).  Announces PIPELINING, 8BITMIME,
-    DSN and more, but not STARTTLS: neither MTA spends time on TLS."""
+    """A sink on SINK_HOST (or host): bench/countsink.py or smtp-sink, both
+    take every message and throw it away, and print a running count of
+    sessions and messages on their stdout (a pipe; measure.SinkWatcher
+    reads it).  Both announce PIPELINING, 8BITMIME, DSN and more, but not
+    STARTTLS: neither MTA spends time on TLS.  countsink.py also says, when
+    stopped, how many sessions carried no mail (watch.empty)."""
 
-    def __init__(self, folder):
-        self.port = free_port(SINK_HOST)
+    def __init__(self, folder, kind="count", host=SINK_HOST,
+                 rcpt_reply=None):
+        self.host = host
+        self.kind = kind
+        self.rcpt_reply = rcpt_reply
+        self.port = free_port(host)
         self.log = os.path.join(folder, "sink.log")
         self.proc = None
         self.watch = None
@@ -316,20 +331,21 @@ class Sink:
         """Start the sink and its counter (self.watch, done at `want`
         messages); return once it accepts connections."""
         with open(self.log, "wb") as err:
-            self.proc = subprocess.Popen(sink_argv(self.port), stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.PIPE, stderr=err,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                sink_argv(self.port, self.kind, self.host, self.rcpt_reply),
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
+                start_new_session=True)
         self.watch = measure.SinkWatcher(
-            self.proc.stdout, want, f"at the sink {SINK_HOST}:{self.port}")
+            self.proc.stdout, want, f"at the sink {self.host}:{self.port}")
         self.watch.start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if port_accepts(self.port, SINK_HOST):
+            if port_accepts(self.port, self.host):
                 return
             if self.proc.poll() is not None:
                 break
             time.sleep(0.05)
-        raise BenchError(f"smtp-sink did not accept on {SINK_HOST}:"
+        raise BenchError(f"{self.kind} sink did not accept on {self.host}:"
                          f"{self.port}; its log ends:\n{tail(self.log)}")
 
     def stop(self):
