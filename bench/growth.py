@@ -36,7 +36,9 @@ smtp-source, the sink) are stopped by PID.
 """
 
 import argparse
+import datetime
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -103,6 +105,35 @@ def idle_cpu(pid, seconds):
     return (cpu_of(pid) - c0) / (time.monotonic() - t0) * seconds
 
 
+STAMP = re.compile(r"^(\S+Z) (\w+)\[\d+\] \w+: event=(\S+)")
+
+
+def startup_marks(log):
+    """Seconds from the master's first log line to the smtpd's
+    event=ready and to the qmgr's event=started (its start-up scan done),
+    from a stopped daemon's log; None for what is not there."""
+    first = None
+    marks = {"ready": None, "started": None}
+    try:
+        with open(log, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                m = STAMP.match(line)
+                if not m:
+                    continue
+                t = datetime.datetime.fromisoformat(
+                    m.group(1).replace("Z", "+00:00")).timestamp()
+                first = first if first is not None else t
+                key = {("smtpd", "ready"): "ready",
+                       ("qmgr", "started"): "started"}.get((m.group(2), m.group(3)))
+                if key and marks[key] is None:
+                    marks[key] = t - first
+                if all(v is not None for v in marks.values()):
+                    break
+    except OSError:
+        pass
+    return marks["ready"], marks["started"]
+
+
 def fill(args, inst, kind):
     if kind != "queued" or args.queued <= 0:
         return None
@@ -161,6 +192,9 @@ def one_run(args, workdir, kind, run_no):
             signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
         if res is None:
             keep_log(args, inst, kind)
+        else:
+            res["smtpd_ready_s"], res["qmgr_started_s"] = \
+                startup_marks(inst.log)
         if not args.keep:
             shutil.rmtree(inst.dir, ignore_errors=True)
     res.update(kind=kind, run=run_no, defer_sessions=sink.watch.sessions - 1)
@@ -277,18 +311,20 @@ def section(args, results, error):
     lines += [f"| {' | '.join(row)} |" for row in goal_rows(args, results)]
     lines += [
         "",
-        "| run | kind | spool filled in, s | port ready, s | first "
-        "delivery, s | accepted, msg/s | all in Maildir, s | msg/s until "
+        "| run | kind | spool filled in, s | port ready, s | smtpd ready "
+        "(log), s | qmgr scan done (log), s | first delivery, s | accepted, msg/s | all in Maildir, s | msg/s until "
         "then | qmgr idle CPU, % | qmgr RSS, MiB | queue files left | "
         "connections to the 451 sink |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "---:|",
     ]
     for r in results:
         idle = None if r["idle_cpu_s"] is None else \
             r["idle_cpu_s"] / args.idle * 100
         lines.append(
             f"| {r['run']} | {r['kind']} | {_f(r['fill_s'])} | "
-            f"{r['ready_s']:.2f} | {r['first_s']:.2f} | "
+            f"{r['ready_s']:.2f} | {_f(r['smtpd_ready_s'], '{:.2f}')} | "
+            f"{_f(r['qmgr_started_s'], '{:.2f}')} | {r['first_s']:.2f} | "
             f"{r['accept_rate']:.1f} | {r['deliver_s']:.2f} | "
             f"{r['deliver_rate']:.1f} | {_f(idle, '{:.2f}')} | "
             f"{r['qmgr_rss'] / 1048576:.1f} | {r['left']} | "
