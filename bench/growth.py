@@ -311,7 +311,7 @@ def section(args, results, error):
     lines += [f"| {' | '.join(row)} |" for row in goal_rows(args, results)]
     lines += [
         "",
-        "| run | kind | spool filled in, s | port ready, s | smtpd ready "
+        "| run | kind | spool filled in, s | first 220, s | smtpd ready "
         "(log), s | qmgr scan done (log), s | first delivery, s | accepted, msg/s | all in Maildir, s | msg/s until "
         "then | qmgr idle CPU, % | qmgr RSS, MiB | queue files left | "
         "connections to the 451 sink |",

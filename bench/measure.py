@@ -255,6 +255,7 @@ def run_load(root_pid, port, watch, rcpt, messages, sessions, size,
     mem.sample()
     idle_rss = mem.peak_rss
     mem.start()
+    cpu0 = cpu_seconds(root_pid)
     t0 = time.monotonic()
     try:
         with open(log, "ab") as out:
@@ -276,10 +277,14 @@ def run_load(root_pid, port, watch, rcpt, messages, sessions, size,
         if rc != 0:
             raise RuntimeError(f"smtp-source exited with {rc} (see {log})")
         _wait_done(watch, messages, t0, deliver_timeout, stall)
+        cpu1 = cpu_seconds(root_pid)
     finally:
         watch.stop()
         mem.stop()
     return {
+        # CPU of the MTA's whole tree from the load's start until all
+        # messages have arrived, per message.
+        "cpu_ms": (cpu1 - cpu0) * 1000 / messages,
         "accept_s": t_sent - t0,
         "accept_rate": messages / (t_sent - t0),
         "deliver_s": watch.done_at - t0,
