@@ -46,6 +46,9 @@ import mta  # noqa: E402
 RCPT = "user@bench.test"
 # "  12.34%  decorum-smtpd  [kernel.kallsyms]  [k] do_syscall_64"
 ROW = re.compile(r"^\s+([\d.]+)%\s+(\S+)\s+(\S+)\s+\[([k.])\]\s+(.+?)\s*$")
+# perf report --children: "  52.63%  0.01%  decorum-smtpd  [k] __x64_sys_openat"
+SYSCALL = re.compile(r"^\s+([\d.]+)%\s+[\d.]+%\s+(\S+)\s+\[k\]\s+"
+                     r"__x64_sys_(\w+)\s*$")
 
 
 def say(msg):
@@ -82,12 +85,43 @@ def record(args, inst, data):
     return res
 
 
+def perf_report(data, *how):
+    return subprocess.run(
+        ["perf", "report", "-i", data, "--stdio", "-g", "none",
+         "--percent-limit", "0", *how],
+        capture_output=True, text=True, timeout=600).stdout
+
+
+def syscall_rows(data):
+    """{syscall: {comm: percent}}: the samples under each system call's
+    entry point, callees included (the kernel's call chains are whole)."""
+    out = {}
+    for line in perf_report(data, "--children", "--sort",
+                            "comm,sym").splitlines():
+        m = SYSCALL.match(line)
+        if m:
+            out.setdefault(m.group(3), {})[m.group(2)] = float(m.group(1))
+    return out
+
+
+def syscall_table(calls, top):
+    comms = sorted({c for per in calls.values() for c in per})
+    lines = ["", f"Kernel time by system call, top {top} (% of all samples "
+                 f"under the call's entry point, what it calls included):",
+             "", "| system call | " + " | ".join(
+                 f"`{c}`" for c in comms) + " | all |",
+             "|---|" + "---:|" * (len(comms) + 1)]
+    for name, per in sorted(calls.items(),
+                            key=lambda kv: -sum(kv[1].values()))[:top]:
+        lines.append(f"| {name} | " + " | ".join(
+            f"{per.get(c, 0):.2f}" for c in comms) +
+            f" | {sum(per.values()):.2f} |")
+    return lines
+
+
 def report_rows(data):
     """[(percent, comm, dso, mode, symbol)] from perf report."""
-    text = subprocess.run(
-        ["perf", "report", "-i", data, "--stdio", "--no-children",
-         "--sort", "comm,dso,sym", "-g", "none", "--percent-limit", "0.01"],
-        capture_output=True, text=True, timeout=600).stdout
+    text = perf_report(data, "--no-children", "--sort", "comm,dso,sym")
     rows = []
     for line in text.splitlines():
         m = ROW.match(line)
@@ -145,6 +179,7 @@ def run(args, workdir):
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
     rows, text = report_rows(data)
+    calls = syscall_rows(data)
     if not rows:
         raise mta.BenchError(f"perf report gave no rows for {data}")
     if args.keep:
@@ -160,8 +195,9 @@ def run(args, workdir):
             f"{res['cpu_ms']:.2f} ms of CPU per message (under perf)",
             f"- `perf record -e cpu-clock -F 4000 --call-graph "
             f"{args.call_graph} -p MASTER,SMTPD,QMGR`, then `perf report "
-            f"--no-children --sort comm,dso,sym`", ""] + \
-        tables(rows, args.top)
+            f"--no-children --sort comm,dso,sym` (self time) and `perf "
+            f"report --children --sort comm,sym` (system calls)", ""] + \
+        tables(rows, args.top) + syscall_table(calls, 15)
 
 
 def parse_args():
