@@ -41,7 +41,6 @@ import datetime
 import os
 import re
 import shutil
-import signal
 import statistics
 import sys
 import time
@@ -182,15 +181,7 @@ def one_run(args, workdir, kind, run_no):
         res["left"] = measure.count_files(os.path.join(inst.dir, "spool",
                                                        "queue"))
     finally:
-        held = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT}
-        signal.pthread_sigmask(signal.SIG_BLOCK, held)
-        try:
-            try:
-                inst.stop()
-            finally:
-                sink.stop()
-        finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+        mta.stop_held(inst.stop, sink.stop)
         if res is None:
             keep_log(args, inst, kind)
         else:

@@ -286,6 +286,25 @@ class Decorum(Instance):
         stop_process(self.proc)
 
 
+def stop_held(*stops):
+    """Call each stop() in turn, all of them even when one fails, with
+    SIGTERM, SIGHUP and SIGINT held: a second ^C must not cut a stop
+    short and leave daemons behind; the signals are taken after."""
+    held = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        first = None
+        for stop in stops:
+            try:
+                stop()
+            except Exception as e:   # noqa: BLE001 - the rest still stop
+                first = first or e
+        if first is not None:
+            raise first
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+
+
 def stop_process(proc):
     """Stop a daemon we spawned (a Popen, or None) and every process under
     it: SIGTERM, then SIGKILL for what is left after the timeouts."""

@@ -172,12 +172,7 @@ def run(args, workdir):
         say(f"profile: {args.messages} messages under perf record")
         res = record(args, inst, data)
     finally:
-        held = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT}
-        signal.pthread_sigmask(signal.SIG_BLOCK, held)
-        try:
-            inst.stop()
-        finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+        mta.stop_held(inst.stop)
     rows, text = report_rows(data)
     calls = syscall_rows(data)
     if not rows:

@@ -153,12 +153,7 @@ def one_run(args, workdir, name):
     finally:
         if tracer is not None:
             tracer.stop()
-        held = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT}
-        signal.pthread_sigmask(signal.SIG_BLOCK, held)
-        try:
-            inst.stop()
-        finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+        mta.stop_held(inst.stop)
         if not args.keep:
             shutil.rmtree(inst.dir, ignore_errors=True)
     n = args.messages
