@@ -324,10 +324,10 @@ def section(args, results, error):
     return lines
 
 
-def add_arguments(p, prefix=""):
-    """This benchmark's options; bench/run passes them with the prefix
-    "growth-" where a name is taken already (--queued, --rounds)."""
-    p.add_argument(f"--{prefix}queued", type=int, default=100000,
+def add_arguments(p):
+    """This benchmark's options (bench/run passes them through, with
+    --rounds as --growth-rounds)."""
+    p.add_argument("--queued", type=int, default=100000,
                    help="messages in the spool at the start (growth "
                         "benchmark)")
     p.add_argument("--due", action="store_true",
@@ -342,7 +342,6 @@ def add_arguments(p, prefix=""):
 def own_args(args):
     """This benchmark's arguments from bench/run's."""
     a = argparse.Namespace(**vars(args))
-    a.queued = args.growth_queued
     a.rounds = args.growth_rounds
     return a
 

@@ -327,12 +327,14 @@ def section(args, results, error):
     return lines
 
 
-def add_arguments(p):
-    """The options of this benchmark (bench/run passes its own through)."""
+def add_arguments(p, prefix=""):
+    """The options of this benchmark; bench/run passes its own through,
+    with --queued as --tarpit-queued (bench/run's --queued is the growth
+    benchmark's)."""
     p.add_argument("--tarpit-messages", type=int, default=1500,
                    help="messages for the tarpit sent before the local "
                         "load (tarpit benchmark)")
-    p.add_argument("--queued", type=int, default=0,
+    p.add_argument(f"--{prefix}queued", type=int, default=0,
                    help="messages for the tarpit put in the spool before "
                         "the daemon starts (tarpit benchmark)")
     p.add_argument("--delay", type=float, default=20,
@@ -341,6 +343,13 @@ def add_arguments(p):
     p.add_argument("--settle", type=float, default=2,
                    help="seconds between the start (and the tarpit's "
                         "mail) and the local load (tarpit benchmark)")
+
+
+def own_args(args):
+    """This benchmark's arguments from bench/run's."""
+    a = argparse.Namespace(**vars(args))
+    a.queued = args.tarpit_queued
+    return a
 
 
 def parse_args():
