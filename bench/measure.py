@@ -120,6 +120,7 @@ class DeliveryWatcher(threading.Thread):
         self.interval = interval
         self.where = f"in {folder}"
         self.done_at = None
+        self.first_at = None   # when the first file was seen
         self.done = threading.Event()
         self.count = 0
         self._stop_event = threading.Event()
@@ -127,6 +128,8 @@ class DeliveryWatcher(threading.Thread):
     def run(self):
         while not self._stop_event.is_set():
             self.count = count_files(self.folder)
+            if self.count and self.first_at is None:
+                self.first_at = time.monotonic()
             if self.count >= self.want:
                 self.done_at = time.monotonic()
                 self.done.set()
@@ -139,6 +142,9 @@ class DeliveryWatcher(threading.Thread):
 
 
 SINK_COUNT = re.compile(rb"sess=(\d+) .*mesg=(\d+)")
+# bench/countsink.py's last line, when it is stopped.
+SINK_SUMMARY = re.compile(rb"summary sess=\d+ mesg=\d+ empty=(\d+) "
+                          rb"max_open=(\d+)")
 
 
 class SinkWatcher(threading.Thread):
@@ -161,6 +167,15 @@ class SinkWatcher(threading.Thread):
         self.done = threading.Event()
         self.count = 0
         self.sessions = 0
+        # Sessions that carried no mail and most open at once, when the
+        # sink tells (bench/countsink.py); None for smtp-sink.
+        self.empty = None
+        self.max_open = None
+
+    def _summary(self, tail):
+        m = SINK_SUMMARY.search(tail)
+        if m:
+            self.empty, self.max_open = int(m.group(1)), int(m.group(2))
 
     def run(self):
         fd = self.stream.fileno()
@@ -171,6 +186,7 @@ class SinkWatcher(threading.Thread):
             except OSError:
                 return
             if not chunk:
+                self._summary(tail)
                 return
             # Only complete records count; a record cut by the read waits
             # for its end in the next chunk.
@@ -239,6 +255,7 @@ def run_load(root_pid, port, watch, rcpt, messages, sessions, size,
     mem.sample()
     idle_rss = mem.peak_rss
     mem.start()
+    cpu0 = cpu_seconds(root_pid)
     t0 = time.monotonic()
     try:
         with open(log, "ab") as out:
@@ -260,10 +277,14 @@ def run_load(root_pid, port, watch, rcpt, messages, sessions, size,
         if rc != 0:
             raise RuntimeError(f"smtp-source exited with {rc} (see {log})")
         _wait_done(watch, messages, t0, deliver_timeout, stall)
+        cpu1 = cpu_seconds(root_pid)
     finally:
         watch.stop()
         mem.stop()
     return {
+        # CPU of the MTA's whole tree from the load's start until all
+        # messages have arrived, per message.
+        "cpu_ms": (cpu1 - cpu0) * 1000 / messages,
         "accept_s": t_sent - t0,
         "accept_rate": messages / (t_sent - t0),
         "deliver_s": watch.done_at - t0,

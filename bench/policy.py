@@ -122,14 +122,11 @@ def one_run(args, workdir, kind, run_no):
             allow_client(args.build_dir, inst.conf, args.timeout)
         watch = measure.DeliveryWatcher(inst.maildir_new, args.messages)
         watch.start()
-        cpu0 = measure.cpu_seconds(inst.root_pid)
         res = measure.run_load(inst.root_pid, inst.port, watch, RCPT,
                                args.messages, args.sessions, args.size,
                                args.timeout, args.timeout, args.stall,
                                os.path.join(inst.dir, "smtp-source.log"),
                                helo=HELO)
-        res["cpu_ms"] = (measure.cpu_seconds(inst.root_pid) - cpu0) * 1000 / \
-            args.messages
     finally:
         held = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT}
         signal.pthread_sigmask(signal.SIG_BLOCK, held)

@@ -145,13 +145,10 @@ def one_run(args, workdir, scanner, name, kind, run_no):
         watch = measure.DeliveryWatcher(inst.maildir_new, args.messages)
         watch.start()
         scans0 = scanner.scans()
-        cpu0 = measure.cpu_seconds(inst.root_pid)
         rcpu0 = scanner.cpu_seconds()
         res = measure.run_load(inst.root_pid, inst.port, watch, RCPT,
                                args.messages, args.sessions, args.size,
                                args.timeout, args.timeout, args.stall, log)
-        res["cpu_ms"] = (measure.cpu_seconds(inst.root_pid) - cpu0) * \
-            1000 / args.messages
         res["rspamd_cpu_ms"] = (scanner.cpu_seconds() - rcpu0) * 1000 / \
             args.messages
         res["scans"] = wait_scans(scanner, scans0, args.messages

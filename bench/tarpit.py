@@ -49,6 +49,7 @@ sys.path.insert(0, HERE)
 
 import measure  # noqa: E402
 import mta  # noqa: E402
+import spoolfill  # noqa: E402
 
 TARPIT_HOST = "127.0.0.32"
 LOCAL_RCPT = "user@bench.test"
@@ -149,39 +150,6 @@ class Tarpit:
         self._thread = None
 
 
-# -- queued mail for the tarpit ----------------------------------------------
-
-B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-
-def b62(v, width):
-    out = []
-    for _ in range(width):
-        out.append(B62[v % 62])
-        v //= 62
-    return "".join(reversed(out))
-
-
-def preload(spool, count):
-    """count committed messages for the tarpit, written straight into the
-    spool in the format of docs/queue.md (V 1 ... E, data in data/), as if
-    a crash had left them there: the queue manager's start-up scan finds
-    them all.  Ids follow src/queue/queue_id.c (19 base62 digits)."""
-    now = int(time.time())
-    data = (f"From: <{SENDER}>\r\nTo: <{TARPIT_RCPT}>\r\n"
-            f"Subject: queued\r\n\r\nwaiting for the tarpit\r\n").encode()
-    for sub in ("queue", "data"):
-        os.makedirs(os.path.join(spool, sub), 0o700, exist_ok=True)
-    for i in range(count):
-        qid = b62(now, 6) + b62(i % 1000000, 4) + b62(os.getpid(), 6) + \
-            b62(i, 3)
-        with open(os.path.join(spool, "data", qid), "wb") as f:
-            f.write(data)
-        with open(os.path.join(spool, "queue", qid), "w") as f:
-            f.write(f"V 1\nI {qid}\nT {now}\nS {SENDER}\n"
-                    f"R {TARPIT_RCPT}\nE\n")
-
-
 # -- one run -----------------------------------------------------------------
 
 LAG = re.compile(r"event=loop-lag loop=qmgr max_ms=(\d+) max_cpu_ms=(\d+)")
@@ -231,7 +199,8 @@ def one_run(args, workdir, kind, run_no):
     res = None
     try:
         if kind == "tarpit" and args.queued > 0:
-            preload(os.path.join(inst.dir, "spool"), args.queued)
+            spoolfill.preload(os.path.join(inst.dir, "spool"),
+                              args.queued, SENDER, TARPIT_RCPT)
         inst.start()
         if kind == "tarpit":
             if args.tarpit_messages > 0:
@@ -358,12 +327,14 @@ def section(args, results, error):
     return lines
 
 
-def add_arguments(p):
-    """The options of this benchmark (bench/run passes its own through)."""
+def add_arguments(p, prefix=""):
+    """The options of this benchmark; bench/run passes its own through,
+    with --queued as --tarpit-queued (bench/run's --queued is the growth
+    benchmark's)."""
     p.add_argument("--tarpit-messages", type=int, default=1500,
                    help="messages for the tarpit sent before the local "
                         "load (tarpit benchmark)")
-    p.add_argument("--queued", type=int, default=0,
+    p.add_argument(f"--{prefix}queued", type=int, default=0,
                    help="messages for the tarpit put in the spool before "
                         "the daemon starts (tarpit benchmark)")
     p.add_argument("--delay", type=float, default=20,
@@ -372,6 +343,13 @@ def add_arguments(p):
     p.add_argument("--settle", type=float, default=2,
                    help="seconds between the start (and the tarpit's "
                         "mail) and the local load (tarpit benchmark)")
+
+
+def own_args(args):
+    """This benchmark's arguments from bench/run's."""
+    a = argparse.Namespace(**vars(args))
+    a.queued = args.tarpit_queued
+    return a
 
 
 def parse_args():

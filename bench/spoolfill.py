@@ -1,0 +1,67 @@
+"""Fill a Decorum spool quickly, before the daemon starts: committed
+messages written straight into <spool>/queue/ and <spool>/data/ in the
+format of docs/queue.md (V 1 ... E, data in data/), as if a crash or an
+outage had left them there.  The queue manager's start-up scan finds them
+all.  Used by bench/tarpit.py (--queued) and bench/growth.py.
+
+Ids follow src/queue/queue_id.c: 24 base62 digits (6 of seconds, 4 of
+microseconds, 6 of the pid, 3 of a counter, 5 random), here made from
+the message's number, so that they are unique within one fill and do not
+collide with the ids the daemon makes (another pid).
+
+Limits: the spool layout is the one docs/queue.md gives (flat queue/ and
+data/ folders); should it change (hashed subfolders), this must follow.
+"""
+
+import os
+import time
+
+B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def b62(v, width):
+    out = []
+    for _ in range(width):
+        out.append(B62[v % 62])
+        v //= 62
+    return "".join(reversed(out))
+
+
+def queue_id(now, i, pid):
+    """The id of message number i (i < 62**7)."""
+    return (b62(now, 6) + b62(i % 62 ** 4, 4) + b62(pid, 6) +
+            b62(i // 62 ** 4, 3) + b62(i * 7919, 5))
+
+
+def _write(path, data):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def preload(spool, count, sender, rcpt, deferred_until=None,
+            deferred_text="4.3.0 deferred by the benchmark"):
+    """Write count messages for rcpt into the spool.  With deferred_until
+    (a unix time) each gets one W record, as after one failed try: not
+    due before that time.  Returns the number of bytes written."""
+    now = int(time.time())
+    accepted = now - 600
+    data = (f"From: <{sender}>\r\nTo: <{rcpt}>\r\n"
+            f"Subject: queued\r\n\r\nwaiting in the queue\r\n").encode()
+    status = f"W 0 {deferred_until} {deferred_text}\n" \
+        if deferred_until is not None else ""
+    for sub in ("queue", "data"):
+        os.makedirs(os.path.join(spool, sub), 0o700, exist_ok=True)
+    qdir, ddir = os.path.join(spool, "queue"), os.path.join(spool, "data")
+    pid = os.getpid()
+    total = 0
+    for i in range(count):
+        qid = queue_id(now, i, pid)
+        env = (f"V 1\nI {qid}\nT {accepted}\nS {sender}\nC 127.0.0.1\n"
+               f"H [127.0.0.1]\nR {rcpt}\nE\n{status}").encode()
+        _write(os.path.join(ddir, qid), data)
+        _write(os.path.join(qdir, qid), env)
+        total += len(data) + len(env)
+    return total

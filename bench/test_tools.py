@@ -1,0 +1,141 @@
+"""Tests of the benchmark's own measuring tools, against real processes:
+the counting sink (bench/countsink.py, run as bench/run runs it, read by
+measure.SinkWatcher), the strace table parser (bench/syscalls.py, on a
+real `strace -c` of a command with known calls), the spool filler
+(bench/spoolfill.py) and the growth run's log reader.
+
+Run: /usr/bin/python3 -m pytest -q -p no:cacheprovider bench/test_tools.py
+(no root needed; the strace test is skipped without strace).
+"""
+
+import os
+import shutil
+import smtplib
+import socket
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True
+
+import growth  # noqa: E402
+import mta  # noqa: E402
+import spoolfill  # noqa: E402
+import syscalls  # noqa: E402
+
+HOST = "127.0.0.1"
+
+
+def started_sink(tmp_path, rcpt_reply=None):
+    sink = mta.Sink(str(tmp_path), host=HOST, rcpt_reply=rcpt_reply)
+    sink.start(want=3)
+    return sink
+
+
+def test_countsink_counts_messages_and_empty_sessions(tmp_path):
+    sink = started_sink(tmp_path)
+    try:
+        with smtplib.SMTP(HOST, sink.port) as c:   # two messages
+            c.ehlo("client.test")
+            assert "pipelining" in c.esmtp_features
+            assert "starttls" not in c.esmtp_features
+            c.sendmail("a@client.test", ["b@remote.test"],
+                       b"Subject: one\r\n\r\n.leading dot\r\n")
+            c.sendmail("a@client.test", ["b@remote.test"], b"")
+        for _ in range(2):                          # two carry nothing
+            with smtplib.SMTP(HOST, sink.port) as c:
+                c.ehlo("client.test")
+        with smtplib.SMTP(HOST, sink.port) as c:    # one more message
+            c.sendmail("a@client.test", ["b@remote.test"],
+                       b"Subject: three\r\n\r\n" + b"x" * 100000 + b"\r\n")
+    finally:
+        sink.stop()
+    w = sink.watch
+    assert w.count == 3 and w.done_at is not None
+    # 3 client sessions with mail or not, plus the readiness probe.
+    assert w.sessions == 5
+    assert w.empty == 3
+
+
+def test_countsink_rcpt_reply_defers(tmp_path):
+    sink = started_sink(tmp_path, rcpt_reply="451 4.3.0 later")
+    try:
+        with smtplib.SMTP(HOST, sink.port) as c:
+            with pytest.raises(smtplib.SMTPRecipientsRefused) as e:
+                c.sendmail("a@client.test", ["b@remote.test"], b"x\r\n")
+            assert e.value.recipients["b@remote.test"][0] == 451
+    finally:
+        sink.stop()
+    assert sink.watch.count == 0 and sink.watch.empty == 2
+
+
+def test_countsink_pipelined_commands_answered_in_order(tmp_path):
+    sink = started_sink(tmp_path)
+    try:
+        with socket.create_connection((HOST, sink.port), timeout=5) as s:
+            f = s.makefile("rb")
+            assert f.readline().startswith(b"220")
+            s.sendall(b"EHLO c\r\nMAIL FROM:<a@c>\r\nRCPT TO:<b@d>\r\n"
+                      b"DATA\r\n")
+            codes = []
+            while len(codes) < 4:
+                line = f.readline()
+                if line[3:4] == b" ":
+                    codes.append(line[:3])
+            assert codes == [b"250", b"250", b"250", b"354"]
+            s.sendall(b"hello\r\n.\r\n")
+            assert f.readline().startswith(b"250")
+            # A message of no lines: the final dot right after DATA.
+            s.sendall(b"MAIL FROM:<a@c>\r\nRCPT TO:<b@d>\r\nDATA\r\n"
+                      b".\r\nQUIT\r\n")
+            codes = [f.readline()[:3] for _ in range(5)]
+            assert codes == [b"250", b"250", b"354", b"250", b"221"]
+    finally:
+        sink.stop()
+    assert sink.watch.count == 2 and sink.watch.empty == 1
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="no strace")
+def test_parse_strace_counts_known_calls(tmp_path):
+    out = tmp_path / "c.txt"
+    # Five fsync calls on one file, one failing mkdir.
+    prog = ("import os\nfd = os.open(%r, os.O_CREAT | os.O_WRONLY)\n"
+            "for _ in range(5):\n    os.fsync(fd)\n"
+            "try:\n    os.mkdir('/')\nexcept OSError:\n    pass\n"
+            % str(tmp_path / "f"))
+    subprocess.run(["strace", "-c", "-f", "-o", str(out), sys.executable,
+                    "-c", prog], check=True)
+    calls = syscalls.parse_strace(str(out))
+    assert calls["fsync"] == (5, 0)
+    assert calls["mkdir"] == (1, 1)
+    assert "total" not in calls
+
+
+def test_spoolfill_ids_and_records(tmp_path):
+    spool = str(tmp_path)
+    spoolfill.preload(spool, 500, "s@a.test", "r@b.test", 2000000000)
+    ids = os.listdir(os.path.join(spool, "queue"))
+    assert len(set(ids)) == 500
+    assert sorted(ids) == sorted(os.listdir(os.path.join(spool, "data")))
+    for qid in ids:
+        assert len(qid) == 24 and qid.isalnum()
+    with open(os.path.join(spool, "queue", ids[0])) as f:
+        lines = f.read().splitlines()
+    assert lines[0] == "V 1" and lines[1] == f"I {ids[0]}"
+    assert "R r@b.test" in lines
+    assert lines[lines.index("E") + 1].startswith("W 0 2000000000 4.")
+
+
+def test_startup_marks_from_log(tmp_path):
+    log = tmp_path / "d.log"
+    log.write_text(
+        "2026-12-03T01:00:00.000Z master[1] info: event=started x=1\n"
+        "2026-12-03T01:00:00.250Z qmgr[2] info: event=started queued=9\n"
+        "2026-12-03T01:00:01.000Z smtpd[3] info: event=ready listeners=1\n")
+    ready, started = growth.startup_marks(str(log))
+    assert ready == pytest.approx(1.0)
+    assert started == pytest.approx(0.25)
+    assert growth.startup_marks(str(tmp_path / "none")) == (None, None)
