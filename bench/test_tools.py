@@ -5,11 +5,10 @@ real `strace -c` of a command with known calls), the spool filler
 (bench/spoolfill.py) and the growth run's log reader.
 
 Run: /usr/bin/python3 -m pytest -q -p no:cacheprovider bench/test_tools.py
-(no root needed; the strace test is skipped without strace).
+(no root needed; make test runs it, and installs strace for it).
 """
 
 import os
-import shutil
 import smtplib
 import socket
 import subprocess
@@ -98,7 +97,6 @@ def test_countsink_pipelined_commands_answered_in_order(tmp_path):
     assert sink.watch.count == 2 and sink.watch.empty == 1
 
 
-@pytest.mark.skipif(shutil.which("strace") is None, reason="no strace")
 def test_parse_strace_counts_known_calls(tmp_path):
     out = tmp_path / "c.txt"
     # Five fsync calls on one file, one failing mkdir.
