@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/pidcache.h"
 #include "common/utf8.h"
 
 #define LOG_FIELDS_MAX	2047
@@ -241,7 +242,7 @@ log_emit(enum log_level level, const char *fmt, va_list ap)
 		gmtime_r(&ts.tv_sec, &tm);
 		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
 		n = snprintf(line, sizeof(line), "%s.%03ldZ %s[%ld] %s: %s\n",
-		    stamp, ts.tv_nsec / 1000000, log_role, (long)getpid(),
+		    stamp, ts.tv_nsec / 1000000, log_role, (long)pidcache_get(),
 		    names[level], msg);
 		if (n > (int)sizeof(line) - 1) {
 			n = (int)sizeof(line) - 1;
