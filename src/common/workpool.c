@@ -8,10 +8,23 @@
  * eventfd watched by a persistent libevent read event, so libevent itself
  * is only ever touched by the loop thread (no evthread_use_pthreads).
  *
+ * Hand-offs in batches, since each one costs system calls (issue 12: 7
+ * futex wake-ups per message): jobs submitted in one pass of the loop
+ * collect in a list of the loop's own and go to the FIFO together, under
+ * one lock, from a zero-delay event; a sleeping thread is woken only
+ * when no other is already on its way (waking) and work is left for it,
+ * and each woken thread that leaves work behind wakes the next (so N
+ * queued jobs still reach N threads); the eventfd is written only when
+ * the finished FIFO goes from empty to not empty, as the loop takes the
+ * whole FIFO each time it wakes.
+ *
  * Invariants: every submitted job runs work() exactly once in a worker and
  * done() exactly once in the loop thread, in completion order.
- * workpool_free() drains both queues, so no done() is ever lost.
- * pending counts jobs from submit until their done() returned.
+ * workpool_free() drains every list, so no done() is ever lost.
+ * pending counts jobs from submit until their done() returned.  waking
+ * is set only with a signal sent to a thread that waits, and cleared by
+ * every thread that returns from its wait, so a job in the FIFO never
+ * waits for a wake-up that is not coming.
  */
 #include "common/workpool.h"
 
@@ -50,11 +63,19 @@ struct workpool {
 	unsigned n_threads;
 	pthread_mutex_t mu;
 	pthread_cond_t cond;		/* signalled: todo grew or stopping */
-	pthread_cond_t finished;	/* signalled: a job moved to done */
+	pthread_cond_t finished;	/* signalled: a job moved to done,
+					 * while draining */
 	struct jobq todo;		/* submitted, not yet started */
 	struct jobq done;		/* work() returned, done() not yet run */
-	unsigned pending;		/* loop thread only */
+	unsigned idle;			/* threads waiting on cond */
+	bool waking;			/* one signalled, not yet back */
+	bool draining;			/* workpool_free waits on finished */
 	bool stopping;
+	struct workpool_stats stats;	/* under mu */
+	/* Loop thread only. */
+	struct jobq batch;		/* submitted in this pass of the loop */
+	struct event *flush_ev;		/* hands batch over */
+	unsigned pending;
 };
 
 static void
@@ -81,8 +102,22 @@ jobq_pop(struct jobq *q)
 	return j;
 }
 
+/* Appends all of from to q; from ends empty. */
 static void
-workpool_wake(struct workpool *pool)
+jobq_splice(struct jobq *q, struct jobq *from)
+{
+	if (from->head == NULL)
+		return;
+	if (q->tail != NULL)
+		q->tail->next = from->head;
+	else
+		q->head = from->head;
+	q->tail = from->tail;
+	from->head = from->tail = NULL;
+}
+
+static void
+workpool_notify_loop(struct workpool *pool)
 {
 	uint64_t one = 1;
 
@@ -91,28 +126,86 @@ workpool_wake(struct workpool *pool)
 		;
 }
 
+/* Under mu: one sleeping thread for the work in todo, unless one is on
+ * its way already (it wakes the next itself if work is left). */
+static void
+workpool_wake_one(struct workpool *pool)
+{
+	if (pool->todo.head == NULL || pool->idle == 0 || pool->waking)
+		return;
+	pool->waking = true;
+	pool->stats.wakeups++;
+	pthread_cond_signal(&pool->cond);
+}
+
+/* Under mu: the next job for this thread, sleeping while there is none;
+ * NULL when stopping and nothing is left. */
+static struct job *
+workpool_take(struct workpool *pool)
+{
+	struct job *j;
+
+	while (pool->todo.head == NULL && !pool->stopping) {
+		pool->idle++;
+		pthread_cond_wait(&pool->cond, &pool->mu);
+		pool->idle--;
+		pool->waking = false;
+	}
+	j = jobq_pop(&pool->todo);
+	workpool_wake_one(pool);
+	return j;
+}
+
 static void *
 workpool_thread(void *p)
 {
 	struct workpool *pool = p;
 	struct job *j;
+	bool first;
 
 	pthread_mutex_lock(&pool->mu);
-	for (;;) {
-		while (pool->todo.head == NULL && !pool->stopping)
-			pthread_cond_wait(&pool->cond, &pool->mu);
-		j = jobq_pop(&pool->todo);
-		if (j == NULL)
-			break;		/* stopping and nothing left */
+	while ((j = workpool_take(pool)) != NULL) {
 		pthread_mutex_unlock(&pool->mu);
 		j->work(j->arg);
 		pthread_mutex_lock(&pool->mu);
+		/* The loop takes the whole list when it wakes: only the first
+		 * job into an empty list needs to wake it. */
+		first = pool->done.head == NULL;
 		jobq_push(&pool->done, j);
-		pthread_cond_broadcast(&pool->finished);
-		workpool_wake(pool);
+		pool->stats.finished++;
+		if (first)
+			pool->stats.notifications++;
+		if (pool->draining)
+			pthread_cond_broadcast(&pool->finished);
+		if (first) {
+			pthread_mutex_unlock(&pool->mu);
+			workpool_notify_loop(pool);
+			pthread_mutex_lock(&pool->mu);
+		}
 	}
 	pthread_mutex_unlock(&pool->mu);
 	return NULL;
+}
+
+/* Loop thread: the jobs submitted so far go to the threads. */
+static void
+workpool_flush(struct workpool *pool)
+{
+	if (pool->batch.head == NULL)
+		return;
+	pthread_mutex_lock(&pool->mu);
+	jobq_splice(&pool->todo, &pool->batch);
+	pool->stats.batches++;
+	workpool_wake_one(pool);
+	pthread_mutex_unlock(&pool->mu);
+}
+
+static void
+workpool_on_flush(evutil_socket_t fd, short what, void *p)
+{
+	(void)fd;
+	(void)what;
+	workpool_flush(p);
 }
 
 /* Loop thread: run done() of every finished job, outside the lock. */
@@ -165,6 +258,9 @@ workpool_new(struct event_base *base, unsigned threads)
 	    workpool_on_wake, pool);
 	if (pool->ev == NULL || event_add(pool->ev, NULL) < 0)
 		fatal("worker pool: cannot watch the eventfd");
+	pool->flush_ev = event_new(base, -1, 0, workpool_on_flush, pool);
+	if (pool->flush_ev == NULL)
+		fatal("worker pool: cannot make the hand-over event");
 	pthread_mutex_init(&pool->mu, NULL);
 	pthread_cond_init(&pool->cond, NULL);
 	pthread_cond_init(&pool->finished, NULL);
@@ -188,16 +284,26 @@ workpool_submit(struct workpool *pool, void (*work)(void *arg),
 	j->done = done;
 	j->arg = arg;
 	pool->pending++;
-	pthread_mutex_lock(&pool->mu);
-	jobq_push(&pool->todo, j);
-	pthread_cond_signal(&pool->cond);
-	pthread_mutex_unlock(&pool->mu);
+	/* The first of a batch arms the hand-over: it runs in this pass of
+	 * the loop, after the callbacks already due (libevent runs events
+	 * made active while it works through its active list). */
+	if (pool->batch.head == NULL)
+		event_active(pool->flush_ev, EV_TIMEOUT, 0);
+	jobq_push(&pool->batch, j);
 }
 
 unsigned
 workpool_pending(const struct workpool *pool)
 {
 	return pool->pending;
+}
+
+void
+workpool_stats(struct workpool *pool, struct workpool_stats *out)
+{
+	pthread_mutex_lock(&pool->mu);
+	*out = pool->stats;
+	pthread_mutex_unlock(&pool->mu);
 }
 
 void
@@ -213,7 +319,9 @@ workpool_free(struct workpool *pool)
 	 * threads.
 	 */
 	while (pool->pending > 0) {
+		workpool_flush(pool);
 		pthread_mutex_lock(&pool->mu);
+		pool->draining = true;
 		while (pool->done.head == NULL)
 			pthread_cond_wait(&pool->finished, &pool->mu);
 		pthread_mutex_unlock(&pool->mu);
@@ -225,6 +333,7 @@ workpool_free(struct workpool *pool)
 	pthread_mutex_unlock(&pool->mu);
 	for (i = 0; i < pool->n_threads; i++)
 		pthread_join(pool->threads[i], NULL);
+	event_free(pool->flush_ev);
 	event_free(pool->ev);
 	close(pool->efd);
 	pthread_cond_destroy(&pool->finished);
