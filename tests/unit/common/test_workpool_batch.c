@@ -107,6 +107,18 @@ bench_free(struct bench *b)
 	pthread_mutex_destroy(&b->mu);
 }
 
+/* The first n items: work() and done() once each, in that order, each
+ * in its thread. */
+static void
+bench_check_each_once(const struct bench *b, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		assert_int_equal(atomic_load(&items[i].works), 1);
+		assert_int_equal(items[i].dones, 1);
+	}
+	assert_int_equal(b->misplaced, 0);
+}
+
 /* A burst submitted in one pass: handed over once, each thread woken at
  * most once; every job finished before the loop looks: one wake-up of
  * the loop, which runs every done() in one pass. */
@@ -133,11 +145,7 @@ test_burst_costs_one_handover(void **state)
 	/* Threads not yet asleep need no wake-up. */
 	assert_in_range(st.wakeups, 0, THREADS);
 	assert_int_equal(st.notifications, 1);
-	for (unsigned i = 0; i < BURST; i++) {
-		assert_int_equal(atomic_load(&items[i].works), 1);
-		assert_int_equal(items[i].dones, 1);
-	}
-	assert_int_equal(b.misplaced, 0);
+	bench_check_each_once(&b, BURST);
 	bench_free(&b);
 }
 
@@ -163,11 +171,7 @@ test_rounds_every_job_once(void **state)
 	assert_int_equal(st.batches, ROUNDS);
 	assert_in_range(st.notifications, ROUNDS, BURST);
 	assert_in_range(st.wakeups, 0, BURST);
-	for (unsigned i = 0; i < BURST; i++) {
-		assert_int_equal(atomic_load(&items[i].works), 1);
-		assert_int_equal(items[i].dones, 1);
-	}
-	assert_int_equal(b.misplaced, 0);
+	bench_check_each_once(&b, BURST);
 	bench_free(&b);
 }
 
@@ -185,11 +189,7 @@ test_free_drains_batches_and_resubmits(void **state)
 		workpool_submit(b.pool, item_work, item_done, &items[i]);
 	workpool_free(b.pool);
 	assert_int_equal(b.done, 2 * BURST);
-	for (unsigned i = 0; i < 2 * BURST; i++) {
-		assert_int_equal(atomic_load(&items[i].works), 1);
-		assert_int_equal(items[i].dones, 1);
-	}
-	assert_int_equal(b.misplaced, 0);
+	bench_check_each_once(&b, 2 * BURST);
 	b.pool = NULL;
 	bench_free(&b);
 }
