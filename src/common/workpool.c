@@ -16,20 +16,26 @@
  * and each woken thread that leaves work behind wakes the next (so N
  * queued jobs still reach N threads); the eventfd is written only when
  * the finished FIFO goes from empty to not empty, as the loop takes the
- * whole FIFO each time it wakes.
+ * whole FIFO each time it wakes.  A thread sleeps on a semaphore of its
+ * own, not a condition variable: a wake-up is then one futex wake and
+ * one wait, where glibc's condition variable adds a wake in the wait
+ * and another at the next unlock of the mutex it hands back marked
+ * contended.  Idle threads form a stack, so the same few stay busy.
  *
  * Invariants: every submitted job runs work() exactly once in a worker and
  * done() exactly once in the loop thread, in completion order.
  * workpool_free() drains every list, so no done() is ever lost.
  * pending counts jobs from submit until their done() returned.  waking
- * is set only with a signal sent to a thread that waits, and cleared by
- * every thread that returns from its wait, so a job in the FIFO never
- * waits for a wake-up that is not coming.
+ * is set when a thread is taken off the idle stack to be posted, and
+ * cleared by that thread when it is back under the lock; a thread
+ * looks at the FIFO (under the lock) before it goes on the stack, so a
+ * job in the FIFO never waits for a wake-up that is not coming.
  */
 #include "common/workpool.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -55,20 +61,26 @@ struct jobq {
 	struct job *head, *tail;
 };
 
+struct worker {
+	struct workpool *pool;
+	pthread_t tid;
+	sem_t wake;			/* posted: look at todo again */
+	struct worker *next_idle;	/* on pool->idle_top */
+};
+
 struct workpool {
 	struct event_base *base;
 	struct event *ev;
 	int efd;
-	pthread_t *threads;
+	struct worker *threads;
 	unsigned n_threads;
 	pthread_mutex_t mu;
-	pthread_cond_t cond;		/* signalled: todo grew or stopping */
 	pthread_cond_t finished;	/* signalled: a job moved to done,
 					 * while draining */
 	struct jobq todo;		/* submitted, not yet started */
 	struct jobq done;		/* work() returned, done() not yet run */
-	unsigned idle;			/* threads waiting on cond */
-	bool waking;			/* one signalled, not yet back */
+	struct worker *idle_top;	/* sleeping threads, a stack */
+	bool waking;			/* one posted, not yet back */
 	bool draining;			/* workpool_free waits on finished */
 	bool stopping;
 	struct workpool_stats stats;	/* under mu */
@@ -126,46 +138,67 @@ workpool_notify_loop(struct workpool *pool)
 		;
 }
 
-/* Under mu: one sleeping thread for the work in todo, unless one is on
- * its way already (it wakes the next itself if work is left). */
-static void
+/*
+ * Under mu: the sleeping thread to post for the work in todo, taken off
+ * the idle stack, or NULL: none asleep, nothing to do, or one on its way
+ * already (it wakes the next itself if work is left).  The caller posts
+ * after unlocking mu, so the thread does not wake to a held lock.
+ */
+static struct worker *
 workpool_wake_one(struct workpool *pool)
 {
-	if (pool->todo.head == NULL || pool->idle == 0 || pool->waking)
-		return;
+	struct worker *w = pool->idle_top;
+
+	if (pool->todo.head == NULL || w == NULL || pool->waking)
+		return NULL;
+	pool->idle_top = w->next_idle;
 	pool->waking = true;
 	pool->stats.wakeups++;
-	pthread_cond_signal(&pool->cond);
+	return w;
 }
 
-/* Under mu: the next job for this thread, sleeping while there is none;
- * NULL when stopping and nothing is left. */
+static void
+worker_post(struct worker *w)
+{
+	if (w != NULL)
+		sem_post(&w->wake);
+}
+
+/* Under mu: the next job for self, sleeping while there is none; NULL
+ * when stopping and nothing is left.  *next: a thread to post. */
 static struct job *
-workpool_take(struct workpool *pool)
+workpool_take(struct workpool *pool, struct worker *self,
+    struct worker **next)
 {
 	struct job *j;
 
 	while (pool->todo.head == NULL && !pool->stopping) {
-		pool->idle++;
-		pthread_cond_wait(&pool->cond, &pool->mu);
-		pool->idle--;
+		self->next_idle = pool->idle_top;
+		pool->idle_top = self;
+		pthread_mutex_unlock(&pool->mu);
+		while (sem_wait(&self->wake) != 0 && errno == EINTR)
+			;
+		pthread_mutex_lock(&pool->mu);
 		pool->waking = false;
 	}
 	j = jobq_pop(&pool->todo);
-	workpool_wake_one(pool);
+	*next = workpool_wake_one(pool);
 	return j;
 }
 
 static void *
 workpool_thread(void *p)
 {
-	struct workpool *pool = p;
+	struct worker *self = p;
+	struct workpool *pool = self->pool;
+	struct worker *next;
 	struct job *j;
 	bool first;
 
 	pthread_mutex_lock(&pool->mu);
-	while ((j = workpool_take(pool)) != NULL) {
+	while ((j = workpool_take(pool, self, &next)) != NULL) {
 		pthread_mutex_unlock(&pool->mu);
+		worker_post(next);
 		j->work(j->arg);
 		pthread_mutex_lock(&pool->mu);
 		/* The loop takes the whole list when it wakes: only the first
@@ -191,13 +224,16 @@ workpool_thread(void *p)
 static void
 workpool_flush(struct workpool *pool)
 {
+	struct worker *w;
+
 	if (pool->batch.head == NULL)
 		return;
 	pthread_mutex_lock(&pool->mu);
 	jobq_splice(&pool->todo, &pool->batch);
 	pool->stats.batches++;
-	workpool_wake_one(pool);
+	w = workpool_wake_one(pool);
 	pthread_mutex_unlock(&pool->mu);
+	worker_post(w);
 }
 
 static void
@@ -238,6 +274,31 @@ workpool_on_wake(evutil_socket_t fd, short what, void *p)
 	workpool_run_done(p);
 }
 
+/*
+ * The pool's lock is held for a few list operations only, by the loop and
+ * every thread: where the C library offers it, a waiter spins a moment
+ * before it sleeps, which saves the futex wait and wake of most
+ * collisions (issue 12).
+ */
+static void
+workpool_mutex_init(pthread_mutex_t *mu)
+{
+#ifdef HAVE_PTHREAD_MUTEX_ADAPTIVE_NP
+	pthread_mutexattr_t attr;
+
+	if (pthread_mutexattr_init(&attr) == 0) {
+		if (pthread_mutexattr_settype(&attr,
+		    PTHREAD_MUTEX_ADAPTIVE_NP) == 0 &&
+		    pthread_mutex_init(mu, &attr) == 0) {
+			pthread_mutexattr_destroy(&attr);
+			return;
+		}
+		pthread_mutexattr_destroy(&attr);
+	}
+#endif
+	pthread_mutex_init(mu, NULL);
+}
+
 struct workpool *
 workpool_new(struct event_base *base, unsigned threads)
 {
@@ -261,12 +322,15 @@ workpool_new(struct event_base *base, unsigned threads)
 	pool->flush_ev = event_new(base, -1, 0, workpool_on_flush, pool);
 	if (pool->flush_ev == NULL)
 		fatal("worker pool: cannot make the hand-over event");
-	pthread_mutex_init(&pool->mu, NULL);
-	pthread_cond_init(&pool->cond, NULL);
+	workpool_mutex_init(&pool->mu);
 	pthread_cond_init(&pool->finished, NULL);
 	pool->threads = xcalloc(threads, sizeof(*pool->threads));
 	for (i = 0; i < threads; i++) {
-		rc = pthread_create(&pool->threads[i], NULL, workpool_thread, pool);
+		pool->threads[i].pool = pool;
+		if (sem_init(&pool->threads[i].wake, 0, 0) != 0)
+			fatal("worker pool: sem_init: %s", strerror(errno));
+		rc = pthread_create(&pool->threads[i].tid, NULL,
+		    workpool_thread, &pool->threads[i]);
 		if (rc != 0)
 			fatal("worker pool: pthread_create: %s", strerror(rc));
 	}
@@ -309,6 +373,7 @@ workpool_stats(struct workpool *pool, struct workpool_stats *out)
 void
 workpool_free(struct workpool *pool)
 {
+	struct worker *sleepers, *w, *next;
 	unsigned i;
 
 	if (pool == NULL)
@@ -329,15 +394,22 @@ workpool_free(struct workpool *pool)
 	}
 	pthread_mutex_lock(&pool->mu);
 	pool->stopping = true;
-	pthread_cond_broadcast(&pool->cond);
+	sleepers = pool->idle_top;
+	pool->idle_top = NULL;
 	pthread_mutex_unlock(&pool->mu);
-	for (i = 0; i < pool->n_threads; i++)
-		pthread_join(pool->threads[i], NULL);
+	/* The others see stopping before they would sleep. */
+	for (w = sleepers; w != NULL; w = next) {
+		next = w->next_idle;
+		worker_post(w);
+	}
+	for (i = 0; i < pool->n_threads; i++) {
+		pthread_join(pool->threads[i].tid, NULL);
+		sem_destroy(&pool->threads[i].wake);
+	}
 	event_free(pool->flush_ev);
 	event_free(pool->ev);
 	close(pool->efd);
 	pthread_cond_destroy(&pool->finished);
-	pthread_cond_destroy(&pool->cond);
 	pthread_mutex_destroy(&pool->mu);
 	free(pool->threads);
 	free(pool);
