@@ -46,19 +46,38 @@ static const char *log_role = "decorum";
 static bool log_stderr = true;
 static enum log_level log_min = LOG_LEVEL_INFO;
 
+/*
+ * syslog's tag, "decorum[PID]": the pid is written into it here, once
+ * per process, as LOG_PID would have glibc call getpid() for every line.
+ * The line reads the same.  Every child of the daemon sets its role
+ * right after fork() (src/daemon/master.c), before it has threads, and
+ * that makes its own tag.
+ */
+static char log_tag[32];
+
+static void
+log_syslog_open(void)
+{
+	snprintf(log_tag, sizeof(log_tag), "decorum[%ld]",
+	    (long)pidcache_get());
+	openlog(log_tag, LOG_NDELAY, LOG_MAIL);
+}
+
 void
 log_init(const char *role, bool to_stderr)
 {
 	log_role = role;
 	log_stderr = to_stderr;
 	if (!to_stderr)
-		openlog("decorum", LOG_PID | LOG_NDELAY, LOG_MAIL);
+		log_syslog_open();
 }
 
 void
 log_set_role(const char *role)
 {
 	log_role = role;
+	if (!log_stderr)
+		log_syslog_open();
 }
 
 void
