@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/pidcache.h"
 #include "common/utf8.h"
 
 #define LOG_FIELDS_MAX	2047
@@ -45,19 +46,38 @@ static const char *log_role = "decorum";
 static bool log_stderr = true;
 static enum log_level log_min = LOG_LEVEL_INFO;
 
+/*
+ * syslog's tag, "decorum[PID]": the pid is written into it here, once
+ * per process, as LOG_PID would have glibc call getpid() for every line.
+ * The line reads the same.  Every child of the daemon sets its role
+ * right after fork() (src/daemon/master.c), before it has threads, and
+ * that makes its own tag.
+ */
+static char log_tag[32];
+
+static void
+log_syslog_open(void)
+{
+	snprintf(log_tag, sizeof(log_tag), "decorum[%ld]",
+	    (long)pidcache_get());
+	openlog(log_tag, LOG_NDELAY, LOG_MAIL);
+}
+
 void
 log_init(const char *role, bool to_stderr)
 {
 	log_role = role;
 	log_stderr = to_stderr;
 	if (!to_stderr)
-		openlog("decorum", LOG_PID | LOG_NDELAY, LOG_MAIL);
+		log_syslog_open();
 }
 
 void
 log_set_role(const char *role)
 {
 	log_role = role;
+	if (!log_stderr)
+		log_syslog_open();
 }
 
 void
@@ -241,7 +261,7 @@ log_emit(enum log_level level, const char *fmt, va_list ap)
 		gmtime_r(&ts.tv_sec, &tm);
 		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
 		n = snprintf(line, sizeof(line), "%s.%03ldZ %s[%ld] %s: %s\n",
-		    stamp, ts.tv_nsec / 1000000, log_role, (long)getpid(),
+		    stamp, ts.tv_nsec / 1000000, log_role, (long)pidcache_get(),
 		    names[level], msg);
 		if (n > (int)sizeof(line) - 1) {
 			n = (int)sizeof(line) - 1;

@@ -173,25 +173,40 @@ dest_down(struct outbound *ob, struct dest *d, const struct conn_slot *s,
 	dest_fail_waiting(d, res);
 }
 
+/*
+ * A waiting job of d that no connection in setup is counted for.  Each
+ * connection in setup was opened for one waiting job (dest_wants_slot),
+ * so only the jobs beyond those may go to a ready connection: one that
+ * ends its message while another is still in its handshake leaves that
+ * one its job, or the new connection would carry nothing (EHLO,
+ * STARTTLS, QUIT: issue 12).  Which job goes where does not matter,
+ * only how many are kept.
+ */
+bool
+dest_spare_job(const struct dest *d)
+{
+	return d->n_waiting > d->n_setup;
+}
+
 /* d could use another connection: more of its jobs wait than its
  * connections in setup will take, and its own limit allows. */
 bool
 dest_wants_slot(const struct dest *d)
 {
-	return d->n_waiting > d->n_setup &&
+	return dest_spare_job(d) &&
 	    d->n_slots < d->ob->cfg->out_dest_concurrency;
 }
 
-/* Give waiting jobs to idle connections; for the rest, get in line for
- * new ones (never more in setup than jobs waiting), and hand out the
- * free slots. */
+/* Give the spare waiting jobs to idle connections; for the rest, get in
+ * line for new ones (never more in setup than jobs waiting), and hand
+ * out the free slots. */
 void
 dest_kick(struct dest *d)
 {
 	struct outbound *ob = d->ob;
 	struct conn_slot *s;
 
-	for (s = d->slots; s != NULL && d->head != NULL; s = s->next)
+	for (s = d->slots; s != NULL && dest_spare_job(d); s = s->next)
 		if (s->ready && s->job == NULL)
 			slot_next(s);
 	if (dest_wants_slot(d))

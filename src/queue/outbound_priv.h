@@ -135,6 +135,9 @@ void dest_fail_waiting(struct dest *d, const struct deliver_result *res);
  * attempts), its waiting jobs ended with res. */
 void dest_down(struct outbound *ob, struct dest *d, const struct conn_slot *s,
     const struct deliver_result *res);
+/* A waiting job of d that a ready connection may take: more wait than
+ * d's connections in setup were opened for. */
+bool dest_spare_job(const struct dest *d);
 /* d could use another connection (its jobs and its own limit). */
 bool dest_wants_slot(const struct dest *d);
 /* Waiting jobs of d to its idle connections, d in line for more, and

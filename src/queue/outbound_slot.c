@@ -123,8 +123,9 @@ slot_idle_cb(evutil_socket_t fd, short what, void *arg)
 	slot_close(arg);
 }
 
-/* Ready connection: the next waiting job, or idle for a while (unless
- * another destination waits for the slot, or caching is off). */
+/* Ready connection: the next spare waiting job (not one a connection
+ * in setup was opened for), or idle for a while (unless another
+ * destination waits for the slot, or caching is off). */
 void
 slot_next(struct conn_slot *s)
 {
@@ -132,7 +133,7 @@ slot_next(struct conn_slot *s)
 	struct outbound *ob = s->ob;
 	struct timeval tv = { (time_t)ob->cfg->out_cache_time, 0 };
 
-	s->job = dest_pop(d);
+	s->job = dest_spare_job(d) ? dest_pop(d) : NULL;
 	if (s->job != NULL) {
 		idle_del(ob, s);
 		evtimer_del(s->idle_timer);

@@ -24,7 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-#include <unistd.h>
+
+#include "common/pidcache.h"
 
 static const char b62[] =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -57,7 +58,7 @@ queue_id_new(char out[QUEUE_ID_MAX])
 	n = atomic_fetch_add(&queue_id_counter, 1);
 	p = put62(p, (uint64_t)tv.tv_sec, 6);
 	p = put62(p, (uint64_t)tv.tv_usec, 4);
-	p = put62(p, (uint64_t)(uint32_t)getpid(), 6);
+	p = put62(p, (uint64_t)(uint32_t)pidcache_get(), 6);
 	p = put62(p, n % (62u * 62u * 62u), 3);
 	p = put62(p, arc4random_uniform(QUEUE_ID_RANDOM_RANGE), 5);
 	*p = '\0';

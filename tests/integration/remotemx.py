@@ -234,6 +234,9 @@ class _Session(SMTP):
         reader.readuntil = readuntil
 
     async def _handle_client(self):
+        delay, self.mx.greeting_delay = _script(self.mx.greeting_delay)
+        if delay:
+            await asyncio.sleep(delay)
         reply, self.mx.greeting = _script(self.mx.greeting)
         if reply is None or reply.startswith("2"):
             return await super()._handle_client()
@@ -292,7 +295,8 @@ class RemoteMX:
                  greylist=False, smtputf8=True, pipelining=True,
                  auth_required=False, require_starttls=False,
                  eightbitmime=True, size_limit=None, broken_tls=None,
-                 data_delay=0, lmtp=False, lmtp_replies=None):
+                 data_delay=0, lmtp=False, lmtp_replies=None,
+                 greeting_delay=None):
         assert broken_tls in (None, "garbage", "tls1.1", "refuse"), \
             broken_tls
         assert broken_tls is None or tls_cert is not None, \
@@ -306,6 +310,7 @@ class RemoteMX:
         self.data_reply = data_reply
         self.mail_reply = mail_reply
         self.greeting = greeting
+        self.greeting_delay = greeting_delay
         self.ehlo_reply = ehlo_reply
         self.greylist = greylist
         self.smtputf8 = smtputf8
