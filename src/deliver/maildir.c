@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/pidcache.h"
 #include "deliver/maildir_folder.h"
 #include "deliver/maildir_tmp.h"
 #include "deliver/maildir_tree.h"
@@ -360,7 +361,7 @@ maildir_deliver(const struct deliver_request *req, struct deliver_result *res)
 	host_part(req->hostname != NULL ? req->hostname : "localhost", host,
 	    sizeof(host));
 	if (snprintf(p.base, sizeof(p.base), "%lld.M%ldP%ldQ%u.%s",
-	    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
+	    (long long)tv.tv_sec, (long)tv.tv_usec, (long)pidcache_get(),
 	    atomic_fetch_add(&maildir_counter, 1), host) >= (int)sizeof(p.base) ||
 	    snprintf(p.tmpf, sizeof(p.tmpf), "%s/tmp/%s", p.dir, p.base) >=
 	    (int)sizeof(p.tmpf)) {

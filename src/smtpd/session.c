@@ -38,6 +38,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/netaddr.h"
+#include "common/pidcache.h"
 #include "common/xmalloc.h"
 #include "dns/fcrdns.h"
 #include "policy/policy.h"
@@ -592,7 +593,7 @@ session_start(struct server *srv, const struct listen_conf *lc, int fd,
 	s->lc = lc;
 	memcpy(&s->peer, peer, peerlen);
 	netaddr_ip(peer, s->ip, sizeof(s->ip));
-	snprintf(s->id, sizeof(s->id), "%lx.%lx", (unsigned long)getpid(),
+	snprintf(s->id, sizeof(s->id), "%lx.%lx", (unsigned long)pidcache_get(),
 	    ++srv->next_session);
 	buf_init(&s->line, SMTP_COMMAND_LINE_MAX);
 	if (lc->tls == TLS_MODE_IMPLICIT) {
