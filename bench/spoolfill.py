@@ -45,7 +45,8 @@ def preload(spool, count, sender, rcpt, deferred_until=None,
             deferred_text="4.3.0 deferred by the benchmark"):
     """Write count messages for rcpt into the spool.  With deferred_until
     (a unix time) each gets one W record, as after one failed try: not
-    due before that time.  Returns the number of bytes written."""
+    due before that time, and that time as its queue file's mtime (the
+    queue manager's hint, as decorumd itself leaves it).  Returns the number of bytes written."""
     now = int(time.time())
     accepted = now - 600
     data = (f"From: <{sender}>\r\nTo: <{rcpt}>\r\n"
@@ -63,5 +64,10 @@ def preload(spool, count, sender, rcpt, deferred_until=None,
                f"H [127.0.0.1]\nR {rcpt}\nE\n{status}").encode()
         _write(os.path.join(ddir, qid), data)
         _write(os.path.join(qdir, qid), env)
+        if deferred_until is not None:
+            # As decorumd leaves a message it deferred: the queue file's
+            # mtime is its next try (docs/queue.md, lazy loading).
+            os.utime(os.path.join(qdir, qid),
+                     (deferred_until, deferred_until))
         total += len(data) + len(env)
     return total
