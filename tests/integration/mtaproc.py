@@ -13,6 +13,7 @@ Nothing here sleeps for long: every wait polls with a deadline.
 import crypt
 import os
 import re
+import shutil
 import signal
 import socket
 import ssl
@@ -504,6 +505,17 @@ queue = {{ retry_min = {retry_min}; retry_max = {retry_max}; lifetime = {lifetim
         return subprocess.run([self.decorum, "-c", self.conf] + list(args),
                               input=input, capture_output=True, text=True,
                               timeout=timeout, env=env)
+
+    def cli_for_anyone(self):
+        """The CLI binary where any user may run it: a copy in this
+        instance's 0755 folder.  The build folder may sit under a path
+        other users cannot traverse (a clone in /root), and the tests
+        that run the CLI as "nobody" test the CLI, not the clone's place."""
+        path = os.path.join(self.root, "decorum-cli")
+        if not os.path.exists(path):
+            shutil.copy(self.decorum, path)
+            os.chmod(path, 0o755)
+        return path
 
     def flush(self):
         """`decorum -c CONF queue flush`: every queued message due now."""

@@ -26,7 +26,7 @@ def root_only(path, data):
 def as_nobody(m, *args, data=None):
     env = dict(os.environ)
     env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
-    return subprocess.run([m.decorum, "-c", m.conf] + list(args),
+    return subprocess.run([m.cli_for_anyone(), "-c", m.conf] + list(args),
                           input=data, capture_output=True, env=env,
                           timeout=20, user="nobody", group="nogroup",
                           text=data is None)

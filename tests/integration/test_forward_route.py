@@ -185,7 +185,7 @@ def test_route_srs_keys_unreadable(mta, workdir):
     os.chmod(workdir, 0o755)
     m = mta(start=False, extra_conf=srs_conf(key_file(workdir)))
     add_aliases(m, "fwd: friend@far.example")
-    r = subprocess.run([m.decorum, "-c", m.conf, "route", "-f",
+    r = subprocess.run([m.cli_for_anyone(), "-c", m.conf, "route", "-f",
                         "user@example.org", "fwd@example.test"],
                        capture_output=True, text=True, timeout=20,
                        user="nobody", group="nogroup")
