@@ -164,12 +164,7 @@ def one_run(args, workdir, kind, run_no):
         t_start = time.monotonic()
         inst.start()
         ready_s = time.monotonic() - t_start
-        watch = measure.DeliveryWatcher(inst.maildir_new, args.messages)
-        watch.start()
-        res = measure.run_load(inst.root_pid, inst.port, watch, LOCAL_RCPT,
-                               args.messages, args.sessions, args.size,
-                               args.timeout, args.timeout, args.stall,
-                               os.path.join(inst.dir, "smtp-source.log"))
+        res, watch = measure.local_load(inst, args, LOCAL_RCPT)
         res.update(ready_s=ready_s, first_s=watch.first_at - t_start,
                    fill_s=fill_s)
         qmgr = qmgr_pid(inst.root_pid)

@@ -297,6 +297,23 @@ def run_load(root_pid, port, watch, rcpt, messages, sessions, size,
     }
 
 
+def local_load(inst, args, rcpt, log=None, helo="[127.0.0.1]"):
+    """The local benchmark's load against inst (an mta.Instance that
+    delivers to inst.maildir_new): args' messages, sessions, size,
+    timeout and stall; done when all are in the Maildir.  Returns
+    (figures, watcher): run_load's dict, and the DeliveryWatcher (when
+    the first message arrived: watcher.first_at).  log: smtp-source's
+    output, by default smtp-source.log in inst's folder."""
+    watch = DeliveryWatcher(inst.maildir_new, args.messages)
+    watch.start()
+    if log is None:
+        log = os.path.join(inst.dir, "smtp-source.log")
+    res = run_load(inst.root_pid, inst.port, watch, rcpt, args.messages,
+                   args.sessions, args.size, args.timeout, args.timeout,
+                   args.stall, log, helo=helo)
+    return res, watch
+
+
 def cpu_seconds(root_pid):
     """User + system CPU seconds of a process tree so far: every thread of
     each live process, plus what the root has reaped from children that

@@ -120,13 +120,7 @@ def one_run(args, workdir, kind, run_no):
         inst.start()
         if kind == "on":
             allow_client(args.build_dir, inst.conf, args.timeout)
-        watch = measure.DeliveryWatcher(inst.maildir_new, args.messages)
-        watch.start()
-        res = measure.run_load(inst.root_pid, inst.port, watch, RCPT,
-                               args.messages, args.sessions, args.size,
-                               args.timeout, args.timeout, args.stall,
-                               os.path.join(inst.dir, "smtp-source.log"),
-                               helo=HELO)
+        res, _ = measure.local_load(inst, args, RCPT, helo=HELO)
     finally:
         held = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT}
         signal.pthread_sigmask(signal.SIG_BLOCK, held)

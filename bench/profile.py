@@ -68,12 +68,7 @@ def record(args, inst, data):
         time.sleep(1)   # perf opens its events
         if perf.poll() is not None:
             raise mta.BenchError(f"perf record exited: {mta.tail(log)}")
-        watch = measure.DeliveryWatcher(inst.maildir_new, args.messages)
-        watch.start()
-        res = measure.run_load(inst.root_pid, inst.port, watch, RCPT,
-                               args.messages, args.sessions, args.size,
-                               args.timeout, args.timeout, args.stall,
-                               os.path.join(inst.dir, "smtp-source.log"))
+        res, _ = measure.local_load(inst, args, RCPT)
     finally:
         if perf.poll() is None:
             perf.send_signal(signal.SIGINT)

@@ -142,13 +142,9 @@ def one_run(args, workdir, scanner, name, kind, run_no):
         inst.start()
         if kind == "milter":
             probe = gtube_probe(inst.port, args.timeout)
-        watch = measure.DeliveryWatcher(inst.maildir_new, args.messages)
-        watch.start()
         scans0 = scanner.scans()
         rcpu0 = scanner.cpu_seconds()
-        res = measure.run_load(inst.root_pid, inst.port, watch, RCPT,
-                               args.messages, args.sessions, args.size,
-                               args.timeout, args.timeout, args.stall, log)
+        res, _ = measure.local_load(inst, args, RCPT, log)
         res["rspamd_cpu_ms"] = (scanner.cpu_seconds() - rcpu0) * 1000 / \
             args.messages
         res["scans"] = wait_scans(scanner, scans0, args.messages

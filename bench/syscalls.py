@@ -135,12 +135,7 @@ def one_run(args, workdir, name):
         # Let start-up settle (Postfix's qmgr and pickup, Decorum's scan).
         time.sleep(1)
         tracer = Tracer(measure.process_tree(inst.root_pid), inst.dir)
-        watch = measure.DeliveryWatcher(inst.maildir_new, args.messages)
-        watch.start()
-        res = measure.run_load(inst.root_pid, inst.port, watch, RCPT,
-                               args.messages, args.sessions, args.size,
-                               args.timeout, args.timeout, args.stall,
-                               os.path.join(inst.dir, "smtp-source.log"))
+        res, _ = measure.local_load(inst, args, RCPT)
         deadline = time.monotonic() + 60
         while not queue_empty(inst) and time.monotonic() < deadline:
             time.sleep(0.1)

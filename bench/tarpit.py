@@ -220,12 +220,7 @@ def one_run(args, workdir, kind, run_no):
         # its mail (the queue manager planning it, the disk writing it).
         os.sync()
         time.sleep(args.settle)
-        watch = measure.DeliveryWatcher(inst.maildir_new, args.messages)
-        watch.start()
-        res = measure.run_load(inst.root_pid, inst.port, watch, LOCAL_RCPT,
-                               args.messages, args.sessions, args.size,
-                               args.timeout, args.timeout, args.stall,
-                               os.path.join(inst.dir, "smtp-source.log"))
+        res, _ = measure.local_load(inst, args, LOCAL_RCPT)
         res["tarpit_conns"] = tarpit.active
     finally:
         held = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT}
