@@ -359,7 +359,7 @@ static int
 user_folder(const struct config *cfg, const char *domain,
     char *out, size_t outlen)
 {
-	char canon[SMTP_DOMAIN_MAX + 1], ulabel[4 * SMTP_DOMAIN_MAX + 1];
+	char canon[SMTP_DOMAIN_MAX + 1], ulabel[DOMAINS_UNICODE_MAX + 1];
 	int a, u = 0;
 	bool ascii = true;
 
@@ -518,7 +518,7 @@ int
 cmd_user(const char *config_path, int argc, char **argv)
 {
 	char local[SMTP_LOCAL_PART_MAX + 1], domain[SMTP_DOMAIN_MAX + 1];
-	char folder[4 * SMTP_DOMAIN_MAX + 1];
+	char folder[DOMAINS_UNICODE_MAX + 1];
 	struct config cfg;
 	struct config_error err;
 	bool no_login = false;

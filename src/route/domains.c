@@ -63,9 +63,9 @@ domains_free(struct domains *d)
  * their number, or -1 when a folder cannot be examined. */
 static int
 cli_folders(const struct domains *d, const char *canon,
-    char found[2][4 * SMTP_DOMAIN_MAX + 1])
+    char found[2][DOMAINS_UNICODE_MAX + 1])
 {
-	char names[2][4 * SMTP_DOMAIN_MAX + 1], path[4096 + 4 * SMTP_DOMAIN_MAX];
+	char names[2][DOMAINS_UNICODE_MAX + 1], path[4096 + DOMAINS_UNICODE_MAX];
 	size_t n_names = 1;
 	struct stat st;
 	int n = 0;
@@ -115,7 +115,7 @@ domains_wait_until(const struct timespec *settle_at)
 static struct domains_dom *
 cli_load(struct domains *d, const char *canon, bool *err)
 {
-	char found[2][4 * SMTP_DOMAIN_MAX + 1];
+	char found[2][DOMAINS_UNICODE_MAX + 1];
 	struct domains_dom *dom, *again;
 	struct timespec now, settle = { 0, 0 };
 	int n = cli_folders(d, canon, found), dfd;

@@ -105,12 +105,21 @@ int domains_split_address(const char *addr,
 bool domains_valid_domain(const char *s);
 bool domains_valid_local(const char *s);
 
+/* The longest U-label form of a name whose A-label form fits in
+ * SMTP_DOMAIN_MAX: RFC 5890 puts the length limit on the A-label form,
+ * and a U-label takes up to four octets per character where punycode
+ * may take less than one ("xn--" and 30 letters can be 31 characters of
+ * three octets each). */
+#define DOMAINS_UNICODE_MAX	(4 * SMTP_DOMAIN_MAX)
+
 /*
  * The canonical form of a domain name: lower case, every U-label turned
  * into its A-label (UTS #46 non-transitional mapping, then IDNA2008,
  * RFC 5891 5): "BÜCHER.example" and "xn--bcher-kva.example" both give
  * "xn--bcher-kva.example"; "Example.TEST" gives "example.test".  Returns
- * 0, or -1 (out "") when s is no valid domain name.  Pure.
+ * 0, or -1 (out "") when s is no valid domain name.  s may be up to
+ * DOMAINS_UNICODE_MAX octets when it has U-labels, SMTP_DOMAIN_MAX when
+ * it is plain ASCII.  Pure.
  */
 int domains_canon(const char *s, char out[SMTP_DOMAIN_MAX + 1]);
 /* The U-label form of a canonical name ("xn--bcher-kva.example" gives

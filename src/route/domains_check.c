@@ -221,7 +221,7 @@ static int
 folder_entry(struct domains_sink *k, const char *dir, DIR *dp,
     const char *name, struct folder *e)
 {
-	char unicode[4 * SMTP_DOMAIN_MAX + 1];
+	char unicode[DOMAINS_UNICODE_MAX + 1];
 	char *path = xasprintf("%s/%s", dir, name);
 	struct stat st;
 	int rc = -1;

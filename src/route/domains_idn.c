@@ -31,7 +31,11 @@
  * A name of plain ASCII labels (none starting "xn--") never goes through
  * libidn2: it is lower-cased and checked as before, so existing folder
  * names such as "ab--cd.example" keep working.
- * Limits: 255 octets in, 253 octets out (RFC 1035 2.3.4).
+ * Limits: 253 octets out (RFC 1035 2.3.4) and in for plain ASCII; a
+ * name with U-labels may be longer (DOMAINS_UNICODE_MAX), as the limit
+ * is on its A-label form (RFC 5890 2.3.2.1): refusing it by its UTF-8
+ * length made canon(unicode(x)) fail for a valid x (found by
+ * fuzz_domain).
  */
 #include "route/domains_priv.h"
 
@@ -91,9 +95,11 @@ domains_canon(const char *s, char out[SMTP_DOMAIN_MAX + 1])
 	int rc;
 
 	out[0] = '\0';
-	if (strlen(s) > SMTP_DOMAIN_MAX)
+	if (strlen(s) > DOMAINS_UNICODE_MAX)
 		return -1;
 	if (!needs_idna(s)) {
+		if (strlen(s) > SMTP_DOMAIN_MAX)
+			return -1;
 		domains_lower_copy(out, SMTP_DOMAIN_MAX + 1, s);
 		if (!domains_valid_domain(out)) {
 			out[0] = '\0';
@@ -152,7 +158,7 @@ domains_unicode(const char *canon, char *out, size_t outlen)
 int
 domains_folder_canon(const char *folder, char canon[SMTP_DOMAIN_MAX + 1])
 {
-	char ulabel[4 * SMTP_DOMAIN_MAX + 1];
+	char ulabel[DOMAINS_UNICODE_MAX + 1];
 
 	if (domains_canon(folder, canon) < 0)
 		return -1;

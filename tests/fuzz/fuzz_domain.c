@@ -45,7 +45,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char in[1024], c[SMTP_DOMAIN_MAX + 1], c2[SMTP_DOMAIN_MAX + 1];
-	char u[4 * SMTP_DOMAIN_MAX + 1];
+	char u[DOMAINS_UNICODE_MAX + 1];
 	size_t n = size < sizeof(in) - 1 ? size : sizeof(in) - 1;
 
 	memcpy(in, data, n);

@@ -110,10 +110,69 @@ test_canon(void **state)
 	canon_refused(big);
 }
 
+/*
+ * A name of `ascii` letters after three labels of 57 "中" (171 octets in
+ * UTF-8, 63 as the A-label xn--fiqaaa...): 3 * 63 + 3 + ascii octets as
+ * A-labels, 3 * 171 + 3 + ascii as U-labels.  In the form `utf8`.
+ */
+static void
+cjk_name(char *out, size_t outlen, bool utf8, size_t ascii)
+{
+	static const char han[] = "\xe4\xb8\xad";	/* 中 */
+	size_t n = 0;
+
+	for (int l = 0; l < 3; l++) {
+		if (utf8) {
+			for (int i = 0; i < 57; i++)
+				n += (size_t)snprintf(out + n, outlen - n, "%s",
+				    han);
+		} else {
+			n += (size_t)snprintf(out + n, outlen - n, "xn--fiq");
+			for (int i = 0; i < 56; i++)
+				out[n++] = 'a';
+		}
+		out[n++] = '.';
+	}
+	memset(out + n, 'b', ascii);
+	out[n + ascii] = '\0';
+	assert_true(n + ascii < outlen);
+}
+
+/* The length limit is on the A-label form (RFC 5890 2.3.2.1): a name of
+ * 577 octets in UTF-8 is 253 as A-labels and valid; one more letter and
+ * it is refused.  Refusing by UTF-8 length made canon(unicode(x)) fail
+ * for a valid x: found by fuzz_domain. */
+static void
+test_canon_length_of_alabels(void **state)
+{
+	char u[DOMAINS_UNICODE_MAX + 2], a[SMTP_DOMAIN_MAX + 2];
+	char back[DOMAINS_UNICODE_MAX + 1];
+
+	(void)state;
+	cjk_name(u, sizeof(u), true, 61);
+	cjk_name(a, sizeof(a), false, 61);
+	assert_int_equal(strlen(a), 253);
+	assert_int_equal(strlen(u), 577);
+	canon_is(u, a);
+	canon_is(a, a);
+	assert_int_equal(domains_unicode(a, back, sizeof(back)), 0);
+	assert_string_equal(back, u);
+	assert_true(domains_same_domain(u, a));
+	cjk_name(u, sizeof(u), true, 62);
+	cjk_name(a, sizeof(a), false, 62);
+	canon_refused(u);
+	canon_refused(a);
+	/* Past DOMAINS_UNICODE_MAX octets, refused before libidn2. */
+	memset(u, 'a', sizeof(u) - 1);
+	memcpy(u, "\xc3\xbc.", 3);
+	u[sizeof(u) - 1] = '\0';
+	canon_refused(u);
+}
+
 static void
 test_unicode_and_folders(void **state)
 {
-	char out[SMTP_DOMAIN_MAX * 4 + 1], canon[SMTP_DOMAIN_MAX + 1];
+	char out[DOMAINS_UNICODE_MAX + 1], canon[SMTP_DOMAIN_MAX + 1];
 
 	(void)state;
 	assert_int_equal(domains_unicode("xn--bcher-kva.example", out,
@@ -374,6 +433,7 @@ main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, route_fixture_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_canon),
+		T(test_canon_length_of_alabels),
 		T(test_unicode_and_folders),
 		T(test_route_both_spellings),
 		T(test_route_remote_canonical),
