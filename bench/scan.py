@@ -4,10 +4,12 @@ by side (issue 11, item 6).
 
 Usage: bench/scan.py BUILD_DIR [--messages N] [--rounds R] [--sessions S]
                      [--size BYTES] [--only decorum|postfix]
+                     [--layout shared|own-cpu|both]
                      [--timeout SECONDS] [--stall SECONDS] [--keep]
 
-One private rspamd (bench/rspamd.py: the milter proxy scanning by itself,
-offline) for the whole benchmark, and four kinds of run, alternating, each
+For each layout (--layout, both by default; see LAYOUTS) one private
+rspamd (bench/rspamd.py: the milter proxy scanning by itself, offline),
+and four kinds of run, alternating, each
 against a fresh MTA in its own temporary folder, with the local
 benchmark's load (smtp-source, S sessions, N messages for a Maildir user):
   decorum plain    Decorum as in the local benchmark;
@@ -57,6 +59,16 @@ RCPT = "user@bench.test"
 MIB = 1024 * 1024
 KINDS = ("plain", "milter")
 LABEL = {"plain": "no scanning", "milter": "rspamd's milter"}
+# Where rspamd runs.  shared: rspamd, the MTA and smtp-source on every
+# CPU, so that rspamd's CPU per message (about 3 ms) is taken from the
+# MTA's and bounds both MTAs alike.  own-cpu: rspamd on a CPU of its own,
+# the MTA and smtp-source on the others, plain runs too, as when the
+# scanner has cores or a host of its own: what the overhead then shows is
+# the MTA's cost of scanning (its milter client, and the wait), not
+# rspamd's.
+LAYOUTS = ("shared", "own-cpu")
+LAYOUT_LABEL = {"shared": "rspamd on the same CPUs",
+                "own-cpu": "rspamd on a CPU of its own"}
 # What each MTA's config gets appended in a milter run.
 MILTER_CONF = {"decorum": "decorum-scan.conf.in",
                "postfix": "postfix-scan.cf.in"}
@@ -197,33 +209,62 @@ def keep_logs(args, inst, kind, scanner):
             pass
 
 
-def run_bench(args, workdir):
-    """rspamd, then the interleaved runs; returns (results, error or
-    None).  A failed (MTA, kind) gets no more runs; the rest go on, so a
-    milter client not built yet on one side still leaves the other's
-    figures."""
-    names = [args.only] if getattr(args, "only", None) else \
-        ["decorum", "postfix"]
-    scanner = rspamd.Rspamd(workdir)
-    results, failed = [], {}
-    say(f"scan: starting rspamd (hyperscan cache in {rspamd.HS_CACHE})")
-    try:
+def layouts(args):
+    return LAYOUTS if args.layout == "both" else (args.layout,)
+
+
+def split_cpus():
+    """(rspamd's CPU, the others) for the own-cpu layout: the last CPU
+    this process may use for rspamd, the rest for the MTA and the load."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        raise mta.BenchError(f"the {LAYOUT_LABEL['own-cpu']} layout needs "
+                             f"2 CPUs, this process may use {len(cpus)}")
+    return {cpus[-1]}, set(cpus[:-1])
+
+
+def start_scanner(workdir, layout):
+    """A fresh rspamd for the layout, pinned to its CPU in own-cpu; this
+    process is then pinned to the others, so that every MTA and every
+    smtp-source it starts inherits them."""
+    scanner = rspamd.Rspamd(os.path.join(workdir, layout))
+    say(f"scan: starting rspamd, {LAYOUT_LABEL[layout]} (hyperscan cache "
+        f"in {rspamd.HS_CACHE})")
+    if layout == "own-cpu":
+        scan_cpu, others = split_cpus()
+        os.sched_setaffinity(0, scan_cpu)
+        try:
+            scanner.start()
+        finally:
+            os.sched_setaffinity(0, others)
+    else:
         scanner.start()
+    return scanner
+
+
+def run_layout(args, workdir, layout, names, results, failed):
+    """The interleaved runs of one layout, appended to results; a failed
+    (layout, MTA, kind) gets no more runs, the rest go on, so a milter
+    client not built yet on one side still leaves the other's figures."""
+    scanner = None
+    try:
+        scanner = start_scanner(workdir, layout)
         for run_no in range(1, args.rounds + 1):
             for kind in KINDS:
                 for name in names:
-                    if (name, kind) in failed:
+                    if (layout, name, kind) in failed:
                         continue
-                    say(f"scan run {run_no}/{args.rounds}: {name}, "
-                        f"{LABEL[kind]}, {args.messages} messages, "
-                        f"{args.sessions} sessions")
+                    say(f"scan run {run_no}/{args.rounds}, "
+                        f"{LAYOUT_LABEL[layout]}: {name}, {LABEL[kind]}, "
+                        f"{args.messages} messages, {args.sessions} "
+                        f"sessions")
                     try:
                         r = one_run(args, workdir, scanner, name, kind,
                                     run_no)
                     except (RuntimeError, subprocess.TimeoutExpired,
                             OSError) as e:
-                        failed[(name, kind)] = \
-                            f"{name} {kind}, run {run_no}: " + \
+                        failed[(layout, name, kind)] = \
+                            f"{layout}, {name} {kind}, run {run_no}: " + \
                             str(e).splitlines()[0]
                         say(f"  error: {e}")
                         continue
@@ -232,11 +273,28 @@ def run_bench(args, workdir):
                         f"{r['deliver_s']:.2f}s, {r['scans']} scanned, "
                         f"{r['cpu_ms']:.2f} ms CPU per message (rspamd "
                         f"{r['rspamd_cpu_ms']:.2f})")
+                    r["layout"] = layout
                     results.append(r)
     except mta.BenchError as e:
-        return results, f"rspamd: {str(e).splitlines()[0]}"
+        failed[(layout, "rspamd", "")] = \
+            f"{layout}, rspamd: {str(e).splitlines()[0]}"
     finally:
-        scanner.stop()
+        if scanner is not None:
+            scanner.stop()
+
+
+def run_bench(args, workdir):
+    """For each layout, rspamd, then the interleaved runs; returns
+    (results, error or None)."""
+    names = [args.only] if getattr(args, "only", None) else \
+        ["decorum", "postfix"]
+    results, failed = [], {}
+    cpus = os.sched_getaffinity(0)
+    try:
+        for layout in layouts(args):
+            run_layout(args, workdir, layout, names, results, failed)
+    finally:
+        os.sched_setaffinity(0, cpus)
     return results, "; ".join(failed.values()) or None
 
 
@@ -290,6 +348,40 @@ def load_average():
 
 
 def section(args, results, error):
+    """The report: what was run, then one part per layout."""
+    def probe(name):
+        ps = {r["probe"] for r in results if r["mta"] == name and r["probe"]}
+        return " or ".join(f"`{p}`" for p in sorted(ps)) or "n/a"
+
+    cmd = " ".join(measure.smtp_source_argv("PORT", args.messages,
+                                            args.sessions, args.size, RCPT))
+    lines = ["", "## Scanning: rspamd's milter, Decorum and Postfix side "
+             "by side", "",
+             f"- load: `{cmd}`; rounds of each kind: {args.rounds}, "
+             f"interleaved; medians below; load average after the runs: "
+             f"{load_average()}",
+             "- one private rspamd per layout: its milter proxy "
+             "(`self_scan`, 2 processes), offline; Decorum `scan.milters`"
+             " and Postfix `smtpd_milters` point at it, both with "
+             "`tempfail` when it fails",
+             f"- every milter run first sends GTUBE by hand: Decorum "
+             f"answered {probe('decorum')}, Postfix {probe('postfix')}; "
+             "then rspamd's log must show one scan per message of the "
+             "load, and the Maildir all of them",
+             "- layouts: " + "; ".join(
+                 f"{LAYOUT_LABEL[lay]} (`{lay}`)" for lay in layouts(args)) +
+             ". In `own-cpu` rspamd is pinned to one CPU and the MTA and "
+             "smtp-source to the others, for the plain runs too"]
+    if error:
+        lines.append(f"- **failed**: {error}")
+    for layout in layouts(args):
+        lines += layout_part([r for r in results
+                              if r.get("layout") == layout], layout)
+    return lines
+
+
+def layout_part(results, layout):
+    """The tables of one layout's runs."""
     def f(v, fmt="{:.1f}"):
         return fmt.format(v) if v is not None else "n/a"
 
@@ -311,66 +403,46 @@ def section(args, results, error):
         return f"{sum(r['arrived'] for r in rs)} / " \
                f"{sum(r['refused'] for r in rs)}"
 
-    def probe(name):
-        ps = {r["probe"] for r in results if r["mta"] == name and r["probe"]}
-        return " or ".join(f"`{p}`" for p in sorted(ps)) or "n/a"
-
     od, op = overhead(results, "decorum"), overhead(results, "postfix")
-    cmd = " ".join(measure.smtp_source_argv("PORT", args.messages,
-                                            args.sessions, args.size, RCPT))
-    lines = ["", "## Scanning: rspamd's milter, Decorum and Postfix side "
-             "by side", "",
-             f"- load: `{cmd}`; rounds of each kind: {args.rounds}, "
-             f"interleaved; medians below; load average after the runs: "
-             f"{load_average()}",
-             "- one private rspamd for all runs: its milter proxy "
-             "(`self_scan`, 2 processes), offline; Decorum `scan.milters`"
-             " and Postfix `smtpd_milters` point at it, both with "
-             "`tempfail` when it fails",
-             f"- every milter run first sends GTUBE by hand: Decorum "
-             f"answered {probe('decorum')}, Postfix {probe('postfix')}; "
-             "then rspamd's log must show one scan per message of the "
-             "load, and the Maildir all of them",
-             f"- Decorum's scanning overhead must not exceed Postfix's: "
-             f"{verdict(results)}"]
-    if error:
-        lines.append(f"- **failed**: {error}")
-    lines += [
-        "",
-        "| figure | Decorum | Postfix | ratio Decorum/Postfix |",
-        "|---|---:|---:|---:|",
-        row("accepted, messages/s, no scanning (higher is better)",
-            "plain", "accept_rate"),
-        row("accepted, messages/s, rspamd's milter (higher is better)",
-            "milter", "accept_rate"),
-        f"| scanning overhead, 1 - with/without (lower is better) | "
-        f"{f(od and od * 100, '{:.1f}%')} | {f(op and op * 100, '{:.1f}%')}"
-        f" | |",
-        f"| milliseconds added per accepted message, 1/with - 1/without "
-        f"(lower is better) | {f(added_ms(results, 'decorum'), '{:.2f}')} "
-        f"| {f(added_ms(results, 'postfix'), '{:.2f}')} | |",
-        f"| MTA CPU added per message by scanning, ms (lower is better) "
-        f"| {f(added_cpu(results, 'decorum'), '{:.2f}')} "
-        f"| {f(added_cpu(results, 'postfix'), '{:.2f}')} | |",
-        row("all in Maildir, s, no scanning (lower is better)", "plain",
-            "deliver_s", "{:.2f}"),
-        row("all in Maildir, s, rspamd's milter (lower is better)",
-            "milter", "deliver_s", "{:.2f}"),
-        row("MTA CPU per message, ms, no scanning", "plain", "cpu_ms",
-            "{:.2f}"),
-        row("MTA CPU per message, ms, rspamd's milter", "milter", "cpu_ms",
-            "{:.2f}"),
-        row("rspamd CPU per message, ms, rspamd's milter", "milter",
-            "rspamd_cpu_ms", "{:.2f}"),
-        row("peak memory of the MTA, sum of RSS, MiB, rspamd's milter",
-            "milter", "peak_rss", "{:.1f}", MIB),
-        f"| milter runs, messages accepted / refused or deferred (all "
-        f"rounds) | {totals('decorum')} | {totals('postfix')} | |",
-        "",
-        "| run | MTA | scanning | accepted, msg/s | all in Maildir, s | "
-        "scanned | MTA CPU, ms/msg | rspamd CPU, ms/msg | peak RSS, MiB |",
-        "|---:|---|---|---:|---:|---:|---:|---:|---:|",
-    ]
+    lines = ["", f"### {LAYOUT_LABEL[layout]} (`{layout}`)", "",
+             f"Decorum's scanning overhead must not exceed Postfix's: "
+             f"{verdict(results)}",
+             "",
+             "| figure | Decorum | Postfix | ratio Decorum/Postfix |",
+             "|---|---:|---:|---:|",
+             row("accepted, messages/s, no scanning (higher is better)",
+                 "plain", "accept_rate"),
+             row("accepted, messages/s, rspamd's milter (higher is better)",
+                 "milter", "accept_rate"),
+             f"| scanning overhead, 1 - with/without (lower is better) | "
+             f"{f(od and od * 100, '{:.1f}%')} | "
+             f"{f(op and op * 100, '{:.1f}%')} | |",
+             f"| milliseconds added per accepted message, 1/with - "
+             f"1/without (lower is better) | "
+             f"{f(added_ms(results, 'decorum'), '{:.2f}')} "
+             f"| {f(added_ms(results, 'postfix'), '{:.2f}')} | |",
+             f"| MTA CPU added per message by scanning, ms (lower is "
+             f"better) | {f(added_cpu(results, 'decorum'), '{:.2f}')} "
+             f"| {f(added_cpu(results, 'postfix'), '{:.2f}')} | |",
+             row("all in Maildir, s, no scanning (lower is better)",
+                 "plain", "deliver_s", "{:.2f}"),
+             row("all in Maildir, s, rspamd's milter (lower is better)",
+                 "milter", "deliver_s", "{:.2f}"),
+             row("MTA CPU per message, ms, no scanning", "plain", "cpu_ms",
+                 "{:.2f}"),
+             row("MTA CPU per message, ms, rspamd's milter", "milter",
+                 "cpu_ms", "{:.2f}"),
+             row("rspamd CPU per message, ms, rspamd's milter", "milter",
+                 "rspamd_cpu_ms", "{:.2f}"),
+             row("peak memory of the MTA, sum of RSS, MiB, rspamd's milter",
+                 "milter", "peak_rss", "{:.1f}", MIB),
+             f"| milter runs, messages accepted / refused or deferred (all "
+             f"rounds) | {totals('decorum')} | {totals('postfix')} | |",
+             "",
+             "| run | MTA | scanning | accepted, msg/s | all in Maildir, s | "
+             "scanned | MTA CPU, ms/msg | rspamd CPU, ms/msg | "
+             "peak RSS, MiB |",
+             "|---:|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         lines.append(
             f"| {r['run']} | {r['mta']} | {r['kind']} | "
@@ -393,19 +465,29 @@ def add_arguments(p):
                    help="messages per run (scan benchmark)")
     p.add_argument("--scan-rounds", type=int, default=ROUNDS,
                    help="runs of each kind (scan benchmark)")
+    p.add_argument("--scan-layout", choices=LAYOUTS + ("both",),
+                   default="both", help="where rspamd runs (scan benchmark)")
 
 
 def own_args(args):
     """bench/run's arguments with this benchmark's sizes."""
     return argparse.Namespace(**{**vars(args),
                                  "messages": args.scan_messages,
-                                 "rounds": args.scan_rounds})
+                                 "rounds": args.scan_rounds,
+                                 "layout": args.scan_layout})
 
 
 def parse_args():
     return mta.parse_alone(
         "bench/scan.py", __doc__, ROUNDS, MESSAGES,
-        lambda p: p.add_argument("--only", choices=("decorum", "postfix")))
+        more_arguments)
+
+
+def more_arguments(p):
+    p.add_argument("--only", choices=("decorum", "postfix"))
+    p.add_argument("--layout", choices=LAYOUTS + ("both",), default="both",
+                   help="where rspamd runs: on the same CPUs as the MTA, "
+                   "on a CPU of its own, or both in turn")
 
 
 if __name__ == "__main__":
