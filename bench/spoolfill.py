@@ -16,6 +16,9 @@ data/ folders); should it change (hashed subfolders), this must follow.
 import os
 import time
 
+# The Message-ID of message <qid> is <qid> followed by this.
+MSGID_TAIL = "@spoolfill.bench.test"
+
 B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -46,11 +49,11 @@ def preload(spool, count, sender, rcpt, deferred_until=None,
     """Write count messages for rcpt into the spool.  With deferred_until
     (a unix time) each gets one W record, as after one failed try: not
     due before that time, and that time as its queue file's mtime (the
-    queue manager's hint, as decorumd itself leaves it).  Returns the number of bytes written."""
+    queue manager's hint, as decorumd itself leaves it); without it, due
+    at once.  Each message's data names its id in its Message-ID header
+    (<id>MSGID_TAIL).  Returns the number of bytes written."""
     now = int(time.time())
     accepted = now - 600
-    data = (f"From: <{sender}>\r\nTo: <{rcpt}>\r\n"
-            f"Subject: queued\r\n\r\nwaiting in the queue\r\n").encode()
     status = f"W 0 {deferred_until} {deferred_text}\n" \
         if deferred_until is not None else ""
     for sub in ("queue", "data"):
@@ -60,6 +63,12 @@ def preload(spool, count, sender, rcpt, deferred_until=None,
     total = 0
     for i in range(count):
         qid = queue_id(now, i, pid)
+        # Its id in its Message-ID: a delivered copy names its message
+        # (bench/restart.py counts each one by it).
+        data = (f"From: <{sender}>\r\nTo: <{rcpt}>\r\n"
+                f"Message-ID: <{qid}{MSGID_TAIL}>\r\n"
+                f"Subject: queued\r\n\r\nwaiting in the queue\r\n"
+                ).encode()
         env = (f"V 1\nI {qid}\nT {accepted}\nS {sender}\nC 127.0.0.1\n"
                f"H [127.0.0.1]\nR {rcpt}\nE\n{status}").encode()
         _write(os.path.join(ddir, qid), data)
