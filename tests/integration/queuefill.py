@@ -5,8 +5,11 @@ on a queue of thousands in a second instead of submitting each.
 
 Each message has one recipient and one W record: deferred until
 next_try (a unix time), as a message the queue manager deferred before
-a restart would be.  The queue file's mtime is set to mtime (default:
-its arrival time, as a freshly written file would show).
+a restart would be; or, next_try None, none: never tried, due at once.
+The queue file's mtime is set to mtime (default: its arrival time, as a
+freshly written file would show).  Message i's data names its queue id
+(in its Received line) and i (its Subject), so a delivered copy says
+which message it is.
 """
 
 import os
@@ -48,8 +51,9 @@ def fill(spool, n, rcpt_of, next_try, created=None, mtime=None,
                 "Subject: fill %d\r\n\r\nbody %d\r\n"
                 % (qid, sender, rcpt, i, i)).encode()
         env = ("V 1\nI %s\nT %d\nS %s\nC 127.0.0.1\nH client.example\n"
-               "R %s\nE\nW 0 %d 4.4.1 connection refused\n"
-               % (qid, created, sender, rcpt, next_try))
+               "R %s\nE\n" % (qid, created, sender, rcpt))
+        if next_try is not None:
+            env += "W 0 %d 4.4.1 connection refused\n" % next_try
         with open(os.path.join(ddir, qid), "wb") as f:
             f.write(data)
         qpath = os.path.join(qdir, qid)
