@@ -107,14 +107,10 @@ def process_group(pgid):
         if not name.isdigit():
             continue
         try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
+            if os.getpgid(int(name)) == pgid and mta.alive(int(name)):
+                out.append(int(name))
+        except ProcessLookupError:
             continue
-        # Fields 3 and 5 of stat(5), after the command in parentheses.
-        rest = stat[stat.rfind(b")") + 2:].split()
-        if int(rest[2]) == pgid and rest[0] not in (b"Z", b"X"):
-            out.append(int(name))
     return out
 
 
