@@ -18,14 +18,15 @@ and whatever is left in its process group); after the last, a final
 start drains the queue.  Checked and printed: every one of the N
 messages is in the Maildir at least once (by its id), the queue ends
 empty (queue/, after a clean stop; data/ may keep a few files of
-delivered messages, orphans the cleanup removes later), the duplicates (at-least-
-once is the contract, docs/queue.md "Crashes"); per cycle: seconds until
-the smtpd greets, until the first delivery and until the qmgr's start-up
-scan is done (its event=started, from the log; none if the crash came
-first), messages delivered; the total drain time.  It fails (exit status 1, the reason first in the
-report) if a message is lost, the queue is not empty, or a cycle that
-lived CYCLE_MIN_S or more delivered nothing (issue 12, item 3: crashes
-in a row that each cut the start-up scan short delivered nothing).
+delivered messages, orphans the cleanup removes later), the duplicates
+(at-least-once is the contract, docs/queue.md "Crashes"); per cycle:
+seconds until the smtpd greets, until the first delivery and until the
+qmgr's start-up scan is done (its event=started, from the log; none if
+the crash came first), messages delivered; the total drain time.  It
+fails (exit status 1, the reason first in the report) if a message is
+lost, the queue is not empty, or a cycle that lived CYCLE_MIN_S or more
+delivered nothing (issue 12, item 3: crashes in a row that each cut the
+start-up scan short delivered nothing).
 
 bench/run calls run_bench() for `--bench restart` (and in `make bench`);
 this file runs it on its own too.  Needs root, as bench/run does.  Every
@@ -97,7 +98,7 @@ def tally(expected, ids):
     return lost, dups, strays
 
 
-# -- the daemon's processes ----------------------------------------------------
+# -- the daemon's processes --------------------------------------------
 
 def process_group(pgid):
     """The PIDs of live processes (not zombies) whose process group is
@@ -160,7 +161,7 @@ class FirstChange(threading.Thread):
         self.join(timeout=5)
 
 
-# -- one run -------------------------------------------------------------------
+# -- one run ------------------------------------------------------------
 
 def cycle(inst, n, kill_after, new_dir, wait_end):
     """Start decorumd; after kill_after seconds crash it, or (None) call
@@ -296,7 +297,7 @@ def describe(c):
             f"{c['delivered']} delivered")
 
 
-# -- the report ------------------------------------------------------------------
+# -- the report ---------------------------------------------------------
 
 def section(args, res, error):
     crashes = ", ".join(f"{s:g}" for s in args.crash_after)
@@ -327,10 +328,10 @@ def section(args, res, error):
               "|---:|---|---:|---:|---:|---:|---:|"]
     for c in (res or {}).get("cycles", []):
         ended = "drained, stopped" if c["planned"] is None else "kill -9"
+        scan = "cut short" if c["scanned"] is None else _s(c["scanned"])
         lines.append(f"| {c['cycle']} | {ended} | {c['lived']:.2f} | "
-                     f"{c['ready']:.2f} | {_s(c['first'])} | "
-                     f"{_s(c['scanned']) if c['scanned'] is not None else 'cut short'}"
-                     f" | {c['delivered']} |")
+                     f"{c['ready']:.2f} | {_s(c['first'])} | {scan} | "
+                     f"{c['delivered']} |")
     return lines
 
 
