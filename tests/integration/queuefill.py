@@ -13,17 +13,13 @@ which message it is.
 """
 
 import os
+import sys
 import time
 
-B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-
-def b62(n, width):
-    out = ""
-    for _ in range(width):
-        out = B62[n % 62] + out
-        n //= 62
-    return out
+# The spool format is written in one place, the benchmark's filler.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "bench"))
+from spoolfill import b62, folders, write_message  # noqa: E402
 
 
 def make_id(created, i):
@@ -38,10 +34,9 @@ def fill(spool, n, rcpt_of, next_try, created=None, mtime=None,
     """Writes n messages; rcpt_of(i) gives message i's recipient.
     Returns their ids in order."""
     created = int(created if created is not None else time.time() - 600)
-    qdir = os.path.join(spool, "queue")
-    ddir = os.path.join(spool, "data")
-    for d in (qdir, ddir):
-        os.makedirs(d, mode=0o700, exist_ok=True)
+    qdir, ddir = folders(spool)
+    status = "" if next_try is None else \
+        "W 0 %d 4.4.1 connection refused\n" % next_try
     ids = []
     for i in range(n):
         qid = make_id(created, i)
@@ -50,16 +45,7 @@ def fill(spool, n, rcpt_of, next_try, created=None, mtime=None,
                 "with ESMTP id %s\r\nFrom: <%s>\r\nTo: <%s>\r\n"
                 "Subject: fill %d\r\n\r\nbody %d\r\n"
                 % (qid, sender, rcpt, i, i)).encode()
-        env = ("V 1\nI %s\nT %d\nS %s\nC 127.0.0.1\nH client.example\n"
-               "R %s\nE\n" % (qid, created, sender, rcpt))
-        if next_try is not None:
-            env += "W 0 %d 4.4.1 connection refused\n" % next_try
-        with open(os.path.join(ddir, qid), "wb") as f:
-            f.write(data)
-        qpath = os.path.join(qdir, qid)
-        with open(qpath, "w") as f:
-            f.write(env)
-        t = created if mtime is None else mtime
-        os.utime(qpath, (t, t))
+        write_message(qdir, ddir, qid, sender, rcpt, created, data, status,
+                      created if mtime is None else mtime)
         ids.append(qid)
     return ids
