@@ -2,7 +2,9 @@
 messages written straight into <spool>/queue/ and <spool>/data/ in the
 format of docs/queue.md (V 1 ... E, data in data/), as if a crash or an
 outage had left them there.  The queue manager's start-up scan finds them
-all.  Used by bench/tarpit.py (--queued) and bench/growth.py.
+all.  Used by bench/tarpit.py (--queued), bench/growth.py and
+bench/restart.py; write_message() by tests/integration/queuefill.py too,
+so that the format is written in one place.
 
 Ids follow src/queue/queue_id.c: 24 base62 digits (6 of seconds, 4 of
 microseconds, 6 of the pid, 3 of a counter, 5 random), here made from
@@ -15,6 +17,9 @@ data/ folders); should it change (hashed subfolders), this must follow.
 
 import os
 import time
+
+# The Message-ID of message <qid> is <qid> followed by this.
+MSGID_TAIL = "@spoolfill.bench.test"
 
 B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -41,33 +46,54 @@ def _write(path, data):
         os.close(fd)
 
 
+def folders(spool):
+    """The spool's queue/ and data/ folders, made if missing."""
+    out = tuple(os.path.join(spool, sub) for sub in ("queue", "data"))
+    for d in out:
+        os.makedirs(d, 0o700, exist_ok=True)
+    return out
+
+
+def write_message(qdir, ddir, qid, sender, rcpt, accepted, data, status="",
+                  mtime=None):
+    """One committed message: data/<qid>, then queue/<qid>, its envelope
+    (accepted: a unix time) and then status, records after E such as a
+    W line; mtime, if given, the queue file's (the qmgr's hint: a
+    deferred message's next try).  Returns the octets written."""
+    env = (f"V 1\nI {qid}\nT {accepted}\nS {sender}\nC 127.0.0.1\n"
+           f"H [127.0.0.1]\nR {rcpt}\nE\n{status}").encode()
+    _write(os.path.join(ddir, qid), data)
+    _write(os.path.join(qdir, qid), env)
+    if mtime is not None:
+        os.utime(os.path.join(qdir, qid), (mtime, mtime))
+    return len(data) + len(env)
+
+
 def preload(spool, count, sender, rcpt, deferred_until=None,
             deferred_text="4.3.0 deferred by the benchmark"):
     """Write count messages for rcpt into the spool.  With deferred_until
     (a unix time) each gets one W record, as after one failed try: not
     due before that time, and that time as its queue file's mtime (the
-    queue manager's hint, as decorumd itself leaves it).  Returns the number of bytes written."""
+    queue manager's hint, as decorumd itself leaves it); without it, due
+    at once.  Each message's data names its id in its Message-ID header
+    (<id>MSGID_TAIL).  Returns the number of bytes written."""
     now = int(time.time())
     accepted = now - 600
-    data = (f"From: <{sender}>\r\nTo: <{rcpt}>\r\n"
-            f"Subject: queued\r\n\r\nwaiting in the queue\r\n").encode()
     status = f"W 0 {deferred_until} {deferred_text}\n" \
         if deferred_until is not None else ""
-    for sub in ("queue", "data"):
-        os.makedirs(os.path.join(spool, sub), 0o700, exist_ok=True)
-    qdir, ddir = os.path.join(spool, "queue"), os.path.join(spool, "data")
+    qdir, ddir = folders(spool)
     pid = os.getpid()
     total = 0
     for i in range(count):
         qid = queue_id(now, i, pid)
-        env = (f"V 1\nI {qid}\nT {accepted}\nS {sender}\nC 127.0.0.1\n"
-               f"H [127.0.0.1]\nR {rcpt}\nE\n{status}").encode()
-        _write(os.path.join(ddir, qid), data)
-        _write(os.path.join(qdir, qid), env)
-        if deferred_until is not None:
-            # As decorumd leaves a message it deferred: the queue file's
-            # mtime is its next try (docs/queue.md, lazy loading).
-            os.utime(os.path.join(qdir, qid),
-                     (deferred_until, deferred_until))
-        total += len(data) + len(env)
+        # Its id in its Message-ID: a delivered copy names its message
+        # (bench/restart.py counts each one by it).
+        data = (f"From: <{sender}>\r\nTo: <{rcpt}>\r\n"
+                f"Message-ID: <{qid}{MSGID_TAIL}>\r\n"
+                f"Subject: queued\r\n\r\nwaiting in the queue\r\n"
+                ).encode()
+        # As decorumd leaves a message it deferred: the queue file's
+        # mtime is its next try (docs/queue.md, lazy loading).
+        total += write_message(qdir, ddir, qid, sender, rcpt, accepted,
+                               data, status, deferred_until)
     return total

@@ -2,7 +2,8 @@
 the counting sink (bench/countsink.py, run as bench/run runs it, read by
 measure.SinkWatcher), the strace table parser (bench/syscalls.py, on a
 real `strace -c` of a command with known calls), the spool filler
-(bench/spoolfill.py) and the growth run's log reader.
+(bench/spoolfill.py), the growth run's log reader and the restart run's
+loss check and crash (bench/restart.py).
 
 Run: /usr/bin/python3 -m pytest -q -p no:cacheprovider bench/test_tools.py
 (no root needed; make test runs it, and installs strace for it).
@@ -13,6 +14,8 @@ import smtplib
 import socket
 import subprocess
 import sys
+import time
+import types
 
 import pytest
 
@@ -22,6 +25,7 @@ sys.dont_write_bytecode = True
 
 import growth  # noqa: E402
 import mta  # noqa: E402
+import restart  # noqa: E402
 import spoolfill  # noqa: E402
 import syscalls  # noqa: E402
 
@@ -137,3 +141,51 @@ def test_startup_marks_from_log(tmp_path):
     assert ready == pytest.approx(1.0)
     assert started == pytest.approx(0.25)
     assert growth.startup_marks(str(tmp_path / "none")) == (None, None)
+
+
+def test_restart_counts_ids_not_files(tmp_path):
+    """Three messages queued; one delivered twice, one lost, and a
+    bounce besides: as many files as messages, yet one is lost."""
+    spool, new = tmp_path / "spool", tmp_path / "new"
+    spoolfill.preload(str(spool), 3, "s@a.test", "r@b.test")
+    qids = sorted(os.listdir(spool / "queue"))
+    new.mkdir()
+    for n, qid in enumerate((qids[0], qids[0], qids[1])):
+        data = (spool / "data" / qid).read_bytes()
+        (new / f"{n}.copy").write_bytes(b"Return-Path: <s@a.test>\r\n" + data)
+    (new / "bounce").write_bytes(b"Subject: Undelivered\r\n\r\n"
+                                 b"Message-ID: <x@y>\r\n")
+    ids, other = restart.delivered_ids(str(new))
+    assert ids == {qids[0]: 2, qids[1]: 1} and other == 1
+    assert restart.tally(set(qids), ids) == ([qids[2]], 1, [])
+    res = {"messages": 3, "left": 0, "cycles": []}
+    assert "1 of 3 messages LOST" in restart.verdict(res, [qids[2]], [])
+    # Nothing lost, but a cycle of 2 s delivered nothing (issue 12, 3).
+    res["cycles"] = [{"cycle": 1, "lived": 2.0, "delivered": 0},
+                     {"cycle": 2, "lived": 0.5, "delivered": 0}]
+    assert "cycles [1]" in restart.verdict(res, [], [])
+    res["cycles"][0]["delivered"] = 1
+    assert restart.verdict(res, [], []) is None
+
+
+def test_restart_crash_kills_the_orphans_too(tmp_path):
+    """A master with a child and an orphaned grandchild (reparented,
+    out of the master's tree, still in its process group): all gone."""
+    proc = subprocess.Popen(["sh", "-c", "(sleep 60 &); sleep 60 & wait"],
+                            start_new_session=True)
+    deadline = time.monotonic() + 10
+    while len(restart.process_group(proc.pid)) < 3:
+        assert time.monotonic() < deadline, "the sleeps did not start"
+        time.sleep(0.02)
+    group = restart.process_group(proc.pid)
+    restart.crash(types.SimpleNamespace(proc=proc))
+    assert proc.returncode == -9
+    assert mta.wait_gone(group, 5)
+    assert restart.process_group(proc.pid) == []
+
+
+def test_restart_crash_list():
+    assert restart.crash_list("0.5,1, 2") == (0.5, 1.0, 2.0)
+    for bad in ("1,x", "0", "1,-1"):
+        with pytest.raises(Exception):
+            restart.crash_list(bad)

@@ -5,22 +5,21 @@ on a queue of thousands in a second instead of submitting each.
 
 Each message has one recipient and one W record: deferred until
 next_try (a unix time), as a message the queue manager deferred before
-a restart would be.  The queue file's mtime is set to mtime (default:
-its arrival time, as a freshly written file would show).
+a restart would be; or, next_try None, none: never tried, due at once.
+The queue file's mtime is set to mtime (default: its arrival time, as a
+freshly written file would show).  Message i's data names its queue id
+(in its Received line) and i (its Subject), so a delivered copy says
+which message it is.
 """
 
 import os
+import sys
 import time
 
-B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-
-def b62(n, width):
-    out = ""
-    for _ in range(width):
-        out = B62[n % 62] + out
-        n //= 62
-    return out
+# The spool format is written in one place, the benchmark's filler.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "bench"))
+from spoolfill import b62, folders, write_message  # noqa: E402
 
 
 def make_id(created, i):
@@ -35,10 +34,9 @@ def fill(spool, n, rcpt_of, next_try, created=None, mtime=None,
     """Writes n messages; rcpt_of(i) gives message i's recipient.
     Returns their ids in order."""
     created = int(created if created is not None else time.time() - 600)
-    qdir = os.path.join(spool, "queue")
-    ddir = os.path.join(spool, "data")
-    for d in (qdir, ddir):
-        os.makedirs(d, mode=0o700, exist_ok=True)
+    qdir, ddir = folders(spool)
+    status = "" if next_try is None else \
+        "W 0 %d 4.4.1 connection refused\n" % next_try
     ids = []
     for i in range(n):
         qid = make_id(created, i)
@@ -47,15 +45,7 @@ def fill(spool, n, rcpt_of, next_try, created=None, mtime=None,
                 "with ESMTP id %s\r\nFrom: <%s>\r\nTo: <%s>\r\n"
                 "Subject: fill %d\r\n\r\nbody %d\r\n"
                 % (qid, sender, rcpt, i, i)).encode()
-        env = ("V 1\nI %s\nT %d\nS %s\nC 127.0.0.1\nH client.example\n"
-               "R %s\nE\nW 0 %d 4.4.1 connection refused\n"
-               % (qid, created, sender, rcpt, next_try))
-        with open(os.path.join(ddir, qid), "wb") as f:
-            f.write(data)
-        qpath = os.path.join(qdir, qid)
-        with open(qpath, "w") as f:
-            f.write(env)
-        t = created if mtime is None else mtime
-        os.utime(qpath, (t, t))
+        write_message(qdir, ddir, qid, sender, rcpt, created, data, status,
+                      created if mtime is None else mtime)
         ids.append(qid)
     return ids
