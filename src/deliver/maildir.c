@@ -109,19 +109,27 @@ host_part(const char *hostname, char *out, size_t outlen)
 	buf_free(&b);
 }
 
-/* Copies the data, CRLF -> LF, to fd; returns octets written or -1
- * (errno set; *read_err tells a read error from a write error). */
+/* Writes head (the fields we add, less than the buffer), then the data,
+ * CRLF -> LF, to fd: head and the first data in one write.  Returns
+ * octets written or -1 (errno set; *read_err tells a read error from a
+ * write error). */
 static int64_t
-copy_lf(const struct deliver_request *req, int fd, bool *read_err)
+copy_lf(const struct deliver_request *req, int fd, const char *head,
+    size_t hlen, bool *read_err)
 {
 	char in[65536], out[65536];
 	int64_t off = 0, total = 0;
 	bool pending_cr = false;
-	size_t o, i;
+	size_t o = hlen, i;
 	ssize_t n;
 
 	*read_err = false;
+	memcpy(out, head, hlen);
 	for (;;) {
+		/* The size is the open file's own (fstat) and spool data never
+		 * changes: no read just to see the end. */
+		if (req->data_size >= 0 && off >= req->data_size)
+			break;
 		n = pread(req->data_fd, in, sizeof(in), off);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -132,7 +140,6 @@ copy_lf(const struct deliver_request *req, int fd, bool *read_err)
 		if (n == 0)
 			break;
 		off += n;
-		o = 0;
 		for (i = 0; i < (size_t)n; i++) {
 			if (pending_cr) {
 				pending_cr = false;
@@ -144,26 +151,26 @@ copy_lf(const struct deliver_request *req, int fd, bool *read_err)
 				continue;
 			}
 			out[o++] = in[i];
-			if (o == sizeof(out)) {
+			/* A byte can put two in out (a lone CR before it):
+			 * room for two is kept at all times. */
+			if (o >= sizeof(out) - 1) {
 				if (write(fd, out, o) != (ssize_t)o)
 					return -1;
 				total += (int64_t)o;
 				o = 0;
 			}
 		}
-		if (o > 0) {
-			if (write(fd, out, o) != (ssize_t)o) {
-				if (errno == 0)
-					errno = ENOSPC;
-				return -1;
-			}
-			total += (int64_t)o;
-		}
 	}
-	if (pending_cr) {
-		if (write(fd, "\r", 1) != 1)
+	/* Room for the last CR: see above. */
+	if (pending_cr)
+		out[o++] = '\r';
+	if (o > 0) {
+		if (write(fd, out, o) != (ssize_t)o) {
+			if (errno == 0)
+				errno = ENOSPC;
 			return -1;
-		total++;
+		}
+		total += (int64_t)o;
 	}
 	return total;
 }
@@ -274,15 +281,13 @@ write_tmp(const struct deliver_request *req, struct md_paths *p,
 	 * envelope sender, <> included. */
 	hlen = snprintf(head, sizeof(head), "Return-Path: <%s>\nDelivered-To: %s@%s\n",
 	    req->sender, req->local, req->domain);
-	errno = 0;
-	if (hlen < 0 || hlen >= (int)sizeof(head) ||
-	    write(fd, head, (size_t)hlen) != hlen) {
+	if (hlen < 0 || hlen >= (int)sizeof(head)) {
 		result_set(res, DELIVER_TEMPFAIL, "4.2.0", "write message file",
-		    errno != 0 ? errno : ENOSPC);
+		    ENOSPC);
 		goto fail;
 	}
 	errno = 0;
-	body = copy_lf(req, fd, &read_err);
+	body = copy_lf(req, fd, head, (size_t)hlen, &read_err);
 	if (body < 0) {
 		result_set(res, DELIVER_TEMPFAIL, read_err ? "4.3.0" : "4.2.0",
 		    read_err ? "read queued message" : "write message file",
@@ -295,7 +300,7 @@ write_tmp(const struct deliver_request *req, struct md_paths *p,
 		goto fail;
 	}
 	close(fd);
-	return body + hlen;
+	return body;
 fail:
 	close(fd);
 	unlink(p->tmpf);

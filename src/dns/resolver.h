@@ -4,6 +4,9 @@
  * Queries run in libunbound's own thread; their answers are picked up on
  * the loop when libunbound's notification fd becomes readable, so a
  * callback always runs in the loop thread and the loop never waits.
+ * Positive answers are also kept here for their TTL (dns_cache.h) and a
+ * name asked again is answered from them, still from the loop, never
+ * from inside resolver_query.
  * With a configured nameserver ("IP@PORT") every query is forwarded there
  * (tests use a DNS server on loopback); otherwise /etc/resolv.conf and
  * /etc/hosts are used.

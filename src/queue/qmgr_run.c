@@ -480,9 +480,11 @@ qmgr_plan(struct qmgr *q, struct qload *l, int64_t now)
  * and none when the data cannot be read or is no regular file (delivery
  * finds that out and says so): opened without waiting, so a FIFO
  * planted in the spool cannot hold the worker, and a load never waits
- * on more than the queue file. */
+ * on more than the queue file.  *size: the data's size when it is a
+ * regular file opened here, left alone otherwise. */
 static unsigned
-qmgr_scan_header(struct spool *sp, const char *id, struct delivered_to *dt)
+qmgr_scan_header(struct spool *sp, const char *id, struct delivered_to *dt,
+    int64_t *size)
 {
 	char chunk[16384];
 	struct hops h;
@@ -499,6 +501,7 @@ qmgr_scan_header(struct spool *sp, const char *id, struct delivered_to *dt)
 		close(fd);
 		return 0;
 	}
+	*size = (int64_t)st.st_size;
 	hops_init(&h);
 	/* Both end at the same empty line. */
 	while (!hops_done(&h) && total < HOPS_SCAN_MAX) {
@@ -525,8 +528,13 @@ qmgr_load_work(void *p)
 	    sizeof(l->err));
 	l->err_no = errno;
 	if (l->rc == 0) {
-		l->data_size = spool_data_size(l->q->sp, l->id);
-		l->hops = qmgr_scan_header(l->q->sp, l->id, &l->dt);
+		/* The data's size from the scan's own fstat when it could
+		 * open the file, saving a stat; spool_data_size's otherwise. */
+		l->data_size = -2;
+		l->hops = qmgr_scan_header(l->q->sp, l->id, &l->dt,
+		    &l->data_size);
+		if (l->data_size == -2)
+			l->data_size = spool_data_size(l->q->sp, l->id);
 	}
 }
 

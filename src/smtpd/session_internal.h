@@ -101,6 +101,7 @@ struct session {
 	bool tls;			/* TLS is active (implicit, or after STARTTLS) */
 	char tls_info[128];		/* "TLSv1.3 with cipher ..." once handshaken */
 	struct event *tls_close;	/* close_notify waiting for the socket */
+	struct event *flush;		/* plaintext replies: write at end of pass */
 	bool authenticated;
 	char login[SMTP_ADDRESS_MAX + 1];	/* user@domain once authenticated */
 	struct auth_attempt *auth;	/* AUTH exchange in progress */

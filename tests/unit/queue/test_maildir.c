@@ -4,7 +4,7 @@
  * failures; files a crash left in tmp/ removed 36 hours after their
  * ctime (never by their mtime, which mail readers date back), at most
  * once per mailbox per sweep interval, at most MAILDIR_TMP_SCAN_MAX a
- * time.
+ * time; lone CRs across the copy's buffer.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -601,6 +601,84 @@ test_deliver_sweeps_tmp(void **state)
 	tu_rmtree(root);
 }
 
+/*
+ * Lone CRs (kept) past the 64 KiB output buffer, on both parities of the
+ * buffer's fill: each "\rx" puts two bytes in it for one byte read, the
+ * header fields start it off, and a last lone CR ends the data.  The
+ * copy is the same whether the data's size is known or not.
+ */
+static void
+test_deliver_lone_cr_buffer(void **state)
+{
+	static const char head[] = "Return-Path: <s@example.org>\n"
+	    "Delivered-To: bob@example.net\n";
+	const size_t pairs = 70000;
+
+	(void)state;
+	for (int odd = 0; odd < 2; odd++) {
+		char root[] = "/tmp/decorum-maildir-XXXXXX", path[PATH_MAX];
+		size_t dlen = (size_t)odd + 2 * pairs + 3, wlen, len, o = 0;
+		char *data = malloc(dlen), *want2, *got;
+		struct deliver_request req;
+		struct deliver_result res;
+		struct dirent *de;
+		int fd, n = 0;
+		DIR *d;
+
+		if (odd)
+			data[o++] = 'a';
+		for (size_t i = 0; i < pairs; i++) {
+			data[o++] = '\r';
+			data[o++] = 'x';
+		}
+		memcpy(data + o, "\r\n\r", 3);
+		wlen = sizeof(head) - 1 + dlen - 1;
+		want2 = malloc(wlen);
+		assert_non_null(data);
+		assert_non_null(want2);
+		memcpy(want2, head, sizeof(head) - 1);
+		memcpy(want2 + sizeof(head) - 1, data, dlen - 3);
+		memcpy(want2 + wlen - 2, "\n\r", 2);
+		assert_non_null(tu_mkdtemp(root));
+		snprintf(path, sizeof(path), "%s/data", root);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, data, dlen), (ssize_t)dlen);
+		close(fd);
+		fd = open(path, O_RDONLY);
+		assert_true(fd >= 0);
+		setup_req(&req, root, fd);
+		req.data_size = (int64_t)dlen;
+		maildir_deliver(&req, &res);
+		assert_int_equal(res.status, DELIVER_OK);
+		req.data_size = -1;
+		maildir_deliver(&req, &res);
+		assert_int_equal(res.status, DELIVER_OK);
+		snprintf(path, sizeof(path), "%s/example.net/bob/new", root);
+		d = opendir(path);
+		assert_non_null(d);
+		while ((de = readdir(d)) != NULL) {
+			char file[2 * PATH_MAX];
+
+			if (de->d_name[0] == '.')
+				continue;
+			n++;
+			snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
+			got = tu_slurp(file, &len);
+			assert_non_null(got);
+			assert_int_equal(len, wlen);
+			assert_memory_equal(got, want2, wlen);
+			free(got);
+		}
+		closedir(d);
+		assert_int_equal(n, 2);
+		close(fd);
+		free(data);
+		free(want2);
+		tu_rmtree(root);
+	}
+}
+
 int
 main(void)
 {
@@ -615,6 +693,7 @@ main(void)
 		cmocka_unit_test(test_tmp_sweep_limit),
 		cmocka_unit_test(test_tmp_due),
 		cmocka_unit_test(test_deliver_sweeps_tmp),
+		cmocka_unit_test(test_deliver_lone_cr_buffer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
