@@ -109,6 +109,21 @@ host_part(const char *hostname, char *out, size_t outlen)
 	buf_free(&b);
 }
 
+/* All of out[0..o) to fd, counted in *total; false with errno set (a
+ * short write without one is a full disk), never a stale errno. */
+static bool
+write_out(int fd, const char *out, size_t o, int64_t *total)
+{
+	errno = 0;
+	if (write(fd, out, o) != (ssize_t)o) {
+		if (errno == 0)
+			errno = ENOSPC;
+		return false;
+	}
+	*total += (int64_t)o;
+	return true;
+}
+
 /* Writes head (the fields we add, less than the buffer), then the data,
  * CRLF -> LF, to fd: head and the first data in one write.  Returns
  * octets written or -1 (errno set; *read_err tells a read error from a
@@ -154,9 +169,8 @@ copy_lf(const struct deliver_request *req, int fd, const char *head,
 			/* A byte can put two in out (a lone CR before it):
 			 * room for two is kept at all times. */
 			if (o >= sizeof(out) - 1) {
-				if (write(fd, out, o) != (ssize_t)o)
+				if (!write_out(fd, out, o, &total))
 					return -1;
-				total += (int64_t)o;
 				o = 0;
 			}
 		}
@@ -164,14 +178,8 @@ copy_lf(const struct deliver_request *req, int fd, const char *head,
 	/* Room for the last CR: see above. */
 	if (pending_cr)
 		out[o++] = '\r';
-	if (o > 0) {
-		if (write(fd, out, o) != (ssize_t)o) {
-			if (errno == 0)
-				errno = ENOSPC;
-			return -1;
-		}
-		total += (int64_t)o;
-	}
+	if (o > 0 && !write_out(fd, out, o, &total))
+		return -1;
 	return total;
 }
 
