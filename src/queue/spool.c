@@ -146,6 +146,7 @@ spool_open(const char *dir, char *err, size_t errlen)
 		return NULL;
 	}
 	sp = xcalloc(1, sizeof(*sp));
+	pthread_mutex_init(&sp->gone_mu, NULL);
 	sp->dir = xstrdup(dir);
 	for (i = 0; i < SPOOL_N_AREAS; i++)
 		sp->fd[i] = -1;
@@ -183,6 +184,7 @@ spool_close(struct spool *sp)
 	}
 	if (sp->root >= 0)
 		close(sp->root);
+	pthread_mutex_destroy(&sp->gone_mu);
 	free(sp->dir);
 	free(sp);
 }
