@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/xmalloc.h"
@@ -45,6 +46,9 @@ struct dirsync {
 	struct dirsync_waiter *queue;	/* waiting for a round to start */
 	unsigned waiting;
 	uint64_t count;
+	unsigned expected;		/* announced, not yet queued */
+	long lead_wait_ns;		/* a leader's longest wait for them */
+	pthread_cond_t arrived;		/* expected fell to 0 (monotonic) */
 };
 
 static int
@@ -58,10 +62,15 @@ struct dirsync *
 dirsync_new(int (*fsync_fn)(int fd, void *arg), void *arg)
 {
 	struct dirsync *ds = xcalloc(1, sizeof(*ds));
+	pthread_condattr_t attr;
 
 	ds->fsync_fn = fsync_fn != NULL ? fsync_fn : plain_fsync;
 	ds->arg = arg;
 	pthread_mutex_init(&ds->mu, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&ds->arrived, &attr);
+	pthread_condattr_destroy(&attr);
 	return ds;
 }
 
@@ -70,6 +79,7 @@ dirsync_free(struct dirsync *ds)
 {
 	if (ds == NULL)
 		return;
+	pthread_cond_destroy(&ds->arrived);
 	pthread_mutex_destroy(&ds->mu);
 	free(ds);
 }
@@ -111,6 +121,27 @@ take_batch(struct dirsync *ds, const struct dirsync_key *key)
 	return batch;
 }
 
+/* Lets the announced callers still on their way join the round about
+ * to start, for at most lead_wait_ns (mutex held; busy already set, so
+ * they queue rather than lead). */
+static void
+await_expected(struct dirsync *ds)
+{
+	struct timespec until;
+
+	if (ds->expected == 0 || ds->lead_wait_ns <= 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_nsec += ds->lead_wait_ns % 1000000000L;
+	until.tv_sec += ds->lead_wait_ns / 1000000000L +
+	    until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	while (ds->expected > 0)
+		if (pthread_cond_timedwait(&ds->arrived, &ds->mu,
+		    &until) != 0)
+			break;		/* ETIMEDOUT: go with who is here */
+}
+
 /* One round as leader: the mutex is held on entry and on return. */
 static void
 lead(struct dirsync *ds, int fd, const struct dirsync_key *key)
@@ -118,8 +149,9 @@ lead(struct dirsync *ds, int fd, const struct dirsync_key *key)
 	struct dirsync_waiter *batch, *w, *next;
 	int err;
 
-	batch = take_batch(ds, key);
 	ds->busy = true;
+	await_expected(ds);
+	batch = take_batch(ds, key);
 	pthread_mutex_unlock(&ds->mu);
 	err = ds->fsync_fn(fd, ds->arg) == 0 ? 0 : (errno != 0 ? errno : EIO);
 	pthread_mutex_lock(&ds->mu);
@@ -139,13 +171,24 @@ lead(struct dirsync *ds, int fd, const struct dirsync_key *key)
 		pthread_cond_signal(&ds->queue->cond);
 }
 
-int
-dirsync_sync(struct dirsync *ds, int fd, const struct dirsync_key *key)
+/* An announced caller has come (or will not): mutex held. */
+static void
+arrive(struct dirsync *ds)
+{
+	if (ds->expected > 0 && --ds->expected == 0)
+		pthread_cond_signal(&ds->arrived);
+}
+
+static int
+sync_as(struct dirsync *ds, int fd, const struct dirsync_key *key,
+    bool announced)
 {
 	struct dirsync_waiter me = { .key = *key }, **pp;
 
 	pthread_cond_init(&me.cond, NULL);
 	pthread_mutex_lock(&ds->mu);
+	if (announced)
+		arrive(ds);
 	/* At the tail: the oldest caller is woken to lead first, so no
 	 * folder's callers wait behind a stream of others'. */
 	for (pp = &ds->queue; *pp != NULL; pp = &(*pp)->next)
@@ -165,6 +208,43 @@ dirsync_sync(struct dirsync *ds, int fd, const struct dirsync_key *key)
 		return -1;
 	}
 	return 0;
+}
+
+int
+dirsync_sync(struct dirsync *ds, int fd, const struct dirsync_key *key)
+{
+	return sync_as(ds, fd, key, false);
+}
+
+int
+dirsync_sync_expected(struct dirsync *ds, int fd,
+    const struct dirsync_key *key)
+{
+	return sync_as(ds, fd, key, true);
+}
+
+void
+dirsync_set_lead_wait(struct dirsync *ds, long lead_wait_ns)
+{
+	pthread_mutex_lock(&ds->mu);
+	ds->lead_wait_ns = lead_wait_ns;
+	pthread_mutex_unlock(&ds->mu);
+}
+
+void
+dirsync_expect(struct dirsync *ds)
+{
+	pthread_mutex_lock(&ds->mu);
+	ds->expected++;
+	pthread_mutex_unlock(&ds->mu);
+}
+
+void
+dirsync_unexpect(struct dirsync *ds)
+{
+	pthread_mutex_lock(&ds->mu);
+	arrive(ds);
+	pthread_mutex_unlock(&ds->mu);
 }
 
 void

@@ -41,6 +41,24 @@ int dirsync_key_of(int fd, struct dirsync_key *key);
  * it.  Blocks the calling thread. */
 int dirsync_sync(struct dirsync *ds, int fd, const struct dirsync_key *key);
 
+/*
+ * Announced callers: a thread that will call dirsync_sync_expected()
+ * soon (a commit still fsyncing its files) calls dirsync_expect() first.
+ * A leader whose fsync would run while announced callers are still on
+ * their way waits for them to queue, for at most lead_wait_ns (given to
+ * dirsync_set_lead_wait; 0, the default, never waits), so that one
+ * fsync covers the whole group that was in flight together.  A caller
+ * that announced itself and then does not come (an error) calls
+ * dirsync_unexpect().  The waiting only ever moves the fsync later, so
+ * the rule above holds unchanged; the timeout keeps a slow announced
+ * caller from holding the others up for longer than that.
+ */
+void dirsync_set_lead_wait(struct dirsync *ds, long lead_wait_ns);
+void dirsync_expect(struct dirsync *ds);
+void dirsync_unexpect(struct dirsync *ds);
+int dirsync_sync_expected(struct dirsync *ds, int fd,
+    const struct dirsync_key *key);
+
 /* Callers waiting for an fsync not yet started; fsyncs made so far. */
 void dirsync_stats(struct dirsync *ds, unsigned *waiting, uint64_t *count);
 

@@ -325,6 +325,7 @@ move_new(const struct deliver_request *req, struct md_paths *p, int64_t size,
 	    p->base, (long long)size) >= (int)sizeof(p->newf)) {
 		result_set(res, DELIVER_PERMFAIL, "5.1.3", "mailbox path too long", 0);
 		unlink(p->tmpf);
+		maildir_new_unexpect();
 		return -1;
 	}
 	if (rename(p->tmpf, p->newf) < 0 &&
@@ -332,6 +333,7 @@ move_new(const struct deliver_request *req, struct md_paths *p, int64_t size,
 	    !target_remake(req, p, res) || rename(p->tmpf, p->newf) < 0)) {
 		result_set(res, DELIVER_TEMPFAIL, "4.2.0", "move into new/", errno);
 		unlink(p->tmpf);
+		maildir_new_unexpect();
 		return -1;
 	}
 	if (maildir_new_sync(p->dir) < 0) {
@@ -381,8 +383,15 @@ maildir_deliver(const struct deliver_request *req, struct deliver_result *res)
 		result_set(res, DELIVER_PERMFAIL, "5.1.3", "mailbox path too long", 0);
 		return;
 	}
+	/* From here on this copy is on its way to a new/ fsync: move_new
+	 * arrives there or takes the announcement back. */
+	maildir_new_expect();
 	size = write_tmp(req, &p, res);
-	if (size < 0 || move_new(req, &p, size, res) < 0)
+	if (size < 0) {
+		maildir_new_unexpect();
+		return;
+	}
+	if (move_new(req, &p, size, res) < 0)
 		return;
 	result_set(res, DELIVER_OK, "2.0.0", p.base, 0);
 }

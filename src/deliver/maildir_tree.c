@@ -11,7 +11,10 @@
  *
  * new/ folders: one dirsync for all of them, keyed by the folder's
  * device and inode, so deliveries to one mailbox at the same moment
- * share an fsync and deliveries to two never share one.
+ * share an fsync and deliveries to two never share one.  A delivery
+ * announces itself before it writes (maildir_new_expect), so a leader
+ * waits briefly for the copies still on their way; the wait counts all
+ * folders' deliveries, bounded by MAILDIR_LEAD_WAIT_NS.
  */
 #include "deliver/maildir_tree.h"
 
@@ -79,10 +82,28 @@ maildir_known_forget(const char *box)
 	pthread_mutex_unlock(&maildir_known_lock);
 }
 
+/* How long a new/ fsync waits for deliveries still writing their file:
+ * about two file fsyncs of a slow disk (spool.c's commits wait as long). */
+#define MAILDIR_LEAD_WAIT_NS	2000000L
+
 static void
 sync_init(void)
 {
 	maildir_sync = dirsync_new(NULL, NULL);
+	dirsync_set_lead_wait(maildir_sync, MAILDIR_LEAD_WAIT_NS);
+}
+
+void
+maildir_new_expect(void)
+{
+	pthread_once(&maildir_sync_once, sync_init);
+	dirsync_expect(maildir_sync);
+}
+
+void
+maildir_new_unexpect(void)
+{
+	dirsync_unexpect(maildir_sync);
 }
 
 int
@@ -97,12 +118,15 @@ maildir_new_sync(const char *dir)
 		return -1;
 	}
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		maildir_new_unexpect();
 		return -1;
-	pthread_once(&maildir_sync_once, sync_init);
+	}
 	rc = dirsync_key_of(fd, &key);
 	if (rc == 0)
-		rc = dirsync_sync(maildir_sync, fd, &key);
+		rc = dirsync_sync_expected(maildir_sync, fd, &key);
+	else
+		maildir_new_unexpect();
 	saved = errno;
 	close(fd);
 	errno = saved;

@@ -18,8 +18,14 @@ bool maildir_known(const char *box);
 void maildir_known_add(const char *box);
 void maildir_known_forget(const char *box);
 
-/* Makes what was renamed into dir/new durable: fsync of dir/new shared
- * with the other threads renaming into it now (common/dirsync.h).
+/* A delivery announces itself before it writes its file (expect), so a
+ * leader about to fsync a new/ folder waits a moment for the copies
+ * still being written (common/dirsync.h); one that then fails before
+ * its rename takes the announcement back (unexpect). */
+void maildir_new_expect(void);
+void maildir_new_unexpect(void);
+/* Makes what an announced delivery renamed into dir/new durable: fsync
+ * of dir/new shared with the other threads renaming into it now.
  * 0, or -1 with errno.  Blocking. */
 int maildir_new_sync(const char *dir);
 

@@ -12,8 +12,9 @@
  * yet durable (docs/queue.md: at-least-once where exactly-once is
  * impossible).  The last recipient's closing records are not fsync'd:
  * attempt_finish() follows at once and either fsyncs them or, for a
- * message all delivered, makes its removal durable instead (a group
- * commit of queue/'s fsync shared by the delivery threads).
+ * message all delivered, removes it instead; that removal becomes
+ * durable a moment later, in one fsync of queue/ shared by every
+ * removal since (spool_remove_deferred), and its data stays till then.
  * Finally the queue file is read back: all recipients finished means it is
  * removed (all delivered); with failures, one RFC 3464 report is queued
  * for them (bounce.c) and then the message removed, or, when no report
@@ -511,10 +512,10 @@ attempt_warn(struct attempt *a, const struct queue_file *qf)
 /*
  * Reads the queue file back and finishes the message if it can.
  * unsynced: the last records went out without an fsync.  A message now
- * all delivered then ends with a durable removal (one fsync of queue/,
- * shared with the other threads removing now), which says "done" for
- * good; any other outcome first fsyncs the records.  Either way they
- * are durable before anything else happens to the message.
+ * all delivered then ends with its removal, made durable with others'
+ * a moment later (a crash before that delivers its last copy again, as
+ * an unsynced D would); any other outcome first fsyncs the records,
+ * which are then durable before anything else happens to the message.
  */
 static void
 attempt_finish(struct attempt *a, bool unsynced)
@@ -559,7 +560,7 @@ attempt_finish(struct attempt *a, bool unsynced)
 	failed = queue_file_count(&qf, RCPT_FAILED);
 	if (failed == 0) {
 		queue_file_free(&qf);
-		if ((unsynced ? spool_remove_durable(a->sp, a->id) :
+		if ((unsynced ? spool_remove_deferred(a->sp, a->id) :
 		    spool_remove(a->sp, a->id)) < 0) {
 			log_warn("event=spool-error id=%s op=remove errno=%d",
 			    a->id, errno);

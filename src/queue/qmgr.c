@@ -246,6 +246,7 @@ qmgr_settle(struct qmgr *q)
 {
 	evtimer_del(q->timer);
 	evtimer_del(q->scan_ev);
+	evtimer_del(q->gone_ev);
 	if (q->notify_ev != NULL)
 		event_del(q->notify_ev);
 	if (q->sock_fd >= 0)
@@ -384,6 +385,7 @@ qmgr_main(const struct config *cfg, int notify_fd)
 	q.domains = domains_open_live(cfg->domains, q.base, q.pool);
 	q.timer = evtimer_new(q.base, qmgr_on_timer, &q);
 	qmgr_scan_open(&q);
+	qmgr_removals_open(&q);
 	q.sigterm = evsignal_new(q.base, SIGTERM, qmgr_on_signal, &q);
 	q.sigint = evsignal_new(q.base, SIGINT, qmgr_on_signal, &q);
 	evsignal_add(q.sigterm, NULL);
@@ -421,6 +423,7 @@ qmgr_main(const struct config *cfg, int notify_fd)
 	workpool_free(q.pool);
 	workpool_free(q.data_io);
 	workpool_free(q.io);
+	qmgr_removals_close(&q);
 	log_info("event=stopped queued=%zu", q.msgs.n);
 	if (q.notify_ev != NULL)
 		event_free(q.notify_ev);

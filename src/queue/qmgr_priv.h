@@ -194,6 +194,8 @@ struct qmgr {
 	bool stopping;
 	int64_t last_scan, last_cleanup;
 	struct event *timer, *notify_ev, *sock_ev, *sigterm, *sigint;
+	struct event *gone_ev;		/* makes removals durable, soon */
+	bool gone_busy;			/* ... and is doing it in q->io */
 	int sock_fd;
 	struct looplag *lag;		/* log_level = "debug" only */
 	char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -229,6 +231,14 @@ void qmgr_scan_start(struct qmgr *q, bool flush);
  * event=scan-error), the scans' timer made.  At the stop: the scan being
  * applied, if any, freed and queue/ closed (the timer is qmgr_main's). */
 void qmgr_scan_open(struct qmgr *q);
+/* Removals of finished messages are made durable in batches
+ * (spool_remove_deferred), QMGR_GONE_DELAY_MS after the first of a
+ * batch, in q->io.  poke: after an attempt; close: at the exit, after
+ * the pools are gone (the last batch is flushed there). */
+#define QMGR_GONE_DELAY_MS	50
+void qmgr_removals_open(struct qmgr *q);
+void qmgr_removals_poke(struct qmgr *q);
+void qmgr_removals_close(struct qmgr *q);
 void qmgr_scan_close(struct qmgr *q);
 /* Sets queue/<id>'s mtime to next_try in an I/O worker: the hint that
  * lets the next start-up scan leave the message unread until then.

@@ -647,6 +647,7 @@ qmgr_attempt_done(struct qrun *run)
 		qdest_unref(q, run->hold_at);
 	attempt_free(a);
 	free(run);
+	qmgr_removals_poke(q);
 	if (!q->stopping)
 		qmgr_schedule(q);
 }

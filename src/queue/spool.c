@@ -53,6 +53,12 @@
 #include "queue/queue_id.h"
 #include "queue/spool_priv.h"
 
+/* How long a leader of a directory fsync waits for the commits still
+ * fsyncing their files (dirsync.h): about two file fsyncs of a slow
+ * disk.  Commits come in bursts of the sessions' pace; one fsync for the
+ * burst instead of one for each of its stragglers. */
+#define SPOOL_LEAD_WAIT_NS	2000000L
+
 struct spool_writer {
 	struct spool *sp;
 	char id[QUEUE_ID_MAX];
@@ -62,6 +68,7 @@ struct spool_writer {
 	 * yet: the only files a failure may remove.  A name of ours that
 	 * another writer holds (its id is ours too) is never touched. */
 	bool own_data, own_env;
+	unsigned announced;	/* areas whose leaders expect this commit */
 	struct buf envtext;
 	void (*done)(void *, int);
 	void *arg;
@@ -139,6 +146,7 @@ spool_open(const char *dir, char *err, size_t errlen)
 		return NULL;
 	}
 	sp = xcalloc(1, sizeof(*sp));
+	pthread_mutex_init(&sp->gone_mu, NULL);
 	sp->dir = xstrdup(dir);
 	for (i = 0; i < SPOOL_N_AREAS; i++)
 		sp->fd[i] = -1;
@@ -157,6 +165,7 @@ spool_open(const char *dir, char *err, size_t errlen)
 			return NULL;
 		}
 		sp->sync[i] = dirsync_new(NULL, NULL);
+		dirsync_set_lead_wait(sp->sync[i], SPOOL_LEAD_WAIT_NS);
 	}
 	return sp;
 }
@@ -175,6 +184,7 @@ spool_close(struct spool *sp)
 	}
 	if (sp->root >= 0)
 		close(sp->root);
+	pthread_mutex_destroy(&sp->gone_mu);
 	free(sp->dir);
 	free(sp);
 }
@@ -183,6 +193,39 @@ int
 spool_area_sync(struct spool *sp, int area)
 {
 	return dirsync_sync(sp->sync[area], sp->fd[area], &sp->key[area]);
+}
+
+/* A commit's own step of the group commit: it announced itself to the
+ * folders' leaders when it began (commit_announce), so a leader about
+ * to fsync waits for the commits still fsyncing their files. */
+static int
+commit_area_sync(struct spool_writer *w, int area)
+{
+	struct spool *sp = w->sp;
+
+	w->announced &= ~(1u << area);
+	return dirsync_sync_expected(sp->sync[area], sp->fd[area],
+	    &sp->key[area]);
+}
+
+static void
+commit_announce(struct spool_writer *w)
+{
+	w->announced = 1u << SPOOL_DATA | 1u << SPOOL_QUEUE;
+	dirsync_expect(w->sp->sync[SPOOL_DATA]);
+	dirsync_expect(w->sp->sync[SPOOL_QUEUE]);
+}
+
+/* A failed commit tells the leaders not to wait for it. */
+static void
+commit_unannounce(struct spool_writer *w)
+{
+	int area;
+
+	for (area = 0; area < SPOOL_N_AREAS; area++)
+		if (w->announced & 1u << area)
+			dirsync_unexpect(w->sp->sync[area]);
+	w->announced = 0;
 }
 
 int
@@ -373,6 +416,7 @@ spool_commit_work(void *p)
 
 	snprintf(envname, sizeof(envname), "%s.env", w->id);
 	w->result = -1;
+	commit_announce(w);
 	op = "fsync-data";
 	if (fsync(w->fd) < 0)
 		goto fail;
@@ -400,7 +444,7 @@ spool_commit_work(void *p)
 		goto fail;
 	w->own_data = false;		/* data/<id> now, removed below */
 	op = "fsync-data-dir";
-	if (spool_area_sync(sp, SPOOL_DATA) < 0)
+	if (commit_area_sync(w, SPOOL_DATA) < 0)
 		goto fail_data;
 	/* The commit point: after this rename the message exists. */
 	op = "rename-envelope";
@@ -409,7 +453,7 @@ spool_commit_work(void *p)
 		goto fail_data;
 	w->own_env = false;
 	op = "fsync-queue-dir";
-	if (spool_area_sync(sp, SPOOL_QUEUE) < 0) {
+	if (commit_area_sync(w, SPOOL_QUEUE) < 0) {
 		/* The rename may or may not survive a crash: take it back
 		 * rather than answer 250 for a message we cannot vouch for. */
 		unlinkat(sp->fd[SPOOL_QUEUE], w->id, 0);
@@ -422,6 +466,9 @@ fail_data:
 	unlinkat(sp->fd[SPOOL_DATA], w->id, 0);	/* ours: nothing was replaced */
 	errno = saved;
 fail:
+	saved = errno;
+	commit_unannounce(w);
+	errno = saved;
 	if (errno == EEXIST)
 		log_error("event=spool-error id=%s op=%s reason=\"queue id in "
 		    "use by another message\" action=refused", w->id, op);

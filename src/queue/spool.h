@@ -121,7 +121,7 @@ int64_t spool_data_size(struct spool *sp, const char *id);
 int spool_status_append(struct spool *sp, const char *id, const char *line);
 /* Records that land in one write with one fsync (or none, sync false:
  * the caller then makes them durable with spool_status_sync() or ends
- * the message with spool_remove_durable() before any further step).
+ * the message with spool_remove_deferred() before any further step).
  * At most SPOOL_STATUS_LINES_MAX lines, none with LF.  Blocking. */
 #define SPOOL_STATUS_LINES_MAX	4
 int spool_status_append_lines(struct spool *sp, const char *id,
@@ -130,11 +130,23 @@ int spool_status_append_lines(struct spool *sp, const char *id,
 int spool_status_sync(struct spool *sp, const char *id);
 /* A finished message: removes queue/<id>, then data/<id> (blocking). */
 int spool_remove(struct spool *sp, const char *id);
-/* The same, but the removal of queue/<id> is durable on return (a group
- * commit of queue/'s fsync, shared with other threads removing or
- * committing now): for a message whose last records were not fsync'd,
- * whose removal is its durable "done".  -1 with errno (ENOENT: gone). */
-int spool_remove_durable(struct spool *sp, const char *id);
+/*
+ * Removal of a message whose last records were not fsync'd: unlinks
+ * queue/<id> now and leaves data/<id> until that unlink is durable.
+ * Many removals then share one fsync of queue/, made by
+ * spool_removals_flush() (the queue manager calls it a moment later, off
+ * its loop) or here, when SPOOL_GONE_MAX are waiting.  A crash before
+ * that fsync brings the message back with its data, so it is finished
+ * again: a duplicate copy at worst, never a loss (docs/queue.md).
+ * -1 with errno (ENOENT: gone).  Blocking.
+ */
+int spool_remove_deferred(struct spool *sp, const char *id);
+/* Removals waiting for their fsync. */
+size_t spool_removals_pending(struct spool *sp);
+/* Makes them durable (one fsync of queue/) and unlinks their data;
+ * -1 with errno when the fsync failed (their data is then kept, for the
+ * hourly cleanup).  Blocking: a worker thread, or the exit. */
+int spool_removals_flush(struct spool *sp);
 /* Renames <from>/<id> to <to>/<id> and fsyncs both folders (blocking).
  * Never replaces: -1 with EEXIST when <to>/<id> exists. */
 int spool_move(struct spool *sp, const char *id, const char *from,

@@ -6,6 +6,7 @@
 #ifndef DECORUM_QUEUE_SPOOL_PRIV_H
 #define DECORUM_QUEUE_SPOOL_PRIV_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -22,6 +23,10 @@ enum { SPOOL_TMP, SPOOL_DATA, SPOOL_QUEUE, SPOOL_FAILED, SPOOL_CORRUPT,
  * so only an injected id source runs out. */
 #define SPOOL_ID_TRIES		16
 
+/* Removals one fsync of queue/ covers at most; a full batch is made
+ * durable at once by the thread that would overfill it. */
+#define SPOOL_GONE_MAX		64
+
 struct spool {
 	char *dir;
 	int root;
@@ -34,6 +39,11 @@ struct spool {
 	 * set their own to make two messages want one id. */
 	void (*id_source)(char out[QUEUE_ID_MAX], void *arg);
 	void *id_arg;
+	/* Finished messages whose queue/ unlink is not durable yet, so
+	 * their data/ files stay (spool_removals.c). */
+	pthread_mutex_t gone_mu;
+	char gone[SPOOL_GONE_MAX][QUEUE_ID_MAX];
+	size_t n_gone;
 };
 
 /* The folder name in the open folder parent (AT_FDCWD: name is a

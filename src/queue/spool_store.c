@@ -243,22 +243,6 @@ spool_remove(struct spool *sp, const char *id)
 }
 
 int
-spool_remove_durable(struct spool *sp, const char *id)
-{
-	/* The unlink itself is the record here (its last status records
-	 * were not fsync'd): it must be on disk before the caller moves
-	 * on.  The data's unlink needs no fsync: without the envelope it
-	 * is garbage that spool_cleanup() removes. */
-	if (unlinkat(sp->fd[SPOOL_QUEUE], id, 0) < 0)
-		return -1;
-	if (spool_area_sync(sp, SPOOL_QUEUE) < 0)
-		return -1;
-	if (unlinkat(sp->fd[SPOOL_DATA], id, 0) < 0 && errno != ENOENT)
-		return -1;
-	return 0;
-}
-
-int
 spool_move(struct spool *sp, const char *id, const char *from, const char *to)
 {
 	int ffd = spool_area_fd(sp, from), tfd = spool_area_fd(sp, to);

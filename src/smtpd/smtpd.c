@@ -37,7 +37,7 @@
 #include "smtpd/session_internal.h"
 
 #define DRAIN_SECONDS	30
-#define SPOOL_THREADS	8
+#define SPOOL_THREADS	16
 #define THROTTLE_ENTRIES	10000
 /* Client networks whose connection rate is remembered beyond those
  * connected now (admission.h). */

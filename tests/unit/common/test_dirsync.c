@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -230,6 +231,92 @@ test_sequential(void **state)
 	dirsync_free(f.ds);
 }
 
+struct lone {
+	struct dirsync *ds;
+	bool announced;
+	int rc;
+};
+
+static void *
+lone_run(void *p)
+{
+	static const struct dirsync_key k = { 3, 3 };
+	struct lone *l = p;
+
+	l->rc = l->announced ? dirsync_sync_expected(l->ds, 1, &k) :
+	    dirsync_sync(l->ds, 1, &k);
+	return NULL;
+}
+
+/* A leader that knows of an announced caller waits for it: both are
+ * covered by one fsync.  The wait is long enough (an hour) that only
+ * the arrival can end it, so the test has no timing in it. */
+static void
+test_leader_waits_for_announced(void **state)
+{
+	struct lone lead = { NULL, false, -2 }, late = { NULL, true, -2 };
+	pthread_t a, b;
+	struct fake f;
+
+	(void)state;
+	fake_init(&f, 0);
+	f.hold_until = 0;
+	dirsync_set_lead_wait(f.ds, 3600L * 1000000000L);
+	lead.ds = late.ds = f.ds;
+	dirsync_expect(f.ds);
+	assert_int_equal(pthread_create(&a, NULL, lone_run, &lead), 0);
+	/* The leader is queued (its own waiter) and waiting, not syncing. */
+	while (waiting(f.ds) < 1)
+		sched_yield();
+	assert_int_equal(atomic_load(&f.calls), 0);
+	assert_int_equal(pthread_create(&b, NULL, lone_run, &late), 0);
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	assert_int_equal(lead.rc, 0);
+	assert_int_equal(late.rc, 0);
+	assert_int_equal(atomic_load(&f.calls), 1);
+	dirsync_free(f.ds);
+}
+
+/* An announced caller that will not come (unexpect) releases the
+ * waiting leader; one that never says so holds it only for the wait. */
+static void
+test_leader_released(void **state)
+{
+	struct lone lead = { NULL, false, -2 };
+	pthread_t a;
+	struct fake f;
+
+	(void)state;
+	fake_init(&f, 0);
+	f.hold_until = 0;
+	dirsync_set_lead_wait(f.ds, 3600L * 1000000000L);
+	lead.ds = f.ds;
+	dirsync_expect(f.ds);
+	assert_int_equal(pthread_create(&a, NULL, lone_run, &lead), 0);
+	while (waiting(f.ds) < 1)
+		sched_yield();
+	dirsync_unexpect(f.ds);
+	pthread_join(a, NULL);
+	assert_int_equal(lead.rc, 0);
+	assert_int_equal(atomic_load(&f.calls), 1);
+
+	/* Announced, never coming: a 1 ms wait, then the fsync alone. */
+	dirsync_set_lead_wait(f.ds, 1000000L);
+	dirsync_expect(f.ds);
+	lead.rc = -2;
+	lone_run(&lead);
+	assert_int_equal(lead.rc, 0);
+	assert_int_equal(atomic_load(&f.calls), 2);
+	/* Without a wait set, announcements change nothing. */
+	dirsync_set_lead_wait(f.ds, 0);
+	lead.rc = -2;
+	lone_run(&lead);
+	assert_int_equal(lead.rc, 0);
+	assert_int_equal(atomic_load(&f.calls), 3);
+	dirsync_free(f.ds);
+}
+
 int
 main(void)
 {
@@ -238,6 +325,8 @@ main(void)
 		cmocka_unit_test(test_error_fails_covered),
 		cmocka_unit_test(test_error_first_round),
 		cmocka_unit_test(test_keys_apart),
+		cmocka_unit_test(test_leader_waits_for_announced),
+		cmocka_unit_test(test_leader_released),
 		cmocka_unit_test(test_sequential),
 	};
 

@@ -159,7 +159,7 @@ test_all_delivered_removed(void **state)
 	attempt_run(a);
 	assert_int_equal(a->outcome, ATTEMPT_PENDING);
 	attempt_free(a);
-	/* Retry works: removed, data too. */
+	/* Retry works: removed; the data once the removal is durable. */
 	fake_status = DELIVER_OK;
 	a = new_attempt(sp, "0m2");
 	r = attempt_add_rcpt(a, 0, "r0@x", 1);
@@ -169,6 +169,9 @@ test_all_delivered_removed(void **state)
 	attempt_free(a);
 	assert_int_equal(fake_calls, 2);
 	snprintf(path, sizeof(path), "%s/data/0m2", dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(spool_removals_pending(sp), 1);
+	assert_int_equal(spool_removals_flush(sp), 0);
 	assert_int_equal(stat(path, &st), -1);
 	snprintf(path, sizeof(path), "%s/queue/0m2", dir);
 	assert_int_equal(stat(path, &st), -1);

@@ -823,8 +823,9 @@ test_torn_and_corrupt(void **state)
 /*
  * Records written together (a recipient's last D with the record that
  * closes it): one write, in order; a lazy append is made durable by
- * spool_status_sync() or ended by spool_remove_durable(), which takes
- * the envelope, then the data, and says ENOENT for a message gone.
+ * spool_status_sync() or ended by spool_remove_deferred(), which takes
+ * the envelope at once, the data only after the flush's fsync, and says
+ * ENOENT for a message gone.
  */
 static void
 test_status_lines(void **state)
@@ -865,14 +866,95 @@ test_status_lines(void **state)
 
 	snprintf(path, sizeof(path), "%s/data/0abc", dir);
 	tu_spit(path, "data\r\n");
-	assert_int_equal(spool_remove_durable(sp, "0abc"), 0);
+	assert_int_equal(spool_remove_deferred(sp, "0abc"), 0);
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(spool_removals_pending(sp), 1);
+	assert_int_equal(spool_removals_flush(sp), 0);
+	assert_int_equal(spool_removals_pending(sp), 0);
 	assert_int_equal(access(path, F_OK), -1);
 	snprintf(path, sizeof(path), "%s/queue/0abc", dir);
 	assert_int_equal(access(path, F_OK), -1);
-	assert_int_equal(spool_remove_durable(sp, "0abc"), -1);
+	assert_int_equal(spool_remove_deferred(sp, "0abc"), -1);
 	assert_int_equal(errno, ENOENT);
 	assert_int_equal(spool_status_sync(sp, "0abc"), -1);
 	assert_int_equal(errno, ENOENT);
+	spool_close(sp);
+	tu_rmtree(dir);
+}
+
+static int
+failing_fsync(int fd, void *arg)
+{
+	(void)fd;
+	(void)arg;
+	errno = EIO;
+	return -1;
+}
+
+/* Puts queue/<id> and data/<id> of a finished message in place. */
+static void
+finished(const char *dir, unsigned n, char id[QUEUE_ID_MAX])
+{
+	char path[PATH_MAX];
+
+	snprintf(id, QUEUE_ID_MAX, "0gone%u", n);
+	snprintf(path, sizeof(path), "%s/queue/%s", dir, id);
+	tu_spit(path, qhead);
+	snprintf(path, sizeof(path), "%s/data/%s", dir, id);
+	tu_spit(path, "data\r\n");
+}
+
+static bool
+data_exists(const char *dir, unsigned n)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/data/0gone%u", dir, n);
+	return access(path, F_OK) == 0;
+}
+
+/*
+ * Batched removals: a full batch is made durable by the removal that
+ * would overfill it (its own stays waiting), and a failed fsync keeps
+ * the data of every removal it covered and only theirs.
+ */
+static void
+test_removals_batch(void **state)
+{
+	char dir[] = "/tmp/decorum-spool-XXXXXX", err[256], id[QUEUE_ID_MAX];
+	struct spool *sp;
+	unsigned i;
+
+	(void)state;
+	assert_non_null(tu_mkdtemp(dir));
+	sp = spool_open(dir, err, sizeof(err));
+	assert_non_null(sp);
+	for (i = 0; i < SPOOL_GONE_MAX; i++) {
+		finished(dir, i, id);
+		assert_int_equal(spool_remove_deferred(sp, id), 0);
+	}
+	assert_int_equal(spool_removals_pending(sp), SPOOL_GONE_MAX);
+	assert_true(data_exists(dir, 0));
+	assert_true(data_exists(dir, SPOOL_GONE_MAX - 1));
+	finished(dir, SPOOL_GONE_MAX, id);
+	assert_int_equal(spool_remove_deferred(sp, id), 0);
+	assert_int_equal(spool_removals_pending(sp), 1);
+	for (i = 0; i < SPOOL_GONE_MAX; i++)
+		assert_false(data_exists(dir, i));
+	assert_true(data_exists(dir, SPOOL_GONE_MAX));
+
+	/* The next fsync fails: that batch's data stays, for the cleanup. */
+	dirsync_free(sp->sync[SPOOL_QUEUE]);
+	sp->sync[SPOOL_QUEUE] = dirsync_new(failing_fsync, NULL);
+	finished(dir, SPOOL_GONE_MAX + 1, id);
+	assert_int_equal(spool_remove_deferred(sp, id), 0);
+	assert_int_equal(spool_removals_flush(sp), -1);
+	assert_int_equal(errno, EIO);
+	assert_int_equal(spool_removals_pending(sp), 0);
+	assert_true(data_exists(dir, SPOOL_GONE_MAX));
+	assert_true(data_exists(dir, SPOOL_GONE_MAX + 1));
+	/* Nothing waiting: a flush makes no fsync and succeeds. */
+	assert_int_equal(spool_removals_flush(sp), 0);
 	spool_close(sp);
 	tu_rmtree(dir);
 }
@@ -893,6 +975,7 @@ main(void)
 		cmocka_unit_test(test_move_never_replaces),
 		cmocka_unit_test(test_status_replay),
 		cmocka_unit_test(test_status_lines),
+		cmocka_unit_test(test_removals_batch),
 		cmocka_unit_test(test_torn_and_corrupt),
 		cmocka_unit_test(test_authenticated_record),
 		cmocka_unit_test(test_junk_record),
