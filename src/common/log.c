@@ -21,10 +21,22 @@
  * and after escaping.  A longer line is cut after its last whole field
  * and ends " truncated=yes", so it still parses (a cut inside a quoted
  * value would not).
+ *
+ * Batches (issue 12 item 2): a thread that runs an event loop keeps its
+ * stderr lines in a batch (logbatch.h) that its loop writes once per
+ * pass (log_batch_start, evloop_run).  Each line is formatted, with its
+ * own timestamp, when it is logged; only the write waits.  What must not
+ * be lost waits for nothing: fatal() and panic() write every batch of
+ * the process first, so does exit() (atexit) and fork() (the parent's,
+ * and the child forgets its copies, so no line is written twice).  A
+ * line of any other thread writes the batches first, then itself, so
+ * the log keeps the process's order.  Each batch has a lock: taken by
+ * its loop's thread and by those writers, never held across a call out.
  */
 #include "common/log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/logbatch.h"
 #include "common/pidcache.h"
 #include "common/utf8.h"
 
@@ -197,6 +210,160 @@ log_safe_text(const char *s, char *out, size_t outlen)
 	return out;
 }
 
+/* -- batches: one write per loop pass ------------------------------------ */
+
+/* Threads that run an event loop at once: smtpd and the qmgr run one. */
+#define LOG_BATCHES_MAX	4
+
+struct log_loop {
+	pthread_mutex_t lock;
+	bool used;		/* under log_loops_lock */
+	void (*wake)(void *);	/* owner's only */
+	void *arg;
+	struct logbatch batch;	/* under lock */
+};
+
+static struct log_loop log_loops[LOG_BATCHES_MAX];
+static pthread_mutex_t log_loops_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t log_loops_once = PTHREAD_ONCE_INIT;
+/* How many are used: lets a process with no loop skip the walk. */
+static _Atomic unsigned log_loops_used;
+static _Thread_local struct log_loop *log_mine;
+
+/*
+ * Write every batch of the process.  try: the lock only if it is free
+ * (fatal, panic, exit: the thread holding it is writing the batch, or
+ * this process is past caring); otherwise wait for it.
+ */
+static void
+log_flush_all(bool try)
+{
+	if (log_loops_used == 0)
+		return;
+	for (size_t i = 0; i < LOG_BATCHES_MAX; i++) {
+		struct log_loop *l = &log_loops[i];
+
+		if (try ? pthread_mutex_trylock(&l->lock) != 0 :
+		    pthread_mutex_lock(&l->lock) != 0)
+			continue;
+		logbatch_flush(&l->batch, STDERR_FILENO);
+		pthread_mutex_unlock(&l->lock);
+	}
+}
+
+static void
+log_flush_at_exit(void)
+{
+	log_flush_all(true);
+}
+
+/* Before fork(): the lines so far go out once, from the parent. */
+static void
+log_fork_prepare(void)
+{
+	log_flush();
+}
+
+/* In the child: the copies of other threads' batches are the parent's
+ * to write, and their locks may have been held by threads that are not
+ * here; and this thread runs no loop yet. */
+static void
+log_fork_child(void)
+{
+	for (size_t i = 0; i < LOG_BATCHES_MAX; i++) {
+		pthread_mutex_init(&log_loops[i].lock, NULL);
+		log_loops[i].used = false;
+		log_loops[i].batch.len = 0;
+	}
+	pthread_mutex_init(&log_loops_lock, NULL);
+	log_loops_used = 0;
+	log_mine = NULL;
+}
+
+static void
+log_loops_setup(void)
+{
+	for (size_t i = 0; i < LOG_BATCHES_MAX; i++)
+		pthread_mutex_init(&log_loops[i].lock, NULL);
+	atexit(log_flush_at_exit);
+	pthread_atfork(log_fork_prepare, NULL, log_fork_child);
+}
+
+int
+log_batch_start(void (*wake)(void *), void *arg)
+{
+	struct log_loop *l = NULL;
+
+	if (log_mine != NULL)
+		return -1;
+	pthread_once(&log_loops_once, log_loops_setup);
+	pthread_mutex_lock(&log_loops_lock);
+	for (size_t i = 0; i < LOG_BATCHES_MAX && l == NULL; i++)
+		if (!log_loops[i].used)
+			l = &log_loops[i];
+	if (l != NULL) {
+		l->used = true;
+		l->wake = wake;
+		l->arg = arg;
+		log_loops_used++;
+	}
+	pthread_mutex_unlock(&log_loops_lock);
+	if (l == NULL)
+		return -1;
+	log_mine = l;
+	return 0;
+}
+
+void
+log_batch_stop(void)
+{
+	struct log_loop *l = log_mine;
+
+	if (l == NULL)
+		return;
+	log_flush();
+	log_mine = NULL;
+	pthread_mutex_lock(&log_loops_lock);
+	l->used = false;
+	log_loops_used--;
+	pthread_mutex_unlock(&log_loops_lock);
+}
+
+void
+log_flush(void)
+{
+	struct log_loop *l = log_mine;
+
+	if (l == NULL)
+		return;
+	pthread_mutex_lock(&l->lock);
+	logbatch_flush(&l->batch, STDERR_FILENO);
+	pthread_mutex_unlock(&l->lock);
+}
+
+/* One whole line to stderr: into this thread's batch, or out at once. */
+static void
+log_put(const char *line, size_t n)
+{
+	struct log_loop *l = log_mine;
+	bool first;
+
+	if (l == NULL) {
+		log_flush_all(false);
+		if (write(STDERR_FILENO, line, n) < 0) {
+			/* Nowhere left to report a failing stderr. */
+		}
+		return;
+	}
+	pthread_mutex_lock(&l->lock);
+	first = l->batch.len == 0;
+	logbatch_add(&l->batch, STDERR_FILENO, line, n);
+	first = first && l->batch.len > 0;
+	pthread_mutex_unlock(&l->lock);
+	if (first)
+		l->wake(l->arg);
+}
+
 /* -- lines --------------------------------------------------------------- */
 
 /*
@@ -267,9 +434,8 @@ log_emit(enum log_level level, const char *fmt, va_list ap)
 			n = (int)sizeof(line) - 1;
 			line[n - 1] = '\n';
 		}
-		if (n > 0 && write(STDERR_FILENO, line, (size_t)n) < 0) {
-			/* Nowhere left to report a failing stderr. */
-		}
+		if (n > 0)
+			log_put(line, (size_t)n);
 	} else {
 		syslog(prio[level], "%s: %s", log_role, msg);
 	}
@@ -325,6 +491,7 @@ fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_sentence("fatal", fmt, ap);
 	va_end(ap);
+	log_flush_all(true);
 	exit(1);
 }
 
@@ -336,5 +503,6 @@ panic(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_sentence("panic", fmt, ap);
 	va_end(ap);
+	log_flush_all(true);
 	abort();
 }

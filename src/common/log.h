@@ -39,6 +39,22 @@ void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * Lines of a thread that runs an event loop, written once per loop pass
+ * (evloop_run() sets this up; the logger knows no loop).  After
+ * log_batch_start() this thread's stderr lines wait in a batch of at
+ * most 4096 octets (common/logbatch.h), and wake(arg) is called, in this
+ * thread, when the batch gets a line while empty: the loop then calls
+ * log_flush() before it waits again.  Returns -1 when this thread has a
+ * batch already or every batch is taken: its lines then go out at once.
+ * log_batch_stop() writes what is left and ends the batch; call it where
+ * the loop returns.  fatal(), panic(), exit() and fork() write every
+ * batch first; syslog lines are never batched.
+ */
+int log_batch_start(void (*wake)(void *), void *arg);
+void log_batch_stop(void);
+void log_flush(void);
+
 /* An output buffer that holds n input bytes escaped, with no cut. */
 #define LOG_SAFE_SIZE(n)	((n) * 4 + 1)
 

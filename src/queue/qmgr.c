@@ -49,6 +49,7 @@
 #include <event2/event.h>
 
 #include "common/config.h"
+#include "common/evloop.h"
 #include "common/log.h"
 #include "common/looplag.h"
 #include "common/workpool.h"
@@ -406,7 +407,7 @@ qmgr_main(const struct config *cfg, int notify_fd)
 	q.last_cleanup = 0;
 	qmgr_scan_start(&q, false);
 	qmgr_schedule(&q);
-	event_base_dispatch(q.base);
+	evloop_run(q.base);
 
 	/* Stop taking work; local deliveries in flight finish and are
 	 * recorded.  Outbound transactions are cut: their recipients stay

@@ -258,7 +258,7 @@ smtpd_main(const struct smtpd_args *args)
 	smtpd_setup(&d, args);
 	log_info("event=ready listeners=%zu tls=%s", args->n_fds,
 	    d.srv.tls != NULL ? "yes" : "no");
-	event_base_dispatch(d.srv.base);
+	evloop_run(d.srv.base);
 	smtpd_teardown(&d);
 	log_info("event=stopped");
 	return 0;

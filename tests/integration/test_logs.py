@@ -126,3 +126,71 @@ def test_lines_have_role_and_level(mta):
     for ev in m.log_events():
         assert re.match(r"^\S+ \S+\[\d+\] (debug|info|warn|error): event=",
                         ev["_line"]), ev["_line"]
+
+
+# -- lines batched per loop pass (issue 12 item 2) ---------------------------
+# smtpd's and the qmgr's loop threads write their lines once per loop pass
+# (src/common/logbatch.c).  None may wait for a later pass that never
+# comes (an idle daemon), and none may be lost when the daemon stops.
+
+def session_events(m, qid):
+    """The connect, queued and disconnect events of the session that
+    queued qid, in log order (the readiness probe's session has none)."""
+    sids = {e["session"] for e in m.events("queued", id=qid)}
+    return [e["event"] for e in m.log_events()
+            if e.get("session") in sids
+            and e.get("event") in ("connect", "queued", "disconnect")]
+
+
+def one_message(s, rcpt="demo@example.test"):
+    s.mail("x@example.org")
+    s.rcpt(rcpt)
+    s.expect("DATA", 354)
+    s.send(message())
+    return queue_id(s.reply())
+
+
+def assert_stopped_cleanly(m):
+    """Every process logged its stop and then its end, once each: the
+    qmgr's event=stopping is logged in the pass its loop breaks off."""
+    def roles(event):
+        return [re.match(r"^\S+ (\w+)\[", e["_line"]).group(1)
+                for e in m.log_events(event)]
+    for role in ("smtpd", "qmgr", "master"):
+        assert roles("stopping").count(role) == 1, m.log()
+        assert roles("stopped").count(role) == 1, m.log()
+
+
+def test_idle_daemon_has_written_every_line(mta):
+    """The last pass's lines are out while the daemon sits idle."""
+    m = mta()
+    with Smtp(m.port) as s:
+        s.ehlo()
+        qid = one_message(s)
+        s.expect("QUIT", 221, "2.0.0")
+    m.wait_for_delivery("demo")
+    m.wait_log(r"event=delivered\b.*\bid=%s\b" % qid)
+    m.wait_log(r"event=disconnect\b.*\bmessages=1\b")
+    assert session_events(m, qid) == ["connect", "queued", "disconnect"], \
+        m.log()
+    assert len(m.events("queued", id=qid)) == 1, m.log()
+    assert_structured(m)
+
+
+def test_sigterm_loses_no_line(mta):
+    """SIGTERM with a session open and a message just delivered: every
+    line of the session, the delivery and each process's stop is in
+    the log once the daemon has exited."""
+    m = mta()
+    s = Smtp(m.port)
+    s.ehlo()
+    qid = one_message(s)
+    m.wait_for_delivery("demo")
+    assert m.stop() == 0
+    assert s.reply().code == 421
+    s.close()
+    assert session_events(m, qid) == ["connect", "queued", "disconnect"], \
+        m.log()
+    assert len(m.events("delivered", id=qid)) == 1, m.log()
+    assert_stopped_cleanly(m)
+    assert_structured(m)
