@@ -99,6 +99,7 @@ attempt_free(struct attempt *a)
 	free(a->client_ip);
 	free(a->helo);
 	free(a->fwd_sender);
+	queue_file_free(&a->qf);
 	free(a);
 }
 
@@ -196,8 +197,20 @@ static int
 attempt_record_lines(struct attempt *a, const char *const *lines, size_t n,
     bool sync)
 {
-	if (spool_status_append_lines(a->sp, a->id, lines, n, sync) == 0)
+	int64_t size = a->qf_valid && !a->qf.torn ? (int64_t)a->qf.len : -1;
+	size_t i;
+
+	if (spool_status_append_known(a->sp, a->id, lines, n, sync, &size) ==
+	    0) {
+		/* A file not as expected (or torn) is read again when the
+		 * attempt needs it: another writer may have been there. */
+		a->qf_valid = size >= 0;
+		for (i = 0; i < n && a->qf_valid; i++)
+			queue_file_apply_status(&a->qf, lines[i],
+			    strlen(lines[i]));
 		return 0;
+	}
+	a->qf_valid = false;
 	if (errno == ENOENT) {
 		a->outcome = ATTEMPT_GONE;
 	} else {

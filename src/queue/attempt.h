@@ -99,6 +99,13 @@ struct attempt {
 	char fwd_why[128];
 	bool network_pending;		/* network copies still out: run the
 					 * local part, do not finish */
+	/* The queue file as the planner loaded it, handed over (qf_valid;
+	 * attempt_free() frees it) and kept up to date with the records
+	 * the attempt appends: while the file is what it says, an append
+	 * needs no look at the file's tail.  Without one (a unit test's
+	 * plan, a torn tail, a file found changed) the spool is read. */
+	struct queue_file qf;
+	bool qf_valid;
 	void *owner;			/* the caller's, untouched */
 	struct attempt_rcpt *rcpts;
 	size_t n_rcpts;

@@ -470,6 +470,11 @@ qmgr_plan(struct qmgr *q, struct qload *l, int64_t now)
 	/* With no recipient left this only finishes the message (a crash
 	 * came between the last status record and the removal). */
 	qmgr_due(q, qf, now, &due);
+	/* The attempt takes the file as loaded: its appends then need no
+	 * look at the file's tail (attempt.h). */
+	a->qf = l->qf;
+	a->qf_valid = true;
+	memset(&l->qf, 0, sizeof(l->qf));
 	qmgr_dispatch(q, qmgr_run_new(q, m, a), l->data_size, flush, &due);
 }
 

@@ -126,6 +126,15 @@ int spool_status_append(struct spool *sp, const char *id, const char *line);
 #define SPOOL_STATUS_LINES_MAX	4
 int spool_status_append_lines(struct spool *sp, const char *id,
     const char *const *lines, size_t n, bool sync);
+/* spool_status_append_lines() for the writer that knows the file: *size
+ * is the size it expects queue/<id> to have, ending in a whole line (its
+ * own load and appends say so), or -1.  A file of that size needs no
+ * look at its tail; any other is looked at, a torn tail cut, as above.
+ * On return *size is the file's size after the records when it had the
+ * size expected and they were written, else -1 (not what the writer
+ * thought: it reads the file again before trusting what it knows). */
+int spool_status_append_known(struct spool *sp, const char *id,
+    const char *const *lines, size_t n, bool sync, int64_t *size);
 /* fsyncs queue/<id> (records appended without sync).  Blocking. */
 int spool_status_sync(struct spool *sp, const char *id);
 /* A finished message: removes queue/<id>, then data/<id> (blocking). */

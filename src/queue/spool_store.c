@@ -9,7 +9,10 @@
  * Status appends are the delivery's durable record (docs/queue.md): the
  * record is written and fsync'd before the caller treats it as done; a
  * torn tail from an earlier crash is cut off before appending, so a new
- * record never glues onto half an old one.
+ * record never glues onto half an old one.  A writer that knows the file
+ * (the queue manager: its load and its own appends) says what size it
+ * expects; a file of that size ends in a whole line and its tail is not
+ * read again, any other is looked at as always.
  */
 #include "queue/spool.h"
 
@@ -133,20 +136,17 @@ spool_data_size(struct spool *sp, const char *id)
 	return (int64_t)st.st_size;
 }
 
-/* Cuts a torn last line (no LF) off an open queue file. */
+/* Cuts a torn last line (no LF) off an open queue file of size size. */
 static int
-cut_torn_tail(int fd)
+cut_torn_tail(int fd, off_t size)
 {
 	char tail[4096];
-	struct stat st;
 	off_t off, start;
 	ssize_t n, i;
 
-	if (fstat(fd, &st) < 0)
-		return -1;
-	if (st.st_size == 0)
+	if (size == 0)
 		return 0;
-	off = st.st_size;
+	off = size;
 	while (off > 0) {
 		start = off > (off_t)sizeof(tail) ? off - (off_t)sizeof(tail) : 0;
 		n = pread(fd, tail, (size_t)(off - start), start);
@@ -154,7 +154,7 @@ cut_torn_tail(int fd)
 			return -1;
 		for (i = n - 1; i >= 0; i--) {
 			if (tail[i] == '\n') {
-				if (start + i + 1 == st.st_size)
+				if (start + i + 1 == size)
 					return 0;	/* not torn */
 				return ftruncate(fd, start + i + 1);
 			}
@@ -162,6 +162,23 @@ cut_torn_tail(int fd)
 		off = start;
 	}
 	return -1;	/* no LF at all: not a committed queue file */
+}
+
+/* Makes the tail of an open queue file ready for an append: a file of
+ * the size the writer expects ends in its whole last line and is left
+ * alone; any other is looked at and a torn tail cut off, and *expect
+ * set to -1 (the file is not what the writer thought). */
+static int
+ready_tail(int fd, int64_t *expect)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (*expect >= 0 && (int64_t)st.st_size == *expect)
+		return 0;
+	*expect = -1;
+	return cut_torn_tail(fd, st.st_size);
 }
 
 int
@@ -174,10 +191,21 @@ int
 spool_status_append_lines(struct spool *sp, const char *id,
     const char *const *lines, size_t n, bool sync)
 {
+	int64_t unknown = -1;
+
+	return spool_status_append_known(sp, id, lines, n, sync, &unknown);
+}
+
+int
+spool_status_append_known(struct spool *sp, const char *id,
+    const char *const *lines, size_t n, bool sync, int64_t *size)
+{
+	int64_t expect = *size;
 	struct buf b;
 	size_t i;
 	int fd, rc = -1, saved;
 
+	*size = -1;
 	if (!queue_id_valid(id) || n == 0 || n > SPOOL_STATUS_LINES_MAX) {
 		errno = EINVAL;
 		return -1;
@@ -199,10 +227,12 @@ spool_status_append_lines(struct spool *sp, const char *id,
 		;
 	/* One write: the records land together or (torn) are cut off
 	 * together by the next append. */
-	if (i == n && cut_torn_tail(fd) == 0 &&
+	if (i == n && ready_tail(fd, &expect) == 0 &&
 	    spool_write_all(fd, b.data, b.len) == 0 && (!sync || fsync(fd) == 0))
 		rc = 0;
 	saved = errno;
+	if (rc == 0 && expect >= 0)
+		*size = expect + (int64_t)b.len;
 	buf_free(&b);
 	close(fd);
 	errno = saved;

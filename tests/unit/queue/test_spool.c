@@ -658,6 +658,48 @@ test_status_replay(void **state)
 	buf_free(&b);
 }
 
+/* Records applied one at a time by their writer give what a parse of
+ * the whole file gives, unreadable ones and the file's length alike. */
+static void
+test_status_apply(void **state)
+{
+	static const char *const lines[] = { "D 0 u@x", "K 0",
+	    "W 1 500 4.2.0 full", "F 2 5.1.1 no such user", "N 700", "K 7",
+	    "Z 1", "", "K", "W 1 x y", "N 0", "D 1 v@x" };
+	struct queue_file qf, whole;
+	struct buf b;
+	size_t i;
+
+	(void)state;
+	buf_init(&b, 1 << 16);
+	buf_append_str(&b, qhead);
+	assert_int_equal(parse(qhead, &qf), 0);
+	assert_int_equal(qf.len, strlen(qhead));
+	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		queue_file_apply_status(&qf, lines[i], strlen(lines[i]));
+		buf_printf(&b, "%s\n", lines[i]);
+		assert_int_equal(parse(b.data, &whole), 0);
+		assert_int_equal(qf.len, whole.len);
+		assert_int_equal(qf.len, b.len);
+		assert_int_equal(qf.bad_records, whole.bad_records);
+		assert_int_equal(qf.warned, whole.warned);
+		assert_int_equal(qf.n_delivered, whole.n_delivered);
+		assert_int_equal(qf.st[1].attempts, whole.st[1].attempts);
+		assert_int_equal(qf.st[1].next_try, whole.st[1].next_try);
+		assert_int_equal(queue_file_count(&qf, RCPT_PENDING),
+		    queue_file_count(&whole, RCPT_PENDING));
+		assert_int_equal(queue_file_count(&qf, RCPT_FAILED),
+		    queue_file_count(&whole, RCPT_FAILED));
+		queue_file_free(&whole);
+	}
+	assert_int_equal(qf.bad_records, 6);
+	assert_int_equal(qf.warned, 700);
+	assert_true(queue_file_is_delivered(&qf, "v@x"));
+	assert_string_equal(qf.st[2].text, "5.1.1 no such user");
+	queue_file_free(&qf);
+	buf_free(&b);
+}
+
 /* env written as a queue file and read back into qf; whether the text
  * had the A record. */
 static bool
@@ -877,6 +919,76 @@ test_status_lines(void **state)
 	tu_rmtree(dir);
 }
 
+/*
+ * The writer that knows the file's size (spool_status_append_known):
+ * at that size the tail is not looked at (a torn tail the writer did not
+ * know of stays: the size is its word), and the size comes back grown
+ * by the records; at any other size, one octet more or less, the tail
+ * is looked at and cut as always and the size comes back unknown.
+ */
+static void
+test_status_known_size(void **state)
+{
+	char dir[] = "/tmp/decorum-spool-XXXXXX", path[PATH_MAX];
+	char err[256], text[512], *after;
+	const char *two[] = { "D 0 u@x", "K 0" };
+	const char *one[] = { "W 1 5 4.0.0 later" };
+	struct spool *sp;
+	int64_t size;
+
+	(void)state;
+	assert_non_null(tu_mkdtemp(dir));
+	sp = spool_open(dir, err, sizeof(err));
+	assert_non_null(sp);
+	snprintf(path, sizeof(path), "%s/queue/0abc", dir);
+	tu_spit(path, qhead);
+	size = (int64_t)strlen(qhead);
+	assert_int_equal(spool_status_append_known(sp, "0abc", two, 2, false,
+	    &size), 0);
+	assert_int_equal(size, strlen(qhead) + strlen("D 0 u@x\nK 0\n"));
+	after = tu_slurp(path, NULL);
+	assert_int_equal(strlen(after), size);
+	free(after);
+
+	/* A torn tail at the size given is the writer's word: kept. */
+	snprintf(text, sizeof(text), "%sK 1", qhead);
+	tu_spit(path, text);
+	size = (int64_t)strlen(text);
+	assert_int_equal(spool_status_append_known(sp, "0abc", one, 1, true,
+	    &size), 0);
+	assert_int_equal(size, strlen(text) + strlen(one[0]) + 1);
+	after = tu_slurp(path, NULL);
+	assert_non_null(strstr(after, "K 1W 1 5"));
+	free(after);
+
+	/* One octet more or less than the file: looked at, cut, unknown. */
+	tu_spit(path, text);
+	size = (int64_t)strlen(text) - 1;
+	assert_int_equal(spool_status_append_known(sp, "0abc", one, 1, true,
+	    &size), 0);
+	assert_int_equal(size, -1);
+	after = tu_slurp(path, NULL);
+	assert_null(strstr(after, "K 1"));
+	assert_non_null(strstr(after, "E\nW 1 5 4.0.0 later\n"));
+	free(after);
+	tu_spit(path, text);
+	size = (int64_t)strlen(text) + 1;
+	assert_int_equal(spool_status_append_known(sp, "0abc", one, 1, true,
+	    &size), 0);
+	assert_int_equal(size, -1);
+	after = tu_slurp(path, NULL);
+	assert_null(strstr(after, "K 1"));
+	free(after);
+
+	/* Gone: fails, and the size is unknown. */
+	size = 10;
+	assert_int_equal(spool_status_append_known(sp, "0zzz", one, 1, true,
+	    &size), -1);
+	assert_int_equal(errno, ENOENT);
+	spool_close(sp);
+	tu_rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -893,6 +1005,8 @@ main(void)
 		cmocka_unit_test(test_move_never_replaces),
 		cmocka_unit_test(test_status_replay),
 		cmocka_unit_test(test_status_lines),
+		cmocka_unit_test(test_status_apply),
+		cmocka_unit_test(test_status_known_size),
 		cmocka_unit_test(test_torn_and_corrupt),
 		cmocka_unit_test(test_authenticated_record),
 		cmocka_unit_test(test_junk_record),
