@@ -14,11 +14,15 @@
  * attempt_finish() follows at once and either fsyncs them or, for a
  * message all delivered, makes its removal durable instead (a group
  * commit of queue/'s fsync shared by the delivery threads).
- * Finally the queue file is read back: all recipients finished means it is
+ * Finally the outcome: all recipients finished means the message is
  * removed (all delivered); with failures, one RFC 3464 report is queued
  * for them (bounce.c) and then the message removed, or, when no report
  * can be or need be queued, it is moved to failed/ (event=bounce-pending).
- * Trusts: the plan made by qmgr.c; it re-reads the spool for the outcome.
+ * It is decided from the queue file as loaded plus the records appended
+ * here, not read back: each append checks that the file has the size
+ * those make (spool_status_append_known); a file found otherwise, or an
+ * attempt given no loaded file (unit tests), is read back instead.
+ * Trusts: the plan made by qmgr.c, and the file it loaded.
  */
 #include "queue/attempt.h"
 
@@ -522,7 +526,8 @@ attempt_warn(struct attempt *a, const struct queue_file *qf)
 }
 
 /*
- * Reads the queue file back and finishes the message if it can.
+ * Finishes the message if it can, from the queue file the attempt kept
+ * up to date, or else (none, or the file found changed) read back.
  * unsynced: the last records went out without an fsync.  A message now
  * all delivered then ends with a durable removal (one fsync of queue/,
  * shared with the other threads removing now), which says "done" for
@@ -537,7 +542,17 @@ attempt_finish(struct attempt *a, bool unsynced)
 	size_t i, failed;
 	int rc;
 
-	rc = spool_load(a->sp, "queue", a->id, &qf, err, sizeof(err));
+	if (a->qf_valid) {
+		/* The file as loaded and every record appended since, each
+		 * append having found the file at the size expected: what
+		 * reading it back would give. */
+		qf = a->qf;
+		memset(&a->qf, 0, sizeof(a->qf));
+		a->qf_valid = false;
+		rc = 0;
+	} else {
+		rc = spool_load(a->sp, "queue", a->id, &qf, err, sizeof(err));
+	}
 	if (rc == -1) {
 		a->outcome = errno == ENOENT ? ATTEMPT_GONE : ATTEMPT_ERROR;
 		return;

@@ -102,8 +102,9 @@ struct attempt {
 	/* The queue file as the planner loaded it, handed over (qf_valid;
 	 * attempt_free() frees it) and kept up to date with the records
 	 * the attempt appends: while the file is what it says, an append
-	 * needs no look at the file's tail.  Without one (a unit test's
-	 * plan, a torn tail, a file found changed) the spool is read. */
+	 * needs no look at the file's tail and the finish no read back.
+	 * Without one (a unit test's plan, a torn tail, a file found
+	 * changed) the spool is read. */
 	struct queue_file qf;
 	bool qf_valid;
 	void *owner;			/* the caller's, untouched */

@@ -176,6 +176,92 @@ test_all_delivered_removed(void **state)
 	tu_rmtree(dir);
 }
 
+/* The attempt of message id, with the queue file loaded as the queue
+ * manager hands it over, and one recipient (0) to deliver to u@x. */
+static struct attempt *
+kept_attempt(struct spool *sp, const char *id)
+{
+	struct attempt *a = new_attempt(sp, id);
+	struct attempt_rcpt *r;
+	char err[256];
+
+	assert_int_equal(spool_load(sp, "queue", id, &a->qf, err,
+	    sizeof(err)), 0);
+	a->qf_valid = true;
+	r = attempt_add_rcpt(a, 0, "r0@x", 0);
+	attempt_add_dest(r, "u", "x");
+	return a;
+}
+
+/*
+ * The file the attempt keeps: the outcome comes from it and the records
+ * appended, not from a read back, while each append finds the file at
+ * the size they make (the size is its word: a line changed in place
+ * unseen).  A file of another size (another writer appended) is read
+ * back; a file loaded with a torn tail has it cut before the append.
+ */
+static void
+test_kept_file(void **state)
+{
+	char dir[] = "/tmp/decorum-attempt-XXXXXX", path[PATH_MAX];
+	char text[1024], *base, *after;
+	struct attempt *a;
+	struct spool *sp;
+
+	(void)state;
+	fake_status = DELIVER_OK;
+	sp = make_spool(dir, "0k1", "R a@x\nR b@x\n");
+	snprintf(path, sizeof(path), "%s/queue/0k1", dir);
+	base = tu_slurp(path, NULL);
+	/* Loaded with recipient 1 done; then, at the same size, pending. */
+	snprintf(text, sizeof(text), "%sK 1\n", base);
+	tu_spit(path, text);
+	a = kept_attempt(sp, "0k1");
+	snprintf(text, sizeof(text), "%sZ 1\n", base);
+	tu_spit(path, text);
+	attempt_run(a);
+	assert_int_equal(a->outcome, ATTEMPT_REMOVED);
+	attempt_free(a);
+	free(base);
+	spool_close(sp);
+	tu_rmtree(dir);
+
+	/* Another writer failed recipient 1 after the load: read back. */
+	snprintf(dir, sizeof(dir), "/tmp/decorum-attempt-XXXXXX");
+	sp = make_spool(dir, "0k2", "R a@x\nR b@x\n");
+	snprintf(path, sizeof(path), "%s/queue/0k2", dir);
+	a = kept_attempt(sp, "0k2");
+	base = tu_slurp(path, NULL);
+	snprintf(text, sizeof(text), "%sF 1 5.1.1 gone\n", base);
+	tu_spit(path, text);
+	attempt_run(a);
+	assert_int_equal(a->outcome, ATTEMPT_FAILED);
+	attempt_free(a);
+	free(base);
+	spool_close(sp);
+	tu_rmtree(dir);
+
+	/* Loaded torn: cut before the records, then read back. */
+	snprintf(dir, sizeof(dir), "/tmp/decorum-attempt-XXXXXX");
+	sp = make_spool(dir, "0k3", "R a@x\nR b@x\n");
+	snprintf(path, sizeof(path), "%s/queue/0k3", dir);
+	base = tu_slurp(path, NULL);
+	snprintf(text, sizeof(text), "%sK 1", base);
+	tu_spit(path, text);
+	a = kept_attempt(sp, "0k3");
+	assert_true(a->qf.torn);
+	attempt_run(a);
+	assert_int_equal(a->outcome, ATTEMPT_PENDING);
+	attempt_free(a);
+	after = tu_slurp(path, NULL);
+	snprintf(text, sizeof(text), "%sD 0 u@x\nK 0\n", base);
+	assert_string_equal(after, text);
+	free(after);
+	free(base);
+	spool_close(sp);
+	tu_rmtree(dir);
+}
+
 static void
 test_expired_and_gone(void **state)
 {
@@ -606,6 +692,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dedup_defer_fail),
 		cmocka_unit_test(test_all_delivered_removed),
+		cmocka_unit_test(test_kept_file),
 		cmocka_unit_test(test_expired_and_gone),
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_backoff_within_retry_max),
