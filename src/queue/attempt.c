@@ -50,6 +50,7 @@ attempt_new(const char *id, struct spool *sp)
 	snprintf(a->id, sizeof(a->id), "%s", id);
 	a->sp = sp;
 	a->sender = xstrdup("");
+	a->data_fd = -1;
 	return a;
 }
 
@@ -104,6 +105,8 @@ attempt_free(struct attempt *a)
 	free(a->helo);
 	free(a->fwd_sender);
 	queue_file_free(&a->qf);
+	if (a->data_fd >= 0)
+		close(a->data_fd);
 	free(a);
 }
 
@@ -629,9 +632,16 @@ attempt_run(void *p)
 		    ? ATTEMPT_CORRUPT : ATTEMPT_ERROR;
 		return;
 	}
-	fd = spool_open_data(a->sp, a->id);
-	/* The size of the file opened, not a second look up by name. */
-	size = fd >= 0 && fstat(fd, &st) == 0 ? (int64_t)st.st_size : -1;
+	if (a->data_fd >= 0) {
+		/* The load's: opened, checked a regular file and sized. */
+		fd = a->data_fd;
+		size = a->data_size;
+		a->data_fd = -1;
+	} else {
+		fd = spool_open_data(a->sp, a->id);
+		/* The size of the file opened, not a second look up by name. */
+		size = fd >= 0 && fstat(fd, &st) == 0 ? (int64_t)st.st_size : -1;
+	}
 	/* The forwarded copy first: its D records settle its targets
 	 * before the recipients they belong to are closed. */
 	i = forward_copy_queue(a, fd) < 0 ? a->n_rcpts + 1 : 0;

@@ -107,6 +107,11 @@ struct attempt {
 	 * changed) the spool is read. */
 	struct queue_file qf;
 	bool qf_valid;
+	/* The message data the load opened to read its header (or -1),
+	 * and its size: the first run delivers from it instead of opening
+	 * the data again, and closes it; attempt_free() closes one left. */
+	int data_fd;
+	int64_t data_size;
 	void *owner;			/* the caller's, untouched */
 	struct attempt_rcpt *rcpts;
 	size_t n_rcpts;

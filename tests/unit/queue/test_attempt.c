@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,8 @@
 static unsigned fake_calls;
 static enum deliver_status fake_status = DELIVER_OK;
 static const char *fake_folder;		/* the last request's folder */
+static int fake_fd;			/* the last request's data */
+static int64_t fake_size;
 
 static void
 fake_deliver(const struct deliver_request *req, struct deliver_result *res)
@@ -35,6 +38,8 @@ fake_deliver(const struct deliver_request *req, struct deliver_result *res)
 	assert_true(req->data_fd >= 0);
 	fake_calls++;
 	fake_folder = req->folder;
+	fake_fd = req->data_fd;
+	fake_size = req->data_size;
 	res->status = fake_status;
 	snprintf(res->code, sizeof(res->code), "%s",
 	    fake_status == DELIVER_OK ? "2.0.0" : fake_status ==
@@ -258,6 +263,59 @@ test_kept_file(void **state)
 	assert_string_equal(after, text);
 	free(after);
 	free(base);
+	spool_close(sp);
+	tu_rmtree(dir);
+}
+
+/* The data the load opened (and sized): the first run delivers from it,
+ * with the load's size, and closes it; an attempt freed without a run
+ * closes it too; a run given none opens the data itself. */
+static void
+test_load_data_fd(void **state)
+{
+	char dir[] = "/tmp/decorum-attempt-XXXXXX", path[PATH_MAX];
+	struct attempt_rcpt *r;
+	struct attempt *a;
+	struct spool *sp;
+	int fd;
+
+	(void)state;
+	fake_status = DELIVER_OK;
+	sp = make_spool(dir, "0d1", "R a@x\nR b@x\n");
+	snprintf(path, sizeof(path), "%s/data/0d1", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	a = new_attempt(sp, "0d1");
+	a->data_fd = fd;
+	a->data_size = 7;		/* not the file's: the load's word */
+	r = attempt_add_rcpt(a, 0, "r0@x", 0);
+	attempt_add_dest(r, "u", "x");
+	attempt_run(a);
+	assert_int_equal(a->outcome, ATTEMPT_PENDING);
+	assert_int_equal(fake_fd, fd);
+	assert_int_equal(fake_size, 7);
+	assert_int_equal(a->data_fd, -1);
+	assert_int_equal(fcntl(fd, F_GETFD), -1);
+	assert_int_equal(errno, EBADF);
+	attempt_free(a);
+
+	/* None given: the run opens the data, its size from the file. */
+	a = new_attempt(sp, "0d1");
+	r = attempt_add_rcpt(a, 1, "r1@x", 0);
+	attempt_add_dest(r, "v", "x");
+	attempt_run(a);
+	assert_int_equal(a->outcome, ATTEMPT_REMOVED);
+	assert_true(fake_fd >= 0);
+	assert_int_equal(fake_size, strlen("Subject: t\r\n\r\nhi\r\n"));
+	attempt_free(a);
+
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	a = new_attempt(sp, "0d1");
+	a->data_fd = fd;
+	attempt_free(a);
+	assert_int_equal(fcntl(fd, F_GETFD), -1);
+	assert_int_equal(errno, EBADF);
 	spool_close(sp);
 	tu_rmtree(dir);
 }
@@ -693,6 +751,7 @@ main(void)
 		cmocka_unit_test(test_dedup_defer_fail),
 		cmocka_unit_test(test_all_delivered_removed),
 		cmocka_unit_test(test_kept_file),
+		cmocka_unit_test(test_load_data_fd),
 		cmocka_unit_test(test_expired_and_gone),
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_backoff_within_retry_max),
