@@ -51,6 +51,7 @@ attempt_new(const char *id, struct spool *sp)
 	a->sp = sp;
 	a->sender = xstrdup("");
 	a->data_fd = -1;
+	a->queue_fd = -1;
 	return a;
 }
 
@@ -107,6 +108,8 @@ attempt_free(struct attempt *a)
 	queue_file_free(&a->qf);
 	if (a->data_fd >= 0)
 		close(a->data_fd);
+	if (a->queue_fd >= 0)
+		close(a->queue_fd);
 	free(a);
 }
 
@@ -206,9 +209,13 @@ attempt_record_lines(struct attempt *a, const char *const *lines, size_t n,
 {
 	int64_t size = a->qf_valid && !a->qf.torn ? (int64_t)a->qf.len : -1;
 	size_t i;
+	int rc;
 
-	if (spool_status_append_known(a->sp, a->id, lines, n, sync, &size) ==
-	    0) {
+	/* The file the load opened, else by name. */
+	rc = a->queue_fd >= 0 ?
+	    spool_status_append_fd(a->queue_fd, lines, n, sync, &size) :
+	    spool_status_append_known(a->sp, a->id, lines, n, sync, &size);
+	if (rc == 0) {
 		/* A file not as expected (or torn) is read again when the
 		 * attempt needs it: another writer may have been there. */
 		a->qf_valid = size >= 0;
@@ -537,6 +544,37 @@ attempt_warn(struct attempt *a, const struct queue_file *qf)
  * good; any other outcome first fsyncs the records.  Either way they
  * are durable before anything else happens to the message.
  */
+/* The queue file the outcome is decided on (spool_load()'s results):
+ * the one the attempt kept, each append having found the file at the
+ * size expected, which is what reading it back would give; read back
+ * without one, and when it says the message failed: a report or a move
+ * to failed/ goes by what the spool says now (a `queue delete` during
+ * the attempt makes none), and failures are rare. */
+static int
+attempt_final_file(struct attempt *a, struct queue_file *qf, char *err,
+    size_t errlen)
+{
+	if (a->qf_valid) {
+		*qf = a->qf;
+		memset(&a->qf, 0, sizeof(a->qf));
+		a->qf_valid = false;
+		if (queue_file_count(qf, RCPT_PENDING) > 0 ||
+		    queue_file_count(qf, RCPT_FAILED) == 0)
+			return 0;
+		queue_file_free(qf);
+	}
+	return spool_load(a->sp, "queue", a->id, qf, err, errlen);
+}
+
+/* fsyncs the records appended without one: through the file the load
+ * opened when the attempt has it. */
+static int
+attempt_sync(struct attempt *a)
+{
+	return a->queue_fd >= 0 ? fsync(a->queue_fd) :
+	    spool_status_sync(a->sp, a->id);
+}
+
 static void
 attempt_finish(struct attempt *a, bool unsynced)
 {
@@ -545,24 +583,14 @@ attempt_finish(struct attempt *a, bool unsynced)
 	size_t i, failed;
 	int rc;
 
-	if (a->qf_valid) {
-		/* The file as loaded and every record appended since, each
-		 * append having found the file at the size expected: what
-		 * reading it back would give. */
-		qf = a->qf;
-		memset(&a->qf, 0, sizeof(a->qf));
-		a->qf_valid = false;
-		rc = 0;
-	} else {
-		rc = spool_load(a->sp, "queue", a->id, &qf, err, sizeof(err));
-	}
+	rc = attempt_final_file(a, &qf, err, sizeof(err));
 	if (rc == -1) {
 		a->outcome = errno == ENOENT ? ATTEMPT_GONE : ATTEMPT_ERROR;
 		return;
 	}
 	if (rc == 0 && unsynced && (queue_file_count(&qf, RCPT_PENDING) > 0 ||
 	    queue_file_count(&qf, RCPT_FAILED) > 0) &&
-	    spool_status_sync(a->sp, a->id) < 0) {
+	    attempt_sync(a) < 0) {
 		log_warn("event=spool-error id=%s op=status-sync errno=%d",
 		    a->id, errno);
 		queue_file_free(&qf);
@@ -658,4 +686,10 @@ attempt_run(void *p)
 	/* With copies still out, the run after them finishes. */
 	if (i == a->n_rcpts && !a->network_pending)
 		attempt_finish(a, unsynced);
+	/* The load's queue file serves this run only, as its data: a later
+	 * run (network results) opens it by name. */
+	if (a->queue_fd >= 0) {
+		close(a->queue_fd);
+		a->queue_fd = -1;
+	}
 }

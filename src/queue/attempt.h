@@ -112,6 +112,10 @@ struct attempt {
 	 * the data again, and closes it; attempt_free() closes one left. */
 	int data_fd;
 	int64_t data_size;
+	/* The queue file the load read, open for appending (or -1): the
+	 * first run's records go through it (spool_status_append_fd) and
+	 * it closes it; attempt_free() closes one left. */
+	int queue_fd;
 	void *owner;			/* the caller's, untouched */
 	struct attempt_rcpt *rcpts;
 	size_t n_rcpts;

@@ -83,6 +83,7 @@ struct qload {
 	struct queue_file qf;
 	int64_t data_size;		/* -1: no data file */
 	int data_fd;			/* the data read for its header, or -1 */
+	int queue_fd;			/* the queue file, open to append, or -1 */
 	unsigned hops;			/* Received: fields, ours included */
 	struct delivered_to dt;		/* its Delivered-To: values */
 };
@@ -412,11 +413,15 @@ qmgr_dispatch(struct qmgr *q, struct qrun *run, int64_t data_size,
 		qmgr_run(run);
 		return;
 	}
-	/* No run before the network results: the load's descriptor is not
-	 * kept open for the flight (that run opens the data again). */
+	/* No run before the network results: the load's descriptors are
+	 * not kept open for the flight (that run opens the files again). */
 	if (run->a->data_fd >= 0) {
 		close(run->a->data_fd);
 		run->a->data_fd = -1;
+	}
+	if (run->a->queue_fd >= 0) {
+		close(run->a->queue_fd);
+		run->a->queue_fd = -1;
 	}
 	if (out)
 		return;			/* qmgr_flight_landed() goes on */
@@ -486,6 +491,8 @@ qmgr_plan(struct qmgr *q, struct qload *l, int64_t now)
 	a->data_fd = l->data_fd;
 	a->data_size = l->data_size;
 	l->data_fd = -1;
+	a->queue_fd = l->queue_fd;
+	l->queue_fd = -1;
 	qmgr_dispatch(q, qmgr_run_new(q, m, a), l->data_size, flush, &due);
 }
 
@@ -542,8 +549,8 @@ qmgr_load_work(void *p)
 {
 	struct qload *l = p;
 
-	l->rc = spool_load(l->q->sp, "queue", l->id, &l->qf, l->err,
-	    sizeof(l->err));
+	l->rc = spool_load_open(l->q->sp, l->id, &l->qf, l->err,
+	    sizeof(l->err), &l->queue_fd);
 	l->err_no = errno;
 	if (l->rc == 0) {
 		/* The data's size from the scan's own fstat when it could
@@ -594,7 +601,9 @@ qmgr_load_done(void *p)
 	if (l->rc == 0)
 		queue_file_free(&l->qf);
 	if (l->data_fd >= 0)
-		close(l->data_fd);	/* not planned: nothing unlinked it */
+		close(l->data_fd);	/* not planned: nothing unlinked them */
+	if (l->queue_fd >= 0)
+		close(l->queue_fd);
 	free(l);
 	if (!q->stopping)
 		qmgr_schedule(q);
@@ -617,6 +626,7 @@ qmgr_load_start(struct qmgr *q, struct qmsg *m)
 		qdest_out_add(l->dest);
 	l->data_size = -1;
 	l->data_fd = -1;
+	l->queue_fd = -1;
 	q->loading++;
 	if (l->remote)
 		q->out_loading++;

@@ -320,6 +320,67 @@ test_load_data_fd(void **state)
 	tu_rmtree(dir);
 }
 
+/*
+ * The queue file the load opened: the first run's records go through
+ * it, also into a file moved meanwhile (a hold), and the run closes it.
+ * A kept copy that says the message failed is read back by name before
+ * any report: one moved away meanwhile (a delete under way) is gone.
+ */
+static void
+test_load_queue_fd(void **state)
+{
+	char dir[] = "/tmp/decorum-attempt-XXXXXX", path[PATH_MAX];
+	char moved[PATH_MAX], err[256], *after;
+	struct attempt_rcpt *r;
+	struct attempt *a;
+	struct spool *sp;
+	int fd;
+
+	(void)state;
+	fake_status = DELIVER_OK;
+	sp = make_spool(dir, "0q1", "R a@x\nR b@x\n");
+	snprintf(path, sizeof(path), "%s/queue/0q1", dir);
+	snprintf(moved, sizeof(moved), "%s/tmp/0q1", dir);
+	a = new_attempt(sp, "0q1");
+	assert_int_equal(spool_load_open(sp, "0q1", &a->qf, err, sizeof(err),
+	    &a->queue_fd), 0);
+	a->qf_valid = true;
+	fd = a->queue_fd;
+	r = attempt_add_rcpt(a, 0, "r0@x", 0);
+	attempt_add_dest(r, "u", "x");
+	assert_int_equal(rename(path, moved), 0);
+	attempt_run(a);
+	assert_int_equal(a->outcome, ATTEMPT_PENDING);
+	assert_int_equal(a->queue_fd, -1);
+	assert_int_equal(fcntl(fd, F_GETFD), -1);
+	attempt_free(a);
+	after = tu_slurp(moved, NULL);
+	assert_non_null(strstr(after, "E\nD 0 u@x\nK 0\n"));
+	free(after);
+
+	/* Recipient 1 fails, the file moved away before the finish. */
+	assert_int_equal(rename(moved, path), 0);
+	fake_status = DELIVER_PERMFAIL;
+	a = new_attempt(sp, "0q1");
+	assert_int_equal(spool_load_open(sp, "0q1", &a->qf, err, sizeof(err),
+	    &a->queue_fd), 0);
+	a->qf_valid = true;
+	a->bounces = true;
+	a->postmaster = "postmaster@x";
+	r = attempt_add_rcpt(a, 1, "r1@x", 0);
+	attempt_add_dest(r, "v", "x");
+	assert_int_equal(rename(path, moved), 0);
+	attempt_run(a);
+	assert_int_equal(a->outcome, ATTEMPT_GONE);
+	assert_string_equal(a->bounce_id, "");
+	attempt_free(a);
+	after = tu_slurp(moved, NULL);
+	assert_non_null(strstr(after, "K 0\nF 1 5.2.1 fake v@x\n"));
+	free(after);
+	spool_close(sp);
+	tu_rmtree(dir);
+}
+
 static void
 test_expired_and_gone(void **state)
 {
@@ -752,6 +813,7 @@ main(void)
 		cmocka_unit_test(test_all_delivered_removed),
 		cmocka_unit_test(test_kept_file),
 		cmocka_unit_test(test_load_data_fd),
+		cmocka_unit_test(test_load_queue_fd),
 		cmocka_unit_test(test_expired_and_gone),
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_backoff_within_retry_max),

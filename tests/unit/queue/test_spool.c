@@ -989,6 +989,64 @@ test_status_known_size(void **state)
 	tu_rmtree(dir);
 }
 
+/*
+ * The queue file the queue manager loads and keeps open to append to:
+ * its records land in the file, also once it was moved (they go with
+ * it); once it is removed (its last link gone) an append fails with
+ * ENOENT, as by name; a corrupt file leaves no descriptor behind.
+ */
+static void
+test_load_open_append(void **state)
+{
+	char dir[] = "/tmp/decorum-spool-XXXXXX", path[PATH_MAX], moved[PATH_MAX];
+	char err[256], *after;
+	const char *one[] = { "K 0" };
+	struct queue_file qf;
+	struct spool *sp;
+	int64_t size;
+	int fd = -1;
+
+	(void)state;
+	assert_non_null(tu_mkdtemp(dir));
+	sp = spool_open(dir, err, sizeof(err));
+	assert_non_null(sp);
+	snprintf(path, sizeof(path), "%s/queue/0abc", dir);
+	tu_spit(path, qhead);
+	assert_int_equal(spool_load_open(sp, "0abc", &qf, err, sizeof(err),
+	    &fd), 0);
+	assert_true(fd >= 0);
+	size = (int64_t)qf.len;
+	queue_file_free(&qf);
+	assert_int_equal(spool_status_append_fd(fd, one, 1, true, &size), 0);
+	assert_int_equal(size, strlen(qhead) + 4);
+	/* Moved away (as a hold moves it): the record goes with it. */
+	snprintf(moved, sizeof(moved), "%s/tmp/0abc", dir);
+	assert_int_equal(rename(path, moved), 0);
+	assert_int_equal(spool_status_append_fd(fd, one, 1, false, &size), 0);
+	after = tu_slurp(moved, NULL);
+	assert_non_null(strstr(after, "E\nK 0\nK 0\n"));
+	free(after);
+	/* Removed: gone, as by name. */
+	assert_int_equal(unlink(moved), 0);
+	assert_int_equal(spool_status_append_fd(fd, one, 1, true, &size), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(size, -1);
+	close(fd);
+
+	/* Corrupt or missing: -2 or -1, and no descriptor. */
+	tu_spit(path, "V 1\nI 0abd\nT 100\nS <>\nR a@x\nE\n");
+	fd = -1;
+	assert_int_equal(spool_load_open(sp, "0abc", &qf, err, sizeof(err),
+	    &fd), -2);
+	assert_int_equal(fd, -1);
+	assert_int_equal(spool_load_open(sp, "0zzz", &qf, err, sizeof(err),
+	    &fd), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(fd, -1);
+	spool_close(sp);
+	tu_rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -1007,6 +1065,7 @@ main(void)
 		cmocka_unit_test(test_status_lines),
 		cmocka_unit_test(test_status_apply),
 		cmocka_unit_test(test_status_known_size),
+		cmocka_unit_test(test_load_open_append),
 		cmocka_unit_test(test_torn_and_corrupt),
 		cmocka_unit_test(test_authenticated_record),
 		cmocka_unit_test(test_junk_record),
