@@ -198,6 +198,41 @@ kept_attempt(struct spool *sp, const char *id)
 	return a;
 }
 
+/* A message of two recipients whose queue file ends with loaded when
+ * the attempt loads it and with then (NULL: as loaded) when it runs,
+ * delivering recipient 0 to u@x.  The outcome; *after: the file then
+ * (NULL when it is gone), *base: what came before the tails. */
+static enum attempt_outcome
+kept_run(const char *loaded, const char *then, char **base, char **after)
+{
+	char dir[] = "/tmp/decorum-attempt-XXXXXX", path[PATH_MAX];
+	char text[1024];
+	enum attempt_outcome o;
+	struct attempt *a;
+	struct spool *sp;
+
+	fake_status = DELIVER_OK;
+	sp = make_spool(dir, "0k1", "R a@x\nR b@x\n");
+	snprintf(path, sizeof(path), "%s/queue/0k1", dir);
+	*base = tu_slurp(path, NULL);
+	snprintf(text, sizeof(text), "%s%s", *base, loaded);
+	tu_spit(path, text);
+	a = kept_attempt(sp, "0k1");
+	assert_int_equal(a->qf.torn, strchr(loaded, '\n') == NULL &&
+	    loaded[0] != '\0');
+	if (then != NULL) {
+		snprintf(text, sizeof(text), "%s%s", *base, then);
+		tu_spit(path, text);
+	}
+	attempt_run(a);
+	o = a->outcome;
+	attempt_free(a);
+	*after = access(path, F_OK) == 0 ? tu_slurp(path, NULL) : NULL;
+	spool_close(sp);
+	tu_rmtree(dir);
+	return o;
+}
+
 /*
  * The file the attempt keeps: the outcome comes from it and the records
  * appended, not from a read back, while each append finds the file at
@@ -208,63 +243,25 @@ kept_attempt(struct spool *sp, const char *id)
 static void
 test_kept_file(void **state)
 {
-	char dir[] = "/tmp/decorum-attempt-XXXXXX", path[PATH_MAX];
 	char text[1024], *base, *after;
-	struct attempt *a;
-	struct spool *sp;
 
 	(void)state;
-	fake_status = DELIVER_OK;
-	sp = make_spool(dir, "0k1", "R a@x\nR b@x\n");
-	snprintf(path, sizeof(path), "%s/queue/0k1", dir);
-	base = tu_slurp(path, NULL);
 	/* Loaded with recipient 1 done; then, at the same size, pending. */
-	snprintf(text, sizeof(text), "%sK 1\n", base);
-	tu_spit(path, text);
-	a = kept_attempt(sp, "0k1");
-	snprintf(text, sizeof(text), "%sZ 1\n", base);
-	tu_spit(path, text);
-	attempt_run(a);
-	assert_int_equal(a->outcome, ATTEMPT_REMOVED);
-	attempt_free(a);
+	assert_int_equal(kept_run("K 1\n", "Z 1\n", &base, &after),
+	    ATTEMPT_REMOVED);
+	assert_null(after);
 	free(base);
-	spool_close(sp);
-	tu_rmtree(dir);
-
 	/* Another writer failed recipient 1 after the load: read back. */
-	snprintf(dir, sizeof(dir), "/tmp/decorum-attempt-XXXXXX");
-	sp = make_spool(dir, "0k2", "R a@x\nR b@x\n");
-	snprintf(path, sizeof(path), "%s/queue/0k2", dir);
-	a = kept_attempt(sp, "0k2");
-	base = tu_slurp(path, NULL);
-	snprintf(text, sizeof(text), "%sF 1 5.1.1 gone\n", base);
-	tu_spit(path, text);
-	attempt_run(a);
-	assert_int_equal(a->outcome, ATTEMPT_FAILED);
-	attempt_free(a);
+	assert_int_equal(kept_run("", "F 1 5.1.1 gone\n", &base, &after),
+	    ATTEMPT_FAILED);
+	assert_null(after);		/* in failed/ */
 	free(base);
-	spool_close(sp);
-	tu_rmtree(dir);
-
 	/* Loaded torn: cut before the records, then read back. */
-	snprintf(dir, sizeof(dir), "/tmp/decorum-attempt-XXXXXX");
-	sp = make_spool(dir, "0k3", "R a@x\nR b@x\n");
-	snprintf(path, sizeof(path), "%s/queue/0k3", dir);
-	base = tu_slurp(path, NULL);
-	snprintf(text, sizeof(text), "%sK 1", base);
-	tu_spit(path, text);
-	a = kept_attempt(sp, "0k3");
-	assert_true(a->qf.torn);
-	attempt_run(a);
-	assert_int_equal(a->outcome, ATTEMPT_PENDING);
-	attempt_free(a);
-	after = tu_slurp(path, NULL);
+	assert_int_equal(kept_run("K 1", NULL, &base, &after), ATTEMPT_PENDING);
 	snprintf(text, sizeof(text), "%sD 0 u@x\nK 0\n", base);
 	assert_string_equal(after, text);
 	free(after);
 	free(base);
-	spool_close(sp);
-	tu_rmtree(dir);
 }
 
 /* The data the load opened (and sized): the first run delivers from it,

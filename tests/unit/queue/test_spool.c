@@ -862,6 +862,22 @@ test_torn_and_corrupt(void **state)
 	tu_rmtree(dir);
 }
 
+/* A fresh spool in dir (a mkdtemp template) whose queue/0abc (path,
+ * PATH_MAX) holds qhead. */
+static struct spool *
+spool_with_qhead(char *dir, char *path)
+{
+	struct spool *sp;
+	char err[256];
+
+	assert_non_null(tu_mkdtemp(dir));
+	sp = spool_open(dir, err, sizeof(err));
+	assert_non_null(sp);
+	snprintf(path, PATH_MAX, "%s/queue/0abc", dir);
+	tu_spit(path, qhead);
+	return sp;
+}
+
 /*
  * Records written together (a recipient's last D with the record that
  * closes it): one write, in order; a lazy append is made durable by
@@ -872,7 +888,7 @@ static void
 test_status_lines(void **state)
 {
 	char dir[] = "/tmp/decorum-spool-XXXXXX", path[PATH_MAX];
-	char err[256], *after;
+	char *after;
 	const char *two[] = { "D 0 u@x", "K 0" };
 	const char *bad[] = { "D 0 u@x", "K 0\nK 1" };
 	const char *many[SPOOL_STATUS_LINES_MAX + 1];
@@ -880,11 +896,7 @@ test_status_lines(void **state)
 	size_t i;
 
 	(void)state;
-	assert_non_null(tu_mkdtemp(dir));
-	sp = spool_open(dir, err, sizeof(err));
-	assert_non_null(sp);
-	snprintf(path, sizeof(path), "%s/queue/0abc", dir);
-	tu_spit(path, qhead);
+	sp = spool_with_qhead(dir, path);
 	assert_int_equal(spool_status_append_lines(sp, "0abc", two, 2, false), 0);
 	after = tu_slurp(path, NULL);
 	assert_non_null(strstr(after, "E\nD 0 u@x\nK 0\n"));
@@ -930,18 +942,14 @@ static void
 test_status_known_size(void **state)
 {
 	char dir[] = "/tmp/decorum-spool-XXXXXX", path[PATH_MAX];
-	char err[256], text[512], *after;
+	char text[512], *after;
 	const char *two[] = { "D 0 u@x", "K 0" };
 	const char *one[] = { "W 1 5 4.0.0 later" };
 	struct spool *sp;
 	int64_t size;
 
 	(void)state;
-	assert_non_null(tu_mkdtemp(dir));
-	sp = spool_open(dir, err, sizeof(err));
-	assert_non_null(sp);
-	snprintf(path, sizeof(path), "%s/queue/0abc", dir);
-	tu_spit(path, qhead);
+	sp = spool_with_qhead(dir, path);
 	size = (int64_t)strlen(qhead);
 	assert_int_equal(spool_status_append_known(sp, "0abc", two, 2, false,
 	    &size), 0);
@@ -1007,11 +1015,7 @@ test_load_open_append(void **state)
 	int fd = -1;
 
 	(void)state;
-	assert_non_null(tu_mkdtemp(dir));
-	sp = spool_open(dir, err, sizeof(err));
-	assert_non_null(sp);
-	snprintf(path, sizeof(path), "%s/queue/0abc", dir);
-	tu_spit(path, qhead);
+	sp = spool_with_qhead(dir, path);
 	assert_int_equal(spool_load_open(sp, "0abc", &qf, err, sizeof(err),
 	    &fd), 0);
 	assert_true(fd >= 0);
