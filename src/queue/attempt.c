@@ -15,11 +15,15 @@
  * message all delivered, removes it instead; that removal becomes
  * durable a moment later, in one fsync of queue/ shared by every
  * removal since (spool_remove_deferred), and its data stays till then.
- * Finally the queue file is read back: all recipients finished means it is
+ * Finally the outcome: all recipients finished means the message is
  * removed (all delivered); with failures, one RFC 3464 report is queued
  * for them (bounce.c) and then the message removed, or, when no report
  * can be or need be queued, it is moved to failed/ (event=bounce-pending).
- * Trusts: the plan made by qmgr.c; it re-reads the spool for the outcome.
+ * It is decided from the queue file as loaded plus the records appended
+ * here, not read back: each append checks that the file has the size
+ * those make (spool_status_append_known); a file found otherwise, or an
+ * attempt given no loaded file (unit tests), is read back instead.
+ * Trusts: the plan made by qmgr.c, and the file it loaded.
  */
 #include "queue/attempt.h"
 
@@ -47,6 +51,8 @@ attempt_new(const char *id, struct spool *sp)
 	snprintf(a->id, sizeof(a->id), "%s", id);
 	a->sp = sp;
 	a->sender = xstrdup("");
+	a->data_fd = -1;
+	a->queue_fd = -1;
 	return a;
 }
 
@@ -100,6 +106,11 @@ attempt_free(struct attempt *a)
 	free(a->client_ip);
 	free(a->helo);
 	free(a->fwd_sender);
+	queue_file_free(&a->qf);
+	if (a->data_fd >= 0)
+		close(a->data_fd);
+	if (a->queue_fd >= 0)
+		close(a->queue_fd);
 	free(a);
 }
 
@@ -197,8 +208,24 @@ static int
 attempt_record_lines(struct attempt *a, const char *const *lines, size_t n,
     bool sync)
 {
-	if (spool_status_append_lines(a->sp, a->id, lines, n, sync) == 0)
+	int64_t size = a->qf_valid && !a->qf.torn ? (int64_t)a->qf.len : -1;
+	size_t i;
+	int rc;
+
+	/* The file the load opened, else by name. */
+	rc = a->queue_fd >= 0 ?
+	    spool_status_append_fd(a->queue_fd, lines, n, sync, &size) :
+	    spool_status_append_known(a->sp, a->id, lines, n, sync, &size);
+	if (rc == 0) {
+		/* A file not as expected (or torn) is read again when the
+		 * attempt needs it: another writer may have been there. */
+		a->qf_valid = size >= 0;
+		for (i = 0; i < n && a->qf_valid; i++)
+			queue_file_apply_status(&a->qf, lines[i],
+			    strlen(lines[i]));
 		return 0;
+	}
+	a->qf_valid = false;
 	if (errno == ENOENT) {
 		a->outcome = ATTEMPT_GONE;
 	} else {
@@ -509,8 +536,40 @@ attempt_warn(struct attempt *a, const struct queue_file *qf)
 	    bo.new_id, log_safe(bo.to, tsafe, sizeof(tsafe)));
 }
 
+/* The queue file the outcome is decided on (spool_load()'s results):
+ * the one the attempt kept, each append having found the file at the
+ * size expected, which is what reading it back would give; read back
+ * without one, and when it says the message failed: a report or a move
+ * to failed/ goes by what the spool says now (a `queue delete` during
+ * the attempt makes none), and failures are rare. */
+static int
+attempt_final_file(struct attempt *a, struct queue_file *qf, char *err,
+    size_t errlen)
+{
+	if (a->qf_valid) {
+		*qf = a->qf;
+		memset(&a->qf, 0, sizeof(a->qf));
+		a->qf_valid = false;
+		if (queue_file_count(qf, RCPT_PENDING) > 0 ||
+		    queue_file_count(qf, RCPT_FAILED) == 0)
+			return 0;
+		queue_file_free(qf);
+	}
+	return spool_load(a->sp, "queue", a->id, qf, err, errlen);
+}
+
+/* fsyncs the records appended without one: through the file the load
+ * opened when the attempt has it. */
+static int
+attempt_sync(struct attempt *a)
+{
+	return a->queue_fd >= 0 ? fsync(a->queue_fd) :
+	    spool_status_sync(a->sp, a->id);
+}
+
 /*
- * Reads the queue file back and finishes the message if it can.
+ * Finishes the message if it can, from the queue file the attempt kept
+ * up to date, or else (none, or the file found changed) read back.
  * unsynced: the last records went out without an fsync.  A message now
  * all delivered then ends with its removal, made durable with others'
  * a moment later (a crash before that delivers its last copy again, as
@@ -525,14 +584,14 @@ attempt_finish(struct attempt *a, bool unsynced)
 	size_t i, failed;
 	int rc;
 
-	rc = spool_load(a->sp, "queue", a->id, &qf, err, sizeof(err));
+	rc = attempt_final_file(a, &qf, err, sizeof(err));
 	if (rc == -1) {
 		a->outcome = errno == ENOENT ? ATTEMPT_GONE : ATTEMPT_ERROR;
 		return;
 	}
 	if (rc == 0 && unsynced && (queue_file_count(&qf, RCPT_PENDING) > 0 ||
 	    queue_file_count(&qf, RCPT_FAILED) > 0) &&
-	    spool_status_sync(a->sp, a->id) < 0) {
+	    attempt_sync(a) < 0) {
 		log_warn("event=spool-error id=%s op=status-sync errno=%d",
 		    a->id, errno);
 		queue_file_free(&qf);
@@ -602,9 +661,16 @@ attempt_run(void *p)
 		    ? ATTEMPT_CORRUPT : ATTEMPT_ERROR;
 		return;
 	}
-	fd = spool_open_data(a->sp, a->id);
-	/* The size of the file opened, not a second look up by name. */
-	size = fd >= 0 && fstat(fd, &st) == 0 ? (int64_t)st.st_size : -1;
+	if (a->data_fd >= 0) {
+		/* The load's: opened, checked a regular file and sized. */
+		fd = a->data_fd;
+		size = a->data_size;
+		a->data_fd = -1;
+	} else {
+		fd = spool_open_data(a->sp, a->id);
+		/* The size of the file opened, not a second look up by name. */
+		size = fd >= 0 && fstat(fd, &st) == 0 ? (int64_t)st.st_size : -1;
+	}
 	/* The forwarded copy first: its D records settle its targets
 	 * before the recipients they belong to are closed. */
 	i = forward_copy_queue(a, fd) < 0 ? a->n_rcpts + 1 : 0;
@@ -621,4 +687,10 @@ attempt_run(void *p)
 	/* With copies still out, the run after them finishes. */
 	if (i == a->n_rcpts && !a->network_pending)
 		attempt_finish(a, unsynced);
+	/* The load's queue file serves this run only, as its data: a later
+	 * run (network results) opens it by name. */
+	if (a->queue_fd >= 0) {
+		close(a->queue_fd);
+		a->queue_fd = -1;
+	}
 }

@@ -99,6 +99,23 @@ struct attempt {
 	char fwd_why[128];
 	bool network_pending;		/* network copies still out: run the
 					 * local part, do not finish */
+	/* The queue file as the planner loaded it, handed over (qf_valid;
+	 * attempt_free() frees it) and kept up to date with the records
+	 * the attempt appends: while the file is what it says, an append
+	 * needs no look at the file's tail and the finish no read back.
+	 * Without one (a unit test's plan, a torn tail, a file found
+	 * changed) the spool is read. */
+	struct queue_file qf;
+	bool qf_valid;
+	/* The message data the load opened to read its header (or -1),
+	 * and its size: the first run delivers from it instead of opening
+	 * the data again, and closes it; attempt_free() closes one left. */
+	int data_fd;
+	int64_t data_size;
+	/* The queue file the load read, open for appending (or -1): the
+	 * first run's records go through it (spool_status_append_fd) and
+	 * it closes it; attempt_free() closes one left. */
+	int queue_fd;
 	void *owner;			/* the caller's, untouched */
 	struct attempt_rcpt *rcpts;
 	size_t n_rcpts;

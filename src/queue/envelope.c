@@ -204,6 +204,18 @@ apply_status(struct queue_file *qf, char type, const char *arg, size_t len)
 	}
 }
 
+/* One line after the end record (without its LF): a status record, or
+ * an unreadable line, counted and otherwise ignored. */
+static void
+status_line(struct queue_file *qf, const char *p, size_t len)
+{
+	bool has_arg = len >= 2 && p[1] == ' ';
+
+	if (!has_arg || memchr(p, '\0', len) != NULL ||
+	    apply_status(qf, p[0], p + 2, len - 2) < 0)
+		qf->bad_records++;
+}
+
 static char *
 dup_arg(const char *arg, size_t len)
 {
@@ -300,21 +312,20 @@ queue_file_parse(const char *text, size_t len, struct queue_file *qf,
 			return -1;
 		}
 		linelen = (size_t)(nl - p);
-		has_arg = linelen >= 2 && p[1] == ' ';
-		if (linelen == 0 || (linelen > 1 && !has_arg) ||
-		    memchr(p, '\0', linelen) != NULL) {
-			if (!ended) {
-				snprintf(err, errlen, "line %u: malformed record",
-				    lineno);
-				return -1;
-			}
-			qf->bad_records++;
+		if (ended) {
+			status_line(qf, p, linelen);
 			p = nl + 1;
 			continue;
 		}
+		has_arg = linelen >= 2 && p[1] == ' ';
+		if (linelen == 0 || (linelen > 1 && !has_arg) ||
+		    memchr(p, '\0', linelen) != NULL) {
+			snprintf(err, errlen, "line %u: malformed record", lineno);
+			return -1;
+		}
 		arg = has_arg ? p + 2 : p + linelen;
 		arglen = has_arg ? linelen - 2 : 0;
-		if (!ended && p[0] == 'E' && linelen == 1) {
+		if (p[0] == 'E' && linelen == 1) {
 			if (seen != 15 || qf->env.n_rcpts == 0) {
 				snprintf(err, errlen,
 				    "line %u: end record before V, I, T, S and R",
@@ -323,7 +334,7 @@ queue_file_parse(const char *text, size_t len, struct queue_file *qf,
 			}
 			ended = true;
 			qf->st = xcalloc(qf->env.n_rcpts, sizeof(*qf->st));
-		} else if (!ended) {
+		} else {
 			if (lineno == 1 && p[0] != 'V') {
 				snprintf(err, errlen, "line 1: not a queue file");
 				return -1;
@@ -334,8 +345,6 @@ queue_file_parse(const char *text, size_t len, struct queue_file *qf,
 				    lineno, p[0]);
 				return -1;
 			}
-		} else if (!has_arg || apply_status(qf, p[0], arg, arglen) < 0) {
-			qf->bad_records++;
 		}
 		p = nl + 1;
 	}
@@ -343,7 +352,15 @@ queue_file_parse(const char *text, size_t len, struct queue_file *qf,
 		snprintf(err, errlen, "no end record");
 		return -1;
 	}
+	qf->len = len;
 	return 0;
+}
+
+void
+queue_file_apply_status(struct queue_file *qf, const char *line, size_t len)
+{
+	status_line(qf, line, len);
+	qf->len += len + 1;
 }
 
 void

@@ -60,6 +60,8 @@ struct queue_file {
 	int64_t warned;			/* last N record: when the delay warning
 					 * was queued; 0 when none */
 	bool torn;			/* an incomplete last line was ignored */
+	size_t len;			/* octets parsed, torn line included
+					 * (the file's size when read whole) */
 	unsigned bad_records;		/* unreadable status lines ignored */
 };
 
@@ -73,6 +75,12 @@ int envelope_format(const struct envelope *env, struct buf *out);
 int queue_file_parse(const char *text, size_t len, struct queue_file *qf,
     char *err, size_t errlen);
 void queue_file_free(struct queue_file *qf);
+/* Applies one status record (line: len octets, no LF) as the parse of
+ * the file it was appended to would, and counts it and its LF in
+ * qf->len: for the writer that appended it, who keeps qf up to date
+ * instead of reading the file back. */
+void queue_file_apply_status(struct queue_file *qf, const char *line,
+    size_t len);
 
 bool queue_file_is_delivered(const struct queue_file *qf, const char *mailbox);
 size_t queue_file_count(const struct queue_file *qf, enum rcpt_state state);

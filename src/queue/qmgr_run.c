@@ -69,7 +69,8 @@
  * longer than this is counted this far (RFC 5322 sets no limit). */
 #define HOPS_SCAN_MAX	(1024 * 1024)
 
-/* A load in an I/O worker: the queue file and the data's size. */
+/* A load in an I/O worker: the queue file, the data's size, and the
+ * data itself, open, for the attempt's first run. */
 struct qload {
 	struct qmgr *q;
 	struct qmsg *m;
@@ -81,6 +82,8 @@ struct qload {
 	char err[256];
 	struct queue_file qf;
 	int64_t data_size;		/* -1: no data file */
+	int data_fd;			/* the data read for its header, or -1 */
+	int queue_fd;			/* the queue file, open to append, or -1 */
 	unsigned hops;			/* Received: fields, ours included */
 	struct delivered_to dt;		/* its Delivered-To: values */
 };
@@ -410,6 +413,16 @@ qmgr_dispatch(struct qmgr *q, struct qrun *run, int64_t data_size,
 		qmgr_run(run);
 		return;
 	}
+	/* No run before the network results: the load's descriptors are
+	 * not kept open for the flight (that run opens the files again). */
+	if (run->a->data_fd >= 0) {
+		close(run->a->data_fd);
+		run->a->data_fd = -1;
+	}
+	if (run->a->queue_fd >= 0) {
+		close(run->a->queue_fd);
+		run->a->queue_fd = -1;
+	}
 	if (out)
 		return;			/* qmgr_flight_landed() goes on */
 	/* Held, with nothing to do here: due, in its destination's line
@@ -470,6 +483,16 @@ qmgr_plan(struct qmgr *q, struct qload *l, int64_t now)
 	/* With no recipient left this only finishes the message (a crash
 	 * came between the last status record and the removal). */
 	qmgr_due(q, qf, now, &due);
+	/* The attempt takes the file as loaded: its appends then need no
+	 * look at the file's tail (attempt.h); and the data, open. */
+	a->qf = l->qf;
+	a->qf_valid = true;
+	memset(&l->qf, 0, sizeof(l->qf));
+	a->data_fd = l->data_fd;
+	a->data_size = l->data_size;
+	l->data_fd = -1;
+	a->queue_fd = l->queue_fd;
+	l->queue_fd = -1;
 	qmgr_dispatch(q, qmgr_run_new(q, m, a), l->data_size, flush, &due);
 }
 
@@ -480,11 +503,13 @@ qmgr_plan(struct qmgr *q, struct qload *l, int64_t now)
  * and none when the data cannot be read or is no regular file (delivery
  * finds that out and says so): opened without waiting, so a FIFO
  * planted in the spool cannot hold the worker, and a load never waits
- * on more than the queue file.  *size: the data's size when it is a
- * regular file opened here, left alone otherwise. */
+ * on more than the queue file.  *size and *data_fd: the data's size and
+ * the descriptor read, when it is a regular file opened here (the
+ * attempt delivers from it: one open of the data per message), left
+ * alone otherwise. */
 static unsigned
 qmgr_scan_header(struct spool *sp, const char *id, struct delivered_to *dt,
-    int64_t *size)
+    int64_t *size, int *data_fd)
 {
 	char chunk[16384];
 	struct hops h;
@@ -514,7 +539,7 @@ qmgr_scan_header(struct spool *sp, const char *id, struct delivered_to *dt,
 		delivered_to_feed(dt, chunk, (size_t)n);
 		total += (size_t)n;
 	}
-	close(fd);
+	*data_fd = fd;
 	delivered_to_end(dt);
 	return h.count;
 }
@@ -524,15 +549,15 @@ qmgr_load_work(void *p)
 {
 	struct qload *l = p;
 
-	l->rc = spool_load(l->q->sp, "queue", l->id, &l->qf, l->err,
-	    sizeof(l->err));
+	l->rc = spool_load_open(l->q->sp, l->id, &l->qf, l->err,
+	    sizeof(l->err), &l->queue_fd);
 	l->err_no = errno;
 	if (l->rc == 0) {
 		/* The data's size from the scan's own fstat when it could
 		 * open the file, saving a stat; spool_data_size's otherwise. */
 		l->data_size = -2;
 		l->hops = qmgr_scan_header(l->q->sp, l->id, &l->dt,
-		    &l->data_size);
+		    &l->data_size, &l->data_fd);
 		if (l->data_size == -2)
 			l->data_size = spool_data_size(l->q->sp, l->id);
 	}
@@ -575,6 +600,10 @@ qmgr_load_done(void *p)
 	}
 	if (l->rc == 0)
 		queue_file_free(&l->qf);
+	if (l->data_fd >= 0)
+		close(l->data_fd);	/* not planned: nothing unlinked them */
+	if (l->queue_fd >= 0)
+		close(l->queue_fd);
 	free(l);
 	if (!q->stopping)
 		qmgr_schedule(q);
@@ -596,6 +625,8 @@ qmgr_load_start(struct qmgr *q, struct qmsg *m)
 	if (l->dest != NULL)
 		qdest_out_add(l->dest);
 	l->data_size = -1;
+	l->data_fd = -1;
+	l->queue_fd = -1;
 	q->loading++;
 	if (l->remote)
 		q->out_loading++;

@@ -111,6 +111,11 @@ int spool_data_dir(const struct spool *sp);
  * queue_file_free() on 0 and is empty otherwise. */
 int spool_load(struct spool *sp, const char *area, const char *id,
     struct queue_file *qf, char *err, size_t errlen);
+/* spool_load() of queue/<id> for the queue manager, which appends to
+ * the file it loaded: on 0, *fd is the file, open for appending (the
+ * caller closes it), so the appends open nothing. */
+int spool_load_open(struct spool *sp, const char *id, struct queue_file *qf,
+    char *err, size_t errlen, int *fd);
 /* Opens the message data (read-only) of a queued id; -1 on error. */
 int spool_open_data(struct spool *sp, const char *id);
 /* Size of the message data in octets, -1 on error. */
@@ -126,6 +131,22 @@ int spool_status_append(struct spool *sp, const char *id, const char *line);
 #define SPOOL_STATUS_LINES_MAX	4
 int spool_status_append_lines(struct spool *sp, const char *id,
     const char *const *lines, size_t n, bool sync);
+/* spool_status_append_lines() for the writer that knows the file: *size
+ * is the size it expects queue/<id> to have, ending in a whole line (its
+ * own load and appends say so), or -1.  A file of that size needs no
+ * look at its tail; any other is looked at, a torn tail cut, as above.
+ * On return *size is the file's size after the records when it had the
+ * size expected and they were written, else -1 (not what the writer
+ * thought: it reads the file again before trusting what it knows). */
+int spool_status_append_known(struct spool *sp, const char *id,
+    const char *const *lines, size_t n, bool sync, int64_t *size);
+/* spool_status_append_known() to the queue file fd from
+ * spool_load_open().  A file removed meanwhile (its last link gone: a
+ * `queue delete` done) fails with ENOENT, as by name; one still being
+ * moved (hold, or a delete under way) gets the records, which go with
+ * it. */
+int spool_status_append_fd(int fd, const char *const *lines, size_t n,
+    bool sync, int64_t *size);
 /* fsyncs queue/<id> (records appended without sync).  Blocking. */
 int spool_status_sync(struct spool *sp, const char *id);
 /* A finished message: removes queue/<id>, then data/<id> (blocking). */

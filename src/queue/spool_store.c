@@ -9,7 +9,10 @@
  * Status appends are the delivery's durable record (docs/queue.md): the
  * record is written and fsync'd before the caller treats it as done; a
  * torn tail from an earlier crash is cut off before appending, so a new
- * record never glues onto half an old one.
+ * record never glues onto half an old one.  A writer that knows the file
+ * (the queue manager: its load and its own appends) says what size it
+ * expects; a file of that size ends in a whole line and its tail is not
+ * read again, any other is looked at as always.
  */
 #include "queue/spool.h"
 
@@ -30,17 +33,14 @@
 #include "queue/queue_id.h"
 #include "queue/spool_priv.h"
 
-/* Reads a whole file (at most max octets) into b.  -1 with errno. */
+/* Reads an open file to its end (at most max octets) into b.  -1 with
+ * errno. */
 static int
-read_file_at(int dfd, const char *name, struct buf *b, size_t max)
+read_fd(int fd, struct buf *b, size_t max)
 {
 	char chunk[8192];
 	ssize_t n;
-	int fd, saved;
 
-	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -1;
 	for (;;) {
 		n = read(fd, chunk, sizeof(chunk));
 		if (n < 0 && errno == EINTR)
@@ -53,9 +53,6 @@ read_file_at(int dfd, const char *name, struct buf *b, size_t max)
 			break;
 		}
 	}
-	saved = errno;
-	close(fd);
-	errno = saved;
 	return n < 0 ? -1 : 0;
 }
 
@@ -65,6 +62,52 @@ spool_exists_at(int dfd, const char *name)
 	struct stat st;
 
 	return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* spool_load_at(), the file opened with mode; its descriptor left open
+ * in *keep (on 0 only) when keep is not NULL. */
+static int
+load_at(int dfd, const char *area, const char *id, int mode,
+    struct queue_file *qf, char *err, size_t errlen, int *keep)
+{
+	struct buf b;
+	int fd, rc;
+
+	memset(qf, 0, sizeof(*qf));
+	if (dfd < 0 || !queue_id_valid(id)) {
+		snprintf(err, errlen, "bad area or id");
+		errno = EINVAL;
+		return -1;
+	}
+	buf_init(&b, QUEUE_FILE_MAX);
+	fd = openat(dfd, id, mode | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || read_fd(fd, &b, QUEUE_FILE_MAX) < 0) {
+		snprintf(err, errlen, "%s/%s: %s", area, id, strerror(errno));
+		rc = errno;
+		if (fd >= 0)
+			close(fd);
+		buf_free(&b);
+		errno = rc;
+		return -1;
+	}
+	rc = queue_file_parse(b.data != NULL ? b.data : "", b.len, qf, err,
+	    errlen);
+	buf_free(&b);
+	if (rc == 0 && strcmp(qf->env.id, id) != 0) {
+		snprintf(err, errlen, "id record %s does not match file name",
+		    qf->env.id);
+		rc = -1;
+	}
+	if (rc < 0) {
+		queue_file_free(qf);
+		close(fd);
+		return -2;
+	}
+	if (keep != NULL)
+		*keep = fd;
+	else
+		close(fd);
+	return 0;
 }
 
 int
@@ -79,37 +122,15 @@ int
 spool_load_at(int dfd, const char *area, const char *id,
     struct queue_file *qf, char *err, size_t errlen)
 {
-	struct buf b;
-	int rc;
+	return load_at(dfd, area, id, O_RDONLY, qf, err, errlen, NULL);
+}
 
-	memset(qf, 0, sizeof(*qf));
-	if (dfd < 0 || !queue_id_valid(id)) {
-		snprintf(err, errlen, "bad area or id");
-		errno = EINVAL;
-		return -1;
-	}
-	buf_init(&b, QUEUE_FILE_MAX);
-	if (read_file_at(dfd, id, &b, QUEUE_FILE_MAX) < 0) {
-		snprintf(err, errlen, "%s/%s: %s", area, id, strerror(errno));
-		rc = errno;
-		buf_free(&b);
-		errno = rc;
-		return -1;
-	}
-	rc = queue_file_parse(b.data != NULL ? b.data : "", b.len, qf, err,
-	    errlen);
-	buf_free(&b);
-	if (rc < 0) {
-		queue_file_free(qf);
-		return -2;
-	}
-	if (strcmp(qf->env.id, id) != 0) {
-		snprintf(err, errlen, "id record %s does not match file name",
-		    qf->env.id);
-		queue_file_free(qf);
-		return -2;
-	}
-	return 0;
+int
+spool_load_open(struct spool *sp, const char *id, struct queue_file *qf,
+    char *err, size_t errlen, int *fd)
+{
+	return load_at(sp->fd[SPOOL_QUEUE], "queue", id, O_RDWR | O_APPEND, qf,
+	    err, errlen, fd);
 }
 
 int
@@ -133,20 +154,17 @@ spool_data_size(struct spool *sp, const char *id)
 	return (int64_t)st.st_size;
 }
 
-/* Cuts a torn last line (no LF) off an open queue file. */
+/* Cuts a torn last line (no LF) off an open queue file of size size. */
 static int
-cut_torn_tail(int fd)
+cut_torn_tail(int fd, off_t size)
 {
 	char tail[4096];
-	struct stat st;
 	off_t off, start;
 	ssize_t n, i;
 
-	if (fstat(fd, &st) < 0)
-		return -1;
-	if (st.st_size == 0)
+	if (size == 0)
 		return 0;
-	off = st.st_size;
+	off = size;
 	while (off > 0) {
 		start = off > (off_t)sizeof(tail) ? off - (off_t)sizeof(tail) : 0;
 		n = pread(fd, tail, (size_t)(off - start), start);
@@ -154,7 +172,7 @@ cut_torn_tail(int fd)
 			return -1;
 		for (i = n - 1; i >= 0; i--) {
 			if (tail[i] == '\n') {
-				if (start + i + 1 == st.st_size)
+				if (start + i + 1 == size)
 					return 0;	/* not torn */
 				return ftruncate(fd, start + i + 1);
 			}
@@ -162,6 +180,28 @@ cut_torn_tail(int fd)
 		off = start;
 	}
 	return -1;	/* no LF at all: not a committed queue file */
+}
+
+/* Makes the tail of an open queue file ready for an append: a file of
+ * the size the writer expects ends in its whole last line and is left
+ * alone; any other is looked at and a torn tail cut off, and *expect
+ * set to -1 (the file is not what the writer thought). */
+static int
+ready_tail(int fd, int64_t *expect)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -1;
+	/* Kept open since the load, and removed meanwhile (queue delete). */
+	if (st.st_nlink == 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (*expect >= 0 && (int64_t)st.st_size == *expect)
+		return 0;
+	*expect = -1;
+	return cut_torn_tail(fd, st.st_size);
 }
 
 int
@@ -174,11 +214,47 @@ int
 spool_status_append_lines(struct spool *sp, const char *id,
     const char *const *lines, size_t n, bool sync)
 {
+	int64_t unknown = -1;
+
+	return spool_status_append_known(sp, id, lines, n, sync, &unknown);
+}
+
+int
+spool_status_append_known(struct spool *sp, const char *id,
+    const char *const *lines, size_t n, bool sync, int64_t *size)
+{
+	int fd, rc, saved;
+
+	if (!queue_id_valid(id)) {
+		*size = -1;
+		errno = EINVAL;
+		return -1;
+	}
+	/* No O_CREAT: a deleted message must stay deleted. */
+	fd = openat(sp->fd[SPOOL_QUEUE], id, O_RDWR | O_APPEND | O_CLOEXEC |
+	    O_NOFOLLOW);
+	if (fd < 0) {
+		*size = -1;
+		return -1;
+	}
+	rc = spool_status_append_fd(fd, lines, n, sync, size);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
+int
+spool_status_append_fd(int fd, const char *const *lines, size_t n, bool sync,
+    int64_t *size)
+{
+	int64_t expect = *size;
 	struct buf b;
 	size_t i;
-	int fd, rc = -1, saved;
+	int rc = -1, saved;
 
-	if (!queue_id_valid(id) || n == 0 || n > SPOOL_STATUS_LINES_MAX) {
+	*size = -1;
+	if (n == 0 || n > SPOOL_STATUS_LINES_MAX) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -188,23 +264,19 @@ spool_status_append_lines(struct spool *sp, const char *id,
 			return -1;
 		}
 	}
-	/* No O_CREAT: a deleted message must stay deleted. */
-	fd = openat(sp->fd[SPOOL_QUEUE], id, O_RDWR | O_APPEND | O_CLOEXEC |
-	    O_NOFOLLOW);
-	if (fd < 0)
-		return -1;
 	buf_init(&b, SPOOL_STATUS_LINES_MAX *
 	    (QUEUE_STATUS_TEXT_MAX + 2 * SMTP_ADDRESS_MAX + 64));
 	for (i = 0; i < n && buf_printf(&b, "%s\n", lines[i]) == 0; i++)
 		;
 	/* One write: the records land together or (torn) are cut off
 	 * together by the next append. */
-	if (i == n && cut_torn_tail(fd) == 0 &&
+	if (i == n && ready_tail(fd, &expect) == 0 &&
 	    spool_write_all(fd, b.data, b.len) == 0 && (!sync || fsync(fd) == 0))
 		rc = 0;
 	saved = errno;
+	if (rc == 0 && expect >= 0)
+		*size = expect + (int64_t)b.len;
 	buf_free(&b);
-	close(fd);
 	errno = saved;
 	return rc;
 }

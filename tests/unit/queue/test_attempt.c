@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,8 @@
 static unsigned fake_calls;
 static enum deliver_status fake_status = DELIVER_OK;
 static const char *fake_folder;		/* the last request's folder */
+static int fake_fd;			/* the last request's data */
+static int64_t fake_size;
 
 static void
 fake_deliver(const struct deliver_request *req, struct deliver_result *res)
@@ -35,6 +38,8 @@ fake_deliver(const struct deliver_request *req, struct deliver_result *res)
 	assert_true(req->data_fd >= 0);
 	fake_calls++;
 	fake_folder = req->folder;
+	fake_fd = req->data_fd;
+	fake_size = req->data_size;
 	res->status = fake_status;
 	snprintf(res->code, sizeof(res->code), "%s",
 	    fake_status == DELIVER_OK ? "2.0.0" : fake_status ==
@@ -175,6 +180,203 @@ test_all_delivered_removed(void **state)
 	assert_int_equal(stat(path, &st), -1);
 	snprintf(path, sizeof(path), "%s/queue/0m2", dir);
 	assert_int_equal(stat(path, &st), -1);
+	spool_close(sp);
+	tu_rmtree(dir);
+}
+
+/* The attempt of message id, with the queue file loaded as the queue
+ * manager hands it over, and one recipient (0) to deliver to u@x. */
+static struct attempt *
+kept_attempt(struct spool *sp, const char *id)
+{
+	struct attempt *a = new_attempt(sp, id);
+	struct attempt_rcpt *r;
+	char err[256];
+
+	assert_int_equal(spool_load(sp, "queue", id, &a->qf, err,
+	    sizeof(err)), 0);
+	a->qf_valid = true;
+	r = attempt_add_rcpt(a, 0, "r0@x", 0);
+	attempt_add_dest(r, "u", "x");
+	return a;
+}
+
+/* A message of two recipients whose queue file ends with loaded when
+ * the attempt loads it and with then (NULL: as loaded) when it runs,
+ * delivering recipient 0 to u@x.  The outcome; *after: the file then
+ * (NULL when it is gone), *base: what came before the tails. */
+static enum attempt_outcome
+kept_run(const char *loaded, const char *then, char **base, char **after)
+{
+	char dir[] = "/tmp/decorum-attempt-XXXXXX", path[PATH_MAX];
+	char text[1024];
+	enum attempt_outcome o;
+	struct attempt *a;
+	struct spool *sp;
+
+	fake_status = DELIVER_OK;
+	sp = make_spool(dir, "0k1", "R a@x\nR b@x\n");
+	snprintf(path, sizeof(path), "%s/queue/0k1", dir);
+	*base = tu_slurp(path, NULL);
+	snprintf(text, sizeof(text), "%s%s", *base, loaded);
+	tu_spit(path, text);
+	a = kept_attempt(sp, "0k1");
+	assert_int_equal(a->qf.torn, strchr(loaded, '\n') == NULL &&
+	    loaded[0] != '\0');
+	if (then != NULL) {
+		snprintf(text, sizeof(text), "%s%s", *base, then);
+		tu_spit(path, text);
+	}
+	attempt_run(a);
+	o = a->outcome;
+	attempt_free(a);
+	*after = access(path, F_OK) == 0 ? tu_slurp(path, NULL) : NULL;
+	spool_close(sp);
+	tu_rmtree(dir);
+	return o;
+}
+
+/*
+ * The file the attempt keeps: the outcome comes from it and the records
+ * appended, not from a read back, while each append finds the file at
+ * the size they make (the size is its word: a line changed in place
+ * unseen).  A file of another size (another writer appended) is read
+ * back; a file loaded with a torn tail has it cut before the append.
+ */
+static void
+test_kept_file(void **state)
+{
+	char text[1024], *base, *after;
+
+	(void)state;
+	/* Loaded with recipient 1 done; then, at the same size, pending. */
+	assert_int_equal(kept_run("K 1\n", "Z 1\n", &base, &after),
+	    ATTEMPT_REMOVED);
+	assert_null(after);
+	free(base);
+	/* Another writer failed recipient 1 after the load: read back. */
+	assert_int_equal(kept_run("", "F 1 5.1.1 gone\n", &base, &after),
+	    ATTEMPT_FAILED);
+	assert_null(after);		/* in failed/ */
+	free(base);
+	/* Loaded torn: cut before the records, then read back. */
+	assert_int_equal(kept_run("K 1", NULL, &base, &after), ATTEMPT_PENDING);
+	snprintf(text, sizeof(text), "%sD 0 u@x\nK 0\n", base);
+	assert_string_equal(after, text);
+	free(after);
+	free(base);
+}
+
+/* The data the load opened (and sized): the first run delivers from it,
+ * with the load's size, and closes it; an attempt freed without a run
+ * closes it too; a run given none opens the data itself. */
+static void
+test_load_data_fd(void **state)
+{
+	char dir[] = "/tmp/decorum-attempt-XXXXXX", path[PATH_MAX];
+	struct attempt_rcpt *r;
+	struct attempt *a;
+	struct spool *sp;
+	int fd;
+
+	(void)state;
+	fake_status = DELIVER_OK;
+	sp = make_spool(dir, "0d1", "R a@x\nR b@x\n");
+	snprintf(path, sizeof(path), "%s/data/0d1", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	a = new_attempt(sp, "0d1");
+	a->data_fd = fd;
+	a->data_size = 7;		/* not the file's: the load's word */
+	r = attempt_add_rcpt(a, 0, "r0@x", 0);
+	attempt_add_dest(r, "u", "x");
+	attempt_run(a);
+	assert_int_equal(a->outcome, ATTEMPT_PENDING);
+	assert_int_equal(fake_fd, fd);
+	assert_int_equal(fake_size, 7);
+	assert_int_equal(a->data_fd, -1);
+	assert_int_equal(fcntl(fd, F_GETFD), -1);
+	assert_int_equal(errno, EBADF);
+	attempt_free(a);
+
+	/* None given: the run opens the data, its size from the file. */
+	a = new_attempt(sp, "0d1");
+	r = attempt_add_rcpt(a, 1, "r1@x", 0);
+	attempt_add_dest(r, "v", "x");
+	attempt_run(a);
+	assert_int_equal(a->outcome, ATTEMPT_REMOVED);
+	assert_true(fake_fd >= 0);
+	assert_int_equal(fake_size, strlen("Subject: t\r\n\r\nhi\r\n"));
+	attempt_free(a);
+
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	a = new_attempt(sp, "0d1");
+	a->data_fd = fd;
+	attempt_free(a);
+	assert_int_equal(fcntl(fd, F_GETFD), -1);
+	assert_int_equal(errno, EBADF);
+	spool_close(sp);
+	tu_rmtree(dir);
+}
+
+/*
+ * The queue file the load opened: the first run's records go through
+ * it, also into a file moved meanwhile (a hold), and the run closes it.
+ * A kept copy that says the message failed is read back by name before
+ * any report: one moved away meanwhile (a delete under way) is gone.
+ */
+static void
+test_load_queue_fd(void **state)
+{
+	char dir[] = "/tmp/decorum-attempt-XXXXXX", path[PATH_MAX];
+	char moved[PATH_MAX], err[256], *after;
+	struct attempt_rcpt *r;
+	struct attempt *a;
+	struct spool *sp;
+	int fd;
+
+	(void)state;
+	fake_status = DELIVER_OK;
+	sp = make_spool(dir, "0q1", "R a@x\nR b@x\n");
+	snprintf(path, sizeof(path), "%s/queue/0q1", dir);
+	snprintf(moved, sizeof(moved), "%s/tmp/0q1", dir);
+	a = new_attempt(sp, "0q1");
+	assert_int_equal(spool_load_open(sp, "0q1", &a->qf, err, sizeof(err),
+	    &a->queue_fd), 0);
+	a->qf_valid = true;
+	fd = a->queue_fd;
+	r = attempt_add_rcpt(a, 0, "r0@x", 0);
+	attempt_add_dest(r, "u", "x");
+	assert_int_equal(rename(path, moved), 0);
+	attempt_run(a);
+	assert_int_equal(a->outcome, ATTEMPT_PENDING);
+	assert_int_equal(a->queue_fd, -1);
+	assert_int_equal(fcntl(fd, F_GETFD), -1);
+	attempt_free(a);
+	after = tu_slurp(moved, NULL);
+	assert_non_null(strstr(after, "E\nD 0 u@x\nK 0\n"));
+	free(after);
+
+	/* Recipient 1 fails, the file moved away before the finish. */
+	assert_int_equal(rename(moved, path), 0);
+	fake_status = DELIVER_PERMFAIL;
+	a = new_attempt(sp, "0q1");
+	assert_int_equal(spool_load_open(sp, "0q1", &a->qf, err, sizeof(err),
+	    &a->queue_fd), 0);
+	a->qf_valid = true;
+	a->bounces = true;
+	a->postmaster = "postmaster@x";
+	r = attempt_add_rcpt(a, 1, "r1@x", 0);
+	attempt_add_dest(r, "v", "x");
+	assert_int_equal(rename(path, moved), 0);
+	attempt_run(a);
+	assert_int_equal(a->outcome, ATTEMPT_GONE);
+	assert_string_equal(a->bounce_id, "");
+	attempt_free(a);
+	after = tu_slurp(moved, NULL);
+	assert_non_null(strstr(after, "K 0\nF 1 5.2.1 fake v@x\n"));
+	free(after);
 	spool_close(sp);
 	tu_rmtree(dir);
 }
@@ -609,6 +811,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dedup_defer_fail),
 		cmocka_unit_test(test_all_delivered_removed),
+		cmocka_unit_test(test_kept_file),
+		cmocka_unit_test(test_load_data_fd),
+		cmocka_unit_test(test_load_queue_fd),
 		cmocka_unit_test(test_expired_and_gone),
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_backoff_within_retry_max),

@@ -658,6 +658,48 @@ test_status_replay(void **state)
 	buf_free(&b);
 }
 
+/* Records applied one at a time by their writer give what a parse of
+ * the whole file gives, unreadable ones and the file's length alike. */
+static void
+test_status_apply(void **state)
+{
+	static const char *const lines[] = { "D 0 u@x", "K 0",
+	    "W 1 500 4.2.0 full", "F 2 5.1.1 no such user", "N 700", "K 7",
+	    "Z 1", "", "K", "W 1 x y", "N 0", "D 1 v@x" };
+	struct queue_file qf, whole;
+	struct buf b;
+	size_t i;
+
+	(void)state;
+	buf_init(&b, 1 << 16);
+	buf_append_str(&b, qhead);
+	assert_int_equal(parse(qhead, &qf), 0);
+	assert_int_equal(qf.len, strlen(qhead));
+	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		queue_file_apply_status(&qf, lines[i], strlen(lines[i]));
+		buf_printf(&b, "%s\n", lines[i]);
+		assert_int_equal(parse(b.data, &whole), 0);
+		assert_int_equal(qf.len, whole.len);
+		assert_int_equal(qf.len, b.len);
+		assert_int_equal(qf.bad_records, whole.bad_records);
+		assert_int_equal(qf.warned, whole.warned);
+		assert_int_equal(qf.n_delivered, whole.n_delivered);
+		assert_int_equal(qf.st[1].attempts, whole.st[1].attempts);
+		assert_int_equal(qf.st[1].next_try, whole.st[1].next_try);
+		assert_int_equal(queue_file_count(&qf, RCPT_PENDING),
+		    queue_file_count(&whole, RCPT_PENDING));
+		assert_int_equal(queue_file_count(&qf, RCPT_FAILED),
+		    queue_file_count(&whole, RCPT_FAILED));
+		queue_file_free(&whole);
+	}
+	assert_int_equal(qf.bad_records, 6);
+	assert_int_equal(qf.warned, 700);
+	assert_true(queue_file_is_delivered(&qf, "v@x"));
+	assert_string_equal(qf.st[2].text, "5.1.1 no such user");
+	queue_file_free(&qf);
+	buf_free(&b);
+}
+
 /* env written as a queue file and read back into qf; whether the text
  * had the A record. */
 static bool
@@ -820,6 +862,22 @@ test_torn_and_corrupt(void **state)
 	tu_rmtree(dir);
 }
 
+/* A fresh spool in dir (a mkdtemp template) whose queue/0abc (path,
+ * PATH_MAX) holds qhead. */
+static struct spool *
+spool_with_qhead(char *dir, char *path)
+{
+	struct spool *sp;
+	char err[256];
+
+	assert_non_null(tu_mkdtemp(dir));
+	sp = spool_open(dir, err, sizeof(err));
+	assert_non_null(sp);
+	snprintf(path, PATH_MAX, "%s/queue/0abc", dir);
+	tu_spit(path, qhead);
+	return sp;
+}
+
 /*
  * Records written together (a recipient's last D with the record that
  * closes it): one write, in order; a lazy append is made durable by
@@ -831,7 +889,7 @@ static void
 test_status_lines(void **state)
 {
 	char dir[] = "/tmp/decorum-spool-XXXXXX", path[PATH_MAX];
-	char err[256], *after;
+	char *after;
 	const char *two[] = { "D 0 u@x", "K 0" };
 	const char *bad[] = { "D 0 u@x", "K 0\nK 1" };
 	const char *many[SPOOL_STATUS_LINES_MAX + 1];
@@ -839,11 +897,7 @@ test_status_lines(void **state)
 	size_t i;
 
 	(void)state;
-	assert_non_null(tu_mkdtemp(dir));
-	sp = spool_open(dir, err, sizeof(err));
-	assert_non_null(sp);
-	snprintf(path, sizeof(path), "%s/queue/0abc", dir);
-	tu_spit(path, qhead);
+	sp = spool_with_qhead(dir, path);
 	assert_int_equal(spool_status_append_lines(sp, "0abc", two, 2, false), 0);
 	after = tu_slurp(path, NULL);
 	assert_non_null(strstr(after, "E\nD 0 u@x\nK 0\n"));
@@ -878,6 +932,127 @@ test_status_lines(void **state)
 	assert_int_equal(errno, ENOENT);
 	assert_int_equal(spool_status_sync(sp, "0abc"), -1);
 	assert_int_equal(errno, ENOENT);
+	spool_close(sp);
+	tu_rmtree(dir);
+}
+
+
+/*
+ * The writer that knows the file's size (spool_status_append_known):
+ * at that size the tail is not looked at (a torn tail the writer did not
+ * know of stays: the size is its word), and the size comes back grown
+ * by the records; at any other size, one octet more or less, the tail
+ * is looked at and cut as always and the size comes back unknown.
+ */
+static void
+test_status_known_size(void **state)
+{
+	char dir[] = "/tmp/decorum-spool-XXXXXX", path[PATH_MAX];
+	char text[512], *after;
+	const char *two[] = { "D 0 u@x", "K 0" };
+	const char *one[] = { "W 1 5 4.0.0 later" };
+	struct spool *sp;
+	int64_t size;
+
+	(void)state;
+	sp = spool_with_qhead(dir, path);
+	size = (int64_t)strlen(qhead);
+	assert_int_equal(spool_status_append_known(sp, "0abc", two, 2, false,
+	    &size), 0);
+	assert_int_equal(size, strlen(qhead) + strlen("D 0 u@x\nK 0\n"));
+	after = tu_slurp(path, NULL);
+	assert_int_equal(strlen(after), size);
+	free(after);
+
+	/* A torn tail at the size given is the writer's word: kept. */
+	snprintf(text, sizeof(text), "%sK 1", qhead);
+	tu_spit(path, text);
+	size = (int64_t)strlen(text);
+	assert_int_equal(spool_status_append_known(sp, "0abc", one, 1, true,
+	    &size), 0);
+	assert_int_equal(size, strlen(text) + strlen(one[0]) + 1);
+	after = tu_slurp(path, NULL);
+	assert_non_null(strstr(after, "K 1W 1 5"));
+	free(after);
+
+	/* One octet more or less than the file: looked at, cut, unknown. */
+	tu_spit(path, text);
+	size = (int64_t)strlen(text) - 1;
+	assert_int_equal(spool_status_append_known(sp, "0abc", one, 1, true,
+	    &size), 0);
+	assert_int_equal(size, -1);
+	after = tu_slurp(path, NULL);
+	assert_null(strstr(after, "K 1"));
+	assert_non_null(strstr(after, "E\nW 1 5 4.0.0 later\n"));
+	free(after);
+	tu_spit(path, text);
+	size = (int64_t)strlen(text) + 1;
+	assert_int_equal(spool_status_append_known(sp, "0abc", one, 1, true,
+	    &size), 0);
+	assert_int_equal(size, -1);
+	after = tu_slurp(path, NULL);
+	assert_null(strstr(after, "K 1"));
+	free(after);
+
+	/* Gone: fails, and the size is unknown. */
+	size = 10;
+	assert_int_equal(spool_status_append_known(sp, "0zzz", one, 1, true,
+	    &size), -1);
+	assert_int_equal(errno, ENOENT);
+	spool_close(sp);
+	tu_rmtree(dir);
+}
+
+/*
+ * The queue file the queue manager loads and keeps open to append to:
+ * its records land in the file, also once it was moved (they go with
+ * it); once it is removed (its last link gone) an append fails with
+ * ENOENT, as by name; a corrupt file leaves no descriptor behind.
+ */
+static void
+test_load_open_append(void **state)
+{
+	char dir[] = "/tmp/decorum-spool-XXXXXX", path[PATH_MAX], moved[PATH_MAX];
+	char err[256], *after;
+	const char *one[] = { "K 0" };
+	struct queue_file qf;
+	struct spool *sp;
+	int64_t size;
+	int fd = -1;
+
+	(void)state;
+	sp = spool_with_qhead(dir, path);
+	assert_int_equal(spool_load_open(sp, "0abc", &qf, err, sizeof(err),
+	    &fd), 0);
+	assert_true(fd >= 0);
+	size = (int64_t)qf.len;
+	queue_file_free(&qf);
+	assert_int_equal(spool_status_append_fd(fd, one, 1, true, &size), 0);
+	assert_int_equal(size, strlen(qhead) + 4);
+	/* Moved away (as a hold moves it): the record goes with it. */
+	snprintf(moved, sizeof(moved), "%s/tmp/0abc", dir);
+	assert_int_equal(rename(path, moved), 0);
+	assert_int_equal(spool_status_append_fd(fd, one, 1, false, &size), 0);
+	after = tu_slurp(moved, NULL);
+	assert_non_null(strstr(after, "E\nK 0\nK 0\n"));
+	free(after);
+	/* Removed: gone, as by name. */
+	assert_int_equal(unlink(moved), 0);
+	assert_int_equal(spool_status_append_fd(fd, one, 1, true, &size), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(size, -1);
+	close(fd);
+
+	/* Corrupt or missing: -2 or -1, and no descriptor. */
+	tu_spit(path, "V 1\nI 0abd\nT 100\nS <>\nR a@x\nE\n");
+	fd = -1;
+	assert_int_equal(spool_load_open(sp, "0abc", &qf, err, sizeof(err),
+	    &fd), -2);
+	assert_int_equal(fd, -1);
+	assert_int_equal(spool_load_open(sp, "0zzz", &qf, err, sizeof(err),
+	    &fd), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(fd, -1);
 	spool_close(sp);
 	tu_rmtree(dir);
 }
@@ -976,6 +1151,9 @@ main(void)
 		cmocka_unit_test(test_status_replay),
 		cmocka_unit_test(test_status_lines),
 		cmocka_unit_test(test_removals_batch),
+		cmocka_unit_test(test_status_apply),
+		cmocka_unit_test(test_status_known_size),
+		cmocka_unit_test(test_load_open_append),
 		cmocka_unit_test(test_torn_and_corrupt),
 		cmocka_unit_test(test_authenticated_record),
 		cmocka_unit_test(test_junk_record),
