@@ -649,7 +649,6 @@ session_command(struct session *s, const char *line, size_t len)
 		/* Read nothing more in plaintext; switch once the 220 is out. */
 		s->starttls = false;
 		session_set_state(s, SESSION_STARTTLS);
-		bufferevent_disable(s->bev, EV_READ);
 		if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
 			session_starttls(s);
 	}

@@ -48,8 +48,6 @@
 
 /* Stop reading input while this much output waits for the client. */
 #define OUTPUT_HIGH_WATER	(64 * 1024)
-/* libevent stops reading the socket when this much input is unprocessed. */
-#define INPUT_HIGH_WATER	(256 * 1024)
 
 static void session_read_cb(struct bufferevent *bev, void *arg);
 static void session_write_cb(struct bufferevent *bev, void *arg);
@@ -89,7 +87,14 @@ session_set_state(struct session *s, enum session_state state)
 	/* Before the 220 a delay is no fault of the client's. */
 	if (s->greet_waiting)
 		tv.tv_sec += cfg->greet_delay;
-	bufferevent_set_timeouts(s->bev, &tv, &tv);
+	session_input_timeouts(s, &tv);
+	/* These states wait for something other than the client, and
+	 * read nothing: what the client sends meanwhile (and its EOF)
+	 * stays in the socket until session_resume. */
+	if (state == SESSION_SCAN || state == SESSION_COMMIT ||
+	    state == SESSION_AUTH_CHECK || state == SESSION_STARTTLS ||
+	    state == SESSION_CLOSING)
+		session_input_off(s);
 }
 
 void
@@ -170,8 +175,7 @@ session_close(struct session *s, const struct smtp_reply *last)
 	if (s->pinned == 0)
 		session_reset_tx(s);
 	session_auth_abandon(s);
-	session_set_state(s, SESSION_CLOSING);
-	bufferevent_disable(s->bev, EV_READ);
+	session_set_state(s, SESSION_CLOSING);	/* reading stops */
 	/* The write callback frees the session when output is empty. */
 	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
 	if (s->tls)
@@ -200,6 +204,7 @@ session_free(struct session *s)
 	if (s->tls_close != NULL)
 		event_free(s->tls_close);
 	event_free(s->flush);
+	session_input_free(s);	/* before its descriptor is closed */
 	bufferevent_free(s->bev);
 	buf_free(&s->line);
 	free(s);
@@ -237,7 +242,8 @@ session_drop(struct session *s, const char *why)
 		 * us then (a message being committed is queued; the client
 		 * may send it again, a duplicate RFC 1047 accepts). */
 		s->dead = true;
-		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+		session_input_off(s);
+		bufferevent_disable(s->bev, EV_WRITE);
 		log_info("event=lost session=%s client=[%s] reason=\"%s\" state=%s",
 		    s->id, s->ip, why, state_names[s->state]);
 		return;
@@ -298,17 +304,22 @@ session_resume(struct session *s)
 		if (s->state == SESSION_CLOSING)
 			return;
 	}
-	bufferevent_enable(s->bev, EV_READ);
+	session_input_on(s);
 	session_process(s);
 }
 
 static void
 session_event_cb(struct bufferevent *bev, short what, void *arg)
 {
-	struct session *s = arg;
+	(void)bev;
+	session_event(arg, what);
+}
+
+void
+session_event(struct session *s, short what)
+{
 	struct smtp_reply r;
 
-	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
 		session_tls_connected(s);
 		session_handshaken(s);
@@ -466,7 +477,7 @@ session_process(struct session *s)
 
 		if (evbuffer_get_length(bufferevent_get_output(s->bev)) > OUTPUT_HIGH_WATER) {
 			s->input_paused = true;
-			bufferevent_disable(s->bev, EV_READ);
+			session_input_off(s);
 			return;
 		}
 		if (s->state == SESSION_DATA) {
@@ -518,11 +529,16 @@ session_early_talker(struct session *s)
 static void
 session_read_cb(struct bufferevent *bev, void *arg)
 {
-	struct session *s = arg;
+	(void)bev;
+	session_readable(arg);
+}
 
+void
+session_readable(struct session *s)
+{
 	if (!s->greeted) {
 		if (s->state != SESSION_CLOSING &&
-		    evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+		    evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
 			session_early_talker(s);
 		return;
 	}
@@ -546,7 +562,7 @@ session_greet(struct session *s)
 	session_set_state(s, s->state);	/* the timeout, without the delay */
 	smtp_reply_set(&r, 220, "", "%s ESMTP Decorum", s->srv->cfg->hostname);
 	session_reply(s, &r);
-	bufferevent_enable(s->bev, EV_READ);
+	session_input_on(s);
 	/* Input that came while a delay ran would be an early talker; any
 	 * other was never read.  Nothing waits in the buffer. */
 }
@@ -575,7 +591,7 @@ session_greet_delay(struct session *s)
 	s->greet_waiting = true;
 	session_set_state(s, s->state);	/* the timeout, with the delay */
 	evtimer_add(s->greet_timer, &tv);
-	bufferevent_enable(s->bev, EV_READ);
+	session_input_on(s);
 }
 
 /* Implicit TLS is up: greet_delay starts now, so the client's
@@ -588,13 +604,15 @@ session_handshaken(struct session *s)
 		session_greet_delay(s);
 }
 
-/* (Re)attach our callbacks: at start, and to the TLS filter after STARTTLS. */
+/* (Re)attach our callbacks: at start, and to the TLS filter after
+ * STARTTLS.  A plaintext bufferevent never reads (session_input.c). */
 void
 session_setcb(struct session *s)
 {
 	bufferevent_setcb(s->bev, session_read_cb, session_write_cb,
 	    session_event_cb, s);
-	bufferevent_setwatermark(s->bev, EV_READ, 0, INPUT_HIGH_WATER);
+	if (s->input == NULL)
+		bufferevent_setwatermark(s->bev, EV_READ, 0, INPUT_HIGH_WATER);
 }
 
 static void
@@ -648,6 +666,8 @@ session_start(struct server *srv, const struct listen_conf *lc, int fd,
 		}
 	} else {
 		s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+		if (s->bev != NULL)
+			session_input_init(s);
 	}
 	if (s->bev == NULL) {
 		close(fd);

@@ -433,8 +433,7 @@ auth_check(struct session *s, struct smtp_reply *r)
 			return;
 		}
 	}
-	session_set_state(s, SESSION_AUTH_CHECK);
-	bufferevent_disable(s->bev, EV_READ);
+	session_set_state(s, SESSION_AUTH_CHECK);	/* reading stops */
 	auth_turn(s);
 }
 

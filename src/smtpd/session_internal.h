@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include "common/bounds.h"
 #include "common/buf.h"
@@ -21,6 +22,8 @@
 
 /* Message bytes go to the spool in chunks of about this size. */
 #define DATA_CHUNK	(64 * 1024)
+/* Reading stops while this much input waits unprocessed. */
+#define INPUT_HIGH_WATER	(256 * 1024)
 
 struct admission_client;
 struct config;
@@ -102,6 +105,8 @@ struct session {
 	char tls_info[128];		/* "TLSv1.3 with cipher ..." once handshaken */
 	struct event *tls_close;	/* close_notify waiting for the socket */
 	struct event *flush;		/* plaintext replies: write at end of pass */
+	struct event *input;		/* plaintext: our read event; TLS: NULL */
+	struct timeval input_timeout;	/* its timeout while reading is on */
 	bool authenticated;
 	char login[SMTP_ADDRESS_MAX + 1];	/* user@domain once authenticated */
 	struct auth_attempt *auth;	/* AUTH exchange in progress */
@@ -127,6 +132,10 @@ void session_commit_done(struct session *s, int err);
 void session_process(struct session *s);
 void session_resume(struct session *s);
 void session_setcb(struct session *s);
+/* Input has arrived (possibly only EOF); and EOF, an error, a timeout,
+ * or the end of a TLS handshake (BEV_EVENT_* flags). */
+void session_readable(struct session *s);
+void session_event(struct session *s, short what);
 bool session_drop_if_dead(struct session *s);
 /* Count a command; junk (NOOP, RSET, VRFY, EXPN, HELP, unknown, bad
  * syntax) past junk_command_limit gets 421 and the session closes:
@@ -139,6 +148,14 @@ void session_starttls(struct session *s);
 void session_tls_connected(struct session *s);
 bool session_tls_failed(struct session *s);
 bool session_tls_close(struct session *s);
+
+/* session_input.c: reading on and off, and its timeout, for either kind
+ * of session; a plaintext one reads through its own event (init). */
+void session_input_init(struct session *s);
+void session_input_free(struct session *s);
+void session_input_on(struct session *s);
+void session_input_off(struct session *s);
+void session_input_timeouts(struct session *s, const struct timeval *tv);
 
 /* session_auth.c */
 void session_auth_begin(struct session *s, const char *arg, size_t len, struct smtp_reply *r);

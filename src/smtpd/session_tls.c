@@ -95,6 +95,7 @@ session_starttls(struct session *s)
 		SSL_free(ssl);
 		goto fail;
 	}
+	session_input_free(s);	/* its descriptor closes with plain */
 	bufferevent_free(plain);
 	s->bev = bufferevent_openssl_socket_new(s->srv->base, fd, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);

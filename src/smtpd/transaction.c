@@ -332,8 +332,7 @@ session_commit(struct session *s)
 	if (rcpts == NULL)
 		panic("out of memory");
 	fill_envelope(s, &env, rcpts);
-	session_set_state(s, SESSION_COMMIT);
-	bufferevent_disable(s->bev, EV_READ);
+	session_set_state(s, SESSION_COMMIT);	/* reading stops */
 	s->pinned++;
 	/* The commit owns the writer from here on. */
 	spool_writer_commit(tx->writer, &env, s->srv->pool, commit_done, s);
