@@ -46,6 +46,8 @@ struct dirsync {
 	struct dirsync_waiter *queue;	/* waiting for a round to start */
 	unsigned waiting;
 	uint64_t count;
+	uint64_t started;		/* fsyncs begun (each one's number) */
+	uint64_t done_ok, done_failed;	/* the last begun to end so */
 	unsigned expected;		/* announced, not yet queued */
 	long lead_wait_ns;		/* a leader's longest wait for them */
 	pthread_cond_t arrived;		/* expected fell to 0 (monotonic) */
@@ -147,15 +149,22 @@ static void
 lead(struct dirsync *ds, int fd, const struct dirsync_key *key)
 {
 	struct dirsync_waiter *batch, *w, *next;
+	uint64_t gen;
 	int err;
 
 	ds->busy = true;
 	await_expected(ds);
 	batch = take_batch(ds, key);
+	gen = ++ds->started;
 	pthread_mutex_unlock(&ds->mu);
 	err = ds->fsync_fn(fd, ds->arg) == 0 ? 0 : (errno != 0 ? errno : EIO);
 	pthread_mutex_lock(&ds->mu);
 	ds->count++;
+	/* One fsync at a time: they end in the order they began. */
+	if (err == 0)
+		ds->done_ok = gen;
+	else
+		ds->done_failed = gen;
 	/* next is read before done is set: a waiter marked done may return
 	 * (and its stack go) as soon as the mutex is free. */
 	for (w = batch; w != NULL; w = next) {
@@ -221,6 +230,34 @@ dirsync_sync_expected(struct dirsync *ds, int fd,
     const struct dirsync_key *key)
 {
 	return sync_as(ds, fd, key, true);
+}
+
+uint64_t
+dirsync_mark(struct dirsync *ds)
+{
+	uint64_t mark;
+
+	pthread_mutex_lock(&ds->mu);
+	mark = ds->started;
+	pthread_mutex_unlock(&ds->mu);
+	return mark;
+}
+
+int
+dirsync_sync_since(struct dirsync *ds, int fd, const struct dirsync_key *key,
+    uint64_t mark)
+{
+	bool failed, covered;
+
+	pthread_mutex_lock(&ds->mu);
+	failed = ds->done_failed > mark;
+	covered = ds->done_ok > mark;
+	pthread_mutex_unlock(&ds->mu);
+	if (failed) {
+		errno = EIO;
+		return -1;
+	}
+	return covered ? 0 : dirsync_sync(ds, fd, key);
 }
 
 void

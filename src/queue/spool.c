@@ -3,30 +3,38 @@
  * smtpd calls spool_writer_*; the commit protocol is the queue's promise
  * that a 250 after DATA means the message is on disk (docs/queue.md).
  *
- * Commit, all in a workpool thread (the loop never fsyncs):
- *   1. fsync tmp/<id> (the data), write tmp/<id>.env, fsync it;
- *   2. rename tmp/<id> -> data/<id>, fsync data/;
+ * A message's data is written straight into data/<id>, made when the
+ * message begins (dirsync_mark() then: data/'s fsyncs from that moment
+ * on cover its entry).  Commit, all in a workpool thread (the loop never
+ * fsyncs):
+ *   1. fsync data/<id>; write tmp/<id>.env, fsync it;
+ *   2. make data/<id>'s entry durable: nothing to do when an fsync of
+ *      data/ that began after the file was made has ended well (another
+ *      commit's, made while this message was still arriving), else an
+ *      fsync of data/ (dirsync_sync_since);
  *   3. rename tmp/<id>.env -> queue/<id>, fsync queue/   <- commit point;
  *   4. only then done(arg, 0) in the loop thread.
- * A crash before step 3 leaves only garbage (tmp files, or data without an
- * envelope) that spool_cleanup() removes; after it the message is queued.
- * The two directory fsyncs are group commits (common/dirsync.h): commits
- * of other sessions that renamed into the same folder while one fsync was
- * in flight wait for the next and share it, so N sessions committing at
- * once cost about two directory fsyncs per round, not 2N.  Each commit
- * still waits for an fsync that started after its own rename.
+ * A crash before step 3 leaves only garbage (data without an envelope,
+ * tmp/<id>.env) that spool_cleanup() removes; after it the message is
+ * queued.  The directory fsyncs are group commits (common/dirsync.h):
+ * commits of other sessions that renamed into the same folder while one
+ * fsync was in flight wait for the next and share it, and a leader of
+ * queue/'s waits briefly for the commits still fsyncing their files, so
+ * N sessions committing at once cost about one fsync of queue/ per
+ * round, not N.  Each commit still waits for an fsync that started after
+ * its own rename.
  *
- * A commit never replaces a file: both renames refuse an existing target
- * (spool_rename_noreplace), so two messages that got one id can never
- * become one.  Ids are made collision-proof (queue_id.c: time, pid,
- * counter and random digits), so a writer looks for no file of its id
- * in the other areas (that cost a stat per area per message, on smtpd's
- * loop): it only creates tmp/<id> exclusively, and takes a fresh id if
- * even that exists.  The id is final from then on (smtpd writes it into
- * the Received: header, sendmail into Message-ID, both into log lines),
- * so a message that finds its id taken at commit all the same fails the
- * commit (451, the client retries, logged) and the other message stays
- * whole.
+ * A commit never replaces a file: data/<id> is made exclusively and the
+ * envelope's rename refuses an existing target (spool_rename_noreplace),
+ * so two messages that got one id can never become one.  Ids are made
+ * collision-proof (queue_id.c: time, pid, counter and random digits), so
+ * a writer looks for no file of its id in the other areas (that cost a
+ * stat per area per message, on smtpd's loop): it only creates data/<id>
+ * exclusively, and takes a fresh id if even that exists.  The id is
+ * final from then on (smtpd writes it into the Received: header,
+ * sendmail into Message-ID, both into log lines), so a message that
+ * finds its id taken at commit all the same fails the commit (451, the
+ * client retries, logged) and the other message stays whole.
  *
  * spool_writer_write() write(2)s straight to the data file: page-cache
  * writes do not wait for the disk, and it keeps no message in memory.
@@ -69,6 +77,7 @@ struct spool_writer {
 	 * another writer holds (its id is ours too) is never touched. */
 	bool own_data, own_env;
 	unsigned announced;	/* areas whose leaders expect this commit */
+	uint64_t data_mark;	/* data/'s dirsync when data/<id> was made */
 	struct buf envtext;
 	void (*done)(void *, int);
 	void *arg;
@@ -211,8 +220,7 @@ commit_area_sync(struct spool_writer *w, int area)
 static void
 commit_announce(struct spool_writer *w)
 {
-	w->announced = 1u << SPOOL_DATA | 1u << SPOOL_QUEUE;
-	dirsync_expect(w->sp->sync[SPOOL_DATA]);
+	w->announced = 1u << SPOOL_QUEUE;
 	dirsync_expect(w->sp->sync[SPOOL_QUEUE]);
 }
 
@@ -281,9 +289,9 @@ spool_unlock(int fd)
 		close(fd);	/* the only descriptor of it: the lock goes */
 }
 
-/* A fresh id, and tmp/<id> made for it (exclusively: one syscall, no
- * look into the other areas).  0, or -1 with errno (EEXIST: every try
- * was taken). */
+/* A fresh id, and data/<id> made for it (exclusively: one syscall, no
+ * look into the other areas; a committed message's data is never
+ * touched).  0, or -1 with errno (EEXIST: every try was taken). */
 static int
 spool_writer_pick_id(struct spool_writer *w)
 {
@@ -299,10 +307,11 @@ spool_writer_pick_id(struct spool_writer *w)
 			errno = EINVAL;
 			return -1;
 		}
-		w->fd = openat(sp->fd[SPOOL_TMP], w->id,
+		w->fd = openat(sp->fd[SPOOL_DATA], w->id,
 		    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (w->fd >= 0) {
 			w->own_data = true;
+			w->data_mark = dirsync_mark(sp->sync[SPOOL_DATA]);
 			return 0;
 		}
 		if (errno != EEXIST)
@@ -323,7 +332,7 @@ spool_writer_new(struct spool *sp, char *err, size_t errlen)
 	w->sp = sp;
 	w->fd = -1;
 	if (spool_writer_pick_id(w) < 0) {
-		snprintf(err, errlen, "%s/tmp/%s: %s", sp->dir, w->id,
+		snprintf(err, errlen, "%s/data/%s: %s", sp->dir, w->id,
 		    errno == EEXIST ? "no free queue id" : strerror(errno));
 		free(w);
 		return NULL;
@@ -371,14 +380,15 @@ spool_writer_free(struct spool_writer *w)
 	free(w);
 }
 
-/* Removes the tmp/ files this writer made and still has there. */
+/* Removes the files this writer made and that are not committed:
+ * data/<id>, tmp/<id>.env. */
 static void
 spool_writer_unlink_tmp(struct spool_writer *w)
 {
 	char envname[QUEUE_ID_MAX + 8];
 
 	if (w->own_data)
-		unlinkat(w->sp->fd[SPOOL_TMP], w->id, 0);
+		unlinkat(w->sp->fd[SPOOL_DATA], w->id, 0);
 	if (w->own_env) {
 		snprintf(envname, sizeof(envname), "%s.env", w->id);
 		unlinkat(w->sp->fd[SPOOL_TMP], envname, 0);
@@ -436,17 +446,16 @@ spool_commit_work(void *p)
 		goto fail;
 	close(efd);
 	efd = -1;
-	/* Neither rename may replace a file: another message's (a queue id
-	 * made twice) stays whole, this commit fails instead. */
-	op = "rename-data";
-	if (spool_rename_noreplace(sp->fd[SPOOL_TMP], w->id, sp->fd[SPOOL_DATA],
-	    w->id) < 0)
-		goto fail;
-	w->own_data = false;		/* data/<id> now, removed below */
+	/* data/<id> was made when the message began: usually another
+	 * commit's fsync of data/ has made it durable since. */
 	op = "fsync-data-dir";
-	if (commit_area_sync(w, SPOOL_DATA) < 0)
-		goto fail_data;
-	/* The commit point: after this rename the message exists. */
+	if (dirsync_sync_since(sp->sync[SPOOL_DATA], sp->fd[SPOOL_DATA],
+	    &sp->key[SPOOL_DATA], w->data_mark) < 0)
+		goto fail;
+	/* The commit point: after this rename the message exists.  It may
+	 * not replace a file: another message's (a queue id made twice)
+	 * stays whole, this commit fails instead. */
+	w->own_data = false;		/* removed below, if need be */
 	op = "rename-envelope";
 	if (spool_rename_noreplace(sp->fd[SPOOL_TMP], envname,
 	    sp->fd[SPOOL_QUEUE], w->id) < 0)
@@ -556,7 +565,7 @@ spool_writer_open_read(const struct spool_writer *w)
 {
 	if (w->failed || !w->own_data)
 		return -1;
-	return openat(w->sp->fd[SPOOL_TMP], w->id,
+	return openat(w->sp->fd[SPOOL_DATA], w->id,
 	    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 }
 
@@ -595,7 +604,7 @@ spool_writer_rewrite(struct spool_writer *w, const char *head, size_t headlen,
 	if (src < 0 || dst < 0 || spool_write_all(dst, head, headlen) < 0 ||
 	    (body != NULL ? spool_write_all(dst, body, bodylen) :
 	    copy_rest(src, (off_t)body_offset, dst)) < 0 ||
-	    renameat(w->sp->fd[SPOOL_TMP], name, w->sp->fd[SPOOL_TMP],
+	    renameat(w->sp->fd[SPOOL_TMP], name, w->sp->fd[SPOOL_DATA],
 	    w->id) < 0) {
 		log_warn("event=spool-error id=%s op=rewrite errno=%d", w->id,
 		    errno);
@@ -611,5 +620,7 @@ spool_writer_rewrite(struct spool_writer *w, const char *head, size_t headlen,
 	close(src);
 	close(w->fd);
 	w->fd = dst;
+	/* data/<id> is a new file now: durable only from a later fsync. */
+	w->data_mark = dirsync_mark(w->sp->sync[SPOOL_DATA]);
 	return 0;
 }

@@ -53,9 +53,10 @@ struct spool *spool_open(const char *dir, char *err, size_t errlen);
 const char *spool_strerror(int err_no);
 void spool_close(struct spool *sp);
 
-/* Start a new message in the spool's tmp area, under a fresh queue id
- * (tmp/<id> made exclusively; no syscall but that one); NULL + err on
- * failure (the session answers 451 4.3.0). */
+/* Start a new message in the spool, under a fresh queue id (data/<id>
+ * made exclusively; no syscall but that one, and an envelope in queue/
+ * only at the commit); NULL + err on failure (the session answers
+ * 451 4.3.0). */
 struct spool_writer *spool_writer_new(struct spool *sp, char *err, size_t errlen);
 const char *spool_writer_id(const struct spool_writer *w);
 /* Append message bytes (CRLF line ends as received).  -1 on I/O error;

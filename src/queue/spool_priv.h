@@ -19,7 +19,7 @@ enum { SPOOL_TMP, SPOOL_DATA, SPOOL_QUEUE, SPOOL_FAILED, SPOOL_CORRUPT,
     SPOOL_N_AREAS };
 
 /* Ids a new message may try before spool_writer_new() gives up, each
- * taken when tmp/<id> exists already: a fresh id never is (queue_id.c),
+ * taken when data/<id> exists already: a fresh id never is (queue_id.c),
  * so only an injected id source runs out. */
 #define SPOOL_ID_TRIES		16
 

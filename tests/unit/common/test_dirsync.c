@@ -317,6 +317,40 @@ test_leader_released(void **state)
 	dirsync_free(f.ds);
 }
 
+/* A change marked before another caller's fsync needs none of its
+ * own; one marked after needs one; a failed fsync after the mark fails
+ * it (its durability is unknown), even when a later one went well. */
+static void
+test_sync_since_mark(void **state)
+{
+	struct dirsync_key k = { 5, 5 };
+	struct fake f;
+	uint64_t before, after;
+
+	(void)state;
+	fake_init(&f, 4);
+	f.hold_until = 0;
+	before = dirsync_mark(f.ds);
+	assert_int_equal(dirsync_sync(f.ds, 1, &k), 0);		/* fsync 1 */
+	assert_int_equal(dirsync_sync_since(f.ds, 1, &k, before), 0);
+	assert_int_equal(atomic_load(&f.calls), 1);
+	after = dirsync_mark(f.ds);
+	assert_int_equal(dirsync_sync_since(f.ds, 1, &k, after), 0);	/* 2 */
+	assert_int_equal(atomic_load(&f.calls), 2);
+	/* Covered by fsync 2 now, and again without a new one. */
+	assert_int_equal(dirsync_sync_since(f.ds, 1, &k, after), 0);
+	assert_int_equal(atomic_load(&f.calls), 2);
+	before = dirsync_mark(f.ds);
+	assert_int_equal(dirsync_sync(f.ds, 1, &k), 0);		/* fsync 3 */
+	assert_int_equal(dirsync_sync(f.ds, 1, &k), -1);	/* 4 fails */
+	assert_int_equal(dirsync_sync(f.ds, 1, &k), 0);		/* fsync 5 */
+	errno = 0;
+	assert_int_equal(dirsync_sync_since(f.ds, 1, &k, before), -1);
+	assert_int_equal(errno, EIO);
+	assert_int_equal(atomic_load(&f.calls), 5);
+	dirsync_free(f.ds);
+}
+
 int
 main(void)
 {
@@ -327,6 +361,7 @@ main(void)
 		cmocka_unit_test(test_keys_apart),
 		cmocka_unit_test(test_leader_waits_for_announced),
 		cmocka_unit_test(test_leader_released),
+		cmocka_unit_test(test_sync_since_mark),
 		cmocka_unit_test(test_sequential),
 	};
 

@@ -3,8 +3,8 @@
  * records (torn last line, status replay, corrupt files); ids with
  * random digits; and two messages that get one queue id (an injected id
  * source; real ids do not repeat): the second takes another id when
- * tmp/<id> is taken, fails its commit when data/<id>, queue/<id> or
- * tmp/<id>.env is, and never replaces or removes a file of the first.
+ * data/<id> is taken, fails its commit when queue/<id> or tmp/<id>.env
+ * is, and never replaces or removes a file of the first.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -360,11 +360,12 @@ assert_file(const char *dir, const char *rel, const char *want)
 }
 
 /*
- * The id given is taken in tmp/ (a file left with a name it should not
- * have): the writer takes the next id, and the file stays as it was.
+ * The id given is taken in data/ (another message's data, or a file
+ * left with a name it should not have): the writer takes the next id,
+ * and the file stays as it was.
  */
 static void
-test_id_taken_in_tmp_new_id(void **state)
+test_id_taken_in_data_new_id(void **state)
 {
 	static const char *const ids[] = { "0AAAAA", "0BBBBB" };
 	char dir[] = "/tmp/decorum-spool-XXXXXX", err[256];
@@ -380,7 +381,7 @@ test_id_taken_in_tmp_new_id(void **state)
 	assert_non_null(tu_mkdtemp(dir));
 	sp = spool_open(dir, err, sizeof(err));
 	assert_non_null(sp);
-	put_at(dir, "tmp/0AAAAA", "the first message's file\n");
+	put_at(dir, "data/0AAAAA", "the first message's file\n");
 	sp->id_source = id_from_list;
 	sp->id_arg = &list;
 	w = spool_writer_new(sp, err, sizeof(err));
@@ -389,7 +390,7 @@ test_id_taken_in_tmp_new_id(void **state)
 	assert_int_equal(list.next, 2);
 	assert_int_equal(spool_writer_write(w, body, sizeof(body) - 1), 0);
 	assert_int_equal(spool_writer_commit_now(w, &env), 0);
-	assert_file(dir, "tmp/0AAAAA", "the first message's file\n");
+	assert_file(dir, "data/0AAAAA", "the first message's file\n");
 	assert_int_equal(spool_load(sp, "queue", "0BBBBB", &qf, err,
 	    sizeof(err)), 0);
 	queue_file_free(&qf);
@@ -403,8 +404,9 @@ test_id_taken_in_tmp_new_id(void **state)
  * (failed/, corrupt/, hold/): no writer looks there (ids do not repeat,
  * queue_id.c), the commit goes through, and the other message's files
  * stay whole; the moves between areas refuse to replace them later
- * (test_move_never_replaces, test_spool_hold.c).  In data/ and queue/
- * the commit itself refuses (test_id_taken_at_commit).
+ * (test_move_never_replaces, test_spool_hold.c).  In data/ the writer
+ * takes another id (test_id_taken_in_data_new_id), in queue/ the commit
+ * refuses (test_id_taken_at_commit).
  */
 static void
 test_id_elsewhere_both_kept(void **state)
@@ -473,42 +475,43 @@ test_id_all_taken(void **state)
 	assert_non_null(tu_mkdtemp(dir));
 	sp = spool_open(dir, err, sizeof(err));
 	assert_non_null(sp);
-	put_at(dir, "tmp/0AAAAA", "first\n");
+	put_at(dir, "data/0AAAAA", "first\n");
 	sp->id_source = id_from_list;
 	sp->id_arg = &list;
 	assert_null(spool_writer_new(sp, err, sizeof(err)));
 	assert_non_null(strstr(err, "no free queue id"));
 	assert_int_equal(list.next, SPOOL_ID_TRIES);
-	assert_int_equal(spool_list(sp, "tmp", &names, &n), 0);
+	assert_int_equal(spool_list(sp, "data", &names, &n), 0);
 	assert_int_equal(n, 1);		/* the first file only */
 	spool_list_free(names, n);
-	assert_file(dir, "tmp/0AAAAA", "first\n");
+	assert_file(dir, "data/0AAAAA", "first\n");
 	spool_close(sp);
 	tu_rmtree(dir);
 }
 
 /*
  * The id was free when the writer was made and is taken by the commit
- * (another process made the same id meanwhile): the commit fails (smtpd
- * answers 451, the client retries) and the other message's files are
- * untouched; ours leave nothing behind.
+ * (another process made the same id meanwhile and committed it, its
+ * data/<id> already gone, held or delivered): the commit fails (smtpd
+ * answers 451, the client retries) and the other message's queue file
+ * is untouched; ours leave nothing behind.  (data/<id> cannot be taken
+ * at commit: the writer made it exclusively.)
  */
 static void
 test_id_taken_at_commit(void **state)
 {
-	static const char *const clash[] = { "data", "queue" };
 	char dir[] = "/tmp/decorum-spool-XXXXXX", err[256], rel[64];
 	char id[QUEUE_ID_MAX], **names;
 	struct envelope_rcpt rcpt = { (char *)"bob@example.net" };
 	struct envelope env;
 	struct spool_writer *w;
 	struct spool *sp;
-	size_t i, n;
-	int rc;
+	size_t n;
+	int i, rc;
 
 	(void)state;
 	fill_env(&env, &rcpt, 1);
-	for (i = 0; i < 2 * sizeof(clash) / sizeof(clash[0]); i++) {
+	for (i = 0; i < 2; i++) {
 		snprintf(dir, sizeof(dir), "/tmp/decorum-spool-XXXXXX");
 		assert_non_null(tu_mkdtemp(dir));
 		sp = spool_open(dir, err, sizeof(err));
@@ -518,20 +521,20 @@ test_id_taken_at_commit(void **state)
 		snprintf(id, sizeof(id), "%s", spool_writer_id(w));
 		assert_int_equal(spool_writer_write(w, body,
 		    sizeof(body) - 1), 0);
-		snprintf(rel, sizeof(rel), "%s/%s", clash[i % 2], id);
+		snprintf(rel, sizeof(rel), "queue/%s", id);
 		put_at(dir, rel, "the first message's file\n");
 		/* The blocking commit, then smtpd's through the pool. */
-		rc = i < 2 ? spool_writer_commit_now(w, &env)
+		rc = i == 0 ? spool_writer_commit_now(w, &env)
 		    : commit_writer(w, &env);
 		assert_int_equal(rc, -1);
 		assert_file(dir, rel, "the first message's file\n");
-		/* Nothing of ours is left: tmp/ is empty, and the other
-		 * area holds only the first message's file or nothing. */
+		/* Nothing of ours is left: tmp/ and data/ are empty. */
 		assert_int_equal(spool_list(sp, "tmp", &names, &n), 0);
 		assert_int_equal(n, 0);
 		spool_list_free(names, n);
-		snprintf(rel, sizeof(rel), "%s/%s", clash[(i + 1) % 2], id);
-		assert_null(file_at(dir, rel));
+		assert_int_equal(spool_list(sp, "data", &names, &n), 0);
+		assert_int_equal(n, 0);
+		spool_list_free(names, n);
 		spool_close(sp);
 		tu_rmtree(dir);
 	}
@@ -540,7 +543,7 @@ test_id_taken_at_commit(void **state)
 /*
  * Another writer of the same id wrote its tmp/<id>.env first (it made
  * the id after ours was picked): our commit fails at its envelope and
- * removes its own tmp/<id> only; the other envelope stays whole.
+ * removes its own data/<id> only; the other envelope stays whole.
  */
 static void
 test_envelope_taken_in_tmp(void **state)
@@ -1142,7 +1145,7 @@ main(void)
 		cmocka_unit_test(test_commit_read_back),
 		cmocka_unit_test(test_commit_now),
 		cmocka_unit_test(test_cleanup),
-		cmocka_unit_test(test_id_taken_in_tmp_new_id),
+		cmocka_unit_test(test_id_taken_in_data_new_id),
 		cmocka_unit_test(test_id_elsewhere_both_kept),
 		cmocka_unit_test(test_id_all_taken),
 		cmocka_unit_test(test_id_taken_at_commit),
