@@ -402,8 +402,8 @@ qmgr_main(const struct config *cfg, int notify_fd)
 		q.lag = looplag_new(q.base, "qmgr");
 
 	/* Recovery: every committed message is ours again (the first scan
-	 * cleans up and logs event=started); retry times come from each
-	 * message's status records. */
+	 * logs event=started; the cleanup follows a minute later); retry
+	 * times come from each message's status records. */
 	q.last_cleanup = 0;
 	qmgr_scan_start(&q, false);
 	qmgr_schedule(&q);

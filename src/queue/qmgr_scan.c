@@ -29,8 +29,8 @@
  * before a listing began is listed again next time, in case a coarse
  * file system clock hid a change within the same tick.
  *
- * The spool's cleanup (hourly, and at start) is started here too, as
- * a job of its own beside the first slice.
+ * The spool's cleanup (hourly, the first a minute after the start) is
+ * started here too, as a job of its own beside a listing's first slice.
  *
  * Loop thread only, but for qscan_work() (an I/O worker, touching only
  * its qscan until done()).  Trusts nothing in queue/: names that are not
@@ -66,6 +66,11 @@
  * cover every change up to it (above). */
 #define QSCAN_SETTLE		2
 #define QMGR_CLEANUP_INTERVAL	3600
+/* The first cleanup waits this long after the start: with a big queue
+ * the start-up listing has one I/O thread, and the loads of the mail
+ * that comes in meanwhile need the other.  Garbage is 2 hours old before
+ * it is taken anyway. */
+#define QMGR_CLEANUP_FIRST	60
 
 /* A zero timer: the loop serves what else is ready before it fires. */
 static const struct timeval next_turn = { 0, 0 };
@@ -337,8 +342,11 @@ qmgr_scan_start(struct qmgr *q, bool flush)
 	sc->now = now;
 	sc->known_sec = q->queue_seen_sec;
 	sc->known_nsec = q->queue_seen_nsec;
-	/* A job of its own, beside the listing: at start it takes as long
-	 * as data/ is large, and the listing need not wait for it. */
+	/* A job of its own, beside the listing: it takes as long as data/
+	 * is large, and the listing need not wait for it. */
+	if (q->last_cleanup == 0)
+		q->last_cleanup = now - QMGR_CLEANUP_INTERVAL +
+		    QMGR_CLEANUP_FIRST;
 	if (now - q->last_cleanup >= QMGR_CLEANUP_INTERVAL) {
 		q->last_cleanup = now;
 		workpool_submit(q->io, qscan_cleanup_work, qscan_cleanup_done,
