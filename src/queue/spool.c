@@ -76,7 +76,7 @@ struct spool_writer {
 	 * yet: the only files a failure may remove.  A name of ours that
 	 * another writer holds (its id is ours too) is never touched. */
 	bool own_data, own_env;
-	unsigned announced;	/* areas whose leaders expect this commit */
+	bool announced;		/* queue/'s leaders expect this commit */
 	uint64_t data_mark;	/* data/'s dirsync when data/<id> was made */
 	struct buf envtext;
 	void (*done)(void *, int);
@@ -174,8 +174,8 @@ spool_open(const char *dir, char *err, size_t errlen)
 			return NULL;
 		}
 		sp->sync[i] = dirsync_new(NULL, NULL);
-		dirsync_set_lead_wait(sp->sync[i], SPOOL_LEAD_WAIT_NS);
 	}
+	dirsync_set_lead_wait(sp->sync[SPOOL_QUEUE], SPOOL_LEAD_WAIT_NS);
 	return sp;
 }
 
@@ -204,23 +204,23 @@ spool_area_sync(struct spool *sp, int area)
 	return dirsync_sync(sp->sync[area], sp->fd[area], &sp->key[area]);
 }
 
-/* A commit's own step of the group commit: it announced itself to the
- * folders' leaders when it began (commit_announce), so a leader about
- * to fsync waits for the commits still fsyncing their files. */
+/* A commit's own step of queue/'s group commit: it announced itself to
+ * the leaders when it began (commit_announce), so a leader about to
+ * fsync waits for the commits still fsyncing their files. */
 static int
-commit_area_sync(struct spool_writer *w, int area)
+commit_queue_sync(struct spool_writer *w)
 {
 	struct spool *sp = w->sp;
 
-	w->announced &= ~(1u << area);
-	return dirsync_sync_expected(sp->sync[area], sp->fd[area],
-	    &sp->key[area]);
+	w->announced = false;
+	return dirsync_sync_expected(sp->sync[SPOOL_QUEUE],
+	    sp->fd[SPOOL_QUEUE], &sp->key[SPOOL_QUEUE]);
 }
 
 static void
 commit_announce(struct spool_writer *w)
 {
-	w->announced = 1u << SPOOL_QUEUE;
+	w->announced = true;
 	dirsync_expect(w->sp->sync[SPOOL_QUEUE]);
 }
 
@@ -228,12 +228,9 @@ commit_announce(struct spool_writer *w)
 static void
 commit_unannounce(struct spool_writer *w)
 {
-	int area;
-
-	for (area = 0; area < SPOOL_N_AREAS; area++)
-		if (w->announced & 1u << area)
-			dirsync_unexpect(w->sp->sync[area]);
-	w->announced = 0;
+	if (w->announced)
+		dirsync_unexpect(w->sp->sync[SPOOL_QUEUE]);
+	w->announced = false;
 }
 
 int
@@ -462,7 +459,7 @@ spool_commit_work(void *p)
 		goto fail_data;
 	w->own_env = false;
 	op = "fsync-queue-dir";
-	if (commit_area_sync(w, SPOOL_QUEUE) < 0) {
+	if (commit_queue_sync(w) < 0) {
 		/* The rename may or may not survive a crash: take it back
 		 * rather than answer 250 for a message we cannot vouch for. */
 		unlinkat(sp->fd[SPOOL_QUEUE], w->id, 0);
