@@ -13,8 +13,12 @@ master, and all its descendants), sampled every 50 ms by a thread:
     fairer second figure.
 """
 
+import ctypes
+import errno
 import os
 import re
+import select
+import struct
 import subprocess
 import threading
 import time
@@ -40,8 +44,46 @@ def _children_map():
     return kids
 
 
+def _children(pid):
+    """pid's children from /proc/PID/task/*/children (any thread may be
+    a parent), or None when the kernel does not have those files."""
+    out = []
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out      # gone: no children either
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
+                out.extend(int(c) for c in f.read().split())
+        except FileNotFoundError:
+            if not os.path.exists(f"/proc/{pid}/task/{tid}"):
+                continue        # the thread ended
+            return None
+        except OSError:
+            continue
+    return out
+
+
 def process_tree(root):
-    """The PIDs of root and all its descendants (root first)."""
+    """The PIDs of root and all its descendants (root first).
+
+    Asks each process of the tree for its children: a few reads where
+    walking the whole of /proc reads every process's stat, which the
+    memory sampler did 20 times a second on the CPUs it was measuring."""
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        kids = _children(pid)
+        if kids is None:
+            return _process_tree_walk(root)
+        out.append(pid)
+        todo.extend(kids)
+    return out
+
+
+def _process_tree_walk(root):
+    """process_tree() from the whole of /proc."""
     kids = _children_map()
     out, todo = [], [root]
     while todo:
@@ -109,9 +151,25 @@ def count_files(folder):
         return 0
 
 
+# inotify(7), through libc: the events a Maildir delivery ends with.
+_IN_CREATE, _IN_MOVED_TO, _IN_Q_OVERFLOW = 0x100, 0x80, 0x4000
+_IN_NONBLOCK, _IN_CLOEXEC = os.O_NONBLOCK, os.O_CLOEXEC
+_IN_EVENT = struct.Struct("iIII")        # wd, mask, cookie, len
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
 class DeliveryWatcher(threading.Thread):
-    """Polls a Maildir new/ folder every `interval` seconds and records the
-    monotonic time at which it first holds `want` files."""
+    """Watches a Maildir new/ folder and records the monotonic time at
+    which it first holds `want` files.
+
+    Counts inotify's events (a file made in or moved into the folder)
+    rather than listing the folder: a list every 10 ms costs a
+    millisecond per 2,000 files, about a tenth of a CPU by the end of a
+    run, taken from the MTA being measured.  Names are kept in a set, so
+    a file seen both in the first listing and as an event counts once;
+    when the kernel's event queue overflows, the folder is listed again.
+    Until the folder exists (the MTA makes it at the first delivery) it
+    is looked for every `interval` seconds."""
 
     def __init__(self, folder, want, interval=0.01):
         super().__init__(daemon=True)
@@ -123,18 +181,71 @@ class DeliveryWatcher(threading.Thread):
         self.first_at = None   # when the first file was seen
         self.done = threading.Event()
         self.count = 0
+        self._names = set()
         self._stop_event = threading.Event()
 
-    def run(self):
+    def _seen(self, names):
+        self._names.update(names)
+        self.count = len(self._names)
+        now = time.monotonic()
+        if self.count and self.first_at is None:
+            self.first_at = now
+        if self.count >= self.want and self.done_at is None:
+            self.done_at = now
+            self.done.set()
+
+    def _watch(self):
+        """An inotify descriptor watching the folder, once it exists."""
+        fd = _libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
+        if fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1")
         while not self._stop_event.is_set():
-            self.count = count_files(self.folder)
-            if self.count and self.first_at is None:
-                self.first_at = time.monotonic()
-            if self.count >= self.want:
-                self.done_at = time.monotonic()
-                self.done.set()
-                return
+            wd = _libc.inotify_add_watch(fd, os.fsencode(self.folder),
+                                         _IN_CREATE | _IN_MOVED_TO)
+            if wd >= 0:
+                return fd
+            if ctypes.get_errno() != errno.ENOENT:
+                os.close(fd)
+                raise OSError(ctypes.get_errno(), "inotify_add_watch",
+                              self.folder)
             self._stop_event.wait(self.interval)
+        os.close(fd)
+        return None
+
+    def _events(self, fd):
+        """Names from the events queued on fd; None after an overflow."""
+        names = []
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return names
+        off = 0
+        while off + _IN_EVENT.size <= len(data):
+            _, mask, _, n = _IN_EVENT.unpack_from(data, off)
+            off += _IN_EVENT.size
+            if mask & _IN_Q_OVERFLOW:
+                return None
+            names.append(data[off:off + n].rstrip(b"\0"))
+            off += n
+        return names
+
+    def run(self):
+        fd = self._watch()
+        if fd is None:
+            return
+        try:
+            # After the watch is on: a file made in between is in both.
+            self._seen(os.fsencode(n) for n in os.listdir(self.folder))
+            while not self._stop_event.is_set() and not self.done.is_set():
+                ready, _, _ = select.select([fd], [], [], 0.1)
+                if not ready:
+                    continue
+                names = self._events(fd)
+                if names is None:
+                    names = (os.fsencode(n) for n in os.listdir(self.folder))
+                self._seen(names)
+        finally:
+            os.close(fd)
 
     def stop(self):
         self._stop_event.set()

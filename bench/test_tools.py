@@ -24,6 +24,7 @@ sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True
 
 import growth  # noqa: E402
+import measure  # noqa: E402
 import mta  # noqa: E402
 import restart  # noqa: E402
 import spoolfill  # noqa: E402
@@ -189,3 +190,48 @@ def test_restart_crash_list():
     for bad in ("1,x", "0", "1,-1"):
         with pytest.raises(Exception):
             restart.crash_list(bad)
+
+
+def test_delivery_watcher_counts_made_and_moved_files(tmp_path):
+    """The Maildir watcher: a folder made after it started, files there
+    before the watch and files made or moved in after it, each counted
+    once; done at `want`, with the time of the first and the last."""
+    folder = tmp_path / "new"
+    watch = measure.DeliveryWatcher(str(folder), 5)
+    watch.start()
+    time.sleep(0.05)
+    assert watch.count == 0 and watch.first_at is None
+    (tmp_path / "tmp").mkdir()
+    folder.mkdir()
+    (folder / "a").write_text("x")
+    for name in ("b", "c", "d"):
+        (tmp_path / "tmp" / name).write_text("x")
+        os.rename(tmp_path / "tmp" / name, folder / name)
+    assert not watch.done.wait(0.3)
+    assert watch.count == 4
+    (folder / "e").write_text("x")
+    assert watch.done.wait(5)
+    assert watch.count == 5 and watch.first_at <= watch.done_at
+    watch.stop()
+
+
+def test_process_tree_finds_grandchildren():
+    """process_tree: a child's child is in the tree, and a process
+    outside it is not."""
+    outer = subprocess.Popen(["sleep", "30"])
+    proc = subprocess.Popen(["/bin/sh", "-c", "sleep 30 & wait"])
+    try:
+        deadline = time.monotonic() + 5
+        tree = []
+        while time.monotonic() < deadline and len(tree) < 2:
+            tree = measure.process_tree(proc.pid)
+            time.sleep(0.02)
+        assert tree[0] == proc.pid and len(tree) == 2
+        assert outer.pid not in tree
+        assert sorted(tree) == sorted(measure._process_tree_walk(proc.pid))
+    finally:
+        for pid in measure.process_tree(proc.pid)[1:]:
+            os.kill(pid, 9)
+        for p in (proc, outer):
+            p.kill()
+            p.wait()
