@@ -46,6 +46,7 @@ struct smtp_data {
 	int err;			/* errno of a failed open or read */
 	bool busy;			/* a read is in the workpool */
 	bool ready;			/* buf holds the next chunk (or the end) */
+	bool at_end;			/* nothing follows the chunk in buf */
 	bool released;			/* the transaction let go */
 	void (*cb)(void *arg);
 	void *arg;
@@ -61,11 +62,20 @@ smtp_data_free(struct smtp_data *sd)
 	free(sd);
 }
 
-/* Worker thread: open (the first time) and read one chunk. */
+/*
+ * Worker thread: open (the first time) and read one chunk, a whole one
+ * unless the file ends first.  A chunk that ends the file says so: the
+ * loop then writes the final dot with it, in the same write.  Were the
+ * dot left for a later read to find the end, it would go out alone, and
+ * Nagle's algorithm holds such a small write until the server acknowledges
+ * the data, which a server waiting for the dot does only when its delayed
+ * ACK fires (40 ms on Linux): a message per 40 ms per connection.
+ */
 static void
 smtp_data_read(void *p)
 {
 	struct smtp_data *sd = p;
+	size_t got = 0;
 	ssize_t n;
 
 	if (sd->fd < 0) {
@@ -76,14 +86,22 @@ smtp_data_read(void *p)
 			return;
 		}
 	}
-	do
-		n = pread(sd->fd, sd->buf, DATA_CHUNK, sd->off);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		sd->err = errno;
-		return;
+	while (got < DATA_CHUNK) {
+		n = pread(sd->fd, sd->buf + got, DATA_CHUNK - got,
+		    sd->off + (int64_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			sd->err = errno;
+			return;
+		}
+		if (n == 0) {
+			sd->at_end = true;
+			break;
+		}
+		got += (size_t)n;
 	}
-	sd->len = (size_t)n;
+	sd->len = got;
 }
 
 /* Loop thread: the read is done. */
@@ -146,8 +164,13 @@ smtp_data_peek(const struct smtp_data *sd, const char **p, size_t *len)
 void
 smtp_data_next(struct smtp_data *sd)
 {
-	if (!sd->busy && sd->ready && sd->len > 0 && sd->err == 0)
-		smtp_data_start(sd);
+	if (sd->busy || !sd->ready || sd->len == 0 || sd->err != 0)
+		return;
+	if (sd->at_end) {
+		sd->len = 0;		/* the end, known already */
+		return;
+	}
+	smtp_data_start(sd);
 }
 
 void

@@ -129,7 +129,8 @@ struct smtp_data *smtp_data_open(struct workpool *pool, int dirfd,
  * read is under way (ready() follows); -1: the file could not be read
  * (errno says why). */
 int smtp_data_peek(const struct smtp_data *sd, const char **p, size_t *len);
-/* The chunk peeked is used: read the next one. */
+/* The chunk peeked is used: read the next one (none when the chunk was
+ * known to end the file: the next peek gives the end at once). */
 void smtp_data_next(struct smtp_data *sd);
 /* The transaction lets go: no ready() any more; a read in flight frees
  * the object when it completes.  NULL is fine. */

@@ -790,6 +790,51 @@ def test_pipelining_on_the_wire(outbound_mta, raw_mx, dns, pipelining):
                                     for r in rcpts], envelope
 
 
+def test_final_dot_goes_with_the_data(outbound_mta, raw_mx, dns):
+    """A message that fits in one read goes out with its final dot in the
+    same write: a dot written alone, after the data, waits under Nagle's
+    algorithm for the server's delayed ACK (40 ms a message)."""
+    raw = raw_mx("127.0.0.21", serve)
+    add_mx(dns, "dot.example", ["127.0.0.21"])
+    m = outbound_mta()
+    qid, msg = submit(m, "x@example.org", ["a@dot.example"])
+    assert outcome(m, qid)["event"] == "delivered"
+    conn = raw.connections[0]
+    with_dot = [c for c in conn.chunks if c.endswith(b"\r\n.\r\n")]
+    assert len(with_dot) == 1, conn.chunks
+    assert unstuff(with_dot[0][:-3]).endswith(msg), conn.chunks
+
+
+def test_data_around_the_read_size_arrives_whole(outbound_mta, raw_mx, dns):
+    """Messages whose spool file is just under, at and just over the
+    client's read size (64 KiB) and a few reads long arrive whole, each
+    ended once: the end is found with the last read or after it."""
+    raw = raw_mx("127.0.0.21", serve)
+    add_mx(dns, "big.example", ["127.0.0.21"])
+    m = outbound_mta(max_message_size=400000)
+    line = b"x" * 76 + b"\r\n"
+    probe = compose(subject="probe", body=line)
+    qid, _ = submit(m, "x@example.org", ["a@big.example"], probe)
+    assert outcome(m, qid)["event"] == "delivered"
+    overhead = len(raw.connections[0].messages[0]) - len(probe)
+    sizes = [65536 - 1, 65536, 65536 + 1, 3 * 65536 + 5]
+    for i, want in enumerate(sizes):
+        head = compose(subject="big%d" % i, body=b"")
+        body_len = want - overhead - len(head)
+        q, r = divmod(body_len, len(line))
+        if r < 2:
+            q, r = q - 1, r + len(line)
+        body = line * q + b"x" * (r - 2) + b"\r\n"
+        msg = head + body
+        qid, _ = submit(m, "x@example.org", ["a@big.example"], msg)
+        ev = outcome(m, qid)
+        assert ev["event"] == "delivered", ev["_line"]
+    got = [msg for c in raw.connections for msg in c.messages][1:]
+    assert [len(g) for g in got] == sizes
+    for g in got:
+        assert g.endswith(b"\r\n") and b"\r\n.\r\n" not in g
+
+
 # -- 8. LMTP: one reply per recipient --------------------------------------
 
 LMTP_DOMAIN = "lmtp.example.test"
