@@ -1,7 +1,9 @@
 /*
  * The milter client's connection (milter_client.h): the socket to the
  * milter, the timer of each wait, the read loop that feeds the decoder,
- * and the one end of every conversation (done, or cancel).  What to send
+ * and the one end of every conversation (done, or cancel), which hands a
+ * cleanly ended connection to the pool (milter_pool.h) when reuse is on;
+ * and the one retry of a pooled connection found closed.  What to send
  * is milter_client_steps.c's; what a reply means, milter_client_reply.c's.
  *
  * Trusts the caller's message and configuration; trusts nothing the
