@@ -246,6 +246,10 @@ struct milter_conf {
 	unsigned connect_timeout;	/* seconds to connect and negotiate */
 	unsigned command_timeout;	/* seconds for each reply before EOB */
 	unsigned eom_timeout;		/* seconds for the end-of-body verdict */
+	/* Keep the connection for the next message (SMFIC_QUIT_NC), for a
+	 * milter that resets on it whatever its last reply (rspamd; not
+	 * libmilter after a final verdict); false: one per message. */
+	bool reuse;
 };
 
 struct rspamd_conf {

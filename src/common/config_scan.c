@@ -8,7 +8,8 @@
  *     milters = (
  *       { name = "rspamd"; address = "inet:127.0.0.1:11332";
  *         kind = "spam"; default_action = "tempfail";
- *         connect_timeout = 10; command_timeout = 30; eom_timeout = 60; }
+ *         connect_timeout = 10; command_timeout = 30; eom_timeout = 60;
+ *         reuse = false; }
  *     );
  *     rspamd = { address = "inet:127.0.0.1:11333"; timeout = 60;
  *                default_action = "tempfail"; };
@@ -124,7 +125,7 @@ cfg_milter(struct cfg_ctx *c, const config_setting_t *g,
 {
 	static const char *const keys[] = { "name", "address", "kind",
 	    "default_action", "connect_timeout", "command_timeout",
-	    "eom_timeout", NULL };
+	    "eom_timeout", "reuse", NULL };
 	struct scan_conf *sc = &c->cfg->scan;
 	const config_setting_t *s;
 	const char *name;
@@ -151,6 +152,7 @@ cfg_milter(struct cfg_ctx *c, const config_setting_t *g,
 	m->connect_timeout = DEFAULT_SCAN_CONNECT_TIMEOUT;
 	m->command_timeout = DEFAULT_SCAN_COMMAND_TIMEOUT;
 	m->eom_timeout = DEFAULT_SCAN_EOM_TIMEOUT;
+	m->reuse = false;
 	if (cfg_scan_address(c, g, false, &m->ep) < 0 ||
 	    cfg_scan_choice(c, g, "kind", kind_names, "kind: must be "
 	    "\"spam\", \"malware\" or \"other\"", &kind) < 0 ||
@@ -160,7 +162,8 @@ cfg_milter(struct cfg_ctx *c, const config_setting_t *g,
 	    cfg_member_unsigned(c, g, "command_timeout", 1, SCAN_TIMEOUT_MAX,
 	    &m->command_timeout) < 0 ||
 	    cfg_member_unsigned(c, g, "eom_timeout", 1, SCAN_TIMEOUT_MAX,
-	    &m->eom_timeout) < 0)
+	    &m->eom_timeout) < 0 ||
+	    cfg_member_bool(c, g, "reuse", &m->reuse) < 0)
 		return -1;
 	m->kind = (enum scan_kind)kind;
 	return 0;

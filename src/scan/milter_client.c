@@ -1,7 +1,9 @@
 /*
  * The milter client's connection (milter_client.h): the socket to the
  * milter, the timer of each wait, the read loop that feeds the decoder,
- * and the one end of every conversation (done, or cancel).  What to send
+ * and the one end of every conversation (done, or cancel), which hands a
+ * cleanly ended connection to the pool (milter_pool.h) when reuse is on;
+ * and the one retry of a pooled connection found closed.  What to send
  * is milter_client_steps.c's; what a reply means, milter_client_reply.c's.
  *
  * Trusts the caller's message and configuration; trusts nothing the
@@ -17,14 +19,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "scan/milter_pool.h"
 
 static void read_cb(struct bufferevent *bev, void *arg);
 static void write_cb(struct bufferevent *bev, void *arg);
 static void event_cb(struct bufferevent *bev, short what, void *arg);
+static void retry(struct milter_client *c);
 
 bool
 mcl_send(struct milter_client *c, size_t len, const char *what)
@@ -71,26 +74,15 @@ mcl_fail(struct milter_client *c, const char *fmt, ...)
 	c->phase = MCL_OVER;
 }
 
-/*
- * A packet of our own straight to the socket, only when nothing else is
- * queued before it: the QUIT (or ABORT and QUIT) of a conversation we
- * leave without waiting for anything.  A milter that does not read it
- * sees the connection close, which means the same to libmilter.
- */
+/* The QUIT (or ABORT and QUIT) of a conversation we leave without
+ * waiting for anything (milter_goodbye). */
 static void
 say_goodbye(struct milter_client *c, bool abort_first)
 {
-	uint8_t out[2 * MILTER_HEAD_LEN];
-	size_t n = 0;
-
-	if (!c->connected || c->bev == NULL ||
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) != 0)
+	if (!c->connected || c->bev == NULL)
 		return;
-	if (abort_first)
-		n += milter_enc_simple(out, sizeof(out), MILTER_C_ABORT);
-	n += milter_enc_simple(out + n, sizeof(out) - n, MILTER_C_QUIT);
-	(void)send(bufferevent_getfd(c->bev), out, n,
-	    MSG_DONTWAIT | MSG_NOSIGNAL);
+	milter_goodbye(c->bev, abort_first);
+	c->bev = NULL;
 }
 
 static void
@@ -114,7 +106,11 @@ conclude(struct milter_client *c)
 	struct scan_result *res = c->res;
 	void *arg = c->arg;
 
-	if (res->verdict != SCAN_FAILED)
+	if (res->verdict != SCAN_FAILED && c->pool != NULL && c->eob_replied &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
+		milter_pool_put(c->pool, &c->mc->ep, c->bev, &c->agreed);
+		c->bev = NULL;
+	} else if (res->verdict != SCAN_FAILED)
 		say_goodbye(c, false);
 	client_free(c);
 	done(arg, res);
@@ -181,6 +177,7 @@ read_cb(struct bufferevent *bev, void *arg)
 		case MILTER_DEC_MORE:
 			break;
 		case MILTER_DEC_REPLY:
+			c->replied = true;
 			mcl_reply(c, &r);
 			break;
 		case MILTER_DEC_ERROR:
@@ -233,6 +230,10 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		settle(c);
 		return;
 	}
+	if (c->reused && !c->replied) {
+		retry(c);
+		return;
+	}
 	if (!c->connected)
 		mcl_fail(c, "cannot connect to %s: %s", c->mc->ep.address,
 		    e != 0 ? strerror(e) : "connection closed");
@@ -245,8 +246,8 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	settle(c);
 }
 
-/* A connect() that failed at once (no such socket file): reported from
- * the loop, never from inside start. */
+/* A connect() that failed at once (no such socket file), or the first
+ * step on a pooled connection: from the loop, never from inside start. */
 static void
 later_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -254,43 +255,98 @@ later_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	mcl_fail(c, "cannot connect to %s: %s", c->mc->ep.address,
-	    strerror(c->connect_errno));
+	if (c->connect_errno != 0)
+		mcl_fail(c, "cannot connect to %s: %s", c->mc->ep.address,
+		    strerror(c->connect_errno));
 	settle(c);
 }
 
+/* The callbacks of a conversation on bev, fresh or pooled. */
+static void
+attach(struct milter_client *c, struct bufferevent *bev)
+{
+	c->bev = bev;
+	bufferevent_setcb(bev, read_cb, write_cb, event_cb, c);
+	bufferevent_setwatermark(bev, EV_WRITE, MCL_OUT_MAX, 0);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+/* A new connection; the negotiation follows (event_cb). */
+static void
+open_fresh(struct milter_client *c)
+{
+	const struct milter_conf *mc = c->mc;
+	struct bufferevent *bev = bufferevent_socket_new(c->base, -1,
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+
+	if (bev == NULL)
+		panic("cannot create the milter connection");
+	c->phase = MCL_CONNECTING;
+	attach(c, bev);
+	mcl_arm(c, mc->connect_timeout);
+	if (bufferevent_socket_connect(c->bev,
+	    (const struct sockaddr *)&mc->ep.addr, (int)mc->ep.addrlen) < 0) {
+		c->connect_errno = errno != 0 ? errno : ECONNREFUSED;
+		event_active(c->later, EV_TIMEOUT, 1);
+	}
+}
+
+/*
+ * A pooled connection failed before any reply of this conversation: the
+ * milter closed it while idle, and what we sent went nowhere.  Nothing
+ * of it is in the result; the conversation starts over, once, on a
+ * fresh connection (reused is false from here on).
+ */
+static void
+retry(struct milter_client *c)
+{
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+	c->reused = false;
+	c->connected = false;
+	c->waiting = false;
+	c->rcpt_i = 0;
+	c->hdr_off = 0;
+	c->body_off = 0;
+	memset(&c->agreed, 0, sizeof(c->agreed));
+	milter_decoder_init(&c->dec);
+	scan_result_clear(c->res);
+	open_fresh(c);
+}
+
 struct milter_client *
-milter_client_start(struct event_base *base, const struct milter_conf *mc,
-    size_t max_body, const struct scan_message *msg, struct scan_result *res,
+milter_client_start(struct event_base *base, struct milter_pool *pool,
+    const struct milter_conf *mc, size_t max_body,
+    const struct scan_message *msg, struct scan_result *res,
     scan_done_fn *done, void *arg)
 {
 	struct milter_client *c = xcalloc(1, sizeof(*c));
+	struct bufferevent *bev;
 
 	scan_result_init(res, "milter");
 	c->base = base;
+	c->pool = mc->reuse ? pool : NULL;
 	c->mc = mc;
 	c->max_body = max_body;
 	c->msg = msg;
 	c->res = res;
 	c->done = done;
 	c->arg = arg;
-	c->phase = MCL_CONNECTING;
 	milter_decoder_init(&c->dec);
 	c->timer = evtimer_new(base, timer_cb, c);
-	c->bev = bufferevent_socket_new(base, -1,
-	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if (c->timer == NULL || c->bev == NULL)
+	c->later = event_new(base, -1, 0, later_cb, c);
+	if (c->timer == NULL || c->later == NULL)
 		panic("cannot create the milter connection");
-	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
-	bufferevent_setwatermark(c->bev, EV_WRITE, MCL_OUT_MAX, 0);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	mcl_arm(c, mc->connect_timeout);
-	if (bufferevent_socket_connect(c->bev,
-	    (const struct sockaddr *)&mc->ep.addr, (int)mc->ep.addrlen) < 0) {
-		c->connect_errno = errno != 0 ? errno : ECONNREFUSED;
-		c->later = event_new(base, -1, 0, later_cb, c);
+	if (milter_pool_take(c->pool, &mc->ep, &bev, &c->agreed)) {
+		/* Negotiated already: the conversation starts at CONNECT,
+		 * each step under its own timeout. */
+		c->reused = true;
+		c->connected = true;
+		c->phase = MCL_CONNECT;
+		attach(c, bev);
 		event_active(c->later, EV_TIMEOUT, 1);
-	}
+	} else
+		open_fresh(c);
 	return c;
 }
 

@@ -47,11 +47,17 @@ struct milter_client {
 	void *arg;
 	size_t max_body;
 
+	struct milter_pool *pool;	/* NULL: one connection per message */
 	struct bufferevent *bev;
 	struct event *timer;	/* the wait in progress */
-	struct event *later;	/* an error known inside start */
+	struct event *later;	/* the first step, or an error known inside start */
 	int connect_errno;
 	bool connected;
+	/* The connection came from the pool and no reply came on it yet:
+	 * a failure now is a stale connection, retried on a fresh one. */
+	bool reused;
+	bool replied;
+	bool eob_replied;	/* the verdict answered the end of body */
 
 	enum mcl_phase phase;
 	/* A reply is awaited for step wstep (else we are sending). */

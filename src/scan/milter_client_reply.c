@@ -27,6 +27,7 @@ static void
 verdict(struct milter_client *c, enum scan_verdict v)
 {
 	c->res->verdict = v;
+	c->eob_replied = c->wstep == MILTER_STEP_EOB;
 	if (v == SCAN_REJECT || v == SCAN_TEMPFAIL)
 		c->res->finding = finding_of(c->mc->kind);
 	c->phase = MCL_OVER;

@@ -248,8 +248,9 @@ start_jobs(struct session *s, struct content_scan *cs)
 		struct scan_job *j = &cs->jobs[i];
 
 		if (j->kind == JOB_MILTER)
-			j->client = milter_client_start(base, j->conf, max_body,
-			    &cs->msg, &j->res, scan_job_done, j);
+			j->client = milter_client_start(base, s->srv->milters,
+			    j->conf, max_body, &cs->msg, &j->res,
+			    scan_job_done, j);
 		else if (j->kind == JOB_RSPAMD)
 			j->client = rspamd_client_start(base, j->conf, &cs->msg,
 			    &j->res, scan_job_done, j);

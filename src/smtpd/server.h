@@ -19,6 +19,7 @@ struct domains;
 struct resolver;
 struct event_base;
 struct greylist_store;
+struct milter_pool;
 struct session;
 struct spool;
 struct tls_server;
@@ -37,6 +38,10 @@ struct server {
 	struct auth_throttle *throttle;
 	struct admission *admission;	/* connections per client network */
 	struct greylist_store *greylist;	/* NULL: greylisting off */
+	/* Idle milter connections for the next message (content_scan.c);
+	 * the config is read once per process (SIGHUP reloads only the
+	 * certificates), and the pool is keyed by address anyway. */
+	struct milter_pool *milters;
 	int notify_fd;
 	struct session_list sessions;
 	unsigned n_sessions;

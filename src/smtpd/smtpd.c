@@ -28,6 +28,7 @@
 #include "greylist/store.h"
 #include "queue/spool.h"
 #include "route/domains.h"
+#include "scan/milter_pool.h"
 #include "tls/tls.h"
 #include "smtpd/admission.h"
 #include "smtpd/control.h"
@@ -212,6 +213,7 @@ smtpd_setup(struct smtpd *d, const struct smtpd_args *a)
 	d->srv.domains = domains_open_live(cfg->domains, d->srv.base, d->srv.pool);
 	smtpd_setup_auth(d, a);
 	smtpd_setup_greylist(d, cfg);
+	d->srv.milters = milter_pool_new();
 	d->listeners = xcalloc(n_fds, sizeof(*d->listeners));
 	for (size_t i = 0; i < n_fds; i++)
 		d->listeners[d->n_listeners++] = listener_new(&d->srv, &cfg->listen[i], fds[i]);
@@ -233,6 +235,8 @@ smtpd_teardown(struct smtpd *d)
 		session_abort(s);
 	/* After the sessions: none holds a query any more. */
 	greylist_store_close(d->srv.greylist);
+	/* After the sessions too: a scan that ended may have put one. */
+	milter_pool_free(d->srv.milters);
 	for (size_t i = 0; i < d->n_listeners; i++)
 		listener_free(d->listeners[i]);
 	free(d->listeners);

@@ -6,10 +6,14 @@
  *
  *   scanprobe milter|rspamd|clamd ADDRESS FILE [-f SENDER] [-r RCPT]...
  *       [-a LOGIN] [-k spam|malware|other] [-t SECONDS] [-c]
+ *       [-n COUNT] [-N]
  *
- * FILE is the message as spooled (CRLF line ends).  -c cancels the
- * client 50 ms after the start (nothing may be printed after
- * "cancelled"; the sanitizers watch for the rest).  Prints one line
+ * FILE is the message as spooled (CRLF line ends).  -n runs the
+ * message COUNT times, one after another on one loop (a milter's
+ * connection is kept between them, as in the smtpd, unless -N).  -c
+ * cancels the client 50 ms after the start of the last message
+ * (nothing may be printed after "cancelled"; the sanitizers watch for
+ * the rest).  Prints one line
  * "verdict=... finding=... code=... enhanced=... text=\"...\"
  * detail=\"...\" score=... required=..." then one "mod ..." line per
  * change and "body OCTETS" for a replaced body.  Exit 0.  Not installed.
@@ -27,6 +31,7 @@
 #include "common/log.h"
 #include "scan/clamd_client.h"
 #include "scan/milter_client.h"
+#include "scan/milter_pool.h"
 #include "scan/rspamd_client.h"
 
 #define PROBE_RCPTS	64
@@ -45,7 +50,16 @@ struct probe {
 	void *client;
 	const char *kind;
 	bool finished;
+	bool cancel;
+	unsigned count;		/* messages still to start */
+	struct milter_pool *pool;
+	const struct scan_message *msg;
+	const struct milter_conf *mc;
+	const struct rspamd_conf *rc;
+	const struct clamd_conf *cc;
 };
+
+static void start(struct probe *p);
 
 static void
 print_text(const char *key, const char *s)
@@ -84,8 +98,13 @@ done(void *arg, struct scan_result *res)
 {
 	struct probe *p = arg;
 
-	p->finished = true;
 	print_result(res);
+	scan_result_clear(res);
+	if (p->count > 0) {
+		start(p);
+		return;
+	}
+	p->finished = true;
 	event_base_loopexit(p->base, NULL);
 }
 
@@ -109,6 +128,27 @@ cancel_cb(evutil_socket_t fd, short what, void *arg)
 	/* Let a late answer arrive at nothing before leaving. */
 	struct timeval tv = { 1, 0 };
 	event_base_loopexit(p->base, &tv);
+}
+
+/* The next message; with -c, the last is cancelled. */
+static void
+start(struct probe *p)
+{
+	p->count--;
+	if (strcmp(p->kind, "milter") == 0)
+		p->client = milter_client_start(p->base, p->pool, p->mc,
+		    64u << 20, p->msg, &p->res, done, p);
+	else if (strcmp(p->kind, "rspamd") == 0)
+		p->client = rspamd_client_start(p->base, p->rc, p->msg,
+		    &p->res, done, p);
+	else
+		p->client = clamd_client_start(p->base, p->cc, p->msg,
+		    &p->res, done, p);
+	if (p->cancel && p->count == 0) {
+		struct timeval tv = { 0, 50000 };
+
+		event_base_once(p->base, -1, EV_TIMEOUT, cancel_cb, p, &tv);
+	}
 }
 
 /* The whole file, and where its header section ends. */
@@ -163,7 +203,6 @@ main(int argc, char **argv)
 	struct scan_endpoint ep = { 0 };
 	struct probe p = { 0 };
 	unsigned timeout = 10;
-	bool cancel = false;
 	char err[256], *data;
 	int fd, opt;
 
@@ -190,7 +229,9 @@ main(int argc, char **argv)
 	mc.name = "probe";
 	mc.kind = SCAN_KIND_SPAM;
 	optind = 4;
-	while ((opt = getopt(argc, argv, "f:r:a:k:t:c")) != -1) {
+	mc.reuse = true;
+	p.count = 1;
+	while ((opt = getopt(argc, argv, "f:r:a:k:t:cn:N")) != -1) {
 		switch (opt) {
 		case 'f': msg.sender = optarg; break;
 		case 'r':
@@ -200,36 +241,31 @@ main(int argc, char **argv)
 		case 'a': msg.auth_login = optarg; break;
 		case 'k': mc.kind = parse_kind(optarg); break;
 		case 't': timeout = (unsigned)atoi(optarg); break;
-		case 'c': cancel = true; break;
+		case 'c': p.cancel = true; break;
+		case 'n': p.count = (unsigned)atoi(optarg); break;
+		case 'N': mc.reuse = false; break;
 		default: return 2;
 		}
 	}
 	if (msg.n_rcpts == 0)
 		rcpts[msg.n_rcpts++] = "bob@example.test";
+	if (p.count == 0)
+		p.count = 1;
+	mc.ep = ep;
+	mc.connect_timeout = mc.command_timeout = mc.eom_timeout = timeout;
+	rc.enabled = cc.enabled = true;
+	rc.ep = cc.ep = ep;
+	rc.timeout = cc.timeout = timeout;
+	p.msg = &msg;
+	p.mc = &mc;
+	p.rc = &rc;
+	p.cc = &cc;
 	p.base = event_base_new();
-	if (strcmp(p.kind, "milter") == 0) {
-		mc.ep = ep;
-		mc.connect_timeout = mc.command_timeout = mc.eom_timeout = timeout;
-		p.client = milter_client_start(p.base, &mc, 64u << 20, &msg,
-		    &p.res, done, &p);
-	} else if (strcmp(p.kind, "rspamd") == 0) {
-		rc.enabled = true;
-		rc.ep = ep;
-		rc.timeout = timeout;
-		p.client = rspamd_client_start(p.base, &rc, &msg, &p.res, done, &p);
-	} else {
-		cc.enabled = true;
-		cc.ep = ep;
-		cc.timeout = timeout;
-		p.client = clamd_client_start(p.base, &cc, &msg, &p.res, done, &p);
-	}
-	if (cancel) {
-		struct timeval tv = { 0, 50000 };
-
-		event_base_once(p.base, -1, EV_TIMEOUT, cancel_cb, &p, &tv);
-	}
+	p.pool = milter_pool_new();
+	start(&p);
 	event_base_dispatch(p.base);
 	scan_result_clear(&p.res);
+	milter_pool_free(p.pool);
 	event_base_free(p.base);
 	close(fd);
 	free(data);

@@ -11,7 +11,7 @@ GOOD = ('scan = { max_size = 1048576; score_authenticated = false;\n'
         '  milters = (\n'
         '    { name = "rspamd"; address = "inet:127.0.0.1:11332"; kind = "spam";\n'
         '      default_action = "accept"; connect_timeout = 1;\n'
-        '      command_timeout = 3600; eom_timeout = 60; },\n'
+        '      command_timeout = 3600; eom_timeout = 60; reuse = true; },\n'
         '    { name = "clamav"; address = "unix:/run/clamav/milter.sock";\n'
         '      kind = "malware"; },\n'
         '    { name = "dmarc"; address = "inet:[::1]:8893"; kind = "other"; }\n'
@@ -53,6 +53,8 @@ def one_milter(m, text):
      "command_timeout"),
     ('name = "a b"; address = "inet:127.0.0.1:1";', "name"),
     ('name = "a"; address = "inet:127.0.0.1:1"; macros = "i";', "macros"),
+    ('name = "a"; address = "inet:127.0.0.1:1"; reuse = "yes";', "reuse"),
+    ('name = "a"; address = "inet:127.0.0.1:1"; reuse = 1;', "reuse"),
 ])
 def test_bad_milter(mta, text, needle):
     m = mta(start=False)

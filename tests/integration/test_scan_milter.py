@@ -357,3 +357,60 @@ def test_broken_milter(milter, probe, behaviour, detail):
     r = probe(milter(behaviour))
     assert r.verdict == "failed"
     assert detail in r.detail, r.detail
+
+
+# --- one connection for many messages (SMFIC_QUIT_NC) ----------------------
+
+def results(out):
+    """The Result of each message of a scanprobe -n run, in order."""
+    blocks = re.split(r"^(?=verdict=)", out, flags=re.M)
+    return [Result(b, "") for b in blocks if b.startswith("verdict=")]
+
+
+def connections(rs):
+    return [r.headers("X-Connections") for r in rs]
+
+
+def test_messages_share_one_connection(milter, probe):
+    """Five messages on one loop: the milter negotiated once (libmilter
+    took each QUIT_NC and the next CONNECT on the same socket)."""
+    out, _ = probe.raw(milter("count"), "-n", "5")
+    rs = results(out)
+    assert [r.verdict for r in rs] == ["accept"] * 5, out
+    assert connections(rs) == [["1"]] * 5
+
+
+def test_no_reuse_is_one_connection_per_message(milter, probe):
+    out, _ = probe.raw(milter("count"), "-n", "3", "-N")
+    rs = results(out)
+    assert [r.verdict for r in rs] == ["accept"] * 3, out
+    assert connections(rs) == [["1"], ["2"], ["3"]]
+
+
+def test_a_stale_connection_is_retried_on_a_fresh_one(milter, probe):
+    """The raw milter closes the connection on QUIT_NC; scanprobe starts
+    the next message at once, on that connection (its QUIT_NC not even
+    read yet), so every message after the first finds it closed before
+    its first reply and must start over, never fail."""
+    out, _ = probe.raw(milter("close-on-quit-nc"), "-n", "4")
+    rs = results(out)
+    assert [(r.verdict, r.detail) for r in rs] == [("accept", "")] * 4, out
+
+
+def test_a_failed_conversation_is_not_kept(milter, probe):
+    """The first end of body times out: that connection is closed, and
+    the second message negotiates a new one."""
+    out, _ = probe.raw(milter("slow-first", "2"), "-n", "2", "-t", "1")
+    rs = results(out)
+    assert [r.verdict for r in rs] == ["failed", "accept"], out
+    assert "timed out waiting for end of body" in rs[0].detail
+    assert connections(rs)[1] == ["2"]
+
+
+def test_cancel_on_a_kept_connection(milter, probe):
+    """The second message, on the first's connection, is cancelled while
+    the milter thinks: the sanitizers see no leak of it or of the pool."""
+    out, _ = probe.raw(milter("slow", "0.3"), "-n", "2", "-c")
+    lines = out.splitlines()
+    assert lines[0].startswith("verdict=accept") and lines[-1] == "cancelled"
+    assert len(results(out)) == 1, out

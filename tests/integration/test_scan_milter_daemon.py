@@ -260,3 +260,40 @@ def test_macros_from_the_session(mta, milter):
     assert header(msg, "X-Macro-i") == [qid.encode()]
     assert header(msg, "X-Macro-j") == [b"mx.example.test"]
     assert header(msg, "X-Macro-client-addr") == [b"127.0.0.1"]
+
+
+# --- one milter connection for many messages (reuse) -------------------------
+
+def connections_seen(m, n):
+    """The X-Connections of the n messages delivered to demo."""
+    msgs = [x.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+            for x in m.wait_for_delivery("demo", n)]
+    return sorted(header(x, "X-Connections")[0] for x in msgs)
+
+
+def test_reuse_keeps_one_connection(mta, milter):
+    """Three SMTP sessions, one after another: the milter negotiated
+    once (pymilter answers CONTINUE at the end of body, after which
+    libmilter takes QUIT_NC)."""
+    m = mta(extra_conf=one(milter("count"), more="reuse = true;"))
+    for _ in range(3):
+        send(m, 250, "2.0.0")
+    assert connections_seen(m, 3) == [b"1"] * 3
+
+
+def test_without_reuse_one_connection_per_message(mta, milter):
+    m = mta(extra_conf=one(milter("count")))
+    for _ in range(3):
+        send(m, 250, "2.0.0")
+    assert connections_seen(m, 3) == [b"1", b"2", b"3"]
+
+
+def test_milter_closing_on_quit_nc_costs_nothing(mta, milter):
+    """The raw milter closes every connection when QUIT_NC comes: the
+    next message finds the pooled connection gone (dropped, or taken
+    and retried), never a 451."""
+    m = mta(extra_conf=one(milter("close-on-quit-nc"), more="reuse = true;"))
+    for _ in range(4):
+        send(m, 250, "2.0.0")
+    assert not m.events("scan", verdict="failed")
+    assert len(m.events("queued")) == 4

@@ -182,3 +182,31 @@ def test_authenticated_submission(tls_mta, rspamd, clamd, score):
         s.data(smtp_data(eicar_attachment()), 554, "5.7.1")
     assert bool(m.events("scan", scanner="rspamd")) == score
     assert len(m.events("scan", scanner="clamd")) == 2
+
+
+def test_rspamd_milter_reuse_across_verdicts(mta, rspamd):
+    """One kept connection for messages rspamd answers differently (a
+    reject is a reply code at the end of body, ham an ACCEPT): rspamd
+    resets on QUIT_NC after either, so each message gets its own
+    verdict and none fails."""
+    m = mta(extra_conf='scan = { milters = ( { name = "rspamd"; '
+            'address = "%s"; kind = "spam"; reuse = true; } ); };\n'
+            % rspamd.milter_address)
+    queue_id(send(m, ham(), 250, "2.0.0"))
+    check(send(m, gtube(), 550, "5.7.1"), 550, "5.7.1", contains="Gtube")
+    queue_id(send(m, ham(), 250, "2.0.0"))
+    check(send(m, gtube(), 550, "5.7.1"), 550, "5.7.1", contains="Gtube")
+    queue_id(send(m, ham(), 250, "2.0.0"))
+    assert len(m.events("scan", scanner="rspamd", verdict="accept")) == 3
+    assert len(m.events("scan", scanner="rspamd", verdict="reject")) == 2
+    assert not m.events("scan", verdict="failed")
+    # Kept: one established connection to rspamd's milter port, ours.
+    assert established_to(int(rspamd.milter_address.rsplit(":", 1)[1])) == 1
+
+
+def established_to(port):
+    """Established TCP connections whose remote port is port (IPv4)."""
+    with open("/proc/net/tcp") as f:
+        rows = [line.split() for line in f.readlines()[1:]]
+    return sum(1 for r in rows
+               if int(r[2].split(":")[1], 16) == port and r[3] == "01")

@@ -18,14 +18,21 @@ pymilter behaviours (at end of body unless said):
   hash (adds X-Body-Hash "SHA256 OCTETS CHUNKS" of the body it got),
   headers (adds X-Got "name=value" for each field, repr()'d),
   macros (adds X-Macro-NAME for each macro it was sent), skip (SKIP
-  after the first body chunk, adds X-Chunks), many-headers (ARG count).
+  after the first body chunk, adds X-Chunks), many-headers (ARG count),
+  count (adds X-Connections: the option negotiations so far, one per
+  connection: reused ones negotiate once; answers CONTINUE, not ACCEPT,
+  so libmilter takes a QUIT_NC after it), slow-first (as count, but
+  the first end of body of the process waits ARG seconds first).
 raw behaviours:
   mute (never answers the OPTNEG), close-after-optneg, garbage, oversized (a packet of 65536 octets),
   not-offered (OPTNEG asking for an action we do not know),
   not-agreed (no actions agreed, an ADDHEADER at end of body),
   early-change (an ADDHEADER answering CONNECT), symlist (asks in its
   OPTNEG for {client_addr} at CONNECT, {mail_addr} and an unknown name
-  at MAIL, and adds X-Macro-STAGE-NAME for every macro it was sent).
+  at MAIL, and adds X-Macro-STAGE-NAME for every macro it was sent),
+  close-on-quit-nc (answers QUIT_NC by closing the connection).
+The raw ones answer every other command with CONTINUE; a QUIT_NC
+starts the next conversation on the same connection.
 """
 
 import hashlib
@@ -36,7 +43,7 @@ import sys
 import time
 
 RAW = ("mute", "symlist", "close-after-optneg", "garbage", "oversized", "not-offered",
-       "not-agreed", "early-change")
+       "not-agreed", "early-change", "close-on-quit-nc")
 MACROS = ("i", "j", "{daemon_name}", "v", "{client_addr}", "{client_name}",
           "{client_port}", "{mail_addr}", "{rcpt_addr}", "{auth_authen}",
           "{tls_version}")
@@ -119,6 +126,10 @@ def raw_conversation(conn, behaviour):
             conn.sendall(packet(b"h", b"X-Late\0yes\0") + packet(b"c"))
         elif cmd == b"Q":
             return
+        elif cmd == b"K":
+            if behaviour == "close-on-quit-nc":
+                return
+            seen = b""
         else:
             conn.sendall(packet(b"c"))
 
@@ -145,6 +156,9 @@ def raw_server(address, behaviour):
 def pymilter_server(address, behaviour, arg):
     import Milter
 
+    # Option negotiations (one per connection) and ends of body seen.
+    counts = {"negotiations": 0, "eoms": 0}
+
     class Test(Milter.Base):
         def __init__(self):
             self.seen = {}
@@ -158,6 +172,10 @@ def pymilter_server(address, behaviour, arg):
                 v = self.getsymval(m)
                 if v is not None and m not in self.seen:
                     self.seen[m] = v
+
+        def negotiate(self, opts):
+            counts["negotiations"] += 1
+            return Milter.Base.negotiate(self, opts)
 
         def connect(self, hostname, family, hostaddr):
             self.note_macros()
@@ -267,6 +285,15 @@ def pymilter_server(address, behaviour, arg):
         elif b == "many-headers":
             for n in range(int(arg)):
                 m.addheader("X-Many", str(n))
+        elif b in ("count", "slow-first"):
+            counts["eoms"] += 1
+            if b == "slow-first" and counts["eoms"] == 1:
+                time.sleep(float(arg))
+            m.addheader("X-Connections", str(counts["negotiations"]))
+            # After an ACCEPT (or any final verdict) libmilter goes back
+            # to its HELO state and ignores QUIT_NC; after CONTINUE it
+            # is at the end of the message, where QUIT_NC is allowed.
+            return Milter.CONTINUE
         return Milter.ACCEPT
 
     Milter.factory = Test
