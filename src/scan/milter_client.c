@@ -15,10 +15,13 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "common/log.h"
 #include "common/xmalloc.h"
@@ -218,6 +221,25 @@ send_optneg(struct milter_client *c)
 	mcl_send(c, n, "OPTNEG");
 }
 
+/*
+ * Every write of ours is a whole batch (the packets one pass of the
+ * conversation queued), and the milter answers only at its end.  Under
+ * Nagle's algorithm a batch written while an earlier write is not yet
+ * acknowledged (the QUIT_NC that ended a kept connection's last
+ * conversation, which the milter never answers) would wait for the
+ * milter's delayed ACK, up to 40 ms on Linux.  A unix socket has no
+ * such delay.
+ */
+static void
+no_delay(struct milter_client *c)
+{
+	sa_family_t af = c->mc->ep.addr.ss_family;
+
+	if (af == AF_INET || af == AF_INET6)
+		(void)setsockopt(bufferevent_getfd(c->bev), IPPROTO_TCP,
+		    TCP_NODELAY, &(int){ 1 }, sizeof(int));
+}
+
 static void
 event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -226,6 +248,7 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
+		no_delay(c);
 		send_optneg(c);
 		settle(c);
 		return;
