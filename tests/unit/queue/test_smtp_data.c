@@ -93,21 +93,22 @@ spit(struct fixture *f, const char *name, const char *data, size_t len)
 	fclose(fp);
 }
 
-/* 2.5 chunks: three reads with data, then the end. */
-static void
-test_whole_file(void **state)
+/* Reads the whole of a file of size octets through sd; returns the
+ * number of ready() callbacks it took. */
+static int
+read_whole(struct fixture *f, const char *name, size_t size)
 {
-	struct fixture *f = *state;
-	size_t size = 2 * DATA_CHUNK + DATA_CHUNK / 2, got = 0, len;
 	char *want = malloc(size), *have = malloc(size);
+	size_t got = 0, len;
 	struct smtp_data *sd;
 	const char *p;
 	int rc;
 
 	for (size_t i = 0; i < size; i++)
 		want[i] = (char)('a' + i % 23);
-	spit(f, "msg1", want, size);
-	sd = smtp_data_open(f->pool, f->dirfd, "msg1", on_ready, f);
+	spit(f, name, want, size);
+	f->ready = 0;
+	sd = smtp_data_open(f->pool, f->dirfd, name, on_ready, f);
 	for (;;) {
 		while ((rc = smtp_data_peek(sd, &p, &len)) == 0)
 			event_base_loop(f->base, EVLOOP_ONCE);
@@ -121,13 +122,36 @@ test_whole_file(void **state)
 	}
 	assert_int_equal(got, size);
 	assert_memory_equal(have, want, size);
-	assert_int_equal(f->ready, 4);
 	/* At the end, next() reads nothing more. */
 	smtp_data_next(sd);
 	assert_int_equal(workpool_pending(f->pool), 0);
 	smtp_data_release(sd);
 	free(want);
 	free(have);
+	return f->ready;
+}
+
+/* 2.5 chunks: three reads, the last of which finds the end, so the end
+ * is known with the last data (the final dot goes in the same write). */
+static void
+test_whole_file(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(read_whole(f, "msg1",
+	    2 * DATA_CHUNK + DATA_CHUNK / 2), 3);
+}
+
+/* Exactly 2 chunks: the second read fills its chunk, so only a third
+ * finds the end; one octet less and the second read finds it. */
+static void
+test_whole_chunks(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(read_whole(f, "msg2", 2 * DATA_CHUNK), 3);
+	assert_int_equal(read_whole(f, "msg3", 2 * DATA_CHUNK - 1), 2);
+	assert_int_equal(read_whole(f, "msg4", 1), 1);
 }
 
 static void
@@ -242,6 +266,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_whole_chunks, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_whole_file, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_missing_file, setup,
