@@ -141,7 +141,7 @@ CRASH_N = 10000
 CRASH_AFTER = (1.0, 1.0, CRASH_N // 10, CRASH_N // 10)
 # Messages in the delivery threads at once (queue.local_concurrency's
 # default): what one crash can cut short.
-IN_FLIGHT = 8
+IN_FLIGHT = 32
 # Removals that wait for one fsync of queue/ before their data/ files
 # go (SPOOL_GONE_MAX, src/queue/spool_priv.h).
 GONE_MAX = 64
@@ -197,7 +197,7 @@ def test_crashes_while_draining_lose_nothing(mta):
     assert not lost, "%d lost, e.g. %s" % (len(lost), sorted(lost)[:5])
     assert set(got) == set(ids)
     # At-least-once (docs/queue.md "Crashes"): a crash may repeat the
-    # copies in flight (at most queue.local_concurrency, 8), never more.
+    # copies in flight (at most queue.local_concurrency, 32), never more.
     dups = sum(got.values()) - len(ids)
     assert dups <= IN_FLIGHT * len(CRASH_AFTER), (dups, per_cycle)
     # The queue is empty.  A crash between a finished message's unlinks
