@@ -124,6 +124,64 @@ write_out(int fd, const char *out, size_t o, int64_t *total)
 	return true;
 }
 
+/* Appends n octets to out[0..*o), writing out whenever it fills. */
+static bool
+put(int fd, char *out, size_t cap, size_t *o, const char *p, size_t n,
+    int64_t *total)
+{
+	while (n > 0) {
+		size_t take = cap - *o < n ? cap - *o : n;
+
+		memcpy(out + *o, p, take);
+		*o += take;
+		p += take;
+		n -= take;
+		if (*o == cap) {
+			if (!write_out(fd, out, *o, total))
+				return false;
+			*o = 0;
+		}
+	}
+	return true;
+}
+
+/*
+ * The CRLF -> LF of one read: runs up to each CR are copied whole (memchr
+ * finds the CRs, the rest is memcpy), a CR before an LF is dropped, a
+ * lone CR kept.  A CR that ends the read is left in *pending_cr for the
+ * next one to decide.
+ */
+static bool
+put_lf(int fd, char *out, size_t cap, size_t *o, const char *in, size_t n,
+    bool *pending_cr, int64_t *total)
+{
+	size_t i = 0;
+
+	if (*pending_cr) {
+		*pending_cr = false;
+		if (n > 0 && in[0] != '\n' &&
+		    !put(fd, out, cap, o, "\r", 1, total))
+			return false;
+	}
+	while (i < n) {
+		const char *cr = memchr(in + i, '\r', n - i);
+		size_t at = cr != NULL ? (size_t)(cr - in) : n;
+
+		if (!put(fd, out, cap, o, in + i, at - i, total))
+			return false;
+		if (cr == NULL)
+			break;
+		if (at + 1 == n) {
+			*pending_cr = true;
+			break;
+		}
+		if (in[at + 1] != '\n' && !put(fd, out, cap, o, "\r", 1, total))
+			return false;
+		i = at + 1;
+	}
+	return true;
+}
+
 /* Writes head (the fields we add, less than the buffer), then the data,
  * CRLF -> LF, to fd: head and the first data in one write.  Returns
  * octets written or -1 (errno set; *read_err tells a read error from a
@@ -135,7 +193,7 @@ copy_lf(const struct deliver_request *req, int fd, const char *head,
 	char in[65536], out[65536];
 	int64_t off = 0, total = 0;
 	bool pending_cr = false;
-	size_t o = hlen, i;
+	size_t o = hlen;
 	ssize_t n;
 
 	*read_err = false;
@@ -155,29 +213,12 @@ copy_lf(const struct deliver_request *req, int fd, const char *head,
 		if (n == 0)
 			break;
 		off += n;
-		for (i = 0; i < (size_t)n; i++) {
-			if (pending_cr) {
-				pending_cr = false;
-				if (in[i] != '\n')
-					out[o++] = '\r';	/* lone CR kept */
-			}
-			if (in[i] == '\r') {
-				pending_cr = true;
-				continue;
-			}
-			out[o++] = in[i];
-			/* A byte can put two in out (a lone CR before it):
-			 * room for two is kept at all times. */
-			if (o >= sizeof(out) - 1) {
-				if (!write_out(fd, out, o, &total))
-					return -1;
-				o = 0;
-			}
-		}
+		if (!put_lf(fd, out, sizeof(out), &o, in, (size_t)n,
+		    &pending_cr, &total))
+			return -1;
 	}
-	/* Room for the last CR: see above. */
-	if (pending_cr)
-		out[o++] = '\r';
+	if (pending_cr && !put(fd, out, sizeof(out), &o, "\r", 1, &total))
+		return -1;
 	if (o > 0 && !write_out(fd, out, o, &total))
 		return -1;
 	return total;

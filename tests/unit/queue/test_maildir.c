@@ -601,6 +601,54 @@ test_deliver_sweeps_tmp(void **state)
 	tu_rmtree(root);
 }
 
+/* The spool data file of the copy tests: root/data, open for reading. */
+static int
+data_file(const char *root, const char *data, size_t dlen)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/data", root);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, dlen), (ssize_t)dlen);
+	close(fd);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	return fd;
+}
+
+/* bob's new/ under root holds n files, each expect[0..wlen). */
+static void
+assert_copies(const char *root, const char *expect, size_t wlen, int n)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	size_t len;
+	int found = 0;
+	char *got;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/example.net/bob/new", root);
+	d = opendir(path);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		char file[2 * PATH_MAX];
+
+		if (de->d_name[0] == '.')
+			continue;
+		found++;
+		snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
+		got = tu_slurp(file, &len);
+		assert_non_null(got);
+		assert_int_equal(len, wlen);
+		assert_memory_equal(got, expect, wlen);
+		free(got);
+	}
+	closedir(d);
+	assert_int_equal(found, n);
+}
+
 /*
  * Lone CRs (kept) past the 64 KiB output buffer, on both parities of the
  * buffer's fill: each "\rx" puts two bytes in it for one byte read, the
@@ -616,14 +664,12 @@ test_deliver_lone_cr_buffer(void **state)
 
 	(void)state;
 	for (int odd = 0; odd < 2; odd++) {
-		char root[] = "/tmp/decorum-maildir-XXXXXX", path[PATH_MAX];
-		size_t dlen = (size_t)odd + 2 * pairs + 3, wlen, len, o = 0;
-		char *data = malloc(dlen), *want2, *got;
+		char root[] = "/tmp/decorum-maildir-XXXXXX";
+		size_t dlen = (size_t)odd + 2 * pairs + 3, wlen, o = 0;
+		char *data = malloc(dlen), *want2;
 		struct deliver_request req;
 		struct deliver_result res;
-		struct dirent *de;
-		int fd, n = 0;
-		DIR *d;
+		int fd;
 
 		if (odd)
 			data[o++] = 'a';
@@ -640,13 +686,7 @@ test_deliver_lone_cr_buffer(void **state)
 		memcpy(want2 + sizeof(head) - 1, data, dlen - 3);
 		memcpy(want2 + wlen - 2, "\n\r", 2);
 		assert_non_null(tu_mkdtemp(root));
-		snprintf(path, sizeof(path), "%s/data", root);
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-		assert_true(fd >= 0);
-		assert_int_equal(write(fd, data, dlen), (ssize_t)dlen);
-		close(fd);
-		fd = open(path, O_RDONLY);
-		assert_true(fd >= 0);
+		fd = data_file(root, data, dlen);
 		setup_req(&req, root, fd);
 		req.data_size = (int64_t)dlen;
 		maildir_deliver(&req, &res);
@@ -654,29 +694,47 @@ test_deliver_lone_cr_buffer(void **state)
 		req.data_size = -1;
 		maildir_deliver(&req, &res);
 		assert_int_equal(res.status, DELIVER_OK);
-		snprintf(path, sizeof(path), "%s/example.net/bob/new", root);
-		d = opendir(path);
-		assert_non_null(d);
-		while ((de = readdir(d)) != NULL) {
-			char file[2 * PATH_MAX];
-
-			if (de->d_name[0] == '.')
-				continue;
-			n++;
-			snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
-			got = tu_slurp(file, &len);
-			assert_non_null(got);
-			assert_int_equal(len, wlen);
-			assert_memory_equal(got, want2, wlen);
-			free(got);
-		}
-		closedir(d);
-		assert_int_equal(n, 2);
+		assert_copies(root, want2, wlen, 2);
 		close(fd);
 		free(data);
 		free(want2);
 		tu_rmtree(root);
 	}
+}
+
+/* A CRLF split by the 64 KiB reads (the CR last of one, the LF first of
+ * the next) becomes one LF, like any other. */
+static void
+test_deliver_crlf_across_reads(void **state)
+{
+	static const char head[] = "Return-Path: <s@example.org>\n"
+	    "Delivered-To: bob@example.net\n";
+	char root[] = "/tmp/decorum-maildir-XXXXXX";
+	const size_t dlen = 65535 + 2 + 3, wlen = sizeof(head) - 1 + 65535 + 3;
+	char *data = malloc(dlen), *want2 = malloc(wlen);
+	struct deliver_request req;
+	struct deliver_result res;
+	int fd;
+
+	(void)state;
+	assert_non_null(data);
+	assert_non_null(want2);
+	memset(data, 'a', 65535);
+	memcpy(data + 65535, "\r\nb\r\n", 5);
+	memcpy(want2, head, sizeof(head) - 1);
+	memset(want2 + sizeof(head) - 1, 'a', 65535);
+	memcpy(want2 + wlen - 3, "\nb\n", 3);
+	assert_non_null(tu_mkdtemp(root));
+	fd = data_file(root, data, dlen);
+	setup_req(&req, root, fd);
+	req.data_size = (int64_t)dlen;
+	maildir_deliver(&req, &res);
+	assert_int_equal(res.status, DELIVER_OK);
+	assert_copies(root, want2, wlen, 1);
+	close(fd);
+	free(data);
+	free(want2);
+	tu_rmtree(root);
 }
 
 int
@@ -694,6 +752,7 @@ main(void)
 		cmocka_unit_test(test_tmp_due),
 		cmocka_unit_test(test_deliver_sweeps_tmp),
 		cmocka_unit_test(test_deliver_lone_cr_buffer),
+		cmocka_unit_test(test_deliver_crlf_across_reads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
