@@ -25,6 +25,7 @@
 #include "smtp/data_reader.h"
 
 #include <stdint.h>
+#include <string.h>
 
 enum {
 	ST_BOL = 0,	/* at the start of a line: a CRLF was just seen */
@@ -39,6 +40,42 @@ enum {
 static const unsigned char special[256] = {
 	['\0'] = 1, ['\r'] = 1, ['\n'] = 1,
 };
+
+#define ONES	0x0101010101010101ULL
+#define HIGHS	0x8080808080808080ULL
+
+/* Non-zero exactly when one of v's eight octets is zero. */
+static inline uint64_t
+has_zero(uint64_t v)
+{
+	return (v - ONES) & ~v & HIGHS;
+}
+
+/*
+ * The octets at p before the first CR, LF or NUL (or end): how many, and
+ * the OR of them all in *bits (for 8-bit content).  Whole words first:
+ * one with none of the three is passed at once; the word that has one,
+ * and the tail, an octet at a time.
+ */
+static size_t
+scan_text(const unsigned char *p, const unsigned char *end, uint64_t *bits)
+{
+	const unsigned char *q = p;
+	uint64_t acc = 0, v;
+
+	while (end - q >= 8) {
+		memcpy(&v, q, sizeof(v));
+		if (has_zero(v) | has_zero(v ^ (ONES * '\r')) |
+		    has_zero(v ^ (ONES * '\n')))
+			break;
+		acc |= v;
+		q += 8;
+	}
+	while (q < end && !special[*q])
+		acc |= *q++;
+	*bits |= acc;
+	return (size_t)(q - p);
+}
 
 void
 data_reader_init(struct data_reader *r, size_t max_size, size_t max_line)
@@ -96,13 +133,12 @@ data_reader_feed(struct data_reader *r, const char *in, size_t len,
 	while (p < end && state != ST_DONE) {
 		switch (state) {
 		case ST_TEXT: {
-			const unsigned char *q = p;
-			unsigned hi = 0;
+			const unsigned char *q;
+			uint64_t bits = 0;
 			unsigned char c;
 
-			while (q < end && !special[*q])
-				hi |= *q++;
-			if (hi & 0x80)
+			q = p + scan_text(p, end, &bits);
+			if (bits & HIGHS)
 				r->eight_bit = true;
 			line_add(r, (size_t)(q - p));
 			p = q;

@@ -7,6 +7,9 @@
  *  - with no error flagged, the consumed input is the output with
  *    stuffing dots put back, then ".\r\n" (the reader is lossless);
  *  - output never exceeds max_size; consumed never exceeds the input;
+ *  - the 8-bit flag is set exactly when an octet of the consumed input
+ *    is 0x80 or more (the reader scans eight octets at a time, so a cut
+ *    moves which of them it looks at one by one);
  *  - with CRLF-only input read to its end, the line-length error is set
  *    exactly when an output line (unstuffed, CRLF included) is longer
  *    than max_line: a dot doubled for transparency never counts
@@ -27,6 +30,15 @@
 #include "smtp/hops.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static bool
+any_high(const char *in, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)in[i] >= 0x80)
+			return true;
+	return false;
+}
 
 struct outcome {
 	enum data_status status;
@@ -180,6 +192,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    a.consumed))
 		abort();
 	if (a.r.errors == 0 && a.r.size != a.out.len)
+		abort();
+	if (a.r.eight_bit != any_high(in, a.consumed))
 		abort();
 	if (a.status == DATA_END &&
 	    (a.r.errors & ~(unsigned)DATA_ERR_LINE_TOO_LONG) == 0 &&
