@@ -649,6 +649,33 @@ assert_copies(const char *root, const char *expect, size_t wlen, int n)
 	assert_int_equal(found, n);
 }
 
+/* Delivers data[0..dlen) to bob, its size known (and, with unknown,
+ * again with it unknown), and checks each copy is expect[0..wlen). */
+static void
+copy_and_check(const char *data, size_t dlen, const char *expect,
+    size_t wlen, bool unknown)
+{
+	char root[] = "/tmp/decorum-maildir-XXXXXX";
+	struct deliver_request req;
+	struct deliver_result res;
+	int fd;
+
+	assert_non_null(tu_mkdtemp(root));
+	fd = data_file(root, data, dlen);
+	setup_req(&req, root, fd);
+	req.data_size = (int64_t)dlen;
+	maildir_deliver(&req, &res);
+	assert_int_equal(res.status, DELIVER_OK);
+	if (unknown) {
+		req.data_size = -1;
+		maildir_deliver(&req, &res);
+		assert_int_equal(res.status, DELIVER_OK);
+	}
+	assert_copies(root, expect, wlen, unknown ? 2 : 1);
+	close(fd);
+	tu_rmtree(root);
+}
+
 /*
  * Lone CRs (kept) past the 64 KiB output buffer, on both parities of the
  * buffer's fill: each "\rx" puts two bytes in it for one byte read, the
@@ -664,12 +691,8 @@ test_deliver_lone_cr_buffer(void **state)
 
 	(void)state;
 	for (int odd = 0; odd < 2; odd++) {
-		char root[] = "/tmp/decorum-maildir-XXXXXX";
 		size_t dlen = (size_t)odd + 2 * pairs + 3, wlen, o = 0;
 		char *data = malloc(dlen), *want2;
-		struct deliver_request req;
-		struct deliver_result res;
-		int fd;
 
 		if (odd)
 			data[o++] = 'a';
@@ -685,20 +708,9 @@ test_deliver_lone_cr_buffer(void **state)
 		memcpy(want2, head, sizeof(head) - 1);
 		memcpy(want2 + sizeof(head) - 1, data, dlen - 3);
 		memcpy(want2 + wlen - 2, "\n\r", 2);
-		assert_non_null(tu_mkdtemp(root));
-		fd = data_file(root, data, dlen);
-		setup_req(&req, root, fd);
-		req.data_size = (int64_t)dlen;
-		maildir_deliver(&req, &res);
-		assert_int_equal(res.status, DELIVER_OK);
-		req.data_size = -1;
-		maildir_deliver(&req, &res);
-		assert_int_equal(res.status, DELIVER_OK);
-		assert_copies(root, want2, wlen, 2);
-		close(fd);
+		copy_and_check(data, dlen, want2, wlen, true);
 		free(data);
 		free(want2);
-		tu_rmtree(root);
 	}
 }
 
@@ -709,12 +721,8 @@ test_deliver_crlf_across_reads(void **state)
 {
 	static const char head[] = "Return-Path: <s@example.org>\n"
 	    "Delivered-To: bob@example.net\n";
-	char root[] = "/tmp/decorum-maildir-XXXXXX";
 	const size_t dlen = 65535 + 2 + 3, wlen = sizeof(head) - 1 + 65535 + 3;
 	char *data = malloc(dlen), *want2 = malloc(wlen);
-	struct deliver_request req;
-	struct deliver_result res;
-	int fd;
 
 	(void)state;
 	assert_non_null(data);
@@ -724,17 +732,9 @@ test_deliver_crlf_across_reads(void **state)
 	memcpy(want2, head, sizeof(head) - 1);
 	memset(want2 + sizeof(head) - 1, 'a', 65535);
 	memcpy(want2 + wlen - 3, "\nb\n", 3);
-	assert_non_null(tu_mkdtemp(root));
-	fd = data_file(root, data, dlen);
-	setup_req(&req, root, fd);
-	req.data_size = (int64_t)dlen;
-	maildir_deliver(&req, &res);
-	assert_int_equal(res.status, DELIVER_OK);
-	assert_copies(root, want2, wlen, 1);
-	close(fd);
+	copy_and_check(data, dlen, want2, wlen, false);
 	free(data);
 	free(want2);
-	tu_rmtree(root);
 }
 
 int
