@@ -67,7 +67,3 @@ class ScratchFs:
             except OSError:
                 pass
             self.image = None
-
-    def describe(self):
-        return "a journaled ext4 (mkfs.ext4 defaults) made for the run " \
-               "in a sparse file, loop-mounted"
