@@ -1,6 +1,7 @@
 """How the daemon reads a plaintext client (src/smtpd/session_input.c: one
-read() of at most 16 KiB per readable event into the session's input
-buffer, instead of libevent's ioctl and 4 KiB reads).  Lines and
+read() per readable event into the session's input buffer, of at most
+16 KiB for commands and 64 KiB for a message's data, instead of
+libevent's ioctl and 4 KiB reads).  Lines and
 messages that straddle the reads arrive whole; bursts far larger than one
 read are answered in full and in order; EOF in the middle of a line ends
 the session (a reset as an error), EOF after the dot still gets the 250
@@ -70,18 +71,19 @@ def test_pipelined_burst_in_one_send(mta):
 
 
 def test_message_larger_than_many_reads(mta):
-    """A 90 KB message sent at once arrives byte for byte."""
-    m = mta()
-    lines = ["line %05d %s" % (i, "y" * 60) for i in range(1300)]
+    """A 300 KB message sent at once (more than four 64 KiB reads) arrives
+    byte for byte."""
+    m = mta(max_message_size=1000000)
+    lines = ["line %05d %s" % (i, "y" * 60) for i in range(4300)]
     body = message(subject="large", body="\r\n".join(lines) + "\r\n")
-    assert len(body) > 85000
+    assert len(body) > 4 * 64 * 1024
     with Smtp(m.port, timeout=20) as s:
         s.ehlo()
         s.mail("x@example.org")
         s.rcpt("demo@example.test")
         s.data(body)
     got = m.wait_for_delivery("demo")[0]
-    for i in (0, 249, 250, 251, 1299):
+    for i in (0, 249, 250, 251, 1299, 4299):
         assert ("line %05d %s\n" % (i, "y" * 60)).encode() in \
             got.replace(b"\r\n", b"\n")
 
