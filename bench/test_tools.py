@@ -3,7 +3,8 @@ the counting sink (bench/countsink.py, run as bench/run runs it, read by
 measure.SinkWatcher), the strace table parser (bench/syscalls.py, on a
 real `strace -c` of a command with known calls), the spool filler
 (bench/spoolfill.py), the growth run's log reader and the restart run's
-loss check and crash (bench/restart.py).
+loss check and crash (bench/restart.py), and the scan run's ceiling
+arithmetic (bench/scan.py).
 
 Run: /usr/bin/python3 -m pytest -q -p no:cacheprovider bench/test_tools.py
 (no root needed; make test runs it, and installs strace for it).
@@ -27,6 +28,7 @@ import growth  # noqa: E402
 import measure  # noqa: E402
 import mta  # noqa: E402
 import restart  # noqa: E402
+import scan  # noqa: E402
 import spoolfill  # noqa: E402
 import syscalls  # noqa: E402
 
@@ -235,3 +237,22 @@ def test_process_tree_finds_grandchildren():
         for p in (proc, outer):
             p.kill()
             p.wait()
+
+
+def scan_result(mta_name, kind, rate, rspamd_ms):
+    return dict(mta=mta_name, kind=kind, run=1, accept_rate=rate,
+                rspamd_cpu_ms=rspamd_ms)
+
+
+def test_scan_least_overhead_from_rspamds_ceiling():
+    """rspamd at 2.5 ms a message has a ceiling of 400 msg/s on its CPU:
+    an MTA doing 1000 msg/s without scanning loses at least 60% to it,
+    one doing 300 need lose nothing."""
+    rs = [scan_result("decorum", "plain", 1000.0, 0.0),
+          scan_result("decorum", "milter", 350.0, 2.5),
+          scan_result("postfix", "plain", 300.0, 0.0),
+          scan_result("postfix", "milter", 200.0, 2.5)]
+    assert scan.least_overhead(rs, "decorum") == pytest.approx(0.6)
+    assert scan.least_overhead(rs, "postfix") == 0.0
+    assert scan.rspamd_busy(rs[1]) == pytest.approx(0.875)
+    assert scan.least_overhead(rs[:1], "decorum") is None
