@@ -6,11 +6,13 @@
  *
  *   scanprobe milter|rspamd|clamd ADDRESS FILE [-f SENDER] [-r RCPT]...
  *       [-a LOGIN] [-k spam|malware|other] [-t SECONDS] [-c]
- *       [-n COUNT] [-N]
+ *       [-n COUNT] [-N] [-P K]
  *
  * FILE is the message as spooled (CRLF line ends).  -n runs the
  * message COUNT times, one after another on one loop (a milter's
- * connection is kept between them, as in the smtpd, unless -N).  -c
+ * connection is kept between them, as in the smtpd, unless -N).  -P
+ * (milter only): each of the COUNT rounds is K conversations at once on
+ * the one pool, a round 100 ms after the end of the one before.  -c
  * cancels the client 50 ms after the start of the last message
  * (nothing may be printed after "cancelled"; the sanitizers watch for
  * the rest).  Prints one line
@@ -57,6 +59,16 @@ struct probe {
 	const struct milter_conf *mc;
 	const struct rspamd_conf *rc;
 	const struct clamd_conf *cc;
+	/* -P K: milter only, rounds of K conversations at once on the one
+	 * pool, the next round 100 ms after the last of the one before. */
+	unsigned parallel, pending;
+	struct conv *convs;
+};
+
+struct conv {
+	struct probe *p;
+	void *client;
+	struct scan_result res;
 };
 
 static void start(struct probe *p);
@@ -128,6 +140,44 @@ cancel_cb(evutil_socket_t fd, short what, void *arg)
 	/* Let a late answer arrive at nothing before leaving. */
 	struct timeval tv = { 1, 0 };
 	event_base_loopexit(p->base, &tv);
+}
+
+static void start_round(evutil_socket_t fd, short what, void *arg);
+
+static void
+conv_done(void *arg, struct scan_result *res)
+{
+	struct conv *c = arg;
+	struct probe *p = c->p;
+	struct timeval tv = { 0, 100000 };
+
+	print_result(res);
+	scan_result_clear(res);
+	c->client = NULL;
+	if (--p->pending > 0)
+		return;
+	if (p->count > 0)
+		event_base_once(p->base, -1, EV_TIMEOUT, start_round, p, &tv);
+	else
+		event_base_loopexit(p->base, NULL);
+}
+
+static void
+start_round(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe *p = arg;
+	unsigned i;
+
+	(void)fd;
+	(void)what;
+	p->count--;
+	p->pending = p->parallel;
+	for (i = 0; i < p->parallel; i++) {
+		p->convs[i].p = p;
+		p->convs[i].client = milter_client_start(p->base, p->pool,
+		    p->mc, 64u << 20, p->msg, &p->convs[i].res, conv_done,
+		    &p->convs[i]);
+	}
 }
 
 /* The next message; with -c, the last is cancelled. */
@@ -231,7 +281,7 @@ main(int argc, char **argv)
 	optind = 4;
 	mc.reuse = true;
 	p.count = 1;
-	while ((opt = getopt(argc, argv, "f:r:a:k:t:cn:N")) != -1) {
+	while ((opt = getopt(argc, argv, "f:r:a:k:t:cn:NP:")) != -1) {
 		switch (opt) {
 		case 'f': msg.sender = optarg; break;
 		case 'r':
@@ -244,6 +294,7 @@ main(int argc, char **argv)
 		case 'c': p.cancel = true; break;
 		case 'n': p.count = (unsigned)atoi(optarg); break;
 		case 'N': mc.reuse = false; break;
+		case 'P': p.parallel = (unsigned)atoi(optarg); break;
 		default: return 2;
 		}
 	}
@@ -262,8 +313,15 @@ main(int argc, char **argv)
 	p.cc = &cc;
 	p.base = event_base_new();
 	p.pool = milter_pool_new();
-	start(&p);
+	if (p.parallel > 0 && strcmp(p.kind, "milter") == 0) {
+		p.convs = calloc(p.parallel, sizeof(*p.convs));
+		if (p.convs == NULL)
+			return 2;
+		start_round(-1, 0, &p);
+	} else
+		start(&p);
 	event_base_dispatch(p.base);
+	free(p.convs);
 	scan_result_clear(&p.res);
 	milter_pool_free(p.pool);
 	event_base_free(p.base);

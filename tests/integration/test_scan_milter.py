@@ -380,6 +380,22 @@ def test_messages_share_one_connection(milter, probe):
     assert connections(rs) == [["1"]] * 5
 
 
+@pytest.mark.parametrize("at_once,negotiations", [(64, 64), (65, 66)])
+def test_the_pool_keeps_at_most_64_per_address(milter, probe, at_once,
+                                              negotiations):
+    """Two rounds of conversations at once on one pool: 64 all come back
+    and serve the second round; of 65, one is closed at the end of the
+    first round (the pool holds 64 per address), so the second round
+    negotiates one new connection."""
+    out, _ = probe.raw(milter("count"), "-n", "2", "-P", str(at_once),
+                       wait=60)
+    rs = results(out)
+    assert [r.verdict for r in rs] == ["accept"] * (2 * at_once), out
+    seen = [int(c[0]) for c in connections(rs)]
+    assert max(seen[:at_once]) == at_once
+    assert max(seen[at_once:]) == negotiations
+
+
 def test_no_reuse_is_one_connection_per_message(milter, probe):
     out, _ = probe.raw(milter("count"), "-n", "3", "-N")
     rs = results(out)
