@@ -6,14 +6,24 @@
  * remove a message) and by nothing on an event loop.
  *
  * Each caller puts a waiter on its own stack into the queue and sleeps
- * (on a condition variable of its own, so a round wakes only the callers
- * it finished and the one that leads next, not every thread waiting)
- * until a leader marks it done.  A leader is a caller that found no
- * fsync running: it takes every queued waiter of its key out of the
- * queue (those all made their change before they queued, so before the
- * fsync starts), fsyncs, and hands each the result.  Waiters queued
+ * on a semaphore of its own until it is posted, once, with its part:
+ * done (with the fsync's result) or lead.  A leader is a caller that
+ * found no fsync running: it takes every queued waiter of its key out of
+ * the queue (those all made their change before they queued, so before
+ * the fsync starts), fsyncs, and hands each the result.  Waiters queued
  * while it ran stay queued: the fsync in flight may have started before
- * their change.  When it finishes, one of them leads the next round.
+ * their change.  When it finishes, the oldest of them is told to lead
+ * the next round, and busy stays set for it, so no newcomer can take it
+ * into a batch of its own before it wakes.
+ *
+ * A waiter told it is done returns without the mutex, and every post is
+ * made after the leader let the mutex go: a woken waiter never sleeps
+ * again on a lock its waker still holds (issue 12: with a condition
+ * variable signalled under the mutex, each commit cost four futex calls
+ * here, and a context switch for each).  That is safe because a waiter
+ * gets exactly one post and leaves only after it: until then its stack,
+ * which the leader still touches, stays.
+ *
  * Only one fsync runs per struct dirsync at a time; for folders of
  * different keys that costs a little parallelism, never correctness.
  * Trusts: its callers' keys (fstat of the fd they pass).
@@ -22,6 +32,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -30,11 +41,13 @@
 
 #include "common/xmalloc.h"
 
+enum waiter_part { WAITING, DONE, LEAD };
+
 struct dirsync_waiter {
 	struct dirsync_waiter *next;
 	struct dirsync_key key;
-	pthread_cond_t cond;	/* signalled: done, or time to lead */
-	bool done;
+	sem_t wake;		/* posted once: part is DONE or LEAD */
+	enum waiter_part part;
 	int err;
 };
 
@@ -42,7 +55,7 @@ struct dirsync {
 	int (*fsync_fn)(int, void *);
 	void *arg;
 	pthread_mutex_t mu;
-	bool busy;			/* an fsync is in flight */
+	bool busy;			/* a leader is at work or told to be */
 	struct dirsync_waiter *queue;	/* waiting for a round to start */
 	unsigned waiting;
 	uint64_t count;
@@ -144,17 +157,35 @@ await_expected(struct dirsync *ds)
 			break;		/* ETIMEDOUT: go with who is here */
 }
 
-/* One round as leader: the mutex is held on entry and on return. */
+/* Posts each waiter of batch but self (done, with err), then next (to
+ * lead), after the mutex is let go.  Each stays until its post, so
+ * next pointers are read first and nothing is touched after. */
 static void
-lead(struct dirsync *ds, int fd, const struct dirsync_key *key)
+release(struct dirsync_waiter *batch, const struct dirsync_waiter *self,
+    struct dirsync_waiter *next_leader)
 {
-	struct dirsync_waiter *batch, *w, *next;
+	struct dirsync_waiter *w, *next;
+
+	for (w = batch; w != NULL; w = next) {
+		next = w->next;
+		if (w != self)
+			sem_post(&w->wake);
+	}
+	if (next_leader != NULL)
+		sem_post(&next_leader->wake);
+}
+
+/* One round as leader, whose waiter self is still queued: the mutex is
+ * held and busy set on entry; both are let go on return. */
+static void
+lead(struct dirsync *ds, int fd, struct dirsync_waiter *self)
+{
+	struct dirsync_waiter *batch, *w, *next_leader;
 	uint64_t gen;
 	int err;
 
-	ds->busy = true;
 	await_expected(ds);
-	batch = take_batch(ds, key);
+	batch = take_batch(ds, &self->key);
 	gen = ++ds->started;
 	pthread_mutex_unlock(&ds->mu);
 	err = ds->fsync_fn(fd, ds->arg) == 0 ? 0 : (errno != 0 ? errno : EIO);
@@ -165,19 +196,19 @@ lead(struct dirsync *ds, int fd, const struct dirsync_key *key)
 		ds->done_ok = gen;
 	else
 		ds->done_failed = gen;
-	/* next is read before done is set: a waiter marked done may return
-	 * (and its stack go) as soon as the mutex is free. */
-	for (w = batch; w != NULL; w = next) {
-		next = w->next;
+	for (w = batch; w != NULL; w = w->next) {
 		w->err = err;
-		w->done = true;
-		pthread_cond_signal(&w->cond);
+		w->part = DONE;
 	}
-	ds->busy = false;
-	/* One queued caller leads the next round (a newcomer may beat it
-	 * to it: it then waits again, and is woken when that round ends). */
-	if (ds->queue != NULL)
-		pthread_cond_signal(&ds->queue->cond);
+	/* The oldest queued caller leads the next round; busy stays set
+	 * for it, so it is in no other batch when it wakes. */
+	next_leader = ds->queue;
+	if (next_leader != NULL)
+		next_leader->part = LEAD;
+	else
+		ds->busy = false;
+	pthread_mutex_unlock(&ds->mu);
+	release(batch, self, next_leader);
 }
 
 /* An announced caller has come (or will not): mutex held. */
@@ -192,9 +223,9 @@ static int
 sync_as(struct dirsync *ds, int fd, const struct dirsync_key *key,
     bool announced)
 {
-	struct dirsync_waiter me = { .key = *key }, **pp;
+	struct dirsync_waiter me = { .key = *key, .part = WAITING }, **pp;
 
-	pthread_cond_init(&me.cond, NULL);
+	sem_init(&me.wake, 0, 0);
 	pthread_mutex_lock(&ds->mu);
 	if (announced)
 		arrive(ds);
@@ -204,14 +235,19 @@ sync_as(struct dirsync *ds, int fd, const struct dirsync_key *key,
 		;
 	*pp = &me;
 	ds->waiting++;
-	while (!me.done) {
-		if (!ds->busy)
-			lead(ds, fd, key);
-		else
-			pthread_cond_wait(&me.cond, &ds->mu);
+	if (!ds->busy) {
+		ds->busy = true;
+		lead(ds, fd, &me);
+	} else {
+		pthread_mutex_unlock(&ds->mu);
+		while (sem_wait(&me.wake) != 0 && errno == EINTR)
+			;
+		if (me.part == LEAD) {
+			pthread_mutex_lock(&ds->mu);
+			lead(ds, fd, &me);
+		}
 	}
-	pthread_mutex_unlock(&ds->mu);
-	pthread_cond_destroy(&me.cond);
+	sem_destroy(&me.wake);
 	if (me.err != 0) {
 		errno = me.err;
 		return -1;

@@ -20,6 +20,7 @@
 #include <sched.h>
 #include <stdbool.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/dirsync.h"
@@ -351,6 +352,82 @@ test_sync_since_mark(void **state)
 	dirsync_free(f.ds);
 }
 
+/*
+ * Churn: callers of two keys come and go without pause, so rounds end
+ * while others queue and the lead passes from waiter to waiter.  Every
+ * call must return only after an fsync of its own folder that began
+ * after the call did (the rule of dirsync.h), and every call returns.
+ */
+enum { CHURN_THREADS = 8, CHURN_CALLS = 400 };
+
+struct churn {
+	struct dirsync *ds;
+	atomic_ulong begun[3], ended[3];	/* by fd: 1 and 2 */
+	atomic_int broken;
+};
+
+static int
+churn_fsync(int fd, void *arg)
+{
+	struct churn *c = arg;
+	unsigned long seq = atomic_fetch_add(&c->begun[fd], 1) + 1;
+
+	sched_yield();
+	atomic_store(&c->ended[fd], seq);
+	return 0;
+}
+
+struct churner {
+	struct churn *c;
+	int fd;
+};
+
+static void *
+churner_run(void *p)
+{
+	struct churner *me = p;
+	struct churn *c = me->c;
+	struct dirsync_key k = { 9, (uint64_t)me->fd };
+	unsigned long before;
+	int i;
+
+	for (i = 0; i < CHURN_CALLS; i++) {
+		before = atomic_load(&c->begun[me->fd]);
+		if (dirsync_sync(c->ds, me->fd, &k) != 0 ||
+		    atomic_load(&c->ended[me->fd]) <= before)
+			atomic_fetch_add(&c->broken, 1);
+	}
+	return NULL;
+}
+
+static void
+test_churn_keeps_the_rule(void **state)
+{
+	struct churner who[CHURN_THREADS];
+	pthread_t th[CHURN_THREADS];
+	struct churn *c = calloc(1, sizeof(*c));
+	unsigned long fsyncs;
+	int i;
+
+	(void)state;
+	assert_non_null(c);
+	c->ds = dirsync_new(churn_fsync, c);
+	for (i = 0; i < CHURN_THREADS; i++) {
+		who[i] = (struct churner){ c, 1 + i % 2 };
+		assert_int_equal(pthread_create(&th[i], NULL, churner_run,
+		    &who[i]), 0);
+	}
+	for (i = 0; i < CHURN_THREADS; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(atomic_load(&c->broken), 0);
+	fsyncs = atomic_load(&c->begun[1]) + atomic_load(&c->begun[2]);
+	assert_true(fsyncs <= CHURN_THREADS * CHURN_CALLS);
+	assert_int_equal(synced(c->ds), fsyncs);
+	assert_int_equal(waiting(c->ds), 0);
+	dirsync_free(c->ds);
+	free(c);
+}
+
 int
 main(void)
 {
@@ -363,6 +440,7 @@ main(void)
 		cmocka_unit_test(test_leader_released),
 		cmocka_unit_test(test_sync_since_mark),
 		cmocka_unit_test(test_sequential),
+		cmocka_unit_test(test_churn_keeps_the_rule),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
