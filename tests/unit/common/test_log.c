@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -503,6 +504,71 @@ test_line_limit_boundary(void **state)
 	assert_string_equal(msg, "event=b truncated=yes\n");
 }
 
+/* Sleeps into the next second of the clock. */
+static void
+next_second(void)
+{
+	struct timespec now, nap;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	nap.tv_sec = 0;
+	nap.tv_nsec = 1000000000L - now.tv_nsec + 10000000L;
+	if (nap.tv_nsec >= 1000000000L) {
+		nap.tv_sec = 1;
+		nap.tv_nsec -= 1000000000L;
+	}
+	nanosleep(&nap, NULL);
+}
+
+/* line's prefix is "YYYY-MM-DDTHH:MM:SS.mmmZ test[PID] info: event=E"
+ * with a time of second `at' or the one after. */
+static void
+assert_prefix(const char *line, time_t at, char e)
+{
+	char want[64], stamp[32];
+	struct tm tm;
+
+	assert_true(strlen(line) > 24);
+	assert_int_equal(line[19], '.');
+	for (int d = 20; d < 23; d++)
+		assert_true(line[d] >= '0' && line[d] <= '9');
+	snprintf(want, sizeof(want), "Z test[%ld] info: event=%c\n",
+	    (long)getpid(), e);
+	assert_memory_equal(line + 23, want, strlen(want));
+	memcpy(stamp, line, 19);
+	stamp[19] = '\0';
+	gmtime_r(&at, &tm);
+	strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (strcmp(stamp, want) != 0) {
+		at++;
+		gmtime_r(&at, &tm);
+		strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S", &tm);
+		assert_string_equal(stamp, want);
+	}
+}
+
+/* The prefix carries now's time in UTC; the stamp a thread makes once
+ * a second is not kept into the next one. */
+static void
+test_line_prefix(void **state)
+{
+	const char *line;
+	time_t first, second;
+	int saved;
+
+	(void)state;
+	saved = capture_begin();
+	first = time(NULL);
+	log_info("event=p");
+	next_second();
+	second = time(NULL);
+	log_info("event=q");
+	line = capture_end(saved);
+	assert_prefix(line, first, 'p');
+	assert_prefix(strchr(line, '\n') + 1, second, 'q');
+	assert_true(memcmp(line, strchr(line, '\n') + 1, 19) != 0);
+}
+
 static void
 test_level_and_errno(void **state)
 {
@@ -554,6 +620,7 @@ main(void)
 		cmocka_unit_test(test_long_line_cut_after_a_field),
 		cmocka_unit_test(test_line_limit_boundary),
 		cmocka_unit_test(test_fatal_is_one_event),
+		cmocka_unit_test(test_line_prefix),
 		cmocka_unit_test(test_level_and_errno),
 		cmocka_unit_test(test_text_keeps_quotes_not_line_ends),
 	};
