@@ -367,6 +367,7 @@ def run_load(root_pid, port, watch, rcpt, messages, sessions, size,
     idle_rss = mem.peak_rss
     mem.start()
     cpu0 = cpu_seconds(root_pid)
+    machine0 = machine_cpu()
     t0 = time.monotonic()
     try:
         with open(log, "ab") as out:
@@ -389,6 +390,7 @@ def run_load(root_pid, port, watch, rcpt, messages, sessions, size,
             raise RuntimeError(f"smtp-source exited with {rc} (see {log})")
         _wait_done(watch, messages, t0, deliver_timeout, stall)
         cpu1 = cpu_seconds(root_pid)
+        idle, stolen = machine_share(machine0, machine_cpu())
     finally:
         watch.stop()
         mem.stop()
@@ -405,6 +407,11 @@ def run_load(root_pid, port, watch, rcpt, messages, sessions, size,
         "idle_rss": idle_rss,
         "procs": mem.peak_procs,
         "samples": mem.samples,
+        # The whole machine meanwhile: how much of its CPU sat idle, and
+        # how much the hypervisor took (a run with much stolen time was
+        # slowed by other guests, not by the MTA).
+        "machine_idle": idle,
+        "machine_stolen": stolen,
     }
 
 
@@ -423,6 +430,29 @@ def local_load(inst, args, rcpt, log=None, helo="[127.0.0.1]"):
                    args.sessions, args.size, args.timeout, args.timeout,
                    args.stall, log, helo=helo)
     return res, watch
+
+
+def machine_cpu(stat="/proc/stat"):
+    """The machine's CPU time so far, in ticks, from the first line of
+    /proc/stat: (total, idle, stolen).  idle counts iowait too (a CPU
+    with nothing to run); stolen is what the hypervisor gave to other
+    guests while this one had work.  Only differences mean anything."""
+    with open(stat, encoding="ascii") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal [guest guest_nice]:
+    # guest time is already in user and nice.
+    fields = (fields + [0] * 8)[:8]
+    return sum(fields), fields[3] + fields[4], fields[7]
+
+
+def machine_share(before, after):
+    """(idle %, stolen %) of the machine's CPU time between two
+    machine_cpu() readings."""
+    total = after[0] - before[0]
+    if total <= 0:
+        return 0.0, 0.0
+    return (100.0 * (after[1] - before[1]) / total,
+            100.0 * (after[2] - before[2]) / total)
 
 
 def cpu_seconds(root_pid):

@@ -256,3 +256,20 @@ def test_scan_least_overhead_from_rspamds_ceiling():
     assert scan.least_overhead(rs, "postfix") == 0.0
     assert scan.rspamd_busy(rs[1]) == pytest.approx(0.875)
     assert scan.least_overhead(rs[:1], "decorum") is None
+
+
+def test_machine_share_from_proc_stat(tmp_path):
+    """Idle counts iowait; stolen is the steal column; guest time (in
+    user already) is not counted twice."""
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  100 0 50 800 40 0 10 0 7 0\ncpu0 1 2 3\n")
+    before = measure.machine_cpu(str(stat))
+    assert before == (1000, 840, 0)
+    stat.write_text("cpu  200 0 150 900 60 0 10 180 99 0\n")
+    after = measure.machine_cpu(str(stat))
+    idle, stolen = measure.machine_share(before, after)
+    assert (round(idle), round(stolen)) == (24, 36)
+    assert measure.machine_share(after, after) == (0.0, 0.0)
+    # An old kernel's shorter line still reads.
+    stat.write_text("cpu  1 2 3 4\n")
+    assert measure.machine_cpu(str(stat)) == (10, 4, 0)
