@@ -16,6 +16,11 @@
  * the next round, and busy stays set for it, so no newcomer can take it
  * into a batch of its own before it wakes.
  *
+ * A dirsync_sync_since caller whose change is older than the fsync
+ * under way (it began after the caller's mark) does not queue for the
+ * next one: it rides that one, in a list the leader joins to its batch
+ * when the fsync returns.
+ *
  * A waiter told it is done returns without the mutex, and every post is
  * made after the leader let the mutex go: a woken waiter never sleeps
  * again on a lock its waker still holds (issue 12: with a condition
@@ -60,6 +65,11 @@ struct dirsync {
 	unsigned waiting;
 	uint64_t count;
 	uint64_t started;		/* fsyncs begun (each one's number) */
+	uint64_t running;		/* the number of the fsync under way,
+					 * 0 between them */
+	struct dirsync_waiter *riders;	/* dirsync_sync_since callers that
+					 * the fsync under way covers */
+	unsigned riding;
 	uint64_t done_ok, done_failed;	/* the last begun to end so */
 	unsigned expected;		/* announced, not yet queued */
 	long lead_wait_ns;		/* a leader's longest wait for them */
@@ -180,17 +190,28 @@ release(struct dirsync_waiter *batch, const struct dirsync_waiter *self,
 static void
 lead(struct dirsync *ds, int fd, struct dirsync_waiter *self)
 {
-	struct dirsync_waiter *batch, *w, *next_leader;
+	struct dirsync_waiter *batch, *w, *next, *next_leader;
 	uint64_t gen;
 	int err;
 
 	await_expected(ds);
 	batch = take_batch(ds, &self->key);
 	gen = ++ds->started;
+	ds->running = gen;
 	pthread_mutex_unlock(&ds->mu);
 	err = ds->fsync_fn(fd, ds->arg) == 0 ? 0 : (errno != 0 ? errno : EIO);
 	pthread_mutex_lock(&ds->mu);
+	ds->running = 0;
 	ds->count++;
+	/* The riders are done with this fsync too: they go with the batch
+	 * (self is never one of them). */
+	for (w = ds->riders; w != NULL; w = next) {
+		next = w->next;
+		w->next = batch;
+		batch = w;
+	}
+	ds->riders = NULL;
+	ds->riding = 0;
 	/* One fsync at a time: they end in the order they began. */
 	if (err == 0)
 		ds->done_ok = gen;
@@ -279,6 +300,29 @@ dirsync_mark(struct dirsync *ds)
 	return mark;
 }
 
+/* Under mu: waits, as a rider, for the fsync under way to end (it began
+ * after the caller's change); the mutex is let go on return.  0 or -1
+ * with that fsync's errno. */
+static int
+ride(struct dirsync *ds)
+{
+	struct dirsync_waiter me = { .part = WAITING };
+
+	sem_init(&me.wake, 0, 0);
+	me.next = ds->riders;
+	ds->riders = &me;
+	ds->riding++;
+	pthread_mutex_unlock(&ds->mu);
+	while (sem_wait(&me.wake) != 0 && errno == EINTR)
+		;
+	sem_destroy(&me.wake);
+	if (me.err != 0) {
+		errno = me.err;
+		return -1;
+	}
+	return 0;
+}
+
 int
 dirsync_sync_since(struct dirsync *ds, int fd, const struct dirsync_key *key,
     uint64_t mark)
@@ -288,6 +332,8 @@ dirsync_sync_since(struct dirsync *ds, int fd, const struct dirsync_key *key,
 	pthread_mutex_lock(&ds->mu);
 	failed = ds->done_failed > mark;
 	covered = ds->done_ok > mark;
+	if (!failed && !covered && ds->running > mark)
+		return ride(ds);
 	pthread_mutex_unlock(&ds->mu);
 	if (failed) {
 		errno = EIO;
@@ -321,10 +367,12 @@ dirsync_unexpect(struct dirsync *ds)
 }
 
 void
-dirsync_stats(struct dirsync *ds, unsigned *waiting, uint64_t *count)
+dirsync_stats(struct dirsync *ds, unsigned *waiting, unsigned *riding,
+    uint64_t *count)
 {
 	pthread_mutex_lock(&ds->mu);
 	*waiting = ds->waiting;
+	*riding = ds->riding;
 	*count = ds->count;
 	pthread_mutex_unlock(&ds->mu);
 }

@@ -22,6 +22,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/dirsync.h"
 
@@ -47,19 +48,29 @@ static unsigned
 waiting(struct dirsync *ds)
 {
 	uint64_t count;
-	unsigned n;
+	unsigned n, r;
 
-	dirsync_stats(ds, &n, &count);
+	dirsync_stats(ds, &n, &r, &count);
 	return n;
+}
+
+static unsigned
+riding(struct dirsync *ds)
+{
+	uint64_t count;
+	unsigned n, r;
+
+	dirsync_stats(ds, &n, &r, &count);
+	return r;
 }
 
 static uint64_t
 synced(struct dirsync *ds)
 {
 	uint64_t count;
-	unsigned n;
+	unsigned n, r;
 
-	dirsync_stats(ds, &n, &count);
+	dirsync_stats(ds, &n, &r, &count);
 	return count;
 }
 
@@ -428,6 +439,127 @@ test_churn_keeps_the_rule(void **state)
 	free(c);
 }
 
+/*
+ * Riders: a change marked before an fsync began needs no fsync of its
+ * own when that one is still running: dirsync_sync_since waits for it
+ * and takes its result.  A change marked while it runs needs the next.
+ */
+struct gate {
+	struct dirsync *ds;
+	atomic_int calls;
+	atomic_int open;	/* fsyncs let through so far */
+	int fail_call;		/* this fsync fails (0: none) */
+};
+
+static int
+gate_fsync(int fd, void *arg)
+{
+	struct gate *g = arg;
+	int call = atomic_fetch_add(&g->calls, 1) + 1;
+
+	(void)fd;
+	while (atomic_load(&g->open) < call)
+		sched_yield();
+	if (call == g->fail_call) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+struct since_caller {
+	struct gate *g;
+	bool since;
+	uint64_t mark;
+	int rc, err;
+};
+
+static void *
+since_run(void *p)
+{
+	static const struct dirsync_key k = { 4, 4 };
+	struct since_caller *c = p;
+
+	errno = 0;
+	c->rc = c->since ? dirsync_sync_since(c->g->ds, 1, &k, c->mark) :
+	    dirsync_sync(c->g->ds, 1, &k);
+	c->err = c->rc < 0 ? errno : 0;
+	return NULL;
+}
+
+/* Starts c; returns once fsync number `running' is under way. */
+static pthread_t
+start_caller(struct since_caller *c, int running)
+{
+	pthread_t t;
+
+	assert_int_equal(pthread_create(&t, NULL, since_run, c), 0);
+	while (atomic_load(&c->g->calls) < running)
+		sched_yield();
+	return t;
+}
+
+/* Waits until fn(ds) >= want, failing after 10 s (the feature under
+ * test missing would otherwise hang the test). */
+static void
+await_count(unsigned (*fn)(struct dirsync *), struct dirsync *ds,
+    unsigned want)
+{
+	time_t give_up = time(NULL) + 10;
+
+	while (fn(ds) < want) {
+		assert_true(time(NULL) < give_up);
+		sched_yield();
+	}
+}
+
+static void
+ride_once(int fail_call)
+{
+	struct gate g = { .fail_call = fail_call };
+	struct since_caller a = { &g, false, 0, -2, 0 }, b = a, c = a, d = a;
+	pthread_t ta, tb, tc, td;
+	uint64_t mark;
+
+	g.ds = dirsync_new(gate_fsync, &g);
+	ta = start_caller(&a, 1);		/* fsync 1 under way */
+	mark = dirsync_mark(g.ds);		/* a change during fsync 1 */
+	atomic_store(&g.open, 1);
+	pthread_join(ta, NULL);
+	tb = start_caller(&b, 2);		/* fsync 2 began after it */
+	c.since = true;
+	c.mark = mark;
+	tc = start_caller(&c, 2);
+	await_count(riding, g.ds, 1);		/* c rides fsync 2 */
+	assert_int_equal(waiting(g.ds), 0);
+	d.since = true;
+	d.mark = dirsync_mark(g.ds);		/* a change during fsync 2 */
+	td = start_caller(&d, 2);
+	await_count(waiting, g.ds, 1);		/* d waits for fsync 3 */
+	/* Fsync 2 ends: b and c return with its result; d's fsync 3 is
+	 * held, so c cannot have waited for it. */
+	atomic_store(&g.open, 2);
+	pthread_join(tb, NULL);
+	pthread_join(tc, NULL);
+	assert_int_equal(b.rc, fail_call == 2 ? -1 : 0);
+	assert_int_equal(c.rc, b.rc);
+	assert_int_equal(c.err, b.err);
+	assert_int_equal(riding(g.ds), 0);
+	atomic_store(&g.open, 3);
+	pthread_join(td, NULL);
+	assert_int_equal(d.rc, 0);
+	assert_int_equal(atomic_load(&g.calls), 3);
+	dirsync_free(g.ds);
+}
+
+static void
+test_since_rides_a_running_fsync(void **state)
+{
+	(void)state;
+	ride_once(0);
+	ride_once(2);
+}
+
 int
 main(void)
 {
@@ -441,6 +573,7 @@ main(void)
 		cmocka_unit_test(test_sync_since_mark),
 		cmocka_unit_test(test_sequential),
 		cmocka_unit_test(test_churn_keeps_the_rule),
+		cmocka_unit_test(test_since_rides_a_running_fsync),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
