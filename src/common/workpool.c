@@ -356,6 +356,20 @@ workpool_submit(struct workpool *pool, void (*work)(void *arg),
 	jobq_push(&pool->batch, j);
 }
 
+void
+workpool_submit_now(struct workpool *pool, void (*work)(void *arg),
+    void (*done)(void *arg), void *arg)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+
+	j->work = work;
+	j->done = done;
+	j->arg = arg;
+	pool->pending++;
+	jobq_push(&pool->batch, j);
+	workpool_flush(pool);
+}
+
 unsigned
 workpool_pending(const struct workpool *pool)
 {

@@ -18,6 +18,15 @@ struct workpool;
 struct workpool *workpool_new(struct event_base *base, unsigned threads);
 void workpool_submit(struct workpool *pool, void (*work)(void *arg),
     void (*done)(void *arg), void *arg);
+/*
+ * The same, but handed to a thread at once (with the jobs of this pass
+ * so far), not at the end of the loop's pass: for a job that a client
+ * waits on (a commit before its 250), where the rest of the pass would
+ * be added to its latency.  The caller must not touch arg after this
+ * call: work() may already be running.
+ */
+void workpool_submit_now(struct workpool *pool, void (*work)(void *arg),
+    void (*done)(void *arg), void *arg);
 /* Jobs submitted and not yet completed (done() not yet run). */
 unsigned workpool_pending(const struct workpool *pool);
 

@@ -521,7 +521,9 @@ spool_writer_commit(struct spool_writer *w, const struct envelope *env,
 		workpool_submit(pool, spool_writer_abort_work, spool_commit_done, w);
 		return;
 	}
-	workpool_submit(pool, spool_commit_work, spool_commit_done, w);
+	/* At once: the session waits for its 250, and the rest of the
+	 * loop's pass (other sessions' input) would add to the wait. */
+	workpool_submit_now(pool, spool_commit_work, spool_commit_done, w);
 }
 
 int

@@ -175,6 +175,31 @@ test_rounds_every_job_once(void **state)
 	bench_free(&b);
 }
 
+/* workpool_submit_now: handed over at once, with the jobs of the pass
+ * before it, while the loop has not run; done() still in the loop. */
+static void
+test_submit_now_hands_over_at_once(void **state)
+{
+	struct bench b;
+	struct workpool_stats st;
+
+	(void)state;
+	bench_init(&b);
+	workpool_submit(b.pool, item_work, item_done, &items[0]);
+	workpool_submit_now(b.pool, item_work, item_done, &items[1]);
+	workpool_stats(b.pool, &st);
+	assert_int_equal(st.batches, 1);	/* before the loop ran */
+	bench_wait_finished(&b, 2);		/* works without the loop */
+	assert_int_equal(b.done, 0);
+	while (b.done < 2)
+		event_base_loop(b.base, EVLOOP_ONCE);
+	workpool_stats(b.pool, &st);
+	assert_int_equal(st.batches, 1);	/* the pass's hand-over: none */
+	assert_int_equal(workpool_pending(b.pool), 0);
+	bench_check_each_once(&b, 2);
+	bench_free(&b);
+}
+
 /* done() that submits more, never dispatched by the test: workpool_free
  * hands the batches over itself and runs every done(). */
 static void
@@ -200,6 +225,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_burst_costs_one_handover),
 		cmocka_unit_test(test_rounds_every_job_once),
+		cmocka_unit_test(test_submit_now_hands_over_at_once),
 		cmocka_unit_test(test_free_drains_batches_and_resubmits),
 	};
 
