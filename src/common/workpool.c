@@ -338,8 +338,9 @@ workpool_new(struct event_base *base, unsigned threads)
 	return pool;
 }
 
-void
-workpool_submit(struct workpool *pool, void (*work)(void *arg),
+/* Loop thread: a new job into this pass's batch. */
+static void
+workpool_batch_add(struct workpool *pool, void (*work)(void *arg),
     void (*done)(void *arg), void *arg)
 {
 	struct job *j = xcalloc(1, sizeof(*j));
@@ -348,25 +349,26 @@ workpool_submit(struct workpool *pool, void (*work)(void *arg),
 	j->done = done;
 	j->arg = arg;
 	pool->pending++;
+	jobq_push(&pool->batch, j);
+}
+
+void
+workpool_submit(struct workpool *pool, void (*work)(void *arg),
+    void (*done)(void *arg), void *arg)
+{
 	/* The first of a batch arms the hand-over: it runs in this pass of
 	 * the loop, after the callbacks already due (libevent runs events
 	 * made active while it works through its active list). */
 	if (pool->batch.head == NULL)
 		event_active(pool->flush_ev, EV_TIMEOUT, 0);
-	jobq_push(&pool->batch, j);
+	workpool_batch_add(pool, work, done, arg);
 }
 
 void
 workpool_submit_now(struct workpool *pool, void (*work)(void *arg),
     void (*done)(void *arg), void *arg)
 {
-	struct job *j = xcalloc(1, sizeof(*j));
-
-	j->work = work;
-	j->done = done;
-	j->arg = arg;
-	pool->pending++;
-	jobq_push(&pool->batch, j);
+	workpool_batch_add(pool, work, done, arg);
 	workpool_flush(pool);
 }
 

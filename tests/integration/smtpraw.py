@@ -184,6 +184,17 @@ def check(r, code, enhanced=None, contains=None, what=None):
                                                             where)
 
 
+def recv_all(sock):
+    """Everything the server sends until it closes the connection (the
+    socket's own timeout bounds each read)."""
+    data = bytearray()
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return bytes(data)
+        data += chunk
+
+
 def queue_id(r):
     """The queue id from "250 2.0.0 Ok: queued as ID"."""
     m = re.fullmatch(r"2\.0\.0 Ok: queued as ([0-9A-Za-z]+)", r.first)

@@ -15,17 +15,9 @@ import smtplib
 import socket
 import threading
 
+from smtpraw import recv_all
+
 PAIRS = 6000    # about 170 KiB of replies, 280 KiB of commands
-
-
-def recv_all(sock):
-    """Everything the server sends until it closes."""
-    data = bytearray()
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return bytes(data)
-        data += chunk
 
 
 def assert_burst_replies(data, pairs, last):

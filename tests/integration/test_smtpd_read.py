@@ -15,16 +15,7 @@ import time
 
 from conftest import HELO, client_context
 from mtaproc import HOSTNAME
-from smtpraw import Smtp, check, message, queue_id
-
-
-def recv_all(sock):
-    data = bytearray()
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return bytes(data)
-        data += chunk
+from smtpraw import Smtp, check, message, queue_id, recv_all
 
 
 def reply_lines(data):

@@ -44,34 +44,36 @@ struct caller {
 	int rc, err;
 };
 
+struct stats {
+	unsigned waiting, riding;
+	uint64_t count;
+};
+
+static struct stats
+stats_of(struct dirsync *ds)
+{
+	struct stats st;
+
+	dirsync_stats(ds, &st.waiting, &st.riding, &st.count);
+	return st;
+}
+
 static unsigned
 waiting(struct dirsync *ds)
 {
-	uint64_t count;
-	unsigned n, r;
-
-	dirsync_stats(ds, &n, &r, &count);
-	return n;
+	return stats_of(ds).waiting;
 }
 
 static unsigned
 riding(struct dirsync *ds)
 {
-	uint64_t count;
-	unsigned n, r;
-
-	dirsync_stats(ds, &n, &r, &count);
-	return r;
+	return stats_of(ds).riding;
 }
 
 static uint64_t
 synced(struct dirsync *ds)
 {
-	uint64_t count;
-	unsigned n, r;
-
-	dirsync_stats(ds, &n, &r, &count);
-	return count;
+	return stats_of(ds).count;
 }
 
 static int
