@@ -69,7 +69,6 @@ struct dirsync {
 					 * 0 between them */
 	struct dirsync_waiter *riders;	/* dirsync_sync_since callers that
 					 * the fsync under way covers */
-	unsigned riding;
 	uint64_t done_ok, done_failed;	/* the last begun to end so */
 	unsigned expected;		/* announced, not yet queued */
 	long lead_wait_ns;		/* a leader's longest wait for them */
@@ -167,6 +166,27 @@ await_expected(struct dirsync *ds)
 			break;		/* ETIMEDOUT: go with who is here */
 }
 
+/* Sleeps until w is posted (its part set). */
+static void
+await_post(struct dirsync_waiter *w)
+{
+	while (sem_wait(&w->wake) != 0 && errno == EINTR)
+		;
+}
+
+/* The end of w's wait: 0, or -1 with the errno of the fsync that
+ * covered it. */
+static int
+waiter_result(struct dirsync_waiter *w)
+{
+	sem_destroy(&w->wake);
+	if (w->err != 0) {
+		errno = w->err;
+		return -1;
+	}
+	return 0;
+}
+
 /* Posts each waiter of batch but self (done, with err), then next (to
  * lead), after the mutex is let go.  Each stays until its post, so
  * next pointers are read first and nothing is touched after. */
@@ -211,7 +231,6 @@ lead(struct dirsync *ds, int fd, struct dirsync_waiter *self)
 		batch = w;
 	}
 	ds->riders = NULL;
-	ds->riding = 0;
 	/* One fsync at a time: they end in the order they began. */
 	if (err == 0)
 		ds->done_ok = gen;
@@ -261,19 +280,13 @@ sync_as(struct dirsync *ds, int fd, const struct dirsync_key *key,
 		lead(ds, fd, &me);
 	} else {
 		pthread_mutex_unlock(&ds->mu);
-		while (sem_wait(&me.wake) != 0 && errno == EINTR)
-			;
+		await_post(&me);
 		if (me.part == LEAD) {
 			pthread_mutex_lock(&ds->mu);
 			lead(ds, fd, &me);
 		}
 	}
-	sem_destroy(&me.wake);
-	if (me.err != 0) {
-		errno = me.err;
-		return -1;
-	}
-	return 0;
+	return waiter_result(&me);
 }
 
 int
@@ -311,16 +324,9 @@ ride(struct dirsync *ds)
 	sem_init(&me.wake, 0, 0);
 	me.next = ds->riders;
 	ds->riders = &me;
-	ds->riding++;
 	pthread_mutex_unlock(&ds->mu);
-	while (sem_wait(&me.wake) != 0 && errno == EINTR)
-		;
-	sem_destroy(&me.wake);
-	if (me.err != 0) {
-		errno = me.err;
-		return -1;
-	}
-	return 0;
+	await_post(&me);
+	return waiter_result(&me);
 }
 
 int
@@ -370,9 +376,13 @@ void
 dirsync_stats(struct dirsync *ds, unsigned *waiting, unsigned *riding,
     uint64_t *count)
 {
+	const struct dirsync_waiter *w;
+
 	pthread_mutex_lock(&ds->mu);
 	*waiting = ds->waiting;
-	*riding = ds->riding;
+	*riding = 0;
+	for (w = ds->riders; w != NULL; w = w->next)
+		(*riding)++;
 	*count = ds->count;
 	pthread_mutex_unlock(&ds->mu);
 }
