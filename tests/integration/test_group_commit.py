@@ -15,6 +15,8 @@ import signal
 import socket
 import threading
 
+import pytest
+
 from smtpraw import ConnectionClosed, Smtp, message, queue_id
 
 N_SESSIONS = 20
@@ -125,8 +127,12 @@ def copies(m, qids):
     return {q: sum(("id %s" % q).encode() in x for x in msgs) for q in qids}
 
 
-def test_kill9_while_20_sessions_commit(mta):
-    m = mta(max_connections_per_ip=N_SESSIONS)
+ORDERS = pytest.mark.parametrize("order", ["fsync-first", "rename-first"])
+
+
+@ORDERS
+def test_kill9_while_20_sessions_commit(mta, order):
+    m = mta(max_connections_per_ip=N_SESSIONS, commit_order=order)
     os.kill(m.child("decorum-qmgr"), signal.SIGSTOP)
     acked = Load(m).run_and_kill()
     assert len(acked) > ROUNDS_BEFORE_KILL * N_SESSIONS
@@ -145,8 +151,9 @@ def test_kill9_while_20_sessions_commit(mta):
     assert all(n == 1 for n in got.values()), got
 
 
-def test_kill9_while_committing_and_delivering(mta):
-    m = mta(max_connections_per_ip=N_SESSIONS)
+@ORDERS
+def test_kill9_while_committing_and_delivering(mta, order):
+    m = mta(max_connections_per_ip=N_SESSIONS, commit_order=order)
     acked = Load(m).run_and_kill()
     assert len(acked) > ROUNDS_BEFORE_KILL * N_SESSIONS
     m.start()
