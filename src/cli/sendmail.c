@@ -369,9 +369,6 @@ sm_queue(struct sendmail *s, const struct buf *msg)
 	int rc;
 
 	sp = spool_open(s->cfg->spool, err, sizeof(err));
-	if (sp != NULL)
-		(void)spool_set_commit_order(sp, s->cfg->commit_order, err,
-		    sizeof(err));
 	w = sp != NULL ? spool_writer_new(sp, err, sizeof(err)) : NULL;
 	if (w == NULL) {
 		bool perm = errno == EACCES || errno == EPERM;

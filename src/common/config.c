@@ -233,29 +233,10 @@ cfg_timeouts(struct cfg_ctx *c, const config_setting_t *g)
 }
 
 static int
-cfg_commit_order(struct cfg_ctx *c, const config_setting_t *g)
-{
-	static const char *const words[] = { "auto", "rename-first",
-	    "fsync-first", NULL };
-	const config_setting_t *s = config_setting_get_member(g,
-	    "commit_order");
-	int i;
-
-	if (s == NULL)
-		return 0;
-	if (cfg_choice(c, s, words, "queue.commit_order: must be \"auto\", "
-	    "\"rename-first\" or \"fsync-first\"", &i) < 0)
-		return -1;
-	c->cfg->commit_order = (enum commit_order)i;
-	return 0;
-}
-
-static int
 cfg_queue(struct cfg_ctx *c, const config_setting_t *g)
 {
 	static const char *const keys[] = { "retry_min", "retry_max",
-	    "lifetime", "delay_warning", "local_concurrency", "commit_order",
-	    NULL };
+	    "lifetime", "delay_warning", "local_concurrency", NULL };
 	const long long year = 366LL * 86400;
 
 	if (cfg_need_group(c, g, keys) < 0 ||
@@ -268,8 +249,7 @@ cfg_queue(struct cfg_ctx *c, const config_setting_t *g)
 	    cfg_member_unsigned(c, g, "delay_warning", 0, year,
 	    &c->cfg->delay_warning) < 0 ||
 	    cfg_member_unsigned(c, g, "local_concurrency", 1,
-	    LOCAL_CONCURRENCY_MAX, &c->cfg->local_concurrency) < 0 ||
-	    cfg_commit_order(c, g) < 0)
+	    LOCAL_CONCURRENCY_MAX, &c->cfg->local_concurrency) < 0)
 		return -1;
 	if (c->cfg->retry_max < c->cfg->retry_min) {
 		cfg_error(c, g, "queue: retry_max (%u) is below retry_min (%u)",
@@ -474,7 +454,6 @@ cfg_defaults(struct cfg_ctx *c)
 	cfg->retry_max = DEFAULT_RETRY_MAX;
 	cfg->queue_lifetime = DEFAULT_QUEUE_LIFETIME;
 	cfg->local_concurrency = DEFAULT_LOCAL_CONCURRENCY;
-	cfg->commit_order = COMMIT_ORDER_AUTO;
 	cfg->auth_max_failures = DEFAULT_AUTH_MAX_FAILURES;
 	cfg->auth_block_time = DEFAULT_AUTH_BLOCK_TIME;
 	cfg->relay_networks = xcalloc(2, sizeof(*cfg->relay_networks));

@@ -20,10 +20,6 @@
 
 enum listen_role { ROLE_MX, ROLE_SUBMISSION };
 enum tls_mode { TLS_MODE_NONE, TLS_MODE_STARTTLS, TLS_MODE_IMPLICIT };
-/* queue.commit_order: when a commit renames its envelope into queue/
- * (docs/queue.md, "The commit"); in the order of the key's words. */
-enum commit_order { COMMIT_ORDER_AUTO, COMMIT_ORDER_RENAME_FIRST,
-    COMMIT_ORDER_FSYNC_FIRST };
 
 struct listen_conf {
 	char *address;			/* as written, for logs */
@@ -366,7 +362,6 @@ struct config {
 	unsigned queue_lifetime;	/* queue.lifetime, seconds */
 	unsigned delay_warning;		/* queue.delay_warning, s; 0: never */
 	unsigned local_concurrency;	/* queue.local_concurrency */
-	enum commit_order commit_order;	/* queue.commit_order */
 
 	struct policy_conf policy;	/* the policy group */
 	struct greylist_conf greylist;	/* the greylist group */

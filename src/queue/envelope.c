@@ -40,9 +40,8 @@ envelope_format(const struct envelope *env, struct buf *out)
 		return -1;
 	if (env->helo != NULL && !value_ok(env->helo))
 		return -1;
-	rc |= buf_printf(out, "V %d\nI %s\nT %" PRId64 "\nS %s\n",
-	    env->data_size >= 0 ? 2 : 1, env->id, env->created,
-	    env->sender[0] != '\0' ? env->sender : "<>");
+	rc |= buf_printf(out, "V 1\nI %s\nT %" PRId64 "\nS %s\n", env->id,
+	    env->created, env->sender[0] != '\0' ? env->sender : "<>");
 	if (env->smtputf8)
 		rc |= buf_append_str(out, "U\n");
 	if (env->eight_bit)
@@ -60,8 +59,6 @@ envelope_format(const struct envelope *env, struct buf *out)
 			return -1;
 		rc |= buf_printf(out, "R %s\n", env->rcpts[i].addr);
 	}
-	if (env->data_size >= 0)
-		rc |= buf_printf(out, "L %" PRId64 "\n", env->data_size);
 	rc |= buf_append_str(out, "E\n");
 	return rc != 0 ? -1 : 0;
 }
@@ -225,14 +222,7 @@ dup_arg(const char *arg, size_t len)
 	return xstrndup(arg, len);
 }
 
-/* The records an envelope must have, and its format, as parsed. */
-enum {
-	SEEN_V = 1, SEEN_I = 2, SEEN_T = 4, SEEN_S = 8,
-	SEEN_REQUIRED = 15,
-	SEEN_V2 = 16, SEEN_L = 32
-};
-
-/* One envelope record; -1 when malformed. */
+/* One envelope record; -1 when malformed.  *ended set by "E". */
 static int
 apply_envelope(struct queue_file *qf, char type, const char *arg, size_t len,
     bool has_arg, unsigned *seen)
@@ -242,35 +232,29 @@ apply_envelope(struct queue_file *qf, char type, const char *arg, size_t len,
 
 	switch (type) {
 	case 'V':
-		if (!has_arg || len != 1 || (arg[0] != '1' && arg[0] != '2'))
+		if (!has_arg || len != 1 || arg[0] != '1')
 			return -1;
-		*seen |= SEEN_V | (arg[0] == '2' ? SEEN_V2 : 0);
-		return 0;
-	case 'L':
-		if (!has_arg || (*seen & SEEN_L) || parse_num(arg, len, &v) < 0)
-			return -1;
-		env->data_size = v;
-		*seen |= SEEN_L;
+		*seen |= 1;
 		return 0;
 	case 'I':
 		if (!has_arg || len == 0 || len >= QUEUE_ID_MAX)
 			return -1;
 		memcpy(env->id, arg, len);
 		env->id[len] = '\0';
-		*seen |= SEEN_I;
+		*seen |= 2;
 		return 0;
 	case 'T':
 		if (!has_arg || parse_num(arg, len, &v) < 0)
 			return -1;
 		env->created = v;
-		*seen |= SEEN_T;
+		*seen |= 4;
 		return 0;
 	case 'S':
 		if (!has_arg || env->sender != NULL)
 			return -1;
 		env->sender = (len == 2 && memcmp(arg, "<>", 2) == 0)
 		    ? xstrdup("") : dup_arg(arg, len);
-		*seen |= SEEN_S;
+		*seen |= 8;
 		return 0;
 	case 'U':
 		env->smtputf8 = true;
@@ -316,7 +300,6 @@ queue_file_parse(const char *text, size_t len, struct queue_file *qf,
 	size_t linelen, arglen;
 
 	memset(qf, 0, sizeof(*qf));
-	qf->env.data_size = -1;		/* format 1, until an L record */
 	while (p < end) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		lineno++;
@@ -343,18 +326,10 @@ queue_file_parse(const char *text, size_t len, struct queue_file *qf,
 		arg = has_arg ? p + 2 : p + linelen;
 		arglen = has_arg ? linelen - 2 : 0;
 		if (p[0] == 'E' && linelen == 1) {
-			if ((seen & SEEN_REQUIRED) != SEEN_REQUIRED ||
-			    qf->env.n_rcpts == 0) {
+			if (seen != 15 || qf->env.n_rcpts == 0) {
 				snprintf(err, errlen,
 				    "line %u: end record before V, I, T, S and R",
 				    lineno);
-				return -1;
-			}
-			/* Format 2 has the data's size, format 1 never. */
-			if (!(seen & SEEN_V2) != !(seen & SEEN_L)) {
-				snprintf(err, errlen, "line %u: %s", lineno,
-				    (seen & SEEN_V2) ? "end record before L"
-				    : "an L record in a format 1 file");
 				return -1;
 			}
 			ended = true;

@@ -5,7 +5,7 @@
  * unit-tested and can be fuzzed.  The format is documented in
  * docs/queue.md; the records are:
  *
- *   V 2            format version (first line; 1: a file without L)
+ *   V 1            format version (first line)
  *   I <id>         queue id
  *   T <unix time>  when accepted
  *   S <sender>     envelope sender, "<>" for the null sender
@@ -18,10 +18,6 @@
  *   C <ip>         client address
  *   H <helo>       HELO/EHLO argument
  *   R <address>    one per recipient, numbered from 0 in file order
- *   L <octets>     the size of data/<id> (format 2 only, where it is
- *                  required): a commit renames the envelope into queue/
- *                  before its fsyncs, so after a crash the queue manager
- *                  trusts the message only if its data has that size
  *   E              end of envelope: the file was written completely
  * then, appended one at a time (each fsync'd):
  *   D <n> <local@domain>       delivered one copy to that mailbox
@@ -69,8 +65,7 @@ struct queue_file {
 	unsigned bad_records;		/* unreadable status lines ignored */
 };
 
-/* Appends env's records (through "E") to out: format 2 with its L
- * record, or format 1 when env->data_size < 0.  -1 when a value holds a
+/* Appends env's records (through "E") to out.  -1 when a value holds a
  * CR, LF or NUL (it would forge records) or out is full. */
 int envelope_format(const struct envelope *env, struct buf *out);
 

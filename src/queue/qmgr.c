@@ -365,7 +365,6 @@ qmgr_main(const struct config *cfg, int notify_fd)
 		    log_safe(err, safe, sizeof(safe)));
 		return 1;
 	}
-	spool_log_commit_order(q.sp, cfg->commit_order);
 	q.base = event_base_new();
 	if (q.base == NULL)
 		fatal("cannot create the event loop");

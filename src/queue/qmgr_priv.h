@@ -115,32 +115,6 @@ void qtable_hold(struct qtable *t, struct qmsg *m, struct qheld *fifo,
  * sustained overload of new mail it is still served, oldest first,
  * never starved. */
 #define QTABLE_NEW_LEAD		300
-
-/* Seconds a queue file that a periodic scan finds, with no notification
- * for it, waits before it is loaded: with the rename-first commit
- * (spool.c) queue/<id> shows before the commit's fsyncs have ended, and
- * smtpd notifies only after them.  A commit whose fsync then fails
- * answers 451 and takes its files back; its message must not have been
- * delivered meanwhile.  A commit that ends notifies, and its message is
- * due at once. */
-#define QSCAN_COMMIT_GRACE	5
-
-/* What a listing of queue/ knows when it adds an id it found. */
-struct qscan_when {
-	int64_t now;
-	int64_t retry_max;	/* queue.retry_max: a hint is never later */
-	bool flush;		/* after `queue flush` */
-	bool start;		/* the start-up listing, which reads mtimes */
-};
-/* When a message a listing finds (and the table did not know) is due:
- * after a flush, now (the operator's word); on a periodic scan (a lost
- * notification, or a commit under way), QSCAN_COMMIT_GRACE from now;
- * at start-up, when its queue file's mtime says (the qmgr's hint),
- * within retry_max, and now for a file without a hint (mtime in the
- * past: its arrival).  No grace at start-up: after a crash of the whole
- * daemon no commit is under way, and a restart must deliver at once.
- * Pure. */
-int64_t qscan_due_at(const struct qscan_when *w, int64_t mtime);
 /* `queue flush`: every waiting message due at now (so new mail still
  * goes first, QTABLE_NEW_LEAD), its retry times ignored once; held ones keep
  * their place (their flush is kept for their next try).  O(n), a pass

@@ -41,7 +41,6 @@
 #include "queue/qmgr_priv.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -545,29 +544,6 @@ qmgr_scan_header(struct spool *sp, const char *id, struct delivered_to *dt,
 	return h.count;
 }
 
-/* A format 2 envelope says how big its data is: a crash may have cut
- * short a commit that renamed the envelope before its fsyncs (spool.c),
- * and such a message was never answered 250.  Its data, short or gone,
- * must not go out as the message; it is set aside (-2, corrupt/). */
-static void
-qmgr_load_check_size(struct qload *l)
-{
-	int64_t want = l->qf.env.data_size;
-
-	if (want < 0 || l->data_size == want)
-		return;
-	if (l->data_size < 0)
-		snprintf(l->err, sizeof(l->err), "data/%s is missing, its "
-		    "envelope says %" PRId64 " octets: a commit cut short",
-		    l->id, want);
-	else
-		snprintf(l->err, sizeof(l->err), "data/%s is %" PRId64
-		    " octets, its envelope says %" PRId64 ": a commit cut "
-		    "short", l->id, l->data_size, want);
-	queue_file_free(&l->qf);
-	l->rc = -2;
-}
-
 static void
 qmgr_load_work(void *p)
 {
@@ -584,7 +560,6 @@ qmgr_load_work(void *p)
 		    &l->data_size, &l->data_fd);
 		if (l->data_size == -2)
 			l->data_size = spool_data_size(l->q->sp, l->id);
-		qmgr_load_check_size(l);
 	}
 }
 

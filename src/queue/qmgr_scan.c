@@ -247,28 +247,23 @@ qscan_finish(struct qmgr *q, struct qscan *sc)
 	}
 }
 
-int64_t
-qscan_due_at(const struct qscan_when *w, int64_t mtime)
-{
-	int64_t latest = w->now + w->retry_max;
-
-	if (w->flush)
-		return w->now;
-	if (!w->start)
-		return w->now + QSCAN_COMMIT_GRACE;
-	if (mtime < w->now)
-		return w->now;
-	return mtime < latest ? mtime : latest;
-}
-
+/* When a message a scan finds is due: new mail (a lost notification)
+ * as new mail; at start-up, when its queue file's mtime says, within
+ * queue.retry_max (a file without a hint: now, after new mail); after a
+ * flush, now. */
 static int64_t
 qscan_due(const struct qmgr *q, const struct qscan *sc,
     const struct qscan_ent *e)
 {
-	struct qscan_when w = { sc->now, (int64_t)q->cfg->retry_max,
-	    sc->flush, sc->stat };
+	int64_t latest = sc->now + (int64_t)q->cfg->retry_max;
 
-	return qscan_due_at(&w, e->mtime);
+	if (sc->flush)
+		return sc->now;
+	if (!sc->stat)
+		return sc->now - QTABLE_NEW_LEAD;
+	if (e->mtime < sc->now)
+		return sc->now;
+	return e->mtime < latest ? e->mtime : latest;
 }
 
 /*

@@ -7,23 +7,15 @@
  * message begins (dirsync_mark() then: data/'s fsyncs from that moment
  * on cover its entry).  Commit, all in a workpool thread (the loop never
  * fsyncs):
- *   1. write tmp/<id>.env (with L, data/<id>'s size); rename-first:
- *      rename it to queue/<id> now; fsync data/<id>, then the envelope;
+ *   1. write tmp/<id>.env; fsync data/<id>, then the envelope;
  *   2. make data/<id>'s entry durable: nothing to do when an fsync of
  *      data/ that began after the file was made has ended well (another
  *      commit's, made while this message was still arriving), else an
  *      fsync of data/ (dirsync_sync_since);
- *   3. fsync-first: rename tmp/<id>.env -> queue/<id>; fsync queue/
- *      <- the commit point, in both orders;
+ *   3. rename tmp/<id>.env -> queue/<id>, fsync queue/   <- commit point;
  *   4. only then done(arg, 0) in the loop thread.
- * Rename-first lets the first fsync's journal commit carry the rename
- * (one journal commit before the 250, not two).  It is taken only where
- * the file system keeps data ahead of size (spool_fs.c): a crash before
- * step 3 ends may leave queue/<id> over data that never reached the
- * disk, which the queue manager finds short of L and sets aside
- * (qmgr_run.c).  In the fsync-first order a crash before step 3 leaves
- * only garbage (data without an envelope, tmp/<id>.env) that
- * spool_cleanup() removes.  After step 3 the message is
+ * A crash before step 3 leaves only garbage (data without an envelope,
+ * tmp/<id>.env) that spool_cleanup() removes; after it the message is
  * queued.  The directory fsyncs are group commits (common/dirsync.h):
  * commits of other sessions that renamed into the same folder while one
  * fsync was in flight wait for the next and share it, and a leader of
@@ -67,7 +59,6 @@
 #include "common/xmalloc.h"
 #include "queue/envelope.h"
 #include "queue/queue_id.h"
-#include "queue/spool_fs.h"
 #include "queue/spool_priv.h"
 
 /* How long a leader of a directory fsync waits for the commits still
@@ -80,13 +71,11 @@ struct spool_writer {
 	struct spool *sp;
 	char id[QUEUE_ID_MAX];
 	int fd;
-	int64_t size;		/* octets in data/<id> so far */
 	bool failed;
 	/* tmp/<id> and tmp/<id>.env made by this writer and not renamed
 	 * yet: the only files a failure may remove.  A name of ours that
 	 * another writer holds (its id is ours too) is never touched. */
 	bool own_data, own_env;
-	bool own_queue;		/* queue/<id>, renamed, its commit not done */
 	bool announced;		/* queue/'s leaders expect this commit */
 	uint64_t data_mark;	/* data/'s dirsync when data/<id> was made */
 	struct buf envtext;
@@ -207,38 +196,6 @@ spool_close(struct spool *sp)
 	pthread_mutex_destroy(&sp->gone_mu);
 	free(sp->dir);
 	free(sp);
-}
-
-bool
-spool_set_commit_order(struct spool *sp, enum commit_order order, char *why,
-    size_t whylen)
-{
-	switch (order) {
-	case COMMIT_ORDER_RENAME_FIRST:
-		snprintf(why, whylen, "queue.commit_order");
-		sp->rename_first = true;
-		break;
-	case COMMIT_ORDER_FSYNC_FIRST:
-		snprintf(why, whylen, "queue.commit_order");
-		sp->rename_first = false;
-		break;
-	default:
-		sp->rename_first = spool_fs_keeps_data_order(sp->root, why,
-		    whylen);
-		break;
-	}
-	return sp->rename_first;
-}
-
-void
-spool_log_commit_order(struct spool *sp, enum commit_order order)
-{
-	char why[128], safe[LOG_SAFE_SIZE(128)];
-	bool first = spool_set_commit_order(sp, order, why, sizeof(why));
-
-	log_info("event=spool-commit order=%s reason=\"%s\"",
-	    first ? "rename-first" : "fsync-first",
-	    log_safe(why, safe, sizeof(safe)));
 }
 
 int
@@ -407,7 +364,6 @@ spool_writer_write(struct spool_writer *w, const void *data, size_t len)
 		}
 		p += n;
 		len -= (size_t)n;
-		w->size += n;
 	}
 	return 0;
 }
@@ -422,22 +378,19 @@ spool_writer_free(struct spool_writer *w)
 }
 
 /* Removes the files this writer made and that are not committed:
- * data/<id>, tmp/<id>.env, queue/<id> (a commit that failed after its
- * rename). */
+ * data/<id>, tmp/<id>.env. */
 static void
-spool_writer_unlink_own(struct spool_writer *w)
+spool_writer_unlink_tmp(struct spool_writer *w)
 {
 	char envname[QUEUE_ID_MAX + 8];
 
-	if (w->own_queue)
-		unlinkat(w->sp->fd[SPOOL_QUEUE], w->id, 0);
 	if (w->own_data)
 		unlinkat(w->sp->fd[SPOOL_DATA], w->id, 0);
 	if (w->own_env) {
 		snprintf(envname, sizeof(envname), "%s.env", w->id);
 		unlinkat(w->sp->fd[SPOOL_TMP], envname, 0);
 	}
-	w->own_data = w->own_env = w->own_queue = false;
+	w->own_data = w->own_env = false;
 }
 
 /* Writes all of p to fd; -1 on error. */
@@ -455,23 +408,6 @@ spool_write_all(int fd, const char *p, size_t len)
 		p += n;
 		len -= (size_t)n;
 	}
-	return 0;
-}
-
-/* The commit point of the fsync-first order, the first step of the
- * rename-first one: tmp/<id>.env becomes queue/<id>.  It may not replace
- * a file: another message's (a queue id made twice) stays whole, this
- * commit fails instead. */
-static int
-commit_rename(struct spool_writer *w, const char *envname)
-{
-	struct spool *sp = w->sp;
-
-	if (spool_rename_noreplace(sp->fd[SPOOL_TMP], envname,
-	    sp->fd[SPOOL_QUEUE], w->id) < 0)
-		return -1;
-	w->own_env = false;
-	w->own_queue = true;
 	return 0;
 }
 
@@ -500,13 +436,9 @@ spool_commit_work(void *p)
 	/* Both files on their way to the disk before either fsync: on a
 	 * journaled file system the first fsync's commit then carries the
 	 * other file's blocks too, and the second finds nothing left to
-	 * commit.  Only a hint: the fsyncs below are the guarantee. */
+	 * commit (one journal commit where there were two, on the path to
+	 * the 250).  Only a hint: the fsyncs below are the guarantee. */
 	(void)sync_file_range(efd, 0, 0, SYNC_FILE_RANGE_WRITE);
-	/* Rename-first: the rename joins the same journal commit.  The
-	 * 250 still waits for every fsync below. */
-	op = "rename-envelope";
-	if (sp->rename_first && commit_rename(w, envname) < 0)
-		goto fail;
 	op = "fsync-data";
 	if (fsync(w->fd) < 0)
 		goto fail;
@@ -523,15 +455,28 @@ spool_commit_work(void *p)
 	if (dirsync_sync_since(sp->sync[SPOOL_DATA], sp->fd[SPOOL_DATA],
 	    &sp->key[SPOOL_DATA], w->data_mark) < 0)
 		goto fail;
+	/* The commit point: after this rename the message exists.  It may
+	 * not replace a file: another message's (a queue id made twice)
+	 * stays whole, this commit fails instead. */
+	w->own_data = false;		/* removed below, if need be */
 	op = "rename-envelope";
-	if (!sp->rename_first && commit_rename(w, envname) < 0)
-		goto fail;
+	if (spool_rename_noreplace(sp->fd[SPOOL_TMP], envname,
+	    sp->fd[SPOOL_QUEUE], w->id) < 0)
+		goto fail_data;
+	w->own_env = false;
 	op = "fsync-queue-dir";
-	if (commit_queue_sync(w) < 0)
-		goto fail;
-	w->own_data = w->own_queue = false;	/* queued: no longer ours */
+	if (commit_queue_sync(w) < 0) {
+		/* The rename may or may not survive a crash: take it back
+		 * rather than answer 250 for a message we cannot vouch for. */
+		unlinkat(sp->fd[SPOOL_QUEUE], w->id, 0);
+		goto fail_data;
+	}
 	w->result = 0;
 	return;
+fail_data:
+	saved = errno;
+	unlinkat(sp->fd[SPOOL_DATA], w->id, 0);	/* ours: nothing was replaced */
+	errno = saved;
 fail:
 	saved = errno;
 	commit_unannounce(w);
@@ -544,9 +489,7 @@ fail:
 		    errno);
 	if (efd >= 0)
 		close(efd);
-	/* A rename made may or may not survive a crash: it is taken back
-	 * rather than answered 250 for a message we cannot vouch for. */
-	spool_writer_unlink_own(w);
+	spool_writer_unlink_tmp(w);
 }
 
 static void
@@ -566,7 +509,6 @@ spool_writer_commit(struct spool_writer *w, const struct envelope *env,
 
 	/* The id is the writer's, whatever the caller put in env->id. */
 	memcpy(copy.id, w->id, sizeof(copy.id));
-	copy.data_size = w->size;
 	w->done = done;
 	w->arg = arg;
 	if (w->failed || envelope_format(&copy, &w->envtext) < 0) {
@@ -591,12 +533,11 @@ spool_writer_commit_now(struct spool_writer *w, const struct envelope *env)
 	int result = -1;
 
 	memcpy(copy.id, w->id, sizeof(copy.id));
-	copy.data_size = w->size;
 	if (!w->failed && envelope_format(&copy, &w->envtext) == 0) {
 		spool_commit_work(w);
 		result = w->result;
 	} else {
-		spool_writer_unlink_own(w);
+		spool_writer_unlink_tmp(w);
 	}
 	spool_writer_free(w);
 	return result;
@@ -612,7 +553,7 @@ spool_writer_abort_work(void *p)
 		close(w->fd);
 		w->fd = -1;
 	}
-	spool_writer_unlink_own(w);
+	spool_writer_unlink_tmp(w);
 }
 
 void
@@ -686,13 +627,5 @@ spool_writer_rewrite(struct spool_writer *w, const char *head, size_t headlen,
 	w->fd = dst;
 	/* data/<id> is a new file now: durable only from a later fsync. */
 	w->data_mark = dirsync_mark(w->sp->sync[SPOOL_DATA]);
-	/* Written through from 0: its size is where the writes ended. */
-	w->size = (int64_t)lseek(dst, 0, SEEK_CUR);
-	if (w->size < 0) {
-		log_warn("event=spool-error id=%s op=rewrite errno=%d", w->id,
-		    errno);
-		w->failed = true;
-		return -1;
-	}
 	return 0;
 }

@@ -18,7 +18,6 @@
 #include <stdint.h>
 
 #include "common/bounds.h"
-#include "common/config.h"
 
 struct workpool;
 struct spool;
@@ -44,25 +43,11 @@ struct envelope {
 				 * never a bounce (BCP) */
 	char *client_ip;	/* for logs and queue show */
 	char *helo;
-	/* Octets in data/<id> (the L record): set by the spool writer at
-	 * its commit; -1 in a file of format 1, which has none. */
-	int64_t data_size;
 };
 
 /* Creates the spool's sub-folders if missing.  NULL + err on failure;
  * a symbolic link for the spool or one of its folders is refused. */
 struct spool *spool_open(const char *dir, char *err, size_t errlen);
-/* When this spool's commits rename their envelope into queue/: before
- * their fsyncs (rename-first: one journal commit on the way to the 250,
- * where there were two) or after them (fsync-first, the default of a
- * freshly opened spool).  COMMIT_ORDER_AUTO takes rename-first only on a
- * file system known to keep a file's data ahead of its size across a
- * crash (spool_fs.h).  Returns whether it is rename-first; why says on
- * what ground, for the log. */
-bool spool_set_commit_order(struct spool *sp, enum commit_order order,
-    char *why, size_t whylen);
-/* The same, and an info line of what was taken and why. */
-void spool_log_commit_order(struct spool *sp, enum commit_order order);
 /* strerror(), but for ELOOP (a spool folder that is a symbolic link) a
  * sentence an operator understands. */
 const char *spool_strerror(int err_no);

@@ -35,9 +35,6 @@ struct spool {
 	 * area share its directory fsyncs (spool_area_sync). */
 	struct dirsync *sync[SPOOL_N_AREAS];
 	struct dirsync_key key[SPOOL_N_AREAS];
-	/* Commits rename their envelope before their fsyncs
-	 * (spool_set_commit_order). */
-	bool rename_first;
 	/* Where new ids come from: queue_id_new() when NULL; the unit tests
 	 * set their own to make two messages want one id. */
 	void (*id_source)(char out[QUEUE_ID_MAX], void *arg);

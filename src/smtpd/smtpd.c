@@ -204,7 +204,6 @@ smtpd_setup(struct smtpd *d, const struct smtpd_args *a)
 	d->srv.spool = spool_open(cfg->spool, err, sizeof(err));
 	if (d->srv.spool == NULL)
 		fatal("spool %s: %s", cfg->spool, err);
-	spool_log_commit_order(d->srv.spool, cfg->commit_order);
 	d->srv.resolver = resolver_new(d->srv.base, cfg->dns_nameserver, err, sizeof(err));
 	if (d->srv.resolver == NULL)
 		log_warn("event=dns-unavailable reason=\"%s\" effect=\"clients shown as unknown\"",

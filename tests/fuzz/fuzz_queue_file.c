@@ -5,8 +5,7 @@
  *  - on error, err holds a message; either way queue_file_free() leaves
  *    qf empty and is safe to call twice;
  *  - on success the envelope has V, I (shorter than QUEUE_ID_MAX), T, S
- *    and at least one R, and a status for every recipient; a data size
- *    (L) only in format 2, and never negative there; D records
+ *    and at least one R, and a status for every recipient; D records
  *    name one mailbox without spaces; the per-state counts add up;
  *  - writing the envelope back with envelope_format() (when its values
  *    hold no CR) and reading that again gives the same envelope, with no
@@ -42,7 +41,7 @@ check_same(const struct envelope *a, const struct envelope *b)
 {
 	if (strcmp(a->id, b->id) != 0 || a->created != b->created ||
 	    !str_eq(a->sender, b->sender) || a->smtputf8 != b->smtputf8 ||
-	    a->eight_bit != b->eight_bit || a->data_size != b->data_size ||
+	    a->eight_bit != b->eight_bit ||
 	    !str_eq(a->client_ip, b->client_ip) || !str_eq(a->helo, b->helo) ||
 	    a->n_rcpts != b->n_rcpts)
 		abort();
@@ -57,8 +56,6 @@ check_parsed(const struct queue_file *qf)
 	const struct envelope *env = &qf->env;
 	size_t pending, done, failed;
 
-	if (env->data_size < -1)
-		abort();
 	if (env->sender == NULL || env->n_rcpts == 0 || qf->st == NULL ||
 	    env->id[0] == '\0' || strnlen(env->id, QUEUE_ID_MAX) >= QUEUE_ID_MAX)
 		abort();

@@ -167,10 +167,8 @@ class Mta:
                            max_errors=5, max_connections=50,
                            max_connections_per_ip=10, timeout_command=3,
                            timeout_data=3, retry_min=1, retry_max=2,
-                           lifetime=60, delay_warning=None,
-                           commit_order=None)
-        # delay_warning and commit_order (queue group): written only when
-        # given.
+                           lifetime=60, delay_warning=None)
+        # delay_warning (queue group) is written only when given.
         self.limits.update(limits)
         for d in (self.spool, self.state, self.domains, self.mailboxes):
             os.makedirs(d, exist_ok=True)
@@ -211,7 +209,7 @@ max_errors = {max_errors};
 max_connections = {max_connections};
 max_connections_per_ip = {max_connections_per_ip};
 timeouts = {{ command = {timeout_command}; data = {timeout_data}; }};
-queue = {{ retry_min = {retry_min}; retry_max = {retry_max}; lifetime = {lifetime};{warn}{order} }};
+queue = {{ retry_min = {retry_min}; retry_max = {retry_max}; lifetime = {lifetime};{warn} }};
 """.format(host=HOSTNAME, spool=self.spool, state=self.state,
            domains=self.domains, mail=self.mailboxes, dom=DOMAIN,
            relay=", ".join('"%s"' % n for n in relay_networks),
@@ -219,9 +217,7 @@ queue = {{ retry_min = {retry_min}; retry_max = {retry_max}; lifetime = {lifetim
            dns_extra="".join(" %s = %s;" % (k, _conf_value(v))
                              for k, v in self.dns_options.items()),
            warn="" if lim["delay_warning"] is None
-           else " delay_warning = %d;" % lim["delay_warning"],
-           order="" if lim["commit_order"] is None
-           else ' commit_order = "%s";' % lim["commit_order"], **lim)
+           else " delay_warning = %d;" % lim["delay_warning"], **lim)
         if user:
             text += 'user = "%s";\n' % user
         text += self._tls_conf()

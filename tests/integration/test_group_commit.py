@@ -15,8 +15,6 @@ import signal
 import socket
 import threading
 
-import pytest
-
 from smtpraw import ConnectionClosed, Smtp, message, queue_id
 
 N_SESSIONS = 20
@@ -127,12 +125,8 @@ def copies(m, qids):
     return {q: sum(("id %s" % q).encode() in x for x in msgs) for q in qids}
 
 
-ORDERS = pytest.mark.parametrize("order", ["fsync-first", "rename-first"])
-
-
-@ORDERS
-def test_kill9_while_20_sessions_commit(mta, order):
-    m = mta(max_connections_per_ip=N_SESSIONS, commit_order=order)
+def test_kill9_while_20_sessions_commit(mta):
+    m = mta(max_connections_per_ip=N_SESSIONS)
     os.kill(m.child("decorum-qmgr"), signal.SIGSTOP)
     acked = Load(m).run_and_kill()
     assert len(acked) > ROUNDS_BEFORE_KILL * N_SESSIONS
@@ -151,9 +145,8 @@ def test_kill9_while_20_sessions_commit(mta, order):
     assert all(n == 1 for n in got.values()), got
 
 
-@ORDERS
-def test_kill9_while_committing_and_delivering(mta, order):
-    m = mta(max_connections_per_ip=N_SESSIONS, commit_order=order)
+def test_kill9_while_committing_and_delivering(mta):
+    m = mta(max_connections_per_ip=N_SESSIONS)
     acked = Load(m).run_and_kill()
     assert len(acked) > ROUNDS_BEFORE_KILL * N_SESSIONS
     m.start()

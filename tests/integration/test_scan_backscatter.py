@@ -45,7 +45,7 @@ def spool_senders(m):
                 text = fh.read()
         except OSError:
             continue
-        if text.startswith((b"V 1\n", b"V 2\n")):
+        if text.startswith(b"V 1\n"):
             out += re.findall(rb"(?m)^S (.*)$", text)
     return out
 

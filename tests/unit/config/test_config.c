@@ -69,8 +69,7 @@ test_good(void **state)
 	    "max_connections = 10;\n"
 	    "max_connections_per_ip = 2;\n"
 	    "timeouts = { command = 60; data = 120; };\n"
-	    "queue = { retry_min = 10; retry_max = 20; lifetime = 30;\n"
-	    "  commit_order = \"rename-first\"; };\n"
+	    "queue = { retry_min = 10; retry_max = 20; lifetime = 30; };\n"
 	    "log_level = \"debug\";\n");
 	if (config_load(conf, &cfg, &err) < 0)
 		fail_msg("%s:%d: %s", err.file, err.line, err.message);
@@ -101,7 +100,6 @@ test_good(void **state)
 	assert_int_equal(cfg.retry_min, 10);
 	assert_int_equal(cfg.retry_max, 20);
 	assert_int_equal(cfg.queue_lifetime, 30);
-	assert_int_equal(cfg.commit_order, COMMIT_ORDER_RENAME_FIRST);
 	assert_true(cfg.debug);
 
 	memset(&sin, 0, sizeof(sin));
@@ -246,11 +244,6 @@ test_errors(void **state)
 	expect_error(BASE "dns = { timeout = 5; };\n", 4, "dns.timeout");
 	expect_error(BASE "queue = {\n retry_min = 100;\n retry_max = 10;\n};\n",
 	    4, "retry_max");
-	expect_error(BASE "queue = { commit_order = \"fast\"; };\n", 4,
-	    "queue.commit_order: must be \"auto\", \"rename-first\" or "
-	    "\"fsync-first\", not \"fast\"");
-	expect_error(BASE "queue = { commit_order = 1; };\n", 4,
-	    "queue.commit_order");
 	expect_error(BASE "delivery = { smtp_port = 0; };\n", 4, "out of range");
 	expect_error(BASE "recipient_delimiter = \"a\";\n", 4, "delimiter");
 	snprintf(text, sizeof(text), BASE "tls = {\n cert = \"%s/nope.pem\";\n"

@@ -451,31 +451,6 @@ test_mixed_ops(void **state)
 	qtable_free(&t);
 }
 
-/* When a listing's new id is due (qscan_due_at): a flush at once, a
- * periodic scan's after the commit grace (its commit may be under way),
- * the start-up scan's by the file's hint, and at once (no grace) for a
- * file that just arrived: a restart after a crash delivers at once. */
-static void
-test_listing_due(void **state)
-{
-	const int64_t now = 1700000000;
-	struct qscan_when flush = { now, 3600, true, true };
-	struct qscan_when periodic = { now, 3600, false, false };
-	struct qscan_when start = { now, 3600, false, true };
-
-	(void)state;
-	assert_int_equal(qscan_due_at(&flush, now + 600), now);
-	assert_int_equal(qscan_due_at(&periodic, 0), now + QSCAN_COMMIT_GRACE);
-	assert_true(QSCAN_COMMIT_GRACE >= 2);
-	/* Arrived a moment ago, long ago, or hinted to a later try. */
-	assert_int_equal(qscan_due_at(&start, now), now);
-	assert_int_equal(qscan_due_at(&start, now - 1), now);
-	assert_int_equal(qscan_due_at(&start, now - 86400), now);
-	assert_int_equal(qscan_due_at(&start, now + 600), now + 600);
-	/* A hint beyond retry_max is not trusted further. */
-	assert_int_equal(qscan_due_at(&start, now + 3601), now + 3600);
-}
-
 int
 main(void)
 {
@@ -491,7 +466,6 @@ main(void)
 		cmocka_unit_test(test_backlog_not_starved),
 		cmocka_unit_test(test_mixed_ops),
 		cmocka_unit_test(test_wake),
-		cmocka_unit_test(test_listing_due),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
