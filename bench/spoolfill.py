@@ -1,7 +1,8 @@
 """Fill a Decorum spool quickly, before the daemon starts: committed
-messages written straight into <spool>/queue/ and <spool>/data/ in the
-format of docs/queue.md (V 1 ... E, data in data/), as if a crash or an
-outage had left them there.  The queue manager's start-up scan finds them
+messages written straight into <spool>/queue/ in the format of
+docs/queue.md (format 2: one file, the data then "V 2 ... E <octets of
+data>"; format 1 on request: the envelope in queue/, the data in data/),
+as if a crash or an outage had left them there.  The queue manager's start-up scan finds them
 all.  Used by bench/tarpit.py (--queued), bench/growth.py and
 bench/restart.py; write_message() by tests/integration/queuefill.py too,
 so that the format is written in one place.
@@ -13,6 +14,8 @@ collide with the ids the daemon makes (another pid).
 
 Limits: the spool layout is the one docs/queue.md gives (flat queue/ and
 data/ folders); should it change (hashed subfolders), this must follow.
+The data must begin with a header field, as decorumd's always does (a
+file that begins with "V 1" is format 1).
 """
 
 import os
@@ -55,18 +58,23 @@ def folders(spool):
 
 
 def write_message(qdir, ddir, qid, sender, rcpt, accepted, data, status="",
-                  mtime=None):
-    """One committed message: data/<qid>, then queue/<qid>, its envelope
-    (accepted: a unix time) and then status, records after E such as a
-    W line; mtime, if given, the queue file's (the qmgr's hint: a
-    deferred message's next try).  Returns the octets written."""
-    env = (f"V 1\nI {qid}\nT {accepted}\nS {sender}\nC 127.0.0.1\n"
-           f"H [127.0.0.1]\nR {rcpt}\nE\n{status}").encode()
-    _write(os.path.join(ddir, qid), data)
+                  mtime=None, fmt=2):
+    """One committed message: queue/<qid>, its data, envelope (accepted:
+    a unix time) and then status, records after the end record such as
+    a W line (fmt 1: data/<qid>, then queue/<qid> without the data);
+    mtime, if given, the queue file's (the qmgr's hint: a deferred
+    message's next try).  Returns the octets written."""
+    head = (f"V {fmt}\nI {qid}\nT {accepted}\nS {sender}\nC 127.0.0.1\n"
+            f"H [127.0.0.1]\nR {rcpt}\n")
+    if fmt == 1:
+        env = f"{head}E\n{status}".encode()
+        _write(os.path.join(ddir, qid), data)
+    else:
+        env = data + f"{head}E {len(data)}\n{status}".encode()
     _write(os.path.join(qdir, qid), env)
     if mtime is not None:
         os.utime(os.path.join(qdir, qid), (mtime, mtime))
-    return len(data) + len(env)
+    return len(env) + (len(data) if fmt == 1 else 0)
 
 
 def preload(spool, count, sender, rcpt, deferred_until=None,

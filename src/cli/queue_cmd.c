@@ -80,9 +80,13 @@ area_load(struct spool *sp, const char *area, const char *id,
 	return spool_load(sp, area, id, qf, err, errlen);
 }
 
+/* The data's size: format 2's file says it, format 1's data file has it. */
 static int64_t
-area_data_size(struct spool *sp, const char *area, const char *id)
+area_data_size(struct spool *sp, const char *area, const char *id,
+    const struct queue_file *qf)
 {
+	if (qf->data_len >= 0)
+		return qf->data_len;
 	if (strcmp(area, SPOOL_HOLD_AREA) == 0)
 		return spool_hold_data_size(sp, id);
 	return spool_data_size(sp, id);
@@ -114,7 +118,7 @@ list_area(struct spool *sp, const char *area, unsigned *count)
 		}
 		format_time(qf.env.created, when, sizeof(when));
 		printf("%-24s %-19s %10" PRId64 "  %-8s <%s> rcpts=%zu pending=%zu\n",
-		    ids[i], when, area_data_size(sp, area, ids[i]),
+		    ids[i], when, area_data_size(sp, area, ids[i], &qf),
 		    strcmp(area, "queue") == 0 ? "queued" : area,
 		    log_safe(qf.env.sender, safe, sizeof(safe)), qf.env.n_rcpts,
 		    queue_file_count(&qf, RCPT_PENDING));
@@ -146,12 +150,14 @@ queue_list(struct spool *sp)
 /* Prints the message's header block (up to the empty line); control
  * characters other than TAB are shown as '?' (the terminal is ours). */
 static void
-show_headers(struct spool *sp, const char *id)
+show_headers(struct spool *sp, const char *area, const char *id,
+    int64_t data_len)
 {
 	char buf[4096];
-	size_t total = 0, i;
+	size_t total = 0, i, want;
 	ssize_t n;
-	int fd = spool_open_data(sp, id);
+	int64_t size;
+	int fd = spool_open_data(sp, area, id, data_len, &size);
 	int last_nl = 1;
 	unsigned char c;
 
@@ -159,8 +165,15 @@ show_headers(struct spool *sp, const char *id)
 		printf("(message data unreadable: %s)\n", strerror(errno));
 		return;
 	}
-	while (total < QUEUE_SHOW_HEADER_MAX &&
-	    (n = read(fd, buf, sizeof(buf))) > 0) {
+	/* Never past the data: format 2's envelope follows it. */
+	if ((int64_t)QUEUE_SHOW_HEADER_MAX < size)
+		size = QUEUE_SHOW_HEADER_MAX;
+	for (;;) {
+		want = (size_t)size - total;
+		if (want > sizeof(buf))
+			want = sizeof(buf);
+		if (want == 0 || (n = read(fd, buf, want)) <= 0)
+			break;
 		for (i = 0; i < (size_t)n; i++) {
 			c = (unsigned char)buf[i];
 			if (c == '\r')
@@ -189,6 +202,7 @@ queue_show(struct spool *sp, const char *id)
 	    "failed", "corrupt" };
 	struct queue_file qf;
 	char err[256], when[32], safe[1024];
+	int64_t data_len;
 	size_t i;
 	int rc = -1;
 
@@ -217,7 +231,7 @@ queue_show(struct spool *sp, const char *id)
 	format_time(qf.env.created, when, sizeof(when));
 	printf("id: %s\nstate: %s\narrived: %s\nsize: %" PRId64 "\n", id,
 	    strcmp(areas[i], "queue") == 0 ? "queued" : areas[i], when,
-	    area_data_size(sp, areas[i], id));
+	    area_data_size(sp, areas[i], id, &qf));
 	printf("sender: <%s>\n", log_safe(qf.env.sender, safe, sizeof(safe)));
 	if (qf.env.client_ip != NULL)
 		printf("client: %s\n", log_safe(qf.env.client_ip, safe,
@@ -251,10 +265,11 @@ queue_show(struct spool *sp, const char *id)
 	if (qf.torn || qf.bad_records > 0)
 		printf("note: %u unreadable status record(s) ignored%s\n",
 		    qf.bad_records, qf.torn ? ", torn last line ignored" : "");
+	data_len = qf.data_len;
 	queue_file_free(&qf);
 	printf("\n");
 	if (strcmp(areas[i], SPOOL_HOLD_AREA) != 0)
-		show_headers(sp, id);
+		show_headers(sp, areas[i], id, data_len);
 	return 0;
 }
 

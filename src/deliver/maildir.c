@@ -199,11 +199,16 @@ copy_lf(const struct deliver_request *req, int fd, const char *head,
 	*read_err = false;
 	memcpy(out, head, hlen);
 	for (;;) {
-		/* The size is the open file's own (fstat) and spool data never
-		 * changes: no read just to see the end. */
+		size_t want = sizeof(in);
+
+		/* The size is known and spool data never changes: no read
+		 * just to see the end, and none past it (a queue file of
+		 * format 2 goes on with its envelope). */
 		if (req->data_size >= 0 && off >= req->data_size)
 			break;
-		n = pread(req->data_fd, in, sizeof(in), off);
+		if (req->data_size >= 0 && req->data_size - off < (int64_t)want)
+			want = (size_t)(req->data_size - off);
+		n = pread(req->data_fd, in, want, off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {

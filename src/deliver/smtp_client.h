@@ -70,8 +70,9 @@ struct smtp_client_msg {
 	const char *sender;		/* "" for <> */
 	bool smtputf8;			/* the envelope needs SMTPUTF8 */
 	bool eightbit;			/* BODY=8BITMIME content */
-	/* The data (dot-unstuffed, CRLF): the file data_name in the open
-	 * folder data_dir, opened and read by params.pool's threads. */
+	/* The data (dot-unstuffed, CRLF): the first data_size octets of
+	 * the file data_name in the open folder data_dir, opened and read
+	 * by params.pool's threads. */
 	int data_dir;
 	const char *data_name;
 	int64_t data_size;

@@ -40,6 +40,9 @@ struct smtp_data {
 	int dirfd;			/* the caller's; not ours to close */
 	char *name;
 	int fd;				/* ours: opened by the first read */
+	int64_t size;			/* the data's octets (-1: to the file's
+					 * end): a queue file of format 2
+					 * goes on after them */
 	int64_t off;			/* of the next read */
 	char *buf;			/* DATA_CHUNK octets */
 	size_t len;			/* read into buf; 0 at the end */
@@ -87,8 +90,17 @@ smtp_data_read(void *p)
 		}
 	}
 	while (got < DATA_CHUNK) {
-		n = pread(sd->fd, sd->buf + got, DATA_CHUNK - got,
-		    sd->off + (int64_t)got);
+		int64_t left = sd->size - (sd->off + (int64_t)got);
+		size_t want = DATA_CHUNK - got;
+
+		/* size -1: the file's end is the data's. */
+		if (sd->size >= 0 && left <= 0) {
+			sd->at_end = true;
+			break;
+		}
+		if (sd->size >= 0 && (int64_t)want > left)
+			want = (size_t)left;
+		n = pread(sd->fd, sd->buf + got, want, sd->off + (int64_t)got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -101,6 +113,9 @@ smtp_data_read(void *p)
 		}
 		got += (size_t)n;
 	}
+	/* A known size ends with this chunk: no read just to see it. */
+	if (sd->size >= 0 && sd->off + (int64_t)got >= sd->size)
+		sd->at_end = true;
 	sd->len = got;
 }
 
@@ -131,13 +146,14 @@ smtp_data_start(struct smtp_data *sd)
 
 struct smtp_data *
 smtp_data_open(struct workpool *pool, int dirfd, const char *name,
-    void (*ready)(void *arg), void *arg)
+    int64_t size, void (*ready)(void *arg), void *arg)
 {
 	struct smtp_data *sd = xcalloc(1, sizeof(*sd));
 
 	sd->pool = pool;
 	sd->dirfd = dirfd;
 	sd->name = xstrdup(name);
+	sd->size = size;
 	sd->fd = -1;
 	sd->buf = xmalloc(DATA_CHUNK);
 	sd->cb = ready;

@@ -124,7 +124,7 @@ void smtp_tx_stream_data(struct smtp_conn *c);
 /* Starts reading the file name in the folder dirfd in pool's threads;
  * ready(arg) runs on the loop after each read, until released. */
 struct smtp_data *smtp_data_open(struct workpool *pool, int dirfd,
-    const char *name, void (*ready)(void *arg), void *arg);
+    const char *name, int64_t size, void (*ready)(void *arg), void *arg);
 /* 1: the next chunk is *p, *len octets (0: the end of the data); 0: a
  * read is under way (ready() follows); -1: the file could not be read
  * (errno says why). */

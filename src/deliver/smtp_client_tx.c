@@ -225,7 +225,7 @@ smtp_conn_send(struct smtp_conn *c, struct smtp_client_msg *m)
 	}
 	/* The first chunk is read while the envelope is answered. */
 	c->data = smtp_data_open(c->p.pool, m->data_dir, m->data_name,
-	    tx_data_ready, c);
+	    m->data_size, tx_data_ready, c);
 	c->state = C_TX;
 	smtpc_timeout(c, c->p.timeout_command);
 	send_mail(c);

@@ -52,6 +52,7 @@ attempt_new(const char *id, struct spool *sp)
 	a->sp = sp;
 	a->sender = xstrdup("");
 	a->data_fd = -1;
+	a->data_len = -1;
 	a->queue_fd = -1;
 	return a;
 }
@@ -484,7 +485,8 @@ attempt_bounce(struct attempt *a, const struct queue_file *qf)
 	log_info("event=bounce id=%s bounce_id=%s to=\"<%s>\" failed=%zu", a->id,
 	    bo.new_id, log_safe(bo.to, tsafe, sizeof(tsafe)),
 	    queue_file_count(qf, RCPT_FAILED));
-	if (spool_remove(a->sp, a->id) < 0 && errno != ENOENT) {
+	if (spool_remove(a->sp, a->id, qf->data_len >= 0) < 0 &&
+	    errno != ENOENT) {
 		/* The report is out; a retry would send it again, so park
 		 * the message where nothing retries it. */
 		log_error("event=spool-error id=%s op=remove errno=%d", a->id,
@@ -618,9 +620,11 @@ attempt_finish(struct attempt *a, bool unsynced)
 	}
 	failed = queue_file_count(&qf, RCPT_FAILED);
 	if (failed == 0) {
+		bool one_file = qf.data_len >= 0;
+
 		queue_file_free(&qf);
-		if ((unsynced ? spool_remove_deferred(a->sp, a->id) :
-		    spool_remove(a->sp, a->id)) < 0) {
+		if ((unsynced ? spool_remove_deferred(a->sp, a->id, one_file) :
+		    spool_remove(a->sp, a->id, one_file)) < 0) {
 			log_warn("event=spool-error id=%s op=remove errno=%d",
 			    a->id, errno);
 			a->outcome = errno == ENOENT ? ATTEMPT_GONE : ATTEMPT_ERROR;
@@ -651,7 +655,6 @@ attempt_run(void *p)
 	struct copy_cache cache = { NULL, NULL, 0 };
 	bool unsynced = false;
 	struct close_ctx cc = { "", false, &unsynced };
-	struct stat st;
 	int64_t size;
 	size_t i;
 	int fd;
@@ -667,13 +670,14 @@ attempt_run(void *p)
 		size = a->data_size;
 		a->data_fd = -1;
 	} else {
-		fd = spool_open_data(a->sp, a->id);
 		/* The size of the file opened, not a second look up by name. */
-		size = fd >= 0 && fstat(fd, &st) == 0 ? (int64_t)st.st_size : -1;
+		fd = spool_open_data(a->sp, "queue", a->id, a->data_len, &size);
+		if (fd < 0)
+			size = -1;
 	}
 	/* The forwarded copy first: its D records settle its targets
 	 * before the recipients they belong to are closed. */
-	i = forward_copy_queue(a, fd) < 0 ? a->n_rcpts + 1 : 0;
+	i = forward_copy_queue(a, fd, size) < 0 ? a->n_rcpts + 1 : 0;
 	for (; i < a->n_rcpts; i++) {
 		/* The last recipient's close record may wait for
 		 * attempt_finish(), which always runs right after it. */

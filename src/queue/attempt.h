@@ -112,6 +112,9 @@ struct attempt {
 	 * the data again, and closes it; attempt_free() closes one left. */
 	int data_fd;
 	int64_t data_size;
+	/* The queue file's format: 2 when this is >= 0, the octets of data
+	 * it starts with; -1: format 1, the data in data/<id>. */
+	int64_t data_len;
 	/* The queue file the load read, open for appending (or -1): the
 	 * first run's records go through it (spool_status_append_fd) and
 	 * it closes it; attempt_free() closes one left. */

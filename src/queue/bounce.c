@@ -44,18 +44,24 @@
  * more than DSN_HEADERS_MAX, so dsn_header_len() can tell a header that
  * goes on from a message that ends there. */
 static char *
-bounce_read_headers(struct spool *sp, const char *id, size_t *len)
+bounce_read_headers(struct spool *sp, const struct queue_file *qf,
+    size_t *len)
 {
-	const size_t want = DSN_HEADERS_MAX + 1;
+	size_t want = DSN_HEADERS_MAX + 1;
 	char *data;
 	size_t got = 0;
+	int64_t size;
 	ssize_t n;
 	int fd;
 
 	*len = 0;
-	fd = spool_open_data(sp, id);
+	/* A queued message's: bounces are made before it leaves queue/. */
+	fd = spool_open_data(sp, "queue", qf->env.id, qf->data_len, &size);
 	if (fd < 0)
 		return NULL;
+	/* Never past the data (format 2's envelope follows it). */
+	if ((int64_t)want > size)
+		want = (size_t)size;
 	data = xmalloc(want + 1);
 	while (got < want) {
 		n = read(fd, data + got, want - got);
@@ -301,7 +307,7 @@ bounce_commit(struct spool *sp, const struct queue_file *qf,
 	rep->unique = spool_writer_id(w);
 	rep->arrival = qf->env.created;
 	rep->now = time(NULL);
-	rep->headers = bounce_read_headers(sp, qf->env.id, &rep->headers_len);
+	rep->headers = bounce_read_headers(sp, qf, &rep->headers_len);
 	if (dsn_compose(rep, &msg) < 0) {
 		snprintf(out->why, sizeof(out->why), "cannot compose the report");
 		spool_writer_abort(w);

@@ -29,7 +29,7 @@ value_ok(const char *s)
 }
 
 int
-envelope_format(const struct envelope *env, struct buf *out)
+envelope_format(const struct envelope *env, int64_t data_len, struct buf *out)
 {
 	size_t i;
 	int rc = 0;
@@ -40,8 +40,8 @@ envelope_format(const struct envelope *env, struct buf *out)
 		return -1;
 	if (env->helo != NULL && !value_ok(env->helo))
 		return -1;
-	rc |= buf_printf(out, "V 1\nI %s\nT %" PRId64 "\nS %s\n", env->id,
-	    env->created, env->sender[0] != '\0' ? env->sender : "<>");
+	rc |= buf_printf(out, "V %d\nI %s\nT %" PRId64 "\nS %s\n",
+	    data_len < 0 ? 1 : 2, env->id, env->created, env->sender[0] != '\0' ? env->sender : "<>");
 	if (env->smtputf8)
 		rc |= buf_append_str(out, "U\n");
 	if (env->eight_bit)
@@ -59,7 +59,10 @@ envelope_format(const struct envelope *env, struct buf *out)
 			return -1;
 		rc |= buf_printf(out, "R %s\n", env->rcpts[i].addr);
 	}
-	rc |= buf_append_str(out, "E\n");
+	if (data_len < 0)
+		rc |= buf_append_str(out, "E\n");
+	else
+		rc |= buf_printf(out, "E %" PRId64 "\n", data_len);
 	return rc != 0 ? -1 : 0;
 }
 
@@ -232,8 +235,11 @@ apply_envelope(struct queue_file *qf, char type, const char *arg, size_t len,
 
 	switch (type) {
 	case 'V':
-		if (!has_arg || len != 1 || arg[0] != '1')
+		if (!has_arg || len != 1 || (arg[0] != '1' && arg[0] != '2') ||
+		    (*seen & 1) != 0)
 			return -1;
+		/* Format 2: 0 until its end record says how much data. */
+		qf->data_len = arg[0] == '2' ? 0 : -1;
 		*seen |= 1;
 		return 0;
 	case 'I':
@@ -325,10 +331,18 @@ queue_file_parse(const char *text, size_t len, struct queue_file *qf,
 		}
 		arg = has_arg ? p + 2 : p + linelen;
 		arglen = has_arg ? linelen - 2 : 0;
-		if (p[0] == 'E' && linelen == 1) {
+		if (p[0] == 'E' && (linelen == 1 || has_arg)) {
 			if (seen != 15 || qf->env.n_rcpts == 0) {
 				snprintf(err, errlen,
 				    "line %u: end record before V, I, T, S and R",
+				    lineno);
+				return -1;
+			}
+			/* Format 1 ends with "E", format 2 with the data's
+			 * size. */
+			if (qf->data_len < 0 ? has_arg : (!has_arg ||
+			    parse_num(arg, arglen, &qf->data_len) < 0)) {
+				snprintf(err, errlen, "line %u: bad 'E' record",
 				    lineno);
 				return -1;
 			}
@@ -354,6 +368,33 @@ queue_file_parse(const char *text, size_t len, struct queue_file *qf,
 	}
 	qf->len = len;
 	return 0;
+}
+
+int64_t
+queue_file_data_len(const char *tail, size_t len, bool whole)
+{
+	size_t end = len, start;
+	int64_t n;
+
+	/* A last line without its LF is a torn append: not a record. */
+	while (end > 0 && tail[end - 1] != '\n')
+		end--;
+	while (end > 0) {
+		/* The line [start, end - 1), end - 1 being its LF. */
+		start = end - 1;
+		while (start > 0 && tail[start - 1] != '\n')
+			start--;
+		/* The first line of a part that is not the file's start
+		 * may be the end of a longer one. */
+		if (start == 0 && !whole)
+			return -1;
+		if (end - 1 - start >= 2 && tail[start] == 'E' &&
+		    tail[start + 1] == ' ')
+			return parse_num(tail + start + 2, end - 1 - start - 2,
+			    &n) == 0 ? n : -1;
+		end = start;
+	}
+	return -1;
 }
 
 void

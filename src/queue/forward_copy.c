@@ -99,10 +99,12 @@ fwd_settle(struct attempt *a, const char *text)
 
 /* The new message's data: the trace lines, then the original bytes. */
 static int
-fwd_write(struct attempt *a, struct spool_writer *w, int data_fd)
+fwd_write(struct attempt *a, struct spool_writer *w, int data_fd,
+    int64_t size)
 {
 	char buf[16384];
 	off_t off = 0;
+	size_t want;
 	ssize_t n;
 	int len;
 
@@ -115,8 +117,14 @@ fwd_write(struct attempt *a, struct spool_writer *w, int data_fd)
 		    spool_writer_write(w, buf, (size_t)len) < 0)
 			return -1;
 	}
+	/* Not past the data (format 2's envelope follows it); size -1:
+	 * to the file's end. */
 	for (;;) {
-		n = pread(data_fd, buf, sizeof(buf), off);
+		want = size >= 0 && size - off < (int64_t)sizeof(buf) ?
+		    (size_t)(size - off) : sizeof(buf);
+		if (want == 0)
+			return 0;
+		n = pread(data_fd, buf, want, off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -182,7 +190,7 @@ fwd_log(const struct attempt *a, const struct envelope_rcpt *t, size_t n)
 }
 
 int
-forward_copy_queue(struct attempt *a, int data_fd)
+forward_copy_queue(struct attempt *a, int data_fd, int64_t size)
 {
 	struct envelope_rcpt *t;
 	struct spool_writer *w;
@@ -202,7 +210,7 @@ forward_copy_queue(struct attempt *a, int data_fd)
 	} else if (w == NULL) {
 		fwd_settle(a, data_fd < 0 ? "queued message data unreadable" :
 		    "cannot queue the forwarded copy");
-	} else if (fwd_write(a, w, data_fd) < 0) {
+	} else if (fwd_write(a, w, data_fd, size) < 0) {
 		spool_writer_abort(w);
 		fwd_settle(a, "cannot write the forwarded copy");
 	} else {

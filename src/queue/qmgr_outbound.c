@@ -299,7 +299,7 @@ qmgr_outbound(struct qrun *run, int64_t data_size, bool expired)
 		j->job.msg.sender = a->sender;
 		j->job.msg.smtputf8 = a->smtputf8;
 		j->job.msg.eightbit = a->eightbit;
-		j->job.msg.data_dir = spool_data_dir(q->sp);
+		j->job.msg.data_dir = spool_data_dir(q->sp, a->data_len);
 		j->job.msg.data_name = a->id;
 		j->job.msg.data_size = data_size;
 		j->job.msg.rcpts = j->rcpts;

@@ -490,6 +490,7 @@ qmgr_plan(struct qmgr *q, struct qload *l, int64_t now)
 	memset(&l->qf, 0, sizeof(l->qf));
 	a->data_fd = l->data_fd;
 	a->data_size = l->data_size;
+	a->data_len = a->qf.data_len;
 	l->data_fd = -1;
 	a->queue_fd = l->queue_fd;
 	l->queue_fd = -1;
@@ -498,50 +499,71 @@ qmgr_plan(struct qmgr *q, struct qload *l, int64_t now)
 
 /* -- loading (I/O worker, then loop) -------------------------------------- */
 
-/* The Received: fields and Delivered-To: values of a queued message's
- * header section (blocking: an I/O worker's; it reads no config).  0
- * and none when the data cannot be read or is no regular file (delivery
- * finds that out and says so): opened without waiting, so a FIFO
- * planted in the spool cannot hold the worker, and a load never waits
- * on more than the queue file.  *size and *data_fd: the data's size and
- * the descriptor read, when it is a regular file opened here (the
- * attempt delivers from it: one open of the data per message), left
- * alone otherwise. */
+/* The Received: fields and Delivered-To: values in the header section
+ * of the data open as fd, size octets (blocking: an I/O worker's). */
 static unsigned
-qmgr_scan_header(struct spool *sp, const char *id, struct delivered_to *dt,
-    int64_t *size, int *data_fd)
+qmgr_scan_fd(int fd, int64_t size, struct delivered_to *dt)
 {
 	char chunk[16384];
 	struct hops h;
-	struct stat st;
-	size_t total = 0;
+	int64_t total = 0;
+	size_t want;
 	ssize_t n;
-	int fd = openat(spool_data_dir(sp), id,
-	    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 
-	delivered_to_init(dt);
-	if (fd < 0)
-		return 0;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return 0;
-	}
-	*size = (int64_t)st.st_size;
 	hops_init(&h);
 	/* Both end at the same empty line. */
-	while (!hops_done(&h) && total < HOPS_SCAN_MAX) {
-		n = read(fd, chunk, sizeof(chunk));
+	while (!hops_done(&h) && total < HOPS_SCAN_MAX && total < size) {
+		want = size - total < (int64_t)sizeof(chunk) ?
+		    (size_t)(size - total) : sizeof(chunk);
+		n = pread(fd, chunk, want, total);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
 		hops_feed(&h, chunk, (size_t)n);
 		delivered_to_feed(dt, chunk, (size_t)n);
-		total += (size_t)n;
+		total += n;
 	}
+	return h.count;
+}
+
+/* qmgr_scan_fd() of a queued message's data (blocking: an I/O worker's;
+ * it reads no config).  0 and none when the data cannot be read or is no
+ * regular file (delivery finds that out and says so).  Format 2 (qf's
+ * data_len >= 0): the queue file, open as queue_fd, holds the data.
+ * Format 1: data/<id>, opened without waiting, so a FIFO planted in the
+ * spool cannot hold the worker, and a load never waits on more than the
+ * queue file.  *size and *data_fd: the data's size and a descriptor of
+ * it, when it is a regular file (the attempt delivers from it: one open
+ * of the data per message), left alone otherwise. */
+static unsigned
+qmgr_scan_header(struct spool *sp, const char *id,
+    const struct queue_file *qf, int queue_fd, struct delivered_to *dt,
+    int64_t *size, int *data_fd)
+{
+	struct stat st;
+	unsigned hops;
+	int fd;
+
+	delivered_to_init(dt);
+	if (qf->data_len >= 0)
+		fd = dup(queue_fd);
+	else
+		fd = openat(spool_data_dir(sp, -1), id,
+		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return 0;
+	if (qf->data_len >= 0) {
+		st.st_size = qf->data_len;
+	} else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return 0;
+	}
+	*size = (int64_t)st.st_size;
+	hops = qmgr_scan_fd(fd, *size, dt);
 	*data_fd = fd;
 	delivered_to_end(dt);
-	return h.count;
+	return hops;
 }
 
 static void
@@ -556,8 +578,8 @@ qmgr_load_work(void *p)
 		/* The data's size from the scan's own fstat when it could
 		 * open the file, saving a stat; spool_data_size's otherwise. */
 		l->data_size = -2;
-		l->hops = qmgr_scan_header(l->q->sp, l->id, &l->dt,
-		    &l->data_size, &l->data_fd);
+		l->hops = qmgr_scan_header(l->q->sp, l->id, &l->qf,
+		    l->queue_fd, &l->dt, &l->data_size, &l->data_fd);
 		if (l->data_size == -2)
 			l->data_size = spool_data_size(l->q->sp, l->id);
 	}

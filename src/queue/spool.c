@@ -3,20 +3,20 @@
  * smtpd calls spool_writer_*; the commit protocol is the queue's promise
  * that a 250 after DATA means the message is on disk (docs/queue.md).
  *
- * A message's data is written straight into data/<id>, made when the
- * message begins (dirsync_mark() then: data/'s fsyncs from that moment
- * on cover its entry).  Commit, all in a workpool thread (the loop never
- * fsyncs):
- *   1. write tmp/<id>.env; fsync data/<id>, then the envelope;
- *   2. make data/<id>'s entry durable: nothing to do when an fsync of
- *      data/ that began after the file was made has ended well (another
- *      commit's, made while this message was still arriving), else an
- *      fsync of data/ (dirsync_sync_since);
- *   3. rename tmp/<id>.env -> queue/<id>, fsync queue/   <- commit point;
- *   4. only then done(arg, 0) in the loop thread.
- * A crash before step 3 leaves only garbage (data without an envelope,
- * tmp/<id>.env) that spool_cleanup() removes; after it the message is
- * queued.  The directory fsyncs are group commits (common/dirsync.h):
+ * One file per message (queue file format 2, docs/queue.md): its data is
+ * written straight into data/<id>, made when the message begins, and the
+ * envelope is appended to it at the commit.  Commit, all in a workpool
+ * thread (the loop never fsyncs):
+ *   1. append the envelope (its end record holds the data's size);
+ *      fsync data/<id>;
+ *   2. rename data/<id> -> queue/<id>, fsync queue/   <- commit point;
+ *   3. only then done(arg, 0) in the loop thread.
+ * The file is whole before it is renamed (its fsync came first), so a
+ * file in queue/ is never a part of a message.  A crash before step 2
+ * leaves only a file in data/ without its name in queue/, garbage that
+ * spool_cleanup() removes; after it the message is queued.  data/'s own
+ * entry never needs to be durable: the name that counts is queue/'s.
+ * The directory fsyncs are group commits (common/dirsync.h):
  * commits of other sessions that renamed into the same folder while one
  * fsync was in flight wait for the next and share it, and a leader of
  * queue/'s waits briefly for the commits still fsyncing their files, so
@@ -25,7 +25,7 @@
  * its own rename.
  *
  * A commit never replaces a file: data/<id> is made exclusively and the
- * envelope's rename refuses an existing target (spool_rename_noreplace),
+ * rename into queue/ refuses an existing target (spool_rename_noreplace),
  * so two messages that got one id can never become one.  Ids are made
  * collision-proof (queue_id.c: time, pid, counter and random digits), so
  * a writer looks for no file of its id in the other areas (that cost a
@@ -72,12 +72,12 @@ struct spool_writer {
 	char id[QUEUE_ID_MAX];
 	int fd;
 	bool failed;
-	/* tmp/<id> and tmp/<id>.env made by this writer and not renamed
-	 * yet: the only files a failure may remove.  A name of ours that
-	 * another writer holds (its id is ours too) is never touched. */
-	bool own_data, own_env;
+	/* data/<id> made by this writer and not renamed yet: the only file
+	 * a failure may remove.  A name of ours that another writer holds
+	 * (its id is ours too) is never touched. */
+	bool own_data;
 	bool announced;		/* queue/'s leaders expect this commit */
-	uint64_t data_mark;	/* data/'s dirsync when data/<id> was made */
+	int64_t len;		/* octets of data written */
 	struct buf envtext;
 	void (*done)(void *, int);
 	void *arg;
@@ -106,9 +106,9 @@ spool_dir(const struct spool *sp)
 }
 
 int
-spool_data_dir(const struct spool *sp)
+spool_data_dir(const struct spool *sp, int64_t data_len)
 {
-	return sp->fd[SPOOL_DATA];
+	return sp->fd[data_len < 0 ? SPOOL_DATA : SPOOL_QUEUE];
 }
 
 const char *
@@ -308,7 +308,6 @@ spool_writer_pick_id(struct spool_writer *w)
 		    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (w->fd >= 0) {
 			w->own_data = true;
-			w->data_mark = dirsync_mark(sp->sync[SPOOL_DATA]);
 			return 0;
 		}
 		if (errno != EEXIST)
@@ -364,6 +363,7 @@ spool_writer_write(struct spool_writer *w, const void *data, size_t len)
 		}
 		p += n;
 		len -= (size_t)n;
+		w->len += n;
 	}
 	return 0;
 }
@@ -377,20 +377,13 @@ spool_writer_free(struct spool_writer *w)
 	free(w);
 }
 
-/* Removes the files this writer made and that are not committed:
- * data/<id>, tmp/<id>.env. */
+/* Removes the file this writer made if it is not committed: data/<id>. */
 static void
 spool_writer_unlink_tmp(struct spool_writer *w)
 {
-	char envname[QUEUE_ID_MAX + 8];
-
 	if (w->own_data)
 		unlinkat(w->sp->fd[SPOOL_DATA], w->id, 0);
-	if (w->own_env) {
-		snprintf(envname, sizeof(envname), "%s.env", w->id);
-		unlinkat(w->sp->fd[SPOOL_TMP], envname, 0);
-	}
-	w->own_data = w->own_env = false;
+	w->own_data = false;
 }
 
 /* Writes all of p to fd; -1 on error. */
@@ -411,72 +404,44 @@ spool_write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-/* Worker thread: steps 1-3 of the commit (see the top of the file). */
+/* Worker thread: steps 1 and 2 of the commit (see the top of the file). */
 static void
 spool_commit_work(void *p)
 {
 	struct spool_writer *w = p;
 	struct spool *sp = w->sp;
-	char envname[QUEUE_ID_MAX + 8];
 	const char *op;
-	int efd = -1, saved;
+	int saved;
 
-	snprintf(envname, sizeof(envname), "%s.env", w->id);
 	w->result = -1;
 	commit_announce(w);
 	op = "write-envelope";
-	/* EEXIST: another writer's envelope, of the same id: its own. */
-	efd = openat(sp->fd[SPOOL_TMP], envname,
-	    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (efd < 0)
+	if (spool_write_all(w->fd, w->envtext.data, w->envtext.len) < 0)
 		goto fail;
-	w->own_env = true;
-	if (spool_write_all(efd, w->envtext.data, w->envtext.len) < 0)
-		goto fail;
-	/* Both files on their way to the disk before either fsync: on a
-	 * journaled file system the first fsync's commit then carries the
-	 * other file's blocks too, and the second finds nothing left to
-	 * commit (one journal commit where there were two, on the path to
-	 * the 250).  Only a hint: the fsyncs below are the guarantee. */
-	(void)sync_file_range(efd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	op = "fsync-data";
 	if (fsync(w->fd) < 0)
 		goto fail;
 	close(w->fd);
 	w->fd = -1;
-	op = "fsync-envelope";
-	if (fsync(efd) < 0)
-		goto fail;
-	close(efd);
-	efd = -1;
-	/* data/<id> was made when the message began: usually another
-	 * commit's fsync of data/ has made it durable since. */
-	op = "fsync-data-dir";
-	if (dirsync_sync_since(sp->sync[SPOOL_DATA], sp->fd[SPOOL_DATA],
-	    &sp->key[SPOOL_DATA], w->data_mark) < 0)
-		goto fail;
 	/* The commit point: after this rename the message exists.  It may
 	 * not replace a file: another message's (a queue id made twice)
 	 * stays whole, this commit fails instead. */
-	w->own_data = false;		/* removed below, if need be */
-	op = "rename-envelope";
-	if (spool_rename_noreplace(sp->fd[SPOOL_TMP], envname,
+	op = "rename-to-queue";
+	if (spool_rename_noreplace(sp->fd[SPOOL_DATA], w->id,
 	    sp->fd[SPOOL_QUEUE], w->id) < 0)
-		goto fail_data;
-	w->own_env = false;
+		goto fail;
+	w->own_data = false;
 	op = "fsync-queue-dir";
 	if (commit_queue_sync(w) < 0) {
 		/* The rename may or may not survive a crash: take it back
 		 * rather than answer 250 for a message we cannot vouch for. */
-		unlinkat(sp->fd[SPOOL_QUEUE], w->id, 0);
-		goto fail_data;
+		saved = errno;
+		unlinkat(sp->fd[SPOOL_QUEUE], w->id, 0);	/* ours */
+		errno = saved;
+		goto fail;
 	}
 	w->result = 0;
 	return;
-fail_data:
-	saved = errno;
-	unlinkat(sp->fd[SPOOL_DATA], w->id, 0);	/* ours: nothing was replaced */
-	errno = saved;
 fail:
 	saved = errno;
 	commit_unannounce(w);
@@ -487,8 +452,6 @@ fail:
 	else
 		log_warn("event=spool-error id=%s op=%s errno=%d", w->id, op,
 		    errno);
-	if (efd >= 0)
-		close(efd);
 	spool_writer_unlink_tmp(w);
 }
 
@@ -511,7 +474,7 @@ spool_writer_commit(struct spool_writer *w, const struct envelope *env,
 	memcpy(copy.id, w->id, sizeof(copy.id));
 	w->done = done;
 	w->arg = arg;
-	if (w->failed || envelope_format(&copy, &w->envtext) < 0) {
+	if (w->failed || envelope_format(&copy, w->len, &w->envtext) < 0) {
 		if (!w->failed)
 			log_warn("event=spool-error id=%s op=envelope "
 			    "reason=\"bad envelope value\"", w->id);
@@ -533,7 +496,7 @@ spool_writer_commit_now(struct spool_writer *w, const struct envelope *env)
 	int result = -1;
 
 	memcpy(copy.id, w->id, sizeof(copy.id));
-	if (!w->failed && envelope_format(&copy, &w->envtext) == 0) {
+	if (!w->failed && envelope_format(&copy, w->len, &w->envtext) == 0) {
 		spool_commit_work(w);
 		result = w->result;
 	} else {
@@ -574,13 +537,15 @@ spool_writer_open_read(const struct spool_writer *w)
 	    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 }
 
-/* Copies src's octets from off to its end into dst (both files). */
+/* Copies src's octets from off to its end into dst (both files), and
+ * counts them in *copied. */
 static int
-copy_rest(int src, off_t off, int dst)
+copy_rest(int src, off_t off, int dst, int64_t *copied)
 {
 	char chunk[64 * 1024];
 	ssize_t n;
 
+	*copied = 0;
 	for (;;) {
 		n = pread(src, chunk, sizeof(chunk), off);
 		if (n < 0 && errno == EINTR)
@@ -590,6 +555,7 @@ copy_rest(int src, off_t off, int dst)
 		if (spool_write_all(dst, chunk, (size_t)n) < 0)
 			return -1;
 		off += n;
+		*copied += n;
 	}
 }
 
@@ -598,6 +564,7 @@ spool_writer_rewrite(struct spool_writer *w, const char *head, size_t headlen,
     const char *body, size_t bodylen, uint64_t body_offset)
 {
 	char name[QUEUE_ID_MAX + 8];
+	int64_t copied = (int64_t)bodylen;
 	int src = -1, dst = -1;
 
 	if (w->failed)
@@ -608,7 +575,7 @@ spool_writer_rewrite(struct spool_writer *w, const char *head, size_t headlen,
 	    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (src < 0 || dst < 0 || spool_write_all(dst, head, headlen) < 0 ||
 	    (body != NULL ? spool_write_all(dst, body, bodylen) :
-	    copy_rest(src, (off_t)body_offset, dst)) < 0 ||
+	    copy_rest(src, (off_t)body_offset, dst, &copied)) < 0 ||
 	    renameat(w->sp->fd[SPOOL_TMP], name, w->sp->fd[SPOOL_DATA],
 	    w->id) < 0) {
 		log_warn("event=spool-error id=%s op=rewrite errno=%d", w->id,
@@ -625,7 +592,6 @@ spool_writer_rewrite(struct spool_writer *w, const char *head, size_t headlen,
 	close(src);
 	close(w->fd);
 	w->fd = dst;
-	/* data/<id> is a new file now: durable only from a later fsync. */
-	w->data_mark = dirsync_mark(w->sp->sync[SPOOL_DATA]);
+	w->len = (int64_t)headlen + copied;
 	return 0;
 }

@@ -2,8 +2,8 @@
  * The spool: the contract between receiving and delivering.
  *
  * A message is accepted (250) only after spool_writer_commit() reported
- * success: its data and envelope are written, fsync'd, renamed into the
- * queue and the directory fsync'd.  The commit point, the file layout and
+ * success: its data and envelope are written into one file, fsync'd,
+ * renamed into the queue and the directory fsync'd.  The commit point, the file layout and
  * the crash rules are in docs/queue.md.  All blocking work (fsync, rename)
  * runs in a workpool thread; the loop is never blocked by it.
  *
@@ -54,9 +54,9 @@ const char *spool_strerror(int err_no);
 void spool_close(struct spool *sp);
 
 /* Start a new message in the spool, under a fresh queue id (data/<id>
- * made exclusively; no syscall but that one, and an envelope in queue/
- * only at the commit); NULL + err on failure (the session answers
- * 451 4.3.0). */
+ * made exclusively; no syscall but that one: the envelope is added and
+ * the file renamed into queue/ at the commit); NULL + err on failure
+ * (the session answers 451 4.3.0). */
 struct spool_writer *spool_writer_new(struct spool *sp, char *err, size_t errlen);
 const char *spool_writer_id(const struct spool_writer *w);
 /* Append message bytes (CRLF line ends as received).  -1 on I/O error;
@@ -65,8 +65,8 @@ int spool_writer_write(struct spool_writer *w, const void *data, size_t len);
 /*
  * Make the message durable, asynchronously.  Takes ownership of w.
  * env is copied before return.  done(arg, 0) runs in the loop thread once
- * the message is safely queued; done(arg, -1) if it could not be (tmp
- * files removed, nothing queued).
+ * the message is safely queued; done(arg, -1) if it could not be (its
+ * file removed, nothing queued).
  */
 void spool_writer_commit(struct spool_writer *w, const struct envelope *env,
     struct workpool *pool, void (*done)(void *arg, int err), void *arg);
@@ -90,7 +90,7 @@ int spool_writer_open_read(const struct spool_writer *w);
  */
 int spool_writer_rewrite(struct spool_writer *w, const char *head,
     size_t headlen, const char *body, size_t bodylen, uint64_t body_offset);
-/* Forget the message: remove its tmp files.  Takes ownership of w. */
+/* Forget the message: remove its file.  Takes ownership of w. */
 void spool_writer_abort(struct spool_writer *w);
 
 
@@ -103,9 +103,11 @@ void spool_writer_abort(struct spool_writer *w);
 struct queue_file;
 
 const char *spool_dir(const struct spool *sp);
-/* The open data/ folder: message data is the file named by its id there
- * (for readers in other threads, with openat and O_NOFOLLOW). */
-int spool_data_dir(const struct spool *sp);
+/* The open folder where a queued message's data is the file named by its
+ * id (for readers in other threads, with openat and O_NOFOLLOW): queue/
+ * for format 2 (data_len >= 0: only that many octets are data), data/
+ * for format 1 (-1). */
+int spool_data_dir(const struct spool *sp, int64_t data_len);
 /* Reads area/id and parses it: 0; -1 with errno ENOENT when the file is
  * gone (delivered or deleted meanwhile), other I/O errors -1 too;
  * -2 when it is corrupt (err says why).  qf must be freed with
@@ -117,9 +119,15 @@ int spool_load(struct spool *sp, const char *area, const char *id,
  * caller closes it), so the appends open nothing. */
 int spool_load_open(struct spool *sp, const char *id, struct queue_file *qf,
     char *err, size_t errlen, int *fd);
-/* Opens the message data (read-only) of a queued id; -1 on error. */
-int spool_open_data(struct spool *sp, const char *id);
-/* Size of the message data in octets, -1 on error. */
+/* Opens the data (read-only) of the message id in area ("queue",
+ * "failed", "corrupt", "hold"), whose queue file said data_len (its
+ * queue_file's): format 2 (data_len >= 0) the file itself, of which only
+ * the first data_len octets are data; format 1 (-1) its data file.  On
+ * success *size is the data's size in octets.  -1 with errno. */
+int spool_open_data(struct spool *sp, const char *area, const char *id,
+    int64_t data_len, int64_t *size);
+/* Size of the data file of a format 1 message in octets, -1 on error
+ * (format 2's is its queue_file's data_len). */
 int64_t spool_data_size(struct spool *sp, const char *id);
 /* Appends one status record to queue/<id> and fsyncs it (blocking).
  * line has no LF; a torn tail left by a crash is cut off first.
@@ -150,11 +158,13 @@ int spool_status_append_fd(int fd, const char *const *lines, size_t n,
     bool sync, int64_t *size);
 /* fsyncs queue/<id> (records appended without sync).  Blocking. */
 int spool_status_sync(struct spool *sp, const char *id);
-/* A finished message: removes queue/<id>, then data/<id> (blocking). */
-int spool_remove(struct spool *sp, const char *id);
+/* A finished message: removes queue/<id>, then (format 1, one_file
+ * false) data/<id> (blocking). */
+int spool_remove(struct spool *sp, const char *id, bool one_file);
 /*
  * Removal of a message whose last records were not fsync'd: unlinks
- * queue/<id> now and leaves data/<id> until that unlink is durable.
+ * queue/<id> now and, format 1 (one_file false), leaves data/<id> until
+ * that unlink is durable.
  * Many removals then share one fsync of queue/, made by
  * spool_removals_flush() (the queue manager calls it a moment later, off
  * its loop) or here, when SPOOL_GONE_MAX are waiting.  A crash before
@@ -162,7 +172,7 @@ int spool_remove(struct spool *sp, const char *id);
  * again: a duplicate copy at worst, never a loss (docs/queue.md).
  * -1 with errno (ENOENT: gone).  Blocking.
  */
-int spool_remove_deferred(struct spool *sp, const char *id);
+int spool_remove_deferred(struct spool *sp, const char *id, bool one_file);
 /* Removals waiting for their fsync. */
 size_t spool_removals_pending(struct spool *sp);
 /* Makes them durable (one fsync of queue/) and unlinks their data;

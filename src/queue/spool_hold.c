@@ -12,7 +12,9 @@
  * the release that recipient is delivered again (at least once, never
  * lost).
  *
- * Crash safety: the data stays reachable at every step.  Hold links
+ * A message of format 2 (one file: data, envelope, status) moves with
+ * that one rename.  Format 1 has its data beside it, in data/<id>:
+ * crash safety: the data stays reachable at every step.  Hold links
  * data/<id> to hold/<id>.data first, then renames the envelope (the
  * commit point), then unlinks data/<id>; release links it back, renames
  * the envelope back, then unlinks hold/<id>.data.  A crash leaves at
@@ -98,9 +100,14 @@ hold_locked(struct spool *sp, int hfd, const char *id, const char *dname)
 		errno = EEXIST;	/* another message is held with this id */
 		return -1;
 	}
-	if (link_replace(sp->fd[SPOOL_DATA], id, hfd, dname) < 0 ||
-	    fsync(hfd) < 0)
+	/* ENOENT: no data file, as a message of format 2 has none (its
+	 * data is in the file moved below). */
+	if (link_replace(sp->fd[SPOOL_DATA], id, hfd, dname) < 0) {
+		if (errno != ENOENT)
+			return -1;
+	} else if (fsync(hfd) < 0) {
 		return -1;
+	}
 	/* The commit point: from here the queue manager sees it gone. */
 	if (spool_rename_noreplace(sp->fd[SPOOL_QUEUE], id, hfd, id) < 0) {
 		int saved = errno;	/* ENOENT: delivered meanwhile */
@@ -130,10 +137,14 @@ release_locked(struct spool *sp, int hfd, const char *id, const char *dname)
 		errno = EEXIST;
 		return -1;
 	}
-	/* The data first, so the envelope never arrives in queue/ alone. */
-	if (link_replace(hfd, dname, sp->fd[SPOOL_DATA], id) < 0 ||
-	    fsync(sp->fd[SPOOL_DATA]) < 0)
+	/* The data first, so the envelope never arrives in queue/ alone
+	 * (ENOENT: format 2, whose data is in the file itself). */
+	if (link_replace(hfd, dname, sp->fd[SPOOL_DATA], id) < 0) {
+		if (errno != ENOENT)
+			return -1;
+	} else if (fsync(sp->fd[SPOOL_DATA]) < 0) {
 		return -1;
+	}
 	if (spool_rename_noreplace(hfd, id, sp->fd[SPOOL_QUEUE], id) < 0 ||
 	    fsync(sp->fd[SPOOL_QUEUE]) < 0 || fsync(hfd) < 0)
 		return -1;

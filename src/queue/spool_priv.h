@@ -43,6 +43,7 @@ struct spool {
 	 * their data/ files stay (spool_removals.c). */
 	pthread_mutex_t gone_mu;
 	char gone[SPOOL_GONE_MAX][QUEUE_ID_MAX];
+	bool gone_one_file[SPOOL_GONE_MAX];	/* format 2: no data/<id> */
 	size_t n_gone;
 };
 

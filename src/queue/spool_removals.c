@@ -7,8 +7,10 @@
  * whether a crash can deliver its last copy twice; nothing waits for it.
  * So the delivery thread unlinks queue/<id> and moves on, and one fsync
  * a moment later covers every removal since: one per batch instead of
- * one per message.  data/<id> is unlinked only after that fsync: a
- * message that comes back from a crash must find its data.
+ * one per message.  A format 1 message's data/<id> is unlinked only
+ * after that fsync: a message that comes back from a crash must find its
+ * data.  Format 2 has its data in the file unlinked; the fsync still
+ * bounds the time a crash could bring it back.
  * Trusts: ids that reach it were checked by its callers (queue_id_valid).
  */
 #include "queue/spool.h"
@@ -23,6 +25,7 @@
 
 struct gone_batch {
 	char id[SPOOL_GONE_MAX][QUEUE_ID_MAX];
+	bool one_file[SPOOL_GONE_MAX];
 	size_t n;
 };
 
@@ -31,6 +34,8 @@ static void
 take(struct spool *sp, struct gone_batch *b)
 {
 	memcpy(b->id, sp->gone, sp->n_gone * sizeof(sp->gone[0]));
+	memcpy(b->one_file, sp->gone_one_file,
+	    sp->n_gone * sizeof(sp->gone_one_file[0]));
 	b->n = sp->n_gone;
 	sp->n_gone = 0;
 }
@@ -51,7 +56,8 @@ make_durable(struct spool *sp, const struct gone_batch *b)
 		return -1;
 	}
 	for (i = 0; i < b->n; i++)
-		if (unlinkat(sp->fd[SPOOL_DATA], b->id[i], 0) < 0 &&
+		if (!b->one_file[i] &&
+		    unlinkat(sp->fd[SPOOL_DATA], b->id[i], 0) < 0 &&
 		    errno != ENOENT)
 			log_warn("event=spool-error id=%s op=unlink-data "
 			    "errno=%d", b->id[i], errno);
@@ -59,7 +65,7 @@ make_durable(struct spool *sp, const struct gone_batch *b)
 }
 
 int
-spool_remove_deferred(struct spool *sp, const char *id)
+spool_remove_deferred(struct spool *sp, const char *id, bool one_file)
 {
 	struct gone_batch full;
 
@@ -69,6 +75,7 @@ spool_remove_deferred(struct spool *sp, const char *id)
 	pthread_mutex_lock(&sp->gone_mu);
 	if (sp->n_gone == SPOOL_GONE_MAX)
 		take(sp, &full);
+	sp->gone_one_file[sp->n_gone] = one_file;
 	snprintf(sp->gone[sp->n_gone++], QUEUE_ID_MAX, "%s", id);
 	pthread_mutex_unlock(&sp->gone_mu);
 	/* The removal itself is done; a failed fsync only keeps data. */

@@ -33,35 +33,108 @@
 #include "queue/queue_id.h"
 #include "queue/spool_priv.h"
 
-/* Reads an open file to its end (at most max octets) into b.  -1 with
- * errno. */
-static int
-read_fd(int fd, struct buf *b, size_t max)
-{
-	char chunk[8192];
-	ssize_t n;
-
-	for (;;) {
-		n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (b->len + (size_t)n > max || buf_append(b, chunk, (size_t)n) < 0) {
-			n = -1;
-			errno = EFBIG;
-			break;
-		}
-	}
-	return n < 0 ? -1 : 0;
-}
-
 bool
 spool_exists_at(int dfd, const char *name)
 {
 	struct stat st;
 
 	return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* len octets at off into b (appended).  -1 with errno; a file shorter
+ * than that (cut meanwhile) is EIO. */
+static int
+pread_into(int fd, struct buf *b, size_t len, off_t off)
+{
+	char chunk[8192];
+	size_t want;
+	ssize_t n;
+
+	while (len > 0) {
+		want = len < sizeof(chunk) ? len : sizeof(chunk);
+		n = pread(fd, chunk, want, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || buf_append(b, chunk, (size_t)n) < 0) {
+			errno = n < 0 ? errno : n == 0 ? EIO : EFBIG;
+			return -1;
+		}
+		off += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Reads the queue file open as fd into b: all of a format 1 file; of a
+ * format 2 file the part after its data (*data_len octets), found by
+ * its end record near the file's end: the last QUEUE_TAIL_READ octets,
+ * four times as many while they hold no end record (the status records
+ * after it are at most QUEUE_FILE_MAX).  The data is never read, whatever
+ * its size.  0; -1 with errno; -2 with err when there is no format 2 end
+ * record to find.
+ */
+#define QUEUE_TAIL_READ		(64 * 1024)
+static int
+read_queue_file(int fd, struct buf *b, int64_t *data_len, char *err,
+    size_t errlen)
+{
+	struct stat st;
+	off_t size, tail, window = QUEUE_TAIL_READ;
+	char head[4] = "";
+	int64_t dl;
+
+	*data_len = -1;
+	if (fstat(fd, &st) < 0)
+		return -1;
+	size = st.st_size;
+	tail = size < window ? size : window;
+	if (pread_into(fd, b, (size_t)tail, size - tail) < 0)
+		return -1;
+	/* A small file is all read: its head too. */
+	if (tail == size ? b->len >= 4 && memcmp(b->data, "V 1\n", 4) == 0 :
+	    pread(fd, head, 4, 0) == 4 && memcmp(head, "V 1\n", 4) == 0) {
+		/* Format 1: the whole file, its data elsewhere. */
+		if (tail == size)
+			return 0;
+		if (size > (off_t)QUEUE_FILE_MAX) {
+			errno = EFBIG;
+			return -1;
+		}
+		b->len = 0;
+		return pread_into(fd, b, (size_t)size, 0);
+	}
+	for (;;) {
+		dl = queue_file_data_len(b->data != NULL ? b->data : "", b->len,
+		    tail == size);
+		if (dl >= 0 || tail == size || tail > (off_t)QUEUE_FILE_MAX)
+			break;
+		window *= 4;
+		tail = size < window ? size : window;
+		b->len = 0;
+		if (pread_into(fd, b, (size_t)tail, size - tail) < 0)
+			return -1;
+	}
+	if (dl < 0 || dl >= size) {
+		snprintf(err, errlen, "no end record");
+		return -2;
+	}
+	if (size - dl > (off_t)QUEUE_FILE_MAX) {
+		errno = EFBIG;
+		return -1;
+	}
+	if (dl < size - tail) {
+		/* The envelope begins before the part read. */
+		b->len = 0;
+		if (pread_into(fd, b, (size_t)(size - dl), dl) < 0)
+			return -1;
+	} else {
+		memmove(b->data, b->data + (dl - (size - tail)),
+		    (size_t)(size - dl));
+		b->len = (size_t)(size - dl);
+	}
+	*data_len = dl;
+	return 0;
 }
 
 /* spool_load_at(), the file opened with mode; its descriptor left open
@@ -71,6 +144,7 @@ load_at(int dfd, const char *area, const char *id, int mode,
     struct queue_file *qf, char *err, size_t errlen, int *keep)
 {
 	struct buf b;
+	int64_t dl;
 	int fd, rc;
 
 	memset(qf, 0, sizeof(*qf));
@@ -81,7 +155,8 @@ load_at(int dfd, const char *area, const char *id, int mode,
 	}
 	buf_init(&b, QUEUE_FILE_MAX);
 	fd = openat(dfd, id, mode | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 || read_fd(fd, &b, QUEUE_FILE_MAX) < 0) {
+	rc = fd < 0 ? -1 : read_queue_file(fd, &b, &dl, err, errlen);
+	if (rc == -1) {
 		snprintf(err, errlen, "%s/%s: %s", area, id, strerror(errno));
 		rc = errno;
 		if (fd >= 0)
@@ -90,9 +165,19 @@ load_at(int dfd, const char *area, const char *id, int mode,
 		errno = rc;
 		return -1;
 	}
-	rc = queue_file_parse(b.data != NULL ? b.data : "", b.len, qf, err,
-	    errlen);
+	if (rc == 0)
+		rc = queue_file_parse(b.data != NULL ? b.data : "", b.len, qf,
+		    err, errlen);
 	buf_free(&b);
+	if (rc == 0 && qf->data_len != dl) {
+		/* The data's size and the file's format must agree: a
+		 * "V 1" found after data, or data before no "V 2". */
+		snprintf(err, errlen, dl < 0 ? "format 1 file with data "
+		    "before it" : "end record does not follow the data");
+		rc = -1;
+	}
+	if (rc == 0 && dl > 0)
+		qf->len += (size_t)dl;
 	if (rc == 0 && strcmp(qf->env.id, id) != 0) {
 		snprintf(err, errlen, "id record %s does not match file name",
 		    qf->env.id);
@@ -134,13 +219,41 @@ spool_load_open(struct spool *sp, const char *id, struct queue_file *qf,
 }
 
 int
-spool_open_data(struct spool *sp, const char *id)
+spool_open_data(struct spool *sp, const char *area, const char *id,
+    int64_t data_len, int64_t *size)
 {
+	char name[QUEUE_ID_MAX + 8];
+	struct stat st;
+	bool hold = strcmp(area, "hold") == 0;
+	int dfd, fd, saved;
+
 	if (!queue_id_valid(id)) {
 		errno = EINVAL;
 		return -1;
 	}
-	return openat(sp->fd[SPOOL_DATA], id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* Format 2: the data is the start of the message's own file;
+	 * format 1: data/<id>, or hold/<id>.data while held. */
+	snprintf(name, sizeof(name), "%s%s", id,
+	    data_len < 0 && hold ? ".data" : "");
+	if (hold)
+		dfd = spool_folder_open(sp->root, "hold", false);
+	else
+		dfd = data_len < 0 ? sp->fd[SPOOL_DATA] : spool_area_fd(sp, area);
+	if (dfd < 0)
+		return -1;
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	saved = errno;
+	if (hold)
+		close(dfd);
+	if (fd >= 0 && data_len < 0 && fstat(fd, &st) < 0) {
+		saved = errno;
+		close(fd);
+		fd = -1;
+	}
+	if (fd >= 0)
+		*size = data_len < 0 ? (int64_t)st.st_size : data_len;
+	errno = saved;
+	return fd;
 }
 
 int64_t
@@ -301,7 +414,7 @@ spool_status_sync(struct spool *sp, const char *id)
 }
 
 int
-spool_remove(struct spool *sp, const char *id)
+spool_remove(struct spool *sp, const char *id, bool one_file)
 {
 	/* Envelope first: without it the data is garbage anyway, and a crash
 	 * in between only leaves what spool_cleanup() removes.  No directory
@@ -309,7 +422,8 @@ spool_remove(struct spool *sp, const char *id)
 	 * recipient finished and is removed again, delivering nothing. */
 	if (unlinkat(sp->fd[SPOOL_QUEUE], id, 0) < 0 && errno != ENOENT)
 		return -1;
-	if (unlinkat(sp->fd[SPOOL_DATA], id, 0) < 0 && errno != ENOENT)
+	if (!one_file && unlinkat(sp->fd[SPOOL_DATA], id, 0) < 0 &&
+	    errno != ENOENT)
 		return -1;
 	return 0;
 }

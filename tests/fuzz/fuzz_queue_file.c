@@ -14,7 +14,11 @@
  *    control character in an F/W text;
  *  - a delay warning time (N record) is never negative, and appending
  *    one more "N <t>" line to a file that parsed whole (not torn) sets
- *    warned to t and changes nothing else.
+ *    warned to t and changes nothing else;
+ *  - format 2 (data first): the end record found from the end is never
+ *    negative but -1, and looking at the input as a part from the middle
+ *    of a file finds the same one or none; where it names a "V 2" line,
+ *    the rest is read as the loader reads it, with the checks above.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -101,7 +105,7 @@ check_round_trip(const struct queue_file *qf)
 	envelope_free(&copy);
 
 	buf_init(&out, QUEUE_FILE_MAX);
-	if (envelope_format(&qf->env, &out) == 0) {
+	if (envelope_format(&qf->env, qf->data_len, &out) == 0) {
 		if (queue_file_parse(out.data, out.len, &again, err,
 		    sizeof(err)) != 0)
 			abort();
@@ -147,8 +151,8 @@ check_append_warning(const uint8_t *data, size_t size,
 	free(text);
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void
+check_file(const uint8_t *data, size_t size)
 {
 	struct queue_file qf;
 	char err[128];
@@ -167,5 +171,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	queue_file_free(&qf);	/* documented safe twice */
 	if (qf.st != NULL || qf.env.rcpts != NULL || qf.delivered != NULL)
 		abort();
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	int64_t whole = queue_file_data_len((const char *)data, size, true);
+	int64_t part = queue_file_data_len((const char *)data, size, false);
+
+	check_file(data, size);
+	if (whole < -1 || (part != -1 && part != whole))
+		abort();
+	/* The part a loader parses: from the "V 2" the end record names. */
+	if (whole >= 0 && (uint64_t)whole + 4 <= size &&
+	    memcmp(data + whole, "V 2\n", 4) == 0)
+		check_file(data + whole, size - (size_t)whole);
 	return 0;
 }

@@ -692,13 +692,16 @@ test_forward_copy(void **state)
 	assert_string_equal(qf.env.rcpts[1].addr, "t2@far.example");
 	assert_string_equal(qf.env.client_ip, "192.0.2.1");
 	assert_false(qf.env.authenticated);
-	queue_file_free(&qf);
-	snprintf(path, sizeof(path), "%s/data/%s", dir, id);
+	/* The copy's data, and not a byte of the envelope after it. */
+	snprintf(path, sizeof(path), "%s/queue/%s", dir, id);
 	data = tu_slurp(path, NULL);
 	assert_non_null(data);
+	assert_true(qf.data_len >= 0);
+	data[qf.data_len] = '\0';
 	assert_string_equal(data, "Delivered-To: a@x\r\nDelivered-To: b@x\r\n"
 	    "Subject: t\r\n\r\nhi\r\n");
 	free(data);
+	queue_file_free(&qf);
 	spool_close(sp);
 	tu_rmtree(dir);
 }

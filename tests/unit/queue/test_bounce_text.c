@@ -511,12 +511,14 @@ load_report(struct spool *sp, const char *id, struct queue_file *rq)
 	int fd;
 
 	assert_int_equal(spool_load(sp, "queue", id, rq, err, sizeof(err)), 0);
-	size = spool_data_size(sp, id);
+	/* A report is queued in format 2: one file, data first. */
+	assert_true(rq->data_len >= 0);
+	fd = spool_open_data(sp, "queue", id, rq->data_len, &size);
+	assert_true(fd >= 0);
+	assert_int_equal(size, rq->data_len);
 	assert_true(size > 0 && size < 1000000);
 	text = malloc((size_t)size + 1);
 	assert_non_null(text);
-	fd = spool_open_data(sp, id);
-	assert_true(fd >= 0);
 	got = read(fd, text, (size_t)size);
 	close(fd);
 	assert_int_equal(got, size);

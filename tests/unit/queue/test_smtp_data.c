@@ -93,12 +93,17 @@ spit(struct fixture *f, const char *name, const char *data, size_t len)
 	fclose(fp);
 }
 
+/* What follows the data in a queue file of format 2: never sent. */
+static const char trailer[] = "V 2\nI 0abc\nT 1\nS <>\nR a@b\nE 10\n";
+
 /* Reads the whole of a file of size octets through sd; returns the
- * number of ready() callbacks it took. */
+ * number of ready() callbacks it took.  bounded: the file goes on with
+ * a queue file's envelope, and sd is told the data's size. */
 static int
-read_whole(struct fixture *f, const char *name, size_t size)
+read_data(struct fixture *f, const char *name, size_t size, bool bounded)
 {
-	char *want = malloc(size), *have = malloc(size);
+	size_t flen = size + (bounded ? sizeof(trailer) - 1 : 0);
+	char *want = malloc(flen), *have = malloc(size);
 	size_t got = 0, len;
 	struct smtp_data *sd;
 	const char *p;
@@ -106,9 +111,12 @@ read_whole(struct fixture *f, const char *name, size_t size)
 
 	for (size_t i = 0; i < size; i++)
 		want[i] = (char)('a' + i % 23);
-	spit(f, name, want, size);
+	if (bounded)
+		memcpy(want + size, trailer, sizeof(trailer) - 1);
+	spit(f, name, want, flen);
 	f->ready = 0;
-	sd = smtp_data_open(f->pool, f->dirfd, name, on_ready, f);
+	sd = smtp_data_open(f->pool, f->dirfd, name,
+	    bounded ? (int64_t)size : -1, on_ready, f);
 	for (;;) {
 		while ((rc = smtp_data_peek(sd, &p, &len)) == 0)
 			event_base_loop(f->base, EVLOOP_ONCE);
@@ -129,6 +137,12 @@ read_whole(struct fixture *f, const char *name, size_t size)
 	free(want);
 	free(have);
 	return f->ready;
+}
+
+static int
+read_whole(struct fixture *f, const char *name, size_t size)
+{
+	return read_data(f, name, size, false);
 }
 
 /* 2.5 chunks: three reads, the last of which finds the end, so the end
@@ -154,6 +168,19 @@ test_whole_chunks(void **state)
 	assert_int_equal(read_whole(f, "msg4", 1), 1);
 }
 
+/* A size given (a queue file of format 2): the reads stop there, never
+ * send the envelope after it, and the last chunk says it is the last,
+ * also when it fills its buffer exactly. */
+static void
+test_bounded(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(read_data(f, "b1", 2 * DATA_CHUNK + 7, true), 3);
+	assert_int_equal(read_data(f, "b2", 2 * DATA_CHUNK, true), 2);
+	assert_int_equal(read_data(f, "b3", 1, true), 1);
+}
+
 static void
 test_missing_file(void **state)
 {
@@ -162,7 +189,7 @@ test_missing_file(void **state)
 	const char *p;
 	size_t len;
 
-	sd = smtp_data_open(f->pool, f->dirfd, "nosuch", on_ready, f);
+	sd = smtp_data_open(f->pool, f->dirfd, "nosuch", -1, on_ready, f);
 	drain(f);
 	assert_int_equal(f->ready, 1);
 	errno = 0;
@@ -186,7 +213,7 @@ test_peek_while_reading(void **state)
 	unsigned zeros = 0;
 	int rc;
 
-	sd = smtp_data_open(f->pool, f->dirfd, "nosuch", on_ready, f);
+	sd = smtp_data_open(f->pool, f->dirfd, "nosuch", -1, on_ready, f);
 	while ((rc = smtp_data_peek(sd, &p, &len)) == 0) {
 		zeros++;
 		smtp_data_next(sd);	/* nothing to take yet: no second read */
@@ -212,7 +239,7 @@ test_symlink_refused(void **state)
 
 	snprintf(path, sizeof(path), "%s/link", f->dir);
 	assert_int_equal(symlink("/etc/passwd", path), 0);
-	sd = smtp_data_open(f->pool, f->dirfd, "link", on_ready, f);
+	sd = smtp_data_open(f->pool, f->dirfd, "link", -1, on_ready, f);
 	drain(f);
 	assert_int_equal(smtp_data_peek(sd, &p, &len), -1);
 	assert_int_equal(errno, ELOOP);
@@ -231,7 +258,7 @@ test_release_in_flight(void **state)
 	memset(data, 'x', sizeof(data));
 	spit(f, "msg2", data, sizeof(data));
 	for (int i = 0; i < 20; i++) {
-		sd[i] = smtp_data_open(f->pool, f->dirfd, "msg2", on_ready, f);
+		sd[i] = smtp_data_open(f->pool, f->dirfd, "msg2", -1, on_ready, f);
 		smtp_data_release(sd[i]);
 	}
 	assert_true(workpool_pending(f->pool) > 0);
@@ -250,7 +277,7 @@ test_release_mid_file(void **state)
 	const char *p;
 
 	spit(f, "msg3", data, size);
-	sd = smtp_data_open(f->pool, f->dirfd, "msg3", on_ready, f);
+	sd = smtp_data_open(f->pool, f->dirfd, "msg3", -1, on_ready, f);
 	while (smtp_data_peek(sd, &p, &len) == 0)
 		event_base_loop(f->base, EVLOOP_ONCE);
 	assert_int_equal(len, DATA_CHUNK);
@@ -268,6 +295,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_whole_chunks, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_whole_file, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_missing_file, setup,

@@ -3,8 +3,10 @@
  * records (torn last line, status replay, corrupt files); ids with
  * random digits; and two messages that get one queue id (an injected id
  * source; real ids do not repeat): the second takes another id when
- * data/<id> is taken, fails its commit when queue/<id> or tmp/<id>.env
- * is, and never replaces or removes a file of the first.
+ * data/<id> is taken, fails its commit when queue/<id> is, and never
+ * replaces or removes a file of the first.  Messages are committed in
+ * format 2 (one file: data, envelope, status); format 1 files (data in
+ * data/<id>), made by hand, are still read.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -117,6 +119,22 @@ commit_writer(struct spool_writer *w, const struct envelope *env)
 	return c.result;
 }
 
+/* The message's data, read as the deliveries read it: body, not a
+ * byte of the envelope after it. */
+static void
+assert_data(struct spool *sp, const char *id, const struct queue_file *qf)
+{
+	char buf[256];
+	int64_t size;
+	int fd = spool_open_data(sp, "queue", id, qf->data_len, &size);
+
+	assert_true(fd >= 0);
+	assert_int_equal(size, sizeof(body) - 1);
+	assert_int_equal(pread(fd, buf, sizeof(buf), 0) > size, true);
+	assert_memory_equal(buf, body, (size_t)size);
+	close(fd);
+}
+
 /* Commits one message and runs the loop until done; returns its id. */
 static int
 commit_one(struct spool *sp, const struct envelope *env, char *id)
@@ -152,14 +170,22 @@ test_commit_read_back(void **state)
 	fill_env(&env, rcpts, 2);
 	assert_int_equal(commit_one(sp, &env, id), 0);
 
-	snprintf(path, sizeof(path), "%s/data/%s", dir, id);
+	/* One file: the data as written, then the envelope, which ends
+	 * with the data's size. */
+	snprintf(path, sizeof(path), "%s/queue/%s", dir, id);
 	data = tu_slurp(path, &len);
 	assert_non_null(data);
-	assert_int_equal(len, sizeof(body) - 1);
-	assert_memory_equal(data, body, len);
+	assert_true(len > sizeof(body) - 1);
+	assert_memory_equal(data, body, sizeof(body) - 1);
+	assert_memory_equal(data + sizeof(body) - 1, "V 2\nI ", 6);
+	assert_int_equal(sizeof(body) - 1, 39);
+	assert_memory_equal(data + len - 6, "\nE 39\n", 6);
 	free(data);
 	assert_int_equal(spool_list(sp, "tmp", &ids, &n), 0);
 	assert_int_equal(n, 0);		/* nothing left behind */
+	spool_list_free(ids, n);
+	assert_int_equal(spool_list(sp, "data", &ids, &n), 0);
+	assert_int_equal(n, 0);		/* the file moved into queue/ */
 	spool_list_free(ids, n);
 	assert_int_equal(spool_list(sp, "queue", &ids, &n), 0);
 	assert_int_equal(n, 1);
@@ -177,8 +203,10 @@ test_commit_read_back(void **state)
 	assert_string_equal(qf.env.client_ip, "192.0.2.1");
 	assert_string_equal(qf.env.helo, "client.example.org");
 	assert_int_equal(queue_file_count(&qf, RCPT_PENDING), 2);
+	assert_int_equal(qf.data_len, sizeof(body) - 1);
+	assert_int_equal(qf.len, len);	/* the whole file */
+	assert_data(sp, id, &qf);
 	queue_file_free(&qf);
-	assert_int_equal(spool_data_size(sp, id), (int64_t)sizeof(body) - 1);
 
 	/* Null sender round trip. */
 	env.sender = (char *)"";
@@ -196,13 +224,18 @@ test_commit_read_back(void **state)
 	assert_int_equal(n, 0);
 	spool_list_free(ids, n);
 
-	/* Delete: gone from queue/ and data/. */
+	/* Delete: gone, and nothing left in any folder. */
 	assert_int_equal(spool_list(sp, "queue", &ids, &n), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(spool_delete(sp, ids[0]), 0);
 	assert_int_equal(spool_delete(sp, ids[0]), -1);
 	assert_int_equal(errno, ENOENT);
-	assert_int_equal(spool_data_size(sp, ids[0]), -1);
+	spool_list_free(ids, n);
+	assert_int_equal(spool_list(sp, "queue", &ids, &n), 0);
+	assert_int_equal(n, 1);
+	spool_list_free(ids, n);
+	assert_int_equal(spool_list(sp, "tmp", &ids, &n), 0);
+	assert_int_equal(n, 0);
 	spool_list_free(ids, n);
 
 	spool_close(sp);
@@ -234,8 +267,8 @@ test_commit_now(void **state)
 	assert_int_equal(spool_writer_commit_now(w, &env), 0);
 	assert_int_equal(spool_load(sp, "queue", id, &qf, err, sizeof(err)), 0);
 	assert_string_equal(qf.env.rcpts[0].addr, "bob@example.net");
+	assert_data(sp, id, &qf);
 	queue_file_free(&qf);
-	assert_int_equal(spool_data_size(sp, id), (int64_t)sizeof(body) - 1);
 
 	/* A forged record is refused and leaves nothing behind. */
 	rcpts[0].addr = (char *)"x@y\nR evil@example.com";
@@ -299,17 +332,25 @@ test_cleanup(void **state)
 	queue_id_new(orphan);
 	snprintf(path, sizeof(path), "%s/data/%s", dir, orphan);
 	tu_spit(path, "half a message");
+	/* An earlier version's crash between writing an envelope and its
+	 * rename. */
 	snprintf(path, sizeof(path), "%s/tmp/%s.env", dir, orphan);
 	tu_spit(path, "V 1\n");
+	/* A message queued by an earlier version: format 1, its data in
+	 * data/. */
+	snprintf(path, sizeof(path), "%s/queue/0old", dir);
+	tu_spit(path, "V 1\nI 0old\nT 1\nS <>\nR a@b\nE\n");
+	snprintf(path, sizeof(path), "%s/data/0old", dir);
+	tu_spit(path, "Subject: old\r\n\r\nx\r\n");
 
 	/* Young garbage may belong to a live smtpd: left alone. */
 	backdate_tree(dir);
 	assert_int_equal(spool_cleanup(sp, 3600), 0);
 	assert_int_equal(spool_cleanup(sp, 30), 3);
-	snprintf(path, sizeof(path), "%s/data/%s", dir, id);
-	assert_int_equal(stat(path, &st), 0);	/* committed: kept */
 	snprintf(path, sizeof(path), "%s/queue/%s", dir, id);
-	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(stat(path, &st), 0);	/* committed: kept */
+	snprintf(path, sizeof(path), "%s/data/0old", dir);
+	assert_int_equal(stat(path, &st), 0);	/* format 1's data: kept */
 	spool_writer_abort(w);
 	spool_close(sp);
 	tu_rmtree(dir);
@@ -393,8 +434,9 @@ test_id_taken_in_data_new_id(void **state)
 	assert_file(dir, "data/0AAAAA", "the first message's file\n");
 	assert_int_equal(spool_load(sp, "queue", "0BBBBB", &qf, err,
 	    sizeof(err)), 0);
+	assert_data(sp, "0BBBBB", &qf);
 	queue_file_free(&qf);
-	assert_file(dir, "data/0BBBBB", body);
+	assert_null(file_at(dir, "data/0BBBBB"));
 	spool_close(sp);
 	tu_rmtree(dir);
 }
@@ -449,8 +491,8 @@ test_id_elsewhere_both_kept(void **state)
 		assert_file(dir, taken[i], "the first message's file\n");
 		assert_int_equal(spool_load(sp, "queue", "0AAAAA", &qf, err,
 		    sizeof(err)), 0);
+		assert_data(sp, "0AAAAA", &qf);
 		queue_file_free(&qf);
-		assert_file(dir, "data/0AAAAA", body);
 		spool_close(sp);
 		tu_rmtree(dir);
 	}
@@ -535,57 +577,6 @@ test_id_taken_at_commit(void **state)
 		assert_int_equal(spool_list(sp, "data", &names, &n), 0);
 		assert_int_equal(n, 0);
 		spool_list_free(names, n);
-		spool_close(sp);
-		tu_rmtree(dir);
-	}
-}
-
-/*
- * Another writer of the same id wrote its tmp/<id>.env first (it made
- * the id after ours was picked): our commit fails at its envelope and
- * removes its own data/<id> only; the other envelope stays whole.
- */
-static void
-test_envelope_taken_in_tmp(void **state)
-{
-	char dir[] = "/tmp/decorum-spool-XXXXXX", err[256], rel[64];
-	char id[QUEUE_ID_MAX], **names;
-	struct envelope_rcpt rcpt = { (char *)"bob@example.net" };
-	struct envelope env;
-	struct spool_writer *w;
-	struct spool *sp;
-	size_t n;
-	int i, rc;
-
-	(void)state;
-	fill_env(&env, &rcpt, 1);
-	for (i = 0; i < 2; i++) {
-		snprintf(dir, sizeof(dir), "/tmp/decorum-spool-XXXXXX");
-		assert_non_null(tu_mkdtemp(dir));
-		sp = spool_open(dir, err, sizeof(err));
-		assert_non_null(sp);
-		w = spool_writer_new(sp, err, sizeof(err));
-		assert_non_null(w);
-		snprintf(id, sizeof(id), "%s", spool_writer_id(w));
-		assert_int_equal(spool_writer_write(w, body,
-		    sizeof(body) - 1), 0);
-		snprintf(rel, sizeof(rel), "tmp/%s.env", id);
-		put_at(dir, rel, "the other writer's envelope\n");
-		rc = i == 0 ? spool_writer_commit_now(w, &env)
-		    : commit_writer(w, &env);
-		assert_int_equal(rc, -1);
-		assert_file(dir, rel, "the other writer's envelope\n");
-		/* Ours is gone: tmp/ holds the other envelope only, and
-		 * nothing reached data/ or queue/. */
-		assert_int_equal(spool_list(sp, "tmp", &names, &n), 0);
-		assert_int_equal(n, 0);		/* "<id>.env" is no id */
-		spool_list_free(names, n);
-		snprintf(rel, sizeof(rel), "tmp/%s", id);
-		assert_null(file_at(dir, rel));
-		snprintf(rel, sizeof(rel), "data/%s", id);
-		assert_null(file_at(dir, rel));
-		snprintf(rel, sizeof(rel), "queue/%s", id);
-		assert_null(file_at(dir, rel));
 		spool_close(sp);
 		tu_rmtree(dir);
 	}
@@ -712,7 +703,7 @@ format_parse(const struct envelope *env, struct queue_file *qf)
 	bool has_a;
 
 	buf_init(&b, 1 << 12);
-	assert_int_equal(envelope_format(env, &b), 0);
+	assert_int_equal(envelope_format(env, -1, &b), 0);
 	has_a = strstr(b.data, "\nA\n") != NULL;
 	assert_int_equal(parse(b.data, qf), 0);
 	buf_free(&b);
@@ -766,7 +757,7 @@ test_junk_record(void **state)
 	fill_env(&env, &r, 1);
 	snprintf(env.id, sizeof(env.id), "0abc");
 	buf_init(&b, 1 << 12);
-	assert_int_equal(envelope_format(&env, &b), 0);
+	assert_int_equal(envelope_format(&env, -1, &b), 0);
 	assert_null(strstr(b.data, "\nJ\n"));
 	assert_int_equal(parse(b.data, &qf), 0);
 	assert_false(qf.env.junk);
@@ -775,7 +766,7 @@ test_junk_record(void **state)
 
 	env.junk = true;
 	buf_init(&b, 1 << 12);
-	assert_int_equal(envelope_format(&env, &b), 0);
+	assert_int_equal(envelope_format(&env, -1, &b), 0);
 	assert_non_null(strstr(b.data, "\nJ\n"));
 	assert_int_equal(parse(b.data, &qf), 0);
 	assert_true(qf.env.junk);
@@ -865,6 +856,150 @@ test_torn_and_corrupt(void **state)
 	tu_rmtree(dir);
 }
 
+/* queue/0abc of format 2: data_len octets of data ('d'), the envelope,
+ * then extra (status records, or anything). */
+static void
+put_one_file(const char *dir, size_t data_len, const char *extra)
+{
+	static const char env[] = "V 2\nI 0abc\nT 100\nS <>\nR a@x\nR b@x\n";
+	char path[PATH_MAX], end[32];
+	size_t elen, xlen = strlen(extra);
+	char *text;
+	FILE *fp;
+
+	snprintf(end, sizeof(end), "E %zu\n", data_len);
+	elen = strlen(end);
+	text = malloc(data_len + sizeof(env) + elen + xlen);
+	assert_non_null(text);
+	memset(text, 'd', data_len);
+	memcpy(text + data_len, env, sizeof(env) - 1);
+	memcpy(text + data_len + sizeof(env) - 1, end, elen);
+	memcpy(text + data_len + sizeof(env) - 1 + elen, extra, xlen);
+	snprintf(path, sizeof(path), "%s/queue/0abc", dir);
+	fp = fopen(path, "wb");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(text, 1, data_len + sizeof(env) - 1 + elen +
+	    xlen, fp), data_len + sizeof(env) - 1 + elen + xlen);
+	fclose(fp);
+	free(text);
+}
+
+/* Loads queue/0abc: spool_load's result; qf loaded on 0. */
+static int
+load_0abc(struct spool *sp, struct queue_file *qf)
+{
+	char err[256];
+
+	return spool_load(sp, "queue", "0abc", qf, err, sizeof(err));
+}
+
+/*
+ * Format 2, the end record and the data before it: found from the end
+ * (the data is never read, nor taken for records), whatever the size of
+ * the data or of the status after the envelope; every way of getting
+ * it wrong is corrupt (set aside, never delivered), never a guess.
+ */
+static void
+test_one_file_format(void **state)
+{
+	static const char wline[] = "W 1 5 4.0.0 deferred for a while more\n";
+	char dir[] = "/tmp/decorum-spool-XXXXXX", err[256], *big;
+	struct queue_file qf;
+	struct spool *sp;
+	size_t i;
+
+	(void)state;
+	/* The end record: the last whole line that starts with "E ". */
+	assert_int_equal(queue_file_data_len("x\nE 12\nD 0 a@x\n", 16, true), 12);
+	assert_int_equal(queue_file_data_len("E 0\n", 4, true), 0);
+	/* A torn last line is no record, even one that looks like it. */
+	assert_int_equal(queue_file_data_len("E 12\nE 99", 10, true), 12);
+	assert_int_equal(queue_file_data_len("E 12\nW 0 5 x E 7\n", 18, true), 12);
+	assert_int_equal(queue_file_data_len("E \n", 3, true), -1);
+	assert_int_equal(queue_file_data_len("E 1x\n", 5, true), -1);
+	assert_int_equal(queue_file_data_len("E 1234567890123456789\n", 22, true), -1);
+	assert_int_equal(queue_file_data_len("V 2\nE\n", 6, true), -1);
+	assert_int_equal(queue_file_data_len("", 0, true), -1);
+	/* A part from the middle of a file: its first line may be the end
+	 * of a longer one ("...E 5" is no end record). */
+	assert_int_equal(queue_file_data_len("E 5\nK 0\n", 8, false), -1);
+	assert_int_equal(queue_file_data_len("x\nE 5\nK 0\n", 10, false), 5);
+
+	/* The envelope's own rules: "E" for format 1, "E <n>" for 2. */
+	assert_int_equal(parse("V 2\nI 0abc\nT 1\nS <>\nR a@x\nE 5\n", &qf), 0);
+	assert_int_equal(qf.data_len, 5);
+	queue_file_free(&qf);
+	assert_int_equal(parse(qhead, &qf), 0);
+	assert_int_equal(qf.data_len, -1);
+	queue_file_free(&qf);
+	assert_int_equal(parse("V 2\nI 0abc\nT 1\nS <>\nR a@x\nE\n", &qf), -1);
+	queue_file_free(&qf);
+	assert_int_equal(parse("V 1\nI 0abc\nT 1\nS <>\nR a@x\nE 5\n", &qf), -1);
+	queue_file_free(&qf);
+	assert_int_equal(parse("V 2\nV 1\nI 0abc\nT 1\nS <>\nR a@x\nE\n", &qf),
+	    -1);
+	queue_file_free(&qf);
+
+	assert_non_null(tu_mkdtemp(dir));
+	sp = spool_open(dir, err, sizeof(err));
+	assert_non_null(sp);
+	/* Small, with status; a status append goes after it all. */
+	put_one_file(dir, 10, "D 0 a@x\nK 0\n");
+	assert_int_equal(load_0abc(sp, &qf), 0);
+	assert_int_equal(qf.data_len, 10);
+	assert_int_equal(qf.st[0].state, RCPT_DONE);
+	queue_file_free(&qf);
+	assert_int_equal(spool_status_append(sp, "0abc", "W 1 5 4.0.0 later"), 0);
+	assert_int_equal(load_0abc(sp, &qf), 0);
+	assert_int_equal(qf.st[1].attempts, 1);
+	assert_int_equal(qf.data_len, 10);
+	queue_file_free(&qf);
+	/* A torn append is cut before the next, never into the envelope. */
+	put_one_file(dir, 10, "D 0 a@x\nE 3");
+	assert_int_equal(load_0abc(sp, &qf), 0);
+	assert_true(qf.torn);
+	queue_file_free(&qf);
+	assert_int_equal(spool_status_append(sp, "0abc", "K 1"), 0);
+	assert_int_equal(load_0abc(sp, &qf), 0);
+	assert_false(qf.torn);
+	assert_int_equal(qf.st[1].state, RCPT_DONE);
+	assert_int_equal(qf.data_len, 10);
+	queue_file_free(&qf);
+	/* Data far larger than the tail read: only the tail is read. */
+	put_one_file(dir, 300 * 1024, "K 0\n");
+	assert_int_equal(load_0abc(sp, &qf), 0);
+	assert_int_equal(qf.data_len, 300 * 1024);
+	assert_int_equal(qf.st[0].state, RCPT_DONE);
+	queue_file_free(&qf);
+	/* Status longer than the tail read: read again from the data's end. */
+	big = malloc(3000 * (sizeof(wline) - 1) + 1);
+	assert_non_null(big);
+	for (i = 0; i < 3000; i++)
+		memcpy(big + i * (sizeof(wline) - 1), wline, sizeof(wline) - 1);
+	big[3000 * (sizeof(wline) - 1)] = '\0';
+	put_one_file(dir, 70 * 1024, big);
+	free(big);
+	assert_int_equal(load_0abc(sp, &qf), 0);
+	assert_int_equal(qf.data_len, 70 * 1024);
+	assert_int_equal(qf.st[1].attempts, 3000);
+	queue_file_free(&qf);
+	/* The number names no "V 2": corrupt.  So is no end record at all,
+	 * a number past the file, and a status line that is an end record. */
+	put_one_file(dir, 10, "E 4\n");
+	assert_int_equal(load_0abc(sp, &qf), -2);
+	put_one_file(dir, 10, "E 999\n");
+	assert_int_equal(load_0abc(sp, &qf), -2);
+	put_at(dir, "queue/0abc", "Received: x\r\n\r\nno envelope\r\n");
+	assert_int_equal(load_0abc(sp, &qf), -2);
+	put_at(dir, "queue/0abc", "");
+	assert_int_equal(load_0abc(sp, &qf), -2);
+	/* Format 1 after data is no queue file either. */
+	put_at(dir, "queue/0abc", "data\nV 1\nI 0abc\nT 1\nS <>\nR a@x\nE 5\n");
+	assert_int_equal(load_0abc(sp, &qf), -2);
+	spool_close(sp);
+	tu_rmtree(dir);
+}
+
 /* A fresh spool in dir (a mkdtemp template) whose queue/0abc (path,
  * PATH_MAX) holds qhead. */
 static struct spool *
@@ -923,7 +1058,7 @@ test_status_lines(void **state)
 
 	snprintf(path, sizeof(path), "%s/data/0abc", dir);
 	tu_spit(path, "data\r\n");
-	assert_int_equal(spool_remove_deferred(sp, "0abc"), 0);
+	assert_int_equal(spool_remove_deferred(sp, "0abc", false), 0);
 	assert_int_equal(access(path, F_OK), 0);
 	assert_int_equal(spool_removals_pending(sp), 1);
 	assert_int_equal(spool_removals_flush(sp), 0);
@@ -931,7 +1066,7 @@ test_status_lines(void **state)
 	assert_int_equal(access(path, F_OK), -1);
 	snprintf(path, sizeof(path), "%s/queue/0abc", dir);
 	assert_int_equal(access(path, F_OK), -1);
-	assert_int_equal(spool_remove_deferred(sp, "0abc"), -1);
+	assert_int_equal(spool_remove_deferred(sp, "0abc", false), -1);
 	assert_int_equal(errno, ENOENT);
 	assert_int_equal(spool_status_sync(sp, "0abc"), -1);
 	assert_int_equal(errno, ENOENT);
@@ -1109,13 +1244,13 @@ test_removals_batch(void **state)
 	assert_non_null(sp);
 	for (i = 0; i < SPOOL_GONE_MAX; i++) {
 		finished(dir, i, id);
-		assert_int_equal(spool_remove_deferred(sp, id), 0);
+		assert_int_equal(spool_remove_deferred(sp, id, false), 0);
 	}
 	assert_int_equal(spool_removals_pending(sp), SPOOL_GONE_MAX);
 	assert_true(data_exists(dir, 0));
 	assert_true(data_exists(dir, SPOOL_GONE_MAX - 1));
 	finished(dir, SPOOL_GONE_MAX, id);
-	assert_int_equal(spool_remove_deferred(sp, id), 0);
+	assert_int_equal(spool_remove_deferred(sp, id, false), 0);
 	assert_int_equal(spool_removals_pending(sp), 1);
 	for (i = 0; i < SPOOL_GONE_MAX; i++)
 		assert_false(data_exists(dir, i));
@@ -1125,7 +1260,7 @@ test_removals_batch(void **state)
 	dirsync_free(sp->sync[SPOOL_QUEUE]);
 	sp->sync[SPOOL_QUEUE] = dirsync_new(failing_fsync, NULL);
 	finished(dir, SPOOL_GONE_MAX + 1, id);
-	assert_int_equal(spool_remove_deferred(sp, id), 0);
+	assert_int_equal(spool_remove_deferred(sp, id, false), 0);
 	assert_int_equal(spool_removals_flush(sp), -1);
 	assert_int_equal(errno, EIO);
 	assert_int_equal(spool_removals_pending(sp), 0);
@@ -1133,6 +1268,15 @@ test_removals_batch(void **state)
 	assert_true(data_exists(dir, SPOOL_GONE_MAX + 1));
 	/* Nothing waiting: a flush makes no fsync and succeeds. */
 	assert_int_equal(spool_removals_flush(sp), 0);
+
+	/* Format 2 has no data file: its batch unlinks none, not even a
+	 * data/<id> that is not its own. */
+	dirsync_free(sp->sync[SPOOL_QUEUE]);
+	sp->sync[SPOOL_QUEUE] = dirsync_new(NULL, NULL);
+	finished(dir, SPOOL_GONE_MAX + 2, id);
+	assert_int_equal(spool_remove_deferred(sp, id, true), 0);
+	assert_int_equal(spool_removals_flush(sp), 0);
+	assert_true(data_exists(dir, SPOOL_GONE_MAX + 2));
 	spool_close(sp);
 	tu_rmtree(dir);
 }
@@ -1149,7 +1293,6 @@ main(void)
 		cmocka_unit_test(test_id_elsewhere_both_kept),
 		cmocka_unit_test(test_id_all_taken),
 		cmocka_unit_test(test_id_taken_at_commit),
-		cmocka_unit_test(test_envelope_taken_in_tmp),
 		cmocka_unit_test(test_move_never_replaces),
 		cmocka_unit_test(test_status_replay),
 		cmocka_unit_test(test_status_lines),
@@ -1158,6 +1301,7 @@ main(void)
 		cmocka_unit_test(test_status_known_size),
 		cmocka_unit_test(test_load_open_append),
 		cmocka_unit_test(test_torn_and_corrupt),
+		cmocka_unit_test(test_one_file_format),
 		cmocka_unit_test(test_authenticated_record),
 		cmocka_unit_test(test_junk_record),
 	};

@@ -4,7 +4,9 @@
  * spool, as the queue manager's process runs it beside `decorum queue
  * release`), for a message whose data is older than SPOOL_GARBAGE_AGE;
  * the garbage hold/ can hold after a crash; and hold and release never
- * replacing a file of another message.
+ * replacing a file of another message.  These are messages of format 1
+ * (queued by an earlier version: data in data/<id>, moved as a link of
+ * its own); one of format 2 (one file) moves in one rename.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,7 +22,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "common/buf.h"
 #include "queue/envelope.h"
+#include "queue/queue_id.h"
 #include "queue/spool.h"
 #include "queue/spool_hold.h"
 #include "testutil.h"
@@ -62,25 +66,54 @@ teardown(void **state)
 	return 0;
 }
 
-/* Commits one message; its id in id. */
 static void
-commit(struct spool *sp, char *id)
+fill_env(struct envelope *env, struct envelope_rcpt *rcpt)
+{
+	memset(env, 0, sizeof(*env));
+	env->sender = (char *)"alice@example.org";
+	env->rcpts = rcpt;
+	env->n_rcpts = 1;
+	env->created = time(NULL);
+}
+
+/* Commits one message as this version does (format 2); its id in id. */
+static void
+commit_one_file(struct spool *sp, char *id)
 {
 	struct envelope_rcpt rcpt = { (char *)"bob@example.net" };
 	struct spool_writer *w;
 	struct envelope env;
 	char err[256];
 
-	memset(&env, 0, sizeof(env));
-	env.sender = (char *)"alice@example.org";
-	env.rcpts = &rcpt;
-	env.n_rcpts = 1;
-	env.created = time(NULL);
+	fill_env(&env, &rcpt);
 	w = spool_writer_new(sp, err, sizeof(err));
 	assert_non_null(w);
 	snprintf(id, QUEUE_ID_MAX, "%s", spool_writer_id(w));
 	assert_int_equal(spool_writer_write(w, body, sizeof(body) - 1), 0);
 	assert_int_equal(spool_writer_commit_now(w, &env), 0);
+}
+
+/* Queues one message as an earlier version did (format 1: envelope in
+ * queue/<id>, data in data/<id>); its id in id. */
+static void
+commit(struct spool *sp, char *id)
+{
+	struct envelope_rcpt rcpt = { (char *)"bob@example.net" };
+	char path[PATH_MAX];
+	struct envelope env;
+	struct buf b;
+
+	queue_id_new(id);
+	fill_env(&env, &rcpt);
+	memcpy(env.id, id, QUEUE_ID_MAX);
+	buf_init(&b, 4096);
+	assert_int_equal(envelope_format(&env, -1, &b), 0);
+	assert_int_equal(buf_append(&b, "", 1), 0);
+	snprintf(path, sizeof(path), "%s/queue/%s", spool_dir(sp), id);
+	tu_spit(path, b.data);
+	buf_free(&b);
+	snprintf(path, sizeof(path), "%s/data/%s", spool_dir(sp), id);
+	tu_spit(path, body);
 }
 
 /* dir/rel's modification time set age seconds back. */
@@ -321,6 +354,46 @@ test_hold_release_never_replace(void **state)
 	assert_true(exists(f->dir, queued));
 }
 
+/* One file: hold and release move it with one rename each, with its
+ * data inside; no data link is made on either side, and the cleanup
+ * finds nothing to take however old it is. */
+static void
+test_hold_release_one_file(void **state)
+{
+	struct fixture *f = *state;
+	char id[QUEUE_ID_MAX], rel[64], err[256], buf[256];
+	struct queue_file qf;
+	int64_t size;
+	int fd;
+
+	commit_one_file(f->sp, id);
+	assert_int_equal(spool_hold(f->sp, id), 0);
+	snprintf(rel, sizeof(rel), "queue/%s", id);
+	assert_false(exists(f->dir, rel));
+	snprintf(rel, sizeof(rel), "hold/%s.data", id);
+	assert_false(exists(f->dir, rel));
+	snprintf(rel, sizeof(rel), "hold/%s", id);
+	backdate(f->dir, rel, SPOOL_GARBAGE_AGE + 3600);
+	assert_int_equal(spool_cleanup(f->sp, SPOOL_GARBAGE_AGE), 0);
+	assert_int_equal(spool_hold_load(f->sp, id, &qf, err, sizeof(err)), 0);
+	assert_int_equal(qf.data_len, sizeof(body) - 1);
+	fd = spool_open_data(f->sp, "hold", id, qf.data_len, &size);
+	assert_true(fd >= 0);
+	assert_int_equal(size, sizeof(body) - 1);
+	assert_int_equal(pread(fd, buf, (size_t)size, 0), size);
+	assert_memory_equal(buf, body, (size_t)size);
+	close(fd);
+	queue_file_free(&qf);
+
+	assert_int_equal(spool_release(f->sp, id), 0);
+	snprintf(rel, sizeof(rel), "data/%s", id);
+	assert_false(exists(f->dir, rel));
+	assert_int_equal(spool_load(f->sp, "queue", id, &qf, err, sizeof(err)),
+	    0);
+	assert_int_equal(qf.data_len, sizeof(body) - 1);
+	queue_file_free(&qf);
+}
+
 int
 main(void)
 {
@@ -330,6 +403,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_cleanup_hold_leftovers,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_release_never_replace,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_release_one_file,
 		    setup, teardown),
 	};
 
