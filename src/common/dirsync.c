@@ -16,11 +16,6 @@
  * the next round, and busy stays set for it, so no newcomer can take it
  * into a batch of its own before it wakes.
  *
- * A dirsync_sync_since caller whose change is older than the fsync
- * under way (it began after the caller's mark) does not queue for the
- * next one: it rides that one, in a list the leader joins to its batch
- * when the fsync returns.
- *
  * A waiter told it is done returns without the mutex, and every post is
  * made after the leader let the mutex go: a woken waiter never sleeps
  * again on a lock its waker still holds (issue 12: with a condition
@@ -64,12 +59,6 @@ struct dirsync {
 	struct dirsync_waiter *queue;	/* waiting for a round to start */
 	unsigned waiting;
 	uint64_t count;
-	uint64_t started;		/* fsyncs begun (each one's number) */
-	uint64_t running;		/* the number of the fsync under way,
-					 * 0 between them */
-	struct dirsync_waiter *riders;	/* dirsync_sync_since callers that
-					 * the fsync under way covers */
-	uint64_t done_ok, done_failed;	/* the last begun to end so */
 	unsigned expected;		/* announced, not yet queued */
 	long lead_wait_ns;		/* a leader's longest wait for them */
 	pthread_cond_t arrived;		/* expected fell to 0 (monotonic) */
@@ -210,32 +199,15 @@ release(struct dirsync_waiter *batch, const struct dirsync_waiter *self,
 static void
 lead(struct dirsync *ds, int fd, struct dirsync_waiter *self)
 {
-	struct dirsync_waiter *batch, *w, *next, *next_leader;
-	uint64_t gen;
+	struct dirsync_waiter *batch, *w, *next_leader;
 	int err;
 
 	await_expected(ds);
 	batch = take_batch(ds, &self->key);
-	gen = ++ds->started;
-	ds->running = gen;
 	pthread_mutex_unlock(&ds->mu);
 	err = ds->fsync_fn(fd, ds->arg) == 0 ? 0 : (errno != 0 ? errno : EIO);
 	pthread_mutex_lock(&ds->mu);
-	ds->running = 0;
 	ds->count++;
-	/* The riders are done with this fsync too: they go with the batch
-	 * (self is never one of them). */
-	for (w = ds->riders; w != NULL; w = next) {
-		next = w->next;
-		w->next = batch;
-		batch = w;
-	}
-	ds->riders = NULL;
-	/* One fsync at a time: they end in the order they began. */
-	if (err == 0)
-		ds->done_ok = gen;
-	else
-		ds->done_failed = gen;
 	for (w = batch; w != NULL; w = w->next) {
 		w->err = err;
 		w->part = DONE;
@@ -302,52 +274,6 @@ dirsync_sync_expected(struct dirsync *ds, int fd,
 	return sync_as(ds, fd, key, true);
 }
 
-uint64_t
-dirsync_mark(struct dirsync *ds)
-{
-	uint64_t mark;
-
-	pthread_mutex_lock(&ds->mu);
-	mark = ds->started;
-	pthread_mutex_unlock(&ds->mu);
-	return mark;
-}
-
-/* Under mu: waits, as a rider, for the fsync under way to end (it began
- * after the caller's change); the mutex is let go on return.  0 or -1
- * with that fsync's errno. */
-static int
-ride(struct dirsync *ds)
-{
-	struct dirsync_waiter me = { .part = WAITING };
-
-	sem_init(&me.wake, 0, 0);
-	me.next = ds->riders;
-	ds->riders = &me;
-	pthread_mutex_unlock(&ds->mu);
-	await_post(&me);
-	return waiter_result(&me);
-}
-
-int
-dirsync_sync_since(struct dirsync *ds, int fd, const struct dirsync_key *key,
-    uint64_t mark)
-{
-	bool failed, covered;
-
-	pthread_mutex_lock(&ds->mu);
-	failed = ds->done_failed > mark;
-	covered = ds->done_ok > mark;
-	if (!failed && !covered && ds->running > mark)
-		return ride(ds);
-	pthread_mutex_unlock(&ds->mu);
-	if (failed) {
-		errno = EIO;
-		return -1;
-	}
-	return covered ? 0 : dirsync_sync(ds, fd, key);
-}
-
 void
 dirsync_set_lead_wait(struct dirsync *ds, long lead_wait_ns)
 {
@@ -373,16 +299,10 @@ dirsync_unexpect(struct dirsync *ds)
 }
 
 void
-dirsync_stats(struct dirsync *ds, unsigned *waiting, unsigned *riding,
-    uint64_t *count)
+dirsync_stats(struct dirsync *ds, unsigned *waiting, uint64_t *count)
 {
-	const struct dirsync_waiter *w;
-
 	pthread_mutex_lock(&ds->mu);
 	*waiting = ds->waiting;
-	*riding = 0;
-	for (w = ds->riders; w != NULL; w = w->next)
-		(*riding)++;
 	*count = ds->count;
 	pthread_mutex_unlock(&ds->mu);
 }

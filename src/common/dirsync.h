@@ -59,25 +59,8 @@ void dirsync_unexpect(struct dirsync *ds);
 int dirsync_sync_expected(struct dirsync *ds, int fd,
     const struct dirsync_key *key);
 
-/*
- * A change made long before it must be durable (a file created when a
- * message begins, needed on disk when it is committed): dirsync_mark()
- * right after the change, and dirsync_sync_since() when it must be
- * durable.  That returns at once when an fsync that started after the
- * mark has completed well meanwhile (another caller's made it durable
- * already), -1 with EIO when one failed (its durability is unknown);
- * when one that started after the mark is still running, it waits for
- * that one and returns its result; otherwise it does what
- * dirsync_sync() does.  Only for a struct dirsync that serves one
- * folder.
- */
-uint64_t dirsync_mark(struct dirsync *ds);
-int dirsync_sync_since(struct dirsync *ds, int fd,
-    const struct dirsync_key *key, uint64_t mark);
-
-/* Callers waiting for an fsync not yet started; dirsync_sync_since
- * callers waiting for the one under way; fsyncs made so far. */
-void dirsync_stats(struct dirsync *ds, unsigned *waiting, unsigned *riding,
+/* Callers waiting for an fsync not yet started; fsyncs made so far. */
+void dirsync_stats(struct dirsync *ds, unsigned *waiting,
     uint64_t *count);
 
 #endif

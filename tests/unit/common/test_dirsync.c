@@ -45,7 +45,7 @@ struct caller {
 };
 
 struct stats {
-	unsigned waiting, riding;
+	unsigned waiting;
 	uint64_t count;
 };
 
@@ -54,7 +54,7 @@ stats_of(struct dirsync *ds)
 {
 	struct stats st;
 
-	dirsync_stats(ds, &st.waiting, &st.riding, &st.count);
+	dirsync_stats(ds, &st.waiting, &st.count);
 	return st;
 }
 
@@ -62,12 +62,6 @@ static unsigned
 waiting(struct dirsync *ds)
 {
 	return stats_of(ds).waiting;
-}
-
-static unsigned
-riding(struct dirsync *ds)
-{
-	return stats_of(ds).riding;
 }
 
 static uint64_t
@@ -331,40 +325,6 @@ test_leader_released(void **state)
 	dirsync_free(f.ds);
 }
 
-/* A change marked before another caller's fsync needs none of its
- * own; one marked after needs one; a failed fsync after the mark fails
- * it (its durability is unknown), even when a later one went well. */
-static void
-test_sync_since_mark(void **state)
-{
-	struct dirsync_key k = { 5, 5 };
-	struct fake f;
-	uint64_t before, after;
-
-	(void)state;
-	fake_init(&f, 4);
-	f.hold_until = 0;
-	before = dirsync_mark(f.ds);
-	assert_int_equal(dirsync_sync(f.ds, 1, &k), 0);		/* fsync 1 */
-	assert_int_equal(dirsync_sync_since(f.ds, 1, &k, before), 0);
-	assert_int_equal(atomic_load(&f.calls), 1);
-	after = dirsync_mark(f.ds);
-	assert_int_equal(dirsync_sync_since(f.ds, 1, &k, after), 0);	/* 2 */
-	assert_int_equal(atomic_load(&f.calls), 2);
-	/* Covered by fsync 2 now, and again without a new one. */
-	assert_int_equal(dirsync_sync_since(f.ds, 1, &k, after), 0);
-	assert_int_equal(atomic_load(&f.calls), 2);
-	before = dirsync_mark(f.ds);
-	assert_int_equal(dirsync_sync(f.ds, 1, &k), 0);		/* fsync 3 */
-	assert_int_equal(dirsync_sync(f.ds, 1, &k), -1);	/* 4 fails */
-	assert_int_equal(dirsync_sync(f.ds, 1, &k), 0);		/* fsync 5 */
-	errno = 0;
-	assert_int_equal(dirsync_sync_since(f.ds, 1, &k, before), -1);
-	assert_int_equal(errno, EIO);
-	assert_int_equal(atomic_load(&f.calls), 5);
-	dirsync_free(f.ds);
-}
-
 /*
  * Churn: callers of two keys come and go without pause, so rounds end
  * while others queue and the lead passes from waiter to waiter.  Every
@@ -441,127 +401,6 @@ test_churn_keeps_the_rule(void **state)
 	free(c);
 }
 
-/*
- * Riders: a change marked before an fsync began needs no fsync of its
- * own when that one is still running: dirsync_sync_since waits for it
- * and takes its result.  A change marked while it runs needs the next.
- */
-struct gate {
-	struct dirsync *ds;
-	atomic_int calls;
-	atomic_int open;	/* fsyncs let through so far */
-	int fail_call;		/* this fsync fails (0: none) */
-};
-
-static int
-gate_fsync(int fd, void *arg)
-{
-	struct gate *g = arg;
-	int call = atomic_fetch_add(&g->calls, 1) + 1;
-
-	(void)fd;
-	while (atomic_load(&g->open) < call)
-		sched_yield();
-	if (call == g->fail_call) {
-		errno = EIO;
-		return -1;
-	}
-	return 0;
-}
-
-struct since_caller {
-	struct gate *g;
-	bool since;
-	uint64_t mark;
-	int rc, err;
-};
-
-static void *
-since_run(void *p)
-{
-	static const struct dirsync_key k = { 4, 4 };
-	struct since_caller *c = p;
-
-	errno = 0;
-	c->rc = c->since ? dirsync_sync_since(c->g->ds, 1, &k, c->mark) :
-	    dirsync_sync(c->g->ds, 1, &k);
-	c->err = c->rc < 0 ? errno : 0;
-	return NULL;
-}
-
-/* Starts c; returns once fsync number `running' is under way. */
-static pthread_t
-start_caller(struct since_caller *c, int running)
-{
-	pthread_t t;
-
-	assert_int_equal(pthread_create(&t, NULL, since_run, c), 0);
-	while (atomic_load(&c->g->calls) < running)
-		sched_yield();
-	return t;
-}
-
-/* Waits until fn(ds) >= want, failing after 10 s (the feature under
- * test missing would otherwise hang the test). */
-static void
-await_count(unsigned (*fn)(struct dirsync *), struct dirsync *ds,
-    unsigned want)
-{
-	time_t give_up = time(NULL) + 10;
-
-	while (fn(ds) < want) {
-		assert_true(time(NULL) < give_up);
-		sched_yield();
-	}
-}
-
-static void
-ride_once(int fail_call)
-{
-	struct gate g = { .fail_call = fail_call };
-	struct since_caller a = { &g, false, 0, -2, 0 }, b = a, c = a, d = a;
-	pthread_t ta, tb, tc, td;
-	uint64_t mark;
-
-	g.ds = dirsync_new(gate_fsync, &g);
-	ta = start_caller(&a, 1);		/* fsync 1 under way */
-	mark = dirsync_mark(g.ds);		/* a change during fsync 1 */
-	atomic_store(&g.open, 1);
-	pthread_join(ta, NULL);
-	tb = start_caller(&b, 2);		/* fsync 2 began after it */
-	c.since = true;
-	c.mark = mark;
-	tc = start_caller(&c, 2);
-	await_count(riding, g.ds, 1);		/* c rides fsync 2 */
-	assert_int_equal(waiting(g.ds), 0);
-	d.since = true;
-	d.mark = dirsync_mark(g.ds);		/* a change during fsync 2 */
-	td = start_caller(&d, 2);
-	await_count(waiting, g.ds, 1);		/* d waits for fsync 3 */
-	/* Fsync 2 ends: b and c return with its result; d's fsync 3 is
-	 * held, so c cannot have waited for it. */
-	atomic_store(&g.open, 2);
-	pthread_join(tb, NULL);
-	pthread_join(tc, NULL);
-	assert_int_equal(b.rc, fail_call == 2 ? -1 : 0);
-	assert_int_equal(c.rc, b.rc);
-	assert_int_equal(c.err, b.err);
-	assert_int_equal(riding(g.ds), 0);
-	atomic_store(&g.open, 3);
-	pthread_join(td, NULL);
-	assert_int_equal(d.rc, 0);
-	assert_int_equal(atomic_load(&g.calls), 3);
-	dirsync_free(g.ds);
-}
-
-static void
-test_since_rides_a_running_fsync(void **state)
-{
-	(void)state;
-	ride_once(0);
-	ride_once(2);
-}
-
 int
 main(void)
 {
@@ -572,10 +411,8 @@ main(void)
 		cmocka_unit_test(test_keys_apart),
 		cmocka_unit_test(test_leader_waits_for_announced),
 		cmocka_unit_test(test_leader_released),
-		cmocka_unit_test(test_sync_since_mark),
 		cmocka_unit_test(test_sequential),
 		cmocka_unit_test(test_churn_keeps_the_rule),
-		cmocka_unit_test(test_since_rides_a_running_fsync),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
