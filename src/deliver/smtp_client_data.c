@@ -40,9 +40,9 @@ struct smtp_data {
 	int dirfd;			/* the caller's; not ours to close */
 	char *name;
 	int fd;				/* ours: opened by the first read */
-	int64_t size;			/* the data's octets (-1: to the file's
-					 * end): a queue file of format 2
-					 * goes on after them */
+	int64_t size;			/* the data's octets (-1: to the
+					 * file's end): a queue file of
+					 * format 2 goes on after them */
 	int64_t off;			/* of the next read */
 	char *buf;			/* DATA_CHUNK octets */
 	size_t len;			/* read into buf; 0 at the end */

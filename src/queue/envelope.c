@@ -41,7 +41,8 @@ envelope_format(const struct envelope *env, int64_t data_len, struct buf *out)
 	if (env->helo != NULL && !value_ok(env->helo))
 		return -1;
 	rc |= buf_printf(out, "V %d\nI %s\nT %" PRId64 "\nS %s\n",
-	    data_len < 0 ? 1 : 2, env->id, env->created, env->sender[0] != '\0' ? env->sender : "<>");
+	    data_len < 0 ? 1 : 2, env->id, env->created,
+	    env->sender[0] != '\0' ? env->sender : "<>");
 	if (env->smtputf8)
 		rc |= buf_append_str(out, "U\n");
 	if (env->eight_bit)

@@ -3,8 +3,8 @@
  *
  * A message is accepted (250) only after spool_writer_commit() reported
  * success: its data and envelope are written into one file, fsync'd,
- * renamed into the queue and the directory fsync'd.  The commit point, the file layout and
- * the crash rules are in docs/queue.md.  All blocking work (fsync, rename)
+ * renamed into the queue and the directory fsync'd.  The commit point,
+ * the file layout and the crash rules are in docs/queue.md.  All blocking work (fsync, rename)
  * runs in a workpool thread; the loop is never blocked by it.
  *
  * Queue ids are unique, sortable by arrival, made of [0-9A-Za-z], at most

@@ -238,7 +238,8 @@ spool_open_data(struct spool *sp, const char *area, const char *id,
 	if (hold)
 		dfd = spool_folder_open(sp->root, "hold", false);
 	else
-		dfd = data_len < 0 ? sp->fd[SPOOL_DATA] : spool_area_fd(sp, area);
+		dfd = data_len < 0 ? sp->fd[SPOOL_DATA] :
+		    spool_area_fd(sp, area);
 	if (dfd < 0)
 		return -1;
 	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
