@@ -119,6 +119,18 @@ commit_writer(struct spool_writer *w, const struct envelope *env)
 	return c.result;
 }
 
+/* area holds want valid queue ids. */
+static void
+assert_listed(struct spool *sp, const char *area, size_t want)
+{
+	char **ids;
+	size_t n;
+
+	assert_int_equal(spool_list(sp, area, &ids, &n), 0);
+	assert_int_equal(n, want);
+	spool_list_free(ids, n);
+}
+
 /* The message's data, read as the deliveries read it: body, not a
  * byte of the envelope after it. */
 static void
@@ -181,12 +193,8 @@ test_commit_read_back(void **state)
 	assert_int_equal(sizeof(body) - 1, 39);
 	assert_memory_equal(data + len - 6, "\nE 39\n", 6);
 	free(data);
-	assert_int_equal(spool_list(sp, "tmp", &ids, &n), 0);
-	assert_int_equal(n, 0);		/* nothing left behind */
-	spool_list_free(ids, n);
-	assert_int_equal(spool_list(sp, "data", &ids, &n), 0);
-	assert_int_equal(n, 0);		/* the file moved into queue/ */
-	spool_list_free(ids, n);
+	assert_listed(sp, "tmp", 0);		/* nothing left behind */
+	assert_listed(sp, "data", 0);		/* the file moved into queue/ */
 	assert_int_equal(spool_list(sp, "queue", &ids, &n), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(ids[0], id);
@@ -220,9 +228,7 @@ test_commit_read_back(void **state)
 	assert_int_equal(commit_one(sp, &env, id), -1);
 	assert_int_equal(spool_load(sp, "queue", id, &qf, err, sizeof(err)), -1);
 	assert_int_equal(errno, ENOENT);
-	assert_int_equal(spool_list(sp, "tmp", &ids, &n), 0);
-	assert_int_equal(n, 0);
-	spool_list_free(ids, n);
+	assert_listed(sp, "tmp", 0);
 
 	/* Delete: gone, and nothing left in any folder. */
 	assert_int_equal(spool_list(sp, "queue", &ids, &n), 0);
@@ -231,12 +237,8 @@ test_commit_read_back(void **state)
 	assert_int_equal(spool_delete(sp, ids[0]), -1);
 	assert_int_equal(errno, ENOENT);
 	spool_list_free(ids, n);
-	assert_int_equal(spool_list(sp, "queue", &ids, &n), 0);
-	assert_int_equal(n, 1);
-	spool_list_free(ids, n);
-	assert_int_equal(spool_list(sp, "tmp", &ids, &n), 0);
-	assert_int_equal(n, 0);
-	spool_list_free(ids, n);
+	assert_listed(sp, "queue", 1);
+	assert_listed(sp, "tmp", 0);
 
 	spool_close(sp);
 	tu_rmtree(dir);
@@ -252,8 +254,6 @@ test_commit_now(void **state)
 	struct queue_file qf;
 	struct spool_writer *w;
 	struct spool *sp;
-	char **ids;
-	size_t n;
 
 	(void)state;
 	assert_non_null(tu_mkdtemp(dir));
@@ -275,12 +275,8 @@ test_commit_now(void **state)
 	w = spool_writer_new(sp, err, sizeof(err));
 	assert_non_null(w);
 	assert_int_equal(spool_writer_commit_now(w, &env), -1);
-	assert_int_equal(spool_list(sp, "tmp", &ids, &n), 0);
-	assert_int_equal(n, 0);
-	spool_list_free(ids, n);
-	assert_int_equal(spool_list(sp, "queue", &ids, &n), 0);
-	assert_int_equal(n, 1);
-	spool_list_free(ids, n);
+	assert_listed(sp, "tmp", 0);
+	assert_listed(sp, "queue", 1);
 
 	spool_close(sp);
 	tu_rmtree(dir);
@@ -509,8 +505,6 @@ test_id_all_taken(void **state)
 	char dir[] = "/tmp/decorum-spool-XXXXXX", err[256];
 	struct id_list list = { ids, 0 };
 	struct spool *sp;
-	char **names;
-	size_t n;
 
 	(void)state;
 	assert_int_equal(sizeof(ids) / sizeof(ids[0]), SPOOL_ID_TRIES + 1);
@@ -523,9 +517,7 @@ test_id_all_taken(void **state)
 	assert_null(spool_writer_new(sp, err, sizeof(err)));
 	assert_non_null(strstr(err, "no free queue id"));
 	assert_int_equal(list.next, SPOOL_ID_TRIES);
-	assert_int_equal(spool_list(sp, "data", &names, &n), 0);
-	assert_int_equal(n, 1);		/* the first file only */
-	spool_list_free(names, n);
+	assert_listed(sp, "data", 1);		/* the first file only */
 	assert_file(dir, "data/0AAAAA", "first\n");
 	spool_close(sp);
 	tu_rmtree(dir);
@@ -543,12 +535,11 @@ static void
 test_id_taken_at_commit(void **state)
 {
 	char dir[] = "/tmp/decorum-spool-XXXXXX", err[256], rel[64];
-	char id[QUEUE_ID_MAX], **names;
+	char id[QUEUE_ID_MAX];
 	struct envelope_rcpt rcpt = { (char *)"bob@example.net" };
 	struct envelope env;
 	struct spool_writer *w;
 	struct spool *sp;
-	size_t n;
 	int i, rc;
 
 	(void)state;
@@ -571,12 +562,8 @@ test_id_taken_at_commit(void **state)
 		assert_int_equal(rc, -1);
 		assert_file(dir, rel, "the first message's file\n");
 		/* Nothing of ours is left: tmp/ and data/ are empty. */
-		assert_int_equal(spool_list(sp, "tmp", &names, &n), 0);
-		assert_int_equal(n, 0);
-		spool_list_free(names, n);
-		assert_int_equal(spool_list(sp, "data", &names, &n), 0);
-		assert_int_equal(n, 0);
-		spool_list_free(names, n);
+		assert_listed(sp, "tmp", 0);
+		assert_listed(sp, "data", 0);
 		spool_close(sp);
 		tu_rmtree(dir);
 	}
